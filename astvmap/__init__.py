@@ -1,0 +1,16 @@
+"""astvmap: `jax.vmap` for NumPy, by rewriting the per-example function's source into batched NumPy.
+
+    @astvmap.vmap(in_axes=(None, 0))
+    def predict(params, x):
+        w, b = params
+        return np.tanh(w @ x + b)
+
+`predict.source` shows the generated code; `astvmap show file.py` prints it from the command line.
+"""
+from . import rules  # noqa: F401  (fills the rule registry)
+from .api import VmappedFunction, vmap
+from .errors import AstvmapError, PerformanceWarning
+from .rules.registry import register
+
+__all__ = ["vmap", "VmappedFunction", "register", "AstvmapError", "PerformanceWarning"]
+__version__ = "0.1.0"

@@ -1,0 +1,409 @@
+"""`vmap`: binding arguments to `in_axes`, the specialization cache, calling, and `out_axes`.
+
+Everything here is Python-level bookkeeping around one generated function per call signature
+(NOTE [static batchedness]): mapped leaves are moved to axis 0 (a view), the generated function runs,
+outputs are moved to `out_axes` and made fresh, as the per-example loop's `np.stack` would return.
+"""
+from __future__ import annotations
+
+import ast
+import builtins
+import functools
+import inspect
+import types
+import warnings
+
+import numpy as np
+
+from . import axes as axes_mod
+from .errors import AstvmapError, NotBatchable, PerformanceWarning, error_at
+from .frontend.source import FunctionSource, function_source, unwrap
+from .kit.origins import Origin
+from .rules.registry import lookup
+from .rules.values import Kind, Val, val_of
+from .transform import specialize
+from .transform.context import Settings
+
+_FALLBACK_MODES = ("warn", "error")
+
+
+def vmap(fun=None, /, in_axes=0, out_axes=0, *, axis_size=None, fallback="warn"):
+    """Vectorize `fun` over a batch axis, like `jax.vmap`, by rewriting its NumPy source.
+
+    `vmap(f, in_axes, out_axes)(*args)` equals stacking `f` applied to each example along `out_axes`
+    (same shape, dtype and values). Usable as `@vmap`, `@vmap(in_axes=...)` or `vmap(f, ...)`."""
+    if fun is None:
+        return lambda f: VmappedFunction(f, in_axes, out_axes, axis_size, fallback)
+    return VmappedFunction(fun, in_axes, out_axes, axis_size, fallback)
+
+
+vmap.__astvmap_vmap__ = True
+
+
+def _label(fun) -> str:
+    name = getattr(fun, "__name__", None)
+    if name is None and isinstance(fun, functools.partial):
+        name = f"partial({getattr(fun.func, '__name__', 'f')})"
+    return name or type(fun).__name__
+
+
+class VmappedFunction:
+    """The callable `vmap` returns. `.source` is the generated code of the last specialization."""
+
+    def __init__(self, fun, in_axes=0, out_axes=0, axis_size=None, fallback="warn"):
+        if not callable(fun):
+            raise TypeError(f"vmap: expected a callable; got {type(fun).__name__}")
+        if fallback not in _FALLBACK_MODES:
+            raise ValueError(f"vmap: fallback must be one of {_FALLBACK_MODES}; got {fallback!r}")
+        self.__wrapped__ = fun
+        for attr in ("__name__", "__qualname__", "__doc__", "__module__"):
+            try:
+                setattr(self, attr, getattr(fun, attr))
+            except AttributeError:
+                pass
+        if not hasattr(self, "__name__"):
+            self.__name__ = _label(fun)
+        self.in_axes, self.out_axes, self.axis_size, self.fallback = in_axes, out_axes, axis_size, fallback
+        self.label = f"vmap({_label(fun)}, in_axes={in_axes!r})"
+        axes_mod.check_axes_spec(in_axes, "in_axes", self.label)
+        axes_mod.check_axes_spec(out_axes, "out_axes", self.label)
+        self._base, self._pre_args, self._pre_kwargs = unwrap(fun)
+        try:
+            self._sig = inspect.signature(fun)
+        except (TypeError, ValueError):
+            self._sig = None
+        if self._sig is not None:
+            self._param_axes = axes_mod.parameter_axes(self._sig, in_axes, self.label)
+        self._settings = Settings(fallback, "error", self.label)
+        self._specs: dict = {}
+        self._last = None
+
+    # protocol read by the transform (never by importing this module): (fun, in_axes, out_axes, axis_size)
+    @property
+    def __astvmap__(self):
+        return (self.__wrapped__, self.in_axes, self.out_axes, self.axis_size)
+
+    @property
+    def source(self) -> str | None:
+        """The generated source of the last call's specialization."""
+        return None if self._last is None else self._last.text
+
+    def __repr__(self):
+        return f"<astvmap {self.label}>"
+
+    def __get__(self, obj, objtype=None):
+        return self if obj is None else types.MethodType(self, obj)
+
+    # ---- calling ---------------------------------------------------------------------------------
+    def __call__(self, *args, **kwargs):
+        call = self.prepare(args, kwargs)
+        spec = self.specialization(call)
+        self._last = spec
+        if isinstance(spec, _LoopSpec):
+            return spec.run(self, call)
+        try:
+            out = spec.fn(*self._pre_args, *call.args, **{**self._pre_kwargs, **call.kwargs})
+        except Exception as e:
+            _annotate(e)
+            raise
+        return self.finish(out, spec.out_val, self.out_axes, call, spec)
+
+    def prepare(self, args, kwargs) -> "_Call":
+        sig = self._sig
+        if sig is None:
+            sig = inspect.Signature([inspect.Parameter(f"arg{i}", inspect.Parameter.POSITIONAL_ONLY)
+                                     for i in range(len(args))])
+            self._param_axes = axes_mod.parameter_axes(sig, self.in_axes, self.label)
+        try:
+            bound = sig.bind(*args, **kwargs)
+        except TypeError as e:
+            raise TypeError(f"{self.label}: {e}") from None
+        leaves = []
+        for name, value in bound.arguments.items():
+            ax = self._param_axes.get(name)
+            if isinstance(ax, tuple) and len(ax) == 2 and ax[0] == "*":
+                ax = ax[1] if not isinstance(ax[1], int) and ax[1] is not None else (ax[1],) * len(value)
+                if len(ax) != len(value):
+                    raise AstvmapError(f"{self.label}: in_axes gives {len(ax)} entries for *{name}; got "
+                                       f"{len(value)} arguments")
+            leaves += [(name, path, leaf, a) for path, leaf, a in axes_mod.flatten(value, ax, name, self.label)]
+        sizes, moved = {}, {}
+        for name, path, leaf, a in leaves:
+            arr = np.asarray(leaf)
+            if arr.ndim == 0:
+                raise AstvmapError(f"{self.label}: in_axes maps `{path}` on axis {a}, but it is a scalar "
+                                   f"({type(leaf).__name__}); only arrays of rank >= 1 can be mapped (use None "
+                                   "for arguments shared by every example)")
+            if not -arr.ndim <= a < arr.ndim:
+                raise AstvmapError(f"{self.label}: in_axes maps `{path}` on axis {a}, but it has shape "
+                                   f"{arr.shape} (ndim {arr.ndim}); choose an axis in [{-arr.ndim}, {arr.ndim - 1}] "
+                                   "or None")
+            a %= arr.ndim
+            sizes[path] = (arr.shape[a], arr.shape, a)
+            moved[path] = np.moveaxis(arr, a, 0) if a else arr
+        if sizes:
+            batch = {s for s, _, _ in sizes.values()}
+            if len(batch) > 1:
+                detail = "; ".join(f"`{p}` has shape {shape}, axis {a} of size {s}"
+                                   for p, (s, shape, a) in sizes.items())
+                raise AstvmapError(f"{self.label}: the mapped arguments have different batch sizes: {detail}. "
+                                   "Every mapped axis must have the same size")
+            B = batch.pop()
+            if self.axis_size is not None and self.axis_size != B:
+                raise AstvmapError(f"{self.label}: axis_size={self.axis_size} but the mapped arguments have "
+                                   f"batch size {B}")
+        else:
+            if self.axis_size is None:
+                raise AstvmapError(f"{self.label}: no argument is mapped (every in_axes entry is None), so the "
+                                   "batch size is unknown; pass axis_size=")
+            B = int(self.axis_size)
+        new = {}
+        mapped_params = {name for name, _, _, _ in leaves}
+        for name, value in bound.arguments.items():
+            if name in mapped_params:
+                ax = self._param_axes.get(name)
+                if isinstance(ax, tuple) and len(ax) == 2 and ax[0] == "*":
+                    ax = ax[1] if not isinstance(ax[1], int) and ax[1] is not None else (ax[1],) * len(value)
+                new[name] = axes_mod.rebuild(value, ax, moved, name)
+            else:
+                new[name] = value
+        bound.arguments.update(new)
+        vals = {}
+        for name, value in bound.arguments.items():
+            vals[name] = _arg_val(value, moved, name)
+        return _Call(bound.args, bound.kwargs, vals, B, list(moved.values()), bound)
+
+    def specialization(self, call: "_Call"):
+        key, objs = _key(call.vals)
+        spec = self._specs.get(key)
+        if spec is not None and (isinstance(spec, _LoopSpec) or specialize._valid(spec, self._src_for_valid())):
+            return spec
+        try:
+            spec = self._make_spec(call)
+        except NotBatchable as e:
+            spec = self._loop_fallback(e)
+        self._specs[key] = spec
+        return spec
+
+    def _src_for_valid(self):
+        base = self._base
+        if isinstance(base, types.FunctionType) and not hasattr(base, "__astvmap_source__"):
+            return _CellsOnly(dict(zip(base.__code__.co_freevars, base.__closure__ or ())))
+        return _CellsOnly({})
+
+    def _make_spec(self, call):
+        base = self._base
+        pre_vals = [val_of(a) for a in self._pre_args]
+        if getattr(base, "__astvmap__", None) is not None:
+            arg_vals = pre_vals + [call.vals[n] for n in call.bound.arguments]
+            per_example = [_unbatched(v) for v in arg_vals]
+            inner = base.__astvmap__
+            cx = _RootContext(self._settings)
+            src = specialize.full_source(inner[0], 0, inner[1], inner[2], inner[3], per_example, cx, None)
+            vals = specialize._bind(src, (), {}, None, arg_vals)
+            return specialize.core(src, vals, cx, self._settings, use_cache=False)
+        if lookup(base) is not None and not isinstance(base, types.FunctionType):
+            src = _synthesize(base)
+        else:
+            src = function_source(base)
+        vals = specialize._bind(src, self._pre_args, self._pre_kwargs, None, [])
+        vals.update({k: v for k, v in call.vals.items()})
+        if src.fdef.args.vararg is not None and src.fdef.args.vararg.arg in call.vals:
+            pass
+        return specialize.core(src, vals, None, self._settings)
+
+    def _loop_fallback(self, e: NotBatchable):
+        try:
+            src = function_source(self._base)
+            filename = src.origin.filename
+        except AstvmapError:
+            filename = None
+        msg = f"{self.label}: the whole function runs as a per-example loop: {e.msg}"
+        if self.fallback == "error":
+            raise error_at(msg + " (fallback='error')", e.node, filename)
+        line = getattr(e.node, "lineno", None)
+        if filename and line:
+            warnings.warn_explicit(msg, PerformanceWarning, filename, line)
+        else:
+            warnings.warn(msg, PerformanceWarning, stacklevel=4)
+        return _LoopSpec(msg)
+
+    # ---- outputs ---------------------------------------------------------------------------------
+    def finish(self, out, val: Val, out_axes, call, spec):
+        """Move batch axes to `out_axes`, broadcast unbatched outputs, make results fresh arrays."""
+        if isinstance(out, (tuple, list)):
+            elts = _elements(val, len(out))
+            ax = _split_axes(out_axes, len(out), type(out), self.label)
+            return type(out)(self.finish(o, v, a, call, spec) for o, v, a in zip(out, elts, ax))
+        if isinstance(out, dict):
+            if isinstance(out_axes, dict):
+                if set(out_axes) != set(out):
+                    raise AstvmapError(f"{self.label}: out_axes has keys {sorted(out_axes)} but the output has "
+                                       f"keys {sorted(out)}")
+            elts = dict(zip(val.keys, val.elts)) if val.keys is not None else {}
+            return {k: self.finish(o, elts.get(k, val), out_axes[k] if isinstance(out_axes, dict) else out_axes,
+                                   call, spec) for k, o in out.items()}
+        if isinstance(out_axes, (tuple, list, dict)):
+            raise AstvmapError(f"{self.label}: out_axes={out_axes!r} is a container but the output is a single "
+                               f"{type(out).__name__}")
+        if not val.batched:
+            if out_axes is None:
+                return out
+            arr = np.asarray(out)
+            res = np.empty((call.B,) + arr.shape, arr.dtype)
+            res[...] = arr
+            return np.moveaxis(res, 0, out_axes) if out_axes else res
+        if out_axes is None:
+            node = getattr(spec, "batched_return", None)
+            raise error_at(f"{self.label}: out_axes=None, but this output depends on the mapped arguments, so it "
+                           "differs between examples; give it an int out_axes", node,
+                           getattr(spec, "user_filename", None))
+        arr = np.asarray(out)
+        if not arr.flags.writeable or any(np.may_share_memory(arr, leaf) for leaf in call.leaves):
+            arr = arr.copy()
+        return np.moveaxis(arr, 0, out_axes) if out_axes else arr
+
+
+class _Call:
+    __slots__ = ("args", "kwargs", "vals", "B", "leaves", "bound")
+
+    def __init__(self, args, kwargs, vals, B, leaves, bound):
+        self.args, self.kwargs, self.vals, self.B, self.leaves, self.bound = args, kwargs, vals, B, leaves, bound
+
+
+class _CellsOnly:
+    def __init__(self, cells):
+        self.cells = cells
+
+
+class _RootContext:
+    """Stands in for a parent transform context at the top of a nested specialization."""
+
+    def __init__(self, settings):
+        self.settings = settings
+        self.stack = ()
+        self.deps = []
+        self.filename = None
+
+
+class _LoopSpec:
+    """The whole function as the per-example loop (correct; warned once when made)."""
+    out_val = None
+
+    def __init__(self, msg):
+        self.text = f"# {msg}\n# (no batched code: every call loops over the examples)\n"
+
+    def run(self, vm: VmappedFunction, call: _Call):
+        if call.B == 0:
+            raise AstvmapError(f"{vm.label}: this function runs as a per-example loop, and with a batch of size 0 "
+                               "the shape of its result is unknown")
+        moved_ids = {id(l) for l in call.leaves}
+        outs = []
+        for b in range(call.B):
+            args = [_slice(a, b, moved_ids) for a in call.args]
+            kwargs = {k: _slice(v, b, moved_ids) for k, v in call.kwargs.items()}
+            outs.append(vm.__wrapped__(*args, **kwargs))
+        return _stack(outs, vm.out_axes, vm.label)
+
+
+def _slice(value, b, moved_ids):
+    if id(value) in moved_ids:
+        return value[b]
+    if isinstance(value, (tuple, list)):
+        return type(value)(_slice(v, b, moved_ids) for v in value)
+    if isinstance(value, dict):
+        return {k: _slice(v, b, moved_ids) for k, v in value.items()}
+    return value
+
+
+def _stack(outs, out_axes, label):
+    first = outs[0]
+    if isinstance(first, (tuple, list)):
+        ax = _split_axes(out_axes, len(first), type(first), label)
+        return type(first)(_stack([o[i] for o in outs], a, label) for i, a in enumerate(ax))
+    if isinstance(first, dict):
+        return {k: _stack([o[k] for o in outs], out_axes[k] if isinstance(out_axes, dict) else out_axes, label)
+                for k in first}
+    if out_axes is None:
+        return first
+    return np.stack([np.asarray(o) for o in outs], axis=out_axes)
+
+
+def _split_axes(out_axes, n, typ, label):
+    if isinstance(out_axes, (tuple, list)):
+        if len(out_axes) != n:
+            raise AstvmapError(f"{label}: out_axes={out_axes!r} has {len(out_axes)} entries but the output is a "
+                               f"{typ.__name__} of {n} values")
+        return list(out_axes)
+    if isinstance(out_axes, dict):
+        raise AstvmapError(f"{label}: out_axes is a dict but the output is a {typ.__name__}")
+    return [out_axes] * n
+
+
+def _elements(val: Val, n):
+    if val is not None and val.elts is not None and len(val.elts) == n:
+        return list(val.elts)
+    item = val.item if val is not None and val.item is not None else val
+    return [item] * n
+
+
+def _arg_val(value, moved, path) -> Val:
+    if path in moved:
+        arr = moved[path]
+        return Val(True, arr.ndim - 1, Kind.ARRAY, arr.dtype.kind)
+    if isinstance(value, (tuple, list)):
+        elts = tuple(_arg_val(v, moved, f"{path}[{i}]") for i, v in enumerate(value))
+        return Val(any(e.batched for e in elts), None, Kind.TUPLE if isinstance(value, tuple) else Kind.LIST,
+                   None, elts)
+    if isinstance(value, dict):
+        elts = tuple(_arg_val(v, moved, f"{path}[{k!r}]") for k, v in value.items())
+        return Val(any(e.batched for e in elts), None, Kind.DICT, None, elts, tuple(value))
+    return val_of(value)
+
+
+def _unbatched(v: Val) -> Val:
+    if v.elts is not None:
+        return Val(False, v.ndim, v.kind, v.dtype, tuple(_unbatched(e) for e in v.elts), v.keys, v.item, v.obj)
+    return v.with_(batched=False)
+
+
+def _key(vals: dict):
+    objs = []
+    for v in vals.values():
+        specialize._val_ids(v, objs)
+    return (tuple(vals.items()), tuple(id(o) for o in objs)), objs
+
+
+def _synthesize(fn) -> FunctionSource:
+    """A source for a function that has a rule but no Python source (`vmap(np.dot)`)."""
+    import linecache
+    name = getattr(fn, "__name__", "fn")
+    name = name if name.isidentifier() else "fn"
+    text = f"def {name}(*args, **kwargs):\n    return fn(*args, **kwargs)\n"
+    filename = f"<astvmap wrapper {name}>"
+    linecache.cache[filename] = (len(text), None, text.splitlines(True), filename)
+    fdef = ast.parse(text, filename).body[0]
+    return FunctionSource(fdef, Origin(filename, 1), {"__builtins__": builtins}, {"fn": types.CellType(fn)},
+                          None, None, None, generated=True)
+
+
+def _annotate(e: BaseException):
+    """Add a note naming the user line whose batched form raised (the exception is otherwise unchanged)."""
+    tb = e.__traceback__
+    frames = []
+    while tb is not None:
+        frames.append((tb.tb_frame.f_code.co_filename, tb.tb_lineno))
+        tb = tb.tb_next
+    for filename, line in reversed(frames):
+        hit = specialize.FILES.get(filename)
+        if hit is not None:
+            line_map, origin = hit
+            user = line_map.get(line)
+            if user is not None and not getattr(e, "_astvmap_noted", False):
+                e.add_note(f"astvmap: raised by the batched form of {origin.display_name}, line {user}: "
+                           f"{origin.line(user)}")
+                try:
+                    e._astvmap_noted = True
+                except AttributeError:
+                    pass
+            return

@@ -1,0 +1,48 @@
+"""User-facing exceptions and warnings.
+
+`AstvmapError` is a `SyntaxError` subclass so that Python prints the user's file, line and a caret under
+the offending expression (Pythran does the same). It is raised at transform time for code that cannot be
+rewritten and at call time for arguments that do not fit `in_axes`.
+"""
+from __future__ import annotations
+
+import ast
+import linecache
+
+
+class PerformanceWarning(UserWarning):
+    """A piece of the function runs as a per-example Python loop (correct, but slow)."""
+
+
+class AstvmapError(SyntaxError):
+    """Something astvmap cannot batch, reported at the user's line when one is known."""
+
+    def __init__(self, msg: str, filename: str | None = None, lineno: int | None = None,
+                 offset: int | None = None, text: str | None = None, end_offset: int | None = None):
+        if filename is None:
+            super().__init__(msg)
+        else:
+            super().__init__(msg, (filename, lineno, offset, text, lineno, end_offset))
+
+
+class NotBatchable(Exception):
+    """Internal: a construct has no batched form. Carries the node; the caller decides between a
+    fallback loop and an `AstvmapError` (see `fallback=`)."""
+
+    def __init__(self, msg: str, node: ast.AST | None = None):
+        super().__init__(msg)
+        self.msg = msg
+        self.node = node
+
+
+def error_at(msg: str, node: ast.AST | None, filename: str | None) -> AstvmapError:
+    """An `AstvmapError` pointing at `node` (whose positions are already the user's file positions)."""
+    if node is None or filename is None or getattr(node, "lineno", None) is None:
+        return AstvmapError(msg)
+    line = linecache.getline(filename, node.lineno)
+    col = getattr(node, "col_offset", 0) or 0
+    end = getattr(node, "end_col_offset", None)
+    if getattr(node, "end_lineno", node.lineno) != node.lineno:
+        end = None
+    return AstvmapError(msg, filename, node.lineno, col + 1, line or None,
+                        None if end is None else end + 1)

@@ -1,0 +1,1 @@
+"""From a Python callable to a checked function AST: source.py, fence.py."""

@@ -1,0 +1,103 @@
+"""Shared pieces of batching rules: rank alignment (NOTE [mixed ranks]), axis shifting, result Vals."""
+from __future__ import annotations
+
+import ast
+
+import numpy as np
+
+from ..kit import templates
+from .values import NO_STATIC, Kind, Operand, Val
+
+_DUMMY = {"b": np.bool_(True), "i": np.int64(1), "u": np.uint64(1), "f": np.float64(0.5), "c": np.complex128(0.5)}
+_PY_DUMMY = {"b": True, "i": 1, "f": 0.5, "c": 0.5j}
+
+
+def out(node: ast.expr, batched: bool, ndim: int | None, dtype: str | None = None) -> Operand:
+    return Operand(node, Val(batched, ndim, Kind.ARRAY, dtype))
+
+
+def arrays(*ops) -> bool:
+    """Are all operands numeric (arrays or Python numbers), not containers?"""
+    return all(o.val.kind in (Kind.ARRAY, Kind.SCALAR) for o in ops)
+
+
+def result_kind(fn, ops) -> str | None:
+    """The dtype kind `fn` gives for operands of these kinds, by calling it on one-element stand-ins
+    (Python numbers stay Python numbers, so NumPy 2's weak-scalar promotion is what decides)."""
+    args = []
+    for o in ops:
+        k = o.val.dtype
+        if k is None or k not in _DUMMY:
+            return None
+        args.append(_PY_DUMMY.get(k, _DUMMY[k]) if o.val.kind == Kind.SCALAR else _DUMMY[k])
+    try:
+        with np.errstate(all="ignore"):
+            r = fn(*args)
+        return np.asarray(r).dtype.kind if not isinstance(r, tuple) else None
+    except Exception:
+        return None
+
+
+def align(ctx, ops) -> tuple[list[ast.expr], int | None]:
+    """Nodes of `ops` with batched ones expanded so that per-example axes line up as per-example
+    broadcasting lines them up: `(B,)` meeting `(n,)` becomes `x[:, None]` (NOTE [mixed ranks])."""
+    ranks = [o.val.ndim if o.val.kind != Kind.SCALAR else 0 for o in ops]
+    if any(r is None for r in ranks):
+        if sum(o.batched for o in ops) == len(ops) == 1:
+            return [ops[0].node], None
+        values = ast.Tuple([o.node for o in ops], ast.Load())
+        flags = templates.const(tuple(o.batched for o in ops))
+        tmp = ctx.temp(ctx.expr("av__.align(values, flags)", values=values, flags=flags), "aligned")
+        return [templates.index(tmp, [i]) for i in range(len(ops))], None
+    top = max(ranks) if ranks else 0
+    nodes = [templates.batch_slice_prefix(o.node, top - r) if o.batched else o.node for o, r in zip(ops, ranks)]
+    return nodes, top
+
+
+def static(op, default=NO_STATIC):
+    """The static value of an operand (or a plain Python default), else NO_STATIC."""
+    if op is None or not isinstance(op, Operand):
+        return op if op is not None else default if default is not NO_STATIC else None
+    return op.static
+
+
+def shift_axis(ctx, axis, ndim: int | None = None) -> ast.expr:
+    """A per-example axis (int/tuple, negative kept) as an axis of the batched array."""
+    value = static(axis)
+    if value is NO_STATIC:
+        if axis.batched:
+            raise ctx.fail("an axis that differs between examples")
+        return ctx.expr("av__.shift_axis(a)", a=axis.node)
+    return templates.const(_shift(value, ndim))
+
+
+def _shift(value, ndim):
+    if value is None:
+        return None
+    if isinstance(value, tuple):
+        return tuple(_shift(v, ndim) for v in value)
+    value = int(value)
+    return value + 1 if value >= 0 else value
+
+
+def axes_tuple(value, ndim):
+    """Normalized per-example axes (non-negative) or None when unknown."""
+    if ndim is None:
+        return None
+    if value is None:
+        return tuple(range(ndim))
+    vals = value if isinstance(value, tuple) else (value,)
+    try:
+        return tuple(int(v) % ndim if ndim else int(v) for v in vals)
+    except TypeError:
+        return None
+
+
+def kw_nodes(kwargs) -> dict:
+    return {k: v.node for k, v in kwargs.items()}
+
+
+def require_unbatched(ctx, **named):
+    for name, op in named.items():
+        if isinstance(op, Operand) and op.batched:
+            raise ctx.fail(f"`{name}` differs between examples")

@@ -1,0 +1,61 @@
+"""Elementwise operations: operators, every NumPy ufunc, and broadcasting n-ary functions.
+
+Shape case: per-example operands broadcast against each other; batched ones carry `(B, ...)` and are
+aligned first (NOTE [mixed ranks]): `(B,)` with `(n,)` -> `x[:, None] + y` -> `(B, n)`.
+"""
+from __future__ import annotations
+
+import operator
+
+import numpy as np
+
+from .common import align, arrays, kw_nodes, out, result_kind, require_unbatched
+from .registry import register
+from .values import Kind, Operand, Val
+
+OPERATORS = [operator.add, operator.sub, operator.mul, operator.truediv, operator.floordiv, operator.mod,
+             operator.pow, operator.and_, operator.or_, operator.xor, operator.lshift, operator.rshift,
+             operator.lt, operator.le, operator.gt, operator.ge, operator.eq, operator.ne,
+             operator.neg, operator.pos, operator.invert]
+UFUNCS = sorted({getattr(np, n) for n in dir(np) if isinstance(getattr(np, n), np.ufunc)}, key=lambda u: u.__name__)
+BROADCASTING = [np.where, np.clip, np.isclose, np.round, np.around, np.nan_to_num, np.real, np.imag, np.angle,
+                np.conj, np.sinc, np.i0, np.isreal, np.iscomplex, np.real_if_close, abs,
+                np.ndarray.clip, np.ndarray.round, np.ndarray.conj, np.ndarray.conjugate]
+
+
+@register(*OPERATORS, *[u for u in UFUNCS if u.nout == 1], *BROADCASTING, numba=True)
+def batch_elementwise(ctx, *args, **kwargs) -> Operand:
+    # (B, *s), t, ... -> (B, *broadcast(s, t, ...)) after aligning per-example ranks
+    if "out" in kwargs or "where" in kwargs and kwargs["where"].batched:
+        raise ctx.fail("`out=`/batched `where=` of an elementwise function")
+    require_unbatched(ctx, **{k: v for k, v in kwargs.items() if k != "where"})
+    if not arrays(*args):
+        raise ctx.fail("an elementwise operation on a container")
+    if ctx.call.fn is np.where and len(args) != 3:
+        raise ctx.fail("np.where with one argument (per-example results of different lengths)")
+    if ctx.call.fn is operator.mod and args and args[0].val.kind not in (Kind.ARRAY, Kind.SCALAR):
+        raise ctx.fail("`%` formatting")
+    nodes, ndim = align(ctx, args)
+    batched = any(a.batched for a in args)
+    dtype = result_kind(ctx.call.fn, args) if not ctx.call.method else args[0].val.dtype
+    return out(ctx.call.rebuild(nodes, kw_nodes(kwargs)), batched, ndim, dtype)
+
+
+@register(*[u for u in UFUNCS if u.nout > 1], divmod, numba=True)
+def batch_elementwise_multi(ctx, *args, **kwargs) -> Operand:
+    # like batch_elementwise, but the result is a tuple of arrays (np.modf, np.frexp, np.divmod, divmod)
+    if "out" in kwargs:
+        raise ctx.fail("`out=`")
+    require_unbatched(ctx, **kwargs)
+    nodes, ndim = align(ctx, args)
+    nout = getattr(ctx.call.fn, "nout", 2)
+    elt = Val(True, ndim, Kind.ARRAY)
+    return Operand(ctx.call.rebuild(nodes, kw_nodes(kwargs)), Val(True, None, Kind.TUPLE, None, (elt,) * nout))
+
+
+@register(operator.not_)
+def batch_not(ctx, x) -> Operand:
+    # `not x` of a per-example scalar: (B,) -> (B,) bool. The loop raises for arrays of size > 1.
+    if x.val.ndim != 0:
+        raise ctx.fail("`not` of a per-example array (the loop would raise unless it has one element)")
+    return out(ctx.expr("np.logical_not(x)", x=x.node), True, 0, "b")

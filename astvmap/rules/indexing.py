@@ -1,0 +1,157 @@
+"""Indexing: `x[i]` with batched `x` and/or batched integer indices.
+
+Shape cases:
+  batched x, unbatched index        x[idx]      -> x[:, idx]  (advanced indices separated by a slice move
+                                                   to the front: the batch axis is moved back after them)
+  unbatched x, batched int index    w[i]        -> w[i]       ((B,) ints pick rows: (B, *w.shape[1:]))
+  batched x, batched int index      x[i]        -> x[arange(B), i]
+Out-of-range indices raise as the loop's would (NumPy checks every index).
+"""
+from __future__ import annotations
+
+import ast
+import operator
+
+import numpy as np
+
+from ..kit import templates
+from .common import NO_STATIC, out
+from .registry import register
+from .values import Kind, Operand, Val
+
+
+def components(index: Operand):
+    """The index as a list of component operands (a tuple index splits)."""
+    node = index.node
+    if isinstance(node, ast.Tuple):
+        elts = index.val.elts or (None,) * len(node.elts)
+        statics = index.static if index.is_static else (NO_STATIC,) * len(node.elts)
+        return [Operand(n, e or Val(False, None, Kind.OTHER), s) for n, e, s in zip(node.elts, elts, statics)]
+    return [index]
+
+
+def _classify(c: Operand):
+    """'int', 'slice', 'none', 'ellipsis', 'array' (advanced), or None when unknown."""
+    if isinstance(c.node, ast.Slice):
+        return "slice"
+    if c.is_static:
+        v = c.static
+        if v is None:
+            return "none"
+        if v is Ellipsis:
+            return "ellipsis"
+        if isinstance(v, bool):
+            return "array"
+        if isinstance(v, (int, np.integer)):
+            return "int"
+        if isinstance(v, slice):
+            return "slice"
+        if isinstance(v, (list, tuple)):
+            return "array"
+    v = c.val
+    if v.kind == Kind.SCALAR and v.dtype in ("i", "u"):
+        return "int"
+    if v.kind in (Kind.ARRAY, Kind.SCALAR) and v.ndim == 0 and v.dtype in ("i", "u"):
+        return "int"
+    if v.kind == Kind.ARRAY and v.ndim is not None and v.ndim >= 1:
+        return "array"
+    if v.kind == Kind.LIST:
+        return "array"
+    if v.kind == Kind.NONE:
+        return "none"
+    return None
+
+
+def selection_ndim(ndim, index: Operand):
+    """The per-example rank of `x[index]` for basic indexes (None when unknown)."""
+    if ndim is None:
+        return None
+    comps = components(index)
+    kinds = [_classify(c) for c in comps]
+    if None in kinds or "array" in kinds:
+        return None
+    consumed = sum(k in ("int", "slice") for k in kinds)
+    return ndim - kinds.count("int") + kinds.count("none") if consumed <= ndim else None
+
+
+def batched_index(ctx, index: Operand) -> ast.expr:
+    """`(slice(None), *index)` as an index node: the same selection in every example."""
+    comps = components(index)
+    kinds = [_classify(c) for c in comps]
+    if None in kinds and len(comps) == 1 and index.val.kind not in (Kind.TUPLE,):
+        kinds = ["int"] if index.val.kind == Kind.SCALAR else kinds
+    if None in kinds:
+        raise ctx.fail("an index of unknown kind (a tuple would index several axes)")
+    if kinds.count("array") > 1 and _separated(kinds):
+        raise ctx.fail("advanced indices separated by a slice")
+    elts = [ast.Slice()] + [c.node for c in comps]
+    return ast.Tuple(elts, ast.Load())
+
+
+def _separated(kinds):
+    pos = [i for i, k in enumerate(kinds) if k in ("array", "int")]
+    return any(kinds[i] in ("slice", "none", "ellipsis") for i in range(pos[0], pos[-1])) if pos else False
+
+
+@register(operator.getitem)
+def batch_getitem(ctx, x, index) -> Operand:
+    v = x.val
+    if v.kind not in (Kind.ARRAY,) and not (v.kind == Kind.OTHER and x.batched):
+        raise ctx.fail(f"indexing a batched {v.kind.value}")
+    if not index.batched:
+        # (B, *s)[idx] -> x[:, idx]
+        if v.ndim == 0:
+            raise ctx.error("indexing a per-example scalar: the loop raises IndexError (invalid index to a "
+                            "scalar variable)")
+        comps = components(index)
+        kinds = [_classify(c) for c in comps]
+        if kinds.count("array") + kinds.count("int") > 1 and "array" in kinds and _separated(kinds):
+            return _moved_advanced(ctx, x, index)
+        if None in kinds and len(comps) == 1:
+            return out(ctx.expr("av__.getitem(x, i)", x=x.node, i=index.node), True, None, v.dtype)
+        node = ast.Subscript(x.node, batched_index(ctx, index), ast.Load())
+        return out(node, True, selection_ndim(v.ndim, index), v.dtype)
+    comps = components(index)
+    if len(comps) != 1 or comps[0].val.ndim != 0 or comps[0].val.dtype not in ("i", "u"):
+        raise ctx.fail("a batched index other than one integer per example")
+    i = comps[0]
+    nd = None if v.ndim is None else v.ndim - 1
+    if not x.batched:
+        # w[i] with (B,) integer i: rows of w, (B, *w.shape[1:])
+        if v.ndim == 0:
+            raise ctx.error("indexing a scalar")
+        return out(ast.Subscript(x.node, i.node, ast.Load()), True, nd, v.dtype)
+    # (B, n, ...)[i] with (B,) integers -> x[arange(B), i]
+    if v.ndim == 0:
+        raise ctx.error("indexing a per-example scalar: the loop raises IndexError")
+    node = ctx.expr("x[np.arange(B), i]", x=x.node, B=ctx.batch_size(), i=i.node)
+    return out(node, True, nd, v.dtype)
+
+
+def _moved_advanced(ctx, x, index):
+    # per example, advanced indices separated by a slice put their dims first; batched, the batch axis
+    # would come after them: move it back to 0
+    comps = components(index)
+    arrays = [c for c in comps if _classify(c) in ("array", "int")]
+    if any(c.val.ndim is None and _classify(c) == "array" for c in arrays):
+        raise ctx.fail("advanced indices of unknown rank")
+    adv = max((c.val.ndim or 0) if _classify(c) == "array" else 0 for c in arrays)
+    node = ast.Subscript(x.node, ast.Tuple([ast.Slice()] + [c.node for c in comps], ast.Load()), ast.Load())
+    return out(ctx.expr("np.moveaxis(y, k, 0)", y=node, k=adv), True, None, x.val.dtype)
+
+
+@register(np.take)
+def batch_take(ctx, a, indices, axis=None, **kwargs) -> Operand:
+    # take(x, idx, axis=k) with unbatched idx -> take(x, idx, axis=k+1); axis=None flattens each example
+    if kwargs or indices.batched:
+        raise ctx.fail("np.take with batched indices or mode/out")
+    nd = a.val.ndim
+    if axis is None:
+        src = a.node if nd == 1 else ctx.expr("av__.flatten(x)", x=a.node)
+        return out(ctx.expr("np.take(x, i, axis=1)", x=src, i=indices.node), True, indices.val.ndim, a.val.dtype)
+    from .common import shift_axis
+    return out(ctx.expr("np.take(x, i, axis=k)", x=a.node, i=indices.node, k=shift_axis(ctx, axis, nd)), True,
+               None if nd is None or indices.val.ndim is None else nd - 1 + indices.val.ndim, a.val.dtype)
+
+
+_ = templates

@@ -1,0 +1,51 @@
+"""One registry of batching rules, keyed by the real Python object (`np.sum`, `np.ndarray.sum`,
+`operator.add`, `math.exp`, `len`), so aliases just work.
+
+A rule's signature mirrors NumPy's after a leading context: `def rule(ctx, a, axis=None, ...)`. The
+dispatcher (transform/calls.py) binds the call's operands to it, so a keyword the rule does not accept
+becomes a per-example fallback (or an error with `fallback="error"`) for free. The dispatcher passes calls
+with no batched operand through unchanged; it still asks the rule for the result's rank.
+"""
+from __future__ import annotations
+
+import inspect
+from dataclasses import dataclass
+from typing import Callable
+
+
+@dataclass(frozen=True)
+class Rule:
+    fn: Callable
+    pure: bool = True          # no side effects, no hidden state
+    random: bool = False       # draws random numbers: always reaches the rule (randomness modes)
+    numba: bool = False        # the batched form it emits compiles under Numba
+    signature: inspect.Signature | None = None
+
+
+RULES: dict = {}
+
+
+def _key(obj):
+    try:
+        hash(obj)
+        return obj
+    except TypeError:
+        return id(obj)
+
+
+def register(*fns, pure: bool = True, random: bool = False, numba: bool = False):
+    """Register the decorated rule for every object in `fns` (users may register their own)."""
+    def deco(rule_fn):
+        rule = Rule(rule_fn, pure, random, numba, inspect.signature(rule_fn))
+        for fn in fns:
+            if fn is not None:
+                RULES[_key(fn)] = rule
+        return rule_fn
+    return deco
+
+
+def lookup(obj) -> Rule | None:
+    try:
+        return RULES.get(_key(obj))
+    except Exception:   # objects with odd __eq__ / __hash__
+        return None

@@ -1,0 +1,48 @@
+"""Rules for the `av__` helpers, so that generated code can itself be batched again (nested vmap):
+a batched first argument carries one more leading batch axis, so each helper's per-example "lead"
+count grows by one.
+"""
+from __future__ import annotations
+
+import ast
+
+from .. import runtime
+from .common import out
+from .registry import register
+from .values import Kind, Operand, Val
+
+
+@register(runtime.batch_broadcast)
+def batch_batch_broadcast(ctx, v, B) -> Operand:
+    # per outer example: v (*s) -> (B, *s); batched: (Bo, *s) -> (Bo, B, *s)
+    if B.batched:
+        raise ctx.fail("an inner batch size that differs between outer examples")
+    if not v.batched:
+        return out(ctx.call.rebuild([v.node, B.node], {}), False, None if v.val.ndim is None else v.val.ndim + 1)
+    if v.val.kind not in (Kind.ARRAY, Kind.SCALAR):
+        raise ctx.fail("repeating a batched container")
+    node = ctx.expr("np.repeat(np.expand_dims(v, 1), n, axis=1)", v=v.node, n=B.node)
+    return out(node, True, None if v.val.ndim is None else v.val.ndim + 1, v.val.dtype)
+
+
+@register(runtime.flatten)
+def batch_flatten(ctx, x) -> Operand:
+    # per outer example: (Bi, *s) -> (Bi, prod(s)); batched: keep two leading axes
+    node = ctx.expr("x.reshape(x.shape[:2] + (-1,)) if x.size else x.reshape(x.shape[:2] + (0,))", x=x.node)
+    if x.val.ndim is not None and x.val.ndim >= 1:
+        node = ctx.expr("av__.flatten_lead(x, 2)", x=x.node)
+    return out(node, True, 2 if x.val.ndim is not None else None, x.val.dtype)
+
+
+@register(runtime.example_size)
+def batch_example_size(ctx, x) -> Operand:
+    return Operand(ctx.expr("av__.example_size(x[0]) if len(x) else av__.prod(x.shape[2:])", x=x.node),
+                   Val(False, 0, Kind.SCALAR, "i"))
+
+
+@register(runtime.shift_axis)
+def batch_shift_axis(ctx, axis) -> Operand:
+    raise ctx.fail("an axis that differs between examples")
+
+
+_ = ast

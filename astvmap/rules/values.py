@@ -1,0 +1,146 @@
+"""What the rewriter knows about a value: `Val` (batched? per-example rank? kind?) and `Operand`.
+
+NOTE [static batchedness]: batchedness is decided at transform time from `in_axes` and the per-example
+rank and dtype kind of every argument; generated code never tests it at run time.
+"""
+from __future__ import annotations
+
+import ast
+import enum
+import types
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import numpy as np
+
+
+class Kind(enum.Enum):
+    ARRAY = "array"        # ndarray or NumPy scalar
+    SCALAR = "scalar"      # Python bool/int/float/complex
+    TUPLE = "tuple"
+    LIST = "list"
+    DICT = "dict"
+    NONE = "none"
+    CALLABLE = "callable"
+    MODULE = "module"
+    OTHER = "other"
+
+
+NUMERIC = (Kind.ARRAY, Kind.SCALAR)
+
+
+@dataclass(frozen=True, slots=True)
+class Val:
+    batched: bool = False
+    ndim: int | None = None        # per-example rank (batch axis excluded); None when unknown
+    kind: Kind = Kind.ARRAY
+    dtype: str | None = None       # NumPy dtype kind: 'b' 'i' 'u' 'f' 'c'; None when unknown
+    elts: tuple | None = None      # TUPLE/LIST/DICT elements, when known
+    keys: tuple | None = None      # DICT keys
+    item: "Val | None" = None      # LIST built by appends: the (joined) element
+    obj: Any = field(default=None, compare=False)   # static object (callables, modules, local lambdas)
+
+    def with_(self, **kw) -> "Val":
+        return replace(self, **kw)
+
+    @property
+    def numeric(self) -> bool:
+        return self.kind in NUMERIC
+
+
+UNKNOWN = Val(False, None, Kind.OTHER)
+
+
+def array(batched: bool, ndim: int | None, dtype: str | None = None) -> Val:
+    return Val(batched, ndim, Kind.ARRAY, dtype)
+
+
+def container(kind: Kind, elts, keys=None) -> Val:
+    elts = tuple(elts)
+    return Val(any(e.batched for e in elts), None, kind, None, elts, None if keys is None else tuple(keys))
+
+
+def val_of(obj) -> Val:
+    """The Val of a value known at transform time (a global, a closure cell, an unmapped argument)."""
+    if isinstance(obj, (np.ndarray, np.generic)):
+        return array(False, obj.ndim, obj.dtype.kind)
+    if isinstance(obj, (bool, int, float, complex)):
+        return Val(False, 0, Kind.SCALAR, np.asarray(obj).dtype.kind)
+    if obj is None:
+        return Val(False, None, Kind.NONE)
+    if isinstance(obj, tuple):
+        return container(Kind.TUPLE, [val_of(o) for o in obj])
+    if isinstance(obj, list):
+        return container(Kind.LIST, [val_of(o) for o in obj])
+    if isinstance(obj, dict):
+        return container(Kind.DICT, [val_of(v) for v in obj.values()], obj.keys())
+    if isinstance(obj, types.ModuleType):
+        return Val(False, None, Kind.MODULE, obj=obj)
+    if callable(obj):
+        return Val(False, None, Kind.CALLABLE, obj=obj)
+    return Val(False, None, Kind.OTHER, obj=obj)
+
+
+def join(a: Val, b: Val) -> Val:
+    """The Val of a name that holds `a` on one path and `b` on another."""
+    if a == b:
+        return a
+    batched = a.batched or b.batched
+    if a.kind == b.kind and a.kind in (Kind.TUPLE, Kind.DICT) and a.elts is not None and b.elts is not None \
+            and len(a.elts) == len(b.elts) and a.keys == b.keys:
+        return container(a.kind, [join(x, y) for x, y in zip(a.elts, b.elts)], a.keys)
+    if a.kind == b.kind == Kind.LIST:
+        items = [v for v in (a.item, b.item) if v is not None] + list(a.elts or ()) + list(b.elts or ())
+        item = None
+        for v in items:
+            item = v if item is None else join(item, v)
+        return Val(batched, None, Kind.LIST, item=item)
+    if a.numeric and b.numeric:
+        kind = Kind.ARRAY if Kind.ARRAY in (a.kind, b.kind) or batched else Kind.SCALAR
+        return Val(batched, a.ndim if a.ndim == b.ndim else None, kind, a.dtype if a.dtype == b.dtype else None)
+    if a.kind == b.kind:
+        return Val(batched, None, a.kind, obj=a.obj if a.obj is b.obj else None)
+    return Val(batched, None, Kind.OTHER)
+
+
+def list_item(v: Val) -> Val | None:
+    """The element Val of a list/tuple Val (joined over its elements)."""
+    items = list(v.elts or ()) + ([v.item] if v.item is not None else [])
+    out = None
+    for e in items:
+        out = e if out is None else join(out, e)
+    return out
+
+
+_NO_STATIC = object()
+
+
+@dataclass(frozen=True, slots=True)
+class Operand:
+    """An expression of the generated code and what is known about its value."""
+    node: ast.expr
+    val: Val
+    static: Any = _NO_STATIC     # the Python value, when the expression is a literal or static object
+
+    @property
+    def batched(self) -> bool:
+        return self.val.batched
+
+    @property
+    def ndim(self) -> int | None:
+        return self.val.ndim
+
+    @property
+    def is_static(self) -> bool:
+        return self.static is not _NO_STATIC
+
+
+NO_STATIC = _NO_STATIC
+
+
+def static_value(node: ast.expr):
+    """The Python value of a literal expression (`1`, `-1`, `(0, 2)`, `None`), else NO_STATIC."""
+    try:
+        return ast.literal_eval(node)
+    except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+        return NO_STATIC

@@ -1,0 +1,225 @@
+"""The few helpers generated code calls as `av__.*`.
+
+Generated code is plain NumPy; these helpers cover the cases where a one-line NumPy form would be wrong
+for an edge case (an empty batch, an unknown rank) or unreadable. Each one is small, imports only NumPy,
+and states the shape case it handles. NOTE [batch axis at 0]: every batched argument has its batch axis
+first.
+"""
+from __future__ import annotations
+
+import math
+import warnings
+
+import numpy as np
+
+__all__ = [
+    "batch_broadcast", "flatten", "reshape", "squeeze", "example_size", "shift_axis", "stack", "loop",
+    "align", "getitem", "unstack", "py_max", "py_min", "to_int", "to_round", "math_fn", "move_tree",
+    "expand_to",
+]
+
+
+def batch_broadcast(v, B):
+    """An unbatched value repeated over the batch: a fresh, writable `(B, *shape)` array (lists and
+    tuples element by element)."""
+    if isinstance(v, list):
+        return [batch_broadcast(e, B) for e in v]
+    if isinstance(v, tuple):
+        return tuple(batch_broadcast(e, B) for e in v)
+    a = np.asarray(v)
+    out = np.empty((B,) + a.shape, dtype=a.dtype)
+    out[...] = a
+    return out
+
+
+def expand_to(x, ndim):
+    """(B, *s) -> (B, 1, ..., 1, *s) with `ndim` per-example axes: NOTE [mixed ranks]."""
+    extra = ndim - (x.ndim - 1)
+    return x.reshape(x.shape[:1] + (1,) * extra + x.shape[1:]) if extra > 0 else x
+
+
+def align(values, batched):
+    """Align per-example ranks for broadcasting when some rank is unknown statically.
+
+    Batched operands get size-1 axes after the batch axis so that their per-example axes line up with
+    the trailing axes of the others, exactly as per-example broadcasting aligns them."""
+    ranks = [np.ndim(v) - 1 if b else np.ndim(v) for v, b in zip(values, batched)]
+    top = max(ranks)
+    return tuple(expand_to(np.asarray(v), top) if b else v for v, b in zip(values, batched))
+
+
+def example_size(x):
+    """`x.size` of one example: (B, *s) -> prod(s)."""
+    return math.prod(x.shape[1:])
+
+
+def flatten(x):
+    """(B, *s) -> (B, prod(s)); works for B == 0, unlike `reshape(B, -1)`."""
+    return x.reshape(x.shape[0], math.prod(x.shape[1:]))
+
+
+def flatten_lead(x, lead):
+    """(*lead axes, *s) -> (*lead axes, prod(s)) (a flatten under nested batches)."""
+    return x.reshape(x.shape[:lead] + (math.prod(x.shape[lead:]),))
+
+
+prod = math.prod
+
+
+def reshape(x, shape, order="C"):
+    """Per-example `reshape(shape)` of a batched array, `-1` included, for any batch size."""
+    if isinstance(shape, (int, np.integer)):
+        shape = (shape,)
+    shape = tuple(int(d) for d in shape)
+    if -1 in shape:
+        known = math.prod(d for d in shape if d != -1)
+        size = math.prod(x.shape[1:])
+        if known == 0 or size % known:
+            raise ValueError(f"cannot reshape array of size {size} into shape {shape}")
+        shape = tuple(size // known if d == -1 else d for d in shape)
+    return x.reshape(x.shape[:1] + shape, order=order)
+
+
+def squeeze(x):
+    """Per-example `squeeze()`: drops size-1 axes but never the batch axis (B may be 1)."""
+    return x.reshape(x.shape[:1] + tuple(d for d in x.shape[1:] if d != 1))
+
+
+def shift_axis(axis):
+    """A per-example axis (int or tuple, possibly negative) as an axis of the batched array."""
+    if axis is None:
+        return None
+    if isinstance(axis, tuple):
+        return tuple(shift_axis(a) for a in axis)
+    axis = int(axis)
+    return axis + 1 if axis >= 0 else axis
+
+
+def stack(items, B, axis=1):
+    """`np.array(list_of_batched)`: stacks along the per-example axis 0 (batch axis stays first).
+
+    An empty list gives `(B, 0)` float64, as `np.array([])` does per example."""
+    if len(items) == 0:
+        return np.zeros((B, 0))
+    return np.stack(items, axis=axis)
+
+
+def unstack(x):
+    """Iterate a batched array over its per-example axis 0: yields `(B, ...)` slices."""
+    return tuple(np.moveaxis(x, 1, 0))
+
+
+def getitem(x, index):
+    """`x[index]` per example for a batched `x` and an unbatched index of unknown kind."""
+    if not isinstance(index, tuple):
+        index = (index,)
+    return x[(slice(None),) + index]
+
+
+def py_max(items):
+    """Python's `max(iterable)` over a batched array's per-example axis 0 (first maximum wins, so NaN
+    behaves as in Python)."""
+    rows = np.moveaxis(np.asarray(items), 1, 0)
+    if len(rows) == 0:
+        raise ValueError("max() arg is an empty sequence")
+    best = rows[0]
+    for r in rows[1:]:
+        best = np.where(r > best, r, best)
+    return best
+
+
+def py_min(items):
+    """Python's `min(iterable)` over a batched array's per-example axis 0."""
+    rows = np.moveaxis(np.asarray(items), 1, 0)
+    if len(rows) == 0:
+        raise ValueError("min() arg is an empty sequence")
+    best = rows[0]
+    for r in rows[1:]:
+        best = np.where(r < best, r, best)
+    return best
+
+
+def _check_finite(x, what):
+    if x.dtype.kind in "fc" and x.size and not np.all(np.isfinite(x)):
+        bad = x[~np.isfinite(x)].flat[0]
+        if np.isnan(bad):
+            raise ValueError(f"cannot convert float NaN to integer ({what})")
+        raise OverflowError(f"cannot convert float infinity to integer ({what})")
+
+
+def to_int(x):
+    """Python's `int(x)` of per-example scalars: truncates, raises on NaN/inf like Python."""
+    x = np.asarray(x)
+    if x.dtype.kind == "c":
+        raise TypeError("int() argument must be a string, a bytes-like object or a real number, not 'complex'")
+    _check_finite(x, "int()")
+    return np.trunc(x).astype(np.int64) if x.dtype.kind == "f" else x.astype(np.int64)
+
+
+def to_round(x, ndigits=None):
+    """Python's `round(x[, ndigits])`: half to even; an int without `ndigits`."""
+    x = np.asarray(x)
+    if ndigits is not None:
+        return np.round(x, ndigits)
+    _check_finite(x, "round()")
+    return np.round(x).astype(np.int64)
+
+
+def math_fn(fn, *args):
+    """A `math` function on per-example scalars: float64 results, and ValueError/OverflowError where
+    `math` raises rather than returning NaN/inf."""
+    args = [np.asarray(a, dtype=np.float64) for a in args]
+    with np.errstate(all="ignore"):
+        out = fn(*args)
+    if out.size:
+        made_nan = np.isnan(out) & ~np.any([np.isnan(a) for a in args], axis=0)
+        if np.any(made_nan):
+            raise ValueError("math domain error")
+        made_inf = np.isinf(out) & ~np.any([np.isinf(a) for a in args], axis=0)
+        if np.any(made_inf):
+            raise OverflowError("math range error")
+    return out
+
+
+def move_tree(tree, axes):
+    """Move the batch axis of every mapped leaf of a container argument to 0 (axes mirrors tree)."""
+    if axes is None:
+        return tree
+    if isinstance(axes, int):
+        if isinstance(tree, (tuple, list)):
+            return type(tree)(move_tree(t, axes) for t in tree)
+        if isinstance(tree, dict):
+            return {k: move_tree(v, axes) for k, v in tree.items()}
+        return np.moveaxis(np.asarray(tree), axes, 0)
+    if isinstance(axes, dict):
+        return {k: move_tree(v, axes.get(k)) for k, v in tree.items()}
+    return type(tree)(move_tree(t, a) for t, a in zip(tree, axes))
+
+
+def loop(fn, B, args, batched, kwargs=None, kw_batched=None):
+    """The fallback: call `fn` once per example and stack the results (leaf by leaf for tuples).
+
+    `batched[i]` says whether `args[i]` carries the batch axis (at 0)."""
+    kwargs = kwargs or {}
+    kw_batched = kw_batched or {}
+    outs = []
+    for b in range(B):
+        a = [x[b] if f else x for x, f in zip(args, batched)]
+        k = {n: (v[b] if kw_batched.get(n) else v) for n, v in kwargs.items()}
+        outs.append(fn(*a, **k))
+    if not outs:
+        raise ValueError(
+            f"astvmap: {getattr(fn, '__name__', fn)!r} runs as a per-example loop here, and with a batch of "
+            "size 0 the shape of its result is unknown; pass at least one example")
+    return _stack_leaves(outs)
+
+
+def _stack_leaves(outs):
+    first = outs[0]
+    if isinstance(first, tuple):
+        return tuple(_stack_leaves([o[i] for o in outs]) for i in range(len(first)))
+    if isinstance(first, list):
+        return [_stack_leaves([o[i] for o in outs]) for i in range(len(first))]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        return np.stack([np.asarray(o) for o in outs])

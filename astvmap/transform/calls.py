@@ -1,0 +1,452 @@
+"""Calls: rule dispatch, user helper functions, local lambdas (lambda-lifted), nested vmap, fallback.
+
+The dispatcher passes a call with no batched operand through unchanged (asking the rule only for the
+result's rank); a call with a rule goes to the rule; a Python function with source is transformed for
+the pattern of batched arguments (cached); anything else runs as a per-example loop with a
+`PerformanceWarning` at the user's line (DESIGN "Fallback").
+"""
+from __future__ import annotations
+
+import ast
+import functools
+import operator
+import sysconfig
+import types
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..errors import AstvmapError, NotBatchable
+from ..kit import templates
+from ..rules.registry import lookup
+from ..rules.values import NO_STATIC, UNKNOWN, Kind, Operand, Val, container, join, val_of
+from .expressions import LocalFunction
+
+_LIBRARY_DIRS = tuple({sysconfig.get_paths()[k] for k in ("stdlib", "platstdlib", "purelib", "platlib")})
+
+
+@dataclass
+class CallSite:
+    """What a rule knows about the call it rewrites (`ctx.call`)."""
+    fn: object
+    node: ast.AST
+    args: list
+    kwargs: dict
+    rebuild: callable                 # rebuild(arg_nodes, kw_nodes) -> the call in the user's spelling
+    method: str | None = None         # `x.sum(...)`: the first operand is `x`
+
+
+@dataclass
+class InnerVmap:
+    """`vmap(g, in_axes, out_axes)` met inside a function being rewritten (a value)."""
+    fun: object                       # LocalFunction, or a static callable
+    in_axes: object
+    out_axes: object
+    axis_size: object = None
+    lifted: tuple = field(default=())
+
+
+def is_library_code(fn) -> bool:
+    code = getattr(fn, "__code__", None)
+    return code is None or code.co_filename.startswith(_LIBRARY_DIRS) or code.co_filename.startswith("<frozen")
+
+
+class CallsMixin:
+    # ---- dispatch ------------------------------------------------------------------------------------
+    def apply(self, fn, args, kwargs, node, syntax=None, method=None, fn_node=None) -> Operand:
+        cx = self.cx
+        rebuild = _rebuilder(syntax if syntax is not None else node, fn_node, method)
+        site = CallSite(fn, node, args, kwargs, rebuild, method)
+        rule = lookup(fn)
+        batched = any(a.batched for a in args) or any(a.batched for a in kwargs.values())
+        if rule is None:
+            if not batched:
+                return Operand(rebuild([a.node for a in args], {k: a.node for k, a in kwargs.items()}), UNKNOWN)
+            return self.fallback(site, "no batching rule for it", fn_node)
+        if not batched and not rule.random:
+            out = rebuild([a.node for a in args], {k: a.node for k, a in kwargs.items()})
+            return Operand(out, self._infer(rule, site))
+        try:
+            rule.signature.bind(cx, *args, **kwargs)
+        except TypeError:
+            return self.fallback(site, "its batching rule does not take these arguments", fn_node)
+        saved, cx.call = cx.call, site
+        mark = len(cx.pending)
+        try:
+            cx.node = node
+            return rule.fn(cx, *args, **kwargs)
+        except NotBatchable as e:
+            del cx.pending[mark:]
+            return self.fallback(site, e.msg, fn_node)
+        finally:
+            cx.call = saved
+
+    def _infer(self, rule, site) -> Val:
+        """The Val of an unbatched call: ask the rule, without keeping any code it writes."""
+        cx = self.cx
+        saved, cx.call = cx.call, site
+        cx.dry += 1
+        try:
+            v = rule.fn(cx, *site.args, **site.kwargs).val
+            return v.with_(batched=False) if v.kind != Kind.TUPLE else v
+        except Exception:
+            return UNKNOWN
+        finally:
+            cx.dry -= 1
+            cx.call = saved
+
+    def fallback(self, site: CallSite, reason: str, fn_node=None) -> Operand:
+        """Run this one call as a per-example loop (correct; warns once per site)."""
+        cx = self.cx
+        node = site.node
+        what = ast.unparse(node) if isinstance(node, ast.AST) else str(site.fn)
+        if len(what) > 60:
+            what = what[:57] + "..."
+        msg = f"`{what}` runs as a per-example loop: {reason}"
+        if cx.settings.fallback == "error":
+            raise cx.error(msg + " (fallback='error')", node)
+        if not cx.dry and not cx.src.generated:
+            cx.fallback_sites.setdefault((getattr(node, "lineno", 0), getattr(node, "col_offset", 0)), msg)
+        if fn_node is not None and site.method is None:
+            fn_expr = fn_node
+        else:
+            fn_expr = cx.bind(site.fn, _hint(site.fn))
+        args = ast.Tuple([a.node for a in site.args], ast.Load())
+        flags = templates.const(tuple(a.batched for a in site.args))
+        call = cx.expr("av__.loop(f, B, args, flags)", f=fn_expr, B=cx.batch_size(), args=args, flags=flags)
+        if site.kwargs:
+            call.args.append(ast.Dict([ast.Constant(k) for k in site.kwargs], [a.node for a in site.kwargs.values()]))
+            call.args.append(ast.Dict([ast.Constant(k) for k in site.kwargs],
+                                      [ast.Constant(a.batched) for a in site.kwargs.values()]))
+        return Operand(call, Val(True, None, Kind.ARRAY))
+
+    def attribute_rule(self, node, base: Operand) -> Operand:
+        """`x.shape`, `x.T`, ... of a value: the attribute's rule, keyed by `np.ndarray`'s descriptor."""
+        if base.val.kind in (Kind.ARRAY, Kind.SCALAR) or base.batched:
+            fn = getattr(np.ndarray, node.attr, None)
+            if fn is not None and lookup(fn) is not None:
+                return self.apply(fn, [base], {}, node, syntax=node)
+        if base.batched:
+            raise self.cx.fail(f"the attribute `.{node.attr}` of a batched value")
+        return Operand(ast.Attribute(base.node, node.attr, ast.Load()), UNKNOWN)
+
+    # ---- calls -----------------------------------------------------------------------------------
+    def visit_Call(self, node):
+        func = node.func
+        if isinstance(func, ast.Attribute):
+            base = self.expr(func.value)
+            if not (base.is_static and base.val.kind in (Kind.MODULE, Kind.CALLABLE, Kind.OTHER)):
+                args, kwargs = self.call_args(node)
+                self.cx.node = node
+                return self.method_call(node, base, func.attr, args, kwargs)
+            try:
+                obj = getattr(base.static, func.attr)
+            except AttributeError:
+                obj = NO_STATIC
+            callee = Operand(ast.Attribute(base.node, func.attr, ast.Load()),
+                             val_of(obj) if obj is not NO_STATIC else UNKNOWN, obj)
+        else:
+            callee = self.expr(func)
+        args, kwargs = self.call_args(node)
+        self.cx.node = node
+        v = callee.val
+        if v.kind == Kind.CALLABLE and isinstance(v.obj, (LocalFunction, InnerVmap)):
+            return self.local_call(node, callee, v.obj, args, kwargs)
+        if not callee.is_static:
+            if any(a.batched for a in args) or any(a.batched for a in kwargs.values()):
+                site = CallSite(None, node, args, kwargs, _rebuilder(node, callee.node, None))
+                return self.fallback(site, "the function is not known when the code is rewritten", callee.node)
+            return Operand(_call(callee.node, args, kwargs), UNKNOWN)
+        return self.call_object(callee.static, callee.node, args, kwargs, node)
+
+    def call_args(self, node):
+        args = []
+        for a in node.args:
+            if isinstance(a, ast.Starred):
+                inner = self.expr(a.value)
+                if inner.val.elts is None:
+                    if inner.batched:
+                        raise self.cx.fail("`*args` of unknown length holding batched values")
+                    raise self.cx.fail("`*args` of unknown length")
+                args += [Operand(templates.index(inner.node, [i]), e) for i, e in enumerate(inner.val.elts)]
+            else:
+                args.append(self.expr(a))
+        kwargs = {}
+        for k in node.keywords:
+            if k.arg is None:
+                inner = self.expr(k.value)
+                if inner.val.kind != Kind.DICT or inner.val.keys is None:
+                    raise self.cx.fail("`**kwargs` of unknown keys")
+                for key, e in zip(inner.val.keys, inner.val.elts):
+                    kwargs[key] = Operand(templates.index(inner.node, [key]), e)
+            else:
+                kwargs[k.arg] = self.expr(k.value)
+        return args, kwargs
+
+    def call_object(self, obj, fn_node, args, kwargs, node) -> Operand:
+        if getattr(obj, "__astvmap_vmap__", False):
+            return self.vmap_expr(node, fn_node, args, kwargs)
+        if lookup(obj) is not None:
+            return self.apply(obj, args, kwargs, node, fn_node=fn_node)
+        batched = any(a.batched for a in args) or any(a.batched for a in kwargs.values())
+        if getattr(obj, "__astvmap__", None) is not None:
+            if not batched:
+                return Operand(_call(fn_node, args, kwargs), UNKNOWN)
+            return self.nested_call(node, InnerVmap(*obj.__astvmap__), args, kwargs)
+        if isinstance(obj, (functools.partial, types.MethodType)) or \
+                (isinstance(obj, types.FunctionType) and not is_library_code(obj)):
+            return self.user_call(obj, fn_node, args, kwargs, node, batched)
+        if not batched:
+            return Operand(_call(fn_node, args, kwargs), UNKNOWN)
+        site = CallSite(obj, node, args, kwargs, _rebuilder(node, fn_node, None))
+        return self.fallback(site, f"no batching rule for `{_hint(obj)}`", fn_node)
+
+    def method_call(self, node, base: Operand, attr, args, kwargs) -> Operand:
+        v = base.val
+        if v.kind == Kind.LIST and attr in ("append", "extend") and isinstance(base.node, ast.Name):
+            return self.list_mutation(node, base, attr, args)
+        if v.kind in (Kind.ARRAY, Kind.SCALAR) or (v.batched and v.kind == Kind.OTHER):
+            fn = getattr(np.ndarray, attr, None)
+            if fn is not None:
+                return self.apply(fn, [base] + args, kwargs, node, method=attr)
+        if v.kind == Kind.DICT and not v.batched or not base.batched and not any(a.batched for a in args):
+            return Operand(_call(ast.Attribute(base.node, attr, ast.Load()), args, kwargs),
+                           self._container_method_val(v, attr, args))
+        raise self.cx.fail(f"the method `.{attr}()` of a batched {v.kind.value}")
+
+    @staticmethod
+    def _container_method_val(v: Val, attr, args):
+        if v.kind == Kind.DICT and attr == "get" and args and args[0].is_static and v.keys is not None \
+                and args[0].static in v.keys:
+            return v.elts[v.keys.index(args[0].static)]
+        return UNKNOWN
+
+    def list_mutation(self, node, base, attr, args):
+        cx = self.cx
+        name = base.node.id
+        lst = self.env[name]
+        if attr == "append" and len(args) == 1:
+            item = args[0]
+            if lst.item is not None and lst.item.batched and not item.batched:
+                item = cx.promote(item, lst.item)
+            if lst.elts is not None and not self.in_loop:
+                new = container(Kind.LIST, list(lst.elts) + [item.val])
+                self.env[name] = new.with_(item=join(lst.item, item.val) if lst.item else item.val)
+            else:
+                j = item.val if lst.item is None else join(lst.item, item.val)
+                for e in lst.elts or ():
+                    j = join(j, e)
+                self.env[name] = Val(j.batched, None, Kind.LIST, item=j)
+            return Operand(_call(ast.Attribute(base.node, attr, ast.Load()), [item], {}), Val(False, None, Kind.NONE))
+        if any(a.batched for a in args) or lst.batched:
+            raise cx.fail(f"`list.{attr}` with batched values")
+        return Operand(_call(ast.Attribute(base.node, attr, ast.Load()), args, {}), Val(False, None, Kind.NONE))
+
+    # ---- user functions -----------------------------------------------------------------------------
+    def user_call(self, obj, fn_node, args, kwargs, node, batched) -> Operand:
+        cx = self.cx
+        from ..frontend.source import unwrap, function_source
+        base, pre_args, pre_kwargs = unwrap(obj)
+        if not batched:
+            out_val = self._try_infer_user(base, pre_args, pre_kwargs, args, kwargs)
+            return Operand(_call(fn_node, args, kwargs), out_val)
+        if getattr(base, "__astvmap__", None) is not None:
+            pre = [Operand(templates.index(ast.Attribute(fn_node, "args", ast.Load()), [i]), val_of(a))
+                   for i, a in enumerate(pre_args)] if pre_args else []
+            return self.nested_call(node, InnerVmap(*base.__astvmap__), pre + args, kwargs)
+        try:
+            src = function_source(base)
+        except AstvmapError as e:
+            site = CallSite(obj, node, args, kwargs, _rebuilder(node, fn_node, None))
+            return self.fallback(site, str(e.msg), fn_node)
+        if src.code is not None and src.code in cx.stack:
+            site = CallSite(obj, node, args, kwargs, _rebuilder(node, fn_node, None))
+            return self.fallback(site, "a recursive call", fn_node)
+        all_args = [Operand(ast.Constant(None), val_of(a), a) for a in pre_args] + list(args)
+        all_kwargs = {**{k: Operand(ast.Constant(None), val_of(v), v) for k, v in pre_kwargs.items()}, **kwargs}
+        spec = cx.specializer.core(src, self._bind_params(src, all_args, all_kwargs, node), cx)
+        callee = cx.bind(spec.fn, f"{src.name}_vmap")
+        if pre_args or pre_kwargs:
+            # The partial's bound values stay in the partial: `f_vmap(*p.args, x, **p.keywords)`.
+            p = fn_node
+            star = [ast.Starred(ast.Attribute(p, "args", ast.Load()), ast.Load())] if pre_args else []
+            kws = [ast.keyword(None, ast.Attribute(p, "keywords", ast.Load()))] if pre_kwargs else []
+            if isinstance(obj, types.MethodType):
+                star = [ast.Attribute(p, "__self__", ast.Load())]
+            call = ast.Call(callee, star + [a.node for a in args],
+                            kws + [ast.keyword(k, a.node) for k, a in kwargs.items()])
+        else:
+            call = _call(callee, args, kwargs)
+        return Operand(call, spec.out_val)
+
+    def _try_infer_user(self, base, pre_args, pre_kwargs, args, kwargs) -> Val:
+        return UNKNOWN
+
+    def _bind_params(self, src, args, kwargs, node):
+        """Map call operands to the callee's parameters: {param: Val}, with defaults' Vals."""
+        a = src.fdef.args
+        positional = [p.arg for p in a.posonlyargs + a.args]
+        vals = {}
+        for name, op in zip(positional, args):
+            vals[name] = op.val
+        extra = args[len(positional):]
+        if extra:
+            if a.vararg is None:
+                raise self.cx.error(f"too many positional arguments for `{src.name}`", node)
+            vals[a.vararg.arg] = container(Kind.TUPLE, [e.val for e in extra])
+        elif a.vararg is not None:
+            vals[a.vararg.arg] = container(Kind.TUPLE, [])
+        kw_extra = {}
+        for k, op in kwargs.items():
+            if k in vals:
+                raise self.cx.error(f"`{src.name}` got multiple values for argument {k!r}", node)
+            if k in positional or k in [p.arg for p in a.kwonlyargs]:
+                vals[k] = op.val
+            elif a.kwarg is not None:
+                kw_extra[k] = op.val
+            else:
+                raise self.cx.error(f"`{src.name}` got an unexpected keyword argument {k!r}", node)
+        if a.kwarg is not None:
+            vals[a.kwarg.arg] = container(Kind.DICT, kw_extra.values(), kw_extra.keys())
+        defaults = src.defaults or ()
+        for name, d in zip(positional[len(positional) - len(defaults):], defaults):
+            vals.setdefault(name, val_of(d))
+        for name, d in (src.kwdefaults or {}).items():
+            vals.setdefault(name, val_of(d))
+        missing = [p for p in positional + [p.arg for p in a.kwonlyargs] if p not in vals]
+        if missing:
+            raise self.cx.error(f"`{src.name}` is missing argument {missing[0]!r}", node)
+        return vals
+
+    # ---- local functions and nested vmap ---------------------------------------------------------------
+    def local_call(self, node, callee: Operand, obj, args, kwargs) -> Operand:
+        batched = any(a.batched for a in args) or any(a.batched for a in kwargs.values())
+        if isinstance(obj, InnerVmap):
+            lifted = [Operand(ast.Name(n, ast.Load()), self.env[n]) for n in obj.lifted]
+            if not batched and not any(l.batched for l in lifted):
+                return Operand(_call(callee.node, args, kwargs), UNKNOWN)
+            return self.nested_call(node, obj, args, kwargs)
+        src, lifted_names = self.lift(obj)
+        lifted = [Operand(ast.Name(n, ast.Load()), self.env[n]) for n in lifted_names]
+        if not batched and not any(l.batched for l in lifted):
+            return Operand(_call(callee.node, args, kwargs), UNKNOWN)
+        vals = self._bind_params(src, lifted + args, kwargs, node)
+        spec = self.cx.specializer.core(src, vals, self.cx)
+        fn = self.cx.bind(spec.fn, f"{src.name}_vmap")
+        return Operand(_call(fn, lifted + args, kwargs), spec.out_val)
+
+    def lift(self, local: LocalFunction):
+        """A FunctionSource for a local lambda/def whose free local names become leading parameters."""
+        from ..frontend.source import FunctionSource
+        node = local.node
+        if isinstance(node, ast.Lambda):
+            fdef = ast.FunctionDef(name=local.name, args=node.args, body=[ast.Return(node.body)],
+                                   decorator_list=[], returns=None)
+            ast.copy_location(fdef, node)
+            ast.copy_location(fdef.body[0], node.body)
+        else:
+            fdef = node
+        params = {p.arg for p in ast.walk(fdef.args) if isinstance(p, ast.arg)}
+        assigned = {n.id for n in ast.walk(fdef) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
+        loads = []
+        for n in ast.walk(fdef):
+            if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load) and n.id in self.env \
+                    and n.id not in params and n.id not in assigned and n.id not in loads:
+                loads.append(n.id)
+        lifted_args = [ast.arg(n) for n in loads]
+        new_args = ast.arguments(posonlyargs=[], args=lifted_args + fdef.args.posonlyargs + fdef.args.args,
+                                 vararg=fdef.args.vararg, kwonlyargs=fdef.args.kwonlyargs,
+                                 kw_defaults=fdef.args.kw_defaults, kwarg=fdef.args.kwarg,
+                                 defaults=fdef.args.defaults)
+        lifted = ast.FunctionDef(name=fdef.name, args=new_args, body=fdef.body, decorator_list=[],
+                                 returns=None)
+        ast.copy_location(lifted, fdef)
+        defaults = tuple(self._static_default(d) for d in fdef.args.defaults) or None
+        src = FunctionSource(lifted, self.cx.src.origin, self.cx.src.globals, self.cx.src.cells,
+                             None, defaults, None, self.cx.src.generated)
+        return src, loads
+
+    def _static_default(self, node):
+        value = ast.literal_eval(node) if isinstance(node, ast.Constant) else NO_STATIC
+        if value is NO_STATIC:
+            raise self.cx.fail("a local function with a computed default value")
+        return value
+
+    def vmap_expr(self, node, fn_node, args, kwargs) -> Operand:
+        """`vmap(g, in_axes, out_axes)` as a value: static axes, and `g` known when rewriting."""
+        cx = self.cx
+        names = ["fun", "in_axes", "out_axes"]
+        bound = dict(zip(names, args))
+        bound.update(kwargs)
+        g = bound.get("fun")
+        if g is None:
+            raise cx.fail("`vmap` used as a decorator factory inside a batched function")
+        axes = {}
+        for k in ("in_axes", "out_axes", "axis_size"):
+            op = bound.get(k)
+            if op is not None and not op.is_static:
+                raise cx.fail(f"`{k}` of a nested vmap must be a literal")
+            axes[k] = (0 if k != "axis_size" else None) if op is None else op.static
+        extra = set(bound) - {"fun", "in_axes", "out_axes", "axis_size", "fallback"}
+        if extra:
+            raise cx.fail(f"nested vmap with {sorted(extra)}")
+        if isinstance(g.val.obj, LocalFunction):
+            fun, lifted = g.val.obj, tuple(self.lift(g.val.obj)[1])
+        elif g.is_static:
+            fun, lifted = g.static, ()
+        else:
+            raise cx.fail("the function given to a nested vmap is not known when the code is rewritten")
+        inner = InnerVmap(fun, axes["in_axes"], axes["out_axes"], axes["axis_size"], lifted)
+        return Operand(_call(fn_node, args, kwargs), Val(False, None, Kind.CALLABLE, obj=inner))
+
+    def nested_call(self, node, inner: InnerVmap, args, kwargs) -> Operand:
+        """Call a vmapped function with operands batched by the outer vmap: re-transform the inner
+        vmap's complete batched function with the outer batch (DESIGN "Calls and nesting")."""
+        cx = self.cx
+        if kwargs:
+            raise cx.fail("keyword arguments to a nested vmap")
+        lifted = [Operand(ast.Name(n, ast.Load()), self.env[n]) for n in inner.lifted]
+        if isinstance(inner.fun, LocalFunction):
+            base_src, _ = self.lift(inner.fun)
+            fun = base_src
+        else:
+            fun = inner.fun
+        full = cx.specializer.full_source(fun, len(lifted), inner.in_axes, inner.out_axes, inner.axis_size,
+                                          [a.val for a in lifted + args], cx, node)
+        vals = self._bind_params(full, lifted + args, {}, node)
+        spec = cx.specializer.core(full, vals, cx)
+        fn = cx.bind(spec.fn, full.name)
+        return Operand(_call(fn, lifted + args, {}), spec.out_val)
+
+
+def _call(fn_node, args, kwargs) -> ast.Call:
+    return ast.Call(fn_node, [a.node for a in args], [ast.keyword(k, a.node) for k, a in kwargs.items()])
+
+
+def _hint(fn) -> str:
+    name = getattr(fn, "__name__", None) or type(fn).__name__
+    return name if name.isidentifier() else "fn"
+
+
+def _rebuilder(syntax, fn_node, method):
+    """A function that writes the call again with new operand nodes, in the user's spelling."""
+    def rebuild(args, kwargs):
+        kws = [ast.keyword(k, v) for k, v in kwargs.items()]
+        if isinstance(syntax, ast.BinOp):
+            return ast.BinOp(args[0], syntax.op, args[1])
+        if isinstance(syntax, ast.UnaryOp):
+            return ast.UnaryOp(syntax.op, args[0])
+        if isinstance(syntax, ast.Compare):
+            return ast.Compare(args[0], syntax.ops[:1], [args[1]])
+        if isinstance(syntax, ast.Subscript):
+            return ast.Subscript(args[0], args[1], ast.Load())
+        if isinstance(syntax, ast.Attribute) and method is None and not isinstance(syntax.ctx, ast.Store):
+            return ast.Attribute(args[0], syntax.attr, ast.Load())
+        if method is not None:
+            return ast.Call(ast.Attribute(args[0], method, ast.Load()), list(args[1:]), kws)
+        func = fn_node if fn_node is not None else syntax.func
+        return ast.Call(func, list(args), kws)
+    return rebuild
+
+
+OPERATOR = operator

@@ -1,0 +1,136 @@
+"""The state of one specialization's rewrite, and the API rules use (`RuleContext`).
+
+Rules build expressions with `ctx.expr("np.sum(x, axis=k)", x=..., k=...)`, ask for the batch size with
+`ctx.batch_size()`, emit temporaries with `ctx.temp(...)`, and give up with `raise ctx.fail("why")`
+(the dispatcher then runs that call as a per-example loop, or raises with `fallback="error"`).
+"""
+from __future__ import annotations
+
+import ast
+import types
+
+import numpy as np
+
+from .. import runtime
+from ..errors import NotBatchable, error_at
+from ..kit import templates
+from ..kit.naming import Namer
+from ..rules.values import Kind, Operand, Val, val_of
+
+
+class Settings:
+    __slots__ = ("fallback", "randomness", "label")
+
+    def __init__(self, fallback="warn", randomness="error", label="vmap"):
+        self.fallback, self.randomness, self.label = fallback, randomness, label
+
+
+class Context:
+    def __init__(self, src, settings: Settings, stack=()):
+        self.src = src
+        self.settings = settings
+        self.stack = stack                    # code objects being transformed (recursion guard)
+        self.namer = Namer.for_tree(src.fdef, extra=src.cells.keys())
+        self.free: dict[str, object] = {}     # generated code's free names -> objects
+        self._free_ids: dict[int, str] = {}
+        self.deps: list = []                  # (where, scope, name, signature): see specialize.validate
+        self.pending: list[ast.stmt] = []     # statements emitted before the current one
+        self.node: ast.AST | None = None      # the user node being rewritten
+        self.fallback_sites: dict = {}        # (line, col) -> message
+        self.batch_name: str | None = None
+        self.dry = 0                          # > 0 while a rule only infers a result Val
+        self.call = None                      # CallSite of the rule being applied
+        found, obj, _ = src.resolve("np")
+        self.np_name = "np" if (found and obj is np) or "np" not in self.namer.taken else self.namer.fresh("numpy")
+        self.namer.reserve(self.np_name)
+        self.free[self.np_name] = np
+        self.av_name = self.namer.fresh("av__")
+        self.free[self.av_name] = runtime
+
+    # ---- building code -------------------------------------------------------------------------
+    def expr(self, template: str, **subs) -> ast.expr:
+        """A template expression; `np` and `av__` name NumPy and the runtime helpers."""
+        subs.setdefault("np", ast.Name(self.np_name, ast.Load()))
+        subs.setdefault("av__", ast.Name(self.av_name, ast.Load()))
+        return templates.expr(template, **subs)
+
+    def batch_size(self) -> ast.Name:
+        """The batch size as a name defined at the top of the generated function."""
+        if self.batch_name is None:
+            self.batch_name = self.namer.fresh("B")
+        return ast.Name(self.batch_name, ast.Load())
+
+    def temp(self, node: ast.expr, hint: str = "name") -> ast.Name:
+        """Bind `node` to a fresh name in a statement before the current one."""
+        if self.dry:
+            return node
+        name = self.namer.fresh(hint)
+        self.pending.append(ast.Assign([ast.Name(name, ast.Store())], node, lineno=0))
+        return ast.Name(name, ast.Load())
+
+    def bind(self, obj, hint: str) -> ast.Name:
+        """A free name of the generated code holding `obj`."""
+        name = self._free_ids.get(id(obj))
+        if name is None:
+            name = self.namer.fresh(hint)
+            self.free[name] = obj
+            self._free_ids[id(obj)] = name
+        return ast.Name(name, ast.Load())
+
+    # ---- giving up -----------------------------------------------------------------------------
+    def fail(self, msg: str) -> NotBatchable:
+        return NotBatchable(msg, self.node)
+
+    def error(self, msg: str, node=None):
+        return error_at(f"{self.settings.label}: {msg}", node or self.node, self.filename)
+
+    @property
+    def filename(self) -> str:
+        return self.src.origin.filename
+
+    # ---- batched forms of unbatched values -------------------------------------------------------
+    def promote(self, op: Operand, target: Val) -> Operand:
+        """`op` as a value of `target`'s batchedness: unbatched leaves where `target` is batched are
+        repeated over the batch (a fresh array: the loop would hold one value per example)."""
+        v = op.val
+        if not _needs(v, target):
+            return op
+        if v.kind in (Kind.TUPLE, Kind.LIST, Kind.DICT) and v.elts is not None and target.elts is not None \
+                and len(v.elts) == len(target.elts):
+            base = op.node if isinstance(op.node, ast.Name) else self.temp(op.node, "value")
+            keys = v.keys if v.kind == Kind.DICT else range(len(v.elts))
+            parts = [self.promote(Operand(templates.index(base, [k]), e), t)
+                     for k, e, t in zip(keys, v.elts, target.elts)]
+            if v.kind == Kind.DICT:
+                node = ast.Dict([templates.const(k) for k in keys], [p.node for p in parts])
+            else:
+                node = (ast.Tuple if v.kind == Kind.TUPLE else ast.List)([p.node for p in parts], ast.Load())
+            return Operand(node, Val(True, None, v.kind, None, tuple(p.val for p in parts), v.keys))
+        node = self.expr("av__.batch_broadcast(v, B)", v=op.node, B=self.batch_size())
+        if v.kind == Kind.LIST:
+            item = target.item if target.item is not None else None
+            return Operand(node, Val(True, None, Kind.LIST, item=item or Val(True, None)))
+        kind = Kind.ARRAY if v.kind in (Kind.SCALAR, Kind.ARRAY) else v.kind
+        return Operand(node, Val(True, v.ndim, kind, v.dtype))
+
+
+def _needs(v: Val, target: Val) -> bool:
+    """Does a value of Val `v` need promotion to be used where `target` is expected?"""
+    if not target.batched:
+        return False
+    if v.elts is not None and target.elts is not None and len(v.elts) == len(target.elts):
+        return any(_needs(a, b) for a, b in zip(v.elts, target.elts))
+    if v.kind == Kind.LIST:
+        if v.elts == () and v.item is None:
+            return False          # an empty list needs no repeating
+        item_b = (v.item is not None and v.item.batched) or any(e.batched for e in v.elts or ())
+        return not item_b
+    return not v.batched
+
+
+def static_val(obj) -> Val:
+    return val_of(obj)
+
+
+def is_static_module(obj) -> bool:
+    return isinstance(obj, types.ModuleType)

@@ -1,0 +1,309 @@
+"""Expressions: every visitor returns an `Operand` (the rewritten expression and its `Val`).
+
+NOTE [unbatched stays unbatched]: an expression none of whose parts is batched is emitted exactly as the
+user wrote it; rules are only asked for the rank of its result.
+"""
+from __future__ import annotations
+
+import ast
+import builtins
+import operator
+
+from ..errors import NotBatchable
+from ..kit import templates
+from ..rules.values import NO_STATIC, UNKNOWN, Kind, Operand, Val, container, list_item, static_value, val_of
+
+BINOPS = {
+    ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul, ast.Div: operator.truediv,
+    ast.FloorDiv: operator.floordiv, ast.Mod: operator.mod, ast.Pow: operator.pow,
+    ast.MatMult: operator.matmul, ast.BitAnd: operator.and_, ast.BitOr: operator.or_,
+    ast.BitXor: operator.xor, ast.LShift: operator.lshift, ast.RShift: operator.rshift,
+}
+UNARYOPS = {ast.USub: operator.neg, ast.UAdd: operator.pos, ast.Invert: operator.invert,
+            ast.Not: operator.not_}
+CMPOPS = {
+    ast.Lt: operator.lt, ast.LtE: operator.le, ast.Gt: operator.gt, ast.GtE: operator.ge,
+    ast.Eq: operator.eq, ast.NotEq: operator.ne,
+}
+
+
+class LocalFunction:
+    """A lambda or nested def of the function being rewritten (a value: lifted when called batched)."""
+
+    def __init__(self, node, name):
+        self.node, self.name = node, name
+
+
+class ExpressionsMixin:
+    """Needs: self.cx (Context), self.env (dict name -> Val), self.call_(node) from CallsMixin."""
+
+    def expr(self, node: ast.expr) -> Operand:
+        self.cx.node = node
+        method = getattr(self, "visit_" + type(node).__name__, None)
+        if method is None:
+            raise NotBatchable(f"`{ast.unparse(node)}` ({type(node).__name__}) is not supported", node)
+        out = method(node)
+        return out
+
+    def exprs(self, nodes) -> list[Operand]:
+        return [self.expr(n) for n in nodes]
+
+    # ---- leaves ------------------------------------------------------------------------------------
+    def visit_Constant(self, node):
+        return Operand(node, val_of(node.value), node.value)
+
+    def visit_Name(self, node):
+        if node.id in self.env:
+            v = self.env[node.id]
+            return Operand(ast.Name(node.id, ast.Load()), v, v.obj if v.kind in (Kind.CALLABLE, Kind.MODULE) and v.obj is not None and not isinstance(v.obj, LocalFunction) else NO_STATIC)
+        found, obj, where = self.cx.src.resolve(node.id)
+        if not found:
+            return Operand(ast.Name(node.id, ast.Load()), UNKNOWN)
+        self.record_dep(where, node.id, obj)
+        return Operand(ast.Name(node.id, ast.Load()), val_of(obj), obj)
+
+    def record_dep(self, where, name, obj):
+        self.cx.deps.append((where, self.cx.src, name, obj))
+
+    def visit_Attribute(self, node):
+        base = self.expr(node.value)
+        self.cx.node = node
+        if base.is_static and not base.val.batched and base.val.kind in (Kind.MODULE, Kind.CALLABLE, Kind.OTHER):
+            try:
+                obj = getattr(base.static, node.attr)
+            except AttributeError:
+                return Operand(ast.Attribute(base.node, node.attr, ast.Load()), UNKNOWN)
+            return Operand(ast.Attribute(base.node, node.attr, ast.Load()), val_of(obj), obj)
+        return self.attribute_rule(node, base)
+
+    # ---- operators ---------------------------------------------------------------------------------
+    def visit_BinOp(self, node):
+        left, right = self.expr(node.left), self.expr(node.right)
+        self.cx.node = node
+        return self.apply(BINOPS[type(node.op)], [left, right], {}, node, syntax=node)
+
+    def visit_UnaryOp(self, node):
+        operand = self.expr(node.operand)
+        self.cx.node = node
+        if isinstance(node.op, ast.Not) and not operand.batched:
+            return Operand(ast.UnaryOp(ast.Not(), operand.node), Val(False, 0, Kind.SCALAR, "b"))
+        return self.apply(UNARYOPS[type(node.op)], [operand], {}, node, syntax=node)
+
+    def visit_Compare(self, node):
+        left = self.expr(node.left)
+        rights = self.exprs(node.comparators)
+        self.cx.node = node
+        ops = [left] + rights
+        if not any(o.batched for o in ops):
+            return Operand(ast.Compare(left.node, node.ops, [r.node for r in rights]), Val(False, None, Kind.OTHER))
+        parts = []
+        for op, a, b in zip(node.ops, ops, ops[1:]):
+            fn = CMPOPS.get(type(op))
+            if fn is None:
+                raise self.cx.fail(f"`{type(op).__name__}` comparison of a batched value")
+            parts.append(self.apply(fn, [a, b], {}, node, syntax=ast.Compare(a.node, [op], [b.node])))
+        out = parts[0]
+        for p in parts[1:]:
+            # a < b < c per example is `(a < b) and (b < c)`: for per-example scalars that is `&`.
+            if out.val.ndim != 0 or p.val.ndim != 0:
+                raise self.cx.fail("a chained comparison of per-example arrays (the loop would raise)")
+            out = Operand(ast.BinOp(out.node, ast.BitAnd(), p.node), Val(True, 0, Kind.ARRAY, "b"))
+        return out
+
+    def visit_BoolOp(self, node):
+        values = self.exprs(node.values)
+        self.cx.node = node
+        if not any(v.batched for v in values):
+            return Operand(ast.BoolOp(node.op, [v.node for v in values]), _join_all([v.val for v in values]))
+        return self.boolop(node, values)
+
+    def boolop(self, node, values):
+        raise self.cx.fail("`and`/`or` on batched values needs the control-flow rewrite")
+
+    def visit_IfExp(self, node):
+        test = self.expr(node.test)
+        self.cx.node = node
+        if test.batched:
+            return self.batched_ifexp(node, test)
+        body, orelse = self.expr(node.body), self.expr(node.orelse)
+        val = _join_all([body.val, orelse.val])
+        body, orelse = self.cx.promote(body, val), self.cx.promote(orelse, val)
+        return Operand(ast.IfExp(test.node, body.node, orelse.node), val)
+
+    def batched_ifexp(self, node, test):
+        raise self.cx.fail("a conditional expression on a batched test needs the control-flow rewrite")
+
+    # ---- displays ------------------------------------------------------------------------------
+    def visit_Tuple(self, node):
+        elts = self._elts(node.elts)
+        return Operand(ast.Tuple([e.node for e in elts], ast.Load()), container(Kind.TUPLE, [e.val for e in elts]),
+                       _static_seq(elts, tuple))
+
+    def visit_List(self, node):
+        elts = self._elts(node.elts)
+        v = container(Kind.LIST, [e.val for e in elts])
+        return Operand(ast.List([e.node for e in elts], ast.Load()), v.with_(item=list_item(v)))
+
+    def _elts(self, nodes):
+        out = []
+        for n in nodes:
+            if isinstance(n, ast.Starred):
+                inner = self.expr(n.value)
+                if inner.val.elts is None:
+                    raise self.cx.fail("a starred element of unknown length")
+                for i, e in enumerate(inner.val.elts):
+                    out.append(Operand(templates.index(inner.node, [i]), e))
+            else:
+                out.append(self.expr(n))
+        return out
+
+    def visit_Dict(self, node):
+        if any(k is None for k in node.keys):
+            raise self.cx.fail("`**` in a dict display")
+        keys = [static_value(k) for k in node.keys]
+        values = self.exprs(node.values)
+        new = ast.Dict([self.expr(k).node for k in node.keys], [v.node for v in values])
+        if any(k is NO_STATIC for k in keys):
+            if any(v.batched for v in values):
+                raise self.cx.fail("a dict with computed keys holding batched values")
+            return Operand(new, Val(False, None, Kind.DICT))
+        return Operand(new, container(Kind.DICT, [v.val for v in values], keys))
+
+    def visit_Set(self, node):
+        elts = self.exprs(node.elts)
+        if any(e.batched for e in elts):
+            raise self.cx.fail("a set of batched values")
+        return Operand(ast.Set([e.node for e in elts]), Val(False, None, Kind.OTHER))
+
+    def visit_JoinedStr(self, node):
+        values = [self.expr(v.value) for v in node.values if isinstance(v, ast.FormattedValue)]
+        if any(v.batched for v in values):
+            raise self.cx.fail("formatting a batched value into a string")
+        return Operand(node, Val(False, None, Kind.OTHER))
+
+    def visit_Slice(self, node):
+        parts = [None if p is None else self.expr(p) for p in (node.lower, node.upper, node.step)]
+        if any(p is not None and p.batched for p in parts):
+            raise self.cx.fail("a slice with per-example bounds (the result's shape would vary by example)")
+        new = ast.Slice(*(None if p is None else p.node for p in parts))
+        static = slice(*(None if p is None else p.static for p in parts)) \
+            if all(p is None or p.is_static for p in parts) else NO_STATIC
+        return Operand(new, Val(False, None, Kind.OTHER), static)
+
+    def visit_Starred(self, node):
+        raise self.cx.fail("a starred expression here")
+
+    # ---- subscripts ----------------------------------------------------------------------------------
+    def visit_Subscript(self, node):
+        value = self.expr(node.value)
+        index = self.expr(node.slice)
+        self.cx.node = node
+        if value.val.kind in (Kind.TUPLE, Kind.LIST, Kind.DICT) and value.val.elts is not None:
+            if index.is_static and not index.batched:
+                elt = self._static_element(value.val, index.static)
+                if elt is not None:
+                    return Operand(ast.Subscript(value.node, index.node, ast.Load()), elt)
+        if value.val.kind == Kind.LIST and not index.batched and value.val.elts is None:
+            item = value.val.item or UNKNOWN
+            if isinstance(node.slice, ast.Slice):
+                return Operand(ast.Subscript(value.node, index.node, ast.Load()), value.val)
+            return Operand(ast.Subscript(value.node, index.node, ast.Load()), item)
+        if value.val.kind in (Kind.TUPLE, Kind.LIST, Kind.DICT) and not index.batched:
+            v = value.val
+            item = list_item(v) if v.kind != Kind.DICT else _join_all(list(v.elts or ())) if v.elts else None
+            if item is not None and item.batched and not isinstance(node.slice, ast.Slice):
+                if any(e != item for e in (v.elts or ())):
+                    raise self.cx.fail("indexing a container whose elements differ in batchedness "
+                                       "with an index known only at run time")
+            return Operand(ast.Subscript(value.node, index.node, ast.Load()),
+                           item if item is not None and not isinstance(node.slice, ast.Slice) else
+                           (v if isinstance(node.slice, ast.Slice) else UNKNOWN))
+        return self.apply(operator.getitem, [value, index], {}, node, syntax=node)
+
+    @staticmethod
+    def _static_element(v: Val, key):
+        if v.kind == Kind.DICT:
+            try:
+                return v.elts[v.keys.index(key)]
+            except (ValueError, TypeError):
+                return None
+        if isinstance(key, int) and -len(v.elts) <= key < len(v.elts):
+            return v.elts[key]
+        if isinstance(key, slice):
+            return container(v.kind, v.elts[key])
+        return None
+
+    # ---- comprehensions ----------------------------------------------------------------------------
+    def visit_ListComp(self, node):
+        return self._comprehension(node, ast.ListComp)
+
+    def visit_GeneratorExp(self, node):
+        return self._comprehension(node, ast.GeneratorExp)
+
+    def _comprehension(self, node, cls):
+        saved = dict(self.env)
+        gens = []
+        try:
+            for g in node.generators:
+                it = self.expr(g.iter)
+                self.cx.node = g
+                if g.is_async:
+                    raise self.cx.fail("an async comprehension")
+                iter_node, elem = self.iteration(it, g.iter)
+                target = self.bind_target(g.target, Operand(ast.Name("_", ast.Load()), elem), store_only=True)
+                ifs = self.exprs(g.ifs)
+                if any(i.batched for i in ifs):
+                    raise self.cx.fail("a comprehension filter on a batched test (the length would vary by example)")
+                gens.append(ast.comprehension(target, iter_node, [i.node for i in ifs], 0))
+            elt = self.expr(node.elt)
+        finally:
+            self.env = saved
+        return Operand(cls(elt.node, gens), Val(elt.val.batched, None, Kind.LIST, item=elt.val))
+
+    def visit_Lambda(self, node):
+        return Operand(node, Val(False, None, Kind.CALLABLE, obj=LocalFunction(node, "lambda")))
+
+    def visit_NamedExpr(self, node):
+        raise self.cx.fail("an assignment expression (`:=`)")
+
+    # ---- iteration -----------------------------------------------------------------------------------
+    def iteration(self, it: Operand, node):
+        """(iterable expression, element Val) for `for ... in it`."""
+        v = it.val
+        if v.batched and v.kind == Kind.ARRAY:
+            if v.ndim == 0:
+                raise self.cx.error("iterating over a per-example scalar (the loop raises TypeError: "
+                                    "iteration over a 0-d array)", node)
+            # Rows of each example: iterate the per-example axis 0, which is axis 1 of the batch.
+            return self.cx.expr("np.moveaxis(x, 1, 0)", x=it.node), Val(True, None if v.ndim is None else v.ndim - 1,
+                                                                        Kind.ARRAY, v.dtype)
+        if v.batched and v.kind in (Kind.LIST, Kind.TUPLE):
+            item = list_item(v)
+            if item is None or any(e != item for e in (v.elts or ())):
+                if v.elts is not None:
+                    return it.node, _join_all(list(v.elts))
+            return it.node, item
+        if v.kind == Kind.ARRAY:
+            return it.node, Val(False, None if v.ndim is None else max(v.ndim - 1, 0), Kind.ARRAY, v.dtype)
+        if v.kind in (Kind.LIST, Kind.TUPLE):
+            return it.node, list_item(v) or UNKNOWN
+        if v.item is not None:
+            return it.node, v.item
+        return it.node, UNKNOWN
+
+
+def _join_all(vals):
+    from ..rules.values import join
+    out = None
+    for v in vals:
+        out = v if out is None else join(out, v)
+    return out or UNKNOWN
+
+
+def _static_seq(elts, cls):
+    if all(e.is_static for e in elts):
+        return cls(e.static for e in elts)
+    return NO_STATIC
+
+
+BUILTINS = builtins

@@ -1,0 +1,432 @@
+"""The statement walker: one user statement in, its batched statements out, in the user's order.
+
+Requires: a fenced `FunctionDef` and the Val of every parameter. Guarantees: a `FunctionDef` whose
+batched values carry the batch axis at 0 (NOTE [batch axis at 0]), each statement tagged with the user
+line it came from (`_user_line`), and the Val of the returned value.
+
+Loops and unbatched `if`s join the Vals of the names they assign; a name that becomes batched inside a
+loop is batched from the loop's start (a fixed point: batchedness only grows, so it ends).
+"""
+from __future__ import annotations
+
+import ast
+import importlib
+
+from ..errors import NotBatchable
+from ..kit import templates
+from ..rules.values import NO_STATIC, UNKNOWN, Kind, Operand, Val, join, val_of
+from .calls import CallsMixin
+from .context import Context, _needs
+from .expressions import BINOPS, ExpressionsMixin, LocalFunction
+
+_TERMINAL = (ast.Return, ast.Raise, ast.Break, ast.Continue)
+
+
+class Vectorizer(ExpressionsMixin, CallsMixin):
+    def __init__(self, cx: Context):
+        self.cx = cx
+        self.env: dict[str, Val] = {}
+        self.in_loop = 0
+        self.returns: list[Val] = []
+        self.ret_target: Val | None = None
+        self.unmapped_params: set[str] = set()
+        self.aligned_value = None
+
+    # ---- the function ----------------------------------------------------------------------------
+    def run(self, fdef: ast.FunctionDef, params: dict[str, Val]):
+        cx = self.cx
+        self.unmapped_params = {n for n, v in params.items() if not v.batched and v.kind == Kind.ARRAY}
+        snapshot = set(cx.namer.taken)
+        for _ in range(2):
+            self.env, self.returns, self.return_sites = dict(params), [], []
+            body = self.block(fdef.body)
+            if not body or not isinstance(body[-1], (ast.Return, ast.Raise)):
+                self.returns.append(Val(False, None, Kind.NONE))
+            out = _join_all(self.returns)
+            if self.ret_target is not None or not any(_needs(v, out) for v in self.returns):
+                break
+            self.ret_target = out          # some return is unbatched where another is batched
+            cx.namer.taken = set(snapshot)
+        if cx.batch_name is not None:
+            body.insert(0, self._batch_size_stmt(params, fdef))
+        new = ast.FunctionDef(name=cx.namer.fresh(f"{fdef.name}_vmap"), args=self._signature(fdef.args),
+                              body=body or [ast.Pass()], decorator_list=[], returns=None)
+        return ast.fix_missing_locations(new), out
+
+    def _signature(self, args: ast.arguments) -> ast.arguments:
+        # Default values are re-bound from the user's function object; the text keeps literals only.
+        def lit(d):
+            return d if isinstance(d, ast.Constant) else ast.Constant(None)
+        return ast.arguments(posonlyargs=args.posonlyargs, args=args.args, vararg=args.vararg,
+                             kwonlyargs=args.kwonlyargs,
+                             kw_defaults=[None if d is None else lit(d) for d in args.kw_defaults],
+                             kwarg=args.kwarg, defaults=[lit(d) for d in args.defaults])
+
+    def _batch_size_stmt(self, params, fdef):
+        for name, v in params.items():
+            path = _batched_leaf_path(v)
+            if path is not None:
+                node = templates.index(ast.Name(name, ast.Load()), path) if path else ast.Name(name, ast.Load())
+                stmt = ast.Assign([ast.Name(self.cx.batch_name, ast.Store())],
+                                  ast.Subscript(ast.Attribute(node, "shape", ast.Load()), ast.Constant(0), ast.Load()))
+                stmt._user_line = fdef.lineno
+                return stmt
+        raise NotBatchable("the batch size is needed but no argument is batched", fdef)
+
+    # ---- blocks ----------------------------------------------------------------------------------
+    def block(self, stmts) -> list[ast.stmt]:
+        out = []
+        saved = self.cx.pending
+        try:
+            for s in stmts:
+                self.cx.pending = []
+                self.cx.node = s
+                new = self.stmt(s)
+                for g in self.cx.pending + new:
+                    if not hasattr(g, "_user_line"):
+                        g._user_line = s.lineno
+                out += self.cx.pending + new
+                if isinstance(s, _TERMINAL):
+                    break
+        finally:
+            self.cx.pending = saved
+        return out
+
+    def stmt(self, node) -> list[ast.stmt]:
+        method = getattr(self, "visit_" + type(node).__name__, None)
+        if method is None:
+            raise NotBatchable(f"the statement `{type(node).__name__}` is not supported", node)
+        return method(node)
+
+    # ---- simple statements ---------------------------------------------------------------------------
+    def visit_Expr(self, node):
+        value = self.expr(node.value)
+        return [ast.Expr(value.node)]
+
+    def visit_Pass(self, node):
+        return [ast.Pass()]
+
+    def visit_Break(self, node):
+        return [ast.Break()]
+
+    def visit_Continue(self, node):
+        return [ast.Continue()]
+
+    def visit_Return(self, node):
+        value = self.expr(node.value) if node.value is not None else Operand(ast.Constant(None), Val(False, None, Kind.NONE))
+        if self.ret_target is not None:
+            value = self.cx.promote(value, self.ret_target)
+        self.returns.append(value.val)
+        self.return_sites.append((node, value.val))
+        return [ast.Return(value.node)]
+
+    def visit_Assert(self, node):
+        test = self.expr(node.test)
+        msg = self.expr(node.msg) if node.msg is not None else None
+        if msg is not None and msg.batched:
+            raise self.cx.fail("an assert message built from batched values")
+        if not test.batched:
+            return [ast.Assert(test.node, msg and msg.node)]
+        if test.val.ndim != 0:
+            raise self.cx.error("assert on a per-example array: the loop raises ValueError (the truth value "
+                                "of an array is ambiguous); use np.all(...) or np.any(...)", node.test)
+        return [ast.Assert(self.cx.expr("np.all(t)", t=test.node), msg and msg.node)]
+
+    def visit_Raise(self, node):
+        if node.exc is not None and self.expr(node.exc).batched:
+            raise self.cx.fail("raising an exception built from batched values")
+        return [node]
+
+    def visit_Import(self, node):
+        for alias in node.names:
+            name = alias.asname or alias.name.split(".")[0]
+            module = importlib.import_module(alias.name if alias.asname else alias.name.split(".")[0])
+            self.env[name] = val_of(module)
+        return [node]
+
+    def visit_ImportFrom(self, node):
+        module = importlib.import_module(node.module) if not node.level else None
+        for alias in node.names:
+            obj = getattr(module, alias.name, None) if module is not None else None
+            self.env[alias.asname or alias.name] = val_of(obj) if obj is not None else UNKNOWN
+        return [node]
+
+    def visit_FunctionDef(self, node):
+        if node.decorator_list:
+            raise self.cx.fail("a decorated local function")
+        self.env[node.name] = Val(False, None, Kind.CALLABLE, obj=LocalFunction(node, node.name))
+        return [node]
+
+    def visit_Delete(self, node):
+        for t in node.targets:
+            if isinstance(t, ast.Name):
+                self.env.pop(t.id, None)
+            elif self.expr(t.value if isinstance(t, ast.Subscript) else t).batched:
+                raise self.cx.fail("`del` of a part of a batched value")
+        return [node]
+
+    # ---- assignment ----------------------------------------------------------------------------------
+    def visit_Assign(self, node):
+        value = self.expr(node.value)
+        self.cx.node = node
+        if len(node.targets) > 1 and not isinstance(value.node, (ast.Name, ast.Constant)):
+            value = Operand(self.cx.temp(value.node, "value"), value.val, value.static)
+        value = self._unpackable(node.targets, value)
+        self.aligned_value = None
+        targets = [self.bind_target(t, value) for t in node.targets]
+        if self.aligned_value is not None:
+            # `x[:, i] = v[:, None]`: a batched value of lower per-example rank than the selection.
+            if len(targets) > 1:
+                raise self.cx.fail("a chained assignment writing batched values of different ranks")
+            return [ast.Assign(targets, self.aligned_value)]
+        return [ast.Assign(targets, value.node)]
+
+    def visit_AnnAssign(self, node):
+        if node.value is None:
+            return []
+        return self.visit_Assign(ast.copy_location(ast.Assign([node.target], node.value), node))
+
+    def _unpackable(self, targets, value: Operand) -> Operand:
+        """`a, b = x` of a batched array unpacks the per-example axis 0 (axis 1 of the batch)."""
+        if any(isinstance(t, (ast.Tuple, ast.List)) for t in targets) and value.batched \
+                and value.val.kind == Kind.ARRAY:
+            nd = value.val.ndim
+            if nd == 0:
+                raise self.cx.error("unpacking a per-example scalar (the loop raises TypeError)", targets[0])
+            node = self.cx.expr("np.moveaxis(x, 1, 0)", x=value.node)
+            return Operand(node, Val(True, None, Kind.OTHER, item=Val(True, None if nd is None else nd - 1,
+                                                                         Kind.ARRAY, value.val.dtype)))
+        return value
+
+    def bind_target(self, target, value: Operand, store_only=False):
+        """Bind the names of an assignment target to `value`'s Val; return the new target node."""
+        if isinstance(target, ast.Name):
+            self.env[target.id] = value.val
+            self.unmapped_params.discard(target.id)
+            return ast.Name(target.id, ast.Store())
+        if isinstance(target, (ast.Tuple, ast.List)):
+            if any(isinstance(e, ast.Starred) for e in target.elts):
+                if value.batched:
+                    raise self.cx.fail("starred unpacking of batched values")
+                for e in target.elts:
+                    self._bind_unknown(e.value if isinstance(e, ast.Starred) else e)
+                return target
+            v = value.val
+            if v.elts is not None and len(v.elts) == len(target.elts):
+                elts = [self.bind_target(t, Operand(ast.Name("_", ast.Load()), e)) for t, e in zip(target.elts, v.elts)]
+            elif v.item is not None:
+                elts = [self.bind_target(t, Operand(ast.Name("_", ast.Load()), v.item)) for t in target.elts]
+            elif not value.batched:
+                elts = [self.bind_target(t, Operand(ast.Name("_", ast.Load()), UNKNOWN)) for t in target.elts]
+            else:
+                raise self.cx.fail("unpacking a batched value of unknown structure")
+            return type(target)(elts, ast.Store())
+        if isinstance(target, ast.Subscript):
+            return self.setitem(target, value)
+        if isinstance(target, ast.Attribute):
+            if value.batched:
+                raise self.cx.fail("storing a batched value in an attribute")
+            base = self.expr(target.value)
+            if base.batched:
+                raise self.cx.fail("setting an attribute of a batched value")
+            return ast.Attribute(base.node, target.attr, ast.Store())
+        raise self.cx.fail(f"assignment to `{ast.unparse(target)}`")
+
+    def _bind_unknown(self, t):
+        for n in ast.walk(t):
+            if isinstance(n, ast.Name):
+                self.env[n.id] = UNKNOWN
+
+    def setitem(self, target: ast.Subscript, value: Operand):
+        """`x[i] = v`: written into every example's `x` (NOTE [batch axis at 0])."""
+        cx = self.cx
+        base = self.expr(target.value)
+        index = self.expr(target.slice)
+        if index.batched:
+            raise cx.fail("a write at per-example positions (batched index)")
+        if not base.batched and not value.batched:
+            return ast.Subscript(base.node, index.node, ast.Store())
+        if base.val.kind != Kind.ARRAY:
+            raise cx.fail(f"writing batched values into a {base.val.kind.value}")
+        if not base.batched:
+            if not isinstance(target.value, ast.Name):
+                raise cx.fail("writing batched values into part of an unbatched value")
+            name = target.value.id
+            if name in self.unmapped_params:
+                raise cx.error(f"`{ast.unparse(target)} = ...` writes batched values into the unmapped argument "
+                               f"`{name}`: the loop would write every example into the same array. Copy it first "
+                               f"(`{name} = {name}.copy()`) or map it", target)
+            promoted = cx.promote(Operand(ast.Name(name, ast.Load()), base.val), base.val.with_(batched=True))
+            cx.pending.append(ast.Assign([ast.Name(name, ast.Store())], promoted.node))
+            self.env[name] = promoted.val
+            base = Operand(ast.Name(name, ast.Load()), promoted.val)
+        from ..rules.indexing import batched_index, selection_ndim
+        sel = selection_ndim(base.val.ndim, index)
+        if value.batched and value.val.ndim != sel:
+            if value.val.ndim is None or sel is None:
+                raise cx.fail("a write whose per-example ranks are not known when the code is rewritten")
+            if value.val.ndim < sel:
+                self.aligned_value = templates.batch_slice_prefix(value.node, sel - value.val.ndim)
+        return ast.Subscript(base.node, batched_index(cx, index), ast.Store())
+
+    def visit_AugAssign(self, node):
+        cx = self.cx
+        target = node.target
+        load = _as_load(target)
+        cur = self.expr(load)
+        value = self.expr(node.value)
+        cx.node = node
+        res = self.apply(BINOPS[type(node.op)], [cur, value], {}, node,
+                         syntax=ast.BinOp(cur.node, node.op, value.node))
+        if isinstance(target, ast.Name):
+            in_place = cur.batched or not res.batched
+            r = res.node
+            if in_place and isinstance(r, ast.BinOp) and isinstance(r.left, ast.Name) and r.left.id == target.id \
+                    and type(r.op) is type(node.op):
+                self.env[target.id] = cur.val if cur.batched or cur.val.kind == Kind.ARRAY else res.val
+                return [ast.AugAssign(ast.Name(target.id, ast.Store()), node.op, r.right)]
+            self.env[target.id] = res.val
+            return [ast.Assign([ast.Name(target.id, ast.Store())], res.node)]
+        self.aligned_value = None
+        new_target = self.bind_target(target, res)
+        return [ast.Assign([new_target], self.aligned_value or res.node)]
+
+    # ---- control flow on unbatched tests ----------------------------------------------------------------
+    def visit_If(self, node):
+        test = self.expr(node.test)
+        if test.batched:
+            return self.batched_if(node, test)
+        env0 = self.env
+        self.env = dict(env0)
+        body = self.block(node.body)
+        env_b = self.env
+        self.env = dict(env0)
+        orelse = self.block(node.orelse)
+        env_o = self.env
+        self.env = self.merge([(env_b, body), (env_o, orelse)])
+        return [ast.If(test.node, body or [ast.Pass()], orelse)]
+
+    def merge(self, paths):
+        """Join the envs of paths that flow on (not ending in return/raise/break/continue), promoting
+        a name in the paths where it is unbatched but batched in another."""
+        live = [(env, code) for env, code in paths if not (code and isinstance(code[-1], _TERMINAL))]
+        if not live:
+            return paths[0][0]
+        names = set().union(*(env.keys() for env, _ in live))
+        merged = {}
+        for name in names:
+            vals = [env[name] for env, _ in live if name in env]
+            j = _join_all(vals)
+            merged[name] = j
+            for env, code in live:
+                if name in env and _needs(env[name], j):
+                    op = self.cx.promote(Operand(ast.Name(name, ast.Load()), env[name]), j)
+                    code.append(ast.Assign([ast.Name(name, ast.Store())], op.node))
+                    merged[name] = _join_all([j, op.val])
+        return merged
+
+    def batched_if(self, node, test):
+        raise self.cx.fail("an `if` on a batched test needs the control-flow rewrite")
+
+    def batched_while(self, node, test):
+        raise self.cx.fail("a `while` on a batched test needs the control-flow rewrite")
+
+    def visit_For(self, node):
+        cx = self.cx
+        it = self.expr(node.iter)
+        iter_node, elem = self.iteration(it, node.iter)
+        header_pending = cx.pending
+
+        def body_fn():
+            target = self.bind_target(node.target, Operand(ast.Name("_", ast.Load()), elem), store_only=True)
+            return target, self.block(node.body)
+
+        (target, body), pre_stmts = self.fixed_point(body_fn)
+        cx.pending = header_pending + pre_stmts
+        orelse = self.block(node.orelse)
+        return [ast.For(target, iter_node, body or [ast.Pass()], orelse)]
+
+    def visit_While(self, node):
+        cx = self.cx
+        header_pending = cx.pending
+
+        def body_fn():
+            cx.pending = []
+            test = self.expr(node.test)
+            test_pending = cx.pending
+            body = self.block(node.body)
+            return (test, test_pending), body
+
+        ((test, test_pending), body), pre_stmts = self.fixed_point(body_fn)
+        if test.batched:
+            cx.pending = header_pending
+            return self.batched_while(node, test)
+        cx.pending = header_pending + pre_stmts
+        orelse = self.block(node.orelse)
+        if test_pending:
+            # The test needs statements of its own: evaluate them at the top of every iteration.
+            brk = ast.If(ast.UnaryOp(ast.Not(), test.node), [ast.Break()], [])
+            return [ast.While(ast.Constant(True), test_pending + [brk] + body, orelse)]
+        return [ast.While(test.node, body or [ast.Pass()], orelse)]
+
+    def fixed_point(self, body_fn):
+        """Rewrite a loop body until the Vals of the names it carries stop changing.
+
+        Returns (body_fn's result, statements to run before the loop that repeat over the batch the
+        names that become batched inside it)."""
+        cx = self.cx
+        env0 = dict(self.env)
+        promote: dict[str, ast.stmt] = {}
+        snapshot = set(cx.namer.taken)
+        for _ in range(len(env0) + 3):
+            cx.namer.taken = set(snapshot)
+            self.env = dict(env0)
+            self.in_loop += 1
+            try:
+                result = body_fn()
+            finally:
+                self.in_loop -= 1
+            env1 = self.env
+            changed = {n: join(env0[n], env1[n]) for n in env0 if n in env1 and join(env0[n], env1[n]) != env0[n]}
+            if not changed:
+                break
+            for n, j in changed.items():
+                op = cx.promote(Operand(ast.Name(n, ast.Load()), env0[n]), j)
+                if not (isinstance(op.node, ast.Name) and op.node.id == n):
+                    promote[n] = ast.Assign([ast.Name(n, ast.Store())], op.node)
+                env0[n] = _join_all([j, op.val])
+        else:
+            raise cx.fail("the loop's variables did not settle")
+        self.env = {**env1, **{n: join(env0[n], env1[n]) if n in env1 else env0[n] for n in env0}}
+        return result, list(promote.values())
+
+
+def _as_load(node):
+    if isinstance(node, ast.Name):
+        return ast.copy_location(ast.Name(node.id, ast.Load()), node)
+    if isinstance(node, ast.Subscript):
+        return ast.copy_location(ast.Subscript(node.value, node.slice, ast.Load()), node)
+    if isinstance(node, ast.Attribute):
+        return ast.copy_location(ast.Attribute(node.value, node.attr, ast.Load()), node)
+    raise NotBatchable(f"augmented assignment to `{ast.unparse(node)}`", node)
+
+
+def _join_all(vals):
+    out = None
+    for v in vals:
+        out = v if out is None else join(out, v)
+    return out or UNKNOWN
+
+
+def _batched_leaf_path(v: Val):
+    if not v.batched:
+        return None
+    if v.kind == Kind.ARRAY:
+        return []
+    if v.elts is not None:
+        keys = v.keys if v.kind == Kind.DICT else range(len(v.elts))
+        for k, e in zip(keys, v.elts):
+            p = _batched_leaf_path(e)
+            if p is not None:
+                return [k] + p
+    return None

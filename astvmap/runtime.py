@@ -95,6 +95,20 @@ def shift_axis(axis):
     return axis + 1 if axis >= 0 else axis
 
 
+def arg_flat(fn, x, keepdims):
+    """`argmax(x, axis=None, keepdims=k)` per example: over each flattened example, with k keeping
+    every per-example axis as size 1."""
+    out = fn(flatten(x), axis=1)
+    return out.reshape(out.shape + (1,) * (x.ndim - 1)) if keepdims else out
+
+
+def shift_perm(axes):
+    """A per-example permutation as a permutation of the batched array (batch axis stays first)."""
+    axes = tuple(int(a) for a in axes)
+    n = len(axes)
+    return (0,) + tuple(a % n + 1 for a in axes)
+
+
 def stack(items, B, axis=1):
     """`np.array(list_of_batched)`: stacks along the per-example axis 0 (batch axis stays first).
 

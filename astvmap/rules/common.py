@@ -17,8 +17,24 @@ def out(node: ast.expr, batched: bool, ndim: int | None, dtype: str | None = Non
 
 
 def arrays(*ops) -> bool:
-    """Are all operands numeric (arrays or Python numbers), not containers?"""
-    return all(o.val.kind in (Kind.ARRAY, Kind.SCALAR) for o in ops)
+    """Can NumPy treat every operand as an array? Batched values are arrays; an unbatched tuple or list
+    meets an array as an array (`x + (1, 2)`), but two containers concatenate."""
+    if any(o.val.kind in (Kind.NONE, Kind.DICT, Kind.CALLABLE, Kind.MODULE) for o in ops):
+        return False
+    return any(o.val.kind == Kind.ARRAY or o.batched for o in ops) or \
+        all(o.val.kind in (Kind.ARRAY, Kind.SCALAR) for o in ops)
+
+
+def rank(o) -> int | None:
+    """Per-example rank of a numeric operand (a flat tuple/list of numbers counts as a vector)."""
+    v = o.val
+    if v.kind == Kind.SCALAR:
+        return 0
+    if v.kind in (Kind.TUPLE, Kind.LIST) and v.elts is not None:
+        if all(e.kind == Kind.SCALAR for e in v.elts):
+            return 1
+        return None
+    return v.ndim
 
 
 def result_kind(fn, ops) -> str | None:
@@ -41,7 +57,7 @@ def result_kind(fn, ops) -> str | None:
 def align(ctx, ops) -> tuple[list[ast.expr], int | None]:
     """Nodes of `ops` with batched ones expanded so that per-example axes line up as per-example
     broadcasting lines them up: `(B,)` meeting `(n,)` becomes `x[:, None]` (NOTE [mixed ranks])."""
-    ranks = [o.val.ndim if o.val.kind != Kind.SCALAR else 0 for o in ops]
+    ranks = [rank(o) for o in ops]
     if any(r is None for r in ranks):
         if sum(o.batched for o in ops) == len(ops) == 1:
             return [ops[0].node], None
@@ -58,6 +74,8 @@ def static(op, default=NO_STATIC):
     """The static value of an operand (or a plain Python default), else NO_STATIC."""
     if op is None or not isinstance(op, Operand):
         return op if op is not None else default if default is not NO_STATIC else None
+    if op.val.kind == Kind.NONE:
+        return None        # a None-valued name: the specialization is keyed on it being None
     return op.static
 
 

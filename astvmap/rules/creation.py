@@ -136,19 +136,11 @@ def batch_array(ctx, obj, dtype=None, *args, **kwargs) -> Operand:
         dtype_kw = {"dtype": kwargs["dtype"].node}
         kind = _dtype_kind(kwargs["dtype"])
     if v.elts is not None and (isinstance(obj.node, (ast.List, ast.Tuple))):
-        # [a, b, c] with some batched: stack per element, unbatched ones repeated over the batch
-        items = [Operand(n, e) for n, e in zip(obj.node.elts, v.elts)]
-        if any(e.kind in (Kind.LIST, Kind.TUPLE) for e in v.elts):
-            raise ctx.fail("np.array of nested lists holding batched values")
-        ranks = {e.ndim for e in v.elts}
-        if None in ranks or len(ranks) != 1:
-            raise ctx.fail("np.array of items of different or unknown ranks")
-        nodes = [it.node if it.batched else ctx.expr("av__.batch_broadcast(x, B)", x=it.node, B=ctx.batch_size())
-                 for it in items]
-        nodes = _same_dtype(ctx, items, nodes)
-        node = ctx.expr("np.stack(xs, axis=1)", xs=ast.List(nodes, ast.Load()))
-        node.keywords += [ast.keyword(k, n) for k, n in dtype_kw.items()]
-        return out(node, True, ranks.pop() + 1, kind)
+        # [a, b, c] with some batched: stack per element (nested displays too), unbatched ones repeated
+        node, nd = _stack_display(ctx, obj)
+        if dtype_kw:
+            node = ctx.expr("x.astype(d)", x=node, d=dtype_kw["dtype"])
+        return out(node, True, nd, kind)
     item = list_item(v)
     if item is None or not item.batched or any(not e.batched for e in v.elts or ()):
         raise ctx.fail("np.array of a list mixing batched and unbatched values")
@@ -158,10 +150,43 @@ def batch_array(ctx, obj, dtype=None, *args, **kwargs) -> Operand:
     return out(node, True, None if item.ndim is None else item.ndim + 1, kind or item.dtype)
 
 
-def _same_dtype(ctx, items, nodes):
-    """np.array([...]) per example promotes Python numbers with the array items as values, not weakly:
-    `np.array([1.5, x_f32])` is float64. Stacking (B,) float32 with a broadcast float64 does the same."""
-    return nodes
+def _display_rank(op: Operand):
+    v = op.val
+    if v.kind in (Kind.LIST, Kind.TUPLE):
+        if v.elts is None or not v.elts:
+            return None
+        ranks = {_display_rank(Operand(op.node, e)) for e in v.elts}
+        return None if len(ranks) != 1 or None in ranks else ranks.pop() + 1
+    return 0 if v.kind == Kind.SCALAR else v.ndim
+
+
+def _stack_display(ctx, op: Operand):
+    """(node, per-example rank) of `np.array(display)` for a list/tuple display holding batched values.
+
+    Items are stacked along per-example axis 0 (axis 1 of the batch); unbatched items are repeated over
+    the batch first. `np.array([1.5, x_f32])` is float64 per example, and so is the stack of a float32
+    batch with a float64 repeat: dtypes agree with the loop."""
+    v = op.val
+    if not (isinstance(op.node, (ast.List, ast.Tuple)) and v.elts is not None and len(op.node.elts) == len(v.elts)):
+        raise ctx.fail("np.array of a sequence whose items are not written out")
+    items = [Operand(n, e) for n, e in zip(op.node.elts, v.elts)]
+    if not items:
+        raise ctx.fail("np.array of an empty display")
+    nodes, ranks = [], set()
+    for it in items:
+        if it.batched and it.val.kind in (Kind.LIST, Kind.TUPLE):
+            node, r = _stack_display(ctx, it)
+        elif it.batched:
+            node, r = it.node, it.val.ndim
+        else:
+            r = _display_rank(it)
+            node = ctx.expr("av__.batch_broadcast(np.array(x), B)" if it.val.kind in (Kind.LIST, Kind.TUPLE) else
+                            "av__.batch_broadcast(x, B)", x=it.node, B=ctx.batch_size())
+        ranks.add(r)
+        nodes.append(node)
+    if None in ranks or len(ranks) != 1:
+        raise ctx.fail("np.array of items of different or unknown ranks (the loop may raise or build objects)")
+    return ctx.expr("np.stack(xs, axis=1)", xs=ast.List(nodes, ast.Load())), ranks.pop() + 1
 
 
 _ = (align, Val)

@@ -112,20 +112,21 @@ def batch_getitem(ctx, x, index) -> Operand:
         node = ast.Subscript(x.node, batched_index(ctx, index), ast.Load())
         return out(node, True, selection_ndim(v.ndim, index), v.dtype)
     comps = components(index)
-    if len(comps) != 1 or comps[0].val.ndim != 0 or comps[0].val.dtype not in ("i", "u"):
-        raise ctx.fail("a batched index other than one integer per example")
+    if len(comps) != 1 or comps[0].val.ndim is None or comps[0].val.dtype not in ("i", "u"):
+        raise ctx.fail("a batched index other than one integer (array) per example")
     i = comps[0]
-    nd = None if v.ndim is None else v.ndim - 1
-    if not x.batched:
-        # w[i] with (B,) integer i: rows of w, (B, *w.shape[1:])
-        if v.ndim == 0:
-            raise ctx.error("indexing a scalar")
-        return out(ast.Subscript(x.node, i.node, ast.Load()), True, nd, v.dtype)
-    # (B, n, ...)[i] with (B,) integers -> x[arange(B), i]
+    k = i.val.ndim
+    nd = None if v.ndim is None else v.ndim - 1 + k
     if v.ndim == 0:
-        raise ctx.error("indexing a per-example scalar: the loop raises IndexError")
-    node = ctx.expr("x[np.arange(B), i]", x=x.node, B=ctx.batch_size(), i=i.node)
-    return out(node, True, nd, v.dtype)
+        raise ctx.error("indexing a per-example scalar: the loop raises IndexError (invalid index to a scalar "
+                        "variable)")
+    if not x.batched:
+        # w[i] with (B, *k) integers: w's rows, (B, *k, *w.shape[1:])
+        return out(ast.Subscript(x.node, i.node, ast.Load()), True, nd, v.dtype)
+    # (B, n, ...)[i] with (B, *k) integers -> x[arange(B) shaped (B, 1, ...), i]
+    rows = ctx.expr("np.arange(B)", B=ctx.batch_size())
+    rows = templates.index(rows, [slice(None)] + [None] * k) if k else rows
+    return out(ctx.expr("x[r, i]", x=x.node, r=rows, i=i.node), True, nd, v.dtype)
 
 
 def _moved_advanced(ctx, x, index):
@@ -143,9 +144,20 @@ def _moved_advanced(ctx, x, index):
 @register(np.take)
 def batch_take(ctx, a, indices, axis=None, **kwargs) -> Operand:
     # take(x, idx, axis=k) with unbatched idx -> take(x, idx, axis=k+1); axis=None flattens each example
-    if kwargs or indices.batched:
-        raise ctx.fail("np.take with batched indices or mode/out")
+    if kwargs:
+        raise ctx.fail("np.take with mode/out")
     nd = a.val.ndim
+    if indices.batched:
+        if axis is not None or indices.val.ndim is None or indices.val.dtype not in ("i", "u"):
+            raise ctx.fail("np.take with batched indices and an axis")
+        # take(x, i) is x.flat[i]: gather from each flattened example
+        flat = a.node if nd == 1 or not a.batched else ctx.expr("av__.flatten(x)", x=a.node)
+        if not a.batched:
+            return out(ctx.expr("np.take(x, i)", x=a.node, i=indices.node), True, indices.val.ndim, a.val.dtype)
+        k = indices.val.ndim
+        rows = ctx.expr("np.arange(B)", B=ctx.batch_size())
+        rows = templates.index(rows, [slice(None)] + [None] * k) if k else rows
+        return out(ctx.expr("x[r, i]", x=flat, r=rows, i=indices.node), True, k, a.val.dtype)
     if axis is None:
         src = a.node if nd == 1 else ctx.expr("av__.flatten(x)", x=a.node)
         return out(ctx.expr("np.take(x, i, axis=1)", x=src, i=indices.node), True, indices.val.ndim, a.val.dtype)

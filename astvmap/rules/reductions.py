@@ -74,14 +74,21 @@ def _all_axes(ctx, a):
 @register(np.argmax, np.argmin, np.nanargmax, np.nanargmin, np.ndarray.argmax, np.ndarray.argmin)
 def batch_argreduce(ctx, a, axis=None, out_=None, **kwargs) -> Operand:
     # (B, *s), axis=None -> argmax of each flattened example: (B,); axis=k -> over k+1
-    if out_ is not None or "out" in kwargs or kwargs.get("keepdims") is not None:
-        raise ctx.fail("`out=`/`keepdims=` of an arg-reduction")
+    if out_ is not None or "out" in kwargs or set(kwargs) - {"keepdims"}:
+        raise ctx.fail("`out=` of an arg-reduction")
     nd = a.val.ndim
+    keep = kwargs.get("keepdims")
+    keep_value = static(keep, False)
     if axis is None or static(axis) is None:
+        if keep_value is not False and keep_value != 0:
+            fn = ctx.call.node.func if ctx.call.method is None else ctx.expr(f"np.{ctx.call.fn.__name__}")
+            node = ctx.expr("av__.arg_flat(f, x, k)", f=fn, x=a.node, k=keep.node)
+            return out(node, True, None if keep_value is NO_STATIC else nd, "i")
         x = a.node if nd == 1 else ctx.expr("av__.flatten(x)", x=a.node)
         return out(ctx.call.rebuild([x], {"axis": ctx.expr("1")}), True, 0, "i")
-    return out(ctx.call.rebuild([a.node], {"axis": shift_axis(ctx, axis, nd)}), True,
-               None if nd is None else nd - 1, "i")
+    extra = {} if keep is None else {"keepdims": keep.node}
+    ndim = None if nd is None or keep_value is NO_STATIC else nd if keep_value else nd - 1
+    return out(ctx.call.rebuild([a.node], {"axis": shift_axis(ctx, axis, nd), **extra}), True, ndim, "i")
 
 
 @register(np.cumsum, np.cumprod, np.nancumsum, np.nancumprod, np.ndarray.cumsum, np.ndarray.cumprod)

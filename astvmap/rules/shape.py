@@ -110,7 +110,10 @@ def batch_transpose(ctx, x, *axes) -> Operand:
         return batch_T(ctx, x)
     perm = static(axes[0]) if len(axes) == 1 else tuple(static(a) for a in axes)
     if perm is NO_STATIC or (isinstance(perm, tuple) and NO_STATIC in perm) or nd is None:
-        raise ctx.fail("a transpose whose axes are known only at run time")
+        if any(a.batched for a in axes):
+            raise ctx.fail("a transpose whose axes differ between examples")
+        p = axes[0].node if len(axes) == 1 else ast.Tuple([a.node for a in axes], ast.Load())
+        return out(ctx.expr("np.transpose(x, av__.shift_perm(p))", x=x.node, p=p), True, nd, x.val.dtype)
     perm = (0,) + tuple(int(p) % nd + 1 for p in perm)
     return out(ctx.expr("np.transpose(x, p)", x=x.node, p=perm), True, nd, x.val.dtype)
 
@@ -197,7 +200,11 @@ def batch_ravel(ctx, x, *args, **kwargs) -> Operand:
 
 
 def _seq(ctx, seq: Operand):
+    """The items of a sequence argument, or None for a list built by appends whose items are all
+    batched (then the list itself is passed on)."""
     v = seq.val
+    if v.kind == Kind.LIST and v.elts is None and v.item is not None and v.item.batched:
+        return None
     if v.kind not in (Kind.TUPLE, Kind.LIST) or v.elts is None:
         if v.batched and v.kind == Kind.ARRAY:
             raise ctx.fail("joining the rows of a batched array")
@@ -234,6 +241,11 @@ def batch_concatenate(ctx, seq, axis=None, **kwargs) -> Operand:
     if kwargs.get("out") is not None:
         raise ctx.fail("`out=`")
     items = _seq(ctx, seq)
+    if items is None:
+        if axis is not None and static(axis) is None:
+            raise ctx.fail("concatenate(axis=None) of a list built by appends")
+        ax = shift_axis(ctx, axis, seq.val.item.ndim) if axis is not None else templates.const(1)
+        return out(ctx.call.rebuild([seq.node], {"axis": ax, **kw_nodes(kwargs)}), True, seq.val.item.ndim, None)
     if axis is not None and static(axis) is None:
         flat = []
         for it in items:
@@ -253,9 +265,13 @@ def batch_stack(ctx, seq, axis=None, **kwargs) -> Operand:
     if kwargs.get("out") is not None:
         raise ctx.fail("`out=`")
     items = _seq(ctx, seq)
+    ax = shift_axis(ctx, axis, None) if axis is not None else templates.const(1)
+    if items is None:
+        nd = seq.val.item.ndim
+        return out(ctx.call.rebuild([seq.node], {"axis": ax, **kw_nodes(kwargs)}), True,
+                   None if nd is None else nd + 1, seq.val.item.dtype)
     nodes = _batched_items(ctx, items)
     nd = nodes[0][1]
-    ax = shift_axis(ctx, axis, None) if axis is not None else templates.const(1)
     return out(ctx.call.rebuild([ast.List([n for n, _ in nodes], ast.Load())], {"axis": ax, **kw_nodes(kwargs)}),
                True, None if nd is None else nd + 1, None)
 
@@ -265,6 +281,8 @@ def batch_hvstack(ctx, seq, **kwargs) -> Operand:
     # hstack: 1-D examples join on axis 0, others on axis 1; vstack: rows (atleast_2d) on axis 0
     fn = ctx.call.fn
     items = _seq(ctx, seq)
+    if items is None:
+        raise ctx.fail(f"{fn.__name__} of a list built by appends")
     if any(it.val.ndim is None for it in items):
         raise ctx.fail("stacking items of unknown rank")
     if fn is np.hstack:
@@ -399,3 +417,19 @@ def batch_item(ctx, x, *args) -> Operand:
 
 
 _ = (align, container)
+
+
+_SCALAR_TYPES = [t for t in (np.float16, np.float32, np.float64, np.int8, np.int16, np.int32, np.int64, np.uint8,
+                             np.uint16, np.uint32, np.uint64, np.complex64, np.complex128, np.bool_)]
+
+
+@register(*_SCALAR_TYPES)
+def batch_scalar_type(ctx, x=None) -> Operand:
+    # np.float32(x): a cast, element by element (per example it returns an array for arrays)
+    kind = np.dtype(ctx.call.fn).kind
+    if x is None:
+        return out(ctx.call.rebuild([], {}), False, 0, kind)
+    if not x.batched:
+        nd = x.val.ndim if x.val.kind in (Kind.ARRAY, Kind.SCALAR) else None
+        return out(ctx.call.rebuild([x.node], {}), False, nd, kind)
+    return out(ctx.expr("np.asarray(x, dtype=t)", x=x.node, t=ctx.call.node.func), True, x.val.ndim, kind)

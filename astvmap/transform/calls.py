@@ -37,6 +37,15 @@ class CallSite:
 
 
 @dataclass
+class LocalPartial:
+    """`functools.partial(f, *args, **kw)` made inside the function being rewritten (a value); calls
+    pass the partial's own stored arguments, so they are the values from when it was made."""
+    fn: object
+    args: tuple
+    kwargs: dict
+
+
+@dataclass
 class InnerVmap:
     """`vmap(g, in_axes, out_axes)` met inside a function being rewritten (a value)."""
     fun: object                       # LocalFunction, or a static callable
@@ -152,6 +161,8 @@ class CallsMixin:
         v = callee.val
         if v.kind == Kind.CALLABLE and isinstance(v.obj, (LocalFunction, InnerVmap)):
             return self.local_call(node, callee, v.obj, args, kwargs)
+        if v.kind == Kind.CALLABLE and isinstance(v.obj, LocalPartial):
+            return self.partial_call(node, callee, v.obj, args, kwargs)
         if not callee.is_static:
             if any(a.batched for a in args) or any(a.batched for a in kwargs.values()):
                 site = CallSite(None, node, args, kwargs, _rebuilder(node, callee.node, None))
@@ -186,6 +197,9 @@ class CallsMixin:
     def call_object(self, obj, fn_node, args, kwargs, node) -> Operand:
         if getattr(obj, "__astvmap_vmap__", False):
             return self.vmap_expr(node, fn_node, args, kwargs)
+        if obj is functools.partial and args and args[0].is_static:
+            made = LocalPartial(args[0].static, tuple(a.val for a in args[1:]), {k: a.val for k, a in kwargs.items()})
+            return Operand(_call(fn_node, args, kwargs), Val(False, None, Kind.CALLABLE, obj=made))
         if lookup(obj) is not None:
             return self.apply(obj, args, kwargs, node, fn_node=fn_node)
         batched = any(a.batched for a in args) or any(a.batched for a in kwargs.values())
@@ -280,7 +294,19 @@ class CallsMixin:
         return Operand(call, spec.out_val)
 
     def _try_infer_user(self, base, pre_args, pre_kwargs, args, kwargs) -> Val:
-        return UNKNOWN
+        """The Val an unbatched call to a user function returns (its rank helps later rules): the
+        callee's own rewrite for unbatched arguments, which is cached; UNKNOWN when that fails."""
+        from ..frontend.source import function_source
+        try:
+            src = function_source(base)
+            if src.code is not None and src.code in self.cx.stack:
+                return UNKNOWN
+            all_args = [Operand(ast.Constant(None), val_of(a), a) for a in pre_args] + list(args)
+            all_kwargs = {**{k: Operand(ast.Constant(None), val_of(v), v) for k, v in pre_kwargs.items()}, **kwargs}
+            vals = self._bind_params(src, all_args, all_kwargs, self.cx.node)
+            return self.cx.specializer.core(src, vals, self.cx).out_val
+        except Exception:
+            return UNKNOWN
 
     def _bind_params(self, src, args, kwargs, node):
         """Map call operands to the callee's parameters: {param: Val}, with defaults' Vals."""
@@ -318,19 +344,32 @@ class CallsMixin:
             raise self.cx.error(f"`{src.name}` is missing argument {missing[0]!r}", node)
         return vals
 
+    def partial_call(self, node, callee: Operand, p: LocalPartial, args, kwargs) -> Operand:
+        """Call a partial made in this function: `f_vmap(*h.args, x, **h.keywords)`."""
+        pre = [Operand(templates.index(ast.Attribute(callee.node, "args", ast.Load()), [i]), v)
+               for i, v in enumerate(p.args)]
+        pre_kw = {k: Operand(templates.index(ast.Attribute(callee.node, "keywords", ast.Load()), [k]), v)
+                  for k, v in p.kwargs.items()}
+        return self.call_object(p.fn, ast.Attribute(callee.node, "func", ast.Load()), pre + args,
+                                {**pre_kw, **kwargs}, node)
+
     # ---- local functions and nested vmap ---------------------------------------------------------------
     def local_call(self, node, callee: Operand, obj, args, kwargs) -> Operand:
         batched = any(a.batched for a in args) or any(a.batched for a in kwargs.values())
         if isinstance(obj, InnerVmap):
-            lifted = [Operand(ast.Name(n, ast.Load()), self.env[n]) for n in obj.lifted]
+            lifted = [self.expr(ast.Name(n, ast.Load())) for n in obj.lifted]
             if not batched and not any(l.batched for l in lifted):
                 return Operand(_call(callee.node, args, kwargs), UNKNOWN)
             return self.nested_call(node, obj, args, kwargs)
         src, lifted_names = self.lift(obj)
-        lifted = [Operand(ast.Name(n, ast.Load()), self.env[n]) for n in lifted_names]
-        if not batched and not any(l.batched for l in lifted):
-            return Operand(_call(callee.node, args, kwargs), UNKNOWN)
+        lifted = [self.expr(ast.Name(n, ast.Load())) for n in lifted_names]
         vals = self._bind_params(src, lifted + args, kwargs, node)
+        if not batched and not any(l.batched for l in lifted):
+            try:
+                out_val = self.cx.specializer.core(src, vals, self.cx).out_val
+            except Exception:
+                out_val = UNKNOWN
+            return Operand(_call(callee.node, args, kwargs), out_val)
         spec = self.cx.specializer.core(src, vals, self.cx)
         fn = self.cx.bind(spec.fn, f"{src.name}_vmap")
         return Operand(_call(fn, lifted + args, kwargs), spec.out_val)
@@ -348,9 +387,11 @@ class CallsMixin:
             fdef = node
         params = {p.arg for p in ast.walk(fdef.args) if isinstance(p, ast.arg)}
         assigned = {n.id for n in ast.walk(fdef) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
+        # Locals of this function and its own closure cells become parameters: the lifted function then
+        # reads the values of this call, never cells captured when it was rewritten.
         loads = []
         for n in ast.walk(fdef):
-            if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load) and n.id in self.env \
+            if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load) and (n.id in self.env or n.id in self.cx.src.cells) \
                     and n.id not in params and n.id not in assigned and n.id not in loads:
                 loads.append(n.id)
         lifted_args = [ast.arg(n) for n in loads]
@@ -362,8 +403,8 @@ class CallsMixin:
                                  returns=None)
         ast.copy_location(lifted, fdef)
         defaults = tuple(self._static_default(d) for d in fdef.args.defaults) or None
-        src = FunctionSource(lifted, self.cx.src.origin, self.cx.src.globals, self.cx.src.cells,
-                             None, defaults, None, self.cx.src.generated)
+        src = FunctionSource(lifted, self.cx.src.origin, self.cx.src.globals, {}, None, defaults, None,
+                             self.cx.src.generated)
         return src, loads
 
     def _static_default(self, node):
@@ -405,7 +446,7 @@ class CallsMixin:
         cx = self.cx
         if kwargs:
             raise cx.fail("keyword arguments to a nested vmap")
-        lifted = [Operand(ast.Name(n, ast.Load()), self.env[n]) for n in inner.lifted]
+        lifted = [self.expr(ast.Name(n, ast.Load())) for n in inner.lifted]
         if isinstance(inner.fun, LocalFunction):
             base_src, _ = self.lift(inner.fun)
             fun = base_src

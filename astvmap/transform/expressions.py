@@ -85,6 +85,10 @@ class ExpressionsMixin:
     def visit_UnaryOp(self, node):
         operand = self.expr(node.operand)
         self.cx.node = node
+        if operand.is_static and isinstance(operand.static, (int, float, complex)) \
+                and isinstance(node.op, (ast.USub, ast.UAdd)):
+            value = -operand.static if isinstance(node.op, ast.USub) else operand.static
+            return Operand(ast.UnaryOp(node.op, operand.node), val_of(value), value)
         if isinstance(node.op, ast.Not) and not operand.batched:
             return Operand(ast.UnaryOp(ast.Not(), operand.node), Val(False, 0, Kind.SCALAR, "b"))
         return self.apply(UNARYOPS[type(node.op)], [operand], {}, node, syntax=node)
@@ -95,7 +99,11 @@ class ExpressionsMixin:
         self.cx.node = node
         ops = [left] + rights
         if not any(o.batched for o in ops):
-            return Operand(ast.Compare(left.node, node.ops, [r.node for r in rights]), Val(False, None, Kind.OTHER))
+            new = ast.Compare(left.node, node.ops, [r.node for r in rights])
+            fn = CMPOPS.get(type(node.ops[0]))
+            if len(rights) == 1 and fn is not None:
+                return Operand(new, self.apply(fn, ops, {}, node, syntax=new).val)
+            return Operand(new, Val(False, None, Kind.OTHER))
         parts = []
         for op, a, b in zip(node.ops, ops, ops[1:]):
             fn = CMPOPS.get(type(op))
@@ -142,7 +150,8 @@ class ExpressionsMixin:
     def visit_List(self, node):
         elts = self._elts(node.elts)
         v = container(Kind.LIST, [e.val for e in elts])
-        return Operand(ast.List([e.node for e in elts], ast.Load()), v.with_(item=list_item(v)))
+        return Operand(ast.List([e.node for e in elts], ast.Load()), v.with_(item=list_item(v)),
+                       _static_seq(elts, list))
 
     def _elts(self, nodes):
         out = []

@@ -232,7 +232,7 @@ def full_source(fun, n_lifted: int, in_axes, out_axes, axis_size, arg_vals: list
         base_src = inner_src
     vals = _bind(base_src, pre_args, pre_kwargs, names, inner_vals)
     spec = core(base_src, vals, parent)
-    core_name = namer.fresh(f"{base_src.name}")
+    core_name = namer.fresh(f"{base_src.name}_vmap")
     free[core_name] = spec.fn
     lines = []
     bname = None
@@ -262,7 +262,7 @@ def full_source(fun, n_lifted: int, in_axes, out_axes, axis_size, arg_vals: list
     out = namer.fresh("out")
     lines.append(f"{out} = {call}")
     lines.append(f"return {_exit(out, spec.out_val, out_axes, bname, label, node, parent)}")
-    fname = namer.fresh(f"{base_src.name}_vmap")
+    fname = namer.fresh(f"{base_src.name}_vmapped")
     text = f"def {fname}({', '.join(names)}):\n" + "".join(f"    {l}\n" for l in lines)
     filename = f"<astvmap nested {fname}>"
     import linecache

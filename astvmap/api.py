@@ -40,6 +40,13 @@ def vmap(fun=None, /, in_axes=0, out_axes=0, *, axis_size=None, fallback="warn")
 vmap.__astvmap_vmap__ = True
 
 
+def show(f, *args, **kwargs) -> str:
+    """The generated source `f(*args, **kwargs)` runs (`f` a vmapped function), without running it."""
+    if not isinstance(f, VmappedFunction):
+        raise TypeError(f"astvmap.show: expected a vmapped function; got {type(f).__name__}")
+    return f.specialize(*args, **kwargs).text
+
+
 def _label(fun) -> str:
     name = getattr(fun, "__name__", None)
     if name is None and isinstance(fun, functools.partial):
@@ -107,6 +114,12 @@ class VmappedFunction:
             _annotate(e)
             raise
         return self.finish(out, spec.out_val, self.out_axes, call, spec)
+
+    def specialize(self, *args, **kwargs):
+        """The Specialization (generated code, result Val) for these example arguments, without running
+        it: what `astvmap.show(f, *args)` prints."""
+        call = self.prepare(args, kwargs)
+        return self.specialization(call)
 
     def prepare(self, args, kwargs) -> "_Call":
         sig = self._sig

@@ -149,10 +149,12 @@ def _rebound(spec, src):
 def _deps(cx: Context, top: FunctionSource) -> list:
     out = []
     for where, src, name, obj in cx.deps:
+        if src.generated and where == "cell":
+            continue              # our own free names: fixed when the code was made
         if where == "global":
             out.append(("global", src.globals, name, signature(obj)))
         elif where == "cell":
-            if src is top or (src.code is not None and src.code is top.code):
+            if src.code is not None and src.code is top.code:
                 out.append(("topcell", None, name, signature(obj)))
             else:
                 out.append(("cell", src.cells[name], name, signature(obj)))

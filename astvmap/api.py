@@ -121,6 +121,22 @@ class VmappedFunction:
         call = self.prepare(args, kwargs)
         return self.specialization(call)
 
+    def specialize_generic(self):
+        """The rank-generic specialization: every mapped parameter batched with unknown rank, every
+        other one unknown (what `astvmap show` prints without --ndims; it runs for any rank)."""
+        base = self._base
+        src = function_source(base)
+        vals = specialize._bind(src, self._pre_args, self._pre_kwargs, None, [])
+        for name, ax in (self._param_axes or {}).items():
+            if name in vals or ax is None:
+                continue
+            vals[name] = Val(True, None, Kind.ARRAY) if isinstance(ax, int) else Val(False, None, Kind.OTHER)
+        a = src.fdef.args
+        for p in a.posonlyargs + a.args + a.kwonlyargs:
+            vals.setdefault(p.arg, Val(False, None, Kind.ARRAY))
+        ordered = {p.arg: vals[p.arg] for p in a.posonlyargs + a.args + a.kwonlyargs}
+        return specialize.core(src, {**vals, **ordered}, None, self._settings)
+
     def prepare(self, args, kwargs) -> "_Call":
         sig = self._sig
         if sig is None:

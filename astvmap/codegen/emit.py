@@ -10,8 +10,18 @@ import ast
 INDENT = "    "
 
 
+def describe_val(v) -> str:
+    """`batched, ndim=1` (what --annotate prints for a name)."""
+    kind = v.kind.value
+    if kind in ("array", "scalar"):
+        nd = "?" if v.ndim is None else v.ndim
+        return f"{'batched' if v.batched else 'unbatched'}, ndim={nd}" + (f", {kind}" if kind == "scalar" else "")
+    return f"{'batched' if v.batched else 'unbatched'} {kind}"
+
+
 class _Emitter:
-    def __init__(self, origin, comment_lines: bool):
+    def __init__(self, origin, comment_lines: bool, annotate: bool = False):
+        self.annotate = annotate
         self.origin = origin
         self.comment_lines = comment_lines
         self.lines: list[str] = []
@@ -19,8 +29,11 @@ class _Emitter:
         self.last_user = None
         self.current_user = None
 
-    def add(self, depth: int, text: str):
-        for line in text.splitlines():
+    def add(self, depth: int, text: str, note: str | None = None):
+        lines = text.splitlines()
+        if note and lines:
+            lines[0] += f"  # {note}"
+        for line in lines:
             self.lines.append(INDENT * depth + line)
             if self.current_user is not None:
                 self.line_map[len(self.lines)] = self.current_user
@@ -38,6 +51,9 @@ class _Emitter:
                 if text:
                     self.add(depth, f"# line {user}: {text}")
             self.last_user = user
+        note = None
+        if self.annotate and getattr(s, "_vals", None):
+            note = "; ".join(f"{n}: {describe_val(v)}" for n, v in s._vals.items())
         if isinstance(s, ast.If):
             self.add(depth, f"if {ast.unparse(s.test)}:")
             self.block(s.body, depth + 1)
@@ -50,7 +66,7 @@ class _Emitter:
                 self.add(depth, "else:")
                 self.block(orelse, depth + 1)
         elif isinstance(s, ast.For):
-            self.add(depth, f"for {ast.unparse(s.target)} in {ast.unparse(s.iter)}:")
+            self.add(depth, f"for {ast.unparse(s.target)} in {ast.unparse(s.iter)}:", note)
             self.block(s.body, depth + 1)
             if s.orelse:
                 self.add(depth, "else:")
@@ -62,12 +78,13 @@ class _Emitter:
                 self.add(depth, "else:")
                 self.block(s.orelse, depth + 1)
         else:
-            self.add(depth, ast.unparse(s))
+            self.add(depth, ast.unparse(s), note)
 
 
-def emit(fdef: ast.FunctionDef, header: list[str], origin, comment_lines: bool = True):
-    """(text, line_map) for `fdef`; `header` lines become leading comments."""
-    e = _Emitter(origin, comment_lines)
+def emit(fdef: ast.FunctionDef, header: list[str], origin, comment_lines: bool = True, annotate: bool = False):
+    """(text, line_map) for `fdef`; `header` lines become leading comments; `annotate` adds each bound
+    name's batchedness and rank as a trailing comment."""
+    e = _Emitter(origin, comment_lines, annotate)
     for h in header:
         e.add(0, f"# {h}")
     e.add(0, f"def {fdef.name}({ast.unparse(fdef.args)}):")

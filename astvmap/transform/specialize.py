@@ -115,14 +115,22 @@ def core(src: FunctionSource, vals: dict, parent: Context | None = None, setting
     cx = Context(src, settings, stack)
     cx.specializer = _SPECIALIZER
     fence.run(src.fdef, src.origin.filename, settings.label)
+    stages = {"frontend": ast.unparse(src.fdef)}
+    stages["normalize"] = stages["frontend"]
     vectorizer = Vectorizer(cx)
     fdef, out_val = vectorizer.run(src.fdef, vals)
     cx.return_sites = vectorizer.return_sites
+    stages["vectorize"] = ast.unparse(fdef)
     header = _header(src, vals, settings)
     text, line_map = emit(fdef, header, src.origin, comment_lines=not src.generated)
+    stages["final"] = text
+    stages["annotate"] = emit(fdef, header, src.origin, comment_lines=not src.generated, annotate=True)[0]
     fn, full, filename, offset = load(text, fdef.name, cx.free, src)
     spec = Specialization(fn, text, out_val, None, {k + offset: v for k, v in line_map.items()}, filename,
                           _deps(cx, src), objs)
+    spec.stages = stages
+    spec.callees = [v for v in cx.free.values() if hasattr(v, ASTVMAP_SOURCE)]
+    fn.__astvmap_text__ = text
     spec.source = _generated_source(fn, full, filename, fdef.name, src, cx)
     if not src.generated:
         FILES[filename] = (spec.line_map, src.origin)

@@ -85,6 +85,11 @@ class Vectorizer(ExpressionsMixin, CallsMixin):
                 for g in self.cx.pending + new:
                     if not hasattr(g, "_user_line"):
                         g._user_line = s.lineno
+                if new and isinstance(s, (ast.Assign, ast.AugAssign, ast.AnnAssign, ast.For)):
+                    # what `astvmap show --annotate` prints beside the statement
+                    target = s.target if not isinstance(s, ast.Assign) else ast.Tuple(s.targets, ast.Store())
+                    names = [n.id for n in ast.walk(target) if isinstance(n, ast.Name) and n.id in self.env]
+                    new[0]._vals = {n: self.env[n] for n in names}
                 out += self.cx.pending + new
                 if isinstance(s, _TERMINAL):
                     break

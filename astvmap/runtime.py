@@ -102,6 +102,40 @@ def arg_flat(fn, x, keepdims):
     return out.reshape(out.shape + (1,) * (x.ndim - 1)) if keepdims else out
 
 
+def lanes_like_active(x, mask):
+    """`x` with every lane outside `mask` replaced by the first lane inside it (NOTE [batched if]):
+    masked lanes then repeat a computation the loop really does, so they cannot fault."""
+    if mask.all():
+        return x
+    idx = np.flatnonzero(mask)
+    out = np.array(x, copy=True)
+    if idx.size:
+        out[~mask] = x[idx[0]]
+    return out
+
+
+def select(cond, a, b, batched=(True, True)):
+    """Per lane, `a` where `cond` else `b`, as the loop's stacked results would be: a branch's own value
+    (dtype included) when every lane took it; per-example shapes must agree when lanes of both meet."""
+    B = cond.shape[0]
+    if isinstance(a, tuple) and isinstance(b, tuple):
+        if len(a) != len(b):
+            raise ValueError("the branches of an `if` give tuples of different lengths")
+        return tuple(select(cond, x, y, batched) for x, y in zip(a, b))
+    if cond.all():
+        return a if batched[0] else batch_broadcast(a, B)
+    if not cond.any():
+        return b if batched[1] else batch_broadcast(b, B)
+    a, b = np.asarray(a), np.asarray(b)
+    sa = a.shape[1:] if batched[0] else a.shape
+    sb = b.shape[1:] if batched[1] else b.shape
+    if sa != sb:
+        raise ValueError(f"the branches of an `if` on a batched condition give per-example shapes {sa} and {sb}; "
+                         "the loop's results could not be stacked")
+    nd = len(sa)
+    return np.where(cond.reshape((B,) + (1,) * nd), a if batched[0] else a[None], b if batched[1] else b[None])
+
+
 def shift_perm(axes):
     """A per-example permutation as a permutation of the batched array (batch axis stays first)."""
     axes = tuple(int(a) for a in axes)
@@ -116,6 +150,14 @@ def stack(items, B, axis=1):
     if len(items) == 0:
         return np.zeros((B, 0))
     return np.stack(items, axis=axis)
+
+
+def getitem_any(x, index):
+    """`v[index]` per example for a per-example loop's result: a tuple of stacked arrays (index the
+    tuple) or one stacked array (index every example)."""
+    if isinstance(x, (tuple, list)):
+        return x[index]
+    return x[(slice(None),) + (index if isinstance(index, tuple) else (index,))]
 
 
 def unstack(x):

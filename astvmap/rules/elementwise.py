@@ -23,6 +23,11 @@ BROADCASTING = [np.where, np.clip, np.isclose, np.round, np.around, np.nan_to_nu
                 np.ndarray.clip, np.ndarray.round, np.ndarray.conj, np.ndarray.conjugate]
 
 
+_COMPARISONS = {operator.lt, operator.le, operator.gt, operator.ge, operator.eq, operator.ne, np.less, np.less_equal,
+                np.greater, np.greater_equal, np.equal, np.not_equal, np.logical_and, np.logical_or, np.logical_not,
+                np.logical_xor, np.isnan, np.isinf, np.isfinite, np.signbit, np.isclose}
+
+
 @register(*OPERATORS, *[u for u in UFUNCS if u.nout == 1], *BROADCASTING, numba=True)
 def batch_elementwise(ctx, *args, **kwargs) -> Operand:
     # (B, *s), t, ... -> (B, *broadcast(s, t, ...)) after aligning per-example ranks
@@ -37,7 +42,10 @@ def batch_elementwise(ctx, *args, **kwargs) -> Operand:
         raise ctx.fail("`%` formatting")
     nodes, ndim = align(ctx, args)
     batched = any(a.batched for a in args)
-    dtype = result_kind(ctx.call.fn, args) if not ctx.call.method else args[0].val.dtype
+    if ctx.call.fn in _COMPARISONS:
+        dtype = "b"
+    else:
+        dtype = result_kind(ctx.call.fn, args) if not ctx.call.method else args[0].val.dtype
     return out(ctx.call.rebuild(nodes, kw_nodes(kwargs)), batched, ndim, dtype)
 
 

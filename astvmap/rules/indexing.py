@@ -96,7 +96,11 @@ def _separated(kinds):
 @register(operator.getitem)
 def batch_getitem(ctx, x, index) -> Operand:
     v = x.val
-    if v.kind not in (Kind.ARRAY,) and not (v.kind == Kind.OTHER and x.batched):
+    if v.kind == Kind.OTHER and x.batched and not index.batched:
+        # a per-example loop's result: a stacked array, or a tuple of them (known only at run time)
+        return Operand(ctx.expr("av__.getitem_any(x, i)", x=x.node, i=_index_value(ctx, index)),
+                       Val(True, None, Kind.OTHER))
+    if v.kind not in (Kind.ARRAY,):
         raise ctx.fail(f"indexing a batched {v.kind.value}")
     if not index.batched:
         # (B, *s)[idx] -> x[:, idx]
@@ -129,16 +133,38 @@ def batch_getitem(ctx, x, index) -> Operand:
     return out(ctx.expr("x[r, i]", x=x.node, r=rows, i=i.node), True, nd, v.dtype)
 
 
+def _index_value(ctx, index: Operand) -> ast.expr:
+    """The index as an ordinary expression (slices written as `slice(...)`)."""
+    def conv(n):
+        if isinstance(n, ast.Slice):
+            return ast.Call(ast.Name("slice", ast.Load()),
+                            [p if p is not None else ast.Constant(None) for p in (n.lower, n.upper, n.step)], [])
+        return n
+    node = index.node
+    if isinstance(node, ast.Tuple):
+        return ast.Tuple([conv(e) for e in node.elts], ast.Load())
+    return conv(node)
+
+
 def _moved_advanced(ctx, x, index):
     # per example, advanced indices separated by a slice put their dims first; batched, the batch axis
     # would come after them: move it back to 0
     comps = components(index)
     arrays = [c for c in comps if _classify(c) in ("array", "int")]
-    if any(c.val.ndim is None and _classify(c) == "array" for c in arrays):
+    ranks = [_adv_rank(c) for c in arrays]
+    if None in ranks:
         raise ctx.fail("advanced indices of unknown rank")
-    adv = max((c.val.ndim or 0) if _classify(c) == "array" else 0 for c in arrays)
+    adv = max(ranks)
     node = ast.Subscript(x.node, ast.Tuple([ast.Slice()] + [c.node for c in comps], ast.Load()), ast.Load())
     return out(ctx.expr("np.moveaxis(y, k, 0)", y=node, k=adv), True, None, x.val.dtype)
+
+
+def _adv_rank(c: Operand):
+    if _classify(c) == "int":
+        return 0
+    if c.is_static:
+        return np.ndim(c.static)
+    return c.val.ndim
 
 
 @register(np.take)

@@ -115,7 +115,11 @@ def batch_matmul(ctx, a, b, **kwargs) -> Operand:
     if ra >= 2 and rb >= 2:
         nodes, nd = align(ctx, [a, b])
         return out(ctx.call.rebuild(nodes, {}), True, nd, kind)
-    raise ctx.fail("matmul of a vector with a stack of matrices")
+    # a vector with a stack of matrices: only one operand has stack axes, so explicit letters suffice
+    stack = "".join(_letters(max(ra, rb) - 2, skip="ijk"))
+    if ra == 1:
+        return contract(ctx, ["j", stack + "jk"], stack + "k", [a, b], kind)
+    return contract(ctx, [stack + "ij", "j"], stack + "i", [a, b], kind)
 
 
 @register(np.vdot)

@@ -120,14 +120,14 @@ class CallsMixin:
             fn_expr = fn_node
         else:
             fn_expr = cx.bind(site.fn, _hint(site.fn))
-        args = ast.Tuple([a.node for a in site.args], ast.Load())
+        args = ast.Tuple([_as_value(a.node) for a in site.args], ast.Load())
         flags = templates.const(tuple(a.batched for a in site.args))
         call = cx.expr("av__.loop(f, B, args, flags)", f=fn_expr, B=cx.batch_size(), args=args, flags=flags)
         if site.kwargs:
             call.args.append(ast.Dict([ast.Constant(k) for k in site.kwargs], [a.node for a in site.kwargs.values()]))
             call.args.append(ast.Dict([ast.Constant(k) for k in site.kwargs],
                                       [ast.Constant(a.batched) for a in site.kwargs.values()]))
-        return Operand(call, Val(True, None, Kind.ARRAY))
+        return Operand(call, Val(True, None, Kind.OTHER))
 
     def attribute_rule(self, node, base: Operand) -> Operand:
         """`x.shape`, `x.T`, ... of a value: the attribute's rule, keyed by `np.ndarray`'s descriptor."""
@@ -458,6 +458,18 @@ class CallsMixin:
         spec = cx.specializer.core(full, vals, cx)
         fn = cx.bind(spec.fn, full.name)
         return Operand(_call(fn, lifted + args, {}), spec.out_val)
+
+
+def _as_value(node):
+    """An index operand as an ordinary expression: `a:b` inside a tuple becomes `slice(a, b)`."""
+    def conv(n):
+        if isinstance(n, ast.Slice):
+            return ast.Call(ast.Name("slice", ast.Load()),
+                            [p if p is not None else ast.Constant(None) for p in (n.lower, n.upper, n.step)], [])
+        return n
+    if isinstance(node, ast.Tuple):
+        return ast.Tuple([conv(e) for e in node.elts], ast.Load())
+    return conv(node)
 
 
 def _call(fn_node, args, kwargs) -> ast.Call:

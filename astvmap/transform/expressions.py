@@ -55,7 +55,7 @@ class ExpressionsMixin:
     def visit_Name(self, node):
         if node.id in self.env:
             v = self.env[node.id]
-            return Operand(ast.Name(node.id, ast.Load()), v, v.obj if v.kind in (Kind.CALLABLE, Kind.MODULE) and v.obj is not None and not isinstance(v.obj, LocalFunction) else NO_STATIC)
+            return Operand(ast.Name(self.code_name(node.id), ast.Load()), v, v.obj if v.kind in (Kind.CALLABLE, Kind.MODULE) and v.obj is not None and not isinstance(v.obj, LocalFunction) else NO_STATIC)
         found, obj, where = self.cx.src.resolve(node.id)
         if not found:
             return Operand(ast.Name(node.id, ast.Load()), UNKNOWN)
@@ -125,9 +125,6 @@ class ExpressionsMixin:
             return Operand(ast.BoolOp(node.op, [v.node for v in values]), _join_all([v.val for v in values]))
         return self.boolop(node, values)
 
-    def boolop(self, node, values):
-        raise self.cx.fail("`and`/`or` on batched values needs the control-flow rewrite")
-
     def visit_IfExp(self, node):
         test = self.expr(node.test)
         self.cx.node = node
@@ -137,9 +134,6 @@ class ExpressionsMixin:
         val = _join_all([body.val, orelse.val])
         body, orelse = self.cx.promote(body, val), self.cx.promote(orelse, val)
         return Operand(ast.IfExp(test.node, body.node, orelse.node), val)
-
-    def batched_ifexp(self, node, test):
-        raise self.cx.fail("a conditional expression on a batched test needs the control-flow rewrite")
 
     # ---- displays ------------------------------------------------------------------------------
     def visit_Tuple(self, node):

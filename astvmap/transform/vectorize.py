@@ -15,17 +15,26 @@ import importlib
 from ..errors import NotBatchable
 from ..kit import templates
 from ..rules.values import NO_STATIC, UNKNOWN, Kind, Operand, Val, join, val_of
+from ..frontend import normalize
 from .calls import CallsMixin
 from .context import Context, _needs
+from .controlflow import RET, ControlFlowMixin
 from .expressions import BINOPS, ExpressionsMixin, LocalFunction
 
 _TERMINAL = (ast.Return, ast.Raise, ast.Break, ast.Continue)
 
 
-class Vectorizer(ExpressionsMixin, CallsMixin):
+class Vectorizer(ControlFlowMixin, ExpressionsMixin, CallsMixin):
     def __init__(self, cx: Context):
         self.cx = cx
         self.env: dict[str, Val] = {}
+        self.renames: dict[str, str] = {}       # user name -> name in generated code (branches, masks)
+        self.branch = None                      # the batched branch being rewritten (controlflow.py)
+        self.masked = 0
+        self.loops: list[ast.AST] = []
+        self.while_frame = None
+        self._extra_live: set[str] = set()
+        self.fdef = None
         self.in_loop = 0
         self.returns: list[Val] = []
         self.ret_target: Val | None = None
@@ -35,6 +44,8 @@ class Vectorizer(ExpressionsMixin, CallsMixin):
     # ---- the function ----------------------------------------------------------------------------
     def run(self, fdef: ast.FunctionDef, params: dict[str, Val]):
         cx = self.cx
+        fdef = normalize.run(fdef)
+        self.fdef = fdef
         self.unmapped_params = {n for n, v in params.items() if not v.batched and v.kind == Kind.ARRAY}
         snapshot = set(cx.namer.taken)
         for _ in range(2):
@@ -69,7 +80,7 @@ class Vectorizer(ExpressionsMixin, CallsMixin):
                 node = templates.index(ast.Name(name, ast.Load()), path) if path else ast.Name(name, ast.Load())
                 stmt = ast.Assign([ast.Name(self.cx.batch_name, ast.Store())],
                                   ast.Subscript(ast.Attribute(node, "shape", ast.Load()), ast.Constant(0), ast.Load()))
-                stmt._user_line = fdef.lineno
+                stmt._user_line = 0          # part of the signature: no user line of its own
                 return stmt
         raise NotBatchable("the batch size is needed but no argument is batched", fdef)
 
@@ -119,6 +130,10 @@ class Vectorizer(ExpressionsMixin, CallsMixin):
 
     def visit_Return(self, node):
         value = self.expr(node.value) if node.value is not None else Operand(ast.Constant(None), Val(False, None, Kind.NONE))
+        if self.branch is not None:
+            # in a batched branch the returned value is selected per lane like any other name
+            self.env[RET] = value.val
+            return [ast.Assign([ast.Name(self.store_name(RET), ast.Store())], value.node)]
         if self.ret_target is not None:
             value = self.cx.promote(value, self.ret_target)
         self.returns.append(value.val)
@@ -174,6 +189,10 @@ class Vectorizer(ExpressionsMixin, CallsMixin):
     def visit_Assign(self, node):
         value = self.expr(node.value)
         self.cx.node = node
+        frame = self.while_frame
+        if frame is not None and self.branch is frame["branch"] and len(node.targets) == 1 and any(
+                isinstance(n, ast.Name) and n.id in frame["carried"] for n in ast.walk(node.targets[0])):
+            return self.assign_carried(node.targets[0], value, node)
         if len(node.targets) > 1 and not isinstance(value.node, (ast.Name, ast.Constant)):
             value = Operand(self.cx.temp(value.node, "value"), value.val, value.static)
         value = self._unpackable(node.targets, value)
@@ -185,6 +204,23 @@ class Vectorizer(ExpressionsMixin, CallsMixin):
                 raise self.cx.fail("a chained assignment writing batched values of different ranks")
             return [ast.Assign(targets, self.aligned_value)]
         return [ast.Assign(targets, value.node)]
+
+    def assign_carried(self, target, value: Operand, node):
+        """An assignment to names a masked `while` carries: each one frozen where lanes are done."""
+        if isinstance(target, ast.Name):
+            return self.frozen_assign(target.id, value, node)
+        if isinstance(target, (ast.Tuple, ast.List)) and all(isinstance(e, ast.Name) for e in target.elts) \
+                and value.val.elts is not None and len(value.val.elts) == len(target.elts):
+            tmp = self.cx.namer.fresh("value")
+            out = [ast.Assign([ast.Name(tmp, ast.Store())], value.node)]
+            for i, (e, v) in enumerate(zip(target.elts, value.val.elts)):
+                part = Operand(templates.index(ast.Name(tmp, ast.Load()), [i]), v)
+                if e.id in self.while_frame["carried"]:
+                    out += self.frozen_assign(e.id, part, node)
+                else:
+                    out.append(ast.Assign([self.bind_target(e, part)], part.node))
+            return out
+        raise self.cx.fail("this assignment in a loop on a batched test")
 
     def visit_AnnAssign(self, node):
         if node.value is None:
@@ -208,7 +244,7 @@ class Vectorizer(ExpressionsMixin, CallsMixin):
         if isinstance(target, ast.Name):
             self.env[target.id] = value.val
             self.unmapped_params.discard(target.id)
-            return ast.Name(target.id, ast.Store())
+            return ast.Name(self.store_name(target.id), ast.Store())
         if isinstance(target, (ast.Tuple, ast.List)):
             if any(isinstance(e, ast.Starred) for e in target.elts):
                 if value.batched:
@@ -283,6 +319,13 @@ class Vectorizer(ExpressionsMixin, CallsMixin):
         cx.node = node
         res = self.apply(BINOPS[type(node.op)], [cur, value], {}, node,
                          syntax=ast.BinOp(cur.node, node.op, value.node))
+        frame = self.while_frame
+        if isinstance(target, ast.Name) and frame is not None and self.branch is frame["branch"] \
+                and target.id in frame["carried"]:
+            return self.frozen_assign(target.id, res, node)
+        if isinstance(target, ast.Name) and self.branch is not None:
+            self.env[target.id] = res.val
+            return [ast.Assign([ast.Name(self.store_name(target.id), ast.Store())], res.node)]
         if isinstance(target, ast.Name):
             in_place = cur.batched or not res.batched
             r = res.node
@@ -325,16 +368,10 @@ class Vectorizer(ExpressionsMixin, CallsMixin):
             merged[name] = j
             for env, code in live:
                 if name in env and _needs(env[name], j):
-                    op = self.cx.promote(Operand(ast.Name(name, ast.Load()), env[name]), j)
-                    code.append(ast.Assign([ast.Name(name, ast.Store())], op.node))
+                    op = self.cx.promote(Operand(ast.Name(self.code_name(name), ast.Load()), env[name]), j)
+                    code.append(ast.Assign([ast.Name(self.code_name(name), ast.Store())], op.node))
                     merged[name] = _join_all([j, op.val])
         return merged
-
-    def batched_if(self, node, test):
-        raise self.cx.fail("an `if` on a batched test needs the control-flow rewrite")
-
-    def batched_while(self, node, test):
-        raise self.cx.fail("a `while` on a batched test needs the control-flow rewrite")
 
     def visit_For(self, node):
         cx = self.cx
@@ -346,7 +383,11 @@ class Vectorizer(ExpressionsMixin, CallsMixin):
             target = self.bind_target(node.target, Operand(ast.Name("_", ast.Load()), elem), store_only=True)
             return target, self.block(node.body)
 
-        (target, body), pre_stmts = self.fixed_point(body_fn)
+        self.loops.append(node)
+        try:
+            (target, body), pre_stmts = self.fixed_point(body_fn)
+        finally:
+            self.loops.pop()
         cx.pending = header_pending + pre_stmts
         orelse = self.block(node.orelse)
         return [ast.For(target, iter_node, body or [ast.Pass()], orelse)]
@@ -362,8 +403,14 @@ class Vectorizer(ExpressionsMixin, CallsMixin):
             body = self.block(node.body)
             return (test, test_pending), body
 
-        ((test, test_pending), body), pre_stmts = self.fixed_point(body_fn)
+        names0, env0 = set(cx.namer.taken), dict(self.env)
+        self.loops.append(node)
+        try:
+            ((test, test_pending), body), pre_stmts = self.fixed_point(body_fn)
+        finally:
+            self.loops.pop()
         if test.batched:
+            cx.namer.taken, self.env = names0, env0
             cx.pending = header_pending
             return self.batched_while(node, test)
         cx.pending = header_pending + pre_stmts
@@ -396,9 +443,9 @@ class Vectorizer(ExpressionsMixin, CallsMixin):
             if not changed:
                 break
             for n, j in changed.items():
-                op = cx.promote(Operand(ast.Name(n, ast.Load()), env0[n]), j)
-                if not (isinstance(op.node, ast.Name) and op.node.id == n):
-                    promote[n] = ast.Assign([ast.Name(n, ast.Store())], op.node)
+                op = cx.promote(Operand(ast.Name(self.code_name(n), ast.Load()), env0[n]), j)
+                if not (isinstance(op.node, ast.Name) and op.node.id == self.code_name(n)):
+                    promote[n] = ast.Assign([ast.Name(self.code_name(n), ast.Store())], op.node)
                 env0[n] = _join_all([j, op.val])
         else:
             raise cx.fail("the loop's variables did not settle")

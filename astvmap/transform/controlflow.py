@@ -1,0 +1,394 @@
+"""Control flow on batched values: `if`/ternaries/`and`/`or` become selects, `while` a masked loop.
+
+NOTE [batched if]: under a batched condition both branches run for every example and each name a
+branch assigns is selected per lane (`av__.select`, which takes a branch's own value when every lane
+agrees, so dtypes match the loop). A branch that could raise or warn (anything beyond plain
+arithmetic and comparisons) runs only when some lane takes it, and its lanes that do not take it borrow
+one active lane's values (`av__.lanes_like_active`): masked lanes repeat a computation the loop really
+does, so they never fault.
+
+A batched `while` runs while any lane is active; every carried name is updated as
+`np.where(active, new, old)`, so finished lanes keep the value of their last iteration.
+"""
+from __future__ import annotations
+
+import ast
+
+from ..errors import NotBatchable
+from ..rules.values import UNKNOWN, Kind, Operand, Val, join
+
+RET = "<return>"          # the returned value, as a name a branch assigns
+
+# Calls and operators that never raise and never warn on any input lanes could hold.
+_SAFE_OPS = (ast.Add, ast.Sub, ast.Mult, ast.BitAnd, ast.BitOr, ast.BitXor, ast.USub, ast.UAdd, ast.Not,
+             ast.Invert, ast.Eq, ast.NotEq, ast.Lt, ast.LtE, ast.Gt, ast.GtE, ast.And, ast.Or)
+_SAFE_CALLS = {"abs", "min", "max", "where", "maximum", "minimum", "fmax", "fmin", "sign", "clip", "logical_and",
+               "logical_or", "logical_not", "isnan", "isfinite", "isinf", "real", "imag", "conj", "copy",
+               "square", "negative", "positive", "floor", "ceil", "trunc", "rint", "tanh", "sin", "cos",
+               "arctan", "exp2", "sum", "any", "all", "zeros_like", "ones_like", "astype"}
+
+
+def is_safe(nodes) -> bool:
+    """Does this code only do things that cannot raise or warn, whatever the lane's values?"""
+    for root in nodes:
+        for n in ast.walk(root):
+            if isinstance(n, (ast.Subscript, ast.Lambda, ast.Raise, ast.Assert)):
+                return False
+            if isinstance(n, (ast.BinOp, ast.UnaryOp, ast.BoolOp)) and not isinstance(n.op, _SAFE_OPS):
+                return False
+            if isinstance(n, ast.Compare) and not all(isinstance(o, _SAFE_OPS) for o in n.ops):
+                return False
+            if isinstance(n, ast.Call):
+                f = n.func
+                name = f.attr if isinstance(f, ast.Attribute) else f.id if isinstance(f, ast.Name) else None
+                if name not in _SAFE_CALLS:
+                    return False
+    return True
+
+
+def _loads(nodes) -> list[str]:
+    seen = []
+    for root in nodes:
+        for n in ast.walk(root):
+            if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load) and n.id not in seen:
+                seen.append(n.id)
+    return seen
+
+
+def _stores(nodes) -> list[str]:
+    seen = []
+    for root in nodes:
+        for n in ast.walk(root):
+            if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store) and n.id not in seen:
+                seen.append(n.id)
+            if isinstance(n, ast.Return) and RET not in seen:
+                seen.append(RET)
+    return seen
+
+
+class ControlFlowMixin:
+    """Needs from the walker: env, renames, block(), expr(), cx, fresh code names."""
+
+    # ---- names under masks ---------------------------------------------------------------------------
+    def code_name(self, name: str) -> str:
+        return self.renames.get(name, name)
+
+    def store_name(self, name: str) -> str:
+        """The name a store to user name `name` writes in generated code (`y_then` in a branch)."""
+        if self.branch is None:
+            return self.code_name(name)
+        stores = self.branch["stores"]
+        if name not in stores:
+            hint = "result" if name == RET else name
+            stores[name] = self.cx.namer.fresh(f"{hint}_{self.branch['suffix']}")
+        self.renames[name] = stores[name]
+        return stores[name]
+
+    def live_after(self, node) -> set[str]:
+        """Names the code may read after `node` (conservative: later lines, and enclosing loops)."""
+        names = {n.id for n in ast.walk(self.fdef) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)
+                 and getattr(n, "lineno", 0) > node.end_lineno}
+        for loop in self.loops:
+            names |= set(_loads([loop]))
+        return names | self._extra_live
+
+    def truthy(self, test: Operand, node) -> ast.expr:
+        """The per-example truth value of a batched test, as a bool (B,) array."""
+        if test.val.ndim not in (0, None):
+            raise self.cx.error("a batched test must be one value per example: the loop raises ValueError (the "
+                                "truth value of an array with more than one element is ambiguous); use np.any() "
+                                "or np.all()", node)
+        if test.val.dtype == "b":
+            return test.node
+        return self.cx.expr("np.asarray(t, dtype=bool)", t=test.node)
+
+    # ---- if -----------------------------------------------------------------------------------------
+    def batched_if(self, node: ast.If, test: Operand):
+        if self.writes_forbidden(node.body + node.orelse):
+            raise self.cx.fail("in-place writes under a batched condition")
+        cx = self.cx
+        cond = cx.temp(self.truthy(test, node.test), "cond")
+        env0, renames0 = self.env, dict(self.renames)
+        then = self.masked_block(node.body, cond, "then")
+        not_cond = ast.UnaryOp(ast.Invert(), ast.Name(cond.id, ast.Load()))
+        orelse = self.masked_block(node.orelse, not_cond, "else")
+        self.env, self.renames = env0, renames0
+        code = then["code"] + orelse["code"]
+        live = self.live_after(node)
+        returns = RET in then["stores"] or RET in orelse["stores"]
+        for name in _ordered(then["stores"], orelse["stores"]):
+            sides = []
+            for br in (then, orelse):
+                if name in br["stores"]:
+                    sides.append((ast.Name(br["stores"][name], ast.Load()), br["env"][name]))
+                elif name in env0:
+                    sides.append((ast.Name(self.code_name(name), ast.Load()), env0[name]))
+                else:
+                    sides.append(None)
+            if None in sides:
+                if name == RET:
+                    raise cx.error("under a batched condition one branch returns a value and the other returns "
+                                   "nothing; both branches run for every example, so both must return", node)
+                if name in live:
+                    raise cx.error(f"`{name}` is assigned in only one branch of an `if` on a batched condition and "
+                                   "used after it: both branches run for every example, so it must have a value "
+                                   "on both paths (assign it before the `if` or in both branches)", node)
+                continue
+            (a, va), (b, vb) = sides
+            code += self.select_stmt(name, cond, a, va, b, vb, node)
+        if returns and self.branch is None:
+            ret = self.env[RET]
+            self.returns.append(ret)
+            self.return_sites.append((node, ret))
+            code.append(ast.Return(ast.Name(self.code_name(RET), ast.Load())))
+            self.env.pop(RET)
+        return code
+
+    def masked_block(self, body, mask: ast.expr, suffix: str):
+        """Rewrite `body` as a branch taken by the lanes in `mask`; returns its code, env and stores."""
+        cx = self.cx
+        outer_branch = self.branch
+        saved_env, saved_renames = self.env, self.renames
+        self.env = dict(self.env)
+        self.renames = dict(self.renames)
+        self.branch = {"stores": {}, "suffix": suffix}
+        safe = is_safe(body)
+        pre = []
+        if not safe:
+            for name in _loads(body):
+                if name in self.env and self.env[name].batched and self.env[name].kind in (Kind.ARRAY, Kind.SCALAR):
+                    borrowed = cx.namer.fresh(f"{name}_{suffix}")
+                    pre.append(ast.Assign([ast.Name(borrowed, ast.Store())],
+                                          cx.expr("av__.lanes_like_active(x, m)", x=ast.Name(self.code_name(name),
+                                                                                             ast.Load()), m=mask)))
+                    self.renames[name] = borrowed
+        self.masked += 1
+        try:
+            code = self.block(body)
+        finally:
+            self.masked -= 1
+            result = {"code": None, "env": self.env, "stores": self.branch["stores"]}
+            self.branch = outer_branch
+            self.env, self.renames = saved_env, saved_renames
+        for s in pre:
+            s._user_line = body[0].lineno if body else 0
+        code = pre + code
+        if not safe and code:
+            placeholders = [ast.Assign([ast.Name(n, ast.Store())], ast.Constant(None)) for n in result["stores"].values()]
+            guard = ast.If(cx.expr("np.any(m)", m=mask), code, placeholders)
+            guard._user_line = code[0]._user_line
+            code = [guard]
+        result["code"] = code
+        return result
+
+    def select_stmt(self, name, cond, a, va: Val, b, vb: Val, node):
+        """`y = av__.select(cond, y_then, y_else)` (and its Val)."""
+        cx = self.cx
+        if va.kind in (Kind.TUPLE, Kind.LIST, Kind.DICT) or vb.kind in (Kind.TUPLE, Kind.LIST, Kind.DICT):
+            if not (va.batched and vb.batched) and (va.batched or vb.batched):
+                raise cx.fail(f"selecting containers `{name}` of mixed batchedness")
+        call = cx.expr("av__.select(c, a, b)", c=ast.Name(cond.id, ast.Load()), a=a, b=b)
+        if not (va.batched and vb.batched):
+            call.keywords.append(ast.keyword("batched", ast.Tuple([ast.Constant(va.batched), ast.Constant(vb.batched)],
+                                                                   ast.Load())))
+        target = self.store_name(name) if name != RET or self.branch is not None else self.code_name(RET)
+        if name == RET and self.branch is None:
+            target = cx.namer.fresh("result")
+            self.renames[RET] = target
+        if va.kind in (Kind.TUPLE, Kind.LIST) and va.elts is not None and vb.elts is not None \
+                and len(va.elts) == len(vb.elts):
+            val = Val(True, None, va.kind, None, tuple(Val(True, x.ndim if x.ndim == y.ndim else None, Kind.ARRAY)
+                                                     for x, y in zip(va.elts, vb.elts)))
+        else:
+            nd = va.ndim if va.ndim == vb.ndim else None
+            if va.ndim is not None and vb.ndim is not None and va.ndim != vb.ndim and name != RET \
+                    and name in self.live_after(node):
+                pass  # av__.select raises at run time when lanes of both branches meet
+            val = Val(True, nd, Kind.ARRAY, va.dtype if va.dtype == vb.dtype else None)
+        frame = self.while_frame
+        if frame is not None and self.branch is frame["branch"] and name in frame["carried"]:
+            out = self.frozen_assign(name, Operand(call, val), node)
+            for st in out:
+                st._user_line = node.lineno
+            return out
+        self.env[name] = val
+        stmt = ast.Assign([ast.Name(target, ast.Store())], call)
+        stmt._user_line = node.lineno
+        return [stmt]
+
+    def writes_forbidden(self, body) -> bool:
+        for root in body:
+            for n in ast.walk(root):
+                if isinstance(n, (ast.Assign, ast.AugAssign)):
+                    targets = n.targets if isinstance(n, ast.Assign) else [n.target]
+                    if any(isinstance(t, (ast.Subscript, ast.Attribute)) for tt in targets for t in ast.walk(tt)):
+                        return True
+                if isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute) and \
+                        n.func.attr in ("append", "extend", "pop", "insert", "update", "fill", "sort", "resize"):
+                    return True
+        return False
+
+    # ---- expressions ---------------------------------------------------------------------------------
+    def batched_ifexp(self, node: ast.IfExp, test: Operand):
+        """`a if c else b`: the statement form with a fresh name, emitted before the current statement."""
+        return self._expression_if(node, node.test, node.body, node.orelse, test)
+
+    def _expression_if(self, node, test_node, body, orelse, test=None):
+        cx = self.cx
+        name = cx.namer.fresh("value")
+        stmt = ast.If(test_node, [ast.Assign([ast.Name(name, ast.Store())], body)],
+                      [ast.Assign([ast.Name(name, ast.Store())], orelse)])
+        for n in (stmt, stmt.body[0], stmt.orelse[0]):
+            ast.copy_location(n, node)
+            n.end_lineno, n.end_col_offset = node.end_lineno, node.end_col_offset
+        for n in ast.walk(stmt):
+            if not hasattr(n, "lineno") and isinstance(n, (ast.expr, ast.stmt)):
+                ast.copy_location(n, node)
+        saved_live = self._extra_live
+        self._extra_live = {name}
+        try:
+            if test is None:
+                test = self.expr(test_node)
+            code = self.batched_if_expr(stmt, test)
+        finally:
+            self._extra_live = saved_live
+        cx.pending.extend(code)
+        return Operand(ast.Name(self.code_name(name), ast.Load()), self.env[name])
+
+    def batched_if_expr(self, stmt, test):
+        return self.batched_if(stmt, test)
+
+    def boolop(self, node: ast.BoolOp, values):
+        """`a and b` / `a or b` on batched values, with Python's semantics: the right operand runs only
+        for lanes where the left one does not decide (masked), and the result is an operand's value."""
+        cx = self.cx
+        if all(v.val.dtype == "b" and v.val.ndim == 0 for v in values) and is_safe(node.values[1:]):
+            op = ast.BitAnd() if isinstance(node.op, ast.And) else ast.BitOr()
+            out = values[0].node
+            for v in values[1:]:
+                out = ast.BinOp(out, op, v.node)
+            return Operand(out, Val(True, 0, Kind.ARRAY, "b"))
+        # Fold left: a and b and c == (a and b) and c. The left value is bound to a name, reused.
+        raise NotBatchable("`and`/`or` whose right operand may raise, or on non-bool values", node)
+
+    # ---- while ---------------------------------------------------------------------------------------
+    def batched_while(self, node: ast.While, test: Operand):
+        cx = self.cx
+        if node.orelse:
+            raise cx.fail("`while ... else` on a batched test")
+        if self.writes_forbidden(node.body):
+            raise cx.fail("in-place writes in a loop on a batched test")
+        if any(isinstance(n, (ast.Break, ast.Continue, ast.Return)) for s in node.body for n in ast.walk(s)):
+            raise cx.fail("`break`/`continue`/`return` in a loop on a batched test")
+        stores = [n for n in _stores(node.body)]
+        env_before = self.env
+        live = self.live_after(node)
+        for n in stores:
+            if n not in env_before and n in live:
+                raise cx.error(f"`{n}` is first assigned inside a `while` on a batched test and used after it: "
+                               "examples that never enter the loop would have no value; assign it before the loop",
+                               node)
+        carried = [n for n in stores if n in env_before]
+        # Every carried name is batched: lanes leave the loop at different iterations.
+        pre = []
+        for n in carried:
+            v = env_before[n]
+            if not v.batched:
+                promoted = cx.promote(Operand(ast.Name(self.code_name(n), ast.Load()), v), v.with_(batched=True))
+                pre.append(ast.Assign([ast.Name(self.code_name(n), ast.Store())], promoted.node))
+                self.env[n] = promoted.val
+        safe = is_safe(node.body)
+        names_before = set(cx.namer.taken)
+        for _ in range(len(carried) + 3):
+            cx.namer.taken = set(names_before)
+            snapshot = (dict(self.env), names_before)
+            active = cx.namer.fresh("active")
+            body, env_after = self._masked_while_body(node, active, carried, safe)
+            changed = [n for n in carried if join(snapshot[0][n], env_after[n]) != snapshot[0][n]]
+            if not changed:
+                break
+            self.env, cx.namer.taken = snapshot[0], snapshot[1]
+            for n in changed:
+                self.env[n] = join(self.env[n], env_after[n])
+        else:
+            raise cx.fail("the loop's variables did not settle")
+        self.env = {**env_after, **{n: self.env[n] for n in carried}}
+        cx.pending = []
+        first = self.expr(node.test)
+        start = cx.pending + [ast.Assign([ast.Name(active, ast.Store())], self.truthy(first, node.test))]
+        cx.pending = []
+        loop = ast.While(cx.expr("np.any(a)", a=ast.Name(active, ast.Load())), body, [])
+        for s in pre + start + [loop]:
+            s._user_line = node.lineno
+        return pre + start + [loop]
+
+    def _masked_while_body(self, node, active, carried, safe):
+        cx = self.cx
+        mask = ast.Name(active, ast.Load())
+        saved_renames = dict(self.renames)
+        pre = []
+        work = {}
+        if not safe:
+            for name in _loads(node.body):
+                if name in self.env and self.env[name].batched and self.env[name].kind in (Kind.ARRAY, Kind.SCALAR):
+                    borrowed = cx.namer.fresh(f"{name}_active")
+                    pre.append(ast.Assign([ast.Name(borrowed, ast.Store())],
+                                          cx.expr("av__.lanes_like_active(x, m)", x=ast.Name(self.code_name(name),
+                                                                                             ast.Load()), m=mask)))
+                    self.renames[name] = borrowed
+                    work[name] = borrowed
+        self.loops.append(node)
+        self.masked += 1
+        self.while_frame = {"active": active, "carried": set(carried), "work": work, "outer": self.while_frame,
+                            "branch": self.branch}
+        try:
+            body = self.block(node.body)
+            # The test reads the loop's own (frozen) values: finished lanes stay finished.
+            self.renames = dict(saved_renames)
+            cx.pending = []
+            test = self.expr(node.test)
+            update = cx.pending + [ast.AugAssign(ast.Name(active, ast.Store()), ast.BitAnd(),
+                                                 self.truthy(test, node.test))]
+        finally:
+            self.loops.pop()
+            self.masked -= 1
+            self.while_frame = self.while_frame["outer"]
+        env_after = dict(self.env)
+        self.renames = saved_renames
+        for s in pre + update:
+            s._user_line = node.lineno
+        return pre + body + update, env_after
+
+    def frozen_assign(self, name: str, value: Operand, node) -> list[ast.stmt]:
+        """In a masked `while` body: `x = np.where(active, new, x)` for a carried name."""
+        cx = self.cx
+        frame = self.while_frame
+        active = ast.Name(frame["active"], ast.Load())
+        v = value.val
+        nd = v.ndim if v.kind in (Kind.ARRAY, Kind.SCALAR) else None
+        if v.kind not in (Kind.ARRAY, Kind.SCALAR) or nd is None:
+            raise cx.fail(f"updating `{name}` of unknown rank in a loop on a batched test")
+        mask = active if nd == 0 else cx.expr("a.reshape(s)", a=active,
+                                                   s=ast.Tuple([ast.Constant(-1)] + [ast.Constant(1)] * nd, ast.Load()))
+        real = name
+        out = []
+        if name in frame["work"]:
+            work = frame["work"][name]
+            out.append(ast.Assign([ast.Name(work, ast.Store())], value.node))
+            out.append(ast.Assign([ast.Name(real, ast.Store())],
+                                  cx.expr("np.where(m, w, x)", m=mask, w=ast.Name(work, ast.Load()),
+                                          x=ast.Name(real, ast.Load()))))
+        else:
+            out.append(ast.Assign([ast.Name(real, ast.Store())],
+                                  cx.expr("np.where(m, v, x)", m=mask, v=value.node, x=ast.Name(real, ast.Load()))))
+        self.env[name] = Val(True, nd, Kind.ARRAY, v.dtype)
+        return out
+
+
+def _ordered(a: dict, b: dict):
+    out = list(a)
+    out += [n for n in b if n not in a]
+    return out
+
+
+_ = UNKNOWN

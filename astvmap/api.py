@@ -44,7 +44,8 @@ def show(f, *args, **kwargs) -> str:
     """The generated source `f(*args, **kwargs)` runs (`f` a vmapped function), without running it."""
     if not isinstance(f, VmappedFunction):
         raise TypeError(f"astvmap.show: expected a vmapped function; got {type(f).__name__}")
-    return f.specialize(*args, **kwargs).text
+    spec = f.specialize(*args, **kwargs)
+    return spec.text if isinstance(spec, _LoopSpec) else specialize.full_text(spec)
 
 
 def _label(fun) -> str:
@@ -92,8 +93,11 @@ class VmappedFunction:
 
     @property
     def source(self) -> str | None:
-        """The generated source of the last call's specialization."""
-        return None if self._last is None else self._last.text
+        """The generated source of the last call's specialization (and of the generated functions it
+        calls)."""
+        if self._last is None:
+            return None
+        return self._last.text if isinstance(self._last, _LoopSpec) else specialize.full_text(self._last)
 
     def __repr__(self):
         return f"<astvmap {self.label}>"
@@ -124,7 +128,16 @@ class VmappedFunction:
     def specialize_generic(self):
         """The rank-generic specialization: every mapped parameter batched with unknown rank, every
         other one unknown (what `astvmap show` prints without --ndims; it runs for any rank)."""
+        try:
+            return self._generic()
+        except NotBatchable as e:
+            return self._loop_fallback(e)
+
+    def _generic(self):
         base = self._base
+        if getattr(base, "__astvmap__", None) is not None or lookup(base) is not None:
+            raise AstvmapError(f"{self.label}: a nested vmap (or a NumPy function) is specialized for the ranks "
+                               "of its arguments only; give ranks (--ndims) or example arguments")
         src = function_source(base)
         vals = specialize._bind(src, self._pre_args, self._pre_kwargs, None, [])
         for name, ax in (self._param_axes or {}).items():
@@ -135,7 +148,7 @@ class VmappedFunction:
         for p in a.posonlyargs + a.args + a.kwonlyargs:
             vals.setdefault(p.arg, Val(False, None, Kind.ARRAY))
         ordered = {p.arg: vals[p.arg] for p in a.posonlyargs + a.args + a.kwonlyargs}
-        return specialize.core(src, {**vals, **ordered}, None, self._settings)
+        return specialize.core(src, {**vals, **ordered}, None, self._settings, axes=self._axes_text())
 
     def prepare(self, args, kwargs) -> "_Call":
         sig = self._sig
@@ -230,7 +243,7 @@ class VmappedFunction:
             cx = _RootContext(self._settings)
             src = specialize.full_source(inner[0], 0, inner[1], inner[2], inner[3], per_example, cx, None)
             vals = specialize._bind(src, (), {}, None, arg_vals)
-            return specialize.core(src, vals, cx, self._settings, use_cache=False)
+            return specialize.core(src, vals, cx, self._settings, use_cache=False, axes=self._axes_text())
         if lookup(base) is not None and not isinstance(base, types.FunctionType):
             src = _synthesize(base)
         else:
@@ -239,7 +252,7 @@ class VmappedFunction:
         vals.update({k: v for k, v in call.vals.items()})
         if src.fdef.args.vararg is not None and src.fdef.args.vararg.arg in call.vals:
             pass
-        return specialize.core(src, vals, None, self._settings)
+        return specialize.core(src, vals, None, self._settings, axes=self._axes_text())
 
     def _loop_fallback(self, e: NotBatchable):
         try:
@@ -256,6 +269,9 @@ class VmappedFunction:
         else:
             warnings.warn(msg, PerformanceWarning, stacklevel=4)
         return _LoopSpec(msg)
+
+    def _axes_text(self) -> str:
+        return f"in_axes={self.in_axes!r}, out_axes={self.out_axes!r}"
 
     # ---- outputs ---------------------------------------------------------------------------------
     def finish(self, out, val: Val, out_axes, call, spec):

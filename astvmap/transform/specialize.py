@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ast
 import builtins
+import keyword
 import types
 import warnings
 from dataclasses import dataclass, field
@@ -101,9 +102,16 @@ def _valid(spec: Specialization, src: FunctionSource) -> bool:
 
 
 def core(src: FunctionSource, vals: dict, parent: Context | None = None, settings: Settings | None = None,
-         use_cache: bool = True) -> Specialization:
-    """The batched function of `src` for parameter Vals `vals` (batched values at axis 0, outputs raw)."""
+         use_cache: bool = True, axes: str | None = None) -> Specialization:
+    """The batched function of `src` for parameter Vals `vals` (batched values at axis 0, outputs raw).
+
+    `axes` (the top-level call's `in_axes=..., out_axes=...`) goes into the header."""
     settings = settings or (parent.settings if parent is not None else Settings())
+    use_cache = use_cache and src.code is not None     # lifted and generated sources are made afresh
+    a = src.fdef.args
+    order = [p.arg for p in a.posonlyargs + a.args] + ([a.vararg.arg] if a.vararg else []) + \
+        [p.arg for p in a.kwonlyargs] + ([a.kwarg.arg] if a.kwarg else [])
+    vals = {**{n: vals[n] for n in order if n in vals}, **vals}
     key, objs = cache_key(src, vals, settings)
     if use_cache:
         for spec in _CACHE.get(key, ()):
@@ -121,7 +129,7 @@ def core(src: FunctionSource, vals: dict, parent: Context | None = None, setting
     fdef, out_val = vectorizer.run(src.fdef, vals)
     cx.return_sites = vectorizer.return_sites
     stages["vectorize"] = ast.unparse(fdef)
-    header = _header(src, vals, settings)
+    header = _header(src, vals, axes)
     text, line_map = emit(fdef, header, src.origin, comment_lines=not src.generated)
     stages["final"] = text
     stages["annotate"] = emit(fdef, header, src.origin, comment_lines=not src.generated, annotate=True)[0]
@@ -131,6 +139,7 @@ def core(src: FunctionSource, vals: dict, parent: Context | None = None, setting
     spec.stages = stages
     spec.callees = [v for v in cx.free.values() if hasattr(v, ASTVMAP_SOURCE)]
     fn.__astvmap_text__ = text
+    fn.__astvmap_callees__ = spec.callees
     spec.source = _generated_source(fn, full, filename, fdef.name, src, cx)
     if not src.generated:
         FILES[filename] = (spec.line_map, src.origin)
@@ -144,6 +153,19 @@ def core(src: FunctionSource, vals: dict, parent: Context | None = None, setting
     if use_cache:
         _CACHE.setdefault(key, []).append(spec)
     return spec
+
+
+def full_text(spec) -> str:
+    """The specialization's text followed by the generated functions it calls (each once)."""
+    out, seen, todo = [spec.text], {id(spec.fn)}, list(getattr(spec, "callees", ()))
+    while todo:
+        fn = todo.pop(0)
+        if id(fn) in seen:
+            continue
+        seen.add(id(fn))
+        out.append(fn.__astvmap_text__)
+        todo += [v for v in fn.__astvmap_callees__]
+    return "\n".join(out)
 
 
 def _rebound(spec, src):
@@ -178,12 +200,13 @@ def _generated_source(fn, full, filename, name, src, cx) -> FunctionSource:
                           fn.__kwdefaults__, generated=True)
 
 
-def _header(src, vals, settings) -> list[str]:
-    where = f"{src.origin.display_name}:{src.origin.firstlineno}" if not src.generated else "generated"
-    parts = []
-    for name, v in vals.items():
-        parts.append(f"{name}: {_describe(v)}")
-    return [f"astvmap: {src.name} ({where}), batched for {', '.join(parts) or 'no arguments'}. "
+def _header(src, vals, axes) -> list[str]:
+    where = f"{src.origin.display_name}:{src.origin.firstlineno}" if not src.generated else "nested vmap"
+    parts = ", ".join(f"{name}: {_describe(v)}" for name, v in vals.items()) or "no arguments"
+    if axes:
+        return [f"astvmap: {src.name} ({where}), {axes}; per example {parts}.",
+                "Batched values carry the batch axis first. Do not edit."]
+    return [f"astvmap: {src.name} ({where}) called with {parts}.",
             "Batched values carry the batch axis first. Do not edit."]
 
 
@@ -272,7 +295,9 @@ def full_source(fun, n_lifted: int, in_axes, out_axes, axis_size, arg_vals: list
     out = namer.fresh("out")
     lines.append(f"{out} = {call}")
     lines.append(f"return {_exit(out, spec.out_val, out_axes, bname, label, node, parent)}")
-    fname = namer.fresh(f"{base_src.name}_vmapped")
+    if f"{bname})" not in lines[-1]:
+        lines = [l for l in lines if not l.startswith(f"{bname} = ")]
+    fname = namer.fresh(base_src.name + ("_" if keyword.iskeyword(base_src.name) else ""))
     text = f"def {fname}({', '.join(names)}):\n" + "".join(f"    {l}\n" for l in lines)
     filename = f"<astvmap nested {fname}>"
     import linecache

@@ -152,6 +152,22 @@ def stack(items, B, axis=1):
     return np.stack(items, axis=axis)
 
 
+def any_of(items, B):
+    """Python's `any(iterable)` over batched per-example values (each item's truth value per lane)."""
+    out = np.zeros(B, dtype=bool)
+    for it in items:
+        out |= np.asarray(it, dtype=bool)
+    return out
+
+
+def all_of(items, B):
+    """Python's `all(iterable)` over batched per-example values."""
+    out = np.ones(B, dtype=bool)
+    for it in items:
+        out &= np.asarray(it, dtype=bool)
+    return out
+
+
 def getitem_any(x, index):
     """`v[index]` per example for a per-example loop's result: a tuple of stacked arrays (index the
     tuple) or one stacked array (index every example)."""

@@ -125,6 +125,21 @@ def batch_sum(ctx, iterable, start=None) -> Operand:
                None if item is None else item.dtype)
 
 
+@register(any, all)
+def batch_any_all(ctx, iterable) -> Operand:
+    # any(x) over a per-example vector: its truth values along axis 1; over batched items: a fold
+    v = iterable.val
+    fn = "any" if ctx.call.fn is builtins.any else "all"
+    if v.batched and v.kind == Kind.ARRAY:
+        if v.ndim != 1:
+            raise ctx.fail(f"{fn}() over the rows of a per-example array (the loop takes each row's truth value)")
+        return out(ctx.expr(f"np.{fn}(x, axis=1)", x=iterable.node), True, 0, "b")
+    item = v.item if v.item is not None else None
+    if item is None or item.ndim != 0:
+        raise ctx.fail(f"{fn}() of items that are not one value per example")
+    return out(ctx.expr(f"av__.{fn}_of(x, B)", x=iterable.node, B=ctx.batch_size()), True, 0, "b")
+
+
 @register(range)
 def batch_range(ctx, *args) -> Operand:
     if any(a.batched for a in args):

@@ -107,7 +107,8 @@ class ControlFlowMixin:
         if self.writes_forbidden(node.body + node.orelse):
             raise self.cx.fail("in-place writes under a batched condition")
         cx = self.cx
-        cond = cx.temp(self.truthy(test, node.test), "cond")
+        truth = self.truthy(test, node.test)
+        cond = truth if isinstance(truth, ast.Name) else cx.temp(truth, "cond")
         env0, renames0 = self.env, dict(self.renames)
         then = self.masked_block(node.body, cond, "then")
         not_cond = ast.UnaryOp(ast.Invert(), ast.Name(cond.id, ast.Load()))
@@ -258,18 +259,13 @@ class ControlFlowMixin:
     def batched_if_expr(self, stmt, test):
         return self.batched_if(stmt, test)
 
-    def boolop(self, node: ast.BoolOp, values):
-        """`a and b` / `a or b` on batched values, with Python's semantics: the right operand runs only
-        for lanes where the left one does not decide (masked), and the result is an operand's value."""
-        cx = self.cx
+    def bool_fast_path(self, node: ast.BoolOp, values):
+        """`a and b` of per-example bools whose right side cannot fault: `a & b` (same values, no
+        masking needed)."""
         if all(v.val.dtype == "b" and v.val.ndim == 0 for v in values) and is_safe(node.values[1:]):
             op = ast.BitAnd() if isinstance(node.op, ast.And) else ast.BitOr()
-            out = values[0].node
-            for v in values[1:]:
-                out = ast.BinOp(out, op, v.node)
-            return Operand(out, Val(True, 0, Kind.ARRAY, "b"))
-        # Fold left: a and b and c == (a and b) and c. The left value is bound to a name, reused.
-        raise NotBatchable("`and`/`or` whose right operand may raise, or on non-bool values", node)
+            return Operand(ast.BinOp(values[0].node, op, values[1].node), Val(True, 0, Kind.ARRAY, "b"))
+        return None
 
     # ---- while ---------------------------------------------------------------------------------------
     def batched_while(self, node: ast.While, test: Operand):

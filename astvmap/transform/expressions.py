@@ -119,11 +119,36 @@ class ExpressionsMixin:
         return out
 
     def visit_BoolOp(self, node):
-        values = self.exprs(node.values)
+        # `a and b` is `b if a else a`, `a or b` is `a if a else b` (a evaluated once): Python's
+        # short-circuit, and its choice of operand as the result, carry over to batched tests.
+        if len(node.values) > 2:
+            inner = ast.copy_location(ast.BoolOp(node.op, node.values[:-1]), node)
+            inner.end_lineno, inner.end_col_offset = node.end_lineno, node.end_col_offset
+            node = ast.copy_location(ast.BoolOp(node.op, [inner, node.values[-1]]), node)
+        mark = len(self.cx.pending)
+        left = self.expr(node.values[0])
+        right = self.expr(node.values[1])
         self.cx.node = node
-        if not any(v.batched for v in values):
-            return Operand(ast.BoolOp(node.op, [v.node for v in values]), _join_all([v.val for v in values]))
-        return self.boolop(node, values)
+        if not left.batched and not right.batched:
+            return Operand(ast.BoolOp(node.op, [left.node, right.node]), _join_all([left.val, right.val]))
+        fast = self.bool_fast_path(node, [left, right])
+        if fast is not None:
+            return fast
+        del self.cx.pending[mark:]
+        left = self.expr(node.values[0])
+        if not isinstance(left.node, (ast.Name, ast.Constant)):
+            left = Operand(self.cx.temp(left.node, "value"), left.val)
+        name = left.node.id if isinstance(left.node, ast.Name) else None
+        if name is not None and name not in self.env:
+            self.env[name] = left.val
+        ref = ast.copy_location(ast.Name(name, ast.Load()), node) if name else left.node
+        if isinstance(node.op, ast.And):
+            ifexp = ast.IfExp(ref, node.values[1], ref)
+        else:
+            ifexp = ast.IfExp(ref, ref, node.values[1])
+        ast.copy_location(ifexp, node)
+        ifexp.end_lineno, ifexp.end_col_offset = node.end_lineno, node.end_col_offset
+        return self.visit_IfExp(ifexp)
 
     def visit_IfExp(self, node):
         test = self.expr(node.test)

@@ -105,12 +105,27 @@ def arg_flat(fn, x, keepdims):
 def lanes_like_active(x, mask):
     """`x` with every lane outside `mask` replaced by the first lane inside it (NOTE [batched if]):
     masked lanes then repeat a computation the loop really does, so they cannot fault."""
-    if mask.all():
-        return x
-    idx = np.flatnonzero(mask)
-    out = np.array(x, copy=True)
-    if idx.size:
-        out[~mask] = x[idx[0]]
+    first = int(mask.argmax())
+    if not mask[first] or mask.all():
+        return x            # no lane to borrow from (the region is skipped), or nothing to replace
+    x = np.asarray(x)
+    return np.where(mask.reshape(mask.shape + (1,) * (x.ndim - 1)), x, x[first])
+
+
+def active_lanes(active):
+    """The lanes a masked loop still runs: `slice(None)` (gathers are views) when every lane is active,
+    else their indices."""
+    return slice(None) if active.all() else np.flatnonzero(active)
+
+
+def put_lanes(x, lanes, values):
+    """`x` with `lanes` set to `values` (a loop's results for its active lanes); the dtype widens as
+    the loop's own values would (an int counter that becomes float stays float)."""
+    if isinstance(lanes, slice):
+        return values
+    values = np.asarray(values)
+    out = np.array(x, dtype=np.result_type(x, values))   # a copy: `x` may be a caller's array
+    out[lanes] = values
     return out
 
 

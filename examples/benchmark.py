@@ -85,6 +85,53 @@ def convolve_k(x, w):
     return np.array(output)
 
 
+def piecewise(x):
+    if x < -1.0:
+        return -x - 0.5
+    elif x < 1.0:
+        return 0.5 * x * x
+    return x - 0.5
+
+
+def newton_sqrt(a):
+    x = a
+    while abs(x * x - a) > 1e-12 * a:
+        x = 0.5 * (x + a / x)
+    return x
+
+
+def bisection(c):
+    lo, hi = 0.0, max(c, 1.0)
+    while hi - lo > 1e-9:
+        mid = 0.5 * (lo + hi)
+        if mid * mid > c:
+            hi = mid
+        else:
+            lo = mid
+    return lo
+
+
+def newton_hand(a):
+    x = a.copy()
+    active = np.abs(x * x - a) > 1e-12 * a
+    while active.any():
+        x = np.where(active, 0.5 * (x + a / x), x)
+        active &= np.abs(x * x - a) > 1e-12 * a
+    return x
+
+
+def bisection_hand(c):
+    lo, hi = np.zeros_like(c), np.maximum(c, 1.0)
+    active = hi - lo > 1e-9
+    while active.any():
+        mid = 0.5 * (lo + hi)
+        up = mid * mid > c
+        hi = np.where(active & up, mid, hi)
+        lo = np.where(active & ~up, mid, lo)
+        active = hi - lo > 1e-9
+    return lo
+
+
 # ---------------------------------------------------------------------------------------------------------
 # The workloads. `loop(k, *args)` and `vectorized(k, *args)` compute the first k of `outer` examples; each
 # example costs about `inner` per-example Python calls, which sets how many are sampled.
@@ -186,6 +233,24 @@ def mm_workload(n):
         outer=n, inner=n)
 
 
+def scalar_workload(name, fn, hand, make, B):
+    """A per-example scalar function with control flow (a batched `if` or `while`)."""
+    return Workload(
+        name, f"B={B:,}", lambda rng: (make(rng, B),), hand=hand, build=lambda: vmap(fn),
+        loop=lambda k, X: _stack_zip(fn, k, X),
+        vectorized=lambda k, X: np.vectorize(fn, otypes=[float])(X[:k]), outer=B)
+
+
+def control_flow_workloads(B):
+    return [
+        scalar_workload("piecewise", piecewise,
+                        lambda x: np.where(x < -1.0, -x - 0.5, np.where(x < 1.0, 0.5 * x * x, x - 0.5)),
+                        lambda rng, n: rng.normal(scale=2.0, size=n), B),
+        scalar_workload("newton_sqrt", newton_sqrt, newton_hand, lambda rng, n: rng.uniform(0.1, 100.0, size=n), B),
+        scalar_workload("bisection", bisection, bisection_hand, lambda rng, n: rng.uniform(0.0, 100.0, size=n), B),
+    ]
+
+
 def workloads(quick: bool) -> list[Workload]:
     if quick:
         return [
@@ -194,6 +259,7 @@ def workloads(quick: bool) -> list[Workload]:
             custom_dot_workload(3, 10_000), custom_dot_workload(256, 2_000),
             convolve_workload(convolve, 5, 3, 10_000), convolve_workload(convolve_k, 1000, 9, 100),
             pairwise_workload(256, 256, 16), gram_workload(256, 256, 16), mm_workload(64),
+            *control_flow_workloads(10_000),
         ]
     return [
         neuron_workload(1_000), neuron_workload(100_000),
@@ -201,6 +267,7 @@ def workloads(quick: bool) -> list[Workload]:
         custom_dot_workload(3, 100_000), custom_dot_workload(256, 20_000),
         convolve_workload(convolve, 5, 3, 100_000), convolve_workload(convolve_k, 1000, 9, 1_000),
         pairwise_workload(1024, 1024, 16), gram_workload(1024, 1024, 16), mm_workload(256),
+        *control_flow_workloads(100_000),
     ]
 
 

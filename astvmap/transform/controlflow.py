@@ -34,6 +34,10 @@ def is_safe(nodes) -> bool:
         for n in ast.walk(root):
             if isinstance(n, (ast.Subscript, ast.Lambda, ast.Raise, ast.Assert)):
                 return False
+            if isinstance(n, ast.BinOp) and isinstance(n.op, (ast.Div, ast.FloorDiv, ast.Mod)) \
+                    and isinstance(n.right, ast.Constant) and isinstance(n.right.value, (int, float)) \
+                    and n.right.value != 0:
+                continue           # division by a nonzero constant
             if isinstance(n, (ast.BinOp, ast.UnaryOp, ast.BoolOp)) and not isinstance(n.op, _SAFE_OPS):
                 return False
             if isinstance(n, ast.Compare) and not all(isinstance(o, _SAFE_OPS) for o in n.ops):
@@ -206,12 +210,6 @@ class ControlFlowMixin:
                     and name in self.live_after(node):
                 pass  # av__.select raises at run time when lanes of both branches meet
             val = Val(True, nd, Kind.ARRAY, va.dtype if va.dtype == vb.dtype else None)
-        frame = self.while_frame
-        if frame is not None and self.branch is frame["branch"] and name in frame["carried"]:
-            out = self.frozen_assign(name, Operand(call, val), node)
-            for st in out:
-                st._user_line = node.lineno
-            return out
         self.env[name] = val
         stmt = ast.Assign([ast.Name(target, ast.Store())], call)
         stmt._user_line = node.lineno
@@ -269,6 +267,10 @@ class ControlFlowMixin:
 
     # ---- while ---------------------------------------------------------------------------------------
     def batched_while(self, node: ast.While, test: Operand):
+        """A loop on a batched test runs while any lane is active, on the active lanes only: each
+        iteration gathers them (`x_active = x[lanes]`, a view while every lane is active), runs the body
+        there and puts the results back. Finished lanes are never computed again, so they cannot
+        fault, and skewed trip counts cost the sum of the iterations, not B times the largest."""
         cx = self.cx
         if node.orelse:
             raise cx.fail("`while ... else` on a batched test")
@@ -276,8 +278,8 @@ class ControlFlowMixin:
             raise cx.fail("in-place writes in a loop on a batched test")
         if any(isinstance(n, (ast.Break, ast.Continue, ast.Return)) for s in node.body for n in ast.walk(s)):
             raise cx.fail("`break`/`continue`/`return` in a loop on a batched test")
-        stores = [n for n in _stores(node.body)]
-        env_before = self.env
+        stores = _stores(node.body)
+        env_before = dict(self.env)
         live = self.live_after(node)
         for n in stores:
             if n not in env_before and n in live:
@@ -285,100 +287,93 @@ class ControlFlowMixin:
                                "examples that never enter the loop would have no value; assign it before the loop",
                                node)
         carried = [n for n in stores if n in env_before]
-        # Every carried name is batched: lanes leave the loop at different iterations.
+        # Every carried name is batched (lanes leave at different iterations) and owns its data (its
+        # lanes are written in place).
         pre = []
         for n in carried:
-            v = env_before[n]
+            v = self.env[n]
+            code = ast.Name(self.code_name(n), ast.Load())
             if not v.batched:
-                promoted = cx.promote(Operand(ast.Name(self.code_name(n), ast.Load()), v), v.with_(batched=True))
+                promoted = cx.promote(Operand(code, v), v.with_(batched=True))
                 pre.append(ast.Assign([ast.Name(self.code_name(n), ast.Store())], promoted.node))
                 self.env[n] = promoted.val
-        safe = is_safe(node.body)
         names_before = set(cx.namer.taken)
+        env0 = dict(self.env)
         for _ in range(len(carried) + 3):
             cx.namer.taken = set(names_before)
-            snapshot = (dict(self.env), names_before)
+            self.env = dict(env0)
             active = cx.namer.fresh("active")
-            body, env_after = self._masked_while_body(node, active, carried, safe)
-            changed = [n for n in carried if join(snapshot[0][n], env_after[n]) != snapshot[0][n]]
+            lanes = cx.namer.fresh("lanes")
+            body, env_after = self._compacted_body(node, active, lanes, carried)
+            changed = [n for n in carried if join(env0[n], env_after[n]) != env0[n]]
             if not changed:
                 break
-            self.env, cx.namer.taken = snapshot[0], snapshot[1]
             for n in changed:
-                self.env[n] = join(self.env[n], env_after[n])
+                env0[n] = join(env0[n], env_after[n])
         else:
             raise cx.fail("the loop's variables did not settle")
-        self.env = {**env_after, **{n: self.env[n] for n in carried}}
+        self.env = {**env0, **{n: env0[n] for n in carried}}
+        saved = cx.pending
         cx.pending = []
         first = self.expr(node.test)
         start = cx.pending + [ast.Assign([ast.Name(active, ast.Store())], self.truthy(first, node.test))]
-        cx.pending = []
+        cx.pending = saved
         loop = ast.While(cx.expr("np.any(a)", a=ast.Name(active, ast.Load())), body, [])
         for s in pre + start + [loop]:
             s._user_line = node.lineno
         return pre + start + [loop]
 
-    def _masked_while_body(self, node, active, carried, safe):
+    def _compacted_body(self, node, active, lanes, carried):
         cx = self.cx
-        mask = ast.Name(active, ast.Load())
-        saved_renames = dict(self.renames)
-        pre = []
-        work = {}
-        if not safe:
-            for name in _loads(node.body):
-                if name in self.env and self.env[name].batched and self.env[name].kind in (Kind.ARRAY, Kind.SCALAR):
-                    borrowed = cx.namer.fresh(f"{name}_active")
-                    pre.append(ast.Assign([ast.Name(borrowed, ast.Store())],
-                                          cx.expr("av__.lanes_like_active(x, m)", x=ast.Name(self.code_name(name),
-                                                                                             ast.Load()), m=mask)))
-                    self.renames[name] = borrowed
-                    work[name] = borrowed
+        saved = (self.renames, self.branch, cx.batch_name)
+        self.renames = dict(self.renames)
+        gathered = [n for n in _ordered(dict.fromkeys(carried), dict.fromkeys(_loads(node.body + [node.test])))
+                    if n in self.env and self.env[n].batched and self.env[n].kind in (Kind.ARRAY, Kind.SCALAR)]
+        head = [ast.Assign([ast.Name(lanes, ast.Store())],
+                           cx.expr("av__.active_lanes(a)", a=ast.Name(active, ast.Load())))]
+        stores = {}
+        for n in gathered:
+            name = cx.namer.fresh(f"{n}_active")
+            head.append(ast.Assign([ast.Name(name, ast.Store())],
+                                   cx.expr("x[i]", x=ast.Name(self.code_name(n), ast.Load()), i=ast.Name(lanes, ast.Load()))))
+            stores[n] = name
+            self.renames[n] = name
+        outer_names = {n: self.code_name(n) for n in carried}
+        for n in carried:
+            outer_names[n] = saved[0].get(n, n)
+        self.branch = {"stores": stores, "suffix": "active"}
+        cx.batch_name = None           # inside, the batch is the active lanes
         self.loops.append(node)
         self.masked += 1
-        self.while_frame = {"active": active, "carried": set(carried), "work": work, "outer": self.while_frame,
-                            "branch": self.branch}
         try:
             body = self.block(node.body)
-            # The test reads the loop's own (frozen) values: finished lanes stay finished.
-            self.renames = dict(saved_renames)
             cx.pending = []
             test = self.expr(node.test)
-            update = cx.pending + [ast.AugAssign(ast.Name(active, ast.Store()), ast.BitAnd(),
-                                                 self.truthy(test, node.test))]
+            test_code = cx.pending
+            inner_batch = cx.batch_name
         finally:
             self.loops.pop()
             self.masked -= 1
-            self.while_frame = self.while_frame["outer"]
         env_after = dict(self.env)
-        self.renames = saved_renames
-        for s in pre + update:
+        tail = []
+        for n in carried:
+            if n not in stores:
+                continue
+            outer = outer_names[n]
+            tail.append(ast.Assign([ast.Name(outer, ast.Store())],
+                                   cx.expr("av__.put_lanes(x, i, v)", x=ast.Name(outer, ast.Load()),
+                                           i=ast.Name(lanes, ast.Load()), v=ast.Name(stores[n], ast.Load()))))
+        tail += test_code
+        tail.append(ast.Assign([ast.Name(active, ast.Store())],
+                               cx.expr("av__.put_lanes(a, i, t)", a=ast.Name(active, ast.Load()),
+                                       i=ast.Name(lanes, ast.Load()), t=self.truthy(test, node.test))))
+        if inner_batch is not None:
+            head.insert(1, ast.Assign([ast.Name(inner_batch, ast.Store())],
+                                      cx.expr("np.count_nonzero(a)", a=ast.Name(active, ast.Load()))))
+        self.renames, self.branch, cx.batch_name = saved
+        for s in head + tail:
             s._user_line = node.lineno
-        return pre + body + update, env_after
-
-    def frozen_assign(self, name: str, value: Operand, node) -> list[ast.stmt]:
-        """In a masked `while` body: `x = np.where(active, new, x)` for a carried name."""
-        cx = self.cx
-        frame = self.while_frame
-        active = ast.Name(frame["active"], ast.Load())
-        v = value.val
-        nd = v.ndim if v.kind in (Kind.ARRAY, Kind.SCALAR) else None
-        if v.kind not in (Kind.ARRAY, Kind.SCALAR) or nd is None:
-            raise cx.fail(f"updating `{name}` of unknown rank in a loop on a batched test")
-        mask = active if nd == 0 else cx.expr("a.reshape(s)", a=active,
-                                                   s=ast.Tuple([ast.Constant(-1)] + [ast.Constant(1)] * nd, ast.Load()))
-        real = name
-        out = []
-        if name in frame["work"]:
-            work = frame["work"][name]
-            out.append(ast.Assign([ast.Name(work, ast.Store())], value.node))
-            out.append(ast.Assign([ast.Name(real, ast.Store())],
-                                  cx.expr("np.where(m, w, x)", m=mask, w=ast.Name(work, ast.Load()),
-                                          x=ast.Name(real, ast.Load()))))
-        else:
-            out.append(ast.Assign([ast.Name(real, ast.Store())],
-                                  cx.expr("np.where(m, v, x)", m=mask, v=value.node, x=ast.Name(real, ast.Load()))))
-        self.env[name] = Val(True, nd, Kind.ARRAY, v.dtype)
-        return out
+        return head + body + tail, env_after
 
 
 def _ordered(a: dict, b: dict):

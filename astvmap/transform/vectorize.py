@@ -32,7 +32,6 @@ class Vectorizer(ControlFlowMixin, ExpressionsMixin, CallsMixin):
         self.branch = None                      # the batched branch being rewritten (controlflow.py)
         self.masked = 0
         self.loops: list[ast.AST] = []
-        self.while_frame = None
         self._extra_live: set[str] = set()
         self.fdef = None
         self.in_loop = 0
@@ -189,10 +188,6 @@ class Vectorizer(ControlFlowMixin, ExpressionsMixin, CallsMixin):
     def visit_Assign(self, node):
         value = self.expr(node.value)
         self.cx.node = node
-        frame = self.while_frame
-        if frame is not None and self.branch is frame["branch"] and len(node.targets) == 1 and any(
-                isinstance(n, ast.Name) and n.id in frame["carried"] for n in ast.walk(node.targets[0])):
-            return self.assign_carried(node.targets[0], value, node)
         if len(node.targets) > 1 and not isinstance(value.node, (ast.Name, ast.Constant)):
             value = Operand(self.cx.temp(value.node, "value"), value.val, value.static)
         value = self._unpackable(node.targets, value)
@@ -204,23 +199,6 @@ class Vectorizer(ControlFlowMixin, ExpressionsMixin, CallsMixin):
                 raise self.cx.fail("a chained assignment writing batched values of different ranks")
             return [ast.Assign(targets, self.aligned_value)]
         return [ast.Assign(targets, value.node)]
-
-    def assign_carried(self, target, value: Operand, node):
-        """An assignment to names a masked `while` carries: each one frozen where lanes are done."""
-        if isinstance(target, ast.Name):
-            return self.frozen_assign(target.id, value, node)
-        if isinstance(target, (ast.Tuple, ast.List)) and all(isinstance(e, ast.Name) for e in target.elts) \
-                and value.val.elts is not None and len(value.val.elts) == len(target.elts):
-            tmp = self.cx.namer.fresh("value")
-            out = [ast.Assign([ast.Name(tmp, ast.Store())], value.node)]
-            for i, (e, v) in enumerate(zip(target.elts, value.val.elts)):
-                part = Operand(templates.index(ast.Name(tmp, ast.Load()), [i]), v)
-                if e.id in self.while_frame["carried"]:
-                    out += self.frozen_assign(e.id, part, node)
-                else:
-                    out.append(ast.Assign([self.bind_target(e, part)], part.node))
-            return out
-        raise self.cx.fail("this assignment in a loop on a batched test")
 
     def visit_AnnAssign(self, node):
         if node.value is None:
@@ -319,10 +297,6 @@ class Vectorizer(ControlFlowMixin, ExpressionsMixin, CallsMixin):
         cx.node = node
         res = self.apply(BINOPS[type(node.op)], [cur, value], {}, node,
                          syntax=ast.BinOp(cur.node, node.op, value.node))
-        frame = self.while_frame
-        if isinstance(target, ast.Name) and frame is not None and self.branch is frame["branch"] \
-                and target.id in frame["carried"]:
-            return self.frozen_assign(target.id, res, node)
         if isinstance(target, ast.Name) and self.branch is not None:
             self.env[target.id] = res.val
             return [ast.Assign([ast.Name(self.store_name(target.id), ast.Store())], res.node)]

@@ -112,6 +112,12 @@ def lanes_like_active(x, mask):
     return np.where(mask.reshape(mask.shape + (1,) * (x.ndim - 1)), x, x[first])
 
 
+def enters(mask):
+    """Does any lane take this branch? (An empty batch runs it too: on no lanes nothing can fault, and
+    its results give the empty output its shape.)"""
+    return mask.size == 0 or bool(mask.any())
+
+
 def active_lanes(active):
     """The lanes a masked loop still runs: `slice(None)` (gathers are views) when every lane is active,
     else their indices."""
@@ -137,9 +143,9 @@ def select(cond, a, b, batched=(True, True)):
         if len(a) != len(b):
             raise ValueError("the branches of an `if` give tuples of different lengths")
         return tuple(select(cond, x, y, batched) for x, y in zip(a, b))
-    if cond.all():
+    if B and cond.all():
         return a if batched[0] else batch_broadcast(a, B)
-    if not cond.any():
+    if B and not cond.any():
         return b if batched[1] else batch_broadcast(b, B)
     a, b = np.asarray(a), np.asarray(b)
     sa = a.shape[1:] if batched[0] else a.shape

@@ -180,7 +180,7 @@ class ControlFlowMixin:
         code = pre + code
         if not safe and code:
             placeholders = [ast.Assign([ast.Name(n, ast.Store())], ast.Constant(None)) for n in result["stores"].values()]
-            guard = ast.If(cx.expr("np.any(m)", m=mask), code, placeholders)
+            guard = ast.If(cx.expr("av__.enters(m)", m=mask), code, placeholders)
             guard._user_line = code[0]._user_line
             code = [guard]
         result["code"] = code

@@ -84,6 +84,7 @@ class VmappedFunction:
             self._param_axes = axes_mod.parameter_axes(self._sig, in_axes, self.label)
         self._settings = Settings(fallback, "error", self.label)
         self._specs: dict = {}
+        self._keepalive: list = []
         self._last = None
 
     # protocol read by the transform (never by importing this module): (fun, in_axes, out_axes, axis_size)
@@ -115,9 +116,34 @@ class VmappedFunction:
         try:
             out = spec.fn(*self._pre_args, *call.args, **{**self._pre_kwargs, **call.kwargs})
         except Exception as e:
+            if call.B == 0:
+                return self._empty_by_probe(spec, call, e)
             _annotate(e)
             raise
         return self.finish(out, spec.out_val, self.out_axes, call, spec)
+
+    def _empty_by_probe(self, spec, call, error):
+        """A batch of size 0 whose batched code raised on empty arrays (a constant index, say): the
+        loop runs nothing, so the result is empty; its per-example shape comes from one zero-filled
+        example, as the loop's result would have."""
+        zeros = {id(leaf): np.zeros((1,) + leaf.shape[1:], leaf.dtype) for leaf in call.leaves}
+
+        def swap(v):
+            if id(v) in zeros:
+                return zeros[id(v)]
+            if isinstance(v, (tuple, list)):
+                return type(v)(swap(x) for x in v)
+            if isinstance(v, dict):
+                return {k: swap(x) for k, x in v.items()}
+            return v
+        try:
+            with np.errstate(all="ignore"):
+                out = spec.fn(*self._pre_args, *swap(list(call.args)), **{**self._pre_kwargs, **swap(call.kwargs)})
+        except Exception:
+            _annotate(error)
+            raise error from None
+        probe = _Call(call.args, call.kwargs, call.vals, 1, list(zeros.values()), call.bound)
+        return _slice_empty(self.finish(out, spec.out_val, self.out_axes, probe, spec), self.out_axes, self.label)
 
     def specialize(self, *args, **kwargs):
         """The Specialization (generated code, result Val) for these example arguments, without running
@@ -225,6 +251,7 @@ class VmappedFunction:
         except NotBatchable as e:
             spec = self._loop_fallback(e)
         self._specs[key] = spec
+        self._keepalive.append(objs)       # the key holds their ids: they must outlive it
         return spec
 
     def _src_for_valid(self):
@@ -349,6 +376,18 @@ class _LoopSpec:
             kwargs = {k: _slice(v, b, moved_ids) for k, v in call.kwargs.items()}
             outs.append(vm.__wrapped__(*args, **kwargs))
         return _stack(outs, vm.out_axes, vm.label)
+
+
+def _slice_empty(out, out_axes, label):
+    """Results of a one-example probe (batch axis first) as empty results at `out_axes`."""
+    if isinstance(out, (tuple, list)):
+        ax = _split_axes(out_axes, len(out), type(out), label)
+        return type(out)(_slice_empty(o, a, label) for o, a in zip(out, ax))
+    if isinstance(out, dict):
+        return {k: _slice_empty(o, out_axes[k] if isinstance(out_axes, dict) else out_axes, label) for k, o in out.items()}
+    if out_axes is None:
+        return out
+    return np.take(out, np.arange(0), axis=out_axes)
 
 
 def _slice(value, b, moved_ids):

@@ -105,6 +105,8 @@ def arg_flat(fn, x, keepdims):
 def lanes_like_active(x, mask):
     """`x` with every lane outside `mask` replaced by the first lane inside it (NOTE [batched if]):
     masked lanes then repeat a computation the loop really does, so they cannot fault."""
+    if mask.size == 0:
+        return x
     first = int(mask.argmax())
     if not mask[first] or mask.all():
         return x            # no lane to borrow from (the region is skipped), or nothing to replace
@@ -113,8 +115,8 @@ def lanes_like_active(x, mask):
 
 
 def enters(mask):
-    """Does any lane take this branch? (An empty batch runs it too: on no lanes nothing can fault, and
-    its results give the empty output its shape.)"""
+    """Does any lane take this branch? (An empty batch runs it too, on no lanes: its empty result gives
+    the output its shape.)"""
     return mask.size == 0 or bool(mask.any())
 
 
@@ -139,6 +141,11 @@ def select(cond, a, b, batched=(True, True)):
     """Per lane, `a` where `cond` else `b`, as the loop's stacked results would be: a branch's own value
     (dtype included) when every lane took it; per-example shapes must agree when lanes of both meet."""
     B = cond.shape[0]
+    if a is None or b is None:            # a branch no lane took (only an empty batch skips both)
+        if a is None and b is None:
+            raise ValueError("astvmap: with a batch of size 0 neither branch of an `if` ran, so the shape of "
+                             "its result is unknown; pass at least one example")
+        return select(cond, b, b, (batched[1],) * 2) if a is None else select(cond, a, a, (batched[0],) * 2)
     if isinstance(a, tuple) and isinstance(b, tuple):
         if len(a) != len(b):
             raise ValueError("the branches of an `if` give tuples of different lengths")

@@ -8,7 +8,8 @@ returned value per example like any other name).
     return y * 2                       y = -x
                                        return y * 2
 
-Returns inside loops are left alone. Guarantees: the same behaviour for every input.
+When both branches go on, the rest is copied into both. Returns inside loops are left alone.
+Guarantees: the same behaviour for every input.
 """
 from __future__ import annotations
 
@@ -50,25 +51,13 @@ def _block(stmts):
     out = []
     for i, s in enumerate(stmts):
         if isinstance(s, ast.If) and _has_return(s):
+            # Every path through the `if` that does not return continues with the rest of the block.
             rest = stmts[i + 1:]
-            body, orelse = list(s.body), list(s.orelse)
-            if rest:
-                then_ends, else_ends = ends_with_return(body), ends_with_return(orelse)
-                if then_ends and not else_ends:
-                    orelse = orelse + rest
-                elif else_ends and not then_ends:
-                    body = body + rest
-                elif not then_ends and not else_ends:
-                    out.append(_copy_if(s, _block(body), _block(orelse)))
-                    continue
-                else:
-                    out.append(_copy_if(s, _block(body), _block(orelse)))
-                    return out          # the rest is unreachable
-                out.append(_copy_if(s, _block(body), _block(orelse)))
-                return out
+            body = s.body if ends_with_return(s.body) else s.body + rest
+            orelse = s.orelse if ends_with_return(s.orelse) else s.orelse + copy.deepcopy(rest)
             out.append(_copy_if(s, _block(body), _block(orelse)))
-        else:
-            out.append(s)
+            return out
+        out.append(s)
     return out
 
 

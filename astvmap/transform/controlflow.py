@@ -89,9 +89,11 @@ class ControlFlowMixin:
         return stores[name]
 
     def live_after(self, node) -> set[str]:
-        """Names the code may read after `node` (conservative: later lines, and enclosing loops)."""
-        names = {n.id for n in ast.walk(self.fdef) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)
-                 and getattr(n, "lineno", 0) > node.end_lineno}
+        """Names the code may read after `node`: the statements after it in every enclosing block, and
+        the enclosing loops (their next iteration)."""
+        names = set()
+        for rest in self.rest_stack:
+            names |= set(_loads(rest))
         for loop in self.loops:
             names |= set(_loads([loop]))
         return names | self._extra_live
@@ -179,7 +181,8 @@ class ControlFlowMixin:
             s._user_line = body[0].lineno if body else 0
         code = pre + code
         if not safe and code:
-            placeholders = [ast.Assign([ast.Name(n, ast.Store())], ast.Constant(None)) for n in result["stores"].values()]
+            placeholders = [ast.Assign([ast.Name(code, ast.Store())], _placeholder(result["env"].get(n)))
+                            for n, code in result["stores"].items()]
             guard = ast.If(cx.expr("av__.enters(m)", m=mask), code, placeholders)
             guard._user_line = code[0]._user_line
             code = [guard]
@@ -192,10 +195,7 @@ class ControlFlowMixin:
         if va.kind in (Kind.TUPLE, Kind.LIST, Kind.DICT) or vb.kind in (Kind.TUPLE, Kind.LIST, Kind.DICT):
             if not (va.batched and vb.batched) and (va.batched or vb.batched):
                 raise cx.fail(f"selecting containers `{name}` of mixed batchedness")
-        call = cx.expr("av__.select(c, a, b)", c=ast.Name(cond.id, ast.Load()), a=a, b=b)
-        if not (va.batched and vb.batched):
-            call.keywords.append(ast.keyword("batched", ast.Tuple([ast.Constant(va.batched), ast.Constant(vb.batched)],
-                                                                   ast.Load())))
+        call = self._select_expr(cond, a, va, b, vb)
         target = self.store_name(name) if name != RET or self.branch is not None else self.code_name(RET)
         if name == RET and self.branch is None:
             target = cx.namer.fresh("result")
@@ -214,6 +214,22 @@ class ControlFlowMixin:
         stmt = ast.Assign([ast.Name(target, ast.Store())], call)
         stmt._user_line = node.lineno
         return [stmt]
+
+    def _select_expr(self, cond, a, va: Val, b, vb: Val) -> ast.expr:
+        """`av__.select(cond, a, b)`; tuples element by element (their batchedness may differ)."""
+        cx = self.cx
+        if va.kind == vb.kind == Kind.TUPLE and va.elts is not None and vb.elts is not None \
+                and len(va.elts) == len(vb.elts) and not (va.batched and vb.batched and
+                                                         all(e.batched for e in va.elts + vb.elts)):
+            parts = [self._select_expr(cond, ast.Subscript(a, ast.Constant(i), ast.Load()), x,
+                                       ast.Subscript(b, ast.Constant(i), ast.Load()), y)
+                     for i, (x, y) in enumerate(zip(va.elts, vb.elts))]
+            return ast.Tuple(parts, ast.Load())
+        call = cx.expr("av__.select(c, a, b)", c=ast.Name(cond.id, ast.Load()), a=a, b=b)
+        if not (va.batched and vb.batched):
+            call.keywords.append(ast.keyword("batched", ast.Tuple([ast.Constant(va.batched), ast.Constant(vb.batched)],
+                                                                   ast.Load())))
+        return call
 
     def writes_forbidden(self, body) -> bool:
         for root in body:
@@ -374,6 +390,13 @@ class ControlFlowMixin:
         for s in head + tail:
             s._user_line = node.lineno
         return head + body + tail, env_after
+
+
+def _placeholder(v: Val | None) -> ast.expr:
+    """What a skipped branch leaves in its names (never selected: no lane took the branch)."""
+    if v is not None and v.kind == Kind.TUPLE and v.elts is not None:
+        return ast.Tuple([_placeholder(e) for e in v.elts], ast.Load())
+    return ast.Constant(None)
 
 
 def _ordered(a: dict, b: dict):

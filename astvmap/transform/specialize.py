@@ -135,7 +135,7 @@ def core(src: FunctionSource, vals: dict, parent: Context | None = None, setting
     stages["annotate"] = emit(fdef, header, src.origin, comment_lines=not src.generated, annotate=True)[0]
     fn, full, filename, offset = load(text, fdef.name, cx.free, src)
     spec = Specialization(fn, text, out_val, None, {k + offset: v for k, v in line_map.items()}, filename,
-                          _deps(cx, src), objs)
+                          _deps(cx, src), objs + [obj for _, _, _, obj in cx.deps])   # ids stay unique
     spec.stages = stages
     spec.callees = [v for v in cx.free.values() if hasattr(v, ASTVMAP_SOURCE)]
     fn.__astvmap_text__ = text

@@ -33,6 +33,7 @@ class Vectorizer(ControlFlowMixin, ExpressionsMixin, CallsMixin):
         self.masked = 0
         self.loops: list[ast.AST] = []
         self._extra_live: set[str] = set()
+        self.rest_stack: list[list[ast.stmt]] = []   # statements after each enclosing one (liveness)
         self.fdef = None
         self.in_loop = 0
         self.returns: list[Val] = []
@@ -88,10 +89,14 @@ class Vectorizer(ControlFlowMixin, ExpressionsMixin, CallsMixin):
         out = []
         saved = self.cx.pending
         try:
-            for s in stmts:
+            for i, s in enumerate(stmts):
                 self.cx.pending = []
                 self.cx.node = s
-                new = self.stmt(s)
+                self.rest_stack.append(stmts[i + 1:])
+                try:
+                    new = self.stmt(s)
+                finally:
+                    self.rest_stack.pop()
                 for g in self.cx.pending + new:
                     if not hasattr(g, "_user_line"):
                         g._user_line = s.lineno

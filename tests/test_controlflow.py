@@ -137,6 +137,8 @@ def piece_dtypes(s):
     return y
 
 
+# B = 0 is left out where the dtype depends on the branch: with no example the oracle probes a zero-filled
+# example, whose branch need not be the one the pool's lanes take.
 @pytest.mark.parametrize("pool", [MIXED, POS, NEG], ids=["mixed", "pos", "neg"])
 def test_if_dtype_is_the_branch_own_when_all_lanes_agree(pool):
     check(piece_dtypes, pool, sizes=[1, 3, 7])
@@ -892,3 +894,158 @@ def test_math_in_branches():
         return y
     check(f, MIXED)
     check_no_warnings(f, MIXED)
+
+
+# =========================================================================== more tests of truth values
+
+def chained(s):
+    if 0 < s < 1:
+        return s
+    return 0.0
+
+
+def truthy_int(k):
+    if k:
+        y = 10 // k
+    else:
+        y = -1
+    return y
+
+
+def truthy_bool(flag, s):
+    if flag:
+        return s
+    return -s
+
+
+def not_value(k):
+    return not k
+
+
+def and_masks_int_division(k):
+    return k and 10 // k
+
+
+def or_protects_index(v, i):
+    return i >= len(v) or v[i] > 0
+
+
+def test_chained_comparison_test():
+    check(chained, MIXED)
+
+
+def test_truthiness_of_per_example_int_and_bool():
+    pool = np.array([0, 3, -2, 0, 5])
+    check(truthy_int, pool)
+    check_no_warnings(truthy_int, pool)
+    check(truthy_bool, np.array([True, False, False, True]), MIXED[:4])
+    check(not_value, pool)
+
+
+def test_and_right_operand_is_masked_for_non_bool():
+    pool = np.array([0, 3, -2, 0, 5])
+    check(and_masks_int_division, pool)
+    check_no_warnings(and_masks_int_division, pool)
+
+
+def test_or_right_operand_is_masked():
+    v = np.array([[1.0, -1.0, 2.0, -2.0]] * 6)
+    i = np.array([0, 7, 1, 4, 2, 100])
+    check(or_protects_index, v, i)
+
+
+def ternary_in_while(s):
+    n = 0
+    while s > 1.0:
+        s = s / 2.0 if s > 8.0 else s - 1.0
+        n += 1
+    return s, n
+
+
+def test_ternary_in_while():
+    check(ternary_in_while, np.array([0.5, 100.0, 5.5, 12.0, 1.0]))
+
+
+# =========================================================================== more shapes of control flow
+
+def batched_vs_unbatched_vector(x, s):
+    if s > 0:
+        y = x
+    else:
+        y = np.zeros(4)
+    return y
+
+
+def test_branch_batched_vs_unbatched_vector_b_equals_n():
+    # B == 4 == per-example length: a wrong broadcast of the unbatched branch would go unnoticed by shape
+    x = np.arange(8 * 4, dtype=float).reshape(8, 4) + 1.0
+    check(batched_vs_unbatched_vector, x, MIXED)
+    check(batched_vs_unbatched_vector, x[:4], NEG)
+
+
+def test_branch_results_with_other_out_axes():
+    x = np.arange(8 * 3, dtype=float).reshape(8, 3)
+    check(vec_branches, x, MIXED, out_axes=1)
+    check(vec_branches, x, MIXED, out_axes=-1)
+    check(tuple_branches, MIXED, MIXED[::-1].copy(), out_axes=-1)
+
+
+def complex_branches(c):
+    if c.real > 0:
+        y = c * 1j
+    else:
+        y = np.conj(c)
+    return y
+
+
+def test_complex_branches():
+    check(complex_branches, np.array([1 + 2j, -1 + 1j, 2 - 3j, -0.5 - 0.5j]))
+
+
+def _helper_abs(s):
+    if s < 0:
+        return -s
+    return s
+
+
+def calls_helper_with_if(s, t):
+    if t > 0:
+        y = _helper_abs(s) + t
+    else:
+        y = _helper_abs(t)
+    return y
+
+
+def test_batched_if_calling_helper_with_batched_if():
+    check(calls_helper_with_if, MIXED, MIXED[::-1].copy())
+
+
+def nested_while(n):
+    total = 0
+    while n > 0:
+        m = n
+        while m > 0:
+            total += m
+            m -= 1
+        n -= 2
+    return total
+
+
+def test_nested_while():
+    pool = np.array([0, 5, 1, 8, 3, 2])
+    check(nested_while, pool)
+    np.testing.assert_array_equal(vmap(nested_while)(pool), [0, 15 + 6 + 1, 1, 36 + 21 + 10 + 3, 6 + 1, 3])
+
+
+def first_positive(x):
+    for i in range(len(x)):
+        if x[i] > 0:
+            return i
+    return -1
+
+
+@pytest.mark.xfail(strict=True, reason="a return inside a loop under a batched condition is lowered to per-lane "
+                   "flags with break/continue (issue 6); until then it runs as the loop, with a warning")
+def test_early_return_inside_for_loop():
+    x = np.array([[-1.0, 2.0, 3.0], [-1.0, -2.0, -3.0], [4.0, -1.0, 0.0], [0.0, 0.0, 5.0]])
+    check(first_positive, x)

@@ -217,8 +217,15 @@ class CallsMixin:
 
     def method_call(self, node, base: Operand, attr, args, kwargs) -> Operand:
         v = base.val
-        if v.kind == Kind.LIST and attr in ("append", "extend") and isinstance(base.node, ast.Name):
-            return self.list_mutation(node, base, attr, args)
+        if v.kind == Kind.LIST and attr in _MUTATORS:
+            if not (isinstance(node.func.value, ast.Name) and node.func.value.id in self.env):
+                # the loop would change it once per example; one batched call cannot
+                raise self.cx.fail(f"`.{attr}()` of a list from outside the function")
+            if attr in ("append", "extend"):
+                return self.list_mutation(node, base, attr, args)
+        if v.kind in (Kind.DICT, Kind.OTHER) and attr in _MUTATORS | {"update", "setdefault", "add", "discard"} \
+                and not (isinstance(node.func.value, ast.Name) and node.func.value.id in self.env):
+            raise self.cx.fail(f"`.{attr}()` of an object from outside the function")
         if v.kind in (Kind.ARRAY, Kind.SCALAR) or (v.batched and v.kind == Kind.OTHER):
             fn = getattr(np.ndarray, attr, None)
             if fn is not None:
@@ -458,6 +465,9 @@ class CallsMixin:
         spec = cx.specializer.core(full, vals, cx)
         fn = cx.bind(spec.fn, full.name)
         return Operand(_call(fn, lifted + args, {}), spec.out_val)
+
+
+_MUTATORS = {"append", "extend", "insert", "pop", "remove", "clear", "sort", "reverse"}
 
 
 def _as_value(node):

@@ -133,6 +133,9 @@ class ControlFlowMixin:
                 else:
                     sides.append(None)
             if None in sides:
+                if name == RET and self.loops:
+                    raise cx.fail("a `return` inside a loop under a batched condition (it ends the loop for some "
+                                  "examples only)")
                 if name == RET:
                     raise cx.error("under a batched condition one branch returns a value and the other returns "
                                    "nothing; both branches run for every example, so both must return", node)

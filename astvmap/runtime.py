@@ -80,6 +80,32 @@ def reshape(x, shape, order="C"):
     return x.reshape(x.shape[:1] + shape, order=order)
 
 
+def window(x, start, length, axis=0, batched=False):
+    """`x[start:start + length]` along `axis` for an array of starts (one window per start): a gather from
+    a sliding-window view, `(*starts.shape, length, ...)` placed at `axis`. `batched`: `x` carries the
+    batch axis first and `start` has one start per example. Starts whose window would not fit raise
+    (a Python slice would silently be shorter there)."""
+    from numpy.lib.stride_tricks import sliding_window_view
+    start = np.asarray(start)
+    n = x.shape[axis + batched]
+    if start.size and (start.min() < 0 or start.max() + length > n):
+        raise IndexError(f"astvmap: a slice of length {length} starting at {start.min()}..{start.max()} does not fit "
+                         f"in an axis of length {n}; the per-example loop would take a shorter slice there")
+    view = sliding_window_view(x, length, axis=axis + batched)         # window axis last
+    if not batched and start.ndim == 1 and start.size and start[-1] - start[0] == start.size - 1 \
+            and (start.size < 3 or np.all(np.diff(start) == 1)):
+        # consecutive starts (a loop over a range): a view, no gather
+        out = view[(slice(None),) * axis + (slice(int(start[0]), int(start[-1]) + 1),)]
+        return np.moveaxis(out, -1, axis + 1)
+    if batched:
+        if axis:
+            raise NotImplementedError("per-example windows along an axis other than 0")
+        lanes = np.arange(x.shape[0]).reshape((-1,) + (1,) * (start.ndim - 1))
+        return np.moveaxis(view[lanes, start], -1, start.ndim)
+    out = view[(slice(None),) * axis + (start,)]
+    return np.moveaxis(out, -1, axis + start.ndim)
+
+
 def squeeze(x):
     """Per-example `squeeze()`: drops size-1 axes but never the batch axis (B may be 1)."""
     return x.reshape(x.shape[:1] + tuple(d for d in x.shape[1:] if d != 1))
@@ -202,6 +228,14 @@ def getitem_any(x, index):
     if isinstance(x, (tuple, list)):
         return x[index]
     return x[(slice(None),) + (index if isinstance(index, tuple) else (index,))]
+
+
+def rows(values, B):
+    """A vectorized `for ... append` loop's rows as `np.array(out)` of each example would be: with no
+    iteration, the loop's empty list gives float64 `(0,)` per example."""
+    if values.shape[1] == 0:
+        return np.zeros((B, 0))
+    return values if values.flags.owndata else values.copy()     # `np.array(out)` is never a view
 
 
 def unstack(x):

@@ -11,7 +11,7 @@ import numpy as np
 from ..kit import templates
 from .common import NO_STATIC, align, kw_nodes, out, static
 from .registry import register
-from .values import Kind, Operand, Val, list_item
+from .values import FRESH_ROWS, Kind, Operand, Val, list_item
 
 
 def _shape_ndim(shape) -> int | None:
@@ -119,6 +119,8 @@ def batch_array(ctx, obj, dtype=None, *args, **kwargs) -> Operand:
     extra = ([dtype.node] if dtype is not None else []) + [a.node for a in args]
     kind = _dtype_kind(dtype)
     v = obj.val
+    if v.kind == Kind.ARRAY and v.obj == FRESH_ROWS and not extra and not kwargs:
+        return out(obj.node, True, v.ndim, v.dtype)       # a vectorized loop's fresh rows: no copy
     if v.kind == Kind.ARRAY:
         return out(ctx.call.rebuild([obj.node] + extra, kw_nodes(kwargs)), obj.batched, v.ndim, kind or v.dtype)
     if v.kind not in (Kind.LIST, Kind.TUPLE):

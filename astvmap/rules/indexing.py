@@ -17,7 +17,7 @@ import numpy as np
 from ..kit import templates
 from .common import NO_STATIC, out
 from .registry import register
-from .values import Kind, Operand, Val
+from .values import Kind, Operand, Val, Window
 
 
 def components(index: Operand):
@@ -115,6 +115,8 @@ def batch_getitem(ctx, x, index) -> Operand:
             return out(ctx.expr("av__.getitem(x, i)", x=x.node, i=index.node), True, None, v.dtype)
         node = ast.Subscript(x.node, batched_index(ctx, index), ast.Load())
         return out(node, True, selection_ndim(v.ndim, index), v.dtype)
+    if isinstance(index.static, Window):
+        return _window(ctx, x, index.static)
     comps = components(index)
     if len(comps) != 1 or comps[0].val.ndim is None or comps[0].val.dtype not in ("i", "u"):
         raise ctx.fail("a batched index other than one integer (array) per example")
@@ -131,6 +133,19 @@ def batch_getitem(ctx, x, index) -> Operand:
     rows = ctx.expr("np.arange(B)", B=ctx.batch_size())
     rows = templates.index(rows, [slice(None)] + [None] * k) if k else rows
     return out(ctx.expr("x[r, i]", x=x.node, r=rows, i=i.node), True, nd, v.dtype)
+
+
+def _window(ctx, x: Operand, w: Window) -> Operand:
+    # x[i:i+L] with (B,) starts: windows of a sliding-window view, (B, L, *rest); the loop's slice would be
+    # shorter at the ends, so starts out of range raise instead of clipping
+    v = x.val
+    if v.ndim == 0:
+        raise ctx.error("slicing a per-example scalar: the loop raises IndexError")
+    length = w.length.node if isinstance(w.length, Operand) else w.length
+    node = ctx.expr("av__.window(x, i, n)", x=x.node, i=w.start.node, n=length)
+    if x.batched:
+        node.keywords.append(ast.keyword("batched", ast.Constant(True)))
+    return out(node, True, v.ndim, v.dtype)
 
 
 def _index_value(ctx, index: Operand) -> ast.expr:

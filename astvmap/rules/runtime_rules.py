@@ -40,6 +40,17 @@ def batch_example_size(ctx, x) -> Operand:
                    Val(False, 0, Kind.SCALAR, "i"))
 
 
+@register(runtime.window)
+def batch_window(ctx, x, start, length, axis=None, batched=None) -> Operand:
+    # windows of a batched array at starts shared by the examples: the same windows, one axis further
+    if start.batched or length.batched or batched is not None or (axis is not None and not axis.is_static):
+        raise ctx.fail("windows whose starts differ between examples of an enclosing vmap")
+    ax = 0 if axis is None else axis.static
+    node = ctx.expr("av__.window(x, i, n, axis=k)", x=x.node, i=start.node, n=length.node, k=ax + 1)
+    nd = None if x.val.ndim is None or start.val.ndim is None else x.val.ndim + start.val.ndim
+    return out(node, True, nd, x.val.dtype)
+
+
 @register(runtime.shift_axis)
 def batch_shift_axis(ctx, axis) -> Operand:
     raise ctx.fail("an axis that differs between examples")

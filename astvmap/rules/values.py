@@ -49,6 +49,7 @@ class Val:
 
 
 UNKNOWN = Val(False, None, Kind.OTHER)
+FRESH_ROWS = "fresh rows"   # Val.obj of a vectorized loop's list: a fresh array only `np.array()` reads
 
 
 def array(batched: bool, ndim: int | None, dtype: str | None = None) -> Val:
@@ -144,3 +145,11 @@ def static_value(node: ast.expr):
         return ast.literal_eval(node)
     except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
         return NO_STATIC
+
+
+@dataclass(frozen=True)
+class Window:
+    """A slice `x[i + a : i + b]` whose start differs between examples but whose length `b - a` does
+    not: a window of a sliding-window view (the `static` of its index Operand)."""
+    start: Operand
+    length: "int | Operand"      # an unbatched expression when not a literal

@@ -44,7 +44,9 @@ class Context:
         self.np_name = "np" if (found and obj is np) or "np" not in self.namer.taken else self.namer.fresh("numpy")
         self.namer.reserve(self.np_name)
         self.free[self.np_name] = np
-        self.av_name = self.namer.fresh("av__")
+        found, obj, _ = src.resolve("av__")
+        self.av_name = "av__" if found and obj is runtime else self.namer.fresh("av__")
+        self.namer.reserve(self.av_name)
         self.free[self.av_name] = runtime
 
     # ---- building code -------------------------------------------------------------------------

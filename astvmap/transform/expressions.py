@@ -11,7 +11,7 @@ import operator
 
 from ..errors import NotBatchable
 from ..kit import templates
-from ..rules.values import NO_STATIC, UNKNOWN, Kind, Operand, Val, container, list_item, static_value, val_of
+from ..rules.values import NO_STATIC, UNKNOWN, Kind, Operand, Val, Window, container, list_item, static_value, val_of
 
 BINOPS = {
     ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul, ast.Div: operator.truediv,
@@ -212,6 +212,15 @@ class ExpressionsMixin:
     def visit_Slice(self, node):
         parts = [None if p is None else self.expr(p) for p in (node.lower, node.upper, node.step)]
         if any(p is not None and p.batched for p in parts):
+            length = _static_length(node.lower, node.upper)
+            if length is None and node.lower is not None and isinstance(node.upper, ast.BinOp) \
+                    and isinstance(node.upper.op, ast.Add) and ast.dump(node.upper.left) == ast.dump(node.lower):
+                size = self.expr(node.upper.right)          # x[i:i + k] with k the same for every example
+                length = None if size.batched or size.val.ndim not in (0, None) else size
+            if node.step is None and length is not None and (not isinstance(length, int) or length >= 0) \
+                    and parts[0].val.ndim == 0:
+                new = ast.Slice(parts[0].node, parts[1].node)
+                return Operand(new, Val(True, None, Kind.OTHER), Window(parts[0], length))
             raise self.cx.fail("a slice with per-example bounds (the result's shape would vary by example)")
         new = ast.Slice(*(None if p is None else p.node for p in parts))
         static = slice(*(None if p is None else p.static for p in parts)) \
@@ -318,6 +327,27 @@ class ExpressionsMixin:
         if v.item is not None:
             return it.node, v.item
         return it.node, UNKNOWN
+
+
+def _offset(node):
+    """(expression without its constant offset, the offset): `i + 2` -> (i, 2)."""
+    if isinstance(node, ast.BinOp) and isinstance(node.op, (ast.Add, ast.Sub)) \
+            and isinstance(node.right, ast.Constant) and isinstance(node.right.value, int):
+        base, c = _offset(node.left)
+        return base, c + (node.right.value if isinstance(node.op, ast.Add) else -node.right.value)
+    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add) and isinstance(node.left, ast.Constant) \
+            and isinstance(node.left.value, int):
+        base, c = _offset(node.right)
+        return base, c + node.left.value
+    return ast.dump(node), 0
+
+
+def _static_length(lower, upper):
+    """`b - a` for `x[i + a : i + b]` (the same `i`), else None."""
+    if lower is None or upper is None:
+        return None
+    (bl, cl), (bu, cu) = _offset(lower), _offset(upper)
+    return cu - cl if bl == bu else None
 
 
 def _join_all(vals):

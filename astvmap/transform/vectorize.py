@@ -12,9 +12,11 @@ from __future__ import annotations
 import ast
 import importlib
 
-from ..errors import NotBatchable
+import numpy as np
+
+from ..errors import AstvmapError, NotBatchable
 from ..kit import templates
-from ..rules.values import NO_STATIC, UNKNOWN, Kind, Operand, Val, join, val_of
+from ..rules.values import FRESH_ROWS, NO_STATIC, UNKNOWN, Kind, Operand, Val, join, val_of
 from ..frontend import normalize
 from .calls import CallsMixin
 from .context import Context, _needs
@@ -354,6 +356,9 @@ class Vectorizer(ControlFlowMixin, ExpressionsMixin, CallsMixin):
 
     def visit_For(self, node):
         cx = self.cx
+        vectorized = self.vectorize_loop(node)
+        if vectorized is not None:
+            return vectorized
         it = self.expr(node.iter)
         iter_node, elem = self.iteration(it, node.iter)
         header_pending = cx.pending
@@ -370,6 +375,83 @@ class Vectorizer(ControlFlowMixin, ExpressionsMixin, CallsMixin):
         cx.pending = header_pending + pre_stmts
         orelse = self.block(node.orelse)
         return [ast.For(target, iter_node, body or [ast.Pass()], orelse)]
+
+    def vectorize_loop(self, node):
+        """`out = []; for i in range(...): out.append(f(i))` later read only as `np.array(out)`: the
+        iterations are independent, so they become one more batch axis (a vmap over `i`), and slices
+        `x[i:i + k]` become windows of a sliding-window view. None when the loop is not of that form
+        or does not batch that way (it then stays a Python loop)."""
+        cx = self.cx
+        body = node.body
+        if node.orelse or not isinstance(node.target, ast.Name) or len(body) != 1 or not isinstance(body[0], ast.Expr):
+            return None
+        call = body[0].value
+        if not (isinstance(call, ast.Call) and isinstance(call.func, ast.Attribute) and call.func.attr == "append"
+                and isinstance(call.func.value, ast.Name) and len(call.args) == 1 and not call.keywords):
+            return None
+        out_name, i = call.func.value.id, node.target.id
+        lst = self.env.get(out_name)
+        if lst is None or lst.kind != Kind.LIST or lst.elts != () or out_name in self.renames:
+            return None
+        elt = call.args[0]
+        if any(isinstance(n, ast.Name) and n.id == out_name for n in ast.walk(elt)) or self.masked:
+            return None
+        if not (isinstance(node.iter, ast.Call) and isinstance(node.iter.func, ast.Name) and not node.iter.keywords
+                and 1 <= len(node.iter.args) <= 3 and all(not isinstance(a, ast.Starred) for a in node.iter.args)):
+            return None
+        found, obj, _ = cx.src.resolve(node.iter.func.id)
+        if node.iter.func.id in self.env or not found or obj is not range:
+            return None
+        if not self._read_only_as_array(out_name, i):
+            return None
+        mark, names, env = len(cx.pending), set(cx.namer.taken), dict(self.env)
+        try:
+            bounds = self.exprs(node.iter.args)
+            if any(b.batched for b in bounds):
+                raise NotBatchable("a per-example trip count", node)
+            lam = ast.Lambda(ast.arguments(posonlyargs=[], args=[ast.arg(i)], vararg=None, kwonlyargs=[],
+                                           kw_defaults=[], kwarg=None, defaults=[]), elt)
+            ast.copy_location(lam, elt)
+            lam.end_lineno, lam.end_col_offset = elt.end_lineno, elt.end_col_offset
+            from .calls import InnerVmap
+            fun = LocalFunction(lam, out_name)
+            inner = InnerVmap(fun, 0, 0, None, tuple(self.lift(fun)[1]))
+            steps = Operand(cx.expr("np.arange(*r)", r=ast.Tuple([b.node for b in bounds], ast.Load())),
+                            Val(False, 1, Kind.ARRAY, "i"))
+            steps.node.args = [b.node for b in bounds]
+            result = self.nested_call(node, inner, [steps], {})
+            if not result.batched:
+                raise NotBatchable("an unbatched loop body", node)
+        except (NotBatchable, AstvmapError):
+            del cx.pending[mark:]
+            cx.namer.taken, self.env = names, env
+            return None
+        item = result.val
+        value = cx.expr("av__.rows(v, B)", v=result.node, B=cx.batch_size())
+        # Only `np.array(out)` reads it, and these rows are a fresh array: that copy can be skipped.
+        self.env[out_name] = Val(True, None if item.ndim is None else item.ndim, Kind.ARRAY, item.dtype,
+                                 obj=FRESH_ROWS)
+        return [ast.Assign([ast.Name(self.store_name(out_name), ast.Store())], value)]
+
+    def _read_only_as_array(self, out_name, i) -> bool:
+        """After the loop, is `out_name` only read as `np.array(out)`/`np.asarray(out)` and `i` not at all?"""
+        rest = [s for r in self.rest_stack for s in r] + list(self.loops)
+        uses, ok = 0, 0
+        for root in rest:
+            for n in ast.walk(root):
+                if isinstance(n, ast.Name) and n.id == i:
+                    return False
+                if isinstance(n, ast.Name) and n.id == out_name:
+                    if not isinstance(n.ctx, ast.Load):
+                        return False
+                    uses += 1
+                if isinstance(n, ast.Call) and len(n.args) == 1 and not n.keywords and isinstance(n.args[0], ast.Name) \
+                        and n.args[0].id == out_name and isinstance(n.func, ast.Attribute) \
+                        and n.func.attr in ("array", "asarray") and isinstance(n.func.value, ast.Name):
+                    found, obj, _ = self.cx.src.resolve(n.func.value.id)
+                    if found and obj is np:
+                        ok += 1
+        return uses == ok
 
     def visit_While(self, node):
         cx = self.cx

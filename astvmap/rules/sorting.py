@@ -1,0 +1,264 @@
+"""Sorting, searching, padding and 1-D signal functions.
+
+Shape cases: per-example axis k is batch axis k+1 (negative axes unchanged, the default -1 included);
+axis=None sorts each flattened example: (B, *s) -> (B, prod(s)). `searchsorted` with a per-example sorted
+array counts comparisons; `convolve`/`correlate` build the full correlation from a sliding window and one
+contraction, then slice the mode's window.
+"""
+from __future__ import annotations
+
+import ast
+
+import numpy as np
+
+from ..kit import templates
+from .common import NO_STATIC, kw_nodes, out, rank, require_unbatched, result_kind, shift_axis, static
+from .linalg import contract
+from .registry import register
+from .values import Kind, Operand, Val
+
+_sliding_window_view = np.lib.stride_tricks.sliding_window_view
+_LAST = object()          # "axis not given": NumPy's default axis=-1
+
+
+def _named(ctx, node, hint):
+    """`node`, bound to a fresh name first unless it already is one (it is used more than once)."""
+    return node if isinstance(node, ast.Name) else ctx.temp(node, hint)
+
+
+def _as_array(ctx, op: Operand) -> ast.expr:
+    """An unbatched list/tuple/Python number as an array expression (batched values are arrays)."""
+    if op.batched or op.val.kind == Kind.ARRAY:
+        return op.node
+    return ctx.expr("np.asarray(x)", x=op.node)
+
+
+# --------------------------------------------------------------------------- sort, argsort, partition
+
+def _along_axis(ctx, a, axis, extra, kind, args=()):
+    """The call again along the shifted axis: sort-like functions that keep the per-example shape."""
+    nd = a.val.ndim
+    if axis is not _LAST and axis is not None and static(axis) is None:
+        # (B, *s), axis=None -> each flattened example: (B, prod(s)), along axis 1
+        x = a.node if nd == 1 else ctx.expr("av__.flatten(x)", x=a.node)
+        return out(ctx.call.rebuild([x, *args], {"axis": templates.const(1), **extra}), True, 1, kind)
+    if nd is None:
+        raise ctx.fail("sorting a per-example array of unknown rank (axis -1 could reach the batch axis)")
+    if nd == 0:
+        raise ctx.fail("sorting a per-example scalar along an axis (the loop raises)")
+    # (B, *s), axis=k -> along k+1; axis omitted -> -1: (B, *s)
+    ax = templates.const(-1) if axis is _LAST else shift_axis(ctx, axis, nd)
+    return out(ctx.call.rebuild([a.node, *args], {"axis": ax, **extra}), True, nd, kind)
+
+
+@register(np.sort, np.argsort, np.ndarray.argsort)
+def batch_sort(ctx, a, axis=_LAST, kind=None, order=None, *, stable=None) -> Operand:
+    # (B, *s), axis=k -> (B, *s) sorted along k+1; axis=None -> (B, prod(s))
+    # `np.ndarray.sort` is in place (a write) and has no rule.
+    require_unbatched(ctx, a=a if not a.batched else None, kind=kind, order=order, stable=stable)
+    extra = kw_nodes({k: v for k, v in (("kind", kind), ("order", order), ("stable", stable)) if v is not None})
+    dtype = a.val.dtype if ctx.call.fn is np.sort else "i"
+    return _along_axis(ctx, a, axis, extra, dtype)
+
+
+@register(np.partition, np.argpartition, np.ndarray.argpartition)
+def batch_partition(ctx, a, kth, axis=_LAST, kind=None, order=None) -> Operand:
+    # (B, *s), kth shared, axis=k -> (B, *s) partitioned along k+1; axis=None -> (B, prod(s))
+    # `np.ndarray.partition` is in place (a write) and has no rule.
+    if kth.batched:
+        raise ctx.fail("a `kth` that differs between examples")
+    require_unbatched(ctx, kind=kind, order=order)
+    extra = kw_nodes({k: v for k, v in (("kind", kind), ("order", order)) if v is not None})
+    dtype = a.val.dtype if ctx.call.fn is np.partition else "i"
+    return _along_axis(ctx, a, axis, extra, dtype, args=(kth.node,))
+
+
+@register(np.sort_complex)
+def batch_sort_complex(ctx, a) -> Operand:
+    # (B, *s) -> (B, *s) sorted along the last axis, complex
+    nd = a.val.ndim
+    if nd is None or nd == 0:
+        raise ctx.fail("sort_complex of a per-example scalar or of unknown rank")
+    return out(ctx.call.rebuild([a.node], {}), True, nd, "c")
+
+
+# --------------------------------------------------------------------------- searchsorted
+
+@register(np.searchsorted, np.ndarray.searchsorted)
+def batch_searchsorted(ctx, a, v, side=None, sorter=None) -> Operand:
+    require_unbatched(ctx, side=side)
+    rv = rank(v)
+    if not a.batched:
+        # a (n,) shared, v (B, *t): searchsorted is elementwise in v -> (B, *t), the same call
+        require_unbatched(ctx, sorter=sorter)
+        return out(ctx.call.rebuild([o.node for o in ctx.call.args], kw_nodes(ctx.call.kwargs)), v.batched, rv, "i")
+    if rank(a) != 1:
+        raise ctx.fail("searchsorted of a per-example array that is not 1-D (the loop raises)")
+    if sorter is not None:
+        raise ctx.fail("`sorter=` with a per-example sorted array")
+    side_value = "left" if side is None else static(side)
+    if side_value not in ("left", "right"):
+        raise ctx.fail("a `side` not known when the code is rewritten")
+    if rv is None:
+        raise ctx.fail("search values of unknown rank")
+    kinds = (a.val.dtype, v.val.dtype)
+    if "c" in kinds:
+        raise ctx.fail("searchsorted of complex values in a per-example array")
+    # a (B, n) sorted per example, v (B, *t) or (*t,): the insertion index is the number of entries
+    # before v: A (B, 1.., n) against V (.., *t, 1) -> count over n -> (B, *t). NaN sorts last, as in NumPy.
+    A = templates.index(a.node, [slice(None)] + [None] * rv + [slice(None)]) if rv else a.node
+    V = templates.index(_as_array(ctx, v), [Ellipsis, None])
+    exact = all(k in ("b", "i", "u") for k in kinds)
+    if side_value == "left":
+        template = "np.count_nonzero(A < V, axis=-1)" if exact else \
+            "np.count_nonzero((A < V) | (V != V) & (A == A), axis=-1)"
+    else:
+        template = "np.count_nonzero(A <= V, axis=-1)" if exact else "np.count_nonzero((A <= V) | (V != V), axis=-1)"
+    if not exact and not isinstance(V.value, ast.Name):
+        V = templates.index(_named(ctx, V.value, "values"), [Ellipsis, None])
+    return out(ctx.expr(template, A=A, V=V), True, rv, "i")
+
+
+# --------------------------------------------------------------------------- interp
+
+@register(np.interp)
+def batch_interp(ctx, x, xp, fp, left=None, right=None, period=None) -> Operand:
+    # x (B, *s) with shared xp, fp: interp is elementwise in x -> (B, *s), the same call
+    if any(o is not None and o.batched for o in (xp, fp, left, right, period)):
+        raise ctx.fail("np.interp with sample points or values that differ between examples")
+    kind = "c" if fp.val.dtype == "c" else "f" if fp.val.dtype is not None else None
+    return out(ctx.call.rebuild([o.node for o in ctx.call.args], kw_nodes(ctx.call.kwargs)), x.batched, rank(x), kind)
+
+
+# --------------------------------------------------------------------------- pad
+
+_PAIRS = ("constant_values", "end_values", "stat_length")   # per-axis (before, after) pairs, like pad_width
+_MODES = {"constant", "edge", "linear_ramp", "maximum", "mean", "median", "minimum", "reflect", "symmetric",
+          "wrap", "empty"}
+
+
+def _pairs(ctx, op, nd, what, batch_row):
+    """A static per-axis pair argument for the batched array: one more row, `batch_row`, in front when
+    it gives one pair per axis (scalars and single pairs broadcast over the batch axis as they are)."""
+    value = static(op)
+    if value is NO_STATIC:
+        raise ctx.fail(f"`{what}` not known when the code is rewritten")
+    try:
+        arr = np.asarray(value)
+        if arr.size == 1 or (arr.size == 2 and arr.shape != (2, 1)):
+            return op.node            # one value, or one (before, after) pair, for every axis
+        rows = np.broadcast_to(arr, (nd, 2)).tolist()
+    except Exception:               # noqa: BLE001 - the loop raises; let it
+        raise ctx.fail(f"`{what}` that does not fit the per-example rank")
+    return templates.const(tuple(tuple(r) for r in [batch_row(rows)] + rows))
+
+
+@register(np.pad)
+def batch_pad(ctx, array, pad_width, mode=None, **kwargs) -> Operand:
+    if not array.batched or pad_width.batched or any(v.batched for v in kwargs.values()) or \
+            (mode is not None and mode.batched):
+        raise ctx.fail("pad widths or values that differ between examples")
+    mode_value = "constant" if mode is None else static(mode)
+    if mode_value not in _MODES:
+        raise ctx.fail("a pad mode that is a function or not known when the code is rewritten")
+    nd = array.val.ndim
+    if nd is None:
+        raise ctx.fail("padding a per-example array of unknown rank")
+    # (B, *s), pad_width w -> (B, *(s + w)): the batch axis gets (0, 0)
+    widths = static(pad_width)
+    if widths is NO_STATIC:
+        pw = ctx.expr("((0, 0),) + tuple(map(tuple, np.broadcast_to(w, (n, 2))))", w=pad_width.node, n=nd)
+    else:
+        try:
+            rows = np.broadcast_to(np.asarray(widths), (nd, 2)).tolist()
+        except Exception:           # noqa: BLE001 - the loop raises; let it
+            raise ctx.fail("pad widths that do not fit the per-example rank")
+        pw = templates.const(((0, 0),) + tuple(tuple(r) for r in rows))
+    kw = {}
+    for k, v in kwargs.items():
+        # per-axis values: the batch axis is never padded, any valid row will do (the first)
+        kw[k] = _pairs(ctx, v, nd, k, lambda rows: rows[0]) if k in _PAIRS else v.node
+    args = [array.node, pw] + ([mode.node] if mode is not None and len(ctx.call.args) > 2 else [])
+    if mode is not None and len(ctx.call.args) <= 2:
+        kw = {"mode": mode.node, **kw}
+    return out(ctx.call.rebuild(args, kw), True, nd, array.val.dtype)
+
+
+# --------------------------------------------------------------------------- convolve, correlate
+
+_CONV_MODES = {0: "valid", 1: "same", 2: "full", "valid": "valid", "same": "same", "full": "full"}
+
+
+def _vector(ctx, op, hint):
+    """A 1-D-per-example operand (0-d ones become length 1, as np.convolve's `ndmin=1` does), named."""
+    nd = rank(op)
+    if nd not in (0, 1):
+        raise ctx.fail("convolve/correlate of per-example arrays that are not 1-D (the loop raises)")
+    node = _as_array(ctx, op)
+    if nd == 0:
+        node = templates.index(node, [slice(None), None]) if op.batched else ctx.expr("np.atleast_1d(x)", x=node)
+    return _named(ctx, node, hint)
+
+
+@register(np.convolve, np.correlate)
+def batch_convolve(ctx, a, v, mode=None) -> Operand:
+    conv = ctx.call.fn is np.convolve
+    if mode is not None and mode.batched:
+        raise ctx.fail("a mode that differs between examples")
+    value = ("full" if conv else "valid") if mode is None else static(mode)
+    try:
+        value = _CONV_MODES[value]
+    except (KeyError, TypeError):
+        raise ctx.fail("a mode not known when the code is rewritten")
+    dtype = result_kind(ctx.call.fn, [a, v])
+    A, V = _vector(ctx, a, "signal"), _vector(ctx, v, "kernel")
+    n = ctx.temp(ctx.expr("x.shape[-1]", x=A), "n")
+    m = ctx.temp(ctx.expr("x.shape[-1]", x=V), "m")
+    # full correlation of a (B, n) with a window w (B, m): pad a by m - 1 on both sides, slide a window
+    # of m: (B, n + m - 1, m), contract with w -> (B, n + m - 1). convolve: w = v reversed; correlate:
+    # w = conj(v). (Empty inputs do not raise here as NumPy does: a known gap.)
+    pad = ctx.expr("(0, 0), (m - 1, m - 1)", m=m) if a.batched else ctx.expr("(m - 1, m - 1)", m=m)
+    windows = ctx.expr("np.lib.stride_tricks.sliding_window_view(np.pad(x, p), m, axis=-1)", x=A, p=pad, m=m)
+    if conv:
+        w = ctx.expr("x[..., ::-1]", x=V)
+    else:
+        w = V if v.val.dtype in ("b", "i", "u", "f") else ctx.expr("np.conj(x)", x=V)
+    full = contract(ctx, ["kj", "j"], "k", [Operand(windows, Val(a.batched, 2)), Operand(w, Val(v.batched, 1))],
+                    dtype)
+    if value == "full":
+        # (B, n), (B, m), mode='full' -> (B, n + m - 1)
+        return full
+    full_name = ctx.temp(full.node, "full")
+    if value == "valid":
+        # mode='valid' -> (B, |n - m| + 1): where the shorter one lies wholly inside the longer one
+        lo = ctx.expr("min(n, m) - 1", n=n, m=m)
+        hi = ctx.expr("max(n, m)", n=n, m=m)
+    else:
+        # mode='same' -> (B, max(n, m)), centred as NumPy centres it (it swaps a and v when v is
+        # longer; correlate then reverses, which moves the centre by one for an even shorter length)
+        lo = ctx.expr("(min(n, m) - 1) // 2", n=n, m=m) if conv else ctx.expr("(min(n, m) - (n >= m)) // 2", n=n, m=m)
+        lo = ctx.temp(lo, "start")
+        hi = ctx.expr("s + max(n, m)", s=lo, n=n, m=m)
+    return out(templates.index(full_name, [slice(None), slice(lo, hi)]), True, 1, dtype)
+
+
+# --------------------------------------------------------------------------- sliding windows
+
+@register(_sliding_window_view)
+def batch_sliding_window_view(ctx, x, window_shape, axis=None, *, subok=None, writeable=None) -> Operand:
+    # (B, *s), window w along per-example axes k -> windows along k+1: (B, *s', *w)
+    if window_shape.batched or any(o is not None and o.batched for o in (axis, subok, writeable)):
+        raise ctx.fail("a window that differs between examples")
+    nd = x.val.ndim
+    ws = static(window_shape)
+    n_win = (1 if isinstance(ws, (int, np.integer)) else len(ws)) if ws is not NO_STATIC else None
+    if axis is None or static(axis) is None:
+        # axis=None: a window over every per-example axis, 1..nd
+        if nd is None:
+            raise ctx.fail("sliding windows over every axis of unknown rank")
+        ax = templates.const(tuple(range(1, nd + 1)))
+    else:
+        ax = shift_axis(ctx, axis, nd)
+    extra = kw_nodes({k: o for k, o in (("subok", subok), ("writeable", writeable)) if o is not None})
+    ndim = None if nd is None or n_win is None else nd + n_win
+    return out(ctx.call.rebuild([x.node, window_shape.node], {"axis": ax, **extra}), True, ndim, x.val.dtype)

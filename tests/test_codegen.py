@@ -166,7 +166,7 @@ def test_seed_examples_have_no_loop_over_the_batch(name, make, args, user_for):
         # the user's list-building loop over i is vectorized too: its slices x[i:i+k] become windows of a
         # sliding-window view and the whole loop one einsum (WORKLOADS.md's hand-written form)
         assert n["for"] == 0, src
-        assert "av__.window(" in src and "np.einsum(" in src, src
+        assert "av__.window(" in src and ("np.einsum(" in src or " @ " in src), src
         assert "shape[0]" not in src.split("av__.rows(")[1].split("\n")[0], src
     else:
         assert n["for"] == 0, src

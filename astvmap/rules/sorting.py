@@ -55,7 +55,7 @@ def _along_axis(ctx, a, axis, extra, kind, args=()):
 def batch_sort(ctx, a, axis=_LAST, kind=None, order=None, *, stable=None) -> Operand:
     # (B, *s), axis=k -> (B, *s) sorted along k+1; axis=None -> (B, prod(s))
     # `np.ndarray.sort` is in place (a write) and has no rule.
-    require_unbatched(ctx, a=a if not a.batched else None, kind=kind, order=order, stable=stable)
+    require_unbatched(ctx, kind=kind, order=order, stable=stable)
     extra = kw_nodes({k: v for k, v in (("kind", kind), ("order", order), ("stable", stable)) if v is not None})
     dtype = a.val.dtype if ctx.call.fn is np.sort else "i"
     return _along_axis(ctx, a, axis, extra, dtype)
@@ -106,16 +106,15 @@ def batch_searchsorted(ctx, a, v, side=None, sorter=None) -> Operand:
         raise ctx.fail("searchsorted of complex values in a per-example array")
     # a (B, n) sorted per example, v (B, *t) or (*t,): the insertion index is the number of entries
     # before v: A (B, 1.., n) against V (.., *t, 1) -> count over n -> (B, *t). NaN sorts last, as in NumPy.
-    A = templates.index(a.node, [slice(None)] + [None] * rv + [slice(None)]) if rv else a.node
-    V = templates.index(_as_array(ctx, v), [Ellipsis, None])
     exact = all(k in ("b", "i", "u") for k in kinds)
+    A = templates.index(a.node, [slice(None)] + [None] * rv + [slice(None)]) if rv else a.node
+    vnode = _as_array(ctx, v) if exact else _named(ctx, _as_array(ctx, v), "values")
+    V = templates.index(vnode, [Ellipsis, None])
     if side_value == "left":
         template = "np.count_nonzero(A < V, axis=-1)" if exact else \
             "np.count_nonzero((A < V) | (V != V) & (A == A), axis=-1)"
     else:
         template = "np.count_nonzero(A <= V, axis=-1)" if exact else "np.count_nonzero((A <= V) | (V != V), axis=-1)"
-    if not exact and not isinstance(V.value, ast.Name):
-        V = templates.index(_named(ctx, V.value, "values"), [Ellipsis, None])
     return out(ctx.expr(template, A=A, V=V), True, rv, "i")
 
 
@@ -155,6 +154,10 @@ def _pairs(ctx, op, nd, what, batch_row):
 
 @register(np.pad)
 def batch_pad(ctx, array, pad_width, mode=None, **kwargs) -> Operand:
+    if not ctx.call.args[0].batched and not any(o.batched for o in list(ctx.call.args) + list(kwargs.values())):
+        # nothing batched (the dispatcher only asks for the result's Val): the same call
+        return out(ctx.call.rebuild([o.node for o in ctx.call.args], kw_nodes(ctx.call.kwargs)), False,
+                   array.val.ndim, array.val.dtype)
     if not array.batched or pad_width.batched or any(v.batched for v in kwargs.values()) or \
             (mode is not None and mode.batched):
         raise ctx.fail("pad widths or values that differ between examples")

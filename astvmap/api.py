@@ -84,6 +84,7 @@ class VmappedFunction:
             self._param_axes = axes_mod.parameter_axes(self._sig, in_axes, self.label)
         self._settings = Settings(fallback, "error", self.label)
         self._specs: dict = {}
+        self._simple = None
         self._keepalive: list = []
         self._last = None
 
@@ -176,6 +177,17 @@ class VmappedFunction:
         ordered = {p.arg: vals[p.arg] for p in a.posonlyargs + a.args + a.kwonlyargs}
         return specialize.core(src, {**vals, **ordered}, None, self._settings, axes=self._axes_text())
 
+    def _bind(self, sig, args, kwargs):
+        """`sig.bind`, with a fast path for positional calls of plain positional parameters."""
+        simple = self._simple
+        if simple is None:
+            params = list(sig.parameters.values())
+            simple = self._simple = tuple(p.name for p in params) if all(
+                p.kind == p.POSITIONAL_OR_KEYWORD and p.default is p.empty for p in params) else ()
+        if simple and not kwargs and len(args) == len(simple):
+            return _Bound(dict(zip(simple, args)), args)
+        return sig.bind(*args, **kwargs)
+
     def prepare(self, args, kwargs) -> "_Call":
         sig = self._sig
         if sig is None:
@@ -183,7 +195,7 @@ class VmappedFunction:
                                      for i in range(len(args))])
             self._param_axes = axes_mod.parameter_axes(sig, self.in_axes, self.label)
         try:
-            bound = sig.bind(*args, **kwargs)
+            bound = self._bind(sig, args, kwargs)
         except TypeError as e:
             raise TypeError(f"{self.label}: {e}") from None
         leaves = []
@@ -334,6 +346,22 @@ class VmappedFunction:
         if not arr.flags.writeable or any(np.may_share_memory(arr, leaf) for leaf in call.leaves):
             arr = arr.copy()
         return np.moveaxis(arr, 0, out_axes) if out_axes else arr
+
+
+class _Bound:
+    """What `inspect.BoundArguments` offers, for a call of plain positional parameters."""
+    __slots__ = ("arguments",)
+
+    def __init__(self, arguments, args):
+        self.arguments = arguments
+
+    @property
+    def args(self):
+        return tuple(self.arguments.values())
+
+    @property
+    def kwargs(self):
+        return {}
 
 
 class _Call:

@@ -107,14 +107,15 @@ def batch_searchsorted(ctx, a, v, side=None, sorter=None) -> Operand:
     # a (B, n) sorted per example, v (B, *t) or (*t,): the insertion index is the number of entries
     # before v: A (B, 1.., n) against V (.., *t, 1) -> count over n -> (B, *t). NaN sorts last, as in NumPy.
     exact = all(k in ("b", "i", "u") for k in kinds)
-    A = templates.index(a.node, [slice(None)] + [None] * rv + [slice(None)]) if rv else a.node
+    anode = a.node if exact or side_value == "right" else _named(ctx, a.node, "sorted_")
+    A = templates.index(anode, [slice(None)] + [None] * rv + [slice(None)]) if rv else anode
     vnode = _as_array(ctx, v) if exact else _named(ctx, _as_array(ctx, v), "values")
     V = templates.index(vnode, [Ellipsis, None])
     if side_value == "left":
         template = "np.count_nonzero(A < V, axis=-1)" if exact else \
-            "np.count_nonzero((A < V) | (V != V) & (A == A), axis=-1)"
+            "np.count_nonzero((A < V) | np.isnan(V) & ~np.isnan(A), axis=-1)"
     else:
-        template = "np.count_nonzero(A <= V, axis=-1)" if exact else "np.count_nonzero((A <= V) | (V != V), axis=-1)"
+        template = "np.count_nonzero(A <= V, axis=-1)" if exact else "np.count_nonzero((A <= V) | np.isnan(V), axis=-1)"
     return out(ctx.expr(template, A=A, V=V), True, rv, "i")
 
 

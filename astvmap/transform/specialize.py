@@ -82,7 +82,7 @@ def cache_key(src: FunctionSource, vals: dict, settings: Settings):
 
 
 def _valid(spec: Specialization, src: FunctionSource) -> bool:
-    for where, scope, name, sig in spec.deps:
+    for where, scope, name, sig, seen in spec.deps:
         if where == "global":
             obj = scope.get(name, _MISSING)
         elif where == "topcell":
@@ -96,6 +96,8 @@ def _valid(spec: Specialization, src: FunctionSource) -> bool:
                 obj = scope.cell_contents
             except ValueError:
                 obj = _MISSING
+        if obj is seen and not isinstance(obj, np.ndarray):
+            continue              # the very object the rewrite read (arrays: their rank may change in place)
         if obj is _MISSING or signature(obj) != sig:
             return False
     return True
@@ -182,12 +184,12 @@ def _deps(cx: Context, top: FunctionSource) -> list:
         if src.generated and where == "cell":
             continue              # our own free names: fixed when the code was made
         if where == "global":
-            out.append(("global", src.globals, name, signature(obj)))
+            out.append(("global", src.globals, name, signature(obj), obj))
         elif where == "cell":
             if src.code is not None and src.code is top.code:
-                out.append(("topcell", None, name, signature(obj)))
+                out.append(("topcell", None, name, signature(obj), obj))
             else:
-                out.append(("cell", src.cells[name], name, signature(obj)))
+                out.append(("cell", src.cells[name], name, signature(obj), obj))
     return out
 
 

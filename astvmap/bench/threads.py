@@ -1,0 +1,62 @@
+"""`--threads N`: pin BLAS, OpenMP, MKL, Numba and XLA to N threads so that ratios compare like with like.
+
+The variables are read once, when the library loads, so they must be set before numpy (or jax, torch,
+numba) is imported. `astvmap bench` is started after numpy has been imported (astvmap imports it), so:
+
+1. if the variables already hold N (you exported them, or this is the re-started process), nothing to do;
+2. else, if threadpoolctl is installed, it limits the BLAS and OpenMP pools already loaded, for the run, and
+   the variables are set for what is imported later (jax reads XLA_FLAGS, numba NUMBA_NUM_THREADS);
+3. else the benchmark starts over in a fresh interpreter, `python -m astvmap bench ...`, with the variables
+   set: by `os.execv` when it runs as the `astvmap` command, in a child process when `astvmap.cli.main` is
+   called from Python (so the caller's process is not replaced).
+"""
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import os
+import subprocess
+import sys
+
+THREAD_VARS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS",
+               "VECLIB_MAXIMUM_THREADS")
+XLA_ONE_THREAD = "--xla_cpu_multi_thread_eigen=false"
+MARK = "ASTVMAP_BENCH_THREADS"          # set in the re-started process: the variables were there at start
+
+
+def wanted_env(threads: int, env=None) -> dict:
+    env = dict(os.environ if env is None else env)
+    for var in THREAD_VARS:
+        env[var] = str(threads)
+    if threads == 1 and XLA_ONE_THREAD not in env.get("XLA_FLAGS", ""):
+        env["XLA_FLAGS"] = (env.get("XLA_FLAGS", "") + " " + XLA_ONE_THREAD).strip()
+    env[MARK] = str(threads)
+    return env
+
+
+def _already_pinned(threads: int) -> bool:
+    return os.environ.get(MARK) == str(threads) or all(os.environ.get(v) == str(threads) for v in THREAD_VARS)
+
+
+def pin(threads: int, argv: list[str], own_process: bool):
+    """Pin to `threads` (0: leave everything as it is). Returns (how, context manager to run the benchmark
+    in), or (None, exit code) when the benchmark ran in a child process instead."""
+    if threads <= 0:
+        return "not pinned (--threads 0)", contextlib.nullcontext()
+    numpy_loaded = "numpy" in sys.modules
+    pinned = _already_pinned(threads)
+    os.environ.update(wanted_env(threads))
+    if pinned or not numpy_loaded:
+        return "environment variables set before numpy was imported", contextlib.nullcontext()
+    if importlib.util.find_spec("threadpoolctl") is not None:
+        from threadpoolctl import threadpool_limits
+        return "threadpoolctl (numpy was already imported)", threadpool_limits(limits=threads)
+    command = [sys.executable, "-m", "astvmap", "bench", *argv]
+    env = dict(os.environ)
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH")) if p)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    if own_process:
+        os.execve(sys.executable, command, env)        # does not return
+    return None, subprocess.run(command, env=env).returncode

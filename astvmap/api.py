@@ -262,6 +262,11 @@ class VmappedFunction:
             spec = self._make_spec(call)
         except NotBatchable as e:
             spec = self._loop_fallback(e)
+        except (AstvmapError, RecursionError, MemoryError):
+            raise
+        except Exception as e:          # a bug of ours: the loop is still right (and says so)
+            spec = self._loop_fallback(NotBatchable(
+                f"astvmap could not rewrite it ({type(e).__name__}: {e}); please report this", None))
         self._specs[key] = spec
         self._keepalive.append(objs)       # the key holds their ids: they must outlive it
         return spec

@@ -22,6 +22,7 @@ THREAD_VARS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "NU
                "VECLIB_MAXIMUM_THREADS")
 XLA_ONE_THREAD = "--xla_cpu_multi_thread_eigen=false"
 MARK = "ASTVMAP_BENCH_THREADS"          # set in the re-started process: the variables were there at start
+_AT_IMPORT = {v: os.environ.get(v) for v in (*THREAD_VARS, MARK)}    # before pin() sets any of them
 
 
 def wanted_env(threads: int, env=None) -> dict:
@@ -35,7 +36,7 @@ def wanted_env(threads: int, env=None) -> dict:
 
 
 def _already_pinned(threads: int) -> bool:
-    return os.environ.get(MARK) == str(threads) or all(os.environ.get(v) == str(threads) for v in THREAD_VARS)
+    return _AT_IMPORT[MARK] == str(threads) or all(_AT_IMPORT[v] == str(threads) for v in THREAD_VARS)
 
 
 def pin(threads: int, argv: list[str], own_process: bool):

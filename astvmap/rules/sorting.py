@@ -193,10 +193,10 @@ def batch_pad(ctx, array, pad_width, mode=None, **kwargs) -> Operand:
 _CONV_MODES = {0: "valid", 1: "same", 2: "full", "valid": "valid", "same": "same", "full": "full"}
 
 
-def _vector(ctx, op, hint):
+def _vector(ctx, op, hint, scalar_ok):
     """A 1-D-per-example operand (0-d ones become length 1, as np.convolve's `ndmin=1` does), named."""
     nd = rank(op)
-    if nd not in (0, 1):
+    if nd not in ((0, 1) if scalar_ok else (1,)):
         raise ctx.fail("convolve/correlate of per-example arrays that are not 1-D (the loop raises)")
     node = _as_array(ctx, op)
     if nd == 0:
@@ -215,7 +215,7 @@ def batch_convolve(ctx, a, v, mode=None) -> Operand:
     except (KeyError, TypeError):
         raise ctx.fail("a mode not known when the code is rewritten")
     dtype = result_kind(ctx.call.fn, [a, v])
-    A, V = _vector(ctx, a, "signal"), _vector(ctx, v, "kernel")
+    A, V = _vector(ctx, a, "signal", conv), _vector(ctx, v, "kernel", conv)
     n = ctx.temp(ctx.expr("x.shape[-1]", x=A), "n")
     m = ctx.temp(ctx.expr("x.shape[-1]", x=V), "m")
     # full correlation of a (B, n) with a window w (B, m): pad a by m - 1 on both sides, slide a window

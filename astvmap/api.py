@@ -307,7 +307,7 @@ class VmappedFunction:
         msg = f"{self.label}: the whole function runs as a per-example loop: {e.msg}"
         if self.fallback == "error":
             raise error_at(msg + " (fallback='error')", e.node, filename)
-        line = getattr(e.node, "lineno", None)
+        line = getattr(e.node, "lineno", None) or (src.origin.firstlineno if filename else None)
         if filename and line:
             warnings.warn_explicit(msg, PerformanceWarning, filename, line)
         else:

@@ -49,6 +49,8 @@ def main(argv=None) -> int:
     if args.command is None:
         parser.print_help(sys.stderr)
         return 2
+    if args.command == "bench":
+        return _bench(args, own_process=argv is None)
     try:
         return _show(args)
     except UsageError as e:
@@ -61,7 +63,8 @@ def main(argv=None) -> int:
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="astvmap", description="astvmap: jax.vmap for NumPy by source "
-                                     "rewriting. `astvmap show FILE.py` prints the generated code.")
+                                     "rewriting. `astvmap show FILE.py` prints the generated code; "
+                                     "`astvmap bench` times it against its peers.")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     show = sub.add_parser(
         "show", help="print the generated source of vmapped functions",
@@ -86,7 +89,19 @@ def _parser() -> argparse.ArgumentParser:
     show.add_argument("--jit", action="store_true", help="what the Numba backend compiles (not available yet)")
     show.add_argument("--color", choices=("auto", "always", "never"), default="auto",
                       help="syntax highlighting with pygments (auto: when writing to a terminal)")
+    from . import bench as bench_mod
+    bench = sub.add_parser(
+        "bench", help="time astvmap against a loop, np.vectorize, hand NumPy, jax and torch",
+        formatter_class=argparse.RawDescriptionHelpFormatter, description=bench_mod.__doc__.replace("`", ""))
+    bench_mod.add_arguments(bench)
     return parser
+
+
+def _bench(args, own_process: bool = False) -> int:
+    """`astvmap bench` (astvmap.bench.run). own_process: started as the `astvmap` command, so the
+    benchmark may re-exec this process to pin threads (called from Python, it uses a child process)."""
+    from . import bench
+    return bench.run(args, own_process=own_process)
 
 
 def _axes(text: str):

@@ -230,6 +230,18 @@ def getitem_any(x, index):
     return x[(slice(None),) + (index if isinstance(index, tuple) else (index,))]
 
 
+def highest(stop, start=0):
+    """The largest per-example stop of a range (the start when the batch is empty)."""
+    stop = np.asarray(stop)
+    return int(stop.max()) if stop.size else int(np.min(start)) if np.size(start) else 0
+
+
+def lowest(start):
+    """The smallest per-example start of a range."""
+    start = np.asarray(start)
+    return int(start.min()) if start.size else 0
+
+
 def rows(values, B):
     """A vectorized `for ... append` loop's rows as `np.array(out)` of each example would be: with no
     iteration, the loop's empty list gives float64 `(0,)` per example."""

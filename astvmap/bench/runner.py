@@ -49,12 +49,12 @@ def measure(fn: Callable[[], Any], budget: float, min_sample: float = 0.005, max
     gc_was_enabled = gc.isenabled()
     gc.disable()
     try:
-        t0 = time.perf_counter()
+        start = time.perf_counter()
         fn()
-        one = time.perf_counter() - t0
+        one = time.perf_counter() - start
         number = max(1, math.ceil(min_sample / max(one, 1e-9)))
-        samples = [] if number > 1 else [one]
-        deadline = time.perf_counter() + budget
+        samples = [] if number > 1 else [one]     # a slow call is a sample already (one, if over budget)
+        deadline = start + budget
         while not samples or (time.perf_counter() < deadline and len(samples) < max_samples):
             t0 = time.perf_counter()
             for _ in range(number):

@@ -48,7 +48,9 @@ def pin(threads: int, argv: list[str], own_process: bool):
     pinned = _already_pinned(threads)
     os.environ.update(wanted_env(threads))
     if pinned or not numpy_loaded:
-        return "environment variables set before numpy was imported", contextlib.nullcontext()
+        how = ("re-started with the variables set" if _AT_IMPORT[MARK] == str(threads) else
+               "variables set before numpy was imported")
+        return how, contextlib.nullcontext()
     if importlib.util.find_spec("threadpoolctl") is not None:
         from threadpoolctl import threadpool_limits
         return "threadpoolctl (numpy was already imported)", threadpool_limits(limits=threads)

@@ -220,7 +220,7 @@ def batch_convolve(ctx, a, v, mode=None) -> Operand:
     m = ctx.temp(ctx.expr("x.shape[-1]", x=V), "m")
     # full correlation of a (B, n) with a window w (B, m): pad a by m - 1 on both sides, slide a window
     # of m: (B, n + m - 1, m), contract with w -> (B, n + m - 1). convolve: w = v reversed; correlate:
-    # w = conj(v). (Empty inputs do not raise here as NumPy does: a known gap.)
+    # w = conj(v). (An empty `a` does not raise here as in NumPy: a known gap.)
     pad = ctx.expr("(0, 0), (m - 1, m - 1)", m=m) if a.batched else ctx.expr("(m - 1, m - 1)", m=m)
     windows = ctx.expr("np.lib.stride_tricks.sliding_window_view(np.pad(x, p), m, axis=-1)", x=A, p=pad, m=m)
     if conv:

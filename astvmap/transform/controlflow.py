@@ -28,26 +28,40 @@ _SAFE_CALLS = {"abs", "min", "max", "where", "maximum", "minimum", "fmax", "fmin
                "arctan", "exp2", "sum", "any", "all", "zeros_like", "ones_like", "astype"}
 
 
-def is_safe(nodes) -> bool:
+def is_safe(nodes, env=None) -> bool:
     """Does this code only do things that cannot raise or warn, whatever the lane's values?"""
+    return risk(nodes, env) == "none"
+
+
+def risk(nodes, env=None) -> str:
+    """"none": cannot raise or warn; "all": can only fault alike for every lane (indexing with indices
+    shared by the examples), so it needs a guard but no borrowed values; "lanes": may fault per lane."""
+    env = env or {}
+    level = "none"
     for root in nodes:
         for n in ast.walk(root):
-            if isinstance(n, (ast.Subscript, ast.Lambda, ast.Raise, ast.Assert)):
-                return False
+            if isinstance(n, ast.Subscript):
+                if any(isinstance(m, ast.Call) or (isinstance(m, ast.Name) and (m.id not in env or env[m.id].batched))
+                       for m in ast.walk(n.slice)):
+                    return "lanes"
+                level = "all"
+                continue
+            if isinstance(n, (ast.Lambda, ast.Raise, ast.Assert)):
+                return "lanes"
             if isinstance(n, ast.BinOp) and isinstance(n.op, (ast.Div, ast.FloorDiv, ast.Mod)) \
                     and isinstance(n.right, ast.Constant) and isinstance(n.right.value, (int, float)) \
                     and n.right.value != 0:
                 continue           # division by a nonzero constant
             if isinstance(n, (ast.BinOp, ast.UnaryOp, ast.BoolOp)) and not isinstance(n.op, _SAFE_OPS):
-                return False
+                return "lanes"
             if isinstance(n, ast.Compare) and not all(isinstance(o, _SAFE_OPS) for o in n.ops):
-                return False
+                return "lanes"
             if isinstance(n, ast.Call):
                 f = n.func
                 name = f.attr if isinstance(f, ast.Attribute) else f.id if isinstance(f, ast.Name) else None
                 if name not in _SAFE_CALLS:
-                    return False
-    return True
+                    return "lanes"
+    return level
 
 
 def _loads(nodes) -> list[str]:
@@ -162,9 +176,10 @@ class ControlFlowMixin:
         self.env = dict(self.env)
         self.renames = dict(self.renames)
         self.branch = {"stores": {}, "suffix": suffix}
-        safe = is_safe(body)
+        level = risk(body, self.env)
+        safe = level == "none"
         pre = []
-        if not safe:
+        if level == "lanes":
             for name in _loads(body):
                 if name in self.env and self.env[name].batched and self.env[name].kind in (Kind.ARRAY, Kind.SCALAR):
                     borrowed = cx.namer.fresh(f"{name}_{suffix}")
@@ -279,7 +294,7 @@ class ControlFlowMixin:
     def bool_fast_path(self, node: ast.BoolOp, values):
         """`a and b` of per-example bools whose right side cannot fault: `a & b` (same values, no
         masking needed)."""
-        if all(v.val.dtype == "b" and v.val.ndim == 0 for v in values) and is_safe(node.values[1:]):
+        if all(v.val.dtype == "b" and v.val.ndim == 0 for v in values) and is_safe(node.values[1:], self.env):
             op = ast.BitAnd() if isinstance(node.op, ast.And) else ast.BitOr()
             return Operand(ast.BinOp(values[0].node, op, values[1].node), Val(True, 0, Kind.ARRAY, "b"))
         return None

@@ -359,6 +359,9 @@ class Vectorizer(ControlFlowMixin, ExpressionsMixin, CallsMixin):
         vectorized = self.vectorize_loop(node)
         if vectorized is not None:
             return vectorized
+        masked = self.masked_range_loop(node)
+        if masked is not None:
+            return masked
         it = self.expr(node.iter)
         iter_node, elem = self.iteration(it, node.iter)
         header_pending = cx.pending
@@ -432,6 +435,62 @@ class Vectorizer(ControlFlowMixin, ExpressionsMixin, CallsMixin):
         self.env[out_name] = Val(True, None if item.ndim is None else item.ndim, Kind.ARRAY, item.dtype,
                                  obj=FRESH_ROWS)
         return [ast.Assign([ast.Name(self.store_name(out_name), ast.Store())], value)]
+
+    def masked_range_loop(self, node):
+        """`for i in range(n)` with a per-example `n` (or start): the counter stays one number for every
+        example, running to the largest trip count, and the body runs under `if start <= i < n` (a
+        batched `if`, so lanes that are done keep their values)."""
+        cx = self.cx
+        it = node.iter
+        if not (isinstance(it, ast.Call) and isinstance(it.func, ast.Name) and not it.keywords
+                and 1 <= len(it.args) <= 2 and isinstance(node.target, ast.Name) and not node.orelse):
+            return None
+        found, obj, _ = cx.src.resolve(it.func.id)
+        if it.func.id in self.env or not found or obj is not range:
+            return None
+        mark, names = len(cx.pending), set(cx.namer.taken)
+        bounds = self.exprs(it.args)
+        if not any(b.batched for b in bounds):
+            del cx.pending[mark:]
+            cx.namer.taken = names
+            return None
+        if any(b.val.ndim not in (0, None) for b in bounds):
+            raise cx.fail("a range over per-example arrays")
+        if node.target.id in self.live_after(node):
+            raise cx.fail(f"the loop variable `{node.target.id}` is used after a loop whose length differs "
+                          "between examples")
+        if any(isinstance(n, (ast.Break, ast.Continue, ast.Return)) for s in node.body for n in ast.walk(s)):
+            raise cx.fail("`break`/`continue`/`return` in a loop whose length differs between examples")
+        start, stop = (None, bounds[0]) if len(bounds) == 1 else bounds
+        names = [cx.namer.fresh("start") if start is not None and start.batched else None, cx.namer.fresh("stop")]
+        # Bounds are read once, as range() reads them; the counter runs over the union of the ranges.
+        pre = []
+        if names[0]:
+            pre.append(ast.Assign([ast.Name(names[0], ast.Store())], start.node))
+        pre.append(ast.Assign([ast.Name(names[1], ast.Store())], stop.node))
+        lo = ast.Name(names[0], ast.Load()) if names[0] else (start.node if start is not None else ast.Constant(0))
+        first, last = cx.namer.fresh("first"), cx.namer.fresh("last")
+        pre.append(ast.Assign([ast.Name(first, ast.Store())], cx.expr("av__.lowest(a)", a=lo) if names[0] else lo))
+        pre.append(ast.Assign([ast.Name(last, ast.Store())],
+                              cx.expr("av__.highest(b, a)", a=ast.Name(first, ast.Load()), b=ast.Name(names[1], ast.Load()))))
+        self.env[first] = self.env[last] = Val(False, 0, Kind.SCALAR, "i")
+        trips = ast.Call(ast.Name(it.func.id, ast.Load()), [ast.Name(first, ast.Load()), ast.Name(last, ast.Load())], [])
+        i = ast.Name(node.target.id, ast.Load())
+        test = ast.Compare(i, [ast.Lt()], [ast.Name(names[1], ast.Load())])
+        if names[0]:
+            test = ast.Compare(ast.Name(names[0], ast.Load()), [ast.LtE(), ast.Lt()], [i, ast.Name(names[1], ast.Load())])
+        for n in (ast.Name(names[1], ast.Load()),) + ((ast.Name(names[0], ast.Load()),) if names[0] else ()):
+            self.env[n.id] = stop.val if n.id == names[1] else start.val
+        guarded = ast.If(test, node.body, [])
+        loop = ast.For(node.target, trips, [guarded], [])
+        for n in ast.walk(loop):
+            if isinstance(n, (ast.stmt, ast.expr)) and not hasattr(n, "lineno"):
+                ast.copy_location(n, node)
+                n.end_lineno, n.end_col_offset = node.end_lineno, node.end_col_offset
+        for st in pre:
+            st._user_line = node.lineno
+        cx.pending.extend(pre)
+        return self.visit_For(loop)
 
     def _read_only_as_array(self, out_name, i) -> bool:
         """After the loop, is `out_name` only read as `np.array(out)`/`np.asarray(out)` and `i` not at all?"""

@@ -372,3 +372,17 @@ def test_generated_code_has_no_loop():
     vf = astvmap.vmap(conv_same, fallback="error")
     vf(RNG.normal(size=(4, 5)), RNG.normal(size=(4, 3)))
     assert "sliding_window_view" in vf.source and "loop" not in vf.source
+
+
+def nested_body(x, v):
+    return np.sort(x), np.convolve(x, v, "same"), np.searchsorted(np.sort(x), v), np.pad(x, (1, len(v)), mode="edge")
+
+
+def test_nested_vmap_fuses():
+    # the inner vmap's generated code (einsum over sliding windows, count_nonzero, pad) batches again
+    X, V = RNG.normal(size=(2, 3, 5)), RNG.normal(size=(2, 3, 3))
+    got = astvmap.vmap(astvmap.vmap(nested_body), fallback="error")(X, V)
+    for i in range(2):
+        for j in range(3):
+            for g, e in zip(got, nested_body(X[i, j], V[i, j])):
+                np.testing.assert_allclose(g[i, j], e)

@@ -150,8 +150,8 @@ class JaxPeer(Peer):
         batched = {
             "neuron": vmap(neuron),
             "predict": vmap(predict, in_axes=(None, 0)),
-            "custom_dot_d3": vmap(custom_dot, in_axes=[0, 0]),
-            "custom_dot_d256": vmap(custom_dot, in_axes=[0, 0]),
+            "custom_dot_d3": vmap(custom_dot, in_axes=(0, 0)),
+            "custom_dot_d256": vmap(custom_dot, in_axes=(0, 0)),
             "convolve": vmap(convolve),
             "convolve_k": vmap(convolve_k),
             "pairwise": vmap(vmap(sqeuclidean_distance, in_axes=(None, 0)), in_axes=(0, None)),

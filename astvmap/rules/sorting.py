@@ -153,6 +153,15 @@ def _pairs(ctx, op, nd, what, batch_row):
     return templates.const(tuple(tuple(r) for r in [batch_row(rows)] + rows))
 
 
+def _pair_nodes(op):
+    """The two nodes of a literal `(before, after)` whose items are known scalars, else None."""
+    v = op.val
+    if isinstance(op.node, (ast.Tuple, ast.List)) and len(op.node.elts) == 2 and v.elts is not None and \
+            all(e.kind == Kind.SCALAR or (e.kind == Kind.ARRAY and e.ndim == 0) for e in v.elts):
+        return op.node.elts
+    return None
+
+
 @register(np.pad)
 def batch_pad(ctx, array, pad_width, mode=None, **kwargs) -> Operand:
     if not ctx.call.args[0].batched and not any(o.batched for o in list(ctx.call.args) + list(kwargs.values())):
@@ -170,7 +179,16 @@ def batch_pad(ctx, array, pad_width, mode=None, **kwargs) -> Operand:
         raise ctx.fail("padding a per-example array of unknown rank")
     # (B, *s), pad_width w -> (B, *(s + w)): the batch axis gets (0, 0)
     widths = static(pad_width)
-    if widths is NO_STATIC:
+    pair = _pair_nodes(pad_width)
+    if widths is NO_STATIC and pair is not None:
+        # a literal (before, after) of per-call scalars: the same pair for every per-example axis
+        pw = ast.Tuple([templates.const((0, 0))] + [ast.Tuple(list(pair), ast.Load()) for _ in range(nd)], ast.Load())
+    elif widths is NO_STATIC and isinstance(pad_width.node, (ast.Tuple, ast.List)) and pad_width.val.elts is not None \
+            and len(pad_width.node.elts) == nd == len(pad_width.val.elts) and \
+            all(_pair_nodes(Operand(n, e)) is not None for n, e in zip(pad_width.node.elts, pad_width.val.elts)):
+        # a literal ((before, after), ...) with one pair per per-example axis: (0, 0) in front
+        pw = ast.Tuple([templates.const((0, 0))] + list(pad_width.node.elts), ast.Load())
+    elif widths is NO_STATIC:
         pw = ctx.expr("((0, 0),) + tuple(map(tuple, np.broadcast_to(w, (n, 2))))", w=pad_width.node, n=nd)
     else:
         try:
@@ -255,7 +273,12 @@ def batch_sliding_window_view(ctx, x, window_shape, axis=None, *, subok=None, wr
         raise ctx.fail("a window that differs between examples")
     nd = x.val.ndim
     ws = static(window_shape)
-    n_win = (1 if isinstance(ws, (int, np.integer)) else len(ws)) if ws is not NO_STATIC else None
+    if ws is not NO_STATIC:
+        n_win = 1 if isinstance(ws, (int, np.integer)) else len(ws)
+    else:
+        wv = window_shape.val
+        n_win = 1 if wv.kind in (Kind.SCALAR, Kind.ARRAY) and wv.ndim == 0 else \
+            len(wv.elts) if wv.kind in (Kind.TUPLE, Kind.LIST) and wv.elts is not None else None
     if axis is None or static(axis) is None:
         # axis=None: a window over every per-example axis, 1..nd
         if nd is None:

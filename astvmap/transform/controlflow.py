@@ -124,9 +124,10 @@ class ControlFlowMixin:
 
     # ---- if -----------------------------------------------------------------------------------------
     def batched_if(self, node: ast.If, test: Operand):
-        if self.writes_forbidden(node.body + node.orelse):
-            raise self.cx.fail("in-place writes under a batched condition")
+        if self.writes_forbidden(node.body + node.orelse, allow_subscripts=True):
+            raise self.cx.fail("in-place changes of lists or attributes under a batched condition")
         cx = self.cx
+        self.promote_written_arrays(node.body + node.orelse)
         truth = self.truthy(test, node.test)
         cond = truth if isinstance(truth, ast.Name) else cx.temp(truth, "cond")
         env0, renames0 = self.env, dict(self.renames)
@@ -175,7 +176,9 @@ class ControlFlowMixin:
         saved_env, saved_renames = self.env, self.renames
         self.env = dict(self.env)
         self.renames = dict(self.renames)
-        self.branch = {"stores": {}, "suffix": suffix}
+        outer_mask = outer_branch.get("mask") if outer_branch else None
+        lanes = mask if outer_mask is None else ast.BinOp(outer_mask, ast.BitAnd(), mask)
+        self.branch = {"stores": {}, "suffix": suffix, "mask": lanes, "outer": dict(saved_renames), "borrowed": {}}
         level = risk(body, self.env)
         safe = level == "none"
         pre = []
@@ -187,6 +190,7 @@ class ControlFlowMixin:
                                           cx.expr("av__.lanes_like_active(x, m)", x=ast.Name(self.code_name(name),
                                                                                              ast.Load()), m=mask)))
                     self.renames[name] = borrowed
+                    self.branch["borrowed"][name] = (borrowed, mask)
         self.masked += 1
         try:
             code = self.block(body)
@@ -249,12 +253,70 @@ class ControlFlowMixin:
                                                                    ast.Load())))
         return call
 
-    def writes_forbidden(self, body) -> bool:
+    def promote_written_arrays(self, body):
+        """Arrays written under a batched condition hold one value per example from here on: an
+        unbatched local one is repeated over the batch before the `if` (an unmapped argument cannot be)."""
+        cx = self.cx
+        for root in body:
+            for n in ast.walk(root):
+                targets = n.targets if isinstance(n, ast.Assign) else [n.target] if isinstance(n, ast.AugAssign) else []
+                for t in targets:
+                    if isinstance(t, ast.Subscript) and isinstance(t.value, ast.Name) and t.value.id in self.env:
+                        name, v = t.value.id, self.env[t.value.id]
+                        if v.batched or v.kind != Kind.ARRAY:
+                            continue
+                        if name in self.unmapped_params:
+                            raise cx.error(f"`{ast.unparse(t)} = ...` under a condition that differs between examples "
+                                           f"writes into the unmapped argument `{name}`: the loop would change the one "
+                                           f"array all examples share. Copy it first (`{name} = {name}.copy()`) or map it", t)
+                        code = self.code_name(name)
+                        op = cx.promote(Operand(ast.Name(code, ast.Load()), v), v.with_(batched=True))
+                        cx.pending.append(ast.Assign([ast.Name(code, ast.Store())], op.node))
+                        self.env[name] = op.val
+
+    def masked_write(self, target: ast.Subscript, value: Operand, node) -> list[ast.stmt]:
+        """`y[i] = v` in a batched branch: only the branch's lanes change,
+        `y[:, i] = np.where(lanes, v, y[:, i])`, written into the array itself (not a borrowed copy)."""
+        cx = self.cx
+        from ..rules.indexing import batched_index, selection_ndim
+        if not isinstance(target.value, ast.Name) or target.value.id not in self.env:
+            raise cx.fail("a write into an expression under a batched condition")
+        name = target.value.id
+        if name in self.branch["stores"]:
+            raise cx.fail("a write into an array assigned in the same batched branch")
+        v = self.env[name]
+        if not v.batched or v.kind != Kind.ARRAY:
+            raise cx.fail("a write into a value that is not a batched array under a batched condition")
+        real = self.branch["outer"].get(name, name)
+        index = self.expr(target.slice)
+        if index.batched:
+            raise cx.fail("a write at per-example positions (batched index) under a batched condition")
+        sel = selection_ndim(v.ndim, index)
+        if sel is None or (value.batched and value.val.ndim is None):
+            raise cx.fail("a write whose per-example ranks are not known when the code is rewritten")
+        val = value.node
+        if value.batched and value.val.ndim < sel:
+            val = templates.batch_slice_prefix(val, sel - value.val.ndim)
+        lanes = self.branch["mask"]
+        if sel:
+            lanes = cx.expr("m.reshape(s)", m=lanes, s=ast.Tuple([ast.Constant(-1)] + [ast.Constant(1)] * sel, ast.Load()))
+        where = ast.Subscript(ast.Name(real, ast.Load()), batched_index(cx, index), ast.Load())
+        out = [ast.Assign([ast.Subscript(ast.Name(real, ast.Load()), batched_index(cx, index),
+                                         ast.Store())],
+                          cx.expr("np.where(m, v, old)", m=lanes, v=val, old=where))]
+        if name in self.branch["borrowed"]:
+            borrowed, mask = self.branch["borrowed"][name]
+            out.append(ast.Assign([ast.Name(borrowed, ast.Store())],
+                                  cx.expr("av__.lanes_like_active(x, m)", x=ast.Name(real, ast.Load()), m=mask)))
+        return out
+
+    def writes_forbidden(self, body, allow_subscripts=False) -> bool:
         for root in body:
             for n in ast.walk(root):
                 if isinstance(n, (ast.Assign, ast.AugAssign)):
                     targets = n.targets if isinstance(n, ast.Assign) else [n.target]
-                    if any(isinstance(t, (ast.Subscript, ast.Attribute)) for tt in targets for t in ast.walk(tt)):
+                    kinds = (ast.Attribute,) if allow_subscripts else (ast.Subscript, ast.Attribute)
+                    if any(isinstance(t, kinds) for tt in targets for t in ast.walk(tt)):
                         return True
                 if isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute) and \
                         n.func.attr in ("append", "extend", "pop", "insert", "update", "fill", "sort", "resize"):

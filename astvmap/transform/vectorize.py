@@ -198,6 +198,9 @@ class Vectorizer(ControlFlowMixin, ExpressionsMixin, CallsMixin):
         if len(node.targets) > 1 and not isinstance(value.node, (ast.Name, ast.Constant)):
             value = Operand(self.cx.temp(value.node, "value"), value.val, value.static)
         value = self._unpackable(node.targets, value)
+        if self.branch is not None and self.branch.get("mask") is not None and len(node.targets) == 1 \
+                and isinstance(node.targets[0], ast.Subscript):
+            return self.masked_write(node.targets[0], value, node)
         self.aligned_value = None
         targets = [self.bind_target(t, value) for t in node.targets]
         if self.aligned_value is not None:
@@ -307,6 +310,8 @@ class Vectorizer(ControlFlowMixin, ExpressionsMixin, CallsMixin):
         if isinstance(target, ast.Name) and self.branch is not None:
             self.env[target.id] = res.val
             return [ast.Assign([ast.Name(self.store_name(target.id), ast.Store())], res.node)]
+        if isinstance(target, ast.Subscript) and self.branch is not None and self.branch.get("mask") is not None:
+            return self.masked_write(target, res, node)
         if isinstance(target, ast.Name):
             in_place = cur.batched or not res.batched
             r = res.node

@@ -103,3 +103,44 @@ def test_a_wrong_variant_is_reported_not_timed():
     assert not row["checks_passed"]
     assert "MISMATCH" in report.terminal({"environment": runner.environment(runner.Settings(), "-"),
                                           "peers": {}, "rows": [row]})
+
+
+class _FakePeer:
+    """A stand-in for jax (not installed here): the hand reference as its batched function."""
+    name, version = "jax", "0-fake"
+
+    def __init__(self):
+        self.functions = {"neuron": workloads.neuron_hand, "convolve_k": workloads.convolve_hand}
+
+    convert = staticmethod(lambda args: args)
+    to_numpy = staticmethod(lambda out: out)
+    block = staticmethod(lambda out: out)
+
+
+def test_a_peer_gets_its_columns_and_skips_say_why():
+    settings = runner.Settings(budget=0.001, max_calls=20, quick=True, peers=("jax",))
+    settings.loaded["jax"] = _FakePeer()
+    rows = runner.run([workloads.WORKLOADS[0], *workloads.select(["convolve_k", "mm"])], [30], settings)
+    jax = [r["variants"]["jax"] for r in rows]
+    assert jax[0]["status"] == "ok" and jax[0]["check"]["passed"] and jax[0]["first_call"] > 0
+    assert jax[1]["status"] == "skipped" and "992" in jax[1]["reason"]            # --quick: not on convolve_k
+    assert jax[2]["status"] == "skipped" and "no jax version of mm" in jax[2]["reason"]
+    run = {"environment": runner.environment(settings, "-"), "peers": {"jax": {"version": "0-fake"}},
+           "rows": rows}
+    header, table, notes = report.table_rows(run)
+    assert header[-4:] == ["jax.jit(jax.vmap)", "jax/hand", "jax 1st call", "check"]
+    assert table[1][-4].startswith("skipped [") and any("convolve_k" in n and "992" in n for n in notes)
+    assert all(row[-1] == "ok" for row in table)
+
+
+def test_missing_peers_are_skipped_with_the_reason(monkeypatch):
+    from astvmap.bench import peers
+    assert peers.status("astvmap_no_such_module") == (
+        None, "astvmap_no_such_module is not installed (astvmap never installs it)")
+    monkeypatch.setattr(peers, "status", lambda name: (None, f"{name} is not installed (astvmap never installs it)"))
+    settings = runner.Settings(peers=("jax", "torch"))
+    info = runner.load_peers(settings)
+    assert settings.loaded == {} and "not installed" in info["jax"]["skipped"] and "torch" in info
+    lines = report.table_rows({"peers": info, "rows": []})[2]
+    assert lines == ["jax.jit(jax.vmap): skipped, jax is not installed (astvmap never installs it)",
+                     "torch.func.vmap: skipped, torch is not installed (astvmap never installs it)"]

@@ -18,7 +18,7 @@ import sys
 from . import peers as peers_mod
 from . import report, runner, threads, workloads
 
-__all__ = ["add_arguments", "run", "workloads", "runner", "report", "peers_mod"]
+__all__ = ["add_arguments", "peers_mod", "report", "run", "runner", "workloads"]
 
 
 def _batches(text: str) -> list[int]:

@@ -145,7 +145,7 @@ class JaxPeer(Peer):
             weights = weights / jnp.sum(weights, axis=-1, keepdims=True)
             return weights @ v
 
-        vv = lambda x, y: jnp.vdot(x, y)  # noqa: E731
+        vv = lambda x, y: jnp.vdot(x, y)
         mv = vmap(vv, (0, None), 0)
         batched = {
             "neuron": vmap(neuron),
@@ -239,7 +239,7 @@ class TorchPeer(Peer):
             weights = weights / torch.sum(weights, dim=-1, keepdim=True)
             return weights @ v
 
-        vv = lambda x, y: torch.dot(x, y)  # noqa: E731 - real inputs: vdot is dot
+        vv = lambda x, y: torch.dot(x, y)  # real inputs: vdot is dot
         mv = vmap(vv, (0, None), 0)
         self.functions = {
             "neuron": vmap(neuron),

@@ -47,6 +47,35 @@ def _shown_peers(run: dict) -> list[str]:
     return [p for p, info in run.get("peers", {}).items() if "skipped" not in info]
 
 
+def _cell(row: dict, name: str, notes: _Notes) -> str:
+    v = row["variants"].get(name)
+    if v is None:
+        return "-"
+    status = v.get("status")
+    label = f"{LABELS[name]} on {row['workload']} {row['size']}"
+    if status == "ok":
+        text = fmt_time(v["median"]) + (" est." if v.get("estimated") else "")
+        if v.get("fallback"):
+            text += " (fallback) " + notes.mark(f"{label}: " + "; ".join(v["fallback"]))
+        return text
+    if status == "skipped":
+        return "skipped " + notes.mark(f"{LABELS[name]} on {row['workload']}: {v['reason']}")
+    if status == "mismatch":
+        return "MISMATCH " + notes.mark(f"{label}: {v['check'].get('detail', 'differs')}")
+    return "error " + notes.mark(f"{label}: {v.get('reason', 'failed')}")
+
+
+def _ratio(row: dict, name: str, over: str = "hand") -> str:
+    """Time of `name` over time of `over` in the same run."""
+    a, b = _median(row, name), _median(row, over)
+    return fmt_ratio(a / b) if a is not None and b else "-"
+
+
+def _first(row: dict, name: str) -> str:
+    v = row["variants"].get(name, {})
+    return fmt_time(v["first_call"]) if v.get("first_call") is not None else "-"
+
+
 def table_rows(run: dict) -> tuple[list[str], list[list[str]], list[str]]:
     """(header, rows, notes below the table)."""
     peers = _shown_peers(run)
@@ -58,39 +87,11 @@ def table_rows(run: dict) -> tuple[list[str], list[list[str]], list[str]]:
     notes = _Notes()
     rows = []
     for row in run["rows"]:
-        hand = _median(row, "hand")
-
-        def cell(name):
-            v = row["variants"].get(name)
-            if v is None:
-                return "-"
-            status = v.get("status")
-            label = f"{LABELS[name]} on {row['workload']} {row['size']}"
-            if status == "ok":
-                text = fmt_time(v["median"]) + (" est." if v.get("estimated") else "")
-                if v.get("fallback"):
-                    text += " (fallback) " + notes.mark(f"{label}: " + "; ".join(v["fallback"]))
-                return text
-            if status == "skipped":
-                return "skipped " + notes.mark(f"{LABELS[name]} on {row['workload']}: {v['reason']}")
-            if status == "mismatch":
-                return "MISMATCH " + notes.mark(f"{label}: {v['check'].get('detail', 'differs')}")
-            return "error " + notes.mark(f"{label}: {v.get('reason', 'failed')}")
-
-        def ratio(name, over=None):
-            a, b = _median(row, name), (hand if over is None else _median(row, over))
-            if over is not None:
-                a, b = b, a
-            return fmt_ratio(a / b) if a is not None and b else "-"
-
-        def first(name):
-            v = row["variants"].get(name, {})
-            return fmt_time(v["first_call"]) if v.get("first_call") is not None else "-"
-
-        cells = [row["workload"], row["size"], cell("loop"), cell("vectorize"), cell("hand"), cell("astvmap"),
-                 ratio("astvmap"), ratio("astvmap", over="loop"), first("astvmap")]
+        cells = [row["workload"], row["size"], *(_cell(row, v, notes) for v in ("loop", "vectorize", "hand",
+                                                                               "astvmap")),
+                 _ratio(row, "astvmap"), _ratio(row, "loop", over="astvmap"), _first(row, "astvmap")]
         for p in peers:
-            cells += [cell(p), ratio(p)] + ([first(p)] if p == "jax" else [])
+            cells += [_cell(row, p, notes), _ratio(row, p)] + ([_first(row, p)] if p == "jax" else [])
         cells.append("ok" if row.get("checks_passed") else "FAILED")
         rows.append(cells)
     below = [f"{mark} {text}" for mark, text in ((f"[{i}]", t) for i, t in enumerate(notes.texts, 1))]
@@ -104,12 +105,12 @@ def summary_lines(run: dict) -> list[str]:
     env = run["environment"]
     peers = ", ".join(f"{p} {info['version']}" for p, info in run.get("peers", {}).items() if "version" in info)
     return [
-        f"astvmap {env['astvmap']}, numpy {env['numpy']}{', ' + peers if peers else ''}, Python {env['python']}, "
-        f"{env['machine']}, {env['cpu_count']} CPUs, threads: {env['threads']} ({env['thread_pinning']})",
-        f"Times: median of repeats within {env['budget_s']} s (min-max in --json). loop and np.vectorize run at "
+        (f"astvmap {env['astvmap']}, numpy {env['numpy']}{', ' + peers if peers else ''}, Python {env['python']}, "
+        f"{env['machine']}, {env['cpu_count']} CPUs, threads: {env['threads']} ({env['thread_pinning']})"),
+        (f"Times: median of repeats within {env['budget_s']} s (min-max in --json). loop and np.vectorize run at "
         f"most {env['max_calls']:,} per-example calls, scaled up (est.). x/hand: time over hand-written "
         f"NumPy's in the same run (1.00x = as fast, lower is better); loop/astvmap: speedup over the loop. "
-        f"1st call: transform + compile + one run. Every variant was checked equal to hand before timing.",
+        f"1st call: transform + compile + one run. Every variant was checked equal to hand before timing."),
     ]
 
 

@@ -4,7 +4,8 @@ For each case (a workload at one batch size): make the arguments, run the hand r
 expected one), then for each variant: run it once and compare with the expected result (the Python loop
 and np.vectorize on the examples they run, the others on all of them), and only if equal, time it. A time is
 the median (with min and max) of samples taken until a time budget is spent; fast calls are grouped so that
-a sample lasts at least 5 ms. The Python loop and np.vectorize run on at most `max_calls` per-example calls
+a sample lasts at least 5 ms. The hand reference, astvmap and the peers are timed together, in rounds of
+one sample each, so that a change in the machine's load hits them alike and their ratios hold. The Python loop and np.vectorize run on at most `max_calls` per-example calls
 and are scaled up to the whole batch (`estimated`). The first call of astvmap (transform + compile + one
 run, with astvmap's specialization cache emptied first) and of jax (trace + compile + one run) is its own
 number: `first_call`.
@@ -67,6 +68,46 @@ def measure(fn: Callable[[], Any], budget: float, min_sample: float = 0.005, max
             "samples": len(samples), "calls_per_sample": number}
 
 
+def measure_together(fns: dict[str, Callable[[], Any]], budget: float, min_sample: float = 0.005,
+                     max_rounds: int = 50) -> tuple[dict, dict]:
+    """Time several functions (already warmed up) in rounds, one sample of each per round, until
+    `budget` seconds per function are spent: a change in the machine's load hits every variant alike, so
+    their ratios hold. ({name: median, min, max...}, {name: the exception that stopped it})."""
+    samples: dict = {name: [] for name in fns}
+    numbers, errors = {}, {}
+    gc_was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        start = time.perf_counter()
+        for name, fn in fns.items():
+            t0 = time.perf_counter()
+            try:
+                fn()
+            except Exception as e:  # noqa: BLE001
+                errors[name] = e
+                continue
+            numbers[name] = max(1, math.ceil(min_sample / max(time.perf_counter() - t0, 1e-9)))
+        deadline, rounds = start + budget * len(fns), 0
+        while numbers and (rounds == 0 or time.perf_counter() < deadline and rounds < max_rounds):
+            for name, number in list(numbers.items()):
+                fn = fns[name]
+                t0 = time.perf_counter()
+                try:
+                    for _ in range(number):
+                        fn()
+                except Exception as e:  # noqa: BLE001
+                    errors[name] = e
+                    del numbers[name]
+                    continue
+                samples[name].append((time.perf_counter() - t0) / number)
+            rounds += 1
+    finally:
+        if gc_was_enabled:
+            gc.enable()
+    return ({name: {"median": statistics.median(v), "min": min(v), "max": max(v), "samples": len(v),
+                    "calls_per_sample": numbers[name]} for name, v in samples.items() if name in numbers}, errors)
+
+
 def compare(got, expected) -> dict:
     """The correctness check of one variant: same shape, equal within RTOL/ATOL (NaN equal to NaN)."""
     got = np.asarray(got)
@@ -121,20 +162,19 @@ def _astvmap(case: Case, args, expected, settings: Settings) -> dict:
         check = compare(got, expected)
         check["compared"] = "all"
         out = {"first_call": first}
-        if check["passed"]:
-            out.update(measure(lambda: batched(*args), settings.budget))
     fallbacks = sorted({str(w.message).splitlines()[0] for w in caught
                         if type(w.message).__name__ == "PerformanceWarning"})
     if fallbacks:
         out["fallback"] = fallbacks
-    return {"status": "ok" if check["passed"] else "mismatch", "check": check, **out}
+    result = {"status": "ok" if check["passed"] else "mismatch", "check": check, **out}
+    return result, (lambda: batched(*args)) if check["passed"] else None
 
 
 def _peer(name: str, case: Case, args, expected, settings: Settings) -> dict:
     peer = settings.loaded[name]
     fn = peer.functions.get(case.workload)
     if fn is None:
-        return {"status": "skipped", "reason": f"no {name} version of {case.workload}"}
+        return {"status": "skipped", "reason": f"no {name} version of {case.workload}"}, None
     converted = peer.convert(args)
     t0 = time.perf_counter()
     got = peer.block(fn(*converted))
@@ -142,9 +182,8 @@ def _peer(name: str, case: Case, args, expected, settings: Settings) -> dict:
     check = compare(peer.to_numpy(got), expected)
     check["compared"] = "all"
     if not check["passed"]:
-        return {"status": "mismatch", "check": check, "first_call": first}
-    return {"status": "ok", "check": check, "first_call": first,
-            **measure(lambda: peer.block(fn(*converted)), settings.budget)}
+        return {"status": "mismatch", "check": check, "first_call": first}, None
+    return {"status": "ok", "check": check, "first_call": first}, lambda: peer.block(fn(*converted))
 
 
 def load_peers(settings: Settings) -> dict:
@@ -169,25 +208,36 @@ def run_case(case: Case, settings: Settings) -> dict:
     variants = row["variants"]
     try:
         expected = case.hand(*args)
-        variants["hand"] = {"status": "ok", **measure(lambda: case.hand(*args), settings.budget)}
     except Exception as e:  # noqa: BLE001
         variants["hand"] = _error(e)
         row["checks_passed"] = False
         return row
-    steps = [("loop", lambda: _sampled(case, case.loop, args, expected, settings)),
-             ("vectorize", lambda: _sampled(case, case.vectorize, args, expected, settings)),
-             ("astvmap", lambda: _astvmap(case, args, expected, settings))]
+    variants["hand"] = {"status": "ok"}
+    timers = {"hand": lambda: case.hand(*args)}
+    for name, fn in (("loop", case.loop), ("vectorize", case.vectorize)):     # sampled: timed on their own
+        try:
+            variants[name] = _sampled(case, fn, args, expected, settings)
+        except Exception as e:  # noqa: BLE001 - report, and go on with the next variant
+            variants[name] = _error(e)
+    steps = [("astvmap", lambda: _astvmap(case, args, expected, settings))]
     for name in settings.peers:
         if name not in settings.loaded:
             continue
         why = peers_mod.skip_reason(name, case.workload, settings.quick)
-        steps.append((name, (lambda why=why: {"status": "skipped", "reason": why}) if why else
+        steps.append((name, (lambda why=why: ({"status": "skipped", "reason": why}, None)) if why else
                       (lambda name=name: _peer(name, case, args, expected, settings))))
-    for name, step in steps:
+    for name, step in steps:                    # first call and check; timed below, together with hand
         try:
-            variants[name] = step()
-        except Exception as e:  # noqa: BLE001 - report, and go on with the next variant
-            variants[name] = _error(e)
+            variants[name], timer = step()
+        except Exception as e:  # noqa: BLE001
+            variants[name], timer = _error(e), None
+        if timer is not None:
+            timers[name] = timer
+    times, errors = measure_together(timers, settings.budget)
+    for name, t in times.items():
+        variants[name].update(t)
+    for name, e in errors.items():
+        variants[name] = _error(e)
     row["checks_passed"] = all(v["status"] in ("ok", "skipped") for v in variants.values())
     return row
 

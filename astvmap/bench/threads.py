@@ -62,4 +62,4 @@ def pin(threads: int, argv: list[str], own_process: bool):
     sys.stderr.flush()
     if own_process:
         os.execve(sys.executable, command, env)        # does not return
-    return None, subprocess.run(command, env=env).returncode
+    return None, subprocess.run(command, env=env, check=False).returncode

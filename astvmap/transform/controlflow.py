@@ -372,8 +372,11 @@ class ControlFlowMixin:
             raise cx.fail("`while ... else` on a batched test")
         if self.writes_forbidden(node.body):
             raise cx.fail("in-place writes in a loop on a batched test")
-        if any(isinstance(n, (ast.Break, ast.Continue, ast.Return)) for s in node.body for n in ast.walk(s)):
-            raise cx.fail("`break`/`continue`/`return` in a loop on a batched test")
+        if any(isinstance(n, ast.Return) for s in node.body for n in ast.walk(s)):
+            raise cx.fail("`return` in a loop on a batched test")
+        if any(isinstance(n, (ast.Break, ast.Continue)) for s in node.body for n in ast.walk(s)):
+            from .vectorize import JumpUnderMask
+            raise JumpUnderMask("`break`/`continue` in a loop on a batched test", node)
         stores = _stores(node.body)
         env_before = dict(self.env)
         live = self.live_after(node)
@@ -395,6 +398,7 @@ class ControlFlowMixin:
                 self.env[n] = promoted.val
         names_before = set(cx.namer.taken)
         env0 = dict(self.env)
+        outer_pending = cx.pending
         for _ in range(len(carried) + 3):
             cx.namer.taken = set(names_before)
             self.env = dict(env0)
@@ -409,7 +413,7 @@ class ControlFlowMixin:
         else:
             raise cx.fail("the loop's variables did not settle")
         self.env = {**env0, **{n: env0[n] for n in carried}}
-        saved = cx.pending
+        saved = outer_pending
         cx.pending = []
         first = self.expr(node.test)
         start = cx.pending + [ast.Assign([ast.Name(active, ast.Store())], self.truthy(first, node.test))]

@@ -17,13 +17,17 @@ import numpy as np
 from ..errors import AstvmapError, NotBatchable
 from ..kit import templates
 from ..rules.values import FRESH_ROWS, NO_STATIC, UNKNOWN, Kind, Operand, Val, join, val_of
-from ..frontend import normalize
+from ..frontend import breaks, normalize
 from .calls import CallsMixin
 from .context import Context, _needs
 from .controlflow import RET, ControlFlowMixin
 from .expressions import BINOPS, ExpressionsMixin, LocalFunction
 
 _TERMINAL = (ast.Return, ast.Raise, ast.Break, ast.Continue)
+
+
+class JumpUnderMask(NotBatchable):
+    """A `break`/`continue` under a batched condition: the loop is rewritten with flags instead."""
 
 
 class Vectorizer(ControlFlowMixin, ExpressionsMixin, CallsMixin):
@@ -36,6 +40,7 @@ class Vectorizer(ControlFlowMixin, ExpressionsMixin, CallsMixin):
         self.loops: list[ast.AST] = []
         self._extra_live: set[str] = set()
         self.rest_stack: list[list[ast.stmt]] = []   # statements after each enclosing one (liveness)
+        self.loop_masks: list[int] = [0]              # `masked` depth where each enclosing loop starts
         self.fdef = None
         self.in_loop = 0
         self.returns: list[Val] = []
@@ -129,9 +134,13 @@ class Vectorizer(ControlFlowMixin, ExpressionsMixin, CallsMixin):
         return [ast.Pass()]
 
     def visit_Break(self, node):
+        if self.masked > self.loop_masks[-1]:
+            raise JumpUnderMask("`break` under a batched condition", node)
         return [ast.Break()]
 
     def visit_Continue(self, node):
+        if self.masked > self.loop_masks[-1]:
+            raise JumpUnderMask("`continue` under a batched condition", node)
         return [ast.Continue()]
 
     def visit_Return(self, node):
@@ -360,6 +369,42 @@ class Vectorizer(ControlFlowMixin, ExpressionsMixin, CallsMixin):
         return merged
 
     def visit_For(self, node):
+        return self.with_jumps_lowered(node, self._visit_for)
+
+    def visit_While(self, node):
+        return self.with_jumps_lowered(node, self._visit_while)
+
+    def with_jumps_lowered(self, node, visit):
+        """Rewrite a loop; if a `break`/`continue` sits under a batched condition, rewrite it again with
+        those lowered to per-lane flags (frontend/breaks.py)."""
+        cx = self.cx
+        state = (dict(self.env), len(cx.pending), set(cx.namer.taken), dict(self.renames), list(self.returns))
+        self.loop_masks.append(self.masked)
+        try:
+            return visit(node)
+        except JumpUnderMask:
+            pass
+        finally:
+            self.loop_masks.pop()
+        self.env, self.renames, self.returns = state[0], state[3], state[4]
+        del cx.pending[state[1]:]
+        cx.namer.taken = state[2]
+        target = getattr(node, "target", None)
+        if isinstance(target, ast.Name) and target.id in self.live_after(node):
+            raise cx.fail(f"the loop variable `{target.id}` is read after a loop that ends at different "
+                          "iterations for different examples")
+        pre, lowered = breaks.lower(node, cx.namer.fresh("broke"), cx.namer.fresh("skip"))
+        for s in pre:
+            for g in self.stmt(s):
+                g._user_line = node.lineno
+                cx.pending.append(g)
+        self.loop_masks.append(self.masked)
+        try:
+            return visit(lowered)
+        finally:
+            self.loop_masks.pop()
+
+    def _visit_for(self, node):
         cx = self.cx
         vectorized = self.vectorize_loop(node)
         if vectorized is not None:
@@ -465,7 +510,7 @@ class Vectorizer(ControlFlowMixin, ExpressionsMixin, CallsMixin):
             raise cx.fail(f"the loop variable `{node.target.id}` is used after a loop whose length differs "
                           "between examples")
         if any(isinstance(n, (ast.Break, ast.Continue, ast.Return)) for s in node.body for n in ast.walk(s)):
-            raise cx.fail("`break`/`continue`/`return` in a loop whose length differs between examples")
+            raise cx.fail("`return` in a loop whose length differs between examples")
         start, stop = (None, bounds[0]) if len(bounds) == 1 else bounds
         names = [cx.namer.fresh("start") if start is not None and start.batched else None, cx.namer.fresh("stop")]
         # Bounds are read once, as range() reads them; the counter runs over the union of the ranges.
@@ -517,7 +562,7 @@ class Vectorizer(ControlFlowMixin, ExpressionsMixin, CallsMixin):
                         ok += 1
         return uses == ok
 
-    def visit_While(self, node):
+    def _visit_while(self, node):
         cx = self.cx
         header_pending = cx.pending
 

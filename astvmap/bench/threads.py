@@ -44,18 +44,17 @@ def pin(threads: int, argv: list[str], own_process: bool):
     in), or (None, exit code) when the benchmark ran in a child process instead."""
     if threads <= 0:
         return "not pinned (--threads 0)", contextlib.nullcontext()
-    numpy_loaded = "numpy" in sys.modules
-    pinned = _already_pinned(threads)
-    os.environ.update(wanted_env(threads))
-    if pinned or not numpy_loaded:
+    env = wanted_env(threads)
+    if _already_pinned(threads) or "numpy" not in sys.modules:
+        os.environ.update(env)                      # for what loads later: jax reads XLA_FLAGS, numba its own
         how = ("re-started with the variables set" if _AT_IMPORT[MARK] == str(threads) else
                "variables set before numpy was imported")
         return how, contextlib.nullcontext()
     if importlib.util.find_spec("threadpoolctl") is not None:
         from threadpoolctl import threadpool_limits
+        os.environ.update(env)
         return "threadpoolctl (numpy was already imported)", threadpool_limits(limits=threads)
     command = [sys.executable, "-m", "astvmap", "bench", *argv]
-    env = dict(os.environ)
     root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH")) if p)
     sys.stdout.flush()

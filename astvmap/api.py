@@ -27,14 +27,18 @@ from .transform.context import Settings
 _FALLBACK_MODES = ("warn", "error")
 
 
-def vmap(fun=None, /, in_axes=0, out_axes=0, *, axis_size=None, fallback="warn"):
+def vmap(fun=None, /, in_axes=0, out_axes=0, *, axis_size=None, fallback="warn", randomness="error"):
     """Vectorize `fun` over a batch axis, like `jax.vmap`, by rewriting its NumPy source.
 
     `vmap(f, in_axes, out_axes)(*args)` equals stacking `f` applied to each example along `out_axes`
-    (same shape, dtype and values). Usable as `@vmap`, `@vmap(in_axes=...)` or `vmap(f, ...)`."""
+    (same shape, dtype and values). Usable as `@vmap`, `@vmap(in_axes=...)` or `vmap(f, ...)`.
+
+    `fallback`: "warn" runs what has no batched form as a per-example loop with a PerformanceWarning,
+    "error" raises instead. `randomness` (for `np.random` draws): "error", "different" (independent draws
+    per example) or "same" (one draw shared by every example), as in torch.func.vmap."""
     if fun is None:
-        return lambda f: VmappedFunction(f, in_axes, out_axes, axis_size, fallback)
-    return VmappedFunction(fun, in_axes, out_axes, axis_size, fallback)
+        return lambda f: VmappedFunction(f, in_axes, out_axes, axis_size, fallback, randomness)
+    return VmappedFunction(fun, in_axes, out_axes, axis_size, fallback, randomness)
 
 
 vmap.__astvmap_vmap__ = True
@@ -58,11 +62,13 @@ def _label(fun) -> str:
 class VmappedFunction:
     """The callable `vmap` returns. `.source` is the generated code of the last specialization."""
 
-    def __init__(self, fun, in_axes=0, out_axes=0, axis_size=None, fallback="warn"):
+    def __init__(self, fun, in_axes=0, out_axes=0, axis_size=None, fallback="warn", randomness="error"):
         if not callable(fun):
             raise TypeError(f"vmap: expected a callable; got {type(fun).__name__}")
         if fallback not in _FALLBACK_MODES:
             raise ValueError(f"vmap: fallback must be one of {_FALLBACK_MODES}; got {fallback!r}")
+        if randomness not in ("error", "different", "same"):
+            raise ValueError(f"vmap: randomness must be 'error', 'different' or 'same'; got {randomness!r}")
         self.__wrapped__ = fun
         for attr in ("__name__", "__qualname__", "__doc__", "__module__"):
             try:
@@ -82,7 +88,7 @@ class VmappedFunction:
             self._sig = None
         if self._sig is not None:
             self._param_axes = axes_mod.parameter_axes(self._sig, in_axes, self.label)
-        self._settings = Settings(fallback, "error", self.label)
+        self._settings = Settings(fallback, randomness, self.label)
         self._specs: dict = {}
         self._simple = None
         self._keepalive: list = []

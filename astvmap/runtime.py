@@ -230,6 +230,11 @@ def getitem_any(x, index):
     return x[(slice(None),) + (index if isinstance(index, tuple) else (index,))]
 
 
+def as_shape(size):
+    """A `size=` argument as a shape tuple."""
+    return tuple(size) if isinstance(size, (tuple, list)) else (int(size),)
+
+
 def highest(stop, start=0):
     """The largest per-example stop of a range (the start when the batch is empty)."""
     stop = np.asarray(stop)

@@ -160,6 +160,7 @@ def plot(run: dict, path: str):
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import NullFormatter
 
     names = list(dict.fromkeys(r["workload"] for r in run["rows"]))
     ncols = min(4, len(names))
@@ -182,6 +183,7 @@ def plot(run: dict, path: str):
             drawn.setdefault(variant, h)
         ax.set_xscale("log")
         ax.set_yscale("log")
+        ax.xaxis.set_minor_formatter(NullFormatter())          # no crowded labels on a short decade
         ax.set_title(name, fontsize=10)
         ax.set_xlabel("batch (per-example calls)", fontsize=8)
         ax.set_ylabel("seconds per batched call", fontsize=8)

@@ -1,5 +1,6 @@
 """Batching rules, one family a module. Importing this package fills the registry."""
-from . import builtins, creation, elementwise, indexing, linalg, reductions, runtime_rules, shape, sorting  # noqa: F401
+from . import (builtins, creation, elementwise, indexing, linalg, random, reductions, runtime_rules,  # noqa: F401
+               shape, sorting)
 from .registry import RULES, lookup, register
 
 __all__ = ["RULES", "lookup", "register"]

@@ -202,6 +202,11 @@ class CallsMixin:
             return Operand(_call(fn_node, args, kwargs), Val(False, None, Kind.CALLABLE, obj=made))
         if lookup(obj) is not None:
             return self.apply(obj, args, kwargs, node, fn_node=fn_node)
+        method = _method_of(obj)
+        if method is not None and isinstance(fn_node, ast.Attribute):
+            # `rng.normal(...)`, `np.random.normal(...)`: the rule of the class's method, the receiver first
+            receiver = Operand(fn_node.value, val_of(obj.__self__), obj.__self__)
+            return self.apply(method, [receiver] + args, kwargs, node, method=fn_node.attr)
         batched = any(a.batched for a in args) or any(a.batched for a in kwargs.values())
         if getattr(obj, "__astvmap__", None) is not None:
             if not batched:
@@ -226,6 +231,8 @@ class CallsMixin:
         if v.kind in (Kind.DICT, Kind.OTHER) and attr in _MUTATORS | {"update", "setdefault", "add", "discard"} \
                 and not (isinstance(node.func.value, ast.Name) and node.func.value.id in self.env):
             raise self.cx.fail(f"`.{attr}()` of an object from outside the function")
+        if not v.batched and v.obj is not None and lookup(getattr(type(v.obj), attr, None)) is not None:
+            return self.apply(getattr(type(v.obj), attr), [base] + args, kwargs, node, method=attr)
         if v.kind in (Kind.ARRAY, Kind.SCALAR) or (v.batched and v.kind == Kind.OTHER):
             fn = getattr(np.ndarray, attr, None)
             if fn is not None:
@@ -468,6 +475,16 @@ class CallsMixin:
 
 
 _MUTATORS = {"append", "extend", "insert", "pop", "remove", "clear", "sort", "reverse"}
+
+
+def _method_of(obj):
+    """For a method bound to an object (`rng.normal`), the class attribute that has a rule, if any."""
+    owner = getattr(obj, "__self__", None)
+    name = getattr(obj, "__name__", None)
+    if owner is None or name is None or isinstance(owner, types.ModuleType):
+        return None
+    fn = getattr(type(owner), name, None)
+    return fn if fn is not None and lookup(fn) is not None else None
 
 
 def _as_value(node):

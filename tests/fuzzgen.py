@@ -245,7 +245,7 @@ class _Gen:
                 ax = r.choice(["0", "-1"])
             else:
                 ax = "None"
-            if meth:
+            if meth and src != ():   # a Python float has no .sum()
                 e = self.expr(src, d)
                 return f"({e}).{red[3:]}()" if ax == "None" else f"({e}).{red[3:]}(axis={ax})"
             if ax == "None" and r.random() < 0.5:

@@ -129,3 +129,20 @@ def test_unmapped_argument_written_under_batched_condition_is_an_error():
 
     with pytest.raises(astvmap.AstvmapError, match="unmapped argument `y`"):
         astvmap.vmap(bad, in_axes=(0, None))(POOL_X, np.zeros(4))
+
+
+def zero_negatives(x):
+    y = x.copy()
+    y[y < 0] = 0.0
+    return y
+
+
+def cap_at_threshold(x, t):
+    y = x * 1.0
+    y[y > t] = t
+    return y
+
+
+def test_write_through_a_per_example_mask():
+    check(zero_negatives, POOL_X)
+    check(cap_at_threshold, POOL_X, np.array([0.5, 2.0, -1.0, 3.0, 0.0]))

@@ -280,6 +280,13 @@ class Vectorizer(ControlFlowMixin, ExpressionsMixin, CallsMixin):
         cx = self.cx
         base = self.expr(target.value)
         index = self.expr(target.slice)
+        if index.batched and index.val.dtype == "b" and base.batched and index.val.ndim == base.val.ndim \
+                and not isinstance(target.slice, ast.Tuple) and value.val.ndim == 0 \
+                and value.val.kind in (Kind.ARRAY, Kind.SCALAR):
+            # y[mask] = v with a per-example mask of y's shape and one value: y[:] = where(mask, v, y)
+            v = templates.batch_slice_prefix(value.node, base.val.ndim) if value.batched else value.node
+            self.aligned_value = cx.expr("np.where(m, v, y)", m=index.node, v=v, y=base.node)
+            return ast.Subscript(base.node, ast.Slice(), ast.Store())
         if index.batched:
             raise cx.fail("a write at per-example positions (batched index)")
         if not base.batched and not value.batched:

@@ -163,6 +163,34 @@ def put_lanes(x, lanes, values):
     return out
 
 
+def merge_lanes(cond, lanes_a, a, lanes_b, b, kinds):
+    """A partitioned `if`'s value per lane: `a` on `lanes_a` and `b` on `lanes_b`. A kind says what a
+    side holds: "lanes" (its own lanes' values), "all" (the whole batch) or "one" (one unbatched value);
+    a side no lane took is None."""
+    B = cond.shape[0]
+
+    def full(v, kind, lanes):
+        return v if kind == "all" else batch_broadcast(v, B) if kind == "one" else None
+    if (a is None or not lanes_a.size) and (b is None or not lanes_b.size) and (a is None or b is None):
+        raise ValueError("astvmap: no lane took either branch (an empty batch): the result's shape is unknown")
+    if a is None or not lanes_a.size:
+        return full(b, kinds[1], lanes_b) if kinds[1] != "lanes" else b
+    if b is None or not lanes_b.size:
+        return full(a, kinds[0], lanes_a) if kinds[0] != "lanes" else a
+    va = a[lanes_a] if kinds[0] == "all" else a
+    vb = b[lanes_b] if kinds[1] == "all" else b
+    va, vb = np.asarray(va), np.asarray(vb)
+    sa = va.shape[1:] if kinds[0] != "one" else va.shape
+    sb = vb.shape[1:] if kinds[1] != "one" else vb.shape
+    if sa != sb:
+        raise ValueError(f"the branches of an `if` on a batched condition give per-example shapes {sa} and {sb}; "
+                         "the loop's results could not be stacked")
+    out = np.empty((B,) + sa, dtype=np.result_type(va, vb))
+    out[lanes_a] = va
+    out[lanes_b] = vb
+    return out
+
+
 def select(cond, a, b, batched=(True, True)):
     """Per lane, `a` where `cond` else `b`, as the loop's stacked results would be: a branch's own value
     (dtype included) when every lane took it; per-example shapes must agree when lanes of both meet."""

@@ -146,3 +146,29 @@ def cap_at_threshold(x, t):
 def test_write_through_a_per_example_mask():
     check(zero_negatives, POOL_X)
     check(cap_at_threshold, POOL_X, np.array([0.5, 2.0, -1.0, 3.0, 0.0]))
+
+
+def partitioned(x, t):
+    if x[0] > t:  # astvmap: partition
+        y = x
+        for k in range(5):
+            y = np.sin(y) * 1.01 + 0.1
+    else:
+        y = x * 2.0
+    return y
+
+
+def partitioned_returns(s):
+    if s > 0.5:  # astvmap: partition
+        return np.log(s)
+    return s - 1
+
+
+def test_partition_directive_runs_each_branch_on_its_lanes():
+    check(partitioned, POOL_X, np.array([0.5, 2.0, -1.0, 3.0, 0.0]))
+    check(partitioned_returns, np.array([0.1, 2.0, 0.7, -3.0, 0.5]))
+    check_no_warnings(partitioned_returns, np.array([0.1, 2.0, 0.7, -3.0, 0.5]))
+    import astvmap
+    vf = astvmap.vmap(partitioned)
+    vf(POOL_X, np.zeros(5))
+    assert "lanes_then = np.flatnonzero(cond)" in vf.source and "av__.merge_lanes(" in vf.source

@@ -27,7 +27,7 @@ from .transform.context import Settings
 _FALLBACK_MODES = ("warn", "error")
 
 
-def vmap(fun=None, /, in_axes=0, out_axes=0, *, axis_size=None, fallback="warn", randomness="error"):
+def vmap(fun=None, /, in_axes=0, out_axes=0, *, axis_size=None, fallback="warn", randomness="error", jit=False):
     """Vectorize `fun` over a batch axis, like `jax.vmap`, by rewriting its NumPy source.
 
     `vmap(f, in_axes, out_axes)(*args)` equals stacking `f` applied to each example along `out_axes`
@@ -35,10 +35,11 @@ def vmap(fun=None, /, in_axes=0, out_axes=0, *, axis_size=None, fallback="warn",
 
     `fallback`: "warn" runs what has no batched form as a per-example loop with a PerformanceWarning,
     "error" raises instead. `randomness` (for `np.random` draws): "error", "different" (independent draws
-    per example) or "same" (one draw shared by every example), as in torch.func.vmap."""
+    per example) or "same" (one draw shared by every example), as in torch.func.vmap. `jit=True` (or a
+    dict of options) compiles with Numba (the `jit` extra): see astvmap/backends/numba.py."""
     if fun is None:
-        return lambda f: VmappedFunction(f, in_axes, out_axes, axis_size, fallback, randomness)
-    return VmappedFunction(fun, in_axes, out_axes, axis_size, fallback, randomness)
+        return lambda f: VmappedFunction(f, in_axes, out_axes, axis_size, fallback, randomness, jit)
+    return VmappedFunction(fun, in_axes, out_axes, axis_size, fallback, randomness, jit)
 
 
 vmap.__astvmap_vmap__ = True
@@ -62,7 +63,7 @@ def _label(fun) -> str:
 class VmappedFunction:
     """The callable `vmap` returns. `.source` is the generated code of the last specialization."""
 
-    def __init__(self, fun, in_axes=0, out_axes=0, axis_size=None, fallback="warn", randomness="error"):
+    def __init__(self, fun, in_axes=0, out_axes=0, axis_size=None, fallback="warn", randomness="error", jit=False):
         if not callable(fun):
             raise TypeError(f"vmap: expected a callable; got {type(fun).__name__}")
         if fallback not in _FALLBACK_MODES:
@@ -89,6 +90,10 @@ class VmappedFunction:
         if self._sig is not None:
             self._param_axes = axes_mod.parameter_axes(self._sig, in_axes, self.label)
         self._settings = Settings(fallback, randomness, self.label)
+        self._jit = None
+        if jit:
+            from .backends import numba as numba_backend      # imports numba only when asked for
+            self._jit = numba_backend.Backend(self, {} if jit is True else dict(jit))
         self._specs: dict = {}
         self._simple = None
         self._keepalive: list = []
@@ -115,6 +120,17 @@ class VmappedFunction:
 
     # ---- calling ---------------------------------------------------------------------------------
     def __call__(self, *args, **kwargs):
+        if self._jit is not None:
+            return self._jit(args, kwargs)
+        return self.call_numpy(args, kwargs)
+
+    @property
+    def strategy(self) -> str:
+        """How calls run: "numpy" (the batched NumPy code), or the Numba backend's choice."""
+        return "numpy" if self._jit is None else self._jit.strategy
+
+    def call_numpy(self, args, kwargs):
+        """The call with the batched NumPy code (the backend of every call without `jit`)."""
         call = self.prepare(args, kwargs)
         spec = self.specialization(call)
         self._last = spec

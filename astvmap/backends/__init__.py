@@ -1,0 +1,1 @@
+"""Optional backends (Numba, Dask). Importing astvmap never imports them."""

@@ -263,6 +263,39 @@ def as_shape(size):
     return tuple(size) if isinstance(size, (tuple, list)) else (int(size),)
 
 
+_IDENTITY = {"sum": 0, "prod": 1, "any": False, "all": True, "count_nonzero": 0}
+
+
+def masked_reduce(x, mask, name):
+    """`np.<name>(x[mask])` for every example at once: the reduction over all per-example axes of x with
+    the unselected elements replaced by the reduction's identity. Empty selections behave as NumPy's:
+    max/min raise, mean is NaN with a RuntimeWarning."""
+    axes = tuple(range(1, x.ndim))
+    if name in _IDENTITY:
+        return getattr(np, name)(np.where(mask, x, _IDENTITY[name]), axis=axes)
+    if name == "mean":
+        count = np.count_nonzero(mask, axis=axes)
+        total = np.sum(np.where(mask, x, 0), axis=axes)
+        if np.any(count == 0):
+            warnings.warn("Mean of empty slice.", RuntimeWarning, stacklevel=2)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            mean = total / count
+        return mean.astype(x.dtype if x.dtype.kind in "fc" else np.float64, copy=False)
+    if x.shape[0] and not np.all(np.any(mask, axis=axes)):
+        op = "maximum" if name == "max" else "minimum"
+        raise ValueError(f"zero-size array to reduction operation {op} which has no identity")
+    if x.dtype.kind == "f":
+        fill = -np.inf if name == "max" else np.inf
+    elif x.dtype.kind == "b":
+        fill = name != "max"
+    elif x.dtype.kind in "iu":
+        info = np.iinfo(x.dtype)
+        fill = info.min if name == "max" else info.max
+    else:
+        raise TypeError(f"masked {name} of {x.dtype}")
+    return getattr(np, name)(np.where(mask, x, fill), axis=axes)
+
+
 def highest(stop, start=0):
     """The largest per-example stop of a range (the start when the batch is empty)."""
     stop = np.asarray(stop)

@@ -11,7 +11,7 @@ import numpy as np
 
 from .common import align, arrays, kw_nodes, out, result_kind, require_unbatched
 from .registry import register
-from .values import Kind, Operand, Val
+from .values import Kind, MaskedSelection, Operand, Val
 
 OPERATORS = [operator.add, operator.sub, operator.mul, operator.truediv, operator.floordiv, operator.mod,
              operator.pow, operator.and_, operator.or_, operator.xor, operator.lshift, operator.rshift,
@@ -40,13 +40,34 @@ def batch_elementwise(ctx, *args, **kwargs) -> Operand:
         raise ctx.fail("np.where with one argument (per-example results of different lengths)")
     if ctx.call.fn is operator.mod and args and args[0].val.kind not in (Kind.ARRAY, Kind.SCALAR):
         raise ctx.fail("`%` formatting")
-    nodes, ndim = align(ctx, args)
+    selection = _through_selection(ctx, args, kwargs)
+    if selection is None:
+        nodes, ndim = align(ctx, args)
+    else:   # only a reduction reads this (or the loop fails loudly on the ragged selection): no temporaries
+        nodes, ndim = [a.node for a in args], None
     batched = any(a.batched for a in args)
     if ctx.call.fn in _COMPARISONS:
         dtype = "b"
     else:
         dtype = result_kind(ctx.call.fn, args) if not ctx.call.method else args[0].val.dtype
-    return out(ctx.call.rebuild(nodes, kw_nodes(kwargs)), batched, ndim, dtype)
+    result = out(ctx.call.rebuild(nodes, kw_nodes(kwargs)), batched, ndim, dtype)
+    return result if selection is None else Operand(result.node, result.val.with_(obj=selection))
+
+
+def _through_selection(ctx, args, kwargs):
+    """`x[mask] > 4` is `(x > 4)[mask]`: an elementwise operation of a masked selection with values
+    shared by every element (per-example scalars, constants) keeps the selection for a reduction."""
+    sels = [a for a in args if isinstance(a.val.obj, MaskedSelection)]
+    if len(sels) != 1 or kwargs:
+        return None
+    sel = sels[0].val.obj
+    others = [a for a in args if a is not sels[0]]
+    if any(a.val.kind not in (Kind.ARRAY, Kind.SCALAR) or a.val.ndim != 0 for a in others):
+        return None
+    inner = [sel.x if a is sels[0] else a for a in args]
+    nodes, ndim = align(ctx, inner)
+    x = out(ctx.call.rebuild(nodes, {}), any(a.batched for a in inner), ndim, result_kind(ctx.call.fn, inner))
+    return MaskedSelection(x, sel.mask, sel.site)
 
 
 @register(*[u for u in UFUNCS if u.nout > 1], divmod, numba=True)

@@ -9,7 +9,7 @@ import numpy as np
 
 from .common import NO_STATIC, axes_tuple, out, shift_axis, static
 from .registry import register
-from .values import Operand
+from .values import MaskedSelection, Operand
 
 REDUCERS = [np.sum, np.prod, np.mean, np.std, np.var, np.max, np.min, np.amax, np.amin, np.any, np.all,
             np.nansum, np.nanprod, np.nanmean, np.nanstd, np.nanvar, np.nanmax, np.nanmin, np.ptp,
@@ -34,9 +34,28 @@ def _dtype(fn, kind):
     return kind
 
 
+_MASKED = {np.sum: "sum", np.ndarray.sum: "sum", np.prod: "prod", np.ndarray.prod: "prod", np.mean: "mean",
+           np.ndarray.mean: "mean", np.max: "max", np.amax: "max", np.ndarray.max: "max", np.min: "min",
+           np.amin: "min", np.ndarray.min: "min", np.any: "any", np.ndarray.any: "any", np.all: "all",
+           np.ndarray.all: "all", np.count_nonzero: "count_nonzero"}
+
+
+def masked_reduce(ctx, sel: MaskedSelection, fn, kind):
+    # np.sum(x[mask]) per example -> a reduction of x over every per-example axis, where mask is True:
+    # (B, *s), (B, *s) -> (B,); max/min of an empty selection raise, as NumPy does per example
+    name = _MASKED[fn]
+    x = sel.x.node if sel.x.batched else ctx.expr("av__.batch_broadcast(x, B)", x=sel.x.node, B=ctx.batch_size())
+    node = ctx.expr(f"av__.masked_{'reduce'}(x, m, r)", x=x, m=sel.mask.node, r=name)
+    ctx.withdraw_fallback(sel.site)
+    return out(node, True, 0, _dtype(fn, kind))
+
+
 @register(*REDUCERS, numba=False)
 def batch_reduce(ctx, a, axis=None, *rest, **kwargs) -> Operand:
     # (B, *s), axis=k -> (B, *s without k); keepdims keeps it as size 1
+    if isinstance(a.val.obj, MaskedSelection) and ctx.call.fn in _MASKED and axis is None and not rest \
+            and not kwargs:
+        return masked_reduce(ctx, a.val.obj, ctx.call.fn, a.val.obj.x.val.dtype)
     if "out" in kwargs or any(v.batched for v in list(kwargs.values()) + list(rest)):
         raise ctx.fail("`out=` or arguments that differ between examples")
     if ctx.call.fn is np.average and ("weights" in kwargs or rest):

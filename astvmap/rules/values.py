@@ -153,3 +153,13 @@ class Window:
     not: a window of a sliding-window view (the `static` of its index Operand)."""
     start: Operand
     length: "int | Operand"      # an unbatched expression when not a literal
+
+
+@dataclass(frozen=True)
+class MaskedSelection:
+    """`x[mask]` with a per-example boolean mask of x's shape: its length differs between examples, so it
+    runs as a loop, unless a reduction consumes it (`np.sum(x[x > 0])` is a masked sum); `site` is
+    the fallback warning to withdraw then (the `Val.obj` of that loop's result)."""
+    x: Operand
+    mask: Operand
+    site: tuple

@@ -19,7 +19,7 @@ import numpy as np
 from ..errors import AstvmapError, NotBatchable
 from ..kit import templates
 from ..rules.registry import lookup
-from ..rules.values import NO_STATIC, UNKNOWN, Kind, Operand, Val, container, join, val_of
+from ..rules.values import NO_STATIC, UNKNOWN, Kind, MaskedSelection, Operand, Val, container, join, val_of
 from .expressions import LocalFunction
 
 _LIBRARY_DIRS = tuple({sysconfig.get_paths()[k] for k in ("stdlib", "platstdlib", "purelib", "platlib")})
@@ -79,6 +79,11 @@ class CallsMixin:
             rule.signature.bind(cx, *args, **kwargs)
         except TypeError:
             return self.fallback(site, "its batching rule does not take these arguments", fn_node)
+        if fn is operator.getitem and len(args) == 2 and _is_mask_of(args[1], args[0]):
+            # x[mask]: a loop, unless a reduction consumes it (rules/reductions.py)
+            loop = self.fallback(site, "a selection whose length differs between examples", defer=True)
+            key = (getattr(node, "lineno", 0), getattr(node, "col_offset", 0))
+            return Operand(loop.node, loop.val.with_(obj=MaskedSelection(args[0], args[1], key)))
         saved, cx.call = cx.call, site
         mark = len(cx.pending)
         try:
@@ -104,16 +109,21 @@ class CallsMixin:
             cx.dry -= 1
             cx.call = saved
 
-    def fallback(self, site: CallSite, reason: str, fn_node=None) -> Operand:
-        """Run this one call as a per-example loop (correct; warns once per site)."""
+    def fallback(self, site: CallSite, reason: str, fn_node=None, defer=False) -> Operand:
+        """Run this one call as a per-example loop (correct; warns once per site). `defer`: a later rule
+        may still withdraw it (a masked selection that a reduction consumes), so an error waits for the
+        end of the rewrite."""
         cx = self.cx
         node = site.node
         what = ast.unparse(node) if isinstance(node, ast.AST) else str(site.fn)
         if len(what) > 60:
             what = what[:57] + "..."
         msg = f"`{what}` runs as a per-example loop: {reason}"
-        if cx.settings.fallback == "error":
+        if cx.settings.fallback == "error" and not defer:
             raise cx.error(msg + " (fallback='error')", node)
+        if cx.settings.fallback == "error" and not cx.dry:
+            cx.deferred_errors[(getattr(node, "lineno", 0), getattr(node, "col_offset", 0))] = \
+                cx.error(msg + " (fallback='error')", node)
         if not cx.dry and not cx.src.generated:
             cx.fallback_sites.setdefault((getattr(node, "lineno", 0), getattr(node, "col_offset", 0)), msg)
         if fn_node is not None and site.method is None:
@@ -485,6 +495,11 @@ def _method_of(obj):
         return None
     fn = getattr(type(owner), name, None)
     return fn if fn is not None and lookup(fn) is not None else None
+
+
+def _is_mask_of(index: Operand, x: Operand) -> bool:
+    return index.batched and index.val.dtype == "b" and index.val.ndim is not None \
+        and index.val.ndim == x.val.ndim and x.val.kind == Kind.ARRAY and not isinstance(index.node, ast.Tuple)
 
 
 def _as_value(node):

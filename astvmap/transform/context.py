@@ -37,6 +37,7 @@ class Context:
         self.pending: list[ast.stmt] = []     # statements emitted before the current one
         self.node: ast.AST | None = None      # the user node being rewritten
         self.fallback_sites: dict = {}        # (line, col) -> message
+        self.deferred_errors: dict = {}       # (line, col) -> AstvmapError, raised unless withdrawn
         self.batch_name: str | None = None
         self.dry = 0                          # > 0 while a rule only infers a result Val
         self.call = None                      # CallSite of the rule being applied
@@ -78,6 +79,11 @@ class Context:
             self.free[name] = obj
             self._free_ids[id(obj)] = name
         return ast.Name(name, ast.Load())
+
+    def withdraw_fallback(self, site) -> None:
+        """A loop emitted at `site` turned out unneeded (a later rule did better)."""
+        self.fallback_sites.pop(site, None)
+        self.deferred_errors.pop(site, None)
 
     # ---- giving up -----------------------------------------------------------------------------
     def fail(self, msg: str) -> NotBatchable:

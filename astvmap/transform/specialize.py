@@ -130,6 +130,8 @@ def core(src: FunctionSource, vals: dict, parent: Context | None = None, setting
     vectorizer = Vectorizer(cx)
     fdef, out_val = vectorizer.run(src.fdef, vals)
     cx.return_sites = vectorizer.return_sites
+    if cx.deferred_errors:
+        raise next(iter(cx.deferred_errors.values()))
     stages["vectorize"] = ast.unparse(fdef)
     header = _header(src, vals, axes)
     text, line_map = emit(fdef, header, src.origin, comment_lines=not src.generated)

@@ -65,7 +65,9 @@ class Vectorizer(ControlFlowMixin, ExpressionsMixin, CallsMixin):
                 break
             self.ret_target = out          # some return is unbatched where another is batched
             cx.namer.taken = set(snapshot)
-        if cx.batch_name is not None:
+        used = cx.batch_name is not None and any(isinstance(n, ast.Name) and n.id == cx.batch_name
+                                                 for st in body for n in ast.walk(st))
+        if used:
             body.insert(0, self._batch_size_stmt(params, fdef))
         new = ast.FunctionDef(name=cx.namer.fresh(f"{fdef.name}_vmap"), args=self._signature(fdef.args),
                               body=body or [ast.Pass()], decorator_list=[], returns=None)

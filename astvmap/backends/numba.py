@@ -1,26 +1,511 @@
-"""The Numba backend (`vmap(..., jit=True)`): not built yet; every call runs the NumPy form."""
+"""The Numba backend: `vmap(f, ..., jit=True)` or `jit={"parallel": True, "fastmath": False, "cache": True}`.
+
+Strategies (decided once per specialization, read back as `vmapped.strategy`):
+
+- "loop": the user's per-example function, compiled with `numba.njit(error_model="numpy")`, driven by a
+  generated `prange` loop over the batch that writes each example's result straight into preallocated
+  outputs. Example 0 runs first (through the compiled function) to learn the per-example shape and
+  dtype; the outputs are allocated, example 0 stored, and the driver runs examples 1..B-1 (every example
+  runs exactly once). Numba runs `if`/`while` natively: no masks, no both-branches, no gathers.
+- "numpy": the batched NumPy code, exactly as without `jit`.
+
+The heuristic (measured: see README, "Numba backend"). It looks at the generated NumPy code, comments
+stripped:
+
+1. a contraction (`@`, `dot`, `vdot`, `inner`, `outer`, `matmul`, `tensordot`, `einsum`, `np.linalg`)
+   -> "numpy". Large contractions are BLAS-bound and the batched form is one GEMM; small ones (custom_dot
+   D=3, convolve 5/3, neuron 5x3) lose in a Numba loop too, because every example allocates its small
+   temporaries (Numba's `np.dot` also refuses integers).
+2. per-example control flow (a masked `if`, a lane-compacting `while`, a per-example trip count, or a
+   per-example Python-loop fallback `av__.loop`) -> "loop".
+3. every mapped argument is a per-example scalar (elementwise scalar code) -> "loop".
+4. anything else (elementwise work on per-example arrays) -> "numpy": NumPy's vectorized ufuncs on the
+   whole batch beat a loop of small per-example arrays.
+
+`jit={"strategy": "loop"}` or `"numpy"` overrides the heuristic (used by the tests and the benchmark).
+
+When the heuristic picks "loop" but the loop cannot be built, the call runs the NumPy code, with one
+`astvmap.PerformanceWarning` per specialization: Numba fails to compile the function, the function calls
+another Python function, reads a global that is neither a module (numpy, math, cmath), a Numba function,
+nor a number/array/tuple of those, draws random numbers or prints (their batched semantics differ from a
+compiled loop's), takes or returns lists or dicts, or has `out_axes=None`. The first time a loop plan is
+built the plain Python function also runs once on a copy of example 0, and the compiled result must
+equal it (dtype, shape, values); if not, NumPy (warned). A batch of size 0 always runs the NumPy code.
+
+Globals the function reads (`W`, `b`) are passed to the compiled function as arguments, read afresh on
+every call (Numba would otherwise freeze them as constants, also in its disk cache).
+
+Disk cache: the generated module (the per-example function and its driver) is written as a real file
+to `$ASTVMAP_CACHE_DIR/numba/<parallel|serial>/` (default `~/.cache/astvmap`, or `$XDG_CACHE_HOME/astvmap`),
+named by a hash of its text, the Numba and NumPy versions and the options; Numba caches the compiled code
+next to it. Parallel and serial builds live in different directories and never share entries.
+"""
 from __future__ import annotations
 
+import ast
+import hashlib
+import importlib.util
+import inspect
+import math
+import cmath
+import os
+import re
+import sys
+import types
 import warnings
+
+import numpy as np
 
 from ..errors import PerformanceWarning
 
+_OPTIONS = {"parallel": True, "fastmath": False, "cache": True, "strategy": "auto"}
+_STRATEGIES = ("auto", "loop", "numpy")
+
+_CONTRACTION = re.compile(r"@|\b(einsum|dot|vdot|inner|outer|matmul|tensordot|linalg)\b")
+_CONTROL = re.compile(r"\bav__\.(select|enters|active_lanes|put_lanes|merge_lanes|lanes_like_active|highest|"
+                      r"lowest|loop|masked_reduce)\b|^\s*while\b", re.M)
+_MODULES = (np, math, cmath)
+
+
+class _Ineligible(Exception):
+    """The loop strategy cannot be built for this call (the reason goes into the warning)."""
+
+
+def cache_dir() -> str:
+    """Where generated modules and Numba's compiled code are kept."""
+    root = os.environ.get("ASTVMAP_CACHE_DIR")
+    if not root:
+        base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+        root = os.path.join(base, "astvmap")
+    return root
+
 
 class Backend:
-    strategy = "numpy"
+    """Runs a VmappedFunction's calls with the strategy chosen per specialization (module docstring)."""
 
     def __init__(self, vmapped, options: dict):
         try:
-            import numba  # noqa: F401
+            import numba
         except ImportError:
             raise ImportError("vmap(..., jit=True) needs Numba: pip install 'astvmap[jit]'") from None
+        unknown = set(options) - set(_OPTIONS)
+        if unknown:
+            raise ValueError(f"{vmapped.label}: unknown jit option(s) {sorted(unknown)}; the options are "
+                             f"{sorted(_OPTIONS)}")
+        opts = {**_OPTIONS, **options}
+        if opts["strategy"] not in _STRATEGIES:
+            raise ValueError(f"{vmapped.label}: jit strategy must be one of {_STRATEGIES}; got {opts['strategy']!r}")
+        for k in ("parallel", "fastmath", "cache"):
+            opts[k] = bool(opts[k])
+        self.numba = numba
         self.vmapped = vmapped
-        self.options = options
-        self._warned = False
+        self.options = opts
+        self.strategy = None            # of the last call: "loop" or "numpy" (None before the first call)
+        self._plans: dict = {}          # (id(spec), argument layout) -> _LoopPlan | None (None: NumPy)
+        self._keep: list = []
 
+    # ---- calling ---------------------------------------------------------------------------------
     def __call__(self, args, kwargs):
-        if not self._warned:
-            warnings.warn(f"{self.vmapped.label}: jit=True runs the batched NumPy code (the Numba backend is not "
-                          "built yet)", PerformanceWarning, stacklevel=3)
-            self._warned = True
-        return self.vmapped.call_numpy(args, kwargs)
+        vm = self.vmapped
+        call = vm.prepare(args, kwargs)
+        if call.B == 0:
+            self.strategy = self.strategy or "numpy"
+            return vm.call_numpy(args, kwargs)
+        spec = vm.specialization(call)
+        vm._last = spec
+        try:
+            layout, flat = _layout(vm, call)
+        except _Ineligible as e:
+            layout, flat = ("ineligible", str(e)), None
+        key = (id(spec), layout)
+        if key in self._plans:
+            plan = self._plans[key]
+        else:
+            plan = self._plans[key] = self._plan(spec, call, layout, flat)
+            self._keep.append(spec)
+        if plan is None:
+            self.strategy = "numpy"
+            return vm.call_numpy(args, kwargs)
+        self.strategy = "loop"
+        return plan.run(vm, call, flat if flat is not None else _layout(vm, call)[1])
+
+    def choose(self, spec, call) -> str:
+        """The heuristic of the module docstring: "loop" or "numpy"."""
+        forced = self.options["strategy"]
+        if forced != "auto":
+            return forced
+        return choose(spec, call)
+
+    def _plan(self, spec, call, layout, flat):
+        if self.choose(spec, call) != "loop":
+            return None
+        try:
+            if layout[0] == "ineligible":
+                raise _Ineligible(layout[1])
+            return _LoopPlan.build(self, spec, call, layout, flat)
+        except _Ineligible as e:
+            self._fallback(str(e))
+        except Exception as e:          # Numba's typing and lowering errors, and anything else while compiling
+            first = str(e).strip().splitlines()
+            self._fallback(f"Numba could not compile it ({type(e).__name__}: {first[0] if first else ''})")
+        return None
+
+    def _fallback(self, why: str):
+        warnings.warn(f"{self.vmapped.label}: jit fell back to the batched NumPy code: {why}",
+                      PerformanceWarning, stacklevel=4)
+
+
+def choose(spec, call) -> str:
+    from ..api import _LoopSpec
+    if isinstance(spec, _LoopSpec):
+        return "loop"           # NumPy would run a Python loop over the examples: a compiled one wins
+    from ..transform import specialize
+    text = "\n".join(line.split("#", 1)[0] for line in specialize.full_text(spec).splitlines())
+    if _CONTRACTION.search(text):
+        return "numpy"
+    if _CONTROL.search(text):
+        return "loop"
+    if all(_all_scalar(v) for v in call.vals.values()):
+        return "loop"
+    return "numpy"
+
+
+def _all_scalar(val) -> bool:
+    if not val.batched:
+        return True
+    if val.elts is not None:
+        return all(_all_scalar(e) for e in val.elts)
+    return val.ndim == 0
+
+
+# ---- arguments ---------------------------------------------------------------------------------------
+def _layout(vm, call):
+    """The per-example function's arguments, in parameter order, as a hashable layout and the flat list of
+    values the driver takes. Layout entries: ("m",) mapped leaf, ("u", type) unmapped value,
+    ("t", entries) tuple, ("none",)."""
+    base = vm._base
+    if not isinstance(base, types.FunctionType) or getattr(base, "__astvmap__", None) is not None:
+        raise _Ineligible(f"{type(base).__name__} is not a plain Python function")
+    sig = _signature(base)
+    try:
+        bound = sig.bind(*vm._pre_args, *call.args, **{**vm._pre_kwargs, **call.kwargs})
+    except TypeError as e:
+        raise _Ineligible(str(e)) from None
+    bound.apply_defaults()
+    mapped = {id(leaf) for leaf in call.leaves}
+    flat: list = []
+    entries = tuple(_entry(bound.arguments[p], mapped, flat) for p in sig.parameters)
+    return entries, flat
+
+
+def _signature(fn):
+    sig = inspect.signature(fn)
+    for p in sig.parameters.values():
+        if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
+            raise _Ineligible(f"*{p.name} parameters are not compiled")
+    return sig
+
+
+def _entry(value, mapped, flat):
+    if id(value) in mapped:
+        flat.append(value)
+        return ("m",)
+    if value is None:
+        return ("none",)
+    if isinstance(value, tuple):
+        return ("t", tuple(_entry(v, mapped, flat) for v in value))
+    if isinstance(value, (np.ndarray, np.generic, bool, int, float, complex)):
+        flat.append(value)
+        return ("u",)
+    raise _Ineligible(f"an argument is a {type(value).__name__} (the compiled loop takes arrays, numbers and "
+                      "tuples of them)")
+
+
+def _exprs(entries, names, at):
+    """Source expressions rebuilding each argument from the driver's flat parameters, example `at`."""
+    out = []
+    for e in entries:
+        if e[0] == "m":
+            out.append(f"{next(names)}[{at}]")
+        elif e[0] == "u":
+            out.append(next(names))
+        elif e[0] == "none":
+            out.append("None")
+        else:
+            inner = _exprs(e[1], names, at)
+            out.append("(" + ", ".join(inner) + ("," if len(inner) == 1 else "") + ")")
+    return out
+
+
+# ---- the per-example function as source ------------------------------------------------------------
+def _free_names(fdef: ast.FunctionDef) -> list[str]:
+    bound, loads = set(), []
+    for node in ast.walk(fdef):
+        if isinstance(node, ast.arg):
+            bound.add(node.arg)
+        elif isinstance(node, ast.Name):
+            if isinstance(node.ctx, ast.Load):
+                if node.id not in loads:
+                    loads.append(node.id)
+            else:
+                bound.add(node.id)
+        elif isinstance(node, (ast.FunctionDef, ast.Lambda)) and node is not fdef:
+            raise _Ineligible("it defines a nested function or lambda")
+        elif isinstance(node, (ast.Global, ast.Nonlocal)):
+            raise _Ineligible("it uses global/nonlocal")
+        elif isinstance(node, ast.Attribute) and node.attr == "random":
+            raise _Ineligible("it draws random numbers (per-example draws differ from the batched form's)")
+    return [n for n in loads if n not in bound]
+
+
+def _per_example_source(src):
+    """(text of `_av_pe`, extra parameter names, modules to inject, getters of the extra values)."""
+    fdef = src.fdef
+    a = fdef.args
+    if a.vararg is not None or a.kwarg is not None:
+        raise _Ineligible("*args/**kwargs parameters are not compiled")
+    params = [p.arg for p in a.posonlyargs + a.args + a.kwonlyargs]
+    inject, extras = {}, []
+    for name in _free_names(fdef):
+        found, value, where = src.resolve(name)
+        if not found:
+            raise _Ineligible(f"the name {name!r} is not defined")
+        if where == "builtin":
+            if name == "print":
+                raise _Ineligible("it prints (the batched form prints once per call)")
+            continue
+        if isinstance(value, types.ModuleType):
+            if value not in _MODULES:
+                raise _Ineligible(f"it uses the module {value.__name__} (numpy, math and cmath compile)")
+            inject[name] = value
+        elif type(value).__module__.startswith("numba") and hasattr(value, "py_func"):
+            inject[name] = value            # a Numba function: called as is
+        elif callable(value) and not isinstance(value, (np.ndarray, np.generic)):
+            if isinstance(value, np.ufunc) or getattr(value, "__module__", "") in ("numpy", "math", "cmath"):
+                inject[name] = value
+            else:
+                raise _Ineligible(f"it calls {name!r}, a Python function (only the function itself is compiled)")
+        else:
+            _check_value(value, name)
+            extras.append(name)
+    new_args = ast.arguments(posonlyargs=[], args=[ast.arg(n) for n in params + extras], vararg=None,
+                             kwonlyargs=[], kw_defaults=[], kwarg=None, defaults=[])
+    fn = ast.FunctionDef(name="_av_pe", args=new_args, body=fdef.body, decorator_list=[], returns=None,
+                         type_params=[])
+    ast.fix_missing_locations(fn)
+    return ast.unparse(fn), params, extras, inject
+
+
+def _check_value(value, name):
+    if isinstance(value, tuple):
+        for v in value:
+            _check_value(v, name)
+    elif not isinstance(value, (np.ndarray, np.generic, bool, int, float, complex)):
+        raise _Ineligible(f"it reads the global {name!r}, a {type(value).__name__} (the compiled loop reads "
+                          "arrays, numbers and tuples of them)")
+
+
+# ---- outputs -------------------------------------------------------------------------------------------
+def _out_layout(ref):
+    """("t", n) for a flat tuple of arrays/numbers, ("a",) for one array or number."""
+    if isinstance(ref, tuple):
+        if any(isinstance(r, (tuple, list, dict)) for r in ref):
+            raise _Ineligible("it returns nested containers")
+        return ("t", len(ref))
+    if isinstance(ref, (list, dict)):
+        raise _Ineligible(f"it returns a {type(ref).__name__}")
+    if ref is None or isinstance(ref, str):
+        raise _Ineligible(f"it returns {type(ref).__name__}")
+    return ("a",)
+
+
+def _has_none(axes) -> bool:
+    if axes is None:
+        return True
+    if isinstance(axes, (tuple, list)):
+        return any(_has_none(a) for a in axes)
+    if isinstance(axes, dict):
+        return any(_has_none(a) for a in axes.values())
+    return False
+
+
+def _same(ref, got) -> str | None:
+    """Why the compiled example 0 differs from Python's (None when equal)."""
+    if isinstance(ref, tuple):
+        if not isinstance(got, tuple) or len(got) != len(ref):
+            return "it returns a different structure"
+        for r, g in zip(ref, got):
+            why = _same(r, g)
+            if why:
+                return why
+        return None
+    r, g = np.asarray(ref), np.asarray(got)
+    if r.dtype != g.dtype:
+        return f"the compiled function returns {g.dtype}, Python {r.dtype}"
+    if r.shape != g.shape:
+        return f"the compiled function returns shape {g.shape}, Python {r.shape}"
+    if r.dtype.kind in "fc":
+        ok = np.allclose(r, g, rtol=1e-12, atol=0, equal_nan=True)
+    else:
+        ok = np.array_equal(r, g)
+    return None if ok else "the compiled function returns different values on example 0"
+
+
+def _copy_example(entries, flat, i=0):
+    """Example 0 as Python values, on copies (the validation run must not write into user arrays)."""
+    it = iter(flat)
+
+    def build(e):
+        if e[0] == "m":
+            x = next(it)[i]
+            return x.copy() if isinstance(x, np.ndarray) else x
+        if e[0] == "u":
+            v = next(it)
+            return v.copy() if isinstance(v, np.ndarray) else v
+        if e[0] == "none":
+            return None
+        return tuple(build(x) for x in e[1])
+    return [build(e) for e in entries]
+
+
+# ---- the loop plan --------------------------------------------------------------------------------------
+class _LoopPlan:
+    def __init__(self, module, src, extras, out_layout, spec):
+        self.module, self.src, self.extras, self.out_layout, self.spec = module, src, extras, out_layout, spec
+
+    @classmethod
+    def build(cls, backend, spec, call, layout, flat):
+        vm = backend.vmapped
+        if _has_none(vm.out_axes):
+            raise _Ineligible("out_axes has None (an output shared by every example)")
+        from ..frontend.source import function_source
+        src = function_source(vm._base)
+        pe_text, params, extras, inject = _per_example_source(src)
+        extra_values = [src.resolve(n)[1] for n in extras]
+        # Python's example 0 on copies: the reference the compiled function must equal, and the output layout.
+        with np.errstate(all="ignore"):
+            ref = _call_python(vm._base, _copy_example(layout, flat))
+        out_layout = _out_layout(ref)
+        text = _module_text(pe_text, layout, len(extras), out_layout, backend.options)
+        module = _load(text, backend.options, inject)
+        got = module._av_one(0, *_copy_example_flat(layout, flat), *extra_values)
+        why = _same(ref, got)
+        if why:
+            raise _Ineligible(why)
+        return cls(module, src, extras, out_layout, spec)
+
+    def run(self, vm, call, flat):
+        from ..api import _Call  # noqa: F401  (finish takes the call as is)
+        from ..rules.values import Kind, Val
+        extra_values = [self.src.resolve(n)[1] for n in self.extras]
+        m = self.module
+        B = call.B
+        r0 = m._av_one(0, *flat, *extra_values)
+        if self.out_layout[0] == "t":
+            firsts = list(r0)
+        else:
+            firsts = [r0]
+        outs = []
+        for r in firsts:
+            r = np.asarray(r)
+            o = np.empty((B,) + r.shape, r.dtype)
+            o[0] = r
+            outs.append(o)
+        if B > 1:
+            m._av_drive(1, B, *flat, *extra_values, *outs)
+        if self.out_layout[0] == "t":
+            out = tuple(outs)
+            val = Val(True, None, Kind.TUPLE, None, tuple(Val(True, o.ndim - 1, Kind.ARRAY, o.dtype.kind)
+                                                          for o in outs))
+        else:
+            out = outs[0]
+            val = Val(True, out.ndim - 1, Kind.ARRAY, out.dtype.kind)
+        return vm.finish(out, val, vm.out_axes, call, self.spec)
+
+
+def _call_python(fn, values):
+    pos, kw = [], {}
+    for p, v in zip(inspect.signature(fn).parameters.values(), values):
+        if p.kind == p.KEYWORD_ONLY:
+            kw[p.name] = v
+        else:
+            pos.append(v)
+    return fn(*pos, **kw)
+
+
+def _copy_example_flat(layout, flat):
+    """The flat driver arguments with mapped leaves and arrays copied (for the validation call of `_av_one`)."""
+    return [np.array(v) if isinstance(v, np.ndarray) else v for v in flat]
+
+
+def _module_text(pe_text, layout, n_extras, out_layout, options) -> str:
+    n_flat = [0]
+
+    def count(entries):
+        for e in entries:
+            if e[0] in ("m", "u"):
+                n_flat[0] += 1
+            elif e[0] == "t":
+                count(e[1])
+    count(layout)
+    names = [f"a{k}" for k in range(n_flat[0])]
+    extras = [f"g{k}" for k in range(n_extras)]
+    n_out = out_layout[1] if out_layout[0] == "t" else 1
+    outs = [f"out{k}" for k in range(n_out)]
+    call_args = ", ".join(_exprs(layout, iter(names), "i") + extras)
+    flags = f"error_model='numpy', fastmath={options['fastmath']}, cache={options['cache']}"
+    if out_layout[0] == "t":
+        store = "\n".join(f"        {o}[i] = r[{k}]" for k, o in enumerate(outs))
+    else:
+        store = "        out0[i] = r"
+    params = ", ".join(names + extras)
+    return f"""\
+# Generated by astvmap (the Numba backend): the per-example function and its batch driver. Do not edit.
+import numba as _av_numba
+
+
+@_av_numba.njit({flags})
+{pe_text}
+
+
+@_av_numba.njit({flags})
+def _av_one(i{", " if params else ""}{params}):
+    return _av_pe({call_args})
+
+
+@_av_numba.njit(parallel={options['parallel']}, {flags})
+def _av_drive(start, stop{", " if params else ""}{params}, {", ".join(outs)}):
+    for i in _av_numba.prange(start, stop):
+        r = _av_pe({call_args})
+{store}
+"""
+
+
+_LOADED: dict = {}
+
+
+def _load(text: str, options: dict, inject: dict):
+    import numba
+    key = hashlib.sha256("\n".join([text, numba.__version__, np.__version__, sys.version,
+                                    repr(sorted(options.items()))]).encode()).hexdigest()[:24]
+    mod_name = f"astvmap_numba_{key}"
+    # Modules injected under the user's names are part of what the compiled code means.
+    inj_key = tuple(sorted((k, getattr(v, "__name__", repr(v))) for k, v in inject.items()))
+    hit = _LOADED.get((mod_name, inj_key))
+    if hit is not None:
+        return hit
+    folder = os.path.join(cache_dir(), "numba", "parallel" if options["parallel"] else "serial")
+    os.makedirs(folder, exist_ok=True)
+    path = os.path.join(folder, mod_name + ".py")
+    if not os.path.exists(path):
+        tmp = f"{path}.{os.getpid()}.tmp"
+        with open(tmp, "w") as f:
+            f.write(text)
+        os.replace(tmp, path)        # never rewritten once there: Numba's cache index keys on its timestamp
+    spec = importlib.util.spec_from_file_location(mod_name, path)
+    module = importlib.util.module_from_spec(spec)
+    module.__dict__.update(inject)
+    sys.modules[mod_name] = module
+    spec.loader.exec_module(module)
+    _LOADED[(mod_name, inj_key)] = module
+    return module

@@ -19,7 +19,7 @@ import numpy as np
 from .. import runtime
 from ..codegen.emit import emit
 from ..codegen.loader import load, rebind
-from ..errors import AstvmapError, NotBatchable, PerformanceWarning, error_at
+from ..errors import AstvmapError, PerformanceWarning, error_at
 from ..frontend import fence
 from ..frontend.source import ASTVMAP_SOURCE, FunctionSource, function_source, unwrap
 from ..kit.naming import Namer
@@ -232,7 +232,7 @@ def full_source(fun, n_lifted: int, in_axes, out_axes, axis_size, arg_vals: list
     label = parent.settings.label
     pre_args, pre_kwargs = (), {}
     if isinstance(fun, FunctionSource):
-        base_src, call_target = fun, None
+        base_src = fun
     else:
         base, pre_args, pre_kwargs = unwrap(fun)
         inner = getattr(base, "__astvmap__", None)
@@ -289,7 +289,6 @@ def full_source(fun, n_lifted: int, in_axes, out_axes, axis_size, arg_vals: list
             raise error_at(f"{label}: a nested vmap maps no argument; pass axis_size=", node, parent.filename)
         bname = namer.fresh("B")
         lines.append(f"{bname} = {int(axis_size)}")
-    call_args = []
     if pre_args or pre_kwargs:
         pname = namer.fresh("bound")
         free[pname] = functools_partial_holder(pre_args, pre_kwargs)

@@ -12,25 +12,23 @@ from __future__ import annotations
 import ast
 import importlib
 
-import numpy as np
 
-from ..errors import AstvmapError, NotBatchable
+from ..errors import NotBatchable
 from ..kit import templates
-from ..rules.values import FRESH_ROWS, NO_STATIC, UNKNOWN, Kind, Operand, Val, join, val_of
-from ..frontend import breaks, normalize
+from ..rules.values import UNKNOWN, Kind, Operand, Val, join, val_of
+from ..frontend import normalize
 from .calls import CallsMixin
 from .context import Context, _needs
 from .controlflow import RET, ControlFlowMixin
+from .partition import PartitionMixin
+from .while_loop import WhileMixin
+from .loops import JumpUnderMask, LoopsMixin
 from .expressions import BINOPS, ExpressionsMixin, LocalFunction
 
 _TERMINAL = (ast.Return, ast.Raise, ast.Break, ast.Continue)
 
 
-class JumpUnderMask(NotBatchable):
-    """A `break`/`continue` under a batched condition: the loop is rewritten with flags instead."""
-
-
-class Vectorizer(ControlFlowMixin, ExpressionsMixin, CallsMixin):
+class Vectorizer(LoopsMixin, WhileMixin, PartitionMixin, ControlFlowMixin, ExpressionsMixin, CallsMixin):
     def __init__(self, cx: Context):
         self.cx = cx
         self.env: dict[str, Val] = {}
@@ -376,261 +374,6 @@ class Vectorizer(ControlFlowMixin, ExpressionsMixin, CallsMixin):
                     code.append(ast.Assign([ast.Name(self.code_name(name), ast.Store())], op.node))
                     merged[name] = _join_all([j, op.val])
         return merged
-
-    def visit_For(self, node):
-        return self.with_jumps_lowered(node, self._visit_for)
-
-    def visit_While(self, node):
-        return self.with_jumps_lowered(node, self._visit_while)
-
-    def with_jumps_lowered(self, node, visit):
-        """Rewrite a loop; if a `break`/`continue` sits under a batched condition, rewrite it again with
-        those lowered to per-lane flags (frontend/breaks.py)."""
-        cx = self.cx
-        state = (dict(self.env), len(cx.pending), set(cx.namer.taken), dict(self.renames), list(self.returns))
-        self.loop_masks.append(self.masked)
-        try:
-            return visit(node)
-        except JumpUnderMask:
-            pass
-        finally:
-            self.loop_masks.pop()
-        self.env, self.renames, self.returns = state[0], state[3], state[4]
-        del cx.pending[state[1]:]
-        cx.namer.taken = state[2]
-        target = getattr(node, "target", None)
-        if isinstance(target, ast.Name) and target.id in self.live_after(node):
-            raise cx.fail(f"the loop variable `{target.id}` is read after a loop that ends at different "
-                          "iterations for different examples")
-        pre, lowered = breaks.lower(node, cx.namer.fresh("broke"), cx.namer.fresh("skip"))
-        for s in pre:
-            for g in self.stmt(s):
-                g._user_line = node.lineno
-                cx.pending.append(g)
-        self.loop_masks.append(self.masked)
-        try:
-            return visit(lowered)
-        finally:
-            self.loop_masks.pop()
-
-    def _visit_for(self, node):
-        cx = self.cx
-        vectorized = self.vectorize_loop(node)
-        if vectorized is not None:
-            return vectorized
-        masked = self.masked_range_loop(node)
-        if masked is not None:
-            return masked
-        it = self.expr(node.iter)
-        iter_node, elem = self.iteration(it, node.iter)
-        header_pending = cx.pending
-
-        def body_fn():
-            target = self.bind_target(node.target, Operand(ast.Name("_", ast.Load()), elem), store_only=True)
-            return target, self.block(node.body)
-
-        self.loops.append(node)
-        try:
-            (target, body), pre_stmts = self.fixed_point(body_fn)
-        finally:
-            self.loops.pop()
-        cx.pending = header_pending + pre_stmts
-        orelse = self.block(node.orelse)
-        return [ast.For(target, iter_node, body or [ast.Pass()], orelse)]
-
-    def vectorize_loop(self, node):
-        """`out = []; for i in range(...): out.append(f(i))` later read only as `np.array(out)`: the
-        iterations are independent, so they become one more batch axis (a vmap over `i`), and slices
-        `x[i:i + k]` become windows of a sliding-window view. None when the loop is not of that form
-        or does not batch that way (it then stays a Python loop)."""
-        cx = self.cx
-        body = node.body
-        if node.orelse or not isinstance(node.target, ast.Name) or len(body) != 1 or not isinstance(body[0], ast.Expr):
-            return None
-        call = body[0].value
-        if not (isinstance(call, ast.Call) and isinstance(call.func, ast.Attribute) and call.func.attr == "append"
-                and isinstance(call.func.value, ast.Name) and len(call.args) == 1 and not call.keywords):
-            return None
-        out_name, i = call.func.value.id, node.target.id
-        lst = self.env.get(out_name)
-        if lst is None or lst.kind != Kind.LIST or lst.elts != () or out_name in self.renames:
-            return None
-        elt = call.args[0]
-        if any(isinstance(n, ast.Name) and n.id == out_name for n in ast.walk(elt)) or self.masked:
-            return None
-        if not (isinstance(node.iter, ast.Call) and isinstance(node.iter.func, ast.Name) and not node.iter.keywords
-                and 1 <= len(node.iter.args) <= 3 and all(not isinstance(a, ast.Starred) for a in node.iter.args)):
-            return None
-        found, obj, _ = cx.src.resolve(node.iter.func.id)
-        if node.iter.func.id in self.env or not found or obj is not range:
-            return None
-        if not self._read_only_as_array(out_name, i):
-            return None
-        mark, names, env = len(cx.pending), set(cx.namer.taken), dict(self.env)
-        try:
-            bounds = self.exprs(node.iter.args)
-            if any(b.batched for b in bounds):
-                raise NotBatchable("a per-example trip count", node)
-            lam = ast.Lambda(ast.arguments(posonlyargs=[], args=[ast.arg(i)], vararg=None, kwonlyargs=[],
-                                           kw_defaults=[], kwarg=None, defaults=[]), elt)
-            ast.copy_location(lam, elt)
-            lam.end_lineno, lam.end_col_offset = elt.end_lineno, elt.end_col_offset
-            from .calls import InnerVmap
-            fun = LocalFunction(lam, out_name)
-            inner = InnerVmap(fun, 0, 0, None, tuple(self.lift(fun)[1]))
-            steps = Operand(cx.expr("np.arange(*r)", r=ast.Tuple([b.node for b in bounds], ast.Load())),
-                            Val(False, 1, Kind.ARRAY, "i"))
-            steps.node.args = [b.node for b in bounds]
-            result = self.nested_call(node, inner, [steps], {})
-            if not result.batched:
-                raise NotBatchable("an unbatched loop body", node)
-        except (NotBatchable, AstvmapError):
-            del cx.pending[mark:]
-            cx.namer.taken, self.env = names, env
-            return None
-        item = result.val
-        value = cx.expr("av__.rows(v, B)", v=result.node, B=cx.batch_size())
-        # Only `np.array(out)` reads it, and these rows are a fresh array: that copy can be skipped.
-        self.env[out_name] = Val(True, None if item.ndim is None else item.ndim, Kind.ARRAY, item.dtype,
-                                 obj=FRESH_ROWS)
-        return [ast.Assign([ast.Name(self.store_name(out_name), ast.Store())], value)]
-
-    def masked_range_loop(self, node):
-        """`for i in range(n)` with a per-example `n` (or start): the counter stays one number for every
-        example, running to the largest trip count, and the body runs under `if start <= i < n` (a
-        batched `if`, so lanes that are done keep their values)."""
-        cx = self.cx
-        it = node.iter
-        if not (isinstance(it, ast.Call) and isinstance(it.func, ast.Name) and not it.keywords
-                and 1 <= len(it.args) <= 2 and isinstance(node.target, ast.Name) and not node.orelse):
-            return None
-        found, obj, _ = cx.src.resolve(it.func.id)
-        if it.func.id in self.env or not found or obj is not range:
-            return None
-        mark, names = len(cx.pending), set(cx.namer.taken)
-        bounds = self.exprs(it.args)
-        if not any(b.batched for b in bounds):
-            del cx.pending[mark:]
-            cx.namer.taken = names
-            return None
-        if any(b.val.ndim not in (0, None) for b in bounds):
-            raise cx.fail("a range over per-example arrays")
-        if node.target.id in self.live_after(node):
-            raise cx.fail(f"the loop variable `{node.target.id}` is used after a loop whose length differs "
-                          "between examples")
-        if any(isinstance(n, (ast.Break, ast.Continue, ast.Return)) for s in node.body for n in ast.walk(s)):
-            raise cx.fail("`return` in a loop whose length differs between examples")
-        start, stop = (None, bounds[0]) if len(bounds) == 1 else bounds
-        names = [cx.namer.fresh("start") if start is not None and start.batched else None, cx.namer.fresh("stop")]
-        # Bounds are read once, as range() reads them; the counter runs over the union of the ranges.
-        pre = []
-        if names[0]:
-            pre.append(ast.Assign([ast.Name(names[0], ast.Store())], start.node))
-        pre.append(ast.Assign([ast.Name(names[1], ast.Store())], stop.node))
-        lo = ast.Name(names[0], ast.Load()) if names[0] else (start.node if start is not None else ast.Constant(0))
-        first, last = cx.namer.fresh("first"), cx.namer.fresh("last")
-        pre.append(ast.Assign([ast.Name(first, ast.Store())], cx.expr("av__.lowest(a)", a=lo) if names[0] else lo))
-        pre.append(ast.Assign([ast.Name(last, ast.Store())],
-                              cx.expr("av__.highest(b, a)", a=ast.Name(first, ast.Load()), b=ast.Name(names[1], ast.Load()))))
-        self.env[first] = self.env[last] = Val(False, 0, Kind.SCALAR, "i")
-        trips = ast.Call(ast.Name(it.func.id, ast.Load()), [ast.Name(first, ast.Load()), ast.Name(last, ast.Load())], [])
-        i = ast.Name(node.target.id, ast.Load())
-        test = ast.Compare(i, [ast.Lt()], [ast.Name(names[1], ast.Load())])
-        if names[0]:
-            test = ast.Compare(ast.Name(names[0], ast.Load()), [ast.LtE(), ast.Lt()], [i, ast.Name(names[1], ast.Load())])
-        for n in (ast.Name(names[1], ast.Load()),) + ((ast.Name(names[0], ast.Load()),) if names[0] else ()):
-            self.env[n.id] = stop.val if n.id == names[1] else start.val
-        guarded = ast.If(test, node.body, [])
-        loop = ast.For(node.target, trips, [guarded], [])
-        for n in ast.walk(loop):
-            if isinstance(n, (ast.stmt, ast.expr)) and not hasattr(n, "lineno"):
-                ast.copy_location(n, node)
-                n.end_lineno, n.end_col_offset = node.end_lineno, node.end_col_offset
-        for st in pre:
-            st._user_line = node.lineno
-        cx.pending.extend(pre)
-        return self.visit_For(loop)
-
-    def _read_only_as_array(self, out_name, i) -> bool:
-        """After the loop, is `out_name` only read as `np.array(out)`/`np.asarray(out)` and `i` not at all?"""
-        rest = [s for r in self.rest_stack for s in r] + list(self.loops)
-        uses, ok = 0, 0
-        for root in rest:
-            for n in ast.walk(root):
-                if isinstance(n, ast.Name) and n.id == i:
-                    return False
-                if isinstance(n, ast.Name) and n.id == out_name:
-                    if not isinstance(n.ctx, ast.Load):
-                        return False
-                    uses += 1
-                if isinstance(n, ast.Call) and len(n.args) == 1 and not n.keywords and isinstance(n.args[0], ast.Name) \
-                        and n.args[0].id == out_name and isinstance(n.func, ast.Attribute) \
-                        and n.func.attr in ("array", "asarray") and isinstance(n.func.value, ast.Name):
-                    found, obj, _ = self.cx.src.resolve(n.func.value.id)
-                    if found and obj is np:
-                        ok += 1
-        return uses == ok
-
-    def _visit_while(self, node):
-        cx = self.cx
-        header_pending = cx.pending
-
-        def body_fn():
-            cx.pending = []
-            test = self.expr(node.test)
-            test_pending = cx.pending
-            body = self.block(node.body)
-            return (test, test_pending), body
-
-        names0, env0 = set(cx.namer.taken), dict(self.env)
-        self.loops.append(node)
-        try:
-            ((test, test_pending), body), pre_stmts = self.fixed_point(body_fn)
-        finally:
-            self.loops.pop()
-        if test.batched:
-            cx.namer.taken, self.env = names0, env0
-            cx.pending = header_pending
-            return self.batched_while(node, test)
-        cx.pending = header_pending + pre_stmts
-        orelse = self.block(node.orelse)
-        if test_pending:
-            # The test needs statements of its own: evaluate them at the top of every iteration.
-            brk = ast.If(ast.UnaryOp(ast.Not(), test.node), [ast.Break()], [])
-            return [ast.While(ast.Constant(True), test_pending + [brk] + body, orelse)]
-        return [ast.While(test.node, body or [ast.Pass()], orelse)]
-
-    def fixed_point(self, body_fn):
-        """Rewrite a loop body until the Vals of the names it carries stop changing.
-
-        Returns (body_fn's result, statements to run before the loop that repeat over the batch the
-        names that become batched inside it)."""
-        cx = self.cx
-        env0 = dict(self.env)
-        promote: dict[str, ast.stmt] = {}
-        snapshot = set(cx.namer.taken)
-        for _ in range(len(env0) + 3):
-            cx.namer.taken = set(snapshot)
-            self.env = dict(env0)
-            self.in_loop += 1
-            try:
-                result = body_fn()
-            finally:
-                self.in_loop -= 1
-            env1 = self.env
-            changed = {n: join(env0[n], env1[n]) for n in env0 if n in env1 and join(env0[n], env1[n]) != env0[n]}
-            if not changed:
-                break
-            for n, j in changed.items():
-                op = cx.promote(Operand(ast.Name(self.code_name(n), ast.Load()), env0[n]), j)
-                if not (isinstance(op.node, ast.Name) and op.node.id == self.code_name(n)):
-                    promote[n] = ast.Assign([ast.Name(self.code_name(n), ast.Store())], op.node)
-                env0[n] = _join_all([j, op.val])
-        else:
-            raise cx.fail("the loop's variables did not settle")
-        self.env = {**env1, **{n: join(env0[n], env1[n]) if n in env1 else env0[n] for n in env0}}
-        return result, list(promote.values())
-
 
 def _as_load(node):
     if isinstance(node, ast.Name):

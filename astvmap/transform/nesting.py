@@ -1,0 +1,222 @@
+"""Calls into code we rewrite too: user helper functions (transformed for the pattern of batched
+arguments they get, cached), partials, local lambdas and defs (lambda-lifted: the enclosing function's
+locals and closure cells they read become parameters), and nested vmap (DESIGN "Calls and nesting":
+the inner vmap's complete batched function is rewritten again with the outer batch).
+"""
+from __future__ import annotations
+
+import ast
+import types
+
+from ..errors import AstvmapError
+from ..kit import templates
+from ..rules.values import NO_STATIC, UNKNOWN, Kind, Operand, Val, container, val_of
+from .callsites import CallSite, InnerVmap, LocalPartial, _call, _rebuilder
+from .expressions import LocalFunction
+
+
+class NestingMixin:
+    """Needs from the walker: cx, env, expr(), fallback(), call_object()."""
+
+    # ---- user functions -----------------------------------------------------------------------------
+    def user_call(self, obj, fn_node, args, kwargs, node, batched) -> Operand:
+        cx = self.cx
+        from ..frontend.source import unwrap, function_source
+        base, pre_args, pre_kwargs = unwrap(obj)
+        if not batched:
+            out_val = self._try_infer_user(base, pre_args, pre_kwargs, args, kwargs)
+            return Operand(_call(fn_node, args, kwargs), out_val)
+        if getattr(base, "__astvmap__", None) is not None:
+            pre = [Operand(templates.index(ast.Attribute(fn_node, "args", ast.Load()), [i]), val_of(a))
+                   for i, a in enumerate(pre_args)] if pre_args else []
+            return self.nested_call(node, InnerVmap(*base.__astvmap__), pre + args, kwargs)
+        try:
+            src = function_source(base)
+        except AstvmapError as e:
+            site = CallSite(obj, node, args, kwargs, _rebuilder(node, fn_node, None))
+            return self.fallback(site, str(e.msg), fn_node)
+        if src.code is not None and src.code in cx.stack:
+            site = CallSite(obj, node, args, kwargs, _rebuilder(node, fn_node, None))
+            return self.fallback(site, "a recursive call", fn_node)
+        all_args = [Operand(ast.Constant(None), val_of(a), a) for a in pre_args] + list(args)
+        all_kwargs = {**{k: Operand(ast.Constant(None), val_of(v), v) for k, v in pre_kwargs.items()}, **kwargs}
+        spec = cx.specializer.core(src, self._bind_params(src, all_args, all_kwargs, node), cx)
+        callee = cx.bind(spec.fn, f"{src.name}_vmap")
+        if pre_args or pre_kwargs:
+            # The partial's bound values stay in the partial: `f_vmap(*p.args, x, **p.keywords)`.
+            p = fn_node
+            star = [ast.Starred(ast.Attribute(p, "args", ast.Load()), ast.Load())] if pre_args else []
+            kws = [ast.keyword(None, ast.Attribute(p, "keywords", ast.Load()))] if pre_kwargs else []
+            if isinstance(obj, types.MethodType):
+                star = [ast.Attribute(p, "__self__", ast.Load())]
+            call = ast.Call(callee, star + [a.node for a in args],
+                            kws + [ast.keyword(k, a.node) for k, a in kwargs.items()])
+        else:
+            call = _call(callee, args, kwargs)
+        return Operand(call, spec.out_val)
+
+    def _try_infer_user(self, base, pre_args, pre_kwargs, args, kwargs) -> Val:
+        """The Val an unbatched call to a user function returns (its rank helps later rules): the
+        callee's own rewrite for unbatched arguments, which is cached; UNKNOWN when that fails."""
+        from ..frontend.source import function_source
+        try:
+            src = function_source(base)
+            if src.code is not None and src.code in self.cx.stack:
+                return UNKNOWN
+            all_args = [Operand(ast.Constant(None), val_of(a), a) for a in pre_args] + list(args)
+            all_kwargs = {**{k: Operand(ast.Constant(None), val_of(v), v) for k, v in pre_kwargs.items()}, **kwargs}
+            vals = self._bind_params(src, all_args, all_kwargs, self.cx.node)
+            return self.cx.specializer.core(src, vals, self.cx).out_val
+        except Exception:
+            return UNKNOWN
+
+    def _bind_params(self, src, args, kwargs, node):
+        """Map call operands to the callee's parameters: {param: Val}, with defaults' Vals."""
+        a = src.fdef.args
+        positional = [p.arg for p in a.posonlyargs + a.args]
+        vals = {}
+        for name, op in zip(positional, args):
+            vals[name] = op.val
+        extra = args[len(positional):]
+        if extra:
+            if a.vararg is None:
+                raise self.cx.error(f"too many positional arguments for `{src.name}`", node)
+            vals[a.vararg.arg] = container(Kind.TUPLE, [e.val for e in extra])
+        elif a.vararg is not None:
+            vals[a.vararg.arg] = container(Kind.TUPLE, [])
+        kw_extra = {}
+        for k, op in kwargs.items():
+            if k in vals:
+                raise self.cx.error(f"`{src.name}` got multiple values for argument {k!r}", node)
+            if k in positional or k in [p.arg for p in a.kwonlyargs]:
+                vals[k] = op.val
+            elif a.kwarg is not None:
+                kw_extra[k] = op.val
+            else:
+                raise self.cx.error(f"`{src.name}` got an unexpected keyword argument {k!r}", node)
+        if a.kwarg is not None:
+            vals[a.kwarg.arg] = container(Kind.DICT, kw_extra.values(), kw_extra.keys())
+        defaults = src.defaults or ()
+        for name, d in zip(positional[len(positional) - len(defaults):], defaults):
+            vals.setdefault(name, val_of(d))
+        for name, d in (src.kwdefaults or {}).items():
+            vals.setdefault(name, val_of(d))
+        missing = [p for p in positional + [p.arg for p in a.kwonlyargs] if p not in vals]
+        if missing:
+            raise self.cx.error(f"`{src.name}` is missing argument {missing[0]!r}", node)
+        return vals
+
+    def partial_call(self, node, callee: Operand, p: LocalPartial, args, kwargs) -> Operand:
+        """Call a partial made in this function: `f_vmap(*h.args, x, **h.keywords)`."""
+        pre = [Operand(templates.index(ast.Attribute(callee.node, "args", ast.Load()), [i]), v)
+               for i, v in enumerate(p.args)]
+        pre_kw = {k: Operand(templates.index(ast.Attribute(callee.node, "keywords", ast.Load()), [k]), v)
+                  for k, v in p.kwargs.items()}
+        return self.call_object(p.fn, ast.Attribute(callee.node, "func", ast.Load()), pre + args,
+                                {**pre_kw, **kwargs}, node)
+
+    # ---- local functions and nested vmap ---------------------------------------------------------------
+    def local_call(self, node, callee: Operand, obj, args, kwargs) -> Operand:
+        batched = any(a.batched for a in args) or any(a.batched for a in kwargs.values())
+        if isinstance(obj, InnerVmap):
+            lifted = [self.expr(ast.Name(n, ast.Load())) for n in obj.lifted]
+            if not batched and not any(l.batched for l in lifted):
+                return Operand(_call(callee.node, args, kwargs), UNKNOWN)
+            return self.nested_call(node, obj, args, kwargs)
+        src, lifted_names = self.lift(obj)
+        lifted = [self.expr(ast.Name(n, ast.Load())) for n in lifted_names]
+        vals = self._bind_params(src, lifted + args, kwargs, node)
+        if not batched and not any(l.batched for l in lifted):
+            try:
+                out_val = self.cx.specializer.core(src, vals, self.cx).out_val
+            except Exception:
+                out_val = UNKNOWN
+            return Operand(_call(callee.node, args, kwargs), out_val)
+        spec = self.cx.specializer.core(src, vals, self.cx)
+        fn = self.cx.bind(spec.fn, f"{src.name}_vmap")
+        return Operand(_call(fn, lifted + args, kwargs), spec.out_val)
+
+    def lift(self, local: LocalFunction):
+        """A FunctionSource for a local lambda/def whose free local names become leading parameters."""
+        from ..frontend.source import FunctionSource
+        node = local.node
+        if isinstance(node, ast.Lambda):
+            fdef = ast.FunctionDef(name=local.name, args=node.args, body=[ast.Return(node.body)],
+                                   decorator_list=[], returns=None)
+            ast.copy_location(fdef, node)
+            ast.copy_location(fdef.body[0], node.body)
+        else:
+            fdef = node
+        params = {p.arg for p in ast.walk(fdef.args) if isinstance(p, ast.arg)}
+        assigned = {n.id for n in ast.walk(fdef) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
+        # Locals of this function and its own closure cells become parameters: the lifted function then
+        # reads the values of this call, never cells captured when it was rewritten.
+        loads = []
+        for n in ast.walk(fdef):
+            if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load) and (n.id in self.env or n.id in self.cx.src.cells) \
+                    and n.id not in params and n.id not in assigned and n.id not in loads:
+                loads.append(n.id)
+        lifted_args = [ast.arg(n) for n in loads]
+        new_args = ast.arguments(posonlyargs=[], args=lifted_args + fdef.args.posonlyargs + fdef.args.args,
+                                 vararg=fdef.args.vararg, kwonlyargs=fdef.args.kwonlyargs,
+                                 kw_defaults=fdef.args.kw_defaults, kwarg=fdef.args.kwarg,
+                                 defaults=fdef.args.defaults)
+        lifted = ast.FunctionDef(name=fdef.name, args=new_args, body=fdef.body, decorator_list=[],
+                                 returns=None)
+        ast.copy_location(lifted, fdef)
+        defaults = tuple(self._static_default(d) for d in fdef.args.defaults) or None
+        src = FunctionSource(lifted, self.cx.src.origin, self.cx.src.globals, {}, None, defaults, None,
+                             self.cx.src.generated)
+        return src, loads
+
+    def _static_default(self, node):
+        value = ast.literal_eval(node) if isinstance(node, ast.Constant) else NO_STATIC
+        if value is NO_STATIC:
+            raise self.cx.fail("a local function with a computed default value")
+        return value
+
+    def vmap_expr(self, node, fn_node, args, kwargs) -> Operand:
+        """`vmap(g, in_axes, out_axes)` as a value: static axes, and `g` known when rewriting."""
+        cx = self.cx
+        names = ["fun", "in_axes", "out_axes"]
+        bound = dict(zip(names, args))
+        bound.update(kwargs)
+        g = bound.get("fun")
+        if g is None:
+            raise cx.fail("`vmap` used as a decorator factory inside a batched function")
+        axes = {}
+        for k in ("in_axes", "out_axes", "axis_size"):
+            op = bound.get(k)
+            if op is not None and not op.is_static:
+                raise cx.fail(f"`{k}` of a nested vmap must be a literal")
+            axes[k] = (0 if k != "axis_size" else None) if op is None else op.static
+        extra = set(bound) - {"fun", "in_axes", "out_axes", "axis_size", "fallback"}
+        if extra:
+            raise cx.fail(f"nested vmap with {sorted(extra)}")
+        if isinstance(g.val.obj, LocalFunction):
+            fun, lifted = g.val.obj, tuple(self.lift(g.val.obj)[1])
+        elif g.is_static:
+            fun, lifted = g.static, ()
+        else:
+            raise cx.fail("the function given to a nested vmap is not known when the code is rewritten")
+        inner = InnerVmap(fun, axes["in_axes"], axes["out_axes"], axes["axis_size"], lifted)
+        return Operand(_call(fn_node, args, kwargs), Val(False, None, Kind.CALLABLE, obj=inner))
+
+    def nested_call(self, node, inner: InnerVmap, args, kwargs) -> Operand:
+        """Call a vmapped function with operands batched by the outer vmap: re-transform the inner
+        vmap's complete batched function with the outer batch (DESIGN "Calls and nesting")."""
+        cx = self.cx
+        if kwargs:
+            raise cx.fail("keyword arguments to a nested vmap")
+        lifted = [self.expr(ast.Name(n, ast.Load())) for n in inner.lifted]
+        if isinstance(inner.fun, LocalFunction):
+            base_src, _ = self.lift(inner.fun)
+            fun = base_src
+        else:
+            fun = inner.fun
+        full = cx.specializer.full_source(fun, len(lifted), inner.in_axes, inner.out_axes, inner.axis_size,
+                                          [a.val for a in lifted + args], cx, node)
+        vals = self._bind_params(full, lifted + args, {}, node)
+        spec = cx.specializer.core(full, vals, cx)
+        fn = cx.bind(spec.fn, full.name)
+        return Operand(_call(fn, lifted + args, {}), spec.out_val)

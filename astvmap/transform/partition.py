@@ -1,0 +1,108 @@
+"""The partition escape hatch: `if c:  # astvmap: partition` runs each branch on its own lanes only.
+
+A batched `if` normally runs both branches for every lane and selects. When one branch is far more
+expensive and taken by few lanes, the directive gathers each branch's lanes (`x_then = x[lanes_then]`),
+runs the branch there, and puts the results back lane by lane (`av__.merge_lanes`): jax issue 3103's
+workaround, built in.
+"""
+from __future__ import annotations
+
+import ast
+
+from ..rules.values import Kind, Operand, Val
+from .controlflow import RET, _loads, _ordered, _placeholder
+
+
+class PartitionMixin:
+    def partitioned_if(self, node: ast.If, test: Operand):
+        """`if c:  # astvmap: partition` — each branch runs on its own lanes only (gathered), and the
+        results are put back lane by lane: for a branch far more expensive than the other and taken by
+        few lanes, that beats computing it for every lane (jax issue 3103's workaround, built in)."""
+        cx = self.cx
+        if self.writes_forbidden(node.body + node.orelse):
+            raise cx.fail("in-place writes in a partitioned `if`")
+        truth = self.truthy(test, node.test)
+        cond = truth if isinstance(truth, ast.Name) else cx.temp(truth, "cond")
+        env0, renames0 = self.env, dict(self.renames)
+        lanes_t, lanes_e = cx.namer.fresh("lanes_then"), cx.namer.fresh("lanes_else")
+        cx.pending.append(ast.Assign([ast.Name(lanes_t, ast.Store())], cx.expr("np.flatnonzero(c)", c=cond)))
+        cx.pending.append(ast.Assign([ast.Name(lanes_e, ast.Store())], cx.expr("np.flatnonzero(~c)", c=cond)))
+        then = self.gathered_block(node.body, lanes_t, "then")
+        orelse = self.gathered_block(node.orelse, lanes_e, "else")
+        self.env, self.renames = env0, renames0
+        code = then["code"] + orelse["code"]
+        live = self.live_after(node)
+        for name in _ordered(then["stores"], orelse["stores"]):
+            parts = []
+            for br, lanes in ((then, lanes_t), (orelse, lanes_e)):
+                if name in br["stores"]:
+                    v = br["env"][name]
+                    parts.append((ast.Name(br["stores"][name], ast.Load()), v, "lanes" if v.batched else "one"))
+                elif name in env0:
+                    v = env0[name]
+                    parts.append((ast.Name(self.code_name(name), ast.Load()), v, "all" if v.batched else "one"))
+                else:
+                    parts.append(None)
+            if None in parts:
+                if name == RET or name in live:
+                    raise cx.error(f"`{'the returned value' if name == RET else name}` has a value on one path "
+                                   "only of an `if` on a batched condition", node)
+                continue
+            (a, va, ka), (b, vb, kb) = parts
+            call = cx.expr("av__.merge_lanes(c, t, a, e, b, kinds)", c=ast.Name(cond.id, ast.Load()),
+                           t=ast.Name(lanes_t, ast.Load()), a=a, e=ast.Name(lanes_e, ast.Load()), b=b,
+                           kinds=(ka, kb))
+            nd = va.ndim if va.ndim == vb.ndim else None
+            self.env[name] = Val(True, nd, Kind.ARRAY, va.dtype if va.dtype == vb.dtype else None)
+            target = self.store_name(name) if name != RET or self.branch is not None else cx.namer.fresh("result")
+            if name == RET and self.branch is None:
+                self.renames[RET] = target
+            stmt = ast.Assign([ast.Name(target, ast.Store())], call)
+            stmt._user_line = node.lineno
+            code.append(stmt)
+        if RET in self.env and self.branch is None and (RET in then["stores"] or RET in orelse["stores"]):
+            ret = self.env.pop(RET)
+            self.returns.append(ret)
+            self.return_sites.append((node, ret))
+            code.append(ast.Return(ast.Name(self.code_name(RET), ast.Load())))
+        return code
+
+    def gathered_block(self, body, lanes: str, suffix: str):
+        """`body` on the lanes `lanes` only: batched inputs gathered (`x_then = x[lanes_then]`)."""
+        cx = self.cx
+        outer_branch = self.branch
+        saved = (self.env, self.renames, cx.batch_name)
+        self.env, self.renames = dict(self.env), dict(self.renames)
+        self.branch = {"stores": {}, "suffix": suffix, "mask": None, "outer": dict(saved[1]), "borrowed": {}}
+        pre = []
+        for name in _loads(body):
+            v = self.env.get(name)
+            if v is not None and v.batched and v.kind in (Kind.ARRAY, Kind.SCALAR):
+                gathered = cx.namer.fresh(f"{name}_{suffix}")
+                pre.append(ast.Assign([ast.Name(gathered, ast.Store())],
+                                      cx.expr("x[i]", x=ast.Name(self.code_name(name), ast.Load()),
+                                              i=ast.Name(lanes, ast.Load()))))
+                self.renames[name] = gathered
+        cx.batch_name = None
+        self.masked += 1
+        try:
+            code = self.block(body)
+        finally:
+            self.masked -= 1
+            result = {"env": self.env, "stores": self.branch["stores"]}
+            inner_batch = cx.batch_name
+            self.branch = outer_branch
+            self.env, self.renames, cx.batch_name = saved
+        if inner_batch is not None:
+            pre.insert(0, ast.Assign([ast.Name(inner_batch, ast.Store())], cx.expr("i.size", i=ast.Name(lanes, ast.Load()))))
+        for s in pre:
+            s._user_line = body[0].lineno if body else 0
+        code = pre + code
+        if code:
+            placeholders = [ast.Assign([ast.Name(c, ast.Store())], _placeholder(result["env"].get(n)))
+                            for n, c in result["stores"].items()]
+            guard = ast.If(cx.expr("i.size", i=ast.Name(lanes, ast.Load())), code, placeholders)
+            guard._user_line = code[0]._user_line
+            code = [guard]
+        result["code"] = code
+        return result

@@ -1,0 +1,128 @@
+"""A `while` on a batched test: it runs while any lane is active, on the active lanes only.
+
+Each iteration gathers the active lanes (`x_active = x[lanes]`, views while every lane is active), runs
+the body there and puts the results back (`av__.put_lanes`). Finished lanes are never computed again,
+so they cannot fault, and skewed trip counts cost the sum of the iterations, not B times the largest.
+Every carried name is batched (lanes leave at different iterations).
+"""
+from __future__ import annotations
+
+import ast
+
+from ..rules.values import Kind, Operand, join
+from .controlflow import _loads, _ordered, _stores
+
+
+class WhileMixin:
+    def batched_while(self, node: ast.While, test: Operand):
+        """A loop on a batched test runs while any lane is active, on the active lanes only: each
+        iteration gathers them (`x_active = x[lanes]`, a view while every lane is active), runs the body
+        there and puts the results back. Finished lanes are never computed again, so they cannot
+        fault, and skewed trip counts cost the sum of the iterations, not B times the largest."""
+        cx = self.cx
+        if node.orelse:
+            raise cx.fail("`while ... else` on a batched test")
+        if self.writes_forbidden(node.body):
+            raise cx.fail("in-place writes in a loop on a batched test")
+        if any(isinstance(n, ast.Return) for s in node.body for n in ast.walk(s)):
+            raise cx.fail("`return` in a loop on a batched test")
+        if any(isinstance(n, (ast.Break, ast.Continue)) for s in node.body for n in ast.walk(s)):
+            from .vectorize import JumpUnderMask
+            raise JumpUnderMask("`break`/`continue` in a loop on a batched test", node)
+        stores = _stores(node.body)
+        env_before = dict(self.env)
+        live = self.live_after(node)
+        for n in stores:
+            if n not in env_before and n in live:
+                raise cx.error(f"`{n}` is first assigned inside a `while` on a batched test and used after it: "
+                               "examples that never enter the loop would have no value; assign it before the loop",
+                               node)
+        carried = [n for n in stores if n in env_before]
+        # Every carried name is batched (lanes leave at different iterations) and owns its data (its
+        # lanes are written in place).
+        pre = []
+        for n in carried:
+            v = self.env[n]
+            code = ast.Name(self.code_name(n), ast.Load())
+            if not v.batched:
+                promoted = cx.promote(Operand(code, v), v.with_(batched=True))
+                pre.append(ast.Assign([ast.Name(self.code_name(n), ast.Store())], promoted.node))
+                self.env[n] = promoted.val
+        names_before = set(cx.namer.taken)
+        env0 = dict(self.env)
+        outer_pending = cx.pending
+        for _ in range(len(carried) + 3):
+            cx.namer.taken = set(names_before)
+            self.env = dict(env0)
+            active = cx.namer.fresh("active")
+            lanes = cx.namer.fresh("lanes")
+            body, env_after = self._compacted_body(node, active, lanes, carried)
+            changed = [n for n in carried if join(env0[n], env_after[n]) != env0[n]]
+            if not changed:
+                break
+            for n in changed:
+                env0[n] = join(env0[n], env_after[n])
+        else:
+            raise cx.fail("the loop's variables did not settle")
+        self.env = {**env0, **{n: env0[n] for n in carried}}
+        saved = outer_pending
+        cx.pending = []
+        first = self.expr(node.test)
+        start = cx.pending + [ast.Assign([ast.Name(active, ast.Store())], self.truthy(first, node.test))]
+        cx.pending = saved
+        loop = ast.While(cx.expr("np.any(a)", a=ast.Name(active, ast.Load())), body, [])
+        for s in pre + start + [loop]:
+            s._user_line = node.lineno
+        return pre + start + [loop]
+
+    def _compacted_body(self, node, active, lanes, carried):
+        cx = self.cx
+        saved = (self.renames, self.branch, cx.batch_name)
+        self.renames = dict(self.renames)
+        gathered = [n for n in _ordered(dict.fromkeys(carried), dict.fromkeys(_loads(node.body + [node.test])))
+                    if n in self.env and self.env[n].batched and self.env[n].kind in (Kind.ARRAY, Kind.SCALAR)]
+        head = [ast.Assign([ast.Name(lanes, ast.Store())],
+                           cx.expr("av__.active_lanes(a)", a=ast.Name(active, ast.Load())))]
+        stores = {}
+        for n in gathered:
+            name = cx.namer.fresh(f"{n}_active")
+            head.append(ast.Assign([ast.Name(name, ast.Store())],
+                                   cx.expr("x[i]", x=ast.Name(self.code_name(n), ast.Load()), i=ast.Name(lanes, ast.Load()))))
+            stores[n] = name
+            self.renames[n] = name
+        outer_names = {n: self.code_name(n) for n in carried}
+        for n in carried:
+            outer_names[n] = saved[0].get(n, n)
+        self.branch = {"stores": stores, "suffix": "active"}
+        cx.batch_name = None           # inside, the batch is the active lanes
+        self.loops.append(node)
+        self.masked += 1
+        try:
+            body = self.block(node.body)
+            cx.pending = []
+            test = self.expr(node.test)
+            test_code = cx.pending
+            inner_batch = cx.batch_name
+        finally:
+            self.loops.pop()
+            self.masked -= 1
+        env_after = dict(self.env)
+        tail = []
+        for n in carried:
+            if n not in stores:
+                continue
+            outer = outer_names[n]
+            tail.append(ast.Assign([ast.Name(outer, ast.Store())],
+                                   cx.expr("av__.put_lanes(x, i, v)", x=ast.Name(outer, ast.Load()),
+                                           i=ast.Name(lanes, ast.Load()), v=ast.Name(stores[n], ast.Load()))))
+        tail += test_code
+        tail.append(ast.Assign([ast.Name(active, ast.Store())],
+                               cx.expr("av__.put_lanes(a, i, t)", a=ast.Name(active, ast.Load()),
+                                       i=ast.Name(lanes, ast.Load()), t=self.truthy(test, node.test))))
+        if inner_batch is not None:
+            head.insert(1, ast.Assign([ast.Name(inner_batch, ast.Store())],
+                                      cx.expr("np.count_nonzero(a)", a=ast.Name(active, ast.Load()))))
+        self.renames, self.branch, cx.batch_name = saved
+        for s in head + tail:
+            s._user_line = node.lineno
+        return head + body + tail, env_after

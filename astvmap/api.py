@@ -16,6 +16,7 @@ import warnings
 import numpy as np
 
 from . import axes as axes_mod
+from .axes import Call
 from .errors import AstvmapError, NotBatchable, PerformanceWarning, error_at
 from .frontend.source import FunctionSource, function_source, unwrap
 from .kit.origins import Origin
@@ -165,8 +166,8 @@ class VmappedFunction:
         except Exception:
             _annotate(error)
             raise error from None
-        probe = _Call(call.args, call.kwargs, call.vals, 1, list(zeros.values()), call.bound)
-        return _slice_empty(self.finish(out, spec.out_val, self.out_axes, probe, spec), self.out_axes, self.label)
+        probe = Call(call.args, call.kwargs, call.vals, 1, list(zeros.values()), call.bound)
+        return axes_mod.slice_empty(self.finish(out, spec.out_val, self.out_axes, probe, spec), self.out_axes, self.label)
 
     def specialize(self, *args, **kwargs):
         """The Specialization (generated code, result Val) for these example arguments, without running
@@ -207,75 +208,13 @@ class VmappedFunction:
             simple = self._simple = tuple(p.name for p in params) if all(
                 p.kind == p.POSITIONAL_OR_KEYWORD and p.default is p.empty for p in params) else ()
         if simple and not kwargs and len(args) == len(simple):
-            return _Bound(dict(zip(simple, args)), args)
+            return axes_mod.Bound(dict(zip(simple, args)), args)
         return sig.bind(*args, **kwargs)
 
-    def prepare(self, args, kwargs) -> "_Call":
-        sig = self._sig
-        if sig is None:
-            sig = inspect.Signature([inspect.Parameter(f"arg{i}", inspect.Parameter.POSITIONAL_ONLY)
-                                     for i in range(len(args))])
-            self._param_axes = axes_mod.parameter_axes(sig, self.in_axes, self.label)
-        try:
-            bound = self._bind(sig, args, kwargs)
-        except TypeError as e:
-            raise TypeError(f"{self.label}: {e}") from None
-        leaves = []
-        for name, value in bound.arguments.items():
-            ax = self._param_axes.get(name)
-            if isinstance(ax, tuple) and len(ax) == 2 and ax[0] == "*":
-                ax = ax[1] if not isinstance(ax[1], int) and ax[1] is not None else (ax[1],) * len(value)
-                if len(ax) != len(value):
-                    raise AstvmapError(f"{self.label}: in_axes gives {len(ax)} entries for *{name}; got "
-                                       f"{len(value)} arguments")
-            leaves += [(name, path, leaf, a) for path, leaf, a in axes_mod.flatten(value, ax, name, self.label)]
-        sizes, moved = {}, {}
-        for name, path, leaf, a in leaves:
-            arr = np.asarray(leaf)
-            if arr.ndim == 0:
-                raise AstvmapError(f"{self.label}: in_axes maps `{path}` on axis {a}, but it is a scalar "
-                                   f"({type(leaf).__name__}); only arrays of rank >= 1 can be mapped (use None "
-                                   "for arguments shared by every example)")
-            if not -arr.ndim <= a < arr.ndim:
-                raise AstvmapError(f"{self.label}: in_axes maps `{path}` on axis {a}, but it has shape "
-                                   f"{arr.shape} (ndim {arr.ndim}); choose an axis in [{-arr.ndim}, {arr.ndim - 1}] "
-                                   "or None")
-            a %= arr.ndim
-            sizes[path] = (arr.shape[a], arr.shape, a)
-            moved[path] = np.moveaxis(arr, a, 0) if a else arr
-        if sizes:
-            batch = {s for s, _, _ in sizes.values()}
-            if len(batch) > 1:
-                detail = "; ".join(f"`{p}` has shape {shape}, axis {a} of size {s}"
-                                   for p, (s, shape, a) in sizes.items())
-                raise AstvmapError(f"{self.label}: the mapped arguments have different batch sizes: {detail}. "
-                                   "Every mapped axis must have the same size")
-            B = batch.pop()
-            if self.axis_size is not None and self.axis_size != B:
-                raise AstvmapError(f"{self.label}: axis_size={self.axis_size} but the mapped arguments have "
-                                   f"batch size {B}")
-        else:
-            if self.axis_size is None:
-                raise AstvmapError(f"{self.label}: no argument is mapped (every in_axes entry is None), so the "
-                                   "batch size is unknown; pass axis_size=")
-            B = int(self.axis_size)
-        new = {}
-        mapped_params = {name for name, _, _, _ in leaves}
-        for name, value in bound.arguments.items():
-            if name in mapped_params:
-                ax = self._param_axes.get(name)
-                if isinstance(ax, tuple) and len(ax) == 2 and ax[0] == "*":
-                    ax = ax[1] if not isinstance(ax[1], int) and ax[1] is not None else (ax[1],) * len(value)
-                new[name] = axes_mod.rebuild(value, ax, moved, name)
-            else:
-                new[name] = value
-        bound.arguments.update(new)
-        vals = {}
-        for name, value in bound.arguments.items():
-            vals[name] = _arg_val(value, moved, name)
-        return _Call(bound.args, bound.kwargs, vals, B, list(moved.values()), bound)
+    def prepare(self, args, kwargs) -> "Call":
+        return axes_mod.bind(self, args, kwargs)
 
-    def specialization(self, call: "_Call"):
+    def specialization(self, call: "Call"):
         key, objs = _key(call.vals)
         spec = self._specs.get(key)
         if spec is not None and (isinstance(spec, _LoopSpec) or specialize._valid(spec, self._src_for_valid())):
@@ -343,8 +282,8 @@ class VmappedFunction:
     def finish(self, out, val: Val, out_axes, call, spec):
         """Move batch axes to `out_axes`, broadcast unbatched outputs, make results fresh arrays."""
         if isinstance(out, (tuple, list)):
-            elts = _elements(val, len(out))
-            ax = _split_axes(out_axes, len(out), type(out), self.label)
+            elts = axes_mod.elements(val, len(out))
+            ax = axes_mod.split_axes(out_axes, len(out), type(out), self.label)
             return type(out)(self.finish(o, v, a, call, spec) for o, v, a in zip(out, elts, ax))
         if isinstance(out, dict):
             if isinstance(out_axes, dict):
@@ -375,29 +314,6 @@ class VmappedFunction:
         return np.moveaxis(arr, 0, out_axes) if out_axes else arr
 
 
-class _Bound:
-    """What `inspect.BoundArguments` offers, for a call of plain positional parameters."""
-    __slots__ = ("arguments",)
-
-    def __init__(self, arguments, args):
-        self.arguments = arguments
-
-    @property
-    def args(self):
-        return tuple(self.arguments.values())
-
-    @property
-    def kwargs(self):
-        return {}
-
-
-class _Call:
-    __slots__ = ("args", "kwargs", "vals", "B", "leaves", "bound")
-
-    def __init__(self, args, kwargs, vals, B, leaves, bound):
-        self.args, self.kwargs, self.vals, self.B, self.leaves, self.bound = args, kwargs, vals, B, leaves, bound
-
-
 class _CellsOnly:
     def __init__(self, cells):
         self.cells = cells
@@ -420,84 +336,17 @@ class _LoopSpec:
     def __init__(self, msg):
         self.text = f"# {msg}\n# (no batched code: every call loops over the examples)\n"
 
-    def run(self, vm: VmappedFunction, call: _Call):
+    def run(self, vm: VmappedFunction, call: Call):
         if call.B == 0:
             raise AstvmapError(f"{vm.label}: this function runs as a per-example loop, and with a batch of size 0 "
                                "the shape of its result is unknown")
         moved_ids = {id(l) for l in call.leaves}
         outs = []
         for b in range(call.B):
-            args = [_slice(a, b, moved_ids) for a in call.args]
-            kwargs = {k: _slice(v, b, moved_ids) for k, v in call.kwargs.items()}
+            args = [axes_mod.slice_example(a, b, moved_ids) for a in call.args]
+            kwargs = {k: axes_mod.slice_example(v, b, moved_ids) for k, v in call.kwargs.items()}
             outs.append(vm.__wrapped__(*args, **kwargs))
-        return _stack(outs, vm.out_axes, vm.label)
-
-
-def _slice_empty(out, out_axes, label):
-    """Results of a one-example probe (batch axis first) as empty results at `out_axes`."""
-    if isinstance(out, (tuple, list)):
-        ax = _split_axes(out_axes, len(out), type(out), label)
-        return type(out)(_slice_empty(o, a, label) for o, a in zip(out, ax))
-    if isinstance(out, dict):
-        return {k: _slice_empty(o, out_axes[k] if isinstance(out_axes, dict) else out_axes, label) for k, o in out.items()}
-    if out_axes is None:
-        return out
-    return np.take(out, np.arange(0), axis=out_axes)
-
-
-def _slice(value, b, moved_ids):
-    if id(value) in moved_ids:
-        return value[b]
-    if isinstance(value, (tuple, list)):
-        return type(value)(_slice(v, b, moved_ids) for v in value)
-    if isinstance(value, dict):
-        return {k: _slice(v, b, moved_ids) for k, v in value.items()}
-    return value
-
-
-def _stack(outs, out_axes, label):
-    first = outs[0]
-    if isinstance(first, (tuple, list)):
-        ax = _split_axes(out_axes, len(first), type(first), label)
-        return type(first)(_stack([o[i] for o in outs], a, label) for i, a in enumerate(ax))
-    if isinstance(first, dict):
-        return {k: _stack([o[k] for o in outs], out_axes[k] if isinstance(out_axes, dict) else out_axes, label)
-                for k in first}
-    if out_axes is None:
-        return first
-    return np.stack([np.asarray(o) for o in outs], axis=out_axes)
-
-
-def _split_axes(out_axes, n, typ, label):
-    if isinstance(out_axes, (tuple, list)):
-        if len(out_axes) != n:
-            raise AstvmapError(f"{label}: out_axes={out_axes!r} has {len(out_axes)} entries but the output is a "
-                               f"{typ.__name__} of {n} values")
-        return list(out_axes)
-    if isinstance(out_axes, dict):
-        raise AstvmapError(f"{label}: out_axes is a dict but the output is a {typ.__name__}")
-    return [out_axes] * n
-
-
-def _elements(val: Val, n):
-    if val is not None and val.elts is not None and len(val.elts) == n:
-        return list(val.elts)
-    item = val.item if val is not None and val.item is not None else val
-    return [item] * n
-
-
-def _arg_val(value, moved, path) -> Val:
-    if path in moved:
-        arr = moved[path]
-        return Val(True, arr.ndim - 1, Kind.ARRAY, arr.dtype.kind)
-    if isinstance(value, (tuple, list)):
-        elts = tuple(_arg_val(v, moved, f"{path}[{i}]") for i, v in enumerate(value))
-        return Val(any(e.batched for e in elts), None, Kind.TUPLE if isinstance(value, tuple) else Kind.LIST,
-                   None, elts)
-    if isinstance(value, dict):
-        elts = tuple(_arg_val(v, moved, f"{path}[{k!r}]") for k, v in value.items())
-        return Val(any(e.batched for e in elts), None, Kind.DICT, None, elts, tuple(value))
-    return val_of(value)
+        return axes_mod.stack(outs, vm.out_axes, vm.label)
 
 
 def _unbatched(v: Val) -> Val:

@@ -10,6 +10,7 @@ import inspect
 import numpy as np
 
 from .errors import AstvmapError
+from .rules.values import Kind, Val, val_of
 
 _EMPTY = inspect.Parameter.empty
 _POSITIONAL = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
@@ -120,5 +121,161 @@ def rebuild(value, axes, moved: dict, path):
     return moved[path]
 
 
-def out_leaves(out_axes, structure_len=None):
-    return out_axes
+# ---- calls: binding arguments to in_axes ------------------------------------------------------------
+def bind(vm, args, kwargs) -> "Call":
+    """Bind a call's arguments to the parameters of `vm` (a VmappedFunction), check every mapped leaf
+    against its axis, move the batch axes to 0 (views) and compute the batch size."""
+    sig = vm._sig
+    if sig is None:
+        sig = inspect.Signature([inspect.Parameter(f"arg{i}", inspect.Parameter.POSITIONAL_ONLY)
+                                 for i in range(len(args))])
+        vm._param_axes = parameter_axes(sig, vm.in_axes, vm.label)
+    try:
+        bound = vm._bind(sig, args, kwargs)
+    except TypeError as e:
+        raise TypeError(f"{vm.label}: {e}") from None
+    leaves = []
+    for name, value in bound.arguments.items():
+        ax = vm._param_axes.get(name)
+        if isinstance(ax, tuple) and len(ax) == 2 and ax[0] == "*":
+            ax = ax[1] if not isinstance(ax[1], int) and ax[1] is not None else (ax[1],) * len(value)
+            if len(ax) != len(value):
+                raise AstvmapError(f"{vm.label}: in_axes gives {len(ax)} entries for *{name}; got "
+                                   f"{len(value)} arguments")
+        leaves += [(name, path, leaf, a) for path, leaf, a in flatten(value, ax, name, vm.label)]
+    sizes, moved = {}, {}
+    for name, path, leaf, a in leaves:
+        arr = np.asarray(leaf)
+        if arr.ndim == 0:
+            raise AstvmapError(f"{vm.label}: in_axes maps `{path}` on axis {a}, but it is a scalar "
+                               f"({type(leaf).__name__}); only arrays of rank >= 1 can be mapped (use None "
+                               "for arguments shared by every example)")
+        if not -arr.ndim <= a < arr.ndim:
+            raise AstvmapError(f"{vm.label}: in_axes maps `{path}` on axis {a}, but it has shape "
+                               f"{arr.shape} (ndim {arr.ndim}); choose an axis in [{-arr.ndim}, {arr.ndim - 1}] "
+                               "or None")
+        a %= arr.ndim
+        sizes[path] = (arr.shape[a], arr.shape, a)
+        moved[path] = np.moveaxis(arr, a, 0) if a else arr
+    if sizes:
+        batch = {s for s, _, _ in sizes.values()}
+        if len(batch) > 1:
+            detail = "; ".join(f"`{p}` has shape {shape}, axis {a} of size {s}"
+                               for p, (s, shape, a) in sizes.items())
+            raise AstvmapError(f"{vm.label}: the mapped arguments have different batch sizes: {detail}. "
+                               "Every mapped axis must have the same size")
+        B = batch.pop()
+        if vm.axis_size is not None and vm.axis_size != B:
+            raise AstvmapError(f"{vm.label}: axis_size={vm.axis_size} but the mapped arguments have "
+                               f"batch size {B}")
+    else:
+        if vm.axis_size is None:
+            raise AstvmapError(f"{vm.label}: no argument is mapped (every in_axes entry is None), so the "
+                               "batch size is unknown; pass axis_size=")
+        B = int(vm.axis_size)
+    new = {}
+    mapped_params = {name for name, _, _, _ in leaves}
+    for name, value in bound.arguments.items():
+        if name in mapped_params:
+            ax = vm._param_axes.get(name)
+            if isinstance(ax, tuple) and len(ax) == 2 and ax[0] == "*":
+                ax = ax[1] if not isinstance(ax[1], int) and ax[1] is not None else (ax[1],) * len(value)
+            new[name] = rebuild(value, ax, moved, name)
+        else:
+            new[name] = value
+    bound.arguments.update(new)
+    vals = {}
+    for name, value in bound.arguments.items():
+        vals[name] = arg_val(value, moved, name)
+    return Call(bound.args, bound.kwargs, vals, B, list(moved.values()), bound)
+
+
+class Bound:
+    """What `inspect.BoundArguments` offers, for a call of plain positional parameters."""
+    __slots__ = ("arguments",)
+
+    def __init__(self, arguments, args):
+        self.arguments = arguments
+
+    @property
+    def args(self):
+        return tuple(self.arguments.values())
+
+    @property
+    def kwargs(self):
+        return {}
+
+
+class Call:
+    __slots__ = ("args", "kwargs", "vals", "B", "leaves", "bound")
+
+    def __init__(self, args, kwargs, vals, B, leaves, bound):
+        self.args, self.kwargs, self.vals, self.B, self.leaves, self.bound = args, kwargs, vals, B, leaves, bound
+
+
+# ---- outputs: stacking along out_axes ---------------------------------------------------------------
+def slice_empty(out, out_axes, label):
+    """Results of a one-example probe (batch axis first) as empty results at `out_axes`."""
+    if isinstance(out, (tuple, list)):
+        ax = split_axes(out_axes, len(out), type(out), label)
+        return type(out)(slice_empty(o, a, label) for o, a in zip(out, ax))
+    if isinstance(out, dict):
+        return {k: slice_empty(o, out_axes[k] if isinstance(out_axes, dict) else out_axes, label) for k, o in out.items()}
+    if out_axes is None:
+        return out
+    return np.take(out, np.arange(0), axis=out_axes)
+
+
+def slice_example(value, b, moved_ids):
+    if id(value) in moved_ids:
+        return value[b]
+    if isinstance(value, (tuple, list)):
+        return type(value)(slice_example(v, b, moved_ids) for v in value)
+    if isinstance(value, dict):
+        return {k: slice_example(v, b, moved_ids) for k, v in value.items()}
+    return value
+
+
+def stack(outs, out_axes, label):
+    first = outs[0]
+    if isinstance(first, (tuple, list)):
+        ax = split_axes(out_axes, len(first), type(first), label)
+        return type(first)(stack([o[i] for o in outs], a, label) for i, a in enumerate(ax))
+    if isinstance(first, dict):
+        return {k: stack([o[k] for o in outs], out_axes[k] if isinstance(out_axes, dict) else out_axes, label)
+                for k in first}
+    if out_axes is None:
+        return first
+    return np.stack([np.asarray(o) for o in outs], axis=out_axes)
+
+
+def split_axes(out_axes, n, typ, label):
+    if isinstance(out_axes, (tuple, list)):
+        if len(out_axes) != n:
+            raise AstvmapError(f"{label}: out_axes={out_axes!r} has {len(out_axes)} entries but the output is a "
+                               f"{typ.__name__} of {n} values")
+        return list(out_axes)
+    if isinstance(out_axes, dict):
+        raise AstvmapError(f"{label}: out_axes is a dict but the output is a {typ.__name__}")
+    return [out_axes] * n
+
+
+def elements(val: Val, n):
+    if val is not None and val.elts is not None and len(val.elts) == n:
+        return list(val.elts)
+    item = val.item if val is not None and val.item is not None else val
+    return [item] * n
+
+
+def arg_val(value, moved, path) -> Val:
+    if path in moved:
+        arr = moved[path]
+        return Val(True, arr.ndim - 1, Kind.ARRAY, arr.dtype.kind)
+    if isinstance(value, (tuple, list)):
+        elts = tuple(arg_val(v, moved, f"{path}[{i}]") for i, v in enumerate(value))
+        return Val(any(e.batched for e in elts), None, Kind.TUPLE if isinstance(value, tuple) else Kind.LIST,
+                   None, elts)
+    if isinstance(value, dict):
+        elts = tuple(arg_val(v, moved, f"{path}[{k!r}]") for k, v in value.items())
+        return Val(any(e.batched for e in elts), None, Kind.DICT, None, elts, tuple(value))
+    return val_of(value)

@@ -416,14 +416,21 @@ def loop(fn, B, args, batched, kwargs=None, kw_batched=None):
     kw_batched = kw_batched or {}
     outs = []
     for b in range(B):
-        a = [x[b] if f else x for x, f in zip(args, batched)]
-        k = {n: (v[b] if kw_batched.get(n) else v) for n, v in kwargs.items()}
+        a = [_example(x, f, b) for x, f in zip(args, batched)]
+        k = {n: _example(v, kw_batched.get(n, False), b) for n, v in kwargs.items()}
         outs.append(fn(*a, **k))
     if not outs:
         raise ValueError(
             f"astvmap: {getattr(fn, '__name__', fn)!r} runs as a per-example loop here, and with a batch of "
             "size 0 the shape of its result is unknown; pass at least one example")
     return _stack_leaves(outs)
+
+
+def _example(x, batched, b):
+    """Example `b` of an argument: `batched` is a bool, or a tuple of those for a tuple/list argument."""
+    if isinstance(batched, tuple):
+        return type(x)(_example(e, f, b) for e, f in zip(x, batched))
+    return x[b] if batched else x
 
 
 def _stack_leaves(outs):

@@ -66,3 +66,37 @@ def test_empty_selection_mean_is_nan_with_a_warning():
         out = astvmap.vmap(lambda x: np.mean(x[x > 100]))(POOL)
     assert np.all(np.isnan(out))
     assert any(issubclass(w.category, RuntimeWarning) for w in rec)
+
+
+# ---- per-example integer scalars inside a tuple index (found by the fuzzer: the fallback used to
+# slice the index tuple itself by example, silently wrong) --------------------------------------------
+
+def scaled_by_entry(m, i):
+    return m * m[1, i]
+
+
+def column(m, i):
+    return m[:, i]
+
+
+def row_from_end(m, i):
+    return m[-1 - i, :]
+
+
+@pytest.mark.parametrize("f", [scaled_by_entry, column, row_from_end])
+def test_integer_scalars_in_tuple_indices(f):
+    pool_m = np.arange(45.0).reshape(5, 3, 3) * 0.5 - 3
+    pool_i = np.array([0, 2, 1, 2, 0])
+    check(f, pool_m, pool_i)
+    check(f, pool_m[0], pool_i, mapped=[False, True])
+
+
+def test_fallback_slices_tuple_arguments_leaf_by_leaf():
+    # a call without a rule taking a tuple that holds a batched value
+    def pick(m, i):
+        return np.ravel_multi_index((i, 1), (3, 3)) + m[0, 0]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", astvmap.PerformanceWarning)
+        m = np.ones((4, 3, 3))
+        i = np.array([0, 1, 2, 1])
+        np.testing.assert_array_equal(astvmap.vmap(pick)(m, i), [pick(a, b) for a, b in zip(m, i)])

@@ -395,7 +395,6 @@ class _LoopPlan:
         return cls(module, src, extras, out_layout, spec)
 
     def run(self, vm, call, flat):
-        from ..api import _Call  # noqa: F401  (finish takes the call as is)
         from ..rules.values import Kind, Val
         extra_values = [self.src.resolve(n)[1] for n in self.extras]
         m = self.module

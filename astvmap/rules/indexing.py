@@ -118,6 +118,8 @@ def batch_getitem(ctx, x, index) -> Operand:
     if isinstance(index.static, Window):
         return _window(ctx, x, index.static)
     comps = components(index)
+    if len(comps) > 1:
+        return _scalar_gather(ctx, x, comps)
     if len(comps) != 1 or comps[0].val.ndim is None or comps[0].val.dtype not in ("i", "u"):
         raise ctx.fail("a batched index other than one integer (array) per example")
     i = comps[0]
@@ -133,6 +135,31 @@ def batch_getitem(ctx, x, index) -> Operand:
     rows = ctx.expr("np.arange(B)", B=ctx.batch_size())
     rows = templates.index(rows, [slice(None)] + [None] * k) if k else rows
     return out(ctx.expr("x[r, i]", x=x.node, r=rows, i=i.node), True, nd, v.dtype)
+
+
+def _scalar_gather(ctx, x: Operand, comps) -> Operand:
+    # x[c, i, :] with per-example integer scalars i (B,): with a batched x, prepend arange(B) as one more
+    # integer index; the (B,) broadcast of the integer indices then comes first whether or not slices
+    # separate them, and the sliced axes follow in order: (B, *sliced). An unbatched x has no batch
+    # axis to index, so the (B,) axis lands where NumPy puts it and is moved to the front.
+    kinds = [_classify(c) for c in comps]
+    v = x.val
+    if any(c.batched and (c.val.ndim != 0 or c.val.dtype not in ("i", "u")) for c in comps) \
+            or any(k not in ("int", "slice") for k in kinds) or v.ndim is None or len(comps) > v.ndim:
+        raise ctx.fail("an index mixing per-example values with arrays, None or Ellipsis")
+    nd = v.ndim - kinds.count("int")
+    parts = [c.node for c in comps]
+    if x.batched:
+        rows = ctx.expr("np.arange(B)", B=ctx.batch_size())
+        node = ast.Subscript(x.node, ast.Tuple([rows] + parts, ast.Load()), ast.Load())
+        return out(node, True, nd, v.dtype)
+    node = ast.Subscript(x.node, ast.Tuple(parts, ast.Load()), ast.Load())
+    advanced = [j for j, k in enumerate(kinds) if k == "int"]
+    adjacent = advanced == list(range(advanced[0], advanced[-1] + 1))
+    first = advanced[0] if adjacent else 0
+    if first:
+        node = ctx.expr("np.moveaxis(y, k, 0)", y=node, k=first)
+    return out(node, True, nd, v.dtype)
 
 
 def _window(ctx, x: Operand, w: Window) -> Operand:

@@ -102,7 +102,7 @@ class CallsMixin(NestingMixin):
         else:
             fn_expr = cx.bind(site.fn, _hint(site.fn))
         args = ast.Tuple([_as_value(a.node) for a in site.args], ast.Load())
-        flags = templates.const(tuple(a.batched for a in site.args))
+        flags = templates.const(tuple(_batched_tree(a.val) for a in site.args))
         call = cx.expr("av__.loop(f, B, args, flags)", f=fn_expr, B=cx.batch_size(), args=args, flags=flags)
         if site.kwargs:
             call.args.append(ast.Dict([ast.Constant(k) for k in site.kwargs], [a.node for a in site.kwargs.values()]))
@@ -262,6 +262,16 @@ def _method_of(obj):
         return None
     fn = getattr(type(owner), name, None)
     return fn if fn is not None and lookup(fn) is not None else None
+
+
+def _batched_tree(v: Val):
+    """Which leaves of an operand are batched: a bool, or a tuple of those for a tuple/list operand
+    with some batched elements (a per-example loop slices exactly those)."""
+    if v.kind in (Kind.TUPLE, Kind.LIST) and v.elts is not None and v.batched and not all(e.batched for e in v.elts):
+        return tuple(_batched_tree(e) for e in v.elts)
+    if v.kind in (Kind.TUPLE, Kind.LIST) and v.elts is not None and v.batched:
+        return tuple(_batched_tree(e) for e in v.elts)
+    return v.batched
 
 
 def _is_mask_of(index: Operand, x: Operand) -> bool:

@@ -8,9 +8,9 @@
 `predict.source` shows the generated code; `astvmap show file.py` prints it from the command line.
 """
 from . import rules  # noqa: F401  (fills the rule registry)
-from .api import VmappedFunction, show, vmap
+from .api import VmappedFunction, clear_cache, show, vmap
 from .errors import AstvmapError, PerformanceWarning
 from .rules.registry import register
 
-__all__ = ["vmap", "show", "VmappedFunction", "register", "AstvmapError", "PerformanceWarning"]
+__all__ = ["vmap", "show", "clear_cache", "VmappedFunction", "register", "AstvmapError", "PerformanceWarning"]
 __version__ = "0.1.0"

@@ -54,6 +54,14 @@ def show(f, *args, **kwargs) -> str:
     return spec.text if isinstance(spec, _LoopSpec) else specialize.full_text(spec)
 
 
+def clear_cache() -> None:
+    """Forget every specialization made so far (the next call of each vmapped function rewrites it
+    again): for measuring first-call latency, or after editing code in a long session."""
+    from .frontend import source
+    specialize._CACHE.clear()
+    source._FOUND.clear()
+
+
 def _label(fun) -> str:
     name = getattr(fun, "__name__", None)
     if name is None and isinstance(fun, functools.partial):

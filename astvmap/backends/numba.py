@@ -101,7 +101,9 @@ class Backend:
         self.vmapped = vmapped
         self.options = opts
         self.strategy = None            # of the last call: "loop" or "numpy" (None before the first call)
+        self._choice: dict = {}         # id(spec) -> the heuristic's "loop" or "numpy"
         self._plans: dict = {}          # (id(spec), argument layout) -> _LoopPlan | None (None: NumPy)
+        self._sig = None
         self._keep: list = []
 
     # ---- calling ---------------------------------------------------------------------------------
@@ -113,21 +115,25 @@ class Backend:
             return vm.call_numpy(args, kwargs)
         spec = vm.specialization(call)
         vm._last = spec
-        try:
-            layout, flat = _layout(vm, call)
-        except _Ineligible as e:
-            layout, flat = ("ineligible", str(e)), None
-        key = (id(spec), layout)
-        if key in self._plans:
-            plan = self._plans[key]
-        else:
-            plan = self._plans[key] = self._plan(spec, call, layout, flat)
+        choice = self._choice.get(id(spec))
+        if choice is None:
+            choice = self._choice[id(spec)] = self.choose(spec, call)
             self._keep.append(spec)
-        if plan is None:
-            self.strategy = "numpy"
-            return vm.call_numpy(args, kwargs)
-        self.strategy = "loop"
-        return plan.run(vm, call, flat if flat is not None else _layout(vm, call)[1])
+        if choice == "loop":
+            try:
+                layout, flat = _layout(self, call)
+            except _Ineligible as e:
+                layout, flat = ("ineligible", str(e)), None
+            key = (id(spec), layout)
+            if key in self._plans:
+                plan = self._plans[key]
+            else:
+                plan = self._plans[key] = self._plan(spec, call, layout, flat)
+            if plan is not None:
+                self.strategy = "loop"
+                return plan.run(vm, call, flat)
+        self.strategy = "numpy"
+        return _run_numpy(vm, call, spec, args, kwargs)
 
     def choose(self, spec, call) -> str:
         """The heuristic of the module docstring: "loop" or "numpy"."""
@@ -137,8 +143,6 @@ class Backend:
         return choose(spec, call)
 
     def _plan(self, spec, call, layout, flat):
-        if self.choose(spec, call) != "loop":
-            return None
         try:
             if layout[0] == "ineligible":
                 raise _Ineligible(layout[1])
@@ -146,13 +150,32 @@ class Backend:
         except _Ineligible as e:
             self._fallback(str(e))
         except Exception as e:          # Numba's typing and lowering errors, and anything else while compiling
-            first = str(e).strip().splitlines()
-            self._fallback(f"Numba could not compile it ({type(e).__name__}: {first[0] if first else ''})")
+            self._fallback(f"Numba could not compile it ({type(e).__name__}: {_first_line(e)})")
         return None
 
     def _fallback(self, why: str):
         warnings.warn(f"{self.vmapped.label}: jit fell back to the batched NumPy code: {why}",
-                      PerformanceWarning, stacklevel=4)
+                      PerformanceWarning, stacklevel=5)     # the user's call of the vmapped function
+
+
+def _first_line(e: Exception) -> str:
+    """The informative line of a Numba error (its first lines name the pipeline step)."""
+    lines = [re.sub(r"\x1b\[[0-9;]*m", "", l).strip() for l in str(e).splitlines()]
+    lines = [l for l in lines if l and not l.startswith(("Failed in", "During:"))]
+    return (lines[0] if lines else "")[:200]
+
+
+def _run_numpy(vm, call, spec, args, kwargs):
+    """`vm.call_numpy(args, kwargs)` without preparing the call a second time (B > 0)."""
+    from ..api import _LoopSpec, _annotate
+    if isinstance(spec, _LoopSpec):
+        return spec.run(vm, call)
+    try:
+        out = spec.fn(*vm._pre_args, *call.args, **{**vm._pre_kwargs, **call.kwargs})
+    except Exception as e:
+        _annotate(e)
+        raise
+    return vm.finish(out, spec.out_val, vm.out_axes, call, spec)
 
 
 def choose(spec, call) -> str:
@@ -179,14 +202,17 @@ def _all_scalar(val) -> bool:
 
 
 # ---- arguments ---------------------------------------------------------------------------------------
-def _layout(vm, call):
+def _layout(backend, call):
     """The per-example function's arguments, in parameter order, as a hashable layout and the flat list of
     values the driver takes. Layout entries: ("m",) mapped leaf, ("u", type) unmapped value,
     ("t", entries) tuple, ("none",)."""
-    base = vm._base
-    if not isinstance(base, types.FunctionType) or getattr(base, "__astvmap__", None) is not None:
-        raise _Ineligible(f"{type(base).__name__} is not a plain Python function")
-    sig = _signature(base)
+    vm = backend.vmapped
+    sig = backend._sig
+    if sig is None:
+        base = vm._base
+        if not isinstance(base, types.FunctionType) or getattr(base, "__astvmap__", None) is not None:
+            raise _Ineligible(f"{type(base).__name__} is not a plain Python function")
+        sig = backend._sig = _signature(base)
     try:
         bound = sig.bind(*vm._pre_args, *call.args, **{**vm._pre_kwargs, **call.kwargs})
     except TypeError as e:

@@ -122,14 +122,9 @@ def compare(got, expected) -> dict:
 
 
 def _clear_astvmap_cache():
-    """Empty astvmap's specialization cache, so that a first call transforms and compiles afresh."""
-    try:
-        from ..transform import specialize
-    except ImportError:
-        return
-    cache = getattr(specialize, "_CACHE", None)
-    if isinstance(cache, dict):
-        cache.clear()
+    """Empty astvmap's caches, so that a first call transforms and compiles afresh."""
+    from .. import clear_cache
+    clear_cache()
 
 
 def _error(e: BaseException) -> dict:

@@ -10,6 +10,7 @@ import ast
 import functools
 import linecache
 import types
+import weakref
 from dataclasses import dataclass, field
 
 from ..errors import AstvmapError
@@ -51,6 +52,9 @@ class FunctionSource:
         return False, None, "global"
 
 
+_FOUND: "weakref.WeakKeyDictionary[types.CodeType, tuple]" = weakref.WeakKeyDictionary()
+
+
 @functools.lru_cache(maxsize=64)
 def _module_tree(filename: str, text: str) -> ast.Module:
     return ast.parse(text, filename)
@@ -82,10 +86,15 @@ def function_source(fn) -> FunctionSource:
     if not isinstance(fn, types.FunctionType):
         raise _no_source(fn, f"a {type(fn).__name__}")
     code = fn.__code__
-    tree = _file_tree(code.co_filename)
-    if tree is None:
-        raise _no_source(fn, f"no source text for {code.co_filename!r}")
-    node, name = _find(tree, code)
+    found = _FOUND.get(code)
+    if found is None:
+        tree = _file_tree(code.co_filename)
+        if tree is None:
+            raise _no_source(fn, f"no source text for {code.co_filename!r}")
+        found = _find(tree, code)
+        if found[0] is not None:
+            _FOUND[code] = found            # a lambda made per call is found once, not per call
+    node, name = found
     if node is None:
         raise _no_source(fn, f"no definition of {code.co_name!r} at {code.co_filename}:{code.co_firstlineno}")
     if isinstance(node, ast.Lambda):

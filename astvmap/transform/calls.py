@@ -97,7 +97,10 @@ class CallsMixin(NestingMixin):
                 cx.error(msg + " (fallback='error')", node)
         if not cx.dry and not cx.src.generated:
             cx.fallback_sites.setdefault((getattr(node, "lineno", 0), getattr(node, "col_offset", 0)), msg)
-        if fn_node is not None and site.method is None:
+        if isinstance(node, ast.Attribute) and site.method is None and fn_node is None:
+            # an attribute (`x.T`): per example, read it
+            fn_expr = cx.bind(operator.attrgetter(node.attr), f"get_{node.attr}")
+        elif fn_node is not None and site.method is None:
             fn_expr = fn_node
         else:
             fn_expr = cx.bind(site.fn, _hint(site.fn))

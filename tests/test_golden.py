@@ -51,6 +51,10 @@ CASES = {
     "loops_newton_sqrt": [f"{SRC}/loops.py:newton_sqrt", "--ndims", "a=0"],
     "loops_cumulative_max_annotate": [f"{SRC}/loops.py:cumulative_max", "--ndims", "x=1", "--annotate"],
     "loops_cumulative_max_vectorize": [f"{SRC}/loops.py:cumulative_max", "--ndims", "x=1", "--stage", "vectorize"],
+    "piecewise_three_branches": [f"{SRC}/piecewise.py:piecewise3", "--ndims", "x=0"],
+    "piecewise_nested_if": [f"{SRC}/piecewise.py:nested_if", "--ndims", "x=0,y=0"],
+    "loops_break": [f"{SRC}/loops.py:sum_until_negative", "--ndims", "x=1"],
+    "loops_in_place_update": [f"{SRC}/loops.py:clip_in_place", "--ndims", "x=1,t=0"],
 }
 SKIP_EXAMPLES = {"_check.py", "benchmark.py"}
 

@@ -229,6 +229,16 @@ def test_options_and_errors(monkeypatch):
         vmap(softplus, jit=True)
 
 
+def test_float32_keeps_its_dtype():
+    # Numba types some float32 expressions as float64: the check on example 0 sees it and runs NumPy
+    x = rng.normal(size=20).astype(np.float32)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", PerformanceWarning)
+        check(softplus, (x,))
+        check(lambda x: x * 2.5 if x > 0 else x, (x,))
+    check(lambda x: x * 2.5 if x > 0 else x, (x.astype(np.float64),), strategy="loop")
+
+
 def test_math_module_and_strategy_before_call():
     v = vmap(lambda x: math.sqrt(x) if x > 0 else 0.0, jit=True)
     assert v.strategy is None
@@ -237,6 +247,7 @@ def test_math_module_and_strategy_before_call():
 
 def test_cache_files_are_separate_for_parallel(tmp_path, monkeypatch):
     monkeypatch.setenv("ASTVMAP_CACHE_DIR", str(tmp_path))
+    monkeypatch.setattr(astvmap.backends.numba, "_LOADED", {})      # the in-process memo of loaded modules
     x = rng.uniform(1.0, 2.0, size=5)
     vmap(newton_sqrt, jit={"parallel": True})(x)
     vmap(newton_sqrt, jit={"parallel": False})(x)

@@ -232,17 +232,28 @@ def _signature(fn):
     return sig
 
 
+def _type_key(value):
+    """What Numba compiles a value's code for (so a new one gets a new, validated, plan)."""
+    if isinstance(value, np.ndarray):
+        f = value.flags
+        return (value.dtype.str, value.ndim, "C" if f.c_contiguous else "F" if f.f_contiguous else "A",
+                f.writeable, f.aligned)
+    if isinstance(value, np.generic):
+        return value.dtype.str
+    return type(value).__name__
+
+
 def _entry(value, mapped, flat):
     if id(value) in mapped:
         flat.append(value)
-        return ("m",)
+        return ("m", _type_key(value))
     if value is None:
         return ("none",)
     if isinstance(value, tuple):
         return ("t", tuple(_entry(v, mapped, flat) for v in value))
     if isinstance(value, (np.ndarray, np.generic, bool, int, float, complex)):
         flat.append(value)
-        return ("u",)
+        return ("u", _type_key(value))
     raise _Ineligible(f"an argument is a {type(value).__name__} (the compiled loop takes arrays, numbers and "
                       "tuples of them)")
 
@@ -414,7 +425,13 @@ class _LoopPlan:
         out_layout = _out_layout(ref)
         text = _module_text(pe_text, layout, len(extras), out_layout, backend.options)
         module = _load(text, backend.options, inject)
-        got = module._av_one(0, *_copy_example_flat(layout, flat), *extra_values)
+        copies = _copy_example_flat(layout, flat)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", backend.numba.NumbaPerformanceWarning)
+            got = module._av_one(0, *copies, *extra_values)
+            # compile the driver now (an empty range), for outputs of example 0's shapes and dtypes
+            outs = [np.empty((1,) + np.shape(r), np.asarray(r).dtype) for r in (got if out_layout[0] == "t" else (got,))]
+            module._av_drive(1, 1, *copies, *extra_values, *outs)
         why = _same(ref, got)
         if why:
             raise _Ineligible(why)

@@ -5,6 +5,7 @@ aligned first (NOTE [mixed ranks]): `(B,)` with `(n,)` -> `x[:, None] + y` -> `(
 """
 from __future__ import annotations
 
+import ast
 import operator
 
 import numpy as np
@@ -87,4 +88,6 @@ def batch_not(ctx, x) -> Operand:
     # `not x` of a per-example scalar: (B,) -> (B,) bool. The loop raises for arrays of size > 1.
     if x.val.ndim != 0:
         raise ctx.fail("`not` of a per-example array (the loop would raise unless it has one element)")
+    if x.val.dtype == "b":
+        return out(ast.UnaryOp(ast.Invert(), x.node), True, 0, "b")
     return out(ctx.expr("np.logical_not(x)", x=x.node), True, 0, "b")

@@ -127,6 +127,8 @@ class Vectorizer(LoopsMixin, WhileMixin, PartitionMixin, ControlFlowMixin, Expre
 
     # ---- simple statements ---------------------------------------------------------------------------
     def visit_Expr(self, node):
+        if isinstance(node.value, ast.Constant):
+            return []                  # a docstring or a bare constant: nothing to run
         value = self.expr(node.value)
         return [ast.Expr(value.node)]
 

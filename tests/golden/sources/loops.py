@@ -21,3 +21,22 @@ def running_max(x):
 
 
 cumulative_max = vmap(running_max)
+
+
+def sum_until_negative(x):
+    """`break` under a per-example condition: lowered to a per-lane flag."""
+    s = 0.0
+    for i in range(len(x)):
+        if x[i] < 0:
+            break
+        s = s + x[i]
+    return s
+
+
+def clip_in_place(x, t):
+    """In-place updates under a per-example condition: only that branch's lanes change."""
+    y = x.copy()
+    for i in range(len(y)):
+        if y[i] > t:
+            y[i] = t
+    return y

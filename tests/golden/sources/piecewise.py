@@ -18,3 +18,24 @@ def clip_norm(v, limit):
     if n > limit:
         v = v * (limit / n)
     return v
+
+
+def piecewise3(x):
+    """Three branches, early returns."""
+    if x < -1.0:
+        return -x - 0.5
+    elif x < 1.0:
+        return 0.5 * x * x
+    return x - 0.5
+
+
+def nested_if(x, y):
+    """An unbatched-shape `if` inside batched ones."""
+    if x > 0:
+        if y > x:
+            z = y - x
+        else:
+            z = x - y
+    else:
+        z = 0.0
+    return z

@@ -18,9 +18,11 @@ from astvmap import PerformanceWarning, vmap  # noqa: E402
 
 
 @pytest.fixture(autouse=True, scope="module")
-def _cache_dir(request):
+def _cache_dir(request, tmp_path_factory):
+    cache = getattr(request.config, "cache", None)        # None under -p no:cacheprovider
+    folder = cache.mkdir("astvmap-numba") if cache is not None else tmp_path_factory.mktemp("astvmap-numba")
     mp = pytest.MonkeyPatch()
-    mp.setenv("ASTVMAP_CACHE_DIR", str(request.config.cache.mkdir("astvmap-numba")))
+    mp.setenv("ASTVMAP_CACHE_DIR", str(folder))
     yield
     mp.undo()
 
@@ -132,6 +134,13 @@ def test_seed_examples(strategy):
     check(custom_dot, (rng.normal(size=(50, 3)), rng.normal(size=(50, 3))), jit=jit, strategy=expect)
     check(convolve, (X, rng.normal(size=(50, 3))), jit=jit, strategy=expect)
     check(convolve, (X, rng.normal(size=3)), in_axes=(0, None), jit=jit, strategy=expect)
+
+
+def test_inner_products_by_size_and_dtype():
+    long = (rng.normal(size=(20, 300)), rng.normal(size=(20, 300)))
+    check(custom_dot, long, strategy="loop")                      # one ddot per example beats einsum
+    check(custom_dot, tuple(a.astype(np.int64) for a in long), strategy="numpy")   # Numba: no int dot
+    check(custom_dot, (long[0][:, :3], long[1][:, :3]), strategy="numpy")          # tiny: einsum
 
 
 def test_custom_dot_int_runs_numpy():

@@ -27,10 +27,12 @@ WORKLOADS = {
     "custom_dot_d256": ("custom_dot", "0", "custom_dot_hand",
                         "(rng.normal(size=(B, 256)), rng.normal(size=(B, 256)))", "D=256"),
     "convolve": ("convolve", "0", "convolve_hand", "(rng.normal(size=(B, 5)), rng.normal(size=(B, 3)))", "5/3"),
+    "convolve_k": ("convolve_k", "0", "convolve_hand", "(rng.normal(size=(B, 1000)), rng.normal(size=(B, 9)))",
+                   "1000/9"),
     "newton_sqrt": ("newton_sqrt", "0", "newton_hand", "(rng.uniform(0.1, 100.0, size=B),)", "while"),
     "piecewise": ("piecewise", "0", "piecewise_hand", "(rng.normal(scale=2.0, size=B),)", "if/elif"),
 }
-BATCH = {"custom_dot_d256": 20_000}
+BATCH = {"custom_dot_d256": 20_000, "convolve_k": 1_000}
 
 
 def _timeit(fn, budget=0.5, max_calls=200) -> float:

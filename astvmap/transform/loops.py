@@ -16,6 +16,7 @@ import numpy as np
 from ..errors import AstvmapError, NotBatchable
 from ..frontend import breaks
 from ..rules.values import FRESH_ROWS, Kind, Operand, Val, join
+from .context import _needs
 from .expressions import LocalFunction, _join_all
 
 
@@ -81,6 +82,7 @@ class LoopsMixin:
         self.loops.append(node)
         try:
             (target, body), pre_stmts = self.fixed_point(body_fn)
+            body = self._with_loop_end(node, body)
         finally:
             self.loops.pop()
         cx.pending = header_pending + pre_stmts
@@ -235,6 +237,7 @@ class LoopsMixin:
         self.loops.append(node)
         try:
             ((test, test_pending), body), pre_stmts = self.fixed_point(body_fn)
+            body = self._with_loop_end(node, body)
         finally:
             self.loops.pop()
         if test.batched:
@@ -248,6 +251,16 @@ class LoopsMixin:
             brk = ast.If(ast.UnaryOp(ast.Not(), test.node), [ast.Break()], [])
             return [ast.While(ast.Constant(True), test_pending + [brk] + body, orelse)]
         return [ast.While(test.node, body or [ast.Pass()], orelse)]
+
+    def _with_loop_end(self, node, body):
+        """The body followed by the promotions fixed_point asked for at its end."""
+        if not self.loop_end:
+            return body
+        if any(isinstance(n, ast.Continue) for st in node.body for n in ast.walk(st)):
+            raise self.cx.fail("a `continue` in a loop whose variables become batched inside it")
+        for st in self.loop_end:
+            st._user_line = node.lineno
+        return body + self.loop_end
 
     def fixed_point(self, body_fn):
         """Rewrite a loop body until the Vals of the names it carries stop changing.
@@ -277,5 +290,12 @@ class LoopsMixin:
                 env0[n] = _join_all([j, op.val])
         else:
             raise cx.fail("the loop's variables did not settle")
+        # A name batched at the loop's start that the body leaves unbatched (`t = 0.0` after a batched
+        # `t`) is repeated over the batch at the body's end too: the next iteration expects it batched.
+        self.loop_end = []
+        for n in env0:
+            if n in env1 and _needs(env1[n], env0[n]):
+                op = cx.promote(Operand(ast.Name(self.code_name(n), ast.Load()), env1[n]), env0[n])
+                self.loop_end.append(ast.Assign([ast.Name(self.code_name(n), ast.Store())], op.node))
         self.env = {**env1, **{n: join(env0[n], env1[n]) if n in env1 else env0[n] for n in env0}}
         return result, list(promote.values())

@@ -186,7 +186,6 @@ UNSUPPORTED = {
     "np.show_config": NOT_MATH,
     "np.show_runtime": NOT_MATH,
     "np.split": LOOP,
-    "np.take_along_axis": LOOP,
     "np.test": NOT_MATH,
     "np.trapezoid": LOOP,
     "np.tri": LOOP,
@@ -272,7 +271,7 @@ KNOWN_GAPS = [
     "`np.convolve`/`np.correlate` of an empty per-example `a` return an array where NumPy raises.",
     "Results whose shape depends on the data (`np.unique`, `np.nonzero`, `np.argwhere`, set operations, "
     "`np.bincount`, `np.trim_zeros`) have no batched form: they run as the per-example loop.",
-    "`np.linalg.lstsq`, `np.percentile`/`np.quantile`, `np.histogram`, `np.take_along_axis`, `np.cross`, "
+    "`np.linalg.lstsq`, `np.percentile`/`np.quantile`, `np.histogram`, `np.cross`, "
     "`np.apply_along_axis` and the `np.poly*` family fall back to the per-example loop.",
 ]
 

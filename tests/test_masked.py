@@ -100,3 +100,21 @@ def test_fallback_slices_tuple_arguments_leaf_by_leaf():
         m = np.ones((4, 3, 3))
         i = np.array([0, 1, 2, 1])
         np.testing.assert_array_equal(astvmap.vmap(pick)(m, i), [pick(a, b) for a, b in zip(m, i)])
+
+
+def columns(m, idx):
+    return m[:, idx]
+
+
+def along(m, idx):
+    return np.take_along_axis(m, idx, axis=1)
+
+
+def test_per_example_index_vectors():
+    pool_m = np.arange(60.0).reshape(5, 3, 4)
+    pool_idx = np.array([[0, 3], [1, 1], [3, 2], [2, 0], [0, 0]])
+    check(columns, pool_m, pool_idx)
+    check(columns, pool_m[0], pool_idx, mapped=[False, True])
+    pool_j = np.stack([np.argsort(-m, axis=1)[:, :2] for m in pool_m])
+    check(along, pool_m, pool_j)
+    check(along, pool_m[0], pool_j, mapped=[False, True])

@@ -89,9 +89,11 @@ class Backend:
 
     def __init__(self, vmapped, options: dict):
         try:
-            import numba
-        except ImportError:
-            raise ImportError("vmap(..., jit=True) needs Numba: pip install 'astvmap[jit]'") from None
+            found = importlib.util.find_spec("numba") is not None
+        except ValueError:          # sys.modules["numba"] is None (blocked)
+            found = False
+        if not found or sys.modules.get("numba", False) is None:
+            raise ImportError("vmap(..., jit=True) needs Numba: pip install 'astvmap[jit]'")
         unknown = set(options) - set(_OPTIONS)
         if unknown:
             raise ValueError(f"{vmapped.label}: unknown jit option(s) {sorted(unknown)}; the options are "
@@ -101,7 +103,6 @@ class Backend:
             raise ValueError(f"{vmapped.label}: jit strategy must be one of {_STRATEGIES}; got {opts['strategy']!r}")
         for k in ("parallel", "fastmath", "cache"):
             opts[k] = bool(opts[k])
-        self.numba = numba
         self.vmapped = vmapped
         self.options = opts
         self.strategy = None            # of the last call: "loop" or "numpy" (None before the first call)
@@ -441,6 +442,7 @@ class _LoopPlan:
         vm = backend.vmapped
         if _has_none(vm.out_axes):
             raise _Ineligible("out_axes has None (an output shared by every example)")
+        import numba                # only now: the NumPy strategy never imports it
         from ..frontend.source import function_source
         src = function_source(vm._base)
         pe_text, params, extras, inject = _per_example_source(src)
@@ -453,7 +455,7 @@ class _LoopPlan:
         module = _load(text, backend.options, inject)
         copies = _copy_example_flat(layout, flat)
         with warnings.catch_warnings():
-            warnings.simplefilter("ignore", backend.numba.NumbaPerformanceWarning)
+            warnings.simplefilter("ignore", numba.NumbaPerformanceWarning)
             got = module._av_one(0, *copies, *extra_values)
             # compile the driver now (an empty range), for outputs of example 0's shapes and dtypes
             outs = [np.empty((1,) + np.shape(r), np.asarray(r).dtype) for r in (got if out_layout[0] == "t" else (got,))]

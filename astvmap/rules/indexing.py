@@ -15,7 +15,7 @@ import operator
 import numpy as np
 
 from ..kit import templates
-from .common import NO_STATIC, out
+from .common import NO_STATIC, out, static
 from .registry import register
 from .values import Kind, Operand, Val, Window
 
@@ -118,6 +118,8 @@ def batch_getitem(ctx, x, index) -> Operand:
     if isinstance(index.static, Window):
         return _window(ctx, x, index.static)
     comps = components(index)
+    if len(comps) > 1 and _full_slices_then_array(comps):
+        return _gather_along(ctx, x, comps)
     if len(comps) > 1:
         return _scalar_gather(ctx, x, comps)
     if len(comps) != 1 or comps[0].val.ndim is None or comps[0].val.dtype not in ("i", "u"):
@@ -135,6 +137,42 @@ def batch_getitem(ctx, x, index) -> Operand:
     rows = ctx.expr("np.arange(B)", B=ctx.batch_size())
     rows = templates.index(rows, [slice(None)] + [None] * k) if k else rows
     return out(ctx.expr("x[r, i]", x=x.node, r=rows, i=i.node), True, nd, v.dtype)
+
+
+def _full_slices_then_array(comps) -> bool:
+    """`x[:, :, idx]`: full slices, then one per-example integer vector."""
+    *lead, last = comps
+    return last.batched and last.val.ndim == 1 and last.val.dtype in ("i", "u") and all(
+        isinstance(c.node, ast.Slice) and c.node.lower is None and c.node.upper is None and c.node.step is None
+        for c in lead)
+
+
+def _gather_along(ctx, x: Operand, comps) -> Operand:
+    # x[:, idx] per example is np.take(x, idx, axis=1): with (B, k) indices, take_along_axis of the batch
+    # with idx shaped (B, 1, k, 1...) (size-1 axes broadcast): (B, n, k, ...)
+    v = x.val
+    p = len(comps) - 1
+    if v.ndim is None or v.ndim <= p:
+        raise ctx.fail("an index of unknown rank")
+    idx = ctx.expr("i.reshape(i.shape[:1] + (1,) * p + i.shape[1:] + (1,) * q)", i=comps[-1].node, p=p,
+                   q=v.ndim - p - 1)
+    arr = x.node if x.batched else ctx.expr("x[None]", x=x.node)
+    return out(ctx.expr("np.take_along_axis(a, i, axis=k)", a=arr, i=idx, k=p + 1), True, v.ndim, v.dtype)
+
+
+@register(np.take_along_axis)
+def batch_take_along_axis(ctx, arr, indices, axis=None) -> Operand:
+    # per example take_along_axis(a, idx, axis=k) -> the same along k + 1 (an unbatched side broadcasts
+    # over the batch with a leading size-1 axis); axis=None flattens each example
+    if axis is None or static(axis) is None or axis.batched or static(axis) is NO_STATIC:
+        raise ctx.fail("take_along_axis with axis=None or an axis known only at run time")
+    k = static(axis)
+    if arr.val.ndim is None or indices.val.ndim != arr.val.ndim:
+        raise ctx.fail("take_along_axis of unknown or different ranks")
+    a = arr.node if arr.batched else ctx.expr("x[None]", x=arr.node)
+    i = indices.node if indices.batched else ctx.expr("x[None]", x=indices.node)
+    return out(ctx.expr("np.take_along_axis(a, i, axis=k)", a=a, i=i, k=k + 1 if k >= 0 else k), True,
+               arr.val.ndim, arr.val.dtype)
 
 
 def _scalar_gather(ctx, x: Operand, comps) -> Operand:

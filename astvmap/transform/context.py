@@ -63,6 +63,11 @@ class Context:
             self.batch_name = self.namer.fresh("B")
         return ast.Name(self.batch_name, ast.Load())
 
+    def reset_names(self, snapshot) -> None:
+        """Forget fresh names made since `snapshot` (a rewrite being redone), but never the names that
+        outlive it: the batch size and the generated code's free names."""
+        self.namer.taken = set(snapshot) | set(self.free) | ({self.batch_name} if self.batch_name else set())
+
     def temp(self, node: ast.expr, hint: str = "name") -> ast.Name:
         """Bind `node` to a fresh name in a statement before the current one."""
         if self.dry:

@@ -47,7 +47,7 @@ class LoopsMixin:
             self.loop_masks.pop()
         self.env, self.renames, self.returns = state[0], state[3], state[4]
         del cx.pending[state[1]:]
-        cx.namer.taken = state[2]
+        cx.reset_names(state[2])
         target = getattr(node, "target", None)
         if isinstance(target, ast.Name) and target.id in self.live_after(node):
             raise cx.fail(f"the loop variable `{target.id}` is read after a loop that ends at different "
@@ -137,7 +137,8 @@ class LoopsMixin:
                 raise NotBatchable("an unbatched loop body", node)
         except (NotBatchable, AstvmapError):
             del cx.pending[mark:]
-            cx.namer.taken, self.env = names, env
+            cx.reset_names(names)
+            self.env = env
             return None
         item = result.val
         value = cx.expr("av__.rows(v, B)", v=result.node, B=cx.batch_size())
@@ -162,7 +163,7 @@ class LoopsMixin:
         bounds = self.exprs(it.args)
         if not any(b.batched for b in bounds):
             del cx.pending[mark:]
-            cx.namer.taken = names
+            cx.reset_names(names)
             return None
         if any(b.val.ndim not in (0, None) for b in bounds):
             raise cx.fail("a range over per-example arrays")
@@ -241,7 +242,8 @@ class LoopsMixin:
         finally:
             self.loops.pop()
         if test.batched:
-            cx.namer.taken, self.env = names0, env0
+            cx.reset_names(names0)
+            self.env = env0
             cx.pending = header_pending
             return self.batched_while(node, test)
         cx.pending = header_pending + pre_stmts
@@ -272,7 +274,7 @@ class LoopsMixin:
         promote: dict[str, ast.stmt] = {}
         snapshot = set(cx.namer.taken)
         for _ in range(len(env0) + 3):
-            cx.namer.taken = set(snapshot)
+            cx.reset_names(snapshot)
             self.env = dict(env0)
             self.in_loop += 1
             try:

@@ -62,7 +62,7 @@ class Vectorizer(LoopsMixin, WhileMixin, PartitionMixin, ControlFlowMixin, Expre
             if self.ret_target is not None or not any(_needs(v, out) for v in self.returns):
                 break
             self.ret_target = out          # some return is unbatched where another is batched
-            cx.namer.taken = set(snapshot)
+            cx.reset_names(snapshot)
         used = cx.batch_name is not None and any(isinstance(n, ast.Name) and n.id == cx.batch_name
                                                  for st in body for n in ast.walk(st))
         if used:

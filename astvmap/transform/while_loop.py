@@ -52,7 +52,7 @@ class WhileMixin:
         env0 = dict(self.env)
         outer_pending = cx.pending
         for _ in range(len(carried) + 3):
-            cx.namer.taken = set(names_before)
+            cx.reset_names(names_before)
             self.env = dict(env0)
             active = cx.namer.fresh("active")
             lanes = cx.namer.fresh("lanes")

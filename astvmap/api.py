@@ -143,6 +143,10 @@ class VmappedFunction:
         call = self.prepare(args, kwargs)
         spec = self.specialization(call)
         self._last = spec
+        return self.run_numpy(call, spec)
+
+    def run_numpy(self, call, spec):
+        """Run a prepared call with its NumPy specialization (what backends fall back to)."""
         if isinstance(spec, _LoopSpec):
             return spec.run(self, call)
         try:

@@ -86,7 +86,7 @@ def _parser() -> argparse.ArgumentParser:
     show.add_argument("--stage", choices=STAGES, help="print the function after this pass instead")
     show.add_argument("--annotate", action="store_true",
                       help="add each assigned name's batchedness and rank as trailing comments")
-    show.add_argument("--jit", action="store_true", help="what the Numba backend compiles (not available yet)")
+    show.add_argument("--jit", action="store_true", help="what the Numba backend runs for these ranks (needs --ndims/--shapes; runs one call on zeros)")
     show.add_argument("--color", choices=("auto", "always", "never"), default="auto",
                       help="syntax highlighting with pygments (auto: when writing to a terminal)")
     from . import bench as bench_mod
@@ -121,10 +121,6 @@ def _axes(text: str):
 
 # ---- the command -----------------------------------------------------------------------------------
 def _show(args) -> int:
-    if args.jit:
-        print("astvmap show: --jit: the Numba backend does not exist yet, so there is no compiled code to show; "
-              "drop --jit to see the NumPy code that runs", file=sys.stderr)
-        return 2
     path, name = args.target, None
     if not os.path.isfile(path) and ":" in path:
         path, name = path.rsplit(":", 1)
@@ -135,6 +131,9 @@ def _show(args) -> int:
     with warnings.catch_warnings(record=True) as caught, _user_module(path) as module:
         warnings.simplefilter("default")
         for vf in _targets(module, path, name, args):
+            if args.jit:
+                chunks.append(_jit_text(vf, shapes))
+                continue
             try:
                 if shapes:
                     example_args, example_kwargs = _example_args(vf, shapes)
@@ -154,6 +153,16 @@ def _show(args) -> int:
         line = linecache.getline(w.filename, w.lineno)
         sys.stderr.write(warnings.formatwarning(w.message, w.category, _rel(w.filename), w.lineno, line))
     return status
+
+
+def _jit_text(vf, shapes) -> str:
+    """--jit: the Numba backend's strategy for example arguments of the given ranks, and its code."""
+    if not shapes:
+        raise UsageError("--jit needs per-example ranks (--ndims or --shapes): the strategy depends on them")
+    from .api import VmappedFunction
+    jitted = VmappedFunction(vf.__wrapped__, vf.in_axes, vf.out_axes, vf.axis_size, vf.fallback, jit=True)
+    example_args, example_kwargs = _example_args(jitted, shapes)
+    return jitted._jit.describe(example_args, example_kwargs)
 
 
 def _render(spec, args, seen: set) -> str:

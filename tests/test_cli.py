@@ -122,9 +122,16 @@ def test_file_without_vmapped_functions(tmp_path, monkeypatch, capsys):
     assert code == 2 and "no module-level vmapped function" in err and "choose one of: f" in err
 
 
-def test_jit_is_not_available_yet(good, capsys):
+def test_jit_needs_ranks(good, capsys):
     code, out, err = show(capsys, "--jit", "mod.py")
-    assert code == 2 and out == "" and "Numba backend does not exist yet" in err
+    assert code == 2 and out == "" and "--jit needs per-example ranks" in err
+
+
+def test_jit_shows_the_strategy_and_code(good, capsys):
+    pytest.importorskip("numba")
+    code, out, err = show(capsys, "--jit", "mod.py:plain", "--ndims", "x=1,w=1")
+    assert code == 0, err
+    assert out.startswith("# astvmap jit: strategy ")
 
 
 def test_axes_literals():

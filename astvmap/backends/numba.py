@@ -110,6 +110,7 @@ class Backend:
         self._plans: dict = {}          # (id(spec), argument layout) -> _LoopPlan | None (None: NumPy)
         self._sig = None
         self._keep: list = []
+        self.last_text = None
 
     # ---- calling ---------------------------------------------------------------------------------
     def __call__(self, args, kwargs):
@@ -138,9 +139,22 @@ class Backend:
                 plan = self._plans[key] = self._plan(spec, call, layout, flat)
             if plan is not None:
                 self.strategy = "loop"
+                self.last_text = plan.text
                 return plan.run(vm, call, flat)
         self.strategy = "numpy"
+        self.last_text = None
         return _run_numpy(vm, call, spec, args, kwargs)
+
+    def describe(self, args, kwargs) -> str:
+        """What `astvmap show --jit` prints: the strategy for these example arguments and the code that
+        runs (the Numba module for "loop", the batched NumPy code otherwise). Runs one call."""
+        self(args, kwargs)
+        head = f"# astvmap jit: strategy {self.strategy!r} for these arguments (see astvmap/backends/numba.py)\n"
+        if self.strategy == "loop" and self.last_text:
+            return head + self.last_text
+        from ..transform import specialize
+        spec = self.vmapped._last
+        return head + (spec.text if not hasattr(spec, "fn") else specialize.full_text(spec))
 
     def choose(self, spec, call) -> str:
         """The heuristic of the module docstring: "loop" or "numpy"."""
@@ -173,16 +187,8 @@ def _first_line(e: Exception) -> str:
 
 
 def _run_numpy(vm, call, spec, args, kwargs):
-    """`vm.call_numpy(args, kwargs)` without preparing the call a second time (B > 0)."""
-    from ..api import _LoopSpec, _annotate
-    if isinstance(spec, _LoopSpec):
-        return spec.run(vm, call)
-    try:
-        out = spec.fn(*vm._pre_args, *call.args, **{**vm._pre_kwargs, **call.kwargs})
-    except Exception as e:
-        _annotate(e)
-        raise
-    return vm.finish(out, spec.out_val, vm.out_axes, call, spec)
+    """`vm.call_numpy(args, kwargs)` without preparing the call a second time."""
+    return vm.run_numpy(call, spec)
 
 
 def choose(spec, call) -> str:
@@ -463,7 +469,9 @@ class _LoopPlan:
         why = _same(ref, got)
         if why:
             raise _Ineligible(why)
-        return cls(module, src, extras, out_layout, spec)
+        plan = cls(module, src, extras, out_layout, spec)
+        plan.text = text
+        return plan
 
     def run(self, vm, call, flat):
         from ..rules.values import Kind, Val

@@ -256,7 +256,7 @@ def test_math_module_and_strategy_before_call():
 
 def test_cache_files_are_separate_for_parallel(tmp_path, monkeypatch):
     monkeypatch.setenv("ASTVMAP_CACHE_DIR", str(tmp_path))
-    monkeypatch.setattr(astvmap.backends.numba, "_LOADED", {})      # the in-process memo of loaded modules
+    monkeypatch.setattr(astvmap.backends.numba_codegen, "_LOADED", {})   # the in-process memo of loaded modules
     x = rng.uniform(1.0, 2.0, size=5)
     vmap(newton_sqrt, jit={"parallel": True})(x)
     vmap(newton_sqrt, jit={"parallel": False})(x)

@@ -1,0 +1,192 @@
+"""The Numba backend's generated code: the per-example function as Numba source (its globals made
+arguments, so Numba never freezes them), the module with `_av_pe`, `_av_one` and the `prange` driver
+`_av_drive`, and loading it from a file in the cache directory (Numba's cache needs a real file), keyed by
+a hash of its text, the Numba/NumPy/Python versions and the options.
+"""
+from __future__ import annotations
+
+import ast
+import cmath
+import hashlib
+import importlib.util
+import math
+import os
+import sys
+import types
+
+import numpy as np
+
+_MODULES = (np, math, cmath)
+
+
+class _Ineligible(Exception):
+    """The loop strategy cannot be built for this call (the reason goes into the warning)."""
+
+
+def cache_dir() -> str:
+    """Where generated modules and Numba's compiled code are kept."""
+    root = os.environ.get("ASTVMAP_CACHE_DIR")
+    if not root:
+        base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+        root = os.path.join(base, "astvmap")
+    return root
+
+
+def _check_value(value, name):
+    if isinstance(value, tuple):
+        for v in value:
+            _check_value(v, name)
+    elif not isinstance(value, (np.ndarray, np.generic, bool, int, float, complex)):
+        raise _Ineligible(f"it reads the global {name!r}, a {type(value).__name__} (the compiled loop reads "
+                          "arrays, numbers and tuples of them)")
+
+
+# ---- outputs -------------------------------------------------------------------------------------------
+
+
+def _exprs(entries, names, at):
+    """Source expressions rebuilding each argument from the driver's flat parameters, example `at`."""
+    out = []
+    for e in entries:
+        if e[0] == "m":
+            out.append(f"{next(names)}[{at}]")
+        elif e[0] == "u":
+            out.append(next(names))
+        elif e[0] == "none":
+            out.append("None")
+        else:
+            inner = _exprs(e[1], names, at)
+            out.append("(" + ", ".join(inner) + ("," if len(inner) == 1 else "") + ")")
+    return out
+
+
+# ---- the per-example function as source ------------------------------------------------------------
+def _free_names(fdef: ast.FunctionDef) -> list[str]:
+    bound, loads = set(), []
+    for node in ast.walk(fdef):
+        if isinstance(node, ast.arg):
+            bound.add(node.arg)
+        elif isinstance(node, ast.Name):
+            if isinstance(node.ctx, ast.Load):
+                if node.id not in loads:
+                    loads.append(node.id)
+            else:
+                bound.add(node.id)
+        elif isinstance(node, (ast.FunctionDef, ast.Lambda)) and node is not fdef:
+            raise _Ineligible("it defines a nested function or lambda")
+        elif isinstance(node, (ast.Global, ast.Nonlocal)):
+            raise _Ineligible("it uses global/nonlocal")
+        elif isinstance(node, ast.Attribute) and node.attr == "random":
+            raise _Ineligible("it draws random numbers (per-example draws differ from the batched form's)")
+    return [n for n in loads if n not in bound]
+
+
+def _per_example_source(src):
+    """(text of `_av_pe`, extra parameter names, modules to inject, getters of the extra values)."""
+    fdef = src.fdef
+    a = fdef.args
+    if a.vararg is not None or a.kwarg is not None:
+        raise _Ineligible("*args/**kwargs parameters are not compiled")
+    params = [p.arg for p in a.posonlyargs + a.args + a.kwonlyargs]
+    inject, extras = {}, []
+    for name in _free_names(fdef):
+        found, value, where = src.resolve(name)
+        if not found:
+            raise _Ineligible(f"the name {name!r} is not defined")
+        if where == "builtin":
+            if name == "print":
+                raise _Ineligible("it prints (the batched form prints once per call)")
+            continue
+        if isinstance(value, types.ModuleType):
+            if value not in _MODULES:
+                raise _Ineligible(f"it uses the module {value.__name__} (numpy, math and cmath compile)")
+            inject[name] = value
+        elif type(value).__module__.startswith("numba") and hasattr(value, "py_func"):
+            inject[name] = value            # a Numba function: called as is
+        elif callable(value) and not isinstance(value, (np.ndarray, np.generic)):
+            if isinstance(value, np.ufunc) or getattr(value, "__module__", "") in ("numpy", "math", "cmath"):
+                inject[name] = value
+            else:
+                raise _Ineligible(f"it calls {name!r}, a Python function (only the function itself is compiled)")
+        else:
+            _check_value(value, name)
+            extras.append(name)
+    new_args = ast.arguments(posonlyargs=[], args=[ast.arg(n) for n in params + extras], vararg=None,
+                             kwonlyargs=[], kw_defaults=[], kwarg=None, defaults=[])
+    fn = ast.FunctionDef(name="_av_pe", args=new_args, body=fdef.body, decorator_list=[], returns=None,
+                         type_params=[])
+    ast.fix_missing_locations(fn)
+    return ast.unparse(fn), params, extras, inject
+
+
+def _module_text(pe_text, layout, n_extras, out_layout, options) -> str:
+    n_flat = [0]
+
+    def count(entries):
+        for e in entries:
+            if e[0] in ("m", "u"):
+                n_flat[0] += 1
+            elif e[0] == "t":
+                count(e[1])
+    count(layout)
+    names = [f"a{k}" for k in range(n_flat[0])]
+    extras = [f"g{k}" for k in range(n_extras)]
+    n_out = out_layout[1] if out_layout[0] == "t" else 1
+    outs = [f"out{k}" for k in range(n_out)]
+    call_args = ", ".join(_exprs(layout, iter(names), "i") + extras)
+    flags = f"error_model='numpy', fastmath={options['fastmath']}, cache={options['cache']}"
+    if out_layout[0] == "t":
+        store = "\n".join(f"        {o}[i] = r[{k}]" for k, o in enumerate(outs))
+    else:
+        store = "        out0[i] = r"
+    params = ", ".join(names + extras)
+    return f"""\
+# Generated by astvmap (the Numba backend): the per-example function and its batch driver. Do not edit.
+import numba as _av_numba
+
+
+@_av_numba.njit({flags})
+{pe_text}
+
+
+@_av_numba.njit({flags})
+def _av_one(i{", " if params else ""}{params}):
+    return _av_pe({call_args})
+
+
+@_av_numba.njit(parallel={options['parallel']}, {flags})
+def _av_drive(start, stop{", " if params else ""}{params}, {", ".join(outs)}):
+    for i in _av_numba.prange(start, stop):
+        r = _av_pe({call_args})
+{store}
+"""
+
+
+_LOADED: dict = {}
+
+
+def _load(text: str, options: dict, inject: dict):
+    import numba
+    key = hashlib.sha256("\n".join([text, numba.__version__, np.__version__, sys.version,
+                                    repr(sorted(options.items()))]).encode()).hexdigest()[:24]
+    mod_name = f"astvmap_numba_{key}"
+    # Modules injected under the user's names are part of what the compiled code means.
+    inj_key = tuple(sorted((k, getattr(v, "__name__", repr(v))) for k, v in inject.items()))
+    hit = _LOADED.get((mod_name, inj_key))
+    if hit is not None:
+        return hit
+    folder = os.path.join(cache_dir(), "numba", "parallel" if options["parallel"] else "serial")
+    os.makedirs(folder, exist_ok=True)
+    path = os.path.join(folder, mod_name + ".py")
+    if not os.path.exists(path):
+        tmp = f"{path}.{os.getpid()}.tmp"
+        with open(tmp, "w") as f:
+            f.write(text)
+        os.replace(tmp, path)        # never rewritten once there: Numba's cache index keys on its timestamp
+    spec = importlib.util.spec_from_file_location(mod_name, path)
+    module = importlib.util.module_from_spec(spec)
+    module.__dict__.update(inject)
+    sys.modules[mod_name] = module
+    spec.loader.exec_module(module)
+    _LOADED[(mod_name, inj_key)] = module
+    return module

@@ -172,3 +172,18 @@ def test_partition_directive_runs_each_branch_on_its_lanes():
     vf = astvmap.vmap(partitioned)
     vf(POOL_X, np.zeros(5))
     assert "lanes_then = np.flatnonzero(cond)" in vf.source and "av__.merge_lanes(" in vf.source
+
+
+def fill_until(x, t):
+    y = np.zeros(4)
+    k = 0
+    while k < 4 and x[k] < t:
+        y[k] = x[k] * 2.0
+        if x[k] < 0:
+            y[k] += 1.0
+        k += 1
+    return y, k
+
+
+def test_writes_in_a_batched_while():
+    check(fill_until, POOL_X, np.array([2.0, 5.0, 0.0, 10.0, 1.0]))

@@ -292,9 +292,11 @@ class ControlFlowMixin:
             raise cx.fail("a write into a value that is not a batched array under a batched condition")
         real = self.branch["outer"].get(name, name)
         index = self.expr(target.slice)
-        if index.batched:
+        rows = self.per_lane_index(index) if index.batched else None
+        if index.batched and rows is None:
             raise cx.fail("a write at per-example positions (batched index) under a batched condition")
-        sel = selection_ndim(v.ndim, index)
+        from .vectorize import selection_ndim_after
+        sel = selection_ndim(v.ndim, index) if rows is None else selection_ndim_after(v.ndim, index)
         if sel is None or (value.batched and value.val.ndim is None):
             raise cx.fail("a write whose per-example ranks are not known when the code is rewritten")
         val = value.node
@@ -303,8 +305,9 @@ class ControlFlowMixin:
         lanes = self.branch["mask"]
         if sel:
             lanes = cx.expr("m.reshape(s)", m=lanes, s=ast.Tuple([ast.Constant(-1)] + [ast.Constant(1)] * sel, ast.Load()))
-        where = ast.Subscript(ast.Name(real, ast.Load()), batched_index(cx, index), ast.Load())
-        out = [ast.Assign([ast.Subscript(ast.Name(real, ast.Load()), batched_index(cx, index),
+        idx = batched_index(cx, index) if rows is None else rows
+        where = ast.Subscript(ast.Name(real, ast.Load()), idx, ast.Load())
+        out = [ast.Assign([ast.Subscript(ast.Name(real, ast.Load()), idx,
                                          ast.Store())],
                           cx.expr("np.where(m, v, old)", m=lanes, v=val, old=where))]
         if name in self.branch["borrowed"]:

@@ -28,6 +28,15 @@ from .expressions import BINOPS, ExpressionsMixin, LocalFunction
 _TERMINAL = (ast.Return, ast.Raise, ast.Break, ast.Continue)
 
 
+def selection_ndim_after(ndim, index):
+    """The per-example rank of `y[index]` where per-example integers count as integers."""
+    from ..rules.indexing import components, _classify
+    if ndim is None:
+        return None
+    kinds = [_classify(c) for c in components(index)]
+    return ndim - kinds.count("int") if all(k in ("int", "slice") for k in kinds) else None
+
+
 class Vectorizer(LoopsMixin, WhileMixin, PartitionMixin, ControlFlowMixin, ExpressionsMixin, CallsMixin):
     def __init__(self, cx: Context):
         self.cx = cx
@@ -51,6 +60,7 @@ class Vectorizer(LoopsMixin, WhileMixin, PartitionMixin, ControlFlowMixin, Expre
         cx = self.cx
         fdef = normalize.run(fdef)
         self.fdef = fdef
+        self.fdef_params = {a.arg for a in ast.walk(fdef.args) if isinstance(a, ast.arg)}
         self.unmapped_params = {n for n, v in params.items() if not v.batched and v.kind == Kind.ARRAY}
         snapshot = set(cx.namer.taken)
         for _ in range(2):
@@ -290,7 +300,13 @@ class Vectorizer(LoopsMixin, WhileMixin, PartitionMixin, ControlFlowMixin, Expre
             self.aligned_value = cx.expr("np.where(m, v, y)", m=index.node, v=v, y=base.node)
             return ast.Subscript(base.node, ast.Slice(), ast.Store())
         if index.batched:
-            raise cx.fail("a write at per-example positions (batched index)")
+            rows = self.per_lane_index(index)
+            if rows is None or not base.batched:
+                raise cx.fail("a write at per-example positions (batched index)")
+            sel = selection_ndim_after(base.val.ndim, index)
+            if value.batched and value.val.ndim is not None and sel is not None and value.val.ndim < sel:
+                self.aligned_value = templates.batch_slice_prefix(value.node, sel - value.val.ndim)
+            return ast.Subscript(base.node, rows, ast.Store())
         if not base.batched and not value.batched:
             return ast.Subscript(base.node, index.node, ast.Store())
         if base.val.kind != Kind.ARRAY:
@@ -315,6 +331,18 @@ class Vectorizer(LoopsMixin, WhileMixin, PartitionMixin, ControlFlowMixin, Expre
             if value.val.ndim < sel:
                 self.aligned_value = templates.batch_slice_prefix(value.node, sel - value.val.ndim)
         return ast.Subscript(base.node, batched_index(cx, index), ast.Store())
+
+    def per_lane_index(self, index: Operand):
+        """`y[k]`, `y[k, 2]` with per-example integers k: the index `(arange(B), k, 2)` (one element per
+        lane, so writes never collide), or None for other batched indices."""
+        from ..rules.indexing import components, _classify
+        comps = components(index)
+        kinds = [_classify(c) for c in comps]
+        if any(k not in ("int", "slice") for k in kinds) or any(
+                c.batched and (c.val.ndim != 0 or c.val.dtype not in ("i", "u")) for c in comps):
+            return None
+        rows = self.cx.expr("np.arange(B)", B=self.cx.batch_size())
+        return ast.Tuple([rows] + [c.node for c in comps], ast.Load())
 
     def visit_AugAssign(self, node):
         cx = self.cx

@@ -13,6 +13,19 @@ from ..rules.values import Kind, Operand, join
 from .controlflow import _loads, _ordered, _stores
 
 
+def _written_arrays(body) -> list[str]:
+    """Names of arrays the body writes into (`y[i] = v`, `y[i] += v`)."""
+    out = []
+    for root in body:
+        for n in ast.walk(root):
+            targets = n.targets if isinstance(n, ast.Assign) else [n.target] if isinstance(n, ast.AugAssign) else []
+            for t in targets:
+                for sub in ast.walk(t):
+                    if isinstance(sub, ast.Subscript) and isinstance(sub.value, ast.Name) and sub.value.id not in out:
+                        out.append(sub.value.id)
+    return out
+
+
 class WhileMixin:
     def batched_while(self, node: ast.While, test: Operand):
         """A loop on a batched test runs while any lane is active, on the active lanes only: each
@@ -22,8 +35,13 @@ class WhileMixin:
         cx = self.cx
         if node.orelse:
             raise cx.fail("`while ... else` on a batched test")
-        if self.writes_forbidden(node.body):
-            raise cx.fail("in-place writes in a loop on a batched test")
+        if self.writes_forbidden(node.body, allow_subscripts=True):
+            raise cx.fail("in-place changes of lists or attributes in a loop on a batched test")
+        written = _written_arrays(node.body)
+        for n in written:
+            if n not in self.env or self.env[n].kind != Kind.ARRAY or n in self.fdef_params:
+                raise cx.fail(f"a write into `{n}` in a loop on a batched test (only local arrays are "
+                              "gathered and put back lane by lane)")
         if any(isinstance(n, ast.Return) for s in node.body for n in ast.walk(s)):
             raise cx.fail("`return` in a loop on a batched test")
         if any(isinstance(n, (ast.Break, ast.Continue)) for s in node.body for n in ast.walk(s)):
@@ -37,7 +55,8 @@ class WhileMixin:
                 raise cx.error(f"`{n}` is first assigned inside a `while` on a batched test and used after it: "
                                "examples that never enter the loop would have no value; assign it before the loop",
                                node)
-        carried = [n for n in stores if n in env_before]
+        # Arrays written in place are carried too: gathered with the active lanes, put back after.
+        carried = [n for n in stores if n in env_before] + [n for n in written if n not in stores]
         # Every carried name is batched (lanes leave at different iterations) and owns its data (its
         # lanes are written in place).
         pre = []

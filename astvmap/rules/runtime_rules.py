@@ -57,3 +57,10 @@ def batch_shift_axis(ctx, axis) -> Operand:
 
 
 _ = ast
+
+
+@register(runtime.enters)
+def batch_enters(ctx, mask) -> Operand:
+    # a guard: "does any lane take this branch?" over every lane of every outer example (lanes that do
+    # not take it are borrowed or masked inside the branch, so a wider guard is still exact)
+    return Operand(ctx.call.rebuild([mask.node], {}), Val(False, 0, Kind.SCALAR, "b"))

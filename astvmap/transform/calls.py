@@ -10,6 +10,7 @@ from __future__ import annotations
 import ast
 import functools
 import operator
+import os
 import sysconfig
 import types
 
@@ -23,7 +24,10 @@ from .expressions import LocalFunction
 from .callsites import CallSite, InnerVmap, LocalPartial, _call, _hint, _rebuilder
 from .nesting import NestingMixin
 
-_LIBRARY_DIRS = tuple({sysconfig.get_paths()[k] for k in ("stdlib", "platstdlib", "purelib", "platlib")})
+# Code never rewritten: the standard library, installed packages, and astvmap itself (its runtime helpers
+# have rules or run as a loop; rewriting them would batch our own bookkeeping).
+_LIBRARY_DIRS = tuple({sysconfig.get_paths()[k] for k in ("stdlib", "platstdlib", "purelib", "platlib")}) + (
+    os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep,)
 
 
 def is_library_code(fn) -> bool:

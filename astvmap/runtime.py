@@ -132,6 +132,16 @@ def arg_flat(fn, x, keepdims):
     return out.reshape(out.shape + (1,) * (x.ndim - 1)) if keepdims else out
 
 
+def diag_matrix(v, k=0):
+    """`np.diag(v, k)` of every example's vector: (B, n) -> (B, n + |k|, n + |k|)."""
+    B, n = v.shape
+    m = n + abs(k)
+    out = np.zeros((B, m, m), dtype=v.dtype)
+    i = np.arange(n)
+    out[:, i + max(-k, 0), i + max(k, 0)] = v
+    return out
+
+
 def shift_perm(axes):
     """A per-example permutation as a permutation of the batched array (batch axis stays first)."""
     axes = tuple(int(a) for a in axes)

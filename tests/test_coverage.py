@@ -74,7 +74,6 @@ UNSUPPORTED = {
     "np.datetime_as_string": NOT_MATH + ": datetime",
     "np.datetime_data": NOT_MATH + ": datetime",
     "np.delete": LOOP,
-    "np.diag": LOOP,
     "np.diag_indices": LOOP,
     "np.diag_indices_from": LOOP,
     "np.diagflat": LOOP,

@@ -244,8 +244,32 @@ def batch_linalg_tuple(ctx, a, *args, **kwargs) -> Operand:
         raise ctx.fail("linalg of a per-example array of rank < 2")
     n = _STACKED_TUPLE[ctx.call.fn]
     node = ctx.call.rebuild([a.node] + [x.node for x in args], kw_nodes(kwargs))
-    elt = Val(True, None, Kind.ARRAY)
-    return Operand(ctx.expr("tuple(r)", r=node), Val(True, None, Kind.TUPLE, None, (elt,) * n))
+    fn = ctx.call.fn
+    single = (fn is np.linalg.svd and static(kwargs.get("compute_uv"), True) is False) or \
+        (fn is np.linalg.qr and static(kwargs.get("mode"), "reduced") == "r")
+    if single:      # svd(compute_uv=False), qr(mode="r"): one array, not a tuple
+        return out(node, True, a.val.ndim - 1 if fn is np.linalg.svd else a.val.ndim)
+    if any(static(v, NO_STATIC) is NO_STATIC for v in kwargs.values()) or len(args) > 0:
+        raise ctx.fail("linalg options that decide the result's structure known only at run time")
+    nd = a.val.ndim
+    drops = {np.linalg.slogdet: (2, 2), np.linalg.eigh: (1, 0), np.linalg.eig: (1, 0), np.linalg.svd: (0, 1, 0),
+             np.linalg.qr: (0, 0)}[fn]
+    elts = tuple(Val(True, nd - d, Kind.ARRAY) for d in drops)
+    return Operand(ctx.expr("tuple(r)", r=node), Val(True, None, Kind.TUPLE, None, elts))
+
+
+@register(np.diag)
+def batch_diag(ctx, v, k=None) -> Operand:
+    # 2-D examples: their k-th diagonal (a copy), (B, n, m) -> (B, d); 1-D: a diagonal matrix, (B, n) ->
+    # (B, n + |k|, n + |k|)
+    if k is not None and (k.batched or static(k) is NO_STATIC):
+        raise ctx.fail("a diagonal offset known only at run time")
+    off = 0 if k is None else static(k)
+    if v.val.ndim == 2:
+        return out(ctx.expr("np.diagonal(x, k, axis1=1, axis2=2).copy()", x=v.node, k=off), True, 1, v.val.dtype)
+    if v.val.ndim == 1:
+        return out(ctx.expr("av__.diag_matrix(x, k)", x=v.node, k=off), True, 2, v.val.dtype)
+    raise ctx.fail("np.diag of a per-example array that is not 1-D or 2-D")
 
 
 @register(np.linalg.solve)

@@ -17,8 +17,8 @@ import numpy as np
 
 from . import workloads as wl
 
-PEERS = ("jax", "torch")
-LABELS = {"jax": "jax.jit(jax.vmap)", "torch": "torch.func.vmap"}
+PEERS = ("jax", "torch", "numba")
+LABELS = {"jax": "jax.jit(jax.vmap)", "torch": "torch.func.vmap", "numba": "astvmap jit"}
 
 
 def status(name: str) -> tuple[str | None, str | None]:
@@ -263,6 +263,16 @@ class TorchPeer(Peer):
         return out.detach().numpy()
 
 
+class NumbaPeer:
+    """`astvmap.vmap(..., jit=True)`: the same per-example functions, compiled by astvmap's Numba backend
+    (runner.py builds each workload's vmapped function again with jit=True)."""
+
+    def __init__(self, threads):
+        import numba
+        self.version = numba.__version__
+        self.functions = {}
+
+
 def load(name: str, threads: int) -> Peer:
     """Import and set up a peer (ImportError or anything else if it cannot be)."""
-    return {"jax": JaxPeer, "torch": TorchPeer}[name](threads)
+    return {"jax": JaxPeer, "torch": TorchPeer, "numba": NumbaPeer}[name](threads)

@@ -27,7 +27,7 @@ import numpy as np
 from . import peers as peers_mod
 from .workloads import Case, Workload
 
-VARIANTS = ("loop", "vectorize", "hand", "astvmap", "jax", "torch")
+VARIANTS = ("loop", "vectorize", "hand", "astvmap", *peers_mod.PEERS)
 LABELS = {"loop": "Python loop", "vectorize": "np.vectorize", "hand": "hand NumPy", "astvmap": "astvmap",
           **peers_mod.LABELS}
 RTOL, ATOL = 1e-6, 1e-9
@@ -165,7 +165,29 @@ def _astvmap(case: Case, args, expected, settings: Settings) -> dict:
     return result, (lambda: batched(*args)) if check["passed"] else None
 
 
+def _astvmap_jit(case: Case, args, expected, settings: Settings) -> dict:
+    """The workload's vmapped function built again with jit=True (the Numba backend)."""
+    from ..api import VmappedFunction
+    plain = case.astvmap()
+    if not isinstance(plain, VmappedFunction):
+        return {"status": "skipped", "reason": "not one vmapped function (its vmaps are made inside)"}, None
+    jitted = VmappedFunction(plain.__wrapped__, plain.in_axes, plain.out_axes, plain.axis_size, jit=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        t0 = time.perf_counter()
+        got = jitted(*args)
+        first = time.perf_counter() - t0
+    check = compare(got, expected)
+    check["compared"] = "all"
+    if not check["passed"]:
+        return {"status": "mismatch", "check": check, "first_call": first}, None
+    return ({"status": "ok", "check": check, "first_call": first, "strategy": jitted.strategy},
+            lambda: jitted(*args))
+
+
 def _peer(name: str, case: Case, args, expected, settings: Settings) -> dict:
+    if name == "numba":
+        return _astvmap_jit(case, args, expected, settings)
     peer = settings.loaded[name]
     fn = peer.functions.get(case.workload)
     if fn is None:

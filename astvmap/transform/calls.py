@@ -24,15 +24,17 @@ from .expressions import LocalFunction
 from .callsites import CallSite, InnerVmap, LocalPartial, _call, _hint, _rebuilder
 from .nesting import NestingMixin
 
-# Code never rewritten: the standard library, installed packages, and astvmap itself (its runtime helpers
-# have rules or run as a loop; rewriting them would batch our own bookkeeping).
-_LIBRARY_DIRS = tuple({sysconfig.get_paths()[k] for k in ("stdlib", "platstdlib", "purelib", "platlib")}) + (
-    os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep,)
+# Code never rewritten: the standard library, installed packages, and astvmap's runtime helpers (they have
+# rules or run as a loop; rewriting them would batch our own bookkeeping).
+_LIBRARY_DIRS = tuple({sysconfig.get_paths()[k] for k in ("stdlib", "platstdlib", "purelib", "platlib")})
+_OWN = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+_RUNTIME_FILES = {os.path.join(_OWN, f) for f in ("runtime.py", "runtime_lanes.py")}
 
 
 def is_library_code(fn) -> bool:
     code = getattr(fn, "__code__", None)
-    return code is None or code.co_filename.startswith(_LIBRARY_DIRS) or code.co_filename.startswith("<frozen")
+    return code is None or code.co_filename.startswith(_LIBRARY_DIRS) or code.co_filename.startswith("<frozen") \
+        or code.co_filename in _RUNTIME_FILES
 
 
 class CallsMixin(NestingMixin):

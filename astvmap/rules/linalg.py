@@ -242,7 +242,6 @@ def batch_linalg_tuple(ctx, a, *args, **kwargs) -> Operand:
         raise ctx.fail("linalg options that differ between examples")
     if a.val.ndim is None or a.val.ndim < 2:
         raise ctx.fail("linalg of a per-example array of rank < 2")
-    n = _STACKED_TUPLE[ctx.call.fn]
     node = ctx.call.rebuild([a.node] + [x.node for x in args], kw_nodes(kwargs))
     fn = ctx.call.fn
     single = (fn is np.linalg.svd and static(kwargs.get("compute_uv"), True) is False) or \

@@ -295,7 +295,7 @@ class ControlFlowMixin:
         rows = self.per_lane_index(index) if index.batched else None
         if index.batched and rows is None:
             raise cx.fail("a write at per-example positions (batched index) under a batched condition")
-        from .vectorize import selection_ndim_after
+        from .writes import selection_ndim_after
         sel = selection_ndim(v.ndim, index) if rows is None else selection_ndim_after(v.ndim, index)
         if sel is None or (value.batched and value.val.ndim is None):
             raise cx.fail("a write whose per-example ranks are not known when the code is rewritten")

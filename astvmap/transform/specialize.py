@@ -41,6 +41,8 @@ class Specialization:
     keepalive: list = field(default_factory=list)
 
 
+_IMMUTABLE = (types.ModuleType, types.FunctionType, types.BuiltinFunctionType, type, np.ufunc, int, float,
+              complex, str, bytes, bool, type(None))
 _CACHE: dict = {}
 FILES: dict = {}        # generated filename -> (line map to user lines, user Origin), for error notes
 _MISSING = object()
@@ -96,8 +98,8 @@ def _valid(spec: Specialization, src: FunctionSource) -> bool:
                 obj = scope.cell_contents
             except ValueError:
                 obj = _MISSING
-        if obj is seen and not isinstance(obj, np.ndarray):
-            continue              # the very object the rewrite read (arrays: their rank may change in place)
+        if obj is seen and isinstance(obj, _IMMUTABLE):
+            continue              # the very object the rewrite read, and it cannot have changed
         if obj is _MISSING or signature(obj) != sig:
             return False
     return True

@@ -28,7 +28,8 @@ from .transform.context import Settings
 _FALLBACK_MODES = ("warn", "error")
 
 
-def vmap(fun=None, /, in_axes=0, out_axes=0, *, axis_size=None, fallback="warn", randomness="error", jit=False):
+def vmap(fun=None, /, in_axes=0, out_axes=0, *, axis_size=None, fallback="warn", randomness="error", jit=False,
+         chunk_size=None):
     """Vectorize `fun` over a batch axis, like `jax.vmap`, by rewriting its NumPy source.
 
     `vmap(f, in_axes, out_axes)(*args)` equals stacking `f` applied to each example along `out_axes`
@@ -37,10 +38,11 @@ def vmap(fun=None, /, in_axes=0, out_axes=0, *, axis_size=None, fallback="warn",
     `fallback`: "warn" runs what has no batched form as a per-example loop with a PerformanceWarning,
     "error" raises instead. `randomness` (for `np.random` draws): "error", "different" (independent draws
     per example) or "same" (one draw shared by every example), as in torch.func.vmap. `jit=True` (or a
-    dict of options) compiles with Numba (the `jit` extra): see astvmap/backends/numba.py."""
+    dict of options) compiles with Numba (the `jit` extra): see astvmap/backends/numba.py. `chunk_size=N`
+    bounds memory: the batch runs N examples at a time and the results are joined."""
     if fun is None:
-        return lambda f: VmappedFunction(f, in_axes, out_axes, axis_size, fallback, randomness, jit)
-    return VmappedFunction(fun, in_axes, out_axes, axis_size, fallback, randomness, jit)
+        return lambda f: VmappedFunction(f, in_axes, out_axes, axis_size, fallback, randomness, jit, chunk_size)
+    return VmappedFunction(fun, in_axes, out_axes, axis_size, fallback, randomness, jit, chunk_size)
 
 
 vmap.__astvmap_vmap__ = True
@@ -72,11 +74,15 @@ def _label(fun) -> str:
 class VmappedFunction:
     """The callable `vmap` returns. `.source` is the generated code of the last specialization."""
 
-    def __init__(self, fun, in_axes=0, out_axes=0, axis_size=None, fallback="warn", randomness="error", jit=False):
+    def __init__(self, fun, in_axes=0, out_axes=0, axis_size=None, fallback="warn", randomness="error", jit=False,
+                 chunk_size=None):
         if not callable(fun):
             raise TypeError(f"vmap: expected a callable; got {type(fun).__name__}")
         if fallback not in _FALLBACK_MODES:
             raise ValueError(f"vmap: fallback must be one of {_FALLBACK_MODES}; got {fallback!r}")
+        if chunk_size is not None and (not isinstance(chunk_size, int) or chunk_size < 1):
+            raise ValueError(f"vmap: chunk_size must be a positive int or None; got {chunk_size!r}")
+        self.chunk_size = chunk_size
         if randomness not in ("error", "different", "same"):
             raise ValueError(f"vmap: randomness must be 'error', 'different' or 'same'; got {randomness!r}")
         self.__wrapped__ = fun
@@ -143,7 +149,29 @@ class VmappedFunction:
         call = self.prepare(args, kwargs)
         spec = self.specialization(call)
         self._last = spec
+        if self.chunk_size and call.B > self.chunk_size and not isinstance(spec, _LoopSpec):
+            return self._run_chunks(call, spec)
         return self.run_numpy(call, spec)
+
+    def _run_chunks(self, call, spec):
+        """`chunk_size`: run the batch `chunk_size` examples at a time, joined along `out_axes`."""
+        ids = {id(leaf) for leaf in call.leaves}
+        parts = []
+        for start in range(0, call.B, self.chunk_size):
+            part = slice(start, start + self.chunk_size)
+
+            def cut(v):
+                if id(v) in ids:
+                    return v[part]
+                if isinstance(v, (tuple, list)):
+                    return type(v)(cut(x) for x in v)
+                if isinstance(v, dict):
+                    return {k: cut(x) for k, x in v.items()}
+                return v
+            leaves = [leaf[part] for leaf in call.leaves]
+            chunk = Call(cut(list(call.args)), cut(call.kwargs), call.vals, leaves[0].shape[0], leaves, call.bound)
+            parts.append(self.run_numpy(chunk, spec))
+        return axes_mod.join_chunks(parts, self.out_axes, self.label)
 
     def run_numpy(self, call, spec):
         """Run a prepared call with its NumPy specialization (what backends fall back to)."""

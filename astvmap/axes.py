@@ -279,3 +279,17 @@ def arg_val(value, moved, path) -> Val:
         elts = tuple(arg_val(v, moved, f"{path}[{k!r}]") for k, v in value.items())
         return Val(any(e.batched for e in elts), None, Kind.DICT, None, elts, tuple(value))
     return val_of(value)
+
+
+def join_chunks(parts, out_axes, label):
+    """Results of consecutive chunks of the batch joined along `out_axes` (leaf by leaf)."""
+    first = parts[0]
+    if isinstance(first, (tuple, list)):
+        ax = split_axes(out_axes, len(first), type(first), label)
+        return type(first)(join_chunks([p[i] for p in parts], a, label) for i, a in enumerate(ax))
+    if isinstance(first, dict):
+        return {k: join_chunks([p[k] for p in parts], out_axes[k] if isinstance(out_axes, dict) else out_axes, label)
+                for k in first}
+    if out_axes is None:
+        return first
+    return np.concatenate(parts, axis=out_axes)

@@ -1,5 +1,6 @@
 """Regressions found outside the focused suites (benchmarks, the fuzzer): each failed before its fix."""
 import numpy as np
+import pytest
 
 import astvmap
 from astvmap.bench import workloads
@@ -29,3 +30,23 @@ def test_a_global_dict_changed_in_place_is_seen():
         np.testing.assert_allclose(vf(x), x * np.array([1.0, 10.0]))
     finally:
         SETTINGS["scale"] = 2.0
+
+
+def pair_stats(x, w):
+    return np.sum(x * w), (x - w, np.max(w))
+
+
+@pytest.mark.parametrize("chunk", [1, 3, 4, 100])
+def test_chunk_size_gives_the_same_results(chunk):
+    rng = np.random.default_rng(3)
+    x, w = rng.normal(size=(10, 4)), rng.normal(size=4)
+    whole = astvmap.vmap(pair_stats, in_axes=(0, None), out_axes=(0, (1, None)))(x, w)
+    chunked = astvmap.vmap(pair_stats, in_axes=(0, None), out_axes=(0, (1, None)), chunk_size=chunk)(x, w)
+    np.testing.assert_allclose(chunked[0], whole[0])
+    np.testing.assert_allclose(chunked[1][0], whole[1][0])
+    np.testing.assert_allclose(chunked[1][1], whole[1][1])
+
+
+def test_chunk_size_must_be_positive():
+    with pytest.raises(ValueError, match="chunk_size"):
+        astvmap.vmap(pair_stats, chunk_size=0)

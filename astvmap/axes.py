@@ -236,17 +236,24 @@ def slice_example(value, b, moved_ids):
     return value
 
 
-def stack(outs, out_axes, label):
-    first = outs[0]
+def combine(parts, out_axes, label, join):
+    """Results of several calls combined leaf by leaf along `out_axes` with `join(leaves, axis)` (a
+    leaf with out_axes None: the first call's)."""
+    first = parts[0]
     if isinstance(first, (tuple, list)):
         ax = split_axes(out_axes, len(first), type(first), label)
-        return type(first)(stack([o[i] for o in outs], a, label) for i, a in enumerate(ax))
+        return type(first)(combine([p[i] for p in parts], a, label, join) for i, a in enumerate(ax))
     if isinstance(first, dict):
-        return {k: stack([o[k] for o in outs], out_axes[k] if isinstance(out_axes, dict) else out_axes, label)
-                for k in first}
+        return {k: combine([p[k] for p in parts], out_axes[k] if isinstance(out_axes, dict) else out_axes, label,
+                           join) for k in first}
     if out_axes is None:
         return first
-    return np.stack([np.asarray(o) for o in outs], axis=out_axes)
+    return join([np.asarray(p) for p in parts], out_axes)
+
+
+def stack(outs, out_axes, label):
+    """The loop's results of every example stacked along `out_axes`."""
+    return combine(outs, out_axes, label, lambda leaves, axis: np.stack(leaves, axis=axis))
 
 
 def split_axes(out_axes, n, typ, label):
@@ -282,14 +289,5 @@ def arg_val(value, moved, path) -> Val:
 
 
 def join_chunks(parts, out_axes, label):
-    """Results of consecutive chunks of the batch joined along `out_axes` (leaf by leaf)."""
-    first = parts[0]
-    if isinstance(first, (tuple, list)):
-        ax = split_axes(out_axes, len(first), type(first), label)
-        return type(first)(join_chunks([p[i] for p in parts], a, label) for i, a in enumerate(ax))
-    if isinstance(first, dict):
-        return {k: join_chunks([p[k] for p in parts], out_axes[k] if isinstance(out_axes, dict) else out_axes, label)
-                for k in first}
-    if out_axes is None:
-        return first
-    return np.concatenate(parts, axis=out_axes)
+    """Results of consecutive chunks of the batch joined along `out_axes`."""
+    return combine(parts, out_axes, label, lambda leaves, axis: np.concatenate(leaves, axis=axis))

@@ -118,7 +118,7 @@ def _seq(ctx, seq: Operand):
     """The items of a sequence argument, or None for a list built by appends whose items are all
     batched (then the list itself is passed on)."""
     v = seq.val
-    if v.kind == Kind.LIST and v.elts is None and v.item is not None and v.item.batched:
+    if v.kind == Kind.LIST and v.elts is None and v.item is not None:
         return None
     if v.kind not in (Kind.TUPLE, Kind.LIST) or v.elts is None:
         if v.batched and v.kind == Kind.ARRAY:

@@ -99,7 +99,9 @@ class WhileMixin:
         saved = (self.renames, self.branch, cx.batch_name)
         self.renames = dict(self.renames)
         gathered = [n for n in _ordered(dict.fromkeys(carried), dict.fromkeys(_loads(node.body + [node.test])))
-                    if n in self.env and self.env[n].batched and self.env[n].kind in (Kind.ARRAY, Kind.SCALAR)]
+                    if n in self.env and self.env[n].batched
+                    and (self.env[n].kind in (Kind.ARRAY, Kind.SCALAR) or n in carried and self.env[n].elts is None
+                         and self.env[n].kind == Kind.OTHER)]
         head = [ast.Assign([ast.Name(lanes, ast.Store())],
                            cx.expr("av__.active_lanes(a)", a=ast.Name(active, ast.Load())))]
         stores = {}

@@ -7,7 +7,6 @@ import ast
 import builtins
 import math
 
-import numpy as np
 
 from .common import align, out
 from .registry import register
@@ -226,5 +225,3 @@ def batch_isnan(ctx, x) -> Operand:
     name = ctx.call.fn.__name__
     return out(ctx.expr(f"np.{name}(x)", x=x.node), True, 0, "b")
 
-
-_ = np

@@ -9,9 +9,9 @@ import ast
 import numpy as np
 
 from ..kit import templates
-from .common import NO_STATIC, align, kw_nodes, out, static
+from .common import NO_STATIC, kw_nodes, out, static
 from .registry import register
-from .values import FRESH_ROWS, Kind, Operand, Val, list_item
+from .values import FRESH_ROWS, Kind, Operand, list_item
 
 
 def _shape_ndim(shape) -> int | None:
@@ -190,5 +190,3 @@ def _stack_display(ctx, op: Operand):
         raise ctx.fail("np.array of items of different or unknown ranks (the loop may raise or build objects)")
     return ctx.expr("np.stack(xs, axis=1)", xs=ast.List(nodes, ast.Load())), ranks.pop() + 1
 
-
-_ = (align, Val)

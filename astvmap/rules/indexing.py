@@ -271,5 +271,3 @@ def batch_take(ctx, a, indices, axis=None, **kwargs) -> Operand:
     return out(ctx.expr("np.take(x, i, axis=k)", x=a.node, i=indices.node, k=shift_axis(ctx, axis, nd)), True,
                None if nd is None or indices.val.ndim is None else nd - 1 + indices.val.ndim, a.val.dtype)
 
-
-_ = templates

@@ -15,7 +15,7 @@ import numpy as np
 from ..kit import templates
 from .common import NO_STATIC, out, static
 from .registry import register
-from .values import Kind, Operand
+from .values import Operand
 
 # method name -> number of distribution parameters before `size`, and the result's dtype kind
 _DRAWS = {
@@ -86,5 +86,3 @@ def batch_random(ctx, rng, *args, **kwargs) -> Operand:
     nodes += [r.node for r in rest]
     return out(ctx.call.rebuild([rng.node] + nodes, kw), True, nd, kind)
 
-
-_ = Kind

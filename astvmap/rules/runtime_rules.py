@@ -4,7 +4,6 @@ count grows by one.
 """
 from __future__ import annotations
 
-import ast
 
 from .. import runtime
 from .common import out
@@ -55,8 +54,6 @@ def batch_window(ctx, x, start, length, axis=None, batched=None) -> Operand:
 def batch_shift_axis(ctx, axis) -> Operand:
     raise ctx.fail("an axis that differs between examples")
 
-
-_ = ast
 
 
 @register(runtime.enters)

@@ -10,10 +10,10 @@ import ast
 import numpy as np
 
 from ..kit import templates
-from .common import NO_STATIC, align, kw_nodes, out, shift_axis, static
+from .common import NO_STATIC, kw_nodes, out, shift_axis, static
 from .attributes import batch_T
 from .registry import register
-from .values import Kind, Operand, Val, container
+from .values import Kind, Operand, Val
 
 @register(np.transpose, np.ndarray.transpose)
 def batch_transpose(ctx, x, *axes) -> Operand:
@@ -330,8 +330,6 @@ def batch_item(ctx, x, *args) -> Operand:
     py = _PY_TYPE[x.val.dtype]
     return out(ctx.expr(f"x.astype({py})", x=x.node), True, 0, np.dtype(py).kind)
 
-
-_ = (align, container)
 
 
 _SCALAR_TYPES = [t for t in (np.float16, np.float32, np.float64, np.int8, np.int16, np.int32, np.int64, np.uint8,

@@ -7,7 +7,6 @@ Rules build expressions with `ctx.expr("np.sum(x, axis=k)", x=..., k=...)`, ask 
 from __future__ import annotations
 
 import ast
-import types
 
 import numpy as np
 
@@ -15,7 +14,7 @@ from .. import runtime
 from ..errors import NotBatchable, error_at
 from ..kit import templates
 from ..kit.naming import Namer
-from ..rules.values import Kind, Operand, Val, val_of
+from ..rules.values import Kind, Operand, Val
 
 
 class Settings:
@@ -140,10 +139,3 @@ def _needs(v: Val, target: Val) -> bool:
         return not item_b
     return not v.batched
 
-
-def static_val(obj) -> Val:
-    return val_of(obj)
-
-
-def is_static_module(obj) -> bool:
-    return isinstance(obj, types.ModuleType)

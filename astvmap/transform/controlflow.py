@@ -15,7 +15,7 @@ from __future__ import annotations
 import ast
 
 from ..kit import templates
-from ..rules.values import UNKNOWN, Kind, Operand, Val
+from ..rules.values import Kind, Operand, Val
 
 RET = "<return>"          # the returned value, as a name a branch assigns
 PARTITION = "astvmap: partition"     # directive comment on an `if` line (partitioned_if)
@@ -379,5 +379,3 @@ def _ordered(a: dict, b: dict):
     out += [n for n in b if n not in a]
     return out
 
-
-_ = UNKNOWN

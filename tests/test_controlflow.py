@@ -1044,8 +1044,6 @@ def first_positive(x):
     return -1
 
 
-@pytest.mark.xfail(strict=True, reason="a return inside a loop under a batched condition is lowered to per-lane "
-                   "flags with break/continue (issue 6); until then it runs as the loop, with a warning")
 def test_early_return_inside_for_loop():
     x = np.array([[-1.0, 2.0, 3.0], [-1.0, -2.0, -3.0], [4.0, -1.0, 0.0], [0.0, 0.0, 5.0]])
     check(first_positive, x)

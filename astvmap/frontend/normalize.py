@@ -18,11 +18,100 @@ import copy
 
 
 def run(fdef: ast.FunctionDef) -> ast.FunctionDef:
-    if not any(isinstance(n, ast.If) and _has_return(n) for n in ast.walk(fdef)):
+    body = _loop_returns(fdef.body, [0])
+    if body is fdef.body and not any(isinstance(n, ast.If) and _has_return(n) for n in ast.walk(fdef)):
         return fdef
     new = copy.copy(fdef)
-    new.body = _block(fdef.body)
+    new.body = _block(body)
     return new
+
+
+def _loop_returns(stmts, counter):
+    """A `return v` inside a loop becomes `returned = True; result = v; break`, and the loop is followed
+    by `if returned: return result` (the rest of the block then moves into its else, below):
+
+        for i in range(n):                  returned, result = False, None
+            if x[i] > 0:                    for i in range(n):
+                return i          ->            if x[i] > 0:
+        return -1                                   returned, result = True, i
+                                                    break
+                                            if returned:
+                                                return result
+                                            return -1
+
+    Only loops whose returns are not inside a nested loop; the walker lowers the `break` to a per-lane
+    flag when its condition is batched."""
+    out, changed = [], False
+    for s in stmts:
+        if isinstance(s, (ast.For, ast.While)) and not s.orelse and _returns_in(s.body, loop_depth=0) \
+                and not _returns_in(s.body, loop_depth=1, nested_only=True):
+            counter[0] += 1
+            k = "" if counter[0] == 1 else f"_{counter[0]}"
+            flag, value = f"returned{k}", f"result{k}"
+            loop = copy.copy(s)
+            loop.body = _replace_returns(s.body, flag, value)
+            init = _at(ast.Assign([ast.Tuple([ast.Name(flag, ast.Store()), ast.Name(value, ast.Store())], ast.Store())],
+                                  ast.Tuple([ast.Constant(False), ast.Constant(None)], ast.Load())), s)
+            after = _at(ast.If(ast.Name(flag, ast.Load()), [ast.Return(ast.Name(value, ast.Load()))], []), s)
+            after.end_lineno, after.end_col_offset = s.end_lineno, s.end_col_offset
+            out += [init, loop, after]
+            changed = True
+        else:
+            out.append(s)
+    return out if changed else stmts
+
+
+def _returns_in(stmts, loop_depth, nested_only=False) -> bool:
+    for s in stmts:
+        for n in _walk_no_defs(s):
+            if isinstance(n, ast.Return):
+                depth = _depth(s, n)
+                if (depth >= 1) if nested_only else True:
+                    return True
+    return False
+
+
+def _depth(root, target) -> int:
+    """How many loops (below `root`, root included) enclose `target`."""
+    def walk(node, d):
+        if node is target:
+            return d
+        inner = d + isinstance(node, (ast.For, ast.While))
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, (ast.FunctionDef, ast.Lambda, ast.AsyncFunctionDef, ast.ClassDef)):
+                continue
+            r = walk(child, inner)
+            if r is not None:
+                return r
+        return None
+    r = walk(root, 0)
+    return 0 if r is None else r
+
+
+def _replace_returns(stmts, flag, value):
+    out = []
+    for s in stmts:
+        if isinstance(s, ast.Return):
+            out.append(_at(ast.Assign([ast.Tuple([ast.Name(flag, ast.Store()), ast.Name(value, ast.Store())],
+                                                 ast.Store())],
+                                      ast.Tuple([ast.Constant(True), s.value or ast.Constant(None)], ast.Load())), s))
+            out.append(_at(ast.Break(), s))
+        elif isinstance(s, ast.If):
+            new = copy.copy(s)
+            new.body = _replace_returns(s.body, flag, value)
+            new.orelse = _replace_returns(s.orelse, flag, value)
+            out.append(new)
+        else:
+            out.append(s)
+    return out
+
+
+def _at(node, where):
+    for n in ast.walk(node):
+        if isinstance(n, (ast.stmt, ast.expr)) and not hasattr(n, "lineno"):
+            ast.copy_location(n, where)
+            n.end_lineno, n.end_col_offset = where.end_lineno, where.end_col_offset
+    return node
 
 
 def _has_return(node) -> bool:

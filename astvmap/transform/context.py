@@ -107,6 +107,10 @@ class Context:
         v = op.val
         if not _needs(v, target):
             return op
+        if v.kind == Kind.NONE:
+            # a name that holds None until a branch gives it a value (a loop's `result`): `av__.select`
+            # treats None as "no lane took that branch", so it needs no repeating
+            return Operand(op.node, Val(True, None, Kind.OTHER))
         if v.kind in (Kind.TUPLE, Kind.LIST, Kind.DICT) and v.elts is not None and target.elts is not None \
                 and len(v.elts) == len(target.elts):
             base = op.node if isinstance(op.node, ast.Name) else self.temp(op.node, "value")

@@ -28,7 +28,7 @@ from .nesting import NestingMixin
 # rules or run as a loop; rewriting them would batch our own bookkeeping).
 _LIBRARY_DIRS = tuple({sysconfig.get_paths()[k] for k in ("stdlib", "platstdlib", "purelib", "platlib")})
 _OWN = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-_RUNTIME_FILES = {os.path.join(_OWN, f) for f in ("runtime.py", "runtime_lanes.py")}
+_RUNTIME_FILES = {os.path.join(_OWN, "runtime.py")}   # runtime_lanes.py is plain NumPy a vmap can rewrite
 
 
 def is_library_code(fn) -> bool:

@@ -5,6 +5,7 @@
 - ``PerformanceWarning`` is always shown (never deduplicated away), so a fallback to the per-example
   loop is visible in the pytest summary; the oracle itself turns it into a failure unless allowed.
 - A hypothesis profile ("astvmap": 25 examples, no deadline) keeps the property tests fast.
+- ``--update-golden`` rewrites the golden `astvmap show` outputs (same as ASTVMAP_UPDATE_GOLDEN=1).
 """
 import os
 import sys
@@ -32,7 +33,14 @@ except ImportError:  # pragma: no cover - hypothesis is a test extra
     pass
 
 
+def pytest_addoption(parser):
+    parser.addoption("--update-golden", action="store_true",
+                     help="rewrite tests/golden/ from the current `astvmap show` output")
+
+
 def pytest_configure(config):
+    if config.getoption("--update-golden", default=False):
+        os.environ["ASTVMAP_UPDATE_GOLDEN"] = "1"     # read by test_golden.py when it is imported
     try:
         import astvmap
     except Exception:  # noqa: BLE001  # pragma: no cover - reported by the tests themselves

@@ -6,7 +6,7 @@ warnings), when there is any, in tests/golden/NAME.stderr.txt.
 
 When the generated code changes on purpose, refresh the files and review the diff:
 
-    ASTVMAP_UPDATE_GOLDEN=1 python -m pytest tests/test_golden.py -q
+    python -m pytest tests/test_golden.py -q --update-golden     (or ASTVMAP_UPDATE_GOLDEN=1)
     git diff tests/golden/
 """
 import ast

@@ -50,3 +50,16 @@ def test_chunk_size_gives_the_same_results(chunk):
 def test_chunk_size_must_be_positive():
     with pytest.raises(ValueError, match="chunk_size"):
         astvmap.vmap(pair_stats, chunk_size=0)
+
+
+def moving_average(x, k=3):
+    out = np.zeros(len(x) - k + 1)
+    for i in range(len(x) - k + 1):
+        out[i] = np.mean(x[i:i + k])
+    return out
+
+
+def test_arrays_sized_by_a_computed_length_are_written_without_a_loop():
+    x = np.random.default_rng(0).normal(size=(5, 8))
+    vf = astvmap.vmap(moving_average, fallback="error")
+    np.testing.assert_allclose(vf(x), [moving_average(r) for r in x])

@@ -22,8 +22,8 @@ def _shape_ndim(shape) -> int | None:
         return len(value)
     if isinstance(shape, Operand) and shape.val.kind == Kind.TUPLE and shape.val.elts is not None:
         return len(shape.val.elts)
-    if isinstance(shape, Operand) and shape.val.kind == Kind.SCALAR:
-        return 1
+    if isinstance(shape, Operand) and shape.val.kind in (Kind.SCALAR, Kind.ARRAY) and shape.val.ndim == 0:
+        return 1            # one computed length, `np.zeros(len(x) - k + 1)`
     return None
 
 

@@ -22,7 +22,7 @@ from .frontend.source import FunctionSource, function_source, unwrap
 from .kit.origins import Origin
 from .rules.registry import lookup
 from .rules.values import Kind, Val, val_of
-from .transform import specialize
+from .transform import inner_vmap, specialize
 from .transform.context import Settings
 
 _FALLBACK_MODES = ("warn", "error")
@@ -229,7 +229,7 @@ class VmappedFunction:
             raise AstvmapError(f"{self.label}: a nested vmap (or a NumPy function) is specialized for the ranks "
                                "of its arguments only; give ranks (--ndims) or example arguments")
         src = function_source(base)
-        vals = specialize._bind(src, self._pre_args, self._pre_kwargs, None, [])
+        vals = inner_vmap.bind_params(src, self._pre_args, self._pre_kwargs, None, [])
         for name, ax in (self._param_axes or {}).items():
             if name in vals or ax is None:
                 continue
@@ -286,14 +286,14 @@ class VmappedFunction:
             per_example = [_unbatched(v) for v in arg_vals]
             inner = base.__astvmap__
             cx = _RootContext(self._settings)
-            src = specialize.full_source(inner[0], 0, inner[1], inner[2], inner[3], per_example, cx, None)
-            vals = specialize._bind(src, (), {}, None, arg_vals)
+            src = inner_vmap.full_source(inner[0], 0, inner[1], inner[2], inner[3], per_example, cx, None)
+            vals = inner_vmap.bind_params(src, (), {}, None, arg_vals)
             return specialize.core(src, vals, cx, self._settings, use_cache=False, axes=self._axes_text())
         if lookup(base) is not None and not isinstance(base, types.FunctionType):
             src = _synthesize(base)
         else:
             src = function_source(base)
-        vals = specialize._bind(src, self._pre_args, self._pre_kwargs, None, [])
+        vals = inner_vmap.bind_params(src, self._pre_args, self._pre_kwargs, None, [])
         vals.update({k: v for k, v in call.vals.items()})
         if src.fdef.args.vararg is not None and src.fdef.args.vararg.arg in call.vals:
             pass

@@ -182,7 +182,7 @@ class VmappedFunction:
         except Exception as e:
             if call.B == 0:
                 return self._empty_by_probe(spec, call, e)
-            _annotate(e)
+            specialize.annotate_error(e)
             raise
         return self.finish(out, spec.out_val, self.out_axes, call, spec)
 
@@ -204,7 +204,7 @@ class VmappedFunction:
             with np.errstate(all="ignore"):
                 out = spec.fn(*self._pre_args, *swap(list(call.args)), **{**self._pre_kwargs, **swap(call.kwargs)})
         except Exception:
-            _annotate(error)
+            specialize.annotate_error(error)
             raise error from None
         probe = Call(call.args, call.kwargs, call.vals, 1, list(zeros.values()), call.bound)
         return axes_mod.slice_empty(self.finish(out, spec.out_val, self.out_axes, probe, spec), self.out_axes, self.label)
@@ -321,37 +321,7 @@ class VmappedFunction:
     # ---- outputs ---------------------------------------------------------------------------------
     def finish(self, out, val: Val, out_axes, call, spec):
         """Move batch axes to `out_axes`, broadcast unbatched outputs, make results fresh arrays."""
-        if isinstance(out, (tuple, list)):
-            elts = axes_mod.elements(val, len(out))
-            ax = axes_mod.split_axes(out_axes, len(out), type(out), self.label)
-            return type(out)(self.finish(o, v, a, call, spec) for o, v, a in zip(out, elts, ax))
-        if isinstance(out, dict):
-            if isinstance(out_axes, dict):
-                if set(out_axes) != set(out):
-                    raise AstvmapError(f"{self.label}: out_axes has keys {sorted(out_axes)} but the output has "
-                                       f"keys {sorted(out)}")
-            elts = dict(zip(val.keys, val.elts)) if val.keys is not None else {}
-            return {k: self.finish(o, elts.get(k, val), out_axes[k] if isinstance(out_axes, dict) else out_axes,
-                                   call, spec) for k, o in out.items()}
-        if isinstance(out_axes, (tuple, list, dict)):
-            raise AstvmapError(f"{self.label}: out_axes={out_axes!r} is a container but the output is a single "
-                               f"{type(out).__name__}")
-        if not val.batched:
-            if out_axes is None:
-                return out
-            arr = np.asarray(out)
-            res = np.empty((call.B,) + arr.shape, arr.dtype)
-            res[...] = arr
-            return np.moveaxis(res, 0, out_axes) if out_axes else res
-        if out_axes is None:
-            node = getattr(spec, "batched_return", None)
-            raise error_at(f"{self.label}: out_axes=None, but this output depends on the mapped arguments, so it "
-                           "differs between examples; give it an int out_axes", node,
-                           getattr(spec, "user_filename", None))
-        arr = np.asarray(out)
-        if not arr.flags.writeable or any(np.may_share_memory(arr, leaf) for leaf in call.leaves):
-            arr = arr.copy()
-        return np.moveaxis(arr, 0, out_axes) if out_axes else arr
+        return axes_mod.finish(out, val, out_axes, call, spec, self.label)
 
 
 class _CellsOnly:
@@ -413,25 +383,3 @@ def _synthesize(fn) -> FunctionSource:
     fdef = ast.parse(text, filename).body[0]
     return FunctionSource(fdef, Origin(filename, 1), {"__builtins__": builtins}, {"fn": types.CellType(fn)},
                           None, None, None, generated=True)
-
-
-def _annotate(e: BaseException):
-    """Add a note naming the user line whose batched form raised (the exception is otherwise unchanged)."""
-    tb = e.__traceback__
-    frames = []
-    while tb is not None:
-        frames.append((tb.tb_frame.f_code.co_filename, tb.tb_lineno))
-        tb = tb.tb_next
-    for filename, line in reversed(frames):
-        hit = specialize.FILES.get(filename)
-        if hit is not None:
-            line_map, origin = hit
-            user = line_map.get(line)
-            if user is not None and not getattr(e, "_astvmap_noted", False):
-                e.add_note(f"astvmap: raised by the batched form of {origin.display_name}, line {user}: "
-                           f"{origin.line(user)}")
-                try:
-                    e._astvmap_noted = True
-                except AttributeError:
-                    pass
-            return

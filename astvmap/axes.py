@@ -9,7 +9,8 @@ import inspect
 
 import numpy as np
 
-from .errors import AstvmapError
+from .errors import AstvmapError, error_at
+from .runtime import batch_broadcast
 from .rules.values import Kind, Val, val_of
 
 _EMPTY = inspect.Parameter.empty
@@ -291,3 +292,37 @@ def arg_val(value, moved, path) -> Val:
 def join_chunks(parts, out_axes, label):
     """Results of consecutive chunks of the batch joined along `out_axes`."""
     return combine(parts, out_axes, label, lambda leaves, axis: np.concatenate(leaves, axis=axis))
+
+
+def finish(out, val, out_axes, call, spec, label):
+    """A generated function's raw output as the loop returns it: batch axes moved to `out_axes`,
+    unbatched outputs repeated over the batch, and results fresh arrays (never a view of an input)."""
+    if isinstance(out, (tuple, list)):
+        elts = elements(val, len(out))
+        ax = split_axes(out_axes, len(out), type(out), label)
+        return type(out)(finish(o, v, a, call, spec, label) for o, v, a in zip(out, elts, ax))
+    if isinstance(out, dict):
+        if isinstance(out_axes, dict):
+            if set(out_axes) != set(out):
+                raise AstvmapError(f"{label}: out_axes has keys {sorted(out_axes)} but the output has "
+                                   f"keys {sorted(out)}")
+        elts = dict(zip(val.keys, val.elts)) if val.keys is not None else {}
+        return {k: finish(o, elts.get(k, val), out_axes[k] if isinstance(out_axes, dict) else out_axes,
+                               call, spec, label) for k, o in out.items()}
+    if isinstance(out_axes, (tuple, list, dict)):
+        raise AstvmapError(f"{label}: out_axes={out_axes!r} is a container but the output is a single "
+                           f"{type(out).__name__}")
+    if not val.batched:
+        if out_axes is None:
+            return out
+        res = batch_broadcast(out, call.B)
+        return np.moveaxis(res, 0, out_axes) if out_axes else res
+    if out_axes is None:
+        node = getattr(spec, "batched_return", None)
+        raise error_at(f"{label}: out_axes=None, but this output depends on the mapped arguments, so it "
+                       "differs between examples; give it an int out_axes", node,
+                       getattr(spec, "user_filename", None))
+    arr = np.asarray(out)
+    if not arr.flags.writeable or any(np.may_share_memory(arr, leaf) for leaf in call.leaves):
+        arr = arr.copy()
+    return np.moveaxis(arr, 0, out_axes) if out_axes else arr

@@ -230,3 +230,25 @@ class _Specializer:
 
 
 _SPECIALIZER = _Specializer()
+
+
+def annotate_error(e: BaseException):
+    """Add a note naming the user line whose batched form raised (the exception is otherwise unchanged)."""
+    tb = e.__traceback__
+    frames = []
+    while tb is not None:
+        frames.append((tb.tb_frame.f_code.co_filename, tb.tb_lineno))
+        tb = tb.tb_next
+    for filename, line in reversed(frames):
+        hit = FILES.get(filename)
+        if hit is not None:
+            line_map, origin = hit
+            user = line_map.get(line)
+            if user is not None and not getattr(e, "_astvmap_noted", False):
+                e.add_note(f"astvmap: raised by the batched form of {origin.display_name}, line {user}: "
+                           f"{origin.line(user)}")
+                try:
+                    e._astvmap_noted = True
+                except AttributeError:
+                    pass
+            return

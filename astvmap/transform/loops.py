@@ -81,8 +81,8 @@ class LoopsMixin:
 
         self.loops.append(node)
         try:
-            (target, body), pre_stmts = self.fixed_point(body_fn)
-            body = self._with_loop_end(node, body)
+            (target, body), pre_stmts, end = self.fixed_point(body_fn)
+            body = self._with_loop_end(node, body, end)
         finally:
             self.loops.pop()
         cx.pending = header_pending + pre_stmts
@@ -237,8 +237,8 @@ class LoopsMixin:
         names0, env0 = set(cx.namer.taken), dict(self.env)
         self.loops.append(node)
         try:
-            ((test, test_pending), body), pre_stmts = self.fixed_point(body_fn)
-            body = self._with_loop_end(node, body)
+            ((test, test_pending), body), pre_stmts, end = self.fixed_point(body_fn)
+            body = self._with_loop_end(node, body, end)
         finally:
             self.loops.pop()
         if test.batched:
@@ -254,21 +254,22 @@ class LoopsMixin:
             return [ast.While(ast.Constant(True), test_pending + [brk] + body, orelse)]
         return [ast.While(test.node, body or [ast.Pass()], orelse)]
 
-    def _with_loop_end(self, node, body):
+    def _with_loop_end(self, node, body, end):
         """The body followed by the promotions fixed_point asked for at its end."""
-        if not self.loop_end:
+        if not end:
             return body
         if any(isinstance(n, ast.Continue) for st in node.body for n in ast.walk(st)):
             raise self.cx.fail("a `continue` in a loop whose variables become batched inside it")
-        for st in self.loop_end:
+        for st in end:
             st._user_line = node.lineno
-        return body + self.loop_end
+        return body + end
 
     def fixed_point(self, body_fn):
         """Rewrite a loop body until the Vals of the names it carries stop changing.
 
         Returns (body_fn's result, statements to run before the loop that repeat over the batch the
-        names that become batched inside it)."""
+        names that become batched inside it, statements to run at the end of the body for names the body
+        leaves unbatched)."""
         cx = self.cx
         env0 = dict(self.env)
         promote: dict[str, ast.stmt] = {}
@@ -294,10 +295,10 @@ class LoopsMixin:
             raise cx.fail("the loop's variables did not settle")
         # A name batched at the loop's start that the body leaves unbatched (`t = 0.0` after a batched
         # `t`) is repeated over the batch at the body's end too: the next iteration expects it batched.
-        self.loop_end = []
+        end = []
         for n in env0:
             if n in env1 and _needs(env1[n], env0[n]):
                 op = cx.promote(Operand(ast.Name(self.code_name(n), ast.Load()), env1[n]), env0[n])
-                self.loop_end.append(ast.Assign([ast.Name(self.code_name(n), ast.Store())], op.node))
+                end.append(ast.Assign([ast.Name(self.code_name(n), ast.Store())], op.node))
         self.env = {**env1, **{n: join(env0[n], env1[n]) if n in env1 else env0[n] for n in env0}}
-        return result, list(promote.values())
+        return result, list(promote.values()), end

@@ -144,6 +144,11 @@ class VmappedFunction:
         """How calls run: "numpy" (the batched NumPy code), or the Numba backend's choice."""
         return "numpy" if self._jit is None else self._jit.strategy
 
+    @property
+    def fused(self) -> bool:
+        """Whether the last call's compiled loop was the allocation-free lowering (astvmap/backends/numba_fuse.py)."""
+        return self._jit is not None and self._jit.fused
+
     def call_numpy(self, args, kwargs):
         """The call with the batched NumPy code (the backend of every call without `jit`)."""
         call = self.prepare(args, kwargs)

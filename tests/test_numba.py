@@ -126,21 +126,26 @@ def check(f, args, in_axes=0, out_axes=0, strategy=None, jit=True):
 @pytest.mark.parametrize("strategy", ["auto", "loop"])
 def test_seed_examples(strategy):
     jit = {"strategy": strategy}
-    expect = "numpy" if strategy == "auto" else "loop"
+
+    def expect(auto):
+        return auto if strategy == "auto" else "loop"
     X = rng.normal(size=(50, 5))
-    check(neuron, (X,), jit=jit, strategy=expect)
-    check(predict, (PARAMS, rng.normal(size=(50, 6))), in_axes=(None, 0), jit=jit, strategy=expect)
-    check(partial(predict, PARAMS), (rng.normal(size=(50, 6)),), jit=jit, strategy=expect)
-    check(custom_dot, (rng.normal(size=(50, 3)), rng.normal(size=(50, 3))), jit=jit, strategy=expect)
-    check(convolve, (X, rng.normal(size=(50, 3))), jit=jit, strategy=expect)
-    check(convolve, (X, rng.normal(size=3)), in_axes=(0, None), jit=jit, strategy=expect)
+    check(neuron, (X,), jit=jit, strategy=expect("loop"))           # tanh staged: NumPy's SIMD on a buffer
+    check(predict, (PARAMS, rng.normal(size=(50, 6))), in_axes=(None, 0), jit=jit, strategy=expect("loop"))
+    check(partial(predict, PARAMS), (rng.normal(size=(50, 6)),), jit=jit, strategy=expect("loop"))
+    big = (rng.normal(size=(64, 128)), rng.normal(size=64))           # 8,192 multiply-adds: one GEMM
+    check(predict, (big, rng.normal(size=(20, 128))), in_axes=(None, 0), jit=jit, strategy=expect("numpy"))
+    check(custom_dot, (rng.normal(size=(50, 3)), rng.normal(size=(50, 3))), jit=jit, strategy=expect("loop"))
+    check(convolve, (X, rng.normal(size=(50, 3))), jit=jit, strategy=expect("loop"))
+    check(convolve, (X, rng.normal(size=3)), in_axes=(0, None), jit=jit, strategy=expect("loop"))
 
 
 def test_inner_products_by_size_and_dtype():
     long = (rng.normal(size=(20, 300)), rng.normal(size=(20, 300)))
-    check(custom_dot, long, strategy="loop")                      # one ddot per example beats einsum
+    check(custom_dot, long, strategy="numpy")                     # 300 elements per dot: NumPy's SIMD
     check(custom_dot, tuple(a.astype(np.int64) for a in long), strategy="numpy")   # Numba: no int dot
-    check(custom_dot, (long[0][:, :3], long[1][:, :3]), strategy="numpy")          # tiny: einsum
+    v = check(custom_dot, (long[0][:, :3], long[1][:, :3]), strategy="loop")     # tiny: the fused loop
+    assert v.fused
 
 
 def test_custom_dot_int_runs_numpy():

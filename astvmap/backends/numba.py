@@ -1,40 +1,44 @@
 """The Numba backend: `vmap(f, ..., jit=True)` or `jit={"parallel": True, "fastmath": False, "cache": True}`.
 
-Strategies (decided once per specialization, read back as `vmapped.strategy`):
+Strategies (decided per specialization and argument layout, read back as `vmapped.strategy`; `.fused` tells
+which loop ran):
 
-- "loop": the user's per-example function, compiled with `numba.njit(error_model="numpy")`, driven by a
-  generated `prange` loop over the batch that writes each example's result straight into preallocated
-  outputs. Example 0 runs first (through the compiled function) to learn the per-example shape and
-  dtype; the outputs are allocated, example 0 stored, and the driver runs examples 1..B-1 (every example
-  runs exactly once). Numba runs `if`/`while` natively: no masks, no both-branches, no gathers.
+- "loop", fused: the per-example function lowered by `numba_fuse` so that small per-example array
+  expressions become scalar loops with no temporaries and an array result is written straight into its
+  output row; a generated `prange` driver runs it over the batch (`numba_plan.FusedPlan`).
+- "loop", plain: the user's per-example function compiled as it is (`njit`, `error_model="numpy"`,
+  `boundscheck=True`); example 0 runs first to learn the output's shape and dtype, the driver runs the rest
+  (`numba_plan.LoopPlan`). Numba runs `if`/`while` natively: no masks, no both-branches, no gathers.
 - "numpy": the batched NumPy code, exactly as without `jit`.
 
-The heuristic (measured: see README, "Numba backend"). It looks at the generated NumPy code, comments
-stripped:
+The heuristic (measured, single thread, B=100,000, hand NumPy = 1.00; README "Numba backend"):
 
-1. a contraction with a BLAS form (`@`, `dot`, `vdot`, `inner`, `outer`, `matmul`, `tensordot`,
-   `np.linalg`) or an `einsum` keeping a per-example axis -> "numpy". Large contractions are BLAS-bound
-   and the batched form is one GEMM; small ones (neuron 5x3, custom_dot D=3, convolve 5/3, convolve_k
-   1000/9) lose in a Numba loop, because every example allocates its small temporaries.
-2. every contraction is an `einsum` reducing each example to one number (a per-example inner product,
-   which has no GEMM form): "loop" when the inputs are float or complex and an example holds >= 64
-   elements (one BLAS `ddot` per example beats einsum's generic loop: custom_dot D=256), else "numpy"
-   (Numba's `np.dot` refuses integers).
-3. per-example control flow (a masked `if`, a lane-compacting `while`, a per-example trip count, or a
-   per-example Python-loop fallback `av__.loop`) -> "loop".
-4. every mapped argument is a per-example scalar (elementwise scalar code) -> "loop".
-5. anything else (elementwise work on per-example arrays) -> "numpy": NumPy's vectorized ufuncs on the
-   whole batch beat a loop of small per-example arrays.
+0. the lowering applies (float64 arrays of rank <= 2 and numbers; elementwise operators and ufuncs,
+   `np.where`, `dot`/`@`, full reductions, basic slices, `for ... in range` loops filling a list, scalar
+   `if`/`while`) and pays -> fused loop. It pays unless a transcendental ufunc runs on array elements
+   (NumPy's SIMD `tanh`/`exp` beat one libm call per element: neuron fused 1.9x slower than hand), a
+   contraction with a shared operand has more than 4,096 multiply-adds (one GEMM in the batched form:
+   predict 128->64), or a contraction or reduction runs over 64 or more elements (NumPy's SIMD and BLAS
+   beat one scalar add per cycle: custom_dot D=256). Measured: custom_dot D=3 0.65x hand, convolve 5/3
+   0.31x, convolve_k 1000/9 0.16x, piecewise 0.22x, Newton 0.82x.
+1. otherwise, a contraction (`@`, `dot`, `einsum`, `np.linalg`, ...) in the batched code -> "numpy": the
+   batched form is one BLAS call or one einsum, while a plain loop allocates every example's temporaries.
+2. per-example control flow (a masked `if`, a lane-compacting `while`, a per-example trip count, or a
+   per-example Python-loop fallback `av__.loop`) -> plain loop.
+3. every mapped argument is a per-example scalar (elementwise scalar code) -> plain loop.
+4. anything else (elementwise work on per-example arrays, with transcendental ufuncs) -> "numpy".
 
-`jit={"strategy": "loop"}` or `"numpy"` overrides the heuristic (used by the tests and the benchmark).
+`jit={"strategy": "loop"}` (the fused loop where the lowering applies, else the plain loop) or `"numpy"`
+overrides the heuristic (used by the tests and the benchmark).
 
-When the heuristic picks "loop" but the loop cannot be built, the call runs the NumPy code, with one
+When the heuristic picks a plain loop but it cannot be built, the call runs the NumPy code, with one
 `astvmap.PerformanceWarning` per specialization: Numba fails to compile the function, the function calls
 another Python function, reads a global that is neither a module (numpy, math, cmath), a Numba function,
 nor a number/array/tuple of those, draws random numbers or prints (their batched semantics differ from a
-compiled loop's), takes or returns lists or dicts, or has `out_axes=None`. The first time a loop plan is
-built the plain Python function also runs once on a copy of example 0, and the compiled result must
-equal it (dtype, shape, values); if not, NumPy (warned). A batch of size 0 always runs the NumPy code.
+compiled loop's), takes or returns lists or dicts, or has `out_axes=None`. The first time a plan is built
+the plain Python function also runs once on a copy of example 0, and the compiled result must equal it
+(dtype, shape, values); if not, NumPy. A batch of size 0 always runs the NumPy code. An example that
+fails inside the compiled loop is re-run in Python, which raises the user's error (`numba_plan`).
 
 Globals the function reads (`W`, `b`) are passed to the compiled function as arguments, read afresh on
 every call (Numba would otherwise freeze them as constants, also in its disk cache).
@@ -56,7 +60,9 @@ import warnings
 import numpy as np
 
 from ..errors import PerformanceWarning
-from .numba_codegen import _Ineligible, _load, _module_text, _per_example_source, cache_dir  # noqa: F401 (public)
+from .numba_codegen import _Ineligible, cache_dir  # noqa: F401 (public)
+from .numba_fuse import NotFused
+from .numba_plan import CompiledFailed, FusedPlan, LoopPlan
 
 _OPTIONS = {"parallel": True, "fastmath": False, "cache": True, "strategy": "auto"}
 _STRATEGIES = ("auto", "loop", "numpy")
@@ -88,8 +94,10 @@ class Backend:
         self.vmapped = vmapped
         self.options = opts
         self.strategy = None            # of the last call: "loop" or "numpy" (None before the first call)
+        self.fused = False              # the last call's loop was the allocation-free lowering
         self._choice: dict = {}         # id(spec) -> the heuristic's "loop" or "numpy"
-        self._plans: dict = {}          # (id(spec), argument layout) -> _LoopPlan | None (None: NumPy)
+        self._plans: dict = {}          # (id(spec), layout[, shapes]) -> LoopPlan | FusedPlan | None (NumPy)
+        self._numpy_calls: set = set()  # (id(spec), per-example shapes) whose plans are all None
         self._sig = None
         self._keep: list = []
         self.last_text = None
@@ -107,25 +115,61 @@ class Backend:
         if choice is None:
             choice = self._choice[id(spec)] = self.choose(spec, call)
             self._keep.append(spec)
-        if choice == "inner":
-            choice = _inner_choice(call)
-        if choice == "loop":
+        # calls already known to end in NumPy skip the argument layout (a few microseconds a call)
+        known = (id(spec), tuple(leaf.shape[1:] for leaf in call.leaves))
+        if self.options["strategy"] != "numpy" and known not in self._numpy_calls:
             try:
                 layout, flat = _layout(self, call)
             except _Ineligible as e:
                 layout, flat = ("ineligible", str(e)), None
-            key = (id(spec), layout)
-            if key in self._plans:
-                plan = self._plans[key]
+            plan = self._loop_plan(spec, call, layout, flat, choice)
+            if plan is None:
+                self._numpy_calls.add(known)
             else:
-                plan = self._plans[key] = self._plan(spec, call, layout, flat)
+                try:
+                    out = plan.run(vm, call, flat)
+                except CompiledFailed as e:
+                    self._fallback(str(e))
+                else:
+                    self.strategy, self.fused, self.last_text = "loop", plan.fused, plan.text
+                    return out
+        self.strategy, self.fused, self.last_text = "numpy", False, None
+        return vm.run_numpy(call, spec)
+
+    def _loop_plan(self, spec, call, layout, flat, choice):
+        """The compiled loop for this call, or None for the NumPy code. The lowered (fused) plan is tried
+        first, keyed by the per-example shapes it was lowered for; then, where the heuristic asked for a
+        loop, the plain per-example function."""
+        if layout[0] != "ineligible":
+            shapes = tuple(np.shape(v) for v in flat)
+            key = (id(spec), layout, shapes)
+            if key not in self._plans:
+                self._plans[key] = self._fused_plan(spec, call, layout, flat)
+            plan = self._plans[key]
             if plan is not None:
-                self.strategy = "loop"
-                self.last_text = plan.text
-                return plan.run(vm, call, flat)
-        self.strategy = "numpy"
-        self.last_text = None
-        return _run_numpy(vm, call, spec, args, kwargs)
+                return plan
+        if choice != "loop":
+            return None
+        key = (id(spec), layout)
+        if key not in self._plans:
+            self._plans[key] = self._plan(spec, call, layout, flat)
+        return self._plans[key]
+
+    def _fused_plan(self, spec, call, layout, flat):
+        """A FusedPlan when the lowering applies and pays (module docstring, rule 0), else None."""
+        try:
+            lowered = FusedPlan.lowering(self, layout, flat)
+        except (NotFused, _Ineligible):
+            return None
+        except Exception:           # the user's function failing on example 0: the NumPy path reports it
+            return None
+        fused = lowered[0]
+        if self.options["strategy"] == "auto" and not _fused_pays(fused):
+            return None
+        try:
+            return FusedPlan.build(self, spec, call, layout, flat, lowered)
+        except Exception:           # Numba's typing errors, a mismatch on example 0: not worth a warning
+            return None
 
     def describe(self, args, kwargs) -> str:
         """What `astvmap show --jit` prints: the strategy for these example arguments and the code that
@@ -149,7 +193,7 @@ class Backend:
         try:
             if layout[0] == "ineligible":
                 raise _Ineligible(layout[1])
-            return _LoopPlan.build(self, spec, call, layout, flat)
+            return LoopPlan.build(self, spec, call, layout, flat)
         except _Ineligible as e:
             self._fallback(str(e))
         except Exception as e:          # Numba's typing and lowering errors, and anything else while compiling
@@ -168,24 +212,15 @@ def _first_line(e: Exception) -> str:
     return (lines[0] if lines else "")[:200]
 
 
-def _run_numpy(vm, call, spec, args, kwargs):
-    """`vm.call_numpy(args, kwargs)` without preparing the call a second time."""
-    return vm.run_numpy(call, spec)
-
-
 def choose(spec, call) -> str:
-    """"loop", "numpy", or "inner" (decided per call by `_inner_choice`)."""
+    """Rules 1-4 of the module docstring (rule 0 is tried first, per layout): "loop" or "numpy"."""
     from ..api import _LoopSpec
     if isinstance(spec, _LoopSpec):
         return "loop"           # NumPy would run a Python loop over the examples: a compiled one wins
     from ..transform import specialize
     text = "\n".join(line.split("#", 1)[0] for line in specialize.full_text(spec).splitlines())
-    blas = _CONTRACTION.findall(_EINSUM.sub("", text))
-    einsums = _EINSUM.findall(text)
-    if blas:
+    if _CONTRACTION.search(text):
         return "numpy"
-    if einsums:
-        return "inner" if all(len(out) == 1 for out in einsums) else "numpy"
     if _CONTROL.search(text):
         return "loop"
     if all(_all_scalar(v) for v in call.vals.values()):
@@ -193,19 +228,12 @@ def choose(spec, call) -> str:
     return "numpy"
 
 
-_EINSUM = re.compile(r"""\beinsum\(\s*['"][^'"]*->\s*(\w*)\s*['"]""")
-_INNER_MIN = 64
+_FUSED_MACS_MAX = 4096         # rule 0: a bigger contraction with a shared operand is one GEMM in NumPy
+_FUSED_EXTENT_MAX = 64          # rule 0: NumPy's SIMD/BLAS win from here on (custom_dot D=256)
 
 
-def _inner_choice(call) -> str:
-    """Every contraction is an einsum reducing each example to one number (a per-example inner product: no
-    GEMM form): a per-example `np.dot` in the loop (one BLAS ddot) beats einsum once the vectors are long
-    (measured: D=256 loop 3.4 ms vs 4.6 ms; D=3 loop 2.4 ms vs 0.45 ms). Numba's dot takes floats only."""
-    leaves = call.leaves
-    if not leaves or any(l.dtype.kind not in "fc" for l in leaves):
-        return "numpy"
-    per_example = max(l.size // l.shape[0] if l.shape[0] else 0 for l in leaves)
-    return "loop" if per_example >= _INNER_MIN else "numpy"
+def _fused_pays(fused) -> bool:
+    return fused.transcendental == 0 and fused.macs <= _FUSED_MACS_MAX and fused.longest < _FUSED_EXTENT_MAX
 
 
 def _all_scalar(val) -> bool:
@@ -273,141 +301,3 @@ def _entry(value, mapped, flat):
                       "tuples of them)")
 
 
-def _out_layout(ref):
-    """("t", n) for a flat tuple of arrays/numbers, ("a",) for one array or number."""
-    if isinstance(ref, tuple):
-        if any(isinstance(r, (tuple, list, dict)) for r in ref):
-            raise _Ineligible("it returns nested containers")
-        return ("t", len(ref))
-    if isinstance(ref, (list, dict)):
-        raise _Ineligible(f"it returns a {type(ref).__name__}")
-    if ref is None or isinstance(ref, str):
-        raise _Ineligible(f"it returns {type(ref).__name__}")
-    return ("a",)
-
-
-def _has_none(axes) -> bool:
-    if axes is None:
-        return True
-    if isinstance(axes, (tuple, list)):
-        return any(_has_none(a) for a in axes)
-    if isinstance(axes, dict):
-        return any(_has_none(a) for a in axes.values())
-    return False
-
-
-def _same(ref, got) -> str | None:
-    """Why the compiled example 0 differs from Python's (None when equal)."""
-    if isinstance(ref, tuple):
-        if not isinstance(got, tuple) or len(got) != len(ref):
-            return "it returns a different structure"
-        for r, g in zip(ref, got):
-            why = _same(r, g)
-            if why:
-                return why
-        return None
-    r, g = np.asarray(ref), np.asarray(got)
-    if r.dtype != g.dtype:
-        return f"the compiled function returns {g.dtype}, Python {r.dtype}"
-    if r.shape != g.shape:
-        return f"the compiled function returns shape {g.shape}, Python {r.shape}"
-    if r.dtype.kind in "fc":
-        ok = np.allclose(r, g, rtol=1e-12, atol=0, equal_nan=True)
-    else:
-        ok = np.array_equal(r, g)
-    return None if ok else "the compiled function returns different values on example 0"
-
-
-def _copy_example(entries, flat, i=0):
-    """Example 0 as Python values, on copies (the validation run must not write into user arrays)."""
-    it = iter(flat)
-
-    def build(e):
-        if e[0] == "m":
-            x = next(it)[i]
-            return x.copy() if isinstance(x, np.ndarray) else x
-        if e[0] == "u":
-            v = next(it)
-            return v.copy() if isinstance(v, np.ndarray) else v
-        if e[0] == "none":
-            return None
-        return tuple(build(x) for x in e[1])
-    return [build(e) for e in entries]
-
-
-# ---- the loop plan --------------------------------------------------------------------------------------
-class _LoopPlan:
-    def __init__(self, module, src, extras, out_layout, spec):
-        self.module, self.src, self.extras, self.out_layout, self.spec = module, src, extras, out_layout, spec
-
-    @classmethod
-    def build(cls, backend, spec, call, layout, flat):
-        vm = backend.vmapped
-        if _has_none(vm.out_axes):
-            raise _Ineligible("out_axes has None (an output shared by every example)")
-        import numba                # only now: the NumPy strategy never imports it
-        from ..frontend.source import function_source
-        src = function_source(vm._base)
-        pe_text, params, extras, inject = _per_example_source(src)
-        extra_values = [src.resolve(n)[1] for n in extras]
-        # Python's example 0 on copies: the reference the compiled function must equal, and the output layout.
-        with np.errstate(all="ignore"):
-            ref = _call_python(vm._base, _copy_example(layout, flat))
-        out_layout = _out_layout(ref)
-        text = _module_text(pe_text, layout, len(extras), out_layout, backend.options)
-        module = _load(text, backend.options, inject)
-        copies = _copy_example_flat(layout, flat)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", numba.NumbaPerformanceWarning)
-            got = module._av_one(0, *copies, *extra_values)
-            # compile the driver now (an empty range), for outputs of example 0's shapes and dtypes
-            outs = [np.empty((1,) + np.shape(r), np.asarray(r).dtype) for r in (got if out_layout[0] == "t" else (got,))]
-            module._av_drive(1, 1, *copies, *extra_values, *outs)
-        why = _same(ref, got)
-        if why:
-            raise _Ineligible(why)
-        plan = cls(module, src, extras, out_layout, spec)
-        plan.text = text
-        return plan
-
-    def run(self, vm, call, flat):
-        from ..rules.values import Kind, Val
-        extra_values = [self.src.resolve(n)[1] for n in self.extras]
-        m = self.module
-        B = call.B
-        r0 = m._av_one(0, *flat, *extra_values)
-        if self.out_layout[0] == "t":
-            firsts = list(r0)
-        else:
-            firsts = [r0]
-        outs = []
-        for r in firsts:
-            r = np.asarray(r)
-            o = np.empty((B,) + r.shape, r.dtype)
-            o[0] = r
-            outs.append(o)
-        if B > 1:
-            m._av_drive(1, B, *flat, *extra_values, *outs)
-        if self.out_layout[0] == "t":
-            out = tuple(outs)
-            val = Val(True, None, Kind.TUPLE, None, tuple(Val(True, o.ndim - 1, Kind.ARRAY, o.dtype.kind)
-                                                          for o in outs))
-        else:
-            out = outs[0]
-            val = Val(True, out.ndim - 1, Kind.ARRAY, out.dtype.kind)
-        return vm.finish(out, val, vm.out_axes, call, self.spec)
-
-
-def _call_python(fn, values):
-    pos, kw = [], {}
-    for p, v in zip(inspect.signature(fn).parameters.values(), values):
-        if p.kind == p.KEYWORD_ONLY:
-            kw[p.name] = v
-        else:
-            pos.append(v)
-    return fn(*pos, **kw)
-
-
-def _copy_example_flat(layout, flat):
-    """The flat driver arguments with mapped leaves and arrays copied (for the validation call of `_av_one`)."""
-    return [np.array(v) if isinstance(v, np.ndarray) else v for v in flat]

@@ -1,5 +1,6 @@
 """Benchmark rows for the Numba backend (`vmap(..., jit=True)`): hand NumPy, the NumPy backend, jit (its
-chosen strategy, warm), jit forced to the loop strategy, and the first-call latency (cold: empty disk
+chosen strategy, warm), jit forced to the loop strategy, a hand-written `prange` kernel (numba_hand.py),
+and the first-call latency (cold: empty disk
 cache, and in a fresh process with a warm disk cache, `import numba` included).
 
     python -m astvmap.bench.numba_rows                    # B = 100,000 (custom_dot D=256: 20,000)
@@ -86,12 +87,15 @@ def rows(names=None, threads=1, budget=0.5):
         row = {"workload": name, "size": size, "B": B, "threads": threads}
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            variants = {"hand": lambda: hand(*args), "numpy backend": vmap(fn, in_axes=ia)}
+            from .numba_hand import functions as hand_kernels
+            kernel = hand_kernels()[name]
+            variants = {"hand": lambda: hand(*args), "numpy backend": vmap(fn, in_axes=ia),
+                        "hand numba": lambda: kernel(*args)}
             jit = vmap(fn, in_axes=ia, jit=True)
             loop = vmap(fn, in_axes=ia, jit={"strategy": "loop"})
             variants["jit"], variants["jit loop"] = jit, loop
             for label, f in variants.items():
-                call = f if label == "hand" else (lambda f=f: f(*args))
+                call = f if label in ("hand", "hand numba") else (lambda f=f: f(*args))
                 try:
                     got = call()
                     ok = np.allclose(got, expected) and np.shape(got) == np.shape(expected)
@@ -101,7 +105,7 @@ def rows(names=None, threads=1, budget=0.5):
                 except Exception as e:   # noqa: BLE001  (a row, not a crash)
                     row[label] = None
                     row[label + " error"] = f"{type(e).__name__}: {e}"
-            row["strategy"] = jit.strategy
+            row["strategy"], row["fused"] = jit.strategy, jit.fused
             row["loop strategy"] = loop.strategy
         with tempfile.TemporaryDirectory() as d:
             env = dict(os.environ)
@@ -118,15 +122,17 @@ def _fmt(t):
 
 
 def table(rs, markdown=True) -> str:
-    head = ["workload", "B", "hand", "numpy backend", "jit (strategy)", "jit loop", "jit/numpy backend",
-            "first call cold", "first call, warm disk"]
+    head = ["workload", "B", "hand", "numpy backend", "jit (strategy)", "jit loop", "hand numba prange",
+            "jit/hand", "jit/numpy backend", "first call cold", "first call, warm disk"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in rs:
         ratio = (f"{r['jit'] / r['numpy backend']:.2f}" if r.get("jit") and r.get("numpy backend") else "-")
+        vs_hand = f"{r['jit'] / r['hand']:.2f}" if r.get("jit") and r.get("hand") else "-"
         loop = _fmt(r.get("jit loop")) if r.get("loop strategy") == "loop" else "fell back"
+        strategy = r["strategy"] + (", fused" if r.get("fused") else "")
         lines.append("| " + " | ".join([
             f"{r['workload']} {r['size']}", f"{r['B']:,}", _fmt(r["hand"]), _fmt(r["numpy backend"]),
-            f"{_fmt(r['jit'])} ({r['strategy']})", loop, ratio, _fmt(r["first cold"]),
+            f"{_fmt(r['jit'])} ({strategy})", loop, _fmt(r.get("hand numba")), vs_hand, ratio, _fmt(r["first cold"]),
             _fmt(r["first warm disk"])]) + " |")
     return "\n".join(lines) + "\n"
 

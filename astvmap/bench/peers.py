@@ -17,12 +17,15 @@ import numpy as np
 
 from . import workloads as wl
 
-PEERS = ("jax", "torch", "numba")
-LABELS = {"jax": "jax.jit(jax.vmap)", "torch": "torch.func.vmap", "numba": "astvmap jit"}
+PEERS = ("jax", "torch", "numba", "numba_hand")
+LABELS = {"jax": "jax.jit(jax.vmap)", "torch": "torch.func.vmap", "numba": "astvmap jit",
+          "numba_hand": "hand numba prange"}
+_PACKAGE = {"numba_hand": "numba"}
 
 
 def status(name: str) -> tuple[str | None, str | None]:
     """(version, None) when the peer can be imported, else (None, why it is skipped). Does not import."""
+    name = _PACKAGE.get(name, name)
     if importlib.util.find_spec(name) is None:
         return None, f"{name} is not installed (astvmap never installs it)"
     try:
@@ -273,6 +276,23 @@ class NumbaPeer:
         self.functions = {}
 
 
+class NumbaHandPeer(Peer):
+    """Hand-written `njit(parallel=True)` prange kernels (numba_hand.py): the yardstick for astvmap jit."""
+
+    def __init__(self, threads):
+        import numba
+
+        from . import numba_hand
+        self.name, self.version = "numba_hand", numba.__version__
+        self.functions = numba_hand.functions()
+
+    def convert(self, args):
+        return args
+
+    def to_numpy(self, out):
+        return out
+
+
 def load(name: str, threads: int) -> Peer:
     """Import and set up a peer (ImportError or anything else if it cannot be)."""
-    return {"jax": JaxPeer, "torch": TorchPeer, "numba": NumbaPeer}[name](threads)
+    return {"jax": JaxPeer, "torch": TorchPeer, "numba": NumbaPeer, "numba_hand": NumbaHandPeer}[name](threads)

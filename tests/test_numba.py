@@ -268,3 +268,36 @@ def test_cache_files_are_separate_for_parallel(tmp_path, monkeypatch):
     assert len(list((tmp_path / "numba" / "parallel").glob("*.py"))) == 1
     assert len(list((tmp_path / "numba" / "serial").glob("*.py"))) == 1
     assert astvmap.backends.numba.cache_dir() == str(tmp_path)
+
+
+def raise_on_negative(x):
+    if x < 0:
+        raise ValueError("negative input")
+    return 2.0 * x
+
+
+def pick(x, k):
+    return x[int(k)] * 2.0
+
+
+@pytest.mark.parametrize("parallel", [True, False])
+def test_an_example_that_raises_raises_like_the_loop(parallel):
+    """Inside `prange`, Numba loses an exception raised on another thread (the result was garbage): the
+    driver marks the example and Python re-runs it, raising the user's error with a note."""
+    x = np.arange(64.0)
+    x[40] = -1.0
+    v = vmap(raise_on_negative, jit={"strategy": "loop", "parallel": parallel})
+    with pytest.raises(ValueError, match="negative input") as info:
+        v(x)
+    assert any("example 40" in note for note in getattr(info.value, "__notes__", []))
+    assert np.array_equal(v(np.abs(x)), 2.0 * np.abs(x))
+    # the fused lowering checks indices as Python does: out of range raises IndexError, -1 is the last
+    xs = rng.normal(size=(32, 5))
+    k = np.zeros(32)
+    k[7] = 5.0
+    f = vmap(pick, jit={"strategy": "loop", "parallel": parallel})
+    with pytest.raises(IndexError):
+        f(xs, k)
+    k[7] = -1.0
+    np.testing.assert_array_equal(f(xs, k), np.where(np.arange(32) == 7, xs[:, -1], xs[:, 0]) * 2.0)
+    assert f.fused

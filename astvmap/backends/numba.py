@@ -69,7 +69,7 @@ _STRATEGIES = ("auto", "loop", "numpy")
 
 _CONTRACTION = re.compile(r"@|\b(einsum|dot|vdot|inner|outer|matmul|tensordot|linalg)\b")
 _CONTROL = re.compile(r"\bav__\.(select|enters|active_lanes|put_lanes|merge_lanes|lanes_like_active|highest|"
-                      r"lowest|loop|masked_reduce)\b|^\s*while\b", re.M)
+                      r"lowest|loop|masked_reduce)\b|^\s*while\b", re.MULTILINE)
 
 
 class Backend:
@@ -161,14 +161,14 @@ class Backend:
             lowered = FusedPlan.lowering(self, layout, flat)
         except (NotFused, _Ineligible):
             return None
-        except Exception:           # the user's function failing on example 0: the NumPy path reports it
+        except Exception:  # noqa: BLE001 - the function failing on example 0: the NumPy path reports it
             return None
         fused = lowered[0]
         if self.options["strategy"] == "auto" and not _fused_pays(fused):
             return None
         try:
             return FusedPlan.build(self, spec, call, layout, flat, lowered)
-        except Exception:           # Numba's typing errors, a mismatch on example 0: not worth a warning
+        except Exception:  # noqa: BLE001 - Numba's typing errors, a mismatch on example 0: NumPy runs it
             return None
 
     def describe(self, args, kwargs) -> str:
@@ -196,7 +196,7 @@ class Backend:
             return LoopPlan.build(self, spec, call, layout, flat)
         except _Ineligible as e:
             self._fallback(str(e))
-        except Exception as e:          # Numba's typing and lowering errors, and anything else while compiling
+        except Exception as e:  # noqa: BLE001 - Numba's typing and lowering errors, anything while compiling
             self._fallback(f"Numba could not compile it ({type(e).__name__}: {_first_line(e)})")
         return None
 

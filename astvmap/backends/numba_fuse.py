@@ -1,55 +1,57 @@
 """Allocation-free lowering of a per-example function for the Numba loop strategy.
 
 A naive `prange` loop over an `njit`-compiled per-example function loses to hand-written NumPy because every
-example allocates its small temporaries (`np.dot(x, W) + b` makes two arrays). This pass rewrites the
-per-example function so that array expressions of small per-example size become scalar loops:
+example allocates its small temporaries (`np.dot(x, y)` makes nothing, but `np.dot(x, W) + b` makes two
+arrays, and `np.dot` of 3 numbers calls BLAS). This pass rewrites the per-example function so that array
+expressions of small per-example size become scalar loops, writing the result into the output row:
 
-    def neuron(x):                               def _av_pe(x, W, b):
-        return np.sum(np.tanh(np.dot(x, W) + b))     _av_s1 = 0.0
-                                                     for _av_i1 in range(3):
-                                                         _av_d2 = 0.0
-                                                         for _av_i2 in range(5):
-                                                             _av_d2 += x[_av_i2] * W[_av_i2, _av_i1]
-                                                         _av_s1 += np.tanh(_av_d2 + b[_av_i1])
-                                                     return _av_s1
+    def custom_dot(x, y):                 def _av_pe(x, y, _av_out, _av_bad, _av_i):
+        return np.dot(x, y) ** 2              _av_d1 = 0.0
+                                              for _av_k2 in range(3):
+                                                  _av_d1 += x[_av_k2] * y[_av_k2]
+                                              _av_out[_av_i] = (_av_d1 ** 2)
+                                              return
 
-An array value is a *view* (`Arr`): its shape (ints where the example's shapes fix them, source expressions
-otherwise) and a function giving the source of one element, emitting any loop it needs (a dot product's
-sum) in the block where the element is used. Elementwise operators, ufuncs and `np.where` compose views;
-`np.dot`/`@` (ranks 1 and 2) and full reductions (`sum`, `max`, `min`, `mean`, `prod`) become loops; basic
-slices shift indices; an array result is written straight into the output row `_av_out`; a list filled by
-one `append` per iteration of a `for ... in range(...)` loop and returned as `np.array(list)` is written
-into the output row too. A named array used once is inlined; otherwise it is computed once into an array of
-its own (one allocation, still correct).
+An array value is a *view* (`Arr`, numba_fuse_values.py): its shape (ints where the example's shapes fix
+them, source expressions otherwise) and a function giving the source of one element, emitting any loop it
+needs (a dot product's sum) in the block where the element is used. Elementwise operators, ufuncs and
+`np.where` compose views; `np.dot`/`@` (ranks 1 and 2) and full reductions (`sum`, `max`, `min`, `mean`,
+`prod`) become loops; basic slices shift indices; an array result is written straight into the output row;
+a list filled by one `append` per iteration of a `for ... in range(...)` loop and returned as
+`np.array(list)` is written into the output row too. A named array used once is inlined; otherwise it is
+computed once into an array of its own (one allocation, still correct). A transcendental ufunc on a small
+array (`np.tanh(np.dot(x, W) + b)`) is *staged*: NumPy's SIMD ufunc runs on a batch buffer between two
+compiled passes (NOTE [staging] in numba_fuse_values.py).
 
 The domain is kept to what pays and what can be checked: float64 arrays (NumPy and the scalar loop then
 agree on every dtype), arrays of rank 1 and 2, scalars of any type. Anything else raises `NotFused`, and the
-plain per-example function is compiled instead. Shapes that depend on values are checked when the code runs
-(a mismatch raises, the driver records it, and the example is re-run in Python, which raises the user's
-error or shows the compiled code cannot be used): never a silently wrong element.
+plain per-example function is compiled instead. Where Python would raise (an index out of range, sizes that
+differ, the max of nothing, a failed `assert`), the code marks the example in `_av_bad` and returns; the
+caller re-runs the first marked example in Python (numba_plan.py), which raises the user's error or shows
+the compiled code cannot be used: never a silently wrong element.
 """
 from __future__ import annotations
 
 import ast
-import math
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
 
-UNARY = {"tanh", "exp", "log", "sqrt", "sin", "cos", "tan", "abs", "absolute", "negative", "exp2", "log2",
-         "log10", "log1p", "expm1", "arctan", "arcsin", "arccos", "sinh", "cosh", "arcsinh", "arctanh",
-         "floor", "ceil", "square", "sign", "fabs", "reciprocal"}
-BINARY = {"maximum", "minimum", "add", "subtract", "multiply", "divide", "true_divide", "power", "arctan2",
-          "hypot", "fmax", "fmin"}
-# NumPy runs these with SIMD on whole arrays; a scalar loop calls libm once per element and loses (measured:
-# neuron D=5, tanh on 3 elements per example: fused loop 5.7 ms, hand NumPy 4.0 ms, B=100k, one thread).
-TRANSCENDENTAL = {"tanh", "exp", "log", "sin", "cos", "tan", "exp2", "log2", "log10", "log1p", "expm1",
-                  "arctan", "arcsin", "arccos", "sinh", "cosh", "arcsinh", "arctanh", "power", "arctan2"}
-REDUCTIONS = {"sum", "max", "min", "amax", "amin", "mean", "prod"}
-_OPS = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/", ast.FloorDiv: "//", ast.Mod: "%",
-        ast.Pow: "**"}
-_CMP = {ast.Lt: "<", ast.LtE: "<=", ast.Gt: ">", ast.GtE: ">=", ast.Eq: "==", ast.NotEq: "!="}
+from .numba_fuse_exprs import Expressions
+from .numba_fuse_values import (
+    _OPS,
+    Arr,
+    Emitter,
+    NotFused,
+    Scalar,
+    _constant,
+    _dim_src,
+    _is_np,
+    _real,
+    _StageEnd,
+)
+
+_MAX_STAGES = 8
 
 HELPERS = '''
 @_av_numba.njit(inline="always")
@@ -66,60 +68,6 @@ def _av_range_len(start, stop, step):
 '''
 
 
-class NotFused(Exception):
-    """The function (or this call's values) is outside the lowering's domain."""
-
-
-class _StageEnd(Exception):
-    """A staging pass reached its site (NOTE [staging])."""
-
-
-_MAX_STAGES = 8
-
-
-@dataclass
-class Scalar:
-    src: str
-    kind: str = "?"                 # "f" float, "b" bool, "i" int, "?" unknown (left to Numba)
-
-
-@dataclass
-class Arr:
-    shape: tuple                    # ints, or source expressions (str) evaluated where the array is defined
-    elem: Callable                  # (index sources, Emitter) -> source of that element
-    kind: str = "f"                 # "f" float64 or "b" bool
-    name: str | None = None         # a real array variable (a parameter, a global, or one this pass allocated)
-    reads: frozenset = frozenset()  # the names its elements read
-
-
-@dataclass
-class Emitter:
-    lines: list = field(default_factory=list)
-    depth: int = 1
-    counter: list = field(default_factory=lambda: [0])
-
-    def fresh(self, stem: str) -> str:
-        self.counter[0] += 1
-        return f"_av_{stem}{self.counter[0]}"
-
-    def emit(self, line: str):
-        self.lines.append("    " * self.depth + line)
-
-    def fail(self, cond: str):
-        """Where Python would raise: mark the example and stop (an exception inside `prange` would stop
-        Numba from running the loop in parallel; the driver's caller re-runs marked examples in Python)."""
-        self.emit(f"if {cond}:")
-        self.emit("    _av_bad[_av_i] = True")
-        self.emit("    return")
-
-    def index(self, i: str, n: str) -> str:
-        """A checked scalar index (Python's negative indices included)."""
-        j = self.fresh("j")
-        self.emit(f"{j} = {i} + {n} if {i} < 0 else {i}")
-        self.fail(f"{j} < 0 or {j} >= {n}")
-        return j
-
-
 @dataclass
 class Fused:
     text: str                       # the source of `_av_pe`
@@ -130,11 +78,7 @@ class Fused:
     stages: list = field(default_factory=list)  # (text of `_av_pe_s<j>`, ufunc name, per-example shape)
 
 
-def _dim_src(d) -> str:
-    return str(d)
-
-
-class _Lower:
+class _Lower(Expressions):
     """One pass over the function body; `env` maps names to Scalar, Arr, tuples of those, or "list"."""
 
     def __init__(self, fdef: ast.FunctionDef, env: dict, mode: str, mapped: set):
@@ -371,426 +315,6 @@ class _Lower:
             self.em.fail(f"_av_out.shape[{k + 1}] != {_dim_src(d)}")    # another shape than example 0's
         self.loops(v.shape, lambda idx: self.em.emit(f"_av_out[_av_i, {', '.join(idx)}] = {v.elem(idx, self.em)}"))
         self.em.emit("return")
-
-    # ---- loops ------------------------------------------------------------------------------------------
-    def loops(self, shape, inner):
-        idx = []
-        for d in shape:
-            i = self.em.fresh("i")
-            self.em.emit(f"for {i} in range({_dim_src(d)}):")
-            self.em.depth += 1
-            idx.append(i)
-        inner(tuple(idx))
-        self.em.depth -= len(shape)
-
-    # ---- expressions ------------------------------------------------------------------------------------
-    def scalar(self, node) -> str:
-        v = self.value(node)
-        if not isinstance(v, Scalar):
-            raise NotFused("an array where a scalar is needed")
-        return v.src
-
-    def value(self, node):
-        m = getattr(self, "v_" + type(node).__name__, None)
-        if m is None:
-            raise NotFused(f"a {type(node).__name__} expression")
-        return m(node)
-
-    def v_Constant(self, node):
-        if isinstance(node.value, bool):
-            return Scalar(repr(node.value), "b")
-        if isinstance(node.value, (int, float)):
-            return Scalar(repr(node.value), "i" if isinstance(node.value, int) else "f")
-        raise NotFused("a constant that is not a number")
-
-    def v_Name(self, node):
-        v = self.env.get(node.id)
-        if v is None:
-            if self.stores.get(node.id):
-                raise NotFused(f"{node.id!r} read before it is assigned")
-            raise NotFused(f"the name {node.id!r} as a value")
-        if isinstance(v, str):
-            raise NotFused(f"the list {node.id!r} read as a value")
-        return v
-
-    def v_BinOp(self, node):
-        if isinstance(node.op, ast.MatMult):
-            return self.contract(self.value(node.left), self.value(node.right))
-        op = _OPS.get(type(node.op))
-        if op is None:
-            raise NotFused("a bitwise operator")
-        a, b = self.value(node.left), self.value(node.right)
-        if op == "**" and isinstance(a, Arr) and not (isinstance(node.right, ast.Constant)
-                                                     and type(node.right.value) is int):
-            self.transcendental += 1        # x ** 2 is multiplications; x ** 0.5 calls pow
-        return self.elementwise(lambda x, y: f"({x} {op} {y})", [a, b], "f")
-
-    def v_UnaryOp(self, node):
-        v = self.value(node.operand)
-        if isinstance(node.op, ast.Not):
-            if isinstance(v, Arr):
-                raise NotFused("not on an array")
-            return Scalar(f"(not {v.src})", "b")
-        op = {ast.USub: "-", ast.UAdd: "+"}.get(type(node.op))
-        if op is None:
-            raise NotFused("~")
-        return self.elementwise(lambda x: f"({op}{x})", [v], v.kind)
-
-    def v_Compare(self, node):
-        if len(node.ops) != 1 or type(node.ops[0]) not in _CMP:
-            raise NotFused("a chained or identity comparison")
-        op = _CMP[type(node.ops[0])]
-        a, b = self.value(node.left), self.value(node.comparators[0])
-        return self.elementwise(lambda x, y: f"({x} {op} {y})", [a, b], "b")
-
-    def v_BoolOp(self, node):
-        vals = [self.value(v) for v in node.values]
-        if any(not isinstance(v, Scalar) for v in vals):
-            raise NotFused("and/or on arrays")
-        op = " and " if isinstance(node.op, ast.And) else " or "
-        return Scalar("(" + op.join(v.src for v in vals) + ")")
-
-    def v_IfExp(self, node):
-        t, a, b = self.value(node.test), self.value(node.body), self.value(node.orelse)
-        if not all(isinstance(v, Scalar) for v in (t, a, b)):
-            raise NotFused("a conditional expression on arrays")
-        return Scalar(f"({a.src} if {t.src} else {b.src})")
-
-    def v_Attribute(self, node):
-        if _module_name(node.value, self):
-            if isinstance(getattr(np if self.modules[node.value.id] == "numpy" else math, node.attr, None), float):
-                return Scalar(ast.unparse(node), "f")           # np.pi, math.inf, ...
-            raise NotFused(f"the attribute {ast.unparse(node)}")
-        base = self.value(node.value)
-        if isinstance(base, Arr):
-            if node.attr == "T":
-                if len(base.shape) == 1:
-                    return base
-                if len(base.shape) != 2:
-                    raise NotFused(".T of rank > 2")
-                return Arr(base.shape[::-1], lambda idx, em, b=base: b.elem(idx[::-1], em), base.kind, None,
-                           base.reads)
-            if node.attr == "ndim":
-                return Scalar(str(len(base.shape)), "i")
-            if node.attr == "size":
-                return Scalar("(" + " * ".join(map(_dim_src, base.shape)) + ")" if base.shape else "1", "i")
-            raise NotFused(f"the attribute .{node.attr} of an array")
-        raise NotFused(f"the attribute {ast.unparse(node)}")
-
-    def v_Subscript(self, node):
-        if isinstance(node.value, ast.Attribute) and node.value.attr == "shape":
-            base = self.value(node.value.value)
-            k = node.slice
-            if isinstance(base, Arr) and isinstance(k, ast.Constant) and isinstance(k.value, int) \
-                    and -len(base.shape) <= k.value < len(base.shape):
-                return Scalar(_dim_src(base.shape[k.value]), "i")
-            raise NotFused("a shape entry that is not a constant index")
-        base = self.value(node.value)
-        if not isinstance(base, Arr):
-            raise NotFused("indexing a scalar or tuple")
-        return self.index(base, node.slice)
-
-    def v_Call(self, node):
-        f = node.func
-        if node.keywords:
-            raise NotFused("keyword arguments")
-        if isinstance(f, ast.Attribute) and not _module_name(f.value, self):
-            base = self.value(f.value)
-            if isinstance(base, Arr) and f.attr in REDUCTIONS and not node.args:
-                return self.reduce(f.attr, base)
-            raise NotFused(f"the method .{f.attr}")
-        name = _np_attr(f, self)
-        args = [self.value(a) for a in node.args]
-        if name is not None:
-            if name in UNARY and len(args) == 1:
-                if isinstance(args[0], Arr) and name in TRANSCENDENTAL:
-                    staged = self.stage_site(name, args[0])
-                    if staged is not None:
-                        return staged
-                    self.transcendental += 1
-                fn = {"absolute": "abs", "fabs": "abs"}.get(name, name)
-                if name in ("square", "reciprocal"):
-                    form = (lambda x: f"({x} * {x})") if name == "square" else (lambda x: f"(1.0 / {x})")
-                    return self.elementwise(form, args, "f")
-                return self.elementwise(lambda x: f"_av_np.{fn}({x})", args, "f")
-            if name in BINARY and len(args) == 2:
-                if any(isinstance(a, Arr) for a in args) and name in TRANSCENDENTAL:
-                    self.transcendental += 1
-                return self.elementwise(lambda x, y: f"_av_np.{name}({x}, {y})", args, "f")
-            if name == "where" and len(args) == 3:
-                return self.elementwise(lambda c, x, y: f"({x} if {c} else {y})", args, "f", bool_at=0)
-            if name in ("dot", "matmul", "vdot", "inner") and len(args) == 2:
-                if name in ("vdot", "inner") and not all(isinstance(a, Arr) and len(a.shape) == 1 for a in args):
-                    raise NotFused(f"np.{name} beyond vectors")
-                return self.contract(*args)
-            if name in REDUCTIONS and len(args) == 1 and isinstance(args[0], Arr):
-                return self.reduce(name, args[0])
-            raise NotFused(f"np.{name}")
-        if isinstance(f, ast.Name) and f.id == "len" and len(args) == 1 and isinstance(args[0], Arr):
-            return Scalar(_dim_src(args[0].shape[0]), "i")
-        if all(isinstance(a, Scalar) for a in args) and isinstance(f, (ast.Name, ast.Attribute)):
-            return Scalar(f"{ast.unparse(f)}({', '.join(a.src for a in args)})")
-        raise NotFused(f"the call {ast.unparse(f)}(...)")
-
-    def stage_site(self, ufunc: str, a: Arr):
-        """NOTE [staging]. A transcendental ufunc on a per-example array of static shape, outside loops,
-        runs in NumPy (SIMD) on the whole batch: pass j of the lowering ends at site j, writing its argument
-        into the buffer `_av_T<j>[_av_i]` and returning; NumPy applies the ufunc to the buffer in place; later
-        passes read the buffer instead (everything before the site is computed again, and what only fed the
-        site is dead code). Each site runs at most once per example, and an example that returns before a
-        site never reads its buffer, because every pass takes the same path on the same values."""
-        if self.stage is None or self.loop_depth or not all(isinstance(d, int) for d in a.shape) or not a.shape:
-            return None
-        j = len(self.sites)
-        self.sites.append((ufunc, a.shape))
-        buf = f"_av_T{j}"
-        if j < self.stage:
-            return Arr(a.shape, lambda idx, em: f"{buf}[_av_i, {', '.join(idx)}]", "f", None, frozenset({buf}))
-        self.loops(a.shape, lambda idx: self.em.emit(f"{buf}[_av_i, {', '.join(idx)}] = {a.elem(idx, self.em)}"))
-        self.em.emit("return")
-        raise _StageEnd
-
-    # ---- array building blocks -------------------------------------------------------------------------
-    def elementwise(self, form, vals, kind, bool_at=None) -> Scalar | Arr:
-        """`form` applied element by element, NumPy's broadcasting; only argument `bool_at` (np.where's
-        condition) may be a boolean array."""
-        if all(isinstance(v, Scalar) for v in vals):
-            return Scalar(form(*(v.src for v in vals)), kind if kind == "b" else "?")
-        if any(not isinstance(v, (Scalar, Arr)) for v in vals):
-            raise NotFused("a tuple in an element-wise operation")
-        arrays = [v for v in vals if isinstance(v, Arr)]
-        if any(isinstance(v, Arr) and (v.kind == "b") != (k == bool_at) for k, v in enumerate(vals)):
-            raise NotFused("a boolean array outside np.where's condition, or a float condition")
-        rank = max(len(a.shape) for a in arrays)
-        shape = []
-        for k in range(rank):
-            dims = [a.shape[len(a.shape) - rank + k] for a in arrays if len(a.shape) - rank + k >= 0]
-            shape.append(self.broadcast_dim(dims))
-        shape = tuple(shape)
-
-        def elem(idx, em):
-            srcs = []
-            for v in vals:
-                if isinstance(v, Scalar):
-                    srcs.append(v.src)
-                    continue
-                off = rank - len(v.shape)
-                sub = tuple("0" if v.shape[k] == 1 and shape[off + k] != 1 else idx[off + k]
-                            for k in range(len(v.shape)))
-                srcs.append(v.elem(sub, em))
-            return form(*srcs)
-        reads = frozenset().union(*(a.reads for a in arrays), *(_names(v.src) for v in vals if isinstance(v, Scalar)))
-        return Arr(shape, elem, kind, None, reads)
-
-    def broadcast_dim(self, dims):
-        ints = {d for d in dims if isinstance(d, int)}
-        syms = [d for d in dims if not isinstance(d, int)]
-        if len(ints - {1}) > 1:
-            raise NotFused(f"shapes that do not broadcast ({sorted(ints)})")
-        if syms:
-            # sizes that depend on values: checked equal where the array is made (a size-1 one that would
-            # broadcast fails the check, and the example is re-run in Python)
-            first = syms[0]
-            for other in syms[1:] + sorted(ints - {1}):
-                self.check_equal(first, other)
-            fixed = sorted(ints - {1})
-            return fixed[0] if fixed else first
-        return max(ints) if ints else 1
-
-    def check_equal(self, a, b):
-        if str(a) != str(b):
-            self.em.fail(f"{_dim_src(a)} != {_dim_src(b)}")
-
-    def contract(self, a, b):
-        if not (isinstance(a, Arr) and isinstance(b, Arr)) or a.kind != "f" or b.kind != "f":
-            raise NotFused("a contraction of scalars or booleans")
-        if len(a.shape) not in (1, 2) or len(b.shape) not in (1, 2):
-            raise NotFused("a contraction beyond rank 2")
-        ka = self.check_static(a.shape[-1], b.shape[0])
-        self.note_extent([ka])
-        out_shape = a.shape[:-1] + b.shape[1:]
-        if (a.name and a.name not in self.mapped) or (b.name and b.name not in self.mapped):
-            # a batched contraction with a shared operand has a GEMM form: count its work
-            sizes = [d for d in a.shape + b.shape[1:] if isinstance(d, int)]
-            if len(sizes) == len(a.shape) + len(b.shape) - 1:
-                self.macs += math.prod(sizes)
-
-        def elem(idx, em):
-            acc, k = em.fresh("d"), em.fresh("k")
-            ai = idx[:len(a.shape) - 1] + (k,)
-            bi = (k,) + idx[len(a.shape) - 1:]
-            em.emit(f"{acc} = 0.0")
-            em.emit(f"for {k} in range({_dim_src(ka)}):")
-            em.depth += 1
-            em.emit(f"{acc} += {a.elem(ai, em)} * {b.elem(bi, em)}")
-            em.depth -= 1
-            return acc
-        if not out_shape:
-            return Scalar(elem((), self.em), "f")
-        return Arr(out_shape, elem, "f", None, a.reads | b.reads)
-
-    def check_static(self, x, y):
-        """The contracted size: equal sizes, checked now when both are known, else where it runs."""
-        if isinstance(x, int) and isinstance(y, int):
-            if x != y:
-                raise NotFused(f"contracted sizes differ ({x} and {y})")
-            return x
-        self.check_equal(x, y)
-        return x if isinstance(x, int) else y
-
-    def note_extent(self, dims):
-        if all(isinstance(d, int) for d in dims):
-            self.longest = max(self.longest, math.prod(dims))
-
-    def reduce(self, name, a: Arr) -> Scalar:
-        em = self.em
-        self.note_extent(a.shape)
-        acc = em.fresh("s")
-        if name in ("sum", "mean", "prod"):
-            em.emit(f"{acc} = {'1' if name == 'prod' else '0'}{'' if a.kind == 'b' else '.0'}")
-            op = "*=" if name == "prod" else "+="
-            self.loops(a.shape, lambda idx: em.emit(f"{acc} {op} {a.elem(idx, em)}"))
-            if name == "mean":
-                em.emit(f"{acc} = {acc} / ({' * '.join(map(_dim_src, a.shape))})")
-            return Scalar(acc, "f" if a.kind == "f" or name == "mean" else "i")
-        if a.kind != "f":
-            raise NotFused(f"{name} of a boolean array")
-        size = " * ".join(map(_dim_src, a.shape))
-        em.fail(f"({size}) == 0")             # NumPy: zero-size array to reduction operation
-        em.emit(f"{acc} = {'-' if name in ('max', 'amax') else ''}_av_np.inf")
-        cmp = ">" if name in ("max", "amax") else "<"
-
-        def inner(idx):
-            e = em.fresh("e")
-            em.emit(f"{e} = {a.elem(idx, em)}")
-            em.emit(f"if {e} {cmp} {acc} or {e} != {e}:")      # NaN sticks, as in np.max
-            em.emit(f"    {acc} = {e}")
-            em.emit(f"if {acc} != {acc}:")
-            em.emit("    break")
-        self.loops(a.shape, inner)
-        return Scalar(acc, "f")
-
-    def index(self, base: Arr, sl):
-        items = list(sl.elts) if isinstance(sl, ast.Tuple) else [sl]
-        if len(items) > len(base.shape) or any(isinstance(i, ast.Starred) for i in items):
-            raise NotFused("an index with more entries than the array's rank")
-        fixed, shape = [], []                   # per axis: ("at", src) or ("slice", start src, length)
-        for k, item in enumerate(items):
-            dim = base.shape[k]
-            if isinstance(item, ast.Slice):
-                if item.step is not None:
-                    raise NotFused("a slice with a step")
-                if item.lower is None and item.upper is None:
-                    fixed.append(("slice", "0"))
-                    shape.append(dim)
-                    continue
-                lo = self.scalar(item.lower) if item.lower is not None else None
-                hi = self.scalar(item.upper) if item.upper is not None else None
-                static = _static_slice(lo, hi, dim)
-                if static is not None:
-                    fixed.append(("slice", str(static[0])))
-                    shape.append(static[1])
-                    continue
-                l, h = self.em.fresh("lo"), self.em.fresh("hi")
-                self.em.emit(f"{l} = {'0' if lo is None else f'_av_clip({lo}, {_dim_src(dim)})'}")
-                self.em.emit(f"{h} = {_dim_src(dim) if hi is None else f'_av_clip({hi}, {_dim_src(dim)})'}")
-                self.em.emit(f"{h} = max({h}, {l})")
-                fixed.append(("slice", l))
-                shape.append(f"({h} - {l})")
-            else:
-                i = self.value(item)
-                if not isinstance(i, Scalar) or i.kind in ("f", "b"):
-                    raise NotFused("an index that is not an integer scalar")
-                if isinstance(item, ast.Constant) and isinstance(dim, int) and 0 <= item.value < dim:
-                    fixed.append(("at", str(item.value)))
-                else:
-                    fixed.append(("at", self.em.index(i.src, _dim_src(dim))))
-        for dim in base.shape[len(items):]:
-            fixed.append(("slice", "0"))
-            shape.append(dim)
-        shape = tuple(shape)
-
-        def elem(idx, em):
-            it = iter(idx)
-            full = []
-            for how, src in fixed:
-                if how == "at":
-                    full.append(src)
-                else:
-                    i = next(it)
-                    full.append(i if src == "0" else f"{src} + {i}")
-            return base.elem(tuple(full), em)
-        reads = base.reads | {src for how, src in fixed}
-        if not shape:
-            return Scalar(elem((), self.em), base.kind)
-        return Arr(shape, elem, base.kind, None, frozenset(reads))
-
-    def indices(self, sl, base: Arr):
-        """Source indices of one element of a real array (item writes), or None for a slice."""
-        items = list(sl.elts) if isinstance(sl, ast.Tuple) else [sl]
-        if len(items) != len(base.shape) or any(isinstance(i, ast.Slice) for i in items):
-            return None
-        out = []
-        for item, dim in zip(items, base.shape):
-            i = self.value(item)
-            if not isinstance(i, Scalar) or i.kind in ("f", "b"):
-                raise NotFused("an index that is not an integer scalar")
-            out.append(self.em.index(i.src, _dim_src(dim)))
-        return out
-
-
-# ---- helpers -----------------------------------------------------------------------------------------
-def _real(name, shape, kind="f") -> Arr:
-    return Arr(tuple(shape), lambda idx, em: f"{name}[{', '.join(idx)}]", kind, name, frozenset({name}))
-
-
-def _static_slice(lo, hi, dim):
-    if not isinstance(dim, int):
-        return None
-    try:
-        a = None if lo is None else int(lo)
-        b = None if hi is None else int(hi)
-    except ValueError:
-        return None
-    start, stop, _ = slice(a, b).indices(dim)
-    return start, max(stop - start, 0)
-
-
-def _constant(src: str):
-    """The value of an expression of literals only (`1 == 1`), else None."""
-    try:
-        tree = ast.parse(src, mode="eval")
-    except SyntaxError:
-        return None
-    if any(isinstance(n, (ast.Name, ast.Call, ast.Attribute, ast.Subscript)) for n in ast.walk(tree)):
-        return None
-    try:
-        return eval(compile(tree, "<astvmap>", "eval"), {"__builtins__": {}})   # literals and operators only
-    except Exception:       # noqa: BLE001 - 1 // 0 and the like: not a constant we can use
-        return None
-
-
-def _names(src: str) -> set:
-    try:
-        return {n.id for n in ast.walk(ast.parse(src, mode="eval")) if isinstance(n, ast.Name)}
-    except SyntaxError:
-        return set()
-
-
-def _module_name(node, low) -> bool:
-    return isinstance(node, ast.Name) and node.id in low.modules
-
-
-def _np_attr(f, low):
-    """`np.tanh` -> "tanh" when `np` is NumPy in the function's globals."""
-    if isinstance(f, ast.Attribute) and isinstance(f.value, ast.Name) and low.modules.get(f.value.id) == "numpy":
-        return f.attr
-    return None
-
-
-def _is_np(f, attr, low) -> bool:
-    return _np_attr(f, low) == attr
-
 
 def _store_counts(fdef) -> dict:
     out: dict = {}

@@ -169,7 +169,7 @@ def _prepare(backend, layout, flat):
 class LoopPlan(_Plan):
     @classmethod
     def build(cls, backend, spec, call, layout, flat):
-        import numba                # only now: the NumPy strategy never imports it
+        import numba  # only now: the NumPy strategy never imports it
         src, pe_text, _, extras, inject, ref = _prepare(backend, layout, flat)
         extra_values = [src.resolve(n)[1] for n in extras]
         plan = cls(None, src, extras, layout, spec)

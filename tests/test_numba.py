@@ -301,3 +301,53 @@ def test_an_example_that_raises_raises_like_the_loop(parallel):
     k[7] = -1.0
     np.testing.assert_array_equal(f(xs, k), np.where(np.arange(32) == 7, xs[:, -1], xs[:, 0]) * 2.0)
     assert f.fused
+
+
+def first_or_zero(x):
+    if x[0] > 0:
+        return x[0]
+    return 0                # an int on this path: the loop's result is float64 only when some example is
+
+
+def running_sum(x, n):
+    s = 0                   # stays an int for an example with n == 0
+    for k in range(int(n)):
+        s += x[k]
+    return s
+
+
+def maybe_filled(x):
+    out = []
+    if x[0] > 0:
+        for i in range(3):
+            out.append(x[i])
+    return np.array(out)
+
+
+def loop_oracle(f, *args):
+    return np.stack([np.asarray(f(*example)) for example in zip(*args)])
+
+
+@pytest.mark.parametrize("first", [1.5, -1.5])
+def test_results_whose_type_depends_on_the_path_keep_the_loops_dtype(first):
+    """Numba gives a variable one type; Python's depends on the path. Example 0's dtype must not be used
+    for the others when they may differ (the cast lost 0.25 before)."""
+    x = np.array([[first, 0.25], [0.25, 1.0], [-1.0, 2.0]])
+    v = vmap(first_or_zero, jit={"strategy": "loop"})
+    got, want = v(x), loop_oracle(first_or_zero, x)
+    assert got.dtype == want.dtype and np.array_equal(got, want)
+    n = np.array([0.0, 2.0, 1.0]) if first < 0 else np.array([2.0, 0.0, 1.0])
+    v = vmap(running_sum, jit={"strategy": "loop"})
+    got, want = v(x, n), loop_oracle(running_sum, x, n)
+    assert got.dtype == want.dtype and np.array_equal(got, want)
+
+
+def test_a_list_filled_on_one_path_only_is_never_returned_half_written():
+    x = np.array([[1.0, 2.0, 3.0], [-1.0, 2.0, 3.0]])
+    with pytest.raises(ValueError):
+        loop_oracle(maybe_filled, x)            # per-example lengths 3 and 0 do not stack
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", PerformanceWarning)
+        with pytest.raises(Exception):          # noqa: B017 - the NumPy backend's error, whatever its type
+            vmap(maybe_filled, jit={"strategy": "loop"})(x)
+    np.testing.assert_array_equal(vmap(maybe_filled, jit={"strategy": "loop"})(x[:1]), x[:1])

@@ -49,6 +49,8 @@ from .numba_fuse_values import (
     _is_np,
     _real,
     _StageEnd,
+    arith_kind,
+    float_kind,
 )
 
 _MAX_STAGES = 8
@@ -98,6 +100,16 @@ class _Lower(Expressions):
         self.item_writes = _item_writes(fdef)
         self.lists: dict = {}           # list name -> ("out" | array name, counter name)
         self.made: set = set()          # arrays this function allocates (the only ones it may write)
+        self.list_depth: dict = {}      # list name -> block depth where it is made
+        self.list_counter: dict = {}    # the returned list -> its counter
+        self.kinds_seen: dict = {}      # scalar name -> the kinds assigned to it (NOTE [kinds])
+        self.unstable: set = set()      # names assigned with different kinds: read as "?"
+        self.return_kinds: list = []    # the kind of every value returned
+
+    def scalar_name(self, name: str, kind: str) -> Scalar:
+        """A scalar variable after an assignment of this kind (NOTE [kinds])."""
+        self.kinds_seen.setdefault(name, set()).add(kind)
+        return Scalar(name, "?" if name in self.unstable else kind)
 
     # ---- statements ------------------------------------------------------------------------------------
     def body(self, stmts):
@@ -166,6 +178,10 @@ class _Lower(Expressions):
                 if self.env.get(t.id) is not None:
                     raise NotFused("a list name reused")
                 self.env[t.id] = "list"
+                self.list_depth[t.id] = self.em.depth
+                if t.id == self.returned_list:      # its length is checked where it is returned
+                    self.list_counter[t.id] = self.em.fresh("c")
+                    self.em.emit(f"{self.list_counter[t.id]} = 0")
                 return
             v = self.value(s.value)
             old = self.env.get(t.id)
@@ -173,7 +189,7 @@ class _Lower(Expressions):
                 if isinstance(old, (Arr, tuple)) or old == "list":
                     raise NotFused(f"{t.id!r} changes from an array to a scalar")
                 self.em.emit(f"{t.id} = {v.src}")
-                self.env[t.id] = Scalar(t.id, v.kind)
+                self.env[t.id] = self.scalar_name(t.id, v.kind)
             elif isinstance(v, Arr):
                 if old is not None:
                     raise NotFused(f"array {t.id!r} assigned twice")
@@ -214,7 +230,12 @@ class _Lower(Expressions):
             raise NotFused("an augmented operator")
         t = s.target
         if isinstance(t, ast.Name) and isinstance(self.env.get(t.id), Scalar):
-            self.em.emit(f"{t.id} {op}= {self.scalar(s.value)}")
+            v = self.value(s.value)
+            if not isinstance(v, Scalar):
+                raise NotFused("an augmented assignment of an array to a number")
+            old = self.env[t.id].kind
+            self.em.emit(f"{t.id} {op}= {v.src}")
+            self.env[t.id] = self.scalar_name(t.id, float_kind(old, v.kind) if op == "/" else arith_kind(old, v.kind))
         elif isinstance(t, ast.Subscript):
             self.item_store(t, self.scalar(s.value), op + "=")
         else:
@@ -233,9 +254,16 @@ class _Lower(Expressions):
         if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "append"
                 and isinstance(node.func.value, ast.Name) and node.func.value.id in self.lists
                 and len(node.args) == 1 and not node.keywords):
-            dest, counter = self.lists[node.func.value.id]
-            value = self.scalar(node.args[0])
-            self.em.emit(f"{dest}[{counter}] = {value}")
+            name = node.func.value.id
+            dest, counter = self.lists[name]
+            v = self.value(node.args[0])
+            if not isinstance(v, Scalar):
+                raise NotFused("a list of arrays")
+            if name == self.returned_list:
+                self.return_kinds.append(v.kind)
+            elif v.kind != "f":
+                raise NotFused("a list of numbers that may not be floats")
+            self.em.emit(f"{dest}[{counter}] = {v.src}")
             self.em.emit(f"{counter} += 1")
             return
         raise NotFused("an expression statement")
@@ -252,18 +280,19 @@ class _Lower(Expressions):
         filled = self.lists_filled_by(s)
         for name in filled:
             n = self.em.fresh("n")
-            counter = self.em.fresh("c")
             self.em.emit(f"{n} = _av_range_len({start}, {stop}, {step})")
             if self.returned_list == name:
                 self.em.fail(f"{n} != _av_out.shape[1]")      # another length than example 0's
-                dest = "_av_out[_av_i]"
+                dest, counter = "_av_out[_av_i]", self.list_counter[name]
             else:
-                dest = name
+                if self.em.depth != self.list_depth[name]:
+                    raise NotFused("a list filled in a branch")
+                dest, counter = name, self.em.fresh("c")
                 self.made.add(name)
                 self.em.emit(f"{name} = _av_np.empty({n})")
-            self.em.emit(f"{counter} = 0")
+                self.em.emit(f"{counter} = 0")
             self.lists[name] = (dest, counter)
-        self.env[s.target.id] = Scalar(s.target.id, "i")
+        self.env[s.target.id] = self.scalar_name(s.target.id, "i")
         self.em.emit(f"for {s.target.id} in range({start}, {stop}, {step}):")
         self.loop_depth += 1
         self.block(s.body)
@@ -300,9 +329,12 @@ class _Lower(Expressions):
                 and node.args[0].id == self.returned_list):
             if self.env.get(self.returned_list) != "returned":
                 raise NotFused("the returned list is not filled by a loop before the return")
+            self.em.fail(f"{self.list_counter[self.returned_list]} != _av_out.shape[1]")
             self.em.emit("return")
             return
         v = self.value(node)
+        if isinstance(v, (Scalar, Arr)):
+            self.return_kinds.append(v.kind)
         if self.mode == "scalar":
             if not isinstance(v, Scalar):
                 raise NotFused("an array returned where example 0 returned a scalar")
@@ -368,23 +400,25 @@ def kind_of(value, name: str, mapped: bool):
         parts = tuple(kind_of(v, name, mapped) for v in value)
         return None if any(p is None for p in parts) else parts
     if isinstance(value, np.ndarray):
-        if value.dtype != np.float64 or value.ndim > 2:
+        if value.dtype != np.float64 or not 1 <= value.ndim <= 2:
             return None
-        return _real(name, value.shape) if value.ndim else Scalar(name, "f")
+        return _real(name, value.shape)
     if isinstance(value, (bool, np.bool_)):
         return Scalar(name, "b")
     if isinstance(value, (int, np.integer)):
-        return Scalar(name, "i")
+        return Scalar(name, "i" if isinstance(value, (int, np.int64)) else "?")
     if isinstance(value, (float, np.floating)):
-        return Scalar(name, "f")
+        return Scalar(name, "f" if isinstance(value, (float, np.float64)) else "?")
     return None
 
 
-def lower(fdef: ast.FunctionDef, names: list, values: list, mapped: set, modules: dict, out_rank: int) -> Fused:
+def lower(fdef: ast.FunctionDef, names: list, values: list, mapped: set, modules: dict, out_rank: int,
+          out_kind: str) -> Fused:
     """Lower `fdef` (its parameters renamed to `names` = parameters + globals read, with example 0's
     `values`) into `_av_pe(..., _av_out, _av_bad, _av_i)`, which writes example `_av_i`'s result (of rank
-    `out_rank`, as example 0's) into `_av_out[_av_i]` or marks `_av_bad[_av_i]`; `mapped` names carry the
-    batch; `modules` maps module names to "numpy", "math" or "cmath". Raises NotFused outside the domain."""
+    `out_rank` and kind `out_kind`, as example 0's) into `_av_out[_av_i]` or marks `_av_bad[_av_i]`;
+    `mapped` names carry the batch; `modules` maps module names to "numpy", "math" or "cmath". Raises
+    NotFused outside the domain."""
     mode = "scalar" if out_rank == 0 else "array"
     env = {}
     for n, v in zip(names, values):
@@ -394,6 +428,24 @@ def lower(fdef: ast.FunctionDef, names: list, values: list, mapped: set, modules
         if isinstance(k, tuple) and not isinstance(v, tuple):
             raise NotFused("a tuple")
         env[n] = k
+    unstable: set = set()
+    while True:
+        stages, low = _passes(fdef, env, mode, mapped, modules, out_rank, unstable)
+        conflicts = {n for n, kinds in low.kinds_seen.items() if len(kinds) > 1
+                     or (isinstance(env.get(n), Scalar) and kinds != {env[n].kind})}
+        if conflicts <= unstable:
+            break
+        unstable |= conflicts
+    if any(k != out_kind for k in low.return_kinds):
+        raise NotFused(f"a result whose type may differ between examples ({sorted(set(low.return_kinds))}; "
+                       f"example 0: {out_kind})")
+    k = len(stages)
+    texts = [(_function(f"_av_pe_s{j}", names, lj, k), ufunc, shape) for j, (lj, ufunc, shape) in enumerate(stages)]
+    return Fused(_function("_av_pe", names, low, k), mode, low.transcendental, low.macs, low.longest, texts)
+
+
+def _passes(fdef, env, mode, mapped, modules, out_rank, unstable):
+    """The staging passes and the final one (NOTE [staging]): ([(pass, ufunc, shape)], final pass)."""
     stages = []
     while True:
         low = _Lower(fdef, dict(env), mode, set(mapped))
@@ -401,6 +453,7 @@ def lower(fdef: ast.FunctionDef, names: list, values: list, mapped: set, modules
         low.out_rank = out_rank
         low.returned_list = _returned_list(fdef, low)
         low.stage = len(stages)
+        low.unstable = unstable
         for n in low.stores:
             if n in modules:
                 raise NotFused(f"the module name {n!r} is assigned")
@@ -412,10 +465,7 @@ def lower(fdef: ast.FunctionDef, names: list, values: list, mapped: set, modules
             ufunc, shape = low.sites[-1]
             stages.append((low, ufunc, shape))
             continue
-        break
-    k = len(stages)
-    texts = [(_function(f"_av_pe_s{j}", names, lj, k), ufunc, shape) for j, (lj, ufunc, shape) in enumerate(stages)]
-    return Fused(_function("_av_pe", names, low, k), mode, low.transcendental, low.macs, low.longest, texts)
+        return stages, low
 
 
 def _function(fname, names, low, n_buffers) -> str:

@@ -79,6 +79,30 @@ class Emitter:
         return j
 
 
+# NOTE [kinds]. A scalar's kind is the Python type it has on *every* path: "b" bool, "i" int (Python int or
+# int64), "f" float (Python float or float64), "?" unknown or path-dependent. Numba gives a variable one type
+# for the whole function (`s = 0` then `s += x[k]`: float), while Python's type follows the path taken
+# (an example with no iteration returns the int 0). The loop oracle stacks per-example results, so a result
+# whose type differs between examples would be written into example 0's dtype with a cast: a silently wrong
+# value. `lower` therefore requires every return site's kind to be known and equal to example 0's dtype, and
+# names assigned with different kinds read as "?".
+def arith_kind(*kinds) -> str:
+    """The kind of +, -, *, //, % (and min/max of numbers, np.maximum, ...) of operands of these kinds."""
+    if any(k not in ("i", "f") for k in kinds):
+        return "?"          # bool arithmetic differs (True + True: 2 in Python, True for np.bool_), unknown
+    return "f" if "f" in kinds else "i"
+
+
+def float_kind(*kinds) -> str:
+    """The kind of /, math.sqrt, np.exp, ... (float for int or float operands)."""
+    return "f" if all(k in ("i", "f") for k in kinds) else "?"
+
+
+def same_kind(*kinds) -> str:
+    """The kind of a choice between values (`a if c else b`, `a or b`)."""
+    return kinds[0] if len(set(kinds)) == 1 else "?"
+
+
 def _dim_src(d) -> str:
     return str(d)
 
@@ -117,11 +141,12 @@ class ArrayOps:
         raise _StageEnd
 
     # ---- array building blocks -------------------------------------------------------------------------
-    def elementwise(self, form, vals, kind, bool_at=None) -> Scalar | Arr:
+    def elementwise(self, form, vals, kind, bool_at=None, skind="?") -> Scalar | Arr:
         """`form` applied element by element, NumPy's broadcasting; only argument `bool_at` (np.where's
-        condition) may be a boolean array."""
+        condition) may be a boolean array. `kind` is the result's for arrays, `skind` for scalars (NOTE
+        [kinds])."""
         if all(isinstance(v, Scalar) for v in vals):
-            return Scalar(form(*(v.src for v in vals)), kind if kind == "b" else "?")
+            return Scalar(form(*(v.src for v in vals)), skind)
         if any(not isinstance(v, (Scalar, Arr)) for v in vals):
             raise NotFused("a tuple in an element-wise operation")
         arrays = [v for v in vals if isinstance(v, Arr)]

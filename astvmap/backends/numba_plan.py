@@ -218,7 +218,11 @@ class FusedPlan(_Plan):
             raise NotFused(f"a {ref.dtype} result")
         modules = {n: v.__name__ for n, v in inject.items() if isinstance(v, types.ModuleType)}
         values = example(layout, flat) + [src.resolve(n)[1] for n in extras]
-        fused = lower(src.fdef, params + extras, values, _mapped_params(layout, params), modules, ref.ndim)
+        out_kind = {"float64": "f", "int64": "i", "bool": "b"}.get(ref.dtype.name)
+        if out_kind is None:
+            raise NotFused(f"a {ref.dtype} result")
+        fused = lower(src.fdef, params + extras, values, _mapped_params(layout, params), modules, ref.ndim,
+                      out_kind)
         return fused, prepared
 
     @classmethod

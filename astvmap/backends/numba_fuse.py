@@ -181,7 +181,7 @@ class _Lower(Expressions):
                 self.list_depth[t.id] = self.em.depth
                 if t.id == self.returned_list:      # its length is checked where it is returned
                     self.list_counter[t.id] = self.em.fresh("c")
-                    self.em.emit(f"{self.list_counter[t.id]} = 0")
+                    self.em.emit(f"{self.list_counter[t.id]} = 0  # {t.id}: filled straight into the result row")
                 return
             v = self.value(s.value)
             old = self.env.get(t.id)
@@ -263,7 +263,7 @@ class _Lower(Expressions):
                 self.return_kinds.append(v.kind)
             elif v.kind != "f":
                 raise NotFused("a list of numbers that may not be floats")
-            self.em.emit(f"{dest}[{counter}] = {v.src}")
+            self.em.emit(f"{dest.format(counter)} = {v.src}")
             self.em.emit(f"{counter} += 1")
             return
         raise NotFused("an expression statement")
@@ -283,11 +283,11 @@ class _Lower(Expressions):
             self.em.emit(f"{n} = _av_range_len({start}, {stop}, {step})")
             if self.returned_list == name:
                 self.em.fail(f"{n} != _av_out.shape[1]")      # another length than example 0's
-                dest, counter = "_av_out[_av_i]", self.list_counter[name]
+                dest, counter = "_av_out[_av_i, {}]", self.list_counter[name]
             else:
                 if self.em.depth != self.list_depth[name]:
                     raise NotFused("a list filled in a branch")
-                dest, counter = name, self.em.fresh("c")
+                dest, counter = name + "[{}]", self.em.fresh("c")
                 self.made.add(name)
                 self.em.emit(f"{name} = _av_np.empty({n})")
                 self.em.emit(f"{counter} = 0")
@@ -299,7 +299,7 @@ class _Lower(Expressions):
         self.loop_depth -= 1
         for name in filled:
             dest, counter = self.lists.pop(name)
-            if dest != "_av_out[_av_i]":
+            if not dest.startswith("_av_out"):
                 self.env[name] = _real(name, (counter,), "f")
             else:
                 self.env[name] = "returned"

@@ -98,10 +98,10 @@ def check(f, args, in_axes=0, *, fused=True, v=None, allow_fallback=False):
     return v
 
 
-def check_raises(f, good, bad, in_axes=0):
+def check_raises(f, good, bad, in_axes=0, fused=True):
     """Good data runs fused; then bad data (the loop raises for some example) raises the same type, from
     the compiled loop's re-run of the failing example in Python (its note says so)."""
-    v = check(f, good, in_axes)
+    v = check(f, good, in_axes, fused=fused)
     want, err = oracle(f, bad, in_axes)
     assert err is not None, f"the loop does not raise on the bad data ({want})"
     with pytest.raises(Exception) as got, np.errstate(all="ignore"), warnings.catch_warnings():
@@ -601,15 +601,16 @@ def test_named_temporaries(B):
 def test_item_writes(B):
     rng = np.random.default_rng(B)
     x, m = batch(rng, B, (5,), (2, 3))
-    check(item_writes, (x,))
-    check(item_writes_2d, (m,))
-    check(item_write_index, (x, np.arange(B) % 5 - 2.0))
+    # item writes are left to the plain loop (the lowering's views would not alias the written array)
+    check(item_writes, (x,), fused=False)
+    check(item_writes_2d, (m,), fused=False)
+    check(item_write_index, (x, np.arange(B) % 5 - 2.0), fused=False)
     check(zeros_and_empty, (x,), fused=None)          # np.zeros/np.empty are outside the lowering
 
 
 def test_item_write_out_of_range_raises():
     x = np.random.default_rng(0).normal(size=(3, 5))
-    check_raises(item_write_index, (x, np.array([0.0, 1.0, -5.0])), (x, np.array([0.0, 5.0, 1.0])))
+    check_raises(item_write_index, (x, np.array([0.0, 1.0, -5.0])), (x, np.array([0.0, 5.0, 1.0])), fused=False)
 
 
 def write_via_alias(x):
@@ -648,20 +649,16 @@ def write_after_full_view(x):
 ALIASING_X = np.array([[-1.0, 2.0, 3.0, 4.0], [1.0, -2.0, 3.0, 4.0], [2.0, 3.0, -1.0, 0.5]])
 
 
-@bug("`a = y; b = y + 0.0; a[0] = 9.0; return b`: b is inlined (it reads y, and only a is in the "
-     "item-write set), so it sees the write made through the alias a; example 0 skips the write, so the "
-     "check on example 0 passes and example 1 is silently wrong", raises=AssertionError)
 def test_write_through_alias_after_use():
-    check(write_via_alias, (ALIASING_X,))
+    # `a = y; b = y + 0.0; a[0] = 9.0; return b`: b was inlined and saw the write made through a
+    check(write_via_alias, (ALIASING_X,), fused=False)
 
 
-@bug("basic slices are views in NumPy: the lowering copies `z = y[1:]` (or `y[:]`) into a new array, so a "
-     "later write into y is not seen through z, and a write into z does not reach y; silently wrong for "
-     "the examples that take the write (example 0 does not)", raises=AssertionError)
 @pytest.mark.parametrize("f", [write_after_view, write_into_view, write_after_full_view],
                          ids=lambda f: f.__name__)
 def test_writes_and_slice_views(f):
-    check(f, (ALIASING_X,))
+    # basic slices are views in NumPy; the lowering copied `z = y[1:]`, so writes were not shared
+    check(f, (ALIASING_X,), fused=False)
 
 
 # ---- tuple parameters, globals ---------------------------------------------------------------------------
@@ -715,10 +712,6 @@ def predict_global_tuple(x):
     return w @ x + b
 
 
-@bug("a global array that changes shape (same rank and dtype) between calls: the fused plan is keyed by "
-     "the arguments' shapes only and keeps the sizes baked in on the first call, so (4,2)->(4,5) returns "
-     "the first 2 columns and (4,2)->(5,2) (the loop raises ValueError) returns a result; (4,2)->(2,2), "
-     "not run here, reads past the array's end")
 @pytest.mark.parametrize("shape", [(4, 5), (5, 2)], ids=str)
 def test_global_changing_shape(monkeypatch, shape):
     x = np.random.default_rng(0).normal(size=(3, 4))
@@ -727,8 +720,6 @@ def test_global_changing_shape(monkeypatch, shape):
     check(dot_swap, (x,), v=v, fused=None)
 
 
-@bug("the same for a global tuple of arrays: GPARAMS (2,3),(2,) -> (4,3),(4,) still returns 2 outputs "
-     "per example")
 def test_global_tuple_changing_shape(monkeypatch):
     x = np.random.default_rng(0).normal(size=(3, 3))
     v = check(predict_global_tuple, (x,))
@@ -874,10 +865,6 @@ def test_result_type_depends_on_values(f, floats, others):
     check(f, (floats,), v=v, fused=None)
 
 
-@bug("plain (unfused) LoopPlan: the plan is validated on the first call's example 0, where Python returns "
-     "a float; Numba unifies `1 if c else 0.5` (`c and x`, a list of `i` or `x[i]`) to float64, so a later "
-     "call whose examples all return ints (bools) gives a float64 result where the loop gives int64 "
-     "(bool)", raises=AssertionError)
 @pytest.mark.parametrize("f, floats, others", TYPE_CASES, ids=[f.__name__ for f, _, _ in TYPE_CASES])
 def test_result_type_across_calls(f, floats, others):
     v = check(f, (floats,), fused=None)
@@ -890,9 +877,6 @@ def staged_log_in_branch(x):
     return -1.0
 
 
-@bug("a staged transcendental ufunc (NumPy over the whole batch buffer) also runs on the zero rows of "
-     "examples that never reach it: np.log(0) under np.errstate(divide='raise') raises FloatingPointError "
-     "(and a RuntimeWarning otherwise) where the loop computes nothing", raises=FloatingPointError)
 def test_staged_ufunc_runs_only_where_python_does():
     x = np.array([[1.0, 2.0, 3.0], [-1.0, 0.0, 0.0], [2.0, 3.0, 4.0]])
     want = oracle(staged_log_in_branch, (x,))[0]
@@ -923,10 +907,6 @@ UNGUARDED = [       # (function, good arguments, arguments making Numba raise in
 ]
 
 
-@bug("an exception Numba raises inside the fused prange driver (which has no guard, unlike the plain "
-     "loop's `_av_guard`) escapes as SystemError 'CPUDispatcher(_av_drive) returned a result with an "
-     "exception set': range(0, 3, 0) (the loop raises ValueError), 0.0 ** -1 (Numba raises "
-     "ZeroDivisionError; the loop returns inf)", raises=(SystemError, AssertionError))
 @pytest.mark.parametrize("f, good, bad", UNGUARDED, ids=[f.__name__ for f, _, _ in UNGUARDED])
 def test_numba_exceptions_inside_the_fused_driver(f, good, bad):
     v = check(f, good)
@@ -983,12 +963,17 @@ NUMBA_SEMANTICS = [
 ]
 
 
-@bug("Numba's scalar semantics differ from Python's: math.sqrt/log of a negative number or 0 give NaN/-inf "
-     "(Python: ValueError), 1.0 / 0 and 7 // 0 on Python numbers give inf/0 (ZeroDivisionError), "
-     "int(nan), int(inf), int(1e20) give INT64_MIN (ValueError, OverflowError, or a huge int whose slice "
-     "is empty), 2 ** -1 gives 0 (0.5), Python ints wrap at 64 bits; example 0 is fine, so the check on "
-     "it passes and later examples are wrong")
-@pytest.mark.parametrize("f, x, k", NUMBA_SEMANTICS, ids=[f.__name__ for f, _, _ in NUMBA_SEMANTICS])
+@pytest.mark.parametrize("f, x, k", NUMBA_SEMANTICS[:-1], ids=[f.__name__ for f, _, _ in NUMBA_SEMANTICS[:-1]])
 def test_python_scalar_semantics(f, x, k):
+    # math.sqrt/log of a negative number or 0, 1.0 / 0 and 7 // 0 on Python numbers, int(nan), int(inf),
+    # int(1e20) and 2 ** -1 gave Numba's answers (NaN, inf, 0, INT64_MIN) where Python raises or differs;
+    # the lowering now marks such examples (re-run in Python) or leaves the function to NumPy
     args = (x,) if k is None else (x, k)
-    check(f, args)
+    check(f, args, fused=None, allow_fallback=True)
+
+
+@bug("Python ints are unbounded; compiled ints (and the batched NumPy code's) are int64, so 1000 ** 7 "
+     "wraps (a known gap, README)")
+def test_python_int_overflow():
+    f, x, k = NUMBA_SEMANTICS[-1]
+    check(f, (x, k), fused=None, allow_fallback=True)

@@ -62,7 +62,7 @@ import numpy as np
 from ..errors import PerformanceWarning
 from .numba_codegen import _Ineligible, cache_dir  # noqa: F401 (public)
 from .numba_fuse import NotFused
-from .numba_plan import CompiledFailed, FusedPlan, LoopPlan
+from .numba_plan import CompiledFailed, FusedPlan, LoopPlan, StalePlan
 
 _OPTIONS = {"parallel": True, "fastmath": False, "cache": True, "strategy": "auto"}
 _STRATEGIES = ("auto", "loop", "numpy")
@@ -128,6 +128,12 @@ class Backend:
             else:
                 try:
                     out = plan.run(vm, call, flat)
+                except StalePlan:           # a global changed shape: lower it again, once
+                    self._plans.pop((id(spec), layout, tuple(np.shape(v) for v in flat)), None)
+                    plan = self._loop_plan(spec, call, layout, flat, choice)
+                    out = None if plan is None else self._run_fresh(plan, call, flat)
+                    if out is not None:
+                        return out
                 except CompiledFailed as e:
                     self._fallback(str(e))
                 else:
@@ -135,6 +141,16 @@ class Backend:
                     return out
         self.strategy, self.fused, self.last_text = "numpy", False, None
         return vm.run_numpy(call, spec)
+
+    def _run_fresh(self, plan, call, flat):
+        """A plan built for this very call (no StalePlan possible); None if its compiled code failed."""
+        try:
+            out = plan.run(self.vmapped, call, flat)
+        except (CompiledFailed, StalePlan) as e:
+            self._fallback(str(e) or "a global changed while the call ran")
+            return None
+        self.strategy, self.fused, self.last_text = "loop", plan.fused, plan.text
+        return out
 
     def _loop_plan(self, spec, call, layout, flat, choice):
         """The compiled loop for this call, or None for the NumPy code. The lowered (fused) plan is tried

@@ -83,6 +83,18 @@ def _free_names(fdef: ast.FunctionDef) -> list[str]:
     return [n for n in loads if n not in bound]
 
 
+def check_powers(fdef: ast.FunctionDef):
+    """The plain loop compiles the user's code as it is: a power with a computed or negative exponent is
+    left to NumPy (Numba's int ** negative int is 0, Python's a float). The fused lowering knows the
+    operands' kinds and handles it itself."""
+    for node in ast.walk(fdef):
+        if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Pow) and not (
+                isinstance(node.right, ast.Constant) and isinstance(node.right.value, (int, float))
+                and not isinstance(node.right.value, bool) and node.right.value >= 0):
+            raise _Ineligible("it raises to a computed or negative power (Numba's int ** negative int is 0, "
+                              "Python's a float)")
+
+
 def _per_example_source(src):
     """(text of `_av_pe`, extra parameter names, modules to inject, getters of the extra values)."""
     fdef = src.fdef
@@ -169,7 +181,10 @@ def _av_drive_s{j}(start, stop{lead}{params}, out0, _av_bad):
                 f"        {o}[i] = r[{k}]" for k, o in enumerate(outs))
         else:
             store = f"        out0[i] = _av_pe({call_args})"
-        head = f"""@_av_numba.njit({flags}, boundscheck=True)
+        # error_model="python": a division by zero raises as with Python's numbers; where the example's
+        # values are NumPy scalars (inf in Python too), the re-run in Python shows it and NumPy runs the call
+        plain = flags.replace("error_model='numpy'", "error_model='python'")
+        head = f"""@_av_numba.njit({plain}, boundscheck=True)
 {pe_text}
 
 

@@ -97,9 +97,7 @@ class _Lower(Expressions):
         self.longest = 0
         self.stores = _store_counts(fdef)
         self.loads = _load_counts(fdef)
-        self.item_writes = _item_writes(fdef)
         self.lists: dict = {}           # list name -> ("out" | array name, counter name)
-        self.made: set = set()          # arrays this function allocates (the only ones it may write)
         self.list_depth: dict = {}      # list name -> block depth where it is made
         self.list_counter: dict = {}    # the returned list -> its counter
         self.kinds_seen: dict = {}      # scalar name -> the kinds assigned to it (NOTE [kinds])
@@ -216,10 +214,9 @@ class _Lower(Expressions):
     def bind_array(self, name, v: Arr) -> Arr:
         """Inline a named array used once (when nothing it reads changes), else compute it into an array."""
         single = self.stores.get(name, 0) == 1 and self.loads.get(name, 0) == 1 and self.em.depth == 1
-        stable = all(self.stores.get(r, 0) <= 1 and r not in self.item_writes for r in v.reads)
+        stable = all(self.stores.get(r, 0) <= 1 for r in v.reads)
         if v.name is not None or (single and stable):
             return v
-        self.made.add(name)
         self.em.emit(f"{name} = _av_np.empty(({', '.join(map(_dim_src, v.shape))},))")
         self.loops(v.shape, lambda idx: self.em.emit(f"{name}[{', '.join(idx)}] = {v.elem(idx, self.em)}"))
         return _real(name, v.shape, v.kind)
@@ -242,13 +239,9 @@ class _Lower(Expressions):
             raise NotFused("an augmented assignment to an array")
 
     def item_store(self, t: ast.Subscript, value: str, op: str):
-        base = self.env.get(t.value.id) if isinstance(t.value, ast.Name) else None
-        if not isinstance(base, Arr) or base.name not in self.made:
-            raise NotFused("an item write outside arrays this function made")
-        idx = self.indices(t.slice, base)
-        if idx is None:
-            raise NotFused("a slice write")
-        self.em.emit(f"{base.name}[{', '.join(idx)}] {op} {value}")
+        # Writing into an array is left to the plain loop: basic slices and `a = y` alias the written array
+        # in NumPy, and the views here are copies (or lazy element expressions) that would not follow.
+        raise NotFused("an item write (views of the written array would not see it)")
 
     def expr_stmt(self, node):
         if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "append"
@@ -277,6 +270,8 @@ class _Lower(Expressions):
             raise NotFused("a for loop over something other than range(...)")
         args = [self.scalar(a) for a in it.args]
         start, stop, step = (["0"] + args + ["1"])[:3] if len(args) == 1 else (args + ["1"])[:3]
+        if _constant(step) is None:
+            self.em.fail(f"{step} == 0")           # range() arg 3 must not be zero
         filled = self.lists_filled_by(s)
         for name in filled:
             n = self.em.fresh("n")
@@ -288,7 +283,6 @@ class _Lower(Expressions):
                 if self.em.depth != self.list_depth[name]:
                     raise NotFused("a list filled in a branch")
                 dest, counter = name + "[{}]", self.em.fresh("c")
-                self.made.add(name)
                 self.em.emit(f"{name} = _av_np.empty({n})")
                 self.em.emit(f"{counter} = 0")
             self.lists[name] = (dest, counter)
@@ -371,16 +365,6 @@ def _load_counts(fdef) -> dict:
             for n in ast.walk(loop):
                 if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load):
                     out[n.id] = out.get(n.id, 0) + 2
-    return out
-
-
-def _item_writes(fdef) -> set:
-    out = set()
-    for n in ast.walk(fdef):
-        targets = n.targets if isinstance(n, ast.Assign) else [n.target] if isinstance(n, ast.AugAssign) else []
-        for t in targets:
-            if isinstance(t, ast.Subscript) and isinstance(t.value, ast.Name):
-                out.add(t.value.id)
     return out
 
 

@@ -27,25 +27,78 @@ from .numba_fuse_values import (
 )
 
 _BUILTIN_KINDS = {"float": "f", "int": "i", "bool": "b"}
-_MATH_INT = {"floor", "ceil", "trunc", "factorial", "gcd", "comb", "perm", "isqrt"}
-_MATH_BOOL = {"isnan", "isinf", "isfinite", "isclose"}
+_MATH_INT = {"floor", "ceil", "trunc"}
+_MATH_BOOL = {"isnan", "isinf", "isfinite"}
+# math functions Numba compiles without raising (Python's errors are checked: `checked_call`)
+_MATH = _MATH_INT | _MATH_BOOL | {"sqrt", "exp", "expm1", "log", "log2", "log10", "log1p", "sin", "cos", "tan",
+                                  "asin", "acos", "atan", "atan2", "sinh", "cosh", "tanh", "asinh", "acosh",
+                                  "atanh", "hypot", "fabs", "copysign", "erf", "erfc", "degrees", "radians"}
 
 
 class Expressions(ArrayOps):
+    def python_numbers(self, op, a, b, natural):
+        """Python raises on numbers where Numba (error_model="numpy") goes on: x / 0, x // 0, x % 0,
+        0.0 ** -1; an int to a negative int power is a float in Python, 0 in Numba. Such an example is
+        marked (the driver's caller re-runs it in Python, which raises, or shows NumPy's scalars gave inf)."""
+        if op in ("/", "//", "%"):
+            d = self.em.fresh("q")
+            self.em.emit(f"{d} = {b.src}")
+            self.em.fail(f"{d} == 0")
+            return a, Scalar(d, b.kind)
+        if op == "**" and not natural:
+            if a.kind != "f":
+                raise NotFused("a power of a number that may be an integer, to a computed exponent")
+            x, e = self.em.fresh("p"), self.em.fresh("q")
+            self.em.emit(f"{x} = {a.src}")
+            self.em.emit(f"{e} = float({b.src})")
+            self.em.fail(f"({x} == 0 and {e} < 0) or ({x} < 0 and {e} != _av_np.floor({e}))")  # raises, complex
+            return Scalar(x, "f"), Scalar(e, "f")
+        return a, b
+
+    def float_of(self, v):
+        return Scalar(f"float({v.src})", "f") if isinstance(v, Scalar) else v
+
+    def checked_call(self, f, args, kind) -> Scalar:
+        """A call of numbers passed through to Numba, with Python's errors kept: `int()` of NaN, inf or
+        a number past int64, and a math function giving a non-finite result from finite arguments (Python
+        raises ValueError or OverflowError there; Numba returns it)."""
+        srcs = [a.src for a in args]
+        call = f"{ast.unparse(f)}({', '.join(srcs)})"
+        if isinstance(f, ast.Name) and f.id == "int" and args[0].kind != "i":
+            t = self.em.fresh("t")
+            self.em.emit(f"{t} = {srcs[0]}")
+            self.em.fail(f"not (abs({t}) < 9.2e18)")
+            return Scalar(f"int({t})", "i")
+        if isinstance(f, ast.Attribute) and f.attr not in _MATH_BOOL:
+            ts = []
+            for src in srcs:
+                ts.append(self.em.fresh("t"))
+                self.em.emit(f"{ts[-1]} = {src}")
+            finite = " and ".join(f"_av_np.isfinite({t})" for t in ts) or "True"
+            if f.attr in _MATH_INT:
+                self.em.fail(f"not ({finite})")                   # math.floor(nan): ValueError
+                return Scalar(f"{ast.unparse(f)}({', '.join(ts)})", kind)
+            r = self.em.fresh("r")
+            self.em.emit(f"{r} = {ast.unparse(f)}({', '.join(ts)})")
+            self.em.fail(f"({finite}) and not _av_np.isfinite({r})")
+            return Scalar(r, kind)
+        return Scalar(call, kind)
+
     def call_kind(self, f, args) -> str:
         """The kind of a call of numbers passed through to Numba (NOTE [kinds])."""
         kinds = [a.kind for a in args]
         if isinstance(f, ast.Name) and self.env.get(f.id) is None:
             if f.id in _BUILTIN_KINDS and len(args) == 1:
                 return _BUILTIN_KINDS[f.id]
-            if f.id in ("abs", "min", "max"):
+            if f.id in ("abs", "min", "max") and args:
                 return arith_kind(*kinds) if f.id == "abs" else same_kind(*kinds)
-            return "?"
-        if isinstance(f, ast.Attribute) and isinstance(f.value, ast.Name) and self.modules.get(f.value.id) == "math":
+        elif isinstance(f, ast.Attribute) and isinstance(f.value, ast.Name) \
+                and self.modules.get(f.value.id) == "math" and f.attr in _MATH:
             if f.attr in _MATH_BOOL:
                 return "b"
             return "i" if f.attr in _MATH_INT else float_kind(*kinds)
-        return "?"
+        # anything else might raise inside the compiled loop, where Numba's threads lose the exception
+        raise NotFused(f"the call {ast.unparse(f)}(...)")
 
     def scalar(self, node) -> str:
         v = self.value(node)
@@ -83,9 +136,15 @@ class Expressions(ArrayOps):
         if op is None:
             raise NotFused("a bitwise operator")
         a, b = self.value(node.left), self.value(node.right)
-        if op == "**" and isinstance(a, Arr) and not (isinstance(node.right, ast.Constant)
-                                                     and type(node.right.value) is int):
+        natural = isinstance(node.right, ast.Constant) and type(node.right.value) is int and node.right.value >= 0
+        if op == "**" and isinstance(a, Arr) and not natural:
             self.transcendental += 1        # x ** 2 is multiplications; x ** 0.5 calls pow
+        if isinstance(a, Scalar) and isinstance(b, Scalar):
+            a, b = self.python_numbers(op, a, b, natural)
+        elif op == "**" and not natural and b.kind != "f":
+            # Numba's float ** negative int raises ZeroDivisionError for 0.0 (inside prange: lost);
+            # NumPy's array ** int is a float power (inf)
+            b = self.float_of(b)
         if op == "/":
             skind = float_kind(a.kind, b.kind)
         elif op == "**":                    # int ** negative int is a float in Python
@@ -112,18 +171,57 @@ class Expressions(ArrayOps):
         a, b = self.value(node.left), self.value(node.comparators[0])
         return self.elementwise(lambda x, y: f"({x} {op} {y})", [a, b], "b", skind="b")
 
+    def lazy(self, node) -> Scalar:
+        """A scalar operand Python may not evaluate (a branch of `a if c else b`, the right of and/or):
+        its checks and loops go into the branch that evaluates it (`branch`)."""
+        v = self.value(node)
+        if not isinstance(v, Scalar):
+            raise NotFused("a conditional expression or and/or on arrays")
+        return v
+
+    def branch(self, head: str, node, result: str, orelse=None) -> tuple:
+        """Emit `if head: result = <node>` [`else: result = <orelse>`]; the values' Scalars, and whether
+        any statement was needed besides the assignments."""
+        em = self.em
+        start = len(em.lines)
+        vals = []
+        for k, (line, part) in enumerate(((f"if {head}:", node), ("else:", orelse))):
+            if part is None:
+                continue
+            em.emit(line)
+            em.depth += 1
+            n = len(em.lines)
+            v = self.lazy(part)
+            em.emit(f"{result} = {v.src}")
+            em.depth -= 1
+            vals.append((v, len(em.lines) - n > 1))
+        return [v for v, _ in vals], any(s for _, s in vals), start
+
     def v_BoolOp(self, node):
-        vals = [self.value(v) for v in node.values]
-        if any(not isinstance(v, Scalar) for v in vals):
-            raise NotFused("and/or on arrays")
-        op = " and " if isinstance(node.op, ast.And) else " or "
-        return Scalar("(" + op.join(v.src for v in vals) + ")", same_kind(*(v.kind for v in vals)))
+        first = self.lazy(node.values[0])
+        r = self.em.fresh("v")
+        self.em.emit(f"{r} = {first.src}")
+        start, simple, kinds, srcs = len(self.em.lines) - 1, True, [first.kind], [first.src]
+        for part in node.values[1:]:
+            head = r if isinstance(node.op, ast.And) else f"not {r}"
+            (v,), stmts, _ = self.branch(head, part, r)
+            simple, kinds, srcs = simple and not stmts, kinds + [v.kind], srcs + [v.src]
+        if simple:                      # nothing to keep lazy: the expression as written
+            del self.em.lines[start:]
+            op = " and " if isinstance(node.op, ast.And) else " or "
+            return Scalar("(" + op.join(srcs) + ")", same_kind(*kinds))
+        return Scalar(r, same_kind(*kinds))
 
     def v_IfExp(self, node):
-        t, a, b = self.value(node.test), self.value(node.body), self.value(node.orelse)
-        if not all(isinstance(v, Scalar) for v in (t, a, b)):
+        t = self.value(node.test)
+        if not isinstance(t, Scalar):
             raise NotFused("a conditional expression on arrays")
-        return Scalar(f"({a.src} if {t.src} else {b.src})", same_kind(a.kind, b.kind))
+        r = self.em.fresh("v")
+        (a, b), stmts, start = self.branch(t.src, node.body, r, node.orelse)
+        if not stmts:
+            del self.em.lines[start:]
+            return Scalar(f"({a.src} if {t.src} else {b.src})", same_kind(a.kind, b.kind))
+        return Scalar(r, same_kind(a.kind, b.kind))
 
     def v_Attribute(self, node):
         if _module_name(node.value, self):
@@ -210,6 +308,6 @@ class Expressions(ArrayOps):
         if isinstance(f, ast.Name) and f.id == "len" and len(args) == 1 and isinstance(args[0], Arr):
             return Scalar(_dim_src(args[0].shape[0]), "i")
         if all(isinstance(a, Scalar) for a in args) and isinstance(f, (ast.Name, ast.Attribute)):
-            return Scalar(f"{ast.unparse(f)}({', '.join(a.src for a in args)})", self.call_kind(f, args))
+            return self.checked_call(f, args, self.call_kind(f, args))
         raise NotFused(f"the call {ast.unparse(f)}(...)")
 

@@ -316,18 +316,6 @@ class ArrayOps:
             return Scalar(elem((), self.em), base.kind)
         return Arr(shape, elem, base.kind, None, frozenset(reads))
 
-    def indices(self, sl, base: Arr):
-        """Source indices of one element of a real array (item writes), or None for a slice."""
-        items = list(sl.elts) if isinstance(sl, ast.Tuple) else [sl]
-        if len(items) != len(base.shape) or any(isinstance(i, ast.Slice) for i in items):
-            return None
-        out = []
-        for item, dim in zip(items, base.shape):
-            i = self.value(item)
-            if not isinstance(i, Scalar) or i.kind in ("f", "b"):
-                raise NotFused("an index that is not an integer scalar")
-            out.append(self.em.index(i.src, _dim_src(dim)))
-        return out
 
 
 # ---- helpers -----------------------------------------------------------------------------------------

@@ -21,12 +21,30 @@ import warnings
 
 import numpy as np
 
-from .numba_codegen import _Ineligible, _load, _module_text, _per_example_source
+from .numba_codegen import _Ineligible, _load, _module_text, _per_example_source, check_powers
 from .numba_fuse import NotFused, lower
 
 
 class CompiledFailed(Exception):
     """The compiled code raised where the Python function does not."""
+
+
+class StalePlan(Exception):
+    """A global the fused plan baked sizes of has another shape or type now: build the plan again."""
+
+
+def signature(value):
+    """What the fused lowering assumed of a global: its type, and an array's dtype and shape."""
+    if isinstance(value, tuple):
+        return tuple(signature(v) for v in value)
+    if isinstance(value, np.ndarray):
+        return (value.dtype.str, value.shape)
+    return type(value).__name__
+
+
+# NumPy applies a staged ufunc to every row of its buffer; rows of examples that never reach the site hold
+# a value where the ufunc is quiet (no divide-by-zero or invalid warning, which the loop would not give)
+_QUIET = {"log": 1.0, "log2": 1.0, "log10": 1.0}
 
 
 def out_layout(ref):
@@ -171,6 +189,7 @@ class LoopPlan(_Plan):
     def build(cls, backend, spec, call, layout, flat):
         import numba  # only now: the NumPy strategy never imports it
         src, pe_text, _, extras, inject, ref = _prepare(backend, layout, flat)
+        check_powers(src.fdef)
         extra_values = [src.resolve(n)[1] for n in extras]
         plan = cls(None, src, extras, layout, spec)
         plan.out_layout = out_layout(ref)
@@ -193,6 +212,12 @@ class LoopPlan(_Plan):
         extra = self.extra_values()
         B = call.B
         r0 = self.module._av_one(0, *flat, *extra)
+        # Numba types the result once for all paths (`1 if c else 0.5`: float64); Python's example 0 of this
+        # call tells whether the loop's result has that dtype (NOTE [kinds] in numba_fuse_values.py)
+        with np.errstate(all="ignore"):
+            why = same(call_python(vm._base, example(self.layout, flat)), r0)
+        if why:
+            raise CompiledFailed(why)
         outs = []
         for r in (list(r0) if self.out_layout[0] == "t" else [r0]):
             r = np.asarray(r)
@@ -234,6 +259,7 @@ class FusedPlan(_Plan):
         plan.out_layout = ("a",)
         plan.out_shape, plan.out_dtype = ref.shape, ref.dtype
         plan.lowered = fused
+        plan.globals = [signature(src.resolve(n)[1]) for n in extras]
         plan.text = _module_text(fused.text, layout, len(extras), plan.out_layout, backend.options, fused)
         plan.module = _load(plan.text, backend.options, inject)
         out = np.empty((1,) + ref.shape, ref.dtype)
@@ -251,15 +277,23 @@ class FusedPlan(_Plan):
     def stages(self, flat, extra, out, bad, B):
         """Run the staged passes (numba_fuse, NOTE [staging]) and the final one over examples 0..B-1."""
         m = self.module
-        bufs = [np.zeros((B,) + shape) for _, _, shape in self.lowered.stages]
-        for j, (_, ufunc, _) in enumerate(self.lowered.stages):
-            getattr(m, f"_av_drive_s{j}")(0, B, *flat, *extra, *bufs, out, bad)
-            getattr(np, ufunc)(bufs[j], out=bufs[j])
-        m._av_drive(0, B, *flat, *extra, *bufs, out, bad)
+        bufs = [np.full((B,) + shape, _QUIET.get(ufunc, 0.0)) for _, ufunc, shape in self.lowered.stages]
+        try:
+            for j, (_, ufunc, _) in enumerate(self.lowered.stages):
+                getattr(m, f"_av_drive_s{j}")(0, B, *flat, *extra, *bufs, out, bad)
+                getattr(np, ufunc)(bufs[j], out=bufs[j])
+            m._av_drive(0, B, *flat, *extra, *bufs, out, bad)
+        except (FloatingPointError, KeyboardInterrupt):
+            raise                   # the user's np.errstate on a staged ufunc, as in the loop
+        except Exception as e:      # noqa: BLE001 - Numba raising inside prange (SystemError): not trusted
+            raise CompiledFailed(f"the compiled loop raised {type(e).__name__}") from None
 
     def run(self, vm, call, flat):
+        extra = self.extra_values()
+        if [signature(v) for v in extra] != self.globals:
+            raise StalePlan
         out = np.empty((call.B,) + self.out_shape, self.out_dtype)
         bad = np.zeros(call.B, dtype=np.bool_)
-        self.stages(flat, self.extra_values(), out, bad, call.B)
+        self.stages(flat, extra, out, bad, call.B)
         self.check(vm, flat, bad)
         return self.finish(vm, call, [out])

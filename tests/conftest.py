@@ -52,3 +52,15 @@ def pytest_configure(config):
 @pytest.fixture
 def rng():
     return np.random.default_rng(20240601)
+
+
+@pytest.fixture(scope="module")
+def numba_cache_dir(request, tmp_path_factory):
+    """ASTVMAP_CACHE_DIR for the Numba tests: pytest's cache folder (compiled code survives between runs),
+    or a temporary one under -p no:cacheprovider."""
+    cache = getattr(request.config, "cache", None)
+    folder = cache.mkdir("astvmap-numba") if cache is not None else tmp_path_factory.mktemp("astvmap-numba")
+    mp = pytest.MonkeyPatch()
+    mp.setenv("ASTVMAP_CACHE_DIR", str(folder))
+    yield folder
+    mp.undo()

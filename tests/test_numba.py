@@ -17,14 +17,7 @@ import astvmap  # noqa: E402
 from astvmap import PerformanceWarning, vmap  # noqa: E402
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _cache_dir(request, tmp_path_factory):
-    cache = getattr(request.config, "cache", None)        # None under -p no:cacheprovider
-    folder = cache.mkdir("astvmap-numba") if cache is not None else tmp_path_factory.mktemp("astvmap-numba")
-    mp = pytest.MonkeyPatch()
-    mp.setenv("ASTVMAP_CACHE_DIR", str(folder))
-    yield
-    mp.undo()
+pytestmark = pytest.mark.usefixtures("numba_cache_dir")   # conftest.py: compiled code kept between runs
 
 
 rng = np.random.default_rng(0)
@@ -316,14 +309,6 @@ def running_sum(x, n):
     return s
 
 
-def maybe_filled(x):
-    out = []
-    if x[0] > 0:
-        for i in range(3):
-            out.append(x[i])
-    return np.array(out)
-
-
 def loop_oracle(f, *args):
     return np.stack([np.asarray(f(*example)) for example in zip(*args)])
 
@@ -340,14 +325,3 @@ def test_results_whose_type_depends_on_the_path_keep_the_loops_dtype(first):
     v = vmap(running_sum, jit={"strategy": "loop"})
     got, want = v(x, n), loop_oracle(running_sum, x, n)
     assert got.dtype == want.dtype and np.array_equal(got, want)
-
-
-def test_a_list_filled_on_one_path_only_is_never_returned_half_written():
-    x = np.array([[1.0, 2.0, 3.0], [-1.0, 2.0, 3.0]])
-    with pytest.raises(ValueError):
-        loop_oracle(maybe_filled, x)            # per-example lengths 3 and 0 do not stack
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", PerformanceWarning)
-        with pytest.raises(Exception):          # noqa: B017 - the NumPy backend's error, whatever its type
-            vmap(maybe_filled, jit={"strategy": "loop"})(x)
-    np.testing.assert_array_equal(vmap(maybe_filled, jit={"strategy": "loop"})(x[:1]), x[:1])

@@ -35,14 +35,7 @@ GSCALE = 1.5
 GSWAP = _g.normal(size=(4, 2))      # rebound by test_global_changing_shape
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _cache_dir(request, tmp_path_factory):
-    cache = getattr(request.config, "cache", None)        # None under -p no:cacheprovider
-    folder = cache.mkdir("astvmap-numba") if cache is not None else tmp_path_factory.mktemp("astvmap-numba")
-    mp = pytest.MonkeyPatch()
-    mp.setenv("ASTVMAP_CACHE_DIR", str(folder))
-    yield
-    mp.undo()
+pytestmark = pytest.mark.usefixtures("numba_cache_dir")   # conftest.py: compiled code kept between runs
 
 
 # ---- helpers ---------------------------------------------------------------------------------------------

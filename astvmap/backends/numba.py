@@ -6,21 +6,23 @@ which loop ran):
 - "loop", fused: the per-example function lowered by `numba_fuse` so that small per-example array
   expressions become scalar loops with no temporaries and an array result is written straight into its
   output row; a generated `prange` driver runs it over the batch (`numba_plan.FusedPlan`).
-- "loop", plain: the user's per-example function compiled as it is (`njit`, `error_model="numpy"`,
-  `boundscheck=True`); example 0 runs first to learn the output's shape and dtype, the driver runs the rest
-  (`numba_plan.LoopPlan`). Numba runs `if`/`while` natively: no masks, no both-branches, no gathers.
+- "loop", plain: the user's per-example function compiled as it is (`njit`, `error_model="python"`,
+  `boundscheck=True`); example 0 runs first to learn the output's shape and dtype (and is checked against
+  Python on every call), the driver runs the rest (`numba_plan.LoopPlan`). Numba runs `if`/`while`
+  natively: no masks, no both-branches, no gathers.
 - "numpy": the batched NumPy code, exactly as without `jit`.
 
 The heuristic (measured, single thread, B=100,000, hand NumPy = 1.00; README "Numba backend"):
 
 0. the lowering applies (float64 arrays of rank <= 2 and numbers; elementwise operators and ufuncs,
    `np.where`, `dot`/`@`, full reductions, basic slices, `for ... in range` loops filling a list, scalar
-   `if`/`while`) and pays -> fused loop. It pays unless a transcendental ufunc runs on array elements
-   (NumPy's SIMD `tanh`/`exp` beat one libm call per element: neuron fused 1.9x slower than hand), a
-   contraction with a shared operand has more than 4,096 multiply-adds (one GEMM in the batched form:
-   predict 128->64), or a contraction or reduction runs over 64 or more elements (NumPy's SIMD and BLAS
-   beat one scalar add per cycle: custom_dot D=256). Measured: custom_dot D=3 0.65x hand, convolve 5/3
-   0.31x, convolve_k 1000/9 0.16x, piecewise 0.22x, Newton 0.82x.
+   `if`/`while`) and pays -> fused loop. It pays unless a transcendental ufunc runs on array elements where
+   it cannot be staged (inside a loop, or on a shape that depends on values: NumPy's SIMD `tanh`/`exp` beat
+   one libm call per element, neuron unstaged 1.9x slower than hand, staged 0.29x), a contraction with a
+   shared operand has more than 4,096 multiply-adds (one GEMM in the batched form: predict 128->64), or a
+   contraction or reduction runs over 64 or more elements (NumPy's SIMD and BLAS beat one scalar add per
+   cycle: custom_dot D=256). Measured: neuron 0.29x hand, custom_dot D=3 0.69x, convolve 5/3 0.33x,
+   convolve_k 1000/9 0.14x, piecewise 0.17x, Newton 1.02x (0.50x on two threads).
 1. otherwise, a contraction (`@`, `dot`, `einsum`, `np.linalg`, ...) in the batched code -> "numpy": the
    batched form is one BLAS call or one einsum, while a plain loop allocates every example's temporaries.
 2. per-example control flow (a masked `if`, a lane-compacting `while`, a per-example trip count, or a

@@ -211,7 +211,10 @@ class LoopPlan(_Plan):
     def run(self, vm, call, flat):
         extra = self.extra_values()
         B = call.B
-        r0 = self.module._av_one(0, *flat, *extra)
+        try:
+            r0 = self.module._av_one(0, *flat, *extra)
+        except Exception:  # noqa: BLE001 - error_model="python" raises where NumPy scalars give inf
+            self.check(vm, flat, np.arange(B) == 0)
         # Numba types the result once for all paths (`1 if c else 0.5`: float64); Python's example 0 of this
         # call tells whether the loop's result has that dtype (NOTE [kinds] in numba_fuse_values.py)
         with np.errstate(all="ignore"):

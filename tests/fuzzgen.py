@@ -592,8 +592,8 @@ def make_args(seed, specs, in_axes, B):
     return args
 
 
-def run_case(seed, tmpdir, n_configs=3, check=None, avoid=()):
-    """Generate program `seed`, write it under tmpdir, and compare vmap with the loop.
+def run_case(seed, tmpdir, n_configs=3, check=None, avoid=(), **vmap_kwargs):
+    """Generate program `seed`, write it under tmpdir, and compare vmap (with `vmap_kwargs`) with the loop.
 
     Raises (AssertionError or whatever astvmap raised) on a mismatch. Returns the number of comparisons.
     """
@@ -606,6 +606,7 @@ def run_case(seed, tmpdir, n_configs=3, check=None, avoid=()):
         for B in sizes:
             args = make_args(seed, specs, in_axes, B)
             kw = {"axis_size": B} if all(a is None for a in in_axes) else {}
+            kw.update(vmap_kwargs)
             try:
                 with warnings.catch_warnings(record=True) as rec:
                     warnings.simplefilter("always")

@@ -46,5 +46,18 @@ def test_fuzz_known_failing(seed, tmp_path):
     fuzzgen.run_case(seed, tmp_path)
 
 
+# The Numba backend forced to compile every program it can (fused or plain loop): seeds 0-899 with B > 0
+# were run by hand and equal the loop, apart from the NumPy backend's own float32 gap (KNOWN_FAILING above,
+# and 373, 431, 512, 689, 785, 846, which fail without jit too) and one float32 rounding difference of
+# 9e-6 relative (289). A sample runs here: compiling costs about half a second a seed.
+JIT_SEEDS = [seed for seed in range(40) if seed not in KNOWN_FAILING]
+
+
+@pytest.mark.parametrize("seed", JIT_SEEDS)
+def test_fuzz_jit(seed, tmp_path, numba_cache_dir):
+    pytest.importorskip("numba")
+    assert fuzzgen.run_case(seed, tmp_path, n_configs=2, jit={"strategy": "loop"}) > 0
+
+
 def test_generator_is_deterministic():
     assert fuzzgen.generate(12345) == fuzzgen.generate(12345)

@@ -1,7 +1,9 @@
 """The Numba backend's generated code: the per-example function as Numba source (its globals made
-arguments, so Numba never freezes them), the module with `_av_pe`, `_av_one` and the `prange` driver
-`_av_drive`, and loading it from a file in the cache directory (Numba's cache needs a real file), keyed by
-a hash of its text, the Numba/NumPy/Python versions and the options.
+arguments, so Numba never freezes them); the module around it — for the plain loop `_av_pe`, `_av_one` and
+`_av_guard` (catches what an example raises), for the fused loop the lowered `_av_pe` (and one
+`_av_pe_s<j>` per staged pass) — with its `prange` drivers `_av_drive[_s<j>]`; and loading it from a file
+in the cache directory (Numba's cache needs a real file), keyed by a hash of its text, the
+Numba/NumPy/Python versions and the options.
 """
 from __future__ import annotations
 

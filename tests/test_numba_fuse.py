@@ -970,3 +970,302 @@ def test_python_scalar_semantics(f, x, k):
 def test_python_int_overflow():
     f, x, k = NUMBA_SEMANTICS[-1]
     check(f, (x, k), fused=None, allow_fallback=True)
+
+
+# ---- review: kinds, lazy values, Python number errors, staging, globals, the plain loop -------------------
+# Each case runs the jit call against the loop oracle; bugs found here are marked `bug(...)` (strict xfail).
+F32 = np.float32
+
+
+def lazy_nested(x, k):
+    a = x[int(k)] if k < 4 else (x[int(k) - 4] if k < 8 else -1.0)
+    b = (k >= 0 and x[int(k) % 4] > 0) or (k < -4 and x[int(-k) - 5] < 0)
+    return a + (2.0 if b else 0.0)
+
+
+def lazy_in_loop(x, k):
+    s = 0.0
+    for i in range(4):
+        s += x[i + int(k)] if i + k < 4 else 0.5
+        s += 1.0 if (i < k and x[int(k) - i] > 0) else 0.0
+    return s
+
+
+def lazy_guards(x, k):
+    a = 1.0 / k if k != 0 else x[0]                      # the division only where k != 0
+    b = x[1] if (k == 0 or 1.0 / k > 0.3) else -x[1]
+    c = int(x[2]) if x[3] > 0 else 1                    # int(nan) only where x[3] > 0
+    return a + b + c
+
+
+def lazy_reductions(x, k):
+    return np.dot(x[int(k):], x[:4 - int(k)]) if k < 4 else np.max(x[int(k) - 4:])
+
+
+def test_review_lazy_values():
+    x = np.random.default_rng(0).normal(size=(7, 4))
+    check(lazy_nested, (x, np.array([0.0, 3.0, 5.0, 9.0, -2.0, -3.0, 1.0])))
+    check(lazy_in_loop, (x, np.array([0.0, 3.0, 2.0, 1.0, 0.0, 3.0, 1.0])))
+    check(lazy_reductions, (x, np.array([0.0, 3.0, 2.0, 6.0, 7.0, 3.0, 1.0])))
+    v = check(lazy_guards, (x, np.array([0.0, 3.0, 0.0, 1.0, 2.0, 0.0, 1.0])))
+    x2 = x.copy()
+    x2[:, 2] = np.nan                                   # int(nan) never runs: x[3] <= 0 there
+    x2[:, 3] = -1.0
+    check(lazy_guards, (x2, np.array([1.0, 0.0, 0.0, 1.0, 2.0, 0.0, 1.0])), v=v)
+    check_raises(lazy_nested, (x, np.zeros(7)), (x, np.array([0.0, 1.0, -9.5, 1.0, 0.0, 0.0, 0.0])))
+
+
+def scalar_ufunc_kinds(x):
+    return (np.maximum(x[0], x[1]) + np.minimum(x[1], x[0]) * 2 + np.fmax(x[0], x[1]) * 3
+            + np.sign(x[0]) * 5 + np.abs(x[1]) * 7 + np.where(x[0] > 0, 1, 0.5))
+
+
+def scalar_int_kinds(x):
+    return np.where(x[0] > 0, 1, 2) + abs(int(x[1])) + np.negative(int(x[2]))
+
+
+def test_review_scalar_ufunc_kinds():
+    x = np.array([[1.0, 2.0, 3.0], [np.nan, 4.0, -2.0], [0.5, np.nan, 1.0], [-1.0, -2.0, 0.0]])
+    check(scalar_ufunc_kinds, (x,))
+    check(scalar_int_kinds, (np.nan_to_num(x),))
+
+
+def staged_paths(x, c):
+    t = np.tanh(x)                                      # used in three places
+    if c > 0:
+        return np.sum(np.exp(t * c)) + t[0]             # a site fed by a site, in a branch
+    u = np.log(np.abs(x) + 1.0)
+    if c < -1:
+        return np.sum(u * t)                            # an early return before the last site
+    s = np.sum(np.exp(-u))
+    for i in range(len(x)):                             # staged values read in loops after the sites
+        s += t[i] * i
+    while s < 3.0 + c:
+        s += 1.0
+    return s + np.sum(t)
+
+
+def staged_array_result(m, c):
+    if c > 0:
+        return np.tanh(m @ m.T) * c
+    return np.exp(m @ m.T) - c
+
+
+def test_review_staging():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(7, 3))
+    c = np.array([1.0, -2.0, 0.0, 0.5, -0.5, -3.0, 2.0])
+    check(staged_paths, (x, c))
+    check(staged_array_result, (rng.normal(size=(7, 3, 2)), c))
+
+
+GK = 2
+GA = np.array([1.0, 2.0, 3.0])
+
+
+def global_result(x):
+    return GK if x[0] > 0 else GK * 2
+
+
+def global_range(x):
+    out = []
+    for i in range(GK):
+        out.append(x[i] * 2.0)
+    return np.array(out)
+
+
+def global_staged(x):
+    return np.tanh(x * GA) + GA
+
+
+def test_review_globals_change_type_value_shape(monkeypatch):
+    x = np.random.default_rng(0).normal(size=(4, 3))
+    v = check(global_result, (x,))
+    monkeypatch.setitem(globals(), "GK", 2.5)           # int -> float: the result's dtype follows
+    check(global_result, (x,), v=v, fused=None, allow_fallback=True)
+    monkeypatch.setitem(globals(), "GK", 2)
+    v = check(global_range, (x,))
+    monkeypatch.setitem(globals(), "GK", 3)             # the returned list's length follows the global
+    check(global_range, (x,), v=v, fused=None, allow_fallback=True)
+    v = check(global_staged, (x,))
+    monkeypatch.setitem(globals(), "GA", np.ones((2, 3)))   # another shape: the result's too
+    check(global_staged, (x,), v=v, fused=None, allow_fallback=True)
+
+
+# Python number errors the lowering does not keep (each: good data runs fused, then one example is bad)
+def pyfloat_power_overflow(x):
+    return float(x[0]) ** 2 + 2.0 ** float(x[1])
+
+
+def math_of_infinity(x):
+    return math.sqrt(x[0]) + math.sin(x[1])
+
+
+def math_floor_huge(x):
+    return math.floor(x[0]) * 0.5 + x[1]
+
+
+def np_power_negative_int(x):
+    return x[1] if np.power(2, int(x[0])) > 0 else -x[1]
+
+
+def loop_var_after_empty_range(x, n):
+    for i in range(int(n)):
+        pass
+    return x[0] + i
+
+
+GOOD2 = np.array([[1.0, 2.0], [3.0, 4.0], [0.5, 1.0]])
+PY_ERRORS = [       # (function, bad first row of example 1, extra arguments)
+    pytest.param(pyfloat_power_overflow, [1e200, 1.0], marks=bug(
+        "float(x) ** 2 and 2.0 ** float(x) overflow: Python raises OverflowError, the lowering gives inf "
+        "(python_numbers checks only 0 ** negative and negative ** non-integer)")),
+    pytest.param(pyfloat_power_overflow, [1.0, 1e5], marks=bug("2.0 ** 1e5 on a Python float: inf, not "
+                                                               "OverflowError")),
+    pytest.param(math_of_infinity, [-np.inf, 1.0], marks=bug(
+        "math.sqrt(-inf) raises ValueError; checked_call only marks a non-finite result of finite "
+        "arguments, so NaN is returned")),
+    pytest.param(math_of_infinity, [1.0, np.inf], marks=bug("math.sin(inf) raises ValueError; the lowering "
+                                                            "returns NaN")),
+    pytest.param(math_floor_huge, [1e20, 1.0], marks=bug(
+        "math.floor(1e20) is a Python int (1e20); the lowering checks only finiteness and Numba's int64 "
+        "conversion gives -4.6e18")),
+    pytest.param(np_power_negative_int, [-1.0, 1.0], marks=bug(
+        "np.power(2, -1) on integers raises ValueError in NumPy; np.power of numbers goes to Numba "
+        "unchecked, which returns a value")),
+]
+
+
+@pytest.mark.parametrize("f, bad_row", PY_ERRORS, ids=lambda p: getattr(p, "__name__", str(p)))
+def test_review_python_number_errors(f, bad_row):
+    v = check(f, (GOOD2,))
+    bad = GOOD2.copy()
+    bad[1] = bad_row
+    check(f, (bad,), v=v, fused=None, allow_fallback=True)
+
+
+@bug("a for loop's variable read after an empty range is unbound in Python (UnboundLocalError); the fused "
+     "code returns a value (Numba's variable keeps a default)")
+def test_review_loop_variable_after_empty_range():
+    v = check(loop_var_after_empty_range, (GOOD2, np.array([2.0, 1.0, 1.0])))
+    check(loop_var_after_empty_range, (GOOD2, np.array([2.0, 0.0, 1.0])), v=v, fused=None, allow_fallback=True)
+
+
+def staged_in_while_condition(x, c):
+    while np.tanh(x * c)[0] < 0.5 and c < 10.0:
+        c += 1.0
+    return c
+
+
+@bug("a staged ufunc in a while condition is evaluated once (NOTE [staging] checks loop_depth, which is 0 "
+     "while the condition is lowered), so the condition never sees c change: 10 instead of 6")
+def test_review_staged_site_in_while_condition():
+    # example 0 runs no iteration (the plan's validation agrees); example 1 iterates
+    check(staged_in_while_condition, (np.array([[1.0, 2.0], [0.1, 4.0]]), np.ones(2)))
+
+
+def bool_sum_condition(x):
+    if (x[0] > 0) + (x[1] > 0) > 1:                     # np.bool_ + np.bool_ is np.True_ (logical or)
+        return 1.0
+    return 0.0
+
+
+BOOL_X = np.array([[-1.0, 2.0], [3.0, 4.0], [0.5, -1.0]])
+
+
+@bug("np.bool_ + np.bool_ is a logical or in NumPy (True > 1 is False); the fused code adds them as ints "
+     "(2 > 1): 1.0 instead of 0.0 for example 1")
+def test_review_numpy_bool_addition_fused():
+    check(bool_sum_condition, (BOOL_X,))
+
+
+@bug("the plain loop (float32) adds np.bool_ values as ints too; example 0 agrees, so the check on it passes")
+def test_review_numpy_bool_addition_plain():
+    check(bool_sum_condition, (BOOL_X.astype(F32),), fused=False)
+
+
+def pyfloat_complex_root(x):
+    return float(x[0]) ** 0.5 + 1.0
+
+
+@bug("float(-4.0) ** 0.5 is complex in Python; the lowering marks it and the call falls back, but the "
+     "batched NumPy code returns NaN (float64) where the loop stacks complex128")
+def test_review_negative_float_to_fractional_power():
+    v = check(pyfloat_complex_root, (GOOD2,))
+    bad = GOOD2.copy()
+    bad[1, 0] = -4.0
+    check(pyfloat_complex_root, (bad,), v=v, fused=None, allow_fallback=True)
+
+
+# ---- review: the plain loop -----------------------------------------------------------------------------
+def plain_ragged(x, k):
+    return x[:k] * 2
+
+
+def plain_ragged_tuple(x, k):
+    return x[0] * 2, x[:k] + 1
+
+
+@pytest.mark.parametrize("f", [
+    pytest.param(plain_ragged, marks=bug("the plain loop writes example 1's shape-(1,) result into a (3,) "
+                                         "row by broadcasting; the loop cannot stack (ValueError)")),
+    pytest.param(plain_ragged_tuple, marks=bug("the same broadcast in a tuple result")),
+], ids=lambda f: f.__name__)
+def test_review_plain_loop_ragged_results(f):
+    check(f, (np.arange(12).reshape(3, 4), np.array([3, 1, 3])), fused=False)
+
+
+def test_review_plain_loop_raising_examples():
+    xi = np.arange(12).reshape(3, 4)
+    check(plain_ragged, (xi, np.array([3, 0, 3])), fused=None, allow_fallback=True)    # Numba raises too
+    check_raises(python_int_floordiv, (xi, np.array([1.0, 2.0, 1.0])), (xi, np.array([1.0, 0.0, 2.0])),
+                 fused=False)                                                           # 7 // 0
+
+
+@bug("float32: the plain loop's float64 sum differs from Python's float32 (NEP 50), so the call falls back, and "
+     "the batched NumPy code of `for i in range(0, 3, int(k))` (a per-example step) raises ValueError 'all input "
+     "arrays must have the same shape' where the loop returns [3, 2, 3] (jit={'strategy': 'numpy'} too)",
+     raises=WRONG + (ValueError,))
+def test_review_range_step_from_data_float32():
+    check(range_step_from_data, (np.ones((3, 4), F32), np.array([1.0, 2.0, 1.0])), fused=None,
+          allow_fallback=True)
+
+
+def plain_int_of(x):
+    return float(x[1]) + int(x[0])
+
+
+def plain_math(x):
+    return math.sqrt(x[0]) + math.floor(x[1]) * 0.5
+
+
+def plain_float_of_f32(x):
+    return float(x[0]) + float(x[1])
+
+
+def plain_weak_scalar(x):
+    return 1.0 if x[0] * 0.1 > 0.3 else 0.0
+
+
+PLAIN_F32 = [       # (function, example 1 of a float32 batch whose example 0 is [1, 2])
+    pytest.param(plain_int_of, [np.nan, 1.0], marks=bug(
+        "int(nan) raises ValueError in Python; the plain loop's int() gives INT64_MIN (error_model='python' "
+        "does not check conversions)")),
+    pytest.param(plain_int_of, [np.inf, 1.0], marks=bug("int(inf): OverflowError in Python, INT64_MIN in "
+                                                        "the plain loop")),
+    pytest.param(plain_math, [-1.0, 1.0], marks=bug("math.sqrt(-1.0) raises ValueError; the plain loop "
+                                                    "returns NaN")),
+    pytest.param(plain_math, [1.0, 1e20], marks=bug("math.floor(1e20) is a Python int; the plain loop wraps "
+                                                    "it to int64")),
+    pytest.param(plain_float_of_f32, [16777216.0, 1.0], marks=bug(
+        "float(np.float32) is a Python float (float64); Numba keeps float32, so 2**24 + 1 rounds to 2**24")),
+    pytest.param(plain_weak_scalar, [3.0, 1.0], marks=bug(
+        "NumPy 2 (NEP 50): np.float32 * 0.1 is float32 (0.3f > 0.3 is False); Numba computes in float64 "
+        "(0.30000000000000004 > 0.3)")),
+]
+
+
+@pytest.mark.parametrize("f, row", PLAIN_F32, ids=lambda p: getattr(p, "__name__", str(p)))
+def test_review_plain_loop_python_scalars(f, row):
+    x = np.array([[1.0, 2.0], row, [0.5, 1.0]], dtype=F32)
+    check(f, (x,), fused=False)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ast
 import cmath
+import copy
 import hashlib
 import importlib.util
 import math
@@ -85,16 +86,101 @@ def _free_names(fdef: ast.FunctionDef) -> list[str]:
     return [n for n in loads if n not in bound]
 
 
-def check_powers(fdef: ast.FunctionDef):
-    """The plain loop compiles the user's code as it is: a power with a computed or negative exponent is
-    left to NumPy (Numba's int ** negative int is 0, Python's a float). The fused lowering knows the
-    operands' kinds and handles it itself."""
+# The plain loop compiles the user's code as it is; these helpers keep Python's number semantics where
+# Numba's differ (int(nan) is INT64_MIN, math.sqrt(-1) NaN, float() of a float32 stays float32). Raising is
+# safe there: `_av_guard` catches it and the example is re-run in Python.
+PLAIN_HELPERS = """
+@_av_numba.njit(inline="always")
+def _av_int(x):
+    if not (abs(x) < 9.2e18):
+        raise ValueError("int() of NaN, inf or a number past int64")
+    return int(x)
+
+
+@_av_numba.njit(inline="always")
+def _av_whole(x):
+    if not (abs(x) < 9.2e18):
+        raise ValueError("math.floor/ceil/trunc of NaN, inf or a number past int64")
+    return x
+
+
+@_av_numba.njit(inline="always")
+def _av_float(x):
+    return _av_np.float64(x)
+
+
+@_av_numba.njit(inline="always")
+def _av_math(r, *args):
+    nan_in = False
+    finite = True
+    for a in args:
+        nan_in = nan_in or _av_np.isnan(a)
+        finite = finite and _av_np.isfinite(a)
+    if (_av_np.isnan(r) and not nan_in) or (_av_np.isinf(r) and finite):
+        raise ValueError("math domain error or overflow")
+    return r
+"""
+_MATH_INT = {"floor", "ceil", "trunc"}
+_MATH_QUIET = {"isnan", "isinf", "isfinite", "copysign", "fabs"}
+
+
+class _PythonNumbers(ast.NodeTransformer):
+    """int(x) -> _av_int(x), float(x) -> _av_float(x), math.f(a) -> _av_math(math.f(a), a) (floor, ceil and
+    trunc check their argument like int())."""
+
+    def __init__(self, math_names):
+        self.math_names = math_names
+
+    def visit_Call(self, node):
+        self.generic_visit(node)
+        f = node.func
+        if isinstance(f, ast.Name) and f.id in ("int", "float") and len(node.args) == 1 and not node.keywords:
+            return ast.Call(ast.Name(f"_av_{f.id}", ast.Load()), node.args, [])
+        if (isinstance(f, ast.Attribute) and isinstance(f.value, ast.Name) and f.value.id in self.math_names
+                and not node.keywords and f.attr not in _MATH_QUIET):
+            if f.attr in _MATH_INT:
+                node.args = [ast.Call(ast.Name("_av_whole", ast.Load()), node.args, [])]
+                return node
+            return ast.Call(ast.Name("_av_math", ast.Load()), [node, *node.args], [])
+        return node
+
+
+def check_plain(fdef: ast.FunctionDef):
+    """The plain loop compiles the user's code as it is; where Numba's meaning differs from Python's in a way
+    no run-time check shows, the function is left to NumPy: a power with a computed or negative exponent
+    (Numba's int ** negative int is 0, Python's a float), arithmetic on comparison results (np.bool_ +
+    np.bool_ is a logical or, Numba adds ints), a loop variable read after its loop (unbound after an empty
+    range in Python). The fused lowering knows its operands' kinds and handles these itself."""
+    stores: dict = {}
+    for node in ast.walk(fdef):
+        if isinstance(node, ast.Name) and not isinstance(node.ctx, ast.Load):
+            stores.setdefault(node.id, []).append(node)
+    from_compare = {t.id for n in ast.walk(fdef) if isinstance(n, ast.Assign)
+                    and isinstance(n.value, (ast.Compare, ast.BoolOp, ast.UnaryOp)) for t in n.targets
+                    if isinstance(t, ast.Name)}
+
+    def boolish(e):
+        return isinstance(e, (ast.Compare, ast.BoolOp)) or (isinstance(e, ast.Name) and e.id in from_compare)
     for node in ast.walk(fdef):
         if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Pow) and not (
                 isinstance(node.right, ast.Constant) and isinstance(node.right.value, (int, float))
                 and not isinstance(node.right.value, bool) and node.right.value >= 0):
             raise _Ineligible("it raises to a computed or negative power (Numba's int ** negative int is 0, "
                               "Python's a float)")
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in ("power", "pow"):
+            raise _Ineligible("it calls power() (integers to a negative power raise in NumPy, are 0 in Numba)")
+        if (isinstance(node, ast.BinOp) and (boolish(node.left) or boolish(node.right))) or \
+                (isinstance(node, ast.UnaryOp) and not isinstance(node.op, ast.Not) and boolish(node.operand)):
+            raise _Ineligible("it computes with comparison results (np.bool_ arithmetic differs in Numba)")
+        if isinstance(node, (ast.For, ast.comprehension)) and isinstance(node.target, ast.Name):
+            name = node.target.id
+            inside = sum(isinstance(n, ast.Name) and n.id == name and isinstance(n.ctx, ast.Load)
+                         for n in ast.walk(node))
+            total = sum(isinstance(n, ast.Name) and n.id == name and isinstance(n.ctx, ast.Load)
+                        for n in ast.walk(fdef))
+            if len(stores.get(name, [])) == 1 and total > inside:
+                raise _Ineligible(f"it reads the loop variable {name!r} after its loop (unbound after an "
+                                  "empty range in Python)")
 
 
 def _per_example_source(src):
@@ -129,13 +215,15 @@ def _per_example_source(src):
             extras.append(name)
     new_args = ast.arguments(posonlyargs=[], args=[ast.arg(n) for n in params + extras], vararg=None,
                              kwonlyargs=[], kw_defaults=[], kwarg=None, defaults=[])
-    fn = ast.FunctionDef(name="_av_pe", args=new_args, body=fdef.body, decorator_list=[], returns=None,
+    math_names = {n for n, v in inject.items() if v is math}
+    body = [_PythonNumbers(math_names).visit(stmt) for stmt in copy.deepcopy(fdef.body)]
+    fn = ast.FunctionDef(name="_av_pe", args=new_args, body=body, decorator_list=[], returns=None,
                          type_params=[])
     ast.fix_missing_locations(fn)
     return ast.unparse(fn), params, extras, inject
 
 
-def _module_text(pe_text, layout, n_extras, out_layout, options, fused=None) -> str:
+def _module_text(pe_text, layout, n_extras, out_layout, options, fused=None, out_ranks=None) -> str:
     """The module: `_av_pe`, `_av_one` (example i, for the first example's shapes; unfused only) and the
     driver `_av_drive(start, stop, *arguments, *globals, *outputs, bad)`. The driver catches what an
     example raises and marks it in `bad` (an exception inside `prange` is lost or garbled by Numba's
@@ -178,15 +266,21 @@ def _av_drive_s{j}(start, stop{lead}{params}, out0, _av_bad):
         # The user's indices are checked as in Python (an out-of-range read would be a wrong value), and
         # what an example raises is caught in `_av_guard`: an exception inside `prange` is lost by Numba's
         # threads, and a `try` in the `prange` body itself makes Numba run the loop serially.
-        if out_layout[0] == "t":
-            store = "        r = _av_pe(" + call_args + ")\n" + "\n".join(
-                f"        {o}[i] = r[{k}]" for k, o in enumerate(outs))
-        else:
-            store = f"        out0[i] = _av_pe({call_args})"
+        # A result of another shape than example 0's would be broadcast into its row: raise instead.
+        parts = [f"r[{k}]" for k in range(n_out)] if out_layout[0] == "t" else ["r"]
+        lines = [f"        r = _av_pe({call_args})"]
+        for k, (o, part) in enumerate(zip(outs, parts)):
+            if out_ranks is None or out_ranks[k]:
+                lines.append(f"        if _av_np.shape({part}) != {o}.shape[1:]:")
+                lines.append("            raise ValueError('a result of another shape than example 0')")
+            lines.append(f"        {o}[i] = {part}")
+        store = "\n".join(lines)
         # error_model="python": a division by zero raises as with Python's numbers; where the example's
         # values are NumPy scalars (inf in Python too), the re-run in Python shows it and NumPy runs the call
         plain = flags.replace("error_model='numpy'", "error_model='python'")
-        head = f"""@_av_numba.njit({plain}, boundscheck=True)
+        head = f"""{PLAIN_HELPERS}
+
+@_av_numba.njit({plain}, boundscheck=True)
 {pe_text}
 
 

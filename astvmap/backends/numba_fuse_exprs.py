@@ -45,14 +45,16 @@ class Expressions(ArrayOps):
             self.em.emit(f"{d} = {b.src}")
             self.em.fail(f"{d} == 0")
             return a, Scalar(d, b.kind)
-        if op == "**" and not natural:
+        if op == "**" and (a.kind == "f" or not natural):
             if a.kind != "f":
                 raise NotFused("a power of a number that may be an integer, to a computed exponent")
-            x, e = self.em.fresh("p"), self.em.fresh("q")
+            x, e, r = self.em.fresh("p"), self.em.fresh("q"), self.em.fresh("r")
             self.em.emit(f"{x} = {a.src}")
             self.em.emit(f"{e} = float({b.src})")
             self.em.fail(f"({x} == 0 and {e} < 0) or ({x} < 0 and {e} != _av_np.floor({e}))")  # raises, complex
-            return Scalar(x, "f"), Scalar(e, "f")
+            self.em.emit(f"{r} = {x} ** {e}")
+            self.em.fail(f"_av_np.isinf({r}) and _av_np.isfinite({x}) and _av_np.isfinite({e})")  # OverflowError
+            return Scalar(r, "f"), None
         return a, b
 
     def float_of(self, v):
@@ -75,12 +77,15 @@ class Expressions(ArrayOps):
                 ts.append(self.em.fresh("t"))
                 self.em.emit(f"{ts[-1]} = {src}")
             finite = " and ".join(f"_av_np.isfinite({t})" for t in ts) or "True"
-            if f.attr in _MATH_INT:
-                self.em.fail(f"not ({finite})")                   # math.floor(nan): ValueError
+            nan_in = " or ".join(f"_av_np.isnan({t})" for t in ts) or "False"
+            if f.attr in _MATH_INT:                     # floor(nan): ValueError; floor(1e20): a big int
+                self.em.fail(" or ".join(f"not (abs({t}) < 9.2e18)" for t in ts))
                 return Scalar(f"{ast.unparse(f)}({', '.join(ts)})", kind)
             r = self.em.fresh("r")
             self.em.emit(f"{r} = {ast.unparse(f)}({', '.join(ts)})")
-            self.em.fail(f"({finite}) and not _av_np.isfinite({r})")
+            # Python's math raises where a result is NaN from no NaN (sqrt(-1), sin(inf)) or infinite from
+            # finite arguments (log(0), exp(1000)); Numba returns them
+            self.em.fail(f"(_av_np.isnan({r}) and not ({nan_in})) or (_av_np.isinf({r}) and {finite})")
             return Scalar(r, kind)
         return Scalar(call, kind)
 
@@ -140,7 +145,11 @@ class Expressions(ArrayOps):
         if op == "**" and isinstance(a, Arr) and not natural:
             self.transcendental += 1        # x ** 2 is multiplications; x ** 0.5 calls pow
         if isinstance(a, Scalar) and isinstance(b, Scalar):
+            if "b" in (a.kind, b.kind):     # np.bool_ + np.bool_ is a logical or; Numba adds ints
+                raise NotFused("arithmetic on booleans")
             a, b = self.python_numbers(op, a, b, natural)
+            if b is None:                   # the power, computed and checked
+                return a
         elif op == "**" and not natural and b.kind != "f":
             # Numba's float ** negative int raises ZeroDivisionError for 0.0 (inside prange: lost);
             # NumPy's array ** int is a float power (inf)
@@ -162,6 +171,8 @@ class Expressions(ArrayOps):
         op = {ast.USub: "-", ast.UAdd: "+"}.get(type(node.op))
         if op is None:
             raise NotFused("~")
+        if v.kind == "b":
+            raise NotFused("arithmetic on booleans")
         return self.elementwise(lambda x: f"({op}{x})", [v], v.kind, skind=arith_kind(v.kind))
 
     def v_Compare(self, node):
@@ -292,6 +303,8 @@ class Expressions(ArrayOps):
                                                          "multiply") else float_kind(*kinds))
                 if name == "power":
                     skind = "f" if arith_kind(*kinds) == "f" else "?"
+                    if all(isinstance(a, Scalar) for a in args) and skind != "f":
+                        raise NotFused("np.power of numbers that may be integers (negative powers raise)")
                 return self.elementwise(lambda x, y: f"_av_np.{name}({x}, {y})", args, "f", skind=skind)
             if name == "where" and len(args) == 3:
                 skind = same_kind(args[1].kind, args[2].kind)

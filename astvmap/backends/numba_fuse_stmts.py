@@ -79,9 +79,9 @@ class _Lower(Expressions):
         elif isinstance(s, ast.While):
             if s.orelse:
                 raise NotFused("while ... else")
+            self.loop_depth += 1            # the condition runs every iteration too (no staging there)
             cond = self.scalar_expr_inline(s.test)
             em.emit(f"while {cond}:")
-            self.loop_depth += 1
             self.block(s.body)
             self.loop_depth -= 1
         elif isinstance(s, ast.For):
@@ -208,6 +208,13 @@ class _Lower(Expressions):
         if not (isinstance(it, ast.Call) and isinstance(it.func, ast.Name) and it.func.id == "range"
                 and self.env.get("range") is None and not it.keywords and 1 <= len(it.args) <= 3):
             raise NotFused("a for loop over something other than range(...)")
+        name = s.target.id
+
+        def reads(tree):
+            return sum(isinstance(n, ast.Name) and n.id == name and isinstance(n.ctx, ast.Load) for n in ast.walk(tree))
+        if self.stores.get(name, 0) == 1 and reads(self.fdef) > reads(s):
+            # read after the loop: unbound after an empty range in Python, a leftover value in Numba
+            raise NotFused(f"the loop variable {name!r} read after the loop")
         args = [self.scalar(a) for a in it.args]
         start, stop, step = (["0"] + args + ["1"])[:3] if len(args) == 1 else (args + ["1"])[:3]
         if _constant(step) is None:

@@ -21,8 +21,10 @@ import warnings
 
 import numpy as np
 
-from .numba_codegen import _Ineligible, _load, _module_text, _per_example_source, check_powers
+from .numba_codegen import _Ineligible, _load, _module_text, _per_example_source, check_plain
 from .numba_fuse import NotFused, lower
+
+_WIDE = {"float64", "int64", "bool", "complex128"}
 
 
 class CompiledFailed(Exception):
@@ -189,11 +191,18 @@ class LoopPlan(_Plan):
     def build(cls, backend, spec, call, layout, flat):
         import numba  # only now: the NumPy strategy never imports it
         src, pe_text, _, extras, inject, ref = _prepare(backend, layout, flat)
-        check_powers(src.fdef)
+        check_plain(src.fdef)
+        for v in [*flat, *(src.resolve(n)[1] for n in extras)]:
+            dtype = getattr(v, "dtype", None)
+            if dtype is not None and dtype.name not in _WIDE:
+                # NumPy 2 keeps float32 * 0.1 in float32 (NEP 50); Numba computes it in float64
+                raise _Ineligible(f"{dtype} values (Numba mixes them with Python numbers in 64 bits, NumPy "
+                                  "keeps their precision)")
         extra_values = [src.resolve(n)[1] for n in extras]
         plan = cls(None, src, extras, layout, spec)
         plan.out_layout = out_layout(ref)
-        plan.text = _module_text(pe_text, layout, len(extras), plan.out_layout, backend.options)
+        ranks = [np.ndim(r) for r in (ref if plan.out_layout[0] == "t" else (ref,))]
+        plan.text = _module_text(pe_text, layout, len(extras), plan.out_layout, backend.options, out_ranks=ranks)
         plan.module = _load(plan.text, backend.options, inject)
         copies = _copies(flat)
         with warnings.catch_warnings():

@@ -114,9 +114,9 @@ def _av_math(r, *args):
     nan_in = False
     finite = True
     for a in args:
-        nan_in = nan_in or _av_np.isnan(a)
-        finite = finite and _av_np.isfinite(a)
-    if (_av_np.isnan(r) and not nan_in) or (_av_np.isinf(r) and finite):
+        nan_in = nan_in or a != a
+        finite = finite and a - a == 0
+    if (r != r and not nan_in) or (r - r != 0 and r == r and finite):
         raise ValueError("math domain error or overflow")
     return r
 """

@@ -26,6 +26,16 @@ from .numba_fuse_values import (
     same_kind,
 )
 
+
+def _finite(v: str) -> str:
+    """`v` is finite, without a library call (np.isfinite on a scalar is slow in Numba): inf - inf is NaN."""
+    return f"({v} - {v} == 0)"
+
+
+def _inf(v: str) -> str:
+    return f"({v} - {v} != 0 and {v} == {v})"
+
+
 _BUILTIN_KINDS = {"float": "f", "int": "i", "bool": "b"}
 _MATH_INT = {"floor", "ceil", "trunc"}
 _MATH_BOOL = {"isnan", "isinf", "isfinite"}
@@ -50,10 +60,15 @@ class Expressions(ArrayOps):
                 raise NotFused("a power of a number that may be an integer, to a computed exponent")
             x, e, r = self.em.fresh("p"), self.em.fresh("q"), self.em.fresh("r")
             self.em.emit(f"{x} = {a.src}")
+            if natural:
+                # x ** 2 stays multiplications, unchecked: for a NumPy float past 1e154 inf is right; for a
+                # Python float Python raises OverflowError (a known gap: a check here made custom_dot 5x slower,
+                # its branch keeps LLVM from vectorizing the batch loop)
+                return Scalar(f"({x} ** {b.src})", "f"), None
             self.em.emit(f"{e} = float({b.src})")
             self.em.fail(f"({x} == 0 and {e} < 0) or ({x} < 0 and {e} != _av_np.floor({e}))")  # raises, complex
             self.em.emit(f"{r} = {x} ** {e}")
-            self.em.fail(f"_av_np.isinf({r}) and _av_np.isfinite({x}) and _av_np.isfinite({e})")  # OverflowError
+            self.em.fail(f"{_inf(r)} and {_finite(x)} and {_finite(e)}")  # OverflowError
             return Scalar(r, "f"), None
         return a, b
 
@@ -76,8 +91,8 @@ class Expressions(ArrayOps):
             for src in srcs:
                 ts.append(self.em.fresh("t"))
                 self.em.emit(f"{ts[-1]} = {src}")
-            finite = " and ".join(f"_av_np.isfinite({t})" for t in ts) or "True"
-            nan_in = " or ".join(f"_av_np.isnan({t})" for t in ts) or "False"
+            finite = " and ".join(_finite(t) for t in ts) or "True"
+            nan_in = " or ".join(f"{t} != {t}" for t in ts) or "False"
             if f.attr in _MATH_INT:                     # floor(nan): ValueError; floor(1e20): a big int
                 self.em.fail(" or ".join(f"not (abs({t}) < 9.2e18)" for t in ts))
                 return Scalar(f"{ast.unparse(f)}({', '.join(ts)})", kind)
@@ -85,7 +100,7 @@ class Expressions(ArrayOps):
             self.em.emit(f"{r} = {ast.unparse(f)}({', '.join(ts)})")
             # Python's math raises where a result is NaN from no NaN (sqrt(-1), sin(inf)) or infinite from
             # finite arguments (log(0), exp(1000)); Numba returns them
-            self.em.fail(f"(_av_np.isnan({r}) and not ({nan_in})) or (_av_np.isinf({r}) and {finite})")
+            self.em.fail(f"({r} != {r} and not ({nan_in})) or ({_inf(r)} and {finite})")
             return Scalar(r, kind)
         return Scalar(call, kind)
 

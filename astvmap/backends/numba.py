@@ -124,43 +124,33 @@ class Backend:
                 layout, flat = _layout(self, call)
             except _Ineligible as e:
                 layout, flat = ("ineligible", str(e)), None
-            plan = self._loop_plan(spec, call, layout, flat, choice)
-            if plan is None:
-                self._numpy_calls.add(known)
-            else:
+            for attempt in range(2):        # a second one only after a global changed shape
+                plan = self._loop_plan(spec, call, layout, flat, choice)
+                if plan is None:
+                    self._numpy_calls.add(known)
+                    break
                 try:
                     out = plan.run(vm, call, flat)
-                except StalePlan:           # a global changed shape: lower it again, once
-                    self._plans.pop((id(spec), layout, tuple(np.shape(v) for v in flat)), None)
-                    plan = self._loop_plan(spec, call, layout, flat, choice)
-                    out = None if plan is None else self._run_fresh(plan, call, flat)
-                    if out is not None:
-                        return out
+                except StalePlan:
+                    if attempt == 0:
+                        self._plans.pop(_fused_key(spec, layout, flat), None)
+                        continue
+                    self._fallback("a global changed while the call ran")
                 except CompiledFailed as e:
                     self._fallback(str(e))
                 else:
                     self.strategy, self.fused, self.last_text = "loop", plan.fused, plan.text
                     return out
+                break
         self.strategy, self.fused, self.last_text = "numpy", False, None
         return vm.run_numpy(call, spec)
-
-    def _run_fresh(self, plan, call, flat):
-        """A plan built for this very call (no StalePlan possible); None if its compiled code failed."""
-        try:
-            out = plan.run(self.vmapped, call, flat)
-        except (CompiledFailed, StalePlan) as e:
-            self._fallback(str(e) or "a global changed while the call ran")
-            return None
-        self.strategy, self.fused, self.last_text = "loop", plan.fused, plan.text
-        return out
 
     def _loop_plan(self, spec, call, layout, flat, choice):
         """The compiled loop for this call, or None for the NumPy code. The lowered (fused) plan is tried
         first, keyed by the per-example shapes it was lowered for; then, where the heuristic asked for a
         loop, the plain per-example function."""
         if layout[0] != "ineligible":
-            shapes = tuple(np.shape(v) for v in flat)
-            key = (id(spec), layout, shapes)
+            key = _fused_key(spec, layout, flat)
             if key not in self._plans:
                 self._plans[key] = self._fused_plan(spec, call, layout, flat)
             plan = self._plans[key]
@@ -252,6 +242,11 @@ _FUSED_EXTENT_MAX = 64          # rule 0: NumPy's SIMD/BLAS win from here on (cu
 
 def _fused_pays(fused) -> bool:
     return fused.transcendental == 0 and fused.macs <= _FUSED_MACS_MAX and fused.longest < _FUSED_EXTENT_MAX
+
+
+def _fused_key(spec, layout, flat):
+    """A fused plan's key: its sizes are the per-example shapes it was lowered for."""
+    return id(spec), layout, tuple(np.shape(v) for v in flat)
 
 
 def _all_scalar(val) -> bool:

@@ -77,10 +77,10 @@ def _returned_list(fdef, low) -> str | None:
     return names.pop() if len(names) == 1 else None
 
 
-def kind_of(value, name: str, mapped: bool):
+def kind_of(value, name: str):
     """The lowering's view of one argument's per-example value (None: outside the domain)."""
     if isinstance(value, tuple):
-        parts = tuple(kind_of(v, name, mapped) for v in value)
+        parts = tuple(kind_of(v, name) for v in value)
         return None if any(p is None for p in parts) else parts
     if isinstance(value, np.ndarray):
         if value.dtype != np.float64 or not 1 <= value.ndim <= 2:
@@ -105,7 +105,7 @@ def lower(fdef: ast.FunctionDef, names: list, values: list, mapped: set, modules
     mode = "scalar" if out_rank == 0 else "array"
     env = {}
     for n, v in zip(names, values):
-        k = kind_of(v, n, n in mapped)
+        k = kind_of(v, n)
         if k is None:
             raise NotFused(f"{n!r} is not a float64 array of rank <= 2 or a number")
         if isinstance(k, tuple) and not isinstance(v, tuple):

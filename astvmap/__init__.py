@@ -7,6 +7,7 @@
 
 `predict.source` shows the generated code; `astvmap show file.py` prints it from the command line.
 """
+
 from . import backends, rules  # noqa: F401  (rules: fills the registry; backends: Numba loads only when used)
 from .api import VmappedFunction, clear_cache, show, vmap
 from .errors import AstvmapError, PerformanceWarning

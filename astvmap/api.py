@@ -4,6 +4,7 @@ Everything here is Python-level bookkeeping around one generated function per ca
 (NOTE [static batchedness]): mapped leaves are moved to axis 0 (a view), the generated function runs,
 outputs are moved to `out_axes` and made fresh, as the per-example loop's `np.stack` would return.
 """
+
 from __future__ import annotations
 
 import ast
@@ -28,8 +29,18 @@ from .transform.context import Settings
 _FALLBACK_MODES = ("warn", "error")
 
 
-def vmap(fun=None, /, in_axes=0, out_axes=0, *, axis_size=None, fallback="warn", randomness="error", jit=False,
-         chunk_size=None):
+def vmap(
+    fun=None,
+    /,
+    in_axes=0,
+    out_axes=0,
+    *,
+    axis_size=None,
+    fallback="warn",
+    randomness="error",
+    jit=False,
+    chunk_size=None,
+):
     """Vectorize `fun` over a batch axis, like `jax.vmap`, by rewriting its NumPy source.
 
     `vmap(f, in_axes, out_axes)(*args)` equals stacking `f` applied to each example along `out_axes`
@@ -41,7 +52,9 @@ def vmap(fun=None, /, in_axes=0, out_axes=0, *, axis_size=None, fallback="warn",
     dict of options) compiles with Numba (the `jit` extra): see astvmap/backends/numba.py. `chunk_size=N`
     bounds memory: the batch runs N examples at a time and the results are joined."""
     if fun is None:
-        return lambda f: VmappedFunction(f, in_axes, out_axes, axis_size, fallback, randomness, jit, chunk_size)
+        return lambda f: VmappedFunction(
+            f, in_axes, out_axes, axis_size, fallback, randomness, jit, chunk_size
+        )
     return VmappedFunction(fun, in_axes, out_axes, axis_size, fallback, randomness, jit, chunk_size)
 
 
@@ -60,6 +73,7 @@ def clear_cache() -> None:
     """Forget every specialization made so far (the next call of each vmapped function rewrites it
     again): for measuring first-call latency, or after editing code in a long session."""
     from .frontend import source
+
     specialize._CACHE.clear()
     source._FOUND.clear()
 
@@ -74,8 +88,17 @@ def _label(fun) -> str:
 class VmappedFunction:
     """The callable `vmap` returns. `.source` is the generated code of the last specialization."""
 
-    def __init__(self, fun, in_axes=0, out_axes=0, axis_size=None, fallback="warn", randomness="error", jit=False,
-                 chunk_size=None):
+    def __init__(
+        self,
+        fun,
+        in_axes=0,
+        out_axes=0,
+        axis_size=None,
+        fallback="warn",
+        randomness="error",
+        jit=False,
+        chunk_size=None,
+    ):
         if not callable(fun):
             raise TypeError(f"vmap: expected a callable; got {type(fun).__name__}")
         if fallback not in _FALLBACK_MODES:
@@ -107,7 +130,8 @@ class VmappedFunction:
         self._settings = Settings(fallback, randomness, self.label)
         self._jit = None
         if jit:
-            from .backends import numba as numba_backend      # imports numba only when asked for
+            from .backends import numba as numba_backend  # imports numba only when asked for
+
             self._jit = numba_backend.Backend(self, {} if jit is True else dict(jit))
         self._specs: dict = {}
         self._simple = None
@@ -173,8 +197,11 @@ class VmappedFunction:
                 if isinstance(v, dict):
                     return {k: cut(x) for k, x in v.items()}
                 return v
+
             leaves = [leaf[part] for leaf in call.leaves]
-            chunk = Call(cut(list(call.args)), cut(call.kwargs), call.vals, leaves[0].shape[0], leaves, call.bound)
+            chunk = Call(
+                cut(list(call.args)), cut(call.kwargs), call.vals, leaves[0].shape[0], leaves, call.bound
+            )
             parts.append(self.run_numpy(chunk, spec))
         return axes_mod.join_chunks(parts, self.out_axes, self.label)
 
@@ -205,14 +232,19 @@ class VmappedFunction:
             if isinstance(v, dict):
                 return {k: swap(x) for k, x in v.items()}
             return v
+
         try:
             with np.errstate(all="ignore"):
-                out = spec.fn(*self._pre_args, *swap(list(call.args)), **{**self._pre_kwargs, **swap(call.kwargs)})
+                out = spec.fn(
+                    *self._pre_args, *swap(list(call.args)), **{**self._pre_kwargs, **swap(call.kwargs)}
+                )
         except Exception:
             specialize.annotate_error(error)
             raise error from None
         probe = Call(call.args, call.kwargs, call.vals, 1, list(zeros.values()), call.bound)
-        return axes_mod.slice_empty(self.finish(out, spec.out_val, self.out_axes, probe, spec), self.out_axes, self.label)
+        return axes_mod.slice_empty(
+            self.finish(out, spec.out_val, self.out_axes, probe, spec), self.out_axes, self.label
+        )
 
     def specialize(self, *args, **kwargs):
         """The Specialization (generated code, result Val) for these example arguments, without running
@@ -231,8 +263,10 @@ class VmappedFunction:
     def _generic(self):
         base = self._base
         if getattr(base, "__astvmap__", None) is not None or lookup(base) is not None:
-            raise AstvmapError(f"{self.label}: a nested vmap (or a NumPy function) is specialized for the ranks "
-                               "of its arguments only; give ranks (--ndims) or example arguments")
+            raise AstvmapError(
+                f"{self.label}: a nested vmap (or a NumPy function) is specialized for the ranks "
+                "of its arguments only; give ranks (--ndims) or example arguments"
+            )
         src = function_source(base)
         vals = inner_vmap.bind_params(src, self._pre_args, self._pre_kwargs, None, [])
         for name, ax in (self._param_axes or {}).items():
@@ -250,8 +284,11 @@ class VmappedFunction:
         simple = self._simple
         if simple is None:
             params = list(sig.parameters.values())
-            simple = self._simple = tuple(p.name for p in params) if all(
-                p.kind == p.POSITIONAL_OR_KEYWORD and p.default is p.empty for p in params) else ()
+            simple = self._simple = (
+                tuple(p.name for p in params)
+                if all(p.kind == p.POSITIONAL_OR_KEYWORD and p.default is p.empty for p in params)
+                else ()
+            )
         if simple and not kwargs and len(args) == len(simple):
             return axes_mod.Bound(dict(zip(simple, args)), args)
         return sig.bind(*args, **kwargs)
@@ -262,7 +299,9 @@ class VmappedFunction:
     def specialization(self, call: "Call"):
         key, objs = _key(call.vals)
         spec = self._specs.get(key)
-        if spec is not None and (isinstance(spec, _LoopSpec) or specialize._valid(spec, self._src_for_valid())):
+        if spec is not None and (
+            isinstance(spec, _LoopSpec) or specialize._valid(spec, self._src_for_valid())
+        ):
             return spec
         try:
             spec = self._make_spec(call)
@@ -270,11 +309,14 @@ class VmappedFunction:
             spec = self._loop_fallback(e)
         except (AstvmapError, RecursionError, MemoryError):
             raise
-        except Exception as e:          # a bug of ours: the loop is still right (and says so)
-            spec = self._loop_fallback(NotBatchable(
-                f"astvmap could not rewrite it ({type(e).__name__}: {e}); please report this", None))
+        except Exception as e:  # a bug of ours: the loop is still right (and says so)
+            spec = self._loop_fallback(
+                NotBatchable(
+                    f"astvmap could not rewrite it ({type(e).__name__}: {e}); please report this", None
+                )
+            )
         self._specs[key] = spec
-        self._keepalive.append(objs)       # the key holds their ids: they must outlive it
+        self._keepalive.append(objs)  # the key holds their ids: they must outlive it
         return spec
 
     def _src_for_valid(self):
@@ -346,6 +388,7 @@ class _RootContext:
 
 class _LoopSpec:
     """The whole function as the per-example loop (correct; warned once when made)."""
+
     out_val = None
 
     def __init__(self, msg):
@@ -353,8 +396,10 @@ class _LoopSpec:
 
     def run(self, vm: VmappedFunction, call: Call):
         if call.B == 0:
-            raise AstvmapError(f"{vm.label}: this function runs as a per-example loop, and with a batch of size 0 "
-                               "the shape of its result is unknown")
+            raise AstvmapError(
+                f"{vm.label}: this function runs as a per-example loop, and with a batch of size 0 "
+                "the shape of its result is unknown"
+            )
         moved_ids = {id(l) for l in call.leaves}
         outs = []
         for b in range(call.B):
@@ -366,7 +411,9 @@ class _LoopSpec:
 
 def _unbatched(v: Val) -> Val:
     if v.elts is not None:
-        return Val(False, v.ndim, v.kind, v.dtype, tuple(_unbatched(e) for e in v.elts), v.keys, v.item, v.obj)
+        return Val(
+            False, v.ndim, v.kind, v.dtype, tuple(_unbatched(e) for e in v.elts), v.keys, v.item, v.obj
+        )
     return v.with_(batched=False)
 
 
@@ -380,11 +427,20 @@ def _key(vals: dict):
 def _synthesize(fn) -> FunctionSource:
     """A source for a function that has a rule but no Python source (`vmap(np.dot)`)."""
     import linecache
+
     name = getattr(fn, "__name__", "fn")
     name = name if name.isidentifier() else "fn"
     text = f"def {name}(*args, **kwargs):\n    return fn(*args, **kwargs)\n"
     filename = f"<astvmap wrapper {name}>"
     linecache.cache[filename] = (len(text), None, text.splitlines(True), filename)
     fdef = ast.parse(text, filename).body[0]
-    return FunctionSource(fdef, Origin(filename, 1), {"__builtins__": builtins}, {"fn": types.CellType(fn)},
-                          None, None, None, generated=True)
+    return FunctionSource(
+        fdef,
+        Origin(filename, 1),
+        {"__builtins__": builtins},
+        {"fn": types.CellType(fn)},
+        None,
+        None,
+        None,
+        generated=True,
+    )

@@ -3,6 +3,7 @@
 Semantics follow `jax.vmap`, with one deliberate improvement: an argument passed by keyword takes its
 parameter's `in_axes` entry (jax maps keyword arguments on axis 0, torch never batches them).
 """
+
 from __future__ import annotations
 
 import inspect
@@ -33,8 +34,10 @@ def check_axes_spec(spec, what: str, label: str):
         for s in spec.values():
             check_axes_spec(s, what, label)
         return
-    raise AstvmapError(f"{label}: {what} entries must be int, None, or tuples/lists/dicts of those; "
-                       f"got {spec!r} ({type(spec).__name__})")
+    raise AstvmapError(
+        f"{label}: {what} entries must be int, None, or tuples/lists/dicts of those; "
+        f"got {spec!r} ({type(spec).__name__})"
+    )
 
 
 def parameter_axes(sig: inspect.Signature, in_axes, label: str) -> dict:
@@ -49,8 +52,10 @@ def parameter_axes(sig: inspect.Signature, in_axes, label: str) -> dict:
     if isinstance(in_axes, dict):
         unknown = set(in_axes) - {p.name for p in params}
         if unknown:
-            raise AstvmapError(f"{label}: in_axes names parameters {sorted(unknown)} that the function does not "
-                               f"have; its parameters are {[p.name for p in params]}")
+            raise AstvmapError(
+                f"{label}: in_axes names parameters {sorted(unknown)} that the function does not "
+                f"have; its parameters are {[p.name for p in params]}"
+            )
         return dict(in_axes)
     if in_axes is None or isinstance(in_axes, (int, np.integer)):
         out = {name: in_axes for name in positional}
@@ -59,12 +64,14 @@ def parameter_axes(sig: inspect.Signature, in_axes, label: str) -> dict:
         return out
     entries = list(in_axes)
     out = dict(zip(positional, entries))
-    rest = entries[len(positional):]
+    rest = entries[len(positional) :]
     if rest:
         if var is None:
-            raise AstvmapError(f"{label}: in_axes has {len(entries)} entries but the function has "
-                               f"{len(positional)} positional parameters ({', '.join(positional)}); give one "
-                               "entry per positional parameter")
+            raise AstvmapError(
+                f"{label}: in_axes has {len(entries)} entries but the function has "
+                f"{len(positional)} positional parameters ({', '.join(positional)}); give one "
+                "entry per positional parameter"
+            )
         out[var] = ("*", tuple(rest))
     return out
 
@@ -75,16 +82,20 @@ def flatten(value, axes, path, label):
         return
     if isinstance(axes, (tuple, list)):
         if not isinstance(value, (tuple, list)) or len(value) != len(axes):
-            raise AstvmapError(f"{label}: in_axes entry {axes!r} for `{path}` is a {type(axes).__name__} of "
-                               f"length {len(axes)}, so the argument must be a tuple/list of that length; got "
-                               f"{_describe(value)}")
+            raise AstvmapError(
+                f"{label}: in_axes entry {axes!r} for `{path}` is a {type(axes).__name__} of "
+                f"length {len(axes)}, so the argument must be a tuple/list of that length; got "
+                f"{_describe(value)}"
+            )
         for i, (v, a) in enumerate(zip(value, axes)):
             yield from flatten(v, a, f"{path}[{i}]", label)
         return
     if isinstance(axes, dict):
         if not isinstance(value, dict) or set(value) != set(axes):
-            raise AstvmapError(f"{label}: in_axes entry for `{path}` is a dict with keys {sorted(axes)}, so the "
-                               f"argument must be a dict with those keys; got {_describe(value)}")
+            raise AstvmapError(
+                f"{label}: in_axes entry for `{path}` is a dict with keys {sorted(axes)}, so the "
+                f"argument must be a dict with those keys; got {_describe(value)}"
+            )
         for k in axes:
             yield from flatten(value[k], axes[k], f"{path}[{k!r}]", label)
         return
@@ -128,8 +139,9 @@ def bind(vm, args, kwargs) -> "Call":
     against its axis, move the batch axes to 0 (views) and compute the batch size."""
     sig = vm._sig
     if sig is None:
-        sig = inspect.Signature([inspect.Parameter(f"arg{i}", inspect.Parameter.POSITIONAL_ONLY)
-                                 for i in range(len(args))])
+        sig = inspect.Signature(
+            [inspect.Parameter(f"arg{i}", inspect.Parameter.POSITIONAL_ONLY) for i in range(len(args))]
+        )
         vm._param_axes = parameter_axes(sig, vm.in_axes, vm.label)
     try:
         bound = vm._bind(sig, args, kwargs)
@@ -141,38 +153,49 @@ def bind(vm, args, kwargs) -> "Call":
         if isinstance(ax, tuple) and len(ax) == 2 and ax[0] == "*":
             ax = ax[1] if not isinstance(ax[1], int) and ax[1] is not None else (ax[1],) * len(value)
             if len(ax) != len(value):
-                raise AstvmapError(f"{vm.label}: in_axes gives {len(ax)} entries for *{name}; got "
-                                   f"{len(value)} arguments")
+                raise AstvmapError(
+                    f"{vm.label}: in_axes gives {len(ax)} entries for *{name}; got {len(value)} arguments"
+                )
         leaves += [(name, path, leaf, a) for path, leaf, a in flatten(value, ax, name, vm.label)]
     sizes, moved = {}, {}
     for name, path, leaf, a in leaves:
         arr = np.asarray(leaf)
         if arr.ndim == 0:
-            raise AstvmapError(f"{vm.label}: in_axes maps `{path}` on axis {a}, but it is a scalar "
-                               f"({type(leaf).__name__}); only arrays of rank >= 1 can be mapped (use None "
-                               "for arguments shared by every example)")
+            raise AstvmapError(
+                f"{vm.label}: in_axes maps `{path}` on axis {a}, but it is a scalar "
+                f"({type(leaf).__name__}); only arrays of rank >= 1 can be mapped (use None "
+                "for arguments shared by every example)"
+            )
         if not -arr.ndim <= a < arr.ndim:
-            raise AstvmapError(f"{vm.label}: in_axes maps `{path}` on axis {a}, but it has shape "
-                               f"{arr.shape} (ndim {arr.ndim}); choose an axis in [{-arr.ndim}, {arr.ndim - 1}] "
-                               "or None")
+            raise AstvmapError(
+                f"{vm.label}: in_axes maps `{path}` on axis {a}, but it has shape "
+                f"{arr.shape} (ndim {arr.ndim}); choose an axis in [{-arr.ndim}, {arr.ndim - 1}] "
+                "or None"
+            )
         a %= arr.ndim
         sizes[path] = (arr.shape[a], arr.shape, a)
         moved[path] = np.moveaxis(arr, a, 0) if a else arr
     if sizes:
         batch = {s for s, _, _ in sizes.values()}
         if len(batch) > 1:
-            detail = "; ".join(f"`{p}` has shape {shape}, axis {a} of size {s}"
-                               for p, (s, shape, a) in sizes.items())
-            raise AstvmapError(f"{vm.label}: the mapped arguments have different batch sizes: {detail}. "
-                               "Every mapped axis must have the same size")
+            detail = "; ".join(
+                f"`{p}` has shape {shape}, axis {a} of size {s}" for p, (s, shape, a) in sizes.items()
+            )
+            raise AstvmapError(
+                f"{vm.label}: the mapped arguments have different batch sizes: {detail}. "
+                "Every mapped axis must have the same size"
+            )
         B = batch.pop()
         if vm.axis_size is not None and vm.axis_size != B:
-            raise AstvmapError(f"{vm.label}: axis_size={vm.axis_size} but the mapped arguments have "
-                               f"batch size {B}")
+            raise AstvmapError(
+                f"{vm.label}: axis_size={vm.axis_size} but the mapped arguments have batch size {B}"
+            )
     else:
         if vm.axis_size is None:
-            raise AstvmapError(f"{vm.label}: no argument is mapped (every in_axes entry is None), so the "
-                               "batch size is unknown; pass axis_size=")
+            raise AstvmapError(
+                f"{vm.label}: no argument is mapped (every in_axes entry is None), so the "
+                "batch size is unknown; pass axis_size="
+            )
         B = int(vm.axis_size)
     new = {}
     mapped_params = {name for name, _, _, _ in leaves}
@@ -193,6 +216,7 @@ def bind(vm, args, kwargs) -> "Call":
 
 class Bound:
     """What `inspect.BoundArguments` offers, for a call of plain positional parameters."""
+
     __slots__ = ("arguments",)
 
     def __init__(self, arguments, args):
@@ -211,7 +235,14 @@ class Call:
     __slots__ = ("args", "kwargs", "vals", "B", "leaves", "bound")
 
     def __init__(self, args, kwargs, vals, B, leaves, bound):
-        self.args, self.kwargs, self.vals, self.B, self.leaves, self.bound = args, kwargs, vals, B, leaves, bound
+        self.args, self.kwargs, self.vals, self.B, self.leaves, self.bound = (
+            args,
+            kwargs,
+            vals,
+            B,
+            leaves,
+            bound,
+        )
 
 
 # ---- outputs: stacking along out_axes ---------------------------------------------------------------
@@ -221,7 +252,10 @@ def slice_empty(out, out_axes, label):
         ax = split_axes(out_axes, len(out), type(out), label)
         return type(out)(slice_empty(o, a, label) for o, a in zip(out, ax))
     if isinstance(out, dict):
-        return {k: slice_empty(o, out_axes[k] if isinstance(out_axes, dict) else out_axes, label) for k, o in out.items()}
+        return {
+            k: slice_empty(o, out_axes[k] if isinstance(out_axes, dict) else out_axes, label)
+            for k, o in out.items()
+        }
     if out_axes is None:
         return out
     return np.take(out, np.arange(0), axis=out_axes)
@@ -245,8 +279,12 @@ def combine(parts, out_axes, label, join):
         ax = split_axes(out_axes, len(first), type(first), label)
         return type(first)(combine([p[i] for p in parts], a, label, join) for i, a in enumerate(ax))
     if isinstance(first, dict):
-        return {k: combine([p[k] for p in parts], out_axes[k] if isinstance(out_axes, dict) else out_axes, label,
-                           join) for k in first}
+        return {
+            k: combine(
+                [p[k] for p in parts], out_axes[k] if isinstance(out_axes, dict) else out_axes, label, join
+            )
+            for k in first
+        }
     if out_axes is None:
         return first
     return join([np.asarray(p) for p in parts], out_axes)
@@ -260,8 +298,10 @@ def stack(outs, out_axes, label):
 def split_axes(out_axes, n, typ, label):
     if isinstance(out_axes, (tuple, list)):
         if len(out_axes) != n:
-            raise AstvmapError(f"{label}: out_axes={out_axes!r} has {len(out_axes)} entries but the output is a "
-                               f"{typ.__name__} of {n} values")
+            raise AstvmapError(
+                f"{label}: out_axes={out_axes!r} has {len(out_axes)} entries but the output is a "
+                f"{typ.__name__} of {n} values"
+            )
         return list(out_axes)
     if isinstance(out_axes, dict):
         raise AstvmapError(f"{label}: out_axes is a dict but the output is a {typ.__name__}")
@@ -281,8 +321,13 @@ def arg_val(value, moved, path) -> Val:
         return Val(True, arr.ndim - 1, Kind.ARRAY, arr.dtype.kind)
     if isinstance(value, (tuple, list)):
         elts = tuple(arg_val(v, moved, f"{path}[{i}]") for i, v in enumerate(value))
-        return Val(any(e.batched for e in elts), None, Kind.TUPLE if isinstance(value, tuple) else Kind.LIST,
-                   None, elts)
+        return Val(
+            any(e.batched for e in elts),
+            None,
+            Kind.TUPLE if isinstance(value, tuple) else Kind.LIST,
+            None,
+            elts,
+        )
     if isinstance(value, dict):
         elts = tuple(arg_val(v, moved, f"{path}[{k!r}]") for k, v in value.items())
         return Val(any(e.batched for e in elts), None, Kind.DICT, None, elts, tuple(value))
@@ -304,14 +349,25 @@ def finish(out, val, out_axes, call, spec, label):
     if isinstance(out, dict):
         if isinstance(out_axes, dict):
             if set(out_axes) != set(out):
-                raise AstvmapError(f"{label}: out_axes has keys {sorted(out_axes)} but the output has "
-                                   f"keys {sorted(out)}")
+                raise AstvmapError(
+                    f"{label}: out_axes has keys {sorted(out_axes)} but the output has keys {sorted(out)}"
+                )
         elts = dict(zip(val.keys, val.elts)) if val.keys is not None else {}
-        return {k: finish(o, elts.get(k, val), out_axes[k] if isinstance(out_axes, dict) else out_axes,
-                               call, spec, label) for k, o in out.items()}
+        return {
+            k: finish(
+                o,
+                elts.get(k, val),
+                out_axes[k] if isinstance(out_axes, dict) else out_axes,
+                call,
+                spec,
+                label,
+            )
+            for k, o in out.items()
+        }
     if isinstance(out_axes, (tuple, list, dict)):
-        raise AstvmapError(f"{label}: out_axes={out_axes!r} is a container but the output is a single "
-                           f"{type(out).__name__}")
+        raise AstvmapError(
+            f"{label}: out_axes={out_axes!r} is a container but the output is a single {type(out).__name__}"
+        )
     if not val.batched:
         if out_axes is None:
             return out
@@ -319,9 +375,12 @@ def finish(out, val, out_axes, call, spec, label):
         return np.moveaxis(res, 0, out_axes) if out_axes else res
     if out_axes is None:
         node = getattr(spec, "batched_return", None)
-        raise error_at(f"{label}: out_axes=None, but this output depends on the mapped arguments, so it "
-                       "differs between examples; give it an int out_axes", node,
-                       getattr(spec, "user_filename", None))
+        raise error_at(
+            f"{label}: out_axes=None, but this output depends on the mapped arguments, so it "
+            "differs between examples; give it an int out_axes",
+            node,
+            getattr(spec, "user_filename", None),
+        )
     arr = np.asarray(out)
     if not arr.flags.writeable or any(np.may_share_memory(arr, leaf) for leaf in call.leaves):
         arr = arr.copy()

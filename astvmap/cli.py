@@ -9,6 +9,7 @@ directory on `sys.path`. What is printed is exactly what runs: the generated fun
 functions it calls. Exit codes: 0 printed (fallback warnings on stderr), 1 the user's file failed to
 import or a function cannot be vectorized (reported at the user's line), 2 usage error.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -28,8 +29,8 @@ from .api import VmappedFunction, vmap
 from .errors import AstvmapError, NotBatchable
 
 STAGES = ("frontend", "normalize", "vectorize", "final")
-BATCH = 2            # batch size of the example arguments built from --ndims/--shapes
-NDIM_LENGTH = 3      # length of each per-example axis when only a rank is given
+BATCH = 2  # batch size of the example arguments built from --ndims/--shapes
+NDIM_LENGTH = 3  # length of each per-example axis when only a rank is given
 
 
 class UsageError(Exception):
@@ -44,7 +45,7 @@ def main(argv=None) -> int:
     parser = _parser()
     try:
         args = parser.parse_args(argv)
-    except SystemExit as e:          # argparse: --help (0) or a usage error (2)
+    except SystemExit as e:  # argparse: --help (0) or a usage error (2)
         return e.code if isinstance(e.code, int) else 2
     if args.command is None:
         parser.print_help(sys.stderr)
@@ -62,37 +63,78 @@ def main(argv=None) -> int:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="astvmap", description="astvmap: jax.vmap for NumPy by source "
-                                     "rewriting. `astvmap show FILE.py` prints the generated code; "
-                                     "`astvmap bench` times it against its peers.")
+    parser = argparse.ArgumentParser(
+        prog="astvmap",
+        description="astvmap: jax.vmap for NumPy by source "
+        "rewriting. `astvmap show FILE.py` prints the generated code; "
+        "`astvmap bench` times it against its peers.",
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     show = sub.add_parser(
-        "show", help="print the generated source of vmapped functions",
-        formatter_class=argparse.RawDescriptionHelpFormatter, description=__doc__.split("\n\n", 2)[2]
-        .replace("`", "") + "\nWithout --ndims/--shapes the rank-generic specialization is printed (what runs "
-        "when a rank is unknown).", epilog="examples:\n  astvmap show examples/quickstart.py\n"
+        "show",
+        help="print the generated source of vmapped functions",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description=__doc__.split("\n\n", 2)[2].replace("`", "")
+        + "\nWithout --ndims/--shapes the rank-generic specialization is printed (what runs "
+        "when a rank is unknown).",
+        epilog="examples:\n  astvmap show examples/quickstart.py\n"
         "  astvmap show examples/neuron.py:neuron --ndims x=1\n"
-        "  astvmap show model.py:f --in-axes 0,None --shapes x=5 w=3,5 --stage vectorize")
-    show.add_argument("target", metavar="FILE.py[:NAME]",
-                      help="the file to import; NAME selects one function (vmapped or plain) by its module-level "
-                           "name. Without NAME, every module-level vmapped function is shown")
-    show.add_argument("--in-axes", type=_axes, metavar="AXES", help="in_axes as a Python literal: 0, None, "
-                      "0,None or '(None, None), 0' (default: the function's own, or 0 for a plain function)")
+        "  astvmap show model.py:f --in-axes 0,None --shapes x=5 w=3,5 --stage vectorize",
+    )
+    show.add_argument(
+        "target",
+        metavar="FILE.py[:NAME]",
+        help="the file to import; NAME selects one function (vmapped or plain) by its module-level "
+        "name. Without NAME, every module-level vmapped function is shown",
+    )
+    show.add_argument(
+        "--in-axes",
+        type=_axes,
+        metavar="AXES",
+        help="in_axes as a Python literal: 0, None, "
+        "0,None or '(None, None), 0' (default: the function's own, or 0 for a plain function)",
+    )
     show.add_argument("--out-axes", type=_axes, metavar="AXES", help="out_axes, same syntax (default 0)")
-    show.add_argument("--ndims", action="append", default=[], metavar="NAME=N,...",
-                      help="per-example ranks, e.g. x=1,w=2; containers by path: params.0=2")
-    show.add_argument("--shapes", nargs="+", action="extend", default=[], metavar="NAME=SHAPE", help="per-"
-                      "example shapes, e.g. x=5 w=3,5 (s= for a scalar); containers by path: params.0=64,128")
+    show.add_argument(
+        "--ndims",
+        action="append",
+        default=[],
+        metavar="NAME=N,...",
+        help="per-example ranks, e.g. x=1,w=2; containers by path: params.0=2",
+    )
+    show.add_argument(
+        "--shapes",
+        nargs="+",
+        action="extend",
+        default=[],
+        metavar="NAME=SHAPE",
+        help="per-example shapes, e.g. x=5 w=3,5 (s= for a scalar); containers by path: params.0=64,128",
+    )
     show.add_argument("--stage", choices=STAGES, help="print the function after this pass instead")
-    show.add_argument("--annotate", action="store_true",
-                      help="add each assigned name's batchedness and rank as trailing comments")
-    show.add_argument("--jit", action="store_true", help="what the Numba backend runs for these ranks (needs --ndims/--shapes; runs one call on zeros)")
-    show.add_argument("--color", choices=("auto", "always", "never"), default="auto",
-                      help="syntax highlighting with pygments (auto: when writing to a terminal)")
+    show.add_argument(
+        "--annotate",
+        action="store_true",
+        help="add each assigned name's batchedness and rank as trailing comments",
+    )
+    show.add_argument(
+        "--jit",
+        action="store_true",
+        help="what the Numba backend runs for these ranks (needs --ndims/--shapes; runs one call on zeros)",
+    )
+    show.add_argument(
+        "--color",
+        choices=("auto", "always", "never"),
+        default="auto",
+        help="syntax highlighting with pygments (auto: when writing to a terminal)",
+    )
     from . import bench as bench_mod
+
     bench = sub.add_parser(
-        "bench", help="time astvmap against a loop, np.vectorize, hand NumPy, jax and torch",
-        formatter_class=argparse.RawDescriptionHelpFormatter, description=bench_mod.__doc__.replace("`", ""))
+        "bench",
+        help="time astvmap against a loop, np.vectorize, hand NumPy, jax and torch",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description=bench_mod.__doc__.replace("`", ""),
+    )
     bench_mod.add_arguments(bench)
     return parser
 
@@ -101,6 +143,7 @@ def _bench(args, own_process: bool = False) -> int:
     """`astvmap bench` (astvmap.bench.run). own_process: started as the `astvmap` command, so the
     benchmark may re-exec this process to pin threads (called from Python, it uses a child process)."""
     from . import bench
+
     return bench.run(args, own_process=own_process)
 
 
@@ -114,6 +157,7 @@ def _axes(text: str):
         if isinstance(v, (tuple, list, dict)):
             return all(ok(e) for e in (v.values() if isinstance(v, dict) else v))
         return v is None or (isinstance(v, int) and not isinstance(v, bool))
+
     if not ok(value):
         raise argparse.ArgumentTypeError(f"axes must be ints, None, or tuples of those; got {text!r}")
     return value
@@ -140,7 +184,7 @@ def _show(args) -> int:
                     spec = vf.specialize(*example_args, **example_kwargs)
                 else:
                     spec = vf.specialize_generic()
-            except NotBatchable as e:     # specialize_generic does not yet fall back as specialize does
+            except NotBatchable as e:  # specialize_generic does not yet fall back as specialize does
                 spec = vf._loop_fallback(e)
             except AstvmapError as e:
                 print(_format_syntax_error(e), end="", file=sys.stderr)
@@ -160,13 +204,14 @@ def _jit_text(vf, shapes) -> str:
     if not shapes:
         raise UsageError("--jit needs per-example ranks (--ndims or --shapes): the strategy depends on them")
     from .api import VmappedFunction
+
     jitted = VmappedFunction(vf.__wrapped__, vf.in_axes, vf.out_axes, vf.axis_size, vf.fallback, jit=True)
     example_args, example_kwargs = _example_args(jitted, shapes)
     return jitted._jit.describe(example_args, example_kwargs)
 
 
 def _render(spec, args, seen: set) -> str:
-    stages = getattr(spec, "stages", None) or {}        # a whole-function loop fallback has only .text
+    stages = getattr(spec, "stages", None) or {}  # a whole-function loop fallback has only .text
     if args.stage in ("frontend", "normalize", "vectorize"):
         return stages.get(args.stage, spec.text).rstrip("\n") + "\n"
     texts = [stages.get("annotate", spec.text) if args.annotate else spec.text]
@@ -225,7 +270,7 @@ def _user_module(path: str):
         except BaseException as e:  # noqa: BLE001 - the user's traceback, whatever it is (SystemExit too)
             te = traceback.TracebackException(type(e), e, e.__traceback__.tb_next)  # without this frame
             for frame in te.stack:
-                frame.line                                                          # load before renaming
+                frame.line  # load before renaming
                 frame.filename = _rel(frame.filename)
             raise UserError(f"astvmap show: importing {path} failed:\n" + "".join(te.format())) from None
         yield module
@@ -239,6 +284,7 @@ def _user_module(path: str):
 
 def _targets(module, path, name, args) -> list:
     """The VmappedFunctions to show, with --in-axes/--out-axes applied."""
+
     def rewrap(obj):
         if isinstance(obj, VmappedFunction):
             if args.in_axes is None and args.out_axes is None:
@@ -251,7 +297,7 @@ def _targets(module, path, name, args) -> list:
         out_axes = out_axes if args.out_axes is None else args.out_axes
         try:
             return vmap(fun, in_axes, out_axes, **extra)
-        except AstvmapError as e:            # axes that do not fit the function: the command line's fault
+        except AstvmapError as e:  # axes that do not fit the function: the command line's fault
             raise UsageError(f"--in-axes/--out-axes: {e.msg}") from None
 
     found = [(k, v) for k, v in vars(module).items() if isinstance(v, VmappedFunction)]
@@ -266,17 +312,24 @@ def _targets(module, path, name, args) -> list:
             raise UsageError(f"`{name}` in {path} is a {type(obj).__name__}, not a function")
         return [rewrap(obj)]
     if not found:
-        raise UsageError(f"{path} has no module-level vmapped function (made with @vmap or NAME = vmap(...)); "
-                         f"{_available(module, found)}")
+        raise UsageError(
+            f"{path} has no module-level vmapped function (made with @vmap or NAME = vmap(...)); "
+            f"{_available(module, found)}"
+        )
     if (args.ndims or args.shapes) and len(found) > 1:
-        raise UsageError(f"--ndims/--shapes apply to one function; pick one with {path}:NAME "
-                         f"({', '.join(k for k, _ in found)})")
+        raise UsageError(
+            f"--ndims/--shapes apply to one function; pick one with {path}:NAME "
+            f"({', '.join(k for k, _ in found)})"
+        )
     return [rewrap(v) for _, v in found]
 
 
 def _available(module, found) -> str:
-    plain = [k for k, v in vars(module).items() if isinstance(v, types.FunctionType)
-             and v.__module__ == module.__name__ and not k.startswith("_")]
+    plain = [
+        k
+        for k, v in vars(module).items()
+        if isinstance(v, types.FunctionType) and v.__module__ == module.__name__ and not k.startswith("_")
+    ]
     names = [k for k, _ in found] + plain
     return f"choose one of: {', '.join(names)}" if names else "it defines no functions"
 
@@ -285,7 +338,9 @@ def _available(module, found) -> str:
 def _parse_shapes(ndims: list, shapes: list) -> dict:
     """{"x": (3,), "params.0": (3, 3)} from --ndims x=1,params.0=2 and --shapes x=3 params.0=3,3."""
     out = {}
-    items = [(item, True) for group in ndims for item in group.split(",") if item] + [(s, False) for s in shapes]
+    items = [(item, True) for group in ndims for item in group.split(",") if item] + [
+        (s, False) for s in shapes
+    ]
     for item, is_rank in items:
         path, eq, value = item.partition("=")
         if not eq or not path:
@@ -322,13 +377,17 @@ def _example_args(vf: VmappedFunction, shapes: dict) -> tuple[list, dict]:
             raise UsageError(f"{path}: given twice, or both as a container and as an array")
         node[leaf] = shape
     args, kwargs, by_keyword = [], {}, False
-    positional = [p for p in sig.parameters.values() if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    positional = [
+        p for p in sig.parameters.values() if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
+    ]
     for p in sig.parameters.values():
         if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD) or p.name not in tree:
             if p.name in tree or p.default is p.empty and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
-                raise UsageError(f"give `{p.name}` a rank or a shape: --ndims {p.name}=N or --shapes "
-                                 f"{p.name}=D1,D2 (variadic parameters cannot be given)")
-            by_keyword = True                     # a skipped parameter: later arguments go by keyword
+                raise UsageError(
+                    f"give `{p.name}` a rank or a shape: --ndims {p.name}=N or --shapes "
+                    f"{p.name}=D1,D2 (variadic parameters cannot be given)"
+                )
+            by_keyword = True  # a skipped parameter: later arguments go by keyword
             continue
         ax = _entry(vf.in_axes, positional.index(p), p.name) if p in positional else None
         value = _build(tree[p.name], ax, p.name)
@@ -351,8 +410,9 @@ def _entry(axes, index, key):
 def _build(node, ax, path):
     if isinstance(node, tuple):
         if isinstance(ax, (tuple, list, dict)):
-            raise UsageError(f"in_axes for `{path}` is {ax!r}, a container: give shapes of its leaves "
-                             f"({path}.0=...)")
+            raise UsageError(
+                f"in_axes for `{path}` is {ax!r}, a container: give shapes of its leaves ({path}.0=...)"
+            )
         shape = list(node)
         if ax is not None:
             if not -len(shape) - 1 <= ax <= len(shape):
@@ -371,7 +431,7 @@ def _rel(filename: str) -> str:
     """A path relative to the current directory when it is below it."""
     try:
         rel = os.path.relpath(filename)
-    except ValueError:                       # another drive (Windows)
+    except ValueError:  # another drive (Windows)
         return filename
     return filename if not filename or filename.startswith("<") or rel.startswith("..") else rel
 

@@ -4,6 +4,7 @@
 the offending expression (Pythran does the same). It is raised at transform time for code that cannot be
 rewritten and at call time for arguments that do not fit `in_axes`.
 """
+
 from __future__ import annotations
 
 import ast
@@ -17,8 +18,15 @@ class PerformanceWarning(UserWarning):
 class AstvmapError(SyntaxError):
     """Something astvmap cannot batch, reported at the user's line when one is known."""
 
-    def __init__(self, msg: str, filename: str | None = None, lineno: int | None = None,
-                 offset: int | None = None, text: str | None = None, end_offset: int | None = None):
+    def __init__(
+        self,
+        msg: str,
+        filename: str | None = None,
+        lineno: int | None = None,
+        offset: int | None = None,
+        text: str | None = None,
+        end_offset: int | None = None,
+    ):
         if filename is None:
             super().__init__(msg)
         else:
@@ -44,5 +52,4 @@ def error_at(msg: str, node: ast.AST | None, filename: str | None) -> AstvmapErr
     end = getattr(node, "end_col_offset", None)
     if getattr(node, "end_lineno", node.lineno) != node.lineno:
         end = None
-    return AstvmapError(msg, filename, node.lineno, col + 1, line or None,
-                        None if end is None else end + 1)
+    return AstvmapError(msg, filename, node.lineno, col + 1, line or None, None if end is None else end + 1)

@@ -5,6 +5,7 @@ for an edge case (an empty batch, an unknown rank) or unreadable. Each one is sm
 and states the shape case it handles. NOTE [batch axis at 0]: every batched argument has its batch axis
 first.
 """
+
 from __future__ import annotations
 
 import math
@@ -12,13 +13,43 @@ import warnings
 
 import numpy as np
 
-from .runtime_lanes import (active_lanes, enters, highest, lanes_like_active, lowest,  # noqa: F401
-                            merge_lanes, put_lanes, select)
+from .runtime_lanes import (
+    active_lanes,
+    enters,
+    highest,
+    lanes_like_active,
+    lowest,  # noqa: F401
+    merge_lanes,
+    put_lanes,
+    select,
+)
 
 __all__ = [
-    "active_lanes", "enters", "highest", "lanes_like_active", "lowest", "merge_lanes", "put_lanes", "select",
-    "batch_broadcast", "flatten", "reshape", "squeeze", "example_size", "shift_axis", "stack", "loop",
-    "align", "getitem", "unstack", "py_max", "py_min", "to_int", "to_round", "math_fn", "move_tree",
+    "active_lanes",
+    "enters",
+    "highest",
+    "lanes_like_active",
+    "lowest",
+    "merge_lanes",
+    "put_lanes",
+    "select",
+    "batch_broadcast",
+    "flatten",
+    "reshape",
+    "squeeze",
+    "example_size",
+    "shift_axis",
+    "stack",
+    "loop",
+    "align",
+    "getitem",
+    "unstack",
+    "py_max",
+    "py_min",
+    "to_int",
+    "to_round",
+    "math_fn",
+    "move_tree",
     "expand_to",
 ]
 
@@ -90,14 +121,22 @@ def window(x, start, length, axis=0, batched=False):
     batch axis first and `start` has one start per example. Starts whose window would not fit raise
     (a Python slice would silently be shorter there)."""
     from numpy.lib.stride_tricks import sliding_window_view
+
     start = np.asarray(start)
     n = x.shape[axis + batched]
     if start.size and (start.min() < 0 or start.max() + length > n):
-        raise IndexError(f"astvmap: a slice of length {length} starting at {start.min()}..{start.max()} does not fit "
-                         f"in an axis of length {n}; the per-example loop would take a shorter slice there")
-    view = sliding_window_view(x, length, axis=axis + batched)         # window axis last
-    if not batched and start.ndim == 1 and start.size and start[-1] - start[0] == start.size - 1 \
-            and (start.size < 3 or np.all(np.diff(start) == 1)):
+        raise IndexError(
+            f"astvmap: a slice of length {length} starting at {start.min()}..{start.max()} does not fit "
+            f"in an axis of length {n}; the per-example loop would take a shorter slice there"
+        )
+    view = sliding_window_view(x, length, axis=axis + batched)  # window axis last
+    if (
+        not batched
+        and start.ndim == 1
+        and start.size
+        and start[-1] - start[0] == start.size - 1
+        and (start.size < 3 or np.all(np.diff(start) == 1))
+    ):
         # consecutive starts (a loop over a range): a view, no gather
         out = view[(slice(None),) * axis + (slice(int(start[0]), int(start[-1]) + 1),)]
         return np.moveaxis(out, -1, axis + 1)
@@ -225,7 +264,7 @@ def rows(values, B):
     iteration, the loop's empty list gives float64 `(0,)` per example."""
     if values.shape[1] == 0:
         return np.zeros((B, 0))
-    return values if values.flags.owndata else values.copy()     # `np.array(out)` is never a view
+    return values if values.flags.owndata else values.copy()  # `np.array(out)` is never a view
 
 
 def unstack(x):
@@ -275,7 +314,9 @@ def to_int(x):
     """Python's `int(x)` of per-example scalars: truncates, raises on NaN/inf like Python."""
     x = np.asarray(x)
     if x.dtype.kind == "c":
-        raise TypeError("int() argument must be a string, a bytes-like object or a real number, not 'complex'")
+        raise TypeError(
+            "int() argument must be a string, a bytes-like object or a real number, not 'complex'"
+        )
     _check_finite(x, "int()")
     return np.trunc(x).astype(np.int64) if x.dtype.kind == "f" else x.astype(np.int64)
 
@@ -334,7 +375,8 @@ def loop(fn, B, args, batched, kwargs=None, kw_batched=None):
     if not outs:
         raise ValueError(
             f"astvmap: {getattr(fn, '__name__', fn)!r} runs as a per-example loop here, and with a batch of "
-            "size 0 the shape of its result is unknown; pass at least one example")
+            "size 0 the shape of its result is unknown; pass at least one example"
+        )
     return _stack_leaves(outs)
 
 

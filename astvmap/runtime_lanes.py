@@ -3,6 +3,7 @@
 `while` or of a `range` whose length differs between examples (`active_lanes`, `put_lanes`, `highest`,
 `lowest`). Imports NumPy only; `astvmap.runtime` re-exports them, so generated code calls `av__.select`.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -23,7 +24,7 @@ def lanes_like_active(x, mask):
         return x
     first = int(mask.argmax())
     if not mask[first] or mask.all():
-        return x            # no lane to borrow from (the region is skipped), or nothing to replace
+        return x  # no lane to borrow from (the region is skipped), or nothing to replace
     x = np.asarray(x)
     return np.where(mask.reshape(mask.shape + (1,) * (x.ndim - 1)), x, x[first])
 
@@ -46,7 +47,7 @@ def put_lanes(x, lanes, values):
     if isinstance(lanes, slice):
         return values
     values = np.asarray(values)
-    out = np.array(x, dtype=np.result_type(x, values))   # a copy: `x` may be a caller's array
+    out = np.array(x, dtype=np.result_type(x, values))  # a copy: `x` may be a caller's array
     out[lanes] = values
     return out
 
@@ -59,8 +60,11 @@ def merge_lanes(cond, lanes_a, a, lanes_b, b, kinds):
 
     def full(v, kind, lanes):
         return v if kind == "all" else batch_broadcast(v, B) if kind == "one" else None
+
     if (a is None or not lanes_a.size) and (b is None or not lanes_b.size) and (a is None or b is None):
-        raise ValueError("astvmap: no lane took either branch (an empty batch): the result's shape is unknown")
+        raise ValueError(
+            "astvmap: no lane took either branch (an empty batch): the result's shape is unknown"
+        )
     if a is None or not lanes_a.size:
         return full(b, kinds[1], lanes_b) if kinds[1] != "lanes" else b
     if b is None or not lanes_b.size:
@@ -71,8 +75,10 @@ def merge_lanes(cond, lanes_a, a, lanes_b, b, kinds):
     sa = va.shape[1:] if kinds[0] != "one" else va.shape
     sb = vb.shape[1:] if kinds[1] != "one" else vb.shape
     if sa != sb:
-        raise ValueError(f"the branches of an `if` on a batched condition give per-example shapes {sa} and {sb}; "
-                         "the loop's results could not be stacked")
+        raise ValueError(
+            f"the branches of an `if` on a batched condition give per-example shapes {sa} and {sb}; "
+            "the loop's results could not be stacked"
+        )
     out = np.empty((B,) + sa, dtype=np.result_type(va, vb))
     out[lanes_a] = va
     out[lanes_b] = vb
@@ -83,10 +89,12 @@ def select(cond, a, b, batched=(True, True)):
     """Per lane, `a` where `cond` else `b`, as the loop's stacked results would be: a branch's own value
     (dtype included) when every lane took it; per-example shapes must agree when lanes of both meet."""
     B = cond.shape[0]
-    if a is None or b is None:            # a branch no lane took (only an empty batch skips both)
+    if a is None or b is None:  # a branch no lane took (only an empty batch skips both)
         if a is None and b is None:
-            raise ValueError("astvmap: with a batch of size 0 neither branch of an `if` ran, so the shape of "
-                             "its result is unknown; pass at least one example")
+            raise ValueError(
+                "astvmap: with a batch of size 0 neither branch of an `if` ran, so the shape of "
+                "its result is unknown; pass at least one example"
+            )
         return select(cond, b, b, (batched[1],) * 2) if a is None else select(cond, a, a, (batched[0],) * 2)
     if isinstance(a, tuple) and isinstance(b, tuple):
         if len(a) != len(b):
@@ -100,10 +108,14 @@ def select(cond, a, b, batched=(True, True)):
     sa = a.shape[1:] if batched[0] else a.shape
     sb = b.shape[1:] if batched[1] else b.shape
     if sa != sb:
-        raise ValueError(f"the branches of an `if` on a batched condition give per-example shapes {sa} and {sb}; "
-                         "the loop's results could not be stacked")
+        raise ValueError(
+            f"the branches of an `if` on a batched condition give per-example shapes {sa} and {sb}; "
+            "the loop's results could not be stacked"
+        )
     nd = len(sa)
-    return np.where(cond.reshape((B,) + (1,) * nd), a if batched[0] else a[None], b if batched[1] else b[None])
+    return np.where(
+        cond.reshape((B,) + (1,) * nd), a if batched[0] else a[None], b if batched[1] else b[None]
+    )
 
 
 def highest(stop, start=0):

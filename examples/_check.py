@@ -1,4 +1,5 @@
 """Shared by the example scripts: print astvmap's result beside the loop's, then OK or MISMATCH."""
+
 import sys
 
 import numpy as np
@@ -14,8 +15,7 @@ def _show(value) -> str:
 def check(label: str, got, expected) -> bool:
     """Compare astvmap's result with the per-example loop's: same shape, same dtype kind, allclose."""
     got, expected = np.asarray(got), np.asarray(expected)
-    ok = (got.shape == expected.shape and got.dtype.kind == expected.dtype.kind
-          and np.allclose(got, expected))
+    ok = got.shape == expected.shape and got.dtype.kind == expected.dtype.kind and np.allclose(got, expected)
     print(label)
     print(f"  astvmap:   {_show(got)}   shape {got.shape}, {got.dtype}")
     print(f"  loop:      {_show(expected)}   shape {expected.shape}, {expected.dtype}")

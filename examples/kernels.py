@@ -1,4 +1,5 @@
 """Seed 001: an RBF kernel, its Gram matrix by nested vmap of lambdas, and a covariance matrix."""
+
 from functools import partial
 
 import numpy as np
@@ -33,22 +34,33 @@ if __name__ == "__main__":
     Y = rng.normal(size=(M, D))
     loop = np.array([[rbf_kernel(params, x, y) for y in Y] for x in X])
 
-    check("vmap(rbf_kernel, in_axes=(None, 0, None))(params, X, Y[0])",
-          vmap(rbf_kernel, in_axes=(None, 0, None))(params, X, Y[0]),
-          np.stack([rbf_kernel(params, x, Y[0]) for x in X]))
+    check(
+        "vmap(rbf_kernel, in_axes=(None, 0, None))(params, X, Y[0])",
+        vmap(rbf_kernel, in_axes=(None, 0, None))(params, X, Y[0]),
+        np.stack([rbf_kernel(params, x, Y[0]) for x in X]),
+    )
 
     check("gram(rbf_kernel, params, X, Y)", gram(rbf_kernel, params, X, Y), loop)
-    check("  ... equals the hand-written np.exp(-gamma * ((X[:, None] - Y[None]) ** 2).sum(-1))",
-          gram(rbf_kernel, params, X, Y), np.exp(-params["gamma"] * ((X[:, None] - Y[None]) ** 2).sum(-1)))
+    check(
+        "  ... equals the hand-written np.exp(-gamma * ((X[:, None] - Y[None]) ** 2).sum(-1))",
+        gram(rbf_kernel, params, X, Y),
+        np.exp(-params["gamma"] * ((X[:, None] - Y[None]) ** 2).sum(-1)),
+    )
 
     # The same Gram matrix with the parameters bound first, and out_axes=1 doing the transposing.
-    check("covariance_matrix(partial(rbf_kernel, params), X, Y)",
-          covariance_matrix(partial(rbf_kernel, params), X, Y), loop)
+    check(
+        "covariance_matrix(partial(rbf_kernel, params), X, Y)",
+        covariance_matrix(partial(rbf_kernel, params), X, Y),
+        loop,
+    )
 
     # A different kernel through the same code: the transform must not be shared with rbf_kernel's.
     def linear_kernel(params, x, y):
         return params["scale"] * np.dot(x, y)
 
-    check("gram(linear_kernel, {'scale': 2.0}, X, Y)", gram(linear_kernel, {"scale": 2.0}, X, Y),
-          np.array([[linear_kernel({"scale": 2.0}, x, y) for y in Y] for x in X]))
+    check(
+        "gram(linear_kernel, {'scale': 2.0}, X, Y)",
+        gram(linear_kernel, {"scale": 2.0}, X, Y),
+        np.array([[linear_kernel({"scale": 2.0}, x, y) for y in Y] for x in X]),
+    )
     finish()

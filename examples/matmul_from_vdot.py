@@ -1,4 +1,5 @@
 """Seed 001: matrix-vector and matrix-matrix products built from a dot product by vmap alone."""
+
 import numpy as np
 from _check import check, finish
 from astvmap import vmap
@@ -6,13 +7,13 @@ from astvmap import vmap
 rng = np.random.default_rng(0)
 
 vv = lambda x, y: np.vdot(x, y)
-mv = vmap(vv, (0, None), 0)               # ([b, a], [a]) -> [b]      (b maps over rows of the matrix)
-mm = vmap(mv, (None, 1), 1)               # ([b, a], [a, c]) -> [b, c] (c maps over columns of the second)
+mv = vmap(vv, (0, None), 0)  # ([b, a], [a]) -> [b]      (b maps over rows of the matrix)
+mm = vmap(mv, (None, 1), 1)  # ([b, a], [a, c]) -> [b, c] (c maps over columns of the second)
 
 
 if __name__ == "__main__":
-    A = rng.normal(size=(4, 3))           # b = 4, a = 3
-    B = rng.normal(size=(3, 5))           # a = 3, c = 5
+    A = rng.normal(size=(4, 3))  # b = 4, a = 3
+    B = rng.normal(size=(3, 5))  # a = 3, c = 5
     x = rng.normal(size=3)
 
     check("vv(x, x)", vv(x, x), x @ x)

@@ -7,6 +7,7 @@
 - A hypothesis profile ("astvmap": 25 examples, no deadline) keeps the property tests fast.
 - ``--update-golden`` rewrites the golden `astvmap show` outputs (same as ASTVMAP_UPDATE_GOLDEN=1).
 """
+
 import os
 import sys
 import warnings
@@ -23,8 +24,11 @@ try:
         "astvmap",
         max_examples=25,
         deadline=None,
-        suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
-                               HealthCheck.function_scoped_fixture],
+        suppress_health_check=[
+            HealthCheck.too_slow,
+            HealthCheck.data_too_large,
+            HealthCheck.function_scoped_fixture,
+        ],
         derandomize=False,
         print_blob=True,
     )
@@ -34,13 +38,16 @@ except ImportError:  # pragma: no cover - hypothesis is a test extra
 
 
 def pytest_addoption(parser):
-    parser.addoption("--update-golden", action="store_true",
-                     help="rewrite tests/golden/ from the current `astvmap show` output")
+    parser.addoption(
+        "--update-golden",
+        action="store_true",
+        help="rewrite tests/golden/ from the current `astvmap show` output",
+    )
 
 
 def pytest_configure(config):
     if config.getoption("--update-golden", default=False):
-        os.environ["ASTVMAP_UPDATE_GOLDEN"] = "1"     # read by test_golden.py when it is imported
+        os.environ["ASTVMAP_UPDATE_GOLDEN"] = "1"  # read by test_golden.py when it is imported
     try:
         import astvmap
     except Exception:  # noqa: BLE001  # pragma: no cover - reported by the tests themselves

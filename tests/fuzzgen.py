@@ -21,6 +21,7 @@ builds random batched arguments with random ``in_axes`` (mapped or ``None``, bat
 negative too) and batch sizes from {0, 1, 3, 7, n}, and compares ``astvmap.vmap`` with the loop through
 ``oracle.assert_vmap_equivalent``.
 """
+
 from __future__ import annotations
 
 import importlib.util
@@ -33,8 +34,14 @@ import numpy as np
 
 __all__ = ["generate", "load", "make_args", "run_case", "choose_configs"]
 
-_UNARY = ["np.tanh({})", "np.sin({})", "np.abs({})", "np.sqrt(np.abs({}))", "np.exp(np.tanh({}))",
-          "np.exp({})"]
+_UNARY = [
+    "np.tanh({})",
+    "np.sin({})",
+    "np.abs({})",
+    "np.sqrt(np.abs({}))",
+    "np.exp(np.tanh({}))",
+    "np.exp({})",
+]
 _REDUCE = ["np.sum", "np.mean", "np.max"]
 
 
@@ -49,9 +56,9 @@ class _Gen:
         self.n = r.choice([2, 3, 4, 5])
         self.k = r.choice([self.n, self.n, 2, 3, 4])
         self.imax = min(self.n, self.k)
-        self.env = {}       # name -> per-example shape (tuple of ints), float or int data
-        self.ints = {}      # name -> bound: non-negative ints usable as indices (value < bound)
-        self.helpers = []   # helper function sources
+        self.env = {}  # name -> per-example shape (tuple of ints), float or int data
+        self.ints = {}  # name -> bound: non-negative ints usable as indices (value < bound)
+        self.helpers = []  # helper function sources
         self.nvar = 0
         self.nhelp = 0
         self.in_helper = False
@@ -91,7 +98,7 @@ class _Gen:
             return nm
         c = r.randrange(length)
         if r.random() < 0.3:
-            c = c - length   # negative constant index
+            c = c - length  # negative constant index
         return str(c)
 
     def leaf(self, S):
@@ -110,7 +117,9 @@ class _Gen:
                     if L == S[0]:
                         cands.append(f"{nm}[::-1]")
                 elif len(S) == 2 and S == (L, 1):
-                    cands.append(r.choice([f"{nm}[:, None]", f"{nm}.reshape({L}, 1)", f"{nm}.reshape(-1, 1)"]))
+                    cands.append(
+                        r.choice([f"{nm}[:, None]", f"{nm}.reshape({L}, 1)", f"{nm}.reshape(-1, 1)"])
+                    )
                 elif len(S) == 2 and S == (1, L):
                     cands.append(r.choice([f"{nm}[None, :]", f"{nm}.reshape(1, -1)"]))
                 elif len(S) == 2 and S[0] * S[1] == L:
@@ -141,8 +150,9 @@ class _Gen:
             cands += [self.const()] * 2
         if not cands:
             sc = self.leaf(())
-            return r.choice([f"(np.ones({S}) * {sc})", f"np.full({S}, {self.const()})",
-                             f"(np.zeros({S}) + {sc})"])
+            return r.choice(
+                [f"(np.ones({S}) * {sc})", f"np.full({S}, {self.const()})", f"(np.zeros({S}) + {sc})"]
+            )
         return r.choice(cands)
 
     # ------------------------------------------------------------------ expressions
@@ -196,8 +206,11 @@ class _Gen:
         if d <= 0 or r.random() < 0.25:
             return self.leaf(S)
         d1 = d - 1
-        kinds = ["bin"] * 4 + ["unary"] * 2 + ["div", "pow", "where", "ternary", "reduce", "reduce",
-                                                "contract", "contract", "shape"]
+        kinds = (
+            ["bin"] * 4
+            + ["unary"] * 2
+            + ["div", "pow", "where", "ternary", "reduce", "reduce", "contract", "contract", "shape"]
+        )
         if not self.in_helper and self.nhelp < 2:
             kinds.append("helper")
         if S == ():
@@ -216,8 +229,7 @@ class _Gen:
         if kind == "pow":
             return f"({self.expr(S, d1)} ** 2)"
         if kind == "where":
-            return (f"np.where({self.expr(S, d1)} > {self.const()}, {self.expr(S, d1)}, "
-                    f"{self.bexpr(S, d1)})")
+            return f"np.where({self.expr(S, d1)} > {self.const()}, {self.expr(S, d1)}, {self.bexpr(S, d1)})"
         if kind == "ternary":
             return f"({self.expr(S, d1)} if {self.cond()} else {self.expr(S, d1)})"
         if kind == "andor":
@@ -245,7 +257,7 @@ class _Gen:
                 ax = r.choice(["0", "-1"])
             else:
                 ax = "None"
-            if meth and src != ():   # a Python float has no .sum()
+            if meth and src != ():  # a Python float has no .sum()
                 e = self.expr(src, d)
                 return f"({e}).{red[3:]}()" if ax == "None" else f"({e}).{red[3:]}(axis={ax})"
             if ax == "None" and r.random() < 0.5:
@@ -267,25 +279,47 @@ class _Gen:
         c = r.choice([self.n, self.k])
         if S == ():
             a, b = self.expr((c,), d), self.expr((c,), d)
-            return r.choice([f"np.dot({a}, {b})", f"({a} @ {b})", f"np.einsum('i,i->', {a}, {b})",
-                             f"np.sum({a} * {b})", f"np.vdot({a}, {b})", f"np.inner({a}, {b})"])
+            return r.choice(
+                [
+                    f"np.dot({a}, {b})",
+                    f"({a} @ {b})",
+                    f"np.einsum('i,i->', {a}, {b})",
+                    f"np.sum({a} * {b})",
+                    f"np.vdot({a}, {b})",
+                    f"np.inner({a}, {b})",
+                ]
+            )
         if len(S) == 1:
             if r.random() < 0.5:
                 M, v = self.expr((S[0], c), d), self.expr((c,), d)
-                return r.choice([f"({M} @ {v})", f"np.dot({M}, {v})", f"np.einsum('ij,j->i', {M}, {v})",
-                                 f"np.matmul({M}, {v})"])
+                return r.choice(
+                    [
+                        f"({M} @ {v})",
+                        f"np.dot({M}, {v})",
+                        f"np.einsum('ij,j->i', {M}, {v})",
+                        f"np.matmul({M}, {v})",
+                    ]
+                )
             M, v = self.expr((c, S[0]), d), self.expr((c,), d)
-            return r.choice([f"({v} @ {M})", f"np.dot({v}, {M})", f"np.einsum('j,ji->i', {v}, {M})",
-                             f"({M}.T @ {v})"])
+            return r.choice(
+                [f"({v} @ {M})", f"np.dot({v}, {M})", f"np.einsum('j,ji->i', {v}, {M})", f"({M}.T @ {v})"]
+            )
         R, C = S
         u = r.random()
         if u < 0.4:
             a, b = self.expr((R,), d), self.expr((C,), d)
-            return r.choice([f"np.outer({a}, {b})", f"np.einsum('i,j->ij', {a}, {b})",
-                             f"({a}[:, None] * {b}[None, :])", f"({a}[:, None] * {b})"])
+            return r.choice(
+                [
+                    f"np.outer({a}, {b})",
+                    f"np.einsum('i,j->ij', {a}, {b})",
+                    f"({a}[:, None] * {b}[None, :])",
+                    f"({a}[:, None] * {b})",
+                ]
+            )
         A, B = self.expr((R, c), d), self.expr((c, C), d)
-        return r.choice([f"({A} @ {B})", f"np.dot({A}, {B})", f"np.einsum('ij,jk->ik', {A}, {B})",
-                         f"np.matmul({A}, {B})"])
+        return r.choice(
+            [f"({A} @ {B})", f"np.dot({A}, {B})", f"np.einsum('ij,jk->ik', {A}, {B})", f"np.matmul({A}, {B})"]
+        )
 
     def shape_to(self, S, d):
         r = self.r
@@ -421,8 +455,11 @@ class _Gen:
         j = self.fresh("j")
         self.ints[j] = R
         self.env[j] = ()
-        lines = [f"{ind}{lst} = []", f"{ind}for {j} in range({R}):",
-                 f"{ind}    {lst}.append({self.expr(S, 2)})"]
+        lines = [
+            f"{ind}{lst} = []",
+            f"{ind}for {j} in range({R}):",
+            f"{ind}    {lst}.append({self.expr(S, 2)})",
+        ]
         del self.ints[j]
         del self.env[j]
         arr = self.fresh("arr")
@@ -434,11 +471,13 @@ class _Gen:
         r = self.r
         t = self.fresh("t")
         kk = self.fresh("k")
-        lines = [f"{ind}{t} = np.abs({self.expr((), 2)}) * {r.choice(['4.0', '10.0', '3.0'])}",
-                 f"{ind}{kk} = 0",
-                 f"{ind}while {t} > 1.0 and {kk} < 20:",
-                 f"{ind}    {t} = {t} / 2.0",
-                 f"{ind}    {kk} = {kk} + 1"]
+        lines = [
+            f"{ind}{t} = np.abs({self.expr((), 2)}) * {r.choice(['4.0', '10.0', '3.0'])}",
+            f"{ind}{kk} = 0",
+            f"{ind}while {t} > 1.0 and {kk} < 20:",
+            f"{ind}    {t} = {t} / 2.0",
+            f"{ind}    {kk} = {kk} + 1",
+        ]
         self.env[t] = ()
         if r.random() < 0.4:
             vs = [v for v in sorted(self.env) if v not in ("x", "m", "s", t)]
@@ -521,8 +560,12 @@ def generate(seed, avoid=()):
         g = _Gen(seed * 1000 + attempt, avoid)
         src = g.program()
         dts = _dtypes(g.r)
-        specs = [("x", (g.n,), dts["x"], None), ("m", (g.n, g.k), dts["m"], None),
-                 ("s", (), dts["s"], None), ("i", (), "int64", g.imax)]
+        specs = [
+            ("x", (g.n,), dts["x"], None),
+            ("m", (g.n, g.k), dts["m"], None),
+            ("s", (), dts["s"], None),
+            ("i", (), "int64", g.imax),
+        ]
         ns = {}
         try:
             exec(compile(src, f"<fuzz {seed}>", "exec"), ns)
@@ -610,16 +653,21 @@ def run_case(seed, tmpdir, n_configs=3, check=None, avoid=(), **vmap_kwargs):
             try:
                 with warnings.catch_warnings(record=True) as rec:
                     warnings.simplefilter("always")
-                    assert_vmap_equivalent(f, in_axes, out_axes, *args, allow_fallback=True,
-                                           skip_unprobeable=False, **kw)
+                    assert_vmap_equivalent(
+                        f, in_axes, out_axes, *args, allow_fallback=True, skip_unprobeable=False, **kw
+                    )
             except Exception as e:
-                e.add_note(f"fuzz seed {seed}: B={B}, in_axes={in_axes}, out_axes={out_axes}, "
-                           f"shapes={[(nm, sh, dt) for nm, sh, dt, _ in specs]}\n{src}")
+                e.add_note(
+                    f"fuzz seed {seed}: B={B}, in_axes={in_axes}, out_axes={out_axes}, "
+                    f"shapes={[(nm, sh, dt) for nm, sh, dt, _ in specs]}\n{src}"
+                )
                 raise
             for w in rec:
                 if "please report" in str(w.message):
-                    raise AssertionError(f"internal error masked as a fallback: {w.message}\n"
-                                         f"fuzz seed {seed}: B={B}, in_axes={in_axes}\n{src}")
+                    raise AssertionError(
+                        f"internal error masked as a fallback: {w.message}\n"
+                        f"fuzz seed {seed}: B={B}, in_axes={in_axes}\n{src}"
+                    )
             if check is not None:
                 check(rec)
             count += 1

@@ -8,6 +8,7 @@ comparison for every placement of the batch axis and the batch sizes the design 
 
 Nothing here touches astvmap internals: only ``astvmap.vmap``, ``astvmap.PerformanceWarning``.
 """
+
 from __future__ import annotations
 
 import copy
@@ -37,6 +38,7 @@ class ProbeFailed(Exception):
 
 
 # --------------------------------------------------------------------------- trees
+
 
 def _is_container(x):
     return isinstance(x, (tuple, list, dict))
@@ -94,8 +96,11 @@ def _positional_params(f):
     except (TypeError, ValueError):
         return None, False
     params = list(sig.parameters.values())
-    positional = [p.name for p in params
-                  if p.kind in (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)]
+    positional = [
+        p.name
+        for p in params
+        if p.kind in (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+    ]
     has_var = any(p.kind is inspect.Parameter.VAR_POSITIONAL for p in params)
     return positional, has_var
 
@@ -135,6 +140,7 @@ def resolve_axes(f, in_axes, args, kwargs):
 
 # --------------------------------------------------------------------------- the loop
 
+
 def _norm_axis(ax, ndim, what):
     a = ax + ndim if ax < 0 else ax
     if not 0 <= a < ndim:
@@ -151,7 +157,7 @@ def _slice(leaf, ax, b):
 def _zero_example(leaf, ax):
     arr = np.asarray(leaf)
     a = _norm_axis(ax, arr.ndim, "in_axes")
-    shape = arr.shape[:a] + arr.shape[a + 1:]
+    shape = arr.shape[:a] + arr.shape[a + 1 :]
     return np.zeros(shape, dtype=arr.dtype)[()] if shape == () else np.zeros(shape, dtype=arr.dtype)
 
 
@@ -189,11 +195,11 @@ def loop_vmap(f, in_axes, out_axes, args, axis_size=None, kwargs=None):
         B = axis_size
 
     def example(b):
-        pick = (lambda ax, leaf: leaf if ax is None else _slice(leaf, ax, b))
+        pick = lambda ax, leaf: leaf if ax is None else _slice(leaf, ax, b)
         return (_map2(pick, arg_axes, list(args)), _map2(pick, kw_axes, kwargs))
 
     if B == 0:
-        zero = (lambda ax, leaf: leaf if ax is None else _zero_example(leaf, ax))
+        zero = lambda ax, leaf: leaf if ax is None else _zero_example(leaf, ax)
         zargs = _map2(zero, arg_axes, list(args))
         zkw = _map2(zero, kw_axes, kwargs)
         try:
@@ -236,6 +242,7 @@ def _stack(oaxes, probe, outs, B):
 
 # --------------------------------------------------------------------------- comparison
 
+
 def _tolerances(dtype):
     if dtype.kind in "fc":
         if np.finfo(dtype).bits <= 32 or dtype == np.complex64:
@@ -257,7 +264,8 @@ def _compare(result, expected, oaxes, inputs, path="out", check_fresh=True, rtol
         return
     if isinstance(expected, (tuple, list)):
         assert type(result) is type(expected), (
-            f"{path}: expected {type(expected).__name__}, got {type(result).__name__}")
+            f"{path}: expected {type(expected).__name__}, got {type(result).__name__}"
+        )
         assert len(result) == len(expected), f"{path}: length {len(result)} != {len(expected)}"
         for i, (r, e) in enumerate(zip(result, expected)):
             _compare(r, e, oaxes[i], inputs, f"{path}[{i}]", check_fresh, rtol, atol)
@@ -288,7 +296,8 @@ def _compare(result, expected, oaxes, inputs, path="out", check_fresh=True, rtol
                 assert not shares, f"{path}: result shares memory with an input"
         if res.size > 1:
             assert all(st != 0 for st, n in zip(res.strides, res.shape) if n > 1), (
-                f"{path}: result is a broadcast view (zero stride), strides {res.strides}")
+                f"{path}: result is a broadcast view (zero stride), strides {res.strides}"
+            )
 
 
 def _snapshot(tree):
@@ -315,19 +324,34 @@ def _describe(in_axes, out_axes, args, kwargs):
         if isinstance(x, (tuple, list)):
             return "(" + ", ".join(shp(v) for v in x) + ")"
         return repr(x)
+
     s = f"in_axes={in_axes!r}, out_axes={out_axes!r}, args={[shp(a) for a in args]}"
     if kwargs:
         s += f", kwargs={shp(kwargs)}"
     return s
 
 
-def _check(f, in_axes, out_axes, args, *, allow_fallback=False, call_kwargs=None, check_fresh=True,
-           check_inputs=True, rtol=None, atol=None, vf_cache=None, **vmap_kwargs):
+def _check(
+    f,
+    in_axes,
+    out_axes,
+    args,
+    *,
+    allow_fallback=False,
+    call_kwargs=None,
+    check_fresh=True,
+    check_inputs=True,
+    rtol=None,
+    atol=None,
+    vf_cache=None,
+    **vmap_kwargs,
+):
     call_kwargs = dict(call_kwargs or {})
     before = _snapshot((list(args), call_kwargs))
     try:
-        expected = loop_vmap(f, in_axes, out_axes, args, axis_size=vmap_kwargs.get("axis_size"),
-                             kwargs=call_kwargs)
+        expected = loop_vmap(
+            f, in_axes, out_axes, args, axis_size=vmap_kwargs.get("axis_size"), kwargs=call_kwargs
+        )
         expected_exc = None
     except ProbeFailed:
         raise
@@ -335,8 +359,9 @@ def _check(f, in_axes, out_axes, args, *, allow_fallback=False, call_kwargs=None
         expected, expected_exc = None, e
     if check_inputs:
         after_loop = _snapshot((list(args), call_kwargs))
-        assert all(np.array_equal(a, b, equal_nan=True) for a, b in zip(before, after_loop)), \
+        assert all(np.array_equal(a, b, equal_nan=True) for a, b in zip(before, after_loop)), (
             "the function mutates its inputs; the oracle cannot be used as is"
+        )
 
     with warnings.catch_warnings(record=True) as rec, np.errstate(all="ignore"):
         warnings.simplefilter("always")
@@ -345,25 +370,40 @@ def _check(f, in_axes, out_axes, args, *, allow_fallback=False, call_kwargs=None
                 _call_vmap(f, in_axes, out_axes, args, call_kwargs, vmap_kwargs, vf_cache)
             except Exception:  # noqa: BLE001
                 return
-            raise AssertionError(f"the loop raises {type(expected_exc).__name__}: {expected_exc}, "
-                                 f"but vmap returned normally")
+            raise AssertionError(
+                f"the loop raises {type(expected_exc).__name__}: {expected_exc}, but vmap returned normally"
+            )
         result = _call_vmap(f, in_axes, out_axes, args, call_kwargs, vmap_kwargs, vf_cache)
     perf = [w for w in rec if issubclass(w.category, astvmap.PerformanceWarning)]
     if perf and not allow_fallback:
-        raise AssertionError("unexpected PerformanceWarning (fallback to the loop): "
-                             + "; ".join(f"{w.filename}:{w.lineno}: {w.message}" for w in perf))
+        raise AssertionError(
+            "unexpected PerformanceWarning (fallback to the loop): "
+            + "; ".join(f"{w.filename}:{w.lineno}: {w.message}" for w in perf)
+        )
     if check_inputs:
         after = _snapshot((list(args), call_kwargs))
-        assert all(np.array_equal(a, b, equal_nan=True) for a, b in zip(before, after)), \
+        assert all(np.array_equal(a, b, equal_nan=True) for a, b in zip(before, after)), (
             "vmap mutated its inputs"
+        )
     oaxes = expand_axes(out_axes, expected, "out_axes")
     inputs = _array_leaves((list(args), call_kwargs))
     _compare(result, expected, oaxes, inputs, check_fresh=check_fresh, rtol=rtol, atol=atol)
 
 
-def assert_vmap_equivalent(f, in_axes, out_axes, *args, allow_fallback=False, call_kwargs=None,
-                           check_fresh=True, check_inputs=True, rtol=None, atol=None,
-                           skip_unprobeable=True, **vmap_kwargs):
+def assert_vmap_equivalent(
+    f,
+    in_axes,
+    out_axes,
+    *args,
+    allow_fallback=False,
+    call_kwargs=None,
+    check_fresh=True,
+    check_inputs=True,
+    rtol=None,
+    atol=None,
+    skip_unprobeable=True,
+    **vmap_kwargs,
+):
     """Assert ``astvmap.vmap(f, in_axes, out_axes, **vmap_kwargs)(*args, **call_kwargs)`` equals the loop.
 
     Same container structure, shape, dtype; allclose with equal_nan for inexact dtypes, exact otherwise;
@@ -373,14 +413,26 @@ def assert_vmap_equivalent(f, in_axes, out_axes, *args, allow_fallback=False, ca
     returns without checking (``skip_unprobeable=False``, for use inside hypothesis tests).
     """
     try:
-        _check(f, in_axes, out_axes, args, allow_fallback=allow_fallback, call_kwargs=call_kwargs,
-               check_fresh=check_fresh, check_inputs=check_inputs, rtol=rtol, atol=atol, **vmap_kwargs)
+        _check(
+            f,
+            in_axes,
+            out_axes,
+            args,
+            allow_fallback=allow_fallback,
+            call_kwargs=call_kwargs,
+            check_fresh=check_fresh,
+            check_inputs=check_inputs,
+            rtol=rtol,
+            atol=atol,
+            **vmap_kwargs,
+        )
     except ProbeFailed as e:
         if skip_unprobeable:
             pytest.skip(f"B == 0: cannot probe the per-example output ({e})")
 
 
 # --------------------------------------------------------------------------- batches
+
 
 def make_batch(example, B, rng):
     """B random examples shaped and typed like ``example`` (batch axis first).
@@ -421,8 +473,18 @@ def _lengths(tree):
     return out
 
 
-def check_all_placements(f, per_example_args, mapped=None, batch_sizes=None, rng=None, *, out_axes=0,
-                         extra_out_axes=(-1,), allow_fallback=False, **kwargs):
+def check_all_placements(
+    f,
+    per_example_args,
+    mapped=None,
+    batch_sizes=None,
+    rng=None,
+    *,
+    out_axes=0,
+    extra_out_axes=(-1,),
+    allow_fallback=False,
+    **kwargs,
+):
     """Check f with the oracle for every batch-axis placement of every mapped argument and every batch size.
 
     ``per_example_args``: one per-example value per positional parameter (arrays, Python scalars, or
@@ -464,8 +526,9 @@ def check_all_placements(f, per_example_args, mapped=None, batch_sizes=None, rng
 
     def run(j, B, oa):
         in_axes = tuple(axes_tree(a, j) if m else None for a, m in zip(args, mapped))
-        call_args = [batched(a, ax, B) if ax is not None else copy.deepcopy(a)
-                     for a, ax in zip(args, in_axes)]
+        call_args = [
+            batched(a, ax, B) if ax is not None else copy.deepcopy(a) for a, ax in zip(args, in_axes)
+        ]
         try:
             _check(f, in_axes, oa, call_args, allow_fallback=allow_fallback, vf_cache=vf_cache, **kwargs)
         except ProbeFailed:
@@ -474,7 +537,8 @@ def check_all_placements(f, per_example_args, mapped=None, batch_sizes=None, rng
         except Exception as e:
             raise AssertionError(
                 f"{getattr(f, '__name__', f)!s} with B={B}, {_describe(in_axes, oa, call_args, None)}: "
-                f"{type(e).__name__}: {e}") from e
+                f"{type(e).__name__}: {e}"
+            ) from e
 
     for j, B in itertools.product(range(n_place), batch_sizes):
         run(j, B, out_axes)

@@ -3,6 +3,7 @@
 Semantics are jax.vmap's (see DESIGN.md "The promise"): expected values are written out by hand or come
 from the per-example loop of ``oracle``.
 """
+
 import os
 import warnings
 from functools import partial
@@ -30,6 +31,7 @@ def _fresh(result, *inputs):
 
 
 # --------------------------------------------------------------------------- module-level functions
+
 
 def add(x, y):
     return x + y
@@ -74,6 +76,7 @@ def documented(x):
 
 
 # --------------------------------------------------------------------------- in_axes: ints, None, negative
+
 
 def test_in_axes_int_default(rng):
     X, Y = rng.normal(size=(5, 4)), rng.normal(size=(5, 4))
@@ -126,14 +129,15 @@ def test_positional_only_vmap_signature(rng):
 
 # --------------------------------------------------------------------------- nested trees
 
+
 def test_in_axes_nested_tuple_param(rng):
-    w, b = rng.normal(size=(3, 4)), rng.normal(size=(5, 3))   # b batched, w shared
+    w, b = rng.normal(size=(3, 4)), rng.normal(size=(5, 3))  # b batched, w shared
     X = rng.normal(size=(5, 4))
     out = vmap(affine, in_axes=((None, 0), 0))((w, b), X)
     np.testing.assert_allclose(out, X @ w.T + b)
     assert_vmap_equivalent(affine, ((None, 0), 0), 0, (w, b), X)
     assert_vmap_equivalent(affine, ((None, 1), None), 0, (w, b.T.copy()), X[0])
-    assert_vmap_equivalent(affine, (0, 0), 0, (rng.normal(size=(5, 3, 4)), b), X)   # int prefix over a tuple
+    assert_vmap_equivalent(affine, (0, 0), 0, (rng.normal(size=(5, 3, 4)), b), X)  # int prefix over a tuple
     assert_vmap_equivalent(affine, ((2, -1), 0), 0, (rng.normal(size=(3, 4, 5)), b.T.copy()), X)
 
 
@@ -161,13 +165,14 @@ def test_dict_param_with_int_prefix(rng):
 
 # --------------------------------------------------------------------------- by name, keywords, partial
 
+
 def test_in_axes_top_level_dict_by_name(rng):
     X, y = rng.normal(size=(6, 4)), rng.normal(size=4)
     out = vmap(add, in_axes={"x": 0, "y": None})(X, y)
     np.testing.assert_allclose(out, X + y)
     out = vmap(add, in_axes={"y": 1, "x": None})(y, X.T.copy())
     np.testing.assert_allclose(out, X + y)
-    out = vmap(add, in_axes={"y": 1})(y, X.T.copy())          # unnamed parameters unmapped
+    out = vmap(add, in_axes={"y": 1})(y, X.T.copy())  # unnamed parameters unmapped
     np.testing.assert_allclose(out, X + y)
 
 
@@ -185,7 +190,7 @@ def test_keyword_argument_takes_its_parameter_entry(rng):
 def test_parameters_beyond_tuple_are_unmapped(rng):
     X = rng.normal(size=(3, 4))
     np.testing.assert_allclose(vmap(with_default, in_axes=(0,))(X), X * 2.0)
-    y = rng.normal(size=4)                                     # (4,), B == 3: unmapped, broadcast per example
+    y = rng.normal(size=4)  # (4,), B == 3: unmapped, broadcast per example
     np.testing.assert_allclose(vmap(with_default, in_axes=(0,))(X, y), X * y)
     np.testing.assert_allclose(vmap(with_default, in_axes=(0,))(X, y=y), X * y)
 
@@ -201,8 +206,9 @@ def test_partial_leaves_parameters_open(rng):
     X, y = rng.normal(size=(6, 4)), rng.normal(size=4)
     np.testing.assert_allclose(vmap(partial(add, y))(X), y + X)
     np.testing.assert_allclose(vmap(partial(add, y=y))(X), X + y)
-    np.testing.assert_allclose(vmap(partial(scale_rows, rng.normal(size=(3, 4)) * 0 + 1.0))(X),
-                               np.ones((6, 3, 4)) * X[:, None, :])
+    np.testing.assert_allclose(
+        vmap(partial(scale_rows, rng.normal(size=(3, 4)) * 0 + 1.0))(X), np.ones((6, 3, 4)) * X[:, None, :]
+    )
     p = partial(with_default, y=3.0)
     np.testing.assert_allclose(vmap(p)(X), 3.0 * X)
     assert_vmap_equivalent(partial(add, y), 0, 0, X)
@@ -216,6 +222,7 @@ def test_partial_of_partial(rng):
 
 
 # --------------------------------------------------------------------------- out_axes
+
 
 def test_out_axes_int_and_negative(rng):
     X = rng.normal(size=(5, 3, 4))
@@ -269,6 +276,7 @@ def test_list_output_stays_list(rng):
 
 
 # --------------------------------------------------------------------------- freshness, broadcast
+
 
 def test_unbatched_output_is_broadcast_fresh_and_writeable(rng):
     X, w = rng.normal(size=(5, 4)), rng.normal(size=3)
@@ -338,6 +346,7 @@ def test_tuple_of_inputs_fresh(rng):
 
 # --------------------------------------------------------------------------- axis_size, B == 0
 
+
 def test_axis_size_when_nothing_mapped(rng):
     w = rng.normal(size=(2, 3))
     out = vmap(lambda w: w * 2.0, in_axes=None, axis_size=4)(w)
@@ -396,6 +405,7 @@ def test_batch_size_zero_int_and_bool(rng):
 
 
 # --------------------------------------------------------------------------- call forms, metadata
+
 
 def test_decorator_forms(rng):
     X, y = rng.normal(size=(5, 4)), rng.normal(size=4)
@@ -467,6 +477,7 @@ def test_repeated_calls_with_different_shapes(rng):
 
 # --------------------------------------------------------------------------- errors
 
+
 def test_error_inconsistent_batch_sizes(rng):
     with pytest.raises(ERRORS) as ei:
         vmap(add)(rng.normal(size=(3, 4)), rng.normal(size=(5, 4)))
@@ -479,6 +490,7 @@ def test_error_inconsistent_batch_sizes(rng):
 def test_error_inconsistent_batch_sizes_named(rng):
     def f(alpha, beta):
         return alpha * beta
+
     with pytest.raises(ERRORS) as ei:
         vmap(f, in_axes=(0, 1))(rng.normal(size=(3, 2)), rng.normal(size=(2, 4)))
     msg = _msg(ei)
@@ -489,7 +501,7 @@ def test_error_inconsistent_batch_sizes_named(rng):
 def convolve(x, w):
     output = []
     for i in range(1, len(x) - 1):
-        output.append(np.dot(x[i - 1:i + 2], w))
+        output.append(np.dot(x[i - 1 : i + 2], w))
     return np.array(output)
 
 
@@ -504,6 +516,7 @@ def test_error_axis_out_of_range(rng):
 def test_error_axis_out_of_range_negative(rng):
     def f(vec):
         return vec * 2
+
     with pytest.raises(ERRORS) as ei:
         vmap(f, in_axes=-3)(rng.normal(size=(3, 5)))
     msg = _msg(ei)
@@ -566,6 +579,7 @@ def test_error_is_raised_not_warned(rng):
 
 # --------------------------------------------------------------------------- fallback knob
 
+
 def _opaque(v):
     # a pure-Python per-example function over array elements; may or may not have a rule
     return float(sum(float(e) for e in v))
@@ -605,8 +619,9 @@ def test_fallback_warns_at_user_line_and_is_correct(rng):
         out = vmap(lstsq_fit)(A, Y)
     perf = [w for w in rec if issubclass(w.category, astvmap.PerformanceWarning)]
     assert perf, "a per-example fallback must warn"
-    assert any(os.path.basename(w.filename) == os.path.basename(__file__) for w in perf), \
-        [w.filename for w in perf]
+    assert any(os.path.basename(w.filename) == os.path.basename(__file__) for w in perf), [
+        w.filename for w in perf
+    ]
     np.testing.assert_allclose(out, np.stack([np.linalg.lstsq(a, y, rcond=None)[0] for a, y in zip(A, Y)]))
     assert_vmap_equivalent(lstsq_fit, 0, 0, A, Y, allow_fallback=True)
     assert_vmap_equivalent(lstsq_fit, (None, 1), 0, A[0], Y.T.copy(), allow_fallback=True)

@@ -1,5 +1,6 @@
 """`astvmap bench`: one --quick run (the results are never asserted against times: only that every workload
 is there and every correctness check passed), the report from its JSON, and the command line's errors."""
+
 import json
 
 import pytest
@@ -18,8 +19,12 @@ def quick(tmp_path_factory):
 
 def test_quick_run_passes_every_check(quick):
     code, run = quick
-    failed = [(r["workload"], r["size"], name, v) for r in run["rows"] for name, v in r["variants"].items()
-              if v["status"] not in ("ok", "skipped")]
+    failed = [
+        (r["workload"], r["size"], name, v)
+        for r in run["rows"]
+        for name, v in r["variants"].items()
+        if v["status"] not in ("ok", "skipped")
+    ]
     assert failed == []
     assert code == 0 and run["checks_passed"]
     for row in run["rows"]:
@@ -31,11 +36,10 @@ def test_quick_run_passes_every_check(quick):
 
 def test_quick_run_has_every_workload_and_variant(quick):
     _, run = quick
-    assert [r["workload"] for r in run["rows"]] == [
-        w.name for w in workloads.WORKLOADS for _ in w.quick]
+    assert [r["workload"] for r in run["rows"]] == [w.name for w in workloads.WORKLOADS for _ in w.quick]
     for row in run["rows"]:
         assert {"loop", "vectorize", "hand", "astvmap"} <= set(row["variants"])
-        for name, info in run["peers"].items():       # a peer is timed, or says why not
+        for name, info in run["peers"].items():  # a peer is timed, or says why not
             assert "version" in info and name in row["variants"] or info["skipped"]
         for v in row["variants"].values():
             assert v["status"] == "ok" and v["median"] > 0 or v["status"] == "skipped" and v["reason"]
@@ -51,7 +55,7 @@ def test_table_and_markdown_name_every_workload(quick):
         assert "FAILED" not in text and "MISMATCH" not in text
     table = [line for line in report.markdown(run).splitlines() if line.startswith("|")]
     assert len(table) == 2 + len(run["rows"])
-    assert len({line.count("|") for line in table}) == 1            # every row has every column
+    assert len({line.count("|") for line in table}) == 1  # every row has every column
 
 
 def test_plot(quick, tmp_path):
@@ -63,27 +67,55 @@ def test_plot(quick, tmp_path):
 
 def test_in_process_run_and_its_table(capsys, tmp_path):
     path = tmp_path / "one.json"
-    code = cli.main(["bench", "--workload", "neuron", "piecewise", "--batch", "50,200", "--peers", "none",
-                     "--threads", "0", "--budget", "0.005", "--markdown", "--json", str(path)])
+    code = cli.main(
+        [
+            "bench",
+            "--workload",
+            "neuron",
+            "piecewise",
+            "--batch",
+            "50,200",
+            "--peers",
+            "none",
+            "--threads",
+            "0",
+            "--budget",
+            "0.005",
+            "--markdown",
+            "--json",
+            str(path),
+        ]
+    )
     out = capsys.readouterr().out
     assert code == 0
     assert "| neuron | B=50 |" in out and "| piecewise | B=200 |" in out
     run = json.loads(path.read_text())
     assert [(r["workload"], r["batch"]) for r in run["rows"]] == [
-        ("neuron", 50), ("neuron", 200), ("piecewise", 50), ("piecewise", 200)]
+        ("neuron", 50),
+        ("neuron", 200),
+        ("piecewise", 50),
+        ("piecewise", 200),
+    ]
     assert run["peers"] == {} and run["environment"]["thread_pinning"].startswith("not pinned")
 
 
 def test_group_names_select_workloads():
-    assert [w.name for w in workloads.select(["custom_dot", "mm"])] == ["custom_dot_d3", "custom_dot_d256", "mm"]
+    assert [w.name for w in workloads.select(["custom_dot", "mm"])] == [
+        "custom_dot_d3",
+        "custom_dot_d256",
+        "mm",
+    ]
 
 
-@pytest.mark.parametrize("argv, message", [
-    (["--workload", "nope"], "unknown workload nope"),
-    (["--batch", "10,x"], "batch sizes"),
-    (["--batch", "0"], "positive"),
-    (["--peers", "numpy"], "unknown peer numpy"),
-])
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--workload", "nope"], "unknown workload nope"),
+        (["--batch", "10,x"], "batch sizes"),
+        (["--batch", "0"], "positive"),
+        (["--peers", "numpy"], "unknown peer numpy"),
+    ],
+)
 def test_usage_errors(argv, message, capsys):
     assert cli.main(["bench", *argv]) == 2
     assert message in capsys.readouterr().err
@@ -97,16 +129,18 @@ def test_plot_without_matplotlib_says_so(monkeypatch, capsys, tmp_path):
 
 def test_a_wrong_variant_is_reported_not_timed():
     case = workloads.WORKLOADS[0].case(20)
-    case.astvmap = lambda: (lambda X: case.hand(X) + 1.0)
+    case.astvmap = lambda: lambda X: case.hand(X) + 1.0
     row = runner.run_case(case, runner.Settings(budget=0.001, peers=()))
     assert row["variants"]["astvmap"]["status"] == "mismatch" and "median" not in row["variants"]["astvmap"]
     assert not row["checks_passed"]
-    assert "MISMATCH" in report.terminal({"environment": runner.environment(runner.Settings(), "-"),
-                                          "peers": {}, "rows": [row]})
+    assert "MISMATCH" in report.terminal(
+        {"environment": runner.environment(runner.Settings(), "-"), "peers": {}, "rows": [row]}
+    )
 
 
 class _FakePeer:
     """A stand-in for jax (not installed here): the hand reference as its batched function."""
+
     name, version = "jax", "0-fake"
 
     def __init__(self):
@@ -123,10 +157,13 @@ def test_a_peer_gets_its_columns_and_skips_say_why():
     rows = runner.run([workloads.WORKLOADS[0], *workloads.select(["convolve_k", "mm"])], [30], settings)
     jax = [r["variants"]["jax"] for r in rows]
     assert jax[0]["status"] == "ok" and jax[0]["check"]["passed"] and jax[0]["first_call"] > 0
-    assert jax[1]["status"] == "skipped" and "992" in jax[1]["reason"]            # --quick: not on convolve_k
+    assert jax[1]["status"] == "skipped" and "992" in jax[1]["reason"]  # --quick: not on convolve_k
     assert jax[2]["status"] == "skipped" and "no jax version of mm" in jax[2]["reason"]
-    run = {"environment": runner.environment(settings, "-"), "peers": {"jax": {"version": "0-fake"}},
-           "rows": rows}
+    run = {
+        "environment": runner.environment(settings, "-"),
+        "peers": {"jax": {"version": "0-fake"}},
+        "rows": rows,
+    }
     header, table, notes = report.table_rows(run)
     assert header[-4:] == ["jax.jit(jax.vmap)", "jax/hand", "jax 1st call", "check"]
     assert table[1][-4].startswith("skipped [") and any("convolve_k" in n and "992" in n for n in notes)
@@ -135,12 +172,19 @@ def test_a_peer_gets_its_columns_and_skips_say_why():
 
 def test_missing_peers_are_skipped_with_the_reason(monkeypatch):
     from astvmap.bench import peers
+
     assert peers.status("astvmap_no_such_module") == (
-        None, "astvmap_no_such_module is not installed (astvmap never installs it)")
-    monkeypatch.setattr(peers, "status", lambda name: (None, f"{name} is not installed (astvmap never installs it)"))
+        None,
+        "astvmap_no_such_module is not installed (astvmap never installs it)",
+    )
+    monkeypatch.setattr(
+        peers, "status", lambda name: (None, f"{name} is not installed (astvmap never installs it)")
+    )
     settings = runner.Settings(peers=("jax", "torch"))
     info = runner.load_peers(settings)
     assert settings.loaded == {} and "not installed" in info["jax"]["skipped"] and "torch" in info
     lines = report.table_rows({"peers": info, "rows": []})[2]
-    assert lines == ["jax.jit(jax.vmap): skipped, jax is not installed (astvmap never installs it)",
-                     "torch.func.vmap: skipped, torch is not installed (astvmap never installs it)"]
+    assert lines == [
+        "jax.jit(jax.vmap): skipped, jax is not installed (astvmap never installs it)",
+        "torch.func.vmap: skipped, torch is not installed (astvmap never installs it)",
+    ]

@@ -1,4 +1,5 @@
 """`astvmap show` (astvmap.cli.main), in process: options, exit codes, valid piped output, user errors."""
+
 import ast
 import os
 import runpy
@@ -9,7 +10,7 @@ import pytest
 
 from astvmap import cli
 
-GOOD = '''\
+GOOD = """\
 import numpy as np
 from astvmap import vmap
 
@@ -47,7 +48,7 @@ alias = double
 
 if __name__ == "__main__":
     raise RuntimeError("the __main__ block must not run")
-'''
+"""
 
 
 def write(tmp_path, text, name="mod.py"):
@@ -88,28 +89,42 @@ def test_no_command_is_a_usage_error(capsys):
     assert "usage" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("argv, message", [
-    (["missing.py"], "no such file"),
-    (["mod.py:nope"], "choose one of: double, scale, triple, helper, plain"),
-    (["mod.py:plain", "--ndims", "x=1"], "give `w` a rank or a shape"),
-    (["mod.py:plain", "--ndims", "x"], "expected NAME=VALUE"),
-    (["mod.py:plain", "--ndims", "x=one,w=1"], "bad rank"),
-    (["mod.py:plain", "--ndims", "x=-1,w=1"], "bad rank"),
-    (["mod.py:plain", "--shapes", "x=3,a", "w=1"], "bad shape"),
-    (["mod.py:plain", "--ndims", "x=1,z=1"], "`z` is not a parameter of plain(x, w)"),
-    (["mod.py", "--ndims", "x=1"], "pick one with mod.py:NAME"),
-    (["mod.py:plain", "--in-axes", "0,0,0", "--ndims", "x=1,w=1"], "in_axes has 3 entries"),
-    (["mod.py:shifted", "--in-axes", "None,0", "--ndims", "params.1=1,x=1"], "give every element params.0"),
-    (["mod.py:plain", "--in-axes", "2", "--ndims", "x=1,w=0"], "maps `x` on axis 2"),
-])
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["missing.py"], "no such file"),
+        (["mod.py:nope"], "choose one of: double, scale, triple, helper, plain"),
+        (["mod.py:plain", "--ndims", "x=1"], "give `w` a rank or a shape"),
+        (["mod.py:plain", "--ndims", "x"], "expected NAME=VALUE"),
+        (["mod.py:plain", "--ndims", "x=one,w=1"], "bad rank"),
+        (["mod.py:plain", "--ndims", "x=-1,w=1"], "bad rank"),
+        (["mod.py:plain", "--shapes", "x=3,a", "w=1"], "bad shape"),
+        (["mod.py:plain", "--ndims", "x=1,z=1"], "`z` is not a parameter of plain(x, w)"),
+        (["mod.py", "--ndims", "x=1"], "pick one with mod.py:NAME"),
+        (["mod.py:plain", "--in-axes", "0,0,0", "--ndims", "x=1,w=1"], "in_axes has 3 entries"),
+        (
+            ["mod.py:shifted", "--in-axes", "None,0", "--ndims", "params.1=1,x=1"],
+            "give every element params.0",
+        ),
+        (["mod.py:plain", "--in-axes", "2", "--ndims", "x=1,w=0"], "maps `x` on axis 2"),
+    ],
+)
 def test_usage_errors(good, capsys, argv, message):
     code, out, err = show(capsys, *argv)
     assert code == 2 and out == ""
     assert err.startswith("astvmap show: error:") and message in err
 
 
-@pytest.mark.parametrize("argv", [["--stage", "bogus", "mod.py"], ["--in-axes", "x", "mod.py"],
-                                  ["--in-axes", "True", "mod.py"], ["--out-axes", "1.5", "mod.py"], []])
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["--stage", "bogus", "mod.py"],
+        ["--in-axes", "x", "mod.py"],
+        ["--in-axes", "True", "mod.py"],
+        ["--out-axes", "1.5", "mod.py"],
+        [],
+    ],
+)
 def test_argparse_errors(good, capsys, argv):
     code, out, err = show(capsys, *argv)
     assert code == 2 and "usage: astvmap show" in err
@@ -145,16 +160,24 @@ def test_axes_literals():
 def test_every_module_level_vmapped_function(good, capsys):
     code, out, err = show(capsys, "mod.py")
     assert code == 0, err
-    assert defs(out) == ["double_vmap", "scale_vmap", "lambda_vmap"]   # `alias` is `double`; `plain` is not vmapped
-    assert "# astvmap: double (mod.py:" in out          # header path relative to the current directory
+    assert defs(out) == [
+        "double_vmap",
+        "scale_vmap",
+        "lambda_vmap",
+    ]  # `alias` is `double`; `plain` is not vmapped
+    assert "# astvmap: double (mod.py:" in out  # header path relative to the current directory
     assert "# line 7: return 2 * x" in out
-    assert "w: unbatched" in out                        # the decorator's in_axes=(0, None)
-    assert "<astvmap" not in out + err                  # no generated file names
+    assert "w: unbatched" in out  # the decorator's in_axes=(0, None)
+    assert "<astvmap" not in out + err  # no generated file names
 
 
 def test_piped_output_is_valid_python(good, capsys):
-    for argv in (["mod.py"], ["mod.py:plain", "--ndims", "x=1,w=1"], ["mod.py:scale", "--annotate"],
-                 *[["mod.py:scale", "--stage", s] for s in cli.STAGES]):
+    for argv in (
+        ["mod.py"],
+        ["mod.py:plain", "--ndims", "x=1,w=1"],
+        ["mod.py:scale", "--annotate"],
+        *[["mod.py:scale", "--stage", s] for s in cli.STAGES],
+    ):
         code, out, _ = show(capsys, *argv)
         assert code == 0
         ast.parse(out)
@@ -165,9 +188,9 @@ def test_select_one_plain_function_with_ranks_and_callees(good, capsys):
     assert code == 0, err
     assert "x: batched ndim 1, w: batched ndim 1" in out
     names = defs(out)
-    assert names[0] == "plain_vmap" and "helper_vmap" in names      # the callee follows the main function
-    assert len(names) == len(set(names))                            # each generated function once
-    assert "\n\n# astvmap: helper" in out                           # separated by a blank line
+    assert names[0] == "plain_vmap" and "helper_vmap" in names  # the callee follows the main function
+    assert len(names) == len(set(names))  # each generated function once
+    assert "\n\n# astvmap: helper" in out  # separated by a blank line
 
 
 def test_in_axes_and_shapes(good, capsys):
@@ -189,8 +212,9 @@ def test_out_axes_is_accepted(good, capsys):
 
 
 def test_container_arguments_by_path(good, capsys):
-    code, out, err = show(capsys, "mod.py:shifted", "--in-axes", "None,0", "--shapes", "params.0=3", "params.1=3",
-                          "x=3")
+    code, out, err = show(
+        capsys, "mod.py:shifted", "--in-axes", "None,0", "--shapes", "params.0=3", "params.1=3", "x=3"
+    )
     assert code == 0, err
     assert "params: (unbatched ndim 1, unbatched ndim 1)" in out
     code, out, err = show(capsys, "mod.py:keyed", "--in-axes", "None,0", "--shapes", "params.gamma=", "x=4")
@@ -221,7 +245,7 @@ def test_stages_and_annotate(good, capsys):
 def test_color(good, capsys, monkeypatch):
     pytest.importorskip("pygments")
     _, plain, _ = show(capsys, "mod.py:double")
-    assert "\x1b[" not in plain                          # captured output is not a terminal
+    assert "\x1b[" not in plain  # captured output is not a terminal
     _, colored, _ = show(capsys, "--color", "always", "mod.py:double")
     assert "\x1b[" in colored
     monkeypatch.setattr(sys.stdout, "isatty", lambda: True, raising=False)
@@ -242,8 +266,12 @@ def test_main_block_does_not_run_and_state_is_restored(good, capsys):
 def test_the_files_directory_is_on_sys_path(tmp_path, monkeypatch, capsys):
     (tmp_path / "pkg").mkdir()
     write(tmp_path / "pkg", "def bump(x):\n    return x + 1\n", "sibling_helpers.py")
-    write(tmp_path / "pkg", "from astvmap import vmap\nfrom sibling_helpers import bump\n\n"
-          "@vmap\ndef f(x):\n    return bump(x) * 2\n", "user.py")
+    write(
+        tmp_path / "pkg",
+        "from astvmap import vmap\nfrom sibling_helpers import bump\n\n"
+        "@vmap\ndef f(x):\n    return bump(x) * 2\n",
+        "user.py",
+    )
     monkeypatch.chdir(tmp_path)
     code, out, err = show(capsys, "pkg/user.py", "--ndims", "x=1")
     assert code == 0, err
@@ -276,7 +304,7 @@ def test_exception_at_import_is_the_users_traceback(tmp_path, monkeypatch, capsy
     assert "Traceback (most recent call last):" in err
     assert 'File "boom.py", line 4, in <module>' in err and 'File "boom.py", line 2, in helper' in err
     assert err.rstrip().endswith("NameError: name 'undefined_name' is not defined")
-    assert "cli.py" not in err                          # not an astvmap crash
+    assert "cli.py" not in err  # not an astvmap crash
 
 
 def test_system_exit_at_import(tmp_path, monkeypatch, capsys):
@@ -286,11 +314,16 @@ def test_system_exit_at_import(tmp_path, monkeypatch, capsys):
     assert code == 1 and "SystemExit: 3" in err
 
 
-@pytest.mark.parametrize("body, line, text, what", [
-    ("    y = x + 1\n    yield y\n", 8, "    yield y", "a generator (`yield`)"),
-    ("    global Z\n    Z = x\n    return x\n", 7, "    global Z", "a `global` statement"),
-])
-def test_unvectorizable_function_points_at_the_users_line(tmp_path, monkeypatch, capsys, body, line, text, what):
+@pytest.mark.parametrize(
+    "body, line, text, what",
+    [
+        ("    y = x + 1\n    yield y\n", 8, "    yield y", "a generator (`yield`)"),
+        ("    global Z\n    Z = x\n    return x\n", 7, "    global Z", "a `global` statement"),
+    ],
+)
+def test_unvectorizable_function_points_at_the_users_line(
+    tmp_path, monkeypatch, capsys, body, line, text, what
+):
     monkeypatch.chdir(tmp_path)
     write(tmp_path, "import numpy as np\nfrom astvmap import vmap\n\n\n@vmap\ndef f(x):\n" + body, "bad.py")
     code, out, err = show(capsys, "bad.py")
@@ -304,8 +337,12 @@ def test_unvectorizable_function_points_at_the_users_line(tmp_path, monkeypatch,
 
 def test_one_bad_function_does_not_hide_the_others(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
-    write(tmp_path, "from astvmap import vmap\n\n@vmap\ndef good(x):\n    return x + 1\n\n"
-          "@vmap\ndef bad(x):\n    yield x\n", "mixed.py")
+    write(
+        tmp_path,
+        "from astvmap import vmap\n\n@vmap\ndef good(x):\n    return x + 1\n\n"
+        "@vmap\ndef bad(x):\n    yield x\n",
+        "mixed.py",
+    )
     code, out, err = show(capsys, "mixed.py")
     assert code == 1
     assert defs(out) == ["good_vmap"] and 'File "mixed.py", line 9' in err
@@ -313,10 +350,16 @@ def test_one_bad_function_does_not_hide_the_others(tmp_path, monkeypatch, capsys
 
 def test_fallback_warning_on_stderr_with_the_users_line(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
-    write(tmp_path, "import numpy as np\nfrom astvmap import vmap\n\n\n@vmap\ndef solve(x):\n"
-          "    return np.linalg.lstsq(np.eye(3), x, rcond=None)[0]\n", "fallback.py")
+    write(
+        tmp_path,
+        "import numpy as np\nfrom astvmap import vmap\n\n\n@vmap\ndef solve(x):\n"
+        "    return np.linalg.lstsq(np.eye(3), x, rcond=None)[0]\n",
+        "fallback.py",
+    )
     code, out, err = show(capsys, "fallback.py:solve", "--ndims", "x=1")
     assert code == 0 and "def solve_vmap(x):" in out
     assert err.startswith("fallback.py:7: PerformanceWarning: vmap(solve, in_axes=0): ")
-    assert "\n  return np.linalg.lstsq(np.eye(3), x, rcond=None)[0]\n" in err     # the line, as warnings shows it
-    assert os.sep + "fallback.py" not in err            # relative to the current directory
+    assert (
+        "\n  return np.linalg.lstsq(np.eye(3), x, rcond=None)[0]\n" in err
+    )  # the line, as warnings shows it
+    assert os.sep + "fallback.py" not in err  # relative to the current directory

@@ -6,6 +6,7 @@
 - user names and `# line N:` comments are kept, control flow reads like TARGETS.md;
 - the source parses, specializations are cached (and keyed on what they bake in).
 """
+
 import ast
 import inspect
 import warnings
@@ -25,12 +26,12 @@ W = _rng.normal(size=(5, 3))
 b = _rng.normal(size=3)
 
 
-def neuron(x):                                                # x: (5,)
+def neuron(x):  # x: (5,)
     assert x.ndim == 1
     return np.sum(np.tanh(np.dot(x, W) + b))
 
 
-def predict(params, input_vec):                               # params = (w (64, 128), b (64,))
+def predict(params, input_vec):  # params = (w (64, 128), b (64,))
     w, b = params
     output_vec = np.dot(w, input_vec) + b
     return np.tanh(output_vec)
@@ -63,27 +64,27 @@ def covariance_matrix(kernel_func, x, y):
     return mapx2(x, y)
 
 
-vv = lambda x, y: np.vdot(x, y)                               # noqa: E731  (real inputs)
-mv = vmap(vv, (0, None), 0)                                   # ([b, a], [a]) -> [b]
-mm = vmap(mv, (None, 1), 1)                                   # ([b, a], [a, c]) -> [b, c]
+vv = lambda x, y: np.vdot(x, y)  # noqa: E731  (real inputs)
+mv = vmap(vv, (0, None), 0)  # ([b, a], [a]) -> [b]
+mm = vmap(mv, (None, 1), 1)  # ([b, a], [a, c]) -> [b, c]
 
 
 def custom_dot(x, y):
     return np.dot(x, y) ** 2
 
 
-def convolve(x, w):                                           # window fixed at 3: w has length 3
+def convolve(x, w):  # window fixed at 3: w has length 3
     output = []
     for i in range(1, len(x) - 1):
-        output.append(np.dot(x[i - 1:i + 2], w))
+        output.append(np.dot(x[i - 1 : i + 2], w))
     return np.array(output)
 
 
-def convolve_k(x, w):                                         # general window: len(w) = k
+def convolve_k(x, w):  # general window: len(w) = k
     k = len(w)
     output = []
     for i in range(len(x) - k + 1):
-        output.append(np.dot(x[i:i + k], w))
+        output.append(np.dot(x[i : i + k], w))
     return np.array(output)
 
 
@@ -100,21 +101,42 @@ def _seed_cases():
         ("neuron", lambda: vmap(neuron), (rng.normal(size=(7, 5)),), False),
         ("predict", lambda: vmap(predict, in_axes=(None, 0)), (params, X), False),
         ("predict_partial", lambda: vmap(partial(predict, params)), (X,), False),
-        ("sqeuclidean_pairwise",
-         lambda: vmap(vmap(sqeuclidean_distance, in_axes=(None, 0)), in_axes=(0, None)), (X, X[:4]), False),
-        ("euclidean_pairwise",
-         lambda: vmap(vmap(partial(euclidean_distance, square=True), in_axes=(None, 0)), in_axes=(0, None)),
-         (X, X[:4]), False),
+        (
+            "sqeuclidean_pairwise",
+            lambda: vmap(vmap(sqeuclidean_distance, in_axes=(None, 0)), in_axes=(0, None)),
+            (X, X[:4]),
+            False,
+        ),
+        (
+            "euclidean_pairwise",
+            lambda: vmap(
+                vmap(partial(euclidean_distance, square=True), in_axes=(None, 0)), in_axes=(0, None)
+            ),
+            (X, X[:4]),
+            False,
+        ),
         ("mv", lambda: mv, (rng.normal(size=(3, 4)), rng.normal(size=4)), False),
         ("mm", lambda: mm, (rng.normal(size=(3, 4)), rng.normal(size=(4, 5))), False),
-        ("custom_dot_int", lambda: vmap(custom_dot, in_axes=[0, 0]),
-         (np.asarray([[2, 2, 2], [3, 3, 3]]), np.asarray([[4, 4, 4], [5, 5, 5]])), False),
-        ("custom_dot_scalars", lambda: vmap(custom_dot, in_axes=[0, 0]),
-         (rng.normal(size=7), rng.normal(size=7)), False),
+        (
+            "custom_dot_int",
+            lambda: vmap(custom_dot, in_axes=[0, 0]),
+            (np.asarray([[2, 2, 2], [3, 3, 3]]), np.asarray([[4, 4, 4], [5, 5, 5]])),
+            False,
+        ),
+        (
+            "custom_dot_scalars",
+            lambda: vmap(custom_dot, in_axes=[0, 0]),
+            (rng.normal(size=7), rng.normal(size=7)),
+            False,
+        ),
         ("square", lambda: vmap(lambda x: x * x, in_axes=(0,)), (np.array([1, 2, 3]),), False),
         ("convolve", lambda: vmap(convolve), (rng.normal(size=(7, 5)), rng.normal(size=(7, 3))), True),
-        ("convolve_w_unmapped", lambda: vmap(convolve, in_axes=[0, None]),
-         (rng.normal(size=(7, 5)), rng.normal(size=3)), True),
+        (
+            "convolve_w_unmapped",
+            lambda: vmap(convolve, in_axes=[0, None]),
+            (rng.normal(size=(7, 5)), rng.normal(size=3)),
+            True,
+        ),
         ("convolve_k", lambda: vmap(convolve_k), (rng.normal(size=(7, 12)), rng.normal(size=(7, 4))), True),
     ]
 
@@ -191,8 +213,15 @@ def test_seed_examples_match_the_loop(name, make, args, user_for):
             want = ((X[:, None, :] - Y[None, :, :]) ** 2).sum(-1)
         np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-12)
         return
-    fn = {"neuron": neuron, "predict": predict, "custom_dot_int": custom_dot, "custom_dot_scalars": custom_dot,
-          "convolve": convolve, "convolve_w_unmapped": convolve, "convolve_k": convolve_k}.get(name)
+    fn = {
+        "neuron": neuron,
+        "predict": predict,
+        "custom_dot_int": custom_dot,
+        "custom_dot_scalars": custom_dot,
+        "convolve": convolve,
+        "convolve_w_unmapped": convolve,
+        "convolve_k": convolve_k,
+    }.get(name)
     if fn is None:
         np.testing.assert_array_equal(got, args[0] * args[0])
         return
@@ -200,12 +229,15 @@ def test_seed_examples_match_the_loop(name, make, args, user_for):
 
 
 def test_custom_dot_int_result():
-    out = vmap(custom_dot, in_axes=[0, 0])(np.asarray([[2, 2, 2], [3, 3, 3]]), np.asarray([[4, 4, 4], [5, 5, 5]]))
+    out = vmap(custom_dot, in_axes=[0, 0])(
+        np.asarray([[2, 2, 2], [3, 3, 3]]), np.asarray([[4, 4, 4], [5, 5, 5]])
+    )
     np.testing.assert_array_equal(out, [576, 2025])
     assert out.dtype.kind == "i"
 
 
 # =========================================================================== BLAS where BLAS belongs
+
 
 def test_predict_is_one_matmul():
     vf = vmap(predict, in_axes=(None, 0))
@@ -240,6 +272,7 @@ def test_mm_from_vdot_is_one_matmul():
 def test_mm_written_inline_is_one_matmul():
     def vdot(x, y):
         return np.vdot(x, y)
+
     f = vmap(vmap(vdot, (0, None), 0), (None, 1), 1)
     A = np.arange(12.0).reshape(3, 4)
     B = np.arange(20.0).reshape(4, 5)
@@ -257,6 +290,7 @@ def test_neuron_is_one_matmul():
 
 
 # =========================================================================== readable code
+
 
 def _line(fn, text):
     lines, start = inspect.getsourcelines(fn)
@@ -290,9 +324,10 @@ def test_header_names_function_and_axes():
 def test_show_matches_source_and_does_not_run():
     def f(x):
         y = x * 2.0
-        return y + np.ones(3)          # raises for per-example length 4, but only when run
+        return y + np.ones(3)  # raises for per-example length 4, but only when run
+
     vf = vmap(f)
-    text = astvmap.show(vf, np.ones((2, 4)))      # shown, not run: no ValueError
+    text = astvmap.show(vf, np.ones((2, 4)))  # shown, not run: no ValueError
     ast.parse(text)
     assert "# line" in text and "y = " in text
     with pytest.raises(ValueError):
@@ -310,6 +345,7 @@ def test_generated_names_are_deterministic():
         else:
             y = -x
         return y
+
     a = astvmap.show(vmap(piece), np.ones(3))
     b = astvmap.show(vmap(piece), np.ones(3))
     assert a == b
@@ -380,6 +416,7 @@ def test_nested_if_source_parses():
         else:
             z = y
         return z
+
     vf = vmap(nested)
     _run(vf, (np.array([1.0, -1.0, 2.0]), np.array([1.0, 1.0, -2.0])))
     ast.parse(vf.source)
@@ -388,19 +425,21 @@ def test_nested_if_source_parses():
 
 # =========================================================================== caching
 
+
 def test_same_shapes_specialize_once():
     vf = vmap(newton_sqrt)
     a = np.array([1.0, 2.0, 3.0])
     s1 = vf.specialize(a)
     s2 = vf.specialize(a)
     assert s1 is s2
-    s3 = vf.specialize(np.array([4.0, 5.0, 6.0, 7.0]))      # batch size is not part of the key
+    s3 = vf.specialize(np.array([4.0, 5.0, 6.0, 7.0]))  # batch size is not part of the key
     assert s3 is s1
 
 
 def test_different_rank_gives_different_specialization():
     def f(x):
         return x * 2.0 + 1.0
+
     vf = vmap(f)
     s1 = vf.specialize(np.ones(3))
     s2 = vf.specialize(np.ones((3, 2)))
@@ -414,6 +453,7 @@ def test_different_rank_gives_different_specialization():
 def test_different_dtype_kind_gives_different_specialization():
     def f(x):
         return x // 2
+
     vf = vmap(f)
     out_i = vf(np.array([3, 5, 7]))
     out_f = vf(np.array([3.0, 5.0, 7.0]))
@@ -433,8 +473,11 @@ def test_gram_with_two_kernels():
     np.testing.assert_allclose(g_lin, want_lin, rtol=1e-12)
     # and back again: the rbf transform must not have been replaced by the linear one
     np.testing.assert_allclose(gram(rbf_kernel, {"gamma": 0.5}, X, Y), want_rbf, rtol=1e-12)
-    np.testing.assert_allclose(gram(rbf_kernel, {"gamma": 2.0}, X, Y),
-                               np.exp(-2.0 * ((X[:, None, :] - Y[None, :, :]) ** 2).sum(-1)), rtol=1e-12)
+    np.testing.assert_allclose(
+        gram(rbf_kernel, {"gamma": 2.0}, X, Y),
+        np.exp(-2.0 * ((X[:, None, :] - Y[None, :, :]) ** 2).sum(-1)),
+        rtol=1e-12,
+    )
 
 
 def test_covariance_matrix_with_two_kernels():
@@ -450,6 +493,7 @@ def test_covariance_matrix_with_two_kernels():
 def test_closures_with_different_cells():
     def make(c, fn):
         return vmap(lambda x: fn(x) * c)
+
     f1 = make(2.0, np.sin)
     f2 = make(3.0, np.cos)
     x = np.linspace(0, 1, 5)

@@ -10,6 +10,7 @@ shape and dtype, no ``PerformanceWarning``), for every placement of the batch ax
 
 Tests marked "spec" stay even where the package does not do it yet: the issue says they must work.
 """
+
 import math
 import os
 import warnings
@@ -25,6 +26,7 @@ THIS_FILE = os.path.abspath(__file__)
 
 
 # --------------------------------------------------------------------------- helpers
+
 
 def _axis_choices(ndim):
     return list(range(ndim + 1)) + list(range(-1, -ndim - 2, -1))
@@ -72,8 +74,9 @@ def check(f, *pools, mapped=None, out_axes=0, sizes=None, **kw):
             try:
                 assert_vmap_equivalent(f, tuple(in_axes), out_axes, *args, skip_unprobeable=False, **kw)
             except Exception as e:
-                raise AssertionError(f"{f.__name__} with B={B}, in_axes={tuple(in_axes)}: "
-                                     f"{type(e).__name__}: {e}") from e
+                raise AssertionError(
+                    f"{f.__name__} with B={B}, in_axes={tuple(in_axes)}: {type(e).__name__}: {e}"
+                ) from e
 
 
 def check_no_warnings(f, *pools, mapped=None, sizes=None):
@@ -100,6 +103,7 @@ def check_no_warnings(f, *pools, mapped=None, sizes=None):
 def def_line(fn, text):
     """Line number (in this file) of the first line of ``fn``'s source containing ``text``."""
     import inspect
+
     lines, start = inspect.getsourcelines(fn)
     for k, line in enumerate(lines):
         if text in line:
@@ -113,6 +117,7 @@ NEG = np.array([-2.0, -0.25, -9.0, -1.0])
 
 
 # =========================================================================== if / elif / else
+
 
 def sign3(s):
     if s > 0:
@@ -131,9 +136,9 @@ def test_if_elif_else_scalars(pool):
 
 def piece_dtypes(s):
     if s > 0:
-        y = 1            # int in the then-branch
+        y = 1  # int in the then-branch
     else:
-        y = 0.5          # float in the else-branch
+        y = 0.5  # float in the else-branch
     return y
 
 
@@ -154,14 +159,17 @@ def test_if_dtype_all_then_is_int():
 
 def int_branches(k):
     if k > 1:
-        y = k * 2        # stays int
+        y = k * 2  # stays int
     else:
-        y = k / 2        # float
+        y = k / 2  # float
     return y
 
 
-@pytest.mark.parametrize("pool", [np.array([0, 3, 1, 5, 2]), np.array([2, 3, 4]), np.array([0, 1, -3])],
-                         ids=["mixed", "then", "else"])
+@pytest.mark.parametrize(
+    "pool",
+    [np.array([0, 3, 1, 5, 2]), np.array([2, 3, 4]), np.array([0, 1, -3])],
+    ids=["mixed", "then", "else"],
+)
 def test_if_int_vs_float_branches(pool):
     check(int_branches, pool, sizes=[1, 3, 7])
 
@@ -191,10 +199,13 @@ def test_nested_if_depth3_mixed():
     check(nested3, s, t)
 
 
-@pytest.mark.parametrize("s,t", [
-    (np.array([2.0, 3.0, 4.0]), np.array([0.5, 1.0, 2.0])),       # every lane: s > 0, t > 0, s > t
-    (np.array([-2.0, -3.0, -5.0]), np.array([0.5, 0.0, -2.0])),   # every lane: s < -1, t <= 1
-])
+@pytest.mark.parametrize(
+    "s,t",
+    [
+        (np.array([2.0, 3.0, 4.0]), np.array([0.5, 1.0, 2.0])),  # every lane: s > 0, t > 0, s > t
+        (np.array([-2.0, -3.0, -5.0]), np.array([0.5, 0.0, -2.0])),  # every lane: s < -1, t <= 1
+    ],
+)
 def test_nested_if_depth3_same_path(s, t):
     check(nested3, s, t)
 
@@ -310,6 +321,7 @@ def test_if_modifies_existing_names_on_one_path():
 
 # --------------------------------------------------------------------------- ternary
 
+
 def ternary_scalar(s):
     return s if s > 0 else -2.0 * s
 
@@ -347,6 +359,7 @@ def test_ternary_masked_never_faults():
 
 
 # --------------------------------------------------------------------------- batched / unbatched nesting
+
 
 def unbatched_in_batched(s, n):
     if s > 0:
@@ -388,10 +401,11 @@ def if_in_for(x):
 
 
 def test_if_on_batched_test_in_for_range():
-    x = np.array([[1.0, -2.0, 3.0, 0.5], [-1.0, -1.0, -1.0, -1.0], [2.0, 2.0, 2.0, 2.0],
-                  [0.0, 5.0, -5.0, 1.0]])
+    x = np.array(
+        [[1.0, -2.0, 3.0, 0.5], [-1.0, -1.0, -1.0, -1.0], [2.0, 2.0, 2.0, 2.0], [0.0, 5.0, -5.0, 1.0]]
+    )
     check(if_in_for, x)
-    check(if_in_for, np.abs(x[:3]) + 1.0)      # every lane, every i: then-branch
+    check(if_in_for, np.abs(x[:3]) + 1.0)  # every lane, every i: then-branch
 
 
 def if_in_for_n(s, n):
@@ -411,6 +425,7 @@ def test_if_in_for_range_n_builds_list():
 
 # =========================================================================== early return
 
+
 def piecewise3(s):
     if s < -1.0:
         return -s - 0.5
@@ -419,9 +434,11 @@ def piecewise3(s):
     return s - 0.5
 
 
-@pytest.mark.parametrize("pool", [np.array([-3.0, 0.2, 4.0, -0.7, 1.0, -1.0]), POS + 5.0, NEG - 5.0,
-                                  np.array([-0.5, 0.0, 0.5])],
-                         ids=["mixed", "right", "left", "middle"])
+@pytest.mark.parametrize(
+    "pool",
+    [np.array([-3.0, 0.2, 4.0, -0.7, 1.0, -1.0]), POS + 5.0, NEG - 5.0, np.array([-0.5, 0.0, 0.5])],
+    ids=["mixed", "right", "left", "middle"],
+)
 def test_piecewise_three_returns(pool):
     check(piecewise3, pool)
 
@@ -467,6 +484,7 @@ def test_early_return_dtype(pool):
 
 # =========================================================================== while
 
+
 def newton_sqrt(a):
     x = a
     while abs(x * x - a) > 1e-12 * a:
@@ -476,7 +494,7 @@ def newton_sqrt(a):
 
 def test_while_newton_sqrt():
     check(newton_sqrt, np.array([1.0, 2.0, 1e6, 0.01, 9.0, 123.456, 4.0]))
-    check(newton_sqrt, np.array([1.0, 4.0, 9.0]))         # no lane iterates more than a step or two
+    check(newton_sqrt, np.array([1.0, 4.0, 9.0]))  # no lane iterates more than a step or two
 
 
 def bisect_cuberoot(a):
@@ -588,6 +606,7 @@ def test_while_no_lane_enters():
 
 # =========================================================================== masked lanes never fault
 
+
 def safe_div(s):
     if s != 0:
         y = 1.0 / s
@@ -664,9 +683,10 @@ def test_masked_while_body_never_faults():
     def halve_log(s):
         n = 0
         while s > 1.0:
-            s = np.log(s)          # only lanes with s > 1 take a log
+            s = np.log(s)  # only lanes with s > 1 take a log
             n += 1
         return s, n
+
     pool = np.array([-5.0, 1e6, 0.0, 20.0, -1.0])
     check(halve_log, pool)
     check_no_warnings(halve_log, pool)
@@ -675,10 +695,11 @@ def test_masked_while_body_never_faults():
 def test_region_no_lane_enters_is_skipped():
     def never(v, s):
         if s > 100.0:
-            y = v[10]            # IndexError for every lane, but no lane comes here
+            y = v[10]  # IndexError for every lane, but no lane comes here
         else:
             y = s
         return y
+
     v = np.ones((6, 4))
     check(never, v, MIXED[:6])
     check_no_warnings(never, v, MIXED[:6])
@@ -727,6 +748,7 @@ def test_branch_shapes_differ_fine_when_all_lanes_agree():
 
 
 # =========================================================================== and / or / not, any / all
+
 
 def in_unit(s):
     if (s > 0) and (s < 1):
@@ -836,7 +858,7 @@ def any_list(s, t):
 def test_any_all_tests(fn):
     x = np.array([[2.0, 0.5, 0.1], [0.5, 0.5, 0.5], [-1.0, 3.0, 1.0], [0.1, 0.2, 0.3]])
     check(fn, x)
-    check(fn, np.abs(x) + 2.0)                     # every lane: any/all true
+    check(fn, np.abs(x) + 2.0)  # every lane: any/all true
 
 
 def test_any_of_list_of_batched():
@@ -844,6 +866,7 @@ def test_any_of_list_of_batched():
 
 
 # =========================================================================== one-branch name: error
+
 
 def one_branch_only(s):
     if s > 0:
@@ -892,11 +915,13 @@ def test_math_in_branches():
         else:
             y = -math.sqrt(-s)
         return y
+
     check(f, MIXED)
     check_no_warnings(f, MIXED)
 
 
 # =========================================================================== more tests of truth values
+
 
 def chained(s):
     if 0 < s < 1:
@@ -967,6 +992,7 @@ def test_ternary_in_while():
 
 
 # =========================================================================== more shapes of control flow
+
 
 def batched_vs_unbatched_vector(x, s):
     if s > 0:

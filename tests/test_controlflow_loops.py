@@ -5,15 +5,20 @@ Each function is checked against the per-example loop (the oracle: values, shape
 PerformanceWarning) over every batch placement and batch sizes 0, 1, 3, 7 and the per-example lengths,
 and without spurious NumPy warnings on lanes that do not take a path.
 """
+
 import numpy as np
 import pytest
 from test_controlflow import check, check_no_warnings
 
-POOL_X = np.array([[1.0, 2.0, -1.0, 4.0],
-                   [1.0, 1.0, 1.0, 1.0],
-                   [-1.0, 5.0, 5.0, 5.0],
-                   [3.0, -2.0, 0.5, -7.0],
-                   [0.0, 0.0, 9.0, 2.0]])
+POOL_X = np.array(
+    [
+        [1.0, 2.0, -1.0, 4.0],
+        [1.0, 1.0, 1.0, 1.0],
+        [-1.0, 5.0, 5.0, 5.0],
+        [3.0, -2.0, 0.5, -7.0],
+        [0.0, 0.0, 9.0, 2.0],
+    ]
+)
 POOL_N = np.array([0, 3, 4, 2, 1])
 
 
@@ -169,6 +174,7 @@ def test_partition_directive_runs_each_branch_on_its_lanes():
     check(partitioned_returns, np.array([0.1, 2.0, 0.7, -3.0, 0.5]))
     check_no_warnings(partitioned_returns, np.array([0.1, 2.0, 0.7, -3.0, 0.5]))
     import astvmap
+
     vf = astvmap.vmap(partitioned)
     vf(POOL_X, np.zeros(5))
     assert "lanes_then = np.flatnonzero(cond)" in vf.source and "av__.merge_lanes(" in vf.source

@@ -8,6 +8,7 @@ every argument mapped and, for functions of several arguments, with each argumen
 
 The second half holds the seed examples of WORKLOADS.md as their own tests.
 """
+
 import inspect
 import re
 from functools import partial
@@ -22,28 +23,31 @@ from astvmap import vmap
 # --------------------------------------------------------------------------- inputs by parameter name
 
 ARGS = {
-    "x": lambda rng: rng.normal(size=4),                 # vector (4,)
-    "y": lambda rng: rng.normal(size=4),                 # vector (4,)
-    "v": lambda rng: rng.normal(size=4),                 # vector (4,)
-    "z": lambda rng: rng.normal(size=3),                 # vector (3,)
-    "p": lambda rng: rng.uniform(0.5, 2.0, size=4),      # positive vector (4,)
-    "s": lambda rng: float(rng.normal()),                # scalar float
-    "t": lambda rng: float(rng.normal()),                # scalar float
-    "m": lambda rng: rng.normal(size=(3, 4)),            # matrix (3, 4)
-    "sqm": lambda rng: rng.normal(size=(4, 4)),          # square matrix (4, 4)
-    "i": lambda rng: np.array([0, 3, 1, 2]),             # int index vector (4,), values in [0, 4)
-    "k": lambda rng: 2,                                  # int scalar, values in [0, 3] when batched
-    "mask": lambda rng: rng.random(4) < 0.5,             # bool vector (4,)
+    "x": lambda rng: rng.normal(size=4),  # vector (4,)
+    "y": lambda rng: rng.normal(size=4),  # vector (4,)
+    "v": lambda rng: rng.normal(size=4),  # vector (4,)
+    "z": lambda rng: rng.normal(size=3),  # vector (3,)
+    "p": lambda rng: rng.uniform(0.5, 2.0, size=4),  # positive vector (4,)
+    "s": lambda rng: float(rng.normal()),  # scalar float
+    "t": lambda rng: float(rng.normal()),  # scalar float
+    "m": lambda rng: rng.normal(size=(3, 4)),  # matrix (3, 4)
+    "sqm": lambda rng: rng.normal(size=(4, 4)),  # square matrix (4, 4)
+    "i": lambda rng: np.array([0, 3, 1, 2]),  # int index vector (4,), values in [0, 4)
+    "k": lambda rng: 2,  # int scalar, values in [0, 3] when batched
+    "mask": lambda rng: rng.random(4) < 0.5,  # bool vector (4,)
     "c": lambda rng: rng.normal(size=4) + 1j * rng.normal(size=4),  # complex vector (4,)
-    "n": lambda rng: 3,                                  # small int, never mapped
+    "n": lambda rng: 3,  # small int, never mapped
 }
 UNMAPPED = {"n"}
 
 
 def _params(fn):
     """Required positional parameters: those the corpus generates."""
-    return [p.name for p in inspect.signature(fn).parameters.values()
-            if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) and p.default is p.empty]
+    return [
+        p.name
+        for p in inspect.signature(fn).parameters.values()
+        if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) and p.default is p.empty
+    ]
 
 
 def _arg_kind(name):
@@ -76,6 +80,7 @@ def _patterns(fn):
 # =========================================================================== the corpus
 # ---- arithmetic, mixed ranks, Python scalars
 
+
 @corpus
 def add_scalar(x, s):
     return x + s
@@ -88,17 +93,17 @@ def mixed_rank_matrix(m, x):
 
 @corpus
 def polynomial(x):
-    return 3.0 * x ** 2 - 2.0 * x + 1.0
+    return 3.0 * x**2 - 2.0 * x + 1.0
 
 
 @corpus
 def scalar_arith(s, t):
-    return s * t - s / (1.0 + t * t) + 2.0 ** t
+    return s * t - s / (1.0 + t * t) + 2.0**t
 
 
 @corpus
 def divide_power(x, p):
-    return x / p + p ** 0.5 - x // p + x % p
+    return x / p + p**0.5 - x // p + x % p
 
 
 @corpus
@@ -113,7 +118,7 @@ def comparisons(x, y):
 
 @corpus
 def integer_arith(i, k):
-    return i * 2 + i // 2 - i % 3 + k ** 2
+    return i * 2 + i // 2 - i % 3 + k**2
 
 
 @corpus
@@ -122,6 +127,7 @@ def scalar_column_row(s, z, x):
 
 
 # ---- ufuncs
+
 
 @corpus
 def transcendental(x):
@@ -170,6 +176,7 @@ def complex_result(c, x):
 
 # ---- reductions
 
+
 @corpus
 def sum_all(m):
     return np.sum(m) + m.sum()
@@ -182,8 +189,12 @@ def sum_axes(m):
 
 @corpus
 def mean_keepdims(m):
-    return (m - m.mean(axis=1, keepdims=True) + np.mean(m, axis=0, keepdims=True)
-            + np.mean(m, axis=(-2, -1), keepdims=True))
+    return (
+        m
+        - m.mean(axis=1, keepdims=True)
+        + np.mean(m, axis=0, keepdims=True)
+        + np.mean(m, axis=(-2, -1), keepdims=True)
+    )
 
 
 @corpus
@@ -238,6 +249,7 @@ def keepdims_broadcast(m):
 
 
 # ---- contractions
+
 
 @corpus
 def dot_vv(x, y):
@@ -296,12 +308,12 @@ def tensordots(m, sqm):
 
 @corpus
 def einsums(m, x, sqm):
-    return np.einsum('ij,j->i', m, x).sum() + np.einsum('ii', sqm) + np.einsum('ij,jk->ik', m, sqm)
+    return np.einsum("ij,j->i", m, x).sum() + np.einsum("ii", sqm) + np.einsum("ij,jk->ik", m, sqm)
 
 
 @corpus
 def einsum_outer(x, z):
-    return np.einsum('i,j->ij', z, x)
+    return np.einsum("i,j->ij", z, x)
 
 
 @corpus
@@ -327,7 +339,7 @@ def dot_nd(m, sqm):
 
 @corpus
 def einsum_ellipsis(m, x):
-    return np.einsum('...i,...i->...', m, x) + np.einsum('ij->', m)
+    return np.einsum("...i,...i->...", m, x) + np.einsum("ij->", m)
 
 
 @corpus
@@ -347,6 +359,7 @@ def linalg_inv_det(sqm):
 
 
 # ---- shape ops
+
 
 @corpus
 def reshapes(m):
@@ -373,8 +386,9 @@ def swapaxes(m, x):
 
 @corpus
 def expand_squeeze(x):
-    return (np.squeeze(np.expand_dims(x, 0), axis=0) + np.expand_dims(x, -1)
-            + np.expand_dims(x, axis=1).squeeze())
+    return (
+        np.squeeze(np.expand_dims(x, 0), axis=0) + np.expand_dims(x, -1) + np.expand_dims(x, axis=1).squeeze()
+    )
 
 
 @corpus
@@ -398,6 +412,7 @@ def hv_stack(x, y):
 
 
 # ---- indexing with unbatched indices (and two batched ones)
+
 
 @corpus
 def slicing(x):
@@ -446,6 +461,7 @@ def fancy_index_separated(m):
 
 
 # ---- creation
+
 
 @corpus
 def zeros_like_accumulate(x):
@@ -507,6 +523,7 @@ def ones_like_full(m):
 
 
 # ---- statements
+
 
 @corpus
 def tuple_unpacking(x):
@@ -634,6 +651,7 @@ def constant_and_batched(x):
 
 # ---- helpers, lambdas, partial, introspection
 
+
 def _square(v):
     return v * v
 
@@ -673,6 +691,7 @@ def partial_helper(x, s):
 def nested_closure(x, y):
     def inner(v):
         return v * x[0] + y
+
     return inner(y) + inner(x)
 
 
@@ -687,8 +706,11 @@ corpus(partial(_affine, scale=0.5, shift=-1.0), name="module_partial")
 
 # =========================================================================== corpus tests
 
-CASES = [pytest.param(fn, pat, id=f"{name}-{''.join('B' if b else 'u' for b in pat)}")
-         for name, fn in CORPUS for pat in _patterns(fn)]
+CASES = [
+    pytest.param(fn, pat, id=f"{name}-{''.join('B' if b else 'u' for b in pat)}")
+    for name, fn in CORPUS
+    for pat in _patterns(fn)
+]
 
 
 def test_corpus_is_large_enough():
@@ -742,8 +764,9 @@ def test_seed001_predict(rng):
     check_all_placements(partial(predict, params), [rng.normal(size=8)], rng=rng)
     check_all_placements(predict, [params, rng.normal(size=8)], mapped=(False, True), rng=rng)
     # the parameters batched too (one network per example)
-    check_all_placements(predict, [params, rng.normal(size=8)], mapped=(True, True), rng=rng,
-                         batch_sizes=(0, 1, 3, 6, 8))
+    check_all_placements(
+        predict, [params, rng.normal(size=8)], mapped=(True, True), rng=rng, batch_sizes=(0, 1, 3, 6, 8)
+    )
 
 
 def sqeuclidean_distance(x, y):
@@ -771,10 +794,12 @@ def test_seed001_pairwise_nested(rng):
     assert pairwise(X, Y[:0]).shape == (5, 0)
     inner = vmap(partial(euclidean_distance, square=True), in_axes=(None, 0))
     assert_vmap_equivalent(inner, (0, None), 0, X, Y)
-    check_all_placements(partial(euclidean_distance, square=True), [rng.normal(size=3), rng.normal(size=3)],
-                         rng=rng)
-    check_all_placements(euclidean_distance, [rng.normal(size=3), rng.normal(size=3)],
-                         mapped=(True, False), rng=rng)
+    check_all_placements(
+        partial(euclidean_distance, square=True), [rng.normal(size=3), rng.normal(size=3)], rng=rng
+    )
+    check_all_placements(
+        euclidean_distance, [rng.normal(size=3), rng.normal(size=3)], mapped=(True, False), rng=rng
+    )
 
 
 def rbf_kernel(params, x, y):
@@ -796,13 +821,19 @@ def test_seed001_gram(rng):
     with _no_fallback():
         np.testing.assert_allclose(gram(rbf_kernel, params, X, Y), hand, rtol=1e-10)
         # same code object, different closure values: must not share a cached transform
-        np.testing.assert_allclose(gram(rbf_kernel, {"gamma": 2.0}, X, Y),
-                                   np.exp(-2.0 * ((X[:, None, :] - Y[None, :, :]) ** 2).sum(-1)), rtol=1e-10)
+        np.testing.assert_allclose(
+            gram(rbf_kernel, {"gamma": 2.0}, X, Y),
+            np.exp(-2.0 * ((X[:, None, :] - Y[None, :, :]) ** 2).sum(-1)),
+            rtol=1e-10,
+        )
         np.testing.assert_allclose(gram(linear_kernel, {"scale": 3.0}, X, Y), 3.0 * X @ Y.T, rtol=1e-10)
         np.testing.assert_allclose(gram(rbf_kernel, params, X, Y), hand, rtol=1e-10)
         X4 = rng.normal(size=(3, 3))
-        np.testing.assert_allclose(gram(rbf_kernel, params, X4, X4),
-                                   np.exp(-0.5 * ((X4[:, None] - X4[None]) ** 2).sum(-1)), rtol=1e-10)
+        np.testing.assert_allclose(
+            gram(rbf_kernel, params, X4, X4),
+            np.exp(-0.5 * ((X4[:, None] - X4[None]) ** 2).sum(-1)),
+            rtol=1e-10,
+        )
         assert gram(rbf_kernel, params, X[:0], Y).shape == (0, 4)
 
 
@@ -827,8 +858,8 @@ vv = lambda x, y: np.vdot(x, y)
 
 
 def test_seed001_mv_mm_from_vdot(rng):
-    mv = vmap(vv, (0, None), 0)                   # ([b, a], [a]) -> [b]
-    mm = vmap(mv, (None, 1), 1)                   # ([b, a], [a, c]) -> [b, c]
+    mv = vmap(vv, (0, None), 0)  # ([b, a], [a]) -> [b]
+    mm = vmap(mv, (None, 1), 1)  # ([b, a], [a, c]) -> [b, c]
     A, Bm, v = rng.normal(size=(3, 5)), rng.normal(size=(5, 4)), rng.normal(size=5)
     with _no_fallback():
         np.testing.assert_allclose(mv(A, v), A @ v, rtol=1e-10)
@@ -846,8 +877,9 @@ def custom_dot(x, y):
 
 
 def test_seed002_custom_dot_ints():
-    out = vmap(custom_dot, in_axes=[0, 0])(np.asarray([[2, 2, 2], [3, 3, 3]]),
-                                           np.asarray([[4, 4, 4], [5, 5, 5]]))
+    out = vmap(custom_dot, in_axes=[0, 0])(
+        np.asarray([[2, 2, 2], [3, 3, 3]]), np.asarray([[4, 4, 4], [5, 5, 5]])
+    )
     np.testing.assert_array_equal(out, np.array([576, 2025]))
     assert out.dtype.kind == "i"
     assert out.dtype == np.stack([custom_dot(np.asarray([2, 2, 2]), np.asarray([4, 4, 4]))] * 2).dtype
@@ -855,8 +887,9 @@ def test_seed002_custom_dot_ints():
 
 def test_seed002_custom_dot(rng):
     X, Y = rng.normal(size=(6, 3)), rng.normal(size=(6, 3))
-    np.testing.assert_allclose(vmap(custom_dot, in_axes=[0, 0])(X, Y), np.einsum("bi,bi->b", X, Y) ** 2,
-                               rtol=1e-10)
+    np.testing.assert_allclose(
+        vmap(custom_dot, in_axes=[0, 0])(X, Y), np.einsum("bi,bi->b", X, Y) ** 2, rtol=1e-10
+    )
     # per-example scalars
     x, y = rng.normal(size=5), rng.normal(size=5)
     np.testing.assert_allclose(vmap(custom_dot, in_axes=[0, 0])(x, y), (x * y) ** 2, rtol=1e-10)
@@ -874,7 +907,7 @@ def test_seed003_square_lambda():
 def convolve(x, w):
     output = []
     for i in range(1, len(x) - 1):
-        output.append(np.dot(x[i - 1:i + 2], w))
+        output.append(np.dot(x[i - 1 : i + 2], w))
     return np.array(output)
 
 
@@ -882,12 +915,13 @@ def convolve_k(x, w):
     k = len(w)
     output = []
     for i in range(len(x) - k + 1):
-        output.append(np.dot(x[i:i + k], w))
+        output.append(np.dot(x[i : i + k], w))
     return np.array(output)
 
 
 def _hand_conv(X, Wb, k):
     from numpy.lib.stride_tricks import sliding_window_view
+
     return np.einsum("bij,bj->bi", sliding_window_view(X, k, axis=1), Wb)
 
 
@@ -895,8 +929,9 @@ def test_seed003_convolve(rng):
     xs, ws = rng.normal(size=(7, 5)), rng.normal(size=(7, 3))
     np.testing.assert_allclose(vmap(convolve)(xs, ws), _hand_conv(xs, ws, 3), rtol=1e-10)
     w = rng.normal(size=3)
-    np.testing.assert_allclose(vmap(convolve, in_axes=[0, None])(xs, w),
-                               _hand_conv(xs, np.broadcast_to(w, (7, 3)), 3), rtol=1e-10)
+    np.testing.assert_allclose(
+        vmap(convolve, in_axes=[0, None])(xs, w), _hand_conv(xs, np.broadcast_to(w, (7, 3)), 3), rtol=1e-10
+    )
     check_all_placements(convolve, [rng.normal(size=5), rng.normal(size=3)], rng=rng)
     check_all_placements(convolve, [rng.normal(size=5), rng.normal(size=3)], mapped=(True, False), rng=rng)
     check_all_placements(convolve, [rng.normal(size=5), rng.normal(size=3)], mapped=(False, True), rng=rng)
@@ -916,11 +951,13 @@ def test_seed003_in_axes_1_on_1d_is_an_error(rng):
 
 # --------------------------------------------------------------------------- helpers
 
+
 class _no_fallback:
     """Turn PerformanceWarning into an error inside the block."""
 
     def __enter__(self):
         import warnings
+
         self._cm = warnings.catch_warnings()
         self._cm.__enter__()
         warnings.simplefilter("error", astvmap.PerformanceWarning)

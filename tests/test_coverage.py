@@ -12,6 +12,7 @@ rule (`astvmap.rules.registry.lookup(obj) is not None`) or is listed in `UNSUPPO
 
 Entries naming something the installed NumPy does not have are ignored (other NumPy versions).
 """
+
 from __future__ import annotations
 
 import pathlib
@@ -30,7 +31,7 @@ VARIES = "no batched form (result shape varies per example)"
 WRITES = "in-place / writes"
 NOT_MATH = "not array math (I/O, printing, dtype utilities)"
 DEPRECATED = "deprecated"
-REASONS = (LOOP, VARIES, WRITES, NOT_MATH, DEPRECATED)   # a reason is one of these, optionally + ": detail"
+REASONS = (LOOP, VARIES, WRITES, NOT_MATH, DEPRECATED)  # a reason is one of these, optionally + ": detail"
 
 UNSUPPORTED = {
     # ---- np.* functions
@@ -277,17 +278,28 @@ KNOWN_GAPS = [
 
 # --------------------------------------------------------------------------- the walk
 
+
 def numpy_callables():
     """(module, qualified name, object) for every public NumPy callable the ratchet covers."""
     out = []
     for name in sorted(dir(np)):
         obj = getattr(np, name, None)
-        if name.startswith("_") or obj is None or isinstance(obj, (types.ModuleType, type)) or not callable(obj):
+        if (
+            name.startswith("_")
+            or obj is None
+            or isinstance(obj, (types.ModuleType, type))
+            or not callable(obj)
+        ):
             continue
         out.append(("ufuncs" if isinstance(obj, np.ufunc) else "functions", f"np.{name}", obj))
     for name in sorted(dir(np.linalg)):
         obj = getattr(np.linalg, name, None)
-        if name.startswith("_") or obj is None or isinstance(obj, (types.ModuleType, type)) or not callable(obj):
+        if (
+            name.startswith("_")
+            or obj is None
+            or isinstance(obj, (types.ModuleType, type))
+            or not callable(obj)
+        ):
             continue
         out.append(("linalg", f"np.linalg.{name}", obj))
     for name in sorted(dir(np.ndarray)):
@@ -313,8 +325,12 @@ def coverage_markdown() -> str:
     """The README's `## NumPy coverage` section."""
     table = coverage()
     rows = ["| NumPy | with a rule | unsupported | total |", "|---|---:|---:|---:|"]
-    labels = {"functions": "`np.*` functions", "ufuncs": "`np.*` ufuncs", "linalg": "`np.linalg.*`",
-              "ndarray": "`np.ndarray` methods and attributes"}
+    labels = {
+        "functions": "`np.*` functions",
+        "ufuncs": "`np.*` ufuncs",
+        "linalg": "`np.linalg.*`",
+        "ndarray": "`np.ndarray` methods and attributes",
+    }
     tot = [0, 0]
     for m in MODULES:
         ok, no, missing = table[m]
@@ -324,28 +340,31 @@ def coverage_markdown() -> str:
     rows.append(f"| all | {tot[0]} | {tot[1]} | {sum(tot)} |")
     reasons = {}
     for name, why in UNSUPPORTED.items():
-        reasons[why.split(":")[0].split(";")[0].split(" when ")[0]] = reasons.get(
-            why.split(":")[0].split(";")[0].split(" when ")[0], 0) + 1
+        reasons[why.split(":")[0].split(";")[0].split(" when ")[0]] = (
+            reasons.get(why.split(":")[0].split(";")[0].split(" when ")[0], 0) + 1
+        )
     why_rows = [f"- {n} {r}" for r, n in sorted(reasons.items(), key=lambda kv: -kv[1])]
-    return "\n".join([
-        "## NumPy coverage",
-        "",
-        f"Counted over the public callables of NumPy {np.__version__}. Generated: regenerate with",
-        "`python tests/test_coverage.py --write`. `tests/test_coverage.py` fails when NumPy grows a function",
-        "nobody classified, or when an entry of its `UNSUPPORTED` table gains a rule. Calls with no rule still",
-        "work: they run as the per-example loop, with a `PerformanceWarning`.",
-        "",
-        *rows,
-        "",
-        "Why the unsupported ones are unsupported:",
-        "",
-        *why_rows,
-        "",
-        "Known gaps:",
-        "",
-        *[f"- {g}" for g in KNOWN_GAPS],
-        "",
-    ])
+    return "\n".join(
+        [
+            "## NumPy coverage",
+            "",
+            f"Counted over the public callables of NumPy {np.__version__}. Generated: regenerate with",
+            "`python tests/test_coverage.py --write`. `tests/test_coverage.py` fails when NumPy grows a function",
+            "nobody classified, or when an entry of its `UNSUPPORTED` table gains a rule. Calls with no rule still",
+            "work: they run as the per-example loop, with a `PerformanceWarning`.",
+            "",
+            *rows,
+            "",
+            "Why the unsupported ones are unsupported:",
+            "",
+            *why_rows,
+            "",
+            "Known gaps:",
+            "",
+            *[f"- {g}" for g in KNOWN_GAPS],
+            "",
+        ]
+    )
 
 
 README = pathlib.Path(__file__).resolve().parent.parent / "README.md"
@@ -359,19 +378,23 @@ def write_readme(path=README):
         text = _SECTION.sub(lambda m: section, text, count=1)
     else:
         anchor = text.find("\n## How it works")
-        text = text[:anchor + 1] + section + "\n" + text[anchor + 1:] if anchor >= 0 else text + "\n" + section
+        text = (
+            text[: anchor + 1] + section + "\n" + text[anchor + 1 :] if anchor >= 0 else text + "\n" + section
+        )
     path.write_text(text)
 
 
 # --------------------------------------------------------------------------- the tests
+
 
 def test_every_callable_is_classified():
     missing = [n for m in MODULES for n in coverage()[m][2]]
     assert not missing, (
         f"NumPy {np.__version__} has {len(missing)} public callable(s) with neither a batching rule nor an entry "
         f"in UNSUPPORTED (tests/test_coverage.py): {', '.join(missing)}. Classify each: register a rule "
-        f"(astvmap/rules/) or add `\"name\": <one of {REASONS}>` to UNSUPPORTED; then run "
-        f"`python tests/test_coverage.py --write` to refresh the README.")
+        f'(astvmap/rules/) or add `"name": <one of {REASONS}>` to UNSUPPORTED; then run '
+        f"`python tests/test_coverage.py --write` to refresh the README."
+    )
 
 
 def test_unsupported_entries_have_no_rule():
@@ -379,7 +402,8 @@ def test_unsupported_entries_have_no_rule():
     stale = [n for n in UNSUPPORTED if n in walked and lookup(walked[n]) is not None]
     assert not stale, (
         f"these UNSUPPORTED entries now have a batching rule: {', '.join(stale)}. Delete them from UNSUPPORTED "
-        f"(tests/test_coverage.py) and run `python tests/test_coverage.py --write` to refresh the README.")
+        f"(tests/test_coverage.py) and run `python tests/test_coverage.py --write` to refresh the README."
+    )
 
 
 def test_reasons_are_from_the_list():
@@ -391,11 +415,14 @@ def test_readme_coverage_is_current():
     text = README.read_text()
     m = _SECTION.search(text)
     if m is None:
-        pytest.fail("README.md has no `## NumPy coverage` section: run `python tests/test_coverage.py --write`")
+        pytest.fail(
+            "README.md has no `## NumPy coverage` section: run `python tests/test_coverage.py --write`"
+        )
     if f"NumPy {np.__version__}." not in m.group(0):
         pytest.skip("README.md's coverage counts were generated with another NumPy version")
     assert m.group(0).strip() == coverage_markdown().strip(), (
-        "README.md's `## NumPy coverage` section is out of date: run `python tests/test_coverage.py --write`")
+        "README.md's `## NumPy coverage` section is out of date: run `python tests/test_coverage.py --write`"
+    )
 
 
 def test_coverage_summary(capsys):

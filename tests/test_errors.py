@@ -6,6 +6,7 @@
 - fallback warnings are `astvmap.PerformanceWarning` located at the user's file and line;
 - errors the loop raises (len() / indexing of a per-example scalar) still raise.
 """
+
 import inspect
 import math
 import os
@@ -51,6 +52,7 @@ def add(x, y):
 
 # =========================================================================== call-time errors
 
+
 def test_inconsistent_batch_sizes_names_every_mapped_argument():
     with pytest.raises(astvmap.AstvmapError) as ei:
         vmap(add, in_axes=(0, 1))(np.ones((3, 2)), np.ones((2, 4)))
@@ -72,6 +74,7 @@ def test_inconsistent_batch_sizes_container_leaves():
     def f(params, x):
         w, b = params
         return w @ x + b
+
     with pytest.raises(astvmap.AstvmapError, match=r"^vmap\(.*f, in_axes=\(0, 0\)\):") as ei:
         vmap(f, in_axes=(0, 0))((np.ones((3, 2, 2)), np.ones((3, 2))), np.ones((5, 2)))
     msg = message(ei.value)
@@ -81,7 +84,7 @@ def test_inconsistent_batch_sizes_container_leaves():
 def conv(x, w):
     output = []
     for i in range(1, len(x) - 1):
-        output.append(np.dot(x[i - 1:i + 2], w))
+        output.append(np.dot(x[i - 1 : i + 2], w))
     return np.array(output)
 
 
@@ -147,6 +150,7 @@ def test_axis_size_disagrees_with_mapped_size():
 def test_out_axes_tuple_length_mismatch():
     def two(x):
         return x, x
+
     with pytest.raises(astvmap.AstvmapError, match=r"out_axes=\(0, 0, 0\).*tuple of 2"):
         vmap(two, out_axes=(0, 0, 0))(np.ones(3))
 
@@ -166,11 +170,13 @@ def test_out_axes_none_with_batched_output_points_at_return():
 def test_out_axes_none_with_unbatched_output_is_fine():
     def const(x):
         return np.ones(2)
+
     out = vmap(const, out_axes=None)(np.ones((3, 2)))
     np.testing.assert_array_equal(out, np.ones(2))
 
 
 # =========================================================================== unsupported syntax
+
 
 def gen(x):
     yield x * 2
@@ -203,7 +209,7 @@ def test_error_is_a_syntaxerror_with_a_caret():
         vmap(gen)(np.ones(3))
     err = ei.value
     assert err.offset is not None and err.offset >= 1
-    assert err.text is not None and "yield" in err.text[err.offset - 1:]
+    assert err.text is not None and "yield" in err.text[err.offset - 1 :]
 
 
 def test_function_without_source():
@@ -227,12 +233,14 @@ def test_truthiness_of_per_example_array():
         if x > 0:
             return x
         return -x
+
     with pytest.raises(astvmap.AstvmapError, match=r"ambiguous|np\.any|np\.all") as ei:
         vmap(tr)(np.ones((3, 2)))
     assert_at(ei.value, tr, "if x > 0")
 
 
 # =========================================================================== run-time errors
+
 
 def shape_mismatch(x):
     y = x * 2.0
@@ -243,7 +251,7 @@ def test_runtime_numpy_error_reraised_with_note():
     with pytest.raises(ValueError, match="broadcast") as ei:
         vmap(shape_mismatch)(np.ones((2, 4)))
     e = ei.value
-    assert type(e) is ValueError                        # the original type, not wrapped
+    assert type(e) is ValueError  # the original type, not wrapped
     assert not isinstance(e, astvmap.AstvmapError)
     notes = getattr(e, "__notes__", [])
     assert notes, "no note naming the user's line"
@@ -258,7 +266,9 @@ def test_runtime_error_in_helper_names_helper_line():
     def outer(x):
         def inner(y):
             return y + np.ones(3)
+
         return inner(x) * 2.0
+
     with pytest.raises(ValueError) as ei:
         vmap(outer)(np.ones((2, 4)))
     note = "\n".join(getattr(ei.value, "__notes__", []))
@@ -278,6 +288,7 @@ def test_runtime_error_noted_once_and_traceback_shows_generated_code():
 # Specializations are cached per code object, and a site warns once when its code is generated, so every
 # test below defines its own function (its own code object): the tests do not depend on their order.
 
+
 def _perf(rec):
     return [w for w in rec if issubclass(w.category, astvmap.PerformanceWarning)]
 
@@ -286,6 +297,7 @@ def test_fallback_warning_location_lstsq():
     def uses_lstsq(x):
         a = np.eye(3)
         return np.linalg.lstsq(a, x, rcond=None)[0]
+
     x = np.arange(12.0).reshape(4, 3)
     with warnings.catch_warnings(record=True) as rec:
         warnings.simplefilter("always")
@@ -297,12 +309,15 @@ def test_fallback_warning_location_lstsq():
     assert os.path.abspath(w.filename) == THIS_FILE
     assert w.lineno == line_of(uses_lstsq, "np.linalg.lstsq")
     assert issubclass(w.category, UserWarning)
-    assert re.search(r"^vmap\(uses_lstsq, in_axes=0\):.*lstsq.*per-example loop", str(w.message)), str(w.message)
+    assert re.search(r"^vmap\(uses_lstsq, in_axes=0\):.*lstsq.*per-example loop", str(w.message)), str(
+        w.message
+    )
 
 
 def test_fallback_warning_location_c_extension():
     def uses_gcd(a, b):
         return math.gcd(a, b)
+
     a = np.array([4, 6, 10, 7])
     b = np.array([6, 9, 4, 3])
     with warnings.catch_warnings(record=True) as rec:
@@ -320,6 +335,7 @@ def test_fallback_warns_once_per_site():
     def uses_lstsq(x):
         a = np.eye(3)
         return np.linalg.lstsq(a, x, rcond=None)[0]
+
     vf = vmap(uses_lstsq)
     x = np.arange(12.0).reshape(4, 3)
     with warnings.catch_warnings(record=True) as rec:
@@ -333,6 +349,7 @@ def test_fallback_error_mode():
     def uses_lstsq(x):
         a = np.eye(3)
         return np.linalg.lstsq(a, x, rcond=None)[0]
+
     with pytest.raises(astvmap.AstvmapError, match=r"^vmap\(uses_lstsq, in_axes=0\):.*lstsq") as ei:
         vmap(uses_lstsq, fallback="error")(np.ones((2, 3)))
     assert_at(ei.value, uses_lstsq, "np.linalg.lstsq")
@@ -341,12 +358,14 @@ def test_fallback_error_mode():
 def test_fallback_error_mode_c_extension():
     def uses_gcd(a, b):
         return math.gcd(a, b)
+
     with pytest.raises(astvmap.AstvmapError, match="gcd") as ei:
         vmap(uses_gcd, fallback="error")(np.array([4, 6]), np.array([6, 9]))
     assert_at(ei.value, uses_gcd, "math.gcd")
 
 
 # =========================================================================== errors the loop raises
+
 
 def len_of_scalar(s):
     return len(s)
@@ -374,6 +393,7 @@ def test_loop_error_raises_even_when_unmapped_vector_is_fine():
     # per-example x is a vector (len works); the same function on per-example scalars must raise
     def f(x):
         return len(x) * x
+
     out = vmap(f)(np.ones((2, 3)))
     np.testing.assert_array_equal(out, 3 * np.ones((2, 3)))
     with pytest.raises((astvmap.AstvmapError, TypeError)):
@@ -384,6 +404,7 @@ def test_fallback_error_mode_not_hidden_by_cached_warn_mode():
     # the cache must key on `fallback=`: a warn-mode specialization must not serve an error-mode call
     def uses_lstsq(x):
         return np.linalg.lstsq(np.eye(3), x, rcond=None)[0]
+
     with warnings.catch_warnings(record=True):
         warnings.simplefilter("always")
         vmap(uses_lstsq)(np.ones((2, 3)))

@@ -11,6 +11,7 @@ fallback ("please report this") is a failure.
 ``m[i, 0]`` / ``m[:, i]``: a batched int inside a tuple index); they run only with ASTVMAP_FUZZ_KNOWN=1:
 move a seed into ``SEEDS`` once its bug is fixed. More seeds: ``ASTVMAP_FUZZ_SEEDS=1000-1200``.
 """
+
 import os
 
 import pytest
@@ -40,7 +41,9 @@ def test_fuzz(seed, tmp_path):
     assert fuzzgen.run_case(seed, tmp_path) > 0
 
 
-@pytest.mark.skipif(not os.environ.get("ASTVMAP_FUZZ_KNOWN"), reason="known astvmap bugs; ASTVMAP_FUZZ_KNOWN=1")
+@pytest.mark.skipif(
+    not os.environ.get("ASTVMAP_FUZZ_KNOWN"), reason="known astvmap bugs; ASTVMAP_FUZZ_KNOWN=1"
+)
 @pytest.mark.parametrize("seed", KNOWN_FAILING)
 def test_fuzz_known_failing(seed, tmp_path):
     fuzzgen.run_case(seed, tmp_path)

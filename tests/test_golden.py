@@ -9,6 +9,7 @@ When the generated code changes on purpose, refresh the files and review the dif
     python -m pytest tests/test_golden.py -q --update-golden     (or ASTVMAP_UPDATE_GOLDEN=1)
     git diff tests/golden/
 """
+
 import ast
 import os
 import pathlib
@@ -26,18 +27,43 @@ SRC = "tests/golden/sources"
 CASES = {
     # examples/ (module-level vmapped functions are shown as written; plain ones by NAME with ranks)
     "quickstart": ["examples/quickstart.py"],
-    "quickstart_shapes": ["examples/quickstart.py:predict", "--shapes", "params.0=64,128", "params.1=64", "x=128"],
+    "quickstart_shapes": [
+        "examples/quickstart.py:predict",
+        "--shapes",
+        "params.0=64,128",
+        "params.1=64",
+        "x=128",
+    ],
     "neuron": ["examples/neuron.py:neuron", "--ndims", "x=1"],
     "neuron_in_axes_1": ["examples/neuron.py:neuron", "--in-axes", "1", "--ndims", "x=1"],
-    "predict": ["examples/predict.py:predict", "--in-axes", "None,0",
-                "--shapes", "params.0=64,128", "params.1=64", "input_vec=128"],
+    "predict": [
+        "examples/predict.py:predict",
+        "--in-axes",
+        "None,0",
+        "--shapes",
+        "params.0=64,128",
+        "params.1=64",
+        "input_vec=128",
+    ],
     "custom_dot": ["examples/custom_dot.py:custom_dot", "--in-axes", "0,0", "--ndims", "x=1,y=1"],
     "custom_dot_scalars": ["examples/custom_dot.py:custom_dot", "--ndims", "x=0,y=0"],
     "distances_sqeuclidean": ["examples/distances.py:sqeuclidean_distance", "--ndims", "x=1,y=1"],
-    "distances_euclidean": ["examples/distances.py:euclidean_distance", "--in-axes", "None,0",
-                            "--ndims", "x=1,y=1"],
-    "kernels_rbf": ["examples/kernels.py:rbf_kernel", "--in-axes", "None,0,None",
-                    "--shapes", "params.gamma=", "x=3", "y=3"],
+    "distances_euclidean": [
+        "examples/distances.py:euclidean_distance",
+        "--in-axes",
+        "None,0",
+        "--ndims",
+        "x=1,y=1",
+    ],
+    "kernels_rbf": [
+        "examples/kernels.py:rbf_kernel",
+        "--in-axes",
+        "None,0,None",
+        "--shapes",
+        "params.gamma=",
+        "x=3",
+        "y=3",
+    ],
     "convolve_square": ["examples/convolve.py:square", "--ndims", "x=0"],
     "convolve": ["examples/convolve.py:convolve", "--ndims", "x=1,w=1"],
     "convolve_k": ["examples/convolve.py:convolve_k", "--in-axes", "0,None", "--ndims", "x=1,w=1"],
@@ -50,7 +76,13 @@ CASES = {
     "loops": [f"{SRC}/loops.py"],
     "loops_newton_sqrt": [f"{SRC}/loops.py:newton_sqrt", "--ndims", "a=0"],
     "loops_cumulative_max_annotate": [f"{SRC}/loops.py:cumulative_max", "--ndims", "x=1", "--annotate"],
-    "loops_cumulative_max_vectorize": [f"{SRC}/loops.py:cumulative_max", "--ndims", "x=1", "--stage", "vectorize"],
+    "loops_cumulative_max_vectorize": [
+        f"{SRC}/loops.py:cumulative_max",
+        "--ndims",
+        "x=1",
+        "--stage",
+        "vectorize",
+    ],
     "piecewise_three_branches": [f"{SRC}/piecewise.py:piecewise3", "--ndims", "x=0"],
     "piecewise_nested_if": [f"{SRC}/piecewise.py:nested_if", "--ndims", "x=0,y=0"],
     "loops_break": [f"{SRC}/loops.py:sum_until_negative", "--ndims", "x=1"],
@@ -71,7 +103,7 @@ def run_show(argv, capsys, monkeypatch):
 def test_golden(name, capsys, monkeypatch):
     code, out, err = run_show(CASES[name], capsys, monkeypatch)
     assert code == 0, err
-    ast.parse(out)                                    # piped output is valid Python
+    ast.parse(out)  # piped output is valid Python
     assert not re.search(r"<astvmap [^>]*#\d+>", out + err), "a generated filename leaked into the output"
     assert str(ROOT) not in out + err, "paths must be relative to the current directory"
     stdout_file, stderr_file = GOLDEN / f"{name}.txt", GOLDEN / f"{name}.stderr.txt"

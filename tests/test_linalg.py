@@ -2,6 +2,7 @@
 per-example lengths, no fallback. NumPy's linalg broadcasts over leading axes, so most rules are the
 same call; `solve` with a vector right-hand side is the NumPy 2 trap (a stacked vector is read as
 matrices), `norm` without an axis must never reduce over the batch."""
+
 import numpy as np
 import pytest
 from oracle import check_all_placements
@@ -27,7 +28,7 @@ def chol(a):
 
 def eigh_values(a):
     w, v = np.linalg.eigh(a)
-    return w, np.abs(v[:, -1])            # eigenvectors up to sign
+    return w, np.abs(v[:, -1])  # eigenvectors up to sign
 
 
 def eigvalsh(a):

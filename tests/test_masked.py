@@ -1,6 +1,7 @@
 """Reductions of a boolean-masked selection (`np.sum(x[x > 0])`): per example the selection's length
 varies, but a reduction of it has one value per example, computed with the mask instead of a loop.
 Empty selections behave as the loop: max/min raise, mean is NaN."""
+
 import warnings
 
 import numpy as np
@@ -9,11 +10,15 @@ from test_controlflow import check
 
 import astvmap
 
-POOL = np.array([[1.0, -2.0, 3.0, 0.5],
-                 [-1.0, -1.0, 5.0, 2.0],
-                 [0.2, -0.1, 0.3, -4.0],
-                 [7.0, 8.0, -9.0, 1.0],
-                 [2.0, 2.0, 2.0, 2.0]])
+POOL = np.array(
+    [
+        [1.0, -2.0, 3.0, 0.5],
+        [-1.0, -1.0, 5.0, 2.0],
+        [0.2, -0.1, 0.3, -4.0],
+        [7.0, 8.0, -9.0, 1.0],
+        [2.0, 2.0, 2.0, 2.0],
+    ]
+)
 
 
 def sum_positive(x):
@@ -71,6 +76,7 @@ def test_empty_selection_mean_is_nan_with_a_warning():
 # ---- per-example integer scalars inside a tuple index (found by the fuzzer: the fallback used to
 # slice the index tuple itself by example, silently wrong) --------------------------------------------
 
+
 def scaled_by_entry(m, i):
     return m * m[1, i]
 
@@ -95,6 +101,7 @@ def test_fallback_slices_tuple_arguments_leaf_by_leaf():
     # a call without a rule taking a tuple that holds a batched value
     def pick(m, i):
         return np.ravel_multi_index((i, 1), (3, 3)) + m[0, 0]
+
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", astvmap.PerformanceWarning)
         m = np.ones((4, 3, 3))

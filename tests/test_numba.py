@@ -1,6 +1,7 @@
 """The Numba backend (`vmap(..., jit=True)`): results equal the NumPy backend's (dtype, shape, values), the
 strategy the heuristic documents, the fallback warning, options. Compiled code is cached in
 .pytest_cache, so a second run mostly loads it."""
+
 from __future__ import annotations
 
 import math
@@ -17,7 +18,7 @@ import astvmap  # noqa: E402
 from astvmap import PerformanceWarning, vmap  # noqa: E402
 
 
-pytestmark = pytest.mark.usefixtures("numba_cache_dir")   # conftest.py: compiled code kept between runs
+pytestmark = pytest.mark.usefixtures("numba_cache_dir")  # conftest.py: compiled code kept between runs
 
 
 rng = np.random.default_rng(0)
@@ -44,7 +45,7 @@ def custom_dot(x, y):
 def convolve(x, w):
     output = []
     for i in range(1, len(x) - 1):
-        output.append(np.dot(x[i - 1:i + 2], w))
+        output.append(np.dot(x[i - 1 : i + 2], w))
     return np.array(output)
 
 
@@ -122,11 +123,12 @@ def test_seed_examples(strategy):
 
     def expect(auto):
         return auto if strategy == "auto" else "loop"
+
     X = rng.normal(size=(50, 5))
-    check(neuron, (X,), jit=jit, strategy=expect("loop"))           # tanh staged: NumPy's SIMD on a buffer
+    check(neuron, (X,), jit=jit, strategy=expect("loop"))  # tanh staged: NumPy's SIMD on a buffer
     check(predict, (PARAMS, rng.normal(size=(50, 6))), in_axes=(None, 0), jit=jit, strategy=expect("loop"))
     check(partial(predict, PARAMS), (rng.normal(size=(50, 6)),), jit=jit, strategy=expect("loop"))
-    big = (rng.normal(size=(64, 128)), rng.normal(size=64))           # 8,192 multiply-adds: one GEMM
+    big = (rng.normal(size=(64, 128)), rng.normal(size=64))  # 8,192 multiply-adds: one GEMM
     check(predict, (big, rng.normal(size=(20, 128))), in_axes=(None, 0), jit=jit, strategy=expect("numpy"))
     check(custom_dot, (rng.normal(size=(50, 3)), rng.normal(size=(50, 3))), jit=jit, strategy=expect("loop"))
     check(convolve, (X, rng.normal(size=(50, 3))), jit=jit, strategy=expect("loop"))
@@ -135,9 +137,9 @@ def test_seed_examples(strategy):
 
 def test_inner_products_by_size_and_dtype():
     long = (rng.normal(size=(20, 300)), rng.normal(size=(20, 300)))
-    check(custom_dot, long, strategy="numpy")                     # 300 elements per dot: NumPy's SIMD
-    check(custom_dot, tuple(a.astype(np.int64) for a in long), strategy="numpy")   # Numba: no int dot
-    v = check(custom_dot, (long[0][:, :3], long[1][:, :3]), strategy="loop")     # tiny: the fused loop
+    check(custom_dot, long, strategy="numpy")  # 300 elements per dot: NumPy's SIMD
+    check(custom_dot, tuple(a.astype(np.int64) for a in long), strategy="numpy")  # Numba: no int dot
+    v = check(custom_dot, (long[0][:, :3], long[1][:, :3]), strategy="loop")  # tiny: the fused loop
     assert v.fused
 
 
@@ -145,7 +147,7 @@ def test_custom_dot_int_runs_numpy():
     x, y = np.asarray([[2, 2, 2], [3, 3, 3]]), np.asarray([[4, 4, 4], [5, 5, 5]])
     v = check(custom_dot, (x, y), strategy="numpy")
     assert v(x, y).tolist() == [576, 2025]
-    with warnings.catch_warnings(record=True) as rec:     # forced: Numba has no integer np.dot
+    with warnings.catch_warnings(record=True) as rec:  # forced: Numba has no integer np.dot
         warnings.simplefilter("always")
         check(custom_dot, (x, y), jit={"strategy": "loop"}, strategy="numpy")
     assert any("jit fell back" in str(r.message) for r in rec)
@@ -169,10 +171,22 @@ def test_tuple_outputs_and_out_axes():
     check(stats, (x, y), strategy="loop")
     check(stats, (x, y), out_axes=(0, 0), strategy="loop")
     X = rng.normal(size=(4, 30))
-    check(lambda x: (x + 1.0, np.sum(x)), (X,), in_axes=1, out_axes=(1, 0), jit={"strategy": "loop"},
-          strategy="loop")
-    check(predict, (PARAMS, rng.normal(size=(6, 20))), in_axes=(None, 1), out_axes=1, jit={"strategy": "loop"},
-          strategy="loop")
+    check(
+        lambda x: (x + 1.0, np.sum(x)),
+        (X,),
+        in_axes=1,
+        out_axes=(1, 0),
+        jit={"strategy": "loop"},
+        strategy="loop",
+    )
+    check(
+        predict,
+        (PARAMS, rng.normal(size=(6, 20))),
+        in_axes=(None, 1),
+        out_axes=1,
+        jit={"strategy": "loop"},
+        strategy="loop",
+    )
 
 
 def test_batch_sizes_zero_and_one():
@@ -196,8 +210,13 @@ def test_globals_are_read_per_call():
 
 def test_unmapped_scalar_and_array_arguments():
     check(lambda x, c: x * c if x > 0 else c, (rng.normal(size=10), 2.5), in_axes=(0, None), strategy="loop")
-    check(predict, (PARAMS, rng.normal(size=(7, 6))), in_axes=((None, None), 0), jit={"strategy": "loop"},
-          strategy="loop")
+    check(
+        predict,
+        (PARAMS, rng.normal(size=(7, 6))),
+        in_axes=((None, None), 0),
+        jit={"strategy": "loop"},
+        strategy="loop",
+    )
 
 
 def test_mapped_container_argument():
@@ -208,11 +227,14 @@ def test_mapped_container_argument():
 # ---- fallback and options -------------------------------------------------------------------------------
 def test_fallback_when_numba_cannot_compile():
     x = np.linspace(-2.0, 2.0, 9)
-    with pytest.warns(PerformanceWarning, match=r"jit fell back to the batched NumPy code: Numba could not "
-                                                r"compile it .*heaviside"):
+    with pytest.warns(
+        PerformanceWarning,
+        match=r"jit fell back to the batched NumPy code: Numba could not "
+        r"compile it .*heaviside",
+    ):
         v = check(heaviside_if, (x,), strategy="numpy")
     with warnings.catch_warnings():
-        warnings.simplefilter("error")       # warned once: later calls are quiet
+        warnings.simplefilter("error")  # warned once: later calls are quiet
         v(x)
 
 
@@ -222,6 +244,7 @@ def test_fallback_for_python_helpers_and_lists():
 
     def calls_helper(x):
         return helper(x) if x > 0 else x
+
     with pytest.warns(PerformanceWarning, match="a Python function"):
         check(calls_helper, (np.linspace(-1, 1, 5),), strategy="numpy")
 
@@ -254,7 +277,9 @@ def test_math_module_and_strategy_before_call():
 
 def test_cache_files_are_separate_for_parallel(tmp_path, monkeypatch):
     monkeypatch.setenv("ASTVMAP_CACHE_DIR", str(tmp_path))
-    monkeypatch.setattr(astvmap.backends.numba_codegen, "_LOADED", {})   # the in-process memo of loaded modules
+    monkeypatch.setattr(
+        astvmap.backends.numba_codegen, "_LOADED", {}
+    )  # the in-process memo of loaded modules
     x = rng.uniform(1.0, 2.0, size=5)
     vmap(newton_sqrt, jit={"parallel": True})(x)
     vmap(newton_sqrt, jit={"parallel": False})(x)
@@ -299,11 +324,11 @@ def test_an_example_that_raises_raises_like_the_loop(parallel):
 def first_or_zero(x):
     if x[0] > 0:
         return x[0]
-    return 0                # an int on this path: the loop's result is float64 only when some example is
+    return 0  # an int on this path: the loop's result is float64 only when some example is
 
 
 def running_sum(x, n):
-    s = 0                   # stays an int for an example with n == 0
+    s = 0  # stays an int for an example with n == 0
     for k in range(int(n)):
         s += x[k]
     return s

@@ -12,6 +12,7 @@ data where some example raises: the compiled code must mark that example and re-
 Tests marked with `bug(...)` (`xfail(strict=True)`) record bugs found here, the reason saying what goes
 wrong; they are expected to fail until the bug is fixed, and then fail the suite until the mark is removed.
 """
+
 import pytest
 
 numba = pytest.importorskip("numba")
@@ -26,16 +27,16 @@ import astvmap
 
 LOOP = {"strategy": "loop"}
 BATCHES = (1, 3, 7)
-WRONG = (AssertionError, pytest.fail.Exception)     # how a differing result or a missing exception fails
+WRONG = (AssertionError, pytest.fail.Exception)  # how a differing result or a missing exception fails
 
 _g = np.random.default_rng(1234)
-GV = _g.normal(size=3)              # globals read by the functions below
+GV = _g.normal(size=3)  # globals read by the functions below
 GM = _g.normal(size=(3, 2))
 GSCALE = 1.5
-GSWAP = _g.normal(size=(4, 2))      # rebound by test_global_changing_shape
+GSWAP = _g.normal(size=(4, 2))  # rebound by test_global_changing_shape
 
 
-pytestmark = pytest.mark.usefixtures("numba_cache_dir")   # conftest.py: compiled code kept between runs
+pytestmark = pytest.mark.usefixtures("numba_cache_dir")  # conftest.py: compiled code kept between runs
 
 
 # ---- helpers ---------------------------------------------------------------------------------------------
@@ -50,7 +51,7 @@ def oracle(f, args, in_axes=0):
         with np.errstate(all="ignore"), warnings.catch_warnings():
             warnings.simplefilter("ignore")
             return loop_vmap(f, in_axes, 0, list(args)), None
-    except Exception as e:      # noqa: BLE001 - the loop raising is part of the spec
+    except Exception as e:  # noqa: BLE001 - the loop raising is part of the spec
         return None, e
 
 
@@ -80,8 +81,11 @@ def check(f, args, in_axes=0, *, fused=True, v=None, allow_fallback=False):
         got = v(*args)
     assert_same(got, want)
     # the NumPy transform's own notes (a per-example loop in the batched code) are not fallbacks of the jit
-    perf = [w for w in rec if issubclass(w.category, astvmap.PerformanceWarning)
-            and "jit fell back" in str(w.message)]
+    perf = [
+        w
+        for w in rec
+        if issubclass(w.category, astvmap.PerformanceWarning) and "jit fell back" in str(w.message)
+    ]
     if fused:
         assert v.strategy == "loop" and v.fused, f"the fused lowering did not run (strategy {v.strategy})"
         if not allow_fallback:
@@ -117,16 +121,17 @@ def batch(rng, B, *shapes, nan=False):
 
 # ---- element-wise ----------------------------------------------------------------------------------------
 def ew_arith(x, y):
-    return (x * 2.0 - y) / (1.0 + y * y) + 3 - x ** 2 + (x // 0.75) - (y % 0.5)
+    return (x * 2.0 - y) / (1.0 + y * y) + 3 - x**2 + (x // 0.75) - (y % 0.5)
 
 
 def ew_unary(x):
-    return (np.abs(x) + np.sqrt(np.abs(x)) + np.square(x) - np.negative(x) + np.floor(x) * np.sign(x)
-            - np.fabs(x))
+    return (
+        np.abs(x) + np.sqrt(np.abs(x)) + np.square(x) - np.negative(x) + np.floor(x) * np.sign(x) - np.fabs(x)
+    )
 
 
 def ew_transcendental(x):
-    return np.tanh(x) + np.exp(-np.abs(x)) * np.log1p(np.abs(x))      # staged (NumPy on the batch)
+    return np.tanh(x) + np.exp(-np.abs(x)) * np.log1p(np.abs(x))  # staged (NumPy on the batch)
 
 
 def ew_minmax(x, y):
@@ -149,9 +154,14 @@ def ew_scalar_mix(x, c):
     return c * x + c / 2.0 - x / (c * c + 1.0) + 2 * x - 1
 
 
-ELEMENTWISE = [      # (function, number of array arguments, per-example shape)
-    (ew_arith, 2, (2, 3)), (ew_unary, 1, (2, 3)), (ew_transcendental, 1, (3, 2)), (ew_minmax, 2, (4,)),
-    (ew_where, 2, (2, 3)), (ew_compare, 2, (4,)), (ew_compare_scalar, 1, (2, 3)),
+ELEMENTWISE = [  # (function, number of array arguments, per-example shape)
+    (ew_arith, 2, (2, 3)),
+    (ew_unary, 1, (2, 3)),
+    (ew_transcendental, 1, (3, 2)),
+    (ew_minmax, 2, (4,)),
+    (ew_where, 2, (2, 3)),
+    (ew_compare, 2, (4,)),
+    (ew_compare_scalar, 1, (2, 3)),
 ]
 
 
@@ -166,18 +176,22 @@ def test_elementwise(f, n, shape, B):
 def test_scalars_mixed_with_arrays(B):
     rng = np.random.default_rng(B)
     x, c = batch(rng, B, (3,), ())
-    check(ew_scalar_mix, (x, c))                                 # a per-example scalar
-    check(ew_scalar_mix, (x, 2.5), in_axes=(0, None))            # a Python float
-    check(ew_scalar_mix, (x, np.int64(-2)), in_axes=(0, None))   # an int
+    check(ew_scalar_mix, (x, c))  # a per-example scalar
+    check(ew_scalar_mix, (x, 2.5), in_axes=(0, None))  # a Python float
+    check(ew_scalar_mix, (x, np.int64(-2)), in_axes=(0, None))  # an int
 
 
 def bc_add(a, b):
     return a + b * 2.0
 
 
-BROADCASTS = [      # (shape of a, shape of b, b shared by every example)
-    ((2, 3), (3,), True), ((3, 1), (1, 4), False), ((1, 3), (2, 1), True), ((4,), (1,), False),
-    ((2, 1), (3,), False), ((1, 1), (3,), False),
+BROADCASTS = [  # (shape of a, shape of b, b shared by every example)
+    ((2, 3), (3,), True),
+    ((3, 1), (1, 4), False),
+    ((1, 3), (2, 1), True),
+    ((4,), (1,), False),
+    ((2, 1), (3,), False),
+    ((1, 1), (3,), False),
 ]
 
 
@@ -186,7 +200,7 @@ def test_broadcasting(sa, sb, shared):
     rng = np.random.default_rng(len(sa) * 10 + len(sb))
     a, b = batch(rng, 3, sa, sb)
     check(bc_add, (a, b))
-    check(bc_add, (a[:1], b[:1]))                                # B = 1
+    check(bc_add, (a[:1], b[:1]))  # B = 1
     if shared:
         check(bc_add, (a, b[0]), in_axes=(0, None))
 
@@ -239,23 +253,24 @@ def test_dot_ranks(ranks, mode):
 def test_dot_transposes_and_globals(B):
     rng = np.random.default_rng(B)
     a, b = batch(rng, B, (3, 2), (4, 3))
-    check(matmul_t, (a, b))                                      # (2,3) @ (3,4)
+    check(matmul_t, (a, b))  # (2,3) @ (3,4)
     x, m = batch(rng, B, (3,), (3, 5))
-    check(dot_global_vec, (m.transpose(0, 2, 1),))               # (5,3) @ (3,)
-    check(dot_global_mat, (x,))                                  # (3,) @ (3,2)
-    check(dot_global_left, (m,))                                 # (2,3) @ (3,5)
+    check(dot_global_vec, (m.transpose(0, 2, 1),))  # (5,3) @ (3,)
+    check(dot_global_mat, (x,))  # (3,) @ (3,2)
+    check(dot_global_left, (m,))  # (2,3) @ (3,5)
 
 
 def test_dot_mismatched_sizes_raise_like_python():
     rng = np.random.default_rng(0)
     a, b = batch(rng, 3, (3,), (4,))
-    check(dot_fn, (a, b), fused=None)                            # every example raises ValueError
+    check(dot_fn, (a, b), fused=None)  # every example raises ValueError
 
 
 # ---- reductions ------------------------------------------------------------------------------------------
 def reductions(x):
-    return (np.sum(x) + np.max(x) - np.min(x) + np.mean(x) * np.prod(x) + x.sum() - x.max()
-            + x.min() * x.mean())
+    return (
+        np.sum(x) + np.max(x) - np.min(x) + np.mean(x) * np.prod(x) + x.sum() - x.max() + x.min() * x.mean()
+    )
 
 
 def red_max(x):
@@ -289,27 +304,27 @@ def test_reductions(B, shape):
 def test_max_min_propagate_nan(where):
     x = np.random.default_rng(0).normal(size=(4, 2, 3))
     pos = {"first": (0, 0), "middle": (1, 1), "last": (1, 2), "all": (slice(None), slice(None))}[where]
-    x[(slice(1, 3),) + pos] = np.nan                             # examples 1, 2 have NaNs, 0 and 3 not
+    x[(slice(1, 3),) + pos] = np.nan  # examples 1, 2 have NaNs, 0 and 3 not
     check(red_max, (x,))
     check(red_min_method, (x,))
 
 
 def test_reductions_of_empty_arrays():
-    check(reductions, (np.zeros((3, 0)),), fused=None)          # max of empty: ValueError for every example
-    check(red_bool, (np.zeros((3, 0)),), fused=None)            # sum 0, mean NaN
+    check(reductions, (np.zeros((3, 0)),), fused=None)  # max of empty: ValueError for every example
+    check(red_bool, (np.zeros((3, 0)),), fused=None)  # sum 0, mean NaN
 
 
 def red_tail_max(x, k):
-    return np.max(x[int(k):])
+    return np.max(x[int(k) :])
 
 
 def red_tail_sum_mean(x, k):
-    return np.sum(x[int(k):]) + np.prod(x[int(k):]) + np.mean(x[int(k):] * 0.0 + 1.0)
+    return np.sum(x[int(k) :]) + np.prod(x[int(k) :]) + np.mean(x[int(k) :] * 0.0 + 1.0)
 
 
 def test_reductions_of_data_dependent_empty_slices():
     x = np.random.default_rng(0).normal(size=(3, 4))
-    check(red_tail_sum_mean, (x, np.array([0.0, 4.0, 9.0])))    # empty slices: sum 0, prod 1, mean NaN
+    check(red_tail_sum_mean, (x, np.array([0.0, 4.0, 9.0])))  # empty slices: sum 0, prod 1, mean NaN
     check_raises(red_tail_max, (x, np.array([0.0, 1.0, 3.0])), (x, np.array([0.0, 4.0, 1.0])))
 
 
@@ -339,8 +354,15 @@ def idx_element(m, i, j):
 
 
 def slices(x):
-    return np.sum(x[1:]) + np.sum(x[:-1]) * 2.0 + np.sum(x[-3:-1]) + np.sum(x[-10:10]) + np.sum(x[3:1]) \
-        + np.sum(x[5:]) + np.sum(x[:-9])
+    return (
+        np.sum(x[1:])
+        + np.sum(x[:-1]) * 2.0
+        + np.sum(x[-3:-1])
+        + np.sum(x[-10:10])
+        + np.sum(x[3:1])
+        + np.sum(x[5:])
+        + np.sum(x[:-9])
+    )
 
 
 def slice_array(x):
@@ -348,7 +370,7 @@ def slice_array(x):
 
 
 def slice_data(x, a, b):
-    return np.sum(x[int(a):int(b)]) * 10.0 + np.sum(x[int(a):]) - np.sum(x[:int(b)])
+    return np.sum(x[int(a) : int(b)]) * 10.0 + np.sum(x[int(a) :]) - np.sum(x[: int(b)])
 
 
 def slice_2d(m):
@@ -362,7 +384,7 @@ def test_integer_indexing():
     check(idx_data, (x, np.array([0.0, -1.0, 3.7])))
     check(idx_int, (x, np.array([0, -4, 3])))
     check(idx_int, (x, np.array([1, 2, 3], dtype=np.int32)))
-    check(idx_const_out_of_range, (x,), fused=None)               # IndexError for every example
+    check(idx_const_out_of_range, (x,), fused=None)  # IndexError for every example
 
 
 @pytest.mark.parametrize("bad", [4.0, -5.0, 100.0])
@@ -399,21 +421,21 @@ def test_data_dependent_slices():
     x = np.random.default_rng(0).normal(size=(7, 5))
     a = np.array([0.0, -2.0, 3.0, 9.0, -9.0, 4.0, 1.0])
     b = np.array([5.0, -1.0, 1.0, 2.0, 2.0, -9.0, 9.0])
-    check(slice_data, (x, a, b))                                  # negative, clamped and empty bounds
+    check(slice_data, (x, a, b))  # negative, clamped and empty bounds
 
 
 # ---- loops filling a list --------------------------------------------------------------------------------
 def convolve(x, w):
     out = []
     for i in range(1, len(x) - 1):
-        out.append(np.dot(x[i - 1:i + 2], w))
+        out.append(np.dot(x[i - 1 : i + 2], w))
     return np.array(out)
 
 
 def window_sums(x):
     out = []
     for i in range(len(x)):
-        out.append(np.sum(x[i - 1:i + 2]))                        # x[-1:2] is empty at i = 0
+        out.append(np.sum(x[i - 1 : i + 2]))  # x[-1:2] is empty at i = 0
     return np.array(out)
 
 
@@ -452,17 +474,16 @@ def test_list_building_loops(B):
 def test_list_of_data_dependent_length_reduced():
     x = np.random.default_rng(0).normal(size=(4, 5))
     check(list_then_reduce, (x, np.array([2.0, 0.0, 5.0, 3.0])))
-    check_raises(list_then_reduce, (x, np.array([2.0, 0.0, 5.0, 3.0])),
-                 (x, np.array([2.0, 6.0, 1.0, 1.0])))
+    check_raises(list_then_reduce, (x, np.array([2.0, 0.0, 5.0, 3.0])), (x, np.array([2.0, 6.0, 1.0, 1.0])))
 
 
 def test_returned_list_of_data_dependent_length():
     x = np.random.default_rng(0).normal(size=(3, 5))
-    v = check(ragged_list, (x, np.array([2.0, 2.0, 2.0])))       # same length everywhere: fused
-    check(ragged_list, (x, np.array([3.0, 3.0, 3.0])), v=v, fused=None)     # another length than the plan's
-    check(ragged_list, (x, np.array([2.0, 3.0, 2.0])), v=v, fused=None)     # ragged: the loop cannot stack
+    v = check(ragged_list, (x, np.array([2.0, 2.0, 2.0])))  # same length everywhere: fused
+    check(ragged_list, (x, np.array([3.0, 3.0, 3.0])), v=v, fused=None)  # another length than the plan's
+    check(ragged_list, (x, np.array([2.0, 3.0, 2.0])), v=v, fused=None)  # ragged: the loop cannot stack
     check(ragged_list, (x, np.array([2.0, 0.0, 2.0])), v=v, fused=None)
-    check(ragged_list, (x, np.array([2.0, 6.0, 2.0])), v=v, fused=None)     # IndexError in the loop
+    check(ragged_list, (x, np.array([2.0, 6.0, 2.0])), v=v, fused=None)  # IndexError in the loop
 
 
 def list_in_if(x):
@@ -495,10 +516,10 @@ def test_returned_list_filled_under_if_or_while():
 
 # ---- named temporaries and inlining ----------------------------------------------------------------------
 def temps(x, y):
-    d = x - y           # used twice: computed once
-    s = d * d           # used twice
+    d = x - y  # used twice: computed once
+    s = d * d  # used twice
     t = np.sum(s)
-    u = s / (t + 1.0)   # used once: inlined
+    u = s / (t + 1.0)  # used once: inlined
     return u + d
 
 
@@ -598,12 +619,14 @@ def test_item_writes(B):
     check(item_writes, (x,), fused=False)
     check(item_writes_2d, (m,), fused=False)
     check(item_write_index, (x, np.arange(B) % 5 - 2.0), fused=False)
-    check(zeros_and_empty, (x,), fused=None)          # np.zeros/np.empty are outside the lowering
+    check(zeros_and_empty, (x,), fused=None)  # np.zeros/np.empty are outside the lowering
 
 
 def test_item_write_out_of_range_raises():
     x = np.random.default_rng(0).normal(size=(3, 5))
-    check_raises(item_write_index, (x, np.array([0.0, 1.0, -5.0])), (x, np.array([0.0, 5.0, 1.0])), fused=False)
+    check_raises(
+        item_write_index, (x, np.array([0.0, 1.0, -5.0])), (x, np.array([0.0, 5.0, 1.0])), fused=False
+    )
 
 
 def write_via_alias(x):
@@ -647,8 +670,9 @@ def test_write_through_alias_after_use():
     check(write_via_alias, (ALIASING_X,), fused=False)
 
 
-@pytest.mark.parametrize("f", [write_after_view, write_into_view, write_after_full_view],
-                         ids=lambda f: f.__name__)
+@pytest.mark.parametrize(
+    "f", [write_after_view, write_into_view, write_after_full_view], ids=lambda f: f.__name__
+)
 def test_writes_and_slice_views(f):
     # basic slices are views in NumPy; the lowering copied `z = y[1:]`, so writes were not shared
     check(f, (ALIASING_X,), fused=False)
@@ -681,15 +705,15 @@ def test_globals_are_read_on_every_call(monkeypatch):
     x = np.random.default_rng(0).normal(size=(3, 3))
     monkeypatch.setitem(globals(), "GM", GM.copy())
     v = check(dot_global_mat, (x,))
-    GM[...] = GM * 2.0 + 1.0                                     # changed in place
+    GM[...] = GM * 2.0 + 1.0  # changed in place
     check(dot_global_mat, (x,), v=v)
-    monkeypatch.setitem(globals(), "GM", GM[::-1].copy())       # rebound, same shape
+    monkeypatch.setitem(globals(), "GM", GM[::-1].copy())  # rebound, same shape
     check(dot_global_mat, (x,), v=v)
     params = (np.ones((2, 3)), GV[:2])
     v = check(predict_scaled, (params, x), in_axes=(None, 0))
     monkeypatch.setitem(globals(), "GSCALE", -3.0)
     check(predict_scaled, (params, x), in_axes=(None, 0), v=v)
-    monkeypatch.setitem(globals(), "GSCALE", 2)                 # an int now
+    monkeypatch.setitem(globals(), "GSCALE", 2)  # an int now
     check(predict_scaled, (params, x), in_axes=(None, 0), v=v)
 
 
@@ -728,7 +752,7 @@ def test_large_batch_and_strided_inputs():
     check(temps, (x, y))
     x.flags.writeable = False
     check(temps, (x, y[::-1]))
-    x6 = rng.normal(size=(6, 500)).T                              # per-example rows with a stride
+    x6 = rng.normal(size=(6, 500)).T  # per-example rows with a stride
     check(convolve, (x6[::-1], w))
 
 
@@ -806,13 +830,13 @@ def eager_ifexp(x, k):
 
 
 def short_circuit(x, k):
-    if k >= 4 or np.max(x[int(k):]) > 0:
+    if k >= 4 or np.max(x[int(k) :]) > 0:
         return 1.0
     return 0.0
 
 
 def broadcast_data_dependent(x, k, y):
-    return np.sum(x[:int(k)] + y)
+    return np.sum(x[: int(k)] + y)
 
 
 def test_lazily_evaluated_values_stay_correct():
@@ -821,8 +845,12 @@ def test_lazily_evaluated_values_stay_correct():
     x = np.random.default_rng(0).normal(size=(3, 4))
     check(eager_ifexp, (x, np.array([0.0, 5.0, 1.0])), fused=None, allow_fallback=True)
     check(short_circuit, (x, np.array([0.0, 5.0, 1.0])), fused=None, allow_fallback=True)
-    check(broadcast_data_dependent, (x, np.array([3.0, 1.0, 3.0]), np.ones((3, 3))), fused=None,
-          allow_fallback=True)
+    check(
+        broadcast_data_dependent,
+        (x, np.array([3.0, 1.0, 3.0]), np.ones((3, 3))),
+        fused=None,
+        allow_fallback=True,
+    )
 
 
 # ---- result types, staging, exceptions inside the driver, Numba's scalar semantics -----------------------
@@ -842,7 +870,7 @@ def list_int_or_float(x):
 
 
 TYPE_X = np.array([[1.0, 2.0, 3.0], [-1.0, 2.5, 3.0], [1.0, -2.5, 3.0]])
-TYPE_CASES = [      # (function, a batch where every example returns floats, one where none does)
+TYPE_CASES = [  # (function, a batch where every example returns floats, one where none does)
     (int_or_float, -np.abs(TYPE_X), np.abs(TYPE_X)),
     (bool_or_float, np.abs(TYPE_X), -np.abs(TYPE_X)),
     (list_int_or_float, -np.abs(TYPE_X), np.abs(TYPE_X)),
@@ -876,7 +904,7 @@ def test_staged_ufunc_runs_only_where_python_does():
     v = jit(staged_log_in_branch)
     with np.errstate(divide="raise", invalid="raise"), warnings.catch_warnings():
         warnings.simplefilter("error", RuntimeWarning)
-        np.stack([staged_log_in_branch(r) for r in x])          # the loop: no warning, no error
+        np.stack([staged_log_in_branch(r) for r in x])  # the loop: no warning, no error
         got = v(x)
     assert_same(got, want)
     assert v.fused
@@ -890,12 +918,15 @@ def range_step_from_data(x, k):
 
 
 def reciprocal_power(x):
-    return x ** -1 + x[0] ** -2
+    return x**-1 + x[0] ** -2
 
 
-UNGUARDED = [       # (function, good arguments, arguments making Numba raise in some example)
-    (range_step_from_data, (np.ones((3, 4)), np.array([1.0, 2.0, 1.0])),
-     (np.ones((3, 4)), np.array([1.0, 0.0, 2.0]))),
+UNGUARDED = [  # (function, good arguments, arguments making Numba raise in some example)
+    (
+        range_step_from_data,
+        (np.ones((3, 4)), np.array([1.0, 2.0, 1.0])),
+        (np.ones((3, 4)), np.array([1.0, 0.0, 2.0])),
+    ),
     (reciprocal_power, (np.ones((3, 2)),), (np.array([[1.0, 2.0], [0.0, 1.0], [2.0, 0.0]]),)),
 ]
 
@@ -928,13 +959,13 @@ def int_of_nan(x):
 
 
 def huge_slice_start(x):
-    return np.sum(x[int(x[0] * 1e20):])
+    return np.sum(x[int(x[0] * 1e20) :])
 
 
 def int_power_negative(x, k):
     s = 0.0
     for i in range(int(k), 2):
-        s += 2 ** i
+        s += 2**i
     return s + x[0]
 
 
@@ -956,7 +987,9 @@ NUMBA_SEMANTICS = [
 ]
 
 
-@pytest.mark.parametrize("f, x, k", NUMBA_SEMANTICS[:-1], ids=[f.__name__ for f, _, _ in NUMBA_SEMANTICS[:-1]])
+@pytest.mark.parametrize(
+    "f, x, k", NUMBA_SEMANTICS[:-1], ids=[f.__name__ for f, _, _ in NUMBA_SEMANTICS[:-1]]
+)
 def test_python_scalar_semantics(f, x, k):
     # math.sqrt/log of a negative number or 0, 1.0 / 0 and 7 // 0 on Python numbers, int(nan), int(inf),
     # int(1e20) and 2 ** -1 gave Numba's answers (NaN, inf, 0, INT64_MIN) where Python raises or differs;
@@ -965,8 +998,10 @@ def test_python_scalar_semantics(f, x, k):
     check(f, args, fused=None, allow_fallback=True)
 
 
-@bug("Python ints are unbounded; compiled ints (and the batched NumPy code's) are int64, so 1000 ** 7 "
-     "wraps (a known gap, README)")
+@bug(
+    "Python ints are unbounded; compiled ints (and the batched NumPy code's) are int64, so 1000 ** 7 "
+    "wraps (a known gap, README)"
+)
 def test_python_int_overflow():
     f, x, k = NUMBA_SEMANTICS[-1]
     check(f, (x, k), fused=None, allow_fallback=True)
@@ -992,14 +1027,14 @@ def lazy_in_loop(x, k):
 
 
 def lazy_guards(x, k):
-    a = 1.0 / k if k != 0 else x[0]                      # the division only where k != 0
+    a = 1.0 / k if k != 0 else x[0]  # the division only where k != 0
     b = x[1] if (k == 0 or 1.0 / k > 0.3) else -x[1]
-    c = int(x[2]) if x[3] > 0 else 1                    # int(nan) only where x[3] > 0
+    c = int(x[2]) if x[3] > 0 else 1  # int(nan) only where x[3] > 0
     return a + b + c
 
 
 def lazy_reductions(x, k):
-    return np.dot(x[int(k):], x[:4 - int(k)]) if k < 4 else np.max(x[int(k) - 4:])
+    return np.dot(x[int(k) :], x[: 4 - int(k)]) if k < 4 else np.max(x[int(k) - 4 :])
 
 
 def test_review_lazy_values():
@@ -1009,15 +1044,21 @@ def test_review_lazy_values():
     check(lazy_reductions, (x, np.array([0.0, 3.0, 2.0, 6.0, 7.0, 3.0, 1.0])))
     v = check(lazy_guards, (x, np.array([0.0, 3.0, 0.0, 1.0, 2.0, 0.0, 1.0])))
     x2 = x.copy()
-    x2[:, 2] = np.nan                                   # int(nan) never runs: x[3] <= 0 there
+    x2[:, 2] = np.nan  # int(nan) never runs: x[3] <= 0 there
     x2[:, 3] = -1.0
     check(lazy_guards, (x2, np.array([1.0, 0.0, 0.0, 1.0, 2.0, 0.0, 1.0])), v=v)
     check_raises(lazy_nested, (x, np.zeros(7)), (x, np.array([0.0, 1.0, -9.5, 1.0, 0.0, 0.0, 0.0])))
 
 
 def scalar_ufunc_kinds(x):
-    return (np.maximum(x[0], x[1]) + np.minimum(x[1], x[0]) * 2 + np.fmax(x[0], x[1]) * 3
-            + np.sign(x[0]) * 5 + np.abs(x[1]) * 7 + np.where(x[0] > 0, 1, 0.5))
+    return (
+        np.maximum(x[0], x[1])
+        + np.minimum(x[1], x[0]) * 2
+        + np.fmax(x[0], x[1]) * 3
+        + np.sign(x[0]) * 5
+        + np.abs(x[1]) * 7
+        + np.where(x[0] > 0, 1, 0.5)
+    )
 
 
 def scalar_int_kinds(x):
@@ -1031,14 +1072,14 @@ def test_review_scalar_ufunc_kinds():
 
 
 def staged_paths(x, c):
-    t = np.tanh(x)                                      # used in three places
+    t = np.tanh(x)  # used in three places
     if c > 0:
-        return np.sum(np.exp(t * c)) + t[0]             # a site fed by a site, in a branch
+        return np.sum(np.exp(t * c)) + t[0]  # a site fed by a site, in a branch
     u = np.log(np.abs(x) + 1.0)
     if c < -1:
-        return np.sum(u * t)                            # an early return before the last site
+        return np.sum(u * t)  # an early return before the last site
     s = np.sum(np.exp(-u))
-    for i in range(len(x)):                             # staged values read in loops after the sites
+    for i in range(len(x)):  # staged values read in loops after the sites
         s += t[i] * i
     while s < 3.0 + c:
         s += 1.0
@@ -1081,14 +1122,14 @@ def global_staged(x):
 def test_review_globals_change_type_value_shape(monkeypatch):
     x = np.random.default_rng(0).normal(size=(4, 3))
     v = check(global_result, (x,))
-    monkeypatch.setitem(globals(), "GK", 2.5)           # int -> float: the result's dtype follows
+    monkeypatch.setitem(globals(), "GK", 2.5)  # int -> float: the result's dtype follows
     check(global_result, (x,), v=v, fused=None, allow_fallback=True)
     monkeypatch.setitem(globals(), "GK", 2)
     v = check(global_range, (x,))
-    monkeypatch.setitem(globals(), "GK", 3)             # the returned list's length follows the global
+    monkeypatch.setitem(globals(), "GK", 3)  # the returned list's length follows the global
     check(global_range, (x,), v=v, fused=None, allow_fallback=True)
     v = check(global_staged, (x,))
-    monkeypatch.setitem(globals(), "GA", np.ones((2, 3)))   # another shape: the result's too
+    monkeypatch.setitem(globals(), "GA", np.ones((2, 3)))  # another shape: the result's too
     check(global_staged, (x,), v=v, fused=None, allow_fallback=True)
 
 
@@ -1116,23 +1157,33 @@ def loop_var_after_empty_range(x, n):
 
 
 GOOD2 = np.array([[1.0, 2.0], [3.0, 4.0], [0.5, 1.0]])
-PY_ERRORS = [       # (function, bad first row of example 1, extra arguments)
-    pytest.param(pyfloat_power_overflow, [1e200, 1.0], marks=bug(
-        "float(x) ** 2 past 1e308: Python floats raise OverflowError, the fused code gives inf (as NumPy "
-        "floats do); not checked for literal exponents (the branch made custom_dot 5x slower)")),
+PY_ERRORS = [  # (function, bad first row of example 1, extra arguments)
+    pytest.param(
+        pyfloat_power_overflow,
+        [1e200, 1.0],
+        marks=bug(
+            "float(x) ** 2 past 1e308: Python floats raise OverflowError, the fused code gives inf (as NumPy "
+            "floats do); not checked for literal exponents (the branch made custom_dot 5x slower)"
+        ),
+    ),
     pytest.param(pyfloat_power_overflow, [1.0, 1e5]),
     pytest.param(math_of_infinity, [-np.inf, 1.0]),
     pytest.param(math_of_infinity, [1.0, np.inf]),
-    pytest.param(math_floor_huge, [1e20, 1.0], marks=bug(
-        "math.floor(1e20) is a Python int (1e20): the compiled code now marks it and falls back, but the "
-        "batched NumPy code is int64 too and wraps it to -4.6e18 (the known Python-int gap, README)")),
+    pytest.param(
+        math_floor_huge,
+        [1e20, 1.0],
+        marks=bug(
+            "math.floor(1e20) is a Python int (1e20): the compiled code now marks it and falls back, but the "
+            "batched NumPy code is int64 too and wraps it to -4.6e18 (the known Python-int gap, README)"
+        ),
+    ),
     pytest.param(np_power_negative_int, [-1.0, 1.0]),
 ]
 
 
 @pytest.mark.parametrize("f, bad_row", PY_ERRORS, ids=lambda p: getattr(p, "__name__", str(p)))
 def test_review_python_number_errors(f, bad_row):
-    v = check(f, (GOOD2,), fused=None if f is np_power_negative_int else True)     # np.power of ints: not fused
+    v = check(f, (GOOD2,), fused=None if f is np_power_negative_int else True)  # np.power of ints: not fused
     bad = GOOD2.copy()
     bad[1] = bad_row
     check(f, (bad,), v=v, fused=None, allow_fallback=True)
@@ -1141,7 +1192,9 @@ def test_review_python_number_errors(f, bad_row):
 def test_review_loop_variable_after_empty_range():
     # read after its loop: neither fused nor the plain loop (unbound after an empty range in Python)
     v = check(loop_var_after_empty_range, (GOOD2, np.array([2.0, 1.0, 1.0])), fused=False)
-    check(loop_var_after_empty_range, (GOOD2, np.array([2.0, 0.0, 1.0])), v=v, fused=None, allow_fallback=True)
+    check(
+        loop_var_after_empty_range, (GOOD2, np.array([2.0, 0.0, 1.0])), v=v, fused=None, allow_fallback=True
+    )
 
 
 def staged_in_while_condition(x, c):
@@ -1156,7 +1209,7 @@ def test_review_staged_site_in_while_condition():
 
 
 def bool_sum_condition(x):
-    if (x[0] > 0) + (x[1] > 0) > 1:                     # np.bool_ + np.bool_ is np.True_ (logical or)
+    if (x[0] > 0) + (x[1] > 0) > 1:  # np.bool_ + np.bool_ is np.True_ (logical or)
         return 1.0
     return 0.0
 
@@ -1165,7 +1218,7 @@ BOOL_X = np.array([[-1.0, 2.0], [3.0, 4.0], [0.5, -1.0]])
 
 
 def test_review_numpy_bool_addition_fused():
-    check(bool_sum_condition, (BOOL_X,), fused=False)      # arithmetic on booleans: left to NumPy
+    check(bool_sum_condition, (BOOL_X,), fused=False)  # arithmetic on booleans: left to NumPy
 
 
 def test_review_numpy_bool_addition_plain():
@@ -1176,8 +1229,10 @@ def pyfloat_complex_root(x):
     return float(x[0]) ** 0.5 + 1.0
 
 
-@bug("float(-4.0) ** 0.5 is complex in Python; the lowering marks it and the call falls back, but the "
-     "batched NumPy code returns NaN (float64) where the loop stacks complex128")
+@bug(
+    "float(-4.0) ** 0.5 is complex in Python; the lowering marks it and the call falls back, but the "
+    "batched NumPy code returns NaN (float64) where the loop stacks complex128"
+)
 def test_review_negative_float_to_fractional_power():
     v = check(pyfloat_complex_root, (GOOD2,))
     bad = GOOD2.copy()
@@ -1194,28 +1249,39 @@ def plain_ragged_tuple(x, k):
     return x[0] * 2, x[:k] + 1
 
 
-@pytest.mark.parametrize("f", [
-    pytest.param(plain_ragged),
-    pytest.param(plain_ragged_tuple),
-], ids=lambda f: f.__name__)
+@pytest.mark.parametrize(
+    "f",
+    [
+        pytest.param(plain_ragged),
+        pytest.param(plain_ragged_tuple),
+    ],
+    ids=lambda f: f.__name__,
+)
 def test_review_plain_loop_ragged_results(f):
     check(f, (np.arange(12).reshape(3, 4), np.array([3, 1, 3])), fused=False)
 
 
 def test_review_plain_loop_raising_examples():
     xi = np.arange(12).reshape(3, 4)
-    check(plain_ragged, (xi, np.array([3, 0, 3])), fused=None, allow_fallback=True)    # Numba raises too
-    check_raises(python_int_floordiv, (xi, np.array([1.0, 2.0, 1.0])), (xi, np.array([1.0, 0.0, 2.0])),
-                 fused=False)                                                           # 7 // 0
+    check(plain_ragged, (xi, np.array([3, 0, 3])), fused=None, allow_fallback=True)  # Numba raises too
+    check_raises(
+        python_int_floordiv, (xi, np.array([1.0, 2.0, 1.0])), (xi, np.array([1.0, 0.0, 2.0])), fused=False
+    )  # 7 // 0
 
 
-@bug("float32 is left to the batched NumPy code (NEP 50: Numba computes in float64), and its code for "
-     "the batched NumPy code of `for i in range(0, 3, int(k))` (a per-example step) raises ValueError 'all input "
-     "arrays must have the same shape' where the loop returns [3, 2, 3] (jit={'strategy': 'numpy'} too)",
-     raises=WRONG + (ValueError,))
+@bug(
+    "float32 is left to the batched NumPy code (NEP 50: Numba computes in float64), and its code for "
+    "the batched NumPy code of `for i in range(0, 3, int(k))` (a per-example step) raises ValueError 'all input "
+    "arrays must have the same shape' where the loop returns [3, 2, 3] (jit={'strategy': 'numpy'} too)",
+    raises=WRONG + (ValueError,),
+)
 def test_review_range_step_from_data_float32():
-    check(range_step_from_data, (np.ones((3, 4), F32), np.array([1.0, 2.0, 1.0])), fused=None,
-          allow_fallback=True)
+    check(
+        range_step_from_data,
+        (np.ones((3, 4), F32), np.array([1.0, 2.0, 1.0])),
+        fused=None,
+        allow_fallback=True,
+    )
 
 
 def plain_int_of(x):
@@ -1234,12 +1300,18 @@ def plain_weak_scalar(x):
     return 1.0 if x[0] * 0.1 > 0.3 else 0.0
 
 
-PLAIN_F32 = [       # (function, example 1 of a float32 batch whose example 0 is [1, 2])
+PLAIN_F32 = [  # (function, example 1 of a float32 batch whose example 0 is [1, 2])
     pytest.param(plain_int_of, [np.nan, 1.0]),
     pytest.param(plain_int_of, [np.inf, 1.0]),
     pytest.param(plain_math, [-1.0, 1.0]),
-    pytest.param(plain_math, [1.0, 1e20], marks=bug("math.floor(1e20) is a Python int; the plain loop "
-                                                    "now falls back, and the batched NumPy code wraps it to int64")),
+    pytest.param(
+        plain_math,
+        [1.0, 1e20],
+        marks=bug(
+            "math.floor(1e20) is a Python int; the plain loop "
+            "now falls back, and the batched NumPy code wraps it to int64"
+        ),
+    ),
     pytest.param(plain_float_of_f32, [16777216.0, 1.0]),
     pytest.param(plain_weak_scalar, [3.0, 1.0]),
 ]

@@ -3,6 +3,7 @@
 Batch sizes always include 0 and a size equal to a per-example length (the mixed-ranks trap).
 Kept small (25 examples each, no deadline) so the suite stays fast.
 """
+
 from functools import partial
 
 import numpy as np
@@ -14,6 +15,7 @@ from oracle import assert_vmap_equivalent as _assert_vmap_equivalent
 def assert_vmap_equivalent(*args, **kwargs):
     # inside hypothesis a B == 0 probe failure must not skip the whole test
     _assert_vmap_equivalent(*args, skip_unprobeable=False, **kwargs)
+
 
 SETTINGS = settings(max_examples=25, deadline=None)
 
@@ -59,6 +61,7 @@ def placement(draw, ndim):
 
 
 # --------------------------------------------------------------------------- elementwise, broadcasting
+
 
 def op_add(a, b):
     return a + b
@@ -139,6 +142,7 @@ def test_elementwise_broadcasting(data):
 
 
 # --------------------------------------------------------------------------- reductions
+
 
 def r_sum(a, axis=None, keepdims=False):
     return np.sum(a, axis=axis, keepdims=keepdims)
@@ -224,8 +228,11 @@ def test_reductions(data):
     r = len(shape)
     axis_choices = [st.none(), st.integers(-r, r - 1)]
     if tuple_ok:
-        axis_choices.append(st.lists(st.integers(0, r - 1), min_size=1, max_size=r, unique=True).flatmap(
-            lambda axes: st.tuples(*[st.sampled_from([a, a - r]) for a in axes])))
+        axis_choices.append(
+            st.lists(st.integers(0, r - 1), min_size=1, max_size=r, unique=True).flatmap(
+                lambda axes: st.tuples(*[st.sampled_from([a, a - r]) for a in axes])
+            )
+        )
     axis = data.draw(st.one_of(*axis_choices), label="axis")
     kwargs = {"axis": axis}
     if keepdims_ok:
@@ -241,6 +248,7 @@ def test_reductions(data):
 
 
 # --------------------------------------------------------------------------- matmul of ranks 1-2
+
 
 def mm_at(a, b):
     return a @ b
@@ -284,6 +292,7 @@ def test_matmul_ranks(data):
 
 
 # --------------------------------------------------------------------------- reshape / transpose
+
 
 def t_reshape_method(a, shape):
     return a.reshape(shape)
@@ -338,7 +347,7 @@ def new_shape(draw, shape):
     if form == "reversed":
         return rev
     i = draw(st.integers(0, len(rev) - 1))
-    return rev[:i] + (-1,) + rev[i + 1:]
+    return rev[:i] + (-1,) + rev[i + 1 :]
 
 
 @SETTINGS
@@ -346,10 +355,26 @@ def new_shape(draw, shape):
 def test_reshape_transpose(data):
     shape = data.draw(st.lists(st.integers(1, 4), min_size=1, max_size=3).map(tuple), label="shape")
     r = len(shape)
-    kind = data.draw(st.sampled_from(["reshape_method", "reshape", "transpose", "transpose_method", "T",
-                                      "ravel", "swapaxes", "moveaxis", "reshape_sum"]), label="op")
+    kind = data.draw(
+        st.sampled_from(
+            [
+                "reshape_method",
+                "reshape",
+                "transpose",
+                "transpose_method",
+                "T",
+                "ravel",
+                "swapaxes",
+                "moveaxis",
+                "reshape_sum",
+            ]
+        ),
+        label="op",
+    )
     if kind in ("reshape_method", "reshape", "reshape_sum"):
-        fn = {"reshape_method": t_reshape_method, "reshape": t_reshape, "reshape_sum": t_reshape_then_sum}[kind]
+        fn = {"reshape_method": t_reshape_method, "reshape": t_reshape, "reshape_sum": t_reshape_then_sum}[
+            kind
+        ]
         f = partial(fn, shape=data.draw(new_shape(shape), label="new shape"))
     elif kind in ("transpose", "transpose_method"):
         perm = tuple(data.draw(st.permutations(range(r)), label="perm"))
@@ -373,6 +398,7 @@ def test_reshape_transpose(data):
 
 # --------------------------------------------------------------------------- composite: mixed ranks
 
+
 def affine_tanh(w, x, s):
     return np.tanh(w @ x + s) * s
 
@@ -383,15 +409,27 @@ def test_affine_mixed_ranks(data):
     """Unbatched weights, batched vector and per-example scalar; B often equal to len(x) or len(w)."""
     n = data.draw(st.integers(1, 4), label="n")
     k = data.draw(st.integers(1, 4), label="k")
-    mapped = data.draw(st.sampled_from([(False, True, True), (False, True, False), (False, False, True),
-                                        (True, True, True), (True, False, False)]), label="mapped")
+    mapped = data.draw(
+        st.sampled_from(
+            [
+                (False, True, True),
+                (False, True, False),
+                (False, False, True),
+                (True, True, True),
+                (True, False, False),
+            ]
+        ),
+        label="mapped",
+    )
     B = data.draw(st.sampled_from([0, 1, 3, n, k]), label="B")
     dtype = data.draw(st.sampled_from(["float32", "float64"]), label="dtype")
     axes = [data.draw(placement(r), label=f"axis {j}") for j, r in enumerate((2, 1, 0))]
     rng = np.random.default_rng(data.draw(st.integers(0, 2**32 - 1), label="seed"))
     shapes_ = [(n, k), (k,), ()]
-    args = [_batched(rng, sh, dtype, B, ax) if m else _example(rng, sh, dtype)
-            for sh, ax, m in zip(shapes_, axes, mapped)]
+    args = [
+        _batched(rng, sh, dtype, B, ax) if m else _example(rng, sh, dtype)
+        for sh, ax, m in zip(shapes_, axes, mapped)
+    ]
     in_axes = tuple(ax if m else None for ax, m in zip(axes, mapped))
     assert_vmap_equivalent(affine_tanh, in_axes, 0, *args)
 

@@ -1,6 +1,7 @@
 """randomness= for np.random draws (issue 6): "error" refuses at the line of the draw, "different" draws
 independently per example, "same" shares one draw. Tests check shapes, independence across lanes and the
 distribution (the loop's stream cannot be reproduced by one batched call, by design)."""
+
 import numpy as np
 import pytest
 
@@ -48,7 +49,7 @@ def test_different_with_batched_parameters_and_an_unmapped_generator():
     x = np.arange(3000.0).reshape(1000, 3)
     out = vmap(scaled_uniform, in_axes=(0, None), randomness="different")(x, np.random.default_rng(2))
     assert out.shape == (1000, 3)
-    per_lane_scale = (out - x)                              # x*u + N(x, 0.1) - x
+    per_lane_scale = out - x  # x*u + N(x, 0.1) - x
     assert np.all(np.isfinite(per_lane_scale))
 
 

@@ -1,4 +1,5 @@
 """Regressions found outside the focused suites (benchmarks, the fuzzer): each failed before its fix."""
+
 import numpy as np
 import pytest
 
@@ -25,7 +26,7 @@ def test_a_global_dict_changed_in_place_is_seen():
     x = np.arange(6.0).reshape(3, 2)
     vf = astvmap.vmap(scaled)
     np.testing.assert_allclose(vf(x), x * 2.0)
-    SETTINGS["scale"] = np.array([1.0, 10.0])          # same dict object, a value of another rank
+    SETTINGS["scale"] = np.array([1.0, 10.0])  # same dict object, a value of another rank
     try:
         np.testing.assert_allclose(vf(x), x * np.array([1.0, 10.0]))
     finally:
@@ -55,7 +56,7 @@ def test_chunk_size_must_be_positive():
 def moving_average(x, k=3):
     out = np.zeros(len(x) - k + 1)
     for i in range(len(x) - k + 1):
-        out[i] = np.mean(x[i:i + k])
+        out[i] = np.mean(x[i : i + k])
     return out
 
 

@@ -4,6 +4,7 @@ Every function runs through ``oracle.check_all_placements``: every placement of 
 sizes 0, 1, 3, 7 and every per-example length, with every argument mapped and each one alone, and
 ``fallback="error"``: a fallback to the per-example loop is a failure, so these prove real rules.
 """
+
 import warnings
 
 import numpy as np
@@ -16,20 +17,22 @@ from astvmap.rules.registry import lookup
 RNG = np.random.default_rng(5)
 VEC = RNG.normal(size=5)
 MAT = RNG.normal(size=(3, 4))
-INTS = np.array([0, 2, 1, 2, 0, 1])           # ties: sorts must agree on the order of equal keys
+INTS = np.array([0, 2, 1, 2, 0, 1])  # ties: sorts must agree on the order of equal keys
 INT_MAT = np.array([[0, 2, 1, 2], [1, 1, 0, 2], [2, 0, 0, 1]])
 CPLX = RNG.normal(size=4) + 1j * RNG.normal(size=4)
 
 
 def check(f, args, patterns=None, **kw):
     """Every argument mapped, then (for several arguments) each one mapped alone; never a fallback."""
-    patterns = patterns or [None] + ([[i == j for i in range(len(args))] for j in range(len(args))]
-                                     if len(args) > 1 else [])
+    patterns = patterns or [None] + (
+        [[i == j for i in range(len(args))] for j in range(len(args))] if len(args) > 1 else []
+    )
     for mapped in patterns:
         check_all_placements(f, args, mapped=mapped, fallback="error", **kw)
 
 
 # --------------------------------------------------------------------------- sort, argsort, partition
+
 
 def sort_default(m):
     return np.sort(m)
@@ -92,18 +95,36 @@ def sort_complex_(c):
 
 
 def sort_then_reduce(x):
-    return np.sort(x)[1:-1].mean()            # trimmed mean: a sort inside a larger expression
+    return np.sort(x)[1:-1].mean()  # trimmed mean: a sort inside a larger expression
 
 
-@pytest.mark.parametrize("f", [sort_default, sort_axis0, sort_neg, sort_none, argsort_default, argsort_stable,
-                               argsort_none, argsort_method, argsort_method_none, sort_stable_kw, partition_kth,
-                               partition_axis0, argpartition_none, argpartition_method])
+@pytest.mark.parametrize(
+    "f",
+    [
+        sort_default,
+        sort_axis0,
+        sort_neg,
+        sort_none,
+        argsort_default,
+        argsort_stable,
+        argsort_none,
+        argsort_method,
+        argsort_method_none,
+        sort_stable_kw,
+        partition_kth,
+        partition_axis0,
+        argpartition_none,
+        argpartition_method,
+    ],
+)
 @pytest.mark.parametrize("data", [MAT, INT_MAT], ids=["float", "int-ties"])
 def test_sort_family(f, data):
     check(f, [data])
 
 
-@pytest.mark.parametrize("f", [sort_default, sort_none, argsort_default, argsort_none, argsort_method, partition_kth])
+@pytest.mark.parametrize(
+    "f", [sort_default, sort_none, argsort_default, argsort_none, argsort_method, partition_kth]
+)
 def test_sort_family_vector(f):
     check(f, [INTS])
     check(f, [VEC])
@@ -136,6 +157,7 @@ def test_ndarray_sort_has_no_rule():
 
 # --------------------------------------------------------------------------- searchsorted
 
+
 def ss_left(x, v):
     return np.searchsorted(np.sort(x), v)
 
@@ -157,7 +179,7 @@ def ss_method(x, v):
 
 
 def ss_nan(x, v):
-    a = np.sort(np.where(x > 0.5, np.nan, x))          # NaN sorts last; searchsorted treats it as largest
+    a = np.sort(np.where(x > 0.5, np.nan, x))  # NaN sorts last; searchsorted treats it as largest
     w = np.where(v < -0.5, np.nan, v)
     return np.searchsorted(a, w), np.searchsorted(a, w, side="right")
 
@@ -171,21 +193,24 @@ def ss_list_values(x):
 
 
 def ss_unbatched_a(x, v):
-    return np.searchsorted(x, v)                      # x unmapped: sorted once, v per example
+    return np.searchsorted(x, v)  # x unmapped: sorted once, v per example
 
 
 SORTED = np.sort(VEC)
 
 
-@pytest.mark.parametrize("f,args", [
-    (ss_left, [VEC, RNG.normal(size=3)]),
-    (ss_right, [VEC, RNG.normal(size=3)]),
-    (ss_scalar, [VEC, 0.1]),
-    (ss_matrix_values, [VEC, MAT]),
-    (ss_method, [VEC, RNG.normal(size=2)]),
-    (ss_nan, [VEC, RNG.normal(size=6)]),
-    (ss_ties, [INTS, np.array([0, 1, 2, 3])]),
-])
+@pytest.mark.parametrize(
+    "f,args",
+    [
+        (ss_left, [VEC, RNG.normal(size=3)]),
+        (ss_right, [VEC, RNG.normal(size=3)]),
+        (ss_scalar, [VEC, 0.1]),
+        (ss_matrix_values, [VEC, MAT]),
+        (ss_method, [VEC, RNG.normal(size=2)]),
+        (ss_nan, [VEC, RNG.normal(size=6)]),
+        (ss_ties, [INTS, np.array([0, 1, 2, 3])]),
+    ],
+)
 def test_searchsorted_batched_sorted_array(f, args):
     check(f, args)
 
@@ -239,6 +264,7 @@ def test_interp_batched_points_fall_back():
 
 # --------------------------------------------------------------------------- pad
 
+
 def pad_const(x):
     return np.pad(x, (1, 2))
 
@@ -272,22 +298,34 @@ def pad_ramp(x):
 
 
 def pad_runtime_width(x):
-    return np.pad(x, (0, 8 - len(x)))             # pad widths computed per call (but not per example)
+    return np.pad(x, (0, 8 - len(x)))  # pad widths computed per call (but not per example)
 
 
 def pad_scalar(s):
     return np.pad(s, 0)
 
 
-@pytest.mark.parametrize("f,data", [
-    (pad_const, VEC), (pad_const_values, MAT), (pad_edge, MAT), (pad_reflect, MAT), (pad_symmetric, VEC),
-    (pad_wrap, INT_MAT), (pad_mean, MAT), (pad_ramp, VEC), (pad_runtime_width, VEC), (pad_edge, INTS),
-])
+@pytest.mark.parametrize(
+    "f,data",
+    [
+        (pad_const, VEC),
+        (pad_const_values, MAT),
+        (pad_edge, MAT),
+        (pad_reflect, MAT),
+        (pad_symmetric, VEC),
+        (pad_wrap, INT_MAT),
+        (pad_mean, MAT),
+        (pad_ramp, VEC),
+        (pad_runtime_width, VEC),
+        (pad_edge, INTS),
+    ],
+)
 def test_pad(f, data):
     check(f, [data])
 
 
 # --------------------------------------------------------------------------- convolve, correlate
+
 
 def conv_full(x, v):
     return np.convolve(x, v)
@@ -314,7 +352,7 @@ def corr_full(x, v):
 
 
 def smooth(x):
-    return np.convolve(x, np.ones(3) / 3, mode="same")    # the usual moving average
+    return np.convolve(x, np.ones(3) / 3, mode="same")  # the usual moving average
 
 
 CONV = [conv_full, conv_same, conv_valid, corr_valid, corr_same, corr_full]
@@ -329,9 +367,9 @@ def test_convolve_correlate(f, n, m):
 
 @pytest.mark.parametrize("f", CONV)
 def test_convolve_correlate_dtypes(f):
-    check(f, [np.array([1, 0, 2, 3, 1]), np.array([2, 1, 0])])       # ints stay ints
-    check(f, [CPLX, RNG.normal(size=3) - 1j * RNG.normal(size=3)])    # correlate conjugates v
-    check(f, [VEC, 0.5])                                              # a scalar acts as length 1
+    check(f, [np.array([1, 0, 2, 3, 1]), np.array([2, 1, 0])])  # ints stay ints
+    check(f, [CPLX, RNG.normal(size=3) - 1j * RNG.normal(size=3)])  # correlate conjugates v
+    check(f, [VEC, 0.5])  # a scalar acts as length 1
 
 
 def test_moving_average():
@@ -358,9 +396,25 @@ def test_sliding_window_view():
 
 # --------------------------------------------------------------------------- real rules, not fallbacks
 
-@pytest.mark.parametrize("fn", [np.sort, np.argsort, np.ndarray.argsort, np.partition, np.argpartition,
-                                np.sort_complex, np.searchsorted, np.ndarray.searchsorted, np.interp, np.pad,
-                                np.convolve, np.correlate, np.lib.stride_tricks.sliding_window_view])
+
+@pytest.mark.parametrize(
+    "fn",
+    [
+        np.sort,
+        np.argsort,
+        np.ndarray.argsort,
+        np.partition,
+        np.argpartition,
+        np.sort_complex,
+        np.searchsorted,
+        np.ndarray.searchsorted,
+        np.interp,
+        np.pad,
+        np.convolve,
+        np.correlate,
+        np.lib.stride_tricks.sliding_window_view,
+    ],
+)
 def test_registered(fn):
     assert lookup(fn) is not None
 
@@ -375,7 +429,12 @@ def test_generated_code_has_no_loop():
 
 
 def nested_body(x, v):
-    return np.sort(x), np.convolve(x, v, "same"), np.searchsorted(np.sort(x), v), np.pad(x, (1, len(v)), mode="edge")
+    return (
+        np.sort(x),
+        np.convolve(x, v, "same"),
+        np.searchsorted(np.sort(x), v),
+        np.pad(x, (1, len(v)), mode="edge"),
+    )
 
 
 def test_nested_vmap_fuses():

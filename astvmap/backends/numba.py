@@ -50,6 +50,7 @@ to `$ASTVMAP_CACHE_DIR/numba/<parallel|serial>/` (default `~/.cache/astvmap`, or
 named by a hash of its text, the Numba and NumPy versions and the options; Numba caches the compiled code
 next to it. Parallel and serial builds live in different directories and never share entries.
 """
+
 from __future__ import annotations
 
 import importlib.util
@@ -70,8 +71,11 @@ _OPTIONS = {"parallel": True, "fastmath": False, "cache": True, "strategy": "aut
 _STRATEGIES = ("auto", "loop", "numpy")
 
 _CONTRACTION = re.compile(r"@|\b(einsum|dot|vdot|inner|outer|matmul|tensordot|linalg)\b")
-_CONTROL = re.compile(r"\bav__\.(select|enters|active_lanes|put_lanes|merge_lanes|lanes_like_active|highest|"
-                      r"lowest|loop|masked_reduce)\b|^\s*while\b", re.MULTILINE)
+_CONTROL = re.compile(
+    r"\bav__\.(select|enters|active_lanes|put_lanes|merge_lanes|lanes_like_active|highest|"
+    r"lowest|loop|masked_reduce)\b|^\s*while\b",
+    re.MULTILINE,
+)
 
 
 class Backend:
@@ -80,25 +84,29 @@ class Backend:
     def __init__(self, vmapped, options: dict):
         try:
             found = importlib.util.find_spec("numba") is not None
-        except ValueError:          # sys.modules["numba"] is None (blocked)
+        except ValueError:  # sys.modules["numba"] is None (blocked)
             found = False
         if not found or sys.modules.get("numba", False) is None:
             raise ImportError("vmap(..., jit=True) needs Numba: pip install 'astvmap[jit]'")
         unknown = set(options) - set(_OPTIONS)
         if unknown:
-            raise ValueError(f"{vmapped.label}: unknown jit option(s) {sorted(unknown)}; the options are "
-                             f"{sorted(_OPTIONS)}")
+            raise ValueError(
+                f"{vmapped.label}: unknown jit option(s) {sorted(unknown)}; the options are "
+                f"{sorted(_OPTIONS)}"
+            )
         opts = {**_OPTIONS, **options}
         if opts["strategy"] not in _STRATEGIES:
-            raise ValueError(f"{vmapped.label}: jit strategy must be one of {_STRATEGIES}; got {opts['strategy']!r}")
+            raise ValueError(
+                f"{vmapped.label}: jit strategy must be one of {_STRATEGIES}; got {opts['strategy']!r}"
+            )
         for k in ("parallel", "fastmath", "cache"):
             opts[k] = bool(opts[k])
         self.vmapped = vmapped
         self.options = opts
-        self.strategy = None            # of the last call: "loop" or "numpy" (None before the first call)
-        self.fused = False              # the last call's loop was the allocation-free lowering
-        self._choice: dict = {}         # id(spec) -> the heuristic's "loop" or "numpy"
-        self._plans: dict = {}          # (id(spec), layout[, shapes]) -> LoopPlan | FusedPlan | None (NumPy)
+        self.strategy = None  # of the last call: "loop" or "numpy" (None before the first call)
+        self.fused = False  # the last call's loop was the allocation-free lowering
+        self._choice: dict = {}  # id(spec) -> the heuristic's "loop" or "numpy"
+        self._plans: dict = {}  # (id(spec), layout[, shapes]) -> LoopPlan | FusedPlan | None (NumPy)
         self._numpy_calls: set = set()  # (id(spec), per-example shapes) whose plans are all None
         self._sig = None
         self._keep: list = []
@@ -124,7 +132,7 @@ class Backend:
                 layout, flat = _layout(self, call)
             except _Ineligible as e:
                 layout, flat = ("ineligible", str(e)), None
-            for attempt in range(2):        # a second one only after a global changed shape
+            for attempt in range(2):  # a second one only after a global changed shape
                 plan = self._loop_plan(spec, call, layout, flat, choice)
                 if plan is None:
                     self._numpy_calls.add(known)
@@ -183,10 +191,13 @@ class Backend:
         """What `astvmap show --jit` prints: the strategy for these example arguments and the code that
         runs (the Numba module for "loop", the batched NumPy code otherwise). Runs one call."""
         self(args, kwargs)
-        head = f"# astvmap jit: strategy {self.strategy!r} for these arguments (see astvmap/backends/numba.py)\n"
+        head = (
+            f"# astvmap jit: strategy {self.strategy!r} for these arguments (see astvmap/backends/numba.py)\n"
+        )
         if self.strategy == "loop" and self.last_text:
             return head + self.last_text
         from ..transform import specialize
+
         spec = self.vmapped._last
         return head + (spec.text if not hasattr(spec, "fn") else specialize.full_text(spec))
 
@@ -209,8 +220,11 @@ class Backend:
         return None
 
     def _fallback(self, why: str):
-        warnings.warn(f"{self.vmapped.label}: jit fell back to the batched NumPy code: {why}",
-                      PerformanceWarning, stacklevel=5)     # the user's call of the vmapped function
+        warnings.warn(
+            f"{self.vmapped.label}: jit fell back to the batched NumPy code: {why}",
+            PerformanceWarning,
+            stacklevel=5,
+        )  # the user's call of the vmapped function
 
 
 def _first_line(e: Exception) -> str:
@@ -223,9 +237,11 @@ def _first_line(e: Exception) -> str:
 def choose(spec, call) -> str:
     """Rules 1-4 of the module docstring (rule 0 is tried first, per layout): "loop" or "numpy"."""
     from ..api import _LoopSpec
+
     if isinstance(spec, _LoopSpec):
-        return "loop"           # NumPy would run a Python loop over the examples: a compiled one wins
+        return "loop"  # NumPy would run a Python loop over the examples: a compiled one wins
     from ..transform import specialize
+
     text = "\n".join(line.split("#", 1)[0] for line in specialize.full_text(spec).splitlines())
     if _CONTRACTION.search(text):
         return "numpy"
@@ -236,8 +252,8 @@ def choose(spec, call) -> str:
     return "numpy"
 
 
-_FUSED_MACS_MAX = 4096         # rule 0: a bigger contraction with a shared operand is one GEMM in NumPy
-_FUSED_EXTENT_MAX = 64          # rule 0: NumPy's SIMD/BLAS win from here on (custom_dot D=256)
+_FUSED_MACS_MAX = 4096  # rule 0: a bigger contraction with a shared operand is one GEMM in NumPy
+_FUSED_EXTENT_MAX = 64  # rule 0: NumPy's SIMD/BLAS win from here on (custom_dot D=256)
 
 
 def _fused_pays(fused) -> bool:
@@ -292,8 +308,13 @@ def _type_key(value):
     """What Numba compiles a value's code for (so a new one gets a new, validated, plan)."""
     if isinstance(value, np.ndarray):
         f = value.flags
-        return (value.dtype.str, value.ndim, "C" if f.c_contiguous else "F" if f.f_contiguous else "A",
-                f.writeable, f.aligned)
+        return (
+            value.dtype.str,
+            value.ndim,
+            "C" if f.c_contiguous else "F" if f.f_contiguous else "A",
+            f.writeable,
+            f.aligned,
+        )
     if isinstance(value, np.generic):
         return value.dtype.str
     return type(value).__name__
@@ -310,7 +331,7 @@ def _entry(value, mapped, flat):
     if isinstance(value, (np.ndarray, np.generic, bool, int, float, complex)):
         flat.append(value)
         return ("u", _type_key(value))
-    raise _Ineligible(f"an argument is a {type(value).__name__} (the compiled loop takes arrays, numbers and "
-                      "tuples of them)")
-
-
+    raise _Ineligible(
+        f"an argument is a {type(value).__name__} (the compiled loop takes arrays, numbers and "
+        "tuples of them)"
+    )

@@ -5,6 +5,7 @@ arguments, so Numba never freezes them); the module around it — for the plain 
 in the cache directory (Numba's cache needs a real file), keyed by a hash of its text, the
 Numba/NumPy/Python versions and the options.
 """
+
 from __future__ import annotations
 
 import ast
@@ -42,8 +43,10 @@ def _check_value(value, name):
         for v in value:
             _check_value(v, name)
     elif not isinstance(value, (np.ndarray, np.generic, bool, int, float, complex)):
-        raise _Ineligible(f"it reads the global {name!r}, a {type(value).__name__} (the compiled loop reads "
-                          "arrays, numbers and tuples of them)")
+        raise _Ineligible(
+            f"it reads the global {name!r}, a {type(value).__name__} (the compiled loop reads "
+            "arrays, numbers and tuples of them)"
+        )
 
 
 # ---- outputs -------------------------------------------------------------------------------------------
@@ -136,8 +139,13 @@ class _PythonNumbers(ast.NodeTransformer):
         f = node.func
         if isinstance(f, ast.Name) and f.id in ("int", "float") and len(node.args) == 1 and not node.keywords:
             return ast.Call(ast.Name(f"_av_{f.id}", ast.Load()), node.args, [])
-        if (isinstance(f, ast.Attribute) and isinstance(f.value, ast.Name) and f.value.id in self.math_names
-                and not node.keywords and f.attr not in _MATH_QUIET):
+        if (
+            isinstance(f, ast.Attribute)
+            and isinstance(f.value, ast.Name)
+            and f.value.id in self.math_names
+            and not node.keywords
+            and f.attr not in _MATH_QUIET
+        ):
             if f.attr in _MATH_INT:
                 node.args = [ast.Call(ast.Name("_av_whole", ast.Load()), node.args, [])]
                 return node
@@ -155,32 +163,59 @@ def check_plain(fdef: ast.FunctionDef):
     for node in ast.walk(fdef):
         if isinstance(node, ast.Name) and not isinstance(node.ctx, ast.Load):
             stores.setdefault(node.id, []).append(node)
-    from_compare = {t.id for n in ast.walk(fdef) if isinstance(n, ast.Assign)
-                    and isinstance(n.value, (ast.Compare, ast.BoolOp, ast.UnaryOp)) for t in n.targets
-                    if isinstance(t, ast.Name)}
+    from_compare = {
+        t.id
+        for n in ast.walk(fdef)
+        if isinstance(n, ast.Assign) and isinstance(n.value, (ast.Compare, ast.BoolOp, ast.UnaryOp))
+        for t in n.targets
+        if isinstance(t, ast.Name)
+    }
 
     def boolish(e):
         return isinstance(e, (ast.Compare, ast.BoolOp)) or (isinstance(e, ast.Name) and e.id in from_compare)
+
     for node in ast.walk(fdef):
-        if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Pow) and not (
-                isinstance(node.right, ast.Constant) and isinstance(node.right.value, (int, float))
-                and not isinstance(node.right.value, bool) and node.right.value >= 0):
-            raise _Ineligible("it raises to a computed or negative power (Numba's int ** negative int is 0, "
-                              "Python's a float)")
-        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in ("power", "pow"):
-            raise _Ineligible("it calls power() (integers to a negative power raise in NumPy, are 0 in Numba)")
-        if (isinstance(node, ast.BinOp) and (boolish(node.left) or boolish(node.right))) or \
-                (isinstance(node, ast.UnaryOp) and not isinstance(node.op, ast.Not) and boolish(node.operand)):
+        if (
+            isinstance(node, ast.BinOp)
+            and isinstance(node.op, ast.Pow)
+            and not (
+                isinstance(node.right, ast.Constant)
+                and isinstance(node.right.value, (int, float))
+                and not isinstance(node.right.value, bool)
+                and node.right.value >= 0
+            )
+        ):
+            raise _Ineligible(
+                "it raises to a computed or negative power (Numba's int ** negative int is 0, "
+                "Python's a float)"
+            )
+        if (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and node.func.attr in ("power", "pow")
+        ):
+            raise _Ineligible(
+                "it calls power() (integers to a negative power raise in NumPy, are 0 in Numba)"
+            )
+        if (isinstance(node, ast.BinOp) and (boolish(node.left) or boolish(node.right))) or (
+            isinstance(node, ast.UnaryOp) and not isinstance(node.op, ast.Not) and boolish(node.operand)
+        ):
             raise _Ineligible("it computes with comparison results (np.bool_ arithmetic differs in Numba)")
         if isinstance(node, (ast.For, ast.comprehension)) and isinstance(node.target, ast.Name):
             name = node.target.id
-            inside = sum(isinstance(n, ast.Name) and n.id == name and isinstance(n.ctx, ast.Load)
-                         for n in ast.walk(node))
-            total = sum(isinstance(n, ast.Name) and n.id == name and isinstance(n.ctx, ast.Load)
-                        for n in ast.walk(fdef))
+            inside = sum(
+                isinstance(n, ast.Name) and n.id == name and isinstance(n.ctx, ast.Load)
+                for n in ast.walk(node)
+            )
+            total = sum(
+                isinstance(n, ast.Name) and n.id == name and isinstance(n.ctx, ast.Load)
+                for n in ast.walk(fdef)
+            )
             if len(stores.get(name, [])) == 1 and total > inside:
-                raise _Ineligible(f"it reads the loop variable {name!r} after its loop (unbound after an "
-                                  "empty range in Python)")
+                raise _Ineligible(
+                    f"it reads the loop variable {name!r} after its loop (unbound after an "
+                    "empty range in Python)"
+                )
 
 
 def _per_example_source(src):
@@ -204,21 +239,31 @@ def _per_example_source(src):
                 raise _Ineligible(f"it uses the module {value.__name__} (numpy, math and cmath compile)")
             inject[name] = value
         elif type(value).__module__.startswith("numba") and hasattr(value, "py_func"):
-            inject[name] = value            # a Numba function: called as is
+            inject[name] = value  # a Numba function: called as is
         elif callable(value) and not isinstance(value, (np.ndarray, np.generic)):
             if isinstance(value, np.ufunc) or getattr(value, "__module__", "") in ("numpy", "math", "cmath"):
                 inject[name] = value
             else:
-                raise _Ineligible(f"it calls {name!r}, a Python function (only the function itself is compiled)")
+                raise _Ineligible(
+                    f"it calls {name!r}, a Python function (only the function itself is compiled)"
+                )
         else:
             _check_value(value, name)
             extras.append(name)
-    new_args = ast.arguments(posonlyargs=[], args=[ast.arg(n) for n in params + extras], vararg=None,
-                             kwonlyargs=[], kw_defaults=[], kwarg=None, defaults=[])
+    new_args = ast.arguments(
+        posonlyargs=[],
+        args=[ast.arg(n) for n in params + extras],
+        vararg=None,
+        kwonlyargs=[],
+        kw_defaults=[],
+        kwarg=None,
+        defaults=[],
+    )
     math_names = {n for n, v in inject.items() if v is math}
     body = [_PythonNumbers(math_names).visit(stmt) for stmt in copy.deepcopy(fdef.body)]
-    fn = ast.FunctionDef(name="_av_pe", args=new_args, body=body, decorator_list=[], returns=None,
-                         type_params=[])
+    fn = ast.FunctionDef(
+        name="_av_pe", args=new_args, body=body, decorator_list=[], returns=None, type_params=[]
+    )
     ast.fix_missing_locations(fn)
     return ast.unparse(fn), params, extras, inject
 
@@ -236,6 +281,7 @@ def _module_text(pe_text, layout, n_extras, out_layout, options, fused=None, out
                 n_flat[0] += 1
             elif e[0] == "t":
                 count(e[1])
+
     count(layout)
     names = [f"a{k}" for k in range(n_flat[0])]
     extras = [f"g{k}" for k in range(n_extras)]
@@ -255,7 +301,7 @@ def _module_text(pe_text, layout, n_extras, out_layout, options, fused=None, out
         parts = [HELPERS]
         for j, (text, _, _) in enumerate(fused.stages):
             parts.append(f"@_av_numba.njit({flags})\n{text}")
-            parts.append(f"""@_av_numba.njit(parallel={options['parallel']}, {flags})
+            parts.append(f"""@_av_numba.njit(parallel={options["parallel"]}, {flags})
 def _av_drive_s{j}(start, stop{lead}{params}, out0, _av_bad):
     for i in _av_numba.prange(start, stop):
         _av_pe_s{j}{pe_call}""")
@@ -296,7 +342,9 @@ def _av_guard(i{lead}{params}, {", ".join(outs)}, _av_bad):
     except Exception:
         _av_bad[i] = True"""
         body = f"        _av_guard(i{lead}{params}, {', '.join(outs)}, _av_bad)"
-    kind = "allocation-free lowering (backends/numba_fuse.py)" if fused is not None else "per-example function"
+    kind = (
+        "allocation-free lowering (backends/numba_fuse.py)" if fused is not None else "per-example function"
+    )
     return f"""\
 # Generated by astvmap (the Numba backend, {kind}): the per-example function and its batch driver.
 import numpy as _av_np
@@ -306,7 +354,7 @@ import numba as _av_numba
 {head}
 
 
-@_av_numba.njit(parallel={options['parallel']}, {flags})
+@_av_numba.njit(parallel={options["parallel"]}, {flags})
 def _av_drive(start, stop{lead}{params}, {", ".join(outs)}, _av_bad):
     for i in _av_numba.prange(start, stop):
 {body}
@@ -318,8 +366,12 @@ _LOADED: dict = {}
 
 def _load(text: str, options: dict, inject: dict):
     import numba
-    key = hashlib.sha256("\n".join([text, numba.__version__, np.__version__, sys.version,
-                                    repr(sorted(options.items()))]).encode()).hexdigest()[:24]
+
+    key = hashlib.sha256(
+        "\n".join(
+            [text, numba.__version__, np.__version__, sys.version, repr(sorted(options.items()))]
+        ).encode()
+    ).hexdigest()[:24]
     mod_name = f"astvmap_numba_{key}"
     # Modules injected under the user's names are part of what the compiled code means.
     inj_key = tuple(sorted((k, getattr(v, "__name__", repr(v))) for k, v in inject.items()))
@@ -333,7 +385,7 @@ def _load(text: str, options: dict, inject: dict):
         tmp = f"{path}.{os.getpid()}.tmp"
         with open(tmp, "w") as f:
             f.write(text)
-        os.replace(tmp, path)        # never rewritten once there: Numba's cache index keys on its timestamp
+        os.replace(tmp, path)  # never rewritten once there: Numba's cache index keys on its timestamp
     spec = importlib.util.spec_from_file_location(mod_name, path)
     module = importlib.util.module_from_spec(spec)
     module.__dict__.update(inject)

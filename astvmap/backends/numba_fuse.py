@@ -30,6 +30,7 @@ differ, the max of nothing, a failed `assert`), the code marks the example in `_
 caller re-runs the first marked example in Python (numba_plan.py), which raises the user's error or shows
 the compiled code cannot be used: never a silently wrong element.
 """
+
 from __future__ import annotations
 
 import ast
@@ -42,7 +43,7 @@ from .numba_fuse_values import NotFused, Scalar, _is_np, _real, _StageEnd
 
 _MAX_STAGES = 8
 
-HELPERS = '''
+HELPERS = """
 @_av_numba.njit(inline="always")
 def _av_clip(i, n):
     j = i + n if i < 0 else i
@@ -54,16 +55,16 @@ def _av_range_len(start, stop, step):
     if step > 0:
         return max(0, (stop - start + step - 1) // step)
     return max(0, (start - stop - step - 1) // -step)
-'''
+"""
 
 
 @dataclass
 class Fused:
-    text: str                       # the source of `_av_pe`
-    mode: str                       # "scalar": returns the result; "array": writes `_av_out`
-    transcendental: int = 0         # element-wise transcendental calls on array elements
-    macs: int = 0                   # multiply-adds of contractions with an unmapped operand (static sizes)
-    longest: int = 0                # the longest static extent a contraction or reduction runs over
+    text: str  # the source of `_av_pe`
+    mode: str  # "scalar": returns the result; "array": writes `_av_out`
+    transcendental: int = 0  # element-wise transcendental calls on array elements
+    macs: int = 0  # multiply-adds of contractions with an unmapped operand (static sizes)
+    longest: int = 0  # the longest static extent a contraction or reduction runs over
     stages: list = field(default_factory=list)  # (text of `_av_pe_s<j>`, ufunc name, per-example shape)
 
 
@@ -71,8 +72,14 @@ def _returned_list(fdef, low) -> str | None:
     """The list `r` when the function returns `np.array(r)` (then it is written into the output row)."""
     names = set()
     for n in ast.walk(fdef):
-        if isinstance(n, ast.Return) and isinstance(n.value, ast.Call) and _is_np(n.value.func, "array", low) \
-                and len(n.value.args) == 1 and isinstance(n.value.args[0], ast.Name) and not n.value.keywords:
+        if (
+            isinstance(n, ast.Return)
+            and isinstance(n.value, ast.Call)
+            and _is_np(n.value.func, "array", low)
+            and len(n.value.args) == 1
+            and isinstance(n.value.args[0], ast.Name)
+            and not n.value.keywords
+        ):
             names.add(n.value.args[0].id)
     return names.pop() if len(names) == 1 else None
 
@@ -95,8 +102,9 @@ def kind_of(value, name: str):
     return None
 
 
-def lower(fdef: ast.FunctionDef, names: list, values: list, mapped: set, modules: dict, out_rank: int,
-          out_kind: str) -> Fused:
+def lower(
+    fdef: ast.FunctionDef, names: list, values: list, mapped: set, modules: dict, out_rank: int, out_kind: str
+) -> Fused:
     """Lower `fdef` (its parameters renamed to `names` = parameters + globals read, with example 0's
     `values`) into `_av_pe(..., _av_out, _av_bad, _av_i)`, which writes example `_av_i`'s result (of rank
     `out_rank` and kind `out_kind`, as example 0's) into `_av_out[_av_i]` or marks `_av_bad[_av_i]`;
@@ -114,16 +122,23 @@ def lower(fdef: ast.FunctionDef, names: list, values: list, mapped: set, modules
     unstable: set = set()
     while True:
         stages, low = _passes(fdef, env, mode, mapped, modules, out_rank, unstable)
-        conflicts = {n for n, kinds in low.kinds_seen.items() if len(kinds) > 1
-                     or (isinstance(env.get(n), Scalar) and kinds != {env[n].kind})}
+        conflicts = {
+            n
+            for n, kinds in low.kinds_seen.items()
+            if len(kinds) > 1 or (isinstance(env.get(n), Scalar) and kinds != {env[n].kind})
+        }
         if conflicts <= unstable:
             break
         unstable |= conflicts
     if any(k != out_kind for k in low.return_kinds):
-        raise NotFused(f"a result whose type may differ between examples ({sorted(set(low.return_kinds))}; "
-                       f"example 0: {out_kind})")
+        raise NotFused(
+            f"a result whose type may differ between examples ({sorted(set(low.return_kinds))}; "
+            f"example 0: {out_kind})"
+        )
     k = len(stages)
-    texts = [(_function(f"_av_pe_s{j}", names, lj, k), ufunc, shape) for j, (lj, ufunc, shape) in enumerate(stages)]
+    texts = [
+        (_function(f"_av_pe_s{j}", names, lj, k), ufunc, shape) for j, (lj, ufunc, shape) in enumerate(stages)
+    ]
     return Fused(_function("_av_pe", names, low, k), mode, low.transcendental, low.macs, low.longest, texts)
 
 

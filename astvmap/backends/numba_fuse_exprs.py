@@ -1,5 +1,6 @@
 """Expressions of the allocation-free lowering (numba_fuse.py): each Python expression node becomes a
 `Scalar` (a source expression) or an `Arr` view, or raises NotFused."""
+
 from __future__ import annotations
 
 import ast
@@ -40,9 +41,39 @@ _BUILTIN_KINDS = {"float": "f", "int": "i", "bool": "b"}
 _MATH_INT = {"floor", "ceil", "trunc"}
 _MATH_BOOL = {"isnan", "isinf", "isfinite"}
 # math functions Numba compiles without raising (Python's errors are checked: `checked_call`)
-_MATH = _MATH_INT | _MATH_BOOL | {"sqrt", "exp", "expm1", "log", "log2", "log10", "log1p", "sin", "cos", "tan",
-                                  "asin", "acos", "atan", "atan2", "sinh", "cosh", "tanh", "asinh", "acosh",
-                                  "atanh", "hypot", "fabs", "copysign", "erf", "erfc", "degrees", "radians"}
+_MATH = (
+    _MATH_INT
+    | _MATH_BOOL
+    | {
+        "sqrt",
+        "exp",
+        "expm1",
+        "log",
+        "log2",
+        "log10",
+        "log1p",
+        "sin",
+        "cos",
+        "tan",
+        "asin",
+        "acos",
+        "atan",
+        "atan2",
+        "sinh",
+        "cosh",
+        "tanh",
+        "asinh",
+        "acosh",
+        "atanh",
+        "hypot",
+        "fabs",
+        "copysign",
+        "erf",
+        "erfc",
+        "degrees",
+        "radians",
+    }
+)
 
 
 class Expressions(ArrayOps):
@@ -66,7 +97,9 @@ class Expressions(ArrayOps):
                 # its branch keeps LLVM from vectorizing the batch loop)
                 return Scalar(f"({x} ** {b.src})", "f"), None
             self.em.emit(f"{e} = float({b.src})")
-            self.em.fail(f"({x} == 0 and {e} < 0) or ({x} < 0 and {e} != _av_np.floor({e}))")  # raises, complex
+            self.em.fail(
+                f"({x} == 0 and {e} < 0) or ({x} < 0 and {e} != _av_np.floor({e}))"
+            )  # raises, complex
             self.em.emit(f"{r} = {x} ** {e}")
             self.em.fail(f"{_inf(r)} and {_finite(x)} and {_finite(e)}")  # OverflowError
             return Scalar(r, "f"), None
@@ -93,7 +126,7 @@ class Expressions(ArrayOps):
                 self.em.emit(f"{ts[-1]} = {src}")
             finite = " and ".join(_finite(t) for t in ts) or "True"
             nan_in = " or ".join(f"{t} != {t}" for t in ts) or "False"
-            if f.attr in _MATH_INT:                     # floor(nan): ValueError; floor(1e20): a big int
+            if f.attr in _MATH_INT:  # floor(nan): ValueError; floor(1e20): a big int
                 self.em.fail(" or ".join(f"not (abs({t}) < 9.2e18)" for t in ts))
                 return Scalar(f"{ast.unparse(f)}({', '.join(ts)})", kind)
             r = self.em.fresh("r")
@@ -112,8 +145,12 @@ class Expressions(ArrayOps):
                 return _BUILTIN_KINDS[f.id]
             if f.id in ("abs", "min", "max") and args:
                 return arith_kind(*kinds) if f.id == "abs" else same_kind(*kinds)
-        elif isinstance(f, ast.Attribute) and isinstance(f.value, ast.Name) \
-                and self.modules.get(f.value.id) == "math" and f.attr in _MATH:
+        elif (
+            isinstance(f, ast.Attribute)
+            and isinstance(f.value, ast.Name)
+            and self.modules.get(f.value.id) == "math"
+            and f.attr in _MATH
+        ):
             if f.attr in _MATH_BOOL:
                 return "b"
             return "i" if f.attr in _MATH_INT else float_kind(*kinds)
@@ -156,14 +193,16 @@ class Expressions(ArrayOps):
         if op is None:
             raise NotFused("a bitwise operator")
         a, b = self.value(node.left), self.value(node.right)
-        natural = isinstance(node.right, ast.Constant) and type(node.right.value) is int and node.right.value >= 0
+        natural = (
+            isinstance(node.right, ast.Constant) and type(node.right.value) is int and node.right.value >= 0
+        )
         if op == "**" and isinstance(a, Arr) and not natural:
-            self.transcendental += 1        # x ** 2 is multiplications; x ** 0.5 calls pow
+            self.transcendental += 1  # x ** 2 is multiplications; x ** 0.5 calls pow
         if isinstance(a, Scalar) and isinstance(b, Scalar):
-            if "b" in (a.kind, b.kind):     # np.bool_ + np.bool_ is a logical or; Numba adds ints
+            if "b" in (a.kind, b.kind):  # np.bool_ + np.bool_ is a logical or; Numba adds ints
                 raise NotFused("arithmetic on booleans")
             a, b = self.python_numbers(op, a, b, natural)
-            if b is None:                   # the power, computed and checked
+            if b is None:  # the power, computed and checked
                 return a
         elif op == "**" and not natural and b.kind != "f":
             # Numba's float ** negative int raises ZeroDivisionError for 0.0 (inside prange: lost);
@@ -171,7 +210,7 @@ class Expressions(ArrayOps):
             b = self.float_of(b)
         if op == "/":
             skind = float_kind(a.kind, b.kind)
-        elif op == "**":                    # int ** negative int is a float in Python
+        elif op == "**":  # int ** negative int is a float in Python
             skind = "f" if "f" in (a.kind, b.kind) and arith_kind(a.kind, b.kind) == "f" else "?"
         else:
             skind = arith_kind(a.kind, b.kind)
@@ -232,7 +271,7 @@ class Expressions(ArrayOps):
             head = r if isinstance(node.op, ast.And) else f"not {r}"
             (v,), stmts, _ = self.branch(head, part, r)
             simple, kinds, srcs = simple and not stmts, kinds + [v.kind], srcs + [v.src]
-        if simple:                      # nothing to keep lazy: the expression as written
+        if simple:  # nothing to keep lazy: the expression as written
             del self.em.lines[start:]
             op = " and " if isinstance(node.op, ast.And) else " or "
             return Scalar("(" + op.join(srcs) + ")", same_kind(*kinds))
@@ -251,8 +290,10 @@ class Expressions(ArrayOps):
 
     def v_Attribute(self, node):
         if _module_name(node.value, self):
-            if isinstance(getattr(np if self.modules[node.value.id] == "numpy" else math, node.attr, None), float):
-                return Scalar(ast.unparse(node), "f")           # np.pi, math.inf, ...
+            if isinstance(
+                getattr(np if self.modules[node.value.id] == "numpy" else math, node.attr, None), float
+            ):
+                return Scalar(ast.unparse(node), "f")  # np.pi, math.inf, ...
             raise NotFused(f"the attribute {ast.unparse(node)}")
         base = self.value(node.value)
         if isinstance(base, Arr):
@@ -261,8 +302,13 @@ class Expressions(ArrayOps):
                     return base
                 if len(base.shape) != 2:
                     raise NotFused(".T of rank > 2")
-                return Arr(base.shape[::-1], lambda idx, em, b=base: b.elem(idx[::-1], em), base.kind, None,
-                           base.reads)
+                return Arr(
+                    base.shape[::-1],
+                    lambda idx, em, b=base: b.elem(idx[::-1], em),
+                    base.kind,
+                    None,
+                    base.reads,
+                )
             if node.attr == "ndim":
                 return Scalar(str(len(base.shape)), "i")
             if node.attr == "size":
@@ -274,8 +320,12 @@ class Expressions(ArrayOps):
         if isinstance(node.value, ast.Attribute) and node.value.attr == "shape":
             base = self.value(node.value.value)
             k = node.slice
-            if isinstance(base, Arr) and isinstance(k, ast.Constant) and isinstance(k.value, int) \
-                    and -len(base.shape) <= k.value < len(base.shape):
+            if (
+                isinstance(base, Arr)
+                and isinstance(k, ast.Constant)
+                and isinstance(k.value, int)
+                and -len(base.shape) <= k.value < len(base.shape)
+            ):
                 return Scalar(_dim_src(base.shape[k.value]), "i")
             raise NotFused("a shape entry that is not a constant index")
         base = self.value(node.value)
@@ -303,7 +353,11 @@ class Expressions(ArrayOps):
                     self.transcendental += 1
                 fn = {"absolute": "abs", "fabs": "abs"}.get(name, name)
                 k = args[0].kind
-                skind = arith_kind(k) if name in ("abs", "absolute", "negative", "square", "sign") else float_kind(k)
+                skind = (
+                    arith_kind(k)
+                    if name in ("abs", "absolute", "negative", "square", "sign")
+                    else float_kind(k)
+                )
                 if name == "reciprocal" and k != "f":
                     raise NotFused("np.reciprocal of a number that may be an integer")
                 if name in ("square", "reciprocal"):
@@ -314,8 +368,11 @@ class Expressions(ArrayOps):
                 if any(isinstance(a, Arr) for a in args) and name in TRANSCENDENTAL:
                     self.transcendental += 1
                 kinds = [a.kind for a in args]
-                skind = (arith_kind(*kinds) if name in ("maximum", "minimum", "fmax", "fmin", "add", "subtract",
-                                                         "multiply") else float_kind(*kinds))
+                skind = (
+                    arith_kind(*kinds)
+                    if name in ("maximum", "minimum", "fmax", "fmin", "add", "subtract", "multiply")
+                    else float_kind(*kinds)
+                )
                 if name == "power":
                     skind = "f" if arith_kind(*kinds) == "f" else "?"
                     if all(isinstance(a, Scalar) for a in args) and skind != "f":
@@ -324,10 +381,13 @@ class Expressions(ArrayOps):
             if name == "where" and len(args) == 3:
                 skind = same_kind(args[1].kind, args[2].kind)
                 skind = skind if skind != "?" else arith_kind(args[1].kind, args[2].kind)
-                return self.elementwise(lambda c, x, y: f"({x} if {c} else {y})", args, "f", bool_at=0,
-                                        skind=skind)
+                return self.elementwise(
+                    lambda c, x, y: f"({x} if {c} else {y})", args, "f", bool_at=0, skind=skind
+                )
             if name in ("dot", "matmul", "vdot", "inner") and len(args) == 2:
-                if name in ("vdot", "inner") and not all(isinstance(a, Arr) and len(a.shape) == 1 for a in args):
+                if name in ("vdot", "inner") and not all(
+                    isinstance(a, Arr) and len(a.shape) == 1 for a in args
+                ):
                     raise NotFused(f"np.{name} beyond vectors")
                 return self.contract(*args)
             if name in REDUCTIONS and len(args) == 1 and isinstance(args[0], Arr):
@@ -338,4 +398,3 @@ class Expressions(ArrayOps):
         if all(isinstance(a, Scalar) for a in args) and isinstance(f, (ast.Name, ast.Attribute)):
             return self.checked_call(f, args, self.call_kind(f, args))
         raise NotFused(f"the call {ast.unparse(f)}(...)")
-

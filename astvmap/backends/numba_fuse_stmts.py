@@ -1,5 +1,6 @@
 """Statements of the allocation-free lowering (numba_fuse.py): one pass over the function body, emitting
 the lowered `_av_pe` line by line; expressions come from numba_fuse_exprs.py."""
+
 from __future__ import annotations
 
 import ast
@@ -31,18 +32,18 @@ class _Lower(Expressions):
         self.em = Emitter()
         self.transcendental = 0
         self.loop_depth = 0
-        self.stage: int | None = None   # staging (see `stage_site`): the site this pass ends at
-        self.sites: list = []           # (ufunc name, shape) of the staged sites met so far
+        self.stage: int | None = None  # staging (see `stage_site`): the site this pass ends at
+        self.sites: list = []  # (ufunc name, shape) of the staged sites met so far
         self.macs = 0
         self.longest = 0
         self.stores = _store_counts(fdef)
         self.loads = _load_counts(fdef)
-        self.lists: dict = {}           # list name -> ("out" | array name, counter name)
-        self.list_depth: dict = {}      # list name -> block depth where it is made
-        self.list_counter: dict = {}    # the returned list -> its counter
-        self.kinds_seen: dict = {}      # scalar name -> the kinds assigned to it (NOTE [kinds])
-        self.unstable: set = set()      # names assigned with different kinds: read as "?"
-        self.return_kinds: list = []    # the kind of every value returned
+        self.lists: dict = {}  # list name -> ("out" | array name, counter name)
+        self.list_depth: dict = {}  # list name -> block depth where it is made
+        self.list_counter: dict = {}  # the returned list -> its counter
+        self.kinds_seen: dict = {}  # scalar name -> the kinds assigned to it (NOTE [kinds])
+        self.unstable: set = set()  # names assigned with different kinds: read as "?"
+        self.return_kinds: list = []  # the kind of every value returned
 
     def scalar_name(self, name: str, kind: str) -> Scalar:
         """A scalar variable after an assignment of this kind (NOTE [kinds])."""
@@ -68,7 +69,7 @@ class _Lower(Expressions):
             self.expr_stmt(s.value)
         elif isinstance(s, ast.Assert):
             test = self.scalar(s.test)
-            if _constant(test) is not True:         # `assert x.ndim == 1` is known here: nothing to check
+            if _constant(test) is not True:  # `assert x.ndim == 1` is known here: nothing to check
                 em.fail(f"not {test}")
         elif isinstance(s, ast.If):
             em.emit(f"if {self.scalar(s.test)}:")
@@ -79,7 +80,7 @@ class _Lower(Expressions):
         elif isinstance(s, ast.While):
             if s.orelse:
                 raise NotFused("while ... else")
-            self.loop_depth += 1            # the condition runs every iteration too (no staging there)
+            self.loop_depth += 1  # the condition runs every iteration too (no staging there)
             cond = self.scalar_expr_inline(s.test)
             em.emit(f"while {cond}:")
             self.block(s.body)
@@ -117,9 +118,11 @@ class _Lower(Expressions):
                     raise NotFused("a list name reused")
                 self.env[t.id] = "list"
                 self.list_depth[t.id] = self.em.depth
-                if t.id == self.returned_list:      # its length is checked where it is returned
+                if t.id == self.returned_list:  # its length is checked where it is returned
                     self.list_counter[t.id] = self.em.fresh("c")
-                    self.em.emit(f"{self.list_counter[t.id]} = 0  # {t.id}: filled straight into the result row")
+                    self.em.emit(
+                        f"{self.list_counter[t.id]} = 0  # {t.id}: filled straight into the result row"
+                    )
                 return
             v = self.value(s.value)
             old = self.env.get(t.id)
@@ -172,7 +175,9 @@ class _Lower(Expressions):
                 raise NotFused("an augmented assignment of an array to a number")
             old = self.env[t.id].kind
             self.em.emit(f"{t.id} {op}= {v.src}")
-            self.env[t.id] = self.scalar_name(t.id, float_kind(old, v.kind) if op == "/" else arith_kind(old, v.kind))
+            self.env[t.id] = self.scalar_name(
+                t.id, float_kind(old, v.kind) if op == "/" else arith_kind(old, v.kind)
+            )
         elif isinstance(t, ast.Subscript):
             self.item_store(t, self.scalar(s.value), op + "=")
         else:
@@ -184,9 +189,15 @@ class _Lower(Expressions):
         raise NotFused("an item write (views of the written array would not see it)")
 
     def expr_stmt(self, node):
-        if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "append"
-                and isinstance(node.func.value, ast.Name) and node.func.value.id in self.lists
-                and len(node.args) == 1 and not node.keywords):
+        if (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and node.func.attr == "append"
+            and isinstance(node.func.value, ast.Name)
+            and node.func.value.id in self.lists
+            and len(node.args) == 1
+            and not node.keywords
+        ):
             name = node.func.value.id
             dest, counter = self.lists[name]
             v = self.value(node.args[0])
@@ -205,26 +216,36 @@ class _Lower(Expressions):
         if s.orelse or not isinstance(s.target, ast.Name):
             raise NotFused("for ... else, or a target that is not a name")
         it = s.iter
-        if not (isinstance(it, ast.Call) and isinstance(it.func, ast.Name) and it.func.id == "range"
-                and self.env.get("range") is None and not it.keywords and 1 <= len(it.args) <= 3):
+        if not (
+            isinstance(it, ast.Call)
+            and isinstance(it.func, ast.Name)
+            and it.func.id == "range"
+            and self.env.get("range") is None
+            and not it.keywords
+            and 1 <= len(it.args) <= 3
+        ):
             raise NotFused("a for loop over something other than range(...)")
         name = s.target.id
 
         def reads(tree):
-            return sum(isinstance(n, ast.Name) and n.id == name and isinstance(n.ctx, ast.Load) for n in ast.walk(tree))
+            return sum(
+                isinstance(n, ast.Name) and n.id == name and isinstance(n.ctx, ast.Load)
+                for n in ast.walk(tree)
+            )
+
         if self.stores.get(name, 0) == 1 and reads(self.fdef) > reads(s):
             # read after the loop: unbound after an empty range in Python, a leftover value in Numba
             raise NotFused(f"the loop variable {name!r} read after the loop")
         args = [self.scalar(a) for a in it.args]
         start, stop, step = (["0"] + args + ["1"])[:3] if len(args) == 1 else (args + ["1"])[:3]
         if _constant(step) is None:
-            self.em.fail(f"{step} == 0")           # range() arg 3 must not be zero
+            self.em.fail(f"{step} == 0")  # range() arg 3 must not be zero
         filled = self.lists_filled_by(s)
         for name in filled:
             n = self.em.fresh("n")
             self.em.emit(f"{n} = _av_range_len({start}, {stop}, {step})")
             if self.returned_list == name:
-                self.em.fail(f"{n} != _av_out.shape[1]")      # another length than example 0's
+                self.em.fail(f"{n} != _av_out.shape[1]")  # another length than example 0's
                 dest, counter = "_av_out[_av_i, {}]", self.list_counter[name]
             else:
                 if self.em.depth != self.list_depth[name]:
@@ -250,8 +271,15 @@ class _Lower(Expressions):
         pending = [n for n, v in self.env.items() if v == "list"]
         filled = []
         for name in pending:
-            appends = [n for n in ast.walk(s) if isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute)
-                       and n.func.attr == "append" and isinstance(n.func.value, ast.Name) and n.func.value.id == name]
+            appends = [
+                n
+                for n in ast.walk(s)
+                if isinstance(n, ast.Call)
+                and isinstance(n.func, ast.Attribute)
+                and n.func.attr == "append"
+                and isinstance(n.func.value, ast.Name)
+                and n.func.value.id == name
+            ]
             if not appends:
                 continue
             top = [st for st in s.body if isinstance(st, ast.Expr) and st.value in appends]
@@ -265,9 +293,14 @@ class _Lower(Expressions):
         node = s.value
         if node is None:
             raise NotFused("a bare return")
-        if (self.returned_list is not None and isinstance(node, ast.Call) and _is_np(node.func, "array", self)
-                and len(node.args) == 1 and isinstance(node.args[0], ast.Name)
-                and node.args[0].id == self.returned_list):
+        if (
+            self.returned_list is not None
+            and isinstance(node, ast.Call)
+            and _is_np(node.func, "array", self)
+            and len(node.args) == 1
+            and isinstance(node.args[0], ast.Name)
+            and node.args[0].id == self.returned_list
+        ):
             if self.env.get(self.returned_list) != "returned":
                 raise NotFused("the returned list is not filled by a loop before the return")
             self.em.fail(f"{self.list_counter[self.returned_list]} != _av_out.shape[1]")
@@ -285,8 +318,10 @@ class _Lower(Expressions):
         if not isinstance(v, Arr) or len(v.shape) != self.out_rank:
             raise NotFused("a result of another rank than example 0's")
         for k, d in enumerate(v.shape):
-            self.em.fail(f"_av_out.shape[{k + 1}] != {_dim_src(d)}")    # another shape than example 0's
-        self.loops(v.shape, lambda idx: self.em.emit(f"_av_out[_av_i, {', '.join(idx)}] = {v.elem(idx, self.em)}"))
+            self.em.fail(f"_av_out.shape[{k + 1}] != {_dim_src(d)}")  # another shape than example 0's
+        self.loops(
+            v.shape, lambda idx: self.em.emit(f"_av_out[_av_i, {', '.join(idx)}] = {v.elem(idx, self.em)}")
+        )
         self.em.emit("return")
 
 

@@ -5,6 +5,7 @@ shapes fix them, source expressions otherwise) and a function giving the source 
 emit the loop it needs (a dot product's sum) into the block where the element is used. `ArrayOps` builds
 views (broadcasting, contraction, reduction, indexing, staging) and emits loops through an `Emitter`.
 """
+
 from __future__ import annotations
 
 import ast
@@ -12,19 +13,86 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-UNARY = {"tanh", "exp", "log", "sqrt", "sin", "cos", "tan", "abs", "absolute", "negative", "exp2", "log2",
-         "log10", "log1p", "expm1", "arctan", "arcsin", "arccos", "sinh", "cosh", "arcsinh", "arctanh",
-         "floor", "ceil", "square", "sign", "fabs", "reciprocal"}
-BINARY = {"maximum", "minimum", "add", "subtract", "multiply", "divide", "true_divide", "power", "arctan2",
-          "hypot", "fmax", "fmin"}
+UNARY = {
+    "tanh",
+    "exp",
+    "log",
+    "sqrt",
+    "sin",
+    "cos",
+    "tan",
+    "abs",
+    "absolute",
+    "negative",
+    "exp2",
+    "log2",
+    "log10",
+    "log1p",
+    "expm1",
+    "arctan",
+    "arcsin",
+    "arccos",
+    "sinh",
+    "cosh",
+    "arcsinh",
+    "arctanh",
+    "floor",
+    "ceil",
+    "square",
+    "sign",
+    "fabs",
+    "reciprocal",
+}
+BINARY = {
+    "maximum",
+    "minimum",
+    "add",
+    "subtract",
+    "multiply",
+    "divide",
+    "true_divide",
+    "power",
+    "arctan2",
+    "hypot",
+    "fmax",
+    "fmin",
+}
 # NumPy runs these with SIMD on whole arrays; a scalar loop calls libm once per element and loses (measured:
 # neuron D=5, tanh on 3 elements per example: fused loop 5.7 ms, hand NumPy 4.0 ms, B=100k, one thread).
-TRANSCENDENTAL = {"tanh", "exp", "log", "sin", "cos", "tan", "exp2", "log2", "log10", "log1p", "expm1",
-                  "arctan", "arcsin", "arccos", "sinh", "cosh", "arcsinh", "arctanh", "power", "arctan2"}
+TRANSCENDENTAL = {
+    "tanh",
+    "exp",
+    "log",
+    "sin",
+    "cos",
+    "tan",
+    "exp2",
+    "log2",
+    "log10",
+    "log1p",
+    "expm1",
+    "arctan",
+    "arcsin",
+    "arccos",
+    "sinh",
+    "cosh",
+    "arcsinh",
+    "arctanh",
+    "power",
+    "arctan2",
+}
 REDUCTIONS = {"sum", "max", "min", "amax", "amin", "mean", "prod"}
-_OPS = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/", ast.FloorDiv: "//", ast.Mod: "%",
-        ast.Pow: "**"}
+_OPS = {
+    ast.Add: "+",
+    ast.Sub: "-",
+    ast.Mult: "*",
+    ast.Div: "/",
+    ast.FloorDiv: "//",
+    ast.Mod: "%",
+    ast.Pow: "**",
+}
 _CMP = {ast.Lt: "<", ast.LtE: "<=", ast.Gt: ">", ast.GtE: ">=", ast.Eq: "==", ast.NotEq: "!="}
+
 
 class NotFused(Exception):
     """The function (or this call's values) is outside the lowering's domain."""
@@ -34,20 +102,18 @@ class _StageEnd(Exception):
     """A staging pass reached its site (NOTE [staging])."""
 
 
-
-
 @dataclass
 class Scalar:
     src: str
-    kind: str = "?"                 # "f" float, "b" bool, "i" int, "?" unknown (left to Numba)
+    kind: str = "?"  # "f" float, "b" bool, "i" int, "?" unknown (left to Numba)
 
 
 @dataclass
 class Arr:
-    shape: tuple                    # ints, or source expressions (str) evaluated where the array is defined
-    elem: Callable                  # (index sources, Emitter) -> source of that element
-    kind: str = "f"                 # "f" float64 or "b" bool
-    name: str | None = None         # a real array variable (a parameter, a global, or one this pass allocated)
+    shape: tuple  # ints, or source expressions (str) evaluated where the array is defined
+    elem: Callable  # (index sources, Emitter) -> source of that element
+    kind: str = "f"  # "f" float64 or "b" bool
+    name: str | None = None  # a real array variable (a parameter, a global, or one this pass allocated)
     reads: frozenset = frozenset()  # the names its elements read
 
 
@@ -89,7 +155,7 @@ class Emitter:
 def arith_kind(*kinds) -> str:
     """The kind of +, -, *, //, % (and min/max of numbers, np.maximum, ...) of operands of these kinds."""
     if any(k not in ("i", "f") for k in kinds):
-        return "?"          # bool arithmetic differs (True + True: 2 in Python, True for np.bool_), unknown
+        return "?"  # bool arithmetic differs (True + True: 2 in Python, True for np.bool_), unknown
     return "f" if "f" in kinds else "i"
 
 
@@ -129,14 +195,23 @@ class ArrayOps:
         passes read the buffer instead (everything before the site is computed again, and what only fed the
         site is dead code). Each site runs at most once per example, and an example that returns before a
         site never reads its buffer, because every pass takes the same path on the same values."""
-        if self.stage is None or self.loop_depth or not all(isinstance(d, int) for d in a.shape) or not a.shape:
+        if (
+            self.stage is None
+            or self.loop_depth
+            or not all(isinstance(d, int) for d in a.shape)
+            or not a.shape
+        ):
             return None
         j = len(self.sites)
         self.sites.append((ufunc, a.shape))
         buf = f"_av_T{j}"
         if j < self.stage:
-            return Arr(a.shape, lambda idx, em: f"{buf}[_av_i, {', '.join(idx)}]", "f", None, frozenset({buf}))
-        self.loops(a.shape, lambda idx: self.em.emit(f"{buf}[_av_i, {', '.join(idx)}] = {a.elem(idx, self.em)}"))
+            return Arr(
+                a.shape, lambda idx, em: f"{buf}[_av_i, {', '.join(idx)}]", "f", None, frozenset({buf})
+            )
+        self.loops(
+            a.shape, lambda idx: self.em.emit(f"{buf}[_av_i, {', '.join(idx)}] = {a.elem(idx, self.em)}")
+        )
         self.em.emit("return")
         raise _StageEnd
 
@@ -166,11 +241,16 @@ class ArrayOps:
                     srcs.append(v.src)
                     continue
                 off = rank - len(v.shape)
-                sub = tuple("0" if v.shape[k] == 1 and shape[off + k] != 1 else idx[off + k]
-                            for k in range(len(v.shape)))
+                sub = tuple(
+                    "0" if v.shape[k] == 1 and shape[off + k] != 1 else idx[off + k]
+                    for k in range(len(v.shape))
+                )
                 srcs.append(v.elem(sub, em))
             return form(*srcs)
-        reads = frozenset().union(*(a.reads for a in arrays), *(_names(v.src) for v in vals if isinstance(v, Scalar)))
+
+        reads = frozenset().union(
+            *(a.reads for a in arrays), *(_names(v.src) for v in vals if isinstance(v, Scalar))
+        )
         return Arr(shape, elem, kind, None, reads)
 
     def broadcast_dim(self, dims):
@@ -208,14 +288,15 @@ class ArrayOps:
 
         def elem(idx, em):
             acc, k = em.fresh("d"), em.fresh("k")
-            ai = idx[:len(a.shape) - 1] + (k,)
-            bi = (k,) + idx[len(a.shape) - 1:]
+            ai = idx[: len(a.shape) - 1] + (k,)
+            bi = (k,) + idx[len(a.shape) - 1 :]
             em.emit(f"{acc} = 0.0")
             em.emit(f"for {k} in range({_dim_src(ka)}):")
             em.depth += 1
             em.emit(f"{acc} += {a.elem(ai, em)} * {b.elem(bi, em)}")
             em.depth -= 1
             return acc
+
         if not out_shape:
             return Scalar(elem((), self.em), "f")
         return Arr(out_shape, elem, "f", None, a.reads | b.reads)
@@ -247,17 +328,18 @@ class ArrayOps:
         if a.kind != "f":
             raise NotFused(f"{name} of a boolean array")
         size = " * ".join(map(_dim_src, a.shape))
-        em.fail(f"({size}) == 0")             # NumPy: zero-size array to reduction operation
+        em.fail(f"({size}) == 0")  # NumPy: zero-size array to reduction operation
         em.emit(f"{acc} = {'-' if name in ('max', 'amax') else ''}_av_np.inf")
         cmp = ">" if name in ("max", "amax") else "<"
 
         def inner(idx):
             e = em.fresh("e")
             em.emit(f"{e} = {a.elem(idx, em)}")
-            em.emit(f"if {e} {cmp} {acc} or {e} != {e}:")      # NaN sticks, as in np.max
+            em.emit(f"if {e} {cmp} {acc} or {e} != {e}:")  # NaN sticks, as in np.max
             em.emit(f"    {acc} = {e}")
             em.emit(f"if {acc} != {acc}:")
             em.emit("    break")
+
         self.loops(a.shape, inner)
         return Scalar(acc, "f")
 
@@ -265,7 +347,7 @@ class ArrayOps:
         items = list(sl.elts) if isinstance(sl, ast.Tuple) else [sl]
         if len(items) > len(base.shape) or any(isinstance(i, ast.Starred) for i in items):
             raise NotFused("an index with more entries than the array's rank")
-        fixed, shape = [], []                   # per axis: ("at", src) or ("slice", start src, length)
+        fixed, shape = [], []  # per axis: ("at", src) or ("slice", start src, length)
         for k, item in enumerate(items):
             dim = base.shape[k]
             if isinstance(item, ast.Slice):
@@ -296,7 +378,7 @@ class ArrayOps:
                     fixed.append(("at", str(item.value)))
                 else:
                     fixed.append(("at", self.em.index(i.src, _dim_src(dim))))
-        for dim in base.shape[len(items):]:
+        for dim in base.shape[len(items) :]:
             fixed.append(("slice", "0"))
             shape.append(dim)
         shape = tuple(shape)
@@ -311,11 +393,11 @@ class ArrayOps:
                     i = next(it)
                     full.append(i if src == "0" else f"{src} + {i}")
             return base.elem(tuple(full), em)
+
         reads = base.reads | {src for how, src in fixed}
         if not shape:
             return Scalar(elem((), self.em), base.kind)
         return Arr(shape, elem, base.kind, None, frozenset(reads))
-
 
 
 # ---- helpers -----------------------------------------------------------------------------------------
@@ -344,8 +426,8 @@ def _constant(src: str):
     if any(isinstance(n, (ast.Name, ast.Call, ast.Attribute, ast.Subscript)) for n in ast.walk(tree)):
         return None
     try:
-        return eval(compile(tree, "<astvmap>", "eval"), {"__builtins__": {}})   # literals and operators only
-    except Exception:       # noqa: BLE001 - 1 // 0 and the like: not a constant we can use
+        return eval(compile(tree, "<astvmap>", "eval"), {"__builtins__": {}})  # literals and operators only
+    except Exception:  # noqa: BLE001 - 1 // 0 and the like: not a constant we can use
         return None
 
 
@@ -362,11 +444,14 @@ def _module_name(node, low) -> bool:
 
 def _np_attr(f, low):
     """`np.tanh` -> "tanh" when `np` is NumPy in the function's globals."""
-    if isinstance(f, ast.Attribute) and isinstance(f.value, ast.Name) and low.modules.get(f.value.id) == "numpy":
+    if (
+        isinstance(f, ast.Attribute)
+        and isinstance(f.value, ast.Name)
+        and low.modules.get(f.value.id) == "numpy"
+    ):
         return f.attr
     return None
 
 
 def _is_np(f, attr, low) -> bool:
     return _np_attr(f, low) == attr
-

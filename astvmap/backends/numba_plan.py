@@ -13,6 +13,7 @@ compiled driver is marked; the first one is re-run in Python, which raises the u
 naming the example). If Python does not raise, the compiled code cannot be trusted for these values:
 `CompiledFailed`, and the backend runs the NumPy code.
 """
+
 from __future__ import annotations
 
 import inspect
@@ -108,6 +109,7 @@ def example(entries, flat, i=0):
         if e[0] == "none":
             return None
         return tuple(build(x) for x in e[1])
+
     return [build(e) for e in entries]
 
 
@@ -129,6 +131,7 @@ def _copies(flat):
 def _mapped_params(layout, params) -> set:
     def has_m(e):
         return e[0] == "m" or (e[0] == "t" and any(has_m(x) for x in e[1]))
+
     return {p for p, e in zip(params, layout) if has_m(e)}
 
 
@@ -156,17 +159,25 @@ class _Plan:
                 with np.errstate(all="ignore"):
                     call_python(vm._base, example(self.layout, flat, k))
             except Exception as e:
-                e.add_note(f"astvmap: raised by example {k} of the batch (re-run in Python after the "
-                           "compiled loop stopped there)")
+                e.add_note(
+                    f"astvmap: raised by example {k} of the batch (re-run in Python after the "
+                    "compiled loop stopped there)"
+                )
                 raise
             raise CompiledFailed(f"the compiled code raised on example {k}, where Python does not")
 
     def finish(self, vm, call, outs):
         from ..rules.values import Kind, Val
+
         if self.out_layout[0] == "t":
             out = tuple(outs)
-            val = Val(True, None, Kind.TUPLE, None, tuple(Val(True, o.ndim - 1, Kind.ARRAY, o.dtype.kind)
-                                                          for o in outs))
+            val = Val(
+                True,
+                None,
+                Kind.TUPLE,
+                None,
+                tuple(Val(True, o.ndim - 1, Kind.ARRAY, o.dtype.kind) for o in outs),
+            )
         else:
             out = outs[0]
             val = Val(True, out.ndim - 1, Kind.ARRAY, out.dtype.kind)
@@ -179,6 +190,7 @@ def _prepare(backend, layout, flat):
     if has_none(vm.out_axes):
         raise _Ineligible("out_axes has None (an output shared by every example)")
     from ..frontend.source import function_source
+
     src = function_source(vm._base)
     pe_text, params, extras, inject = _per_example_source(src)
     with np.errstate(all="ignore"):
@@ -190,19 +202,24 @@ class LoopPlan(_Plan):
     @classmethod
     def build(cls, backend, spec, call, layout, flat):
         import numba  # only now: the NumPy strategy never imports it
+
         src, pe_text, _, extras, inject, ref = _prepare(backend, layout, flat)
         check_plain(src.fdef)
         for v in [*flat, *(src.resolve(n)[1] for n in extras)]:
             dtype = getattr(v, "dtype", None)
             if dtype is not None and dtype.name not in _WIDE:
                 # NumPy 2 keeps float32 * 0.1 in float32 (NEP 50); Numba computes it in float64
-                raise _Ineligible(f"{dtype} values (Numba mixes them with Python numbers in 64 bits, NumPy "
-                                  "keeps their precision)")
+                raise _Ineligible(
+                    f"{dtype} values (Numba mixes them with Python numbers in 64 bits, NumPy "
+                    "keeps their precision)"
+                )
         extra_values = [src.resolve(n)[1] for n in extras]
         plan = cls(None, src, extras, layout, spec)
         plan.out_layout = out_layout(ref)
         ranks = [np.ndim(r) for r in (ref if plan.out_layout[0] == "t" else (ref,))]
-        plan.text = _module_text(pe_text, layout, len(extras), plan.out_layout, backend.options, out_ranks=ranks)
+        plan.text = _module_text(
+            pe_text, layout, len(extras), plan.out_layout, backend.options, out_ranks=ranks
+        )
         plan.module = _load(plan.text, backend.options, inject)
         copies = _copies(flat)
         with warnings.catch_warnings():
@@ -231,7 +248,7 @@ class LoopPlan(_Plan):
         if why:
             raise CompiledFailed(why)
         outs = []
-        for r in (list(r0) if self.out_layout[0] == "t" else [r0]):
+        for r in list(r0) if self.out_layout[0] == "t" else [r0]:
             r = np.asarray(r)
             o = np.empty((B,) + r.shape, r.dtype)
             o[0] = r
@@ -258,13 +275,15 @@ class FusedPlan(_Plan):
         out_kind = {"float64": "f", "int64": "i", "bool": "b"}.get(ref.dtype.name)
         if out_kind is None:
             raise NotFused(f"a {ref.dtype} result")
-        fused = lower(src.fdef, params + extras, values, _mapped_params(layout, params), modules, ref.ndim,
-                      out_kind)
+        fused = lower(
+            src.fdef, params + extras, values, _mapped_params(layout, params), modules, ref.ndim, out_kind
+        )
         return fused, prepared
 
     @classmethod
     def build(cls, backend, spec, call, layout, flat, lowered):
         import numba
+
         fused, (src, _, _, extras, inject, ref) = lowered
         ref = np.asarray(ref)
         plan = cls(None, src, extras, layout, spec)
@@ -296,8 +315,8 @@ class FusedPlan(_Plan):
                 getattr(np, ufunc)(bufs[j], out=bufs[j])
             m._av_drive(0, B, *flat, *extra, *bufs, out, bad)
         except (FloatingPointError, KeyboardInterrupt):
-            raise                   # the user's np.errstate on a staged ufunc, as in the loop
-        except Exception as e:      # noqa: BLE001 - Numba raising inside prange (SystemError): not trusted
+            raise  # the user's np.errstate on a staged ufunc, as in the loop
+        except Exception as e:  # noqa: BLE001 - Numba raising inside prange (SystemError): not trusted
             raise CompiledFailed(f"the compiled loop raised {type(e).__name__}") from None
 
     def run(self, vm, call, flat):

@@ -4,6 +4,7 @@ once). They are the yardstick for astvmap's jit backend: same compiler, written 
 
 Imported only by the benchmark when the peer is asked for (it imports numba).
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -109,6 +110,7 @@ def _into(kernel, shape_of):
         out = np.empty(shape_of(*args))
         kernel(*args, out)
         return out
+
     return run
 
 

@@ -9,6 +9,7 @@ cache, and in a fresh process with a warm disk cache, `import numba` included).
 Thread variables (OPENBLAS/OMP/MKL/NUMBA_NUM_THREADS) are set by re-starting the process with them set.
 `rows(names, threads)` returns the measurements as dicts, for `astvmap bench` to show.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -21,15 +22,41 @@ import time
 WORKLOADS = {
     # name: (function, in_axes, hand, args factory source, size text)
     "neuron": ("neuron", "0", "neuron_hand", "(rng.normal(size=(B, 5)),)", "D=5"),
-    "predict": ("predict", "(None, 0)", "predict_hand", "(w.PREDICT_PARAMS, rng.normal(size=(B, 128)))",
-                "128->64"),
-    "custom_dot_d3": ("custom_dot", "0", "custom_dot_hand", "(rng.normal(size=(B, 3)), rng.normal(size=(B, 3)))",
-                      "D=3"),
-    "custom_dot_d256": ("custom_dot", "0", "custom_dot_hand",
-                        "(rng.normal(size=(B, 256)), rng.normal(size=(B, 256)))", "D=256"),
-    "convolve": ("convolve", "0", "convolve_hand", "(rng.normal(size=(B, 5)), rng.normal(size=(B, 3)))", "5/3"),
-    "convolve_k": ("convolve_k", "0", "convolve_hand", "(rng.normal(size=(B, 1000)), rng.normal(size=(B, 9)))",
-                   "1000/9"),
+    "predict": (
+        "predict",
+        "(None, 0)",
+        "predict_hand",
+        "(w.PREDICT_PARAMS, rng.normal(size=(B, 128)))",
+        "128->64",
+    ),
+    "custom_dot_d3": (
+        "custom_dot",
+        "0",
+        "custom_dot_hand",
+        "(rng.normal(size=(B, 3)), rng.normal(size=(B, 3)))",
+        "D=3",
+    ),
+    "custom_dot_d256": (
+        "custom_dot",
+        "0",
+        "custom_dot_hand",
+        "(rng.normal(size=(B, 256)), rng.normal(size=(B, 256)))",
+        "D=256",
+    ),
+    "convolve": (
+        "convolve",
+        "0",
+        "convolve_hand",
+        "(rng.normal(size=(B, 5)), rng.normal(size=(B, 3)))",
+        "5/3",
+    ),
+    "convolve_k": (
+        "convolve_k",
+        "0",
+        "convolve_hand",
+        "(rng.normal(size=(B, 1000)), rng.normal(size=(B, 9)))",
+        "1000/9",
+    ),
     "newton_sqrt": ("newton_sqrt", "0", "newton_hand", "(rng.uniform(0.1, 100.0, size=B),)", "while"),
     "piecewise": ("piecewise", "0", "piecewise_hand", "(rng.normal(scale=2.0, size=B),)", "if/elif"),
 }
@@ -63,8 +90,13 @@ print(time.perf_counter() - t, f.strategy)
 def _first_call(name, B, cache_dir, env):
     fn, in_axes, _, args, _ = WORKLOADS[name]
     code = _FIRST_CALL.format(B=B, args=args, fn=fn, in_axes=in_axes)
-    out = subprocess.run([sys.executable, "-W", "ignore", "-c", code], env={**env, "ASTVMAP_CACHE_DIR": cache_dir},
-                         capture_output=True, text=True, check=True).stdout.split()
+    out = subprocess.run(
+        [sys.executable, "-W", "ignore", "-c", code],
+        env={**env, "ASTVMAP_CACHE_DIR": cache_dir},
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
     return float(out[0]), out[1]
 
 
@@ -75,6 +107,7 @@ def rows(names=None, threads=1, budget=0.5):
 
     from ..api import vmap
     from . import workloads as w
+
     out = []
     for name in names or WORKLOADS:
         fn_name, in_axes, hand_name, args_src, size = WORKLOADS[name]
@@ -88,9 +121,13 @@ def rows(names=None, threads=1, budget=0.5):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             from .numba_hand import functions as hand_kernels
+
             kernel = hand_kernels()[name]
-            variants = {"hand": lambda: hand(*args), "numpy backend": vmap(fn, in_axes=ia),
-                        "hand numba": lambda: kernel(*args)}
+            variants = {
+                "hand": lambda: hand(*args),
+                "numpy backend": vmap(fn, in_axes=ia),
+                "hand numba": lambda: kernel(*args),
+            }
             jit = vmap(fn, in_axes=ia, jit=True)
             loop = vmap(fn, in_axes=ia, jit={"strategy": "loop"})
             variants["jit"], variants["jit loop"] = jit, loop
@@ -102,7 +139,7 @@ def rows(names=None, threads=1, budget=0.5):
                     row[label] = _timeit(call, budget) if ok else None
                     if not ok:
                         row[label + " error"] = "differs from hand"
-                except Exception as e:   # noqa: BLE001  (a row, not a crash)
+                except Exception as e:  # noqa: BLE001  (a row, not a crash)
                     row[label] = None
                     row[label + " error"] = f"{type(e).__name__}: {e}"
             row["strategy"], row["fused"] = jit.strategy, jit.fused
@@ -122,18 +159,44 @@ def _fmt(t):
 
 
 def table(rs, markdown=True) -> str:
-    head = ["workload", "B", "hand", "numpy backend", "jit (strategy)", "jit loop", "hand numba prange",
-            "jit/hand", "jit/numpy backend", "first call cold", "first call, warm disk"]
+    head = [
+        "workload",
+        "B",
+        "hand",
+        "numpy backend",
+        "jit (strategy)",
+        "jit loop",
+        "hand numba prange",
+        "jit/hand",
+        "jit/numpy backend",
+        "first call cold",
+        "first call, warm disk",
+    ]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in rs:
-        ratio = (f"{r['jit'] / r['numpy backend']:.2f}" if r.get("jit") and r.get("numpy backend") else "-")
+        ratio = f"{r['jit'] / r['numpy backend']:.2f}" if r.get("jit") and r.get("numpy backend") else "-"
         vs_hand = f"{r['jit'] / r['hand']:.2f}" if r.get("jit") and r.get("hand") else "-"
         loop = _fmt(r.get("jit loop")) if r.get("loop strategy") == "loop" else "fell back"
         strategy = r["strategy"] + (", fused" if r.get("fused") else "")
-        lines.append("| " + " | ".join([
-            f"{r['workload']} {r['size']}", f"{r['B']:,}", _fmt(r["hand"]), _fmt(r["numpy backend"]),
-            f"{_fmt(r['jit'])} ({strategy})", loop, _fmt(r.get("hand numba")), vs_hand, ratio, _fmt(r["first cold"]),
-            _fmt(r["first warm disk"])]) + " |")
+        lines.append(
+            "| "
+            + " | ".join(
+                [
+                    f"{r['workload']} {r['size']}",
+                    f"{r['B']:,}",
+                    _fmt(r["hand"]),
+                    _fmt(r["numpy backend"]),
+                    f"{_fmt(r['jit'])} ({strategy})",
+                    loop,
+                    _fmt(r.get("hand numba")),
+                    vs_hand,
+                    ratio,
+                    _fmt(r["first cold"]),
+                    _fmt(r["first warm disk"]),
+                ]
+            )
+            + " |"
+        )
     return "\n".join(lines) + "\n"
 
 
@@ -144,11 +207,17 @@ def main(argv=None):
     p.add_argument("--budget", type=float, default=0.5)
     p.add_argument("--markdown", action="store_true")
     a = p.parse_args(argv)
-    want = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
-            "NUMBA_NUM_THREADS": str(a.threads)}
+    want = {
+        "OPENBLAS_NUM_THREADS": "1",
+        "OMP_NUM_THREADS": "1",
+        "MKL_NUM_THREADS": "1",
+        "NUMBA_NUM_THREADS": str(a.threads),
+    }
     if any(os.environ.get(k) != v for k, v in want.items()):
         env = {**os.environ, **want}
-        return subprocess.call([sys.executable, "-m", "astvmap.bench.numba_rows", *(argv or sys.argv[1:])], env=env)
+        return subprocess.call(
+            [sys.executable, "-m", "astvmap.bench.numba_rows", *(argv or sys.argv[1:])], env=env
+        )
     rs = rows(a.workload, a.threads, a.budget)
     print(f"NUMBA_NUM_THREADS={a.threads}, OPENBLAS_NUM_THREADS=OMP_NUM_THREADS=1")
     print(table(rs))

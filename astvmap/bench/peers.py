@@ -7,6 +7,7 @@ the library's own vmap and the same axes. Nothing here imports jax or torch unti
 dependencies of astvmap. Both run in float64 (jax with `jax_enable_x64`), like the NumPy variants, so
 results compare with the hand reference at the same tolerance and times compare like with like.
 """
+
 from __future__ import annotations
 
 import importlib.metadata
@@ -18,8 +19,12 @@ import numpy as np
 from . import workloads as wl
 
 PEERS = ("jax", "torch", "numba", "numba_hand")
-LABELS = {"jax": "jax.jit(jax.vmap)", "torch": "torch.func.vmap", "numba": "astvmap jit",
-          "numba_hand": "hand numba prange"}
+LABELS = {
+    "jax": "jax.jit(jax.vmap)",
+    "torch": "torch.func.vmap",
+    "numba": "astvmap jit",
+    "numba_hand": "hand numba prange",
+}
 _PACKAGE = {"numba_hand": "numba"}
 
 
@@ -37,8 +42,10 @@ def status(name: str) -> tuple[str | None, str | None]:
 def skip_reason(peer: str, workload: str, quick: bool) -> str | None:
     """Why a peer does not run one workload (None: it runs)."""
     if peer == "jax" and workload == "convolve_k" and quick:
-        return ("--quick leaves jax out of convolve_k: tracing unrolls its 992-step loop, so the first "
-                "call takes 10-70 s")
+        return (
+            "--quick leaves jax out of convolve_k: tracing unrolls its 992-step loop, so the first "
+            "call takes 10-70 s"
+        )
     if peer == "torch" and workload in ("newton_sqrt", "bisection"):
         return "torch.func.vmap cannot run a while loop on a per-example condition"
     return None
@@ -57,6 +64,7 @@ def _tree_map(fn, tree):
 class Peer:
     """A loaded peer: `functions[workload]` is the batched function (taking the hand reference's
     arguments converted by `convert`); `to_numpy` and `block` finish a result."""
+
     name: str
     version: str
     functions: dict[str, Callable]
@@ -75,6 +83,7 @@ class Peer:
 class JaxPeer(Peer):
     def __init__(self, threads: int):
         import jax
+
         jax.config.update("jax_enable_x64", True)
         import jax.numpy as jnp
         from jax import lax
@@ -106,19 +115,23 @@ class JaxPeer(Peer):
         def convolve(x, w):
             output = []
             for i in range(1, len(x) - 1):
-                output.append(jnp.dot(x[i - 1:i + 2], w))
+                output.append(jnp.dot(x[i - 1 : i + 2], w))
             return jnp.array(output)
 
         def convolve_k(x, w):
             k = len(w)
             output = []
             for i in range(len(x) - k + 1):
-                output.append(jnp.dot(x[i:i + k], w))
+                output.append(jnp.dot(x[i : i + k], w))
             return jnp.array(output)
 
         def piecewise(x):
-            return lax.cond(x < -1.0, lambda x: -x - 0.5,
-                            lambda x: lax.cond(x < 1.0, lambda x: 0.5 * x * x, lambda x: x - 0.5, x), x)
+            return lax.cond(
+                x < -1.0,
+                lambda x: -x - 0.5,
+                lambda x: lax.cond(x < 1.0, lambda x: 0.5 * x * x, lambda x: x - 0.5, x),
+                x,
+            )
 
         def newton_sqrt(a):
             return lax.while_loop(lambda x: jnp.abs(x * x - a) > 1e-12 * a, lambda x: 0.5 * (x + a / x), a)
@@ -129,7 +142,10 @@ class JaxPeer(Peer):
                 mid = 0.5 * (lo + hi)
                 up = mid * mid > c
                 return jnp.where(up, lo, mid), jnp.where(up, mid, hi)
-            lo, _ = lax.while_loop(lambda s: s[1] - s[0] > 1e-9, body, (jnp.zeros_like(c), jnp.maximum(c, 1.0)))
+
+            lo, _ = lax.while_loop(
+                lambda s: s[1] - s[0] > 1e-9, body, (jnp.zeros_like(c), jnp.maximum(c, 1.0))
+            )
             return lo
 
         def mlp(params, x):
@@ -213,17 +229,17 @@ class TorchPeer(Peer):
         def convolve(x, w):
             output = []
             for i in range(1, x.shape[0] - 1):
-                output.append(torch.dot(x[i - 1:i + 2], w))
+                output.append(torch.dot(x[i - 1 : i + 2], w))
             return torch.stack(output)
 
         def convolve_k(x, w):
             k = w.shape[0]
             output = []
             for i in range(x.shape[0] - k + 1):
-                output.append(torch.dot(x[i:i + k], w))
+                output.append(torch.dot(x[i : i + k], w))
             return torch.stack(output)
 
-        def piecewise(x):      # no per-example `if` under torch.func.vmap: both branches and a select
+        def piecewise(x):  # no per-example `if` under torch.func.vmap: both branches and a select
             return torch.where(x < -1.0, -x - 0.5, torch.where(x < 1.0, 0.5 * x * x, x - 0.5))
 
         def mlp(params, x):
@@ -235,7 +251,7 @@ class TorchPeer(Peer):
 
         def attention(q, k, v):
             d = q.shape[-1]
-            scores = q @ k.transpose(-2, -1) / d ** 0.5
+            scores = q @ k.transpose(-2, -1) / d**0.5
             scores = scores.masked_fill(causal, float("-inf"))
             scores = scores - torch.amax(scores, dim=-1, keepdim=True)
             weights = torch.exp(scores)
@@ -272,6 +288,7 @@ class NumbaPeer:
 
     def __init__(self, threads):
         import numba
+
         self.version = numba.__version__
         self.functions = {}
 
@@ -283,6 +300,7 @@ class NumbaHandPeer(Peer):
         import numba
 
         from . import numba_hand
+
         self.name, self.version = "numba_hand", numba.__version__
         self.functions = numba_hand.functions()
 
@@ -295,4 +313,6 @@ class NumbaHandPeer(Peer):
 
 def load(name: str, threads: int) -> Peer:
     """Import and set up a peer (ImportError or anything else if it cannot be)."""
-    return {"jax": JaxPeer, "torch": TorchPeer, "numba": NumbaPeer, "numba_hand": NumbaHandPeer}[name](threads)
+    return {"jax": JaxPeer, "torch": TorchPeer, "numba": NumbaPeer, "numba_hand": NumbaHandPeer}[name](
+        threads
+    )

@@ -3,6 +3,7 @@
 Every function takes the run as `astvmap bench --json` writes it (a dict: "environment", "peers", "rows"),
 so a saved JSON file can be rendered again.
 """
+
 from __future__ import annotations
 
 import importlib.util
@@ -10,8 +11,10 @@ import json
 
 from .runner import LABELS, VARIANTS
 
-MISSING_MATPLOTLIB = ("--plot needs matplotlib, which is not installed: pip install 'astvmap[bench]' "
-                      "(or pip install matplotlib)")
+MISSING_MATPLOTLIB = (
+    "--plot needs matplotlib, which is not installed: pip install 'astvmap[bench]' "
+    "(or pip install matplotlib)"
+)
 
 
 def fmt_time(seconds: float) -> str:
@@ -79,17 +82,31 @@ def _first(row: dict, name: str) -> str:
 def table_rows(run: dict) -> tuple[list[str], list[list[str]], list[str]]:
     """(header, rows, notes below the table)."""
     peers = _shown_peers(run)
-    header = ["workload", "size", "loop", "np.vectorize", "hand", "astvmap", "astvmap/hand", "loop/astvmap",
-              "astvmap 1st call"]
+    header = [
+        "workload",
+        "size",
+        "loop",
+        "np.vectorize",
+        "hand",
+        "astvmap",
+        "astvmap/hand",
+        "loop/astvmap",
+        "astvmap 1st call",
+    ]
     for p in peers:
         header += [LABELS[p], f"{p}/hand"] + ([f"{p} 1st call"] if p == "jax" else [])
     header.append("check")
     notes = _Notes()
     rows = []
     for row in run["rows"]:
-        cells = [row["workload"], row["size"], *(_cell(row, v, notes) for v in ("loop", "vectorize", "hand",
-                                                                               "astvmap")),
-                 _ratio(row, "astvmap"), _ratio(row, "loop", over="astvmap"), _first(row, "astvmap")]
+        cells = [
+            row["workload"],
+            row["size"],
+            *(_cell(row, v, notes) for v in ("loop", "vectorize", "hand", "astvmap")),
+            _ratio(row, "astvmap"),
+            _ratio(row, "loop", over="astvmap"),
+            _first(row, "astvmap"),
+        ]
         for p in peers:
             cells += [_cell(row, p, notes), _ratio(row, p)] + ([_first(row, p)] if p == "jax" else [])
         cells.append("ok" if row.get("checks_passed") else "FAILED")
@@ -103,21 +120,30 @@ def table_rows(run: dict) -> tuple[list[str], list[list[str]], list[str]]:
 
 def summary_lines(run: dict) -> list[str]:
     env = run["environment"]
-    peers = ", ".join(f"{p} {info['version']}" for p, info in run.get("peers", {}).items() if "version" in info)
+    peers = ", ".join(
+        f"{p} {info['version']}" for p, info in run.get("peers", {}).items() if "version" in info
+    )
     return [
-        (f"astvmap {env['astvmap']}, numpy {env['numpy']}{', ' + peers if peers else ''}, Python {env['python']}, "
-        f"{env['machine']}, {env['cpu_count']} CPUs, threads: {env['threads']} ({env['thread_pinning']})"),
-        (f"Times: median of repeats within {env['budget_s']} s (min-max in --json). loop and np.vectorize run at "
-        f"most {env['max_calls']:,} per-example calls, scaled up (est.). x/hand: time over hand-written "
-        f"NumPy's in the same run (1.00x = as fast, lower is better); loop/astvmap: speedup over the loop. "
-        f"1st call: transform + compile + one run. Every variant was checked equal to hand before timing."),
+        (
+            f"astvmap {env['astvmap']}, numpy {env['numpy']}{', ' + peers if peers else ''}, Python {env['python']}, "
+            f"{env['machine']}, {env['cpu_count']} CPUs, threads: {env['threads']} ({env['thread_pinning']})"
+        ),
+        (
+            f"Times: median of repeats within {env['budget_s']} s (min-max in --json). loop and np.vectorize run at "
+            f"most {env['max_calls']:,} per-example calls, scaled up (est.). x/hand: time over hand-written "
+            f"NumPy's in the same run (1.00x = as fast, lower is better); loop/astvmap: speedup over the loop. "
+            f"1st call: transform + compile + one run. Every variant was checked equal to hand before timing."
+        ),
     ]
 
 
 def _footer(run: dict, below: list[str]) -> list[str]:
     failed = [f"{r['workload']} {r['size']}" for r in run["rows"] if not r.get("checks_passed")]
-    status = ("All correctness checks passed." if not failed else
-              f"Correctness checks FAILED on: {', '.join(failed)}.")
+    status = (
+        "All correctness checks passed."
+        if not failed
+        else f"Correctness checks FAILED on: {', '.join(failed)}."
+    )
     return below + [status]
 
 
@@ -127,7 +153,10 @@ def terminal(run: dict) -> str:
     left = {0, 1}
 
     def line(cells):
-        return "  ".join(c.ljust(w) if i in left else c.rjust(w) for i, (c, w) in enumerate(zip(cells, widths)))
+        return "  ".join(
+            c.ljust(w) if i in left else c.rjust(w) for i, (c, w) in enumerate(zip(cells, widths))
+        )
+
     out = summary_lines(run) + ["", line(header), "  ".join("-" * w for w in widths)]
     out += [line(r) for r in rows]
     return "\n".join(out + [""] + _footer(run, below)) + "\n"
@@ -139,8 +168,10 @@ def markdown(run: dict) -> str:
     out.append("| " + " | ".join(header) + " |")
     out.append("|" + "|".join("---" if i < 2 else "---:" for i in range(len(header))) + "|")
     out += ["| " + " | ".join(c.replace("|", "\\|") for c in r) + " |" for r in rows]
-    return "\n".join(out + [""] + [f"{t}  " if i < len(below) else t
-                                   for i, t in enumerate(_footer(run, below))]) + "\n"
+    return (
+        "\n".join(out + [""] + [f"{t}  " if i < len(below) else t for i, t in enumerate(_footer(run, below))])
+        + "\n"
+    )
 
 
 def write_json(run: dict, path: str):
@@ -158,6 +189,7 @@ def plot(run: dict, path: str):
     if not have_matplotlib():
         raise RuntimeError(MISSING_MATPLOTLIB)
     import matplotlib
+
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     from matplotlib.ticker import NullFormatter
@@ -171,31 +203,49 @@ def plot(run: dict, path: str):
     for ax, name in zip(axes.flat, names):
         rows = sorted((r for r in run["rows"] if r["workload"] == name), key=lambda r: r["batch"])
         for variant in VARIANTS:
-            points = [(r["batch"], r["variants"][variant]) for r in rows
-                      if r["variants"].get(variant, {}).get("status") == "ok"]
+            points = [
+                (r["batch"], r["variants"][variant])
+                for r in rows
+                if r["variants"].get(variant, {}).get("status") == "ok"
+            ]
             if not points:
                 continue
             xs = [b for b, _ in points]
             ys = [v["median"] for _, v in points]
             estimated = any(v.get("estimated") for _, v in points)
-            (h,) = ax.plot(xs, ys, marker="o", color=colors[variant], linestyle="--" if estimated else "-",
-                           label=LABELS[variant] + (" (est.)" if estimated else ""))
+            (h,) = ax.plot(
+                xs,
+                ys,
+                marker="o",
+                color=colors[variant],
+                linestyle="--" if estimated else "-",
+                label=LABELS[variant] + (" (est.)" if estimated else ""),
+            )
             drawn.setdefault(variant, h)
         ax.set_xscale("log")
         ax.set_yscale("log")
-        ax.xaxis.set_minor_formatter(NullFormatter())          # no crowded labels on a short decade
+        ax.xaxis.set_minor_formatter(NullFormatter())  # no crowded labels on a short decade
         ax.set_title(name, fontsize=10)
         ax.set_xlabel("batch (per-example calls)", fontsize=8)
         ax.set_ylabel("seconds per batched call", fontsize=8)
         ax.tick_params(labelsize=8)
         ax.grid(True, which="major", alpha=0.3)
-    for ax in list(axes.flat)[len(names):]:
+    for ax in list(axes.flat)[len(names) :]:
         ax.set_visible(False)
     env = run["environment"]
-    fig.suptitle(f"astvmap bench: time vs batch size (log-log; lower is better), numpy {env['numpy']}, "
-                 f"{env['threads']} thread(s)", fontsize=11)
-    fig.legend([drawn[v] for v in VARIANTS if v in drawn], [LABELS[v] for v in VARIANTS if v in drawn],
-               loc="lower center", ncol=len(drawn), fontsize=9, frameon=False)
+    fig.suptitle(
+        f"astvmap bench: time vs batch size (log-log; lower is better), numpy {env['numpy']}, "
+        f"{env['threads']} thread(s)",
+        fontsize=11,
+    )
+    fig.legend(
+        [drawn[v] for v in VARIANTS if v in drawn],
+        [LABELS[v] for v in VARIANTS if v in drawn],
+        loc="lower center",
+        ncol=len(drawn),
+        fontsize=9,
+        frameon=False,
+    )
     fig.tight_layout(rect=(0, 0.05, 1, 0.96))
     fig.savefig(path, dpi=110)
     plt.close(fig)

@@ -10,6 +10,7 @@ and are scaled up to the whole batch (`estimated`). The first call of astvmap (t
 run, with astvmap's specialization cache emptied first) and of jax (trace + compile + one run) is its own
 number: `first_call`.
 """
+
 from __future__ import annotations
 
 import gc
@@ -28,20 +29,25 @@ from . import peers as peers_mod
 from .workloads import Case, Workload
 
 VARIANTS = ("loop", "vectorize", "hand", "astvmap", *peers_mod.PEERS)
-LABELS = {"loop": "Python loop", "vectorize": "np.vectorize", "hand": "hand NumPy", "astvmap": "astvmap",
-          **peers_mod.LABELS}
+LABELS = {
+    "loop": "Python loop",
+    "vectorize": "np.vectorize",
+    "hand": "hand NumPy",
+    "astvmap": "astvmap",
+    **peers_mod.LABELS,
+}
 RTOL, ATOL = 1e-6, 1e-9
 
 
 @dataclass
 class Settings:
-    budget: float = 0.5                   # seconds of samples per measurement
-    max_calls: int = 2000                 # per-example calls the loop and np.vectorize run (then scaled)
+    budget: float = 0.5  # seconds of samples per measurement
+    max_calls: int = 2000  # per-example calls the loop and np.vectorize run (then scaled)
     quick: bool = False
     peers: tuple[str, ...] = peers_mod.PEERS
     threads: int = 1
     progress: Callable[[str], None] | None = None
-    loaded: dict = field(default_factory=dict)   # peer name -> Peer, or the reason it is skipped
+    loaded: dict = field(default_factory=dict)  # peer name -> Peer, or the reason it is skipped
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -54,7 +60,7 @@ def measure(fn: Callable[[], Any], budget: float, min_sample: float = 0.005, max
         fn()
         one = time.perf_counter() - start
         number = max(1, math.ceil(min_sample / max(one, 1e-9)))
-        samples = [] if number > 1 else [one]     # a slow call is a sample already (one, if over budget)
+        samples = [] if number > 1 else [one]  # a slow call is a sample already (one, if over budget)
         deadline = start + budget
         while not samples or (time.perf_counter() < deadline and len(samples) < max_samples):
             t0 = time.perf_counter()
@@ -64,12 +70,18 @@ def measure(fn: Callable[[], Any], budget: float, min_sample: float = 0.005, max
     finally:
         if gc_was_enabled:
             gc.enable()
-    return {"median": statistics.median(samples), "min": min(samples), "max": max(samples),
-            "samples": len(samples), "calls_per_sample": number}
+    return {
+        "median": statistics.median(samples),
+        "min": min(samples),
+        "max": max(samples),
+        "samples": len(samples),
+        "calls_per_sample": number,
+    }
 
 
-def measure_together(fns: dict[str, Callable[[], Any]], budget: float, min_sample: float = 0.005,
-                     max_rounds: int = 50) -> tuple[dict, dict]:
+def measure_together(
+    fns: dict[str, Callable[[], Any]], budget: float, min_sample: float = 0.005, max_rounds: int = 50
+) -> tuple[dict, dict]:
     """Time several functions (already warmed up) in rounds, one sample of each per round, until
     `budget` seconds per function are spent: a change in the machine's load hits every variant alike, so
     their ratios hold. ({name: median, min, max...}, {name: the exception that stopped it})."""
@@ -104,8 +116,20 @@ def measure_together(fns: dict[str, Callable[[], Any]], budget: float, min_sampl
     finally:
         if gc_was_enabled:
             gc.enable()
-    return ({name: {"median": statistics.median(v), "min": min(v), "max": max(v), "samples": len(v),
-                    "calls_per_sample": numbers[name]} for name, v in samples.items() if name in numbers}, errors)
+    return (
+        {
+            name: {
+                "median": statistics.median(v),
+                "min": min(v),
+                "max": max(v),
+                "samples": len(v),
+                "calls_per_sample": numbers[name],
+            }
+            for name, v in samples.items()
+            if name in numbers
+        },
+        errors,
+    )
 
 
 def compare(got, expected) -> dict:
@@ -117,13 +141,17 @@ def compare(got, expected) -> dict:
     equal = np.allclose(got, expected, rtol=RTOL, atol=ATOL, equal_nan=True)
     with np.errstate(invalid="ignore"):
         err = float(np.nanmax(np.abs(got - expected))) if got.size else 0.0
-    return {"passed": bool(equal), "max_abs_error": err,
-            **({} if equal else {"detail": f"differs from the hand reference (max abs error {err:.3g})"})}
+    return {
+        "passed": bool(equal),
+        "max_abs_error": err,
+        **({} if equal else {"detail": f"differs from the hand reference (max abs error {err:.3g})"}),
+    }
 
 
 def _clear_astvmap_cache():
     """Empty astvmap's caches, so that a first call transforms and compiles afresh."""
     from .. import clear_cache
+
     clear_cache()
 
 
@@ -157,8 +185,9 @@ def _astvmap(case: Case, args, expected, settings: Settings) -> dict:
         check = compare(got, expected)
         check["compared"] = "all"
         out = {"first_call": first}
-    fallbacks = sorted({str(w.message).splitlines()[0] for w in caught
-                        if type(w.message).__name__ == "PerformanceWarning"})
+    fallbacks = sorted(
+        {str(w.message).splitlines()[0] for w in caught if type(w.message).__name__ == "PerformanceWarning"}
+    )
     if fallbacks:
         out["fallback"] = fallbacks
     result = {"status": "ok" if check["passed"] else "mismatch", "check": check, **out}
@@ -168,6 +197,7 @@ def _astvmap(case: Case, args, expected, settings: Settings) -> dict:
 def _astvmap_jit(case: Case, args, expected, settings: Settings) -> dict:
     """The workload's vmapped function built again with jit=True (the Numba backend)."""
     from ..api import VmappedFunction
+
     plain = case.astvmap()
     if not isinstance(plain, VmappedFunction):
         return {"status": "skipped", "reason": "not one vmapped function (its vmaps are made inside)"}, None
@@ -181,8 +211,10 @@ def _astvmap_jit(case: Case, args, expected, settings: Settings) -> dict:
     check["compared"] = "all"
     if not check["passed"]:
         return {"status": "mismatch", "check": check, "first_call": first}, None
-    return ({"status": "ok", "check": check, "first_call": first, "strategy": jitted.strategy},
-            lambda: jitted(*args))
+    return (
+        {"status": "ok", "check": check, "first_call": first, "strategy": jitted.strategy},
+        lambda: jitted(*args),
+    )
 
 
 def _peer(name: str, case: Case, args, expected, settings: Settings) -> dict:
@@ -220,8 +252,13 @@ def load_peers(settings: Settings) -> dict:
 
 def run_case(case: Case, settings: Settings) -> dict:
     args = case.make_args(np.random.default_rng(1))
-    row = {"workload": case.workload, "size": case.size, "batch": case.batch, "params": case.params,
-           "variants": {}}
+    row = {
+        "workload": case.workload,
+        "size": case.size,
+        "batch": case.batch,
+        "params": case.params,
+        "variants": {},
+    }
     variants = row["variants"]
     try:
         expected = case.hand(*args)
@@ -231,7 +268,7 @@ def run_case(case: Case, settings: Settings) -> dict:
         return row
     variants["hand"] = {"status": "ok"}
     timers = {"hand": lambda: case.hand(*args)}
-    for name, fn in (("loop", case.loop), ("vectorize", case.vectorize)):     # sampled: timed on their own
+    for name, fn in (("loop", case.loop), ("vectorize", case.vectorize)):  # sampled: timed on their own
         try:
             variants[name] = _sampled(case, fn, args, expected, settings)
         except Exception as e:  # noqa: BLE001 - report, and go on with the next variant
@@ -241,9 +278,15 @@ def run_case(case: Case, settings: Settings) -> dict:
         if name not in settings.loaded:
             continue
         why = peers_mod.skip_reason(name, case.workload, settings.quick)
-        steps.append((name, (lambda why=why: ({"status": "skipped", "reason": why}, None)) if why else
-                      (lambda name=name: _peer(name, case, args, expected, settings))))
-    for name, step in steps:                    # first call and check; timed below, together with hand
+        steps.append(
+            (
+                name,
+                (lambda why=why: ({"status": "skipped", "reason": why}, None))
+                if why
+                else (lambda name=name: _peer(name, case, args, expected, settings)),
+            )
+        )
+    for name, step in steps:  # first call and check; timed below, together with hand
         try:
             variants[name], timer = step()
         except Exception as e:  # noqa: BLE001
@@ -269,11 +312,16 @@ def run(workloads: list[Workload], batches: list[int] | None, settings: Settings
         rows.append(row)
         if settings.progress:
             v = row["variants"]
-            ratio = (f"astvmap/hand {v['astvmap']['median'] / v['hand']['median']:.2f}x"
-                     if "median" in v.get("astvmap", {}) and "median" in v["hand"] else "astvmap: see table")
+            ratio = (
+                f"astvmap/hand {v['astvmap']['median'] / v['hand']['median']:.2f}x"
+                if "median" in v.get("astvmap", {}) and "median" in v["hand"]
+                else "astvmap: see table"
+            )
             bad = "" if row["checks_passed"] else "  CHECK FAILED"
-            settings.progress(f"[{i}/{len(cases)}] {case.workload} {case.size}: {ratio} "
-                              f"({time.perf_counter() - t0:.1f} s){bad}")
+            settings.progress(
+                f"[{i}/{len(cases)}] {case.workload} {case.size}: {ratio} "
+                f"({time.perf_counter() - t0:.1f} s){bad}"
+            )
     return rows
 
 
@@ -282,7 +330,19 @@ def environment(settings: Settings, pinning: str) -> dict:
     import platform
 
     from .. import __version__
-    return {"astvmap": __version__, "numpy": np.__version__, "python": sys.version.split()[0],
-            "platform": platform.platform(), "machine": platform.machine(), "cpu_count": os.cpu_count(),
-            "threads": settings.threads, "thread_pinning": pinning, "quick": settings.quick,
-            "budget_s": settings.budget, "max_calls": settings.max_calls, "rtol": RTOL, "atol": ATOL}
+
+    return {
+        "astvmap": __version__,
+        "numpy": np.__version__,
+        "python": sys.version.split()[0],
+        "platform": platform.platform(),
+        "machine": platform.machine(),
+        "cpu_count": os.cpu_count(),
+        "threads": settings.threads,
+        "thread_pinning": pinning,
+        "quick": settings.quick,
+        "budget_s": settings.budget,
+        "max_calls": settings.max_calls,
+        "rtol": RTOL,
+        "atol": ATOL,
+    }

@@ -10,6 +10,7 @@ numba) is imported. `astvmap bench` is started after numpy has been imported (as
    set: by `os.execv` when it runs as the `astvmap` command, in a child process when `astvmap.cli.main` is
    called from Python (so the caller's process is not replaced).
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -18,11 +19,16 @@ import os
 import subprocess
 import sys
 
-THREAD_VARS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS",
-               "VECLIB_MAXIMUM_THREADS")
+THREAD_VARS = (
+    "OPENBLAS_NUM_THREADS",
+    "OMP_NUM_THREADS",
+    "MKL_NUM_THREADS",
+    "NUMBA_NUM_THREADS",
+    "VECLIB_MAXIMUM_THREADS",
+)
 XLA_ONE_THREAD = "--xla_cpu_multi_thread_eigen=false"
-MARK = "ASTVMAP_BENCH_THREADS"          # set in the re-started process: the variables were there at start
-_AT_IMPORT = {v: os.environ.get(v) for v in (*THREAD_VARS, MARK)}    # before pin() sets any of them
+MARK = "ASTVMAP_BENCH_THREADS"  # set in the re-started process: the variables were there at start
+_AT_IMPORT = {v: os.environ.get(v) for v in (*THREAD_VARS, MARK)}  # before pin() sets any of them
 
 
 def wanted_env(threads: int, env=None) -> dict:
@@ -46,12 +52,16 @@ def pin(threads: int, argv: list[str], own_process: bool):
         return "not pinned (--threads 0)", contextlib.nullcontext()
     env = wanted_env(threads)
     if _already_pinned(threads) or "numpy" not in sys.modules:
-        os.environ.update(env)                      # for what loads later: jax reads XLA_FLAGS, numba its own
-        how = ("re-started with the variables set" if _AT_IMPORT[MARK] == str(threads) else
-               "variables set before numpy was imported")
+        os.environ.update(env)  # for what loads later: jax reads XLA_FLAGS, numba its own
+        how = (
+            "re-started with the variables set"
+            if _AT_IMPORT[MARK] == str(threads)
+            else "variables set before numpy was imported"
+        )
         return how, contextlib.nullcontext()
     if importlib.util.find_spec("threadpoolctl") is not None:
         from threadpoolctl import threadpool_limits
+
         os.environ.update(env)
         return "threadpoolctl (numpy was already imported)", threadpool_limits(limits=threads)
     command = [sys.executable, "-m", "astvmap", "bench", *argv]
@@ -60,5 +70,5 @@ def pin(threads: int, argv: list[str], own_process: bool):
     sys.stdout.flush()
     sys.stderr.flush()
     if own_process:
-        os.execve(sys.executable, command, env)        # does not return
+        os.execve(sys.executable, command, env)  # does not return
     return None, subprocess.run(command, env=env, check=False).returncode

@@ -9,6 +9,7 @@ per-example function: B for the plain workloads, N*M pairs for pairwise and rbf_
 n*n dot products of an n x n x n mm. "hand" is the reference exactly as WORKLOADS.md writes it; every other
 variant must equal it.
 """
+
 from __future__ import annotations
 
 import math
@@ -38,11 +39,12 @@ MLP_PARAMS = {
     "b2": 0.1 * _rng.normal(size=MLP_SIZES[2]),
 }
 SEQ_LEN, HEAD_DIM = 32, 16
-CAUSAL = np.triu(np.ones((SEQ_LEN, SEQ_LEN), dtype=bool), k=1)   # True above the diagonal: masked out
+CAUSAL = np.triu(np.ones((SEQ_LEN, SEQ_LEN), dtype=bool), k=1)  # True above the diagonal: masked out
 
 
 # ---------------------------------------------------------------------------------------------------------
 # The per-example functions, as in WORKLOADS.md.
+
 
 def neuron(x):
     assert x.ndim == 1
@@ -77,7 +79,7 @@ def custom_dot(x, y):
 def convolve(x, w):
     output = []
     for i in range(1, len(x) - 1):
-        output.append(np.dot(x[i - 1:i + 2], w))
+        output.append(np.dot(x[i - 1 : i + 2], w))
     return np.array(output)
 
 
@@ -85,11 +87,12 @@ def convolve_k(x, w):
     k = len(w)
     output = []
     for i in range(len(x) - k + 1):
-        output.append(np.dot(x[i:i + k], w))
+        output.append(np.dot(x[i : i + k], w))
     return np.array(output)
 
 
 # Control flow: a batched `if`, and two batched `while`s.
+
 
 def piecewise(x):
     if x < -1.0:
@@ -119,6 +122,7 @@ def bisection(c):
 
 # Realistic ML: a per-example MLP forward pass with a softmax, and single-sequence causal attention.
 
+
 def mlp(params, x):
     h = np.tanh(params["w1"] @ x + params["b1"])
     logits = params["w2"] @ h + params["b2"]
@@ -140,6 +144,7 @@ def attention(q, k, v):
 # ---------------------------------------------------------------------------------------------------------
 # Hand-vectorized references (the ones of WORKLOADS.md; the masked loops a careful NumPy user writes for
 # the `while`s).
+
 
 def neuron_hand(X):
     return np.tanh(X @ W + b).sum(axis=1)
@@ -215,17 +220,19 @@ def attention_hand(Q, K, V):
 # ---------------------------------------------------------------------------------------------------------
 # Workloads and cases.
 
+
 @dataclass
 class Case:
     """One workload at one size. `loop(k, *args)` and `vectorize(k, *args)` compute the first k of the
     `outer` examples (each costing about `inner` per-example calls); `prefix(expected, k)` is the part of
     the hand result they must equal."""
+
     workload: str
     size: str
     batch: int
     make_args: Callable[[np.random.Generator], tuple]
     hand: Callable[..., Any]
-    astvmap: Callable[[], Callable[..., Any]]          # a fresh astvmap callable, taking the hand's args
+    astvmap: Callable[[], Callable[..., Any]]  # a fresh astvmap callable, taking the hand's args
     loop: Callable[..., Any]
     vectorize: Callable[..., Any]
     outer: int
@@ -237,11 +244,11 @@ class Case:
 @dataclass
 class Workload:
     name: str
-    what: str                               # one line: the per-example function and its shapes
-    case: Callable[[int], Case]             # batch size -> Case
-    sizes: tuple[int, ...]                  # default batch sizes of a full run
-    quick: tuple[int, ...]                  # and of --quick
-    group: str | None = None                # --workload GROUP selects every workload of the group
+    what: str  # one line: the per-example function and its shapes
+    case: Callable[[int], Case]  # batch size -> Case
+    sizes: tuple[int, ...]  # default batch sizes of a full run
+    quick: tuple[int, ...]  # and of --quick
+    group: str | None = None  # --workload GROUP selects every workload of the group
 
 
 def _stack_zip(fn, k, *arrays):
@@ -254,65 +261,108 @@ def _side(batch: int) -> int:
 
 
 def _neuron(B):
-    return Case("neuron", f"B={B:,}", B, lambda rng: (rng.normal(size=(B, 5)),), neuron_hand,
-                astvmap=lambda: vmap(neuron),
-                loop=lambda k, X: _stack_zip(neuron, k, X),
-                vectorize=lambda k, X: np.vectorize(neuron, signature="(n)->()")(X[:k]),
-                outer=B, params={"B": B})
+    return Case(
+        "neuron",
+        f"B={B:,}",
+        B,
+        lambda rng: (rng.normal(size=(B, 5)),),
+        neuron_hand,
+        astvmap=lambda: vmap(neuron),
+        loop=lambda k, X: _stack_zip(neuron, k, X),
+        vectorize=lambda k, X: np.vectorize(neuron, signature="(n)->()")(X[:k]),
+        outer=B,
+        params={"B": B},
+    )
 
 
 def _predict(B):
     per_example = partial(predict, PREDICT_PARAMS)
-    return Case("predict", f"128->64, B={B:,}", B, lambda rng: (PREDICT_PARAMS, rng.normal(size=(B, 128))),
-                predict_hand,
-                astvmap=lambda: vmap(predict, in_axes=(None, 0)),
-                loop=lambda k, params, X: _stack_zip(per_example, k, X),
-                vectorize=lambda k, params, X: np.vectorize(per_example, signature="(n)->(m)")(X[:k]),
-                outer=B, params={"B": B})
+    return Case(
+        "predict",
+        f"128->64, B={B:,}",
+        B,
+        lambda rng: (PREDICT_PARAMS, rng.normal(size=(B, 128))),
+        predict_hand,
+        astvmap=lambda: vmap(predict, in_axes=(None, 0)),
+        loop=lambda k, params, X: _stack_zip(per_example, k, X),
+        vectorize=lambda k, params, X: np.vectorize(per_example, signature="(n)->(m)")(X[:k]),
+        outer=B,
+        params={"B": B},
+    )
 
 
 def _custom_dot(D):
     def case(B):
-        return Case(f"custom_dot_d{D}", f"D={D}, B={B:,}", B,
-                    lambda rng: (rng.normal(size=(B, D)), rng.normal(size=(B, D))), custom_dot_hand,
-                    astvmap=lambda: vmap(custom_dot, in_axes=[0, 0]),
-                    loop=lambda k, X, Y: _stack_zip(custom_dot, k, X, Y),
-                    vectorize=lambda k, X, Y: np.vectorize(custom_dot, signature="(n),(n)->()")(X[:k], Y[:k]),
-                    outer=B, params={"B": B, "D": D})
+        return Case(
+            f"custom_dot_d{D}",
+            f"D={D}, B={B:,}",
+            B,
+            lambda rng: (rng.normal(size=(B, D)), rng.normal(size=(B, D))),
+            custom_dot_hand,
+            astvmap=lambda: vmap(custom_dot, in_axes=[0, 0]),
+            loop=lambda k, X, Y: _stack_zip(custom_dot, k, X, Y),
+            vectorize=lambda k, X, Y: np.vectorize(custom_dot, signature="(n),(n)->()")(X[:k], Y[:k]),
+            outer=B,
+            params={"B": B, "D": D},
+        )
+
     return case
 
 
 def _convolve(fn, n, k):
     def case(B):
-        return Case(fn.__name__, f"{n}/{k}, B={B:,}", B,
-                    lambda rng: (rng.normal(size=(B, n)), rng.normal(size=(B, k))), convolve_hand,
-                    astvmap=lambda: vmap(fn),
-                    loop=lambda m, X, Wt: _stack_zip(fn, m, X, Wt),
-                    vectorize=lambda m, X, Wt: np.vectorize(fn, signature="(n),(k)->(m)")(X[:m], Wt[:m]),
-                    outer=B, inner=n - k + 1, params={"B": B, "n": n, "k": k})
+        return Case(
+            fn.__name__,
+            f"{n}/{k}, B={B:,}",
+            B,
+            lambda rng: (rng.normal(size=(B, n)), rng.normal(size=(B, k))),
+            convolve_hand,
+            astvmap=lambda: vmap(fn),
+            loop=lambda m, X, Wt: _stack_zip(fn, m, X, Wt),
+            vectorize=lambda m, X, Wt: np.vectorize(fn, signature="(n),(k)->(m)")(X[:m], Wt[:m]),
+            outer=B,
+            inner=n - k + 1,
+            params={"B": B, "n": n, "k": k},
+        )
+
     return case
 
 
 def _pairwise(batch, D=16):
     N = _side(batch)
-    return Case("pairwise", f"N=M={N:,}, D={D}", N * N,
-                lambda rng: (rng.normal(size=(N, D)), rng.normal(size=(N, D))), pairwise_hand,
-                astvmap=lambda: vmap(vmap(sqeuclidean_distance, in_axes=(None, 0)), in_axes=(0, None)),
-                loop=lambda k, X, Y: np.array([[sqeuclidean_distance(x, y) for y in Y] for x in X[:k]]),
-                vectorize=lambda k, X, Y: np.vectorize(sqeuclidean_distance, signature="(d),(d)->()")(
-                    X[:k, None, :], Y[None, :, :]),
-                outer=N, inner=N, params={"N": N, "M": N, "D": D})
+    return Case(
+        "pairwise",
+        f"N=M={N:,}, D={D}",
+        N * N,
+        lambda rng: (rng.normal(size=(N, D)), rng.normal(size=(N, D))),
+        pairwise_hand,
+        astvmap=lambda: vmap(vmap(sqeuclidean_distance, in_axes=(None, 0)), in_axes=(0, None)),
+        loop=lambda k, X, Y: np.array([[sqeuclidean_distance(x, y) for y in Y] for x in X[:k]]),
+        vectorize=lambda k, X, Y: np.vectorize(sqeuclidean_distance, signature="(d),(d)->()")(
+            X[:k, None, :], Y[None, :, :]
+        ),
+        outer=N,
+        inner=N,
+        params={"N": N, "M": N, "D": D},
+    )
 
 
 def _rbf_gram(batch, D=16):
     N = _side(batch)
     kernel = partial(rbf_kernel, RBF_PARAMS)
-    return Case("rbf_gram", f"N=M={N:,}, D={D}", N * N,
-                lambda rng: (rng.normal(size=(N, D)), rng.normal(size=(N, D))), gram_hand,
-                astvmap=lambda: partial(gram, rbf_kernel, RBF_PARAMS),
-                loop=lambda k, X, Y: np.array([[rbf_kernel(RBF_PARAMS, x, y) for y in Y] for x in X[:k]]),
-                vectorize=lambda k, X, Y: np.vectorize(kernel, signature="(d),(d)->()")(X[:k, None, :], Y[None]),
-                outer=N, inner=N, params={"N": N, "M": N, "D": D})
+    return Case(
+        "rbf_gram",
+        f"N=M={N:,}, D={D}",
+        N * N,
+        lambda rng: (rng.normal(size=(N, D)), rng.normal(size=(N, D))),
+        gram_hand,
+        astvmap=lambda: partial(gram, rbf_kernel, RBF_PARAMS),
+        loop=lambda k, X, Y: np.array([[rbf_kernel(RBF_PARAMS, x, y) for y in Y] for x in X[:k]]),
+        vectorize=lambda k, X, Y: np.vectorize(kernel, signature="(d),(d)->()")(X[:k, None, :], Y[None]),
+        outer=N,
+        inner=N,
+        params={"N": N, "M": N, "D": D},
+    )
 
 
 def _mm_build():
@@ -323,42 +373,75 @@ def _mm_build():
 def _mm(batch):
     n = _side(batch)
     # The loop's outer examples are the columns of the second matrix (mm's batch), each one a mat-vec.
-    return Case("mm", f"{n}x{n}x{n}", n * n, lambda rng: (rng.normal(size=(n, n)), rng.normal(size=(n, n))),
-                mm_hand, astvmap=_mm_build,
-                loop=lambda k, A, B: np.stack([np.stack([vv(row, col) for row in A]) for col in B.T[:k]], axis=1),
-                vectorize=lambda k, A, B: np.vectorize(vv, signature="(a),(a)->()")(A[:, None, :], B.T[None, :k]),
-                outer=n, inner=n, prefix=lambda expected, k: expected[:, :k], params={"n": n})
+    return Case(
+        "mm",
+        f"{n}x{n}x{n}",
+        n * n,
+        lambda rng: (rng.normal(size=(n, n)), rng.normal(size=(n, n))),
+        mm_hand,
+        astvmap=_mm_build,
+        loop=lambda k, A, B: np.stack([np.stack([vv(row, col) for row in A]) for col in B.T[:k]], axis=1),
+        vectorize=lambda k, A, B: np.vectorize(vv, signature="(a),(a)->()")(A[:, None, :], B.T[None, :k]),
+        outer=n,
+        inner=n,
+        prefix=lambda expected, k: expected[:, :k],
+        params={"n": n},
+    )
 
 
 def _scalar(name, fn, hand, make):
     """A per-example scalar function with control flow (a batched `if` or `while`)."""
+
     def case(B):
-        return Case(name, f"B={B:,}", B, lambda rng: (make(rng, B),), hand, astvmap=lambda: vmap(fn),
-                    loop=lambda k, X: _stack_zip(fn, k, X),
-                    vectorize=lambda k, X: np.vectorize(fn, otypes=[float])(X[:k]), outer=B, params={"B": B})
+        return Case(
+            name,
+            f"B={B:,}",
+            B,
+            lambda rng: (make(rng, B),),
+            hand,
+            astvmap=lambda: vmap(fn),
+            loop=lambda k, X: _stack_zip(fn, k, X),
+            vectorize=lambda k, X: np.vectorize(fn, otypes=[float])(X[:k]),
+            outer=B,
+            params={"B": B},
+        )
+
     return case
 
 
 def _mlp(B):
     per_example = partial(mlp, MLP_PARAMS)
     n_in, n_hidden, n_out = MLP_SIZES
-    return Case("mlp", f"{n_in}-{n_hidden}-{n_out}, B={B:,}", B,
-                lambda rng: (MLP_PARAMS, rng.normal(size=(B, n_in))), mlp_hand,
-                astvmap=lambda: vmap(mlp, in_axes=(None, 0)),
-                loop=lambda k, params, X: _stack_zip(per_example, k, X),
-                vectorize=lambda k, params, X: np.vectorize(per_example, signature="(n)->(m)")(X[:k]),
-                outer=B, params={"B": B, "sizes": list(MLP_SIZES)})
+    return Case(
+        "mlp",
+        f"{n_in}-{n_hidden}-{n_out}, B={B:,}",
+        B,
+        lambda rng: (MLP_PARAMS, rng.normal(size=(B, n_in))),
+        mlp_hand,
+        astvmap=lambda: vmap(mlp, in_axes=(None, 0)),
+        loop=lambda k, params, X: _stack_zip(per_example, k, X),
+        vectorize=lambda k, params, X: np.vectorize(per_example, signature="(n)->(m)")(X[:k]),
+        outer=B,
+        params={"B": B, "sizes": list(MLP_SIZES)},
+    )
 
 
 def _attention(B):
     T, d = SEQ_LEN, HEAD_DIM
-    return Case("attention", f"T={T}, d={d}, B={B:,}", B,
-                lambda rng: tuple(rng.normal(size=(B, T, d)) for _ in range(3)), attention_hand,
-                astvmap=lambda: vmap(attention),
-                loop=lambda k, Q, K, V: _stack_zip(attention, k, Q, K, V),
-                vectorize=lambda k, Q, K, V: np.vectorize(attention, signature="(t,d),(t,d),(t,d)->(t,d)")(
-                    Q[:k], K[:k], V[:k]),
-                outer=B, params={"B": B, "T": T, "d": d})
+    return Case(
+        "attention",
+        f"T={T}, d={d}, B={B:,}",
+        B,
+        lambda rng: tuple(rng.normal(size=(B, T, d)) for _ in range(3)),
+        attention_hand,
+        astvmap=lambda: vmap(attention),
+        loop=lambda k, Q, K, V: _stack_zip(attention, k, Q, K, V),
+        vectorize=lambda k, Q, K, V: np.vectorize(attention, signature="(t,d),(t,d),(t,d)->(t,d)")(
+            Q[:k], K[:k], V[:k]
+        ),
+        outer=B,
+        params={"B": B, "T": T, "d": d},
+    )
 
 
 _STEP = (1_000, 10_000, 100_000)
@@ -366,28 +449,63 @@ _STEP = (1_000, 10_000, 100_000)
 WORKLOADS: list[Workload] = [
     Workload("neuron", "sum(tanh(x @ W + b)), x: (5,)", _neuron, _STEP, (1_000, 10_000)),
     Workload("predict", "tanh(w @ x + b), w: (64, 128) unbatched", _predict, _STEP, (1_000, 10_000)),
-    Workload("custom_dot_d3", "dot(x, y) ** 2, x, y: (3,)", _custom_dot(3), _STEP, (10_000,), group="custom_dot"),
-    Workload("custom_dot_d256", "dot(x, y) ** 2, x, y: (256,)", _custom_dot(256), (1_000, 20_000), (2_000,),
-             group="custom_dot"),
-    Workload("convolve", "window-3 convolution as a Python loop, x: (5,)", _convolve(convolve, 5, 3), _STEP,
-             (10_000,)),
-    Workload("convolve_k", "window-9 convolution as a Python loop of 992 steps, x: (1000,)",
-             _convolve(convolve_k, 1000, 9), (100, 1_000), (100,)),
-    Workload("pairwise", "nested vmap of sum((x - y) ** 2), D=16", _pairwise, (128 ** 2, 1024 ** 2), (256 ** 2,)),
-    Workload("rbf_gram", "gram(rbf_kernel): nested vmap of lambdas, D=16", _rbf_gram, (128 ** 2, 1024 ** 2),
-             (256 ** 2,)),
-    Workload("mm", "vmap(vmap(vdot, (0, None)), (None, 1), 1): matrix product", _mm, (64 ** 2, 256 ** 2),
-             (64 ** 2,)),
-    Workload("piecewise", "if/elif/else on a per-example scalar", _scalar(
-        "piecewise", piecewise, piecewise_hand, lambda rng, n: rng.normal(scale=2.0, size=n)), _STEP, (10_000,)),
-    Workload("newton_sqrt", "while on a per-example condition (Newton's sqrt)", _scalar(
-        "newton_sqrt", newton_sqrt, newton_hand, lambda rng, n: rng.uniform(0.1, 100.0, size=n)), _STEP,
-             (10_000,)),
-    Workload("bisection", "while with an if inside (bisection for sqrt)", _scalar(
-        "bisection", bisection, bisection_hand, lambda rng, n: rng.uniform(0.0, 100.0, size=n)), _STEP,
-             (10_000,)),
+    Workload(
+        "custom_dot_d3", "dot(x, y) ** 2, x, y: (3,)", _custom_dot(3), _STEP, (10_000,), group="custom_dot"
+    ),
+    Workload(
+        "custom_dot_d256",
+        "dot(x, y) ** 2, x, y: (256,)",
+        _custom_dot(256),
+        (1_000, 20_000),
+        (2_000,),
+        group="custom_dot",
+    ),
+    Workload(
+        "convolve",
+        "window-3 convolution as a Python loop, x: (5,)",
+        _convolve(convolve, 5, 3),
+        _STEP,
+        (10_000,),
+    ),
+    Workload(
+        "convolve_k",
+        "window-9 convolution as a Python loop of 992 steps, x: (1000,)",
+        _convolve(convolve_k, 1000, 9),
+        (100, 1_000),
+        (100,),
+    ),
+    Workload("pairwise", "nested vmap of sum((x - y) ** 2), D=16", _pairwise, (128**2, 1024**2), (256**2,)),
+    Workload(
+        "rbf_gram", "gram(rbf_kernel): nested vmap of lambdas, D=16", _rbf_gram, (128**2, 1024**2), (256**2,)
+    ),
+    Workload(
+        "mm", "vmap(vmap(vdot, (0, None)), (None, 1), 1): matrix product", _mm, (64**2, 256**2), (64**2,)
+    ),
+    Workload(
+        "piecewise",
+        "if/elif/else on a per-example scalar",
+        _scalar("piecewise", piecewise, piecewise_hand, lambda rng, n: rng.normal(scale=2.0, size=n)),
+        _STEP,
+        (10_000,),
+    ),
+    Workload(
+        "newton_sqrt",
+        "while on a per-example condition (Newton's sqrt)",
+        _scalar("newton_sqrt", newton_sqrt, newton_hand, lambda rng, n: rng.uniform(0.1, 100.0, size=n)),
+        _STEP,
+        (10_000,),
+    ),
+    Workload(
+        "bisection",
+        "while with an if inside (bisection for sqrt)",
+        _scalar("bisection", bisection, bisection_hand, lambda rng, n: rng.uniform(0.0, 100.0, size=n)),
+        _STEP,
+        (10_000,),
+    ),
     Workload("mlp", "MLP 64-128-10 forward with softmax, params unbatched", _mlp, _STEP, (1_000, 10_000)),
-    Workload("attention", "causal attention, q, k, v: (32, 16)", _attention, (100, 1_000, 10_000), (100, 1_000)),
+    Workload(
+        "attention", "causal attention, q, k, v: (32, 16)", _attention, (100, 1_000, 10_000), (100, 1_000)
+    ),
 ]
 
 NAMES = [w.name for w in WORKLOADS]

@@ -3,6 +3,7 @@
 Guarantees: the text parses; every statement group is preceded by the user line it came from; a line
 map from generated lines (1-based, in this text) to user lines.
 """
+
 from __future__ import annotations
 
 import ast
@@ -15,7 +16,9 @@ def describe_val(v) -> str:
     kind = v.kind.value
     if kind in ("array", "scalar"):
         nd = "?" if v.ndim is None else v.ndim
-        return f"{'batched' if v.batched else 'unbatched'}, ndim={nd}" + (f", {kind}" if kind == "scalar" else "")
+        return f"{'batched' if v.batched else 'unbatched'}, ndim={nd}" + (
+            f", {kind}" if kind == "scalar" else ""
+        )
     return f"{'batched' if v.batched else 'unbatched'} {kind}"
 
 
@@ -81,7 +84,9 @@ class _Emitter:
             self.add(depth, ast.unparse(s), note)
 
 
-def emit(fdef: ast.FunctionDef, header: list[str], origin, comment_lines: bool = True, annotate: bool = False):
+def emit(
+    fdef: ast.FunctionDef, header: list[str], origin, comment_lines: bool = True, annotate: bool = False
+):
     """(text, line_map) for `fdef`; `header` lines become leading comments; `annotate` adds each bound
     name's batchedness and rank as a trailing comment."""
     e = _Emitter(origin, comment_lines, annotate)

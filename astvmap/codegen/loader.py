@@ -4,6 +4,7 @@ The text is compiled inside a factory whose parameters are the generated code's 
 `av__`, transformed callees), so nothing is added to the user's module. The compiled text is registered
 in `linecache`, so tracebacks and `inspect.getsource` show it.
 """
+
 from __future__ import annotations
 
 import itertools
@@ -24,8 +25,10 @@ def load(text: str, name: str, free: dict, src):
     module = compile(full, filename, "exec")
     factory_code = next(c for c in module.co_consts if isinstance(c, types.CodeType) and c.co_name == FACTORY)
     code = next(c for c in factory_code.co_consts if isinstance(c, types.CodeType) and c.co_name == name)
-    closure = tuple(src.cells[n] if n in src.cells and n not in free else types.CellType(free[n])
-                    for n in code.co_freevars)
+    closure = tuple(
+        src.cells[n] if n in src.cells and n not in free else types.CellType(free[n])
+        for n in code.co_freevars
+    )
     fn = types.FunctionType(code, src.globals, name, src.defaults, closure or None)
     fn.__kwdefaults__ = dict(src.kwdefaults) if src.kwdefaults else None
     return fn, full, filename, 1

@@ -14,6 +14,7 @@ whole runs under `if not broke`. Loops nested inside are left alone (their own b
 Guarantees: the same behaviour for every input, except that the loop variable keeps running (callers
 check it is not read after the loop).
 """
+
 from __future__ import annotations
 
 import ast
@@ -66,12 +67,19 @@ def _block(stmts, broke, skip, flags):
             out.append(_at(ast.Assign([ast.Name(skip, ast.Store())], ast.Constant(True)), s))
             return out
         if isinstance(s, ast.If) and has_jumps([s]):
-            new = ast.If(s.test, _block(s.body, broke, skip, flags) or [ast.Pass()], _block(s.orelse, broke, skip, flags))
+            new = ast.If(
+                s.test,
+                _block(s.body, broke, skip, flags) or [ast.Pass()],
+                _block(s.orelse, broke, skip, flags),
+            )
             out.append(_at(new, s))
-            rest = _block(stmts[i + 1:], broke, skip, flags)
+            rest = _block(stmts[i + 1 :], broke, skip, flags)
             if rest:
-                test = _not(flags[0], s) if len(flags) == 1 else _at(
-                    ast.UnaryOp(ast.Not(), ast.BoolOp(ast.Or(), [_name(f, s) for f in flags])), s)
+                test = (
+                    _not(flags[0], s)
+                    if len(flags) == 1
+                    else _at(ast.UnaryOp(ast.Not(), ast.BoolOp(ast.Or(), [_name(f, s) for f in flags])), s)
+                )
                 out.append(_at(ast.If(test, rest, []), stmts[i + 1]))
             return out
         out.append(s)

@@ -2,6 +2,7 @@
 
 Guarantees after `run`: the function body holds only statements the transform knows.
 """
+
 from __future__ import annotations
 
 import ast
@@ -25,6 +26,10 @@ def run(fdef: ast.FunctionDef, filename: str, label: str) -> ast.FunctionDef:
         hit = _REJECT.get(type(node))
         if hit is not None:
             what, todo = hit
-            raise error_at(f"{label}: a batched function must be plain per-example code; got {what}. "
-                           f"{todo[0].upper() + todo[1:]}.", node, filename)
+            raise error_at(
+                f"{label}: a batched function must be plain per-example code; got {what}. "
+                f"{todo[0].upper() + todo[1:]}.",
+                node,
+                filename,
+            )
     return fdef

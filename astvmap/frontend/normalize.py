@@ -11,6 +11,7 @@ returned value per example like any other name).
 When both branches go on, the rest is copied into both. Returns inside loops are left alone.
 Guarantees: the same behaviour for every input.
 """
+
 from __future__ import annotations
 
 import ast
@@ -43,15 +44,24 @@ def _loop_returns(stmts, counter):
     flag when its condition is batched."""
     out, changed = [], False
     for s in stmts:
-        if isinstance(s, (ast.For, ast.While)) and not s.orelse and _returns_in(s.body, loop_depth=0) \
-                and not _returns_in(s.body, loop_depth=1, nested_only=True):
+        if (
+            isinstance(s, (ast.For, ast.While))
+            and not s.orelse
+            and _returns_in(s.body, loop_depth=0)
+            and not _returns_in(s.body, loop_depth=1, nested_only=True)
+        ):
             counter[0] += 1
             k = "" if counter[0] == 1 else f"_{counter[0]}"
             flag, value = f"returned{k}", f"result{k}"
             loop = copy.copy(s)
             loop.body = _replace_returns(s.body, flag, value)
-            init = _at(ast.Assign([ast.Tuple([ast.Name(flag, ast.Store()), ast.Name(value, ast.Store())], ast.Store())],
-                                  ast.Tuple([ast.Constant(False), ast.Constant(None)], ast.Load())), s)
+            init = _at(
+                ast.Assign(
+                    [ast.Tuple([ast.Name(flag, ast.Store()), ast.Name(value, ast.Store())], ast.Store())],
+                    ast.Tuple([ast.Constant(False), ast.Constant(None)], ast.Load()),
+                ),
+                s,
+            )
             after = _at(ast.If(ast.Name(flag, ast.Load()), [ast.Return(ast.Name(value, ast.Load()))], []), s)
             after.end_lineno, after.end_col_offset = s.end_lineno, s.end_col_offset
             out += [init, loop, after]
@@ -73,6 +83,7 @@ def _returns_in(stmts, loop_depth, nested_only=False) -> bool:
 
 def _depth(root, target) -> int:
     """How many loops (below `root`, root included) enclose `target`."""
+
     def walk(node, d):
         if node is target:
             return d
@@ -84,6 +95,7 @@ def _depth(root, target) -> int:
             if r is not None:
                 return r
         return None
+
     r = walk(root, 0)
     return 0 if r is None else r
 
@@ -92,9 +104,15 @@ def _replace_returns(stmts, flag, value):
     out = []
     for s in stmts:
         if isinstance(s, ast.Return):
-            out.append(_at(ast.Assign([ast.Tuple([ast.Name(flag, ast.Store()), ast.Name(value, ast.Store())],
-                                                 ast.Store())],
-                                      ast.Tuple([ast.Constant(True), s.value or ast.Constant(None)], ast.Load())), s))
+            out.append(
+                _at(
+                    ast.Assign(
+                        [ast.Tuple([ast.Name(flag, ast.Store()), ast.Name(value, ast.Store())], ast.Store())],
+                        ast.Tuple([ast.Constant(True), s.value or ast.Constant(None)], ast.Load()),
+                    ),
+                    s,
+                )
+            )
             out.append(_at(ast.Break(), s))
         elif isinstance(s, ast.If):
             new = copy.copy(s)
@@ -115,7 +133,9 @@ def _at(node, where):
 
 
 def _has_return(node) -> bool:
-    return any(isinstance(n, ast.Return) for b in (node.body, node.orelse) for s in b for n in _walk_no_defs(s))
+    return any(
+        isinstance(n, ast.Return) for b in (node.body, node.orelse) for s in b for n in _walk_no_defs(s)
+    )
 
 
 def _walk_no_defs(node):
@@ -141,7 +161,7 @@ def _block(stmts):
     for i, s in enumerate(stmts):
         if isinstance(s, ast.If) and _has_return(s):
             # Every path through the `if` that does not return continues with the rest of the block.
-            rest = stmts[i + 1:]
+            rest = stmts[i + 1 :]
             body = s.body if ends_with_return(s.body) else s.body + rest
             orelse = s.orelse if ends_with_return(s.orelse) else s.orelse + copy.deepcopy(rest)
             out.append(_copy_if(s, _block(body), _block(orelse)))

@@ -4,6 +4,7 @@ apart by `co_positions`), methods, and functions defined in notebook cells.
 Requires: the callable's file is in `linecache` (true for files, IPython cells and our own generated
 code). Guarantees: a `FunctionDef` whose node positions are positions in the user's file.
 """
+
 from __future__ import annotations
 
 import ast
@@ -16,7 +17,7 @@ from dataclasses import dataclass, field
 from ..errors import AstvmapError
 from ..kit.origins import Origin
 
-ASTVMAP_SOURCE = "__astvmap_source__"     # generated functions carry their FunctionSource here
+ASTVMAP_SOURCE = "__astvmap_source__"  # generated functions carry their FunctionSource here
 
 
 @dataclass
@@ -24,11 +25,11 @@ class FunctionSource:
     fdef: ast.FunctionDef
     origin: Origin
     globals: dict
-    cells: dict = field(default_factory=dict)      # free variable name -> cell (live values)
-    code: types.CodeType | None = None             # the user's code object (cache key), None if synthetic
+    cells: dict = field(default_factory=dict)  # free variable name -> cell (live values)
+    code: types.CodeType | None = None  # the user's code object (cache key), None if synthetic
     defaults: tuple | None = None
     kwdefaults: dict | None = None
-    generated: bool = False                        # our own generated code (no user lines to cite)
+    generated: bool = False  # our own generated code (no user lines to cite)
 
     @property
     def name(self) -> str:
@@ -75,7 +76,8 @@ def _no_source(fn, why: str) -> AstvmapError:
     return AstvmapError(
         f"vmap({name}): astvmap rewrites Python source; got a function without source ({why}). "
         "Define it in a .py file or a notebook cell (not with exec or eval), or register a rule for it "
-        "with astvmap.register")
+        "with astvmap.register"
+    )
 
 
 def function_source(fn) -> FunctionSource:
@@ -93,23 +95,32 @@ def function_source(fn) -> FunctionSource:
             raise _no_source(fn, f"no source text for {code.co_filename!r}")
         found = _find(tree, code)
         if found[0] is not None:
-            _FOUND[code] = found            # a lambda made per call is found once, not per call
+            _FOUND[code] = found  # a lambda made per call is found once, not per call
     node, name = found
     if node is None:
         raise _no_source(fn, f"no definition of {code.co_name!r} at {code.co_filename}:{code.co_firstlineno}")
     if isinstance(node, ast.Lambda):
-        fdef = ast.FunctionDef(name=name, args=node.args, body=[ast.Return(node.body)], decorator_list=[],
-                               returns=None)
+        fdef = ast.FunctionDef(
+            name=name, args=node.args, body=[ast.Return(node.body)], decorator_list=[], returns=None
+        )
         ast.copy_location(fdef, node)
         fdef.body[0].lineno, fdef.body[0].col_offset = node.body.lineno, node.body.col_offset
         fdef.body[0].end_lineno, fdef.body[0].end_col_offset = node.body.end_lineno, node.body.end_col_offset
     else:
-        fdef = ast.FunctionDef(name=node.name, args=node.args, body=node.body, decorator_list=[],
-                               returns=None)
+        fdef = ast.FunctionDef(
+            name=node.name, args=node.args, body=node.body, decorator_list=[], returns=None
+        )
         ast.copy_location(fdef, node)
     cells = dict(zip(code.co_freevars, fn.__closure__ or ()))
-    return FunctionSource(fdef, Origin(code.co_filename, fdef.lineno), fn.__globals__, cells, code,
-                          fn.__defaults__, fn.__kwdefaults__)
+    return FunctionSource(
+        fdef,
+        Origin(code.co_filename, fdef.lineno),
+        fn.__globals__,
+        cells,
+        code,
+        fn.__defaults__,
+        fn.__kwdefaults__,
+    )
 
 
 def _find(tree: ast.Module, code: types.CodeType):
@@ -120,7 +131,9 @@ def _find(tree: ast.Module, code: types.CodeType):
             # Several lambdas on one line: the one whose body holds the code's first positions.
             pos = [(l, c) for (l, _, c, _) in code.co_positions() if l is not None and c is not None]
             lambdas = [n for n in lambdas if any(_inside(n.body, p) for p in pos)] or lambdas
-            lambdas.sort(key=lambda n: (n.body.end_lineno - n.body.lineno, n.body.end_col_offset - n.body.col_offset))
+            lambdas.sort(
+                key=lambda n: (n.body.end_lineno - n.body.lineno, n.body.end_col_offset - n.body.col_offset)
+            )
         if not lambdas:
             return None, None
         lam = lambdas[0]
@@ -142,8 +155,12 @@ def _inside(node: ast.AST, pos) -> bool:
 def _lambda_name(tree: ast.Module, lam: ast.Lambda) -> str:
     """`vv` for `vv = lambda x, y: ...`; otherwise `lambda`."""
     for n in ast.walk(tree):
-        if isinstance(n, ast.Assign) and n.value is lam and len(n.targets) == 1 \
-                and isinstance(n.targets[0], ast.Name):
+        if (
+            isinstance(n, ast.Assign)
+            and n.value is lam
+            and len(n.targets) == 1
+            and isinstance(n.targets[0], ast.Name)
+        ):
             return n.targets[0].id
     return "lambda"
 

@@ -1,4 +1,5 @@
 """Readable, deterministic fresh names (`name_1`, `name_2`, ...) that avoid every name in use."""
+
 from __future__ import annotations
 
 import ast
@@ -12,7 +13,11 @@ class Namer:
     def for_tree(cls, tree: ast.AST, extra=()) -> "Namer":
         names = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)}
         names |= {n.arg for n in ast.walk(tree) if isinstance(n, ast.arg)}
-        names |= {n.name for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.Lambda)) and hasattr(n, "name")}
+        names |= {
+            n.name
+            for n in ast.walk(tree)
+            if isinstance(n, (ast.FunctionDef, ast.Lambda)) and hasattr(n, "name")
+        }
         return cls(names | set(extra))
 
     def fresh(self, hint: str) -> str:

@@ -1,4 +1,5 @@
 """Where user code came from: file, line offset, and the source line text for comments and errors."""
+
 from __future__ import annotations
 
 import linecache
@@ -8,8 +9,8 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class Origin:
-    filename: str          # as in the code object (`co_filename`)
-    firstlineno: int       # line of the `def`/`lambda` in that file
+    filename: str  # as in the code object (`co_filename`)
+    firstlineno: int  # line of the `def`/`lambda` in that file
 
     def line(self, lineno: int) -> str:
         return linecache.getline(self.filename, lineno).strip()

@@ -5,6 +5,7 @@
 Template names listed as keywords are replaced by the given AST node (deep-copied) or, for plain Python
 values, by the equivalent constant expression. Templates read like the code they produce.
 """
+
 from __future__ import annotations
 
 import ast

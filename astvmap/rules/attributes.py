@@ -1,6 +1,7 @@
 """Array attributes and sizes: `.shape`, `.ndim`, `.size`, `len()`, `.T`, `.mT`, `.real`, `.imag`,
 `.dtype`. Of a batched value they are per-example (unbatched) values: `(B, *s).shape` is `s`.
 """
+
 from __future__ import annotations
 
 import ast
@@ -25,7 +26,11 @@ def batch_shape(ctx, x) -> Operand:
 
 @register(np.shape)
 def batch_np_shape(ctx, x) -> Operand:
-    return batch_shape(ctx, x) if x.batched else Operand(ctx.call.rebuild([x.node], {}), Val(False, None, Kind.TUPLE))
+    return (
+        batch_shape(ctx, x)
+        if x.batched
+        else Operand(ctx.call.rebuild([x.node], {}), Val(False, None, Kind.TUPLE))
+    )
 
 
 @register(np.ndarray.ndim)
@@ -39,13 +44,17 @@ def batch_ndim(ctx, x) -> Operand:
 
 @register(np.ndim)
 def batch_np_ndim(ctx, x) -> Operand:
-    return Operand(ctx.expr("np.ndim(x) - 1", x=x.node) if x.batched else ctx.call.rebuild([x.node], {}), _INT)
+    return Operand(
+        ctx.expr("np.ndim(x) - 1", x=x.node) if x.batched else ctx.call.rebuild([x.node], {}), _INT
+    )
 
 
 @register(np.ndarray.size)
 def batch_size_attr(ctx, x) -> Operand:
     # (B, *s).size -> prod(s)
-    return Operand(ctx.expr("av__.example_size(x)", x=x.node) if x.batched else ctx.expr("x.size", x=x.node), _INT)
+    return Operand(
+        ctx.expr("av__.example_size(x)", x=x.node) if x.batched else ctx.expr("x.size", x=x.node), _INT
+    )
 
 
 @register(np.size)
@@ -86,8 +95,11 @@ def batch_T(ctx, x) -> Operand:
 @register(np.ndarray.mT, np.ndarray.real, np.ndarray.imag)
 def batch_same_attr(ctx, x) -> Operand:
     # attributes that act on trailing axes or elementwise: the same attribute of the batch
-    node = ast.Attribute(x.node, ctx.call.node.attr, ast.Load()) if isinstance(ctx.call.node, ast.Attribute) \
+    node = (
+        ast.Attribute(x.node, ctx.call.node.attr, ast.Load())
+        if isinstance(ctx.call.node, ast.Attribute)
         else ctx.call.rebuild([x.node], {})
+    )
     kind = "f" if ctx.call.fn is not np.ndarray.mT and x.val.dtype == "c" else x.val.dtype
     return out(node, x.batched, x.val.ndim, kind)
 

@@ -1,6 +1,7 @@
 """Python builtins and `math`, with their own semantics (DESIGN "Traps"): `max(1, nan)` is 1,
 `round` and `math.floor` return int, `math.sqrt(-1)` raises, `int(nan)` raises.
 """
+
 from __future__ import annotations
 
 import ast
@@ -79,8 +80,11 @@ def _minmax(ctx, args, kwargs, py_fn, cmp):
             name = "py_max" if py_fn is builtins.max else "py_min"
             return out(ctx.expr(f"av__.{name}(x)", x=a.node), True, v.ndim - 1, v.dtype)
         if v.kind in (Kind.LIST, Kind.TUPLE) and v.elts is not None:
-            args = [Operand(n, e) for n, e in zip(a.node.elts, v.elts)] if isinstance(a.node, (ast.List, ast.Tuple)) \
+            args = (
+                [Operand(n, e) for n, e in zip(a.node.elts, v.elts)]
+                if isinstance(a.node, (ast.List, ast.Tuple))
                 else None
+            )
             if args is None:
                 raise ctx.fail(f"{py_fn.__name__}() of a sequence")
         else:
@@ -120,8 +124,12 @@ def batch_sum(ctx, iterable, start=None) -> Operand:
         return out(node, True, v.ndim - 1, v.dtype)
     item = v.item
     args = [iterable.node] + ([start.node] if start is not None else [])
-    return out(ctx.call.rebuild(args, {}), True, None if item is None else item.ndim,
-               None if item is None else item.dtype)
+    return out(
+        ctx.call.rebuild(args, {}),
+        True,
+        None if item is None else item.ndim,
+        None if item is None else item.dtype,
+    )
 
 
 @register(any, all)
@@ -131,7 +139,9 @@ def batch_any_all(ctx, iterable) -> Operand:
     fn = "any" if ctx.call.fn is builtins.any else "all"
     if v.batched and v.kind == Kind.ARRAY:
         if v.ndim != 1:
-            raise ctx.fail(f"{fn}() over the rows of a per-example array (the loop takes each row's truth value)")
+            raise ctx.fail(
+                f"{fn}() over the rows of a per-example array (the loop takes each row's truth value)"
+            )
         return out(ctx.expr(f"np.{fn}(x, axis=1)", x=iterable.node), True, 0, "b")
     item = v.item if v.item is not None else None
     if item is None or item.ndim != 0:
@@ -143,8 +153,10 @@ def batch_any_all(ctx, iterable) -> Operand:
 def batch_range(ctx, *args) -> Operand:
     if any(a.batched for a in args):
         raise ctx.fail("a range whose length differs between examples needs the control-flow rewrite")
-    return Operand(ctx.call.rebuild([a.node for a in args], {}), Val(False, None, Kind.LIST,
-                                                                    item=Val(False, 0, Kind.SCALAR, "i")))
+    return Operand(
+        ctx.call.rebuild([a.node for a in args], {}),
+        Val(False, None, Kind.LIST, item=Val(False, 0, Kind.SCALAR, "i")),
+    )
 
 
 @register(enumerate)
@@ -152,15 +164,21 @@ def batch_enumerate(ctx, iterable, start=None) -> Operand:
     v = iterable.val
     node = ctx.call.rebuild([iterable.node] + ([start.node] if start is not None else []), {})
     if v.batched and v.kind == Kind.ARRAY:
-        node = ctx.call.rebuild([ctx.expr("np.moveaxis(x, 1, 0)", x=iterable.node)] +
-                                ([start.node] if start is not None else []), {})
+        node = ctx.call.rebuild(
+            [ctx.expr("np.moveaxis(x, 1, 0)", x=iterable.node)] + ([start.node] if start is not None else []),
+            {},
+        )
         elt = Val(True, None if v.ndim is None else v.ndim - 1, Kind.ARRAY, v.dtype)
     else:
         from .values import list_item
+
         elt = list_item(v) if v.kind in (Kind.LIST, Kind.TUPLE) else v.item
         if elt is None:
-            elt = Val(False, None if v.ndim is None else v.ndim - 1, Kind.ARRAY) if v.kind == Kind.ARRAY else \
-                Val(False, None, Kind.OTHER)
+            elt = (
+                Val(False, None if v.ndim is None else v.ndim - 1, Kind.ARRAY)
+                if v.kind == Kind.ARRAY
+                else Val(False, None, Kind.OTHER)
+            )
     pair = Val(elt.batched, None, Kind.TUPLE, None, (Val(False, 0, Kind.SCALAR, "i"), elt))
     return Operand(node, Val(elt.batched, None, Kind.LIST, item=pair))
 
@@ -168,6 +186,7 @@ def batch_enumerate(ctx, iterable, start=None) -> Operand:
 @register(zip)
 def batch_zip(ctx, *iterables) -> Operand:
     from .values import list_item
+
     nodes, elts = [], []
     for it in iterables:
         v = it.val
@@ -190,14 +209,58 @@ def batch_isinstance(ctx, obj, cls) -> Operand:
 
 
 # ---- math -----------------------------------------------------------------------------------------
-_MATH_FLOAT = [math.exp, math.log, math.log10, math.log2, math.log1p, math.expm1, math.sqrt, math.sin, math.cos,
-               math.tan, math.asin, math.acos, math.atan, math.sinh, math.cosh, math.tanh, math.asinh, math.acosh,
-               math.atanh, math.atan2, math.hypot, math.pow, math.fabs, math.erf, math.erfc]
-_NP_OF = {math.exp: "exp", math.log: "log", math.log10: "log10", math.log2: "log2", math.log1p: "log1p",
-          math.expm1: "expm1", math.sqrt: "sqrt", math.sin: "sin", math.cos: "cos", math.tan: "tan",
-          math.asin: "arcsin", math.acos: "arccos", math.atan: "arctan", math.sinh: "sinh", math.cosh: "cosh",
-          math.tanh: "tanh", math.asinh: "arcsinh", math.acosh: "arccosh", math.atanh: "arctanh",
-          math.atan2: "arctan2", math.hypot: "hypot", math.pow: "power", math.fabs: "fabs"}
+_MATH_FLOAT = [
+    math.exp,
+    math.log,
+    math.log10,
+    math.log2,
+    math.log1p,
+    math.expm1,
+    math.sqrt,
+    math.sin,
+    math.cos,
+    math.tan,
+    math.asin,
+    math.acos,
+    math.atan,
+    math.sinh,
+    math.cosh,
+    math.tanh,
+    math.asinh,
+    math.acosh,
+    math.atanh,
+    math.atan2,
+    math.hypot,
+    math.pow,
+    math.fabs,
+    math.erf,
+    math.erfc,
+]
+_NP_OF = {
+    math.exp: "exp",
+    math.log: "log",
+    math.log10: "log10",
+    math.log2: "log2",
+    math.log1p: "log1p",
+    math.expm1: "expm1",
+    math.sqrt: "sqrt",
+    math.sin: "sin",
+    math.cos: "cos",
+    math.tan: "tan",
+    math.asin: "arcsin",
+    math.acos: "arccos",
+    math.atan: "arctan",
+    math.sinh: "sinh",
+    math.cosh: "cosh",
+    math.tanh: "tanh",
+    math.asinh: "arcsinh",
+    math.acosh: "arccosh",
+    math.atanh: "arctanh",
+    math.atan2: "arctan2",
+    math.hypot: "hypot",
+    math.pow: "power",
+    math.fabs: "fabs",
+}
 
 
 @register(*[f for f in _MATH_FLOAT if f in _NP_OF])
@@ -224,4 +287,3 @@ def batch_isnan(ctx, x) -> Operand:
     _scalar(ctx, x)
     name = ctx.call.fn.__name__
     return out(ctx.expr(f"np.{name}(x)", x=x.node), True, 0, "b")
-

@@ -1,4 +1,5 @@
 """Shared pieces of batching rules: rank alignment (NOTE [mixed ranks]), axis shifting, result Vals."""
+
 from __future__ import annotations
 
 import ast
@@ -8,7 +9,13 @@ import numpy as np
 from ..kit import templates
 from .values import NO_STATIC, Kind, Operand, Val
 
-_DUMMY = {"b": np.bool_(True), "i": np.int64(1), "u": np.uint64(1), "f": np.float64(0.5), "c": np.complex128(0.5)}
+_DUMMY = {
+    "b": np.bool_(True),
+    "i": np.int64(1),
+    "u": np.uint64(1),
+    "f": np.float64(0.5),
+    "c": np.complex128(0.5),
+}
 _PY_DUMMY = {"b": True, "i": 1, "f": 0.5, "c": 0.5j}
 
 
@@ -21,8 +28,9 @@ def arrays(*ops) -> bool:
     meets an array as an array (`x + (1, 2)`), but two containers concatenate."""
     if any(o.val.kind in (Kind.NONE, Kind.DICT, Kind.CALLABLE, Kind.MODULE) for o in ops):
         return False
-    return any(o.val.kind == Kind.ARRAY or o.batched for o in ops) or \
-        all(o.val.kind in (Kind.ARRAY, Kind.SCALAR) for o in ops)
+    return any(o.val.kind == Kind.ARRAY or o.batched for o in ops) or all(
+        o.val.kind in (Kind.ARRAY, Kind.SCALAR) for o in ops
+    )
 
 
 def rank(o) -> int | None:
@@ -66,7 +74,9 @@ def align(ctx, ops) -> tuple[list[ast.expr], int | None]:
         tmp = ctx.temp(ctx.expr("av__.align(values, flags)", values=values, flags=flags), "aligned")
         return [templates.index(tmp, [i]) for i in range(len(ops))], None
     top = max(ranks) if ranks else 0
-    nodes = [templates.batch_slice_prefix(o.node, top - r) if o.batched else o.node for o, r in zip(ops, ranks)]
+    nodes = [
+        templates.batch_slice_prefix(o.node, top - r) if o.batched else o.node for o, r in zip(ops, ranks)
+    ]
     return nodes, top
 
 
@@ -75,7 +85,7 @@ def static(op, default=NO_STATIC):
     if op is None or not isinstance(op, Operand):
         return op if op is not None else default if default is not NO_STATIC else None
     if op.val.kind == Kind.NONE:
-        return None        # a None-valued name: the specialization is keyed on it being None
+        return None  # a None-valued name: the specialization is keyed on it being None
     return op.static
 
 

@@ -2,6 +2,7 @@
 fill value. Creation from unbatched shapes never reaches a rule (NOTE [unbatched stays unbatched]); the
 rules still report the rank of what they make.
 """
+
 from __future__ import annotations
 
 import ast
@@ -23,7 +24,7 @@ def _shape_ndim(shape) -> int | None:
     if isinstance(shape, Operand) and shape.val.kind == Kind.TUPLE and shape.val.elts is not None:
         return len(shape.val.elts)
     if isinstance(shape, Operand) and shape.val.kind in (Kind.SCALAR, Kind.ARRAY) and shape.val.ndim == 0:
-        return 1            # one computed length, `np.zeros(len(x) - k + 1)`
+        return 1  # one computed length, `np.zeros(len(x) - k + 1)`
     return None
 
 
@@ -42,8 +43,12 @@ def batch_zeros(ctx, shape, dtype=None, **kwargs) -> Operand:
     if shape.batched:
         raise ctx.fail("an array whose shape differs between examples")
     kind = _dtype_kind(dtype) or "f"
-    return out(ctx.call.rebuild([shape.node] + ([dtype.node] if dtype else []), kw_nodes(kwargs)), False,
-               _shape_ndim(shape), kind)
+    return out(
+        ctx.call.rebuild([shape.node] + ([dtype.node] if dtype else []), kw_nodes(kwargs)),
+        False,
+        _shape_ndim(shape),
+        kind,
+    )
 
 
 @register(np.full)
@@ -53,14 +58,24 @@ def batch_full(ctx, shape, fill_value, dtype=None, **kwargs) -> Operand:
         raise ctx.fail("an array whose shape differs between examples")
     nd = _shape_ndim(shape)
     if not fill_value.batched:
-        return out(ctx.call.rebuild([shape.node, fill_value.node] + ([dtype.node] if dtype else []),
-                                    kw_nodes(kwargs)), False, nd, _dtype_kind(dtype) or fill_value.val.dtype)
+        return out(
+            ctx.call.rebuild(
+                [shape.node, fill_value.node] + ([dtype.node] if dtype else []), kw_nodes(kwargs)
+            ),
+            False,
+            nd,
+            _dtype_kind(dtype) or fill_value.val.dtype,
+        )
     if nd is None or fill_value.val.ndim is None:
         raise ctx.fail("np.full with a batched fill value and a shape of unknown rank")
     value = static(shape)
-    dims = [ctx.batch_size()] + ([templates.const(value)] if isinstance(value, int) else
-                                 [templates.const(v) for v in value] if isinstance(value, tuple) else
-                                 [ast.Starred(shape.node, ast.Load())])
+    dims = [ctx.batch_size()] + (
+        [templates.const(value)]
+        if isinstance(value, int)
+        else [templates.const(v) for v in value]
+        if isinstance(value, tuple)
+        else [ast.Starred(shape.node, ast.Load())]
+    )
     fill = templates.batch_slice_prefix(fill_value.node, nd - fill_value.val.ndim)
     args = [ast.Tuple(dims, ast.Load()), fill] + ([dtype.node] if dtype else [])
     return out(ctx.call.rebuild(args, kw_nodes(kwargs)), True, nd, _dtype_kind(dtype) or fill_value.val.dtype)
@@ -71,8 +86,14 @@ def batch_like(ctx, a, dtype=None, *args, **kwargs) -> Operand:
     # (B, *s) -> (B, *s): the same call
     if "shape" in kwargs:
         raise ctx.fail("*_like with shape=")
-    return out(ctx.call.rebuild([a.node] + ([dtype.node] if dtype else []) + [x.node for x in args], kw_nodes(kwargs)),
-               a.batched, a.val.ndim, _dtype_kind(dtype) or a.val.dtype)
+    return out(
+        ctx.call.rebuild(
+            [a.node] + ([dtype.node] if dtype else []) + [x.node for x in args], kw_nodes(kwargs)
+        ),
+        a.batched,
+        a.val.ndim,
+        _dtype_kind(dtype) or a.val.dtype,
+    )
 
 
 @register(np.full_like)
@@ -86,8 +107,12 @@ def batch_full_like(ctx, a, fill_value, dtype=None, **kwargs) -> Operand:
         if a.val.ndim is None or fill_value.val.ndim is None:
             raise ctx.fail("full_like of unknown rank")
         nodes[1] = templates.batch_slice_prefix(fill_value.node, a.val.ndim - fill_value.val.ndim)
-    return out(ctx.call.rebuild(nodes + ([dtype.node] if dtype else []), kw_nodes(kwargs)), a.batched, a.val.ndim,
-               _dtype_kind(dtype) or a.val.dtype)
+    return out(
+        ctx.call.rebuild(nodes + ([dtype.node] if dtype else []), kw_nodes(kwargs)),
+        a.batched,
+        a.val.ndim,
+        _dtype_kind(dtype) or a.val.dtype,
+    )
 
 
 @register(np.arange, np.linspace, np.logspace, np.eye, np.identity)
@@ -95,7 +120,12 @@ def batch_range_like(ctx, *args, **kwargs) -> Operand:
     # their sizes must be the same for every example
     if any(a.batched for a in list(args) + list(kwargs.values())):
         fn = ctx.call.fn
-        if fn in (np.linspace, np.logspace) and len(args) >= 3 and not args[2].batched and "num" not in kwargs:
+        if (
+            fn in (np.linspace, np.logspace)
+            and len(args) >= 3
+            and not args[2].batched
+            and "num" not in kwargs
+        ):
             return _batched_linspace(ctx, *args, **kwargs)
         raise ctx.fail(f"{ctx.call.fn.__name__} whose size differs between examples")
     nd = 2 if ctx.call.fn in (np.eye, np.identity) else 1
@@ -109,7 +139,9 @@ def _batched_linspace(ctx, start, stop, num, *rest, **kwargs):
         raise ctx.fail("linspace with options")
     if (start.val.ndim or 0) != 0 or (stop.val.ndim or 0) != 0:
         raise ctx.fail("linspace with array endpoints")
-    node = ctx.call.rebuild([start.node, stop.node, num.node], {**kw_nodes(kwargs), "axis": templates.const(-1)})
+    node = ctx.call.rebuild(
+        [start.node, stop.node, num.node], {**kw_nodes(kwargs), "axis": templates.const(-1)}
+    )
     return out(node, True, 1, "f")
 
 
@@ -120,16 +152,22 @@ def batch_array(ctx, obj, dtype=None, *args, **kwargs) -> Operand:
     kind = _dtype_kind(dtype)
     v = obj.val
     if v.kind == Kind.ARRAY and v.obj == FRESH_ROWS and not extra and not kwargs:
-        return out(obj.node, True, v.ndim, v.dtype)       # a vectorized loop's fresh rows: no copy
+        return out(obj.node, True, v.ndim, v.dtype)  # a vectorized loop's fresh rows: no copy
     if v.kind == Kind.ARRAY:
-        return out(ctx.call.rebuild([obj.node] + extra, kw_nodes(kwargs)), obj.batched, v.ndim, kind or v.dtype)
+        return out(
+            ctx.call.rebuild([obj.node] + extra, kw_nodes(kwargs)), obj.batched, v.ndim, kind or v.dtype
+        )
     if v.kind not in (Kind.LIST, Kind.TUPLE):
         if obj.batched:
             raise ctx.fail(f"np.array of a batched {v.kind.value}")
         return out(ctx.call.rebuild([obj.node] + extra, kw_nodes(kwargs)), False, None, kind)
     if not obj.batched:
         item = list_item(v)
-        nd = None if item is None or item.ndim is None or item.kind not in (Kind.ARRAY, Kind.SCALAR) else item.ndim + 1
+        nd = (
+            None
+            if item is None or item.ndim is None or item.kind not in (Kind.ARRAY, Kind.SCALAR)
+            else item.ndim + 1
+        )
         return out(ctx.call.rebuild([obj.node] + extra, kw_nodes(kwargs)), False, nd, kind)
     if args or set(kwargs) - {"copy"} and not (set(kwargs) <= {"dtype"}):
         raise ctx.fail("np.array of batched values with options")
@@ -169,7 +207,9 @@ def _stack_display(ctx, op: Operand):
     the batch first. `np.array([1.5, x_f32])` is float64 per example, and so is the stack of a float32
     batch with a float64 repeat: dtypes agree with the loop."""
     v = op.val
-    if not (isinstance(op.node, (ast.List, ast.Tuple)) and v.elts is not None and len(op.node.elts) == len(v.elts)):
+    if not (
+        isinstance(op.node, (ast.List, ast.Tuple)) and v.elts is not None and len(op.node.elts) == len(v.elts)
+    ):
         raise ctx.fail("np.array of a sequence whose items are not written out")
     items = [Operand(n, e) for n, e in zip(op.node.elts, v.elts)]
     if not items:
@@ -182,11 +222,17 @@ def _stack_display(ctx, op: Operand):
             node, r = it.node, it.val.ndim
         else:
             r = _display_rank(it)
-            node = ctx.expr("av__.batch_broadcast(np.array(x), B)" if it.val.kind in (Kind.LIST, Kind.TUPLE) else
-                            "av__.batch_broadcast(x, B)", x=it.node, B=ctx.batch_size())
+            node = ctx.expr(
+                "av__.batch_broadcast(np.array(x), B)"
+                if it.val.kind in (Kind.LIST, Kind.TUPLE)
+                else "av__.batch_broadcast(x, B)",
+                x=it.node,
+                B=ctx.batch_size(),
+            )
         ranks.add(r)
         nodes.append(node)
     if None in ranks or len(ranks) != 1:
-        raise ctx.fail("np.array of items of different or unknown ranks (the loop may raise or build objects)")
+        raise ctx.fail(
+            "np.array of items of different or unknown ranks (the loop may raise or build objects)"
+        )
     return ctx.expr("np.stack(xs, axis=1)", xs=ast.List(nodes, ast.Load())), ranks.pop() + 1
-

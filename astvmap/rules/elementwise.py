@@ -3,6 +3,7 @@
 Shape case: per-example operands broadcast against each other; batched ones carry `(B, ...)` and are
 aligned first (NOTE [mixed ranks]): `(B,)` with `(n,)` -> `x[:, None] + y` -> `(B, n)`.
 """
+
 from __future__ import annotations
 
 import ast
@@ -14,19 +15,79 @@ from .common import align, arrays, kw_nodes, out, result_kind, require_unbatched
 from .registry import register
 from .values import Kind, MaskedSelection, Operand, Val
 
-OPERATORS = [operator.add, operator.sub, operator.mul, operator.truediv, operator.floordiv, operator.mod,
-             operator.pow, operator.and_, operator.or_, operator.xor, operator.lshift, operator.rshift,
-             operator.lt, operator.le, operator.gt, operator.ge, operator.eq, operator.ne,
-             operator.neg, operator.pos, operator.invert]
-UFUNCS = sorted({getattr(np, n) for n in dir(np) if isinstance(getattr(np, n), np.ufunc)}, key=lambda u: u.__name__)
-BROADCASTING = [np.where, np.clip, np.isclose, np.round, np.around, np.nan_to_num, np.real, np.imag, np.angle,
-                np.conj, np.sinc, np.i0, np.isreal, np.iscomplex, np.real_if_close, abs,
-                np.ndarray.clip, np.ndarray.round, np.ndarray.conj, np.ndarray.conjugate]
+OPERATORS = [
+    operator.add,
+    operator.sub,
+    operator.mul,
+    operator.truediv,
+    operator.floordiv,
+    operator.mod,
+    operator.pow,
+    operator.and_,
+    operator.or_,
+    operator.xor,
+    operator.lshift,
+    operator.rshift,
+    operator.lt,
+    operator.le,
+    operator.gt,
+    operator.ge,
+    operator.eq,
+    operator.ne,
+    operator.neg,
+    operator.pos,
+    operator.invert,
+]
+UFUNCS = sorted(
+    {getattr(np, n) for n in dir(np) if isinstance(getattr(np, n), np.ufunc)}, key=lambda u: u.__name__
+)
+BROADCASTING = [
+    np.where,
+    np.clip,
+    np.isclose,
+    np.round,
+    np.around,
+    np.nan_to_num,
+    np.real,
+    np.imag,
+    np.angle,
+    np.conj,
+    np.sinc,
+    np.i0,
+    np.isreal,
+    np.iscomplex,
+    np.real_if_close,
+    abs,
+    np.ndarray.clip,
+    np.ndarray.round,
+    np.ndarray.conj,
+    np.ndarray.conjugate,
+]
 
 
-_COMPARISONS = {operator.lt, operator.le, operator.gt, operator.ge, operator.eq, operator.ne, np.less, np.less_equal,
-                np.greater, np.greater_equal, np.equal, np.not_equal, np.logical_and, np.logical_or, np.logical_not,
-                np.logical_xor, np.isnan, np.isinf, np.isfinite, np.signbit, np.isclose}
+_COMPARISONS = {
+    operator.lt,
+    operator.le,
+    operator.gt,
+    operator.ge,
+    operator.eq,
+    operator.ne,
+    np.less,
+    np.less_equal,
+    np.greater,
+    np.greater_equal,
+    np.equal,
+    np.not_equal,
+    np.logical_and,
+    np.logical_or,
+    np.logical_not,
+    np.logical_xor,
+    np.isnan,
+    np.isinf,
+    np.isfinite,
+    np.signbit,
+    np.isclose,
+}
 
 
 @register(*OPERATORS, *[u for u in UFUNCS if u.nout == 1], *BROADCASTING, numba=True)
@@ -44,7 +105,7 @@ def batch_elementwise(ctx, *args, **kwargs) -> Operand:
     selection = _through_selection(ctx, args, kwargs)
     if selection is None:
         nodes, ndim = align(ctx, args)
-    else:   # only a reduction reads this (or the loop fails loudly on the ragged selection): no temporaries
+    else:  # only a reduction reads this (or the loop fails loudly on the ragged selection): no temporaries
         nodes, ndim = [a.node for a in args], None
     batched = any(a.batched for a in args)
     if ctx.call.fn in _COMPARISONS:
@@ -80,7 +141,9 @@ def batch_elementwise_multi(ctx, *args, **kwargs) -> Operand:
     nodes, ndim = align(ctx, args)
     nout = getattr(ctx.call.fn, "nout", 2)
     elt = Val(True, ndim, Kind.ARRAY)
-    return Operand(ctx.call.rebuild(nodes, kw_nodes(kwargs)), Val(True, None, Kind.TUPLE, None, (elt,) * nout))
+    return Operand(
+        ctx.call.rebuild(nodes, kw_nodes(kwargs)), Val(True, None, Kind.TUPLE, None, (elt,) * nout)
+    )
 
 
 @register(operator.not_)

@@ -7,6 +7,7 @@ Shape cases:
   batched x, batched int index      x[i]        -> x[arange(B), i]
 Out-of-range indices raise as the loop's would (NumPy checks every index).
 """
+
 from __future__ import annotations
 
 import ast
@@ -98,15 +99,19 @@ def batch_getitem(ctx, x, index) -> Operand:
     v = x.val
     if v.kind == Kind.OTHER and x.batched and not index.batched:
         # a per-example loop's result: a stacked array, or a tuple of them (known only at run time)
-        return Operand(ctx.expr("av__.getitem_any(x, i)", x=x.node, i=_index_value(ctx, index)),
-                       Val(True, None, Kind.OTHER))
+        return Operand(
+            ctx.expr("av__.getitem_any(x, i)", x=x.node, i=_index_value(ctx, index)),
+            Val(True, None, Kind.OTHER),
+        )
     if v.kind not in (Kind.ARRAY,):
         raise ctx.fail(f"indexing a batched {v.kind.value}")
     if not index.batched:
         # (B, *s)[idx] -> x[:, idx]
         if v.ndim == 0:
-            raise ctx.error("indexing a per-example scalar: the loop raises IndexError (invalid index to a "
-                            "scalar variable)")
+            raise ctx.error(
+                "indexing a per-example scalar: the loop raises IndexError (invalid index to a "
+                "scalar variable)"
+            )
         comps = components(index)
         kinds = [_classify(c) for c in comps]
         if kinds.count("array") + kinds.count("int") > 1 and "array" in kinds and _separated(kinds):
@@ -128,8 +133,9 @@ def batch_getitem(ctx, x, index) -> Operand:
     k = i.val.ndim
     nd = None if v.ndim is None else v.ndim - 1 + k
     if v.ndim == 0:
-        raise ctx.error("indexing a per-example scalar: the loop raises IndexError (invalid index to a scalar "
-                        "variable)")
+        raise ctx.error(
+            "indexing a per-example scalar: the loop raises IndexError (invalid index to a scalar variable)"
+        )
     if not x.batched:
         # w[i] with (B, *k) integers: w's rows, (B, *k, *w.shape[1:])
         return out(ast.Subscript(x.node, i.node, ast.Load()), True, nd, v.dtype)
@@ -142,9 +148,18 @@ def batch_getitem(ctx, x, index) -> Operand:
 def _full_slices_then_array(comps) -> bool:
     """`x[:, :, idx]`: full slices, then one per-example integer vector."""
     *lead, last = comps
-    return last.batched and last.val.ndim == 1 and last.val.dtype in ("i", "u") and all(
-        isinstance(c.node, ast.Slice) and c.node.lower is None and c.node.upper is None and c.node.step is None
-        for c in lead)
+    return (
+        last.batched
+        and last.val.ndim == 1
+        and last.val.dtype in ("i", "u")
+        and all(
+            isinstance(c.node, ast.Slice)
+            and c.node.lower is None
+            and c.node.upper is None
+            and c.node.step is None
+            for c in lead
+        )
+    )
 
 
 def _gather_along(ctx, x: Operand, comps) -> Operand:
@@ -154,8 +169,9 @@ def _gather_along(ctx, x: Operand, comps) -> Operand:
     p = len(comps) - 1
     if v.ndim is None or v.ndim <= p:
         raise ctx.fail("an index of unknown rank")
-    idx = ctx.expr("i.reshape(i.shape[:1] + (1,) * p + i.shape[1:] + (1,) * q)", i=comps[-1].node, p=p,
-                   q=v.ndim - p - 1)
+    idx = ctx.expr(
+        "i.reshape(i.shape[:1] + (1,) * p + i.shape[1:] + (1,) * q)", i=comps[-1].node, p=p, q=v.ndim - p - 1
+    )
     arr = x.node if x.batched else ctx.expr("x[None]", x=x.node)
     return out(ctx.expr("np.take_along_axis(a, i, axis=k)", a=arr, i=idx, k=p + 1), True, v.ndim, v.dtype)
 
@@ -171,8 +187,12 @@ def batch_take_along_axis(ctx, arr, indices, axis=None) -> Operand:
         raise ctx.fail("take_along_axis of unknown or different ranks")
     a = arr.node if arr.batched else ctx.expr("x[None]", x=arr.node)
     i = indices.node if indices.batched else ctx.expr("x[None]", x=indices.node)
-    return out(ctx.expr("np.take_along_axis(a, i, axis=k)", a=a, i=i, k=k + 1 if k >= 0 else k), True,
-               arr.val.ndim, arr.val.dtype)
+    return out(
+        ctx.expr("np.take_along_axis(a, i, axis=k)", a=a, i=i, k=k + 1 if k >= 0 else k),
+        True,
+        arr.val.ndim,
+        arr.val.dtype,
+    )
 
 
 def _scalar_gather(ctx, x: Operand, comps) -> Operand:
@@ -182,8 +202,12 @@ def _scalar_gather(ctx, x: Operand, comps) -> Operand:
     # axis to index, so the (B,) axis lands where NumPy puts it and is moved to the front.
     kinds = [_classify(c) for c in comps]
     v = x.val
-    if any(c.batched and (c.val.ndim != 0 or c.val.dtype not in ("i", "u")) for c in comps) \
-            or any(k not in ("int", "slice") for k in kinds) or v.ndim is None or len(comps) > v.ndim:
+    if (
+        any(c.batched and (c.val.ndim != 0 or c.val.dtype not in ("i", "u")) for c in comps)
+        or any(k not in ("int", "slice") for k in kinds)
+        or v.ndim is None
+        or len(comps) > v.ndim
+    ):
         raise ctx.fail("an index mixing per-example values with arrays, None or Ellipsis")
     nd = v.ndim - kinds.count("int")
     parts = [c.node for c in comps]
@@ -215,11 +239,16 @@ def _window(ctx, x: Operand, w: Window) -> Operand:
 
 def _index_value(ctx, index: Operand) -> ast.expr:
     """The index as an ordinary expression (slices written as `slice(...)`)."""
+
     def conv(n):
         if isinstance(n, ast.Slice):
-            return ast.Call(ast.Name("slice", ast.Load()),
-                            [p if p is not None else ast.Constant(None) for p in (n.lower, n.upper, n.step)], [])
+            return ast.Call(
+                ast.Name("slice", ast.Load()),
+                [p if p is not None else ast.Constant(None) for p in (n.lower, n.upper, n.step)],
+                [],
+            )
         return n
+
     node = index.node
     if isinstance(node, ast.Tuple):
         return ast.Tuple([conv(e) for e in node.elts], ast.Load())
@@ -259,15 +288,23 @@ def batch_take(ctx, a, indices, axis=None, **kwargs) -> Operand:
         # take(x, i) is x.flat[i]: gather from each flattened example
         flat = a.node if nd == 1 or not a.batched else ctx.expr("av__.flatten(x)", x=a.node)
         if not a.batched:
-            return out(ctx.expr("np.take(x, i)", x=a.node, i=indices.node), True, indices.val.ndim, a.val.dtype)
+            return out(
+                ctx.expr("np.take(x, i)", x=a.node, i=indices.node), True, indices.val.ndim, a.val.dtype
+            )
         k = indices.val.ndim
         rows = ctx.expr("np.arange(B)", B=ctx.batch_size())
         rows = templates.index(rows, [slice(None)] + [None] * k) if k else rows
         return out(ctx.expr("x[r, i]", x=flat, r=rows, i=indices.node), True, k, a.val.dtype)
     if axis is None:
         src = a.node if nd == 1 else ctx.expr("av__.flatten(x)", x=a.node)
-        return out(ctx.expr("np.take(x, i, axis=1)", x=src, i=indices.node), True, indices.val.ndim, a.val.dtype)
+        return out(
+            ctx.expr("np.take(x, i, axis=1)", x=src, i=indices.node), True, indices.val.ndim, a.val.dtype
+        )
     from .common import shift_axis
-    return out(ctx.expr("np.take(x, i, axis=k)", x=a.node, i=indices.node, k=shift_axis(ctx, axis, nd)), True,
-               None if nd is None or indices.val.ndim is None else nd - 1 + indices.val.ndim, a.val.dtype)
 
+    return out(
+        ctx.expr("np.take(x, i, axis=k)", x=a.node, i=indices.node, k=shift_axis(ctx, axis, nd)),
+        True,
+        None if nd is None or indices.val.ndim is None else nd - 1 + indices.val.ndim,
+        a.val.dtype,
+    )

@@ -4,6 +4,7 @@ Every contraction is first written as a per-example einsum, the batch letter is 
 operands and to the output, and the result is emitted as one `@` when it is a matrix product BLAS can
 do (`ij,bj->bi` is `x @ w.T`: `predict` becomes one GEMM), and as one `np.einsum` otherwise.
 """
+
 from __future__ import annotations
 
 import operator
@@ -18,15 +19,25 @@ from .values import Kind, Operand, Val
 
 # canonical batched spec -> matmul form (A, B are the two operands)
 _MATMUL = {
-    "bi,ij->bj": "A @ B", "ij,bj->bi": "B @ A.T", "bi,i->b": "A @ B", "i,bi->b": "B @ A",
-    "bij,jk->bik": "A @ B", "ij,bjk->bik": "A @ B", "bij,bjk->bik": "A @ B", "bij,j->bi": "A @ B",
-    "i,bij->bj": "A @ B", "bi,ji->bj": "A @ B.T", "bij,kj->bik": "A @ B.mT", "ij,bkj->bik": "A @ B.mT",
+    "bi,ij->bj": "A @ B",
+    "ij,bj->bi": "B @ A.T",
+    "bi,i->b": "A @ B",
+    "i,bi->b": "B @ A",
+    "bij,jk->bik": "A @ B",
+    "ij,bjk->bik": "A @ B",
+    "bij,bjk->bik": "A @ B",
+    "bij,j->bi": "A @ B",
+    "i,bij->bj": "A @ B",
+    "bi,ji->bj": "A @ B.T",
+    "bij,kj->bik": "A @ B.mT",
+    "ij,bkj->bik": "A @ B.mT",
 }
 
 
 def _canonical(specs, out_spec, batch):
     """Rename letters in order of first appearance (batch letter -> 'b') to look up _MATMUL."""
     names, free = {batch: "b"}, iter("ijklmnopqrstuvwxyz")
+
     def ren(s):
         r = ""
         for c in s:
@@ -34,6 +45,7 @@ def _canonical(specs, out_spec, batch):
                 names[c] = next(free)
             r += names[c]
         return r
+
     return ",".join(ren(s) for s in specs) + "->" + ren(out_spec)
 
 
@@ -44,8 +56,10 @@ def contract(ctx, specs: list[str], out_spec: str, ops: list[Operand], dtype=Non
     a user's einsum keeps its own letters."""
     if rename and "..." not in "".join(specs):
         names, free = {}, iter("ijklmnopqrstuvwxyz")
+
         def ren(s):
             return "".join(names.setdefault(c, next(free)) for c in s)
+
         specs = [ren(s) for s in specs]
         out_spec = ren(out_spec)
     used = set("".join(specs) + out_spec)
@@ -75,7 +89,9 @@ def _numeric(ctx, *ops):
 
 def _mul(ctx, a, b):
     nodes, nd = align(ctx, [a, b])
-    return out(ctx.expr("np.multiply(x, y)", x=nodes[0], y=nodes[1]), True, nd, result_kind(operator.mul, [a, b]))
+    return out(
+        ctx.expr("np.multiply(x, y)", x=nodes[0], y=nodes[1]), True, nd, result_kind(operator.mul, [a, b])
+    )
 
 
 @register(np.dot, np.ndarray.dot)
@@ -148,8 +164,9 @@ def batch_inner(ctx, a, b) -> Operand:
         return _mul(ctx, a, b)
     la = _letters(ra - 1) + ["z"]
     lb = _letters(rb - 1, skip="".join(la)) + ["z"]
-    return contract(ctx, ["".join(la), "".join(lb)], "".join(la[:-1] + lb[:-1]), [a, b],
-                    result_kind(np.inner, [a, b]))
+    return contract(
+        ctx, ["".join(la), "".join(lb)], "".join(la[:-1] + lb[:-1]), [a, b], result_kind(np.inner, [a, b])
+    )
 
 
 @register(np.outer)
@@ -197,7 +214,9 @@ def batch_einsum(ctx, subscripts, *operands, **kwargs) -> Operand:
     in_specs = ins.split(",")
     if not _:
         letters = [c for c in ins if c.isalpha()]
-        outs = ("..." if "..." in ins else "") + "".join(sorted(c for c in set(letters) if letters.count(c) == 1))
+        outs = ("..." if "..." in ins else "") + "".join(
+            sorted(c for c in set(letters) if letters.count(c) == 1)
+        )
     return contract(ctx, in_specs, outs, list(operands), None, rename=False)
 
 
@@ -218,9 +237,22 @@ def batch_trace(ctx, a, offset=None, axis1=None, axis2=None, **kwargs) -> Operan
 
 
 # ---- np.linalg ----------------------------------------------------------------------------------
-_STACKED = [np.linalg.inv, np.linalg.det, np.linalg.cholesky, np.linalg.eigvalsh, np.linalg.eigvals,
-            np.linalg.pinv, np.linalg.matrix_rank]
-_STACKED_TUPLE = {np.linalg.slogdet: 2, np.linalg.eigh: 2, np.linalg.eig: 2, np.linalg.svd: 3, np.linalg.qr: 2}
+_STACKED = [
+    np.linalg.inv,
+    np.linalg.det,
+    np.linalg.cholesky,
+    np.linalg.eigvalsh,
+    np.linalg.eigvals,
+    np.linalg.pinv,
+    np.linalg.matrix_rank,
+]
+_STACKED_TUPLE = {
+    np.linalg.slogdet: 2,
+    np.linalg.eigh: 2,
+    np.linalg.eig: 2,
+    np.linalg.svd: 3,
+    np.linalg.qr: 2,
+}
 
 
 @register(*_STACKED)
@@ -231,7 +263,13 @@ def batch_linalg_stacked(ctx, a, *args, **kwargs) -> Operand:
     if a.val.ndim is None or a.val.ndim < 2:
         raise ctx.fail("linalg of a per-example array of rank < 2")
     fn = ctx.call.fn
-    drop = 2 if fn in (np.linalg.det, np.linalg.matrix_rank) else 1 if fn in (np.linalg.eigvalsh, np.linalg.eigvals) else 0
+    drop = (
+        2
+        if fn in (np.linalg.det, np.linalg.matrix_rank)
+        else 1
+        if fn in (np.linalg.eigvalsh, np.linalg.eigvals)
+        else 0
+    )
     return out(ctx.call.rebuild([a.node] + [x.node for x in args], kw_nodes(kwargs)), True, a.val.ndim - drop)
 
 
@@ -244,15 +282,21 @@ def batch_linalg_tuple(ctx, a, *args, **kwargs) -> Operand:
         raise ctx.fail("linalg of a per-example array of rank < 2")
     node = ctx.call.rebuild([a.node] + [x.node for x in args], kw_nodes(kwargs))
     fn = ctx.call.fn
-    single = (fn is np.linalg.svd and static(kwargs.get("compute_uv"), True) is False) or \
-        (fn is np.linalg.qr and static(kwargs.get("mode"), "reduced") == "r")
-    if single:      # svd(compute_uv=False), qr(mode="r"): one array, not a tuple
+    single = (fn is np.linalg.svd and static(kwargs.get("compute_uv"), True) is False) or (
+        fn is np.linalg.qr and static(kwargs.get("mode"), "reduced") == "r"
+    )
+    if single:  # svd(compute_uv=False), qr(mode="r"): one array, not a tuple
         return out(node, True, a.val.ndim - 1 if fn is np.linalg.svd else a.val.ndim)
     if any(static(v, NO_STATIC) is NO_STATIC for v in kwargs.values()) or len(args) > 0:
         raise ctx.fail("linalg options that decide the result's structure known only at run time")
     nd = a.val.ndim
-    drops = {np.linalg.slogdet: (2, 2), np.linalg.eigh: (1, 0), np.linalg.eig: (1, 0), np.linalg.svd: (0, 1, 0),
-             np.linalg.qr: (0, 0)}[fn]
+    drops = {
+        np.linalg.slogdet: (2, 2),
+        np.linalg.eigh: (1, 0),
+        np.linalg.eig: (1, 0),
+        np.linalg.svd: (0, 1, 0),
+        np.linalg.qr: (0, 0),
+    }[fn]
     elts = tuple(Val(True, nd - d, Kind.ARRAY) for d in drops)
     return Operand(ctx.expr("tuple(r)", r=node), Val(True, None, Kind.TUPLE, None, elts))
 
@@ -265,7 +309,9 @@ def batch_diag(ctx, v, k=None) -> Operand:
         raise ctx.fail("a diagonal offset known only at run time")
     off = 0 if k is None else static(k)
     if v.val.ndim == 2:
-        return out(ctx.expr("np.diagonal(x, k, axis1=1, axis2=2).copy()", x=v.node, k=off), True, 1, v.val.dtype)
+        return out(
+            ctx.expr("np.diagonal(x, k, axis1=1, axis2=2).copy()", x=v.node, k=off), True, 1, v.val.dtype
+        )
     if v.val.ndim == 1:
         return out(ctx.expr("av__.diag_matrix(x, k)", x=v.node, k=off), True, 2, v.val.dtype)
     raise ctx.fail("np.diag of a per-example array that is not 1-D or 2-D")
@@ -307,7 +353,13 @@ def batch_norm(ctx, x, ord=None, axis=None, keepdims=None) -> Operand:
     else:
         kw["axis"] = shift_axis(ctx, axis, nd)
         n_ax = static(axis)
-        ndim = None if nd is None or n_ax is NO_STATIC else nd if keep else nd - (len(n_ax) if isinstance(n_ax, tuple) else 1)
+        ndim = (
+            None
+            if nd is None or n_ax is NO_STATIC
+            else nd
+            if keep
+            else nd - (len(n_ax) if isinstance(n_ax, tuple) else 1)
+        )
     return out(ctx.call.rebuild([x.node], kw), True, ndim, "f")
 
 

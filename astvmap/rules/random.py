@@ -6,6 +6,7 @@ batch prepended to `size`); "same" draws once and shares the values.
 Shape case ("different"): per example `rng.normal(loc, scale, size=s)` -> `rng.normal(loc, scale,
 size=(B, *s))`, with batched parameters aligned to the per-example rank of the draw.
 """
+
 from __future__ import annotations
 
 import ast
@@ -19,16 +20,37 @@ from .values import Operand
 
 # method name -> number of distribution parameters before `size`, and the result's dtype kind
 _DRAWS = {
-    "normal": (2, "f"), "uniform": (2, "f"), "standard_normal": (0, "f"), "random": (0, "f"),
-    "random_sample": (0, "f"), "standard_exponential": (0, "f"), "exponential": (1, "f"), "poisson": (1, "i"),
-    "binomial": (2, "i"), "gamma": (2, "f"), "beta": (2, "f"), "laplace": (2, "f"), "lognormal": (2, "f"),
-    "logistic": (2, "f"), "integers": (2, "i"), "randint": (2, "i"), "geometric": (1, "i"),
-    "chisquare": (1, "f"), "standard_t": (1, "f"), "rayleigh": (1, "f"), "weibull": (1, "f"), "gumbel": (2, "f"),
+    "normal": (2, "f"),
+    "uniform": (2, "f"),
+    "standard_normal": (0, "f"),
+    "random": (0, "f"),
+    "random_sample": (0, "f"),
+    "standard_exponential": (0, "f"),
+    "exponential": (1, "f"),
+    "poisson": (1, "i"),
+    "binomial": (2, "i"),
+    "gamma": (2, "f"),
+    "beta": (2, "f"),
+    "laplace": (2, "f"),
+    "lognormal": (2, "f"),
+    "logistic": (2, "f"),
+    "integers": (2, "i"),
+    "randint": (2, "i"),
+    "geometric": (1, "i"),
+    "chisquare": (1, "f"),
+    "standard_t": (1, "f"),
+    "rayleigh": (1, "f"),
+    "weibull": (1, "f"),
+    "gumbel": (2, "f"),
 }
-_DIMS = {"rand": "f", "randn": "f"}          # legacy rand(d0, d1, ...): dimensions, not `size`
+_DIMS = {"rand": "f", "randn": "f"}  # legacy rand(d0, d1, ...): dimensions, not `size`
 
-_METHODS = [getattr(cls, name) for cls in (np.random.Generator, np.random.RandomState)
-            for name in list(_DRAWS) + list(_DIMS) if hasattr(cls, name)]
+_METHODS = [
+    getattr(cls, name)
+    for cls in (np.random.Generator, np.random.RandomState)
+    for name in list(_DRAWS) + list(_DIMS)
+    if hasattr(cls, name)
+]
 
 
 @register(*_METHODS, random=True)
@@ -37,18 +59,28 @@ def batch_random(ctx, rng, *args, **kwargs) -> Operand:
     mode = ctx.settings.randomness
     what = f"`{ast.unparse(ctx.call.node)}`"
     if ctx.dry:
-        return out(ctx.call.rebuild([rng.node] + [a.node for a in args], {k: v.node for k, v in kwargs.items()}),
-                   False, None, (_DRAWS.get(name) or (0, _DIMS.get(name)))[1])
+        return out(
+            ctx.call.rebuild([rng.node] + [a.node for a in args], {k: v.node for k, v in kwargs.items()}),
+            False,
+            None,
+            (_DRAWS.get(name) or (0, _DIMS.get(name)))[1],
+        )
     if mode == "error":
-        raise ctx.error(f"{what} draws random numbers: the loop draws fresh values for every example, one batched "
-                        "call cannot reproduce its stream. Pass randomness='different' (independent draws per "
-                        "example) or randomness='same' (one draw shared by every example)")
+        raise ctx.error(
+            f"{what} draws random numbers: the loop draws fresh values for every example, one batched "
+            "call cannot reproduce its stream. Pass randomness='different' (independent draws per "
+            "example) or randomness='same' (one draw shared by every example)"
+        )
     batched = any(a.batched for a in args) or any(v.batched for v in kwargs.values())
     if mode == "same":
         if batched:
             raise ctx.fail("randomness='same' with parameters that differ between examples")
-        return out(ctx.call.rebuild([rng.node] + [a.node for a in args], {k: v.node for k, v in kwargs.items()}),
-                   False, None, (_DRAWS.get(name) or (0, _DIMS.get(name)))[1])
+        return out(
+            ctx.call.rebuild([rng.node] + [a.node for a in args], {k: v.node for k, v in kwargs.items()}),
+            False,
+            None,
+            (_DRAWS.get(name) or (0, _DIMS.get(name)))[1],
+        )
     B = ctx.batch_size()
     if name in _DIMS:
         # rand(d0, d1) per example -> rand(B, d0, d1)
@@ -74,10 +106,14 @@ def batch_random(ctx, rng, *args, **kwargs) -> Operand:
         new_size = None if batched else ast.Tuple([B], ast.Load())
     if batched and any(p.val.ndim is None for p in list(params) + list(kwargs.values()) if p.batched):
         raise ctx.fail("random parameters of unknown rank")
-    nodes = [templates.batch_slice_prefix(p.node, nd - p.val.ndim) if p.batched and nd is not None else p.node
-             for p in params]
-    kw = {k: (templates.batch_slice_prefix(v.node, nd - v.val.ndim) if v.batched and nd is not None else v.node)
-          for k, v in kwargs.items()}
+    nodes = [
+        templates.batch_slice_prefix(p.node, nd - p.val.ndim) if p.batched and nd is not None else p.node
+        for p in params
+    ]
+    kw = {
+        k: (templates.batch_slice_prefix(v.node, nd - v.val.ndim) if v.batched and nd is not None else v.node)
+        for k, v in kwargs.items()
+    }
     if new_size is not None:
         if positional_size:
             nodes.append(new_size)
@@ -85,4 +121,3 @@ def batch_random(ctx, rng, *args, **kwargs) -> Operand:
             kw["size"] = new_size
     nodes += [r.node for r in rest]
     return out(ctx.call.rebuild([rng.node] + nodes, kw), True, nd, kind)
-

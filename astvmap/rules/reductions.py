@@ -3,6 +3,7 @@
 Shape cases: (B, *s), axis=k -> reduce over k+1 (negative k unchanged); axis=None -> over every
 per-example axis (never the batch axis); argmin/argmax/cumsum with axis=None flatten each example.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -11,14 +12,55 @@ from .common import NO_STATIC, axes_tuple, out, shift_axis, static
 from .registry import register
 from .values import MaskedSelection, Operand
 
-REDUCERS = [np.sum, np.prod, np.mean, np.std, np.var, np.max, np.min, np.amax, np.amin, np.any, np.all,
-            np.nansum, np.nanprod, np.nanmean, np.nanstd, np.nanvar, np.nanmax, np.nanmin, np.ptp,
-            np.median, np.nanmedian, np.count_nonzero, np.average,
-            np.ndarray.sum, np.ndarray.prod, np.ndarray.mean, np.ndarray.std, np.ndarray.var, np.ndarray.max,
-            np.ndarray.min, np.ndarray.any, np.ndarray.all]
+REDUCERS = [
+    np.sum,
+    np.prod,
+    np.mean,
+    np.std,
+    np.var,
+    np.max,
+    np.min,
+    np.amax,
+    np.amin,
+    np.any,
+    np.all,
+    np.nansum,
+    np.nanprod,
+    np.nanmean,
+    np.nanstd,
+    np.nanvar,
+    np.nanmax,
+    np.nanmin,
+    np.ptp,
+    np.median,
+    np.nanmedian,
+    np.count_nonzero,
+    np.average,
+    np.ndarray.sum,
+    np.ndarray.prod,
+    np.ndarray.mean,
+    np.ndarray.std,
+    np.ndarray.var,
+    np.ndarray.max,
+    np.ndarray.min,
+    np.ndarray.any,
+    np.ndarray.all,
+]
 _BOOL = {np.any, np.all, np.ndarray.any, np.ndarray.all}
-_FLOAT = {np.mean, np.std, np.var, np.nanmean, np.nanstd, np.nanvar, np.median, np.nanmedian, np.average,
-          np.ndarray.mean, np.ndarray.std, np.ndarray.var}
+_FLOAT = {
+    np.mean,
+    np.std,
+    np.var,
+    np.nanmean,
+    np.nanstd,
+    np.nanvar,
+    np.median,
+    np.nanmedian,
+    np.average,
+    np.ndarray.mean,
+    np.ndarray.std,
+    np.ndarray.var,
+}
 _INT_PROMOTING = {np.sum, np.prod, np.nansum, np.nanprod, np.ndarray.sum, np.ndarray.prod}
 
 
@@ -34,17 +76,36 @@ def _dtype(fn, kind):
     return kind
 
 
-_MASKED = {np.sum: "sum", np.ndarray.sum: "sum", np.prod: "prod", np.ndarray.prod: "prod", np.mean: "mean",
-           np.ndarray.mean: "mean", np.max: "max", np.amax: "max", np.ndarray.max: "max", np.min: "min",
-           np.amin: "min", np.ndarray.min: "min", np.any: "any", np.ndarray.any: "any", np.all: "all",
-           np.ndarray.all: "all", np.count_nonzero: "count_nonzero"}
+_MASKED = {
+    np.sum: "sum",
+    np.ndarray.sum: "sum",
+    np.prod: "prod",
+    np.ndarray.prod: "prod",
+    np.mean: "mean",
+    np.ndarray.mean: "mean",
+    np.max: "max",
+    np.amax: "max",
+    np.ndarray.max: "max",
+    np.min: "min",
+    np.amin: "min",
+    np.ndarray.min: "min",
+    np.any: "any",
+    np.ndarray.any: "any",
+    np.all: "all",
+    np.ndarray.all: "all",
+    np.count_nonzero: "count_nonzero",
+}
 
 
 def masked_reduce(ctx, sel: MaskedSelection, fn, kind):
     # np.sum(x[mask]) per example -> a reduction of x over every per-example axis, where mask is True:
     # (B, *s), (B, *s) -> (B,); max/min of an empty selection raise, as NumPy does per example
     name = _MASKED[fn]
-    x = sel.x.node if sel.x.batched else ctx.expr("av__.batch_broadcast(x, B)", x=sel.x.node, B=ctx.batch_size())
+    x = (
+        sel.x.node
+        if sel.x.batched
+        else ctx.expr("av__.batch_broadcast(x, B)", x=sel.x.node, B=ctx.batch_size())
+    )
     node = ctx.expr(f"av__.masked_{'reduce'}(x, m, r)", x=x, m=sel.mask.node, r=name)
     ctx.withdraw_fallback(sel.site)
     return out(node, True, 0, _dtype(fn, kind))
@@ -53,8 +114,13 @@ def masked_reduce(ctx, sel: MaskedSelection, fn, kind):
 @register(*REDUCERS, numba=False)
 def batch_reduce(ctx, a, axis=None, *rest, **kwargs) -> Operand:
     # (B, *s), axis=k -> (B, *s without k); keepdims keeps it as size 1
-    if isinstance(a.val.obj, MaskedSelection) and ctx.call.fn in _MASKED and axis is None and not rest \
-            and not kwargs:
+    if (
+        isinstance(a.val.obj, MaskedSelection)
+        and ctx.call.fn in _MASKED
+        and axis is None
+        and not rest
+        and not kwargs
+    ):
         return masked_reduce(ctx, a.val.obj, ctx.call.fn, a.val.obj.x.val.dtype)
     if "out" in kwargs or any(v.batched for v in list(kwargs.values()) + list(rest)):
         raise ctx.fail("`out=` or arguments that differ between examples")
@@ -117,8 +183,12 @@ def batch_scan(ctx, a, axis=None, dtype=None, out_=None, **kwargs) -> Operand:
         raise ctx.fail("`out=` of a scan")
     nd = a.val.ndim
     extra = {} if dtype is None else {"dtype": dtype.node}
-    kind = _dtype(np.sum, a.val.dtype) if ctx.call.fn in (np.cumsum, np.nancumsum, np.ndarray.cumsum,
-                                                       np.cumprod, np.nancumprod, np.ndarray.cumprod) else None
+    kind = (
+        _dtype(np.sum, a.val.dtype)
+        if ctx.call.fn
+        in (np.cumsum, np.nancumsum, np.ndarray.cumsum, np.cumprod, np.nancumprod, np.ndarray.cumprod)
+        else None
+    )
     if axis is None or static(axis) is None:
         x = a.node if nd == 1 else ctx.expr("av__.flatten(x)", x=a.node)
         return out(ctx.call.rebuild([x], {"axis": ctx.expr("1"), **extra}), True, 1, kind)

@@ -6,6 +6,7 @@ dispatcher (transform/calls.py) binds the call's operands to it, so a keyword th
 becomes a per-example fallback (or an error with `fallback="error"`) for free. The dispatcher passes calls
 with no batched operand through unchanged; it still asks the rule for the result's rank.
 """
+
 from __future__ import annotations
 
 import inspect
@@ -16,9 +17,9 @@ from typing import Callable
 @dataclass(frozen=True)
 class Rule:
     fn: Callable
-    pure: bool = True          # no side effects, no hidden state
-    random: bool = False       # draws random numbers: always reaches the rule (randomness modes)
-    numba: bool = False        # the batched form it emits compiles under Numba
+    pure: bool = True  # no side effects, no hidden state
+    random: bool = False  # draws random numbers: always reaches the rule (randomness modes)
+    numba: bool = False  # the batched form it emits compiles under Numba
     signature: inspect.Signature | None = None
 
 
@@ -35,17 +36,19 @@ def _key(obj):
 
 def register(*fns, pure: bool = True, random: bool = False, numba: bool = False):
     """Register the decorated rule for every object in `fns` (users may register their own)."""
+
     def deco(rule_fn):
         rule = Rule(rule_fn, pure, random, numba, inspect.signature(rule_fn))
         for fn in fns:
             if fn is not None:
                 RULES[_key(fn)] = rule
         return rule_fn
+
     return deco
 
 
 def lookup(obj) -> Rule | None:
     try:
         return RULES.get(_key(obj))
-    except Exception:   # objects with odd __eq__ / __hash__
+    except Exception:  # objects with odd __eq__ / __hash__
         return None

@@ -2,6 +2,7 @@
 a batched first argument carries one more leading batch axis, so each helper's per-example "lead"
 count grows by one.
 """
+
 from __future__ import annotations
 
 
@@ -17,7 +18,9 @@ def batch_batch_broadcast(ctx, v, B) -> Operand:
     if B.batched:
         raise ctx.fail("an inner batch size that differs between outer examples")
     if not v.batched:
-        return out(ctx.call.rebuild([v.node, B.node], {}), False, None if v.val.ndim is None else v.val.ndim + 1)
+        return out(
+            ctx.call.rebuild([v.node, B.node], {}), False, None if v.val.ndim is None else v.val.ndim + 1
+        )
     if v.val.kind not in (Kind.ARRAY, Kind.SCALAR):
         raise ctx.fail("repeating a batched container")
     node = ctx.expr("np.repeat(np.expand_dims(v, 1), n, axis=1)", v=v.node, n=B.node)
@@ -35,8 +38,10 @@ def batch_flatten(ctx, x) -> Operand:
 
 @register(runtime.example_size)
 def batch_example_size(ctx, x) -> Operand:
-    return Operand(ctx.expr("av__.example_size(x[0]) if len(x) else av__.prod(x.shape[2:])", x=x.node),
-                   Val(False, 0, Kind.SCALAR, "i"))
+    return Operand(
+        ctx.expr("av__.example_size(x[0]) if len(x) else av__.prod(x.shape[2:])", x=x.node),
+        Val(False, 0, Kind.SCALAR, "i"),
+    )
 
 
 @register(runtime.window)
@@ -53,7 +58,6 @@ def batch_window(ctx, x, start, length, axis=None, batched=None) -> Operand:
 @register(runtime.shift_axis)
 def batch_shift_axis(ctx, axis) -> Operand:
     raise ctx.fail("an axis that differs between examples")
-
 
 
 @register(runtime.enters)

@@ -3,6 +3,7 @@
 Shape cases: per-example axis k is batch axis k+1 (negative axes unchanged); `.shape`, `.ndim`,
 `.size`, `len()` of a batched value are per-example (unbatched) values.
 """
+
 from __future__ import annotations
 
 import ast
@@ -14,6 +15,7 @@ from .common import NO_STATIC, kw_nodes, out, shift_axis, static
 from .attributes import batch_T
 from .registry import register
 from .values import Kind, Operand, Val
+
 
 @register(np.transpose, np.ndarray.transpose)
 def batch_transpose(ctx, x, *axes) -> Operand:
@@ -36,15 +38,23 @@ def batch_transpose(ctx, x, *axes) -> Operand:
 @register(np.swapaxes, np.ndarray.swapaxes)
 def batch_swapaxes(ctx, x, axis1, axis2) -> Operand:
     nd = x.val.ndim
-    return out(ctx.call.rebuild([x.node, shift_axis(ctx, axis1, nd), shift_axis(ctx, axis2, nd)], {}), True, nd,
-               x.val.dtype)
+    return out(
+        ctx.call.rebuild([x.node, shift_axis(ctx, axis1, nd), shift_axis(ctx, axis2, nd)], {}),
+        True,
+        nd,
+        x.val.dtype,
+    )
 
 
 @register(np.moveaxis)
 def batch_moveaxis(ctx, x, source, destination) -> Operand:
     nd = x.val.ndim
-    return out(ctx.call.rebuild([x.node, shift_axis(ctx, source, nd), shift_axis(ctx, destination, nd)], {}),
-               True, nd, x.val.dtype)
+    return out(
+        ctx.call.rebuild([x.node, shift_axis(ctx, source, nd), shift_axis(ctx, destination, nd)], {}),
+        True,
+        nd,
+        x.val.dtype,
+    )
 
 
 @register(np.expand_dims)
@@ -52,8 +62,12 @@ def batch_expand_dims(ctx, x, axis) -> Operand:
     nd = x.val.ndim
     a = static(axis)
     n_new = len(a) if isinstance(a, tuple) else 1 if a is not NO_STATIC else None
-    return out(ctx.call.rebuild([x.node, shift_axis(ctx, axis, nd)], {}), True,
-               None if nd is None or n_new is None else nd + n_new, x.val.dtype)
+    return out(
+        ctx.call.rebuild([x.node, shift_axis(ctx, axis, nd)], {}),
+        True,
+        None if nd is None or n_new is None else nd + n_new,
+        x.val.dtype,
+    )
 
 
 @register(np.squeeze, np.ndarray.squeeze)
@@ -64,8 +78,12 @@ def batch_squeeze(ctx, x, axis=None) -> Operand:
         return out(ctx.expr("av__.squeeze(x)", x=x.node), True, None, x.val.dtype)
     a = static(axis)
     n = len(a) if isinstance(a, tuple) else 1
-    return out(ctx.call.rebuild([x.node], {"axis": shift_axis(ctx, axis, nd)}), True,
-               None if nd is None or a is NO_STATIC else nd - n, x.val.dtype)
+    return out(
+        ctx.call.rebuild([x.node], {"axis": shift_axis(ctx, axis, nd)}),
+        True,
+        None if nd is None or a is NO_STATIC else nd - n,
+        x.val.dtype,
+    )
 
 
 @register(np.reshape, np.ndarray.reshape)
@@ -93,8 +111,14 @@ def batch_reshape(ctx, x, *shape, **kwargs) -> Operand:
         ndim = len(shape[0].val.elts)
     if isinstance(value, tuple) and -1 not in value:
         new = ast.Tuple([ctx.batch_size()] + [templates.const(v) for v in value], ast.Load())
-        return out(ctx.expr("x.reshape(s)", x=x.node, s=new) if not order else
-                   ctx.expr("x.reshape(s, order=o)", x=x.node, s=new, o=order["order"]), True, ndim, x.val.dtype)
+        return out(
+            ctx.expr("x.reshape(s)", x=x.node, s=new)
+            if not order
+            else ctx.expr("x.reshape(s, order=o)", x=x.node, s=new, o=order["order"]),
+            True,
+            ndim,
+            x.val.dtype,
+        )
     call = ctx.expr("av__.reshape(x, s)", x=x.node, s=node)
     call.keywords += [ast.keyword(k, v) for k, v in order.items()]
     return out(call, True, ndim, x.val.dtype)
@@ -139,8 +163,11 @@ def _batched_items(ctx, items, at_least=None):
             if nd is None:
                 raise ctx.fail("stacking items of unknown rank")
             if it.batched:
-                node = templates.batch_slice_prefix(node, at_least - nd) if at_least == 1 or nd == 0 else \
-                    templates.index(node, [slice(None), None])
+                node = (
+                    templates.batch_slice_prefix(node, at_least - nd)
+                    if at_least == 1 or nd == 0
+                    else templates.index(node, [slice(None), None])
+                )
             else:
                 node = ctx.expr(f"np.atleast_{at_least}d(x)", x=node)
             nd = at_least
@@ -160,7 +187,9 @@ def batch_concatenate(ctx, seq, axis=None, **kwargs) -> Operand:
         if axis is not None and static(axis) is None:
             raise ctx.fail("concatenate(axis=None) of a list built by appends")
         ax = shift_axis(ctx, axis, seq.val.item.ndim) if axis is not None else templates.const(1)
-        return out(ctx.call.rebuild([seq.node], {"axis": ax, **kw_nodes(kwargs)}), True, seq.val.item.ndim, None)
+        return out(
+            ctx.call.rebuild([seq.node], {"axis": ax, **kw_nodes(kwargs)}), True, seq.val.item.ndim, None
+        )
     if axis is not None and static(axis) is None:
         flat = []
         for it in items:
@@ -170,8 +199,12 @@ def batch_concatenate(ctx, seq, axis=None, **kwargs) -> Operand:
     else:
         ax = shift_axis(ctx, axis, items[0].val.ndim) if axis is not None else templates.const(1)
     nodes = _batched_items(ctx, items)
-    return out(ctx.call.rebuild([ast.List([n for n, _ in nodes], ast.Load())], {"axis": ax, **kw_nodes(kwargs)}),
-               True, nodes[0][1], None)
+    return out(
+        ctx.call.rebuild([ast.List([n for n, _ in nodes], ast.Load())], {"axis": ax, **kw_nodes(kwargs)}),
+        True,
+        nodes[0][1],
+        None,
+    )
 
 
 @register(np.stack)
@@ -183,12 +216,20 @@ def batch_stack(ctx, seq, axis=None, **kwargs) -> Operand:
     ax = shift_axis(ctx, axis, None) if axis is not None else templates.const(1)
     if items is None:
         nd = seq.val.item.ndim
-        return out(ctx.call.rebuild([seq.node], {"axis": ax, **kw_nodes(kwargs)}), True,
-                   None if nd is None else nd + 1, seq.val.item.dtype)
+        return out(
+            ctx.call.rebuild([seq.node], {"axis": ax, **kw_nodes(kwargs)}),
+            True,
+            None if nd is None else nd + 1,
+            seq.val.item.dtype,
+        )
     nodes = _batched_items(ctx, items)
     nd = nodes[0][1]
-    return out(ctx.call.rebuild([ast.List([n for n, _ in nodes], ast.Load())], {"axis": ax, **kw_nodes(kwargs)}),
-               True, None if nd is None else nd + 1, None)
+    return out(
+        ctx.call.rebuild([ast.List([n for n, _ in nodes], ast.Load())], {"axis": ax, **kw_nodes(kwargs)}),
+        True,
+        None if nd is None else nd + 1,
+        None,
+    )
 
 
 @register(np.hstack, np.vstack, np.column_stack, np.dstack)
@@ -208,18 +249,32 @@ def batch_hvstack(ctx, seq, **kwargs) -> Operand:
         prepared = []
         for it in items:
             if it.val.ndim == 0:
-                prepared.append(Operand(templates.batch_slice_prefix(it.node, 2) if it.batched else
-                                        ctx.expr("np.atleast_2d(x)", x=it.node), Val(it.batched, 2)))
+                prepared.append(
+                    Operand(
+                        templates.batch_slice_prefix(it.node, 2)
+                        if it.batched
+                        else ctx.expr("np.atleast_2d(x)", x=it.node),
+                        Val(it.batched, 2),
+                    )
+                )
             elif it.val.ndim == 1:
-                prepared.append(Operand(templates.index(it.node, [slice(None), None]) if it.batched else
-                                        ctx.expr("np.atleast_2d(x)", x=it.node), Val(it.batched, 2)))
+                prepared.append(
+                    Operand(
+                        templates.index(it.node, [slice(None), None])
+                        if it.batched
+                        else ctx.expr("np.atleast_2d(x)", x=it.node),
+                        Val(it.batched, 2),
+                    )
+                )
             else:
                 prepared.append(it)
         nodes = _batched_items(ctx, prepared)
         ax, nd = 1, max(2, max(it.val.ndim for it in items))
     else:
         raise ctx.fail(f"{fn.__name__} of batched values")
-    return out(ctx.expr("np.concatenate(xs, axis=k)", xs=ast.List([n for n, _ in nodes], ast.Load()), k=ax), True, nd)
+    return out(
+        ctx.expr("np.concatenate(xs, axis=k)", xs=ast.List([n for n, _ in nodes], ast.Load()), k=ax), True, nd
+    )
 
 
 @register(np.broadcast_to)
@@ -269,10 +324,14 @@ def batch_roll(ctx, x, shift, axis=None) -> Operand:
     nd = x.val.ndim
     if axis is None or static(axis) is None:
         if nd == 1:
-            return out(ctx.call.rebuild([x.node, shift.node], {"axis": templates.const(1)}), True, 1, x.val.dtype)
+            return out(
+                ctx.call.rebuild([x.node, shift.node], {"axis": templates.const(1)}), True, 1, x.val.dtype
+            )
         node = ctx.expr("np.roll(av__.flatten(x), s, axis=1).reshape(x.shape)", x=x.node, s=shift.node)
         return out(node, True, nd, x.val.dtype)
-    return out(ctx.call.rebuild([x.node, shift.node], {"axis": shift_axis(ctx, axis, nd)}), True, nd, x.val.dtype)
+    return out(
+        ctx.call.rebuild([x.node, shift.node], {"axis": shift_axis(ctx, axis, nd)}), True, nd, x.val.dtype
+    )
 
 
 @register(np.tile)
@@ -297,8 +356,12 @@ def batch_repeat(ctx, x, repeats, axis=None) -> Operand:
     if axis is None or static(axis) is None:
         src = x.node if nd == 1 else ctx.expr("av__.flatten(x)", x=x.node)
         return out(ctx.expr("np.repeat(x, r, axis=1)", x=src, r=repeats.node), True, 1, x.val.dtype)
-    return out(ctx.expr("np.repeat(x, r, axis=k)", x=x.node, r=repeats.node, k=shift_axis(ctx, axis, nd)), True, nd,
-               x.val.dtype)
+    return out(
+        ctx.expr("np.repeat(x, r, axis=k)", x=x.node, r=repeats.node, k=shift_axis(ctx, axis, nd)),
+        True,
+        nd,
+        x.val.dtype,
+    )
 
 
 @register(np.ndarray.astype)
@@ -311,12 +374,19 @@ def batch_astype(ctx, x, dtype, *args, **kwargs) -> Operand:
             kind = np.dtype(dtype.static).kind
         except TypeError:
             kind = None
-    return out(ctx.call.rebuild([x.node, dtype.node] + [a.node for a in args], kw_nodes(kwargs)), True, x.val.ndim, kind)
+    return out(
+        ctx.call.rebuild([x.node, dtype.node] + [a.node for a in args], kw_nodes(kwargs)),
+        True,
+        x.val.ndim,
+        kind,
+    )
 
 
 @register(np.ndarray.copy, np.copy)
 def batch_copy(ctx, x, *args, **kwargs) -> Operand:
-    return out(ctx.call.rebuild([x.node] + [a.node for a in args], kw_nodes(kwargs)), True, x.val.ndim, x.val.dtype)
+    return out(
+        ctx.call.rebuild([x.node] + [a.node for a in args], kw_nodes(kwargs)), True, x.val.ndim, x.val.dtype
+    )
 
 
 _PY_TYPE = {"b": "bool", "i": "int", "u": "int", "f": "float", "c": "complex"}
@@ -331,9 +401,25 @@ def batch_item(ctx, x, *args) -> Operand:
     return out(ctx.expr(f"x.astype({py})", x=x.node), True, 0, np.dtype(py).kind)
 
 
-
-_SCALAR_TYPES = [t for t in (np.float16, np.float32, np.float64, np.int8, np.int16, np.int32, np.int64, np.uint8,
-                             np.uint16, np.uint32, np.uint64, np.complex64, np.complex128, np.bool_)]
+_SCALAR_TYPES = [
+    t
+    for t in (
+        np.float16,
+        np.float32,
+        np.float64,
+        np.int8,
+        np.int16,
+        np.int32,
+        np.int64,
+        np.uint8,
+        np.uint16,
+        np.uint32,
+        np.uint64,
+        np.complex64,
+        np.complex128,
+        np.bool_,
+    )
+]
 
 
 @register(*_SCALAR_TYPES)

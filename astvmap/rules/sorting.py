@@ -5,6 +5,7 @@ axis=None sorts each flattened example: (B, *s) -> (B, prod(s)). `searchsorted` 
 array counts comparisons; `convolve`/`correlate` build the full correlation from a sliding window and one
 contraction, then slice the mode's window.
 """
+
 from __future__ import annotations
 
 import ast
@@ -18,7 +19,7 @@ from .registry import register
 from .values import Kind, Operand, Val
 
 _sliding_window_view = np.lib.stride_tricks.sliding_window_view
-_LAST = object()          # "axis not given": NumPy's default axis=-1
+_LAST = object()  # "axis not given": NumPy's default axis=-1
 
 
 def _named(ctx, node, hint):
@@ -34,6 +35,7 @@ def _as_array(ctx, op: Operand) -> ast.expr:
 
 
 # --------------------------------------------------------------------------- sort, argsort, partition
+
 
 def _along_axis(ctx, a, axis, extra, kind, args=()):
     """The call again along the shifted axis: sort-like functions that keep the per-example shape."""
@@ -56,7 +58,9 @@ def batch_sort(ctx, a, axis=_LAST, kind=None, order=None, *, stable=None) -> Ope
     # (B, *s), axis=k -> (B, *s) sorted along k+1; axis=None -> (B, prod(s))
     # `np.ndarray.sort` is in place (a write) and has no rule.
     require_unbatched(ctx, kind=kind, order=order, stable=stable)
-    extra = kw_nodes({k: v for k, v in (("kind", kind), ("order", order), ("stable", stable)) if v is not None})
+    extra = kw_nodes(
+        {k: v for k, v in (("kind", kind), ("order", order), ("stable", stable)) if v is not None}
+    )
     dtype = a.val.dtype if ctx.call.fn is np.sort else "i"
     return _along_axis(ctx, a, axis, extra, dtype)
 
@@ -84,6 +88,7 @@ def batch_sort_complex(ctx, a) -> Operand:
 
 # --------------------------------------------------------------------------- searchsorted
 
+
 @register(np.searchsorted, np.ndarray.searchsorted)
 def batch_searchsorted(ctx, a, v, side=None, sorter=None) -> Operand:
     require_unbatched(ctx, side=side)
@@ -91,7 +96,9 @@ def batch_searchsorted(ctx, a, v, side=None, sorter=None) -> Operand:
     if not a.batched:
         # a (n,) shared, v (B, *t): searchsorted is elementwise in v -> (B, *t), the same call
         require_unbatched(ctx, sorter=sorter)
-        return out(ctx.call.rebuild([o.node for o in ctx.call.args], kw_nodes(ctx.call.kwargs)), v.batched, rv, "i")
+        return out(
+            ctx.call.rebuild([o.node for o in ctx.call.args], kw_nodes(ctx.call.kwargs)), v.batched, rv, "i"
+        )
     if rank(a) != 1:
         raise ctx.fail("searchsorted of a per-example array that is not 1-D (the loop raises)")
     if sorter is not None:
@@ -112,14 +119,22 @@ def batch_searchsorted(ctx, a, v, side=None, sorter=None) -> Operand:
     vnode = _as_array(ctx, v) if exact else _named(ctx, _as_array(ctx, v), "values")
     V = templates.index(vnode, [Ellipsis, None])
     if side_value == "left":
-        template = "np.count_nonzero(A < V, axis=-1)" if exact else \
-            "np.count_nonzero((A < V) | np.isnan(V) & ~np.isnan(A), axis=-1)"
+        template = (
+            "np.count_nonzero(A < V, axis=-1)"
+            if exact
+            else "np.count_nonzero((A < V) | np.isnan(V) & ~np.isnan(A), axis=-1)"
+        )
     else:
-        template = "np.count_nonzero(A <= V, axis=-1)" if exact else "np.count_nonzero((A <= V) | np.isnan(V), axis=-1)"
+        template = (
+            "np.count_nonzero(A <= V, axis=-1)"
+            if exact
+            else "np.count_nonzero((A <= V) | np.isnan(V), axis=-1)"
+        )
     return out(ctx.expr(template, A=A, V=V), True, rv, "i")
 
 
 # --------------------------------------------------------------------------- interp
+
 
 @register(np.interp)
 def batch_interp(ctx, x, xp, fp, left=None, right=None, period=None) -> Operand:
@@ -127,14 +142,27 @@ def batch_interp(ctx, x, xp, fp, left=None, right=None, period=None) -> Operand:
     if any(o is not None and o.batched for o in (xp, fp, left, right, period)):
         raise ctx.fail("np.interp with sample points or values that differ between examples")
     kind = "c" if fp.val.dtype == "c" else "f" if fp.val.dtype is not None else None
-    return out(ctx.call.rebuild([o.node for o in ctx.call.args], kw_nodes(ctx.call.kwargs)), x.batched, rank(x), kind)
+    return out(
+        ctx.call.rebuild([o.node for o in ctx.call.args], kw_nodes(ctx.call.kwargs)), x.batched, rank(x), kind
+    )
 
 
 # --------------------------------------------------------------------------- pad
 
-_PAIRS = ("constant_values", "end_values", "stat_length")   # per-axis (before, after) pairs, like pad_width
-_MODES = {"constant", "edge", "linear_ramp", "maximum", "mean", "median", "minimum", "reflect", "symmetric",
-          "wrap", "empty"}
+_PAIRS = ("constant_values", "end_values", "stat_length")  # per-axis (before, after) pairs, like pad_width
+_MODES = {
+    "constant",
+    "edge",
+    "linear_ramp",
+    "maximum",
+    "mean",
+    "median",
+    "minimum",
+    "reflect",
+    "symmetric",
+    "wrap",
+    "empty",
+}
 
 
 def _pairs(ctx, op, nd, what, batch_row):
@@ -146,9 +174,9 @@ def _pairs(ctx, op, nd, what, batch_row):
     try:
         arr = np.asarray(value)
         if arr.size == 1 or (arr.size == 2 and arr.shape != (2, 1)):
-            return op.node            # one value, or one (before, after) pair, for every axis
+            return op.node  # one value, or one (before, after) pair, for every axis
         rows = np.broadcast_to(arr, (nd, 2)).tolist()
-    except Exception:               # noqa: BLE001 - the loop raises; let it
+    except Exception:  # noqa: BLE001 - the loop raises; let it
         raise ctx.fail(f"`{what}` that does not fit the per-example rank")
     return templates.const(tuple(tuple(r) for r in [batch_row(rows)] + rows))
 
@@ -156,20 +184,34 @@ def _pairs(ctx, op, nd, what, batch_row):
 def _pair_nodes(op):
     """The two nodes of a literal `(before, after)` whose items are known scalars, else None."""
     v = op.val
-    if isinstance(op.node, (ast.Tuple, ast.List)) and len(op.node.elts) == 2 and v.elts is not None and \
-            all(e.kind == Kind.SCALAR or (e.kind == Kind.ARRAY and e.ndim == 0) for e in v.elts):
+    if (
+        isinstance(op.node, (ast.Tuple, ast.List))
+        and len(op.node.elts) == 2
+        and v.elts is not None
+        and all(e.kind == Kind.SCALAR or (e.kind == Kind.ARRAY and e.ndim == 0) for e in v.elts)
+    ):
         return op.node.elts
     return None
 
 
 @register(np.pad)
 def batch_pad(ctx, array, pad_width, mode=None, **kwargs) -> Operand:
-    if not ctx.call.args[0].batched and not any(o.batched for o in list(ctx.call.args) + list(kwargs.values())):
+    if not ctx.call.args[0].batched and not any(
+        o.batched for o in list(ctx.call.args) + list(kwargs.values())
+    ):
         # nothing batched (the dispatcher only asks for the result's Val): the same call
-        return out(ctx.call.rebuild([o.node for o in ctx.call.args], kw_nodes(ctx.call.kwargs)), False,
-                   array.val.ndim, array.val.dtype)
-    if not array.batched or pad_width.batched or any(v.batched for v in kwargs.values()) or \
-            (mode is not None and mode.batched):
+        return out(
+            ctx.call.rebuild([o.node for o in ctx.call.args], kw_nodes(ctx.call.kwargs)),
+            False,
+            array.val.ndim,
+            array.val.dtype,
+        )
+    if (
+        not array.batched
+        or pad_width.batched
+        or any(v.batched for v in kwargs.values())
+        or (mode is not None and mode.batched)
+    ):
         raise ctx.fail("pad widths or values that differ between examples")
     mode_value = "constant" if mode is None else static(mode)
     if mode_value not in _MODES:
@@ -182,10 +224,18 @@ def batch_pad(ctx, array, pad_width, mode=None, **kwargs) -> Operand:
     pair = _pair_nodes(pad_width)
     if widths is NO_STATIC and pair is not None:
         # a literal (before, after) of per-call scalars: the same pair for every per-example axis
-        pw = ast.Tuple([templates.const((0, 0))] + [ast.Tuple(list(pair), ast.Load()) for _ in range(nd)], ast.Load())
-    elif widths is NO_STATIC and isinstance(pad_width.node, (ast.Tuple, ast.List)) and pad_width.val.elts is not None \
-            and len(pad_width.node.elts) == nd == len(pad_width.val.elts) and \
-            all(_pair_nodes(Operand(n, e)) is not None for n, e in zip(pad_width.node.elts, pad_width.val.elts)):
+        pw = ast.Tuple(
+            [templates.const((0, 0))] + [ast.Tuple(list(pair), ast.Load()) for _ in range(nd)], ast.Load()
+        )
+    elif (
+        widths is NO_STATIC
+        and isinstance(pad_width.node, (ast.Tuple, ast.List))
+        and pad_width.val.elts is not None
+        and len(pad_width.node.elts) == nd == len(pad_width.val.elts)
+        and all(
+            _pair_nodes(Operand(n, e)) is not None for n, e in zip(pad_width.node.elts, pad_width.val.elts)
+        )
+    ):
         # a literal ((before, after), ...) with one pair per per-example axis: (0, 0) in front
         pw = ast.Tuple([templates.const((0, 0))] + list(pad_width.node.elts), ast.Load())
     elif widths is NO_STATIC:
@@ -193,7 +243,7 @@ def batch_pad(ctx, array, pad_width, mode=None, **kwargs) -> Operand:
     else:
         try:
             rows = np.broadcast_to(np.asarray(widths), (nd, 2)).tolist()
-        except Exception:           # noqa: BLE001 - the loop raises; let it
+        except Exception:  # noqa: BLE001 - the loop raises; let it
             raise ctx.fail("pad widths that do not fit the per-example rank")
         pw = templates.const(((0, 0),) + tuple(tuple(r) for r in rows))
     kw = {}
@@ -218,7 +268,9 @@ def _vector(ctx, op, hint, scalar_ok):
         raise ctx.fail("convolve/correlate of per-example arrays that are not 1-D (the loop raises)")
     node = _as_array(ctx, op)
     if nd == 0:
-        node = templates.index(node, [slice(None), None]) if op.batched else ctx.expr("np.atleast_1d(x)", x=node)
+        node = (
+            templates.index(node, [slice(None), None]) if op.batched else ctx.expr("np.atleast_1d(x)", x=node)
+        )
     return _named(ctx, node, hint)
 
 
@@ -245,8 +297,9 @@ def batch_convolve(ctx, a, v, mode=None) -> Operand:
         w = ctx.expr("x[..., ::-1]", x=V)
     else:
         w = V if v.val.dtype in ("b", "i", "u", "f") else ctx.expr("np.conj(x)", x=V)
-    full = contract(ctx, ["kj", "j"], "k", [Operand(windows, Val(a.batched, 2)), Operand(w, Val(v.batched, 1))],
-                    dtype)
+    full = contract(
+        ctx, ["kj", "j"], "k", [Operand(windows, Val(a.batched, 2)), Operand(w, Val(v.batched, 1))], dtype
+    )
     if value == "full":
         # (B, n), (B, m), mode='full' -> (B, n + m - 1)
         return full
@@ -258,13 +311,18 @@ def batch_convolve(ctx, a, v, mode=None) -> Operand:
     else:
         # mode='same' -> (B, max(n, m)), centred as NumPy centres it (it swaps a and v when v is
         # longer; correlate then reverses, which moves the centre by one for an even shorter length)
-        lo = ctx.expr("(min(n, m) - 1) // 2", n=n, m=m) if conv else ctx.expr("(min(n, m) - (n >= m)) // 2", n=n, m=m)
+        lo = (
+            ctx.expr("(min(n, m) - 1) // 2", n=n, m=m)
+            if conv
+            else ctx.expr("(min(n, m) - (n >= m)) // 2", n=n, m=m)
+        )
         lo = ctx.temp(lo, "start")
         hi = ctx.expr("s + max(n, m)", s=lo, n=n, m=m)
     return out(templates.index(full_name, [slice(None), slice(lo, hi)]), True, 1, dtype)
 
 
 # --------------------------------------------------------------------------- sliding windows
+
 
 @register(_sliding_window_view)
 def batch_sliding_window_view(ctx, x, window_shape, axis=None, *, subok=None, writeable=None) -> Operand:
@@ -277,8 +335,13 @@ def batch_sliding_window_view(ctx, x, window_shape, axis=None, *, subok=None, wr
         n_win = 1 if isinstance(ws, (int, np.integer)) else len(ws)
     else:
         wv = window_shape.val
-        n_win = 1 if wv.kind in (Kind.SCALAR, Kind.ARRAY) and wv.ndim == 0 else \
-            len(wv.elts) if wv.kind in (Kind.TUPLE, Kind.LIST) and wv.elts is not None else None
+        n_win = (
+            1
+            if wv.kind in (Kind.SCALAR, Kind.ARRAY) and wv.ndim == 0
+            else len(wv.elts)
+            if wv.kind in (Kind.TUPLE, Kind.LIST) and wv.elts is not None
+            else None
+        )
     if axis is None or static(axis) is None:
         # axis=None: a window over every per-example axis, 1..nd
         if nd is None:

@@ -3,6 +3,7 @@
 NOTE [static batchedness]: batchedness is decided at transform time from `in_axes` and the per-example
 rank and dtype kind of every argument; generated code never tests it at run time.
 """
+
 from __future__ import annotations
 
 import ast
@@ -15,8 +16,8 @@ import numpy as np
 
 
 class Kind(enum.Enum):
-    ARRAY = "array"        # ndarray or NumPy scalar
-    SCALAR = "scalar"      # Python bool/int/float/complex
+    ARRAY = "array"  # ndarray or NumPy scalar
+    SCALAR = "scalar"  # Python bool/int/float/complex
     TUPLE = "tuple"
     LIST = "list"
     DICT = "dict"
@@ -32,13 +33,13 @@ NUMERIC = (Kind.ARRAY, Kind.SCALAR)
 @dataclass(frozen=True, slots=True)
 class Val:
     batched: bool = False
-    ndim: int | None = None        # per-example rank (batch axis excluded); None when unknown
+    ndim: int | None = None  # per-example rank (batch axis excluded); None when unknown
     kind: Kind = Kind.ARRAY
-    dtype: str | None = None       # NumPy dtype kind: 'b' 'i' 'u' 'f' 'c'; None when unknown
-    elts: tuple | None = None      # TUPLE/LIST/DICT elements, when known
-    keys: tuple | None = None      # DICT keys
-    item: "Val | None" = None      # LIST built by appends: the (joined) element
-    obj: Any = field(default=None, compare=False)   # static object (callables, modules, local lambdas)
+    dtype: str | None = None  # NumPy dtype kind: 'b' 'i' 'u' 'f' 'c'; None when unknown
+    elts: tuple | None = None  # TUPLE/LIST/DICT elements, when known
+    keys: tuple | None = None  # DICT keys
+    item: "Val | None" = None  # LIST built by appends: the (joined) element
+    obj: Any = field(default=None, compare=False)  # static object (callables, modules, local lambdas)
 
     def with_(self, **kw) -> "Val":
         return replace(self, **kw)
@@ -49,7 +50,7 @@ class Val:
 
 
 UNKNOWN = Val(False, None, Kind.OTHER)
-FRESH_ROWS = "fresh rows"   # Val.obj of a vectorized loop's list: a fresh array only `np.array()` reads
+FRESH_ROWS = "fresh rows"  # Val.obj of a vectorized loop's list: a fresh array only `np.array()` reads
 
 
 def array(batched: bool, ndim: int | None, dtype: str | None = None) -> Val:
@@ -87,8 +88,14 @@ def join(a: Val, b: Val) -> Val:
     if a == b:
         return a
     batched = a.batched or b.batched
-    if a.kind == b.kind and a.kind in (Kind.TUPLE, Kind.DICT) and a.elts is not None and b.elts is not None \
-            and len(a.elts) == len(b.elts) and a.keys == b.keys:
+    if (
+        a.kind == b.kind
+        and a.kind in (Kind.TUPLE, Kind.DICT)
+        and a.elts is not None
+        and b.elts is not None
+        and len(a.elts) == len(b.elts)
+        and a.keys == b.keys
+    ):
         return container(a.kind, [join(x, y) for x, y in zip(a.elts, b.elts)], a.keys)
     if a.kind == b.kind == Kind.LIST:
         items = [v for v in (a.item, b.item) if v is not None] + list(a.elts or ()) + list(b.elts or ())
@@ -98,7 +105,9 @@ def join(a: Val, b: Val) -> Val:
         return Val(batched, None, Kind.LIST, item=item)
     if a.numeric and b.numeric:
         kind = Kind.ARRAY if Kind.ARRAY in (a.kind, b.kind) or batched else Kind.SCALAR
-        return Val(batched, a.ndim if a.ndim == b.ndim else None, kind, a.dtype if a.dtype == b.dtype else None)
+        return Val(
+            batched, a.ndim if a.ndim == b.ndim else None, kind, a.dtype if a.dtype == b.dtype else None
+        )
     if a.kind == b.kind:
         return Val(batched, None, a.kind, obj=a.obj if a.obj is b.obj else None)
     return Val(batched, None, Kind.OTHER)
@@ -119,9 +128,10 @@ _NO_STATIC = object()
 @dataclass(frozen=True, slots=True)
 class Operand:
     """An expression of the generated code and what is known about its value."""
+
     node: ast.expr
     val: Val
-    static: Any = _NO_STATIC     # the Python value, when the expression is a literal or static object
+    static: Any = _NO_STATIC  # the Python value, when the expression is a literal or static object
 
     @property
     def batched(self) -> bool:
@@ -151,8 +161,9 @@ def static_value(node: ast.expr):
 class Window:
     """A slice `x[i + a : i + b]` whose start differs between examples but whose length `b - a` does
     not: a window of a sliding-window view (the `static` of its index Operand)."""
+
     start: Operand
-    length: "int | Operand"      # an unbatched expression when not a literal
+    length: "int | Operand"  # an unbatched expression when not a literal
 
 
 @dataclass(frozen=True)
@@ -160,6 +171,7 @@ class MaskedSelection:
     """`x[mask]` with a per-example boolean mask of x's shape: its length differs between examples, so it
     runs as a loop, unless a reduction consumes it (`np.sum(x[x > 0])` is a masked sum); `site` is
     the fallback warning to withdraw then (the `Val.obj` of that loop's result)."""
+
     x: Operand
     mask: Operand
     site: tuple

@@ -5,6 +5,7 @@ result's rank); a call with a rule goes to the rule; a Python function with sour
 the pattern of batched arguments (cached); anything else runs as a per-example loop with a
 `PerformanceWarning` at the user's line (DESIGN "Fallback").
 """
+
 from __future__ import annotations
 
 import ast
@@ -28,13 +29,17 @@ from .nesting import NestingMixin
 # rules or run as a loop; rewriting them would batch our own bookkeeping).
 _LIBRARY_DIRS = tuple({sysconfig.get_paths()[k] for k in ("stdlib", "platstdlib", "purelib", "platlib")})
 _OWN = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-_RUNTIME_FILES = {os.path.join(_OWN, "runtime.py")}   # runtime_lanes.py is plain NumPy a vmap can rewrite
+_RUNTIME_FILES = {os.path.join(_OWN, "runtime.py")}  # runtime_lanes.py is plain NumPy a vmap can rewrite
 
 
 def is_library_code(fn) -> bool:
     code = getattr(fn, "__code__", None)
-    return code is None or code.co_filename.startswith(_LIBRARY_DIRS) or code.co_filename.startswith("<frozen") \
+    return (
+        code is None
+        or code.co_filename.startswith(_LIBRARY_DIRS)
+        or code.co_filename.startswith("<frozen")
         or code.co_filename in _RUNTIME_FILES
+    )
 
 
 class CallsMixin(NestingMixin):
@@ -47,7 +52,9 @@ class CallsMixin(NestingMixin):
         batched = any(a.batched for a in args) or any(a.batched for a in kwargs.values())
         if rule is None:
             if not batched:
-                return Operand(rebuild([a.node for a in args], {k: a.node for k, a in kwargs.items()}), UNKNOWN)
+                return Operand(
+                    rebuild([a.node for a in args], {k: a.node for k, a in kwargs.items()}), UNKNOWN
+                )
             return self.fallback(site, "no batching rule for it", fn_node)
         if not batched and not rule.random:
             out = rebuild([a.node for a in args], {k: a.node for k, a in kwargs.items()})
@@ -99,8 +106,9 @@ class CallsMixin(NestingMixin):
         if cx.settings.fallback == "error" and not defer:
             raise cx.error(msg + " (fallback='error')", node)
         if cx.settings.fallback == "error" and not cx.dry:
-            cx.deferred_errors[(getattr(node, "lineno", 0), getattr(node, "col_offset", 0))] = \
-                cx.error(msg + " (fallback='error')", node)
+            cx.deferred_errors[(getattr(node, "lineno", 0), getattr(node, "col_offset", 0))] = cx.error(
+                msg + " (fallback='error')", node
+            )
         if not cx.dry and not cx.src.generated:
             cx.fallback_sites.setdefault((getattr(node, "lineno", 0), getattr(node, "col_offset", 0)), msg)
         if isinstance(node, ast.Attribute) and site.method is None and fn_node is None:
@@ -114,9 +122,15 @@ class CallsMixin(NestingMixin):
         flags = templates.const(tuple(_batched_tree(a.val) for a in site.args))
         call = cx.expr("av__.loop(f, B, args, flags)", f=fn_expr, B=cx.batch_size(), args=args, flags=flags)
         if site.kwargs:
-            call.args.append(ast.Dict([ast.Constant(k) for k in site.kwargs], [a.node for a in site.kwargs.values()]))
-            call.args.append(ast.Dict([ast.Constant(k) for k in site.kwargs],
-                                      [ast.Constant(a.batched) for a in site.kwargs.values()]))
+            call.args.append(
+                ast.Dict([ast.Constant(k) for k in site.kwargs], [a.node for a in site.kwargs.values()])
+            )
+            call.args.append(
+                ast.Dict(
+                    [ast.Constant(k) for k in site.kwargs],
+                    [ast.Constant(a.batched) for a in site.kwargs.values()],
+                )
+            )
         return Operand(call, Val(True, None, Kind.OTHER))
 
     def attribute_rule(self, node, base: Operand) -> Operand:
@@ -142,8 +156,11 @@ class CallsMixin(NestingMixin):
                 obj = getattr(base.static, func.attr)
             except AttributeError:
                 obj = NO_STATIC
-            callee = Operand(ast.Attribute(base.node, func.attr, ast.Load()),
-                             val_of(obj) if obj is not NO_STATIC else UNKNOWN, obj)
+            callee = Operand(
+                ast.Attribute(base.node, func.attr, ast.Load()),
+                val_of(obj) if obj is not NO_STATIC else UNKNOWN,
+                obj,
+            )
         else:
             callee = self.expr(func)
         args, kwargs = self.call_args(node)
@@ -156,7 +173,9 @@ class CallsMixin(NestingMixin):
         if not callee.is_static:
             if any(a.batched for a in args) or any(a.batched for a in kwargs.values()):
                 site = CallSite(None, node, args, kwargs, _rebuilder(node, callee.node, None))
-                return self.fallback(site, "the function is not known when the code is rewritten", callee.node)
+                return self.fallback(
+                    site, "the function is not known when the code is rewritten", callee.node
+                )
             return Operand(_call(callee.node, args, kwargs), UNKNOWN)
         return self.call_object(callee.static, callee.node, args, kwargs, node)
 
@@ -188,7 +207,9 @@ class CallsMixin(NestingMixin):
         if getattr(obj, "__astvmap_vmap__", False):
             return self.vmap_expr(node, fn_node, args, kwargs)
         if obj is functools.partial and args and args[0].is_static:
-            made = LocalPartial(args[0].static, tuple(a.val for a in args[1:]), {k: a.val for k, a in kwargs.items()})
+            made = LocalPartial(
+                args[0].static, tuple(a.val for a in args[1:]), {k: a.val for k, a in kwargs.items()}
+            )
             return Operand(_call(fn_node, args, kwargs), Val(False, None, Kind.CALLABLE, obj=made))
         if lookup(obj) is not None:
             return self.apply(obj, args, kwargs, node, fn_node=fn_node)
@@ -202,8 +223,9 @@ class CallsMixin(NestingMixin):
             if not batched:
                 return Operand(_call(fn_node, args, kwargs), UNKNOWN)
             return self.nested_call(node, InnerVmap(*obj.__astvmap__), args, kwargs)
-        if isinstance(obj, (functools.partial, types.MethodType)) or \
-                (isinstance(obj, types.FunctionType) and not is_library_code(obj)):
+        if isinstance(obj, (functools.partial, types.MethodType)) or (
+            isinstance(obj, types.FunctionType) and not is_library_code(obj)
+        ):
             return self.user_call(obj, fn_node, args, kwargs, node, batched)
         if not batched:
             return Operand(_call(fn_node, args, kwargs), UNKNOWN)
@@ -218,8 +240,11 @@ class CallsMixin(NestingMixin):
                 raise self.cx.fail(f"`.{attr}()` of a list from outside the function")
             if attr in ("append", "extend"):
                 return self.list_mutation(node, base, attr, args)
-        if v.kind in (Kind.DICT, Kind.OTHER) and attr in _MUTATORS | {"update", "setdefault", "add", "discard"} \
-                and not (isinstance(node.func.value, ast.Name) and node.func.value.id in self.env):
+        if (
+            v.kind in (Kind.DICT, Kind.OTHER)
+            and attr in _MUTATORS | {"update", "setdefault", "add", "discard"}
+            and not (isinstance(node.func.value, ast.Name) and node.func.value.id in self.env)
+        ):
             raise self.cx.fail(f"`.{attr}()` of an object from outside the function")
         if not v.batched and v.obj is not None and lookup(getattr(type(v.obj), attr, None)) is not None:
             return self.apply(getattr(type(v.obj), attr), [base] + args, kwargs, node, method=attr)
@@ -228,14 +253,22 @@ class CallsMixin(NestingMixin):
             if fn is not None:
                 return self.apply(fn, [base] + args, kwargs, node, method=attr)
         if v.kind == Kind.DICT and not v.batched or not base.batched and not any(a.batched for a in args):
-            return Operand(_call(ast.Attribute(base.node, attr, ast.Load()), args, kwargs),
-                           self._container_method_val(v, attr, args))
+            return Operand(
+                _call(ast.Attribute(base.node, attr, ast.Load()), args, kwargs),
+                self._container_method_val(v, attr, args),
+            )
         raise self.cx.fail(f"the method `.{attr}()` of a batched {v.kind.value}")
 
     @staticmethod
     def _container_method_val(v: Val, attr, args):
-        if v.kind == Kind.DICT and attr == "get" and args and args[0].is_static and v.keys is not None \
-                and args[0].static in v.keys:
+        if (
+            v.kind == Kind.DICT
+            and attr == "get"
+            and args
+            and args[0].is_static
+            and v.keys is not None
+            and args[0].static in v.keys
+        ):
             return v.elts[v.keys.index(args[0].static)]
         return UNKNOWN
 
@@ -255,10 +288,15 @@ class CallsMixin(NestingMixin):
                 for e in lst.elts or ():
                     j = join(j, e)
                 self.env[name] = Val(j.batched, None, Kind.LIST, item=j)
-            return Operand(_call(ast.Attribute(base.node, attr, ast.Load()), [item], {}), Val(False, None, Kind.NONE))
+            return Operand(
+                _call(ast.Attribute(base.node, attr, ast.Load()), [item], {}), Val(False, None, Kind.NONE)
+            )
         if any(a.batched for a in args) or lst.batched:
             raise cx.fail(f"`list.{attr}` with batched values")
-        return Operand(_call(ast.Attribute(base.node, attr, ast.Load()), args, {}), Val(False, None, Kind.NONE))
+        return Operand(
+            _call(ast.Attribute(base.node, attr, ast.Load()), args, {}), Val(False, None, Kind.NONE)
+        )
+
 
 _MUTATORS = {"append", "extend", "insert", "pop", "remove", "clear", "sort", "reverse"}
 
@@ -276,7 +314,12 @@ def _method_of(obj):
 def _batched_tree(v: Val):
     """Which leaves of an operand are batched: a bool, or a tuple of those for a tuple/list operand
     with some batched elements (a per-example loop slices exactly those)."""
-    if v.kind in (Kind.TUPLE, Kind.LIST) and v.elts is not None and v.batched and not all(e.batched for e in v.elts):
+    if (
+        v.kind in (Kind.TUPLE, Kind.LIST)
+        and v.elts is not None
+        and v.batched
+        and not all(e.batched for e in v.elts)
+    ):
         return tuple(_batched_tree(e) for e in v.elts)
     if v.kind in (Kind.TUPLE, Kind.LIST) and v.elts is not None and v.batched:
         return tuple(_batched_tree(e) for e in v.elts)
@@ -284,17 +327,28 @@ def _batched_tree(v: Val):
 
 
 def _is_mask_of(index: Operand, x: Operand) -> bool:
-    return index.batched and index.val.dtype == "b" and index.val.ndim is not None \
-        and index.val.ndim == x.val.ndim and x.val.kind == Kind.ARRAY and not isinstance(index.node, ast.Tuple)
+    return (
+        index.batched
+        and index.val.dtype == "b"
+        and index.val.ndim is not None
+        and index.val.ndim == x.val.ndim
+        and x.val.kind == Kind.ARRAY
+        and not isinstance(index.node, ast.Tuple)
+    )
 
 
 def _as_value(node):
     """An index operand as an ordinary expression: `a:b` inside a tuple becomes `slice(a, b)`."""
+
     def conv(n):
         if isinstance(n, ast.Slice):
-            return ast.Call(ast.Name("slice", ast.Load()),
-                            [p if p is not None else ast.Constant(None) for p in (n.lower, n.upper, n.step)], [])
+            return ast.Call(
+                ast.Name("slice", ast.Load()),
+                [p if p is not None else ast.Constant(None) for p in (n.lower, n.upper, n.step)],
+                [],
+            )
         return n
+
     if isinstance(node, ast.Tuple):
         return ast.Tuple([conv(e) for e in node.elts], ast.Load())
     return conv(node)

@@ -1,5 +1,6 @@
 """What the call rewriting passes around: the call a rule rewrites (`CallSite`), callable values made
 inside a rewritten function (`LocalPartial`, `InnerVmap`), and how a call is written again."""
+
 from __future__ import annotations
 
 import ast
@@ -9,18 +10,20 @@ from dataclasses import dataclass, field
 @dataclass
 class CallSite:
     """What a rule knows about the call it rewrites (`ctx.call`)."""
+
     fn: object
     node: ast.AST
     args: list
     kwargs: dict
-    rebuild: callable                 # rebuild(arg_nodes, kw_nodes) -> the call in the user's spelling
-    method: str | None = None         # `x.sum(...)`: the first operand is `x`
+    rebuild: callable  # rebuild(arg_nodes, kw_nodes) -> the call in the user's spelling
+    method: str | None = None  # `x.sum(...)`: the first operand is `x`
 
 
 @dataclass
 class LocalPartial:
     """`functools.partial(f, *args, **kw)` made inside the function being rewritten (a value); calls
     pass the partial's own stored arguments, so they are the values from when it was made."""
+
     fn: object
     args: tuple
     kwargs: dict
@@ -29,7 +32,8 @@ class LocalPartial:
 @dataclass
 class InnerVmap:
     """`vmap(g, in_axes, out_axes)` met inside a function being rewritten (a value)."""
-    fun: object                       # LocalFunction, or a static callable
+
+    fun: object  # LocalFunction, or a static callable
     in_axes: object
     out_axes: object
     axis_size: object = None
@@ -47,6 +51,7 @@ def _hint(fn) -> str:
 
 def _rebuilder(syntax, fn_node, method):
     """A function that writes the call again with new operand nodes, in the user's spelling."""
+
     def rebuild(args, kwargs):
         kws = [ast.keyword(k, v) for k, v in kwargs.items()]
         if isinstance(syntax, ast.BinOp):
@@ -63,4 +68,5 @@ def _rebuilder(syntax, fn_node, method):
             return ast.Call(ast.Attribute(args[0], method, ast.Load()), list(args[1:]), kws)
         func = fn_node if fn_node is not None else syntax.func
         return ast.Call(func, list(args), kws)
+
     return rebuild

@@ -4,6 +4,7 @@ Rules build expressions with `ctx.expr("np.sum(x, axis=k)", x=..., k=...)`, ask 
 `ctx.batch_size()`, emit temporaries with `ctx.temp(...)`, and give up with `raise ctx.fail("why")`
 (the dispatcher then runs that call as a per-example loop, or raises with `fallback="error"`).
 """
+
 from __future__ import annotations
 
 import ast
@@ -28,20 +29,22 @@ class Context:
     def __init__(self, src, settings: Settings, stack=()):
         self.src = src
         self.settings = settings
-        self.stack = stack                    # code objects being transformed (recursion guard)
+        self.stack = stack  # code objects being transformed (recursion guard)
         self.namer = Namer.for_tree(src.fdef, extra=src.cells.keys())
-        self.free: dict[str, object] = {}     # generated code's free names -> objects
+        self.free: dict[str, object] = {}  # generated code's free names -> objects
         self._free_ids: dict[int, str] = {}
-        self.deps: list = []                  # (where, scope, name, signature): see specialize.validate
-        self.pending: list[ast.stmt] = []     # statements emitted before the current one
-        self.node: ast.AST | None = None      # the user node being rewritten
-        self.fallback_sites: dict = {}        # (line, col) -> message
-        self.deferred_errors: dict = {}       # (line, col) -> AstvmapError, raised unless withdrawn
+        self.deps: list = []  # (where, scope, name, signature): see specialize.validate
+        self.pending: list[ast.stmt] = []  # statements emitted before the current one
+        self.node: ast.AST | None = None  # the user node being rewritten
+        self.fallback_sites: dict = {}  # (line, col) -> message
+        self.deferred_errors: dict = {}  # (line, col) -> AstvmapError, raised unless withdrawn
         self.batch_name: str | None = None
-        self.dry = 0                          # > 0 while a rule only infers a result Val
-        self.call = None                      # CallSite of the rule being applied
+        self.dry = 0  # > 0 while a rule only infers a result Val
+        self.call = None  # CallSite of the rule being applied
         found, obj, _ = src.resolve("np")
-        self.np_name = "np" if (found and obj is np) or "np" not in self.namer.taken else self.namer.fresh("numpy")
+        self.np_name = (
+            "np" if (found and obj is np) or "np" not in self.namer.taken else self.namer.fresh("numpy")
+        )
         self.namer.reserve(self.np_name)
         self.free[self.np_name] = np
         found, obj, _ = src.resolve("av__")
@@ -111,12 +114,18 @@ class Context:
             # a name that holds None until a branch gives it a value (a loop's `result`): `av__.select`
             # treats None as "no lane took that branch", so it needs no repeating
             return Operand(op.node, Val(True, None, Kind.OTHER))
-        if v.kind in (Kind.TUPLE, Kind.LIST, Kind.DICT) and v.elts is not None and target.elts is not None \
-                and len(v.elts) == len(target.elts):
+        if (
+            v.kind in (Kind.TUPLE, Kind.LIST, Kind.DICT)
+            and v.elts is not None
+            and target.elts is not None
+            and len(v.elts) == len(target.elts)
+        ):
             base = op.node if isinstance(op.node, ast.Name) else self.temp(op.node, "value")
             keys = v.keys if v.kind == Kind.DICT else range(len(v.elts))
-            parts = [self.promote(Operand(templates.index(base, [k]), e), t)
-                     for k, e, t in zip(keys, v.elts, target.elts)]
+            parts = [
+                self.promote(Operand(templates.index(base, [k]), e), t)
+                for k, e, t in zip(keys, v.elts, target.elts)
+            ]
             if v.kind == Kind.DICT:
                 node = ast.Dict([templates.const(k) for k in keys], [p.node for p in parts])
             else:
@@ -138,8 +147,7 @@ def _needs(v: Val, target: Val) -> bool:
         return any(_needs(a, b) for a, b in zip(v.elts, target.elts))
     if v.kind == Kind.LIST:
         if v.elts == () and v.item is None:
-            return False          # an empty list needs no repeating
+            return False  # an empty list needs no repeating
         item_b = (v.item is not None and v.item.batched) or any(e.batched for e in v.elts or ())
         return not item_b
     return not v.batched
-

@@ -10,6 +10,7 @@ does, so they never fault.
 A batched `while` runs while any lane is active; every carried name is updated as
 `np.where(active, new, old)`, so finished lanes keep the value of their last iteration.
 """
+
 from __future__ import annotations
 
 import ast
@@ -17,16 +18,70 @@ import ast
 from ..kit import templates
 from ..rules.values import Kind, Operand, Val
 
-RET = "<return>"          # the returned value, as a name a branch assigns
-PARTITION = "astvmap: partition"     # directive comment on an `if` line (partitioned_if)
+RET = "<return>"  # the returned value, as a name a branch assigns
+PARTITION = "astvmap: partition"  # directive comment on an `if` line (partitioned_if)
 
 # Calls and operators that never raise and never warn on any input lanes could hold.
-_SAFE_OPS = (ast.Add, ast.Sub, ast.Mult, ast.BitAnd, ast.BitOr, ast.BitXor, ast.USub, ast.UAdd, ast.Not,
-             ast.Invert, ast.Eq, ast.NotEq, ast.Lt, ast.LtE, ast.Gt, ast.GtE, ast.And, ast.Or)
-_SAFE_CALLS = {"abs", "min", "max", "where", "maximum", "minimum", "fmax", "fmin", "sign", "clip", "logical_and",
-               "logical_or", "logical_not", "isnan", "isfinite", "isinf", "real", "imag", "conj", "copy",
-               "square", "negative", "positive", "floor", "ceil", "trunc", "rint", "tanh", "sin", "cos",
-               "arctan", "exp2", "sum", "any", "all", "zeros_like", "ones_like", "astype"}
+_SAFE_OPS = (
+    ast.Add,
+    ast.Sub,
+    ast.Mult,
+    ast.BitAnd,
+    ast.BitOr,
+    ast.BitXor,
+    ast.USub,
+    ast.UAdd,
+    ast.Not,
+    ast.Invert,
+    ast.Eq,
+    ast.NotEq,
+    ast.Lt,
+    ast.LtE,
+    ast.Gt,
+    ast.GtE,
+    ast.And,
+    ast.Or,
+)
+_SAFE_CALLS = {
+    "abs",
+    "min",
+    "max",
+    "where",
+    "maximum",
+    "minimum",
+    "fmax",
+    "fmin",
+    "sign",
+    "clip",
+    "logical_and",
+    "logical_or",
+    "logical_not",
+    "isnan",
+    "isfinite",
+    "isinf",
+    "real",
+    "imag",
+    "conj",
+    "copy",
+    "square",
+    "negative",
+    "positive",
+    "floor",
+    "ceil",
+    "trunc",
+    "rint",
+    "tanh",
+    "sin",
+    "cos",
+    "arctan",
+    "exp2",
+    "sum",
+    "any",
+    "all",
+    "zeros_like",
+    "ones_like",
+    "astype",
+}
 
 
 def is_safe(nodes, env=None) -> bool:
@@ -35,24 +90,31 @@ def is_safe(nodes, env=None) -> bool:
 
 
 def risk(nodes, env=None) -> str:
-    """"none": cannot raise or warn; "all": can only fault alike for every lane (indexing with indices
+    """ "none": cannot raise or warn; "all": can only fault alike for every lane (indexing with indices
     shared by the examples), so it needs a guard but no borrowed values; "lanes": may fault per lane."""
     env = env or {}
     level = "none"
     for root in nodes:
         for n in ast.walk(root):
             if isinstance(n, ast.Subscript):
-                if any(isinstance(m, ast.Call) or (isinstance(m, ast.Name) and (m.id not in env or env[m.id].batched))
-                       for m in ast.walk(n.slice)):
+                if any(
+                    isinstance(m, ast.Call)
+                    or (isinstance(m, ast.Name) and (m.id not in env or env[m.id].batched))
+                    for m in ast.walk(n.slice)
+                ):
                     return "lanes"
                 level = "all"
                 continue
             if isinstance(n, (ast.Lambda, ast.Raise, ast.Assert)):
                 return "lanes"
-            if isinstance(n, ast.BinOp) and isinstance(n.op, (ast.Div, ast.FloorDiv, ast.Mod)) \
-                    and isinstance(n.right, ast.Constant) and isinstance(n.right.value, (int, float)) \
-                    and n.right.value != 0:
-                continue           # division by a nonzero constant
+            if (
+                isinstance(n, ast.BinOp)
+                and isinstance(n.op, (ast.Div, ast.FloorDiv, ast.Mod))
+                and isinstance(n.right, ast.Constant)
+                and isinstance(n.right.value, (int, float))
+                and n.right.value != 0
+            ):
+                continue  # division by a nonzero constant
             if isinstance(n, (ast.BinOp, ast.UnaryOp, ast.BoolOp)) and not isinstance(n.op, _SAFE_OPS):
                 return "lanes"
             if isinstance(n, ast.Compare) and not all(isinstance(o, _SAFE_OPS) for o in n.ops):
@@ -116,9 +178,12 @@ class ControlFlowMixin:
     def truthy(self, test: Operand, node) -> ast.expr:
         """The per-example truth value of a batched test, as a bool (B,) array."""
         if test.val.ndim not in (0, None):
-            raise self.cx.error("a batched test must be one value per example: the loop raises ValueError (the "
-                                "truth value of an array with more than one element is ambiguous); use np.any() "
-                                "or np.all()", node)
+            raise self.cx.error(
+                "a batched test must be one value per example: the loop raises ValueError (the "
+                "truth value of an array with more than one element is ambiguous); use np.any() "
+                "or np.all()",
+                node,
+            )
         if test.val.dtype == "b":
             return test.node
         return self.cx.expr("np.asarray(t, dtype=bool)", t=test.node)
@@ -152,15 +217,23 @@ class ControlFlowMixin:
                     sides.append(None)
             if None in sides:
                 if name == RET and self.loops:
-                    raise cx.fail("a `return` inside a loop under a batched condition (it ends the loop for some "
-                                  "examples only)")
+                    raise cx.fail(
+                        "a `return` inside a loop under a batched condition (it ends the loop for some "
+                        "examples only)"
+                    )
                 if name == RET:
-                    raise cx.error("under a batched condition one branch returns a value and the other returns "
-                                   "nothing; both branches run for every example, so both must return", node)
+                    raise cx.error(
+                        "under a batched condition one branch returns a value and the other returns "
+                        "nothing; both branches run for every example, so both must return",
+                        node,
+                    )
                 if name in live:
-                    raise cx.error(f"`{name}` is assigned in only one branch of an `if` on a batched condition and "
-                                   "used after it: both branches run for every example, so it must have a value "
-                                   "on both paths (assign it before the `if` or in both branches)", node)
+                    raise cx.error(
+                        f"`{name}` is assigned in only one branch of an `if` on a batched condition and "
+                        "used after it: both branches run for every example, so it must have a value "
+                        "on both paths (assign it before the `if` or in both branches)",
+                        node,
+                    )
                 continue
             (a, va), (b, vb) = sides
             code += self.select_stmt(name, cond, a, va, b, vb, node)
@@ -181,17 +254,34 @@ class ControlFlowMixin:
         self.renames = dict(self.renames)
         outer_mask = outer_branch.get("mask") if outer_branch else None
         lanes = mask if outer_mask is None else ast.BinOp(outer_mask, ast.BitAnd(), mask)
-        self.branch = {"stores": {}, "suffix": suffix, "mask": lanes, "outer": dict(saved_renames), "borrowed": {}}
+        self.branch = {
+            "stores": {},
+            "suffix": suffix,
+            "mask": lanes,
+            "outer": dict(saved_renames),
+            "borrowed": {},
+        }
         level = risk(body, self.env)
         safe = level == "none"
         pre = []
         if level == "lanes":
             for name in _loads(body):
-                if name in self.env and self.env[name].batched and self.env[name].kind in (Kind.ARRAY, Kind.SCALAR):
+                if (
+                    name in self.env
+                    and self.env[name].batched
+                    and self.env[name].kind in (Kind.ARRAY, Kind.SCALAR)
+                ):
                     borrowed = cx.namer.fresh(f"{name}_{suffix}")
-                    pre.append(ast.Assign([ast.Name(borrowed, ast.Store())],
-                                          cx.expr("av__.lanes_like_active(x, m)", x=ast.Name(self.code_name(name),
-                                                                                             ast.Load()), m=mask)))
+                    pre.append(
+                        ast.Assign(
+                            [ast.Name(borrowed, ast.Store())],
+                            cx.expr(
+                                "av__.lanes_like_active(x, m)",
+                                x=ast.Name(self.code_name(name), ast.Load()),
+                                m=mask,
+                            ),
+                        )
+                    )
                     self.renames[name] = borrowed
                     self.branch["borrowed"][name] = (borrowed, mask)
         self.masked += 1
@@ -206,8 +296,10 @@ class ControlFlowMixin:
             s._user_line = body[0].lineno if body else 0
         code = pre + code
         if not safe and code:
-            placeholders = [ast.Assign([ast.Name(code, ast.Store())], _placeholder(result["env"].get(n)))
-                            for n, code in result["stores"].items()]
+            placeholders = [
+                ast.Assign([ast.Name(code, ast.Store())], _placeholder(result["env"].get(n)))
+                for n, code in result["stores"].items()
+            ]
             guard = ast.If(cx.expr("av__.enters(m)", m=mask), code, placeholders)
             guard._user_line = code[0]._user_line
             code = [guard]
@@ -225,14 +317,31 @@ class ControlFlowMixin:
         if name == RET and self.branch is None:
             target = cx.namer.fresh("result")
             self.renames[RET] = target
-        if va.kind in (Kind.TUPLE, Kind.LIST) and va.elts is not None and vb.elts is not None \
-                and len(va.elts) == len(vb.elts):
-            val = Val(True, None, va.kind, None, tuple(Val(True, x.ndim if x.ndim == y.ndim else None, Kind.ARRAY)
-                                                     for x, y in zip(va.elts, vb.elts)))
+        if (
+            va.kind in (Kind.TUPLE, Kind.LIST)
+            and va.elts is not None
+            and vb.elts is not None
+            and len(va.elts) == len(vb.elts)
+        ):
+            val = Val(
+                True,
+                None,
+                va.kind,
+                None,
+                tuple(
+                    Val(True, x.ndim if x.ndim == y.ndim else None, Kind.ARRAY)
+                    for x, y in zip(va.elts, vb.elts)
+                ),
+            )
         else:
             nd = va.ndim if va.ndim == vb.ndim else None
-            if va.ndim is not None and vb.ndim is not None and va.ndim != vb.ndim and name != RET \
-                    and name in self.live_after(node):
+            if (
+                va.ndim is not None
+                and vb.ndim is not None
+                and va.ndim != vb.ndim
+                and name != RET
+                and name in self.live_after(node)
+            ):
                 pass  # av__.select raises at run time when lanes of both branches meet
             val = Val(True, nd, Kind.ARRAY, va.dtype if va.dtype == vb.dtype else None)
         self.env[name] = val
@@ -243,17 +352,31 @@ class ControlFlowMixin:
     def _select_expr(self, cond, a, va: Val, b, vb: Val) -> ast.expr:
         """`av__.select(cond, a, b)`; tuples element by element (their batchedness may differ)."""
         cx = self.cx
-        if va.kind == vb.kind == Kind.TUPLE and va.elts is not None and vb.elts is not None \
-                and len(va.elts) == len(vb.elts) and not (va.batched and vb.batched and
-                                                         all(e.batched for e in va.elts + vb.elts)):
-            parts = [self._select_expr(cond, ast.Subscript(a, ast.Constant(i), ast.Load()), x,
-                                       ast.Subscript(b, ast.Constant(i), ast.Load()), y)
-                     for i, (x, y) in enumerate(zip(va.elts, vb.elts))]
+        if (
+            va.kind == vb.kind == Kind.TUPLE
+            and va.elts is not None
+            and vb.elts is not None
+            and len(va.elts) == len(vb.elts)
+            and not (va.batched and vb.batched and all(e.batched for e in va.elts + vb.elts))
+        ):
+            parts = [
+                self._select_expr(
+                    cond,
+                    ast.Subscript(a, ast.Constant(i), ast.Load()),
+                    x,
+                    ast.Subscript(b, ast.Constant(i), ast.Load()),
+                    y,
+                )
+                for i, (x, y) in enumerate(zip(va.elts, vb.elts))
+            ]
             return ast.Tuple(parts, ast.Load())
         call = cx.expr("av__.select(c, a, b)", c=ast.Name(cond.id, ast.Load()), a=a, b=b)
         if not (va.batched and vb.batched):
-            call.keywords.append(ast.keyword("batched", ast.Tuple([ast.Constant(va.batched), ast.Constant(vb.batched)],
-                                                                   ast.Load())))
+            call.keywords.append(
+                ast.keyword(
+                    "batched", ast.Tuple([ast.Constant(va.batched), ast.Constant(vb.batched)], ast.Load())
+                )
+            )
         return call
 
     def promote_written_arrays(self, body):
@@ -262,16 +385,29 @@ class ControlFlowMixin:
         cx = self.cx
         for root in body:
             for n in ast.walk(root):
-                targets = n.targets if isinstance(n, ast.Assign) else [n.target] if isinstance(n, ast.AugAssign) else []
+                targets = (
+                    n.targets
+                    if isinstance(n, ast.Assign)
+                    else [n.target]
+                    if isinstance(n, ast.AugAssign)
+                    else []
+                )
                 for t in targets:
-                    if isinstance(t, ast.Subscript) and isinstance(t.value, ast.Name) and t.value.id in self.env:
+                    if (
+                        isinstance(t, ast.Subscript)
+                        and isinstance(t.value, ast.Name)
+                        and t.value.id in self.env
+                    ):
                         name, v = t.value.id, self.env[t.value.id]
                         if v.batched or v.kind != Kind.ARRAY:
                             continue
                         if name in self.unmapped_params:
-                            raise cx.error(f"`{ast.unparse(t)} = ...` under a condition that differs between examples "
-                                           f"writes into the unmapped argument `{name}`: the loop would change the one "
-                                           f"array all examples share. Copy it first (`{name} = {name}.copy()`) or map it", t)
+                            raise cx.error(
+                                f"`{ast.unparse(t)} = ...` under a condition that differs between examples "
+                                f"writes into the unmapped argument `{name}`: the loop would change the one "
+                                f"array all examples share. Copy it first (`{name} = {name}.copy()`) or map it",
+                                t,
+                            )
                         code = self.code_name(name)
                         op = cx.promote(Operand(ast.Name(code, ast.Load()), v), v.with_(batched=True))
                         cx.pending.append(ast.Assign([ast.Name(code, ast.Store())], op.node))
@@ -282,6 +418,7 @@ class ControlFlowMixin:
         `y[:, i] = np.where(lanes, v, y[:, i])`, written into the array itself (not a borrowed copy)."""
         cx = self.cx
         from ..rules.indexing import batched_index, selection_ndim
+
         if not isinstance(target.value, ast.Name) or target.value.id not in self.env:
             raise cx.fail("a write into an expression under a batched condition")
         name = target.value.id
@@ -296,6 +433,7 @@ class ControlFlowMixin:
         if index.batched and rows is None:
             raise cx.fail("a write at per-example positions (batched index) under a batched condition")
         from .writes import selection_ndim_after
+
         sel = selection_ndim(v.ndim, index) if rows is None else selection_ndim_after(v.ndim, index)
         if sel is None or (value.batched and value.val.ndim is None):
             raise cx.fail("a write whose per-example ranks are not known when the code is rewritten")
@@ -304,16 +442,25 @@ class ControlFlowMixin:
             val = templates.batch_slice_prefix(val, sel - value.val.ndim)
         lanes = self.branch["mask"]
         if sel:
-            lanes = cx.expr("m.reshape(s)", m=lanes, s=ast.Tuple([ast.Constant(-1)] + [ast.Constant(1)] * sel, ast.Load()))
+            lanes = cx.expr(
+                "m.reshape(s)", m=lanes, s=ast.Tuple([ast.Constant(-1)] + [ast.Constant(1)] * sel, ast.Load())
+            )
         idx = batched_index(cx, index) if rows is None else rows
         where = ast.Subscript(ast.Name(real, ast.Load()), idx, ast.Load())
-        out = [ast.Assign([ast.Subscript(ast.Name(real, ast.Load()), idx,
-                                         ast.Store())],
-                          cx.expr("np.where(m, v, old)", m=lanes, v=val, old=where))]
+        out = [
+            ast.Assign(
+                [ast.Subscript(ast.Name(real, ast.Load()), idx, ast.Store())],
+                cx.expr("np.where(m, v, old)", m=lanes, v=val, old=where),
+            )
+        ]
         if name in self.branch["borrowed"]:
             borrowed, mask = self.branch["borrowed"][name]
-            out.append(ast.Assign([ast.Name(borrowed, ast.Store())],
-                                  cx.expr("av__.lanes_like_active(x, m)", x=ast.Name(real, ast.Load()), m=mask)))
+            out.append(
+                ast.Assign(
+                    [ast.Name(borrowed, ast.Store())],
+                    cx.expr("av__.lanes_like_active(x, m)", x=ast.Name(real, ast.Load()), m=mask),
+                )
+            )
         return out
 
     def writes_forbidden(self, body, allow_subscripts=False) -> bool:
@@ -324,8 +471,12 @@ class ControlFlowMixin:
                     kinds = (ast.Attribute,) if allow_subscripts else (ast.Subscript, ast.Attribute)
                     if any(isinstance(t, kinds) for tt in targets for t in ast.walk(tt)):
                         return True
-                if isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute) and \
-                        n.func.attr in ("append", "extend", "pop", "insert", "update", "fill", "sort", "resize"):
+                if (
+                    isinstance(n, ast.Call)
+                    and isinstance(n.func, ast.Attribute)
+                    and n.func.attr
+                    in ("append", "extend", "pop", "insert", "update", "fill", "sort", "resize")
+                ):
                     return True
         return False
 
@@ -337,8 +488,11 @@ class ControlFlowMixin:
     def _expression_if(self, node, test_node, body, orelse, test=None):
         cx = self.cx
         name = cx.namer.fresh("value")
-        stmt = ast.If(test_node, [ast.Assign([ast.Name(name, ast.Store())], body)],
-                      [ast.Assign([ast.Name(name, ast.Store())], orelse)])
+        stmt = ast.If(
+            test_node,
+            [ast.Assign([ast.Name(name, ast.Store())], body)],
+            [ast.Assign([ast.Name(name, ast.Store())], orelse)],
+        )
         for n in (stmt, stmt.body[0], stmt.orelse[0]):
             ast.copy_location(n, node)
             n.end_lineno, n.end_col_offset = node.end_lineno, node.end_col_offset
@@ -367,6 +521,7 @@ class ControlFlowMixin:
             return Operand(ast.BinOp(values[0].node, op, values[1].node), Val(True, 0, Kind.ARRAY, "b"))
         return None
 
+
 def _placeholder(v: Val | None) -> ast.expr:
     """What a skipped branch leaves in its names (never selected: no lane took the branch)."""
     if v is not None and v.kind == Kind.TUPLE and v.elts is not None:
@@ -378,4 +533,3 @@ def _ordered(a: dict, b: dict):
     out = list(a)
     out += [n for n in b if n not in a]
     return out
-

@@ -3,6 +3,7 @@
 NOTE [unbatched stays unbatched]: an expression none of whose parts is batched is emitted exactly as the
 user wrote it; rules are only asked for the rank of its result.
 """
+
 from __future__ import annotations
 
 import ast
@@ -11,19 +12,47 @@ import operator
 
 from ..errors import NotBatchable
 from ..kit import templates
-from ..rules.values import NO_STATIC, UNKNOWN, Kind, Operand, Val, Window, container, list_item, static_value, val_of
+from ..rules.values import (
+    NO_STATIC,
+    UNKNOWN,
+    Kind,
+    Operand,
+    Val,
+    Window,
+    container,
+    list_item,
+    static_value,
+    val_of,
+)
 
 BINOPS = {
-    ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul, ast.Div: operator.truediv,
-    ast.FloorDiv: operator.floordiv, ast.Mod: operator.mod, ast.Pow: operator.pow,
-    ast.MatMult: operator.matmul, ast.BitAnd: operator.and_, ast.BitOr: operator.or_,
-    ast.BitXor: operator.xor, ast.LShift: operator.lshift, ast.RShift: operator.rshift,
+    ast.Add: operator.add,
+    ast.Sub: operator.sub,
+    ast.Mult: operator.mul,
+    ast.Div: operator.truediv,
+    ast.FloorDiv: operator.floordiv,
+    ast.Mod: operator.mod,
+    ast.Pow: operator.pow,
+    ast.MatMult: operator.matmul,
+    ast.BitAnd: operator.and_,
+    ast.BitOr: operator.or_,
+    ast.BitXor: operator.xor,
+    ast.LShift: operator.lshift,
+    ast.RShift: operator.rshift,
 }
-UNARYOPS = {ast.USub: operator.neg, ast.UAdd: operator.pos, ast.Invert: operator.invert,
-            ast.Not: operator.not_}
+UNARYOPS = {
+    ast.USub: operator.neg,
+    ast.UAdd: operator.pos,
+    ast.Invert: operator.invert,
+    ast.Not: operator.not_,
+}
 CMPOPS = {
-    ast.Lt: operator.lt, ast.LtE: operator.le, ast.Gt: operator.gt, ast.GtE: operator.ge,
-    ast.Eq: operator.eq, ast.NotEq: operator.ne,
+    ast.Lt: operator.lt,
+    ast.LtE: operator.le,
+    ast.Gt: operator.gt,
+    ast.GtE: operator.ge,
+    ast.Eq: operator.eq,
+    ast.NotEq: operator.ne,
 }
 
 
@@ -55,7 +84,15 @@ class ExpressionsMixin:
     def visit_Name(self, node):
         if node.id in self.env:
             v = self.env[node.id]
-            return Operand(ast.Name(self.code_name(node.id), ast.Load()), v, v.obj if v.kind in (Kind.CALLABLE, Kind.MODULE) and v.obj is not None and not isinstance(v.obj, LocalFunction) else NO_STATIC)
+            return Operand(
+                ast.Name(self.code_name(node.id), ast.Load()),
+                v,
+                v.obj
+                if v.kind in (Kind.CALLABLE, Kind.MODULE)
+                and v.obj is not None
+                and not isinstance(v.obj, LocalFunction)
+                else NO_STATIC,
+            )
         found, obj, where = self.cx.src.resolve(node.id)
         if not found:
             return Operand(ast.Name(node.id, ast.Load()), UNKNOWN)
@@ -68,7 +105,11 @@ class ExpressionsMixin:
     def visit_Attribute(self, node):
         base = self.expr(node.value)
         self.cx.node = node
-        if base.is_static and not base.val.batched and base.val.kind in (Kind.MODULE, Kind.CALLABLE, Kind.OTHER):
+        if (
+            base.is_static
+            and not base.val.batched
+            and base.val.kind in (Kind.MODULE, Kind.CALLABLE, Kind.OTHER)
+        ):
             try:
                 obj = getattr(base.static, node.attr)
             except AttributeError:
@@ -85,8 +126,11 @@ class ExpressionsMixin:
     def visit_UnaryOp(self, node):
         operand = self.expr(node.operand)
         self.cx.node = node
-        if operand.is_static and isinstance(operand.static, (int, float, complex)) \
-                and isinstance(node.op, (ast.USub, ast.UAdd)):
+        if (
+            operand.is_static
+            and isinstance(operand.static, (int, float, complex))
+            and isinstance(node.op, (ast.USub, ast.UAdd))
+        ):
             value = -operand.static if isinstance(node.op, ast.USub) else operand.static
             return Operand(ast.UnaryOp(node.op, operand.node), val_of(value), value)
         if isinstance(node.op, ast.Not) and not operand.batched:
@@ -163,14 +207,18 @@ class ExpressionsMixin:
     # ---- displays ------------------------------------------------------------------------------
     def visit_Tuple(self, node):
         elts = self._elts(node.elts)
-        return Operand(ast.Tuple([e.node for e in elts], ast.Load()), container(Kind.TUPLE, [e.val for e in elts]),
-                       _static_seq(elts, tuple))
+        return Operand(
+            ast.Tuple([e.node for e in elts], ast.Load()),
+            container(Kind.TUPLE, [e.val for e in elts]),
+            _static_seq(elts, tuple),
+        )
 
     def visit_List(self, node):
         elts = self._elts(node.elts)
         v = container(Kind.LIST, [e.val for e in elts])
-        return Operand(ast.List([e.node for e in elts], ast.Load()), v.with_(item=list_item(v)),
-                       _static_seq(elts, list))
+        return Operand(
+            ast.List([e.node for e in elts], ast.Load()), v.with_(item=list_item(v)), _static_seq(elts, list)
+        )
 
     def _elts(self, nodes):
         out = []
@@ -213,18 +261,30 @@ class ExpressionsMixin:
         parts = [None if p is None else self.expr(p) for p in (node.lower, node.upper, node.step)]
         if any(p is not None and p.batched for p in parts):
             length = _static_length(node.lower, node.upper)
-            if length is None and node.lower is not None and isinstance(node.upper, ast.BinOp) \
-                    and isinstance(node.upper.op, ast.Add) and ast.dump(node.upper.left) == ast.dump(node.lower):
-                size = self.expr(node.upper.right)          # x[i:i + k] with k the same for every example
+            if (
+                length is None
+                and node.lower is not None
+                and isinstance(node.upper, ast.BinOp)
+                and isinstance(node.upper.op, ast.Add)
+                and ast.dump(node.upper.left) == ast.dump(node.lower)
+            ):
+                size = self.expr(node.upper.right)  # x[i:i + k] with k the same for every example
                 length = None if size.batched or size.val.ndim not in (0, None) else size
-            if node.step is None and length is not None and (not isinstance(length, int) or length >= 0) \
-                    and parts[0].val.ndim == 0:
+            if (
+                node.step is None
+                and length is not None
+                and (not isinstance(length, int) or length >= 0)
+                and parts[0].val.ndim == 0
+            ):
                 new = ast.Slice(parts[0].node, parts[1].node)
                 return Operand(new, Val(True, None, Kind.OTHER), Window(parts[0], length))
             raise self.cx.fail("a slice with per-example bounds (the result's shape would vary by example)")
         new = ast.Slice(*(None if p is None else p.node for p in parts))
-        static = slice(*(None if p is None else p.static for p in parts)) \
-            if all(p is None or p.is_static for p in parts) else NO_STATIC
+        static = (
+            slice(*(None if p is None else p.static for p in parts))
+            if all(p is None or p.is_static for p in parts)
+            else NO_STATIC
+        )
         return Operand(new, Val(False, None, Kind.OTHER), static)
 
     def visit_Starred(self, node):
@@ -250,11 +310,16 @@ class ExpressionsMixin:
             item = list_item(v) if v.kind != Kind.DICT else _join_all(list(v.elts or ())) if v.elts else None
             if item is not None and item.batched and not isinstance(node.slice, ast.Slice):
                 if any(e != item for e in (v.elts or ())):
-                    raise self.cx.fail("indexing a container whose elements differ in batchedness "
-                                       "with an index known only at run time")
-            return Operand(ast.Subscript(value.node, index.node, ast.Load()),
-                           item if item is not None and not isinstance(node.slice, ast.Slice) else
-                           (v if isinstance(node.slice, ast.Slice) else UNKNOWN))
+                    raise self.cx.fail(
+                        "indexing a container whose elements differ in batchedness "
+                        "with an index known only at run time"
+                    )
+            return Operand(
+                ast.Subscript(value.node, index.node, ast.Load()),
+                item
+                if item is not None and not isinstance(node.slice, ast.Slice)
+                else (v if isinstance(node.slice, ast.Slice) else UNKNOWN),
+            )
         return self.apply(operator.getitem, [value, index], {}, node, syntax=node)
 
     @staticmethod
@@ -290,7 +355,9 @@ class ExpressionsMixin:
                 target = self.bind_target(g.target, Operand(ast.Name("_", ast.Load()), elem), store_only=True)
                 ifs = self.exprs(g.ifs)
                 if any(i.batched for i in ifs):
-                    raise self.cx.fail("a comprehension filter on a batched test (the length would vary by example)")
+                    raise self.cx.fail(
+                        "a comprehension filter on a batched test (the length would vary by example)"
+                    )
                 gens.append(ast.comprehension(target, iter_node, [i.node for i in ifs], 0))
             elt = self.expr(node.elt)
         finally:
@@ -309,11 +376,15 @@ class ExpressionsMixin:
         v = it.val
         if v.batched and v.kind == Kind.ARRAY:
             if v.ndim == 0:
-                raise self.cx.error("iterating over a per-example scalar (the loop raises TypeError: "
-                                    "iteration over a 0-d array)", node)
+                raise self.cx.error(
+                    "iterating over a per-example scalar (the loop raises TypeError: "
+                    "iteration over a 0-d array)",
+                    node,
+                )
             # Rows of each example: iterate the per-example axis 0, which is axis 1 of the batch.
-            return self.cx.expr("np.moveaxis(x, 1, 0)", x=it.node), Val(True, None if v.ndim is None else v.ndim - 1,
-                                                                        Kind.ARRAY, v.dtype)
+            return self.cx.expr("np.moveaxis(x, 1, 0)", x=it.node), Val(
+                True, None if v.ndim is None else v.ndim - 1, Kind.ARRAY, v.dtype
+            )
         if v.batched and v.kind in (Kind.LIST, Kind.TUPLE):
             item = list_item(v)
             if item is None or any(e != item for e in (v.elts or ())):
@@ -331,12 +402,20 @@ class ExpressionsMixin:
 
 def _offset(node):
     """(expression without its constant offset, the offset): `i + 2` -> (i, 2)."""
-    if isinstance(node, ast.BinOp) and isinstance(node.op, (ast.Add, ast.Sub)) \
-            and isinstance(node.right, ast.Constant) and isinstance(node.right.value, int):
+    if (
+        isinstance(node, ast.BinOp)
+        and isinstance(node.op, (ast.Add, ast.Sub))
+        and isinstance(node.right, ast.Constant)
+        and isinstance(node.right.value, int)
+    ):
         base, c = _offset(node.left)
         return base, c + (node.right.value if isinstance(node.op, ast.Add) else -node.right.value)
-    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add) and isinstance(node.left, ast.Constant) \
-            and isinstance(node.left.value, int):
+    if (
+        isinstance(node, ast.BinOp)
+        and isinstance(node.op, ast.Add)
+        and isinstance(node.left, ast.Constant)
+        and isinstance(node.left.value, int)
+    ):
         base, c = _offset(node.right)
         return base, c + node.left.value
     return ast.dump(node), 0
@@ -352,6 +431,7 @@ def _static_length(lower, upper):
 
 def _join_all(vals):
     from ..rules.values import join
+
     out = None
     for v in vals:
         out = v if out is None else join(out, v)

@@ -3,6 +3,7 @@ can rewrite again (DESIGN "Calls and nesting"): entry moves, the call of g's cor
 exit moves and broadcasts, all in plain NumPy. `vmap(vmap(f))` and a vmapped function called inside a
 vmapped function are the same case.
 """
+
 from __future__ import annotations
 
 import ast
@@ -41,29 +42,37 @@ def full_source(fun, n_lifted: int, in_axes, out_axes, axis_size, arg_vals: list
     # Parameter names as the inner vmap's user sees them.
     if base_src is not None:
         a = base_src.fdef.args
-        names = [p.arg for p in a.posonlyargs + a.args][len(pre_args):]
+        names = [p.arg for p in a.posonlyargs + a.args][len(pre_args) :]
     else:
         names = [f"arg{i}" for i in range(len(arg_vals))]
-    names = names[:len(arg_vals)]
+    names = names[: len(arg_vals)]
     if len(names) < len(arg_vals):
         names += [f"arg{i}" for i in range(len(names), len(arg_vals))]
     explicit = len(arg_vals) - n_lifted
     if isinstance(in_axes, (list, tuple)):
         if len(in_axes) != explicit:
-            raise error_at(f"{label}: a nested vmap's in_axes has {len(in_axes)} entries but it is called with "
-                           f"{explicit} arguments", node, parent.filename)
+            raise error_at(
+                f"{label}: a nested vmap's in_axes has {len(in_axes)} entries but it is called with "
+                f"{explicit} arguments",
+                node,
+                parent.filename,
+            )
         axes = [None] * n_lifted + list(in_axes)
     else:
         axes = [None] * n_lifted + [in_axes] * explicit
     inner_vals = []
     for name, v, ax in zip(names, arg_vals, axes):
-        inner_vals.append(_mapped_val(v.with_(batched=False) if v.kind != Kind.TUPLE else _unbatch(v), ax,
-                                      name, label, node, parent))
+        inner_vals.append(
+            _mapped_val(
+                v.with_(batched=False) if v.kind != Kind.TUPLE else _unbatch(v), ax, name, label, node, parent
+            )
+        )
     namer = Namer(set(names) | {"np", "av__"})
     free = {"np": np, "av__": runtime}
     if base_src is None:
-        inner_src = full_source(inner[0], 0, inner[1], inner[2], inner[3],
-                                [val for val in inner_vals], parent, node)
+        inner_src = full_source(
+            inner[0], 0, inner[1], inner[2], inner[3], [val for val in inner_vals], parent, node
+        )
         base_src = inner_src
     vals = bind_params(base_src, pre_args, pre_kwargs, names, inner_vals)
     spec = core(base_src, vals, parent)
@@ -104,8 +113,9 @@ def full_source(fun, n_lifted: int, in_axes, out_axes, axis_size, arg_vals: list
     linecache.cache[filename] = (len(text), None, text.splitlines(True), filename)
     fdef = ast.parse(text, filename).body[0]
     cells = {k: types.CellType(v) for k, v in free.items()}
-    return FunctionSource(fdef, Origin(filename, 1), {"__builtins__": builtins}, cells, None, None, None,
-                          generated=True)
+    return FunctionSource(
+        fdef, Origin(filename, 1), {"__builtins__": builtins}, cells, None, None, None, generated=True
+    )
 
 
 class functools_partial_holder:
@@ -126,23 +136,47 @@ def _mapped_val(v: Val, ax, name, label, node, parent) -> Val:
         return v
     if isinstance(ax, int):
         if v.kind in (Kind.TUPLE, Kind.LIST, Kind.DICT) and v.elts is not None:
-            return Val(True, None, v.kind, None, tuple(_mapped_val(e, ax, name, label, node, parent) for e in v.elts),
-                       v.keys)
+            return Val(
+                True,
+                None,
+                v.kind,
+                None,
+                tuple(_mapped_val(e, ax, name, label, node, parent) for e in v.elts),
+                v.keys,
+            )
         if v.ndim is not None and not (-v.ndim <= ax < v.ndim):
-            raise error_at(f"{label}: a nested vmap maps `{name}` on axis {ax}, but one example of it has "
-                           f"ndim {v.ndim}", node, parent.filename)
+            raise error_at(
+                f"{label}: a nested vmap maps `{name}` on axis {ax}, but one example of it has ndim {v.ndim}",
+                node,
+                parent.filename,
+            )
         return Val(True, None if v.ndim is None else v.ndim - 1, Kind.ARRAY, v.dtype)
     if isinstance(ax, (tuple, list)) and v.elts is not None and len(ax) == len(v.elts):
-        return Val(True, None, v.kind, None,
-                   tuple(_mapped_val(e, a, name, label, node, parent) for e, a in zip(v.elts, ax)), v.keys)
+        return Val(
+            True,
+            None,
+            v.kind,
+            None,
+            tuple(_mapped_val(e, a, name, label, node, parent) for e, a in zip(v.elts, ax)),
+            v.keys,
+        )
     if isinstance(ax, dict) and v.keys is not None:
-        return Val(True, None, v.kind, None,
-                   tuple(_mapped_val(e, ax.get(k), name, label, node, parent) for k, e in zip(v.keys, v.elts)), v.keys)
-    raise error_at(f"{label}: a nested vmap's in_axes entry {ax!r} does not match `{name}`", node, parent.filename)
+        return Val(
+            True,
+            None,
+            v.kind,
+            None,
+            tuple(_mapped_val(e, ax.get(k), name, label, node, parent) for k, e in zip(v.keys, v.elts)),
+            v.keys,
+        )
+    raise error_at(
+        f"{label}: a nested vmap's in_axes entry {ax!r} does not match `{name}`", node, parent.filename
+    )
 
 
 def bind_params(src: FunctionSource, pre_args, pre_kwargs, names, inner_vals) -> dict:
     from ..rules.values import val_of
+
     a = src.fdef.args
     positional = [p.arg for p in a.posonlyargs + a.args]
     vals = {}
@@ -152,14 +186,19 @@ def bind_params(src: FunctionSource, pre_args, pre_kwargs, names, inner_vals) ->
     if len(all_vals) > len(positional):
         if a.vararg is None:
             raise AstvmapError(f"too many arguments for {src.name}")
-        vals[a.vararg.arg] = Val(any(v.batched for v in all_vals[len(positional):]), None, Kind.TUPLE, None,
-                                 tuple(all_vals[len(positional):]))
+        vals[a.vararg.arg] = Val(
+            any(v.batched for v in all_vals[len(positional) :]),
+            None,
+            Kind.TUPLE,
+            None,
+            tuple(all_vals[len(positional) :]),
+        )
     elif a.vararg is not None:
         vals[a.vararg.arg] = Val(False, None, Kind.TUPLE, None, ())
     for k, v in pre_kwargs.items():
         vals[k] = val_of(v)
     defaults = src.defaults or ()
-    for p, d in zip(positional[len(positional) - len(defaults):], defaults):
+    for p, d in zip(positional[len(positional) - len(defaults) :], defaults):
         vals.setdefault(p, val_of(d))
     for k, d in (src.kwdefaults or {}).items():
         vals.setdefault(k, val_of(d))
@@ -170,23 +209,51 @@ def bind_params(src: FunctionSource, pre_args, pre_kwargs, names, inner_vals) ->
 
 def _exit(out: str, v: Val, out_axes, bname, label, node, parent) -> str:
     """The expression giving the output with its batch axes at `out_axes` (leaf by leaf)."""
-    if v.kind in (Kind.TUPLE, Kind.LIST) and v.elts is not None and not isinstance(out_axes, int) and out_axes is not None:
+    if (
+        v.kind in (Kind.TUPLE, Kind.LIST)
+        and v.elts is not None
+        and not isinstance(out_axes, int)
+        and out_axes is not None
+    ):
         if len(out_axes) != len(v.elts):
-            raise error_at(f"{label}: out_axes {out_axes!r} does not match an output of {len(v.elts)} values",
-                           node, parent.filename)
-        parts = [_exit(f"{out}[{i}]", e, a, bname, label, node, parent) for i, (e, a) in enumerate(zip(v.elts, out_axes))]
-        return "(" + ", ".join(parts) + ("," if len(parts) == 1 else "") + ")" if v.kind == Kind.TUPLE else "[" + ", ".join(parts) + "]"
+            raise error_at(
+                f"{label}: out_axes {out_axes!r} does not match an output of {len(v.elts)} values",
+                node,
+                parent.filename,
+            )
+        parts = [
+            _exit(f"{out}[{i}]", e, a, bname, label, node, parent)
+            for i, (e, a) in enumerate(zip(v.elts, out_axes))
+        ]
+        return (
+            "(" + ", ".join(parts) + ("," if len(parts) == 1 else "") + ")"
+            if v.kind == Kind.TUPLE
+            else "[" + ", ".join(parts) + "]"
+        )
     if v.kind in (Kind.TUPLE, Kind.LIST) and v.elts is not None:
         parts = [_exit(f"{out}[{i}]", e, out_axes, bname, label, node, parent) for i, e in enumerate(v.elts)]
-        return "(" + ", ".join(parts) + ("," if len(parts) == 1 else "") + ")" if v.kind == Kind.TUPLE else "[" + ", ".join(parts) + "]"
+        return (
+            "(" + ", ".join(parts) + ("," if len(parts) == 1 else "") + ")"
+            if v.kind == Kind.TUPLE
+            else "[" + ", ".join(parts) + "]"
+        )
     if v.kind == Kind.DICT and v.elts is not None:
         axes = out_axes if isinstance(out_axes, dict) else {k: out_axes for k in v.keys}
-        return "{" + ", ".join(f"{k!r}: " + _exit(f"{out}[{k!r}]", e, axes[k], bname, label, node, parent)
-                               for k, e in zip(v.keys, v.elts)) + "}"
+        return (
+            "{"
+            + ", ".join(
+                f"{k!r}: " + _exit(f"{out}[{k!r}]", e, axes[k], bname, label, node, parent)
+                for k, e in zip(v.keys, v.elts)
+            )
+            + "}"
+        )
     if out_axes is None:
         if v.batched:
-            raise error_at(f"{label}: out_axes=None, but the output depends on the mapped arguments", node,
-                           parent.filename)
+            raise error_at(
+                f"{label}: out_axes=None, but the output depends on the mapped arguments",
+                node,
+                parent.filename,
+            )
         return out
     expr = out if v.batched else f"av__.batch_broadcast({out}, {bname})"
     return expr if out_axes == 0 else f"np.moveaxis({expr}, 0, {out_axes})"

@@ -7,6 +7,7 @@ Special forms: a list-building loop with independent iterations becomes one more
 (`masked_range_loop`), and `break`/`continue` under batched conditions are lowered to flags
 (`with_jumps_lowered`, frontend/breaks.py). Loops on batched tests are in while_loop.py.
 """
+
 from __future__ import annotations
 
 import ast
@@ -46,12 +47,14 @@ class LoopsMixin:
         finally:
             self.loop_masks.pop()
         self.env, self.renames, self.returns = state[0], state[3], state[4]
-        del cx.pending[state[1]:]
+        del cx.pending[state[1] :]
         cx.reset_names(state[2])
         target = getattr(node, "target", None)
         if isinstance(target, ast.Name) and target.id in self.live_after(node):
-            raise cx.fail(f"the loop variable `{target.id}` is read after a loop that ends at different "
-                          "iterations for different examples")
+            raise cx.fail(
+                f"the loop variable `{target.id}` is read after a loop that ends at different "
+                "iterations for different examples"
+            )
         pre, lowered = breaks.lower(node, cx.namer.fresh("broke"), cx.namer.fresh("skip"))
         for s in pre:
             for g in self.stmt(s):
@@ -96,11 +99,22 @@ class LoopsMixin:
         or does not batch that way (it then stays a Python loop)."""
         cx = self.cx
         body = node.body
-        if node.orelse or not isinstance(node.target, ast.Name) or len(body) != 1 or not isinstance(body[0], ast.Expr):
+        if (
+            node.orelse
+            or not isinstance(node.target, ast.Name)
+            or len(body) != 1
+            or not isinstance(body[0], ast.Expr)
+        ):
             return None
         call = body[0].value
-        if not (isinstance(call, ast.Call) and isinstance(call.func, ast.Attribute) and call.func.attr == "append"
-                and isinstance(call.func.value, ast.Name) and len(call.args) == 1 and not call.keywords):
+        if not (
+            isinstance(call, ast.Call)
+            and isinstance(call.func, ast.Attribute)
+            and call.func.attr == "append"
+            and isinstance(call.func.value, ast.Name)
+            and len(call.args) == 1
+            and not call.keywords
+        ):
             return None
         out_name, i = call.func.value.id, node.target.id
         lst = self.env.get(out_name)
@@ -109,8 +123,13 @@ class LoopsMixin:
         elt = call.args[0]
         if any(isinstance(n, ast.Name) and n.id == out_name for n in ast.walk(elt)) or self.masked:
             return None
-        if not (isinstance(node.iter, ast.Call) and isinstance(node.iter.func, ast.Name) and not node.iter.keywords
-                and 1 <= len(node.iter.args) <= 3 and all(not isinstance(a, ast.Starred) for a in node.iter.args)):
+        if not (
+            isinstance(node.iter, ast.Call)
+            and isinstance(node.iter.func, ast.Name)
+            and not node.iter.keywords
+            and 1 <= len(node.iter.args) <= 3
+            and all(not isinstance(a, ast.Starred) for a in node.iter.args)
+        ):
             return None
         found, obj, _ = cx.src.resolve(node.iter.func.id)
         if node.iter.func.id in self.env or not found or obj is not range:
@@ -122,15 +141,28 @@ class LoopsMixin:
             bounds = self.exprs(node.iter.args)
             if any(b.batched for b in bounds):
                 raise NotBatchable("a per-example trip count", node)
-            lam = ast.Lambda(ast.arguments(posonlyargs=[], args=[ast.arg(i)], vararg=None, kwonlyargs=[],
-                                           kw_defaults=[], kwarg=None, defaults=[]), elt)
+            lam = ast.Lambda(
+                ast.arguments(
+                    posonlyargs=[],
+                    args=[ast.arg(i)],
+                    vararg=None,
+                    kwonlyargs=[],
+                    kw_defaults=[],
+                    kwarg=None,
+                    defaults=[],
+                ),
+                elt,
+            )
             ast.copy_location(lam, elt)
             lam.end_lineno, lam.end_col_offset = elt.end_lineno, elt.end_col_offset
             from .callsites import InnerVmap
+
             fun = LocalFunction(lam, out_name)
             inner = InnerVmap(fun, 0, 0, None, tuple(self.lift(fun)[1]))
-            steps = Operand(cx.expr("np.arange(*r)", r=ast.Tuple([b.node for b in bounds], ast.Load())),
-                            Val(False, 1, Kind.ARRAY, "i"))
+            steps = Operand(
+                cx.expr("np.arange(*r)", r=ast.Tuple([b.node for b in bounds], ast.Load())),
+                Val(False, 1, Kind.ARRAY, "i"),
+            )
             steps.node.args = [b.node for b in bounds]
             result = self.nested_call(node, inner, [steps], {})
             if not result.batched:
@@ -143,8 +175,9 @@ class LoopsMixin:
         item = result.val
         value = cx.expr("av__.rows(v, B)", v=result.node, B=cx.batch_size())
         # Only `np.array(out)` reads it, and these rows are a fresh array: that copy can be skipped.
-        self.env[out_name] = Val(True, None if item.ndim is None else item.ndim, Kind.ARRAY, item.dtype,
-                                 obj=FRESH_ROWS)
+        self.env[out_name] = Val(
+            True, None if item.ndim is None else item.ndim, Kind.ARRAY, item.dtype, obj=FRESH_ROWS
+        )
         return [ast.Assign([ast.Name(self.store_name(out_name), ast.Store())], value)]
 
     def masked_range_loop(self, node):
@@ -153,8 +186,14 @@ class LoopsMixin:
         batched `if`, so lanes that are done keep their values)."""
         cx = self.cx
         it = node.iter
-        if not (isinstance(it, ast.Call) and isinstance(it.func, ast.Name) and not it.keywords
-                and 1 <= len(it.args) <= 2 and isinstance(node.target, ast.Name) and not node.orelse):
+        if not (
+            isinstance(it, ast.Call)
+            and isinstance(it.func, ast.Name)
+            and not it.keywords
+            and 1 <= len(it.args) <= 2
+            and isinstance(node.target, ast.Name)
+            and not node.orelse
+        ):
             return None
         found, obj, _ = cx.src.resolve(it.func.id)
         if it.func.id in self.env or not found or obj is not range:
@@ -168,28 +207,49 @@ class LoopsMixin:
         if any(b.val.ndim not in (0, None) for b in bounds):
             raise cx.fail("a range over per-example arrays")
         if node.target.id in self.live_after(node):
-            raise cx.fail(f"the loop variable `{node.target.id}` is used after a loop whose length differs "
-                          "between examples")
+            raise cx.fail(
+                f"the loop variable `{node.target.id}` is used after a loop whose length differs "
+                "between examples"
+            )
         if any(isinstance(n, (ast.Break, ast.Continue, ast.Return)) for s in node.body for n in ast.walk(s)):
             raise cx.fail("`return` in a loop whose length differs between examples")
         start, stop = (None, bounds[0]) if len(bounds) == 1 else bounds
-        names = [cx.namer.fresh("start") if start is not None and start.batched else None, cx.namer.fresh("stop")]
+        names = [
+            cx.namer.fresh("start") if start is not None and start.batched else None,
+            cx.namer.fresh("stop"),
+        ]
         # Bounds are read once, as range() reads them; the counter runs over the union of the ranges.
         pre = []
         if names[0]:
             pre.append(ast.Assign([ast.Name(names[0], ast.Store())], start.node))
         pre.append(ast.Assign([ast.Name(names[1], ast.Store())], stop.node))
-        lo = ast.Name(names[0], ast.Load()) if names[0] else (start.node if start is not None else ast.Constant(0))
+        lo = (
+            ast.Name(names[0], ast.Load())
+            if names[0]
+            else (start.node if start is not None else ast.Constant(0))
+        )
         first, last = cx.namer.fresh("first"), cx.namer.fresh("last")
-        pre.append(ast.Assign([ast.Name(first, ast.Store())], cx.expr("av__.lowest(a)", a=lo) if names[0] else lo))
-        pre.append(ast.Assign([ast.Name(last, ast.Store())],
-                              cx.expr("av__.highest(b, a)", a=ast.Name(first, ast.Load()), b=ast.Name(names[1], ast.Load()))))
+        pre.append(
+            ast.Assign([ast.Name(first, ast.Store())], cx.expr("av__.lowest(a)", a=lo) if names[0] else lo)
+        )
+        pre.append(
+            ast.Assign(
+                [ast.Name(last, ast.Store())],
+                cx.expr(
+                    "av__.highest(b, a)", a=ast.Name(first, ast.Load()), b=ast.Name(names[1], ast.Load())
+                ),
+            )
+        )
         self.env[first] = self.env[last] = Val(False, 0, Kind.SCALAR, "i")
-        trips = ast.Call(ast.Name(it.func.id, ast.Load()), [ast.Name(first, ast.Load()), ast.Name(last, ast.Load())], [])
+        trips = ast.Call(
+            ast.Name(it.func.id, ast.Load()), [ast.Name(first, ast.Load()), ast.Name(last, ast.Load())], []
+        )
         i = ast.Name(node.target.id, ast.Load())
         test = ast.Compare(i, [ast.Lt()], [ast.Name(names[1], ast.Load())])
         if names[0]:
-            test = ast.Compare(ast.Name(names[0], ast.Load()), [ast.LtE(), ast.Lt()], [i, ast.Name(names[1], ast.Load())])
+            test = ast.Compare(
+                ast.Name(names[0], ast.Load()), [ast.LtE(), ast.Lt()], [i, ast.Name(names[1], ast.Load())]
+            )
         for n in (ast.Name(names[1], ast.Load()),) + ((ast.Name(names[0], ast.Load()),) if names[0] else ()):
             self.env[n.id] = stop.val if n.id == names[1] else start.val
         guarded = ast.If(test, node.body, [])
@@ -215,9 +275,16 @@ class LoopsMixin:
                     if not isinstance(n.ctx, ast.Load):
                         return False
                     uses += 1
-                if isinstance(n, ast.Call) and len(n.args) == 1 and not n.keywords and isinstance(n.args[0], ast.Name) \
-                        and n.args[0].id == out_name and isinstance(n.func, ast.Attribute) \
-                        and n.func.attr in ("array", "asarray") and isinstance(n.func.value, ast.Name):
+                if (
+                    isinstance(n, ast.Call)
+                    and len(n.args) == 1
+                    and not n.keywords
+                    and isinstance(n.args[0], ast.Name)
+                    and n.args[0].id == out_name
+                    and isinstance(n.func, ast.Attribute)
+                    and n.func.attr in ("array", "asarray")
+                    and isinstance(n.func.value, ast.Name)
+                ):
                     found, obj, _ = self.cx.src.resolve(n.func.value.id)
                     if found and obj is np:
                         ok += 1
@@ -283,7 +350,9 @@ class LoopsMixin:
             finally:
                 self.in_loop -= 1
             env1 = self.env
-            changed = {n: join(env0[n], env1[n]) for n in env0 if n in env1 and join(env0[n], env1[n]) != env0[n]}
+            changed = {
+                n: join(env0[n], env1[n]) for n in env0 if n in env1 and join(env0[n], env1[n]) != env0[n]
+            }
             if not changed:
                 break
             for n, j in changed.items():

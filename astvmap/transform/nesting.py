@@ -3,6 +3,7 @@ arguments they get, cached), partials, local lambdas and defs (lambda-lifted: th
 locals and closure cells they read become parameters), and nested vmap (DESIGN "Calls and nesting":
 the inner vmap's complete batched function is rewritten again with the outer batch).
 """
+
 from __future__ import annotations
 
 import ast
@@ -22,13 +23,20 @@ class NestingMixin:
     def user_call(self, obj, fn_node, args, kwargs, node, batched) -> Operand:
         cx = self.cx
         from ..frontend.source import unwrap, function_source
+
         base, pre_args, pre_kwargs = unwrap(obj)
         if not batched:
             out_val = self._try_infer_user(base, pre_args, pre_kwargs, args, kwargs)
             return Operand(_call(fn_node, args, kwargs), out_val)
         if getattr(base, "__astvmap__", None) is not None:
-            pre = [Operand(templates.index(ast.Attribute(fn_node, "args", ast.Load()), [i]), val_of(a))
-                   for i, a in enumerate(pre_args)] if pre_args else []
+            pre = (
+                [
+                    Operand(templates.index(ast.Attribute(fn_node, "args", ast.Load()), [i]), val_of(a))
+                    for i, a in enumerate(pre_args)
+                ]
+                if pre_args
+                else []
+            )
             return self.nested_call(node, InnerVmap(*base.__astvmap__), pre + args, kwargs)
         try:
             src = function_source(base)
@@ -39,7 +47,10 @@ class NestingMixin:
             site = CallSite(obj, node, args, kwargs, _rebuilder(node, fn_node, None))
             return self.fallback(site, "a recursive call", fn_node)
         all_args = [Operand(ast.Constant(None), val_of(a), a) for a in pre_args] + list(args)
-        all_kwargs = {**{k: Operand(ast.Constant(None), val_of(v), v) for k, v in pre_kwargs.items()}, **kwargs}
+        all_kwargs = {
+            **{k: Operand(ast.Constant(None), val_of(v), v) for k, v in pre_kwargs.items()},
+            **kwargs,
+        }
         spec = cx.specializer.core(src, self._bind_params(src, all_args, all_kwargs, node), cx)
         callee = cx.bind(spec.fn, f"{src.name}_vmap")
         if pre_args or pre_kwargs:
@@ -49,8 +60,11 @@ class NestingMixin:
             kws = [ast.keyword(None, ast.Attribute(p, "keywords", ast.Load()))] if pre_kwargs else []
             if isinstance(obj, types.MethodType):
                 star = [ast.Attribute(p, "__self__", ast.Load())]
-            call = ast.Call(callee, star + [a.node for a in args],
-                            kws + [ast.keyword(k, a.node) for k, a in kwargs.items()])
+            call = ast.Call(
+                callee,
+                star + [a.node for a in args],
+                kws + [ast.keyword(k, a.node) for k, a in kwargs.items()],
+            )
         else:
             call = _call(callee, args, kwargs)
         return Operand(call, spec.out_val)
@@ -59,12 +73,16 @@ class NestingMixin:
         """The Val an unbatched call to a user function returns (its rank helps later rules): the
         callee's own rewrite for unbatched arguments, which is cached; UNKNOWN when that fails."""
         from ..frontend.source import function_source
+
         try:
             src = function_source(base)
             if src.code is not None and src.code in self.cx.stack:
                 return UNKNOWN
             all_args = [Operand(ast.Constant(None), val_of(a), a) for a in pre_args] + list(args)
-            all_kwargs = {**{k: Operand(ast.Constant(None), val_of(v), v) for k, v in pre_kwargs.items()}, **kwargs}
+            all_kwargs = {
+                **{k: Operand(ast.Constant(None), val_of(v), v) for k, v in pre_kwargs.items()},
+                **kwargs,
+            }
             vals = self._bind_params(src, all_args, all_kwargs, self.cx.node)
             return self.cx.specializer.core(src, vals, self.cx).out_val
         except Exception:
@@ -77,7 +95,7 @@ class NestingMixin:
         vals = {}
         for name, op in zip(positional, args):
             vals[name] = op.val
-        extra = args[len(positional):]
+        extra = args[len(positional) :]
         if extra:
             if a.vararg is None:
                 raise self.cx.error(f"too many positional arguments for `{src.name}`", node)
@@ -97,7 +115,7 @@ class NestingMixin:
         if a.kwarg is not None:
             vals[a.kwarg.arg] = container(Kind.DICT, kw_extra.values(), kw_extra.keys())
         defaults = src.defaults or ()
-        for name, d in zip(positional[len(positional) - len(defaults):], defaults):
+        for name, d in zip(positional[len(positional) - len(defaults) :], defaults):
             vals.setdefault(name, val_of(d))
         for name, d in (src.kwdefaults or {}).items():
             vals.setdefault(name, val_of(d))
@@ -108,12 +126,17 @@ class NestingMixin:
 
     def partial_call(self, node, callee: Operand, p: LocalPartial, args, kwargs) -> Operand:
         """Call a partial made in this function: `f_vmap(*h.args, x, **h.keywords)`."""
-        pre = [Operand(templates.index(ast.Attribute(callee.node, "args", ast.Load()), [i]), v)
-               for i, v in enumerate(p.args)]
-        pre_kw = {k: Operand(templates.index(ast.Attribute(callee.node, "keywords", ast.Load()), [k]), v)
-                  for k, v in p.kwargs.items()}
-        return self.call_object(p.fn, ast.Attribute(callee.node, "func", ast.Load()), pre + args,
-                                {**pre_kw, **kwargs}, node)
+        pre = [
+            Operand(templates.index(ast.Attribute(callee.node, "args", ast.Load()), [i]), v)
+            for i, v in enumerate(p.args)
+        ]
+        pre_kw = {
+            k: Operand(templates.index(ast.Attribute(callee.node, "keywords", ast.Load()), [k]), v)
+            for k, v in p.kwargs.items()
+        }
+        return self.call_object(
+            p.fn, ast.Attribute(callee.node, "func", ast.Load()), pre + args, {**pre_kw, **kwargs}, node
+        )
 
     # ---- local functions and nested vmap ---------------------------------------------------------------
     def local_call(self, node, callee: Operand, obj, args, kwargs) -> Operand:
@@ -139,10 +162,12 @@ class NestingMixin:
     def lift(self, local: LocalFunction):
         """A FunctionSource for a local lambda/def whose free local names become leading parameters."""
         from ..frontend.source import FunctionSource
+
         node = local.node
         if isinstance(node, ast.Lambda):
-            fdef = ast.FunctionDef(name=local.name, args=node.args, body=[ast.Return(node.body)],
-                                   decorator_list=[], returns=None)
+            fdef = ast.FunctionDef(
+                name=local.name, args=node.args, body=[ast.Return(node.body)], decorator_list=[], returns=None
+            )
             ast.copy_location(fdef, node)
             ast.copy_location(fdef.body[0], node.body)
         else:
@@ -153,20 +178,33 @@ class NestingMixin:
         # reads the values of this call, never cells captured when it was rewritten.
         loads = []
         for n in ast.walk(fdef):
-            if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load) and (n.id in self.env or n.id in self.cx.src.cells) \
-                    and n.id not in params and n.id not in assigned and n.id not in loads:
+            if (
+                isinstance(n, ast.Name)
+                and isinstance(n.ctx, ast.Load)
+                and (n.id in self.env or n.id in self.cx.src.cells)
+                and n.id not in params
+                and n.id not in assigned
+                and n.id not in loads
+            ):
                 loads.append(n.id)
         lifted_args = [ast.arg(n) for n in loads]
-        new_args = ast.arguments(posonlyargs=[], args=lifted_args + fdef.args.posonlyargs + fdef.args.args,
-                                 vararg=fdef.args.vararg, kwonlyargs=fdef.args.kwonlyargs,
-                                 kw_defaults=fdef.args.kw_defaults, kwarg=fdef.args.kwarg,
-                                 defaults=fdef.args.defaults)
-        lifted = ast.FunctionDef(name=fdef.name, args=new_args, body=fdef.body, decorator_list=[],
-                                 returns=None)
+        new_args = ast.arguments(
+            posonlyargs=[],
+            args=lifted_args + fdef.args.posonlyargs + fdef.args.args,
+            vararg=fdef.args.vararg,
+            kwonlyargs=fdef.args.kwonlyargs,
+            kw_defaults=fdef.args.kw_defaults,
+            kwarg=fdef.args.kwarg,
+            defaults=fdef.args.defaults,
+        )
+        lifted = ast.FunctionDef(
+            name=fdef.name, args=new_args, body=fdef.body, decorator_list=[], returns=None
+        )
         ast.copy_location(lifted, fdef)
         defaults = tuple(self._static_default(d) for d in fdef.args.defaults) or None
-        src = FunctionSource(lifted, self.cx.src.origin, self.cx.src.globals, {}, None, defaults, None,
-                             self.cx.src.generated)
+        src = FunctionSource(
+            lifted, self.cx.src.origin, self.cx.src.globals, {}, None, defaults, None, self.cx.src.generated
+        )
         return src, loads
 
     def _static_default(self, node):
@@ -214,8 +252,16 @@ class NestingMixin:
             fun = base_src
         else:
             fun = inner.fun
-        full = cx.specializer.full_source(fun, len(lifted), inner.in_axes, inner.out_axes, inner.axis_size,
-                                          [a.val for a in lifted + args], cx, node)
+        full = cx.specializer.full_source(
+            fun,
+            len(lifted),
+            inner.in_axes,
+            inner.out_axes,
+            inner.axis_size,
+            [a.val for a in lifted + args],
+            cx,
+            node,
+        )
         vals = self._bind_params(full, lifted + args, {}, node)
         spec = cx.specializer.core(full, vals, cx)
         fn = cx.bind(spec.fn, full.name)

@@ -5,6 +5,7 @@ expensive and taken by few lanes, the directive gathers each branch's lanes (`x_
 runs the branch there, and puts the results back lane by lane (`av__.merge_lanes`): jax issue 3103's
 workaround, built in.
 """
+
 from __future__ import annotations
 
 import ast
@@ -37,24 +38,39 @@ class PartitionMixin:
             for br, lanes in ((then, lanes_t), (orelse, lanes_e)):
                 if name in br["stores"]:
                     v = br["env"][name]
-                    parts.append((ast.Name(br["stores"][name], ast.Load()), v, "lanes" if v.batched else "one"))
+                    parts.append(
+                        (ast.Name(br["stores"][name], ast.Load()), v, "lanes" if v.batched else "one")
+                    )
                 elif name in env0:
                     v = env0[name]
-                    parts.append((ast.Name(self.code_name(name), ast.Load()), v, "all" if v.batched else "one"))
+                    parts.append(
+                        (ast.Name(self.code_name(name), ast.Load()), v, "all" if v.batched else "one")
+                    )
                 else:
                     parts.append(None)
             if None in parts:
                 if name == RET or name in live:
-                    raise cx.error(f"`{'the returned value' if name == RET else name}` has a value on one path "
-                                   "only of an `if` on a batched condition", node)
+                    raise cx.error(
+                        f"`{'the returned value' if name == RET else name}` has a value on one path "
+                        "only of an `if` on a batched condition",
+                        node,
+                    )
                 continue
             (a, va, ka), (b, vb, kb) = parts
-            call = cx.expr("av__.merge_lanes(c, t, a, e, b, kinds)", c=ast.Name(cond.id, ast.Load()),
-                           t=ast.Name(lanes_t, ast.Load()), a=a, e=ast.Name(lanes_e, ast.Load()), b=b,
-                           kinds=(ka, kb))
+            call = cx.expr(
+                "av__.merge_lanes(c, t, a, e, b, kinds)",
+                c=ast.Name(cond.id, ast.Load()),
+                t=ast.Name(lanes_t, ast.Load()),
+                a=a,
+                e=ast.Name(lanes_e, ast.Load()),
+                b=b,
+                kinds=(ka, kb),
+            )
             nd = va.ndim if va.ndim == vb.ndim else None
             self.env[name] = Val(True, nd, Kind.ARRAY, va.dtype if va.dtype == vb.dtype else None)
-            target = self.store_name(name) if name != RET or self.branch is not None else cx.namer.fresh("result")
+            target = (
+                self.store_name(name) if name != RET or self.branch is not None else cx.namer.fresh("result")
+            )
             if name == RET and self.branch is None:
                 self.renames[RET] = target
             stmt = ast.Assign([ast.Name(target, ast.Store())], call)
@@ -79,9 +95,16 @@ class PartitionMixin:
             v = self.env.get(name)
             if v is not None and v.batched and v.kind in (Kind.ARRAY, Kind.SCALAR):
                 gathered = cx.namer.fresh(f"{name}_{suffix}")
-                pre.append(ast.Assign([ast.Name(gathered, ast.Store())],
-                                      cx.expr("x[i]", x=ast.Name(self.code_name(name), ast.Load()),
-                                              i=ast.Name(lanes, ast.Load()))))
+                pre.append(
+                    ast.Assign(
+                        [ast.Name(gathered, ast.Store())],
+                        cx.expr(
+                            "x[i]",
+                            x=ast.Name(self.code_name(name), ast.Load()),
+                            i=ast.Name(lanes, ast.Load()),
+                        ),
+                    )
+                )
                 self.renames[name] = gathered
         cx.batch_name = None
         self.masked += 1
@@ -94,13 +117,20 @@ class PartitionMixin:
             self.branch = outer_branch
             self.env, self.renames, cx.batch_name = saved
         if inner_batch is not None:
-            pre.insert(0, ast.Assign([ast.Name(inner_batch, ast.Store())], cx.expr("i.size", i=ast.Name(lanes, ast.Load()))))
+            pre.insert(
+                0,
+                ast.Assign(
+                    [ast.Name(inner_batch, ast.Store())], cx.expr("i.size", i=ast.Name(lanes, ast.Load()))
+                ),
+            )
         for s in pre:
             s._user_line = body[0].lineno if body else 0
         code = pre + code
         if code:
-            placeholders = [ast.Assign([ast.Name(c, ast.Store())], _placeholder(result["env"].get(n)))
-                            for n, c in result["stores"].items()]
+            placeholders = [
+                ast.Assign([ast.Name(c, ast.Store())], _placeholder(result["env"].get(n)))
+                for n, c in result["stores"].items()
+            ]
             guard = ast.If(cx.expr("i.size", i=ast.Name(lanes, ast.Load())), code, placeholders)
             guard._user_line = code[0]._user_line
             code = [guard]

@@ -5,6 +5,7 @@ Vals, the identity of callable arguments); each entry also lists the globals and
 rewrite read (`deps`), re-checked on every lookup: `gram` called with another `kernel_func` shares
 `__code__` but not the transform.
 """
+
 from __future__ import annotations
 
 import ast
@@ -30,17 +31,29 @@ class Specialization:
     fn: types.FunctionType
     text: str
     out_val: Val
-    source: FunctionSource           # the generated function as a source (for nested re-transforms)
+    source: FunctionSource  # the generated function as a source (for nested re-transforms)
     line_map: dict
     filename: str
     deps: list = field(default_factory=list)
     keepalive: list = field(default_factory=list)
 
 
-_IMMUTABLE = (types.ModuleType, types.FunctionType, types.BuiltinFunctionType, type, np.ufunc, int, float,
-              complex, str, bytes, bool, type(None))
+_IMMUTABLE = (
+    types.ModuleType,
+    types.FunctionType,
+    types.BuiltinFunctionType,
+    type,
+    np.ufunc,
+    int,
+    float,
+    complex,
+    str,
+    bytes,
+    bool,
+    type(None),
+)
 _CACHE: dict = {}
-FILES: dict = {}        # generated filename -> (line map to user lines, user Origin), for error notes
+FILES: dict = {}  # generated filename -> (line map to user lines, user Origin), for error notes
 _MISSING = object()
 
 
@@ -75,8 +88,14 @@ def cache_key(src: FunctionSource, vals: dict, settings: Settings):
     for v in vals.values():
         _val_ids(v, objs)
     ident = src.code if src.code is not None else id(src.fdef)
-    return (ident, id(src.globals), tuple(vals.items()), tuple(id(o) for o in objs),
-            settings.fallback, settings.randomness), objs
+    return (
+        ident,
+        id(src.globals),
+        tuple(vals.items()),
+        tuple(id(o) for o in objs),
+        settings.fallback,
+        settings.randomness,
+    ), objs
 
 
 def _valid(spec: Specialization, src: FunctionSource) -> bool:
@@ -95,22 +114,32 @@ def _valid(spec: Specialization, src: FunctionSource) -> bool:
             except ValueError:
                 obj = _MISSING
         if obj is seen and isinstance(obj, _IMMUTABLE):
-            continue              # the very object the rewrite read, and it cannot have changed
+            continue  # the very object the rewrite read, and it cannot have changed
         if obj is _MISSING or signature(obj) != sig:
             return False
     return True
 
 
-def core(src: FunctionSource, vals: dict, parent: Context | None = None, settings: Settings | None = None,
-         use_cache: bool = True, axes: str | None = None) -> Specialization:
+def core(
+    src: FunctionSource,
+    vals: dict,
+    parent: Context | None = None,
+    settings: Settings | None = None,
+    use_cache: bool = True,
+    axes: str | None = None,
+) -> Specialization:
     """The batched function of `src` for parameter Vals `vals` (batched values at axis 0, outputs raw).
 
     `axes` (the top-level call's `in_axes=..., out_axes=...`) goes into the header."""
     settings = settings or (parent.settings if parent is not None else Settings())
-    use_cache = use_cache and src.code is not None     # lifted and generated sources are made afresh
+    use_cache = use_cache and src.code is not None  # lifted and generated sources are made afresh
     a = src.fdef.args
-    order = [p.arg for p in a.posonlyargs + a.args] + ([a.vararg.arg] if a.vararg else []) + \
-        [p.arg for p in a.kwonlyargs] + ([a.kwarg.arg] if a.kwarg else [])
+    order = (
+        [p.arg for p in a.posonlyargs + a.args]
+        + ([a.vararg.arg] if a.vararg else [])
+        + [p.arg for p in a.kwonlyargs]
+        + ([a.kwarg.arg] if a.kwarg else [])
+    )
     vals = {**{n: vals[n] for n in order if n in vals}, **vals}
     key, objs = cache_key(src, vals, settings)
     if use_cache:
@@ -136,8 +165,16 @@ def core(src: FunctionSource, vals: dict, parent: Context | None = None, setting
     stages["final"] = text
     stages["annotate"] = emit(fdef, header, src.origin, comment_lines=not src.generated, annotate=True)[0]
     fn, full, filename, offset = load(text, fdef.name, cx.free, src)
-    spec = Specialization(fn, text, out_val, None, {k + offset: v for k, v in line_map.items()}, filename,
-                          _deps(cx, src), objs + [obj for _, _, _, obj in cx.deps])   # ids stay unique
+    spec = Specialization(
+        fn,
+        text,
+        out_val,
+        None,
+        {k + offset: v for k, v in line_map.items()},
+        filename,
+        _deps(cx, src),
+        objs + [obj for _, _, _, obj in cx.deps],
+    )  # ids stay unique
     spec.stages = stages
     spec.callees = [v for v in cx.free.values() if hasattr(v, ASTVMAP_SOURCE)]
     fn.__astvmap_text__ = text
@@ -174,15 +211,16 @@ def _rebound(spec, src):
     fn = rebind(spec.fn, src.cells)
     if fn is spec.fn:
         return spec
-    return Specialization(fn, spec.text, spec.out_val, spec.source, spec.line_map, spec.filename, spec.deps,
-                          spec.keepalive)
+    return Specialization(
+        fn, spec.text, spec.out_val, spec.source, spec.line_map, spec.filename, spec.deps, spec.keepalive
+    )
 
 
 def _deps(cx: Context, top: FunctionSource) -> list:
     out = []
     for where, src, name, obj in cx.deps:
         if src.generated and where == "cell":
-            continue              # our own free names: fixed when the code was made
+            continue  # our own free names: fixed when the code was made
         if where == "global":
             out.append(("global", src.globals, name, signature(obj), obj))
         elif where == "cell":
@@ -198,24 +236,42 @@ def _generated_source(fn, full, filename, name, src, cx) -> FunctionSource:
     factory = tree.body[0]
     fdef = next(n for n in factory.body if isinstance(n, ast.FunctionDef) and n.name == name)
     cells = dict(zip(fn.__code__.co_freevars, fn.__closure__ or ()))
-    return FunctionSource(fdef, Origin(filename, fdef.lineno), src.globals, cells, None, fn.__defaults__,
-                          fn.__kwdefaults__, generated=True)
+    return FunctionSource(
+        fdef,
+        Origin(filename, fdef.lineno),
+        src.globals,
+        cells,
+        None,
+        fn.__defaults__,
+        fn.__kwdefaults__,
+        generated=True,
+    )
 
 
 def _header(src, vals, axes) -> list[str]:
     where = f"{src.origin.display_name}:{src.origin.firstlineno}" if not src.generated else "nested vmap"
     parts = ", ".join(f"{name}: {_describe(v)}" for name, v in vals.items()) or "no arguments"
     if axes:
-        return [f"astvmap: {src.name} ({where}), {axes}; per example {parts}.",
-                "Batched values carry the batch axis first. Do not edit."]
-    return [f"astvmap: {src.name} ({where}) called with {parts}.",
-            "Batched values carry the batch axis first. Do not edit."]
+        return [
+            f"astvmap: {src.name} ({where}), {axes}; per example {parts}.",
+            "Batched values carry the batch axis first. Do not edit.",
+        ]
+    return [
+        f"astvmap: {src.name} ({where}) called with {parts}.",
+        "Batched values carry the batch axis first. Do not edit.",
+    ]
 
 
 def _describe(v: Val) -> str:
     if v.elts is not None and v.kind in (Kind.TUPLE, Kind.LIST, Kind.DICT):
         inner = ", ".join(_describe(e) for e in v.elts)
-        return f"({inner})" if v.kind == Kind.TUPLE else f"[{inner}]" if v.kind == Kind.LIST else "{" + inner + "}"
+        return (
+            f"({inner})"
+            if v.kind == Kind.TUPLE
+            else f"[{inner}]"
+            if v.kind == Kind.LIST
+            else "{" + inner + "}"
+        )
     if v.kind in (Kind.ARRAY, Kind.SCALAR):
         nd = "?" if v.ndim is None else v.ndim
         return f"{'batched' if v.batched else 'unbatched'} ndim {nd}"
@@ -225,6 +281,7 @@ def _describe(v: Val) -> str:
 class _Specializer:
     """What rules and the walker call back into (a Context's `specializer`): `core`, and `full_source`,
     which inner_vmap.py registers when it is imported (it builds on `core`)."""
+
     core = staticmethod(core)
     full_source = None
 
@@ -245,8 +302,10 @@ def annotate_error(e: BaseException):
             line_map, origin = hit
             user = line_map.get(line)
             if user is not None and not getattr(e, "_astvmap_noted", False):
-                e.add_note(f"astvmap: raised by the batched form of {origin.display_name}, line {user}: "
-                           f"{origin.line(user)}")
+                e.add_note(
+                    f"astvmap: raised by the batched form of {origin.display_name}, line {user}: "
+                    f"{origin.line(user)}"
+                )
                 try:
                     e._astvmap_noted = True
                 except AttributeError:

@@ -7,6 +7,7 @@ line it came from (`_user_line`), and the Val of the returned value.
 Loops and unbatched `if`s join the Vals of the names they assign; a name that becomes batched inside a
 loop is batched from the loop's start (a fixed point: batchedness only grows, so it ends).
 """
+
 from __future__ import annotations
 
 import ast
@@ -29,18 +30,19 @@ from .expressions import BINOPS, ExpressionsMixin, LocalFunction
 _TERMINAL = (ast.Return, ast.Raise, ast.Break, ast.Continue)
 
 
-class Vectorizer(LoopsMixin, WhileMixin, PartitionMixin, ControlFlowMixin, WritesMixin, ExpressionsMixin,
-                 CallsMixin):
+class Vectorizer(
+    LoopsMixin, WhileMixin, PartitionMixin, ControlFlowMixin, WritesMixin, ExpressionsMixin, CallsMixin
+):
     def __init__(self, cx: Context):
         self.cx = cx
         self.env: dict[str, Val] = {}
-        self.renames: dict[str, str] = {}       # user name -> name in generated code (branches, masks)
-        self.branch = None                      # the batched branch being rewritten (controlflow.py)
+        self.renames: dict[str, str] = {}  # user name -> name in generated code (branches, masks)
+        self.branch = None  # the batched branch being rewritten (controlflow.py)
         self.masked = 0
         self.loops: list[ast.AST] = []
         self._extra_live: set[str] = set()
-        self.rest_stack: list[list[ast.stmt]] = []   # statements after each enclosing one (liveness)
-        self.loop_masks: list[int] = [0]              # `masked` depth where each enclosing loop starts
+        self.rest_stack: list[list[ast.stmt]] = []  # statements after each enclosing one (liveness)
+        self.loop_masks: list[int] = [0]  # `masked` depth where each enclosing loop starts
         self.fdef = None
         self.in_loop = 0
         self.returns: list[Val] = []
@@ -64,33 +66,49 @@ class Vectorizer(LoopsMixin, WhileMixin, PartitionMixin, ControlFlowMixin, Write
             out = _join_all(self.returns)
             if self.ret_target is not None or not any(_needs(v, out) for v in self.returns):
                 break
-            self.ret_target = out          # some return is unbatched where another is batched
+            self.ret_target = out  # some return is unbatched where another is batched
             cx.reset_names(snapshot)
-        used = cx.batch_name is not None and any(isinstance(n, ast.Name) and n.id == cx.batch_name
-                                                 for st in body for n in ast.walk(st))
+        used = cx.batch_name is not None and any(
+            isinstance(n, ast.Name) and n.id == cx.batch_name for st in body for n in ast.walk(st)
+        )
         if used:
             body.insert(0, self._batch_size_stmt(params, fdef))
-        new = ast.FunctionDef(name=cx.namer.fresh(f"{fdef.name}_vmap"), args=self._signature(fdef.args),
-                              body=body or [ast.Pass()], decorator_list=[], returns=None)
+        new = ast.FunctionDef(
+            name=cx.namer.fresh(f"{fdef.name}_vmap"),
+            args=self._signature(fdef.args),
+            body=body or [ast.Pass()],
+            decorator_list=[],
+            returns=None,
+        )
         return ast.fix_missing_locations(new), out
 
     def _signature(self, args: ast.arguments) -> ast.arguments:
         # Default values are re-bound from the user's function object; the text keeps literals only.
         def lit(d):
             return d if isinstance(d, ast.Constant) else ast.Constant(None)
-        return ast.arguments(posonlyargs=args.posonlyargs, args=args.args, vararg=args.vararg,
-                             kwonlyargs=args.kwonlyargs,
-                             kw_defaults=[None if d is None else lit(d) for d in args.kw_defaults],
-                             kwarg=args.kwarg, defaults=[lit(d) for d in args.defaults])
+
+        return ast.arguments(
+            posonlyargs=args.posonlyargs,
+            args=args.args,
+            vararg=args.vararg,
+            kwonlyargs=args.kwonlyargs,
+            kw_defaults=[None if d is None else lit(d) for d in args.kw_defaults],
+            kwarg=args.kwarg,
+            defaults=[lit(d) for d in args.defaults],
+        )
 
     def _batch_size_stmt(self, params, fdef):
         for name, v in params.items():
             path = _batched_leaf_path(v)
             if path is not None:
-                node = templates.index(ast.Name(name, ast.Load()), path) if path else ast.Name(name, ast.Load())
-                stmt = ast.Assign([ast.Name(self.cx.batch_name, ast.Store())],
-                                  ast.Subscript(ast.Attribute(node, "shape", ast.Load()), ast.Constant(0), ast.Load()))
-                stmt._user_line = 0          # part of the signature: no user line of its own
+                node = (
+                    templates.index(ast.Name(name, ast.Load()), path) if path else ast.Name(name, ast.Load())
+                )
+                stmt = ast.Assign(
+                    [ast.Name(self.cx.batch_name, ast.Store())],
+                    ast.Subscript(ast.Attribute(node, "shape", ast.Load()), ast.Constant(0), ast.Load()),
+                )
+                stmt._user_line = 0  # part of the signature: no user line of its own
                 return stmt
         raise NotBatchable("the batch size is needed but no argument is batched", fdef)
 
@@ -102,7 +120,7 @@ class Vectorizer(LoopsMixin, WhileMixin, PartitionMixin, ControlFlowMixin, Write
             for i, s in enumerate(stmts):
                 self.cx.pending = []
                 self.cx.node = s
-                self.rest_stack.append(stmts[i + 1:])
+                self.rest_stack.append(stmts[i + 1 :])
                 try:
                     new = self.stmt(s)
                 finally:
@@ -131,7 +149,7 @@ class Vectorizer(LoopsMixin, WhileMixin, PartitionMixin, ControlFlowMixin, Write
     # ---- simple statements ---------------------------------------------------------------------------
     def visit_Expr(self, node):
         if isinstance(node.value, ast.Constant):
-            return []                  # a docstring or a bare constant: nothing to run
+            return []  # a docstring or a bare constant: nothing to run
         value = self.expr(node.value)
         return [ast.Expr(value.node)]
 
@@ -149,7 +167,11 @@ class Vectorizer(LoopsMixin, WhileMixin, PartitionMixin, ControlFlowMixin, Write
         return [ast.Continue()]
 
     def visit_Return(self, node):
-        value = self.expr(node.value) if node.value is not None else Operand(ast.Constant(None), Val(False, None, Kind.NONE))
+        value = (
+            self.expr(node.value)
+            if node.value is not None
+            else Operand(ast.Constant(None), Val(False, None, Kind.NONE))
+        )
         if self.branch is not None:
             # in a batched branch the returned value is selected per lane like any other name
             self.env[RET] = value.val
@@ -168,8 +190,11 @@ class Vectorizer(LoopsMixin, WhileMixin, PartitionMixin, ControlFlowMixin, Write
         if not test.batched:
             return [ast.Assert(test.node, msg and msg.node)]
         if test.val.ndim != 0:
-            raise self.cx.error("assert on a per-example array: the loop raises ValueError (the truth value "
-                                "of an array is ambiguous); use np.all(...) or np.any(...)", node.test)
+            raise self.cx.error(
+                "assert on a per-example array: the loop raises ValueError (the truth value "
+                "of an array is ambiguous); use np.all(...) or np.any(...)",
+                node.test,
+            )
         return [ast.Assert(self.cx.expr("np.all(t)", t=test.node), msg and msg.node)]
 
     def visit_Raise(self, node):
@@ -212,8 +237,12 @@ class Vectorizer(LoopsMixin, WhileMixin, PartitionMixin, ControlFlowMixin, Write
         if len(node.targets) > 1 and not isinstance(value.node, (ast.Name, ast.Constant)):
             value = Operand(self.cx.temp(value.node, "value"), value.val, value.static)
         value = self._unpackable(node.targets, value)
-        if self.branch is not None and self.branch.get("mask") is not None and len(node.targets) == 1 \
-                and isinstance(node.targets[0], ast.Subscript):
+        if (
+            self.branch is not None
+            and self.branch.get("mask") is not None
+            and len(node.targets) == 1
+            and isinstance(node.targets[0], ast.Subscript)
+        ):
             return self.masked_write(node.targets[0], value, node)
         self.aligned_value = None
         targets = [self.bind_target(t, value) for t in node.targets]
@@ -231,14 +260,24 @@ class Vectorizer(LoopsMixin, WhileMixin, PartitionMixin, ControlFlowMixin, Write
 
     def _unpackable(self, targets, value: Operand) -> Operand:
         """`a, b = x` of a batched array unpacks the per-example axis 0 (axis 1 of the batch)."""
-        if any(isinstance(t, (ast.Tuple, ast.List)) for t in targets) and value.batched \
-                and value.val.kind == Kind.ARRAY:
+        if (
+            any(isinstance(t, (ast.Tuple, ast.List)) for t in targets)
+            and value.batched
+            and value.val.kind == Kind.ARRAY
+        ):
             nd = value.val.ndim
             if nd == 0:
                 raise self.cx.error("unpacking a per-example scalar (the loop raises TypeError)", targets[0])
             node = self.cx.expr("np.moveaxis(x, 1, 0)", x=value.node)
-            return Operand(node, Val(True, None, Kind.OTHER, item=Val(True, None if nd is None else nd - 1,
-                                                                         Kind.ARRAY, value.val.dtype)))
+            return Operand(
+                node,
+                Val(
+                    True,
+                    None,
+                    Kind.OTHER,
+                    item=Val(True, None if nd is None else nd - 1, Kind.ARRAY, value.val.dtype),
+                ),
+            )
         return value
 
     def bind_target(self, target, value: Operand, store_only=False):
@@ -256,7 +295,10 @@ class Vectorizer(LoopsMixin, WhileMixin, PartitionMixin, ControlFlowMixin, Write
                 return target
             v = value.val
             if v.elts is not None and len(v.elts) == len(target.elts):
-                elts = [self.bind_target(t, Operand(ast.Name("_", ast.Load()), e)) for t, e in zip(target.elts, v.elts)]
+                elts = [
+                    self.bind_target(t, Operand(ast.Name("_", ast.Load()), e))
+                    for t, e in zip(target.elts, v.elts)
+                ]
             elif v.item is not None:
                 elts = [self.bind_target(t, Operand(ast.Name("_", ast.Load()), v.item)) for t in target.elts]
             elif not value.batched:
@@ -287,18 +329,28 @@ class Vectorizer(LoopsMixin, WhileMixin, PartitionMixin, ControlFlowMixin, Write
         cur = self.expr(load)
         value = self.expr(node.value)
         cx.node = node
-        res = self.apply(BINOPS[type(node.op)], [cur, value], {}, node,
-                         syntax=ast.BinOp(cur.node, node.op, value.node))
+        res = self.apply(
+            BINOPS[type(node.op)], [cur, value], {}, node, syntax=ast.BinOp(cur.node, node.op, value.node)
+        )
         if isinstance(target, ast.Name) and self.branch is not None:
             self.env[target.id] = res.val
             return [ast.Assign([ast.Name(self.store_name(target.id), ast.Store())], res.node)]
-        if isinstance(target, ast.Subscript) and self.branch is not None and self.branch.get("mask") is not None:
+        if (
+            isinstance(target, ast.Subscript)
+            and self.branch is not None
+            and self.branch.get("mask") is not None
+        ):
             return self.masked_write(target, res, node)
         if isinstance(target, ast.Name):
             in_place = cur.batched or not res.batched
             r = res.node
-            if in_place and isinstance(r, ast.BinOp) and isinstance(r.left, ast.Name) and r.left.id == target.id \
-                    and type(r.op) is type(node.op):
+            if (
+                in_place
+                and isinstance(r, ast.BinOp)
+                and isinstance(r.left, ast.Name)
+                and r.left.id == target.id
+                and type(r.op) is type(node.op)
+            ):
                 self.env[target.id] = cur.val if cur.batched or cur.val.kind == Kind.ARRAY else res.val
                 return [ast.AugAssign(ast.Name(target.id, ast.Store()), node.op, r.right)]
             self.env[target.id] = res.val
@@ -340,6 +392,7 @@ class Vectorizer(LoopsMixin, WhileMixin, PartitionMixin, ControlFlowMixin, Write
                     code.append(ast.Assign([ast.Name(self.code_name(name), ast.Store())], op.node))
                     merged[name] = _join_all([j, op.val])
         return merged
+
 
 def _as_load(node):
     if isinstance(node, ast.Name):

@@ -5,6 +5,7 @@ the body there and puts the results back (`av__.put_lanes`). Finished lanes are 
 so they cannot fault, and skewed trip counts cost the sum of the iterations, not B times the largest.
 Every carried name is batched (lanes leave at different iterations).
 """
+
 from __future__ import annotations
 
 import ast
@@ -18,10 +19,16 @@ def _written_arrays(body) -> list[str]:
     out = []
     for root in body:
         for n in ast.walk(root):
-            targets = n.targets if isinstance(n, ast.Assign) else [n.target] if isinstance(n, ast.AugAssign) else []
+            targets = (
+                n.targets if isinstance(n, ast.Assign) else [n.target] if isinstance(n, ast.AugAssign) else []
+            )
             for t in targets:
                 for sub in ast.walk(t):
-                    if isinstance(sub, ast.Subscript) and isinstance(sub.value, ast.Name) and sub.value.id not in out:
+                    if (
+                        isinstance(sub, ast.Subscript)
+                        and isinstance(sub.value, ast.Name)
+                        and sub.value.id not in out
+                    ):
                         out.append(sub.value.id)
     return out
 
@@ -40,21 +47,26 @@ class WhileMixin:
         written = _written_arrays(node.body)
         for n in written:
             if n not in self.env or self.env[n].kind != Kind.ARRAY or n in self.fdef_params:
-                raise cx.fail(f"a write into `{n}` in a loop on a batched test (only local arrays are "
-                              "gathered and put back lane by lane)")
+                raise cx.fail(
+                    f"a write into `{n}` in a loop on a batched test (only local arrays are "
+                    "gathered and put back lane by lane)"
+                )
         if any(isinstance(n, ast.Return) for s in node.body for n in ast.walk(s)):
             raise cx.fail("`return` in a loop on a batched test")
         if any(isinstance(n, (ast.Break, ast.Continue)) for s in node.body for n in ast.walk(s)):
             from .vectorize import JumpUnderMask
+
             raise JumpUnderMask("`break`/`continue` in a loop on a batched test", node)
         stores = _stores(node.body)
         env_before = dict(self.env)
         live = self.live_after(node)
         for n in stores:
             if n not in env_before and n in live:
-                raise cx.error(f"`{n}` is first assigned inside a `while` on a batched test and used after it: "
-                               "examples that never enter the loop would have no value; assign it before the loop",
-                               node)
+                raise cx.error(
+                    f"`{n}` is first assigned inside a `while` on a batched test and used after it: "
+                    "examples that never enter the loop would have no value; assign it before the loop",
+                    node,
+                )
         # Arrays written in place are carried too: gathered with the active lanes, put back after.
         carried = [n for n in stores if n in env_before] + [n for n in written if n not in stores]
         # Every carried name is batched (lanes leave at different iterations) and owns its data (its
@@ -98,24 +110,40 @@ class WhileMixin:
         cx = self.cx
         saved = (self.renames, self.branch, cx.batch_name)
         self.renames = dict(self.renames)
-        gathered = [n for n in _ordered(dict.fromkeys(carried), dict.fromkeys(_loads(node.body + [node.test])))
-                    if n in self.env and self.env[n].batched
-                    and (self.env[n].kind in (Kind.ARRAY, Kind.SCALAR) or n in carried and self.env[n].elts is None
-                         and self.env[n].kind == Kind.OTHER)]
-        head = [ast.Assign([ast.Name(lanes, ast.Store())],
-                           cx.expr("av__.active_lanes(a)", a=ast.Name(active, ast.Load())))]
+        gathered = [
+            n
+            for n in _ordered(dict.fromkeys(carried), dict.fromkeys(_loads(node.body + [node.test])))
+            if n in self.env
+            and self.env[n].batched
+            and (
+                self.env[n].kind in (Kind.ARRAY, Kind.SCALAR)
+                or n in carried
+                and self.env[n].elts is None
+                and self.env[n].kind == Kind.OTHER
+            )
+        ]
+        head = [
+            ast.Assign(
+                [ast.Name(lanes, ast.Store())],
+                cx.expr("av__.active_lanes(a)", a=ast.Name(active, ast.Load())),
+            )
+        ]
         stores = {}
         for n in gathered:
             name = cx.namer.fresh(f"{n}_active")
-            head.append(ast.Assign([ast.Name(name, ast.Store())],
-                                   cx.expr("x[i]", x=ast.Name(self.code_name(n), ast.Load()), i=ast.Name(lanes, ast.Load()))))
+            head.append(
+                ast.Assign(
+                    [ast.Name(name, ast.Store())],
+                    cx.expr("x[i]", x=ast.Name(self.code_name(n), ast.Load()), i=ast.Name(lanes, ast.Load())),
+                )
+            )
             stores[n] = name
             self.renames[n] = name
         outer_names = {n: self.code_name(n) for n in carried}
         for n in carried:
             outer_names[n] = saved[0].get(n, n)
         self.branch = {"stores": stores, "suffix": "active"}
-        cx.batch_name = None           # inside, the batch is the active lanes
+        cx.batch_name = None  # inside, the batch is the active lanes
         self.loops.append(node)
         self.masked += 1
         try:
@@ -133,16 +161,37 @@ class WhileMixin:
             if n not in stores:
                 continue
             outer = outer_names[n]
-            tail.append(ast.Assign([ast.Name(outer, ast.Store())],
-                                   cx.expr("av__.put_lanes(x, i, v)", x=ast.Name(outer, ast.Load()),
-                                           i=ast.Name(lanes, ast.Load()), v=ast.Name(stores[n], ast.Load()))))
+            tail.append(
+                ast.Assign(
+                    [ast.Name(outer, ast.Store())],
+                    cx.expr(
+                        "av__.put_lanes(x, i, v)",
+                        x=ast.Name(outer, ast.Load()),
+                        i=ast.Name(lanes, ast.Load()),
+                        v=ast.Name(stores[n], ast.Load()),
+                    ),
+                )
+            )
         tail += test_code
-        tail.append(ast.Assign([ast.Name(active, ast.Store())],
-                               cx.expr("av__.put_lanes(a, i, t)", a=ast.Name(active, ast.Load()),
-                                       i=ast.Name(lanes, ast.Load()), t=self.truthy(test, node.test))))
+        tail.append(
+            ast.Assign(
+                [ast.Name(active, ast.Store())],
+                cx.expr(
+                    "av__.put_lanes(a, i, t)",
+                    a=ast.Name(active, ast.Load()),
+                    i=ast.Name(lanes, ast.Load()),
+                    t=self.truthy(test, node.test),
+                ),
+            )
+        )
         if inner_batch is not None:
-            head.insert(1, ast.Assign([ast.Name(inner_batch, ast.Store())],
-                                      cx.expr("np.count_nonzero(a)", a=ast.Name(active, ast.Load()))))
+            head.insert(
+                1,
+                ast.Assign(
+                    [ast.Name(inner_batch, ast.Store())],
+                    cx.expr("np.count_nonzero(a)", a=ast.Name(active, ast.Load())),
+                ),
+            )
         self.renames, self.branch, cx.batch_name = saved
         for s in head + tail:
             s._user_line = node.lineno

@@ -3,6 +3,7 @@
 array that receives batched values is repeated over the batch first. Batched data written into an
 unmapped argument is an error: the loop would write every example into the one shared array.
 """
+
 from __future__ import annotations
 
 import ast
@@ -14,6 +15,7 @@ from ..rules.values import Kind, Operand
 def selection_ndim_after(ndim, index):
     """The per-example rank of `y[index]` where per-example integers count as integers."""
     from ..rules.indexing import components, _classify
+
     if ndim is None:
         return None
     kinds = [_classify(c) for c in components(index)]
@@ -28,9 +30,15 @@ class WritesMixin:
         cx = self.cx
         base = self.expr(target.value)
         index = self.expr(target.slice)
-        if index.batched and index.val.dtype == "b" and base.batched and index.val.ndim == base.val.ndim \
-                and not isinstance(target.slice, ast.Tuple) and value.val.ndim == 0 \
-                and value.val.kind in (Kind.ARRAY, Kind.SCALAR):
+        if (
+            index.batched
+            and index.val.dtype == "b"
+            and base.batched
+            and index.val.ndim == base.val.ndim
+            and not isinstance(target.slice, ast.Tuple)
+            and value.val.ndim == 0
+            and value.val.kind in (Kind.ARRAY, Kind.SCALAR)
+        ):
             # y[mask] = v with a per-example mask of y's shape and one value: y[:] = where(mask, v, y)
             v = templates.batch_slice_prefix(value.node, base.val.ndim) if value.batched else value.node
             self.aligned_value = cx.expr("np.where(m, v, y)", m=index.node, v=v, y=base.node)
@@ -52,14 +60,18 @@ class WritesMixin:
                 raise cx.fail("writing batched values into part of an unbatched value")
             name = target.value.id
             if name in self.unmapped_params:
-                raise cx.error(f"`{ast.unparse(target)} = ...` writes batched values into the unmapped argument "
-                               f"`{name}`: the loop would write every example into the same array. Copy it first "
-                               f"(`{name} = {name}.copy()`) or map it", target)
+                raise cx.error(
+                    f"`{ast.unparse(target)} = ...` writes batched values into the unmapped argument "
+                    f"`{name}`: the loop would write every example into the same array. Copy it first "
+                    f"(`{name} = {name}.copy()`) or map it",
+                    target,
+                )
             promoted = cx.promote(Operand(ast.Name(name, ast.Load()), base.val), base.val.with_(batched=True))
             cx.pending.append(ast.Assign([ast.Name(name, ast.Store())], promoted.node))
             self.env[name] = promoted.val
             base = Operand(ast.Name(name, ast.Load()), promoted.val)
         from ..rules.indexing import batched_index, selection_ndim
+
         sel = selection_ndim(base.val.ndim, index)
         if value.batched and value.val.ndim != sel:
             if value.val.ndim is None or sel is None:
@@ -72,10 +84,12 @@ class WritesMixin:
         """`y[k]`, `y[k, 2]` with per-example integers k: the index `(arange(B), k, 2)` (one element per
         lane, so writes never collide), or None for other batched indices."""
         from ..rules.indexing import components, _classify
+
         comps = components(index)
         kinds = [_classify(c) for c in comps]
         if any(k not in ("int", "slice") for k in kinds) or any(
-                c.batched and (c.val.ndim != 0 or c.val.dtype not in ("i", "u")) for c in comps):
+            c.batched and (c.val.ndim != 0 or c.val.dtype not in ("i", "u")) for c in comps
+        ):
             return None
         rows = self.cx.expr("np.arange(B)", B=self.cx.batch_size())
         return ast.Tuple([rows] + [c.node for c in comps], ast.Load())

@@ -13,5 +13,5 @@ from .api import VmappedFunction, clear_cache, show, vmap
 from .errors import AstvmapError, PerformanceWarning
 from .rules.registry import register
 
-__all__ = ["vmap", "show", "clear_cache", "VmappedFunction", "register", "AstvmapError", "PerformanceWarning"]
+__all__ = ["AstvmapError", "PerformanceWarning", "VmappedFunction", "clear_cache", "register", "show", "vmap"]
 __version__ = "0.1.0"

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ast
 import builtins
+import contextlib
 import functools
 import inspect
 import types
@@ -110,10 +111,8 @@ class VmappedFunction:
             raise ValueError(f"vmap: randomness must be 'error', 'different' or 'same'; got {randomness!r}")
         self.__wrapped__ = fun
         for attr in ("__name__", "__qualname__", "__doc__", "__module__"):
-            try:
+            with contextlib.suppress(AttributeError):
                 setattr(self, attr, getattr(fun, attr))
-            except AttributeError:
-                pass
         if not hasattr(self, "__name__"):
             self.__name__ = _label(fun)
         self.in_axes, self.out_axes, self.axis_size, self.fallback = in_axes, out_axes, axis_size, fallback
@@ -178,29 +177,34 @@ class VmappedFunction:
         call = self.prepare(args, kwargs)
         spec = self.specialization(call)
         self._last = spec
-        if self.chunk_size and call.B > self.chunk_size and not isinstance(spec, _LoopSpec):
+        if self.chunk_size and self.chunk_size < call.B and not isinstance(spec, _LoopSpec):
             return self._run_chunks(call, spec)
         return self.run_numpy(call, spec)
 
     def _run_chunks(self, call, spec):
         """`chunk_size`: run the batch `chunk_size` examples at a time, joined along `out_axes`."""
         ids = {id(leaf) for leaf in call.leaves}
+
+        def cut(v, part):
+            if id(v) in ids:
+                return v[part]
+            if isinstance(v, (tuple, list)):
+                return type(v)(cut(x, part) for x in v)
+            if isinstance(v, dict):
+                return {k: cut(x, part) for k, x in v.items()}
+            return v
+
         parts = []
         for start in range(0, call.B, self.chunk_size):
             part = slice(start, start + self.chunk_size)
-
-            def cut(v):
-                if id(v) in ids:
-                    return v[part]
-                if isinstance(v, (tuple, list)):
-                    return type(v)(cut(x) for x in v)
-                if isinstance(v, dict):
-                    return {k: cut(x) for k, x in v.items()}
-                return v
-
             leaves = [leaf[part] for leaf in call.leaves]
             chunk = Call(
-                cut(list(call.args)), cut(call.kwargs), call.vals, leaves[0].shape[0], leaves, call.bound
+                cut(list(call.args), part),
+                cut(call.kwargs, part),
+                call.vals,
+                leaves[0].shape[0],
+                leaves,
+                call.bound,
             )
             parts.append(self.run_numpy(chunk, spec))
         return axes_mod.join_chunks(parts, self.out_axes, self.label)
@@ -293,10 +297,10 @@ class VmappedFunction:
             return axes_mod.Bound(dict(zip(simple, args)), args)
         return sig.bind(*args, **kwargs)
 
-    def prepare(self, args, kwargs) -> "Call":
+    def prepare(self, args, kwargs) -> Call:
         return axes_mod.bind(self, args, kwargs)
 
-    def specialization(self, call: "Call"):
+    def specialization(self, call: Call):
         key, objs = _key(call.vals)
         spec = self._specs.get(key)
         if spec is not None and (
@@ -341,7 +345,7 @@ class VmappedFunction:
         else:
             src = function_source(base)
         vals = inner_vmap.bind_params(src, self._pre_args, self._pre_kwargs, None, [])
-        vals.update({k: v for k, v in call.vals.items()})
+        vals.update(dict(call.vals.items()))
         if src.fdef.args.vararg is not None and src.fdef.args.vararg.arg in call.vals:
             pass
         return specialize.core(src, vals, None, self._settings, axes=self._axes_text())
@@ -400,7 +404,7 @@ class _LoopSpec:
                 f"{vm.label}: this function runs as a per-example loop, and with a batch of size 0 "
                 "the shape of its result is unknown"
             )
-        moved_ids = {id(l) for l in call.leaves}
+        moved_ids = {id(leaf) for leaf in call.leaves}
         outs = []
         for b in range(call.B):
             args = [axes_mod.slice_example(a, b, moved_ids) for a in call.args]

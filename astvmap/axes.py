@@ -11,8 +11,8 @@ import inspect
 import numpy as np
 
 from .errors import AstvmapError, error_at
-from .runtime import batch_broadcast
 from .rules.values import Kind, Val, val_of
+from .runtime import batch_broadcast
 
 _EMPTY = inspect.Parameter.empty
 _POSITIONAL = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
@@ -24,7 +24,7 @@ def describe(label_fn: str, in_axes) -> str:
 
 def check_axes_spec(spec, what: str, label: str):
     """Reject entries that are not int/None/containers of those."""
-    if spec is None or isinstance(spec, (int, np.integer)) and not isinstance(spec, bool):
+    if spec is None or (isinstance(spec, (int, np.integer)) and not isinstance(spec, bool)):
         return
     if isinstance(spec, (tuple, list)):
         for s in spec:
@@ -58,7 +58,7 @@ def parameter_axes(sig: inspect.Signature, in_axes, label: str) -> dict:
             )
         return dict(in_axes)
     if in_axes is None or isinstance(in_axes, (int, np.integer)):
-        out = {name: in_axes for name in positional}
+        out = dict.fromkeys(positional, in_axes)
         if var is not None:
             out[var] = ("*", in_axes)
         return out
@@ -134,7 +134,7 @@ def rebuild(value, axes, moved: dict, path):
 
 
 # ---- calls: binding arguments to in_axes ------------------------------------------------------------
-def bind(vm, args, kwargs) -> "Call":
+def bind(vm, args, kwargs) -> Call:
     """Bind a call's arguments to the parameters of `vm` (a VmappedFunction), check every mapped leaf
     against its axis, move the batch axes to 0 (views) and compute the batch size."""
     sig = vm._sig
@@ -158,7 +158,7 @@ def bind(vm, args, kwargs) -> "Call":
                 )
         leaves += [(name, path, leaf, a) for path, leaf, a in flatten(value, ax, name, vm.label)]
     sizes, moved = {}, {}
-    for name, path, leaf, a in leaves:
+    for _name, path, leaf, a in leaves:
         arr = np.asarray(leaf)
         if arr.ndim == 0:
             raise AstvmapError(
@@ -232,7 +232,7 @@ class Bound:
 
 
 class Call:
-    __slots__ = ("args", "kwargs", "vals", "B", "leaves", "bound")
+    __slots__ = ("B", "args", "bound", "kwargs", "leaves", "vals")
 
     def __init__(self, args, kwargs, vals, B, leaves, bound):
         self.args, self.kwargs, self.vals, self.B, self.leaves, self.bound = (
@@ -347,11 +347,10 @@ def finish(out, val, out_axes, call, spec, label):
         ax = split_axes(out_axes, len(out), type(out), label)
         return type(out)(finish(o, v, a, call, spec, label) for o, v, a in zip(out, elts, ax))
     if isinstance(out, dict):
-        if isinstance(out_axes, dict):
-            if set(out_axes) != set(out):
-                raise AstvmapError(
-                    f"{label}: out_axes has keys {sorted(out_axes)} but the output has keys {sorted(out)}"
-                )
+        if isinstance(out_axes, dict) and set(out_axes) != set(out):
+            raise AstvmapError(
+                f"{label}: out_axes has keys {sorted(out_axes)} but the output has keys {sorted(out)}"
+            )
         elts = dict(zip(val.keys, val.elts)) if val.keys is not None else {}
         return {
             k: finish(

@@ -151,7 +151,9 @@ def _axes(text: str):
     try:
         value = ast.literal_eval(text)
     except (ValueError, SyntaxError):
-        raise argparse.ArgumentTypeError(f"not an axes literal: {text!r} (use ints, None, tuples: 0,None)")
+        raise argparse.ArgumentTypeError(
+            f"not an axes literal: {text!r} (use ints, None, tuples: 0,None)"
+        ) from None
 
     def ok(v):
         if isinstance(v, (tuple, list, dict)):
@@ -267,10 +269,10 @@ def _user_module(path: str):
             exec(code, module.__dict__)
         except (KeyboardInterrupt, GeneratorExit):
             raise
-        except BaseException as e:  # noqa: BLE001 - the user's traceback, whatever it is (SystemExit too)
+        except BaseException as e:
             te = traceback.TracebackException(type(e), e, e.__traceback__.tb_next)  # without this frame
             for frame in te.stack:
-                frame.line  # load before renaming
+                _ = frame.line  # read the source line before the file name changes
                 frame.filename = _rel(frame.filename)
             raise UserError(f"astvmap show: importing {path} failed:\n" + "".join(te.format())) from None
         yield module
@@ -382,7 +384,7 @@ def _example_args(vf: VmappedFunction, shapes: dict) -> tuple[list, dict]:
     ]
     for p in sig.parameters.values():
         if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD) or p.name not in tree:
-            if p.name in tree or p.default is p.empty and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
+            if p.name in tree or (p.default is p.empty and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)):
                 raise UsageError(
                     f"give `{p.name}` a rank or a shape: --ndims {p.name}=N or --shapes "
                     f"{p.name}=D1,D2 (variadic parameters cannot be given)"
@@ -391,7 +393,7 @@ def _example_args(vf: VmappedFunction, shapes: dict) -> tuple[list, dict]:
             continue
         ax = _entry(vf.in_axes, positional.index(p), p.name) if p in positional else None
         value = _build(tree[p.name], ax, p.name)
-        if by_keyword and p.kind != p.POSITIONAL_ONLY or p.kind == p.KEYWORD_ONLY:
+        if (by_keyword and p.kind != p.POSITIONAL_ONLY) or p.kind == p.KEYWORD_ONLY:
             kwargs[p.name] = value
         else:
             args.append(value)

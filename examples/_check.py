@@ -29,7 +29,7 @@ def check_raises(label: str, call) -> bool:
     print(label)
     try:
         value = call()
-    except Exception as error:  # noqa: BLE001 - any clear error will do; show which one
+    except Exception as error:
         first_line = str(error).strip().splitlines()[0] if str(error).strip() else ""
         print(f"  raises {type(error).__name__}: {first_line}")
         print("  OK")

@@ -2,8 +2,9 @@
 
 import numpy as np
 from _check import check, check_raises, finish
-from astvmap import vmap
 from numpy.lib.stride_tricks import sliding_window_view
+
+from astvmap import vmap
 
 rng = np.random.default_rng(0)
 

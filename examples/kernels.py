@@ -4,6 +4,7 @@ from functools import partial
 
 import numpy as np
 from _check import check, finish
+
 from astvmap import vmap
 
 rng = np.random.default_rng(0)

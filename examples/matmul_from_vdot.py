@@ -2,6 +2,7 @@
 
 import numpy as np
 from _check import check, finish
+
 from astvmap import vmap
 
 rng = np.random.default_rng(0)

@@ -3,8 +3,9 @@
 pip install -e . && python examples/quickstart.py
 """
 
-import astvmap
 import numpy as np
+
+import astvmap
 
 rng = np.random.default_rng(0)
 w = rng.normal(size=(64, 128))

@@ -32,7 +32,7 @@ import warnings
 
 import numpy as np
 
-__all__ = ["generate", "load", "make_args", "run_case", "choose_configs"]
+__all__ = ["choose_configs", "generate", "load", "make_args", "run_case"]
 
 _UNARY = [
     "np.tanh({})",
@@ -112,9 +112,9 @@ class _Gen:
                 if S == ():
                     cands.append(f"{nm}[{self.index_for(L)}]")
                 elif len(S) == 1:
-                    if L == S[0] + 1:
+                    if S[0] + 1 == L:
                         cands.append(r.choice([f"{nm}[1:]", f"{nm}[:-1]"]))
-                    if L == S[0]:
+                    if S[0] == L:
                         cands.append(f"{nm}[::-1]")
                 elif len(S) == 2 and S == (L, 1):
                     cands.append(
@@ -140,7 +140,7 @@ class _Gen:
                 elif len(S) == 2:
                     if S == (C, R):
                         cands.append(r.choice([f"{nm}.T", f"np.transpose({nm})", f"{nm}.transpose()"]))
-                    if S[0] * S[1] == R * C and S != sh:
+                    if S[0] * S[1] == R * C and sh != S:
                         cands.append(f"{nm}.reshape({S[0]}, {S[1]})")
                     if S == (R - 1, C):
                         cands.append(f"{nm}[1:]")
@@ -576,7 +576,7 @@ def generate(seed, avoid=()):
                     args = _example_args(specs, rng)
                     args = [a[()] if a.ndim == 0 else a for a in args]
                     ns["f"](*args)
-        except Exception:  # noqa: BLE001 - discard programs the loop itself cannot run
+        except Exception:
             continue
         return src, "f", specs
     raise RuntimeError(f"no valid program for seed {seed}")

@@ -40,9 +40,9 @@ def test_quick_run_has_every_workload_and_variant(quick):
     for row in run["rows"]:
         assert {"loop", "vectorize", "hand", "astvmap"} <= set(row["variants"])
         for name, info in run["peers"].items():  # a peer is timed, or says why not
-            assert "version" in info and name in row["variants"] or info["skipped"]
+            assert ("version" in info and name in row["variants"]) or info["skipped"]
         for v in row["variants"].values():
-            assert v["status"] == "ok" and v["median"] > 0 or v["status"] == "skipped" and v["reason"]
+            assert (v["status"] == "ok" and v["median"] > 0) or (v["status"] == "skipped" and v["reason"])
     assert run["environment"]["threads"] == 1 and run["environment"]["quick"]
 
 

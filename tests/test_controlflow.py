@@ -17,7 +17,7 @@ import warnings
 
 import numpy as np
 import pytest
-from oracle import DEFAULT_BATCH_SIZES, assert_vmap_equivalent, check_all_placements, loop_vmap
+from oracle import DEFAULT_BATCH_SIZES, assert_vmap_equivalent, loop_vmap
 
 import astvmap
 from astvmap import vmap

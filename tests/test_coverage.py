@@ -264,15 +264,21 @@ MODULES = ("functions", "ufuncs", "linalg", "ndarray")
 # Hand-kept: the gaps a user is most likely to meet (the generated table counts the rest).
 KNOWN_GAPS = [
     "`x.sort()` and `x.partition()` sort in place (a write): use `np.sort(x)` / `np.partition(x, k)`.",
-    "`np.searchsorted(a, v)` with a per-example `a` counts entries (`np.count_nonzero(a < v)`): exact for a "
-    "sorted `a` (NaN last, as NumPy sorts); for an unsorted `a`, where NumPy's answer is unspecified, it "
-    "may differ from the loop. `sorter=` with a per-example `a` falls back.",
+    (
+        "`np.searchsorted(a, v)` with a per-example `a` counts entries (`np.count_nonzero(a < v)`): exact for a "
+        "sorted `a` (NaN last, as NumPy sorts); for an unsorted `a`, where NumPy's answer is unspecified, it "
+        "may differ from the loop. `sorter=` with a per-example `a` falls back."
+    ),
     "`np.interp` with per-example sample points `xp`/`fp` falls back (per-example `x` has a rule).",
     "`np.convolve`/`np.correlate` of an empty per-example `a` return an array where NumPy raises.",
-    "Results whose shape depends on the data (`np.unique`, `np.nonzero`, `np.argwhere`, set operations, "
-    "`np.bincount`, `np.trim_zeros`) have no batched form: they run as the per-example loop.",
-    "`np.linalg.lstsq`, `np.percentile`/`np.quantile`, `np.histogram`, `np.cross`, "
-    "`np.apply_along_axis` and the `np.poly*` family fall back to the per-example loop.",
+    (
+        "Results whose shape depends on the data (`np.unique`, `np.nonzero`, `np.argwhere`, set operations, "
+        "`np.bincount`, `np.trim_zeros`) have no batched form: they run as the per-example loop."
+    ),
+    (
+        "`np.linalg.lstsq`, `np.percentile`/`np.quantile`, `np.histogram`, `np.cross`, "
+        "`np.apply_along_axis` and the `np.poly*` family fall back to the per-example loop."
+    ),
 ]
 
 

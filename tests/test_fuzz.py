@@ -14,9 +14,8 @@ move a seed into ``SEEDS`` once its bug is fixed. More seeds: ``ASTVMAP_FUZZ_SEE
 
 import os
 
-import pytest
-
 import fuzzgen
+import pytest
 
 # B == 0 with a result whose dtype depends on the branch taken: the loop has no example to decide it, and
 # the oracle's zero-filled probe takes one branch while the batched code promotes both.

@@ -14,9 +14,8 @@ import pytest
 
 pytest.importorskip("numba")
 
-import astvmap  # noqa: E402
-from astvmap import PerformanceWarning, vmap  # noqa: E402
-
+import astvmap
+from astvmap import PerformanceWarning, vmap
 
 pytestmark = pytest.mark.usefixtures("numba_cache_dir")  # conftest.py: compiled code kept between runs
 

@@ -250,7 +250,7 @@ class Expressions(ArrayOps):
         em = self.em
         start = len(em.lines)
         vals = []
-        for k, (line, part) in enumerate(((f"if {head}:", node), ("else:", orelse))):
+        for _k, (line, part) in enumerate(((f"if {head}:", node), ("else:", orelse))):
             if part is None:
                 continue
             em.emit(line)

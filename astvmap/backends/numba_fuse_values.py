@@ -364,12 +364,14 @@ class ArrayOps:
                     fixed.append(("slice", str(static[0])))
                     shape.append(static[1])
                     continue
-                l, h = self.em.fresh("lo"), self.em.fresh("hi")
-                self.em.emit(f"{l} = {'0' if lo is None else f'_av_clip({lo}, {_dim_src(dim)})'}")
-                self.em.emit(f"{h} = {_dim_src(dim) if hi is None else f'_av_clip({hi}, {_dim_src(dim)})'}")
-                self.em.emit(f"{h} = max({h}, {l})")
-                fixed.append(("slice", l))
-                shape.append(f"({h} - {l})")
+                lo_name, hi_name = self.em.fresh("lo"), self.em.fresh("hi")
+                self.em.emit(f"{lo_name} = {'0' if lo is None else f'_av_clip({lo}, {_dim_src(dim)})'}")
+                self.em.emit(
+                    f"{hi_name} = {_dim_src(dim) if hi is None else f'_av_clip({hi}, {_dim_src(dim)})'}"
+                )
+                self.em.emit(f"{hi_name} = max({hi_name}, {lo_name})")
+                fixed.append(("slice", lo_name))
+                shape.append(f"({hi_name} - {lo_name})")
             else:
                 i = self.value(item)
                 if not isinstance(i, Scalar) or i.kind in ("f", "b"):
@@ -427,7 +429,7 @@ def _constant(src: str):
         return None
     try:
         return eval(compile(tree, "<astvmap>", "eval"), {"__builtins__": {}})  # literals and operators only
-    except Exception:  # noqa: BLE001 - 1 // 0 and the like: not a constant we can use
+    except Exception:
         return None
 
 

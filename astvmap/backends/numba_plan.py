@@ -147,7 +147,7 @@ class _Plan:
 
     def drive(self, vm, flat, extra, outs, start, B):
         bad = np.zeros(B, dtype=np.bool_)
-        if B > start:
+        if start < B:
             self.module._av_drive(start, B, *flat, *extra, *outs, bad)
         self.check(vm, flat, bad)
 
@@ -239,7 +239,7 @@ class LoopPlan(_Plan):
         B = call.B
         try:
             r0 = self.module._av_one(0, *flat, *extra)
-        except Exception:  # noqa: BLE001 - error_model="python" raises where NumPy scalars give inf
+        except Exception:
             self.check(vm, flat, np.arange(B) == 0)
         # Numba types the result once for all paths (`1 if c else 0.5`: float64); Python's example 0 of this
         # call tells whether the loop's result has that dtype (NOTE [kinds] in numba_fuse_values.py)
@@ -316,7 +316,7 @@ class FusedPlan(_Plan):
             m._av_drive(0, B, *flat, *extra, *bufs, out, bad)
         except (FloatingPointError, KeyboardInterrupt):
             raise  # the user's np.errstate on a staged ufunc, as in the loop
-        except Exception as e:  # noqa: BLE001 - Numba raising inside prange (SystemError): not trusted
+        except Exception as e:
             raise CompiledFailed(f"the compiled loop raised {type(e).__name__}") from None
 
     def run(self, vm, call, flat):

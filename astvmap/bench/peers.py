@@ -164,7 +164,7 @@ class JaxPeer(Peer):
             weights = weights / jnp.sum(weights, axis=-1, keepdims=True)
             return weights @ v
 
-        vv = lambda x, y: jnp.vdot(x, y)
+        vv = lambda x, y: jnp.vdot(x, y)  # noqa: E731 (as the seed writes it)
         mv = vmap(vv, (0, None), 0)
         batched = {
             "neuron": vmap(neuron),
@@ -258,7 +258,7 @@ class TorchPeer(Peer):
             weights = weights / torch.sum(weights, dim=-1, keepdim=True)
             return weights @ v
 
-        vv = lambda x, y: torch.dot(x, y)  # real inputs: vdot is dot
+        vv = lambda x, y: torch.dot(x, y)  # noqa: E731 (the seed's form; real inputs: vdot is dot)
         mv = vmap(vv, (0, None), 0)
         self.functions = {
             "neuron": vmap(neuron),

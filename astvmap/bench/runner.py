@@ -95,19 +95,19 @@ def measure_together(
             t0 = time.perf_counter()
             try:
                 fn()
-            except Exception as e:  # noqa: BLE001
+            except Exception as e:
                 errors[name] = e
                 continue
             numbers[name] = max(1, math.ceil(min_sample / max(time.perf_counter() - t0, 1e-9)))
         deadline, rounds = start + budget * len(fns), 0
-        while numbers and (rounds == 0 or time.perf_counter() < deadline and rounds < max_rounds):
+        while numbers and (rounds == 0 or (time.perf_counter() < deadline and rounds < max_rounds)):
             for name, number in list(numbers.items()):
                 fn = fns[name]
                 t0 = time.perf_counter()
                 try:
                     for _ in range(number):
                         fn()
-                except Exception as e:  # noqa: BLE001
+                except Exception as e:
                     errors[name] = e
                     del numbers[name]
                     continue
@@ -244,7 +244,7 @@ def load_peers(settings: Settings) -> dict:
             try:
                 settings.loaded[name] = peers_mod.load(name, settings.threads)
                 version = settings.loaded[name].version
-            except Exception as e:  # noqa: BLE001 - a broken install is a skip with its reason
+            except Exception as e:
                 why = f"{name} failed to import: {type(e).__name__}: {e}".splitlines()[0]
         info[name] = {"version": version} if why is None else {"skipped": why}
     return info
@@ -262,7 +262,7 @@ def run_case(case: Case, settings: Settings) -> dict:
     variants = row["variants"]
     try:
         expected = case.hand(*args)
-    except Exception as e:  # noqa: BLE001
+    except Exception as e:
         variants["hand"] = _error(e)
         row["checks_passed"] = False
         return row
@@ -271,7 +271,7 @@ def run_case(case: Case, settings: Settings) -> dict:
     for name, fn in (("loop", case.loop), ("vectorize", case.vectorize)):  # sampled: timed on their own
         try:
             variants[name] = _sampled(case, fn, args, expected, settings)
-        except Exception as e:  # noqa: BLE001 - report, and go on with the next variant
+        except Exception as e:
             variants[name] = _error(e)
     steps = [("astvmap", lambda: _astvmap(case, args, expected, settings))]
     for name in settings.peers:
@@ -289,7 +289,7 @@ def run_case(case: Case, settings: Settings) -> dict:
     for name, step in steps:  # first call and check; timed below, together with hand
         try:
             variants[name], timer = step()
-        except Exception as e:  # noqa: BLE001
+        except Exception as e:
             variants[name], timer = _error(e), None
         if timer is not None:
             timers[name] = timer

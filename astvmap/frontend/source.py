@@ -53,7 +53,7 @@ class FunctionSource:
         return False, None, "global"
 
 
-_FOUND: "weakref.WeakKeyDictionary[types.CodeType, tuple]" = weakref.WeakKeyDictionary()
+_FOUND: weakref.WeakKeyDictionary[types.CodeType, tuple] = weakref.WeakKeyDictionary()
 
 
 @functools.lru_cache(maxsize=64)
@@ -129,7 +129,7 @@ def _find(tree: ast.Module, code: types.CodeType):
         lambdas = [n for n in ast.walk(tree) if isinstance(n, ast.Lambda) and n.lineno == first]
         if len(lambdas) > 1:
             # Several lambdas on one line: the one whose body holds the code's first positions.
-            pos = [(l, c) for (l, _, c, _) in code.co_positions() if l is not None and c is not None]
+            pos = [(ln, c) for (ln, _, c, _) in code.co_positions() if ln is not None and c is not None]
             lambdas = [n for n in lambdas if any(_inside(n.body, p) for p in pos)] or lambdas
             lambdas.sort(
                 key=lambda n: (n.body.end_lineno - n.body.lineno, n.body.end_col_offset - n.body.col_offset)

@@ -10,7 +10,7 @@ class Namer:
         self.taken = set(taken)
 
     @classmethod
-    def for_tree(cls, tree: ast.AST, extra=()) -> "Namer":
+    def for_tree(cls, tree: ast.AST, extra=()) -> Namer:
         names = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)}
         names |= {n.arg for n in ast.walk(tree) if isinstance(n, ast.arg)}
         names |= {

@@ -1,6 +1,7 @@
 """Batching rules, one family a module. Importing this package fills the registry."""
 
-from . import (
+# Imported for their side effect: each module registers its rules.
+from . import (  # noqa: F401
     attributes,
     builtins,
     creation,
@@ -9,7 +10,7 @@ from . import (
     linalg,
     random,
     reductions,
-    runtime_rules,  # noqa: F401
+    runtime_rules,
     shape,
     sorting,
 )

@@ -8,7 +8,6 @@ import ast
 import builtins
 import math
 
-
 from .common import align, out
 from .registry import register
 from .values import Kind, Operand, Val

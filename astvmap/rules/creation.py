@@ -169,7 +169,7 @@ def batch_array(ctx, obj, dtype=None, *args, **kwargs) -> Operand:
             else item.ndim + 1
         )
         return out(ctx.call.rebuild([obj.node] + extra, kw_nodes(kwargs)), False, nd, kind)
-    if args or set(kwargs) - {"copy"} and not (set(kwargs) <= {"dtype"}):
+    if args or (set(kwargs) - {"copy"} and not (set(kwargs) <= {"dtype"})):
         raise ctx.fail("np.array of batched values with options")
     dtype_kw = {} if dtype is None else {"dtype": dtype.node}
     if "dtype" in kwargs:

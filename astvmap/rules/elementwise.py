@@ -11,7 +11,7 @@ import operator
 
 import numpy as np
 
-from .common import align, arrays, kw_nodes, out, result_kind, require_unbatched
+from .common import align, arrays, kw_nodes, out, require_unbatched, result_kind
 from .registry import register
 from .values import Kind, MaskedSelection, Operand, Val
 
@@ -93,7 +93,7 @@ _COMPARISONS = {
 @register(*OPERATORS, *[u for u in UFUNCS if u.nout == 1], *BROADCASTING, numba=True)
 def batch_elementwise(ctx, *args, **kwargs) -> Operand:
     # (B, *s), t, ... -> (B, *broadcast(s, t, ...)) after aligning per-example ranks
-    if "out" in kwargs or "where" in kwargs and kwargs["where"].batched:
+    if "out" in kwargs or ("where" in kwargs and kwargs["where"].batched):
         raise ctx.fail("`out=`/batched `where=` of an elementwise function")
     require_unbatched(ctx, **{k: v for k, v in kwargs.items() if k != "where"})
     if not arrays(*args):

@@ -139,9 +139,7 @@ def batch_reduce(ctx, a, axis=None, *rest, **kwargs) -> Operand:
         ndim = None if axes is None or nd is None else nd - len(set(axes))
     args = [a.node]
     kw = {k: v.node for k, v in kwargs.items()}
-    if ctx.call.method is None and rest:
-        args += [node_axis] + [r.node for r in rest]
-    elif rest:
+    if (ctx.call.method is None and rest) or rest:
         args += [node_axis] + [r.node for r in rest]
     else:
         kw = {"axis": node_axis, **kw}

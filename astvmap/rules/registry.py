@@ -10,8 +10,8 @@ with no batched operand through unchanged; it still asks the rule for the result
 from __future__ import annotations
 
 import inspect
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,6 @@ count grows by one.
 
 from __future__ import annotations
 
-
 from .. import runtime
 from .common import out
 from .registry import register

@@ -11,8 +11,8 @@ import ast
 import numpy as np
 
 from ..kit import templates
-from .common import NO_STATIC, kw_nodes, out, shift_axis, static
 from .attributes import batch_T
+from .common import NO_STATIC, kw_nodes, out, shift_axis, static
 from .registry import register
 from .values import Kind, Operand, Val
 
@@ -402,23 +402,20 @@ def batch_item(ctx, x, *args) -> Operand:
 
 
 _SCALAR_TYPES = [
-    t
-    for t in (
-        np.float16,
-        np.float32,
-        np.float64,
-        np.int8,
-        np.int16,
-        np.int32,
-        np.int64,
-        np.uint8,
-        np.uint16,
-        np.uint32,
-        np.uint64,
-        np.complex64,
-        np.complex128,
-        np.bool_,
-    )
+    np.float16,
+    np.float32,
+    np.float64,
+    np.int8,
+    np.int16,
+    np.int32,
+    np.int64,
+    np.uint8,
+    np.uint16,
+    np.uint32,
+    np.uint64,
+    np.complex64,
+    np.complex128,
+    np.bool_,
 ]
 
 

@@ -176,8 +176,8 @@ def _pairs(ctx, op, nd, what, batch_row):
         if arr.size == 1 or (arr.size == 2 and arr.shape != (2, 1)):
             return op.node  # one value, or one (before, after) pair, for every axis
         rows = np.broadcast_to(arr, (nd, 2)).tolist()
-    except Exception:  # noqa: BLE001 - the loop raises; let it
-        raise ctx.fail(f"`{what}` that does not fit the per-example rank")
+    except Exception:
+        raise ctx.fail(f"`{what}` that does not fit the per-example rank") from None
     return templates.const(tuple(tuple(r) for r in [batch_row(rows)] + rows))
 
 
@@ -243,8 +243,8 @@ def batch_pad(ctx, array, pad_width, mode=None, **kwargs) -> Operand:
     else:
         try:
             rows = np.broadcast_to(np.asarray(widths), (nd, 2)).tolist()
-        except Exception:  # noqa: BLE001 - the loop raises; let it
-            raise ctx.fail("pad widths that do not fit the per-example rank")
+        except Exception:
+            raise ctx.fail("pad widths that do not fit the per-example rank") from None
         pw = templates.const(((0, 0),) + tuple(tuple(r) for r in rows))
     kw = {}
     for k, v in kwargs.items():
@@ -283,7 +283,7 @@ def batch_convolve(ctx, a, v, mode=None) -> Operand:
     try:
         value = _CONV_MODES[value]
     except (KeyError, TypeError):
-        raise ctx.fail("a mode not known when the code is rewritten")
+        raise ctx.fail("a mode not known when the code is rewritten") from None
     dtype = result_kind(ctx.call.fn, [a, v])
     A, V = _vector(ctx, a, "signal", conv), _vector(ctx, v, "kernel", conv)
     n = ctx.temp(ctx.expr("x.shape[-1]", x=A), "n")

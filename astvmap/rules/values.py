@@ -38,10 +38,10 @@ class Val:
     dtype: str | None = None  # NumPy dtype kind: 'b' 'i' 'u' 'f' 'c'; None when unknown
     elts: tuple | None = None  # TUPLE/LIST/DICT elements, when known
     keys: tuple | None = None  # DICT keys
-    item: "Val | None" = None  # LIST built by appends: the (joined) element
+    item: Val | None = None  # LIST built by appends: the (joined) element
     obj: Any = field(default=None, compare=False)  # static object (callables, modules, local lambdas)
 
-    def with_(self, **kw) -> "Val":
+    def with_(self, **kw) -> Val:
         return replace(self, **kw)
 
     @property
@@ -163,7 +163,7 @@ class Window:
     not: a window of a sliding-window view (the `static` of its index Operand)."""
 
     start: Operand
-    length: "int | Operand"  # an unbatched expression when not a literal
+    length: int | Operand  # an unbatched expression when not a literal
 
 
 @dataclass(frozen=True)

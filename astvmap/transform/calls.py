@@ -21,8 +21,8 @@ from ..errors import NotBatchable
 from ..kit import templates
 from ..rules.registry import lookup
 from ..rules.values import NO_STATIC, UNKNOWN, Kind, MaskedSelection, Operand, Val, container, join, val_of
-from .expressions import LocalFunction
 from .callsites import CallSite, InnerVmap, LocalPartial, _call, _hint, _rebuilder
+from .expressions import LocalFunction
 from .nesting import NestingMixin
 
 # Code never rewritten: the standard library, installed packages, and astvmap's runtime helpers (they have
@@ -252,7 +252,7 @@ class CallsMixin(NestingMixin):
             fn = getattr(np.ndarray, attr, None)
             if fn is not None:
                 return self.apply(fn, [base] + args, kwargs, node, method=attr)
-        if v.kind == Kind.DICT and not v.batched or not base.batched and not any(a.batched for a in args):
+        if (v.kind == Kind.DICT and not v.batched) or (not base.batched and not any(a.batched for a in args)):
             return Operand(
                 _call(ast.Attribute(base.node, attr, ast.Load()), args, kwargs),
                 self._container_method_val(v, attr, args),

@@ -19,7 +19,7 @@ from ..rules.values import Kind, Operand, Val
 
 
 class Settings:
-    __slots__ = ("fallback", "randomness", "label")
+    __slots__ = ("fallback", "label", "randomness")
 
     def __init__(self, fallback="warn", randomness="error", label="vmap"):
         self.fallback, self.randomness, self.label = fallback, randomness, label

@@ -309,9 +309,9 @@ class ControlFlowMixin:
     def select_stmt(self, name, cond, a, va: Val, b, vb: Val, node):
         """`y = av__.select(cond, y_then, y_else)` (and its Val)."""
         cx = self.cx
-        if va.kind in (Kind.TUPLE, Kind.LIST, Kind.DICT) or vb.kind in (Kind.TUPLE, Kind.LIST, Kind.DICT):
-            if not (va.batched and vb.batched) and (va.batched or vb.batched):
-                raise cx.fail(f"selecting containers `{name}` of mixed batchedness")
+        containers = (Kind.TUPLE, Kind.LIST, Kind.DICT)
+        if (va.kind in containers or vb.kind in containers) and va.batched != vb.batched:
+            raise cx.fail(f"selecting containers `{name}` of mixed batchedness")
         call = self._select_expr(cond, a, va, b, vb)
         target = self.store_name(name) if name != RET or self.branch is not None else self.code_name(RET)
         if name == RET and self.branch is None:

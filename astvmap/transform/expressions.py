@@ -295,11 +295,11 @@ class ExpressionsMixin:
         value = self.expr(node.value)
         index = self.expr(node.slice)
         self.cx.node = node
-        if value.val.kind in (Kind.TUPLE, Kind.LIST, Kind.DICT) and value.val.elts is not None:
-            if index.is_static and not index.batched:
-                elt = self._static_element(value.val, index.static)
-                if elt is not None:
-                    return Operand(ast.Subscript(value.node, index.node, ast.Load()), elt)
+        container = value.val.kind in (Kind.TUPLE, Kind.LIST, Kind.DICT)
+        if container and value.val.elts is not None and index.is_static and not index.batched:
+            elt = self._static_element(value.val, index.static)
+            if elt is not None:
+                return Operand(ast.Subscript(value.node, index.node, ast.Load()), elt)
         if value.val.kind == Kind.LIST and not index.batched and value.val.elts is None:
             item = value.val.item or UNKNOWN
             if isinstance(node.slice, ast.Slice):
@@ -308,12 +308,12 @@ class ExpressionsMixin:
         if value.val.kind in (Kind.TUPLE, Kind.LIST, Kind.DICT) and not index.batched:
             v = value.val
             item = list_item(v) if v.kind != Kind.DICT else _join_all(list(v.elts or ())) if v.elts else None
-            if item is not None and item.batched and not isinstance(node.slice, ast.Slice):
-                if any(e != item for e in (v.elts or ())):
-                    raise self.cx.fail(
-                        "indexing a container whose elements differ in batchedness "
-                        "with an index known only at run time"
-                    )
+            mixed = item is not None and item.batched and any(e != item for e in (v.elts or ()))
+            if mixed and not isinstance(node.slice, ast.Slice):
+                raise self.cx.fail(
+                    "indexing a container whose elements differ in batchedness "
+                    "with an index known only at run time"
+                )
             return Operand(
                 ast.Subscript(value.node, index.node, ast.Load()),
                 item
@@ -387,9 +387,8 @@ class ExpressionsMixin:
             )
         if v.batched and v.kind in (Kind.LIST, Kind.TUPLE):
             item = list_item(v)
-            if item is None or any(e != item for e in (v.elts or ())):
-                if v.elts is not None:
-                    return it.node, _join_all(list(v.elts))
+            if (item is None or any(e != item for e in (v.elts or ()))) and v.elts is not None:
+                return it.node, _join_all(list(v.elts))
             return it.node, item
         if v.kind == Kind.ARRAY:
             return it.node, Val(False, None if v.ndim is None else max(v.ndim - 1, 0), Kind.ARRAY, v.dtype)

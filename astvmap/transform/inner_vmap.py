@@ -70,9 +70,7 @@ def full_source(fun, n_lifted: int, in_axes, out_axes, axis_size, arg_vals: list
     namer = Namer(set(names) | {"np", "av__"})
     free = {"np": np, "av__": runtime}
     if base_src is None:
-        inner_src = full_source(
-            inner[0], 0, inner[1], inner[2], inner[3], [val for val in inner_vals], parent, node
-        )
+        inner_src = full_source(inner[0], 0, inner[1], inner[2], inner[3], list(inner_vals), parent, node)
         base_src = inner_src
     vals = bind_params(base_src, pre_args, pre_kwargs, names, inner_vals)
     spec = core(base_src, vals, parent)
@@ -106,9 +104,9 @@ def full_source(fun, n_lifted: int, in_axes, out_axes, axis_size, arg_vals: list
     lines.append(f"{out} = {call}")
     lines.append(f"return {_exit(out, spec.out_val, out_axes, bname, label, node, parent)}")
     if f"{bname})" not in lines[-1]:
-        lines = [l for l in lines if not l.startswith(f"{bname} = ")]
+        lines = [line for line in lines if not line.startswith(f"{bname} = ")]
     fname = namer.fresh(base_src.name + ("_" if keyword.iskeyword(base_src.name) else ""))
-    text = f"def {fname}({', '.join(names)}):\n" + "".join(f"    {l}\n" for l in lines)
+    text = f"def {fname}({', '.join(names)}):\n" + "".join(f"    {line}\n" for line in lines)
     filename = f"<astvmap nested {fname}>"
     linecache.cache[filename] = (len(text), None, text.splitlines(True), filename)
     fdef = ast.parse(text, filename).body[0]
@@ -238,7 +236,7 @@ def _exit(out: str, v: Val, out_axes, bname, label, node, parent) -> str:
             else "[" + ", ".join(parts) + "]"
         )
     if v.kind == Kind.DICT and v.elts is not None:
-        axes = out_axes if isinstance(out_axes, dict) else {k: out_axes for k in v.keys}
+        axes = out_axes if isinstance(out_axes, dict) else dict.fromkeys(v.keys, out_axes)
         return (
             "{"
             + ", ".join(

@@ -22,7 +22,7 @@ class NestingMixin:
     # ---- user functions -----------------------------------------------------------------------------
     def user_call(self, obj, fn_node, args, kwargs, node, batched) -> Operand:
         cx = self.cx
-        from ..frontend.source import unwrap, function_source
+        from ..frontend.source import function_source, unwrap
 
         base, pre_args, pre_kwargs = unwrap(obj)
         if not batched:
@@ -143,13 +143,13 @@ class NestingMixin:
         batched = any(a.batched for a in args) or any(a.batched for a in kwargs.values())
         if isinstance(obj, InnerVmap):
             lifted = [self.expr(ast.Name(n, ast.Load())) for n in obj.lifted]
-            if not batched and not any(l.batched for l in lifted):
+            if not batched and not any(v.batched for v in lifted):
                 return Operand(_call(callee.node, args, kwargs), UNKNOWN)
             return self.nested_call(node, obj, args, kwargs)
         src, lifted_names = self.lift(obj)
         lifted = [self.expr(ast.Name(n, ast.Load())) for n in lifted_names]
         vals = self._bind_params(src, lifted + args, kwargs, node)
-        if not batched and not any(l.batched for l in lifted):
+        if not batched and not any(v.batched for v in lifted):
             try:
                 out_val = self.cx.specializer.core(src, vals, self.cx).out_val
             except Exception:

@@ -35,7 +35,7 @@ class PartitionMixin:
         live = self.live_after(node)
         for name in _ordered(then["stores"], orelse["stores"]):
             parts = []
-            for br, lanes in ((then, lanes_t), (orelse, lanes_e)):
+            for br, _lanes in ((then, lanes_t), (orelse, lanes_e)):
                 if name in br["stores"]:
                     v = br["env"][name]
                     parts.append(

@@ -9,6 +9,7 @@ rewrite read (`deps`), re-checked on every lookup: `gram` called with another `k
 from __future__ import annotations
 
 import ast
+import contextlib
 import types
 import warnings
 from dataclasses import dataclass, field
@@ -186,7 +187,7 @@ def core(
     spec.user_filename = src.origin.filename
     setattr(fn, ASTVMAP_SOURCE, spec.source)
     if parent is not None:
-        parent.deps += [d for d in cx.deps]
+        parent.deps += list(cx.deps)
     for (line, _), msg in sorted(cx.fallback_sites.items()):
         warnings.warn_explicit(f"{settings.label}: {msg}", PerformanceWarning, src.origin.filename, line)
     if use_cache:
@@ -203,7 +204,7 @@ def full_text(spec) -> str:
             continue
         seen.add(id(fn))
         out.append(fn.__astvmap_text__)
-        todo += [v for v in fn.__astvmap_callees__]
+        todo += list(fn.__astvmap_callees__)
     return "\n".join(out)
 
 
@@ -306,8 +307,6 @@ def annotate_error(e: BaseException):
                     f"astvmap: raised by the batched form of {origin.display_name}, line {user}: "
                     f"{origin.line(user)}"
                 )
-                try:
+                with contextlib.suppress(AttributeError):
                     e._astvmap_noted = True
-                except AttributeError:
-                    pass
             return

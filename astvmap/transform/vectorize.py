@@ -13,19 +13,18 @@ from __future__ import annotations
 import ast
 import importlib
 
-
 from ..errors import NotBatchable
+from ..frontend import normalize
 from ..kit import templates
 from ..rules.values import UNKNOWN, Kind, Operand, Val, join, val_of
-from ..frontend import normalize
 from .calls import CallsMixin
 from .context import Context, _needs
 from .controlflow import RET, ControlFlowMixin
+from .expressions import BINOPS, ExpressionsMixin, LocalFunction
+from .loops import JumpUnderMask, LoopsMixin
 from .partition import PartitionMixin
 from .while_loop import WhileMixin
 from .writes import WritesMixin
-from .loops import JumpUnderMask, LoopsMixin
-from .expressions import BINOPS, ExpressionsMixin, LocalFunction
 
 _TERMINAL = (ast.Return, ast.Raise, ast.Break, ast.Continue)
 

@@ -117,9 +117,7 @@ class WhileMixin:
             and self.env[n].batched
             and (
                 self.env[n].kind in (Kind.ARRAY, Kind.SCALAR)
-                or n in carried
-                and self.env[n].elts is None
-                and self.env[n].kind == Kind.OTHER
+                or (n in carried and self.env[n].elts is None and self.env[n].kind == Kind.OTHER)
             )
         ]
         head = [

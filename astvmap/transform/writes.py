@@ -14,7 +14,7 @@ from ..rules.values import Kind, Operand
 
 def selection_ndim_after(ndim, index):
     """The per-example rank of `y[index]` where per-example integers count as integers."""
-    from ..rules.indexing import components, _classify
+    from ..rules.indexing import _classify, components
 
     if ndim is None:
         return None
@@ -83,7 +83,7 @@ class WritesMixin:
     def per_lane_index(self, index: Operand):
         """`y[k]`, `y[k, 2]` with per-example integers k: the index `(arange(B), k, 2)` (one element per
         lane, so writes never collide), or None for other batched indices."""
-        from ..rules.indexing import components, _classify
+        from ..rules.indexing import _classify, components
 
         comps = components(index)
         kinds = [_classify(c) for c in comps]

@@ -1,6 +1,7 @@
 """Golden source: a per-example `while` (a masked loop) and a `for` over `range` building a list."""
 
 import numpy as np
+
 from astvmap import vmap
 
 

@@ -1,6 +1,7 @@
 """Golden source: a per-example `if` (both branches run, selected per lane)."""
 
 import numpy as np
+
 from astvmap import vmap
 
 

@@ -9,9 +9,20 @@
 """
 
 from . import backends, rules  # noqa: F401  (rules: fills the registry; backends: Numba loads only when used)
-from .api import VmappedFunction, clear_cache, show, vmap
+from .api import InAxes, OutAxes, VmapDecorator, VmappedFunction, clear_cache, show, vmap
 from .errors import AstvmapError, PerformanceWarning
 from .rules.registry import register
 
-__all__ = ["AstvmapError", "PerformanceWarning", "VmappedFunction", "clear_cache", "register", "show", "vmap"]
+__all__ = [
+    "AstvmapError",
+    "InAxes",
+    "OutAxes",
+    "PerformanceWarning",
+    "VmapDecorator",
+    "VmappedFunction",
+    "clear_cache",
+    "register",
+    "show",
+    "vmap",
+]
 __version__ = "0.1.0"

@@ -14,6 +14,19 @@ import functools
 import inspect
 import types
 import warnings
+from collections.abc import Callable, Mapping, Sequence
+from typing import (
+    TYPE_CHECKING,
+    Any,
+    Generic,
+    Literal,
+    ParamSpec,
+    Protocol,
+    TypeAlias,
+    TypeVar,
+    Union,
+    overload,
+)
 
 import numpy as np
 
@@ -27,21 +40,72 @@ from .rules.values import Kind, Val, val_of
 from .transform import inner_vmap, specialize
 from .transform.context import Settings
 
+if TYPE_CHECKING:
+    from .backends.numba import Backend
+    from .transform.specialize import Specialization
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+# What `in_axes` accepts, as in jax: an int (the mapped axis), None (not mapped), or a tuple/list/dict
+# nesting these to match the arguments leaf by leaf; a top-level dict maps parameter names to axes.
+InAxes: TypeAlias = int | Sequence["InAxes"] | Mapping[Any, "InAxes"] | None
+# What `out_axes` accepts: the same, matched against the outputs.
+OutAxes: TypeAlias = int | Sequence["OutAxes"] | Mapping[Any, "OutAxes"] | None
+Fallback: TypeAlias = Literal["warn", "error"]
+Randomness: TypeAlias = Literal["error", "different", "same"]
+# `jit=True` or a dict of options for the Numba backend (astvmap/backends/numba.py).
+Jit: TypeAlias = bool | Mapping[str, Any]
+
 _FALLBACK_MODES = ("warn", "error")
 
 
+class VmapDecorator(Protocol):
+    """What `vmap(in_axes=...)` returns: a decorator taking the per-example function."""
+
+    def __call__(self, fun: Callable[P, R], /) -> VmappedFunction[P, R]: ...
+
+
+@overload
+def vmap(fun: Callable[P, R], /) -> VmappedFunction[P, R]: ...
+@overload
 def vmap(
-    fun=None,
+    fun: None = None,
     /,
-    in_axes=0,
-    out_axes=0,
+    in_axes: InAxes = 0,
+    out_axes: OutAxes = 0,
     *,
-    axis_size=None,
-    fallback="warn",
-    randomness="error",
-    jit=False,
-    chunk_size=None,
-):
+    axis_size: int | None = None,
+    fallback: Fallback = "warn",
+    randomness: Randomness = "error",
+    jit: Jit = False,
+    chunk_size: int | None = None,
+) -> VmapDecorator: ...
+@overload
+def vmap(
+    fun: Callable[P, R],
+    /,
+    in_axes: InAxes = 0,
+    out_axes: OutAxes = 0,
+    *,
+    axis_size: int | None = None,
+    fallback: Fallback = "warn",
+    randomness: Randomness = "error",
+    jit: Jit = False,
+    chunk_size: int | None = None,
+) -> VmappedFunction[P, R]: ...
+def vmap(
+    fun: Callable[P, R] | None = None,
+    /,
+    in_axes: InAxes = 0,
+    out_axes: OutAxes = 0,
+    *,
+    axis_size: int | None = None,
+    fallback: Fallback = "warn",
+    randomness: Randomness = "error",
+    jit: Jit = False,
+    chunk_size: int | None = None,
+) -> VmappedFunction[P, R] | VmapDecorator:
     """Vectorize `fun` over a batch axis, like `jax.vmap`, by rewriting its NumPy source.
 
     `vmap(f, in_axes, out_axes)(*args)` equals stacking `f` applied to each example along `out_axes`
@@ -53,16 +117,24 @@ def vmap(
     dict of options) compiles with Numba (the `jit` extra): see astvmap/backends/numba.py. `chunk_size=N`
     bounds memory: the batch runs N examples at a time and the results are joined."""
     if fun is None:
-        return lambda f: VmappedFunction(
-            f, in_axes, out_axes, axis_size, fallback, randomness, jit, chunk_size
-        )
+        return _decorator(in_axes, out_axes, axis_size, fallback, randomness, jit, chunk_size)
     return VmappedFunction(fun, in_axes, out_axes, axis_size, fallback, randomness, jit, chunk_size)
 
 
-vmap.__astvmap_vmap__ = True
+def _decorator(*options: Any) -> VmapDecorator:
+    """`vmap(in_axes=...)`: a decorator that applies the options to the function it is given."""
+
+    def decorate(f: Callable[P, R], /) -> VmappedFunction[P, R]:
+        return VmappedFunction(f, *options)
+
+    return decorate
 
 
-def show(f, *args, **kwargs) -> str:
+# Marks this function for the transform, which rewrites `vmap(...)` calls inside user code as nested vmaps.
+setattr(vmap, "__astvmap_vmap__", True)  # noqa: B010 (an attribute the type of a function does not declare)
+
+
+def show(f: VmappedFunction[..., Any], *args: Any, **kwargs: Any) -> str:
     """The generated source `f(*args, **kwargs)` runs (`f` a vmapped function), without running it."""
     if not isinstance(f, VmappedFunction):
         raise TypeError(f"astvmap.show: expected a vmapped function; got {type(f).__name__}")
@@ -79,34 +151,40 @@ def clear_cache() -> None:
     source._FOUND.clear()
 
 
-def _label(fun) -> str:
+def _label(fun: Callable[..., Any]) -> str:
     name = getattr(fun, "__name__", None)
     if name is None and isinstance(fun, functools.partial):
         name = f"partial({getattr(fun.func, '__name__', 'f')})"
     return name or type(fun).__name__
 
 
-class VmappedFunction:
-    """The callable `vmap` returns. `.source` is the generated code of the last specialization."""
+class VmappedFunction(Generic[P, R]):
+    """The callable `vmap` returns. `.source` is the generated code of the last specialization.
+
+    Generic over the wrapped per-example function's parameters `P` and result `R` (`__wrapped__` is a
+    `Callable[P, R]`); a call takes the batched arguments, whose types are not the per-example ones."""
+
+    __wrapped__: Callable[P, R]
+    __name__: str
 
     def __init__(
         self,
-        fun,
-        in_axes=0,
-        out_axes=0,
-        axis_size=None,
-        fallback="warn",
-        randomness="error",
-        jit=False,
-        chunk_size=None,
-    ):
+        fun: Callable[P, R],
+        in_axes: InAxes = 0,
+        out_axes: OutAxes = 0,
+        axis_size: int | None = None,
+        fallback: Fallback = "warn",
+        randomness: Randomness = "error",
+        jit: Jit = False,
+        chunk_size: int | None = None,
+    ) -> None:
         if not callable(fun):
             raise TypeError(f"vmap: expected a callable; got {type(fun).__name__}")
         if fallback not in _FALLBACK_MODES:
             raise ValueError(f"vmap: fallback must be one of {_FALLBACK_MODES}; got {fallback!r}")
         if chunk_size is not None and (not isinstance(chunk_size, int) or chunk_size < 1):
             raise ValueError(f"vmap: chunk_size must be a positive int or None; got {chunk_size!r}")
-        self.chunk_size = chunk_size
+        self.chunk_size: int | None = chunk_size
         if randomness not in ("error", "different", "same"):
             raise ValueError(f"vmap: randomness must be 'error', 'different' or 'same'; got {randomness!r}")
         self.__wrapped__ = fun
@@ -120,51 +198,54 @@ class VmappedFunction:
         axes_mod.check_axes_spec(in_axes, "in_axes", self.label)
         axes_mod.check_axes_spec(out_axes, "out_axes", self.label)
         self._base, self._pre_args, self._pre_kwargs = unwrap(fun)
+        self._sig: inspect.Signature | None
         try:
             self._sig = inspect.signature(fun)
         except (TypeError, ValueError):
             self._sig = None
+        self._param_axes: dict[str, Any] | None = None
         if self._sig is not None:
             self._param_axes = axes_mod.parameter_axes(self._sig, in_axes, self.label)
         self._settings = Settings(fallback, randomness, self.label)
-        self._jit = None
+        self._jit: Backend | None = None
         if jit:
             from .backends import numba as numba_backend  # imports numba only when asked for
 
             self._jit = numba_backend.Backend(self, {} if jit is True else dict(jit))
-        self._specs: dict = {}
-        self._simple = None
-        self._keepalive: list = []
-        self._last = None
+        self._specs: dict[Any, Spec] = {}
+        self._simple: tuple[str, ...] | None = None
+        self._keepalive: list[list[object]] = []
+        self._last: Spec | None = None
 
     # protocol read by the transform (never by importing this module): (fun, in_axes, out_axes, axis_size)
     @property
-    def __astvmap__(self):
+    def __astvmap__(self) -> tuple[Callable[P, R], InAxes, OutAxes, int | None]:
         return (self.__wrapped__, self.in_axes, self.out_axes, self.axis_size)
 
     @property
-    def source(self) -> str | None:
+    def source(self) -> str:
         """The generated source of the last call's specialization (and of the generated functions it
-        calls)."""
+        calls); before the first call, a comment saying how to see it."""
         if self._last is None:
-            return None
+            return f"# {self.label}: no call yet; astvmap.show(f, *example_args) shows the code for them\n"
         return self._last.text if isinstance(self._last, _LoopSpec) else specialize.full_text(self._last)
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return f"<astvmap {self.label}>"
 
-    def __get__(self, obj, objtype=None):
+    def __get__(self, obj: object, objtype: type | None = None) -> Any:
         return self if obj is None else types.MethodType(self, obj)
 
     # ---- calling ---------------------------------------------------------------------------------
-    def __call__(self, *args, **kwargs):
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
         if self._jit is not None:
             return self._jit(args, kwargs)
         return self.call_numpy(args, kwargs)
 
     @property
-    def strategy(self) -> str:
-        """How calls run: "numpy" (the batched NumPy code), or the Numba backend's choice."""
+    def strategy(self) -> str | None:
+        """How calls run: "numpy" (the batched NumPy code), or the Numba backend's choice for the last
+        call ("loop" or "numpy"; None before the first call)."""
         return "numpy" if self._jit is None else self._jit.strategy
 
     @property
@@ -172,7 +253,7 @@ class VmappedFunction:
         """Whether the last call's compiled loop was the allocation-free lowering (astvmap/backends/numba_fuse.py)."""
         return self._jit is not None and self._jit.fused
 
-    def call_numpy(self, args, kwargs):
+    def call_numpy(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         """The call with the batched NumPy code (the backend of every call without `jit`)."""
         call = self.prepare(args, kwargs)
         spec = self.specialization(call)
@@ -181,11 +262,11 @@ class VmappedFunction:
             return self._run_chunks(call, spec)
         return self.run_numpy(call, spec)
 
-    def _run_chunks(self, call, spec):
+    def _run_chunks(self, call: Call, spec: Specialization) -> Any:
         """`chunk_size`: run the batch `chunk_size` examples at a time, joined along `out_axes`."""
         ids = {id(leaf) for leaf in call.leaves}
 
-        def cut(v, part):
+        def cut(v: Any, part: slice) -> Any:
             if id(v) in ids:
                 return v[part]
             if isinstance(v, (tuple, list)):
@@ -194,6 +275,7 @@ class VmappedFunction:
                 return {k: cut(x, part) for k, x in v.items()}
             return v
 
+        assert self.chunk_size is not None
         parts = []
         for start in range(0, call.B, self.chunk_size):
             part = slice(start, start + self.chunk_size)
@@ -209,7 +291,7 @@ class VmappedFunction:
             parts.append(self.run_numpy(chunk, spec))
         return axes_mod.join_chunks(parts, self.out_axes, self.label)
 
-    def run_numpy(self, call, spec):
+    def run_numpy(self, call: Call, spec: Spec) -> Any:
         """Run a prepared call with its NumPy specialization (what backends fall back to)."""
         if isinstance(spec, _LoopSpec):
             return spec.run(self, call)
@@ -222,13 +304,13 @@ class VmappedFunction:
             raise
         return self.finish(out, spec.out_val, self.out_axes, call, spec)
 
-    def _empty_by_probe(self, spec, call, error):
+    def _empty_by_probe(self, spec: Specialization, call: Call, error: Exception) -> Any:
         """A batch of size 0 whose batched code raised on empty arrays (a constant index, say): the
         loop runs nothing, so the result is empty; its per-example shape comes from one zero-filled
         example, as the loop's result would have."""
         zeros = {id(leaf): np.zeros((1,) + leaf.shape[1:], leaf.dtype) for leaf in call.leaves}
 
-        def swap(v):
+        def swap(v: Any) -> Any:
             if id(v) in zeros:
                 return zeros[id(v)]
             if isinstance(v, (tuple, list)):
@@ -250,13 +332,13 @@ class VmappedFunction:
             self.finish(out, spec.out_val, self.out_axes, probe, spec), self.out_axes, self.label
         )
 
-    def specialize(self, *args, **kwargs):
+    def specialize(self, *args: Any, **kwargs: Any) -> Spec:
         """The Specialization (generated code, result Val) for these example arguments, without running
         it: what `astvmap.show(f, *args)` prints."""
         call = self.prepare(args, kwargs)
         return self.specialization(call)
 
-    def specialize_generic(self):
+    def specialize_generic(self) -> Spec:
         """The rank-generic specialization: every mapped parameter batched with unknown rank, every
         other one unknown (what `astvmap show` prints without --ndims; it runs for any rank)."""
         try:
@@ -264,7 +346,7 @@ class VmappedFunction:
         except NotBatchable as e:
             return self._loop_fallback(e)
 
-    def _generic(self):
+    def _generic(self) -> Specialization:
         base = self._base
         if getattr(base, "__astvmap__", None) is not None or lookup(base) is not None:
             raise AstvmapError(
@@ -283,7 +365,9 @@ class VmappedFunction:
         ordered = {p.arg: vals[p.arg] for p in a.posonlyargs + a.args + a.kwonlyargs}
         return specialize.core(src, {**vals, **ordered}, None, self._settings, axes=self._axes_text())
 
-    def _bind(self, sig, args, kwargs):
+    def _bind(
+        self, sig: inspect.Signature, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> axes_mod.Bound | inspect.BoundArguments:
         """`sig.bind`, with a fast path for positional calls of plain positional parameters."""
         simple = self._simple
         if simple is None:
@@ -297,16 +381,17 @@ class VmappedFunction:
             return axes_mod.Bound(dict(zip(simple, args)), args)
         return sig.bind(*args, **kwargs)
 
-    def prepare(self, args, kwargs) -> Call:
+    def prepare(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Call:
         return axes_mod.bind(self, args, kwargs)
 
-    def specialization(self, call: Call):
+    def specialization(self, call: Call) -> Spec:
         key, objs = _key(call.vals)
-        spec = self._specs.get(key)
-        if spec is not None and (
-            isinstance(spec, _LoopSpec) or specialize._valid(spec, self._src_for_valid())
+        cached = self._specs.get(key)
+        if cached is not None and (
+            isinstance(cached, _LoopSpec) or specialize._valid(cached, self._src_for_valid())
         ):
-            return spec
+            return cached
+        spec: Spec
         try:
             spec = self._make_spec(call)
         except NotBatchable as e:
@@ -323,13 +408,13 @@ class VmappedFunction:
         self._keepalive.append(objs)  # the key holds their ids: they must outlive it
         return spec
 
-    def _src_for_valid(self):
+    def _src_for_valid(self) -> Any:
         base = self._base
         if isinstance(base, types.FunctionType) and not hasattr(base, "__astvmap_source__"):
             return _CellsOnly(dict(zip(base.__code__.co_freevars, base.__closure__ or ())))
         return _CellsOnly({})
 
-    def _make_spec(self, call):
+    def _make_spec(self, call: Call) -> Specialization:
         base = self._base
         pre_vals = [val_of(a) for a in self._pre_args]
         if getattr(base, "__astvmap__", None) is not None:
@@ -345,21 +430,20 @@ class VmappedFunction:
         else:
             src = function_source(base)
         vals = inner_vmap.bind_params(src, self._pre_args, self._pre_kwargs, None, [])
-        vals.update(dict(call.vals.items()))
-        if src.fdef.args.vararg is not None and src.fdef.args.vararg.arg in call.vals:
-            pass
+        vals.update(call.vals)
         return specialize.core(src, vals, None, self._settings, axes=self._axes_text())
 
-    def _loop_fallback(self, e: NotBatchable):
+    def _loop_fallback(self, e: NotBatchable) -> _LoopSpec:
+        src: FunctionSource | None
         try:
             src = function_source(self._base)
-            filename = src.origin.filename
         except AstvmapError:
-            filename = None
+            src = None
+        filename = src.origin.filename if src is not None else None
         msg = f"{self.label}: the whole function runs as a per-example loop: {e.msg}"
         if self.fallback == "error":
             raise error_at(msg + " (fallback='error')", e.node, filename)
-        line = getattr(e.node, "lineno", None) or (src.origin.firstlineno if filename else None)
+        line = getattr(e.node, "lineno", None) or (src.origin.firstlineno if src is not None else None)
         if filename and line:
             warnings.warn_explicit(msg, PerformanceWarning, filename, line)
         else:
@@ -370,23 +454,25 @@ class VmappedFunction:
         return f"in_axes={self.in_axes!r}, out_axes={self.out_axes!r}"
 
     # ---- outputs ---------------------------------------------------------------------------------
-    def finish(self, out, val: Val, out_axes, call, spec):
+    def finish(self, out: Any, val: Val, out_axes: OutAxes, call: Call, spec: Specialization) -> Any:
         """Move batch axes to `out_axes`, broadcast unbatched outputs, make results fresh arrays."""
         return axes_mod.finish(out, val, out_axes, call, spec, self.label)
 
 
 class _CellsOnly:
-    def __init__(self, cells):
+    """The closure cells a cached specialization is checked against (`specialize._valid`)."""
+
+    def __init__(self, cells: dict[str, types.CellType]) -> None:
         self.cells = cells
 
 
 class _RootContext:
     """Stands in for a parent transform context at the top of a nested specialization."""
 
-    def __init__(self, settings):
+    def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.stack = ()
-        self.deps = []
+        self.deps: list[Any] = []
         self.filename = None
 
 
@@ -395,10 +481,10 @@ class _LoopSpec:
 
     out_val = None
 
-    def __init__(self, msg):
+    def __init__(self, msg: str) -> None:
         self.text = f"# {msg}\n# (no batched code: every call loops over the examples)\n"
 
-    def run(self, vm: VmappedFunction, call: Call):
+    def run(self, vm: VmappedFunction[..., Any], call: Call) -> Any:
         if call.B == 0:
             raise AstvmapError(
                 f"{vm.label}: this function runs as a per-example loop, and with a batch of size 0 "
@@ -421,14 +507,18 @@ def _unbatched(v: Val) -> Val:
     return v.with_(batched=False)
 
 
-def _key(vals: dict):
-    objs = []
+# What a call runs: the generated code, or the whole function as the per-example loop.
+Spec: TypeAlias = Union["Specialization", _LoopSpec]
+
+
+def _key(vals: dict[str, Val]) -> tuple[Any, list[object]]:
+    objs: list[object] = []
     for v in vals.values():
         specialize._val_ids(v, objs)
     return (tuple(vals.items()), tuple(id(o) for o in objs)), objs
 
 
-def _synthesize(fn) -> FunctionSource:
+def _synthesize(fn: Callable[..., Any]) -> FunctionSource:
     """A source for a function that has a rule but no Python source (`vmap(np.dot)`)."""
     import linecache
 
@@ -438,6 +528,7 @@ def _synthesize(fn) -> FunctionSource:
     filename = f"<astvmap wrapper {name}>"
     linecache.cache[filename] = (len(text), None, text.splitlines(True), filename)
     fdef = ast.parse(text, filename).body[0]
+    assert isinstance(fdef, ast.FunctionDef)
     return FunctionSource(
         fdef,
         Origin(filename, 1),

@@ -7,6 +7,8 @@ parameter's `in_axes` entry (jax maps keyword arguments on axis 0, torch never b
 from __future__ import annotations
 
 import inspect
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -14,15 +16,18 @@ from .errors import AstvmapError, error_at
 from .rules.values import Kind, Val, val_of
 from .runtime import batch_broadcast
 
+if TYPE_CHECKING:
+    from .api import VmappedFunction
+
 _EMPTY = inspect.Parameter.empty
 _POSITIONAL = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
 
 
-def describe(label_fn: str, in_axes) -> str:
+def describe(label_fn: str, in_axes: Any) -> str:
     return f"vmap({label_fn}, in_axes={in_axes!r})"
 
 
-def check_axes_spec(spec, what: str, label: str):
+def check_axes_spec(spec: Any, what: str, label: str) -> None:
     """Reject entries that are not int/None/containers of those."""
     if spec is None or (isinstance(spec, (int, np.integer)) and not isinstance(spec, bool)):
         return
@@ -40,7 +45,7 @@ def check_axes_spec(spec, what: str, label: str):
     )
 
 
-def parameter_axes(sig: inspect.Signature, in_axes, label: str) -> dict:
+def parameter_axes(sig: inspect.Signature, in_axes: Any, label: str) -> dict[str, Any]:
     """{parameter name: axis tree} for the parameters of `sig` (of the callable as the user calls it).
 
     int/None: every positional parameter (and each `*args` element) gets it; keyword-only parameters
@@ -58,7 +63,7 @@ def parameter_axes(sig: inspect.Signature, in_axes, label: str) -> dict:
             )
         return dict(in_axes)
     if in_axes is None or isinstance(in_axes, (int, np.integer)):
-        out = dict.fromkeys(positional, in_axes)
+        out: dict[str, Any] = dict.fromkeys(positional, in_axes)
         if var is not None:
             out[var] = ("*", in_axes)
         return out
@@ -76,7 +81,7 @@ def parameter_axes(sig: inspect.Signature, in_axes, label: str) -> dict:
     return out
 
 
-def flatten(value, axes, path, label):
+def flatten(value: Any, axes: Any, path: str, label: str) -> Iterator[tuple[str, Any, int]]:
     """Yield (path, leaf, axis) for every leaf of `value` under the axis tree `axes`."""
     if axes is None:
         return
@@ -110,7 +115,7 @@ def flatten(value, axes, path, label):
     yield path, value, int(axes)
 
 
-def _describe(value) -> str:
+def _describe(value: Any) -> str:
     if isinstance(value, np.ndarray):
         return f"an array of shape {value.shape}"
     if isinstance(value, (tuple, list, dict)):
@@ -118,7 +123,7 @@ def _describe(value) -> str:
     return f"a {type(value).__name__}"
 
 
-def rebuild(value, axes, moved: dict, path):
+def rebuild(value: Any, axes: Any, moved: dict[str, np.ndarray], path: str) -> Any:
     """`value` with each mapped leaf replaced by `moved[path]` (its batch axis moved to 0)."""
     if axes is None:
         return value
@@ -134,7 +139,7 @@ def rebuild(value, axes, moved: dict, path):
 
 
 # ---- calls: binding arguments to in_axes ------------------------------------------------------------
-def bind(vm, args, kwargs) -> Call:
+def bind(vm: VmappedFunction[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> Call:
     """Bind a call's arguments to the parameters of `vm` (a VmappedFunction), check every mapped leaf
     against its axis, move the batch axes to 0 (views) and compute the batch size."""
     sig = vm._sig
@@ -147,9 +152,11 @@ def bind(vm, args, kwargs) -> Call:
         bound = vm._bind(sig, args, kwargs)
     except TypeError as e:
         raise TypeError(f"{vm.label}: {e}") from None
+    param_axes = vm._param_axes
+    assert param_axes is not None  # set with the signature
     leaves = []
     for name, value in bound.arguments.items():
-        ax = vm._param_axes.get(name)
+        ax = param_axes.get(name)
         if isinstance(ax, tuple) and len(ax) == 2 and ax[0] == "*":
             ax = ax[1] if not isinstance(ax[1], int) and ax[1] is not None else (ax[1],) * len(value)
             if len(ax) != len(value):
@@ -157,7 +164,8 @@ def bind(vm, args, kwargs) -> Call:
                     f"{vm.label}: in_axes gives {len(ax)} entries for *{name}; got {len(value)} arguments"
                 )
         leaves += [(name, path, leaf, a) for path, leaf, a in flatten(value, ax, name, vm.label)]
-    sizes, moved = {}, {}
+    sizes: dict[str, tuple[int, tuple[int, ...], int]] = {}
+    moved: dict[str, np.ndarray] = {}
     for _name, path, leaf, a in leaves:
         arr = np.asarray(leaf)
         if arr.ndim == 0:
@@ -197,18 +205,18 @@ def bind(vm, args, kwargs) -> Call:
                 "batch size is unknown; pass axis_size="
             )
         B = int(vm.axis_size)
-    new = {}
+    new: dict[str, Any] = {}
     mapped_params = {name for name, _, _, _ in leaves}
     for name, value in bound.arguments.items():
         if name in mapped_params:
-            ax = vm._param_axes.get(name)
+            ax = param_axes.get(name)
             if isinstance(ax, tuple) and len(ax) == 2 and ax[0] == "*":
                 ax = ax[1] if not isinstance(ax[1], int) and ax[1] is not None else (ax[1],) * len(value)
             new[name] = rebuild(value, ax, moved, name)
         else:
             new[name] = value
     bound.arguments.update(new)
-    vals = {}
+    vals: dict[str, Val] = {}
     for name, value in bound.arguments.items():
         vals[name] = arg_val(value, moved, name)
     return Call(bound.args, bound.kwargs, vals, B, list(moved.values()), bound)
@@ -219,22 +227,33 @@ class Bound:
 
     __slots__ = ("arguments",)
 
-    def __init__(self, arguments, args):
+    def __init__(self, arguments: dict[str, Any], args: tuple[Any, ...]) -> None:
         self.arguments = arguments
 
     @property
-    def args(self):
+    def args(self) -> tuple[Any, ...]:
         return tuple(self.arguments.values())
 
     @property
-    def kwargs(self):
+    def kwargs(self) -> dict[str, Any]:
         return {}
 
 
 class Call:
+    """One call of a vmapped function, bound: arguments with mapped leaves moved to axis 0, their Vals,
+    the batch size and the moved leaves."""
+
     __slots__ = ("B", "args", "bound", "kwargs", "leaves", "vals")
 
-    def __init__(self, args, kwargs, vals, B, leaves, bound):
+    def __init__(
+        self,
+        args: tuple[Any, ...] | list[Any],
+        kwargs: dict[str, Any],
+        vals: dict[str, Val],
+        B: int,
+        leaves: list[np.ndarray],
+        bound: Bound | inspect.BoundArguments,
+    ) -> None:
         self.args, self.kwargs, self.vals, self.B, self.leaves, self.bound = (
             args,
             kwargs,
@@ -246,7 +265,7 @@ class Call:
 
 
 # ---- outputs: stacking along out_axes ---------------------------------------------------------------
-def slice_empty(out, out_axes, label):
+def slice_empty(out: Any, out_axes: Any, label: str) -> Any:
     """Results of a one-example probe (batch axis first) as empty results at `out_axes`."""
     if isinstance(out, (tuple, list)):
         ax = split_axes(out_axes, len(out), type(out), label)
@@ -261,7 +280,7 @@ def slice_empty(out, out_axes, label):
     return np.take(out, np.arange(0), axis=out_axes)
 
 
-def slice_example(value, b, moved_ids):
+def slice_example(value: Any, b: int, moved_ids: set[int]) -> Any:
     if id(value) in moved_ids:
         return value[b]
     if isinstance(value, (tuple, list)):
@@ -271,7 +290,9 @@ def slice_example(value, b, moved_ids):
     return value
 
 
-def combine(parts, out_axes, label, join):
+def combine(
+    parts: list[Any], out_axes: Any, label: str, join: Callable[[list[np.ndarray], int], np.ndarray]
+) -> Any:
     """Results of several calls combined leaf by leaf along `out_axes` with `join(leaves, axis)` (a
     leaf with out_axes None: the first call's)."""
     first = parts[0]
@@ -290,12 +311,12 @@ def combine(parts, out_axes, label, join):
     return join([np.asarray(p) for p in parts], out_axes)
 
 
-def stack(outs, out_axes, label):
+def stack(outs: list[Any], out_axes: Any, label: str) -> Any:
     """The loop's results of every example stacked along `out_axes`."""
     return combine(outs, out_axes, label, lambda leaves, axis: np.stack(leaves, axis=axis))
 
 
-def split_axes(out_axes, n, typ, label):
+def split_axes(out_axes: Any, n: int, typ: type, label: str) -> list[Any]:
     if isinstance(out_axes, (tuple, list)):
         if len(out_axes) != n:
             raise AstvmapError(
@@ -308,14 +329,14 @@ def split_axes(out_axes, n, typ, label):
     return [out_axes] * n
 
 
-def elements(val: Val, n):
+def elements(val: Val | None, n: int) -> list[Val | None]:
     if val is not None and val.elts is not None and len(val.elts) == n:
         return list(val.elts)
     item = val.item if val is not None and val.item is not None else val
     return [item] * n
 
 
-def arg_val(value, moved, path) -> Val:
+def arg_val(value: Any, moved: dict[str, np.ndarray], path: str) -> Val:
     if path in moved:
         arr = moved[path]
         return Val(True, arr.ndim - 1, Kind.ARRAY, arr.dtype.kind)
@@ -334,12 +355,12 @@ def arg_val(value, moved, path) -> Val:
     return val_of(value)
 
 
-def join_chunks(parts, out_axes, label):
+def join_chunks(parts: list[Any], out_axes: Any, label: str) -> Any:
     """Results of consecutive chunks of the batch joined along `out_axes`."""
     return combine(parts, out_axes, label, lambda leaves, axis: np.concatenate(leaves, axis=axis))
 
 
-def finish(out, val, out_axes, call, spec, label):
+def finish(out: Any, val: Any, out_axes: Any, call: Call, spec: Any, label: str) -> Any:
     """A generated function's raw output as the loop returns it: batch axes moved to `out_axes`,
     unbatched outputs repeated over the batch, and results fresh arrays (never a view of an input)."""
     if isinstance(out, (tuple, list)):
@@ -351,11 +372,11 @@ def finish(out, val, out_axes, call, spec, label):
             raise AstvmapError(
                 f"{label}: out_axes has keys {sorted(out_axes)} but the output has keys {sorted(out)}"
             )
-        elts = dict(zip(val.keys, val.elts)) if val.keys is not None else {}
+        by_key = dict(zip(val.keys, val.elts)) if val.keys is not None else {}
         return {
             k: finish(
                 o,
-                elts.get(k, val),
+                by_key.get(k, val),
                 out_axes[k] if isinstance(out_axes, dict) else out_axes,
                 call,
                 spec,

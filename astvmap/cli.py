@@ -22,9 +22,11 @@ import sys
 import traceback
 import types
 import warnings
+from typing import Any
 
 import numpy as np
 
+from . import __version__
 from .api import VmappedFunction, vmap
 from .errors import AstvmapError, NotBatchable
 
@@ -69,6 +71,7 @@ def _parser() -> argparse.ArgumentParser:
         "rewriting. `astvmap show FILE.py` prints the generated code; "
         "`astvmap bench` times it against its peers.",
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     show = sub.add_parser(
         "show",
@@ -173,7 +176,7 @@ def _show(args) -> int:
     if not os.path.isfile(path):
         raise UsageError(f"no such file: {path}")
     shapes = _parse_shapes(args.ndims, args.shapes)
-    status, chunks, seen = 0, [], set()
+    status, chunks, seen = 0, [], set[str]()
     with warnings.catch_warnings(record=True) as caught, _user_module(path) as module:
         warnings.simplefilter("default")
         for vf in _targets(module, path, name, args):
@@ -209,17 +212,23 @@ def _jit_text(vf, shapes) -> str:
 
     jitted = VmappedFunction(vf.__wrapped__, vf.in_axes, vf.out_axes, vf.axis_size, vf.fallback, jit=True)
     example_args, example_kwargs = _example_args(jitted, shapes)
+    assert jitted._jit is not None
     return jitted._jit.describe(example_args, example_kwargs)
 
 
-def _render(spec, args, seen: set) -> str:
+def _render(spec, args, seen: set[str]) -> str:
     stages = getattr(spec, "stages", None) or {}  # a whole-function loop fallback has only .text
     if args.stage in ("frontend", "normalize", "vectorize"):
         return stages.get(args.stage, spec.text).rstrip("\n") + "\n"
     texts = [stages.get("annotate", spec.text) if args.annotate else spec.text]
     for fn in _callees(getattr(spec, "callees", ())):
         texts.append(fn.__astvmap_text__)
-    texts = [t.rstrip("\n") + "\n" for t in texts if not (t in seen or seen.add(t))]
+    fresh = []
+    for t in texts:
+        if t not in seen:
+            seen.add(t)
+            fresh.append(t.rstrip("\n") + "\n")
+    texts = fresh
     return "\n".join(texts)
 
 
@@ -270,7 +279,8 @@ def _user_module(path: str):
         except (KeyboardInterrupt, GeneratorExit):
             raise
         except BaseException as e:
-            te = traceback.TracebackException(type(e), e, e.__traceback__.tb_next)  # without this frame
+            tb = e.__traceback__.tb_next if e.__traceback__ is not None else None  # without this frame
+            te = traceback.TracebackException(type(e), e, tb)
             for frame in te.stack:
                 _ = frame.line  # read the source line before the file name changes
                 frame.filename = _rel(frame.filename)
@@ -292,7 +302,7 @@ def _targets(module, path, name, args) -> list:
             if args.in_axes is None and args.out_axes is None:
                 return obj
             fun, in_axes, out_axes = obj.__wrapped__, obj.in_axes, obj.out_axes
-            extra = {"axis_size": obj.axis_size, "fallback": obj.fallback}
+            extra: dict[str, Any] = {"axis_size": obj.axis_size, "fallback": obj.fallback}
         else:
             fun, in_axes, out_axes, extra = obj, 0, 0, {}
         in_axes = in_axes if args.in_axes is None else args.in_axes

@@ -45,11 +45,12 @@ class NotBatchable(Exception):
 
 def error_at(msg: str, node: ast.AST | None, filename: str | None) -> AstvmapError:
     """An `AstvmapError` pointing at `node` (whose positions are already the user's file positions)."""
-    if node is None or filename is None or getattr(node, "lineno", None) is None:
+    lineno: int | None = getattr(node, "lineno", None)
+    if node is None or filename is None or lineno is None:
         return AstvmapError(msg)
-    line = linecache.getline(filename, node.lineno)
-    col = getattr(node, "col_offset", 0) or 0
-    end = getattr(node, "end_col_offset", None)
-    if getattr(node, "end_lineno", node.lineno) != node.lineno:
+    line = linecache.getline(filename, lineno)
+    col: int = getattr(node, "col_offset", 0) or 0
+    end: int | None = getattr(node, "end_col_offset", None)
+    if getattr(node, "end_lineno", lineno) != lineno:
         end = None
-    return AstvmapError(msg, filename, node.lineno, col + 1, line or None, None if end is None else end + 1)
+    return AstvmapError(msg, filename, lineno, col + 1, line or None, None if end is None else end + 1)

@@ -333,11 +333,11 @@ def to_round(x, ndigits=None):
 def math_fn(fn, *args):
     """A `math` function on per-example scalars: float64 results, and ValueError/OverflowError where
     `math` raises rather than returning NaN/inf."""
-    args = [np.asarray(a, dtype=np.float64) for a in args]
+    arrays = [np.asarray(a, dtype=np.float64) for a in args]
     with np.errstate(all="ignore"):
-        out = fn(*args)
+        out = fn(*arrays)
     if out.size:
-        made_nan = np.isnan(out) & ~np.any([np.isnan(a) for a in args], axis=0)
+        made_nan = np.isnan(out) & ~np.any([np.isnan(a) for a in arrays], axis=0)
         if np.any(made_nan):
             raise ValueError("math domain error")
         made_inf = np.isinf(out) & ~np.any([np.isinf(a) for a in args], axis=0)

@@ -48,9 +48,9 @@ def lower(loop: ast.For | ast.While, broke: str, skip: str) -> tuple[list[ast.st
         body = [_at(ast.Assign([ast.Name(skip, ast.Store())], ast.Constant(False)), loop)] + body
     new = type(loop)(**{f: getattr(loop, f) for f in loop._fields})
     new.body = body
-    if isinstance(loop, ast.While) and uses_break:
+    if isinstance(new, ast.While) and uses_break:  # new is a copy of loop: the same class and test
         # a broken lane is done: it must not test (or loop) again
-        new.test = _at(ast.BoolOp(ast.And(), [_not(broke, loop), loop.test]), loop)
+        new.test = _at(ast.BoolOp(ast.And(), [_not(broke, loop), new.test]), loop)
     ast.copy_location(new, loop)
     new.end_lineno, new.end_col_offset = loop.end_lineno, loop.end_col_offset
     pre = [_at(ast.Assign([ast.Name(f, ast.Store())], ast.Constant(False)), loop) for f in flags]

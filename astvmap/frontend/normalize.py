@@ -175,5 +175,5 @@ def _copy_if(s: ast.If, body, orelse) -> ast.If:
     ast.copy_location(new, s)
     new.end_lineno, new.end_col_offset = s.end_lineno, s.end_col_offset
     if getattr(s, "_elif", False):
-        new._elif = True
+        new._elif = True  # type: ignore[attr-defined]  # a marker the AST classes do not declare
     return new

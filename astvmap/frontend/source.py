@@ -13,6 +13,7 @@ import linecache
 import types
 import weakref
 from dataclasses import dataclass, field
+from typing import Any
 
 from ..errors import AstvmapError
 from ..kit.origins import Origin
@@ -131,9 +132,7 @@ def _find(tree: ast.Module, code: types.CodeType):
             # Several lambdas on one line: the one whose body holds the code's first positions.
             pos = [(ln, c) for (ln, _, c, _) in code.co_positions() if ln is not None and c is not None]
             lambdas = [n for n in lambdas if any(_inside(n.body, p) for p in pos)] or lambdas
-            lambdas.sort(
-                key=lambda n: (n.body.end_lineno - n.body.lineno, n.body.end_col_offset - n.body.col_offset)
-            )
+            lambdas.sort(key=lambda n: _extent(n.body))
         if not lambdas:
             return None, None
         lam = lambdas[0]
@@ -146,10 +145,16 @@ def _find(tree: ast.Module, code: types.CodeType):
     return None, None
 
 
-def _inside(node: ast.AST, pos) -> bool:
-    line, col = pos
-    start, end = (node.lineno, node.col_offset), (node.end_lineno, node.end_col_offset)
-    return start <= (line, col) < end
+def _inside(node: ast.expr, pos: tuple[int, int]) -> bool:
+    start = (node.lineno, node.col_offset)
+    end = (node.end_lineno or node.lineno, node.end_col_offset or node.col_offset)
+    return start <= pos < end
+
+
+def _extent(node: ast.expr) -> tuple[int, int]:
+    """(lines, columns) a node spans: the smaller, the more deeply nested."""
+    end_line, end_col = node.end_lineno or node.lineno, node.end_col_offset or node.col_offset
+    return end_line - node.lineno, end_col - node.col_offset
 
 
 def _lambda_name(tree: ast.Module, lam: ast.Lambda) -> str:
@@ -165,10 +170,11 @@ def _lambda_name(tree: ast.Module, lam: ast.Lambda) -> str:
     return "lambda"
 
 
-def unwrap(fun):
+def unwrap(fun: Any) -> tuple[Any, tuple[Any, ...], dict[str, Any]]:
     """(base callable, leading static args, static keywords) for partials, bound methods and
     staticmethods; the base is a function, lambda or vmapped/generated function."""
-    args, kwargs = (), {}
+    args: tuple[Any, ...] = ()
+    kwargs: dict[str, Any] = {}
     while True:
         if isinstance(fun, functools.partial):
             args = tuple(fun.args) + args

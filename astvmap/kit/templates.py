@@ -11,6 +11,7 @@ from __future__ import annotations
 import ast
 import copy
 from functools import lru_cache
+from typing import cast
 
 
 @lru_cache(maxsize=512)
@@ -21,7 +22,7 @@ def _parse(template: str) -> ast.expr:
 def const(value) -> ast.expr:
     """An AST expression for a Python value: None, bool, numbers, str, and tuples/lists of those."""
     if isinstance(value, ast.AST):
-        return value
+        return cast(ast.expr, value)  # a node passed through: the caller's expression
     if isinstance(value, tuple):
         return ast.Tuple([const(v) for v in value], ast.Load())
     if isinstance(value, list):

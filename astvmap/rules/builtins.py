@@ -171,13 +171,13 @@ def batch_enumerate(ctx, iterable, start=None) -> Operand:
     else:
         from .values import list_item
 
-        elt = list_item(v) if v.kind in (Kind.LIST, Kind.TUPLE) else v.item
-        if elt is None:
-            elt = (
-                Val(False, None if v.ndim is None else v.ndim - 1, Kind.ARRAY)
-                if v.kind == Kind.ARRAY
-                else Val(False, None, Kind.OTHER)
-            )
+        item = list_item(v) if v.kind in (Kind.LIST, Kind.TUPLE) else v.item
+        if item is not None:
+            elt = item
+        elif v.kind == Kind.ARRAY:
+            elt = Val(False, None if v.ndim is None else v.ndim - 1, Kind.ARRAY)
+        else:
+            elt = Val(False, None, Kind.OTHER)
     pair = Val(elt.batched, None, Kind.TUPLE, None, (Val(False, 0, Kind.SCALAR, "i"), elt))
     return Operand(node, Val(elt.batched, None, Kind.LIST, item=pair))
 

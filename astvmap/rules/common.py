@@ -73,9 +73,10 @@ def align(ctx, ops) -> tuple[list[ast.expr], int | None]:
         flags = templates.const(tuple(o.batched for o in ops))
         tmp = ctx.temp(ctx.expr("av__.align(values, flags)", values=values, flags=flags), "aligned")
         return [templates.index(tmp, [i]) for i in range(len(ops))], None
-    top = max(ranks) if ranks else 0
+    known = [r for r in ranks if r is not None]  # every rank, now that none is unknown
+    top = max(known) if known else 0
     nodes = [
-        templates.batch_slice_prefix(o.node, top - r) if o.batched else o.node for o, r in zip(ops, ranks)
+        templates.batch_slice_prefix(o.node, top - r) if o.batched else o.node for o, r in zip(ops, known)
     ]
     return nodes, top
 

@@ -108,6 +108,7 @@ def batch_elementwise(ctx, *args, **kwargs) -> Operand:
     else:  # only a reduction reads this (or the loop fails loudly on the ragged selection): no temporaries
         nodes, ndim = [a.node for a in args], None
     batched = any(a.batched for a in args)
+    dtype: str | None
     if ctx.call.fn in _COMPARISONS:
         dtype = "b"
     else:

@@ -55,7 +55,8 @@ def contract(ctx, specs: list[str], out_spec: str, ops: list[Operand], dtype=Non
     `rename`: letters we chose ourselves are renamed i, j, k, ... in order of appearance (readable);
     a user's einsum keeps its own letters."""
     if rename and "..." not in "".join(specs):
-        names, free = {}, iter("ijklmnopqrstuvwxyz")
+        names: dict[str, str] = {}
+        free = iter("ijklmnopqrstuvwxyz")
 
         def ren(s):
             return "".join(names.setdefault(c, next(free)) for c in s)

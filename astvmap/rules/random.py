@@ -96,7 +96,7 @@ def batch_random(ctx, rng, *args, **kwargs) -> Operand:
     value = static(size) if size is not None else None
     if value is not None and value is not NO_STATIC:
         shape = (value,) if isinstance(value, int) else tuple(value)
-        new_size = ast.Tuple([B] + [templates.const(d) for d in shape], ast.Load())
+        new_size: ast.expr | None = ast.Tuple([B] + [templates.const(d) for d in shape], ast.Load())
         nd = len(shape)
     elif size is not None:
         new_size = ctx.expr("(B,) + av__.as_shape(s)", B=B, s=size.node)

@@ -165,6 +165,7 @@ def batch_argreduce(ctx, a, axis=None, out_=None, **kwargs) -> Operand:
     if axis is None or static(axis) is None:
         if keep_value is not False and keep_value != 0:
             fn = ctx.call.node.func if ctx.call.method is None else ctx.expr(f"np.{ctx.call.fn.__name__}")
+            assert keep is not None  # a static keepdims that is not False was given
             node = ctx.expr("av__.arg_flat(f, x, k)", f=fn, x=a.node, k=keep.node)
             return out(node, True, None if keep_value is NO_STATIC else nd, "i")
         x = a.node if nd == 1 else ctx.expr("av__.flatten(x)", x=a.node)

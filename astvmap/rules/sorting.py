@@ -224,7 +224,7 @@ def batch_pad(ctx, array, pad_width, mode=None, **kwargs) -> Operand:
     pair = _pair_nodes(pad_width)
     if widths is NO_STATIC and pair is not None:
         # a literal (before, after) of per-call scalars: the same pair for every per-example axis
-        pw = ast.Tuple(
+        pw: ast.expr = ast.Tuple(
             [templates.const((0, 0))] + [ast.Tuple(list(pair), ast.Load()) for _ in range(nd)], ast.Load()
         )
     elif (
@@ -332,7 +332,7 @@ def batch_sliding_window_view(ctx, x, window_shape, axis=None, *, subok=None, wr
     nd = x.val.ndim
     ws = static(window_shape)
     if ws is not NO_STATIC:
-        n_win = 1 if isinstance(ws, (int, np.integer)) else len(ws)
+        n_win: int | None = 1 if isinstance(ws, (int, np.integer)) else len(ws)
     else:
         wv = window_shape.val
         n_win = (

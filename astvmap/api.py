@@ -151,6 +151,11 @@ def clear_cache() -> None:
     source._FOUND.clear()
 
 
+def _is_int(value: object, minimum: int) -> bool:
+    """An int (a NumPy integer too, never a bool) of at least `minimum`."""
+    return isinstance(value, (int, np.integer)) and not isinstance(value, bool) and value >= minimum
+
+
 def _label(fun: Callable[..., Any]) -> str:
     name = getattr(fun, "__name__", None)
     if name is None and isinstance(fun, functools.partial):
@@ -182,8 +187,10 @@ class VmappedFunction(Generic[P, R]):
             raise TypeError(f"vmap: expected a callable; got {type(fun).__name__}")
         if fallback not in _FALLBACK_MODES:
             raise ValueError(f"vmap: fallback must be one of {_FALLBACK_MODES}; got {fallback!r}")
-        if chunk_size is not None and (not isinstance(chunk_size, int) or chunk_size < 1):
+        if chunk_size is not None and not _is_int(chunk_size, minimum=1):
             raise ValueError(f"vmap: chunk_size must be a positive int or None; got {chunk_size!r}")
+        if axis_size is not None and not _is_int(axis_size, minimum=0):
+            raise ValueError(f"vmap: axis_size must be an int >= 0 or None; got {axis_size!r}")
         self.chunk_size: int | None = chunk_size
         if randomness not in ("error", "different", "same"):
             raise ValueError(f"vmap: randomness must be 'error', 'different' or 'same'; got {randomness!r}")

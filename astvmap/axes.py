@@ -50,7 +50,8 @@ def parameter_axes(sig: inspect.Signature, in_axes: Any, label: str) -> dict[str
 
     int/None: every positional parameter (and each `*args` element) gets it; keyword-only parameters
     are unmapped. tuple/list: one entry per positional parameter in order, extra entries go to
-    `*args`; parameters past the end are unmapped. dict: by parameter name."""
+    `*args`; parameters past the end have no entry (an argument passed for one is an error, `_check_entries`).
+    dict: by parameter name."""
     params = list(sig.parameters.values())
     positional = [p.name for p in params if p.kind in _POSITIONAL]
     var = next((p.name for p in params if p.kind == inspect.Parameter.VAR_POSITIONAL), None)
@@ -154,6 +155,7 @@ def bind(vm: VmappedFunction[..., Any], args: tuple[Any, ...], kwargs: dict[str,
         raise TypeError(f"{vm.label}: {e}") from None
     param_axes = vm._param_axes
     assert param_axes is not None  # set with the signature
+    _check_entries(sig, bound.arguments, param_axes, vm)
     leaves = []
     for name, value in bound.arguments.items():
         ax = param_axes.get(name)
@@ -220,6 +222,23 @@ def bind(vm: VmappedFunction[..., Any], args: tuple[Any, ...], kwargs: dict[str,
     for name, value in bound.arguments.items():
         vals[name] = arg_val(value, moved, name)
     return Call(bound.args, bound.kwargs, vals, B, list(moved.values()), bound)
+
+
+def _check_entries(
+    sig: inspect.Signature, passed: dict[str, Any], param_axes: dict[str, Any], vm: VmappedFunction[..., Any]
+) -> None:
+    """As jax: with in_axes a tuple or list, every positional parameter given an argument needs an entry
+    (one left to its default needs none). Keyword-only parameters and `**kwargs` are unmapped unless a
+    dict names them, and a dict leaves the parameters it does not name unmapped."""
+    if not isinstance(vm.in_axes, (tuple, list)):
+        return
+    missing = [n for n in passed if n not in param_axes and sig.parameters[n].kind in _POSITIONAL]
+    if missing:
+        raise AstvmapError(
+            f"{vm.label}: in_axes has {len(vm.in_axes)} entries, but an argument was passed for "
+            f"{', '.join(f'`{n}`' for n in missing)}, which has none; give one in_axes entry per "
+            "positional argument passed (None for an argument every example shares)"
+        )
 
 
 class Bound:
@@ -313,7 +332,12 @@ def combine(
 
 def stack(outs: list[Any], out_axes: Any, label: str) -> Any:
     """The loop's results of every example stacked along `out_axes`."""
-    return combine(outs, out_axes, label, lambda leaves, axis: np.stack(leaves, axis=axis))
+
+    def join(leaves: list[np.ndarray], axis: int) -> np.ndarray:
+        check_out_axis(axis, leaves[0].ndim + 1, leaves[0].shape, label)
+        return np.stack(leaves, axis=axis)
+
+    return combine(outs, out_axes, label, join)
 
 
 def split_axes(out_axes: Any, n: int, typ: type, label: str) -> list[Any]:
@@ -392,6 +416,7 @@ def finish(out: Any, val: Any, out_axes: Any, call: Call, spec: Any, label: str)
         if out_axes is None:
             return out
         res = batch_broadcast(out, call.B)
+        check_out_axis(out_axes, np.ndim(res), np.shape(res)[1:], label)
         return np.moveaxis(res, 0, out_axes) if out_axes else res
     if out_axes is None:
         node = getattr(spec, "batched_return", None)
@@ -402,6 +427,16 @@ def finish(out: Any, val: Any, out_axes: Any, call: Call, spec: Any, label: str)
             getattr(spec, "user_filename", None),
         )
     arr = np.asarray(out)
+    check_out_axis(out_axes, arr.ndim, arr.shape[1:], label)
     if not arr.flags.writeable or any(np.may_share_memory(arr, leaf) for leaf in call.leaves):
         arr = arr.copy()
     return np.moveaxis(arr, 0, out_axes) if out_axes else arr
+
+
+def check_out_axis(axis: int, ndim: int, example_shape: tuple[int, ...], label: str) -> None:
+    """An int out_axes must name an axis of the result, whose rank is the example's plus the batch's."""
+    if not -ndim <= axis < ndim:
+        raise AstvmapError(
+            f"{label}: out_axes={axis} is out of range for an output of per-example shape {example_shape}: "
+            f"with the batch axis it has rank {ndim}, so choose an axis in [{-ndim}, {ndim - 1}]"
+        )

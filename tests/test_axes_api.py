@@ -187,12 +187,13 @@ def test_keyword_argument_takes_its_parameter_entry(rng):
     assert_vmap_equivalent(add, (0, None), 0, X, call_kwargs={"y": y})
 
 
-def test_parameters_beyond_tuple_are_unmapped(rng):
+def test_parameters_beyond_tuple_take_their_defaults(rng):
     X = rng.normal(size=(3, 4))
     np.testing.assert_allclose(vmap(with_default, in_axes=(0,))(X), X * 2.0)
-    y = rng.normal(size=4)  # (4,), B == 3: unmapped, broadcast per example
-    np.testing.assert_allclose(vmap(with_default, in_axes=(0,))(X, y), X * y)
-    np.testing.assert_allclose(vmap(with_default, in_axes=(0,))(X, y=y), X * y)
+    y = rng.normal(size=4)  # passed for a parameter with no entry: an error, as in jax (not unmapped)
+    for call in (lambda f: f(X, y), lambda f: f(X, y=y)):
+        with pytest.raises(astvmap.AstvmapError, match="in_axes has 1 entries"):
+            call(vmap(with_default, in_axes=(0,)))
 
 
 def test_keyword_only_parameters_are_unmapped(rng):
@@ -632,3 +633,48 @@ def test_fallback_error_raises_astvmap_error(rng):
     with pytest.raises(astvmap.AstvmapError) as ei:
         vmap(lstsq_fit, fallback="error")(A, Y)
     assert _msg(ei).startswith("vmap(")
+
+
+# --------------------------------------------------------------------------- argument checks, as jax's
+
+
+def add_default(x, y=1.0):
+    return x + y
+
+
+def test_argument_without_an_in_axes_entry_is_an_error(rng):
+    X = rng.normal(size=(4, 3))
+    for call in (lambda f: f(X, X), lambda f: f(X, y=X)):
+        with pytest.raises(astvmap.AstvmapError) as e:
+            call(vmap(add, in_axes=(0,)))
+        assert "`y`" in _msg(e) and "in_axes has 1 entries" in _msg(e)
+    # a parameter left to its default needs no entry
+    np.testing.assert_allclose(vmap(add_default, in_axes=(0,))(X), X + 1.0)
+    np.testing.assert_allclose(vmap(add_default, in_axes=[0])(X), X + 1.0)
+
+
+@pytest.mark.parametrize("bad", [2.5, -1, True, "3", np.float64(2.0)])
+def test_axis_size_must_be_a_non_negative_int(bad):
+    with pytest.raises(ValueError, match="axis_size must be an int"):
+        vmap(add, in_axes=None, axis_size=bad)
+
+
+@pytest.mark.parametrize("bad", [0, -2, True, False, 1.5, np.float32(4)])
+def test_chunk_size_must_be_a_positive_int(bad):
+    with pytest.raises(ValueError, match="chunk_size must be a positive int"):
+        vmap(add, chunk_size=bad)
+
+
+def test_numpy_integers_are_ints(rng):
+    X = rng.normal(size=(4, 3))
+    out = vmap(add, in_axes=(0, None), axis_size=np.int64(4), chunk_size=np.int32(3))(X, X[0])
+    np.testing.assert_allclose(out, X + X[0])
+
+
+@pytest.mark.parametrize("out_axes", [2, -3, 7])
+def test_out_of_range_out_axes_names_the_axis_and_shape(rng, out_axes):
+    X = rng.normal(size=(4, 3))
+    for f in (vmap(add, out_axes=out_axes), vmap(add, in_axes=(None, None), axis_size=4, out_axes=out_axes)):
+        with pytest.raises(astvmap.AstvmapError) as e:
+            f(X, X) if f.in_axes == 0 else f(X[0], X[0])
+        assert f"out_axes={out_axes} is out of range" in _msg(e) and "(3,)" in _msg(e)

@@ -12,6 +12,7 @@ from . import backends, rules  # noqa: F401  (rules: fills the registry; backend
 from .api import InAxes, OutAxes, VmapDecorator, VmappedFunction, clear_cache, show, vmap
 from .errors import AstvmapError, PerformanceWarning
 from .rules.registry import register
+from .safety import disable
 
 __all__ = [
     "AstvmapError",
@@ -21,6 +22,7 @@ __all__ = [
     "VmapDecorator",
     "VmappedFunction",
     "clear_cache",
+    "disable",
     "register",
     "show",
     "vmap",

@@ -31,6 +31,7 @@ from typing import (
 import numpy as np
 
 from . import axes as axes_mod
+from . import safety
 from .axes import Call
 from .errors import AstvmapError, NotBatchable, PerformanceWarning, error_at
 from .frontend.source import FunctionSource, function_source, unwrap
@@ -80,6 +81,7 @@ def vmap(
     randomness: Randomness = "error",
     jit: Jit = False,
     chunk_size: int | None = None,
+    check: int = 0,
 ) -> VmapDecorator: ...
 @overload
 def vmap(
@@ -93,6 +95,7 @@ def vmap(
     randomness: Randomness = "error",
     jit: Jit = False,
     chunk_size: int | None = None,
+    check: int = 0,
 ) -> VmappedFunction[P, R]: ...
 def vmap(
     fun: Callable[P, R] | None = None,
@@ -105,6 +108,7 @@ def vmap(
     randomness: Randomness = "error",
     jit: Jit = False,
     chunk_size: int | None = None,
+    check: int = 0,
 ) -> VmappedFunction[P, R] | VmapDecorator:
     """Vectorize `fun` over a batch axis, like `jax.vmap`, by rewriting its NumPy source.
 
@@ -115,10 +119,12 @@ def vmap(
     "error" raises instead. `randomness` (for `np.random` draws): "error", "different" (independent draws
     per example) or "same" (one draw shared by every example), as in torch.func.vmap. `jit=True` (or a
     dict of options) compiles with Numba (the `jit` extra): see astvmap/backends/numba.py. `chunk_size=N`
-    bounds memory: the batch runs N examples at a time and the results are joined."""
+    bounds memory: the batch runs N examples at a time and the results are joined. `check=k` compares k
+    sampled examples of every call with the loop and raises on a difference (astvmap/safety.py);
+    `astvmap.disable()` or `ASTVMAP_DISABLE=1` runs every vmapped function as the loop."""
     if fun is None:
-        return _decorator(in_axes, out_axes, axis_size, fallback, randomness, jit, chunk_size)
-    return VmappedFunction(fun, in_axes, out_axes, axis_size, fallback, randomness, jit, chunk_size)
+        return _decorator(in_axes, out_axes, axis_size, fallback, randomness, jit, chunk_size, check)
+    return VmappedFunction(fun, in_axes, out_axes, axis_size, fallback, randomness, jit, chunk_size, check)
 
 
 def _decorator(*options: Any) -> VmapDecorator:
@@ -153,7 +159,7 @@ def clear_cache() -> None:
 
 def _is_int(value: object, minimum: int) -> bool:
     """An int (a NumPy integer too, never a bool) of at least `minimum`."""
-    return isinstance(value, (int, np.integer)) and not isinstance(value, bool) and value >= minimum
+    return isinstance(value, (int, np.integer)) and not isinstance(value, bool) and bool(value >= minimum)
 
 
 def _label(fun: Callable[..., Any]) -> str:
@@ -182,6 +188,7 @@ class VmappedFunction(Generic[P, R]):
         randomness: Randomness = "error",
         jit: Jit = False,
         chunk_size: int | None = None,
+        check: int = 0,
     ) -> None:
         if not callable(fun):
             raise TypeError(f"vmap: expected a callable; got {type(fun).__name__}")
@@ -191,6 +198,15 @@ class VmappedFunction(Generic[P, R]):
             raise ValueError(f"vmap: chunk_size must be a positive int or None; got {chunk_size!r}")
         if axis_size is not None and not _is_int(axis_size, minimum=0):
             raise ValueError(f"vmap: axis_size must be an int >= 0 or None; got {axis_size!r}")
+        if not _is_int(check, minimum=0):
+            raise ValueError(
+                f"vmap: check must be an int >= 0 (examples compared with the loop); got {check!r}"
+            )
+        if check and randomness != "error":
+            raise ValueError(
+                "vmap: check= compares with the loop, whose random draws differ; use randomness='error'"
+            )
+        self.check = int(check)
         self.chunk_size: int | None = chunk_size
         if randomness not in ("error", "different", "same"):
             raise ValueError(f"vmap: randomness must be 'error', 'different' or 'same'; got {randomness!r}")
@@ -245,9 +261,18 @@ class VmappedFunction(Generic[P, R]):
 
     # ---- calling ---------------------------------------------------------------------------------
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        if self._jit is not None:
-            return self._jit(args, kwargs)
-        return self.call_numpy(args, kwargs)
+        if safety.disabled():
+            return _LoopSpec("astvmap.disable()").run(self, self.prepare(args, kwargs))
+        if self.check:
+            call = self.prepare(args, kwargs)
+            examples = safety.take_examples(call, self.check)
+            out = self._run(args, kwargs)
+            safety.compare(self.__wrapped__, self.out_axes, self.label, call.B, examples, out)
+            return out
+        return self._run(args, kwargs)
+
+    def _run(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        return self._jit(args, kwargs) if self._jit is not None else self.call_numpy(args, kwargs)
 
     @property
     def strategy(self) -> str | None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -16,8 +16,20 @@ from .errors import AstvmapError, error_at
 from .rules.values import Kind, Val, val_of
 from .runtime import batch_broadcast
 
-if TYPE_CHECKING:
-    from .api import VmappedFunction
+
+class Vmapped(Protocol):
+    """What binding a call reads of the vmapped function (api.VmappedFunction)."""
+
+    in_axes: Any
+    axis_size: int | None
+    label: str
+    _sig: inspect.Signature | None
+    _param_axes: dict[str, Any] | None
+
+    def _bind(
+        self, sig: inspect.Signature, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> Bound | inspect.BoundArguments: ...
+
 
 _EMPTY = inspect.Parameter.empty
 _POSITIONAL = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
@@ -140,7 +152,7 @@ def rebuild(value: Any, axes: Any, moved: dict[str, np.ndarray], path: str) -> A
 
 
 # ---- calls: binding arguments to in_axes ------------------------------------------------------------
-def bind(vm: VmappedFunction[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> Call:
+def bind(vm: Vmapped, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Call:
     """Bind a call's arguments to the parameters of `vm` (a VmappedFunction), check every mapped leaf
     against its axis, move the batch axes to 0 (views) and compute the batch size."""
     sig = vm._sig
@@ -225,7 +237,7 @@ def bind(vm: VmappedFunction[..., Any], args: tuple[Any, ...], kwargs: dict[str,
 
 
 def _check_entries(
-    sig: inspect.Signature, passed: dict[str, Any], param_axes: dict[str, Any], vm: VmappedFunction[..., Any]
+    sig: inspect.Signature, passed: dict[str, Any], param_axes: dict[str, Any], vm: Vmapped
 ) -> None:
     """As jax: with in_axes a tuple or list, every positional parameter given an argument needs an entry
     (one left to its default needs none). Keyword-only parameters and `**kwargs` are unmapped unless a
@@ -377,6 +389,19 @@ def arg_val(value: Any, moved: dict[str, np.ndarray], path: str) -> Val:
         elts = tuple(arg_val(v, moved, f"{path}[{k!r}]") for k, v in value.items())
         return Val(any(e.batched for e in elts), None, Kind.DICT, None, elts, tuple(value))
     return val_of(value)
+
+
+def example_of(out: Any, out_axes: Any, b: int) -> Any:
+    """Example `b` of a batched result whose batch axes are at `out_axes` (None: the same for all)."""
+    if isinstance(out, (tuple, list)):
+        ax = out_axes if isinstance(out_axes, (tuple, list)) else [out_axes] * len(out)
+        return type(out)(example_of(o, a, b) for o, a in zip(out, ax))
+    if isinstance(out, dict):
+        return {
+            k: example_of(o, out_axes[k] if isinstance(out_axes, dict) else out_axes, b)
+            for k, o in out.items()
+        }
+    return out if out_axes is None else np.take(out, b, axis=out_axes)
 
 
 def join_chunks(parts: list[Any], out_axes: Any, label: str) -> Any:

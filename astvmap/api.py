@@ -34,7 +34,7 @@ from . import axes as axes_mod
 from . import safety
 from .axes import Call
 from .errors import AstvmapError, NotBatchable, PerformanceWarning, error_at
-from .frontend.source import FunctionSource, function_source, unwrap
+from .frontend.source import FunctionSource, NoSource, check_callable, function_source, unwrap
 from .kit.origins import Origin
 from .rules.registry import lookup
 from .rules.values import Kind, Val, val_of
@@ -148,13 +148,19 @@ def show(f: VmappedFunction[..., Any], *args: Any, **kwargs: Any) -> str:
     return spec.text if isinstance(spec, _LoopSpec) else specialize.full_text(spec)
 
 
+# Bumped by clear_cache(): each VmappedFunction empties its own cache when it sees a new generation.
+_GENERATION = [0]
+
+
 def clear_cache() -> None:
-    """Forget every specialization made so far (the next call of each vmapped function rewrites it
-    again): for measuring first-call latency, or after editing code in a long session."""
+    """Forget every specialization made so far, those each vmapped function keeps included (the next
+    call of each vmapped function rewrites it again): for measuring first-call latency, or after
+    editing code in a long session."""
     from .frontend import source
 
     specialize._CACHE.clear()
     source._FOUND.clear()
+    _GENERATION[0] += 1
 
 
 def _is_int(value: object, minimum: int) -> bool:
@@ -221,14 +227,10 @@ class VmappedFunction(Generic[P, R]):
         axes_mod.check_axes_spec(in_axes, "in_axes", self.label)
         axes_mod.check_axes_spec(out_axes, "out_axes", self.label)
         self._base, self._pre_args, self._pre_kwargs = unwrap(fun)
-        self._sig: inspect.Signature | None
-        try:
-            self._sig = inspect.signature(fun)
-        except (TypeError, ValueError):
-            self._sig = None
+        self._sig: inspect.Signature | None = None
         self._param_axes: dict[str, Any] | None = None
-        if self._sig is not None:
-            self._param_axes = axes_mod.parameter_axes(self._sig, in_axes, self.label)
+        self._sig_of: tuple[object, ...] = ()
+        self._read_signature()
         self._settings = Settings(fallback, randomness, self.label)
         self._jit: Backend | None = None
         if jit:
@@ -239,6 +241,7 @@ class VmappedFunction(Generic[P, R]):
         self._simple: tuple[str, ...] | None = None
         self._keepalive: list[list[object]] = []
         self._last: Spec | None = None
+        self._generation = _GENERATION[0]
 
     # protocol read by the transform (never by importing this module): (fun, in_axes, out_axes, axis_size)
     @property
@@ -380,6 +383,7 @@ class VmappedFunction(Generic[P, R]):
 
     def _generic(self) -> Specialization:
         base = self._base
+        check_callable(base, self.label)
         if getattr(base, "__astvmap__", None) is not None or lookup(base) is not None:
             raise AstvmapError(
                 f"{self.label}: a nested vmap (or a NumPy function) is specialized for the ranks "
@@ -414,10 +418,30 @@ class VmappedFunction(Generic[P, R]):
         return sig.bind(*args, **kwargs)
 
     def prepare(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Call:
+        made_from = _made_from(self._base)
+        if any(a is not b for a, b in zip(made_from, self._sig_of)):
+            self._read_signature()
         return axes_mod.bind(self, args, kwargs)
 
+    def _read_signature(self) -> None:
+        """The signature the user calls (`in_axes` maps its parameters), read again whenever the function's
+        code or defaults change (a new `__code__` may have other parameters; defaults are passed by value)."""
+        self._sig_of = _made_from(self._base)
+        self._simple = None
+        try:
+            self._sig = inspect.signature(self.__wrapped__)
+        except (TypeError, ValueError):
+            self._sig = None
+        self._param_axes = None
+        if self._sig is not None:
+            self._param_axes = axes_mod.parameter_axes(self._sig, self.in_axes, self.label)
+
     def specialization(self, call: Call) -> Spec:
-        key, objs = _key(call.vals)
+        if self._generation != _GENERATION[0]:  # clear_cache() ran since the last call
+            self._specs.clear()
+            self._keepalive.clear()
+            self._generation = _GENERATION[0]
+        key, objs = _key(call.vals, self._base)
         cached = self._specs.get(key)
         if cached is not None and (
             isinstance(cached, _LoopSpec) or specialize._valid(cached, self._src_for_valid())
@@ -428,6 +452,8 @@ class VmappedFunction(Generic[P, R]):
             spec = self._make_spec(call)
         except NotBatchable as e:
             spec = self._loop_fallback(e)
+        except NoSource as e:
+            spec = self._loop_fallback(NotBatchable(e.msg, None))
         except (AstvmapError, RecursionError, MemoryError):
             raise
         except Exception as e:  # a bug of ours: the loop is still right (and says so)
@@ -448,6 +474,7 @@ class VmappedFunction(Generic[P, R]):
 
     def _make_spec(self, call: Call) -> Specialization:
         base = self._base
+        check_callable(base, self.label)
         pre_vals = [val_of(a) for a in self._pre_args]
         if getattr(base, "__astvmap__", None) is not None:
             arg_vals = pre_vals + [call.vals[n] for n in call.bound.arguments]
@@ -471,11 +498,17 @@ class VmappedFunction(Generic[P, R]):
             src = function_source(self._base)
         except AstvmapError:
             src = None
-        filename = src.origin.filename if src is not None else None
+        code = getattr(self._base, "__code__", None)
+        if src is not None:
+            filename, first = src.origin.filename, src.origin.firstlineno
+        elif isinstance(code, types.CodeType):  # no source: still the user's file and line
+            filename, first = code.co_filename, code.co_firstlineno
+        else:
+            filename, first = None, None
         msg = f"{self.label}: the whole function runs as a per-example loop: {e.msg}"
         if self.fallback == "error":
             raise error_at(msg + " (fallback='error')", e.node, filename)
-        line = getattr(e.node, "lineno", None) or (src.origin.firstlineno if src is not None else None)
+        line = getattr(e.node, "lineno", None) or first
         if filename and line:
             warnings.warn_explicit(msg, PerformanceWarning, filename, line)
         else:
@@ -543,11 +576,26 @@ def _unbatched(v: Val) -> Val:
 Spec: TypeAlias = Union["Specialization", _LoopSpec]
 
 
-def _key(vals: dict[str, Val]) -> tuple[Any, list[object]]:
+def _made_from(base: Any) -> tuple[object, ...]:
+    """What a function's signature is made from (compared by identity): its code and its defaults."""
+    if not isinstance(base, types.FunctionType):
+        return ()
+    return (base.__code__, base.__defaults__, base.__kwdefaults__)
+
+
+def _key(vals: dict[str, Val], base: Any) -> tuple[Any, list[object]]:
+    """A specialization's key: the arguments' Vals, the objects they name, and what the generated code
+    took from the function when it was made (its code object and default values: a new `__code__`, as
+    `%autoreload` sets, or new defaults need a new specialization)."""
     objs: list[object] = []
     for v in vals.values():
         specialize._val_ids(v, objs)
-    return (tuple(vals.items()), tuple(id(o) for o in objs)), objs
+    names: tuple[str, ...] = ()
+    if isinstance(base, types.FunctionType):
+        kwdefaults = base.__kwdefaults__ or {}
+        objs += [base.__code__, *(base.__defaults__ or ()), *kwdefaults.values()]
+        names = tuple(kwdefaults)
+    return (tuple(vals.items()), tuple(id(o) for o in objs), names), objs
 
 
 def _synthesize(fn: Callable[..., Any]) -> FunctionSource:

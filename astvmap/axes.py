@@ -7,6 +7,7 @@ parameter's `in_axes` entry (jax maps keyword arguments on axis 0, torch never b
 from __future__ import annotations
 
 import inspect
+import types
 from collections.abc import Callable, Iterator
 from typing import Any, Protocol
 
@@ -25,6 +26,7 @@ class Vmapped(Protocol):
     label: str
     _sig: inspect.Signature | None
     _param_axes: dict[str, Any] | None
+    _base: Any
 
     def _bind(
         self, sig: inspect.Signature, args: tuple[Any, ...], kwargs: dict[str, Any]
@@ -230,10 +232,20 @@ def bind(vm: Vmapped, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Call:
         else:
             new[name] = value
     bound.arguments.update(new)
+    if isinstance(vm._base, types.FunctionType):  # a nested vmap reads its own function's defaults
+        _apply_defaults(sig, bound)  # never mapped: a parameter left to its default is the same for all
     vals: dict[str, Val] = {}
     for name, value in bound.arguments.items():
         vals[name] = arg_val(value, moved, name)
     return Call(bound.args, bound.kwargs, vals, B, list(moved.values()), bound)
+
+
+def _apply_defaults(sig: inspect.Signature, bound: Bound | inspect.BoundArguments) -> None:
+    """Pass the parameters left to their defaults explicitly, with the values the function has now: the
+    generated code's own defaults are those it was made with, and `f.__defaults__` may have changed."""
+    for name, p in sig.parameters.items():
+        if p.default is not _EMPTY and name not in bound.arguments:
+            bound.arguments[name] = p.default
 
 
 def _check_entries(

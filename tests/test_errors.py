@@ -212,20 +212,23 @@ def test_error_is_a_syntaxerror_with_a_caret():
     assert err.text is not None and "yield" in err.text[err.offset - 1 :]
 
 
-def test_function_without_source():
+def test_function_without_source_runs_as_the_loop():
     ns = {"np": np}
     exec("def made_by_exec(x):\n    return x + 1\n", ns)
-    with pytest.raises(astvmap.AstvmapError, match=r"made_by_exec.*without source") as ei:
-        vmap(ns["made_by_exec"])(np.ones(3))
+    X = np.arange(6.0).reshape(3, 2)
+    with pytest.warns(astvmap.PerformanceWarning, match=r"per-example loop: no source for made_by_exec"):
+        np.testing.assert_array_equal(vmap(ns["made_by_exec"])(X), X + 1)
+    with pytest.raises(astvmap.AstvmapError, match=r"no source for made_by_exec") as ei:
+        vmap(ns["made_by_exec"], fallback="error")(X)
     msg = message(ei.value)
     assert msg.startswith("vmap(made_by_exec")
     assert "exec" in msg
 
 
-def test_lambda_without_source():
+def test_lambda_without_source_runs_as_the_loop():
     lam = eval("lambda x: x * 2")
-    with pytest.raises(astvmap.AstvmapError, match=r"without source"):
-        vmap(lam)(np.ones(3))
+    with pytest.warns(astvmap.PerformanceWarning, match=r"no source"):
+        np.testing.assert_array_equal(vmap(lam)(np.ones((2, 3))), np.full((2, 3), 2.0))
 
 
 def test_truthiness_of_per_example_array():

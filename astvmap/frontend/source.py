@@ -2,20 +2,31 @@
 apart by `co_positions`), methods, and functions defined in notebook cells.
 
 Requires: the callable's file is in `linecache` (true for files, IPython cells and our own generated
-code). Guarantees: a `FunctionDef` whose node positions are positions in the user's file.
+code). Guarantees: a `FunctionDef` whose node positions are positions in the user's file, and whose text
+is the text the running code was compiled from (NOTE [source check]); otherwise `NoSource`.
+
+NOTE [source check]: the text in `linecache` may not be what Python runs: the file was edited after the
+import, or the function was made by `exec`, in a REPL or by a pickler under a borrowed file name. So the
+text is compiled the way the module was (no inherited flags, `sys.flags.optimize`) and the function's
+code object must have a twin there: the same name, first and last line, arguments and flags, and the
+same bytecode, names and constants. pytest rewrites the asserts of test modules (its names start with
+`@py`); for a function it rewrote, the bytecode is not compared.
 """
 
 from __future__ import annotations
 
 import ast
 import functools
+import inspect
 import linecache
+import sys
 import types
 import weakref
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..errors import AstvmapError
+from ..errors import AstvmapError, error_at
 from ..kit.origins import Origin
 
 ASTVMAP_SOURCE = "__astvmap_source__"  # generated functions carry their FunctionSource here
@@ -62,23 +73,138 @@ def _module_tree(filename: str, text: str) -> ast.Module:
     return ast.parse(text, filename)
 
 
-def _file_tree(filename: str) -> ast.Module | None:
+def _file_text(filename: str) -> str | None:
     lines = linecache.getlines(filename)
-    if not lines:
-        return None
+    return "".join(lines) if lines else None
+
+
+def _file_tree(filename: str, text: str) -> ast.Module | None:
     try:
-        return _module_tree(filename, "".join(lines))
+        return _module_tree(filename, text)
     except SyntaxError:
         return None
 
 
-def _no_source(fn, why: str) -> AstvmapError:
+class NoSource(AstvmapError):
+    """No source text that Python's running code was compiled from: the caller runs the function as
+    the per-example loop (a whole vmapped function, with a PerformanceWarning saying why)."""
+
+
+def _no_source(fn, why: str) -> NoSource:
     name = getattr(fn, "__qualname__", repr(fn))
-    return AstvmapError(
-        f"vmap({name}): astvmap rewrites Python source; got a function without source ({why}). "
-        "Define it in a .py file or a notebook cell (not with exec or eval), or register a rule for it "
-        "with astvmap.register"
+    return NoSource(
+        f"no source for {name} ({why}): astvmap rewrites Python source. Define it in a .py file or a "
+        "notebook cell (not with exec or eval), or register a rule for it with astvmap.register"
     )
+
+
+_UNBATCHABLE_FLAGS = {
+    inspect.CO_COROUTINE: "an `async def` function",
+    inspect.CO_ITERABLE_COROUTINE: "a coroutine",
+    inspect.CO_ASYNC_GENERATOR: "an async generator (`async def` with `yield`)",
+    inspect.CO_GENERATOR: "a generator (`yield`)",
+}
+
+
+def check_callable(fn: Any, label: str) -> None:
+    """An `AstvmapError` for functions that return no value a loop could stack: coroutines and
+    generators (their call returns a coroutine or an iterator, and runs nothing yet)."""
+    code = getattr(fn, "__code__", None)
+    if not isinstance(code, types.CodeType):
+        return
+    for flag, what in _UNBATCHABLE_FLAGS.items():
+        if code.co_flags & flag:
+            returns = "a generator" if flag == inspect.CO_GENERATOR else "a coroutine"
+            msg = (
+                f"{label}: {what} cannot be vmapped: its call returns {returns}, not the example's result. "
+                "Vmap the function that consumes it, or a plain `def` that returns the result"
+            )
+            raise error_at(msg, *_first_suspension(fn))
+
+
+def _first_suspension(fn: Any) -> tuple[ast.AST | None, str | None]:
+    """The first `yield` or `await` of `fn` (else its `def`) and its file, where the source is known."""
+    try:
+        src = function_source(fn)
+    except AstvmapError:
+        return None, None
+    kinds = (ast.Yield, ast.YieldFrom, ast.Await)
+    found = [n for stmt in src.fdef.body for n in ast.walk(stmt) if isinstance(n, kinds)]
+    return (min(found, key=lambda n: (n.lineno, n.col_offset)) if found else src.fdef), src.origin.filename
+
+
+# ---- NOTE [source check] -------------------------------------------------------------------------
+_COMPARED_FLAGS = (
+    inspect.CO_VARARGS
+    | inspect.CO_VARKEYWORDS
+    | inspect.CO_GENERATOR
+    | inspect.CO_COROUTINE
+    | inspect.CO_ASYNC_GENERATOR
+    | inspect.CO_NESTED
+)
+
+
+@functools.lru_cache(maxsize=64)
+def _compiled(filename: str, text: str, optimize: int) -> dict[tuple[str, int], list[types.CodeType]]:
+    """Every code object compiled from `text`, by (name, first line)."""
+    try:
+        top = compile(text, filename, "exec", dont_inherit=True, optimize=optimize)
+    except (SyntaxError, ValueError):
+        return {}
+    found: dict[tuple[str, int], list[types.CodeType]] = {}
+    for code in _nested(top):
+        found.setdefault((code.co_name, code.co_firstlineno), []).append(code)
+    return found
+
+
+def _nested(code: types.CodeType) -> Iterator[types.CodeType]:
+    for const in code.co_consts:
+        if isinstance(const, types.CodeType):
+            yield const
+            yield from _nested(const)
+
+
+def _last_line(code: types.CodeType) -> int:
+    return max((line for _, _, line in code.co_lines() if line is not None), default=code.co_firstlineno)
+
+
+def _shape(code: types.CodeType) -> tuple:
+    """What pytest's assert rewriting and `python -O` (matched when compiling) leave as it is."""
+    nargs = code.co_argcount + code.co_kwonlyargcount
+    nargs += bool(code.co_flags & inspect.CO_VARARGS) + bool(code.co_flags & inspect.CO_VARKEYWORDS)
+    return (
+        code.co_name,
+        code.co_firstlineno,
+        _last_line(code),
+        code.co_argcount,
+        code.co_posonlyargcount,
+        code.co_kwonlyargcount,
+        code.co_varnames[:nargs],
+        code.co_flags & _COMPARED_FLAGS,
+    )
+
+
+def _rewritten_by_pytest(code: types.CodeType) -> bool:
+    return any(n.startswith("@py") for n in code.co_names + code.co_varnames) or any(
+        _rewritten_by_pytest(c) for c in _nested(code)
+    )
+
+
+def _fingerprint(code: types.CodeType) -> tuple:
+    consts = tuple(
+        _fingerprint(c) if isinstance(c, types.CodeType) else (type(c), repr(c)) for c in code.co_consts
+    )
+    return (_shape(code), code.co_code, code.co_names, code.co_freevars, code.co_cellvars, consts)
+
+
+def _twin_in(text: str, code: types.CodeType) -> bool:
+    """Whether `text` compiles to a twin of `code` (NOTE [source check])."""
+    candidates = _compiled(code.co_filename, text, sys.flags.optimize).get(
+        (code.co_name, code.co_firstlineno), []
+    )
+    if _rewritten_by_pytest(code):
+        return any(_shape(c) == _shape(code) for c in candidates)
+    return any(_fingerprint(c) == _fingerprint(code) for c in candidates)
 
 
 def function_source(fn) -> FunctionSource:
@@ -91,9 +217,21 @@ def function_source(fn) -> FunctionSource:
     code = fn.__code__
     found = _FOUND.get(code)
     if found is None:
-        tree = _file_tree(code.co_filename)
-        if tree is None:
+        text = _file_text(code.co_filename)
+        tree = _file_tree(code.co_filename, text) if text is not None else None
+        if text is None or tree is None:
             raise _no_source(fn, f"no source text for {code.co_filename!r}")
+        if not _twin_in(text, code):
+            linecache.checkcache(code.co_filename)  # a module reloaded after an edit: the new text runs
+            fresh = _file_text(code.co_filename)
+            if fresh is not None and fresh != text and _twin_in(fresh, code):
+                text, tree = fresh, _file_tree(code.co_filename, fresh)
+        if tree is None or not _twin_in(text, code):
+            raise _no_source(
+                fn,
+                f"the text of {code.co_filename} at line {code.co_firstlineno} is not what Python runs: "
+                "the file changed since it was imported, or the code was compiled from another text",
+            )
         found = _find(tree, code)
         if found[0] is not None:
             _FOUND[code] = found  # a lambda made per call is found once, not per call

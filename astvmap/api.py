@@ -227,6 +227,7 @@ class VmappedFunction(Generic[P, R]):
         axes_mod.check_axes_spec(in_axes, "in_axes", self.label)
         axes_mod.check_axes_spec(out_axes, "out_axes", self.label)
         self._base, self._pre_args, self._pre_kwargs = unwrap(fun)
+        self._base = _implementation(self._base)
         self._sig: inspect.Signature | None = None
         self._param_axes: dict[str, Any] | None = None
         self._sig_of: tuple[object, ...] = ()
@@ -488,9 +489,9 @@ class VmappedFunction(Generic[P, R]):
             src = _synthesize(base)
         else:
             src = function_source(base)
-        vals = inner_vmap.bind_params(src, self._pre_args, self._pre_kwargs, None, [])
-        vals.update(call.vals)
-        return specialize.core(src, vals, None, self._settings, axes=self._axes_text())
+        return specialize.core(
+            src, _bind_source(src, self, call), None, self._settings, axes=self._axes_text()
+        )
 
     def _loop_fallback(self, e: NotBatchable) -> _LoopSpec:
         src: FunctionSource | None
@@ -574,6 +575,44 @@ def _unbatched(v: Val) -> Val:
 
 # What a call runs: the generated code, or the whole function as the per-example loop.
 Spec: TypeAlias = Union["Specialization", _LoopSpec]
+
+
+_DISPATCHER = type(np.polyval)  # NumPy's __array_function__ dispatcher of a function
+
+
+def _implementation(base: Any) -> Any:
+    """What is rewritten for `base`: a NumPy dispatcher without a rule of its own is its Python
+    implementation (`np.polyval`), if it has one; any other object is itself (a decorator's
+    `__wrapped__` is never followed: the wrapper is what runs)."""
+    if isinstance(base, _DISPATCHER) and lookup(base) is None:
+        impl = getattr(base, "__wrapped__", None)
+        if isinstance(impl, types.FunctionType):
+            return impl
+    return base
+
+
+def _bind_source(src: FunctionSource, vm: VmappedFunction[..., Any], call: Call) -> dict[str, Val]:
+    """{parameter of the source: Val}: the call's arguments bound as the code that runs receives them,
+    after the arguments a partial or a bound method adds (`vm._pre_args`, `vm._pre_kwargs`)."""
+    arg_vals, kwarg_vals = axes_mod.runtime_vals(call.bound, call.vals)
+    try:
+        vals = inner_vmap.bind_params(src, vm._pre_args, vm._pre_kwargs, None, arg_vals)
+    except AstvmapError as e:  # the loop raises Python's TypeError
+        raise NotBatchable(f"arguments that do not fit {src.name}: {e.msg}", None) from None
+    a = src.fdef.args
+    named = {p.arg for p in a.args + a.kwonlyargs}
+    extra: dict[str, Val] = {}
+    for k, v in kwarg_vals.items():
+        if k in named:
+            vals[k] = v
+        elif a.kwarg is not None:
+            extra[k] = v
+        else:
+            raise NotBatchable(f"a keyword argument `{k}` that {src.name} has no parameter for", None)
+    if a.kwarg is not None and extra:
+        batched = any(v.batched for v in extra.values())
+        vals[a.kwarg.arg] = Val(batched, None, Kind.DICT, None, tuple(extra.values()), tuple(extra))
+    return vals
 
 
 def _made_from(base: Any) -> tuple[object, ...]:

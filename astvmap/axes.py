@@ -240,6 +240,34 @@ def bind(vm: Vmapped, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Call:
     return Call(bound.args, bound.kwargs, vals, B, list(moved.values()), bound)
 
 
+def runtime_vals(
+    bound: Bound | inspect.BoundArguments, vals: dict[str, Val]
+) -> tuple[list[Val], dict[str, Val]]:
+    """The Vals of the arguments exactly as the call passes them on (`bound.args`, `bound.kwargs`, which
+    this mirrors): what the code that runs is bound to, whatever names the signature the user sees has
+    (a `functools.wraps` wrapper's own `*args`, the positional arguments of a C function)."""
+    if isinstance(bound, Bound):
+        return [vals[n] for n in bound.arguments], {}
+    args: list[Val] = []
+    kwargs: dict[str, Val] = {}
+    keywords = False  # past the positional arguments: the rest goes by keyword
+    for name, p in bound.signature.parameters.items():
+        if p.kind in (p.KEYWORD_ONLY, p.VAR_KEYWORD) or name not in bound.arguments:
+            keywords = True
+        if name not in bound.arguments:
+            continue
+        v = vals[name]
+        if p.kind == p.VAR_POSITIONAL and not keywords:
+            args += list(v.elts or ())
+        elif p.kind == p.VAR_KEYWORD:
+            kwargs.update(zip(v.keys or (), v.elts or ()))
+        elif keywords:
+            kwargs[name] = v
+        else:
+            args.append(v)
+    return args, kwargs
+
+
 def _apply_defaults(sig: inspect.Signature, bound: Bound | inspect.BoundArguments) -> None:
     """Pass the parameters left to their defaults explicitly, with the values the function has now: the
     generated code's own defaults are those it was made with, and `f.__defaults__` may have changed."""

@@ -8,6 +8,7 @@ first.
 
 from __future__ import annotations
 
+import functools
 import math
 import warnings
 
@@ -337,11 +338,12 @@ def math_fn(fn, *args):
     with np.errstate(all="ignore"):
         out = fn(*arrays)
     if out.size:
-        made_nan = np.isnan(out) & ~np.any([np.isnan(a) for a in arrays], axis=0)
-        if np.any(made_nan):
+        # operands may be batched (B,) or shared (): NaN/inf made by fn, not carried in from an operand
+        nan_in = functools.reduce(np.logical_or, [np.isnan(a) for a in arrays])
+        if np.any(np.isnan(out) & ~nan_in):
             raise ValueError("math domain error")
-        made_inf = np.isinf(out) & ~np.any([np.isinf(a) for a in args], axis=0)
-        if np.any(made_inf):
+        inf_in = functools.reduce(np.logical_or, [np.isinf(a) for a in arrays])
+        if np.any(np.isinf(out) & ~inf_in):
             raise OverflowError("math range error")
     return out
 

@@ -153,3 +153,66 @@ def test_clear_cache_empties_the_instances_caches_too():
     astvmap.clear_cache()
     g(X)
     assert len(g._specs) == 1 and g._generation == astvmap.api._GENERATION[0]
+
+
+# --------------------------------------------------------------------------- concurrency
+
+SCALE = 1.0
+
+
+def plus_scaled(x):
+    return x + SCALE * np.sum(x)
+
+
+def times_scaled(x):
+    return x * SCALE - 1.0
+
+
+def test_swaps_between_calls_from_several_threads():
+    """Threads call one vmapped function while its code and a global it reads are swapped: each result
+    is the loop's under one state (never a mix of examples), and calls that start after a swap see it."""
+    import threading
+
+    global SCALE
+
+    def f(x):
+        return x + SCALE * np.sum(x)
+
+    g = vmap(f)
+    X = np.arange(12.0).reshape(4, 3)
+    codes = {"plus": plus_scaled.__code__, "times": times_scaled.__code__}
+    plain = {"plus": plus_scaled, "times": times_scaled}
+
+    def expected(name, scale):
+        global SCALE
+        saved, SCALE = SCALE, scale
+        try:
+            return np.stack([plain[name](x) for x in X])
+        finally:
+            SCALE = saved
+
+    states = [(name, s) for name in codes for s in (1.0, 3.0, np.float64(-2.0))]
+    results = {state: expected(*state) for state in states}
+    errors, stop = [], threading.Event()
+
+    def racer():
+        while not stop.is_set():
+            out = g(X)
+            if not any(np.array_equal(out, r) for r in results.values()):
+                errors.append(out)
+
+    threads = [threading.Thread(target=racer) for _ in range(3)]
+    for t in threads:
+        t.start()
+    try:
+        for k in range(60):  # swap while the threads call
+            name, scale = states[k % len(states)]
+            f.__code__, SCALE = codes[name], scale
+            after = g(X)  # a call that starts after the swap
+            assert np.array_equal(after, results[(name, scale)]), (name, scale)
+    finally:
+        stop.set()
+        for t in threads:
+            t.join()
+        SCALE = 1.0
+    assert not errors, errors[:1]

@@ -308,6 +308,15 @@ def _lambda_name(tree: ast.Module, lam: ast.Lambda) -> str:
     return "lambda"
 
 
+def _callable_object(obj: Any) -> bool:
+    """An instance whose class defines `__call__` in Python (not a function, class or vmapped function):
+    a call runs that method with the instance as `self`."""
+    if isinstance(obj, (type, types.FunctionType, types.BuiltinFunctionType)):
+        return False
+    call = inspect.getattr_static(type(obj), "__call__", None)
+    return isinstance(call, types.FunctionType) and not hasattr(type(obj), "__astvmap__")
+
+
 def unwrap(fun: Any) -> tuple[Any, tuple[Any, ...], dict[str, Any]]:
     """(base callable, leading static args, static keywords) for partials, bound methods and
     staticmethods; the base is a function, lambda or vmapped/generated function."""
@@ -323,5 +332,8 @@ def unwrap(fun: Any) -> tuple[Any, tuple[Any, ...], dict[str, Any]]:
             fun = fun.__func__
         elif isinstance(fun, (staticmethod, classmethod)):
             fun = fun.__func__
+        elif _callable_object(fun):
+            args = (fun,) + args
+            fun = type(fun).__call__
         else:
             return fun, args, kwargs

@@ -11,8 +11,9 @@ import operator
 
 import numpy as np
 
-from .common import align, arrays, kw_nodes, out, require_unbatched, result_kind
-from .registry import register
+from ..kit import templates
+from .common import align, arrays, kw_nodes, out, rank, require_unbatched, result_kind
+from .registry import register, register_family
 from .values import Kind, MaskedSelection, Operand, Val
 
 OPERATORS = [
@@ -38,8 +39,14 @@ OPERATORS = [
     operator.pos,
     operator.invert,
 ]
+# NumPy's elementwise ufuncs (a gufunc, `signature` not None, works on core dimensions: batch_gufunc)
 UFUNCS = sorted(
-    {getattr(np, n) for n in dir(np) if isinstance(getattr(np, n), np.ufunc)}, key=lambda u: u.__name__
+    {
+        getattr(np, n)
+        for n in dir(np)
+        if isinstance(getattr(np, n), np.ufunc) and getattr(np, n).signature is None
+    },
+    key=lambda u: u.__name__,
 )
 BROADCASTING = [
     np.where,
@@ -90,6 +97,17 @@ _COMPARISONS = {
 }
 
 
+def _elementwise_ufunc(obj: object) -> bool:
+    """Any library's elementwise ufunc of one output (`scipy.special.expit`): it broadcasts like `np.add`."""
+    return isinstance(obj, np.ufunc) and obj.signature is None and obj.nout == 1
+
+
+def _elementwise_ufunc_multi(obj: object) -> bool:
+    """Any library's elementwise ufunc of several outputs (`np.modf`'s kind)."""
+    return isinstance(obj, np.ufunc) and obj.signature is None and obj.nout > 1
+
+
+@register_family(_elementwise_ufunc)
 @register(*OPERATORS, *[u for u in UFUNCS if u.nout == 1], *BROADCASTING, numba=True)
 def batch_elementwise(ctx, *args, **kwargs) -> Operand:
     # (B, *s), t, ... -> (B, *broadcast(s, t, ...)) after aligning per-example ranks
@@ -133,6 +151,7 @@ def _through_selection(ctx, args, kwargs):
     return MaskedSelection(x, sel.mask, sel.site)
 
 
+@register_family(_elementwise_ufunc_multi)
 @register(*[u for u in UFUNCS if u.nout > 1], divmod, numba=True)
 def batch_elementwise_multi(ctx, *args, **kwargs) -> Operand:
     # like batch_elementwise, but the result is a tuple of arrays (np.modf, np.frexp, np.divmod, divmod)
@@ -155,3 +174,50 @@ def batch_not(ctx, x) -> Operand:
     if x.val.dtype == "b":
         return out(ast.UnaryOp(ast.Invert(), x.node), True, 0, "b")
     return out(ctx.expr("np.logical_not(x)", x=x.node), True, 0, "b")
+
+
+# ---- generalized ufuncs: broadcasting over loop dimensions, core dimensions last --------------------
+def _core_dims(signature: str) -> tuple[list[int], list[int]] | None:
+    """Core ranks of the inputs and outputs of a gufunc signature: "(m,n),(n)->(m)" -> [2, 1], [1]. None
+    for optional dimensions ("n?", matmul's: they change the core rank per call)."""
+    if "?" in signature or "->" not in signature:
+        return None
+    ins, outs = signature.replace(" ", "").split("->")
+
+    def ranks(part: str) -> list[int]:
+        groups = part[1:-1].split("),(") if part else []
+        return [len([d for d in g.split(",") if d]) for g in groups]
+
+    return ranks(ins), ranks(outs)
+
+
+def _gufunc(obj: object) -> bool:
+    return isinstance(obj, np.ufunc) and obj.signature is not None and obj.nout == 1
+
+
+@register_family(_gufunc)
+def batch_gufunc(ctx, *args, **kwargs) -> Operand:
+    # A gufunc broadcasts its loop dimensions and works on core dimensions (the last ones):
+    # np.matvec (m,n),(n)->(m): (m, n) shared, (B, n) -> (B, m). The batch axis is a loop dimension, so a
+    # batched operand gets new axes after it up to the largest per-example loop rank (NOTE [mixed ranks]).
+    core = _core_dims(ctx.call.fn.signature)
+    if core is None or kwargs:
+        raise ctx.fail("a generalized ufunc with optional core dimensions or keyword arguments")
+    ins, (out_core,) = core
+    ranks = [r for r in (rank(a) for a in args) if r is not None]
+    if len(ranks) != len(args) or len(args) != len(ins):
+        raise ctx.fail("a generalized ufunc's operands of unknown rank")
+    loop_ranks = [r - c for r, c in zip(ranks, ins)]
+    if min(loop_ranks) < 0:
+        raise ctx.fail("an operand with fewer axes than the generalized ufunc's core dimensions")
+    top = max(loop_ranks)
+    nodes = [
+        templates.batch_slice_prefix(a.node, top - lr) if a.batched else a.node
+        for a, lr in zip(args, loop_ranks)
+    ]
+    return out(
+        ctx.call.rebuild(nodes, {}),
+        any(a.batched for a in args),
+        top + out_core,
+        result_kind(ctx.call.fn, args),
+    )

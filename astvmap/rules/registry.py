@@ -24,6 +24,9 @@ class Rule:
 
 
 RULES: dict = {}
+# Rules for families of objects no list can hold (every ufunc, also other libraries'): (test, rule), in
+# the order registered; an object's own rule comes first.
+FAMILIES: list[tuple[Callable[[object], bool], Rule]] = []
 
 
 def _key(obj):
@@ -47,8 +50,28 @@ def register(*fns, pure: bool = True, random: bool = False, numba: bool = False)
     return deco
 
 
+def register_family(member: Callable[[object], bool], *, pure: bool = True, numba: bool = False):
+    """Register the decorated rule for every object `member(obj)` accepts that has no rule of its own
+    (`numba`: whether the batched form compiles under Numba for every member)."""
+
+    def deco(rule_fn):
+        FAMILIES.append((member, Rule(rule_fn, pure, False, numba, inspect.signature(rule_fn))))
+        return rule_fn
+
+    return deco
+
+
 def lookup(obj) -> Rule | None:
     try:
-        return RULES.get(_key(obj))
+        rule = RULES.get(_key(obj))
     except Exception:  # objects with odd __eq__ / __hash__
         return None
+    if rule is not None:
+        return rule
+    for member, family_rule in FAMILIES:
+        try:
+            if member(obj):
+                return family_rule
+        except Exception:
+            continue
+    return None

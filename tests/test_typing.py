@@ -86,7 +86,7 @@ def test_mypy_reveals_vmapped_functions(user_file):
     assert status == 0, out + err
     assert len(notes) == len(REVEALED), out
     for line, expected in zip(notes, REVEALED.values()):
-        assert expected in line and "Any\"" not in line, line
+        assert expected in line and 'Any"' not in line, line
 
 
 @pytest.mark.skipif(shutil.which("pyright") is None, reason="pyright is not installed (the dev extra has it)")

@@ -438,6 +438,8 @@ class VmappedFunction(Generic[P, R]):
             self._param_axes = axes_mod.parameter_axes(self._sig, self.in_axes, self.label)
 
     def specialization(self, call: Call) -> Spec:
+        if call.loop_reason is not None:  # never cached: the same Vals with plain arrays batch
+            return self._loop_fallback(NotBatchable(call.loop_reason, None))
         if self._generation != _GENERATION[0]:  # clear_cache() ran since the last call
             self._specs.clear()
             self._keepalive.clear()
@@ -521,8 +523,9 @@ class VmappedFunction(Generic[P, R]):
 
     # ---- outputs ---------------------------------------------------------------------------------
     def finish(self, out: Any, val: Val, out_axes: OutAxes, call: Call, spec: Specialization) -> Any:
-        """Move batch axes to `out_axes`, broadcast unbatched outputs, make results fresh arrays."""
-        return axes_mod.finish(out, val, out_axes, call, spec, self.label)
+        """Move batch axes to `out_axes`, broadcast unbatched outputs, make results fresh arrays (no two
+        of them sharing memory: the loop's `np.stack` makes a new array for each)."""
+        return axes_mod.unshared(axes_mod.finish(out, val, out_axes, call, spec, self.label))
 
 
 class _CellsOnly:

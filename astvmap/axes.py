@@ -182,8 +182,9 @@ def bind(vm: Vmapped, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Call:
         leaves += [(name, path, leaf, a) for path, leaf, a in flatten(value, ax, name, vm.label)]
     sizes: dict[str, tuple[int, tuple[int, ...], int]] = {}
     moved: dict[str, np.ndarray] = {}
+    special = next((why for value in bound.arguments.values() if (why := special_input(value))), None)
     for _name, path, leaf, a in leaves:
-        arr = np.asarray(leaf)
+        arr = np.asanyarray(leaf) if special else np.asarray(leaf)  # the loop slices the subclass itself
         if arr.ndim == 0:
             raise AstvmapError(
                 f"{vm.label}: in_axes maps `{path}` on axis {a}, but it is a scalar "
@@ -237,7 +238,25 @@ def bind(vm: Vmapped, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Call:
     vals: dict[str, Val] = {}
     for name, value in bound.arguments.items():
         vals[name] = arg_val(value, moved, name)
-    return Call(bound.args, bound.kwargs, vals, B, list(moved.values()), bound)
+    call = Call(bound.args, bound.kwargs, vals, B, list(moved.values()), bound)
+    call.loop_reason = special
+    return call
+
+
+def special_input(value: Any) -> str | None:
+    """Why an argument needs the per-example loop, or None: an ndarray subclass other than `np.memmap`
+    (a masked array's mask, a matrix's rank-2 semantics: the batched code would drop them), or an
+    object array (its elements are Python objects the rules know nothing of)."""
+    if isinstance(value, (tuple, list)):
+        return next((why for v in value if (why := special_input(v))), None)
+    if isinstance(value, dict):
+        return next((why for v in value.values() if (why := special_input(v))), None)
+    if isinstance(value, np.ndarray):
+        if type(value) is not np.ndarray and not isinstance(value, np.memmap):
+            return f"an argument is a {type(value).__module__}.{type(value).__name__}"
+        if value.dtype.kind == "O":
+            return "an argument is an object array"
+    return None
 
 
 def runtime_vals(
@@ -314,7 +333,7 @@ class Call:
     """One call of a vmapped function, bound: arguments with mapped leaves moved to axis 0, their Vals,
     the batch size and the moved leaves."""
 
-    __slots__ = ("B", "args", "bound", "kwargs", "leaves", "vals")
+    __slots__ = ("B", "args", "bound", "kwargs", "leaves", "loop_reason", "vals")
 
     def __init__(
         self,
@@ -333,6 +352,7 @@ class Call:
             leaves,
             bound,
         )
+        self.loop_reason: str | None = None  # why this call runs as the per-example loop
 
 
 # ---- outputs: stacking along out_axes ---------------------------------------------------------------
@@ -496,6 +516,26 @@ def finish(out: Any, val: Any, out_axes: Any, call: Call, spec: Any, label: str)
     if not arr.flags.writeable or any(np.may_share_memory(arr, leaf) for leaf in call.leaves):
         arr = arr.copy()
     return np.moveaxis(arr, 0, out_axes) if out_axes else arr
+
+
+def unshared(out: Any) -> Any:
+    """`out` with every array leaf that shares memory with an earlier one copied (`return y, y`)."""
+    seen: list[np.ndarray] = []
+
+    def walk(value: Any) -> Any:
+        if isinstance(value, (tuple, list)):
+            return type(value)(walk(v) for v in value)
+        if isinstance(value, dict):
+            return {k: walk(v) for k, v in value.items()}
+        if isinstance(value, np.ndarray):
+            if any(np.may_share_memory(value, s) for s in seen):
+                value = value.copy()
+            seen.append(value)
+        return value
+
+    if not isinstance(out, (tuple, list, dict)):
+        return out
+    return walk(out)
 
 
 def check_out_axis(axis: int, ndim: int, example_shape: tuple[int, ...], label: str) -> None:

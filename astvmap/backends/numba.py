@@ -103,14 +103,14 @@ class Backend:
             opts[k] = bool(opts[k])
         self.vmapped = vmapped
         self.options = opts
-        self.strategy = None  # of the last call: "loop" or "numpy" (None before the first call)
+        self.strategy: str | None = None  # of the last call: "loop" or "numpy" (None before the first call)
         self.fused = False  # the last call's loop was the allocation-free lowering
         self._choice: dict = {}  # id(spec) -> the heuristic's "loop" or "numpy"
         self._plans: dict = {}  # (id(spec), layout[, shapes]) -> LoopPlan | FusedPlan | None (NumPy)
         self._numpy_calls: set = set()  # (id(spec), per-example shapes) whose plans are all None
         self._sig = None
         self._keep: list = []
-        self.last_text = None
+        self.last_text: str | None = None
 
     # ---- calling ---------------------------------------------------------------------------------
     def __call__(self, args, kwargs):

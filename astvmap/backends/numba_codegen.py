@@ -261,7 +261,7 @@ def _per_example_source(src):
     )
     math_names = {n for n, v in inject.items() if v is math}
     body = [_PythonNumbers(math_names).visit(stmt) for stmt in copy.deepcopy(fdef.body)]
-    fn = ast.FunctionDef(
+    fn = ast.FunctionDef(  # type: ignore[call-arg]  # type_params: a field from Python 3.12 on (mypy checks 3.11)
         name="_av_pe", args=new_args, body=body, decorator_list=[], returns=None, type_params=[]
     )
     ast.fix_missing_locations(fn)
@@ -387,6 +387,7 @@ def _load(text: str, options: dict, inject: dict):
             f.write(text)
         os.replace(tmp, path)  # never rewritten once there: Numba's cache index keys on its timestamp
     spec = importlib.util.spec_from_file_location(mod_name, path)
+    assert spec is not None and spec.loader is not None  # a .py file always has a spec and a loader
     module = importlib.util.module_from_spec(spec)
     module.__dict__.update(inject)
     sys.modules[mod_name] = module

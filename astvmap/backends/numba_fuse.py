@@ -144,7 +144,7 @@ def lower(
 
 def _passes(fdef, env, mode, mapped, modules, out_rank, unstable):
     """The staging passes and the final one (NOTE [staging]): ([(pass, ufunc, shape)], final pass)."""
-    stages = []
+    stages: list[tuple[_Lower, str, tuple]] = []
     while True:
         low = _Lower(fdef, dict(env), mode, set(mapped))
         low.modules = modules

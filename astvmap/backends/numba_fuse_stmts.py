@@ -24,6 +24,10 @@ from .numba_fuse_values import (
 class _Lower(Expressions):
     """One pass over the function body; `env` maps names to Scalar, Arr, tuples of those, or "list"."""
 
+    # set by `_passes` (numba_fuse.py) after construction, with `modules` (declared on `ArrayOps`)
+    out_rank: int  # the rank of example 0's result
+    returned_list: str | None  # the list returned as `np.array(list)` (written into the output row)
+
     def __init__(self, fdef: ast.FunctionDef, env: dict, mode: str, mapped: set):
         self.fdef = fdef
         self.env = env
@@ -142,10 +146,12 @@ class _Lower(Expressions):
             if not isinstance(v, tuple) or len(v) != len(t.elts) or not isinstance(s.value, ast.Name):
                 raise NotFused("tuple unpacking of something other than a tuple argument")
             for e, part in zip(t.elts, v):
+                assert isinstance(e, ast.Name)  # checked above
                 if self.stores.get(e.id, 0) != 1 or not isinstance(part, Arr):
                     raise NotFused("tuple unpacking into names stored again, or of scalars")
             self.em.emit(f"{ast.unparse(t)} = {s.value.id}")
             for e, part in zip(t.elts, v):
+                assert isinstance(e, ast.Name)  # checked above
                 self.env[e.id] = _real(e.id, part.shape, part.kind)
                 if s.value.id in self.mapped:
                     self.mapped.add(e.id)

@@ -12,6 +12,7 @@ import ast
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 UNARY = {
     "tanh",
@@ -177,6 +178,30 @@ class ArrayOps:
     """Array building blocks of `_Lower` (numba_fuse.py): needs `self.em`, `self.transcendental`,
     `self.macs`, `self.longest`, `self.mapped`, `self.stage`, `self.sites`, `self.loop_depth`."""
 
+    # The state of one lowering pass, set by `_Lower.__init__` (numba_fuse_stmts.py) and `_passes`
+    # (numba_fuse.py); declared here for the mixins that share it (annotations only: no class attributes).
+    em: Emitter
+    env: dict  # name -> Scalar, Arr, a tuple of those, "list" or "returned"
+    mapped: set[str]  # the names that carry the batch
+    modules: dict[str, str]  # module name -> "numpy", "math" or "cmath"
+    stores: dict[str, int]  # name -> how often the function stores it
+    transcendental: int
+    macs: int
+    longest: int
+    loop_depth: int
+    stage: int | None
+    sites: list[tuple[str, tuple]]
+
+    if TYPE_CHECKING:
+
+        def scalar(self, node: ast.expr) -> str:
+            """The source of a scalar expression (defined by `Expressions`, numba_fuse_exprs.py)."""
+            ...
+
+        def value(self, node: ast.expr) -> Scalar | Arr | tuple:
+            """The value of an expression (defined by `Expressions`, numba_fuse_exprs.py)."""
+            ...
+
     # ---- loops ------------------------------------------------------------------------------------------
     def loops(self, shape, inner):
         idx = []
@@ -228,6 +253,7 @@ class ArrayOps:
         if any(isinstance(v, Arr) and (v.kind == "b") != (k == bool_at) for k, v in enumerate(vals)):
             raise NotFused("a boolean array outside np.where's condition, or a float condition")
         rank = max(len(a.shape) for a in arrays)
+        shape: list | tuple  # built as a list, then frozen
         shape = []
         for k in range(rank):
             dims = [a.shape[len(a.shape) - rank + k] for a in arrays if len(a.shape) - rank + k >= 0]
@@ -347,6 +373,7 @@ class ArrayOps:
         items = list(sl.elts) if isinstance(sl, ast.Tuple) else [sl]
         if len(items) > len(base.shape) or any(isinstance(i, ast.Starred) for i in items):
             raise NotFused("an index with more entries than the array's rank")
+        shape: list | tuple  # built as a list, then frozen
         fixed, shape = [], []  # per axis: ("at", src) or ("slice", start src, length)
         for k, item in enumerate(items):
             dim = base.shape[k]
@@ -376,7 +403,12 @@ class ArrayOps:
                 i = self.value(item)
                 if not isinstance(i, Scalar) or i.kind in ("f", "b"):
                     raise NotFused("an index that is not an integer scalar")
-                if isinstance(item, ast.Constant) and isinstance(dim, int) and 0 <= item.value < dim:
+                if (
+                    isinstance(item, ast.Constant)
+                    and isinstance(item.value, int)  # always: `i` is an integer Scalar (for the type checker)
+                    and isinstance(dim, int)
+                    and 0 <= item.value < dim
+                ):
                     fixed.append(("at", str(item.value)))
                 else:
                     fixed.append(("at", self.em.index(i.src, _dim_src(dim))))

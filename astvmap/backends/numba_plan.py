@@ -19,11 +19,15 @@ from __future__ import annotations
 import inspect
 import types
 import warnings
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from .numba_codegen import _Ineligible, _load, _module_text, _per_example_source, check_plain
 from .numba_fuse import NotFused, lower
+
+if TYPE_CHECKING:
+    from .numba_fuse import Fused
 
 _WIDE = {"float64", "int64", "bool", "complex128"}
 
@@ -137,6 +141,7 @@ def _mapped_params(layout, params) -> set:
 
 class _Plan:
     text: str
+    out_layout: tuple  # set by `build`: ("t", n) or ("a",) (the function `out_layout`)
     fused = False
 
     def __init__(self, module, src, extras, layout, spec):
@@ -259,6 +264,11 @@ class LoopPlan(_Plan):
 
 class FusedPlan(_Plan):
     fused = True
+    # set by `build`
+    out_shape: tuple[int, ...]  # per example
+    out_dtype: np.dtype
+    lowered: Fused
+    globals: list  # the `signature` of each global read, as lowered
 
     @classmethod
     def lowering(cls, backend, layout, flat):

@@ -7,12 +7,25 @@ Imported only by the benchmark when the peer is asked for (it imports numba).
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 from numba import njit, prange
 
 from . import workloads as wl
 
-_FLAGS = {"parallel": True, "error_model": "numpy", "cache": True}
+if TYPE_CHECKING:
+    from typing import Literal, TypedDict
+
+    class _Flags(TypedDict):
+        """The `njit` options of every kernel (a TypedDict, so the type checker matches `**_FLAGS`)."""
+
+        parallel: bool
+        error_model: Literal["python", "numpy"]
+        cache: bool
+
+
+_FLAGS: _Flags = {"parallel": True, "error_model": "numpy", "cache": True}
 
 
 @njit(**_FLAGS)

@@ -66,6 +66,7 @@ BATCH = {"custom_dot_d256": 20_000, "convolve_k": 1_000}
 
 def _timeit(fn, budget=0.5, max_calls=200) -> float:
     fn()
+    times: list[float]
     times, start = [], time.perf_counter()
     while len(times) < max_calls and (time.perf_counter() - start < budget or len(times) < 3):
         t = time.perf_counter()

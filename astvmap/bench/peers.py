@@ -311,8 +311,12 @@ class NumbaHandPeer(Peer):
         return out
 
 
-def load(name: str, threads: int) -> Peer:
+def load(name: str, threads: int) -> Peer | NumbaPeer:
     """Import and set up a peer (ImportError or anything else if it cannot be)."""
-    return {"jax": JaxPeer, "torch": TorchPeer, "numba": NumbaPeer, "numba_hand": NumbaHandPeer}[name](
-        threads
-    )
+    classes: dict[str, Callable[[int], Peer | NumbaPeer]] = {
+        "jax": JaxPeer,
+        "torch": TorchPeer,
+        "numba": NumbaPeer,
+        "numba_hand": NumbaHandPeer,
+    }
+    return classes[name](threads)

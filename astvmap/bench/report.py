@@ -199,7 +199,7 @@ def plot(run: dict, path: str):
     nrows = -(-len(names) // ncols)
     fig, axes = plt.subplots(nrows, ncols, figsize=(4.2 * ncols, 3.3 * nrows), squeeze=False)
     colors = dict(zip(VARIANTS, plt.rcParams["axes.prop_cycle"].by_key()["color"]))
-    drawn = {}
+    drawn: dict[str, object] = {}  # variant -> its first line (for the legend)
     for ax, name in zip(axes.flat, names):
         rows = sorted((r for r in run["rows"] if r["workload"] == name), key=lambda r: r["batch"])
         for variant in VARIANTS:

@@ -21,12 +21,18 @@ import time
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from . import peers as peers_mod
 from .workloads import Case, Workload
+
+if TYPE_CHECKING:
+    from typing import TypeAlias
+
+    # a variant's first call: its entry in the row, and the function to time (None: not timed)
+    _Checked: TypeAlias = tuple[dict, Callable[[], Any] | None]
 
 VARIANTS = ("loop", "vectorize", "hand", "astvmap", *peers_mod.PEERS)
 LABELS = {
@@ -174,7 +180,7 @@ def _sampled(case: Case, fn, args, expected, settings: Settings) -> dict:
     return {"status": "ok", "check": check, **t, "estimated": k < case.outer, "sampled": k}
 
 
-def _astvmap(case: Case, args, expected, settings: Settings) -> dict:
+def _astvmap(case: Case, args, expected, settings: Settings) -> _Checked:
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         _clear_astvmap_cache()
@@ -184,7 +190,7 @@ def _astvmap(case: Case, args, expected, settings: Settings) -> dict:
         first = time.perf_counter() - t0
         check = compare(got, expected)
         check["compared"] = "all"
-        out = {"first_call": first}
+        out: dict[str, object] = {"first_call": first}
     fallbacks = sorted(
         {str(w.message).splitlines()[0] for w in caught if type(w.message).__name__ == "PerformanceWarning"}
     )
@@ -194,7 +200,7 @@ def _astvmap(case: Case, args, expected, settings: Settings) -> dict:
     return result, (lambda: batched(*args)) if check["passed"] else None
 
 
-def _astvmap_jit(case: Case, args, expected, settings: Settings) -> dict:
+def _astvmap_jit(case: Case, args, expected, settings: Settings) -> _Checked:
     """The workload's vmapped function built again with jit=True (the Numba backend)."""
     from ..api import VmappedFunction
 
@@ -217,7 +223,7 @@ def _astvmap_jit(case: Case, args, expected, settings: Settings) -> dict:
     )
 
 
-def _peer(name: str, case: Case, args, expected, settings: Settings) -> dict:
+def _peer(name: str, case: Case, args, expected, settings: Settings) -> _Checked:
     if name == "numba":
         return _astvmap_jit(case, args, expected, settings)
     peer = settings.loaded[name]
@@ -252,14 +258,14 @@ def load_peers(settings: Settings) -> dict:
 
 def run_case(case: Case, settings: Settings) -> dict:
     args = case.make_args(np.random.default_rng(1))
-    row = {
+    row: dict[str, Any] = {
         "workload": case.workload,
         "size": case.size,
         "batch": case.batch,
         "params": case.params,
         "variants": {},
     }
-    variants = row["variants"]
+    variants: dict[str, dict] = row["variants"]
     try:
         expected = case.hand(*args)
     except Exception as e:
@@ -273,7 +279,10 @@ def run_case(case: Case, settings: Settings) -> dict:
             variants[name] = _sampled(case, fn, args, expected, settings)
         except Exception as e:
             variants[name] = _error(e)
-    steps = [("astvmap", lambda: _astvmap(case, args, expected, settings))]
+    # called without arguments (`...`: the lambdas' defaults bind loop variables)
+    steps: list[tuple[str, Callable[..., _Checked]]] = [
+        ("astvmap", lambda: _astvmap(case, args, expected, settings))
+    ]
     for name in settings.peers:
         if name not in settings.loaded:
             continue
@@ -296,8 +305,8 @@ def run_case(case: Case, settings: Settings) -> dict:
     times, errors = measure_together(timers, settings.budget)
     for name, t in times.items():
         variants[name].update(t)
-    for name, e in errors.items():
-        variants[name] = _error(e)
+    for name, err in errors.items():
+        variants[name] = _error(err)
     row["checks_passed"] = all(v["status"] in ("ok", "skipped") for v in variants.values())
     return row
 

@@ -59,6 +59,7 @@ class CallsMixin(NestingMixin):
         if not batched and not rule.random:
             out = rebuild([a.node for a in args], {k: a.node for k, a in kwargs.items()})
             return Operand(out, self._infer(rule, site))
+        assert rule.signature is not None  # register() always sets it
         try:
             rule.signature.bind(cx, *args, **kwargs)
         except TypeError:
@@ -121,6 +122,7 @@ class CallsMixin(NestingMixin):
         args = ast.Tuple([_as_value(a.node) for a in site.args], ast.Load())
         flags = templates.const(tuple(_batched_tree(a.val) for a in site.args))
         call = cx.expr("av__.loop(f, B, args, flags)", f=fn_expr, B=cx.batch_size(), args=args, flags=flags)
+        assert isinstance(call, ast.Call)  # the template is a call
         if site.kwargs:
             call.args.append(
                 ast.Dict([ast.Constant(k) for k in site.kwargs], [a.node for a in site.kwargs.values()])
@@ -197,6 +199,7 @@ class CallsMixin(NestingMixin):
                 inner = self.expr(k.value)
                 if inner.val.kind != Kind.DICT or inner.val.keys is None:
                     raise self.cx.fail("`**kwargs` of unknown keys")
+                assert inner.val.elts is not None  # a dict Val with known keys knows its elements
                 for key, e in zip(inner.val.keys, inner.val.elts):
                     kwargs[key] = Operand(templates.index(inner.node, [key]), e)
             else:
@@ -269,6 +272,7 @@ class CallsMixin(NestingMixin):
             and v.keys is not None
             and args[0].static in v.keys
         ):
+            assert v.elts is not None  # a dict Val with known keys knows its elements
             return v.elts[v.keys.index(args[0].static)]
         return UNKNOWN
 

@@ -4,6 +4,7 @@ inside a rewritten function (`LocalPartial`, `InnerVmap`), and how a call is wri
 from __future__ import annotations
 
 import ast
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 
@@ -15,7 +16,8 @@ class CallSite:
     node: ast.AST
     args: list
     kwargs: dict
-    rebuild: callable  # rebuild(arg_nodes, kw_nodes) -> the call in the user's spelling
+    # rebuild(arg_nodes, kw_nodes) -> the call in the user's spelling
+    rebuild: Callable[[list[ast.expr], dict[str, ast.expr]], ast.expr]
     method: str | None = None  # `x.sum(...)`: the first operand is `x`
 
 

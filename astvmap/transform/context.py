@@ -8,6 +8,7 @@ Rules build expressions with `ctx.expr("np.sum(x, axis=k)", x=..., k=...)`, ask 
 from __future__ import annotations
 
 import ast
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -16,6 +17,10 @@ from ..errors import NotBatchable, error_at
 from ..kit import templates
 from ..kit.naming import Namer
 from ..rules.values import Kind, Operand, Val
+
+if TYPE_CHECKING:
+    from .callsites import CallSite
+    from .specialize import _Specializer
 
 
 class Settings:
@@ -26,6 +31,9 @@ class Settings:
 
 
 class Context:
+    specializer: _Specializer  # set by specialize.core: the walker calls back into it
+    return_sites: list[tuple[ast.AST, Val]]  # set by specialize.core from the walker: (node, Val)
+
     def __init__(self, src, settings: Settings, stack=()):
         self.src = src
         self.settings = settings
@@ -40,7 +48,7 @@ class Context:
         self.deferred_errors: dict = {}  # (line, col) -> AstvmapError, raised unless withdrawn
         self.batch_name: str | None = None
         self.dry = 0  # > 0 while a rule only infers a result Val
-        self.call = None  # CallSite of the rule being applied
+        self.call: CallSite | None = None  # CallSite of the rule being applied
         found, obj, _ = src.resolve("np")
         self.np_name = (
             "np" if (found and obj is np) or "np" not in self.namer.taken else self.namer.fresh("numpy")
@@ -70,8 +78,9 @@ class Context:
         outlive it: the batch size and the generated code's free names."""
         self.namer.taken = set(snapshot) | set(self.free) | ({self.batch_name} if self.batch_name else set())
 
-    def temp(self, node: ast.expr, hint: str = "name") -> ast.Name:
-        """Bind `node` to a fresh name in a statement before the current one."""
+    def temp(self, node: ast.expr, hint: str = "name") -> ast.expr:
+        """Bind `node` to a fresh name in a statement before the current one (while a rule only infers a
+        Val, `node` itself)."""
         if self.dry:
             return node
         name = self.namer.fresh(hint)
@@ -122,12 +131,13 @@ class Context:
         ):
             base = op.node if isinstance(op.node, ast.Name) else self.temp(op.node, "value")
             keys = v.keys if v.kind == Kind.DICT else range(len(v.elts))
+            assert keys is not None  # a dict Val with known elements knows its keys
             parts = [
                 self.promote(Operand(templates.index(base, [k]), e), t)
                 for k, e, t in zip(keys, v.elts, target.elts)
             ]
             if v.kind == Kind.DICT:
-                node = ast.Dict([templates.const(k) for k in keys], [p.node for p in parts])
+                node: ast.expr = ast.Dict([templates.const(k) for k in keys], [p.node for p in parts])
             else:
                 node = (ast.Tuple if v.kind == Kind.TUPLE else ast.List)([p.node for p in parts], ast.Load())
             return Operand(node, Val(True, None, v.kind, None, tuple(p.val for p in parts), v.keys))

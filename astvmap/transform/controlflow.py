@@ -14,9 +14,11 @@ A batched `while` runs while any lane is active; every carried name is updated a
 from __future__ import annotations
 
 import ast
+from typing import cast
 
 from ..kit import templates
 from ..rules.values import Kind, Operand, Val
+from .walker import BranchResult, Walker, tag_line, user_line
 
 RET = "<return>"  # the returned value, as a name a branch assigns
 PARTITION = "astvmap: partition"  # directive comment on an `if` line (partitioned_if)
@@ -147,7 +149,7 @@ def _stores(nodes) -> list[str]:
     return seen
 
 
-class ControlFlowMixin:
+class ControlFlowMixin(Walker):
     """Needs from the walker: env, renames, block(), expr(), cx, fresh code names."""
 
     # ---- names under masks ---------------------------------------------------------------------------
@@ -198,6 +200,7 @@ class ControlFlowMixin:
         self.promote_written_arrays(node.body + node.orelse)
         truth = self.truthy(test, node.test)
         cond = truth if isinstance(truth, ast.Name) else cx.temp(truth, "cond")
+        assert isinstance(cond, ast.Name)  # cx.temp names it: the walker never runs while a rule infers
         env0, renames0 = self.env, dict(self.renames)
         then = self.masked_block(node.body, cond, "then")
         not_cond = ast.UnaryOp(ast.Invert(), ast.Name(cond.id, ast.Load()))
@@ -207,7 +210,7 @@ class ControlFlowMixin:
         live = self.live_after(node)
         returns = RET in then["stores"] or RET in orelse["stores"]
         for name in _ordered(then["stores"], orelse["stores"]):
-            sides = []
+            sides: list[tuple[ast.Name, Val] | None] = []
             for br in (then, orelse):
                 if name in br["stores"]:
                     sides.append((ast.Name(br["stores"][name], ast.Load()), br["env"][name]))
@@ -235,7 +238,8 @@ class ControlFlowMixin:
                         node,
                     )
                 continue
-            (a, va), (b, vb) = sides
+            # no None in `sides`: continued above
+            (a, va), (b, vb) = cast("list[tuple[ast.Name, Val]]", sides)
             code += self.select_stmt(name, cond, a, va, b, vb, node)
         if returns and self.branch is None:
             ret = self.env[RET]
@@ -245,7 +249,7 @@ class ControlFlowMixin:
             self.env.pop(RET)
         return code
 
-    def masked_block(self, body, mask: ast.expr, suffix: str):
+    def masked_block(self, body, mask: ast.expr, suffix: str) -> BranchResult:
         """Rewrite `body` as a branch taken by the lanes in `mask`; returns its code, env and stores."""
         cx = self.cx
         outer_branch = self.branch
@@ -289,19 +293,19 @@ class ControlFlowMixin:
             code = self.block(body)
         finally:
             self.masked -= 1
-            result = {"code": None, "env": self.env, "stores": self.branch["stores"]}
+            result: BranchResult = {"code": [], "env": self.env, "stores": self.branch["stores"]}
             self.branch = outer_branch
             self.env, self.renames = saved_env, saved_renames
         for s in pre:
-            s._user_line = body[0].lineno if body else 0
+            tag_line(s, body[0].lineno if body else 0)
         code = pre + code
         if not safe and code:
-            placeholders = [
+            placeholders: list[ast.stmt] = [
                 ast.Assign([ast.Name(code, ast.Store())], _placeholder(result["env"].get(n)))
                 for n, code in result["stores"].items()
             ]
             guard = ast.If(cx.expr("av__.enters(m)", m=mask), code, placeholders)
-            guard._user_line = code[0]._user_line
+            tag_line(guard, user_line(code[0]))
             code = [guard]
         result["code"] = code
         return result
@@ -346,7 +350,7 @@ class ControlFlowMixin:
             val = Val(True, nd, Kind.ARRAY, va.dtype if va.dtype == vb.dtype else None)
         self.env[name] = val
         stmt = ast.Assign([ast.Name(target, ast.Store())], call)
-        stmt._user_line = node.lineno
+        tag_line(stmt, node.lineno)
         return [stmt]
 
     def _select_expr(self, cond, a, va: Val, b, vb: Val) -> ast.expr:
@@ -371,6 +375,7 @@ class ControlFlowMixin:
             ]
             return ast.Tuple(parts, ast.Load())
         call = cx.expr("av__.select(c, a, b)", c=ast.Name(cond.id, ast.Load()), a=a, b=b)
+        assert isinstance(call, ast.Call)  # the template is a call
         if not (va.batched and vb.batched):
             call.keywords.append(
                 ast.keyword(
@@ -419,6 +424,7 @@ class ControlFlowMixin:
         cx = self.cx
         from ..rules.indexing import batched_index, selection_ndim
 
+        assert self.branch is not None  # called in a masked branch only
         if not isinstance(target.value, ast.Name) or target.value.id not in self.env:
             raise cx.fail("a write into an expression under a batched condition")
         name = target.value.id
@@ -443,11 +449,11 @@ class ControlFlowMixin:
         lanes = self.branch["mask"]
         if sel:
             lanes = cx.expr(
-                "m.reshape(s)", m=lanes, s=ast.Tuple([ast.Constant(-1)] + [ast.Constant(1)] * sel, ast.Load())
+                "m.reshape(s)", m=lanes, s=ast.Tuple([ast.Constant(-1), *[ast.Constant(1)] * sel], ast.Load())
             )
         idx = batched_index(cx, index) if rows is None else rows
         where = ast.Subscript(ast.Name(real, ast.Load()), idx, ast.Load())
-        out = [
+        out: list[ast.stmt] = [
             ast.Assign(
                 [ast.Subscript(ast.Name(real, ast.Load()), idx, ast.Store())],
                 cx.expr("np.where(m, v, old)", m=lanes, v=val, old=where),
@@ -493,6 +499,7 @@ class ControlFlowMixin:
             [ast.Assign([ast.Name(name, ast.Store())], body)],
             [ast.Assign([ast.Name(name, ast.Store())], orelse)],
         )
+        n: ast.AST
         for n in (stmt, stmt.body[0], stmt.orelse[0]):
             ast.copy_location(n, node)
             n.end_lineno, n.end_col_offset = node.end_lineno, node.end_col_offset

@@ -24,6 +24,7 @@ from ..rules.values import (
     static_value,
     val_of,
 )
+from .walker import Walker
 
 BINOPS = {
     ast.Add: operator.add,
@@ -63,7 +64,7 @@ class LocalFunction:
         self.node, self.name = node, name
 
 
-class ExpressionsMixin:
+class ExpressionsMixin(Walker):
     """Needs: self.cx (Context), self.env (dict name -> Val), self.call_(node) from CallsMixin."""
 
     def expr(self, node: ast.expr) -> Operand:
@@ -274,8 +275,10 @@ class ExpressionsMixin:
                 node.step is None
                 and length is not None
                 and (not isinstance(length, int) or length >= 0)
+                and parts[0] is not None  # always: a known length needs both bounds
                 and parts[0].val.ndim == 0
             ):
+                assert parts[1] is not None  # a known length needs both bounds
                 new = ast.Slice(parts[0].node, parts[1].node)
                 return Operand(new, Val(True, None, Kind.OTHER), Window(parts[0], length))
             raise self.cx.fail("a slice with per-example bounds (the result's shape would vary by example)")
@@ -300,6 +303,7 @@ class ExpressionsMixin:
             elt = self._static_element(value.val, index.static)
             if elt is not None:
                 return Operand(ast.Subscript(value.node, index.node, ast.Load()), elt)
+        item: Val | None  # the Val of an element, when one Val covers them
         if value.val.kind == Kind.LIST and not index.batched and value.val.elts is None:
             item = value.val.item or UNKNOWN
             if isinstance(node.slice, ast.Slice):
@@ -324,7 +328,9 @@ class ExpressionsMixin:
 
     @staticmethod
     def _static_element(v: Val, key):
+        assert v.elts is not None  # the caller checks
         if v.kind == Kind.DICT:
+            assert v.keys is not None  # a dict Val with known elements knows its keys
             try:
                 return v.elts[v.keys.index(key)]
             except (ValueError, TypeError):
@@ -371,7 +377,7 @@ class ExpressionsMixin:
         raise self.cx.fail("an assignment expression (`:=`)")
 
     # ---- iteration -----------------------------------------------------------------------------------
-    def iteration(self, it: Operand, node):
+    def iteration(self, it: Operand, node) -> tuple[ast.expr, Val]:
         """(iterable expression, element Val) for `for ... in it`."""
         v = it.val
         if v.batched and v.kind == Kind.ARRAY:
@@ -389,7 +395,7 @@ class ExpressionsMixin:
             item = list_item(v)
             if (item is None or any(e != item for e in (v.elts or ()))) and v.elts is not None:
                 return it.node, _join_all(list(v.elts))
-            return it.node, item
+            return it.node, item  # type: ignore[return-value]  # None for a tuple of unknown elements: a known bug
         if v.kind == Kind.ARRAY:
             return it.node, Val(False, None if v.ndim is None else max(v.ndim - 1, 0), Kind.ARRAY, v.dtype)
         if v.kind in (Kind.LIST, Kind.TUPLE):

@@ -29,6 +29,7 @@ def full_source(fun, n_lifted: int, in_axes, out_axes, axis_size, arg_vals: list
     `arg_vals` (as one outer example sees them), as a FunctionSource a further vmap can rewrite:
     entry moves, the core call, exit moves and broadcasts, all in plain NumPy."""
     label = parent.settings.label
+    pre_kwargs: dict[str, object]
     pre_args, pre_kwargs = (), {}
     if isinstance(fun, FunctionSource):
         base_src = fun
@@ -68,8 +69,9 @@ def full_source(fun, n_lifted: int, in_axes, out_axes, axis_size, arg_vals: list
             )
         )
     namer = Namer(set(names) | {"np", "av__"})
-    free = {"np": np, "av__": runtime}
+    free: dict[str, object] = {"np": np, "av__": runtime}
     if base_src is None:
+        assert inner is not None  # base_src is None only for a vmapped function
         inner_src = full_source(inner[0], 0, inner[1], inner[2], inner[3], list(inner_vals), parent, node)
         base_src = inner_src
     vals = bind_params(base_src, pre_args, pre_kwargs, names, inner_vals)
@@ -110,6 +112,7 @@ def full_source(fun, n_lifted: int, in_axes, out_axes, axis_size, arg_vals: list
     filename = f"<astvmap nested {fname}>"
     linecache.cache[filename] = (len(text), None, text.splitlines(True), filename)
     fdef = ast.parse(text, filename).body[0]
+    assert isinstance(fdef, ast.FunctionDef)  # the text is one def
     cells = {k: types.CellType(v) for k, v in free.items()}
     return FunctionSource(
         fdef, Origin(filename, 1), {"__builtins__": builtins}, cells, None, None, None, generated=True
@@ -159,6 +162,7 @@ def _mapped_val(v: Val, ax, name, label, node, parent) -> Val:
             v.keys,
         )
     if isinstance(ax, dict) and v.keys is not None:
+        assert v.elts is not None  # a dict Val with known keys knows its elements
         return Val(
             True,
             None,
@@ -236,6 +240,7 @@ def _exit(out: str, v: Val, out_axes, bname, label, node, parent) -> str:
             else "[" + ", ".join(parts) + "]"
         )
     if v.kind == Kind.DICT and v.elts is not None:
+        assert v.keys is not None  # a dict Val with known elements knows its keys
         axes = out_axes if isinstance(out_axes, dict) else dict.fromkeys(v.keys, out_axes)
         return (
             "{"

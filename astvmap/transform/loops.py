@@ -19,13 +19,14 @@ from ..frontend import breaks
 from ..rules.values import FRESH_ROWS, Kind, Operand, Val, join
 from .context import _needs
 from .expressions import LocalFunction, _join_all
+from .walker import Walker, tag_line
 
 
 class JumpUnderMask(NotBatchable):
     """A `break`/`continue` under a batched condition: the loop is rewritten with flags instead."""
 
 
-class LoopsMixin:
+class LoopsMixin(Walker):
     """Needs from the walker: env, cx, block(), expr(), bind_target(), iteration(), nested_call(), lift()."""
 
     def visit_For(self, node):
@@ -58,7 +59,7 @@ class LoopsMixin:
         pre, lowered = breaks.lower(node, cx.namer.fresh("broke"), cx.namer.fresh("skip"))
         for s in pre:
             for g in self.stmt(s):
-                g._user_line = node.lineno
+                tag_line(g, node.lineno)
                 cx.pending.append(g)
         self.loop_masks.append(self.masked)
         try:
@@ -163,6 +164,7 @@ class LoopsMixin:
                 cx.expr("np.arange(*r)", r=ast.Tuple([b.node for b in bounds], ast.Load())),
                 Val(False, 1, Kind.ARRAY, "i"),
             )
+            assert isinstance(steps.node, ast.Call)  # the template is a call
             steps.node.args = [b.node for b in bounds]
             result = self.nested_call(node, inner, [steps], {})
             if not result.batched:
@@ -198,11 +200,11 @@ class LoopsMixin:
         found, obj, _ = cx.src.resolve(it.func.id)
         if it.func.id in self.env or not found or obj is not range:
             return None
-        mark, names = len(cx.pending), set(cx.namer.taken)
+        mark, snapshot = len(cx.pending), set(cx.namer.taken)
         bounds = self.exprs(it.args)
         if not any(b.batched for b in bounds):
             del cx.pending[mark:]
-            cx.reset_names(names)
+            cx.reset_names(snapshot)
             return None
         if any(b.val.ndim not in (0, None) for b in bounds):
             raise cx.fail("a range over per-example arrays")
@@ -214,13 +216,14 @@ class LoopsMixin:
         if any(isinstance(n, (ast.Break, ast.Continue, ast.Return)) for s in node.body for n in ast.walk(s)):
             raise cx.fail("`return` in a loop whose length differs between examples")
         start, stop = (None, bounds[0]) if len(bounds) == 1 else bounds
-        names = [
+        names = (
             cx.namer.fresh("start") if start is not None and start.batched else None,
             cx.namer.fresh("stop"),
-        ]
+        )
         # Bounds are read once, as range() reads them; the counter runs over the union of the ranges.
         pre = []
         if names[0]:
+            assert start is not None  # names[0] is made for a batched start only
             pre.append(ast.Assign([ast.Name(names[0], ast.Store())], start.node))
         pre.append(ast.Assign([ast.Name(names[1], ast.Store())], stop.node))
         lo = (
@@ -250,8 +253,10 @@ class LoopsMixin:
             test = ast.Compare(
                 ast.Name(names[0], ast.Load()), [ast.LtE(), ast.Lt()], [i, ast.Name(names[1], ast.Load())]
             )
-        for n in (ast.Name(names[1], ast.Load()),) + ((ast.Name(names[0], ast.Load()),) if names[0] else ()):
-            self.env[n.id] = stop.val if n.id == names[1] else start.val
+        self.env[names[1]] = stop.val
+        if names[0]:
+            assert start is not None  # names[0] is made for a batched start only
+            self.env[names[0]] = start.val
         guarded = ast.If(test, node.body, [])
         loop = ast.For(node.target, trips, [guarded], [])
         for n in ast.walk(loop):
@@ -259,7 +264,7 @@ class LoopsMixin:
                 ast.copy_location(n, node)
                 n.end_lineno, n.end_col_offset = node.end_lineno, node.end_col_offset
         for st in pre:
-            st._user_line = node.lineno
+            tag_line(st, node.lineno)
         cx.pending.extend(pre)
         return self.visit_For(loop)
 
@@ -328,7 +333,7 @@ class LoopsMixin:
         if any(isinstance(n, ast.Continue) for st in node.body for n in ast.walk(st)):
             raise self.cx.fail("a `continue` in a loop whose variables become batched inside it")
         for st in end:
-            st._user_line = node.lineno
+            tag_line(st, node.lineno)
         return body + end
 
     def fixed_point(self, body_fn):

@@ -14,9 +14,10 @@ from ..kit import templates
 from ..rules.values import NO_STATIC, UNKNOWN, Kind, Operand, Val, container, val_of
 from .callsites import CallSite, InnerVmap, LocalPartial, _call, _rebuilder
 from .expressions import LocalFunction
+from .walker import Walker
 
 
-class NestingMixin:
+class NestingMixin(Walker):
     """Needs from the walker: cx, env, expr(), fallback(), call_object()."""
 
     # ---- user functions -----------------------------------------------------------------------------
@@ -56,7 +57,9 @@ class NestingMixin:
         if pre_args or pre_kwargs:
             # The partial's bound values stay in the partial: `f_vmap(*p.args, x, **p.keywords)`.
             p = fn_node
-            star = [ast.Starred(ast.Attribute(p, "args", ast.Load()), ast.Load())] if pre_args else []
+            star: list[ast.expr] = (
+                [ast.Starred(ast.Attribute(p, "args", ast.Load()), ast.Load())] if pre_args else []
+            )
             kws = [ast.keyword(None, ast.Attribute(p, "keywords", ast.Load()))] if pre_kwargs else []
             if isinstance(obj, types.MethodType):
                 star = [ast.Attribute(p, "__self__", ast.Load())]

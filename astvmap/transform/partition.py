@@ -9,12 +9,14 @@ workaround, built in.
 from __future__ import annotations
 
 import ast
+from typing import cast
 
 from ..rules.values import Kind, Operand, Val
 from .controlflow import RET, _loads, _ordered, _placeholder
+from .walker import BranchResult, Walker, tag_line, user_line
 
 
-class PartitionMixin:
+class PartitionMixin(Walker):
     def partitioned_if(self, node: ast.If, test: Operand):
         """`if c:  # astvmap: partition` — each branch runs on its own lanes only (gathered), and the
         results are put back lane by lane: for a branch far more expensive than the other and taken by
@@ -24,6 +26,7 @@ class PartitionMixin:
             raise cx.fail("in-place writes in a partitioned `if`")
         truth = self.truthy(test, node.test)
         cond = truth if isinstance(truth, ast.Name) else cx.temp(truth, "cond")
+        assert isinstance(cond, ast.Name)  # cx.temp names it: the walker never runs while a rule infers
         env0, renames0 = self.env, dict(self.renames)
         lanes_t, lanes_e = cx.namer.fresh("lanes_then"), cx.namer.fresh("lanes_else")
         cx.pending.append(ast.Assign([ast.Name(lanes_t, ast.Store())], cx.expr("np.flatnonzero(c)", c=cond)))
@@ -34,7 +37,7 @@ class PartitionMixin:
         code = then["code"] + orelse["code"]
         live = self.live_after(node)
         for name in _ordered(then["stores"], orelse["stores"]):
-            parts = []
+            parts: list[tuple[ast.Name, Val, str] | None] = []
             for br, _lanes in ((then, lanes_t), (orelse, lanes_e)):
                 if name in br["stores"]:
                     v = br["env"][name]
@@ -56,7 +59,8 @@ class PartitionMixin:
                         node,
                     )
                 continue
-            (a, va, ka), (b, vb, kb) = parts
+            # no None in `parts`: continued above
+            (a, va, ka), (b, vb, kb) = cast("list[tuple[ast.Name, Val, str]]", parts)
             call = cx.expr(
                 "av__.merge_lanes(c, t, a, e, b, kinds)",
                 c=ast.Name(cond.id, ast.Load()),
@@ -74,7 +78,7 @@ class PartitionMixin:
             if name == RET and self.branch is None:
                 self.renames[RET] = target
             stmt = ast.Assign([ast.Name(target, ast.Store())], call)
-            stmt._user_line = node.lineno
+            tag_line(stmt, node.lineno)
             code.append(stmt)
         if RET in self.env and self.branch is None and (RET in then["stores"] or RET in orelse["stores"]):
             ret = self.env.pop(RET)
@@ -83,7 +87,7 @@ class PartitionMixin:
             code.append(ast.Return(ast.Name(self.code_name(RET), ast.Load())))
         return code
 
-    def gathered_block(self, body, lanes: str, suffix: str):
+    def gathered_block(self, body, lanes: str, suffix: str) -> BranchResult:
         """`body` on the lanes `lanes` only: batched inputs gathered (`x_then = x[lanes_then]`)."""
         cx = self.cx
         outer_branch = self.branch
@@ -112,7 +116,7 @@ class PartitionMixin:
             code = self.block(body)
         finally:
             self.masked -= 1
-            result = {"env": self.env, "stores": self.branch["stores"]}
+            result: BranchResult = {"code": [], "env": self.env, "stores": self.branch["stores"]}
             inner_batch = cx.batch_name
             self.branch = outer_branch
             self.env, self.renames, cx.batch_name = saved
@@ -124,15 +128,15 @@ class PartitionMixin:
                 ),
             )
         for s in pre:
-            s._user_line = body[0].lineno if body else 0
+            tag_line(s, body[0].lineno if body else 0)
         code = pre + code
         if code:
-            placeholders = [
+            placeholders: list[ast.stmt] = [
                 ast.Assign([ast.Name(c, ast.Store())], _placeholder(result["env"].get(n)))
                 for n, c in result["stores"].items()
             ]
             guard = ast.If(cx.expr("i.size", i=ast.Name(lanes, ast.Load())), code, placeholders)
-            guard._user_line = code[0]._user_line
+            tag_line(guard, user_line(code[0]))
             code = [guard]
         result["code"] = code
         return result

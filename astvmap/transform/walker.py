@@ -1,0 +1,146 @@
+"""The walker's shared state: what the mixins of the `Vectorizer` (vectorize.py) read and write, and the
+methods they call on each other, declared once.
+
+`Walker` is the base of every mixin. Its fields are set by `Vectorizer.__init__` and `Vectorizer.run`;
+its methods are declared for the type checker only (`if TYPE_CHECKING:`), so at run time the class is
+empty and every method resolves to its one implementation in a mixin or in the `Vectorizer`.
+"""
+
+from __future__ import annotations
+
+import ast
+from typing import TYPE_CHECKING, NotRequired, TypedDict
+
+if TYPE_CHECKING:
+    from ..frontend.source import FunctionSource
+    from ..rules.values import Operand, Val
+    from .callsites import CallSite, InnerVmap
+    from .context import Context
+    from .expressions import LocalFunction
+
+USER_LINE = "_user_line"  # the user line a generated statement came from (codegen/emit.py reads it)
+VALS = "_vals"  # the Vals of the names a statement assigns (`astvmap show --annotate`)
+
+
+def tag_line(node: ast.AST, line: int) -> None:
+    """Record on a generated node the user line it came from (a marker the AST classes do not declare)."""
+    setattr(node, USER_LINE, line)
+
+
+def user_line(node: ast.AST) -> int:
+    """The user line recorded on a generated node by `tag_line`."""
+    return getattr(node, USER_LINE)
+
+
+class Branch(TypedDict):
+    """The batched branch being rewritten (`Walker.branch`): the generated names its stores write
+    (user name -> name), the suffix of those names, and for a masked branch its lanes, the renames
+    outside it and the names it borrowed (user name -> (borrowed name, mask))."""
+
+    stores: dict[str, str]
+    suffix: str
+    mask: NotRequired[ast.expr | None]
+    outer: NotRequired[dict[str, str]]
+    borrowed: NotRequired[dict[str, tuple[str, ast.expr]]]
+
+
+class BranchResult(TypedDict):
+    """A rewritten branch (`masked_block`, `gathered_block`): its code, env and stores."""
+
+    code: list[ast.stmt]
+    env: dict[str, Val]
+    stores: dict[str, str]
+
+
+class Walker:
+    """The walker's shared state, and the methods one mixin calls on another (declared for the type
+    checker only: each is implemented once, in the mixin or `Vectorizer` named beside it)."""
+
+    cx: Context
+    env: dict[str, Val]  # user name -> Val
+    renames: dict[str, str]  # user name -> name in generated code (branches, masks)
+    branch: Branch | None  # the batched branch being rewritten (controlflow.py)
+    masked: int  # depth of batched branches and loops on batched tests
+    loops: list[ast.AST]  # the enclosing loops (liveness: their next iteration)
+    _extra_live: set[str]  # names read after the statement form of an `a if c else b`
+    rest_stack: list[list[ast.stmt]]  # statements after each enclosing one (liveness)
+    loop_masks: list[int]  # `masked` depth where each enclosing loop starts
+    fdef: ast.FunctionDef | None
+    fdef_params: set[str]  # the parameters of the function being rewritten
+    in_loop: int  # > 0 while a loop body is rewritten (fixed_point)
+    returns: list[Val]  # the Vals of the returns met so far
+    return_sites: list[tuple[ast.AST, Val]]  # (node, Val) of each return
+    ret_target: Val | None  # the Val every return is promoted to (when some are batched)
+    unmapped_params: set[str]
+    aligned_value: ast.expr | None  # set by a write whose value must be aligned to the selection
+
+    if TYPE_CHECKING:
+        # Vectorizer (vectorize.py)
+        def block(self, stmts: list[ast.stmt]) -> list[ast.stmt]: ...
+
+        def stmt(self, node: ast.stmt) -> list[ast.stmt]: ...
+
+        def bind_target(self, target: ast.expr, value: Operand, store_only: bool = False) -> ast.expr: ...
+
+        # ExpressionsMixin (expressions.py)
+        def expr(self, node: ast.expr) -> Operand: ...
+
+        def exprs(self, nodes: list[ast.expr]) -> list[Operand]: ...
+
+        def iteration(self, it: Operand, node: ast.expr) -> tuple[ast.expr, Val]: ...
+
+        # ControlFlowMixin (controlflow.py)
+        def code_name(self, name: str) -> str: ...
+
+        def store_name(self, name: str) -> str: ...
+
+        def live_after(self, node: ast.AST) -> set[str]: ...
+
+        def truthy(self, test: Operand, node: ast.expr) -> ast.expr: ...
+
+        def writes_forbidden(self, body: list[ast.stmt], allow_subscripts: bool = False) -> bool: ...
+
+        def batched_ifexp(self, node: ast.IfExp, test: Operand) -> Operand: ...
+
+        def bool_fast_path(self, node: ast.BoolOp, values: list[Operand]) -> Operand | None: ...
+
+        # PartitionMixin (partition.py), WhileMixin (while_loop.py), WritesMixin (writes.py)
+        def partitioned_if(self, node: ast.If, test: Operand) -> list[ast.stmt]: ...
+
+        def batched_while(self, node: ast.While, test: Operand) -> list[ast.stmt]: ...
+
+        def per_lane_index(self, index: Operand) -> ast.Tuple | None: ...
+
+        # CallsMixin (calls.py)
+        def apply(
+            self,
+            fn: object,
+            args: list[Operand],
+            kwargs: dict[str, Operand],
+            node: ast.AST,
+            syntax: ast.AST | None = None,
+            method: str | None = None,
+            fn_node: ast.expr | None = None,
+        ) -> Operand: ...
+
+        def fallback(
+            self, site: CallSite, reason: str, fn_node: ast.expr | None = None, defer: bool = False
+        ) -> Operand: ...
+
+        def attribute_rule(self, node: ast.Attribute, base: Operand) -> Operand: ...
+
+        def call_object(
+            self,
+            obj: object,
+            fn_node: ast.expr,
+            args: list[Operand],
+            kwargs: dict[str, Operand],
+            node: ast.AST,
+        ) -> Operand: ...
+
+        # NestingMixin (nesting.py)
+        def lift(self, local: LocalFunction) -> tuple[FunctionSource, list[str]]: ...
+
+        def nested_call(
+            self, node: ast.AST, inner: InnerVmap, args: list[Operand], kwargs: dict[str, Operand]
+        ) -> Operand: ...

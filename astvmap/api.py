@@ -540,9 +540,9 @@ class _RootContext:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.stack = ()
+        self.stack: tuple[Any, ...] = ()
         self.deps: list[Any] = []
-        self.filename = None
+        self.filename: str | None = None
 
 
 class _LoopSpec:

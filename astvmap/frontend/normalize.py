@@ -17,9 +17,13 @@ from __future__ import annotations
 import ast
 import copy
 
+from ..kit.naming import Namer
 
-def run(fdef: ast.FunctionDef) -> ast.FunctionDef:
-    body = _loop_returns(fdef.body, [0])
+
+def run(fdef: ast.FunctionDef, namer: Namer | None = None) -> ast.FunctionDef:
+    """The function with a single exit per branch; the flags of lowered loop returns are fresh names
+    from `namer` (never one of the user's: a parameter may be called `returned`)."""
+    body = _loop_returns(fdef.body, namer if namer is not None else Namer.for_tree(fdef))
     if body is fdef.body and not any(isinstance(n, ast.If) and _has_return(n) for n in ast.walk(fdef)):
         return fdef
     new = copy.copy(fdef)
@@ -27,7 +31,7 @@ def run(fdef: ast.FunctionDef) -> ast.FunctionDef:
     return new
 
 
-def _loop_returns(stmts, counter):
+def _loop_returns(stmts, namer: Namer):
     """A `return v` inside a loop becomes `returned = True; result = v; break`, and the loop is followed
     by `if returned: return result` (the rest of the block then moves into its else, below):
 
@@ -50,9 +54,7 @@ def _loop_returns(stmts, counter):
             and _returns_in(s.body, loop_depth=0)
             and not _returns_in(s.body, loop_depth=1, nested_only=True)
         ):
-            counter[0] += 1
-            k = "" if counter[0] == 1 else f"_{counter[0]}"
-            flag, value = f"returned{k}", f"result{k}"
+            flag, value = namer.fresh("returned"), namer.fresh("result")
             loop = copy.copy(s)
             loop.body = _replace_returns(s.body, flag, value)
             init = _at(

@@ -33,13 +33,15 @@ _RUNTIME_FILES = {os.path.join(_OWN, "runtime.py")}  # runtime_lanes.py is plain
 
 
 def is_library_code(fn) -> bool:
+    """Whether calls to `fn` are never rewritten. astvmap's own files other than runtime.py are rewritten
+    wherever astvmap is installed (a wheel puts them among the installed packages): runtime_lanes.py's
+    control-flow helpers must batch under an enclosing vmap, and so must the benchmark workloads."""
     code = getattr(fn, "__code__", None)
-    return (
-        code is None
-        or code.co_filename.startswith(_LIBRARY_DIRS)
-        or code.co_filename.startswith("<frozen")
-        or code.co_filename in _RUNTIME_FILES
-    )
+    if code is None:
+        return True
+    if code.co_filename.startswith(_OWN + os.sep):
+        return code.co_filename in _RUNTIME_FILES
+    return code.co_filename.startswith(_LIBRARY_DIRS) or code.co_filename.startswith("<frozen")
 
 
 class CallsMixin(NestingMixin):

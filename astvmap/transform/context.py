@@ -8,7 +8,7 @@ Rules build expressions with `ctx.expr("np.sum(x, axis=k)", x=..., k=...)`, ask 
 from __future__ import annotations
 
 import ast
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
@@ -26,8 +26,22 @@ if TYPE_CHECKING:
 class Settings:
     __slots__ = ("fallback", "label", "randomness")
 
-    def __init__(self, fallback="warn", randomness="error", label="vmap"):
+    def __init__(self, fallback: str = "warn", randomness: str = "error", label: str = "vmap") -> None:
         self.fallback, self.randomness, self.label = fallback, randomness, label
+
+
+class ParentContext(Protocol):
+    """What a nested specialization reads of the context it is made in: a `Context`, or at the top of a
+    vmap of a vmap, the call's stand-in (api._RootContext)."""
+
+    @property
+    def settings(self) -> Settings: ...
+    @property
+    def stack(self) -> tuple: ...
+    @property
+    def deps(self) -> list: ...
+    @property
+    def filename(self) -> str | None: ...
 
 
 class Context:

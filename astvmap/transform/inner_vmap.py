@@ -20,11 +20,13 @@ from ..frontend.source import FunctionSource, function_source, unwrap
 from ..kit.naming import Namer
 from ..kit.origins import Origin
 from ..rules.values import Kind, Val
-from .context import Context
+from .context import ParentContext
 from .specialize import _Specializer, core
 
 
-def full_source(fun, n_lifted: int, in_axes, out_axes, axis_size, arg_vals: list, parent: Context, node):
+def full_source(
+    fun, n_lifted: int, in_axes, out_axes, axis_size, arg_vals: list, parent: ParentContext, node
+):
     """The complete batched function of `vmap(fun, in_axes, out_axes)` for per-example arguments of Vals
     `arg_vals` (as one outer example sees them), as a FunctionSource a further vmap can rewrite:
     entry moves, the core call, exit moves and broadcasts, all in plain NumPy."""

@@ -25,7 +25,7 @@ from ..frontend import fence
 from ..frontend.source import ASTVMAP_SOURCE, FunctionSource
 from ..kit.origins import Origin
 from ..rules.values import Kind, Val
-from .context import Context, Settings
+from .context import Context, ParentContext, Settings
 from .vectorize import Vectorizer
 
 
@@ -132,7 +132,7 @@ def _valid(spec: Specialization, src: FunctionSource) -> bool:
 def core(
     src: FunctionSource,
     vals: dict,
-    parent: Context | None = None,
+    parent: ParentContext | None = None,
     settings: Settings | None = None,
     use_cache: bool = True,
     axes: str | None = None,
@@ -194,7 +194,7 @@ def core(
     spec.user_filename = src.origin.filename
     setattr(fn, ASTVMAP_SOURCE, spec.source)
     if parent is not None:
-        parent.deps += list(cx.deps)
+        parent.deps.extend(cx.deps)
     for (line, _), msg in sorted(cx.fallback_sites.items()):
         warnings.warn_explicit(f"{settings.label}: {msg}", PerformanceWarning, src.origin.filename, line)
     if use_cache:

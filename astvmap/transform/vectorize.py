@@ -54,7 +54,7 @@ class Vectorizer(
     # ---- the function ----------------------------------------------------------------------------
     def run(self, fdef: ast.FunctionDef, params: dict[str, Val]):
         cx = self.cx
-        fdef = normalize.run(fdef)
+        fdef = normalize.run(fdef, cx.namer)
         self.fdef = fdef
         self.fdef_params = {a.arg for a in ast.walk(fdef.args) if isinstance(a, ast.arg)}
         self.unmapped_params = {n for n, v in params.items() if not v.batched and v.kind == Kind.ARRAY}

@@ -216,3 +216,39 @@ def test_swaps_between_calls_from_several_threads():
             t.join()
         SCALE = 1.0
     assert not errors, errors[:1]
+
+
+# --------------------------------------------------------------------------- attribute reads
+
+
+class Config:
+    w = np.ones(3)
+
+
+CFG = Config()
+
+
+def scaled_by_config(x):
+    return x * CFG.w
+
+
+def scaled_by_module(x):
+    return x * np.e * CFG.w.sum()
+
+
+def test_an_attribute_read_is_a_dependency_like_a_global():
+    X = np.arange(6.0).reshape(2, 3)
+    g = vmap(scaled_by_config)
+    try:
+        np.testing.assert_array_equal(g(X), X * 1.0)
+        CFG.w = np.arange(12.0).reshape(4, 3)  # another rank: the code made for rank 1 no longer fits
+        np.testing.assert_array_equal(g(X), loop_vmap(scaled_by_config, 0, 0, (X,)))
+        CFG.w = np.full(3, 2.0)  # the same rank again: values are read at call time
+        np.testing.assert_array_equal(g(X), X * 2.0)
+        specs = len(g._specs)
+        for k in range(5):  # a training loop reassigning cfg.w keeps its specialization
+            CFG.w = np.full(3, float(k))
+            np.testing.assert_array_equal(g(X), X * float(k))
+        assert len(g._specs) == specs
+    finally:
+        CFG.w = np.ones(3)

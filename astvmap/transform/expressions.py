@@ -115,6 +115,8 @@ class ExpressionsMixin(Walker):
                 obj = getattr(base.static, node.attr)
             except AttributeError:
                 return Operand(ast.Attribute(base.node, node.attr, ast.Load()), UNKNOWN)
+            # `cfg.w`, `mod.W`: a dependency like a global (the object may be given a new value)
+            self.cx.deps.append(("attr", base.static, node.attr, obj))
             return Operand(ast.Attribute(base.node, node.attr, ast.Load()), val_of(obj), obj)
         return self.attribute_rule(node, base)
 

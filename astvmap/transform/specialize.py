@@ -111,6 +111,11 @@ def _valid(spec: Specialization, src: FunctionSource) -> bool:
     for where, scope, name, sig, seen in spec.deps:
         if where == "global":
             obj = scope.get(name, _MISSING)
+        elif where == "attr":
+            try:
+                obj = getattr(scope, name, _MISSING)
+            except Exception:  # a property that raises now
+                obj = _MISSING
         elif where == "topcell":
             cell = src.cells.get(name)
             try:
@@ -227,6 +232,9 @@ def _rebound(spec, src):
 def _deps(cx: Context, top: FunctionSource) -> list:
     out = []
     for where, src, name, obj in cx.deps:
+        if where == "attr":  # src is the object whose attribute was read
+            out.append(("attr", src, name, signature(obj), obj))
+            continue
         if src.generated and where == "cell":
             continue  # our own free names: fixed when the code was made
         if where == "global":

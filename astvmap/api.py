@@ -119,7 +119,9 @@ def vmap(
     "error" raises instead. `randomness` (for `np.random` draws): "error", "different" (independent draws
     per example) or "same" (one draw shared by every example), as in torch.func.vmap. `jit=True` (or a
     dict of options) compiles with Numba (the `jit` extra): see astvmap/backends/numba.py. `chunk_size=N`
-    bounds memory: the batch runs N examples at a time and the results are joined. `check=k` compares k
+    bounds memory: the batch runs N examples at a time and the results are joined (also under `jit`); the
+    result is the unchunked call's, bit for bit, so with `randomness` "different" or "same" the batch
+    runs whole (its draws are made for the whole batch at once). `check=k` compares k
     sampled examples of every call with the loop and raises on a difference (astvmap/safety.py);
     `astvmap.disable()` or `ASTVMAP_DISABLE=1` runs every vmapped function as the loop."""
     if fun is None:
@@ -294,7 +296,20 @@ class VmappedFunction(Generic[P, R]):
         call = self.prepare(args, kwargs)
         spec = self.specialization(call)
         self._last = spec
-        if self.chunk_size and self.chunk_size < call.B and not isinstance(spec, _LoopSpec):
+        return self.run_batched(call, spec)
+
+    def run_batched(self, call: Call, spec: Spec) -> Any:
+        """A prepared call on its NumPy specialization, `chunk_size` examples at a time where that applies
+        (also what the Numba backend falls back to). The whole function as the loop needs no chunks (it
+        makes no batch-sized temporaries). With `randomness` other than "error" the batch runs whole: a
+        draw is one call for the whole batch, and per chunk the draws of several sites would interleave
+        differently (a chunked call must equal the unchunked one bit for bit)."""
+        if (
+            self.chunk_size
+            and self.chunk_size < call.B
+            and not isinstance(spec, _LoopSpec)
+            and self._settings.randomness == "error"
+        ):
             return self._run_chunks(call, spec)
         return self.run_numpy(call, spec)
 

@@ -34,13 +34,20 @@ The heuristic (measured, single thread, B=100,000, hand NumPy = 1.00; README "Nu
 overrides the heuristic (used by the tests and the benchmark).
 
 When the heuristic picks a plain loop but it cannot be built, the call runs the NumPy code, with one
-`astvmap.PerformanceWarning` per specialization: Numba fails to compile the function, the function calls
-another Python function, reads a global that is neither a module (numpy, math, cmath), a Numba function,
-nor a number/array/tuple of those, draws random numbers or prints (their batched semantics differ from a
-compiled loop's), takes or returns lists or dicts, or has `out_axes=None`. The first time a plan is built
-the plain Python function also runs once on a copy of example 0, and the compiled result must equal it
-(dtype, shape, values); if not, NumPy. A batch of size 0 always runs the NumPy code. An example that
-fails inside the compiled loop is re-run in Python, which raises the user's error (`numba_plan`).
+`astvmap.PerformanceWarning` per specialization and reason: Numba fails to compile the function, the
+function calls another Python function, reads a global that is neither a module (numpy, math, cmath), a
+Numba function, nor a number/array/tuple of those, draws random numbers or prints (their batched semantics
+differ from a compiled loop's), takes or returns lists or dicts, has `out_axes=None`, or may write into a
+global or an unmapped argument (shared by every example). On every call the plain Python function runs on
+example 0 (on copies of what it may write) and the compiled example 0 must equal it (dtype, shape, values);
+if not, NumPy, for this call only: what runs never depends on an earlier call (NOTE [one call decides] in
+numba_plan.py). A batch of size 0 always runs the NumPy code. An example that fails inside the compiled
+loop is re-run in Python, which raises the user's error (`numba_plan`).
+
+Writes into mapped arguments (`x[0] = ...`) run on copies, kept only when the whole batch succeeded (NOTE
+[compiled writes] in numba_writes.py). `chunk_size` bounds temporaries as without jit: the compiled driver
+runs a chunk at a time into the result (staging buffers, copies and failure marks are a chunk's), and a
+fall back to NumPy runs the chunked NumPy code; a chunked call equals the unchunked one bit for bit.
 
 Globals the function reads (`W`, `b`) are passed to the compiled function as arguments, read afresh on
 every call (Numba would otherwise freeze them as constants, also in its disk cache).
@@ -64,8 +71,17 @@ import numpy as np
 
 from ..errors import PerformanceWarning
 from .numba_codegen import _Ineligible, cache_dir  # noqa: F401 (public)
-from .numba_fuse import NotFused
-from .numba_plan import CompiledFailed, FusedPlan, LoopPlan, StalePlan
+from .numba_plan import (
+    CompiledFailed,
+    FusedPlan,
+    Job,
+    LoopPlan,
+    Mismatch,
+    NoReference,
+    Static,
+    result_signature,
+    signature,
+)
 
 _OPTIONS = {"parallel": True, "fastmath": False, "cache": True, "strategy": "auto"}
 _STRATEGIES = ("auto", "loop", "numpy")
@@ -106,8 +122,11 @@ class Backend:
         self.strategy: str | None = None  # of the last call: "loop" or "numpy" (None before the first call)
         self.fused = False  # the last call's loop was the allocation-free lowering
         self._choice: dict = {}  # id(spec) -> the heuristic's "loop" or "numpy"
-        self._plans: dict = {}  # (id(spec), layout[, shapes]) -> LoopPlan | FusedPlan | None (NumPy)
-        self._numpy_calls: set = set()  # (id(spec), per-example shapes) whose plans are all None
+        self._static: dict = {}  # id(spec) -> numba_plan.Static, or the _Ineligible it raised
+        # plans by what they were compiled for (NOTE [one call decides] in numba_plan.py); None: cannot be
+        self._fused_plans: dict = {}
+        self._loop_plans: dict = {}
+        self._warned: set = set()  # (id(spec), reason) of the fall backs warned about
         self._sig = None
         self._keep: list = []
         self.last_text: str | None = None
@@ -121,71 +140,107 @@ class Backend:
             return vm.call_numpy(args, kwargs)
         spec = vm.specialization(call)
         vm._last = spec
+        if self.options["strategy"] != "numpy":
+            done, out = self._compiled(spec, call)
+            if done:
+                return out
+        self.strategy, self.fused, self.last_text = "numpy", False, None
+        return vm.run_batched(call, spec)  # chunked as without jit
+
+    def _compiled(self, spec, call):
+        """(True, result) of the call on a compiled loop, or (False, None) for the NumPy code. The lowered
+        (fused) plan is tried first; then, where the heuristic asked for a loop, the plain per-example
+        function. What decides is this call alone (NOTE [one call decides] in numba_plan.py)."""
         choice = self._choice.get(id(spec))
         if choice is None:
             choice = self._choice[id(spec)] = self.choose(spec, call)
             self._keep.append(spec)
-        # calls already known to end in NumPy skip the argument layout (a few microseconds a call)
-        known = (id(spec), tuple(leaf.shape[1:] for leaf in call.leaves))
-        if self.options["strategy"] != "numpy" and known not in self._numpy_calls:
+        try:
+            layout, flat = _layout(self, call)
+            static = self._static_of(spec)
+            job = Job(self.vmapped, static, layout, flat)
+        except _Ineligible as e:
+            if choice == "loop":
+                self._fallback(str(e), spec)
+            return False, None
+        B = call.B
+        chunk = min(self.vmapped.chunk_size or B, B)
+        for build in (self._fused_plan, self._plan):
             try:
-                layout, flat = _layout(self, call)
-            except _Ineligible as e:
-                layout, flat = ("ineligible", str(e)), None
-            for attempt in range(2):  # a second one only after a global changed shape
-                plan = self._loop_plan(spec, call, layout, flat, choice)
+                plan = build(spec, static, job, choice)
                 if plan is None:
-                    self._numpy_calls.add(known)
-                    break
-                try:
-                    out = plan.run(vm, call, flat)
-                except StalePlan:
-                    if attempt == 0:
-                        self._plans.pop(_fused_key(spec, layout, flat), None)
-                        continue
-                    self._fallback("a global changed while the call ran")
-                except CompiledFailed as e:
-                    self._fallback(str(e))
-                else:
-                    self.strategy, self.fused, self.last_text = "loop", plan.fused, plan.text
-                    return out
-                break
-        self.strategy, self.fused, self.last_text = "numpy", False, None
-        return vm.run_numpy(call, spec)
+                    continue
+                out = plan.run(self.vmapped, call, job, chunk)
+            except NoReference:  # Python raises on example 0: so will the NumPy code
+                return False, None
+            except Mismatch as e:
+                if plan.fused:
+                    continue  # the plain loop may still do
+                self._fallback(str(e))
+            except CompiledFailed as e:
+                self._fallback(str(e))
+            else:
+                self.strategy, self.fused, self.last_text = "loop", plan.fused, plan.text
+                return True, out
+            break
+        return False, None
 
-    def _loop_plan(self, spec, call, layout, flat, choice):
-        """The compiled loop for this call, or None for the NumPy code. The lowered (fused) plan is tried
-        first, keyed by the per-example shapes it was lowered for; then, where the heuristic asked for a
-        loop, the plain per-example function."""
-        if layout[0] != "ineligible":
-            key = _fused_key(spec, layout, flat)
-            if key not in self._plans:
-                self._plans[key] = self._fused_plan(spec, call, layout, flat)
-            plan = self._plans[key]
-            if plan is not None:
-                return plan
+    def _static_of(self, spec):
+        found = self._static.get(id(spec))
+        if found is None:
+            try:
+                found = Static(self.vmapped)
+            except _Ineligible as e:
+                found = e
+            self._static[id(spec)] = found
+            self._keep.append(spec)
+        if isinstance(found, _Ineligible):
+            raise found
+        return found
+
+    def _fused_plan(self, spec, static, job, choice):
+        """A FusedPlan when the lowering applies and pays (module docstring, rule 0), else None. Keyed by
+        what it is lowered for; the result's rank and kind are the specialization's where it knows them
+        (then a call that ends in NumPy never runs Python's example 0), else example 0's."""
+        out = _result_kind(spec)
+        shapes = tuple(np.shape(v) for v in job.flat)
+        sig = tuple(signature(v) for v in job.extra)
+        key = (id(spec), job.layout, shapes, sig, out or result_signature(job.ref))
+        if key not in self._fused_plans:
+            try:
+                fused = FusedPlan.lowering(static, job, out)
+            except NoReference:
+                raise
+            except Exception:  # NotFused, _Ineligible, or a lowering bug: the other strategies stay right
+                fused = None
+            if fused is not None and self.options["strategy"] == "auto" and not _fused_pays(fused):
+                fused = None
+            self._fused_plans[key] = fused and self._build_fused(spec, static, job, fused)
+        return self._fused_plans[key]
+
+    def _build_fused(self, spec, static, job, fused):
+        job.ref  # noqa: B018 (found before the try: NoReference is this call's, never the plan's)
+        try:
+            return FusedPlan.build(self, static, spec, job, fused)
+        except Exception:
+            return None
+
+    def _plan(self, spec, static, job, choice):
+        """The plain compiled loop, where the heuristic asked for a loop, else None."""
         if choice != "loop":
             return None
-        key = (id(spec), layout)
-        if key not in self._plans:
-            self._plans[key] = self._plan(spec, call, layout, flat)
-        return self._plans[key]
-
-    def _fused_plan(self, spec, call, layout, flat):
-        """A FusedPlan when the lowering applies and pays (module docstring, rule 0), else None."""
-        try:
-            lowered = FusedPlan.lowering(self, layout, flat)
-        except (NotFused, _Ineligible):
-            return None
-        except Exception:
-            return None
-        fused = lowered[0]
-        if self.options["strategy"] == "auto" and not _fused_pays(fused):
-            return None
-        try:
-            return FusedPlan.build(self, spec, call, layout, flat, lowered)
-        except Exception:
-            return None
+        key = (id(spec), job.layout, result_signature(job.ref, shapes=False))  # NoReference: no plan
+        if key not in self._loop_plans:
+            try:
+                plan = LoopPlan.build(self, static, spec, job)
+            except _Ineligible as e:
+                plan = None
+                self._fallback(str(e), spec)
+            except Exception as e:
+                plan = None
+                self._fallback(f"Numba could not compile it ({type(e).__name__}: {_first_line(e)})", spec)
+            self._loop_plans[key] = plan
+        return self._loop_plans[key]
 
     def describe(self, args, kwargs) -> str:
         """What `astvmap show --jit` prints: the strategy for these example arguments and the code that
@@ -208,23 +263,30 @@ class Backend:
             return forced
         return choose(spec, call)
 
-    def _plan(self, spec, call, layout, flat):
-        try:
-            if layout[0] == "ineligible":
-                raise _Ineligible(layout[1])
-            return LoopPlan.build(self, spec, call, layout, flat)
-        except _Ineligible as e:
-            self._fallback(str(e))
-        except Exception as e:
-            self._fallback(f"Numba could not compile it ({type(e).__name__}: {_first_line(e)})")
-        return None
-
-    def _fallback(self, why: str):
+    def _fallback(self, why: str, spec=None):
+        """Warn that this call runs the NumPy code; with `spec`, once per specialization and reason (what is
+        found from the specialization and the argument types is found again, and is quiet, on every call)."""
+        if spec is not None:
+            if (id(spec), why) in self._warned:
+                return
+            self._warned.add((id(spec), why))
         warnings.warn(
             f"{self.vmapped.label}: jit fell back to the batched NumPy code: {why}",
             PerformanceWarning,
-            stacklevel=5,
-        )  # the user's call of the vmapped function
+            stacklevel=_user_level(),
+        )
+
+
+def _user_level() -> int:
+    """The stacklevel of the first frame outside astvmap (the user's call of the vmapped function)."""
+    import os
+
+    package = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    frame: types.FrameType | None = sys._getframe(1)
+    level = 1
+    while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(package + os.sep):
+        frame, level = frame.f_back, level + 1
+    return level
 
 
 def _first_line(e: Exception) -> str:
@@ -256,13 +318,16 @@ _FUSED_MACS_MAX = 4096  # rule 0: a bigger contraction with a shared operand is 
 _FUSED_EXTENT_MAX = 64  # rule 0: NumPy's SIMD/BLAS win from here on (custom_dot D=256)
 
 
+def _result_kind(spec) -> tuple[int, str] | None:
+    """The per-example result's rank and lowering kind ("f", "i", "b") as the specialization knows them."""
+    val = getattr(spec, "out_val", None)
+    if val is None or val.ndim is None or not val.numeric or val.dtype not in ("f", "i", "b"):
+        return None
+    return (val.ndim, val.dtype)
+
+
 def _fused_pays(fused) -> bool:
     return fused.transcendental == 0 and fused.macs <= _FUSED_MACS_MAX and fused.longest < _FUSED_EXTENT_MAX
-
-
-def _fused_key(spec, layout, flat):
-    """A fused plan's key: its sizes are the per-example shapes it was lowered for."""
-    return id(spec), layout, tuple(np.shape(v) for v in flat)
 
 
 def _all_scalar(val) -> bool:

@@ -66,6 +66,7 @@ class Fused:
     macs: int = 0  # multiply-adds of contractions with an unmapped operand (static sizes)
     longest: int = 0  # the longest static extent a contraction or reduction runs over
     stages: list = field(default_factory=list)  # (text of `_av_pe_s<j>`, ufunc name, per-example shape)
+    out_kind: str = "f"  # the result's kind: "f", "i" or "b" (float64, int64, bool)
 
 
 def _returned_list(fdef, low) -> str | None:
@@ -139,7 +140,8 @@ def lower(
     texts = [
         (_function(f"_av_pe_s{j}", names, lj, k), ufunc, shape) for j, (lj, ufunc, shape) in enumerate(stages)
     ]
-    return Fused(_function("_av_pe", names, low, k), mode, low.transcendental, low.macs, low.longest, texts)
+    text = _function("_av_pe", names, low, k)
+    return Fused(text, mode, low.transcendental, low.macs, low.longest, texts, out_kind)
 
 
 def _passes(fdef, env, mode, mapped, modules, out_rank, unstable):

@@ -72,3 +72,10 @@ def _rebuilder(syntax, fn_node, method):
         return ast.Call(func, list(args), kws)
 
     return rebuild
+
+
+class LocalFunction:
+    """A lambda or nested def of the function being rewritten (a value: lifted when called batched)."""
+
+    def __init__(self, node: ast.FunctionDef | ast.Lambda, name: str) -> None:
+        self.node, self.name = node, name

@@ -8,7 +8,7 @@ Rules build expressions with `ctx.expr("np.sum(x, axis=k)", x=..., k=...)`, ask 
 from __future__ import annotations
 
 import ast
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
@@ -19,8 +19,9 @@ from ..kit.naming import Namer
 from ..rules.values import Kind, Operand, Val
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from .callsites import CallSite
-    from .specialize import _Specializer
 
 
 class Settings:
@@ -28,6 +29,16 @@ class Settings:
 
     def __init__(self, fallback: str = "warn", randomness: str = "error", label: str = "vmap") -> None:
         self.fallback, self.randomness, self.label = fallback, randomness, label
+
+
+class Specializer(Protocol):
+    """What the walker calls back into (specialize._Specializer; a protocol so that this module does not
+    import the one that drives the walker)."""
+
+    @property
+    def core(self) -> Callable[..., Any]: ...
+    @property
+    def full_source(self) -> Callable[..., Any]: ...
 
 
 class ParentContext(Protocol):
@@ -45,7 +56,7 @@ class ParentContext(Protocol):
 
 
 class Context:
-    specializer: _Specializer  # set by specialize.core: the walker calls back into it
+    specializer: Specializer  # set by specialize.core: the walker calls back into it
     return_sites: list[tuple[ast.AST, Val]]  # set by specialize.core from the walker: (node, Val)
 
     def __init__(self, src, settings: Settings, stack=()):

@@ -24,6 +24,7 @@ from ..rules.values import (
     static_value,
     val_of,
 )
+from .callsites import LocalFunction
 from .walker import Walker
 
 BINOPS = {
@@ -55,13 +56,6 @@ CMPOPS = {
     ast.Eq: operator.eq,
     ast.NotEq: operator.ne,
 }
-
-
-class LocalFunction:
-    """A lambda or nested def of the function being rewritten (a value: lifted when called batched)."""
-
-    def __init__(self, node, name):
-        self.node, self.name = node, name
 
 
 class ExpressionsMixin(Walker):

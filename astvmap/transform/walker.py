@@ -14,9 +14,8 @@ from typing import TYPE_CHECKING, NotRequired, TypedDict
 if TYPE_CHECKING:
     from ..frontend.source import FunctionSource
     from ..rules.values import Operand, Val
-    from .callsites import CallSite, InnerVmap
+    from .callsites import CallSite, InnerVmap, LocalFunction
     from .context import Context
-    from .expressions import LocalFunction
 
 USER_LINE = "_user_line"  # the user line a generated statement came from (codegen/emit.py reads it)
 VALS = "_vals"  # the Vals of the names a statement assigns (`astvmap show --annotate`)

@@ -172,13 +172,7 @@ def bind(vm: Vmapped, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Call:
     _check_entries(sig, bound.arguments, param_axes, vm)
     leaves = []
     for name, value in bound.arguments.items():
-        ax = param_axes.get(name)
-        if isinstance(ax, tuple) and len(ax) == 2 and ax[0] == "*":
-            ax = ax[1] if not isinstance(ax[1], int) and ax[1] is not None else (ax[1],) * len(value)
-            if len(ax) != len(value):
-                raise AstvmapError(
-                    f"{vm.label}: in_axes gives {len(ax)} entries for *{name}; got {len(value)} arguments"
-                )
+        ax = _axes_of(name, value, param_axes, vm.label)
         leaves += [(name, path, leaf, a) for path, leaf, a in flatten(value, ax, name, vm.label)]
     sizes: dict[str, tuple[int, tuple[int, ...], int]] = {}
     moved: dict[str, np.ndarray] = {}
@@ -200,36 +194,12 @@ def bind(vm: Vmapped, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Call:
         a %= arr.ndim
         sizes[path] = (arr.shape[a], arr.shape, a)
         moved[path] = np.moveaxis(arr, a, 0) if a else arr
-    if sizes:
-        batch = {s for s, _, _ in sizes.values()}
-        if len(batch) > 1:
-            detail = "; ".join(
-                f"`{p}` has shape {shape}, axis {a} of size {s}" for p, (s, shape, a) in sizes.items()
-            )
-            raise AstvmapError(
-                f"{vm.label}: the mapped arguments have different batch sizes: {detail}. "
-                "Every mapped axis must have the same size"
-            )
-        B = batch.pop()
-        if vm.axis_size is not None and vm.axis_size != B:
-            raise AstvmapError(
-                f"{vm.label}: axis_size={vm.axis_size} but the mapped arguments have batch size {B}"
-            )
-    else:
-        if vm.axis_size is None:
-            raise AstvmapError(
-                f"{vm.label}: no argument is mapped (every in_axes entry is None), so the "
-                "batch size is unknown; pass axis_size="
-            )
-        B = int(vm.axis_size)
+    B = _batch_size(sizes, vm)
     new: dict[str, Any] = {}
     mapped_params = {name for name, _, _, _ in leaves}
     for name, value in bound.arguments.items():
         if name in mapped_params:
-            ax = param_axes.get(name)
-            if isinstance(ax, tuple) and len(ax) == 2 and ax[0] == "*":
-                ax = ax[1] if not isinstance(ax[1], int) and ax[1] is not None else (ax[1],) * len(value)
-            new[name] = rebuild(value, ax, moved, name)
+            new[name] = rebuild(value, _axes_of(name, value, param_axes, vm.label), moved, name)
         else:
             new[name] = value
     bound.arguments.update(new)
@@ -257,6 +227,44 @@ def special_input(value: Any) -> str | None:
         if value.dtype.kind == "O":
             return "an argument is an object array"
     return None
+
+
+def _axes_of(name: str, value: Any, param_axes: dict[str, Any], label: str) -> Any:
+    """The axis tree of one parameter's argument; for `*args` (`("*", axes)`), one entry per element."""
+    ax = param_axes.get(name)
+    if isinstance(ax, tuple) and len(ax) == 2 and ax[0] == "*":
+        ax = ax[1] if not isinstance(ax[1], int) and ax[1] is not None else (ax[1],) * len(value)
+        if len(ax) != len(value):
+            raise AstvmapError(
+                f"{label}: in_axes gives {len(ax)} entries for *{name}; got {len(value)} arguments"
+            )
+    return ax
+
+
+def _batch_size(sizes: dict[str, tuple[int, tuple[int, ...], int]], vm: Vmapped) -> int:
+    """The one batch size of the mapped leaves ({path: (size, shape, axis)}), or `axis_size`."""
+    if not sizes:
+        if vm.axis_size is None:
+            raise AstvmapError(
+                f"{vm.label}: no argument is mapped (every in_axes entry is None), so the "
+                "batch size is unknown; pass axis_size="
+            )
+        return int(vm.axis_size)
+    batch = {s for s, _, _ in sizes.values()}
+    if len(batch) > 1:
+        detail = "; ".join(
+            f"`{p}` has shape {shape}, axis {a} of size {s}" for p, (s, shape, a) in sizes.items()
+        )
+        raise AstvmapError(
+            f"{vm.label}: the mapped arguments have different batch sizes: {detail}. "
+            "Every mapped axis must have the same size"
+        )
+    B = batch.pop()
+    if vm.axis_size is not None and vm.axis_size != B:
+        raise AstvmapError(
+            f"{vm.label}: axis_size={vm.axis_size} but the mapped arguments have batch size {B}"
+        )
+    return B
 
 
 def runtime_vals(

@@ -29,8 +29,10 @@ import numpy as np
 from . import __version__
 from .api import VmappedFunction, vmap
 from .errors import AstvmapError, NotBatchable
+from .frontend.passes import PASSES
 
-STAGES = ("frontend", "normalize", "vectorize", "final")
+# the code as written, after each frontend pass, after all of them, after the walker, as it runs
+STAGES = ("frontend", *(p.name for p in PASSES), "normalize", "vectorize", "final")
 BATCH = 2  # batch size of the example arguments built from --ndims/--shapes
 NDIM_LENGTH = 3  # length of each per-example axis when only a rank is given
 
@@ -113,7 +115,12 @@ def _parser() -> argparse.ArgumentParser:
         metavar="NAME=SHAPE",
         help="per-example shapes, e.g. x=5 w=3,5 (s= for a scalar); containers by path: params.0=64,128",
     )
-    show.add_argument("--stage", choices=STAGES, help="print the function after this pass instead")
+    show.add_argument(
+        "--stage",
+        choices=STAGES,
+        help="print the function at this stage instead: as written (frontend), after one frontend pass "
+        f"({', '.join(p.name for p in PASSES)}) or all of them (normalize), batched (vectorize)",
+    )
     show.add_argument(
         "--annotate",
         action="store_true",
@@ -218,7 +225,7 @@ def _jit_text(vf, shapes) -> str:
 
 def _render(spec, args, seen: set[str]) -> str:
     stages = getattr(spec, "stages", None) or {}  # a whole-function loop fallback has only .text
-    if args.stage in ("frontend", "normalize", "vectorize"):
+    if args.stage not in (None, "final"):
         return stages.get(args.stage, spec.text).rstrip("\n") + "\n"
     texts = [stages.get("annotate", spec.text) if args.annotate else spec.text]
     for fn in _callees(getattr(spec, "callees", ())):

@@ -11,8 +11,9 @@ same before its control-flow rewrite):
 
 Statements after a point that may break or continue run under `if not <flag>`; the loop body as a
 whole runs under `if not broke`. Loops nested inside are left alone (their own breaks are theirs).
-Guarantees: the same behaviour for every input, except that the loop variable keeps running (callers
-check it is not read after the loop).
+Guarantees: the same behaviour for every input, except that the loop variable keeps running: when the
+caller reads it after the loop it passes `counter=(i, at)`, and the lowering records `at = i` where the
+loop broke (the caller then takes `at` for the lanes that broke).
 """
 
 from __future__ import annotations
@@ -36,12 +37,14 @@ def _jumps(stmts):
             yield from _jumps(getattr(s, "body", []))
 
 
-def lower(loop: ast.For | ast.While, broke: str, skip: str) -> tuple[list[ast.stmt], ast.stmt]:
+def lower(
+    loop: ast.For | ast.While, broke: str, skip: str, counter: tuple[str, str] | None = None
+) -> tuple[list[ast.stmt], ast.For | ast.While]:
     """(statements before the loop, the loop with flags instead of jumps)."""
     uses_continue = any(isinstance(j, ast.Continue) for j in _jumps(loop.body))
     uses_break = any(isinstance(j, ast.Break) for j in _jumps(loop.body))
     flags = [broke] * uses_break + [skip] * uses_continue
-    body = _block(loop.body, broke, skip, flags)
+    body = _block(loop.body, broke, skip, flags, counter)
     if uses_break:
         body = [_at(ast.If(_not(broke, loop), body, []), loop)]
     if uses_continue:
@@ -57,11 +60,13 @@ def lower(loop: ast.For | ast.While, broke: str, skip: str) -> tuple[list[ast.st
     return pre, new
 
 
-def _block(stmts, broke, skip, flags):
+def _block(stmts, broke, skip, flags, counter=None):
     out = []
     for i, s in enumerate(stmts):
         if isinstance(s, ast.Break):
             out.append(_at(ast.Assign([ast.Name(broke, ast.Store())], ast.Constant(True)), s))
+            if counter is not None:  # the loop variable where this lane stopped
+                out.append(_at(ast.Assign([ast.Name(counter[1], ast.Store())], _name(counter[0], s)), s))
             return out
         if isinstance(s, ast.Continue):
             out.append(_at(ast.Assign([ast.Name(skip, ast.Store())], ast.Constant(True)), s))
@@ -69,11 +74,11 @@ def _block(stmts, broke, skip, flags):
         if isinstance(s, ast.If) and has_jumps([s]):
             new = ast.If(
                 s.test,
-                _block(s.body, broke, skip, flags) or [ast.Pass()],
-                _block(s.orelse, broke, skip, flags),
+                _block(s.body, broke, skip, flags, counter) or [ast.Pass()],
+                _block(s.orelse, broke, skip, flags, counter),
             )
             out.append(_at(new, s))
-            rest = _block(stmts[i + 1 :], broke, skip, flags)
+            rest = _block(stmts[i + 1 :], broke, skip, flags, counter)
             if rest:
                 test = (
                     _not(flags[0], s)

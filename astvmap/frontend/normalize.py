@@ -1,6 +1,9 @@
-"""Single exit for early returns in `if` branches: the statements after an `if` one of whose branches
-returns move into the other branch, so every `return` ends a branch (then a batched `if` can select the
-returned value per example like any other name).
+"""Single exit: two passes (passes.py) after which every `return` ends a branch, so a batched `if` can
+select the returned value per example like any other name.
+
+`loop_returns`: a `return` in a loop becomes a flag and a `break`, and the loop is followed by
+`if flag: return value` (see its docstring). `single_exit`: the statements after an `if` one of whose
+branches returns move into the other branch:
 
     if x > 0:                      if x > 0:
         return x          ->           return x
@@ -8,32 +11,46 @@ returned value per example like any other name).
     return y * 2                       y = -x
                                        return y * 2
 
-When both branches go on, the rest is copied into both. Returns inside loops are left alone.
-Guarantees: the same behaviour for every input.
+When both branches go on, the rest is copied into both.
+Requires: a fenced `FunctionDef`. Guarantees: the same behaviour for every input; a new tree when
+something changed, else the input itself (the input is never changed).
 """
 
 from __future__ import annotations
 
 import ast
 import copy
+from typing import TYPE_CHECKING
 
 from ..kit.naming import Namer
 
+if TYPE_CHECKING:
+    from .pass_context import PassContext
 
-def run(fdef: ast.FunctionDef, namer: Namer | None = None) -> ast.FunctionDef:
-    """The function with a single exit per branch; the flags of lowered loop returns are fresh names
-    from `namer` (never one of the user's: a parameter may be called `returned`)."""
-    body = _loop_returns(fdef.body, namer if namer is not None else Namer.for_tree(fdef))
-    if body is fdef.body and not any(isinstance(n, ast.If) and _has_return(n) for n in ast.walk(fdef)):
-        return fdef
-    new = copy.copy(fdef)
-    new.body = _block(body)
+
+def loop_returns(tree: ast.FunctionDef, ctx: PassContext) -> ast.FunctionDef:
+    """The pass lowering returns in the function's top-level loops; the flags are fresh names from
+    `ctx.namer` (never one of the user's: a parameter may be called `returned`)."""
+    body = _loop_returns(tree.body, ctx.namer)
+    if body is tree.body:
+        return tree
+    new = copy.copy(tree)
+    new.body = body
+    return new
+
+
+def single_exit(tree: ast.FunctionDef, ctx: PassContext) -> ast.FunctionDef:
+    """The pass moving the statements after each `if` that returns into its other branch."""
+    if not any(isinstance(n, ast.If) and _has_return(n) for n in ast.walk(tree)):
+        return tree
+    new = copy.copy(tree)
+    new.body = _block(tree.body)
     return new
 
 
 def _loop_returns(stmts, namer: Namer):
     """A `return v` inside a loop becomes `returned = True; result = v; break`, and the loop is followed
-    by `if returned: return result` (the rest of the block then moves into its else, below):
+    by `if returned: return result` (single_exit then moves the rest of the block into its else):
 
         for i in range(n):                  returned, result = False, None
             if x[i] > 0:                    for i in range(n):
@@ -45,7 +62,7 @@ def _loop_returns(stmts, namer: Namer):
                                             return -1
 
     Only loops whose returns are not inside a nested loop; the walker lowers the `break` to a per-lane
-    flag when its condition is batched."""
+    flag when its condition is batched (breaks.py)."""
     out, changed = [], False
     for s in stmts:
         if (

@@ -21,7 +21,7 @@ import numpy as np
 from ..codegen.emit import emit
 from ..codegen.loader import load, rebind
 from ..errors import PerformanceWarning
-from ..frontend import fence
+from ..frontend import passes
 from ..frontend.source import ASTVMAP_SOURCE, FunctionSource
 from ..kit.origins import Origin
 from ..rules.values import Kind, Val
@@ -165,11 +165,11 @@ def core(
     stack = (parent.stack if parent is not None else ()) + ((src.code,) if src.code is not None else ())
     cx = Context(src, settings, stack)
     cx.specializer = _SPECIALIZER
-    fence.run(src.fdef, src.origin.filename, settings.label)
-    stages = {"frontend": ast.unparse(src.fdef)}
-    stages["normalize"] = stages["frontend"]
+    frontend = passes.PassContext(cx.namer, src.origin, settings.label)
+    normalized = passes.run(src.fdef, frontend)  # a copy: the cached src.fdef never changes
+    stages = frontend.stages  # "frontend", one entry per pass, "normalize" (after the last pass)
     vectorizer = Vectorizer(cx)
-    fdef, out_val = vectorizer.run(src.fdef, vals)
+    fdef, out_val = vectorizer.run(normalized, vals)
     cx.return_sites = vectorizer.return_sites
     if cx.deferred_errors:
         raise next(iter(cx.deferred_errors.values()))

@@ -17,7 +17,7 @@ import ast
 from typing import cast
 
 from ..kit import templates
-from ..rules.values import Kind, Operand, Val
+from ..rules.values import Kind, Operand, Val, val_of
 from .walker import BranchResult, Walker, tag_line, user_line
 
 RET = "<return>"  # the returned value, as a name a branch assigns
@@ -129,26 +129,6 @@ def risk(nodes, env=None) -> str:
     return level
 
 
-def _loads(nodes) -> list[str]:
-    seen = []
-    for root in nodes:
-        for n in ast.walk(root):
-            if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load) and n.id not in seen:
-                seen.append(n.id)
-    return seen
-
-
-def _stores(nodes) -> list[str]:
-    seen = []
-    for root in nodes:
-        for n in ast.walk(root):
-            if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store) and n.id not in seen:
-                seen.append(n.id)
-            if isinstance(n, ast.Return) and RET not in seen:
-                seen.append(RET)
-    return seen
-
-
 class ControlFlowMixin(Walker):
     """Needs from the walker: env, renames, block(), expr(), cx, fresh code names."""
 
@@ -167,15 +147,9 @@ class ControlFlowMixin(Walker):
         self.renames[name] = stores[name]
         return stores[name]
 
-    def live_after(self, node) -> set[str]:
-        """Names the code may read after `node`: the statements after it in every enclosing block, and
-        the enclosing loops (their next iteration)."""
-        names = set()
-        for rest in self.rest_stack:
-            names |= set(_loads(rest))
-        for loop in self.loops:
-            names |= set(_loads([loop]))
-        return names | self._extra_live
+    def live_after(self, node) -> frozenset[str]:
+        """Names some path after `node` reads before rebinding them (the analysis's liveness)."""
+        return self.facts.live_after(node)
 
     def truthy(self, test: Operand, node) -> ast.expr:
         """The per-example truth value of a batched test, as a bool (B,) array."""
@@ -194,7 +168,7 @@ class ControlFlowMixin(Walker):
     def batched_if(self, node: ast.If, test: Operand):
         if PARTITION in self.cx.src.origin.line(node.lineno):
             return self.partitioned_if(node, test)
-        if self.writes_forbidden(node.body + node.orelse, allow_subscripts=True):
+        if self.changes_forbidden(node.body + node.orelse, allow_items=True) is not None:
             raise self.cx.fail("in-place changes of lists or attributes under a batched condition")
         cx = self.cx
         self.promote_written_arrays(node.body + node.orelse)
@@ -269,7 +243,7 @@ class ControlFlowMixin(Walker):
         safe = level == "none"
         pre = []
         if level == "lanes":
-            for name in _loads(body):
+            for name in self.facts.activity(body).reads:
                 if (
                     name in self.env
                     and self.env[name].batched
@@ -388,35 +362,23 @@ class ControlFlowMixin(Walker):
         """Arrays written under a batched condition hold one value per example from here on: an
         unbatched local one is repeated over the batch before the `if` (an unmapped argument cannot be)."""
         cx = self.cx
-        for root in body:
-            for n in ast.walk(root):
-                targets = (
-                    n.targets
-                    if isinstance(n, ast.Assign)
-                    else [n.target]
-                    if isinstance(n, ast.AugAssign)
-                    else []
+        act = self.facts.activity(body)
+        for name in act.changed("item"):
+            v = self.env.get(name)
+            if v is None or v.batched or v.kind != Kind.ARRAY:
+                continue
+            if name in self.unmapped_params:
+                t = act.sites[(name, "item")]
+                raise cx.error(
+                    f"`{ast.unparse(t)} = ...` under a condition that differs between examples "
+                    f"writes into the unmapped argument `{name}`: the loop would change the one "
+                    f"array all examples share. Copy it first (`{name} = {name}.copy()`) or map it",
+                    t,
                 )
-                for t in targets:
-                    if (
-                        isinstance(t, ast.Subscript)
-                        and isinstance(t.value, ast.Name)
-                        and t.value.id in self.env
-                    ):
-                        name, v = t.value.id, self.env[t.value.id]
-                        if v.batched or v.kind != Kind.ARRAY:
-                            continue
-                        if name in self.unmapped_params:
-                            raise cx.error(
-                                f"`{ast.unparse(t)} = ...` under a condition that differs between examples "
-                                f"writes into the unmapped argument `{name}`: the loop would change the one "
-                                f"array all examples share. Copy it first (`{name} = {name}.copy()`) or map it",
-                                t,
-                            )
-                        code = self.code_name(name)
-                        op = cx.promote(Operand(ast.Name(code, ast.Load()), v), v.with_(batched=True))
-                        cx.pending.append(ast.Assign([ast.Name(code, ast.Store())], op.node))
-                        self.env[name] = op.val
+            code = self.code_name(name)
+            op = cx.promote(Operand(ast.Name(code, ast.Load()), v), v.with_(batched=True))
+            cx.pending.append(ast.Assign([ast.Name(code, ast.Store())], op.node))
+            self.env[name] = op.val
 
     def masked_write(self, target: ast.Subscript, value: Operand, node) -> list[ast.stmt]:
         """`y[i] = v` in a batched branch: only the branch's lanes change,
@@ -469,22 +431,21 @@ class ControlFlowMixin(Walker):
             )
         return out
 
-    def writes_forbidden(self, body, allow_subscripts=False) -> bool:
-        for root in body:
-            for n in ast.walk(root):
-                if isinstance(n, (ast.Assign, ast.AugAssign)):
-                    targets = n.targets if isinstance(n, ast.Assign) else [n.target]
-                    kinds = (ast.Attribute,) if allow_subscripts else (ast.Subscript, ast.Attribute)
-                    if any(isinstance(t, kinds) for tt in targets for t in ast.walk(tt)):
-                        return True
-                if (
-                    isinstance(n, ast.Call)
-                    and isinstance(n.func, ast.Attribute)
-                    and n.func.attr
-                    in ("append", "extend", "pop", "insert", "update", "fill", "sort", "resize")
-                ):
-                    return True
-        return False
+    def changes_forbidden(self, body, allow_items=False) -> ast.AST | None:
+        """The first code in `body` that changes an object in place where lanes cannot be told apart
+        (attributes, in-place methods, and item stores unless `allow_items`), or None. A function of a
+        module (`np.sort(x)`) or a method of a string changes nothing."""
+        act = self.facts.activity(body)
+        hows = ("attr", "method") if allow_items else ("attr", "method", "item")
+        for name in act.changed(*hows):
+            v = self.env.get(name)
+            if v is None and name:
+                found, obj, _ = self.cx.src.resolve(name)
+                v = val_of(obj) if found else None
+            if v is not None and (v.kind == Kind.MODULE or isinstance(v.obj, str)):
+                continue
+            return next(act.sites[(name, h)] for h in hows if (name, h) in act.sites)
+        return None
 
     # ---- expressions ---------------------------------------------------------------------------------
     def batched_ifexp(self, node: ast.IfExp, test: Operand):
@@ -506,14 +467,11 @@ class ControlFlowMixin(Walker):
         for n in ast.walk(stmt):
             if not hasattr(n, "lineno") and isinstance(n, (ast.expr, ast.stmt)):
                 ast.copy_location(n, node)
-        saved_live = self._extra_live
-        self._extra_live = {name}
-        try:
-            if test is None:
-                test = self.expr(test_node)
-            code = self.batched_if_expr(stmt, test)
-        finally:
-            self._extra_live = saved_live
+        # what is live around the lifted `if`: its value, and what the statement it came from needs
+        self.facts.assume(stmt, self.facts.live_before(self.at[-1]) | {name})
+        if test is None:
+            test = self.expr(test_node)
+        code = self.batched_if_expr(stmt, test)
         cx.pending.extend(code)
         return Operand(ast.Name(self.code_name(name), ast.Load()), self.env[name])
 

@@ -50,22 +50,64 @@ class LoopsMixin(Walker):
         self.env, self.renames, self.returns = state[0], state[3], state[4]
         del cx.pending[state[1] :]
         cx.reset_names(state[2])
-        target = getattr(node, "target", None)
-        if isinstance(target, ast.Name) and target.id in self.live_after(node):
-            raise cx.fail(
-                f"the loop variable `{target.id}` is read after a loop that ends at different "
-                "iterations for different examples"
-            )
-        pre, lowered = breaks.lower(node, cx.namer.fresh("broke"), cx.namer.fresh("skip"))
+        counter = self._counter_read_after(node)
+        broke = cx.namer.fresh("broke")
+        pre, lowered = breaks.lower(node, broke, cx.namer.fresh("skip"), counter and counter[:2])
+        if counter is not None:  # `at` starts as any int; `ran` says whether the counter was bound
+            _, at, ran = counter
+            pre += [_assign(at, ast.Constant(0), node), _assign(ran, ast.Constant(False), node)]
+            lowered.body.insert(0, _assign(ran, ast.Constant(True), node))
+        self.facts.substitute(node, [*pre, lowered])
         for s in pre:
             for g in self.stmt(s):
                 tag_line(g, node.lineno)
                 cx.pending.append(g)
         self.loop_masks.append(self.masked)
         try:
-            return visit(lowered)
+            code = visit(lowered)
         finally:
             self.loop_masks.pop()
+        return code if counter is None else code + self._counter_after_break(node, counter, broke)
+
+    def _counter_read_after(self, node) -> tuple[str, str, str] | None:
+        """(loop variable, its value where each lane broke, whether it was bound) for a `for` over a
+        `range` whose variable is read after the loop; None when it is not read after it."""
+        target = getattr(node, "target", None)
+        if not isinstance(target, ast.Name) or target.id not in self.live_after(node):
+            return None
+        it = node.iter
+        found, obj, _ = (
+            self.cx.src.resolve(it.func.id)
+            if isinstance(it, ast.Call) and isinstance(it.func, ast.Name) and it.func.id not in self.env
+            else (False, None, None)
+        )
+        if not found or obj is not range:
+            raise self.cx.fail(
+                f"the loop variable `{target.id}` is read after a loop that ends at different "
+                "iterations for different examples (only a `range` counter is tracked per example)"
+            )
+        i = target.id
+        return i, self.cx.namer.fresh(f"{i}_at_break"), self.cx.namer.fresh(f"{i}_bound")
+
+    def _counter_after_break(self, node, counter, broke) -> list[ast.stmt]:
+        """After the loop, each lane's counter is where it broke, or the last value if it did not:
+        `if i_bound: i = np.where(broke, i_at_break, i)`. After an empty range `i` stays unbound, as in
+        Python (and reading it raises there)."""
+        i, at, ran = counter
+        if not self.env[broke].batched:
+            return []
+        value = self.cx.expr(
+            "np.where(b, a, i)",
+            b=ast.Name(self.code_name(broke), ast.Load()),
+            a=ast.Name(self.code_name(at), ast.Load()),
+            i=ast.Name(self.code_name(i), ast.Load()),
+        )
+        stmt = ast.If(
+            ast.Name(self.code_name(ran), ast.Load()), [_assign(self.code_name(i), value, node)], []
+        )
+        tag_line(stmt, node.lineno)
+        self.env[i] = Val(True, 0, Kind.ARRAY, "i")
+        return [stmt]
 
     def _visit_for(self, node):
         cx = self.cx
@@ -135,7 +177,7 @@ class LoopsMixin(Walker):
         found, obj, _ = cx.src.resolve(node.iter.func.id)
         if node.iter.func.id in self.env or not found or obj is not range:
             return None
-        if not self._read_only_as_array(out_name, i):
+        if not self._read_only_as_array(node, out_name, i):
             return None
         mark, names, env = len(cx.pending), set(cx.namer.taken), dict(self.env)
         try:
@@ -266,19 +308,18 @@ class LoopsMixin(Walker):
         for st in pre:
             tag_line(st, node.lineno)
         cx.pending.extend(pre)
+        self.facts.substitute(node, [loop])
         return self.visit_For(loop)
 
-    def _read_only_as_array(self, out_name, i) -> bool:
-        """After the loop, is `out_name` only read as `np.array(out)`/`np.asarray(out)` and `i` not at all?"""
-        rest = [s for r in self.rest_stack for s in r] + list(self.loops)
+    def _read_only_as_array(self, node, out_name, i) -> bool:
+        """After the loop, is the list `out_name` built only read as `np.array(out)`/`np.asarray(out)`
+        (by every code its value reaches) and `i` not at all?"""
+        if i in self.live_after(node):
+            return False
         uses, ok = 0, 0
-        for root in rest:
+        for root in self.facts.uses_after(node, out_name):
             for n in ast.walk(root):
-                if isinstance(n, ast.Name) and n.id == i:
-                    return False
-                if isinstance(n, ast.Name) and n.id == out_name:
-                    if not isinstance(n.ctx, ast.Load):
-                        return False
+                if isinstance(n, ast.Name) and n.id == out_name and isinstance(n.ctx, ast.Load):
                     uses += 1
                 if (
                     isinstance(n, ast.Call)
@@ -376,3 +417,11 @@ class LoopsMixin(Walker):
                 end.append(ast.Assign([ast.Name(self.code_name(n), ast.Store())], op.node))
         self.env = {**env1, **{n: join(env0[n], env1[n]) if n in env1 else env0[n] for n in env0}}
         return result, list(promote.values()), end
+
+
+def _assign(name: str, value: ast.expr, where: ast.AST) -> ast.Assign:
+    stmt = ast.Assign([ast.Name(name, ast.Store())], value)
+    ast.copy_location(stmt, where)
+    for n in ast.walk(stmt):
+        ast.copy_location(n, where)
+    return stmt

@@ -9,6 +9,7 @@ from __future__ import annotations
 import ast
 import types
 
+from ..analysis import activity
 from ..errors import AstvmapError
 from ..kit import templates
 from ..rules.values import NO_STATIC, UNKNOWN, Kind, Operand, Val, container, val_of
@@ -175,21 +176,10 @@ class NestingMixin(Walker):
             ast.copy_location(fdef.body[0], node.body)
         else:
             fdef = node
-        params = {p.arg for p in ast.walk(fdef.args) if isinstance(p, ast.arg)}
-        assigned = {n.id for n in ast.walk(fdef) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
         # Locals of this function and its own closure cells become parameters: the lifted function then
         # reads the values of this call, never cells captured when it was rewritten.
-        loads = []
-        for n in ast.walk(fdef):
-            if (
-                isinstance(n, ast.Name)
-                and isinstance(n.ctx, ast.Load)
-                and (n.id in self.env or n.id in self.cx.src.cells)
-                and n.id not in params
-                and n.id not in assigned
-                and n.id not in loads
-            ):
-                loads.append(n.id)
+        free = activity.of_nodes([node]).reads  # the names the local function reads from this one
+        loads = [n for n in free if n in self.env or n in self.cx.src.cells]
         lifted_args = [ast.arg(n) for n in loads]
         new_args = ast.arguments(
             posonlyargs=[],

@@ -12,7 +12,7 @@ import ast
 from typing import cast
 
 from ..rules.values import Kind, Operand, Val
-from .controlflow import RET, _loads, _ordered, _placeholder
+from .controlflow import RET, _ordered, _placeholder
 from .walker import BranchResult, Walker, tag_line, user_line
 
 
@@ -22,7 +22,7 @@ class PartitionMixin(Walker):
         results are put back lane by lane: for a branch far more expensive than the other and taken by
         few lanes, that beats computing it for every lane (jax issue 3103's workaround, built in)."""
         cx = self.cx
-        if self.writes_forbidden(node.body + node.orelse):
+        if self.changes_forbidden(node.body + node.orelse) is not None:
             raise cx.fail("in-place writes in a partitioned `if`")
         truth = self.truthy(test, node.test)
         cond = truth if isinstance(truth, ast.Name) else cx.temp(truth, "cond")
@@ -95,7 +95,7 @@ class PartitionMixin(Walker):
         self.env, self.renames = dict(self.env), dict(self.renames)
         self.branch = {"stores": {}, "suffix": suffix, "mask": None, "outer": dict(saved[1]), "borrowed": {}}
         pre = []
-        for name in _loads(body):
+        for name in self.facts.activity(body).reads:
             v = self.env.get(name)
             if v is not None and v.batched and v.kind in (Kind.ARRAY, Kind.SCALAR):
                 gathered = cx.namer.fresh(f"{name}_{suffix}")

@@ -13,8 +13,8 @@ from __future__ import annotations
 import ast
 import importlib
 
+from .. import analysis
 from ..errors import NotBatchable
-from ..frontend import normalize
 from ..kit import templates
 from ..rules.values import UNKNOWN, Kind, Operand, Val, join, val_of
 from .calls import CallsMixin
@@ -41,8 +41,7 @@ class Vectorizer(
         self.branch = None  # the batched branch being rewritten (controlflow.py)
         self.masked = 0
         self.loops = []
-        self._extra_live = set()
-        self.rest_stack = []  # statements after each enclosing one (liveness)
+        self.at = []  # the statements being rewritten, innermost last
         self.loop_masks = [0]  # `masked` depth where each enclosing loop starts
         self.fdef = None
         self.in_loop = 0
@@ -54,8 +53,8 @@ class Vectorizer(
     # ---- the function ----------------------------------------------------------------------------
     def run(self, fdef: ast.FunctionDef, params: dict[str, Val]):
         cx = self.cx
-        fdef = normalize.run(fdef, cx.namer)
         self.fdef = fdef
+        self.facts = analysis.analyze(fdef)
         self.fdef_params = {a.arg for a in ast.walk(fdef.args) if isinstance(a, ast.arg)}
         self.unmapped_params = {n for n, v in params.items() if not v.batched and v.kind == Kind.ARRAY}
         snapshot = set(cx.namer.taken)
@@ -119,14 +118,14 @@ class Vectorizer(
         out = []
         saved = self.cx.pending
         try:
-            for i, s in enumerate(stmts):
+            for s in stmts:
                 self.cx.pending = []
                 self.cx.node = s
-                self.rest_stack.append(stmts[i + 1 :])
+                self.at.append(s)
                 try:
                     new = self.stmt(s)
                 finally:
-                    self.rest_stack.pop()
+                    self.at.pop()
                 for g in self.cx.pending + new:
                     if not hasattr(g, USER_LINE):
                         tag_line(g, s.lineno)

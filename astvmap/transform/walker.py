@@ -12,6 +12,7 @@ import ast
 from typing import TYPE_CHECKING, NotRequired, TypedDict
 
 if TYPE_CHECKING:
+    from ..analysis import Facts
     from ..frontend.source import FunctionSource
     from ..rules.values import Operand, Val
     from .callsites import CallSite, InnerVmap, LocalFunction
@@ -60,9 +61,9 @@ class Walker:
     renames: dict[str, str]  # user name -> name in generated code (branches, masks)
     branch: Branch | None  # the batched branch being rewritten (controlflow.py)
     masked: int  # depth of batched branches and loops on batched tests
-    loops: list[ast.AST]  # the enclosing loops (liveness: their next iteration)
-    _extra_live: set[str]  # names read after the statement form of an `a if c else b`
-    rest_stack: list[list[ast.stmt]]  # statements after each enclosing one (liveness)
+    loops: list[ast.AST]  # the enclosing loops
+    facts: Facts  # liveness, activity, reaching definitions of the function (analysis/)
+    at: list[ast.stmt]  # the statements being rewritten, innermost last
     loop_masks: list[int]  # `masked` depth where each enclosing loop starts
     fdef: ast.FunctionDef | None
     fdef_params: set[str]  # the parameters of the function being rewritten
@@ -93,11 +94,11 @@ class Walker:
 
         def store_name(self, name: str) -> str: ...
 
-        def live_after(self, node: ast.AST) -> set[str]: ...
+        def live_after(self, node: ast.AST) -> frozenset[str]: ...
 
         def truthy(self, test: Operand, node: ast.expr) -> ast.expr: ...
 
-        def writes_forbidden(self, body: list[ast.stmt], allow_subscripts: bool = False) -> bool: ...
+        def changes_forbidden(self, body: list[ast.stmt], allow_items: bool = False) -> ast.AST | None: ...
 
         def batched_ifexp(self, node: ast.IfExp, test: Operand) -> Operand: ...
 

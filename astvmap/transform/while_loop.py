@@ -11,27 +11,9 @@ from __future__ import annotations
 import ast
 
 from ..rules.values import Kind, Operand, join
-from .controlflow import _loads, _ordered, _stores
+from .controlflow import _ordered
+from .loops import JumpUnderMask
 from .walker import Walker, tag_line
-
-
-def _written_arrays(body) -> list[str]:
-    """Names of arrays the body writes into (`y[i] = v`, `y[i] += v`)."""
-    out = []
-    for root in body:
-        for n in ast.walk(root):
-            targets = (
-                n.targets if isinstance(n, ast.Assign) else [n.target] if isinstance(n, ast.AugAssign) else []
-            )
-            for t in targets:
-                for sub in ast.walk(t):
-                    if (
-                        isinstance(sub, ast.Subscript)
-                        and isinstance(sub.value, ast.Name)
-                        and sub.value.id not in out
-                    ):
-                        out.append(sub.value.id)
-    return out
 
 
 class WhileMixin(Walker):
@@ -43,9 +25,10 @@ class WhileMixin(Walker):
         cx = self.cx
         if node.orelse:
             raise cx.fail("`while ... else` on a batched test")
-        if self.writes_forbidden(node.body, allow_subscripts=True):
+        if self.changes_forbidden(node.body, allow_items=True) is not None:
             raise cx.fail("in-place changes of lists or attributes in a loop on a batched test")
-        written = _written_arrays(node.body)
+        act = self.facts.activity(node.body)
+        written = act.changed("item")
         for n in written:
             if n not in self.env or self.env[n].kind != Kind.ARRAY or n in self.fdef_params:
                 raise cx.fail(
@@ -55,10 +38,8 @@ class WhileMixin(Walker):
         if any(isinstance(n, ast.Return) for s in node.body for n in ast.walk(s)):
             raise cx.fail("`return` in a loop on a batched test")
         if any(isinstance(n, (ast.Break, ast.Continue)) for s in node.body for n in ast.walk(s)):
-            from .vectorize import JumpUnderMask
-
             raise JumpUnderMask("`break`/`continue` in a loop on a batched test", node)
-        stores = _stores(node.body)
+        stores = list(act.binds)
         env_before = dict(self.env)
         live = self.live_after(node)
         for n in stores:
@@ -113,7 +94,7 @@ class WhileMixin(Walker):
         self.renames = dict(self.renames)
         gathered = [
             n
-            for n in _ordered(dict.fromkeys(carried), dict.fromkeys(_loads(node.body + [node.test])))
+            for n in _ordered(dict.fromkeys(carried), self.facts.activity(node.body + [node.test]).reads)
             if n in self.env
             and self.env[n].batched
             and (

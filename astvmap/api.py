@@ -564,6 +564,7 @@ class _LoopSpec:
     """The whole function as the per-example loop (correct; warned once when made)."""
 
     out_val = None
+    per_example_loop = True  # what the jit backend asks (it does not import this module)
 
     def __init__(self, msg: str) -> None:
         self.text = f"# {msg}\n# (no batched code: every call loops over the examples)\n"

@@ -298,9 +298,7 @@ def _first_line(e: Exception) -> str:
 
 def choose(spec, call) -> str:
     """Rules 1-4 of the module docstring (rule 0 is tried first, per layout): "loop" or "numpy"."""
-    from ..api import _LoopSpec
-
-    if isinstance(spec, _LoopSpec):
+    if getattr(spec, "per_example_loop", False):
         return "loop"  # NumPy would run a Python loop over the examples: a compiled one wins
     from ..transform import specialize
 

@@ -20,6 +20,8 @@ import types
 
 import numpy as np
 
+from .. import analysis
+from ..analysis import activity
 from .numba_fuse import HELPERS
 
 _MODULES = (np, math, cmath)
@@ -70,23 +72,17 @@ def _exprs(entries, names, at):
 
 # ---- the per-example function as source ------------------------------------------------------------
 def _free_names(fdef: ast.FunctionDef) -> list[str]:
-    bound, loads = set(), []
+    """The names the function reads from its globals and closure (the analysis's activity)."""
     for node in ast.walk(fdef):
-        if isinstance(node, ast.arg):
-            bound.add(node.arg)
-        elif isinstance(node, ast.Name):
-            if isinstance(node.ctx, ast.Load):
-                if node.id not in loads:
-                    loads.append(node.id)
-            else:
-                bound.add(node.id)
-        elif isinstance(node, (ast.FunctionDef, ast.Lambda)) and node is not fdef:
+        if isinstance(node, (ast.FunctionDef, ast.Lambda)) and node is not fdef:
             raise _Ineligible("it defines a nested function or lambda")
         elif isinstance(node, (ast.Global, ast.Nonlocal)):
             raise _Ineligible("it uses global/nonlocal")
         elif isinstance(node, ast.Attribute) and node.attr == "random":
             raise _Ineligible("it draws random numbers (per-example draws differ from the batched form's)")
-    return [n for n in loads if n not in bound]
+    act = activity.of_nodes(fdef.body)
+    params = {a.arg for a in ast.walk(fdef.args) if isinstance(a, ast.arg)}
+    return [n for n in act.reads if n not in act.binds and n not in params]
 
 
 # The plain loop compiles the user's code as it is; these helpers keep Python's number semantics where
@@ -159,10 +155,7 @@ def check_plain(fdef: ast.FunctionDef):
     (Numba's int ** negative int is 0, Python's a float), arithmetic on comparison results (np.bool_ +
     np.bool_ is a logical or, Numba adds ints), a loop variable read after its loop (unbound after an empty
     range in Python). The fused lowering knows its operands' kinds and handles these itself."""
-    stores: dict = {}
-    for node in ast.walk(fdef):
-        if isinstance(node, ast.Name) and not isinstance(node.ctx, ast.Load):
-            stores.setdefault(node.id, []).append(node)
+    facts = analysis.analyze(fdef)
     from_compare = {
         t.id
         for n in ast.walk(fdef)
@@ -201,17 +194,9 @@ def check_plain(fdef: ast.FunctionDef):
             isinstance(node, ast.UnaryOp) and not isinstance(node.op, ast.Not) and boolish(node.operand)
         ):
             raise _Ineligible("it computes with comparison results (np.bool_ arithmetic differs in Numba)")
-        if isinstance(node, (ast.For, ast.comprehension)) and isinstance(node.target, ast.Name):
+        if isinstance(node, ast.For) and isinstance(node.target, ast.Name):
             name = node.target.id
-            inside = sum(
-                isinstance(n, ast.Name) and n.id == name and isinstance(n.ctx, ast.Load)
-                for n in ast.walk(node)
-            )
-            total = sum(
-                isinstance(n, ast.Name) and n.id == name and isinstance(n.ctx, ast.Load)
-                for n in ast.walk(fdef)
-            )
-            if len(stores.get(name, [])) == 1 and total > inside:
+            if name in facts.live_after(node) and not any(d[0] == name for d in facts.reaching(node)):
                 raise _Ineligible(
                     f"it reads the loop variable {name!r} after its loop (unbound after an "
                     "empty range in Python)"

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ast
 
+from .. import analysis
 from .numba_fuse_exprs import Expressions
 from .numba_fuse_values import (
     _OPS,
@@ -40,6 +41,7 @@ class _Lower(Expressions):
         self.sites: list = []  # (ufunc name, shape) of the staged sites met so far
         self.macs = 0
         self.longest = 0
+        self.facts = analysis.analyze(fdef)
         self.stores = _store_counts(fdef)
         self.loads = _load_counts(fdef)
         self.lists: dict = {}  # list name -> ("out" | array name, counter name)
@@ -232,14 +234,7 @@ class _Lower(Expressions):
         ):
             raise NotFused("a for loop over something other than range(...)")
         name = s.target.id
-
-        def reads(tree):
-            return sum(
-                isinstance(n, ast.Name) and n.id == name and isinstance(n.ctx, ast.Load)
-                for n in ast.walk(tree)
-            )
-
-        if self.stores.get(name, 0) == 1 and reads(self.fdef) > reads(s):
+        if name in self.facts.live_after(s) and not any(d[0] == name for d in self.facts.reaching(s)):
             # read after the loop: unbound after an empty range in Python, a leftover value in Numba
             raise NotFused(f"the loop variable {name!r} read after the loop")
         args = [self.scalar(a) for a in it.args]

@@ -15,7 +15,9 @@ import warnings
 import numpy as np
 
 from .runtime_lanes import (
+    UNBOUND,
     active_lanes,
+    bound,
     enters,
     highest,
     lanes_like_active,
@@ -26,9 +28,11 @@ from .runtime_lanes import (
 )
 
 __all__ = [
+    "UNBOUND",
     "active_lanes",
     "align",
     "batch_broadcast",
+    "bound",
     "enters",
     "example_size",
     "expand_to",

@@ -9,6 +9,27 @@ from __future__ import annotations
 import numpy as np
 
 
+class _Unbound:
+    """A name a loop may leave unbound in Python (`y` first assigned in a loop that breaks per example):
+    what it holds until a lane gives it a value. `select` takes the other side; `bound` raises as
+    Python does on reading it."""
+
+    def __repr__(self) -> str:
+        return "av__.UNBOUND"
+
+
+UNBOUND = _Unbound()
+
+
+def bound(x, name: str):
+    """`x`, or Python's error for reading the unbound local `name`."""
+    if x is UNBOUND:
+        raise UnboundLocalError(
+            f"cannot access local variable '{name}' where it is not associated with a value"
+        )
+    return x
+
+
 def batch_broadcast(v, B):
     """An unbatched value (array or number) repeated over the batch: a fresh `(B, *shape)` array."""
     a = np.asarray(v)
@@ -89,6 +110,11 @@ def select(cond, a, b, batched=(True, True)):
     """Per lane, `a` where `cond` else `b`, as the loop's stacked results would be: a branch's own value
     (dtype included) when every lane took it; per-example shapes must agree when lanes of both meet."""
     B = cond.shape[0]
+    if a is UNBOUND or b is UNBOUND:  # a name with no value before the branch
+        if B and not (cond.all() if b is UNBOUND else not cond.any()):
+            raise UnboundLocalError("a local variable is unbound for some examples after a per-example `if`")
+        value, is_batched = (a, batched[0]) if b is UNBOUND else (b, batched[1])
+        return value if is_batched else batch_broadcast(value, B)
     if a is None or b is None:  # a branch no lane took (only an empty batch skips both)
         if a is None and b is None:
             raise ValueError(

@@ -50,8 +50,9 @@ def _fmt(c):
 
 
 class _Gen:
-    def __init__(self, seed, avoid=()):
+    def __init__(self, seed, avoid=(), extra=()):
         self.avoid = frozenset(avoid)
+        self.extra = frozenset(extra)
         r = self.r = random.Random(seed)
         self.n = r.choice([2, 3, 4, 5])
         self.k = r.choice([self.n, self.n, 2, 3, 4])
@@ -383,6 +384,8 @@ class _Gen:
     def stmt(self, ind, depth):
         r = self.r
         u = r.random()
+        if "jumps" in self.extra and depth == 0 and r.random() < 0.35:
+            return self.for_jump(ind) if r.random() < 0.7 else self.while_jump(ind)
         if depth >= 1 or u < 0.45:
             return self.assign(ind, new=r.random() < 0.7)[0]
         if u < 0.65:
@@ -445,6 +448,47 @@ class _Gen:
             lines += self.stmt(ind + "    ", depth + 1)
         del self.ints[j]
         del self.env[j]
+        return lines
+
+    def for_jump(self, ind):
+        """An accumulation whose loop may `break` or `continue` per example; its counter may be read
+        after the loop (then it holds where each example stopped)."""
+        r = self.r
+        R = min(r.randint(1, 4), self.imax)
+        acc, j = self.fresh("acc"), self.fresh("j")
+        lines = [f"{ind}{acc} = {r.choice(['0.0', 's'])}", f"{ind}for {j} in range({R}):"]
+        self.ints[j] = R
+        self.env[j] = ()
+        self.env[acc] = ()
+        if r.random() < 0.3:
+            lines += self.assign(ind + "    ")[0]
+        jump = r.choice(["break", "break", "continue"])
+        lines += [f"{ind}    if {self.cond()}:", f"{ind}        {jump}"]
+        lines.append(f"{ind}    {acc} = {acc} + x[{j}] * {self.expr((), 1)}")
+        if r.random() < 0.3:
+            lines += [f"{ind}    if {self.cond()}:", f"{ind}        {r.choice(['break', 'continue'])}"]
+        del self.ints[j]
+        if r.random() < 0.5:
+            del self.env[j]  # not read after the loop
+        else:
+            self.ints[j] = R  # a counter read after its loop (the loop always runs: R >= 1)
+        return lines
+
+    def while_jump(self, ind):
+        """A capped `while` that may `break` per example."""
+        r = self.r
+        t, kk = self.fresh("t"), self.fresh("k")
+        lines = [
+            f"{ind}{t} = np.abs({self.expr((), 2)}) * {r.choice(['4.0', '10.0'])}",
+            f"{ind}{kk} = 0",
+            f"{ind}while {t} > 1.0 and {kk} < 20:",
+            f"{ind}    {t} = {t} / 2.0",
+            f"{ind}    if {self.cond()}:",
+            f"{ind}        break",
+            f"{ind}    {kk} = {kk} + 1",
+        ]
+        self.env[t] = ()
+        self.env[kk] = ()
         return lines
 
     def for_list(self, ind):
@@ -550,14 +594,15 @@ def _scalarize(a, name, dtype, r):
     return np.dtype(dtype).type(a.item())
 
 
-def generate(seed, avoid=()):
+def generate(seed, avoid=(), extra=()):
     """(source_text, func_name, arg_specs): arg_specs is [(name, per-example shape, dtype, int_bound)].
 
     ``avoid``: grammar features to leave out, to look past a known bug ("tuple_int_index": no batched int
-    inside a tuple index such as ``m[i, 0]`` or ``m[:, i]``).
+    inside a tuple index such as ``m[i, 0]`` or ``m[:, i]``). ``extra``: features left out by default
+    ("jumps": loops that ``break``/``continue`` per example, their counters read after them).
     """
     for attempt in range(50):
-        g = _Gen(seed * 1000 + attempt, avoid)
+        g = _Gen(seed * 1000 + attempt, avoid, extra)
         src = g.program()
         dts = _dtypes(g.r)
         specs = [
@@ -635,14 +680,14 @@ def make_args(seed, specs, in_axes, B):
     return args
 
 
-def run_case(seed, tmpdir, n_configs=3, check=None, avoid=(), **vmap_kwargs):
+def run_case(seed, tmpdir, n_configs=3, check=None, avoid=(), extra=(), **vmap_kwargs):
     """Generate program `seed`, write it under tmpdir, and compare vmap (with `vmap_kwargs`) with the loop.
 
     Raises (AssertionError or whatever astvmap raised) on a mismatch. Returns the number of comparisons.
     """
     from oracle import assert_vmap_equivalent
 
-    src, fname, specs = generate(seed, avoid)
+    src, fname, specs = generate(seed, avoid, extra)
     f = load(src, fname, os.path.join(str(tmpdir), f"fuzz_{seed}.py"))
     count = 0
     for in_axes, sizes, out_axes in choose_configs(seed, specs, n_configs):

@@ -145,3 +145,48 @@ def test_a_counter_of_another_iterable_read_after_the_break_still_falls_back():
     with pytest.warns(astvmap.PerformanceWarning, match="loop variable `v` is read after"):
         got = astvmap.vmap(counter_of_a_list)(X, T)
     np.testing.assert_array_equal(got, [counter_of_a_list(a, b) for a, b in zip(X, T)])
+
+
+def last_value_before_break(x, t):
+    for k in range(4):
+        y = x[k] * 2.0  # first bound in the loop; each example's holds its value where it stopped
+        if y > t:
+            break
+    return y
+
+
+def last_value_before_break_n(x, n):
+    for k in range(n):
+        y = x[k] * 2.0
+        if y > 3.0:
+            break
+    return y
+
+
+def test_a_name_first_bound_in_a_loop_that_breaks_per_example_is_per_lane():
+    check(last_value_before_break, X, T)
+
+
+def test_after_an_empty_range_a_name_first_bound_in_it_is_unbound_as_in_the_loop():
+    vf = astvmap.vmap(last_value_before_break_n, in_axes=(0, None), fallback="error")
+    with pytest.raises(UnboundLocalError):
+        last_value_before_break_n(X[0], 0)
+    with pytest.raises(UnboundLocalError):
+        vf(X, 0)
+    np.testing.assert_array_equal(vf(X, 4), [last_value_before_break_n(x, 4) for x in X])
+
+
+def unbatched_break_batched_continue(x, t, stop):
+    s = 0.0
+    for k in range(4):
+        if k >= stop:  # the same for every example
+            break
+        if x[k] < t:  # per example: the loop is lowered to flags
+            continue
+        s = s + x[k]
+    return s, k
+
+
+@pytest.mark.parametrize("stop", [0, 2, 9])
+def test_a_counter_after_a_break_shared_by_all_examples(stop):
+    check(unbatched_break_batched_continue, X, T, stop, mapped=[True, True, False])

@@ -106,3 +106,105 @@ def test_astvmaps_own_helpers_are_rewritten_when_installed_among_packages(monkey
     assert not calls.is_library_code(workloads.sqeuclidean_distance)
     assert calls.is_library_code(runtime.math_fn)
     assert calls.is_library_code(np.linalg.norm)
+
+
+# A store inside an `if` or a loop of a batched branch may not run on every path through the branch: the
+# branch's name must then hold the value from before the branch (it held a stale value from the previous
+# iteration, silently wrong, or was unbound). Found by the jumps fuzzer (tests/fuzzgen.py, extra="jumps").
+def store_under_unbatched_if_in_branch(x, flag):
+    y = 0.0
+    for k in range(3):
+        if x[k] > 0:  # noqa: SIM102 (a batched `if` around an unbatched one is the point)
+            if flag > k:
+                y = x[k] * 10
+    return y
+
+
+def store_in_loop_in_branch(x, n):
+    y = -1.0
+    if x[0] > 0:
+        for k in range(n):
+            y = x[k]
+    return y
+
+
+def partitioned_store_under_unbatched_if(x, flag):
+    y = x[1]
+    if x[0] > 0:  # astvmap: partition
+        if flag > 0:
+            y = x[2] * 3.0
+    else:
+        y = y + 1.0
+    return y
+
+
+@pytest.mark.parametrize("flag", [0, 1, 3])
+@pytest.mark.parametrize(
+    "f", [store_under_unbatched_if_in_branch, store_in_loop_in_branch, partitioned_store_under_unbatched_if]
+)
+def test_a_store_some_path_through_a_branch_skips_keeps_the_value_before_it(f, flag):
+    from test_controlflow import check
+
+    x = np.array([[1.0, 2.0, 3.0], [-1.0, 2.0, 3.0], [1.0, -2.0, 3.0], [2.0, 2.0, -3.0]])
+    check(f, x, flag, mapped=[True, False])
+
+
+# Found by an adversarial review of the analysis layer: a loop rewritten again (its fixed point) inside a
+# batched branch forgot the branch's names for its stores, and an inner branch reused one (silently
+# wrong); a `for ... else` ran its `else` for examples that broke out of the loop.
+def loop_redone_in_branch(x):
+    c = 0.0
+    if x[0] < 0.5:
+        for _ in range(1):
+            t = 0.0
+            if x[1] < 0.8:
+                t = 5.0
+            c = t
+    return c
+
+
+def counter_of_loop_redone_in_branch(x):
+    c = 0
+    if x[0] < 0.5:
+        for _ in range(1):
+            for j in range(3):
+                if x[1] < 0.8:
+                    break
+            c = j
+    return c
+
+
+def loop_in_else_reads_its_own_stores(x):
+    c = x[1] + 0.0
+    if x[0] > 0.5:
+        c = x[0] * 2.0
+    else:
+        for j in range(2):
+            if x[j] < 0.1:
+                c = x[j] + 1.0
+    return c
+
+
+def for_else_with_per_example_break(x):
+    s = 0.0
+    for i in range(2):
+        if x[i] > 1.0:
+            break
+    else:
+        s = -100.0
+    return s
+
+
+@pytest.mark.parametrize(
+    "f",
+    [
+        loop_redone_in_branch,
+        counter_of_loop_redone_in_branch,
+        loop_in_else_reads_its_own_stores,
+        for_else_with_per_example_break,
+    ],
+)
+def test_loops_rewritten_again_and_for_else(f):
+    from test_controlflow import check
+
+    check(f, np.array([[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0], [0.0, 2.0]]))

@@ -45,6 +45,11 @@ class Facts:
             return assumed[1]
         return self._live_out[self._after(stmt).index]
 
+    def live_into_body(self, loop: ast.For | ast.While) -> frozenset[str]:
+        """Names some path from the start of an iteration reads before rebinding them (through later
+        iterations and past the loop too)."""
+        return self._live_in[self._lookup(self._graph.body_first, loop).index]
+
     def live_before(self, stmt: ast.AST) -> frozenset[str]:
         assumed = self._assumed.get(id(stmt))
         if assumed is not None and assumed[0] is stmt:
@@ -112,6 +117,8 @@ class Facts:
                 self._file_replaced(s)
         if id(new[0]) in g.first and id(new[-1]) in g.after:
             g.first[id(old)], g.after[id(old)] = g.first[id(new[0])], g.after[id(new[-1])]
+            if id(new[-1]) in g.body_first:  # a loop stands for the loop it replaces
+                g.body_first[id(old)] = g.body_first[id(new[-1])]
             g.stmts[id(old)] = old
 
     def _apply(self, stmts: list[ast.stmt], originals: dict[int, ast.AST]) -> list[ast.stmt]:

@@ -54,6 +54,7 @@ class Graph:
     first: dict[int, Node]  # id(stmt) -> the node where it starts
     after: dict[int, Node]  # id(stmt) -> the node reached on completing it
     span: dict[int, tuple[int, int]]  # id(stmt) -> node indices [start, end) created for it
+    body_first: dict[int, Node]  # id(loop) -> the first node of its body
     stmts: dict[int, ast.AST]  # id(stmt) -> stmt (keeps every key alive)
 
 
@@ -70,6 +71,7 @@ class _Builder:
         self.first: dict[int, Node] = {}
         self.after: dict[int, Node] = {}
         self.span: dict[int, tuple[int, int]] = {}
+        self.body_first: dict[int, Node] = {}
         self.stmts: dict[int, ast.AST] = {}
         self.loops: list[tuple[Node, list[Node]]] = []  # (head, the breaks)
         self.handlers: list[list[Node]] = []  # entries of the enclosing `try` handlers
@@ -97,7 +99,9 @@ class _Builder:
         _link(self.block(body, [entry]), self.exit)
         self.exit.index = len(self.nodes)
         self.nodes.append(self.exit)
-        return Graph(self.nodes, entry, self.exit, self.first, self.after, self.span, self.stmts)
+        return Graph(
+            self.nodes, entry, self.exit, self.first, self.after, self.span, self.body_first, self.stmts
+        )
 
     def block(self, stmts: list[ast.stmt], preds: list[Node]) -> list[Node]:
         for s in stmts:
@@ -140,8 +144,10 @@ class _Builder:
     def _loop(self, s, head: Node, body_preds: list[Node]):
         breaks: list[Node] = []
         self.loops.append((head, breaks))
+        start = len(self.nodes)
         try:
             _link(self.block(s.body, body_preds), head)
+            self.body_first[id(self.key(s))] = self.nodes[start]
         finally:
             self.loops.pop()
         return self._ends(s, self.block(s.orelse, [head]) + breaks)

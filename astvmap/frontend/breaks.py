@@ -9,8 +9,8 @@ same before its control-flow rewrite):
                                                if not broke:
                                                    s = s + x[i]
 
-Statements after a point that may break or continue run under `if not <flag>`; the loop body as a
-whole runs under `if not broke`. Loops nested inside are left alone (their own breaks are theirs).
+Statements after a point that may break or continue run under `if not <flag>`; the body of a `for`
+as a whole runs under `if not broke` (a `while` tests `not broke and <test>` instead). Loops nested inside are left alone (their own breaks are theirs).
 Guarantees: the same behaviour for every input, except that the loop variable keeps running: when the
 caller reads it after the loop it passes `counter=(i, at)`, and the lowering records `at = i` where the
 loop broke (the caller then takes `at` for the lanes that broke).
@@ -24,6 +24,11 @@ import ast
 def has_jumps(stmts) -> bool:
     """Does this loop body break or continue (its own loop, not a nested one)?"""
     return any(True for _ in _jumps(stmts))
+
+
+def has_break(stmts) -> bool:
+    """Does this loop body break its own loop?"""
+    return any(isinstance(j, ast.Break) for j in _jumps(stmts))
 
 
 def _jumps(stmts):
@@ -45,12 +50,14 @@ def lower(
     uses_break = any(isinstance(j, ast.Break) for j in _jumps(loop.body))
     flags = [broke] * uses_break + [skip] * uses_continue
     body = _block(loop.body, broke, skip, flags, counter)
-    if uses_break:
+    if uses_break and isinstance(loop, ast.For):  # a `while` tests `not broke` itself (below)
         body = [_at(ast.If(_not(broke, loop), body, []), loop)]
     if uses_continue:
         body = [_at(ast.Assign([ast.Name(skip, ast.Store())], ast.Constant(False)), loop)] + body
     new = type(loop)(**{f: getattr(loop, f) for f in loop._fields})
     new.body = body
+    if uses_break and loop.orelse:  # `else` runs where the loop ended without a `break`
+        new.orelse = [_at(ast.If(_not(broke, loop), loop.orelse, []), loop.orelse[0])]
     if isinstance(new, ast.While) and uses_break:  # new is a copy of loop: the same class and test
         # a broken lane is done: it must not test (or loop) again
         new.test = _at(ast.BoolOp(ast.And(), [_not(broke, loop), new.test]), loop)

@@ -25,6 +25,7 @@ class Kind(enum.Enum):
     CALLABLE = "callable"
     MODULE = "module"
     OTHER = "other"
+    UNBOUND = "unbound"  # no value yet on some path (a name first assigned in a loop that may break)
 
 
 NUMERIC = (Kind.ARRAY, Kind.SCALAR)
@@ -87,6 +88,8 @@ def join(a: Val, b: Val) -> Val:
     """The Val of a name that holds `a` on one path and `b` on another."""
     if a == b:
         return a
+    if Kind.UNBOUND in (a.kind, b.kind):  # the value it gets is the only one it can be read as
+        return b if a.kind == Kind.UNBOUND else a
     batched = a.batched or b.batched
     if (
         a.kind == b.kind

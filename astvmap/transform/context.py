@@ -72,6 +72,7 @@ class Context:
         self.fallback_sites: dict = {}  # (line, col) -> message
         self.deferred_errors: dict = {}  # (line, col) -> AstvmapError, raised unless withdrawn
         self.batch_name: str | None = None
+        self.kept: set[str] = set()  # fresh names a rewrite being redone must not forget (keep())
         self.dry = 0  # > 0 while a rule only infers a result Val
         self.call: CallSite | None = None  # CallSite of the rule being applied
         found, obj, _ = src.resolve("np")
@@ -100,8 +101,18 @@ class Context:
 
     def reset_names(self, snapshot) -> None:
         """Forget fresh names made since `snapshot` (a rewrite being redone), but never the names that
-        outlive it: the batch size and the generated code's free names."""
-        self.namer.taken = set(snapshot) | set(self.free) | ({self.batch_name} if self.batch_name else set())
+        outlive it: the batch size, the generated code's free names, and kept names."""
+        batch = {self.batch_name} if self.batch_name else set()
+        self.namer.taken = set(snapshot) | set(self.free) | batch | self.kept
+
+    def keep(self, name: str) -> None:
+        """`name` outlives any redone rewrite until `release` (a batched branch's name for a store,
+        which the branch keeps while a loop inside it is rewritten again)."""
+        self.namer.reserve(name)
+        self.kept.add(name)
+
+    def release(self, names) -> None:
+        self.kept.difference_update(names)
 
     def temp(self, node: ast.expr, hint: str = "name") -> ast.expr:
         """Bind `node` to a fresh name in a statement before the current one (while a rule only infers a
@@ -176,7 +187,7 @@ class Context:
 
 def _needs(v: Val, target: Val) -> bool:
     """Does a value of Val `v` need promotion to be used where `target` is expected?"""
-    if not target.batched:
+    if not target.batched or v.kind == Kind.UNBOUND:
         return False
     if v.elts is not None and target.elts is not None and len(v.elts) == len(target.elts):
         return any(_needs(a, b) for a, b in zip(v.elts, target.elts))

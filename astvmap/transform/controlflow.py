@@ -144,8 +144,21 @@ class ControlFlowMixin(Walker):
         if name not in stores:
             hint = "result" if name == RET else name
             stores[name] = self.cx.namer.fresh(f"{hint}_{self.branch['suffix']}")
+            self.cx.keep(stores[name])
+            if name in self.branch.get("before", ()) and self._conditional_in_branch():
+                # a path through the branch may skip this store: the branch's name starts as the value
+                self.branch.setdefault("starts", {})[name] = self.code_name(name)
         self.renames[name] = stores[name]
         return stores[name]
+
+    def _conditional_in_branch(self) -> bool:
+        """Is the statement being rewritten inside an `if` or a loop of the current branch (a store
+        there may not run on every path through the branch)?"""
+        assert self.branch is not None  # asked by store_name in a branch
+        depth = self.branch.get("depth")
+        if depth is None:
+            return False  # a branch that names every store before its body (while_loop.py)
+        return len(self.at) > depth + 1 or isinstance(self.at[-1], (ast.For, ast.While))
 
     def live_after(self, node) -> frozenset[str]:
         """Names some path after `node` reads before rebinding them (the analysis's liveness)."""
@@ -224,7 +237,20 @@ class ControlFlowMixin(Walker):
         return code
 
     def masked_block(self, body, mask: ast.expr, suffix: str) -> BranchResult:
-        """Rewrite `body` as a branch taken by the lanes in `mask`; returns its code, env and stores."""
+        """Rewrite `body` as a branch taken by the lanes in `mask`; returns its code, env and stores.
+
+        A name some path through the branch may not store (`Branch.starts`) is the branch's name from
+        the branch's start: the branch is rewritten again with those names in place, so a loop inside
+        it reads the value its earlier iterations stored, never the value from before the branch."""
+        names = set(self.cx.namer.taken)
+        result, seed = self._masked_block(body, mask, suffix, {})
+        if not seed:
+            return result
+        self.cx.reset_names(names)
+        return self._masked_block(body, mask, suffix, seed)[0]
+
+    def _masked_block(self, body, mask: ast.expr, suffix: str, seed: dict[str, str]):
+        """(the branch, {user name: branch name} of the names it stores on some paths only)."""
         cx = self.cx
         outer_branch = self.branch
         saved_env, saved_renames = self.env, self.renames
@@ -238,10 +264,12 @@ class ControlFlowMixin(Walker):
             "mask": lanes,
             "outer": dict(saved_renames),
             "borrowed": {},
+            "depth": len(self.at),
+            "before": frozenset(self.env),
         }
         level = risk(body, self.env)
         safe = level == "none"
-        pre = []
+        pre: list[ast.stmt] = []
         if level == "lanes":
             for name in self.facts.activity(body).reads:
                 if (
@@ -262,14 +290,20 @@ class ControlFlowMixin(Walker):
                     )
                     self.renames[name] = borrowed
                     self.branch["borrowed"][name] = (borrowed, mask)
+        starts = self.branch["starts"] = {n: self.code_name(n) for n in seed}
+        for n, branch_name in seed.items():
+            self.branch["stores"][n] = self.renames[n] = branch_name
+            cx.keep(branch_name)
         self.masked += 1
         try:
             code = self.block(body)
         finally:
             self.masked -= 1
             result: BranchResult = {"code": [], "env": self.env, "stores": self.branch["stores"]}
+            cx.release(result["stores"].values())
             self.branch = outer_branch
             self.env, self.renames = saved_env, saved_renames
+        pre += _starts(starts, result["stores"])
         for s in pre:
             tag_line(s, body[0].lineno if body else 0)
         code = pre + code
@@ -282,11 +316,19 @@ class ControlFlowMixin(Walker):
             tag_line(guard, user_line(code[0]))
             code = [guard]
         result["code"] = code
-        return result
+        return result, {n: result["stores"][n] for n in starts}
 
     def select_stmt(self, name, cond, a, va: Val, b, vb: Val, node):
         """`y = av__.select(cond, y_then, y_else)` (and its Val)."""
         cx = self.cx
+        if Kind.UNBOUND in (va.kind, vb.kind):
+            # no value before the first iteration (av__.UNBOUND, which av__.select replaces by the
+            # branch's value), then the batched value of the iterations before
+            known = va if vb.kind == Kind.UNBOUND else vb
+            if not known.numeric:
+                raise cx.fail(f"`{name}`, not an array, first assigned in a loop that breaks per example")
+            grown = Val(True, known.ndim, Kind.ARRAY, known.dtype)
+            va, vb = (va, grown) if vb.kind == Kind.UNBOUND else (grown, vb)
         containers = (Kind.TUPLE, Kind.LIST, Kind.DICT)
         if (va.kind in containers or vb.kind in containers) and va.batched != vb.batched:
             raise cx.fail(f"selecting containers `{name}` of mixed batchedness")
@@ -485,6 +527,14 @@ class ControlFlowMixin(Walker):
             op = ast.BitAnd() if isinstance(node.op, ast.And) else ast.BitOr()
             return Operand(ast.BinOp(values[0].node, op, values[1].node), Val(True, 0, Kind.ARRAY, "b"))
         return None
+
+
+def _starts(starts: dict[str, str], stores: dict[str, str]) -> list[ast.stmt]:
+    """`y_then = y` for the names a branch may leave unassigned on some path (`Branch.starts`)."""
+    return [
+        ast.Assign([ast.Name(stores[n], ast.Store())], ast.Name(code, ast.Load()))
+        for n, code in starts.items()
+    ]
 
 
 def _placeholder(v: Val | None) -> ast.expr:

@@ -51,6 +51,7 @@ class LoopsMixin(Walker):
         del cx.pending[state[1] :]
         cx.reset_names(state[2])
         counter = self._counter_read_after(node)
+        unbound = self._declare_unbound(node)
         broke = cx.namer.fresh("broke")
         pre, lowered = breaks.lower(node, broke, cx.namer.fresh("skip"), counter and counter[:2])
         if counter is not None:  # `at` starts as any int; `ran` says whether the counter was bound
@@ -67,7 +68,38 @@ class LoopsMixin(Walker):
             code = visit(lowered)
         finally:
             self.loop_masks.pop()
-        return code if counter is None else code + self._counter_after_break(node, counter, broke)
+        if counter is not None:
+            code += self._counter_after_break(node, counter, broke)
+        return code + [self._check_bound(n, node) for n in unbound]
+
+    def _declare_unbound(self, node) -> list[str]:
+        """Names the body of a `for` binds that have no value before the loop and are read after it:
+        in Python each example's holds its value from the last iteration it ran. They start as
+        `av__.UNBOUND` (what `av__.select` replaces by the branch's value)."""
+        target = getattr(node, "target", None)
+        if not isinstance(node, ast.For) or not isinstance(target, ast.Name):
+            return []
+        live, before = self.live_after(node), self.facts.live_into_body(node)
+        names = [  # (a name read before it is bound in some iteration is Python's error: not tracked)
+            n
+            for n in self.facts.activity(node.body).binds
+            if n not in self.env and n in live and n not in before and n != target.id
+        ]
+        for n in names:
+            stmt = _assign(self.store_name(n), self.cx.expr("av__.UNBOUND"), node)
+            tag_line(stmt, node.lineno)
+            self.cx.pending.append(stmt)
+            self.env[n] = Val(False, None, Kind.UNBOUND)
+        return names
+
+    def _check_bound(self, name: str, node) -> ast.stmt:
+        """`y = av__.bound(y, "y")`: after a loop that never ran, reading `y` raises as in Python."""
+        value = self.cx.expr(
+            "av__.bound(y, n)", y=ast.Name(self.code_name(name), ast.Load()), n=ast.Constant(name)
+        )
+        stmt = _assign(self.store_name(name), value, node)
+        tag_line(stmt, node.lineno)
+        return stmt
 
     def _counter_read_after(self, node) -> tuple[str, str, str] | None:
         """(loop variable, its value where each lane broke, whether it was bound) for a `for` over a
@@ -75,6 +107,8 @@ class LoopsMixin(Walker):
         target = getattr(node, "target", None)
         if not isinstance(target, ast.Name) or target.id not in self.live_after(node):
             return None
+        if not breaks.has_break(node.body):
+            return None  # `continue` alone: every lane runs to the end, the counter is the last value
         it = node.iter
         found, obj, _ = (
             self.cx.src.resolve(it.func.id)
@@ -94,8 +128,14 @@ class LoopsMixin(Walker):
         `if i_bound: i = np.where(broke, i_at_break, i)`. After an empty range `i` stays unbound, as in
         Python (and reading it raises there)."""
         i, at, ran = counter
-        if not self.env[broke].batched:
-            return []
+        if not self.env[broke].batched:  # every lane broke at the same iteration, or none did
+            stmt = ast.If(
+                ast.Name(self.code_name(broke), ast.Load()),
+                [_assign(self.code_name(i), ast.Name(self.code_name(at), ast.Load()), node)],
+                [],
+            )
+            tag_line(stmt, node.lineno)
+            return [stmt]
         value = self.cx.expr(
             "np.where(b, a, i)",
             b=ast.Name(self.code_name(broke), ast.Load()),
@@ -396,8 +436,10 @@ class LoopsMixin(Walker):
             finally:
                 self.in_loop -= 1
             env1 = self.env
-            changed = {
-                n: join(env0[n], env1[n]) for n in env0 if n in env1 and join(env0[n], env1[n]) != env0[n]
+            changed = {  # a name unbound at the loop's start stays so: each iteration's value comes from it
+                n: join(env0[n], env1[n])
+                for n in env0
+                if n in env1 and env0[n].kind != Kind.UNBOUND and join(env0[n], env1[n]) != env0[n]
             }
             if not changed:
                 break

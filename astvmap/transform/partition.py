@@ -93,7 +93,15 @@ class PartitionMixin(Walker):
         outer_branch = self.branch
         saved = (self.env, self.renames, cx.batch_name)
         self.env, self.renames = dict(self.env), dict(self.renames)
-        self.branch = {"stores": {}, "suffix": suffix, "mask": None, "outer": dict(saved[1]), "borrowed": {}}
+        self.branch = {
+            "stores": {},
+            "suffix": suffix,
+            "mask": None,
+            "outer": dict(saved[1]),
+            "borrowed": {},
+            "depth": len(self.at),
+            "before": frozenset(self.env),
+        }
         pre = []
         for name in self.facts.activity(body).reads:
             v = self.env.get(name)
@@ -117,9 +125,16 @@ class PartitionMixin(Walker):
         finally:
             self.masked -= 1
             result: BranchResult = {"code": [], "env": self.env, "stores": self.branch["stores"]}
+            cx.release(result["stores"].values())
+            starts = self.branch.get("starts", {})
             inner_batch = cx.batch_name
             self.branch = outer_branch
             self.env, self.renames, cx.batch_name = saved
+        for name in starts:  # a store that some path skips: the branch's name starts as the lanes' value
+            v, outer = self.env[name], ast.Name(self.code_name(name), ast.Load())
+            lanewise = v.batched and v.kind in (Kind.ARRAY, Kind.SCALAR)
+            value = cx.expr("x[i]", x=outer, i=ast.Name(lanes, ast.Load())) if lanewise else outer
+            pre.append(ast.Assign([ast.Name(result["stores"][name], ast.Store())], value))
         if inner_batch is not None:
             pre.insert(
                 0,

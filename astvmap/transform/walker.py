@@ -35,13 +35,18 @@ def user_line(node: ast.AST) -> int:
 class Branch(TypedDict):
     """The batched branch being rewritten (`Walker.branch`): the generated names its stores write
     (user name -> name), the suffix of those names, and for a masked branch its lanes, the renames
-    outside it and the names it borrowed (user name -> (borrowed name, mask))."""
+    outside it and the names it borrowed (user name -> (borrowed name, mask)). A name first stored inside
+    an `if` or a loop of the branch starts as its value before the branch (`starts`): every path through
+    the branch then leaves the branch's name bound to the name's value."""
 
     stores: dict[str, str]
     suffix: str
     mask: NotRequired[ast.expr | None]
     outer: NotRequired[dict[str, str]]
     borrowed: NotRequired[dict[str, tuple[str, ast.expr]]]
+    depth: NotRequired[int]  # len(Walker.at) where the branch starts
+    before: NotRequired[frozenset[str]]  # the names bound where the branch starts
+    starts: NotRequired[dict[str, str]]  # user name -> the code name its branch name starts as
 
 
 class BranchResult(TypedDict):

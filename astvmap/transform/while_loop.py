@@ -172,6 +172,7 @@ class WhileMixin(Walker):
                     cx.expr("np.count_nonzero(a)", a=ast.Name(active, ast.Load())),
                 ),
             )
+        cx.release(stores.values())
         self.renames, self.branch, cx.batch_name = saved
         for s in head + tail:
             tag_line(s, node.lineno)

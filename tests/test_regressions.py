@@ -208,3 +208,51 @@ def test_loops_rewritten_again_and_for_else(f):
     from test_controlflow import check
 
     check(f, np.array([[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0], [0.0, 2.0]]))
+
+
+# A local function called with unbatched arguments ran as written, reading its free names by the user's
+# names, while a batched branch held them under its own (`b_then`): it read the value from before the
+# branch (found by the review's random programs).
+def closure_called_in_branch(x):
+    b = 0.5
+    if x[0] > 0.3:
+        b = 0.25
+        g = lambda t: t * b + b
+        b = g(2.0)
+    return b
+
+
+def test_a_closure_called_in_a_branch_reads_the_branch_values():
+    from test_controlflow import check
+
+    check(closure_called_in_branch, np.array([[0.0, 1.0], [1.0, 2.0], [0.5, 0.0]]))
+
+
+# A `break` under a condition shared by every example left a name batched that the loop's normal end left
+# unbatched: after the loop the name was taken for unbatched and repeated over the batch, a (B, B) result
+# (silently wrong). Each exit of a loop now leaves the join of what all its exits leave.
+def first_match(x, k):
+    found = 0.0
+    for i in range(3):
+        if i == k:
+            found = x[i] * 2.0
+            break
+    return found + 1.0
+
+
+def first_match_while(x, k):
+    found, i = 0.0, 0
+    while i < 3:
+        if i == k:
+            found = x[i] * 2.0
+            break
+        i += 1
+    return found
+
+
+@pytest.mark.parametrize("k", [0, 2, 7])
+@pytest.mark.parametrize("f", [first_match, first_match_while])
+def test_a_break_and_the_normal_end_of_a_loop_leave_the_same_batchedness(f, k):
+    from test_controlflow import check
+
+    check(f, np.array([[0.0, 1.0, 2.0], [1.0, 2.0, 3.0], [0.5, 4.0, 5.0]]), k, mapped=[True, False])

@@ -26,6 +26,15 @@ class JumpUnderMask(NotBatchable):
     """A `break`/`continue` under a batched condition: the loop is rewritten with flags instead."""
 
 
+class BreakExits(NotBatchable):
+    """A `break` leaves a name less batched than the loop's other exits: the loop is rewritten again
+    with `joined`, the Vals every exit must leave (each `break` and the normal end promote to them)."""
+
+    def __init__(self, node: ast.AST, joined: dict[str, Val]):
+        super().__init__("the exits of a loop leave values of different batchedness", node)
+        self.joined = joined
+
+
 class LoopsMixin(Walker):
     """Needs from the walker: env, cx, block(), expr(), bind_target(), iteration(), nested_call(), lift()."""
 
@@ -40,16 +49,26 @@ class LoopsMixin(Walker):
         those lowered to per-lane flags (frontend/breaks.py)."""
         cx = self.cx
         state = (dict(self.env), len(cx.pending), set(cx.namer.taken), dict(self.renames), list(self.returns))
-        self.loop_masks.append(self.masked)
-        try:
-            return visit(node)
-        except JumpUnderMask:
-            pass
-        finally:
-            self.loop_masks.pop()
-        self.env, self.renames, self.returns = state[0], state[3], state[4]
-        del cx.pending[state[1] :]
-        cx.reset_names(state[2])
+
+        def restore():
+            self.env, self.renames, self.returns = dict(state[0]), dict(state[3]), list(state[4])
+            del cx.pending[state[1] :]
+            cx.reset_names(state[2])
+
+        for _ in range(4):
+            self.loop_masks.append(self.masked)
+            try:
+                return visit(node)
+            except JumpUnderMask:
+                break
+            except BreakExits as e:
+                restore()
+                self.exit_targets[id(node)] = {**self.exit_targets.get(id(node), {}), **e.joined}
+            finally:
+                self.loop_masks.pop()
+        else:
+            raise cx.fail("the values a loop's `break`s leave did not settle")
+        restore()
         counter = self._counter_read_after(node)
         unbound = self._declare_unbound(node)
         broke = cx.namer.fresh("broke")
@@ -162,6 +181,7 @@ class LoopsMixin(Walker):
         header_pending = cx.pending
 
         def body_fn():
+            self.exits[id(node)] = []
             target = self.bind_target(node.target, Operand(ast.Name("_", ast.Load()), elem), store_only=True)
             return target, self.block(node.body)
 
@@ -172,8 +192,38 @@ class LoopsMixin(Walker):
         finally:
             self.loops.pop()
         cx.pending = header_pending + pre_stmts
-        orelse = self.block(node.orelse)
+        orelse = self._join_exits(node) + self.block(node.orelse)
         return [ast.For(target, iter_node, body or [ast.Pass()], orelse)]
+
+    def _join_exits(self, node) -> list[ast.stmt]:
+        """After an unbatched loop: the Vals its `break`s left (visit_Break) joined with its normal end.
+        Returns the promotions the normal end needs (the loop's `else`, which a `break` skips); raises
+        BreakExits when a `break` must promote too (the loop is then rewritten with the joined Vals)."""
+        exits = self.exits.pop(id(node), [])
+        if not exits:
+            return []
+        joined = {}
+        for n in set(self.env).union(*exits):
+            vals = [e[n] for e in [self.env, *exits] if n in e]
+            joined[n] = _join_all(vals)
+        if any(_needs(e[n], joined[n]) for e in exits for n in e):
+            raise BreakExits(node, joined)
+        code = self.promote_env(joined)
+        if code and node.orelse:
+            raise self.cx.fail("a loop with `else` whose `break`s leave values of other batchedness")
+        self.env.update(joined)
+        return code
+
+    def promote_env(self, target: dict[str, Val]) -> list[ast.stmt]:
+        """Statements that make the names of this path as batched as `target` says."""
+        code: list[ast.stmt] = []
+        for n, want in target.items():
+            have = self.env.get(n)
+            if have is not None and _needs(have, want):
+                op = self.cx.promote(Operand(ast.Name(self.code_name(n), ast.Load()), have), want)
+                code.append(ast.Assign([ast.Name(self.code_name(n), ast.Store())], op.node))
+                self.env[n] = join(want, op.val)
+        return code
 
     def vectorize_loop(self, node):
         """`out = []; for i in range(...): out.append(f(i))` later read only as `np.array(out)`: the
@@ -381,6 +431,7 @@ class LoopsMixin(Walker):
         header_pending = cx.pending
 
         def body_fn():
+            self.exits[id(node)] = []
             cx.pending = []
             test = self.expr(node.test)
             test_pending = cx.pending
@@ -395,17 +446,19 @@ class LoopsMixin(Walker):
         finally:
             self.loops.pop()
         if test.batched:
+            self.exits.pop(id(node), None)
             cx.reset_names(names0)
             self.env = env0
             cx.pending = header_pending
             return self.batched_while(node, test)
         cx.pending = header_pending + pre_stmts
+        normal_end = self._join_exits(node)
         orelse = self.block(node.orelse)
         if test_pending:
             # The test needs statements of its own: evaluate them at the top of every iteration.
-            brk = ast.If(ast.UnaryOp(ast.Not(), test.node), [ast.Break()], [])
-            return [ast.While(ast.Constant(True), test_pending + [brk] + body, orelse)]
-        return [ast.While(test.node, body or [ast.Pass()], orelse)]
+            brk = ast.If(ast.UnaryOp(ast.Not(), test.node), [*normal_end, *orelse, ast.Break()], [])
+            return [ast.While(ast.Constant(True), test_pending + [brk] + body, [])]
+        return [ast.While(test.node, body or [ast.Pass()], normal_end + orelse)]
 
     def _with_loop_end(self, node, body, end):
         """The body followed by the promotions fixed_point asked for at its end."""

@@ -153,7 +153,10 @@ class NestingMixin(Walker):
         src, lifted_names = self.lift(obj)
         lifted = [self.expr(ast.Name(n, ast.Load())) for n in lifted_names]
         vals = self._bind_params(src, lifted + args, kwargs, node)
-        if not batched and not any(v.batched for v in lifted):
+        # called as written only when it reads its free names where they are: a name a batched branch
+        # holds under another name (`b_then`) is passed to the lifted function instead
+        verbatim = all(self.code_name(n) == n for n in lifted_names)
+        if verbatim and not batched and not any(v.batched for v in lifted):
             try:
                 out_val = self.cx.specializer.core(src, vals, self.cx).out_val
             except Exception:

@@ -42,6 +42,8 @@ class Vectorizer(
         self.masked = 0
         self.loops = []
         self.at = []  # the statements being rewritten, innermost last
+        self.exits = {}  # id(loop) -> the envs its `break`s leave (loops.py)
+        self.exit_targets = {}  # id(loop) -> the Vals its `break`s must leave (loops.py)
         self.loop_masks = [0]  # `masked` depth where each enclosing loop starts
         self.fdef = None
         self.in_loop = 0
@@ -160,7 +162,11 @@ class Vectorizer(
     def visit_Break(self, node):
         if self.masked > self.loop_masks[-1]:
             raise JumpUnderMask("`break` under a batched condition", node)
-        return [ast.Break()]
+        loop = id(self.loops[-1])
+        code = self.promote_env(self.exit_targets.get(loop, {}))  # as batched as every exit
+        if loop in self.exits:
+            self.exits[loop].append(dict(self.env))
+        return [*code, ast.Break()]
 
     def visit_Continue(self, node):
         if self.masked > self.loop_masks[-1]:

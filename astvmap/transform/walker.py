@@ -69,6 +69,8 @@ class Walker:
     loops: list[ast.AST]  # the enclosing loops
     facts: Facts  # liveness, activity, reaching definitions of the function (analysis/)
     at: list[ast.stmt]  # the statements being rewritten, innermost last
+    exits: dict[int, list[dict[str, Val]]]  # id(loop) -> the envs its `break`s leave
+    exit_targets: dict[int, dict[str, Val]]  # id(loop) -> the Vals its `break`s must leave
     loop_masks: list[int]  # `masked` depth where each enclosing loop starts
     fdef: ast.FunctionDef | None
     fdef_params: set[str]  # the parameters of the function being rewritten
@@ -86,6 +88,9 @@ class Walker:
         def stmt(self, node: ast.stmt) -> list[ast.stmt]: ...
 
         def bind_target(self, target: ast.expr, value: Operand, store_only: bool = False) -> ast.expr: ...
+
+        # LoopsMixin (loops.py)
+        def promote_env(self, target: dict[str, Val]) -> list[ast.stmt]: ...
 
         # ExpressionsMixin (expressions.py)
         def expr(self, node: ast.expr) -> Operand: ...

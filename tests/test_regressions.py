@@ -256,3 +256,22 @@ def test_a_break_and_the_normal_end_of_a_loop_leave_the_same_batchedness(f, k):
     from test_controlflow import check
 
     check(f, np.array([[0.0, 1.0, 2.0], [1.0, 2.0, 3.0], [0.5, 4.0, 5.0]]), k, mapped=[True, False])
+
+
+# The same for `continue`: the next iteration starts from each `continue` too, which now promotes to what
+# the loop's start expects (a batched value the fall-through path left unbatched was repeated again).
+def carried_through_continue(x, k):
+    c = 0.5
+    for i in range(3):
+        if i == k:
+            c = x[i] + c
+            continue
+        c = c * 1.0
+    return c
+
+
+@pytest.mark.parametrize("k", [0, 2, 7])
+def test_a_continue_leaves_what_the_next_iteration_expects(k):
+    from test_controlflow import check
+
+    check(carried_through_continue, np.array([[0.0, 1.0, 2.0], [1.0, 2.0, 3.0]]), k, mapped=[True, False])

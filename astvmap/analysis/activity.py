@@ -288,3 +288,32 @@ class _Visitor(ast.NodeVisitor):
 
     def visit_DictComp(self, node: ast.DictComp) -> None:
         self._comprehension(node, [node.key, node.value])
+
+
+def local_names(fdef: ast.FunctionDef | ast.Lambda) -> set[str]:
+    """The names a function binds: its parameters and every name it assigns, its own scope only."""
+    params = {a.arg for a in ast.walk(fdef.args) if isinstance(a, ast.arg)}
+    body = fdef.body if isinstance(fdef.body, list) else [fdef.body]
+    return params | set(of_nodes(body).binds)
+
+
+def occurrences(fdef: ast.FunctionDef) -> tuple[dict[str, int], dict[str, int]]:
+    """(stores, loads): how many times each name is bound (a parameter once, `x += 1` twice: it reads the
+    old value) and read in the function's text, a read inside a loop counting 2 more (it runs once per
+    iteration): "assigned once, read once" is what lets a compiler inline a name."""
+    stores: dict[str, int] = {}
+    loads: dict[str, int] = {}
+    for n in ast.walk(fdef):
+        if isinstance(n, ast.AugAssign) and isinstance(n.target, ast.Name):
+            stores[n.target.id] = stores.get(n.target.id, 0) + 1
+        name = n.arg if isinstance(n, ast.arg) else n.id if isinstance(n, ast.Name) else None
+        if name is None:
+            continue
+        table = loads if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load) else stores
+        table[name] = table.get(name, 0) + 1
+    for loop in ast.walk(fdef):
+        if isinstance(loop, (ast.For, ast.While)):
+            for n in ast.walk(loop):
+                if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load):
+                    loads[n.id] = loads.get(n.id, 0) + 2
+    return stores, loads

@@ -6,6 +6,7 @@ from __future__ import annotations
 import ast
 
 from .. import analysis
+from ..analysis import activity
 from .numba_fuse_exprs import Expressions
 from .numba_fuse_values import (
     _OPS,
@@ -42,8 +43,7 @@ class _Lower(Expressions):
         self.macs = 0
         self.longest = 0
         self.facts = analysis.analyze(fdef)
-        self.stores = _store_counts(fdef)
-        self.loads = _load_counts(fdef)
+        self.stores, self.loads = activity.occurrences(fdef)
         self.lists: dict = {}  # list name -> ("out" | array name, counter name)
         self.list_depth: dict = {}  # list name -> block depth where it is made
         self.list_counter: dict = {}  # the returned list -> its counter
@@ -324,29 +324,3 @@ class _Lower(Expressions):
             v.shape, lambda idx: self.em.emit(f"_av_out[_av_i, {', '.join(idx)}] = {v.elem(idx, self.em)}")
         )
         self.em.emit("return")
-
-
-def _store_counts(fdef) -> dict:
-    out: dict = {}
-    for n in ast.walk(fdef):
-        if isinstance(n, ast.Name) and not isinstance(n.ctx, ast.Load):
-            out[n.id] = out.get(n.id, 0) + 1
-        elif isinstance(n, ast.arg):
-            out[n.arg] = out.get(n.arg, 0) + 1
-        elif isinstance(n, ast.AugAssign) and isinstance(n.target, ast.Name):
-            out[n.target.id] = out.get(n.target.id, 0) + 1
-    return out
-
-
-def _load_counts(fdef) -> dict:
-    out: dict = {}
-    for n in ast.walk(fdef):
-        if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load):
-            out[n.id] = out.get(n.id, 0) + 1
-    # a name read inside a loop body is read once per iteration: never "used once"
-    for loop in ast.walk(fdef):
-        if isinstance(loop, (ast.For, ast.While)):
-            for n in ast.walk(loop):
-                if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load):
-                    out[n.id] = out.get(n.id, 0) + 2
-    return out

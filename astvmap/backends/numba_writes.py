@@ -24,6 +24,8 @@ import types
 
 import numpy as np
 
+from ..analysis import activity
+
 # Word lists (read better than lists of strings: noqa SIM905).
 # NumPy functions whose result is always a new array (or a number), whatever they are given
 _FRESH_NUMPY = frozenset(
@@ -54,9 +56,7 @@ class _Aliases:
     def __init__(self, fdef: ast.FunctionDef, roots: list[str], inject: dict, containers: set[str]) -> None:
         self.inject = inject
         self.may: dict[str, set[str]] = {r: {r} for r in roots}
-        self.local = {
-            n.id for n in ast.walk(fdef) if isinstance(n, ast.Name) and not isinstance(n.ctx, ast.Load)
-        } | {a.arg for a in ast.walk(fdef) if isinstance(a, ast.arg)}
+        self.local = activity.local_names(fdef)
         self.listy = set(containers)  # names that may hold a list or tuple
         size = -1
         while size != (size := sum(map(len, self.may.values())) + len(self.listy)):

@@ -464,8 +464,6 @@ class LoopsMixin(Walker):
         """The body followed by the promotions fixed_point asked for at its end."""
         if not end:
             return body
-        if any(isinstance(n, ast.Continue) for st in node.body for n in ast.walk(st)):
-            raise self.cx.fail("a `continue` in a loop whose variables become batched inside it")
         for st in end:
             tag_line(st, node.lineno)
         return body + end
@@ -480,15 +478,18 @@ class LoopsMixin(Walker):
         env0 = dict(self.env)
         promote: dict[str, ast.stmt] = {}
         snapshot = set(cx.namer.taken)
+        loop = id(self.loops[-1])
         for _ in range(len(env0) + 3):
             cx.reset_names(snapshot)
             self.env = dict(env0)
+            self.heads[loop], self.continues[loop] = env0, []  # what a `continue` promotes to, leaves
             self.in_loop += 1
             try:
                 result = body_fn()
             finally:
                 self.in_loop -= 1
-            env1 = self.env
+            env_end = self.env  # where the body falls through to the next iteration
+            env1 = _join_envs([env_end, *self.continues.pop(loop)])
             changed = {  # a name unbound at the loop's start stays so: each iteration's value comes from it
                 n: join(env0[n], env1[n])
                 for n in env0
@@ -507,9 +508,10 @@ class LoopsMixin(Walker):
         # `t`) is repeated over the batch at the body's end too: the next iteration expects it batched.
         end = []
         for n in env0:
-            if n in env1 and _needs(env1[n], env0[n]):
-                op = cx.promote(Operand(ast.Name(self.code_name(n), ast.Load()), env1[n]), env0[n])
+            if n in env_end and _needs(env_end[n], env0[n]):
+                op = cx.promote(Operand(ast.Name(self.code_name(n), ast.Load()), env_end[n]), env0[n])
                 end.append(ast.Assign([ast.Name(self.code_name(n), ast.Store())], op.node))
+        self.heads.pop(loop, None)
         self.env = {**env1, **{n: join(env0[n], env1[n]) if n in env1 else env0[n] for n in env0}}
         return result, list(promote.values()), end
 
@@ -520,3 +522,9 @@ def _assign(name: str, value: ast.expr, where: ast.AST) -> ast.Assign:
     for n in ast.walk(stmt):
         ast.copy_location(n, where)
     return stmt
+
+
+def _join_envs(envs: list[dict[str, Val]]) -> dict[str, Val]:
+    """The Vals of the names bound on every one of these paths, joined."""
+    first, *rest = envs
+    return {n: _join_all([e[n] for e in envs]) for n in first if all(n in e for e in rest)}

@@ -43,6 +43,8 @@ class Vectorizer(
         self.loops = []
         self.at = []  # the statements being rewritten, innermost last
         self.exits = {}  # id(loop) -> the envs its `break`s leave (loops.py)
+        self.heads = {}  # id(loop) -> the Vals its next iteration expects (loops.py)
+        self.continues = {}  # id(loop) -> the envs its `continue`s leave (loops.py)
         self.exit_targets = {}  # id(loop) -> the Vals its `break`s must leave (loops.py)
         self.loop_masks = [0]  # `masked` depth where each enclosing loop starts
         self.fdef = None
@@ -171,7 +173,11 @@ class Vectorizer(
     def visit_Continue(self, node):
         if self.masked > self.loop_masks[-1]:
             raise JumpUnderMask("`continue` under a batched condition", node)
-        return [ast.Continue()]
+        loop = id(self.loops[-1])
+        code = self.promote_env(self.heads.get(loop, {}))  # as batched as the next iteration expects
+        if loop in self.continues:
+            self.continues[loop].append(dict(self.env))
+        return [*code, ast.Continue()]
 
     def visit_Return(self, node):
         value = (

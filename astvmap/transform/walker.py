@@ -71,6 +71,8 @@ class Walker:
     at: list[ast.stmt]  # the statements being rewritten, innermost last
     exits: dict[int, list[dict[str, Val]]]  # id(loop) -> the envs its `break`s leave
     exit_targets: dict[int, dict[str, Val]]  # id(loop) -> the Vals its `break`s must leave
+    heads: dict[int, dict[str, Val]]  # id(loop) -> the Vals its next iteration expects
+    continues: dict[int, list[dict[str, Val]]]  # id(loop) -> the envs its `continue`s leave
     loop_masks: list[int]  # `masked` depth where each enclosing loop starts
     fdef: ast.FunctionDef | None
     fdef_params: set[str]  # the parameters of the function being rewritten

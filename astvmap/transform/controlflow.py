@@ -269,27 +269,7 @@ class ControlFlowMixin(Walker):
         }
         level = risk(body, self.env)
         safe = level == "none"
-        pre: list[ast.stmt] = []
-        if level == "lanes":
-            for name in self.facts.activity(body).reads:
-                if (
-                    name in self.env
-                    and self.env[name].batched
-                    and self.env[name].kind in (Kind.ARRAY, Kind.SCALAR)
-                ):
-                    borrowed = cx.namer.fresh(f"{name}_{suffix}")
-                    pre.append(
-                        ast.Assign(
-                            [ast.Name(borrowed, ast.Store())],
-                            cx.expr(
-                                "av__.lanes_like_active(x, m)",
-                                x=ast.Name(self.code_name(name), ast.Load()),
-                                m=mask,
-                            ),
-                        )
-                    )
-                    self.renames[name] = borrowed
-                    self.branch["borrowed"][name] = (borrowed, mask)
+        pre = self._borrow(body, mask, suffix) if level == "lanes" else []
         starts = self.branch["starts"] = {n: self.code_name(n) for n in seed}
         for n, branch_name in seed.items():
             self.branch["stores"][n] = self.renames[n] = branch_name
@@ -317,6 +297,26 @@ class ControlFlowMixin(Walker):
             code = [guard]
         result["code"] = code
         return result, {n: result["stores"][n] for n in starts}
+
+    def _borrow(self, body, mask: ast.expr, suffix: str) -> list[ast.stmt]:
+        """`x_then = av__.lanes_like_active(x, m)` for the batched values a branch that may fault reads
+        (NOTE [batched if])."""
+        assert self.branch is not None  # called by _masked_block for its branch
+        pre: list[ast.stmt] = []
+        for name in self.facts.activity(body).reads:
+            v = self.env.get(name)
+            if v is not None and v.batched and v.kind in (Kind.ARRAY, Kind.SCALAR):
+                borrowed = self.cx.namer.fresh(f"{name}_{suffix}")
+                x = ast.Name(self.code_name(name), ast.Load())
+                pre.append(
+                    ast.Assign(
+                        [ast.Name(borrowed, ast.Store())],
+                        self.cx.expr("av__.lanes_like_active(x, m)", x=x, m=mask),
+                    )
+                )
+                self.renames[name] = borrowed
+                self.branch["borrowed"][name] = (borrowed, mask)
+        return pre
 
     def select_stmt(self, name, cond, a, va: Val, b, vb: Val, node):
         """`y = av__.select(cond, y_then, y_else)` (and its Val)."""

@@ -104,19 +104,9 @@ class PartitionMixin(Walker):
         }
         pre = []
         for name in self.facts.activity(body).reads:
-            v = self.env.get(name)
-            if v is not None and v.batched and v.kind in (Kind.ARRAY, Kind.SCALAR):
+            if _lanewise(self.env.get(name)):
                 gathered = cx.namer.fresh(f"{name}_{suffix}")
-                pre.append(
-                    ast.Assign(
-                        [ast.Name(gathered, ast.Store())],
-                        cx.expr(
-                            "x[i]",
-                            x=ast.Name(self.code_name(name), ast.Load()),
-                            i=ast.Name(lanes, ast.Load()),
-                        ),
-                    )
-                )
+                pre.append(self._gather(name, gathered, lanes))
                 self.renames[name] = gathered
         cx.batch_name = None
         self.masked += 1
@@ -130,11 +120,8 @@ class PartitionMixin(Walker):
             inner_batch = cx.batch_name
             self.branch = outer_branch
             self.env, self.renames, cx.batch_name = saved
-        for name in starts:  # a store that some path skips: the branch's name starts as the lanes' value
-            v, outer = self.env[name], ast.Name(self.code_name(name), ast.Load())
-            lanewise = v.batched and v.kind in (Kind.ARRAY, Kind.SCALAR)
-            value = cx.expr("x[i]", x=outer, i=ast.Name(lanes, ast.Load())) if lanewise else outer
-            pre.append(ast.Assign([ast.Name(result["stores"][name], ast.Store())], value))
+        # a store that some path skips: the branch's name starts as the lanes' value
+        pre += [self._gather(name, result["stores"][name], lanes) for name in starts]
         if inner_batch is not None:
             pre.insert(
                 0,
@@ -155,3 +142,15 @@ class PartitionMixin(Walker):
             code = [guard]
         result["code"] = code
         return result
+
+    def _gather(self, name: str, target: str, lanes: str) -> ast.stmt:
+        """`x_then = x[lanes_then]` (a value shared by the lanes as it is)."""
+        value: ast.expr = ast.Name(self.code_name(name), ast.Load())
+        if _lanewise(self.env.get(name)):
+            value = self.cx.expr("x[i]", x=value, i=ast.Name(lanes, ast.Load()))
+        return ast.Assign([ast.Name(target, ast.Store())], value)
+
+
+def _lanewise(v: Val | None) -> bool:
+    """Does a value of Val `v` hold one entry per lane (gathered by lanes)?"""
+    return v is not None and v.batched and v.kind in (Kind.ARRAY, Kind.SCALAR)

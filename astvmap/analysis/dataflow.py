@@ -17,49 +17,48 @@ Guarantees: the least fixed points (the sets only grow, so the worklists end).
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Callable
 
-from .cfg import Graph
+from .cfg import Graph, Node
 
 Def = tuple[str, int]  # (name, index of the node that binds it)
 
 
 def liveness(g: Graph) -> tuple[list[frozenset[str]], list[frozenset[str]]]:
     """(live_in, live_out) per node index."""
-    live_in: list[frozenset[str]] = [frozenset()] * len(g.nodes)
-    live_out: list[frozenset[str]] = [frozenset()] * len(g.nodes)
-    work = deque(reversed(g.nodes))
-    queued = {n.index for n in g.nodes}
-    while work:
-        n = work.popleft()
-        queued.discard(n.index)
-        out = frozenset().union(*(live_in[s.index] for s in n.succ))
-        new = frozenset(n.act.reads) | (out - n.kills)
-        live_out[n.index] = out
-        if new != live_in[n.index]:
-            live_in[n.index] = new
-            for p in n.pred:
-                if p.index not in queued:
-                    queued.add(p.index)
-                    work.append(p)
-    return live_in, live_out
+
+    def transfer(n: Node, out: frozenset[str]) -> frozenset[str]:
+        return frozenset(n.act.reads) | (out - n.kills)
+
+    return _solve(g, backward=True, transfer=transfer)
 
 
 def reaching(g: Graph) -> list[frozenset[Def]]:
     """The definitions reaching the start of each node, by node index."""
-    reach_in: list[frozenset[Def]] = [frozenset()] * len(g.nodes)
-    reach_out: list[frozenset[Def]] = [frozenset()] * len(g.nodes)
-    work = deque(g.nodes)
+
+    def transfer(n: Node, into: frozenset[Def]) -> frozenset[Def]:
+        return frozenset(d for d in into if d[0] not in n.kills) | {(name, n.index) for name in n.kills}
+
+    return _solve(g, backward=False, transfer=transfer)[0]
+
+
+def _solve(g: Graph, backward: bool, transfer: Callable[[Node, frozenset], frozenset]):
+    """The least fixed point of a may-problem (union at joins), by a worklist: (facts where each node's
+    transfer ends, facts where it starts) for a backward problem, (at its start, at its end) forward."""
+    after: list[frozenset] = [frozenset()] * len(g.nodes)  # the transfer's result per node
+    before: list[frozenset] = [frozenset()] * len(g.nodes)  # the join feeding it
+    work = deque(reversed(g.nodes) if backward else g.nodes)
     queued = {n.index for n in g.nodes}
     while work:
         n = work.popleft()
         queued.discard(n.index)
-        into = frozenset().union(*(reach_out[p.index] for p in n.pred))
-        reach_in[n.index] = into
-        out = frozenset(d for d in into if d[0] not in n.kills) | {(name, n.index) for name in n.kills}
-        if out != reach_out[n.index]:
-            reach_out[n.index] = out
-            for s in n.succ:
-                if s.index not in queued:
-                    queued.add(s.index)
-                    work.append(s)
-    return reach_in
+        feeders, dependents = (n.succ, n.pred) if backward else (n.pred, n.succ)
+        before[n.index] = frozenset().union(*(after[f.index] for f in feeders))
+        new = transfer(n, before[n.index])
+        if new != after[n.index]:
+            after[n.index] = new
+            for d in dependents:
+                if d.index not in queued:
+                    queued.add(d.index)
+                    work.append(d)
+    return (after, before) if backward else (before, after)

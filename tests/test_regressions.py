@@ -275,3 +275,40 @@ def test_a_continue_leaves_what_the_next_iteration_expects(k):
     from test_controlflow import check
 
     check(carried_through_continue, np.array([[0.0, 1.0, 2.0], [1.0, 2.0, 3.0]]), k, mapped=[True, False])
+
+
+# Per example a 0-d value is a scalar, and `t += v` rebinds it; batched, `t` was a view (of the caller's
+# array, or of another local) and `+=` wrote through it (issue 15's first cases).
+def augmented_mapped_scalar(x, s):
+    s += 1.0
+    return s * x[0]
+
+
+def augmented_scalar_read(x):
+    t = x[0]
+    t -= 1.0
+    return t + x[0]
+
+
+def augmented_scalar_of_local(x):
+    y = x * 2.0
+    t = y[0]
+    t += 1.0
+    return y, t
+
+
+@pytest.mark.parametrize("f", [augmented_mapped_scalar, augmented_scalar_read, augmented_scalar_of_local])
+def test_augmented_assignment_of_a_scalar_never_writes_into_an_array(f):
+    x = np.arange(6.0).reshape(3, 2)
+    s = np.array([1.0, 2.0, 3.0])
+    args = (x, s) if f is augmented_mapped_scalar else (x,)
+    before = [a.copy() for a in args]
+    want = [f(*[a[b] for a in args]) for b in range(3)]
+    got = astvmap.vmap(f, fallback="error")(*args)
+    for a, b in zip(args, before):
+        np.testing.assert_array_equal(a, b)  # the caller's arrays are unchanged, as in the loop
+    if isinstance(got, tuple):
+        for k, g in enumerate(got):
+            np.testing.assert_allclose(g, np.stack([w[k] for w in want]))
+    else:
+        np.testing.assert_allclose(got, np.stack(want))

@@ -355,7 +355,9 @@ class Vectorizer(
         ):
             return self.masked_write(target, res, node)
         if isinstance(target, ast.Name):
-            in_place = cur.batched or not res.batched
+            # Per example a 0-d value is a NumPy or Python scalar: `t += v` rebinds `t` (the batched
+            # `t` may be a view of the caller's array or of another name's: never write through it)
+            in_place = (cur.batched and cur.val.ndim != 0) or not res.batched
             r = res.node
             if (
                 in_place

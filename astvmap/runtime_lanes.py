@@ -65,9 +65,10 @@ def active_lanes(active):
 def put_lanes(x, lanes, values):
     """`x` with `lanes` set to `values` (a loop's results for its active lanes); the dtype widens as
     the loop's own values would (an int counter that becomes float stays float)."""
-    if isinstance(lanes, slice):
-        return values
     values = np.asarray(values)
+    if isinstance(lanes, slice):  # every lane active
+        # one value for all of them (the body left it unbatched, `skip = True`): one per lane
+        return batch_broadcast(values, np.shape(x)[0]) if values.ndim < np.ndim(x) else values
     out = np.array(x, dtype=np.result_type(x, values))  # a copy: `x` may be a caller's array
     out[lanes] = values
     return out

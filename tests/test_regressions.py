@@ -312,3 +312,19 @@ def test_augmented_assignment_of_a_scalar_never_writes_into_an_array(f):
             np.testing.assert_allclose(g, np.stack([w[k] for w in want]))
     else:
         np.testing.assert_allclose(got, np.stack(want))
+
+
+# A batched `while` whose every lane was active put back a value the body left unbatched (the `skip` flag
+# of a lowered `continue`) as that one value, not one per lane; the next iteration failed to gather it.
+def while_with_continue(x):
+    w = 0
+    while w < 2 and x[1] < 0.5:
+        w = w + 1
+        continue
+    return x[0] + w
+
+
+def test_a_while_whose_lanes_are_all_active_keeps_a_value_per_lane():
+    from test_controlflow import check
+
+    check(while_with_continue, np.array([[0.0, 0.1], [1.0, 0.2], [0.5, 0.3]]))

@@ -328,3 +328,21 @@ def test_a_while_whose_lanes_are_all_active_keeps_a_value_per_lane():
     from test_controlflow import check
 
     check(while_with_continue, np.array([[0.0, 0.1], [1.0, 0.2], [0.5, 0.3]]))
+
+
+# A comprehension's target inside a batched branch was kept as one of the branch's stores, though it
+# leaves the comprehension's scope never: the branch's end then failed on it (an internal KeyError,
+# reported as a fallback "please report this").
+def comprehension_in_lowered_loop(x):
+    s = 0.0
+    for i in range(3):
+        if x[i] > 1.0:
+            break
+        s = s + sum([x[k] for k in range(2)])
+    return s
+
+
+def test_a_comprehension_in_a_branch_leaves_no_store():
+    from test_controlflow import check
+
+    check(comprehension_in_lowered_loop, np.array([[0.0, 1.0, 2.0], [1.0, 2.0, 3.0], [0.5, 0.4, 5.0]]))

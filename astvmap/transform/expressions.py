@@ -345,7 +345,9 @@ class ExpressionsMixin(Walker):
         return self._comprehension(node, ast.GeneratorExp)
 
     def _comprehension(self, node, cls):
-        saved = dict(self.env)
+        # a comprehension's targets are its own scope: whatever names they get, they leave no trace
+        saved, saved_renames = dict(self.env), dict(self.renames)
+        branch_stores = dict(self.branch["stores"]) if self.branch is not None else None
         gens = []
         try:
             for g in node.generators:
@@ -363,7 +365,11 @@ class ExpressionsMixin(Walker):
                 gens.append(ast.comprehension(target, iter_node, [i.node for i in ifs], 0))
             elt = self.expr(node.elt)
         finally:
-            self.env = saved
+            self.env, self.renames = saved, saved_renames
+            if self.branch is not None and branch_stores is not None:
+                for name in set(self.branch["stores"]) - set(branch_stores):
+                    del self.branch["stores"][name]
+                    self.branch.get("starts", {}).pop(name, None)
         return Operand(cls(elt.node, gens), Val(elt.val.batched, None, Kind.LIST, item=elt.val))
 
     def visit_Lambda(self, node):

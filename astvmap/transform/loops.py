@@ -345,8 +345,18 @@ class LoopsMixin(Walker):
                 f"the loop variable `{node.target.id}` is used after a loop whose length differs "
                 "between examples"
             )
-        if any(isinstance(n, (ast.Break, ast.Continue, ast.Return)) for s in node.body for n in ast.walk(s)):
-            raise cx.fail("`return` in a loop whose length differs between examples")
+        jump = next(
+            (
+                n
+                for s in node.body
+                for n in ast.walk(s)
+                if isinstance(n, (ast.Break, ast.Continue, ast.Return))
+            ),
+            None,
+        )
+        if jump is not None:
+            word = {ast.Break: "break", ast.Continue: "continue", ast.Return: "return"}[type(jump)]
+            raise cx.fail(f"`{word}` in a loop whose length differs between examples")
         start, stop = (None, bounds[0]) if len(bounds) == 1 else bounds
         names = (
             cx.namer.fresh("start") if start is not None and start.batched else None,

@@ -5,9 +5,11 @@
     facts.activity(stmts)           names read, bound and changed in place by these statements
     facts.reaching(stmt)            definitions (name, node) reaching the start of `stmt`
     facts.uses_after(stmt, name)    the reads of the value `name` holds when `stmt` completes
+    facts.aliases                   which names may share a buffer, and which buffers are written
 
 `cfg.py` builds the control-flow graph, `activity.py` says what each node reads and writes,
-`dataflow.py` solves liveness and reaching definitions on it. When the rewrite replaces a statement by
+`dataflow.py` solves liveness and reaching definitions on it, `aliases.py` says which names may hold
+the same buffer. When the rewrite replaces a statement by
 statements of its own (a loop whose `break` becomes a flag), `substitute` files the new statements'
 facts, computed on the function as it now reads, without changing the tree (AutoGraph's pyct and its
 static_analysis package are the model).
@@ -20,8 +22,10 @@ import copy
 from collections.abc import Iterable
 
 from . import activity as _activity
+from . import aliases as _aliases
 from . import cfg, dataflow
 from .activity import Activity
+from .aliases import Aliases
 
 
 def analyze(fdef: ast.FunctionDef) -> Facts:
@@ -36,6 +40,7 @@ class Facts:
         self._subs: dict[int, tuple[ast.stmt, list[ast.stmt]]] = {}
         self._assumed: dict[int, tuple[ast.AST, frozenset[str]]] = {}
         self._solve()
+        self.aliases: Aliases = _aliases.analyze(fdef)
 
     # ---- queries ------------------------------------------------------------------------------------
     def live_after(self, stmt: ast.AST) -> frozenset[str]:

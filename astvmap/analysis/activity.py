@@ -20,6 +20,8 @@ import ast
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+import numpy as np
+
 # Methods that change their receiver in place (lists, dicts, sets, arrays).
 MUTATING_METHODS = frozenset(
     {
@@ -115,6 +117,21 @@ def root_name(node: ast.expr) -> str:
     while isinstance(node, (ast.Subscript, ast.Attribute, ast.Starred)):
         node = node.value
     return node.id if isinstance(node, ast.Name) else ""
+
+
+def out_arguments(call: ast.Call) -> list[ast.expr]:
+    """The arguments a call writes its results into: `out=` (a tuple too), and the positional outputs of
+    a NumPy ufunc (`np.multiply(x, 2.0, x)`)."""
+    found: list[ast.expr] = []
+    for kw in call.keywords:
+        if kw.arg == "out":
+            found += kw.value.elts if isinstance(kw.value, ast.Tuple) else [kw.value]
+    f = call.func
+    if isinstance(f, ast.Attribute) and isinstance(f.value, ast.Name) and f.value.id in ("np", "numpy"):
+        ufunc = getattr(np, f.attr, None)
+        if isinstance(ufunc, np.ufunc):
+            found += [a for a in call.args[ufunc.nin :] if not isinstance(a, ast.Starred)]
+    return [e for e in found if not isinstance(e, ast.Constant)]  # `out=None`
 
 
 class _Visitor(ast.NodeVisitor):
@@ -217,11 +234,8 @@ class _Visitor(ast.NodeVisitor):
         f = node.func
         if isinstance(f, ast.Attribute) and f.attr in MUTATING_METHODS:
             self.act.change(root_name(f.value), "method", node)
-        for kw in node.keywords:
-            if kw.arg == "out":
-                for e in kw.value.elts if isinstance(kw.value, ast.Tuple) else [kw.value]:
-                    if not isinstance(e, ast.Constant):  # `out=None`
-                        self.act.change(root_name(e), "out", node)
+        for e in out_arguments(node):
+            self.act.change(root_name(e), "out", node)
 
     # ---- nested scopes: their free names are read here -----------------------------------------------
     def visit_FunctionDef(self, node: ast.FunctionDef | ast.AsyncFunctionDef) -> None:

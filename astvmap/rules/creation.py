@@ -74,6 +74,8 @@ def batch_full(ctx, shape, fill_value, dtype=None, **kwargs) -> Operand:
         if isinstance(value, int)
         else [templates.const(v) for v in value]
         if isinstance(value, tuple)
+        else [shape.node]
+        if shape.val.kind in (Kind.SCALAR, Kind.ARRAY) and shape.val.ndim == 0  # one computed length
         else [ast.Starred(shape.node, ast.Load())]
     )
     fill = templates.batch_slice_prefix(fill_value.node, nd - fill_value.val.ndim)

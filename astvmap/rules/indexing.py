@@ -69,10 +69,25 @@ def selection_ndim(ndim, index: Operand):
         return None
     comps = components(index)
     kinds = [_classify(c) for c in comps]
-    if None in kinds or "array" in kinds:
-        return None
-    consumed = sum(k in ("int", "slice") for k in kinds)
-    return ndim - kinds.count("int") + kinds.count("none") if consumed <= ndim else None
+    if None in kinds or kinds.count("array") > 1 or ("array" in kinds and _separated(kinds)):
+        return None  # (separated advanced indices move their axes first)
+    added = 0
+    if "array" in kinds:  # one integer array: its axes replace the axis it indexes
+        added = _int_array_ndim(comps[kinds.index("array")])
+        if added is None:
+            return None
+        added -= 1
+    consumed = sum(k in ("int", "slice", "array") for k in kinds)
+    return ndim - kinds.count("int") + kinds.count("none") + added if consumed <= ndim else None
+
+
+def _int_array_ndim(c: Operand) -> int | None:
+    """The rank of an integer array index (`[0, 2]`, an int array), None for masks or when unknown."""
+    if c.is_static and isinstance(c.static, (list, tuple)):
+        a = np.asarray(c.static)
+        return a.ndim if a.dtype.kind in "iu" else None
+    v = c.val
+    return v.ndim if v.kind == Kind.ARRAY and v.dtype in ("i", "u") else None
 
 
 def batched_index(ctx, index: Operand) -> ast.expr:

@@ -149,6 +149,9 @@ class CallsMixin(NestingMixin):
 
     # ---- calls -----------------------------------------------------------------------------------
     def visit_Call(self, node):
+        lowered = self.out_call(node)
+        if lowered is not None:
+            return lowered
         func = node.func
         if isinstance(func, ast.Attribute):
             base = self.expr(func.value)

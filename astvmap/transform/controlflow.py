@@ -16,7 +16,6 @@ from __future__ import annotations
 import ast
 from typing import cast
 
-from ..kit import templates
 from ..rules.values import Kind, Operand, Val, val_of
 from .walker import BranchResult, Walker, tag_line, user_line
 
@@ -197,9 +196,13 @@ class ControlFlowMixin(Walker):
         live = self.live_after(node)
         returns = RET in then["stores"] or RET in orelse["stores"]
         for name in _ordered(then["stores"], orelse["stores"]):
+            if name in self.local_names and name not in live:
+                continue  # the user's code reads it no more (it may be unbound before the `if`: `_`)
             sides: list[tuple[ast.Name, Val] | None] = []
             for br in (then, orelse):
-                if name in br["stores"]:
+                if (
+                    name in br["stores"] and name in br["env"]
+                ):  # (a batched `while` drops names dead after it)
                     sides.append((ast.Name(br["stores"][name], ast.Load()), br["env"][name]))
                 elif name in env0:
                     sides.append((ast.Name(self.code_name(name), ast.Load()), env0[name]))
@@ -266,6 +269,7 @@ class ControlFlowMixin(Walker):
             "borrowed": {},
             "depth": len(self.at),
             "before": frozenset(self.env),
+            "parent": outer_branch,
         }
         level = risk(body, self.env)
         safe = level == "none"
@@ -399,79 +403,6 @@ class ControlFlowMixin(Walker):
                 )
             )
         return call
-
-    def promote_written_arrays(self, body):
-        """Arrays written under a batched condition hold one value per example from here on: an
-        unbatched local one is repeated over the batch before the `if` (an unmapped argument cannot be)."""
-        cx = self.cx
-        act = self.facts.activity(body)
-        for name in act.changed("item"):
-            v = self.env.get(name)
-            if v is None or v.batched or v.kind != Kind.ARRAY:
-                continue
-            if name in self.unmapped_params:
-                t = act.sites[(name, "item")]
-                raise cx.error(
-                    f"`{ast.unparse(t)} = ...` under a condition that differs between examples "
-                    f"writes into the unmapped argument `{name}`: the loop would change the one "
-                    f"array all examples share. Copy it first (`{name} = {name}.copy()`) or map it",
-                    t,
-                )
-            code = self.code_name(name)
-            op = cx.promote(Operand(ast.Name(code, ast.Load()), v), v.with_(batched=True))
-            cx.pending.append(ast.Assign([ast.Name(code, ast.Store())], op.node))
-            self.env[name] = op.val
-
-    def masked_write(self, target: ast.Subscript, value: Operand, node) -> list[ast.stmt]:
-        """`y[i] = v` in a batched branch: only the branch's lanes change,
-        `y[:, i] = np.where(lanes, v, y[:, i])`, written into the array itself (not a borrowed copy)."""
-        cx = self.cx
-        from ..rules.indexing import batched_index, selection_ndim
-
-        assert self.branch is not None  # called in a masked branch only
-        if not isinstance(target.value, ast.Name) or target.value.id not in self.env:
-            raise cx.fail("a write into an expression under a batched condition")
-        name = target.value.id
-        if name in self.branch["stores"]:
-            raise cx.fail("a write into an array assigned in the same batched branch")
-        v = self.env[name]
-        if not v.batched or v.kind != Kind.ARRAY:
-            raise cx.fail("a write into a value that is not a batched array under a batched condition")
-        real = self.branch["outer"].get(name, name)
-        index = self.expr(target.slice)
-        rows = self.per_lane_index(index) if index.batched else None
-        if index.batched and rows is None:
-            raise cx.fail("a write at per-example positions (batched index) under a batched condition")
-        from .writes import selection_ndim_after
-
-        sel = selection_ndim(v.ndim, index) if rows is None else selection_ndim_after(v.ndim, index)
-        if sel is None or (value.batched and value.val.ndim is None):
-            raise cx.fail("a write whose per-example ranks are not known when the code is rewritten")
-        val = value.node
-        if value.batched and value.val.ndim < sel:
-            val = templates.batch_slice_prefix(val, sel - value.val.ndim)
-        lanes = self.branch["mask"]
-        if sel:
-            lanes = cx.expr(
-                "m.reshape(s)", m=lanes, s=ast.Tuple([ast.Constant(-1), *[ast.Constant(1)] * sel], ast.Load())
-            )
-        idx = batched_index(cx, index) if rows is None else rows
-        where = ast.Subscript(ast.Name(real, ast.Load()), idx, ast.Load())
-        out: list[ast.stmt] = [
-            ast.Assign(
-                [ast.Subscript(ast.Name(real, ast.Load()), idx, ast.Store())],
-                cx.expr("np.where(m, v, old)", m=lanes, v=val, old=where),
-            )
-        ]
-        if name in self.branch["borrowed"]:
-            borrowed, mask = self.branch["borrowed"][name]
-            out.append(
-                ast.Assign(
-                    [ast.Name(borrowed, ast.Store())],
-                    cx.expr("av__.lanes_like_active(x, m)", x=ast.Name(real, ast.Load()), m=mask),
-                )
-            )
-        return out
 
     def changes_forbidden(self, body, allow_items=False) -> ast.AST | None:
         """The first code in `body` that changes an object in place where lanes cannot be told apart

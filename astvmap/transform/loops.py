@@ -191,6 +191,10 @@ class LoopsMixin(Walker):
             body = self._with_loop_end(node, body, end)
         finally:
             self.loops.pop()
+        promoted = {t.id for s in pre_stmts for t in s.targets if isinstance(t, ast.Name)}
+        if any(isinstance(n, ast.Name) and n.id in promoted for n in ast.walk(iter_node)):
+            # `for i in range(y.shape[1])`: the iterable is what the loop reads before `y` is expanded
+            iter_node = cx.temp(iter_node, "iterable")
         cx.pending = header_pending + pre_stmts
         orelse = self._join_exits(node) + self.block(node.orelse)
         return [ast.For(target, iter_node, body or [ast.Pass()], orelse)]

@@ -14,15 +14,17 @@ import ast
 import importlib
 
 from .. import analysis
+from ..analysis.activity import local_names
 from ..errors import NotBatchable
 from ..kit import templates
 from ..rules.values import UNKNOWN, Kind, Operand, Val, join, val_of
 from .calls import CallsMixin
 from .context import Context, _needs
 from .controlflow import RET, ControlFlowMixin
-from .expressions import BINOPS, ExpressionsMixin, LocalFunction
+from .expressions import ExpressionsMixin, LocalFunction
 from .loops import JumpUnderMask, LoopsMixin
 from .partition import PartitionMixin
+from .stores import ExpandAtBirth, StoresMixin
 from .walker import USER_LINE, VALS, tag_line
 from .while_loop import WhileMixin
 from .writes import WritesMixin
@@ -31,7 +33,14 @@ _TERMINAL = (ast.Return, ast.Raise, ast.Break, ast.Continue)
 
 
 class Vectorizer(
-    LoopsMixin, WhileMixin, PartitionMixin, ControlFlowMixin, WritesMixin, ExpressionsMixin, CallsMixin
+    LoopsMixin,
+    WhileMixin,
+    PartitionMixin,
+    ControlFlowMixin,
+    StoresMixin,
+    WritesMixin,
+    ExpressionsMixin,
+    CallsMixin,
 ):
     def __init__(self, cx: Context):
         # the walker's shared state, declared in walker.py
@@ -52,7 +61,8 @@ class Vectorizer(
         self.returns = []
         self.ret_target = None
         self.unmapped_params = set()
-        self.aligned_value = None
+        self.born_batched = frozenset()  # names batched where they are bound (stores.py)
+        self.local_names = set()
 
     # ---- the function ----------------------------------------------------------------------------
     def run(self, fdef: ast.FunctionDef, params: dict[str, Val]):
@@ -61,10 +71,18 @@ class Vectorizer(
         self.facts = analysis.analyze(fdef)
         self.fdef_params = {a.arg for a in ast.walk(fdef.args) if isinstance(a, ast.arg)}
         self.unmapped_params = {n for n, v in params.items() if not v.batched and v.kind == Kind.ARRAY}
+        self.local_names = local_names(fdef)
         snapshot = set(cx.namer.taken)
-        for _ in range(2):
-            self.env, self.returns, self.return_sites = dict(params), [], []
-            body = self.block(fdef.body)
+        for _ in range(len(self.local_names) + 2):
+            self.env, self.returns, self.return_sites, self.renames = dict(params), [], [], {}
+            try:
+                body = self.block(fdef.body)
+            except ExpandAtBirth as e:  # rewrite with those names batched from their first binding
+                if e.names <= self.born_batched:
+                    raise
+                self.born_batched |= e.names
+                cx.reset_names(snapshot)
+                continue
             if not body or not isinstance(body[-1], (ast.Return, ast.Raise)):
                 self.returns.append(Val(False, None, Kind.NONE))
             out = _join_all(self.returns)
@@ -243,137 +261,6 @@ class Vectorizer(
                 raise self.cx.fail("`del` of a part of a batched value")
         return [node]
 
-    # ---- assignment ----------------------------------------------------------------------------------
-    def visit_Assign(self, node):
-        value = self.expr(node.value)
-        self.cx.node = node
-        if len(node.targets) > 1 and not isinstance(value.node, (ast.Name, ast.Constant)):
-            value = Operand(self.cx.temp(value.node, "value"), value.val, value.static)
-        value = self._unpackable(node.targets, value)
-        if (
-            self.branch is not None
-            and self.branch.get("mask") is not None
-            and len(node.targets) == 1
-            and isinstance(node.targets[0], ast.Subscript)
-        ):
-            return self.masked_write(node.targets[0], value, node)
-        self.aligned_value = None
-        targets = [self.bind_target(t, value) for t in node.targets]
-        if self.aligned_value is not None:
-            # `x[:, i] = v[:, None]`: a batched value of lower per-example rank than the selection.
-            if len(targets) > 1:
-                raise self.cx.fail("a chained assignment writing batched values of different ranks")
-            return [ast.Assign(targets, self.aligned_value)]
-        return [ast.Assign(targets, value.node)]
-
-    def visit_AnnAssign(self, node):
-        if node.value is None:
-            return []
-        return self.visit_Assign(ast.copy_location(ast.Assign([node.target], node.value), node))
-
-    def _unpackable(self, targets, value: Operand) -> Operand:
-        """`a, b = x` of a batched array unpacks the per-example axis 0 (axis 1 of the batch)."""
-        if (
-            any(isinstance(t, (ast.Tuple, ast.List)) for t in targets)
-            and value.batched
-            and value.val.kind == Kind.ARRAY
-        ):
-            nd = value.val.ndim
-            if nd == 0:
-                raise self.cx.error("unpacking a per-example scalar (the loop raises TypeError)", targets[0])
-            node = self.cx.expr("np.moveaxis(x, 1, 0)", x=value.node)
-            return Operand(
-                node,
-                Val(
-                    True,
-                    None,
-                    Kind.OTHER,
-                    item=Val(True, None if nd is None else nd - 1, Kind.ARRAY, value.val.dtype),
-                ),
-            )
-        return value
-
-    def bind_target(self, target, value: Operand, store_only=False):
-        """Bind the names of an assignment target to `value`'s Val; return the new target node."""
-        if isinstance(target, ast.Name):
-            self.env[target.id] = value.val
-            self.unmapped_params.discard(target.id)
-            return ast.Name(self.store_name(target.id), ast.Store())
-        if isinstance(target, (ast.Tuple, ast.List)):
-            if any(isinstance(e, ast.Starred) for e in target.elts):
-                if value.batched:
-                    raise self.cx.fail("starred unpacking of batched values")
-                for e in target.elts:
-                    self._bind_unknown(e.value if isinstance(e, ast.Starred) else e)
-                return target
-            v = value.val
-            if v.elts is not None and len(v.elts) == len(target.elts):
-                elts = [
-                    self.bind_target(t, Operand(ast.Name("_", ast.Load()), e))
-                    for t, e in zip(target.elts, v.elts)
-                ]
-            elif v.item is not None:
-                elts = [self.bind_target(t, Operand(ast.Name("_", ast.Load()), v.item)) for t in target.elts]
-            elif not value.batched:
-                elts = [self.bind_target(t, Operand(ast.Name("_", ast.Load()), UNKNOWN)) for t in target.elts]
-            else:
-                raise self.cx.fail("unpacking a batched value of unknown structure")
-            return type(target)(elts, ast.Store())
-        if isinstance(target, ast.Subscript):
-            return self.setitem(target, value)
-        if isinstance(target, ast.Attribute):
-            if value.batched:
-                raise self.cx.fail("storing a batched value in an attribute")
-            base = self.expr(target.value)
-            if base.batched:
-                raise self.cx.fail("setting an attribute of a batched value")
-            return ast.Attribute(base.node, target.attr, ast.Store())
-        raise self.cx.fail(f"assignment to `{ast.unparse(target)}`")
-
-    def _bind_unknown(self, t):
-        for n in ast.walk(t):
-            if isinstance(n, ast.Name):
-                self.env[n.id] = UNKNOWN
-
-    def visit_AugAssign(self, node):
-        cx = self.cx
-        target = node.target
-        load = _as_load(target)
-        cur = self.expr(load)
-        value = self.expr(node.value)
-        cx.node = node
-        res = self.apply(
-            BINOPS[type(node.op)], [cur, value], {}, node, syntax=ast.BinOp(cur.node, node.op, value.node)
-        )
-        if isinstance(target, ast.Name) and self.branch is not None:
-            self.env[target.id] = res.val
-            return [ast.Assign([ast.Name(self.store_name(target.id), ast.Store())], res.node)]
-        if (
-            isinstance(target, ast.Subscript)
-            and self.branch is not None
-            and self.branch.get("mask") is not None
-        ):
-            return self.masked_write(target, res, node)
-        if isinstance(target, ast.Name):
-            # Per example a 0-d value is a NumPy or Python scalar: `t += v` rebinds `t` (the batched
-            # `t` may be a view of the caller's array or of another name's: never write through it)
-            in_place = (cur.batched and cur.val.ndim != 0) or not res.batched
-            r = res.node
-            if (
-                in_place
-                and isinstance(r, ast.BinOp)
-                and isinstance(r.left, ast.Name)
-                and r.left.id == target.id
-                and type(r.op) is type(node.op)
-            ):
-                self.env[target.id] = cur.val if cur.batched or cur.val.kind == Kind.ARRAY else res.val
-                return [ast.AugAssign(ast.Name(target.id, ast.Store()), node.op, r.right)]
-            self.env[target.id] = res.val
-            return [ast.Assign([ast.Name(target.id, ast.Store())], res.node)]
-        self.aligned_value = None
-        new_target = self.bind_target(target, res)
-        return [ast.Assign([new_target], self.aligned_value or res.node)]
-
     # ---- control flow on unbatched tests ----------------------------------------------------------------
     def visit_If(self, node):
         test = self.expr(node.test)
@@ -407,16 +294,6 @@ class Vectorizer(
                     code.append(ast.Assign([ast.Name(self.code_name(name), ast.Store())], op.node))
                     merged[name] = _join_all([j, op.val])
         return merged
-
-
-def _as_load(node):
-    if isinstance(node, ast.Name):
-        return ast.copy_location(ast.Name(node.id, ast.Load()), node)
-    if isinstance(node, ast.Subscript):
-        return ast.copy_location(ast.Subscript(node.value, node.slice, ast.Load()), node)
-    if isinstance(node, ast.Attribute):
-        return ast.copy_location(ast.Attribute(node.value, node.attr, ast.Load()), node)
-    raise NotBatchable(f"augmented assignment to `{ast.unparse(node)}`", node)
 
 
 def _join_all(vals):

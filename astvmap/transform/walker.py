@@ -47,6 +47,7 @@ class Branch(TypedDict):
     depth: NotRequired[int]  # len(Walker.at) where the branch starts
     before: NotRequired[frozenset[str]]  # the names bound where the branch starts
     starts: NotRequired[dict[str, str]]  # user name -> the code name its branch name starts as
+    parent: NotRequired[Branch | None]  # the branch this one is nested in
 
 
 class BranchResult(TypedDict):
@@ -81,7 +82,8 @@ class Walker:
     return_sites: list[tuple[ast.AST, Val]]  # (node, Val) of each return
     ret_target: Val | None  # the Val every return is promoted to (when some are batched)
     unmapped_params: set[str]
-    aligned_value: ast.expr | None  # set by a write whose value must be aligned to the selection
+    born_batched: frozenset[str]  # names batched where they are bound (stores.py, ExpandAtBirth)
+    local_names: set[str]  # the names the function binds (parameters included)
 
     if TYPE_CHECKING:
         # Vectorizer (vectorize.py)
@@ -89,7 +91,14 @@ class Walker:
 
         def stmt(self, node: ast.stmt) -> list[ast.stmt]: ...
 
+        # StoresMixin (stores.py)
         def bind_target(self, target: ast.expr, value: Operand, store_only: bool = False) -> ast.expr: ...
+
+        def expand(self, name: str, why: ast.AST) -> list[ast.stmt]: ...
+
+        def element_copy(self, user: ast.expr | None, value: Operand) -> Operand: ...
+
+        def out_call(self, node: ast.Call) -> Operand | None: ...
 
         # LoopsMixin (loops.py)
         def promote_env(self, target: dict[str, Val]) -> list[ast.stmt]: ...
@@ -122,6 +131,16 @@ class Walker:
         def batched_while(self, node: ast.While, test: Operand) -> list[ast.stmt]: ...
 
         def per_lane_index(self, index: Operand) -> ast.Tuple | None: ...
+
+        def setitem(self, target: ast.Subscript, value: Operand) -> tuple[ast.expr, ast.expr]: ...
+
+        def masked_write(self, target: ast.Subscript, value: Operand, node: ast.AST) -> list[ast.stmt]: ...
+
+        def promote_written_arrays(self, body: list[ast.stmt]) -> None: ...
+
+        def buffer(self, name: str) -> tuple[str, list[tuple[str, str, ast.expr]]]: ...
+
+        def reborrow(self, name: str) -> list[ast.stmt]: ...
 
         # CallsMixin (calls.py)
         def apply(

@@ -28,12 +28,23 @@ class WhileMixin(Walker):
         if self.changes_forbidden(node.body, allow_items=True) is not None:
             raise cx.fail("in-place changes of lists or attributes in a loop on a batched test")
         act = self.facts.activity(node.body)
-        written = act.changed("item")
+        written = act.changed("item", "out")
+        for n in self._augmented_arrays(node.body):
+            if n in self.fdef_params or self.facts.aliases.shared(n):
+                raise cx.fail(
+                    f"`{n} op= ...` changes an array other names may hold in a loop on a batched test "
+                    "(its active lanes are gathered into a copy)"
+                )
         for n in written:
             if n not in self.env or self.env[n].kind != Kind.ARRAY or n in self.fdef_params:
                 raise cx.fail(
                     f"a write into `{n}` in a loop on a batched test (only local arrays are "
                     "gathered and put back lane by lane)"
+                )
+            if self.facts.aliases.shared(n):
+                raise cx.fail(
+                    f"a write into `{n}`, whose array other names may hold, in a loop on a batched test "
+                    "(its active lanes are gathered into a copy)"
                 )
         if any(isinstance(n, ast.Return) for s in node.body for n in ast.walk(s)):
             raise cx.fail("`return` in a loop on a batched test")
@@ -53,6 +64,12 @@ class WhileMixin(Walker):
         carried = [n for n in stores if n in env_before] + [n for n in written if n not in stores]
         # Every carried name is batched (lanes leave at different iterations) and owns its data (its
         # lanes are written in place).
+        # In a batched branch: the loop runs on the branch's lanes only, and writes into the arrays
+        # themselves, not into the copies the branch borrowed (which are taken again after the loop).
+        mask = self.branch.get("mask") if self.branch is not None else None
+        refresh = {n: self.code_name(n) for n in written if self.buffer(n)[1]} if mask is not None else {}
+        for n in refresh:
+            self.renames[n] = self.buffer(n)[0]
         pre = []
         for n in carried:
             v = self.env[n]
@@ -81,12 +98,34 @@ class WhileMixin(Walker):
         saved = outer_pending
         cx.pending = []
         first = self.expr(node.test)
-        start = cx.pending + [ast.Assign([ast.Name(active, ast.Store())], self.truthy(first, node.test))]
+        truth = self.truthy(first, node.test)
+        if mask is not None:
+            truth = ast.BinOp(truth, ast.BitAnd(), mask)
+        start = cx.pending + [ast.Assign([ast.Name(active, ast.Store())], truth)]
         cx.pending = saved
         loop = ast.While(cx.expr("np.any(a)", a=ast.Name(active, ast.Load())), body, [])
         for s in pre + start + [loop]:
             tag_line(s, node.lineno)
-        return pre + start + [loop]
+        after = []
+        for n, borrowed in refresh.items():
+            self.renames[n] = borrowed
+            after += self.reborrow(n)
+        for st in after:
+            tag_line(st, node.lineno)
+        return pre + start + [loop] + after
+
+    def _augmented_arrays(self, body) -> list[str]:
+        """Names of per-example arrays (not numbers) an augmented assignment in `body` changes in place."""
+        return [
+            n.target.id
+            for s in body
+            for n in ast.walk(s)
+            if isinstance(n, ast.AugAssign)
+            and isinstance(n.target, ast.Name)
+            and n.target.id in self.env
+            and self.env[n.target.id].kind == Kind.ARRAY
+            and self.env[n.target.id].ndim != 0
+        ]
 
     def _compacted_body(self, node, active, lanes, carried):
         cx = self.cx

@@ -1,7 +1,7 @@
-"""Writes into arrays, as the loop does them: `y[i] = v` becomes `y[:, i] = v` (every example's `y`),
-`y[k] = v` with per-example integers `y[arange(B), k] = v`, `y[mask] = v` a where, and an unbatched local
-array that receives batched values is repeated over the batch first. Batched data written into an
-unmapped argument is an error: the loop would write every example into the one shared array.
+"""Writes into items, as the loop does them: `y[i] = v` becomes `y[:, i] = v` (every example's `y`),
+`y[k] = v` with per-example integers `y[arange(B), k] = v`, `y[mask] = v` a where; under a batched
+condition only the branch's lanes change (`masked_write`). An unbatched array that receives batched
+values is expanded to the batch first (`StoresMixin.expand`), after the right side that may read it.
 """
 
 from __future__ import annotations
@@ -24,17 +24,46 @@ def selection_ndim_after(ndim, index):
 
 
 class WritesMixin(Walker):
-    """Needs from the walker: cx, env, expr(), unmapped_params, aligned_value."""
+    """Needs from the walker: cx, env, expr(), expand(), facts, branch."""
 
-    def setitem(self, target: ast.Subscript, value: Operand):
-        """`x[i] = v`: written into every example's `x` (NOTE [batch axis at 0])."""
+    def setitem(self, target: ast.Subscript, value: Operand) -> tuple[ast.expr, ast.expr]:
+        """`x[i] = v`, written into every example's `x` (NOTE [batch axis at 0]): (the target, the value
+        to store, aligned to the selection)."""
         cx = self.cx
         base = self.expr(target.value)
         index = self.expr(target.slice)
+        if not base.batched and (value.batched or index.batched):
+            if base.val.kind != Kind.ARRAY:
+                raise cx.fail(f"writing batched values into a {base.val.kind.value}")
+            if not isinstance(target.value, ast.Name):
+                raise cx.fail("writing batched values into part of an unbatched value")
+            name = target.value.id
+            code = self.code_name(name)
+            if _reads(value.node, code):  # the right side and the index read `y` before it expands
+                value = Operand(cx.temp(value.node, "value"), value.val, value.static)
+            if _reads(index.node, code):
+                index = Operand(cx.temp(index.node, "index"), index.val, index.static)
+            cx.pending += self.expand(name, target)
+            base = Operand(ast.Name(self.code_name(name), ast.Load()), self.env[name])
+        if index.batched:
+            return self._per_lane_setitem(target, base, index, value)
+        if not base.batched and not value.batched:
+            return ast.Subscript(base.node, index.node, ast.Store()), value.node
+        from ..rules.indexing import batched_index, selection_ndim
+
+        sel = selection_ndim(base.val.ndim, index)
+        v = value.node
+        if value.batched and value.val.ndim != sel:
+            if value.val.ndim is None or sel is None:
+                raise cx.fail("a write whose per-example ranks are not known when the code is rewritten")
+            if value.val.ndim < sel:
+                v = templates.batch_slice_prefix(value.node, sel - value.val.ndim)
+        return ast.Subscript(base.node, batched_index(cx, index), ast.Store()), v
+
+    def _per_lane_setitem(self, target, base: Operand, index: Operand, value: Operand):
+        cx = self.cx
         if (
-            index.batched
-            and index.val.dtype == "b"
-            and base.batched
+            index.val.dtype == "b"
             and index.val.ndim == base.val.ndim
             and not isinstance(target.slice, ast.Tuple)
             and value.val.ndim == 0
@@ -42,44 +71,16 @@ class WritesMixin(Walker):
         ):
             # y[mask] = v with a per-example mask of y's shape and one value: y[:] = where(mask, v, y)
             v = templates.batch_slice_prefix(value.node, base.val.ndim) if value.batched else value.node  # type: ignore[arg-type]  # None if both ranks are unknown: a known bug
-            self.aligned_value = cx.expr("np.where(m, v, y)", m=index.node, v=v, y=base.node)
-            return ast.Subscript(base.node, ast.Slice(), ast.Store())
-        if index.batched:
-            rows = self.per_lane_index(index)
-            if rows is None or not base.batched:
-                raise cx.fail("a write at per-example positions (batched index)")
-            sel = selection_ndim_after(base.val.ndim, index)
-            if value.batched and value.val.ndim is not None and sel is not None and value.val.ndim < sel:
-                self.aligned_value = templates.batch_slice_prefix(value.node, sel - value.val.ndim)
-            return ast.Subscript(base.node, rows, ast.Store())
-        if not base.batched and not value.batched:
-            return ast.Subscript(base.node, index.node, ast.Store())
-        if base.val.kind != Kind.ARRAY:
-            raise cx.fail(f"writing batched values into a {base.val.kind.value}")
-        if not base.batched:
-            if not isinstance(target.value, ast.Name):
-                raise cx.fail("writing batched values into part of an unbatched value")
-            name = target.value.id
-            if name in self.unmapped_params:
-                raise cx.error(
-                    f"`{ast.unparse(target)} = ...` writes batched values into the unmapped argument "
-                    f"`{name}`: the loop would write every example into the same array. Copy it first "
-                    f"(`{name} = {name}.copy()`) or map it",
-                    target,
-                )
-            promoted = cx.promote(Operand(ast.Name(name, ast.Load()), base.val), base.val.with_(batched=True))
-            cx.pending.append(ast.Assign([ast.Name(name, ast.Store())], promoted.node))
-            self.env[name] = promoted.val
-            base = Operand(ast.Name(name, ast.Load()), promoted.val)
-        from ..rules.indexing import batched_index, selection_ndim
-
-        sel = selection_ndim(base.val.ndim, index)
-        if value.batched and value.val.ndim != sel:
-            if value.val.ndim is None or sel is None:
-                raise cx.fail("a write whose per-example ranks are not known when the code is rewritten")
-            if value.val.ndim < sel:
-                self.aligned_value = templates.batch_slice_prefix(value.node, sel - value.val.ndim)
-        return ast.Subscript(base.node, batched_index(cx, index), ast.Store())
+            where = cx.expr("np.where(m, v, y)", m=index.node, v=v, y=base.node)
+            return ast.Subscript(base.node, ast.Slice(), ast.Store()), where
+        rows = self.per_lane_index(index)
+        if rows is None:
+            raise cx.fail("a write at per-example positions (batched index)")
+        sel = selection_ndim_after(base.val.ndim, index)
+        v = value.node
+        if value.batched and value.val.ndim is not None and sel is not None and value.val.ndim < sel:
+            v = templates.batch_slice_prefix(value.node, sel - value.val.ndim)
+        return ast.Subscript(base.node, rows, ast.Store()), v
 
     def per_lane_index(self, index: Operand):
         """`y[k]`, `y[k, 2]` with per-example integers k: the index `(arange(B), k, 2)` (one element per
@@ -94,3 +95,118 @@ class WritesMixin(Walker):
             return None
         rows = self.cx.expr("np.arange(B)", B=self.cx.batch_size())
         return ast.Tuple([rows] + [c.node for c in comps], ast.Load())
+
+    # ---- under a batched condition -------------------------------------------------------------------
+    def promote_written_arrays(self, body):
+        """Arrays written under a batched condition hold one value per example from here on: an
+        unbatched one is expanded to the batch before the `if` (an unmapped argument cannot be)."""
+        act = self.facts.activity(body)
+        augments = {
+            n.target.id: n.target
+            for s in body
+            for n in ast.walk(s)
+            if isinstance(n, ast.AugAssign) and isinstance(n.target, ast.Name)
+        }
+        written = act.changed("item", "out")
+        for name in dict.fromkeys([*written, *augments]):
+            site = act.sites.get((name, "item")) or act.sites.get((name, "out")) or augments[name]
+            v = self.env.get(name)
+            if name not in written and (v is None or v.ndim == 0):
+                continue  # `t += v` on a number rebinds it (a name bound in the branch: _augment_name)
+            for member in sorted(self.facts.aliases.members(name)):  # every name of the buffer
+                m = self.env.get(member)
+                if m is None or m.batched or m.kind != Kind.ARRAY or (member != name and m.ndim == 0):
+                    continue  # (a number holds no buffer)
+                if member != name and member in self.unmapped_params:
+                    raise self.cx.fail(
+                        f"a write under a batched condition into an array that may be the unmapped "
+                        f"argument `{member}`"
+                    )
+                self.cx.pending += self.expand(member, site)
+
+    def masked_write(self, target: ast.Subscript, value: Operand, node) -> list[ast.stmt]:
+        """`y[i] = v` in a batched branch: only the branch's lanes change,
+        `y[:, i] = np.where(lanes, v, y[:, i])`, written into the array itself (not a borrowed copy)."""
+        cx = self.cx
+        from ..rules.indexing import batched_index, selection_ndim
+
+        assert self.branch is not None  # called in a masked branch only
+        if not isinstance(target.value, ast.Name) or target.value.id not in self.env:
+            raise cx.fail("a write into an expression under a batched condition")
+        name = target.value.id
+        v = self.env[name]
+        if not v.batched or v.kind != Kind.ARRAY:
+            raise cx.fail("a write into a value that is not a batched array under a batched condition")
+        real, _ = self.buffer(name)
+        if name in self.branch["stores"] and self._views_a_borrowed_copy(name):
+            raise cx.fail(f"a write through `{name}`, which may view a copy a batched branch borrowed")
+        index = self.expr(target.slice)
+        rows = self.per_lane_index(index) if index.batched else None
+        if index.batched and rows is None:
+            raise cx.fail("a write at per-example positions (batched index) under a batched condition")
+        sel = selection_ndim(v.ndim, index) if rows is None else selection_ndim_after(v.ndim, index)
+        if sel is None or (value.batched and value.val.ndim is None):
+            raise cx.fail("a write whose per-example ranks are not known when the code is rewritten")
+        val = value.node
+        if value.batched and value.val.ndim < sel:
+            val = templates.batch_slice_prefix(val, sel - value.val.ndim)
+        lanes = self.branch["mask"]
+        if sel:
+            lanes = cx.expr(
+                "m.reshape(s)", m=lanes, s=ast.Tuple([ast.Constant(-1), *[ast.Constant(1)] * sel], ast.Load())
+            )
+        idx = batched_index(cx, index) if rows is None else rows
+        where = ast.Subscript(ast.Name(real, ast.Load()), idx, ast.Load())
+        out: list[ast.stmt] = [
+            ast.Assign(
+                [ast.Subscript(ast.Name(real, ast.Load()), idx, ast.Store())],
+                cx.expr("np.where(m, v, old)", m=lanes, v=val, old=where),
+            )
+        ]
+        return out + self.reborrow(name)
+
+    def buffer(self, name: str) -> tuple[str, list[tuple[str, str, ast.expr]]]:
+        """(the code name of the array `name` holds here, past the copies that batched branches
+        borrowed of it; those copies, outermost first, as (copy, what it copies, lanes))."""
+        code, chain = self.code_name(name), []
+        b = self.branch
+        while b is not None:  # the branches this one is nested in, innermost first
+            entry = b.get("borrowed", {}).get(name)
+            if entry is not None and entry[0] == code:
+                source = b["outer"].get(name, name)
+                chain.append((entry[0], source, entry[1]))
+                code = source
+            b = b.get("parent")
+        return code, chain[::-1]
+
+    def _views_a_borrowed_copy(self, name: str) -> bool:
+        """Was some name of `name`'s buffer borrowed (copied) by an enclosing batched branch? A view
+        taken of the copy would miss the real array."""
+        b = self.branch
+        while b is not None:
+            if any(m in b.get("borrowed", {}) for m in self.facts.aliases.members(name) if m != name):
+                return True
+            b = b.get("parent")
+        return False
+
+    def reborrow(self, name: str) -> list[ast.stmt]:
+        """After a masked write into `name`'s buffer, the copies batched branches borrowed of every name
+        of that buffer are taken again, outermost first and in place (they must read what was written,
+        and so must the views of them the branch holds)."""
+        out: list[ast.stmt] = []
+        for member in sorted(self.facts.aliases.members(name)):
+            if member not in self.env:
+                continue
+            for borrowed, source, mask in self.buffer(member)[1]:
+                # in place: views taken of the copy (a row held in a temporary) see the write too
+                out.append(
+                    ast.Assign(
+                        [ast.Subscript(ast.Name(borrowed, ast.Load()), ast.Constant(...), ast.Store())],
+                        self.cx.expr("av__.lanes_like_active(x, m)", x=ast.Name(source, ast.Load()), m=mask),
+                    )
+                )
+        return out
+
+
+def _reads(node: ast.AST, name: str) -> bool:
+    return any(isinstance(n, ast.Name) and n.id == name for n in ast.walk(node))

@@ -1,0 +1,355 @@
+"""Aliases: which local names may hold the same buffer, and which buffers are changed in place.
+
+    y = np.zeros(5)       y: a fresh buffer
+    r = y[1:3]            r views y            (one class: {y, r})
+    t = y[0]              t may view y         (a row per example, a column of the batch)
+    z = y * 2.0           z: a fresh buffer
+    r[0] = 5.0            the class {y, r} is written in place
+
+Per example, Python decides what aliases what: `r = y` names the same array, a basic slice is a view, an
+integer index down to a scalar is a copy, arithmetic and `.copy()` make new arrays. The batched code must
+keep those relations wherever a buffer is written: a write through `r` must change `y`, an element read
+before a write must not see it. This module answers, flow-insensitively and conservatively (two names
+are in one class when some binding may make them share memory):
+
+- `Aliases.members(name)`: the names of `name`'s class (itself included);
+- `Aliases.written(name)`: is some member changed in place (an item or attribute store, an augmented
+  assignment, an in-place method, a ufunc's `out=`, `np.copyto` and its kind)?
+- `Aliases.layout_dependent(name)`: is some member derived by `reshape`/`ravel`-like code, which views or
+  copies depending on the memory layout (per example and batched layouts differ)?
+
+Names bound in nested functions and comprehensions are their own scope's and are not tracked; what a
+nested function does to a captured array is the rules' question.
+"""
+
+from __future__ import annotations
+
+import ast
+from dataclasses import dataclass, field
+
+from .activity import out_arguments, root_name
+
+# Attributes of an array that view it.
+VIEW_ATTRS = frozenset({"T", "mT", "real", "imag", "flat", "base"})
+# Attributes that are never a buffer (numbers, tuples, dtypes).
+VALUE_ATTRS = frozenset({"shape", "ndim", "size", "dtype", "itemsize", "nbytes", "strides"})
+# Array methods whose result is a view of the receiver.
+VIEW_METHODS = frozenset({"view", "transpose", "swapaxes", "squeeze", "diagonal", "__getitem__", "__array__"})
+# Methods and functions that view or copy depending on the layout.
+LAYOUT_METHODS = frozenset({"reshape", "ravel"})
+# Array methods whose result is a new array or a number.
+FRESH_METHODS = frozenset(
+    {
+        "copy",
+        "astype",
+        "flatten",
+        "tolist",
+        "item",
+        "sum",
+        "mean",
+        "std",
+        "var",
+        "max",
+        "min",
+        "argmax",
+        "argmin",
+        "prod",
+        "cumsum",
+        "cumprod",
+        "dot",
+        "round",
+        "clip",
+        "any",
+        "all",
+        "nonzero",
+        "argsort",
+        "conj",
+        "conjugate",
+        "trace",
+        "repeat",
+        "take",
+        "compress",
+        "searchsorted",
+        "ptp",
+        "tobytes",
+        "count",
+        "index",
+        "keys",
+        "items",
+        "values",
+    }
+)
+# NumPy functions whose result views their first argument (or is it).
+NP_VIEW_FUNCS = frozenset(
+    {
+        "asarray",
+        "asanyarray",
+        "asarray_chkfinite",
+        "ascontiguousarray",
+        "asfortranarray",
+        "transpose",
+        "permute_dims",
+        "matrix_transpose",
+        "swapaxes",
+        "moveaxis",
+        "rollaxis",
+        "squeeze",
+        "expand_dims",
+        "atleast_1d",
+        "atleast_2d",
+        "atleast_3d",
+        "broadcast_to",
+        "diagonal",
+        "real",
+        "imag",
+        "flip",
+        "fliplr",
+        "flipud",
+        "rot90",
+    }
+)
+NP_LAYOUT_FUNCS = frozenset({"reshape", "ravel"})
+# Methods that write into an array's buffer (a list's `append` changes the list, whose `np.asarray`
+# is a new array).
+ARRAY_MUTATING_METHODS = frozenset({"sort", "fill", "resize", "put", "itemset", "setfield", "partition"})
+# NumPy functions that write into their first argument.
+NP_WRITING_FUNCS = frozenset({"copyto", "put", "place", "putmask", "fill_diagonal", "put_along_axis"})
+# Builtins whose result never holds an argument's buffer.
+FRESH_BUILTINS = frozenset(
+    {"float", "int", "bool", "complex", "len", "abs", "round", "str", "repr", "range", "sum", "print"}
+)
+_NUMPY = frozenset({"np", "numpy"})
+
+
+@dataclass
+class Aliases:
+    """Classes of local names that may share a buffer (union-find), and what is known of each class."""
+
+    parent: dict[str, str] = field(default_factory=dict)
+    changed: set[str] = field(default_factory=set)  # names changed in place
+    layout: set[str] = field(default_factory=set)  # names bound by layout-dependent code
+
+    def find(self, name: str) -> str:
+        self.parent.setdefault(name, name)
+        while self.parent[name] != name:
+            self.parent[name] = self.parent[self.parent[name]]
+            name = self.parent[name]
+        return name
+
+    def union(self, a: str, b: str) -> None:
+        ra, rb = self.find(a), self.find(b)
+        if ra != rb:
+            self.parent[rb] = ra
+
+    # ---- queries ------------------------------------------------------------------------------------
+    def members(self, name: str) -> frozenset[str]:
+        root = self.find(name)
+        return frozenset(n for n in list(self.parent) if self.find(n) == root)
+
+    def written(self, name: str) -> bool:
+        return any(n in self.changed for n in self.members(name))
+
+    def layout_dependent(self, name: str) -> bool:
+        return any(n in self.layout for n in self.members(name))
+
+    def shared(self, name: str) -> bool:
+        """Does another name possibly hold `name`'s buffer?"""
+        return len(self.members(name)) > 1
+
+
+def analyze(fdef: ast.FunctionDef) -> Aliases:
+    al = Aliases()
+    for p in ast.walk(fdef.args):
+        if isinstance(p, ast.arg):
+            al.find(p.arg)
+    _Visitor(al).visit_body(fdef.body)
+    return al
+
+
+def sources(e: ast.expr) -> set[str]:
+    """The local names whose buffer the value of `e` may be or view."""
+    return _Sources().of(e)
+
+
+class _Sources:
+    def __init__(self) -> None:
+        self.layout = False
+
+    def of(self, e: ast.expr) -> set[str]:
+        if isinstance(e, ast.Name):
+            return {e.id}
+        if isinstance(e, ast.Subscript):
+            return self.of(e.value)
+        if isinstance(e, ast.Starred):
+            return self.of(e.value)
+        if isinstance(e, ast.Attribute):
+            return set() if e.attr in VALUE_ATTRS else self.of(e.value)
+        if isinstance(e, (ast.Tuple, ast.List, ast.Set)):
+            return set().union(*(self.of(x) for x in e.elts)) if e.elts else set()
+        if isinstance(e, ast.Dict):
+            return set().union(*(self.of(v) for v in e.values)) if e.values else set()
+        if isinstance(e, ast.IfExp):
+            return self.of(e.body) | self.of(e.orelse)
+        if isinstance(e, ast.BoolOp):  # `a or b` is one of its operands
+            return set().union(*(self.of(v) for v in e.values))
+        if isinstance(e, ast.NamedExpr):
+            return {e.target.id} | self.of(e.value)
+        if isinstance(e, ast.Call):
+            return self.call(e)
+        return set()  # arithmetic, comparisons, constants, comprehensions: new objects
+
+    def call(self, e: ast.Call) -> set[str]:
+        f = e.func
+        out = set()
+        for kw in e.keywords:  # a ufunc's result is its `out=`
+            if kw.arg == "out":
+                out |= self.of(kw.value)
+        if isinstance(f, ast.Attribute) and isinstance(f.value, ast.Name) and f.value.id in _NUMPY:
+            if f.attr in NP_LAYOUT_FUNCS:
+                self.layout = True
+            if f.attr in NP_VIEW_FUNCS | NP_LAYOUT_FUNCS and e.args:
+                return out | self.of(e.args[0])
+            return out  # NumPy's other functions return new arrays (or their `out=`)
+        if isinstance(f, ast.Attribute):
+            if f.attr in LAYOUT_METHODS:
+                self.layout = True
+                return out | self.of(f.value)
+            if f.attr in VIEW_METHODS:
+                return out | self.of(f.value)
+            if f.attr in FRESH_METHODS:
+                return out
+            # unknown methods (`d.get("w")`, a library's): may return the receiver or its parts
+            return out | self.of(f.value) | self._args(e)
+        if isinstance(f, ast.Name) and f.id in FRESH_BUILTINS:
+            return out
+        return out | self._args(e)  # the user's functions may return their arguments
+
+    def _args(self, e: ast.Call) -> set[str]:
+        found: set[str] = set()
+        for a in e.args:
+            found |= self.of(a)
+        for kw in e.keywords:
+            if kw.arg != "out":
+                found |= self.of(kw.value)
+        return found
+
+
+class _Visitor:
+    """Walks the statements of one scope, uniting the classes each binding may join."""
+
+    def __init__(self, al: Aliases):
+        self.al = al
+
+    def visit_body(self, stmts: list[ast.stmt]) -> None:
+        for s in stmts:
+            self.stmt(s)
+
+    def stmt(self, s: ast.stmt) -> None:
+        if isinstance(s, ast.Assign):
+            for t in s.targets:
+                self.bind(t, s.value)
+        elif isinstance(s, ast.AnnAssign) and s.value is not None:
+            self.bind(s.target, s.value)
+        elif isinstance(s, ast.AugAssign):
+            self.bind(s.target, s.value, augmented=True)
+        elif isinstance(s, (ast.For, ast.AsyncFor)):
+            self.bind(s.target, s.iter)  # iterating an array yields views of its rows
+        elif isinstance(s, (ast.With, ast.AsyncWith)):
+            for item in s.items:
+                if item.optional_vars is not None:
+                    self.bind(item.optional_vars, item.context_expr)
+        for e in _expressions(s):
+            self.effects(e)
+        if isinstance(s, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            return  # a nested scope's names are its own
+        for f in ("body", "orelse", "finalbody"):
+            self.visit_body(getattr(s, f, []) or [])
+        for h in getattr(s, "handlers", []) or []:
+            self.visit_body(h.body)
+        for c in getattr(s, "cases", []) or []:
+            self.visit_body(c.body)
+
+    def bind(self, target: ast.expr, value: ast.expr, augmented: bool = False) -> None:
+        al = self.al
+        if isinstance(target, (ast.Tuple, ast.List)):
+            pairs = _pairs(target, value)
+            if pairs is not None:
+                for t, v in pairs:
+                    self.bind(t, v)
+            else:
+                for t in target.elts:
+                    self.bind(t.value if isinstance(t, ast.Starred) else t, value)
+            return
+        src = _Sources()
+        names = src.of(value)
+        if isinstance(target, ast.Name):
+            al.find(target.id)
+            if augmented:
+                al.changed.add(target.id)  # `r += v` writes into an array (rebinds a number)
+                return  # `r += v` never makes `r` hold `v`'s buffer
+            if src.layout:
+                al.layout.add(target.id)
+            for n in names:
+                al.union(target.id, n)
+            return
+        base = root_name(target)
+        if base:  # `y[i] = v`, `o.a = v`: y changes (an array copies v's values into its own buffer)
+            al.changed.add(base)
+
+    def effects(self, e: ast.AST) -> None:
+        """In-place changes made by calls: methods, `out=`, np.copyto and its kind; walrus bindings."""
+        for n in ast.walk(e):
+            if isinstance(n, ast.NamedExpr):
+                self.bind(n.target, n.value)
+            if not isinstance(n, ast.Call):
+                continue
+            f = n.func
+            if isinstance(f, ast.Attribute) and f.attr in ARRAY_MUTATING_METHODS:
+                self._change(f.value)
+            if isinstance(f, ast.Attribute) and f.attr == "shuffle" and n.args:
+                self._change(n.args[0])
+            if (
+                isinstance(f, ast.Attribute)
+                and isinstance(f.value, ast.Name)
+                and f.value.id in _NUMPY
+                and f.attr in NP_WRITING_FUNCS
+                and n.args
+            ):
+                self._change(n.args[0])
+            for x in out_arguments(n):
+                self._change(x)
+
+    def _change(self, e: ast.expr) -> None:
+        base = root_name(e)
+        if base:
+            self.al.changed.add(base)
+
+
+def _pairs(target: ast.Tuple | ast.List, value: ast.expr) -> list[tuple[ast.expr, ast.expr]] | None:
+    """`a, *rest, b = (e1, e2, e3, e4)` element by element (`rest` takes a list of e2, e3), or None
+    when the right side is not a display of known length."""
+    if not isinstance(value, (ast.Tuple, ast.List)) or any(isinstance(v, ast.Starred) for v in value.elts):
+        return None
+    elts, vals = target.elts, value.elts
+    star = [k for k, t in enumerate(elts) if isinstance(t, ast.Starred)]
+    if not star:
+        return list(zip(elts, vals)) if len(elts) == len(vals) else None
+    k, after = star[0], len(elts) - star[0] - 1
+    if len(vals) < len(elts) - 1:
+        return None
+    middle = ast.List(vals[k : len(vals) - after], ast.Load())
+    rest = elts[k].value  # type: ignore[attr-defined]  # a Starred target
+    return [*zip(elts[:k], vals[:k]), (rest, middle), *zip(elts[k + 1 :], vals[len(vals) - after :])]
+
+
+def _expressions(s: ast.stmt) -> list[ast.AST]:
+    """The expressions a statement evaluates itself (not those of its nested blocks)."""
+    out: list[ast.AST] = []
+    for name, value in ast.iter_fields(s):
+        if name in ("body", "orelse", "finalbody", "handlers", "cases"):
+            continue
+        if isinstance(value, ast.AST):
+            out.append(value)
+        elif isinstance(value, list):
+            out += [v for v in value if isinstance(v, ast.AST)]
+    return out

@@ -1,0 +1,390 @@
+"""Stores: every assignment form through one path, with Python's order and NumPy's aliasing.
+
+Python evaluates the whole right side first, then assigns the targets left to right (`y[0], y[1] =
+y[1], y[0]`, `a = b = v`). `store` keeps that order: a statement whose targets are names, or that has one
+target, is emitted as written; otherwise (tuple or chained targets with an item or attribute among them)
+the right side's parts go into temporaries first and each target is then one store. Temporaries alias
+what the loop's values alias: an element read (`y[1]`: a scalar copy per example, a column view of the
+batch) is copied when its buffer is written in place somewhere in the function (`analysis/aliases.py`); a
+row read stays a view, so a 2-D row "swap" duplicates a row exactly as NumPy does per example.
+
+A store into an item, `y[i] = v`, writes every example's `y` (`y[:, i] = v`; per-example integer indices
+`y[arange(B), k] = v`; a per-example mask a `where`); under a batched condition only the branch's lanes
+(`masked_write`). An unbatched array that receives batched values is expanded to the batch: by rebinding
+its name when no other name may hold its buffer, else where each buffer of its alias class is made
+(`ExpandAtBirth`: the function is rewritten with those names batched from their first binding, so every
+view is taken of the expanded array). Batched data written into an unmapped argument or a global is an
+error: the loop would write every example into the one shared array.
+
+An augmented assignment follows the per-example value: on an array (per-example rank >= 1) it writes in
+place, through every name of the buffer; on a number it rebinds.
+"""
+
+from __future__ import annotations
+
+import ast
+import types
+
+from ..analysis.activity import out_arguments
+from ..analysis.aliases import sources
+from ..errors import NotBatchable
+from ..rules.values import UNKNOWN, Kind, Operand, Val
+from .expressions import BINOPS
+from .walker import Walker
+
+
+class ExpandAtBirth(NotBatchable):
+    """An array that several names may hold receives batched values: rewrite the function with `names`
+    batched where they are bound (Vectorizer.run)."""
+
+    def __init__(self, names, node: ast.AST):
+        super().__init__("an array several names hold receives batched values", node)
+        self.names = frozenset(names)
+
+
+class StoresMixin(Walker):
+    """Needs from the walker: cx, env, expr(), facts, branch, unmapped_params, born_batched."""
+
+    # ---- statements ----------------------------------------------------------------------------------
+    def visit_Assign(self, node):
+        value = self.expr(node.value)
+        self.cx.node = node
+        return self.store(node.targets, value, node)
+
+    def visit_AnnAssign(self, node):
+        if node.value is None:
+            return []
+        return self.visit_Assign(ast.copy_location(ast.Assign([node.target], node.value), node))
+
+    def store(self, targets: list[ast.expr], value: Operand, node) -> list[ast.stmt]:
+        """`targets[0] = targets[1] = ... = value`, in Python's order."""
+        if not any(_writes_object(t) for t in targets):
+            return self._bind_names(targets, value, node)
+        if len(targets) == 1 and not isinstance(targets[0], (ast.Tuple, ast.List)):
+            return self._store_one(targets[0], value, node)
+        if len(targets) > 1:
+            held = self._hold(value)
+            pairs = [p for t in targets for p in self._unpack(t, held, node.value)]
+        else:
+            pairs = self._unpack(targets[0], value, node.value)
+        code: list[ast.stmt] = []
+        cx, saved = self.cx, self.cx.pending
+        try:
+            for t, v in pairs:  # each store after the one before (an expansion of `y` included)
+                cx.pending = []
+                stmts = self._store_one(t, v, node)
+                code += cx.pending + stmts
+        finally:
+            cx.pending = saved
+        return code
+
+    def _bind_names(self, targets, value: Operand, node) -> list[ast.stmt]:
+        """Targets that are names (or tuples of names): one assignment, as written."""
+        if len(targets) > 1 and not isinstance(value.node, (ast.Name, ast.Constant)):
+            value = Operand(self.cx.temp(value.node, "value"), value.val, value.static)
+        value = self.element_copy(getattr(node, "value", None), value)
+        value = self._unpackable(targets, value, getattr(node, "value", None))
+        new = [self.bind_target(t, value) for t in targets]
+        return [ast.Assign(new, value.node), *self.born(targets, getattr(node, "value", None))]
+
+    def _store_one(self, target, value: Operand, node) -> list[ast.stmt]:
+        cx = self.cx
+        if isinstance(target, ast.Name):
+            new = self.bind_target(target, value)
+            return [ast.Assign([new], value.node), *self.born([target], None)]
+        if isinstance(target, ast.Subscript):
+            if self.branch is not None and self.branch.get("mask") is not None:
+                return self.masked_write(target, value, node)
+            new, v = self.setitem(target, value)
+            return [ast.Assign([new], v)]
+        if isinstance(target, ast.Attribute):
+            return [ast.Assign([self.bind_target(target, value)], value.node)]
+        raise cx.fail(f"assignment to `{ast.unparse(target)}`")
+
+    def _hold(self, value: Operand) -> Operand:
+        """`value` in a temporary (the right side is evaluated before any target is assigned)."""
+        if isinstance(value.node, ast.Constant):
+            return value
+        return Operand(self.cx.temp(value.node, "value"), value.val, value.static)
+
+    def _unpack(self, target, value: Operand, user: ast.expr | None) -> list[tuple[ast.expr, Operand]]:
+        """(leaf target, its value) pairs of `target = value`, the right side held in temporaries."""
+        if not isinstance(target, (ast.Tuple, ast.List)):
+            return [(target, value)]
+        cx, n = self.cx, len(target.elts)
+        if any(isinstance(e, ast.Starred) for e in target.elts):
+            raise cx.fail("starred unpacking into items or attributes")
+        node, v = value.node, value.val
+        if isinstance(node, (ast.Tuple, ast.List)) and len(node.elts) == n and v.elts and len(v.elts) == n:
+            users = (
+                user.elts if isinstance(user, (ast.Tuple, ast.List)) and len(user.elts) == n else [None] * n
+            )
+            parts = [
+                self._hold(self.element_copy(u, Operand(e, ev))) for e, ev, u in zip(node.elts, v.elts, users)
+            ]
+        else:
+            value = self._unpackable([target], value, user)
+            v = value.val
+            if v.elts is not None and len(v.elts) == n:
+                elts = list(v.elts)
+            elif v.item is not None:
+                elts = [v.item] * n
+            elif not value.batched:
+                elts = [UNKNOWN] * n
+            else:
+                raise cx.fail("unpacking a batched value of unknown structure")
+            names = [cx.namer.fresh("value") for _ in range(n)]
+            store = ast.Tuple([ast.Name(m, ast.Store()) for m in names], ast.Store())
+            cx.pending.append(ast.Assign([store], value.node, lineno=0))
+            parts = [Operand(ast.Name(m, ast.Load()), e) for m, e in zip(names, elts)]
+            users = [None] * n
+        return [p for t, part, u in zip(target.elts, parts, users) for p in self._unpack(t, part, u)]
+
+    def _unpackable(self, targets, value: Operand, user: ast.expr | None) -> Operand:
+        """`a, b = x` of a batched array unpacks the per-example axis 0 (axis 1 of the batch); rows of a
+        vector are numbers per example, so they are copied when its buffer is written in place."""
+        if not (
+            any(isinstance(t, (ast.Tuple, ast.List)) for t in targets)
+            and value.batched
+            and value.val.kind == Kind.ARRAY
+        ):
+            return value
+        nd = value.val.ndim
+        if nd == 0:
+            raise self.cx.error("unpacking a per-example scalar (the loop raises TypeError)", targets[0])
+        template = "np.moveaxis(x, 1, 0)"
+        if nd == 1 and user is not None and self._written(user):
+            template = "np.moveaxis(x, 1, 0).copy()"
+        item = Val(True, None if nd is None else nd - 1, Kind.ARRAY, value.val.dtype)
+        return Operand(self.cx.expr(template, x=value.node), Val(True, None, Kind.OTHER, item=item))
+
+    def element_copy(self, user: ast.expr | None, value: Operand) -> Operand:
+        """An element read (`y[1]`) held while its buffer may be written: a copy, as per example (the
+        batch's column is a view). Rows and slices stay views: they are views per example too."""
+        if isinstance(user, (ast.Tuple, ast.List)) and isinstance(value.node, (ast.Tuple, ast.List)):
+            if value.val.elts is None or len(value.val.elts) != len(user.elts) != len(value.node.elts):
+                return value
+            parts = [
+                self.element_copy(u, Operand(e, ev))
+                for u, e, ev in zip(user.elts, value.node.elts, value.val.elts)
+            ]
+            return Operand(type(value.node)([p.node for p in parts], ast.Load()), value.val, value.static)
+        if not (isinstance(user, ast.Subscript) and value.batched and value.val.kind == Kind.ARRAY):
+            return value
+        if value.val.ndim == 0 and self._written(user):
+            return Operand(self.cx.expr("np.array(v)", v=value.node), value.val)
+        if value.val.ndim != 0 and self._per_lane_index(user) and self._written(user):
+            # a row at a per-example index views the array per example; the batch gathers a copy
+            raise self.cx.fail(
+                f"`{ast.unparse(user)}` at a per-example index views an array that is written in place"
+            )
+        return value
+
+    def _per_lane_index(self, user: ast.Subscript) -> bool:
+        """Does the index of `user` read a batched name (a gather, which copies, in the batched code)?"""
+        return any(
+            isinstance(n, ast.Name) and n.id in self.env and self.env[n.id].batched
+            for n in ast.walk(user.slice)
+        )
+
+    def _written(self, user: ast.expr) -> bool:
+        return any(self.facts.aliases.written(n) for n in sources(user))
+
+    def bind_target(self, target, value: Operand, store_only=False):
+        """Bind the names of an assignment target to `value`'s Val; return the new target node (a loop's
+        or comprehension's target, or the names of an assignment)."""
+        if isinstance(target, ast.Name):
+            self.env[target.id] = value.val
+            self.unmapped_params.discard(target.id)
+            return ast.Name(self.store_name(target.id), ast.Store())
+        if isinstance(target, (ast.Tuple, ast.List)):
+            if any(isinstance(e, ast.Starred) for e in target.elts):
+                if value.batched:
+                    raise self.cx.fail("starred unpacking of batched values")
+                for e in target.elts:
+                    self._bind_unknown(e.value if isinstance(e, ast.Starred) else e)
+                return target
+            v = value.val
+            if v.elts is not None and len(v.elts) == len(target.elts):
+                vals = list(v.elts)
+            elif v.item is not None:
+                vals = [v.item] * len(target.elts)
+            elif not value.batched:
+                vals = [UNKNOWN] * len(target.elts)
+            else:
+                raise self.cx.fail("unpacking a batched value of unknown structure")
+            elts = [
+                self.bind_target(t, Operand(ast.Name("_", ast.Load()), e)) for t, e in zip(target.elts, vals)
+            ]
+            return type(target)(elts, ast.Store())
+        if isinstance(target, ast.Subscript):
+            new, aligned = self.setitem(target, value)
+            if aligned is not value.node:
+                raise self.cx.fail(f"a loop target `{ast.unparse(target)}` that needs its values aligned")
+            return new
+        if isinstance(target, ast.Attribute):
+            if value.batched:
+                raise self.cx.fail("storing a batched value in an attribute")
+            base = self.expr(target.value)
+            if base.batched:
+                raise self.cx.fail("setting an attribute of a batched value")
+            return ast.Attribute(base.node, target.attr, ast.Store())
+        raise self.cx.fail(f"assignment to `{ast.unparse(target)}`")
+
+    def _bind_unknown(self, t):
+        for n in ast.walk(t):
+            if isinstance(n, ast.Name):
+                self.env[n.id] = UNKNOWN
+
+    # ---- names batched where they are bound -----------------------------------------------------------
+    def born(self, targets, user: ast.expr | None) -> list[ast.stmt]:
+        """`y = av__.batch_broadcast(y, B)` after a binding of a name whose buffer must be batched from
+        its start (ExpandAtBirth); an error when that buffer is the caller's or a global's."""
+        cx, out = self.cx, list[ast.stmt]()
+        for t in targets:
+            for n in ast.walk(t):
+                if not (isinstance(n, ast.Name) and n.id in self.born_batched):
+                    continue
+                v = self.env.get(n.id)
+                if v is None or v.batched or v.kind not in (Kind.ARRAY, Kind.SCALAR):
+                    continue
+                if v.ndim != 0:  # (an element read is a copy per example)
+                    self._check_shared_source(n.id, user)
+                code = self.store_name(n.id)
+                op = cx.promote(Operand(ast.Name(code, ast.Load()), v), v.with_(batched=True))
+                out.append(ast.Assign([ast.Name(code, ast.Store())], op.node))
+                self.env[n.id] = op.val
+        return out
+
+    def _check_shared_source(self, name: str, user: ast.expr | None) -> None:
+        """`y = w` where `w` is an unmapped argument (an error) or a global array (the loop): every
+        example would write into that one array."""
+        for m in sources(user) if user is not None else ():
+            if m in self.unmapped_params:
+                raise self.cx.error(
+                    f"`{name}` holds the unmapped argument `{m}` and batched values are written into it: "
+                    f"the loop would write every example into that one array. Copy it first "
+                    f"(`{name} = {m}.copy()`) or map it",
+                    self.cx.node,
+                )
+            if m not in self.local_names and not isinstance(self.cx.src.resolve(m)[1], types.ModuleType):
+                raise self.cx.fail(f"batched values written into the global `{m}` through `{name}`")
+
+    def expand(self, name: str, why: ast.AST) -> list[ast.stmt]:
+        """Expand the unbatched array `name` to the batch before a batched write into it: rebinding the
+        name when no other name may hold its buffer, else from its birth (ExpandAtBirth)."""
+        cx = self.cx
+        if name in self.unmapped_params:
+            raise cx.error(
+                f"`{ast.unparse(why)} = ...` writes batched values into the unmapped argument `{name}`: the "
+                f"loop would write every example into the same array. Copy it first (`{name} = "
+                f"{name}.copy()`) or map it",
+                why,
+            )
+        if name not in self.local_names:  # each example writes into the one global array, in order
+            raise cx.fail(f"batched values written into the global `{name}`")
+        v = self.env[name]
+        members = self.facts.aliases.members(name)
+        if len(members) > 1:
+            if members <= self.born_batched:
+                raise cx.fail(f"expanding `{name}`, which other names may hold, to the batch")
+            raise ExpandAtBirth(members, why)
+        code = self.code_name(name)
+        op = cx.promote(Operand(ast.Name(code, ast.Load()), v), v.with_(batched=True))
+        self.env[name] = op.val
+        return [ast.Assign([ast.Name(code, ast.Store())], op.node)]
+
+    # ---- a call's `out=` ----------------------------------------------------------------------------
+    def out_call(self, node: ast.Call) -> Operand | None:
+        """`np.add(y, v, out=y)` touching the batch: the call without `out=`, then a store of its value
+        into `out` (only the branch's lanes under a batched condition; `out` expanded to the batch when
+        it was unbatched); the call's value is `out`. None when the call is emitted as written."""
+        outs = out_arguments(node)
+        if not outs:
+            return None
+        names = [n.id for n in ast.walk(node) if isinstance(n, ast.Name) and n.id in self.env]
+        if not self.masked and not any(self.env[n].batched for n in names):
+            return None
+        out = outs[0]
+        if len(outs) > 1 or not isinstance(out, ast.Name) or out.id not in self.env:
+            raise self.cx.fail("`out=` of several outputs or into an expression, with batched values")
+        call = ast.Call(
+            node.func,
+            [a for a in node.args if a is not out],
+            [k for k in node.keywords if k.value is not out],
+        )
+        ast.copy_location(call, node)
+        value = self.expr(call)
+        self.cx.node = node
+        target = ast.Subscript(ast.Name(out.id, ast.Load()), ast.Constant(...), ast.Store())
+        self.cx.pending += self._store_one(target, value, node)
+        return self.expr(ast.Name(out.id, ast.Load()))
+
+    # ---- augmented assignment ------------------------------------------------------------------------
+    def visit_AugAssign(self, node):
+        cx = self.cx
+        target = node.target
+        load = _as_load(target)
+        cur = self.expr(load)
+        value = self.expr(node.value)
+        cx.node = node
+        res = self.apply(
+            BINOPS[type(node.op)], [cur, value], {}, node, syntax=ast.BinOp(cur.node, node.op, value.node)
+        )
+        if isinstance(target, ast.Name):
+            return self._augment_name(node, cur, res)
+        return self._store_one(target, res, node)
+
+    def _augment_name(self, node: ast.AugAssign, cur: Operand, res: Operand) -> list[ast.stmt]:
+        """`t += v`: per example an array changes in place (every name of its buffer sees it, and it
+        keeps its dtype), a number is rebound (the batched `t` may be a view of the caller's array or of
+        another name's: never write through it)."""
+        assert isinstance(node.target, ast.Name)  # visit_AugAssign's case
+        name, branch = node.target.id, self.branch
+        code = self.code_name(name)
+        in_place = cur.val.kind == Kind.ARRAY and cur.val.ndim != 0
+        whole = ast.Subscript(ast.Name(name, ast.Load()), ast.Constant(...), ast.Store())
+        if in_place and branch is not None and branch.get("mask") is not None:
+            if cur.val.ndim is None:
+                raise self.cx.fail("an augmented assignment of unknown rank under a batched condition")
+            if cur.batched:
+                return self.masked_write(whole, res, node)
+            if self.facts.aliases.shared(name):  # a view, bound in the branch, of an unbatched array
+                raise ExpandAtBirth(self.facts.aliases.members(name), node)
+        if in_place and (cur.batched or not res.batched):
+            r = res.node
+            if isinstance(r, ast.BinOp) and type(r.op) is type(node.op) and _is_name(r.left, code):
+                self.env[name] = cur.val if cur.batched else res.val
+                return [ast.AugAssign(ast.Name(code, ast.Store()), node.op, r.right)]
+            if cur.batched and cur.val.ndim is not None:
+                call = self.cx.expr("np.copyto(t, v, casting='same_kind')", t=ast.Name(code, ast.Load()), v=r)
+                return [ast.Expr(call)]
+        if in_place and not cur.batched and res.batched and self.facts.aliases.shared(name):
+            pre = self.expand(name, node.target)  # raises ExpandAtBirth: every name sees the change
+            new, v = self.setitem(whole, res)
+            return [*pre, ast.Assign([new], v)]
+        self.env[name] = res.val
+        return [ast.Assign([ast.Name(self.store_name(name), ast.Store())], res.node)]
+
+
+def _is_name(node: ast.expr, name: str) -> bool:
+    return isinstance(node, ast.Name) and node.id == name
+
+
+def _writes_object(target: ast.expr) -> bool:
+    """Does assigning to `target` store into an object (an item or an attribute), not only bind names?"""
+    if isinstance(target, (ast.Tuple, ast.List)):
+        return any(_writes_object(e) for e in target.elts)
+    if isinstance(target, ast.Starred):
+        return _writes_object(target.value)
+    return isinstance(target, (ast.Subscript, ast.Attribute))
+
+
+def _as_load(node):
+    if isinstance(node, ast.Name):
+        return ast.copy_location(ast.Name(node.id, ast.Load()), node)
+    if isinstance(node, ast.Subscript):
+        return ast.copy_location(ast.Subscript(node.value, node.slice, ast.Load()), node)
+    if isinstance(node, ast.Attribute):
+        return ast.copy_location(ast.Attribute(node.value, node.attr, ast.Load()), node)
+    raise NotBatchable(f"augmented assignment to `{ast.unparse(node)}`", node)

@@ -508,7 +508,7 @@ def finish(out: Any, val: Any, out_axes: Any, call: Call, spec: Any, label: str)
     if not val.batched:
         if out_axes is None:
             return out
-        res = batch_broadcast(out, call.B)
+        res = np.asarray(batch_broadcast(out, call.B))  # (a plain array: the stacked Python numbers)
         check_out_axis(out_axes, np.ndim(res), np.shape(res)[1:], label)
         return np.moveaxis(res, 0, out_axes) if out_axes else res
     if out_axes is None:

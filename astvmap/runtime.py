@@ -16,6 +16,7 @@ import numpy as np
 
 from .runtime_lanes import (
     UNBOUND,
+    Weak,
     active_lanes,
     bound,
     enters,
@@ -26,9 +27,11 @@ from .runtime_lanes import (
     put_lanes,
     select,
 )
+from .runtime_lanes import batch_broadcast as _lanes_broadcast
 
 __all__ = [
     "UNBOUND",
+    "Weak",
     "active_lanes",
     "align",
     "batch_broadcast",
@@ -66,10 +69,7 @@ def batch_broadcast(v, B):
         return [batch_broadcast(e, B) for e in v]
     if isinstance(v, tuple):
         return tuple(batch_broadcast(e, B) for e in v)
-    a = np.asarray(v)
-    out = np.empty((B,) + a.shape, dtype=a.dtype)
-    out[...] = a
-    return out
+    return _lanes_broadcast(v, B)  # a Python number stays weak (runtime_lanes.Weak)
 
 
 def expand_to(x, ndim):

@@ -30,8 +30,147 @@ def bound(x, name: str):
     return x
 
 
+class Weak(np.ndarray):
+    """A Python number repeated over the batch (every lane holds `scalar`). Per example a Python number
+    is weak (NEP 50): `0.0 * x` is float32 for float32 `x`. A ufunc called on a Weak array computes with
+    the number itself, so its result takes the other operands' dtype as the loop's would; between Python
+    numbers only, the result is a Weak array again. Anything else sees a plain array of the number's
+    default dtype (float64, int64), which is what stacking the loop's Python numbers gives.
+
+    Selections and views of a Weak array hold the same number in every lane and stay weak; an in-place
+    write makes it plain."""
+
+    scalar: bool | int | float | complex | None
+
+    def __array_finalize__(self, obj) -> None:
+        self.scalar = getattr(obj, "scalar", None)
+
+    def __setitem__(self, key, value) -> None:
+        self.scalar = None
+        super().__setitem__(key, value)
+
+    def __array_ufunc__(self, ufunc, method, *inputs, out=None, **kwargs):
+        weak = (
+            method == "__call__"
+            and out is None
+            and all(not isinstance(i, Weak) or i.scalar is not None for i in inputs)
+        )
+        if not weak:
+            plain = [_plain(i) for i in inputs]
+            outs = tuple(_plain(o) for o in out) if out else None
+            for o in out or ():
+                if isinstance(o, Weak):
+                    o.scalar = None
+            result = getattr(ufunc, method)(*plain, **({"out": outs} if outs else {}), **kwargs)
+            return result if outs is None else (out[0] if len(out) == 1 else out)
+        numbers = [i.scalar if isinstance(i, Weak) else i for i in inputs]
+        shape = np.broadcast_shapes(*[np.shape(i) for i in inputs])
+        result = ufunc(*numbers, **kwargs)
+        if ufunc.nout > 1:
+            return tuple(_weak_result(r, numbers, shape) for r in result)
+        return _weak_result(result, numbers, shape)
+
+    def __array_function__(self, func, types, args, kwargs):
+        return func(*_plain_tree(args), **_plain_tree(kwargs))
+
+
+def _plain(x):
+    return x.view(np.ndarray) if isinstance(x, Weak) else x
+
+
+def _plain_tree(x):
+    if isinstance(x, Weak):
+        return x.view(np.ndarray)
+    if isinstance(x, (list, tuple)):
+        return type(x)(_plain_tree(e) for e in x)
+    if isinstance(x, dict):
+        return {k: _plain_tree(v) for k, v in x.items()}
+    return x
+
+
+_PYTHON_NUMBERS = (bool, int, float, complex)
+
+
+def _weak_result(result, numbers, shape):
+    """A ufunc's result on the lanes' numbers, as the batch: an array of the result's dtype (a NumPy
+    function of Python numbers returns a NumPy scalar, `np.tanh(0.0)`; Python's operators between
+    Python numbers are `Weak`'s own methods)."""
+    result = np.asarray(result)
+    if result.shape != tuple(shape):
+        result = np.broadcast_to(result, shape).copy()
+    return result
+
+
+def _python_operator(name: str, op):
+    """`Weak.__add__` and its kind: between Python numbers, Python's own operator (its result a Python
+    number again, its errors Python's: `1.0 / 0.0` raises); with anything else, NumPy's."""
+
+    def method(self, other):
+        if self.scalar is not None and (
+            type(other) in _PYTHON_NUMBERS or (isinstance(other, Weak) and other.scalar is not None)
+        ):
+            b = other.scalar if isinstance(other, Weak) else other
+            shape = np.broadcast_shapes(self.shape, np.shape(other))
+            return weak(op(self.scalar, b), shape)
+        return getattr(np.ndarray, name)(self, other)
+
+    method.__name__ = name
+    return method
+
+
+def _install_operators() -> None:
+    import operator
+
+    ops = {
+        "add": operator.add,
+        "sub": operator.sub,
+        "mul": operator.mul,
+        "truediv": operator.truediv,
+        "floordiv": operator.floordiv,
+        "mod": operator.mod,
+        "pow": operator.pow,
+        "and": operator.and_,
+        "or": operator.or_,
+        "xor": operator.xor,
+    }
+    for short, op in ops.items():
+        setattr(Weak, f"__{short}__", _python_operator(f"__{short}__", op))
+        setattr(Weak, f"__r{short}__", _python_operator(f"__r{short}__", lambda a, b, op=op: op(b, a)))
+    for short in ("lt", "le", "gt", "ge", "eq", "ne"):
+        setattr(Weak, f"__{short}__", _python_operator(f"__{short}__", getattr(operator, short)))
+    for short in ("neg", "pos", "abs"):  # (not `~`: generated code writes `~c` for `not c`)
+        setattr(Weak, f"__{short}__", _python_unary(f"__{short}__", getattr(operator, short)))
+
+
+def _python_unary(name: str, op):
+    def method(self):
+        if self.scalar is not None:
+            return weak(op(self.scalar), self.shape)
+        return getattr(np.ndarray, name)(self)
+
+    method.__name__ = name
+    return method
+
+
+_install_operators()
+
+
+def weak(v, shape):
+    """The Python number `v` in every lane of a batch of `shape` (an int: `(B,)`)."""
+    shape = (int(shape),) if np.ndim(shape) == 0 else tuple(shape)
+    a = np.empty(shape, dtype=np.asarray(v).dtype).view(Weak)
+    a.view(np.ndarray)[...] = v
+    a.scalar = v
+    return a
+
+
 def batch_broadcast(v, B):
-    """An unbatched value (array or number) repeated over the batch: a fresh `(B, *shape)` array."""
+    """An unbatched value (array or number) repeated over the batch: a fresh `(B, *shape)` array; a
+    Python number stays weak (`Weak`)."""
+    if type(v) in _PYTHON_NUMBERS:
+        return weak(v, B)
+    if isinstance(v, Weak) and v.scalar is not None:  # a nested batch of one Python number
+        return weak(v.scalar, (B, *v.shape))
     a = np.asarray(v)
     out = np.empty((B,) + a.shape, dtype=a.dtype)
     out[...] = a

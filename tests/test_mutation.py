@@ -247,11 +247,8 @@ EXAMPLES = {
 # a `while` on a per-example test (the batched loop gathers its active lanes into copies).
 LOOPED = {"while_alias"}
 
-# Examples that fail today (astvmap as of this file's writing); strict, so a fix is noticed.
-FAILING = {
-    # README's documented dtype gap: a Python float carried through a loop is float64 in the batched code
-    "acc32": "a Python float accumulator over float32 data comes back float64 (the loop's is float32)",
-}
+# Examples that fail today (none; a fix of one is an XPASS: move it out of here).
+FAILING: dict[str, str] = {}
 
 
 def _batched(rng, shape, dtype, B, ax):

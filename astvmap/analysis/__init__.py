@@ -6,6 +6,7 @@
     facts.reaching(stmt)            definitions (name, node) reaching the start of `stmt`
     facts.uses_after(stmt, name)    the reads of the value `name` holds when `stmt` completes
     facts.aliases                   which names may share a buffer, and which buffers are written
+    facts.captured                  names nested functions read (whenever they are called)
 
 `cfg.py` builds the control-flow graph, `activity.py` says what each node reads and writes,
 `dataflow.py` solves liveness and reaching definitions on it, `aliases.py` says which names may hold
@@ -41,6 +42,13 @@ class Facts:
         self._assumed: dict[int, tuple[ast.AST, frozenset[str]]] = {}
         self._solve()
         self.aliases: Aliases = _aliases.analyze(fdef)
+        # names a nested function or lambda reads: when it is called, not where it is defined
+        self.captured: frozenset[str] = frozenset(
+            name
+            for node in ast.walk(fdef)
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)) and node is not fdef
+            for name in _activity.of_nodes([node]).reads
+        )
 
     # ---- queries ------------------------------------------------------------------------------------
     def live_after(self, stmt: ast.AST) -> frozenset[str]:

@@ -3,6 +3,7 @@
     y[i] = v + t          reads {y, i, v, t}, binds {}, changes {y: item}
     t += 1                reads {t}, binds {t}
     out.append(f(k))      reads {out, f, k}, changes {out: method}
+    np.copyto(y, v)       reads {np, y, v}, changes {y: call}
     g = lambda a: a * w   reads {w} (a lambda's free names), binds {g}
     [e * s for e in xs]   reads {xs, s} (the comprehension's target is its own)
 
@@ -10,8 +11,9 @@ Requires: any statement or expression. Guarantees: `reads` and `binds` are in so
 that lists them stays deterministic); a nested function, lambda or comprehension contributes the names it
 reads from the enclosing scope (its free names) and the names its `:=` binds there; `del x` binds `x`
 (it ends the old value's life). Mutation is what the syntax shows: stores into items and attributes,
-the in-place methods of lists, dicts, sets and arrays, and `out=` arguments; what a call does to its
-arguments otherwise is the caller's question (the rules know it).
+the in-place methods of lists, dicts, sets and arrays, `out=` arguments and NumPy's writing functions
+(`np.copyto`, `np.put`, ...); what a call does to its arguments otherwise is the caller's question (the
+rules know it).
 """
 
 from __future__ import annotations
@@ -47,6 +49,9 @@ MUTATING_METHODS = frozenset(
     }
 )
 
+# NumPy functions that write into their first argument.
+NP_WRITING_FUNCS = frozenset({"copyto", "put", "place", "putmask", "fill_diagonal", "put_along_axis"})
+
 _SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)
 _COMPREHENSIONS = (ast.ListComp, ast.SetComp, ast.GeneratorExp, ast.DictComp)
 
@@ -54,7 +59,7 @@ _COMPREHENSIONS = (ast.ListComp, ast.SetComp, ast.GeneratorExp, ast.DictComp)
 @dataclass
 class Activity:
     """Names read, names bound, and names whose object is changed in place (name -> how: "item",
-    "attr", "method" or "out")."""
+    "attr", "method", "out" or "call")."""
 
     reads: dict[str, None] = field(default_factory=dict)
     binds: dict[str, None] = field(default_factory=dict)
@@ -117,6 +122,20 @@ def root_name(node: ast.expr) -> str:
     while isinstance(node, (ast.Subscript, ast.Attribute, ast.Starred)):
         node = node.value
     return node.id if isinstance(node, ast.Name) else ""
+
+
+def written_argument(call: ast.Call) -> ast.expr | None:
+    """The array `np.copyto(y, v)` and its kind (`np.put`, `np.fill_diagonal`, ...) write into."""
+    f = call.func
+    if (
+        isinstance(f, ast.Attribute)
+        and isinstance(f.value, ast.Name)
+        and f.value.id in ("np", "numpy")
+        and f.attr in NP_WRITING_FUNCS
+        and call.args
+    ):
+        return call.args[0]
+    return None
 
 
 def out_arguments(call: ast.Call) -> list[ast.expr]:
@@ -234,6 +253,9 @@ class _Visitor(ast.NodeVisitor):
         f = node.func
         if isinstance(f, ast.Attribute) and f.attr in MUTATING_METHODS:
             self.act.change(root_name(f.value), "method", node)
+        target = written_argument(node)
+        if target is not None:
+            self.act.change(root_name(target), "call", node)
         for e in out_arguments(node):
             self.act.change(root_name(e), "out", node)
 

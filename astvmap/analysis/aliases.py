@@ -27,7 +27,7 @@ from __future__ import annotations
 import ast
 from dataclasses import dataclass, field
 
-from .activity import out_arguments, root_name
+from .activity import NP_WRITING_FUNCS, out_arguments, root_name
 
 # Attributes of an array that view it.
 VIEW_ATTRS = frozenset({"T", "mT", "real", "imag", "flat", "base"})
@@ -112,8 +112,6 @@ NP_LAYOUT_FUNCS = frozenset({"reshape", "ravel"})
 # Methods that write into an array's buffer (a list's `append` changes the list, whose `np.asarray`
 # is a new array).
 ARRAY_MUTATING_METHODS = frozenset({"sort", "fill", "resize", "put", "itemset", "setfield", "partition"})
-# NumPy functions that write into their first argument.
-NP_WRITING_FUNCS = frozenset({"copyto", "put", "place", "putmask", "fill_diagonal", "put_along_axis"})
 # Builtins whose result never holds an argument's buffer.
 FRESH_BUILTINS = frozenset(
     {"float", "int", "bool", "complex", "len", "abs", "round", "str", "repr", "range", "sum", "print"}
@@ -128,6 +126,7 @@ class Aliases:
     parent: dict[str, str] = field(default_factory=dict)
     changed: set[str] = field(default_factory=set)  # names changed in place
     layout: set[str] = field(default_factory=set)  # names bound by layout-dependent code
+    held: set[int] = field(default_factory=set)  # id() of the subscripts whose value is held, not consumed
 
     def find(self, name: str) -> str:
         self.parent.setdefault(name, name)
@@ -145,6 +144,11 @@ class Aliases:
     def members(self, name: str) -> frozenset[str]:
         root = self.find(name)
         return frozenset(n for n in list(self.parent) if self.find(n) == root)
+
+    def is_held(self, node: ast.AST) -> bool:
+        """Is the value of this read kept (bound to a name, put in a container, returned, passed to a
+        function that may keep it) rather than consumed at once by an operator or a NumPy function?"""
+        return id(node) in self.held
 
     def written(self, name: str) -> bool:
         return any(n in self.changed for n in self.members(name))
@@ -179,6 +183,8 @@ class _Sources:
         if isinstance(e, ast.Name):
             return {e.id}
         if isinstance(e, ast.Subscript):
+            if isinstance(e.slice, (ast.List, ast.Compare)):  # `w[[0, 2]]`, `w[w > 0]`: a copy
+                return set()
             return self.of(e.value)
         if isinstance(e, ast.Starred):
             return self.of(e.value)
@@ -248,6 +254,9 @@ class _Visitor:
         if isinstance(s, ast.Assign):
             for t in s.targets:
                 self.bind(t, s.value)
+            names = [t.id for t in s.targets if isinstance(t, ast.Name)]
+            for n in names[1:]:  # `a = b = v`: one object, two names
+                self.al.union(names[0], n)
         elif isinstance(s, ast.AnnAssign) and s.value is not None:
             self.bind(s.target, s.value)
         elif isinstance(s, ast.AugAssign):
@@ -260,6 +269,8 @@ class _Visitor:
                     self.bind(item.optional_vars, item.context_expr)
         for e in _expressions(s):
             self.effects(e)
+        for e in _held_roots(s):
+            _mark_held(e, self.al.held)
         if isinstance(s, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
             return  # a nested scope's names are its own
         for f in ("body", "orelse", "finalbody"):
@@ -340,6 +351,46 @@ def _pairs(target: ast.Tuple | ast.List, value: ast.expr) -> list[tuple[ast.expr
     middle = ast.List(vals[k : len(vals) - after], ast.Load())
     rest = elts[k].value  # type: ignore[attr-defined]  # a Starred target
     return [*zip(elts[:k], vals[:k]), (rest, middle), *zip(elts[k + 1 :], vals[len(vals) - after :])]
+
+
+def _held_roots(s: ast.stmt) -> list[ast.expr]:
+    """The expressions whose values a statement keeps: a right side, a returned value, the arguments of
+    calls that may keep them (methods such as `append`, the user's functions)."""
+    roots: list[ast.expr] = []
+    if isinstance(s, (ast.Assign, ast.AnnAssign, ast.Return)) and s.value is not None:
+        roots.append(s.value)
+    for e in _expressions(s):
+        for n in ast.walk(e):
+            if isinstance(n, ast.Call) and not _consumes(n):
+                roots += n.args + [k.value for k in n.keywords]
+    return roots
+
+
+def _consumes(call: ast.Call) -> bool:
+    """Does this call only read its arguments (NumPy's functions and the numeric builtins)?"""
+    f = call.func
+    if isinstance(f, ast.Attribute) and isinstance(f.value, ast.Name) and f.value.id in _NUMPY:
+        return True
+    return isinstance(f, ast.Name) and f.id in FRESH_BUILTINS | {"min", "max"}
+
+
+def _mark_held(e: ast.expr, held: set[int]) -> None:
+    if isinstance(e, ast.Subscript):
+        held.add(id(e))
+    elif isinstance(e, (ast.Tuple, ast.List, ast.Set)):
+        for x in e.elts:
+            _mark_held(x, held)
+    elif isinstance(e, ast.Dict):
+        for x in e.values:
+            _mark_held(x, held)
+    elif isinstance(e, ast.IfExp):
+        _mark_held(e.body, held)
+        _mark_held(e.orelse, held)
+    elif isinstance(e, ast.BoolOp):
+        for x in e.values:
+            _mark_held(x, held)
+    elif isinstance(e, (ast.NamedExpr, ast.Starred)):
+        _mark_held(e.value, held)
 
 
 def _expressions(s: ast.stmt) -> list[ast.AST]:

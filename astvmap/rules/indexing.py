@@ -73,10 +73,10 @@ def selection_ndim(ndim, index: Operand):
         return None  # (separated advanced indices move their axes first)
     added = 0
     if "array" in kinds:  # one integer array: its axes replace the axis it indexes
-        added = _int_array_ndim(comps[kinds.index("array")])
-        if added is None:
+        k = _int_array_ndim(comps[kinds.index("array")])
+        if k is None:
             return None
-        added -= 1
+        added = k - 1
     consumed = sum(k in ("int", "slice", "array") for k in kinds)
     return ndim - kinds.count("int") + kinds.count("none") + added if consumed <= ndim else None
 

@@ -106,7 +106,7 @@ def masked_reduce(ctx, sel: MaskedSelection, fn, kind):
         if sel.x.batched
         else ctx.expr("av__.batch_broadcast(x, B)", x=sel.x.node, B=ctx.batch_size())
     )
-    node = ctx.expr(f"av__.masked_{'reduce'}(x, m, r)", x=x, m=sel.mask.node, r=name)
+    node = ctx.expr("av__.masked_reduce(x, m, r)", x=x, m=sel.mask.node, r=name)
     ctx.withdraw_fallback(sel.site)
     return out(node, True, 0, _dtype(fn, kind))
 

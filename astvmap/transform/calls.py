@@ -152,6 +152,7 @@ class CallsMixin(NestingMixin):
         lowered = self.out_call(node)
         if lowered is not None:
             return lowered
+        self.expand_written_argument(node)
         func = node.func
         if isinstance(func, ast.Attribute):
             base = self.expr(func.value)

@@ -196,7 +196,7 @@ class ControlFlowMixin(Walker):
         live = self.live_after(node)
         returns = RET in then["stores"] or RET in orelse["stores"]
         for name in _ordered(then["stores"], orelse["stores"]):
-            if name in self.local_names and name not in live:
+            if name in self.local_names and name not in live and name not in self.facts.captured:
                 continue  # the user's code reads it no more (it may be unbound before the `if`: `_`)
             sides: list[tuple[ast.Name, Val] | None] = []
             for br in (then, orelse):
@@ -230,6 +230,7 @@ class ControlFlowMixin(Walker):
                 continue
             # no None in `sides`: continued above
             (a, va), (b, vb) = cast("list[tuple[ast.Name, Val]]", sides)
+            self.check_select_aliasing(name, va, vb)
             code += self.select_stmt(name, cond, a, va, b, vb, node)
         if returns and self.branch is None:
             ret = self.env[RET]
@@ -238,6 +239,18 @@ class ControlFlowMixin(Walker):
             code.append(ast.Return(ast.Name(self.code_name(RET), ast.Load())))
             self.env.pop(RET)
         return code
+
+    def check_select_aliasing(self, name: str, va: Val, vb: Val) -> None:
+        """After a batched `if`, `t` holds a selected copy: where `t` may name another array on some
+        lanes and that array is written in place through `t`, the loop runs."""
+        al = self.facts.aliases
+        if (
+            name in self.local_names
+            and al.shared(name)
+            and al.written(name)
+            and any(v.kind == Kind.ARRAY and v.ndim != 0 for v in (va, vb))
+        ):
+            raise self.cx.fail(f"`{name}` names different arrays per example and is written through")
 
     def masked_block(self, body, mask: ast.expr, suffix: str) -> BranchResult:
         """Rewrite `body` as a branch taken by the lanes in `mask`; returns its code, env and stores.
@@ -409,7 +422,7 @@ class ControlFlowMixin(Walker):
         (attributes, in-place methods, and item stores unless `allow_items`), or None. A function of a
         module (`np.sort(x)`) or a method of a string changes nothing."""
         act = self.facts.activity(body)
-        hows = ("attr", "method") if allow_items else ("attr", "method", "item")
+        hows = ("attr", "method", "call") if allow_items else ("attr", "method", "call", "item")
         for name in act.changed(*hows):
             v = self.env.get(name)
             if v is None and name:

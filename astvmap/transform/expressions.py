@@ -179,6 +179,10 @@ class ExpressionsMixin(Walker):
         left = self.expr(node.values[0])
         if not isinstance(left.node, (ast.Name, ast.Constant)):
             left = Operand(self.cx.temp(left.node, "value"), left.val)
+            assert isinstance(
+                left.node, ast.Name
+            )  # cx.temp names it: the walker never runs while a rule infers
+            self.renames.pop(left.node.id, None)  # a fresh name: any rename is a redone rewrite's
         name = left.node.id if isinstance(left.node, ast.Name) else None
         if name is not None and name not in self.env:
             self.env[name] = left.val
@@ -320,7 +324,7 @@ class ExpressionsMixin(Walker):
                 if item is not None and not isinstance(node.slice, ast.Slice)
                 else (v if isinstance(node.slice, ast.Slice) else UNKNOWN),
             )
-        return self.apply(operator.getitem, [value, index], {}, node, syntax=node)
+        return self.element_copy(node, self.apply(operator.getitem, [value, index], {}, node, syntax=node))
 
     @staticmethod
     def _static_element(v: Val, key):

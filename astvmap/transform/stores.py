@@ -25,8 +25,8 @@ from __future__ import annotations
 import ast
 import types
 
-from ..analysis.activity import out_arguments
-from ..analysis.aliases import sources
+from ..analysis.activity import out_arguments, written_argument
+from ..analysis.aliases import ARRAY_MUTATING_METHODS, sources
 from ..errors import NotBatchable
 from ..rules.values import UNKNOWN, Kind, Operand, Val
 from .expressions import BINOPS
@@ -69,21 +69,29 @@ class StoresMixin(Walker):
             pairs = self._unpack(targets[0], value, node.value)
         code: list[ast.stmt] = []
         cx, saved = self.cx, self.cx.pending
+        # the held right side may view these: expanding one by rebinding would leave the view behind
+        self.held_reads = {n.id for n in ast.walk(node.value) if isinstance(n, ast.Name)}
         try:
             for t, v in pairs:  # each store after the one before (an expansion of `y` included)
                 cx.pending = []
                 stmts = self._store_one(t, v, node)
                 code += cx.pending + stmts
         finally:
-            cx.pending = saved
+            cx.pending, self.held_reads = saved, set()
         return code
 
     def _bind_names(self, targets, value: Operand, node) -> list[ast.stmt]:
         """Targets that are names (or tuples of names): one assignment, as written."""
         if len(targets) > 1 and not isinstance(value.node, (ast.Name, ast.Constant)):
             value = Operand(self.cx.temp(value.node, "value"), value.val, value.static)
-        value = self.element_copy(getattr(node, "value", None), value)
-        value = self._unpackable(targets, value, getattr(node, "value", None))
+        user = getattr(node, "value", None)
+        self.held_view(user, value)
+        if isinstance(user, ast.IfExp) and value.batched:  # a per-example choice of arrays: a copy
+            for t in targets:
+                for n in ast.walk(t):
+                    if isinstance(n, ast.Name):
+                        self.check_select_aliasing(n.id, value.val, value.val)
+        value = self._unpackable(targets, value, user)
         new = [self.bind_target(t, value) for t in targets]
         return [ast.Assign(new, value.node), *self.born(targets, getattr(node, "value", None))]
 
@@ -119,9 +127,9 @@ class StoresMixin(Walker):
             users = (
                 user.elts if isinstance(user, (ast.Tuple, ast.List)) and len(user.elts) == n else [None] * n
             )
-            parts = [
-                self._hold(self.element_copy(u, Operand(e, ev))) for e, ev, u in zip(node.elts, v.elts, users)
-            ]
+            for u, e, ev in zip(users, node.elts, v.elts):
+                self.held_view(u, Operand(e, ev))
+            parts = [self._hold(Operand(e, ev)) for e, ev in zip(node.elts, v.elts)]
         else:
             value = self._unpackable([target], value, user)
             v = value.val
@@ -158,27 +166,36 @@ class StoresMixin(Walker):
         item = Val(True, None if nd is None else nd - 1, Kind.ARRAY, value.val.dtype)
         return Operand(self.cx.expr(template, x=value.node), Val(True, None, Kind.OTHER, item=item))
 
-    def element_copy(self, user: ast.expr | None, value: Operand) -> Operand:
-        """An element read (`y[1]`) held while its buffer may be written: a copy, as per example (the
-        batch's column is a view). Rows and slices stay views: they are views per example too."""
-        if isinstance(user, (ast.Tuple, ast.List)) and isinstance(value.node, (ast.Tuple, ast.List)):
-            if value.val.elts is None or len(value.val.elts) != len(user.elts) != len(value.node.elts):
-                return value
-            parts = [
-                self.element_copy(u, Operand(e, ev))
-                for u, e, ev in zip(user.elts, value.node.elts, value.val.elts)
-            ]
-            return Operand(type(value.node)([p.node for p in parts], ast.Load()), value.val, value.static)
-        if not (isinstance(user, ast.Subscript) and value.batched and value.val.kind == Kind.ARRAY):
-            return value
-        if value.val.ndim == 0 and self._written(user):
+    def element_copy(self, user: ast.Subscript, value: Operand) -> Operand:
+        """An element read (`y[1]`) that is held (bound, kept in a container, passed on) from a buffer
+        written in place somewhere in the function: a copy, as per example (the batch's column is a view
+        of `y`, which a later write would change under it). Rows and slices stay views, as they are per
+        example; so does `y[0, ...]`, a 0-d view. A read an operator consumes at once is not copied."""
+        if (
+            value.batched
+            and value.val.kind == Kind.ARRAY
+            and value.val.ndim == 0
+            and self.facts.aliases.is_held(user)
+            and not any(isinstance(n, ast.Constant) and n.value is Ellipsis for n in ast.walk(user.slice))
+            and self._written(user)
+        ):
             return Operand(self.cx.expr("np.array(v)", v=value.node), value.val)
-        if value.val.ndim != 0 and self._per_lane_index(user) and self._written(user):
-            # a row at a per-example index views the array per example; the batch gathers a copy
+        return value
+
+    def held_view(self, user: ast.expr | None, value: Operand) -> None:
+        """A row held in a name (`t = y[i]`) at a per-example index views `y` per example; the batch
+        gathers a copy. Where `y`'s buffer is written in place, that code runs as the loop."""
+        if (
+            isinstance(user, ast.Subscript)
+            and value.batched
+            and value.val.kind == Kind.ARRAY
+            and value.val.ndim != 0
+            and self._per_lane_index(user)
+            and self._written(user)
+        ):
             raise self.cx.fail(
                 f"`{ast.unparse(user)}` at a per-example index views an array that is written in place"
             )
-        return value
 
     def _per_lane_index(self, user: ast.Subscript) -> bool:
         """Does the index of `user` read a batched name (a gather, which copies, in the batched code)?"""
@@ -239,8 +256,10 @@ class StoresMixin(Walker):
     # ---- names batched where they are bound -----------------------------------------------------------
     def born(self, targets, user: ast.expr | None) -> list[ast.stmt]:
         """`y = av__.batch_broadcast(y, B)` after a binding of a name whose buffer must be batched from
-        its start (ExpandAtBirth); an error when that buffer is the caller's or a global's."""
+        its start (ExpandAtBirth); `a = b = v` expands one buffer, both names hold it. The loop runs
+        when that buffer may be the caller's or a global's, or when reshapes of it may view or copy."""
         cx, out = self.cx, list[ast.stmt]()
+        first: tuple[str, str] | None = None  # (user name, code name) of the buffer this statement expanded
         for t in targets:
             for n in ast.walk(t):
                 if not (isinstance(n, ast.Name) and n.id in self.born_batched):
@@ -251,21 +270,26 @@ class StoresMixin(Walker):
                 if v.ndim != 0:  # (an element read is a copy per example)
                     self._check_shared_source(n.id, user)
                 code = self.store_name(n.id)
+                if first is not None and t is n:  # a chained target: the same object
+                    out.append(ast.Assign([ast.Name(code, ast.Store())], ast.Name(first[1], ast.Load())))
+                    self.env[n.id] = self.env[first[0]]
+                    continue
                 op = cx.promote(Operand(ast.Name(code, ast.Load()), v), v.with_(batched=True))
                 out.append(ast.Assign([ast.Name(code, ast.Store())], op.node))
                 self.env[n.id] = op.val
+                first = (n.id, code) if t is n else first
         return out
 
     def _check_shared_source(self, name: str, user: ast.expr | None) -> None:
-        """`y = w` where `w` is an unmapped argument (an error) or a global array (the loop): every
-        example would write into that one array."""
+        """`y = w` where `w` is an unmapped argument or a global array: every example would write into
+        that one array, so the loop runs. So it does where a reshape of the buffer views or copies
+        depending on the layout, which expanding the buffer changes."""
+        if self.facts.aliases.layout_dependent(name):
+            raise self.cx.fail(f"a reshape of `{name}`, written in place, may view or copy it")
         for m in sources(user) if user is not None else ():
             if m in self.unmapped_params:
-                raise self.cx.error(
-                    f"`{name}` holds the unmapped argument `{m}` and batched values are written into it: "
-                    f"the loop would write every example into that one array. Copy it first "
-                    f"(`{name} = {m}.copy()`) or map it",
-                    self.cx.node,
+                raise self.cx.fail(
+                    f"batched values may be written into the unmapped argument `{m}` through `{name}`"
                 )
             if m not in self.local_names and not isinstance(self.cx.src.resolve(m)[1], types.ModuleType):
                 raise self.cx.fail(f"batched values written into the global `{m}` through `{name}`")
@@ -285,7 +309,7 @@ class StoresMixin(Walker):
             raise cx.fail(f"batched values written into the global `{name}`")
         v = self.env[name]
         members = self.facts.aliases.members(name)
-        if len(members) > 1:
+        if len(members) > 1 or name in self.held_reads:
             if members <= self.born_batched:
                 raise cx.fail(f"expanding `{name}`, which other names may hold, to the batch")
             raise ExpandAtBirth(members, why)
@@ -317,8 +341,29 @@ class StoresMixin(Walker):
         value = self.expr(call)
         self.cx.node = node
         target = ast.Subscript(ast.Name(out.id, ast.Load()), ast.Constant(...), ast.Store())
-        self.cx.pending += self._store_one(target, value, node)
+        stores = self._store_one(target, value, node)
+        store = stores[0]
+        if isinstance(store, ast.Assign) and isinstance(store.targets[0], ast.Subscript):
+            # as the ufunc writes its out=: casting only within a kind (float into int raises)
+            where = ast.Subscript(store.targets[0].value, store.targets[0].slice, ast.Load())
+            copy = self.cx.expr("np.copyto(o, v, casting='same_kind')", o=where, v=store.value)
+            stores[0] = ast.Expr(copy)
+        self.cx.pending += stores
         return self.expr(ast.Name(out.id, ast.Load()))
+
+    def expand_written_argument(self, node: ast.Call) -> None:
+        """`np.copyto(y, x)`, `y.fill(v)` with batched values and an unbatched local `y`: `y` is expanded
+        to the batch first, so the call writes each example's `y` (the loop would write into one)."""
+        target = written_argument(node)
+        f = node.func
+        if target is None and isinstance(f, ast.Attribute) and f.attr in ARRAY_MUTATING_METHODS:
+            target = f.value
+        if not isinstance(target, ast.Name) or target.id not in self.env:
+            return
+        v = self.env[target.id]
+        names = [n.id for n in ast.walk(node) if isinstance(n, ast.Name) and n.id in self.env]
+        if not v.batched and v.kind == Kind.ARRAY and any(self.env[n].batched for n in names):
+            self.cx.pending += self.expand(target.id, node)
 
     # ---- augmented assignment ------------------------------------------------------------------------
     def visit_AugAssign(self, node):
@@ -359,10 +404,13 @@ class StoresMixin(Walker):
             if cur.batched and cur.val.ndim is not None:
                 call = self.cx.expr("np.copyto(t, v, casting='same_kind')", t=ast.Name(code, ast.Load()), v=r)
                 return [ast.Expr(call)]
-        if in_place and not cur.batched and res.batched and self.facts.aliases.shared(name):
-            pre = self.expand(name, node.target)  # raises ExpandAtBirth: every name sees the change
-            new, v = self.setitem(whole, res)
-            return [*pre, ast.Assign([new], v)]
+        if in_place and not cur.batched and res.batched and branch is None:
+            # `y += x` with batched x: y expanded (every name of its buffer sees it), then written in
+            # place, keeping its dtype (float32 += float64 stays float32; float into int raises)
+            held = self.cx.temp(res.node, "value")
+            pre = self.expand(name, node.target)
+            copy = self.cx.expr("np.copyto(y, v, casting='same_kind')", y=ast.Name(code, ast.Load()), v=held)
+            return [*pre, ast.Expr(copy)]
         self.env[name] = res.val
         return [ast.Assign([ast.Name(self.store_name(name), ast.Store())], res.node)]
 

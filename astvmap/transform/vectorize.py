@@ -63,6 +63,7 @@ class Vectorizer(
         self.unmapped_params = set()
         self.born_batched = frozenset()  # names batched where they are bound (stores.py)
         self.local_names = set()
+        self.held_reads = set()  # names the held right side of a tuple store reads (stores.py)
 
     # ---- the function ----------------------------------------------------------------------------
     def run(self, fdef: ast.FunctionDef, params: dict[str, Val]):

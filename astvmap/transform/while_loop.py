@@ -28,24 +28,7 @@ class WhileMixin(Walker):
         if self.changes_forbidden(node.body, allow_items=True) is not None:
             raise cx.fail("in-place changes of lists or attributes in a loop on a batched test")
         act = self.facts.activity(node.body)
-        written = act.changed("item", "out")
-        for n in self._augmented_arrays(node.body):
-            if n in self.fdef_params or self.facts.aliases.shared(n):
-                raise cx.fail(
-                    f"`{n} op= ...` changes an array other names may hold in a loop on a batched test "
-                    "(its active lanes are gathered into a copy)"
-                )
-        for n in written:
-            if n not in self.env or self.env[n].kind != Kind.ARRAY or n in self.fdef_params:
-                raise cx.fail(
-                    f"a write into `{n}` in a loop on a batched test (only local arrays are "
-                    "gathered and put back lane by lane)"
-                )
-            if self.facts.aliases.shared(n):
-                raise cx.fail(
-                    f"a write into `{n}`, whose array other names may hold, in a loop on a batched test "
-                    "(its active lanes are gathered into a copy)"
-                )
+        written = self._loop_writes(node, act)
         if any(isinstance(n, ast.Return) for s in node.body for n in ast.walk(s)):
             raise cx.fail("`return` in a loop on a batched test")
         if any(isinstance(n, (ast.Break, ast.Continue)) for s in node.body for n in ast.walk(s)):
@@ -62,22 +45,13 @@ class WhileMixin(Walker):
                 )
         # Arrays written in place are carried too: gathered with the active lanes, put back after.
         carried = [n for n in stores if n in env_before] + [n for n in written if n not in stores]
-        # Every carried name is batched (lanes leave at different iterations) and owns its data (its
-        # lanes are written in place).
         # In a batched branch: the loop runs on the branch's lanes only, and writes into the arrays
         # themselves, not into the copies the branch borrowed (which are taken again after the loop).
         mask = self.branch.get("mask") if self.branch is not None else None
         refresh = {n: self.code_name(n) for n in written if self.buffer(n)[1]} if mask is not None else {}
         for n in refresh:
             self.renames[n] = self.buffer(n)[0]
-        pre = []
-        for n in carried:
-            v = self.env[n]
-            code = ast.Name(self.code_name(n), ast.Load())
-            if not v.batched:
-                promoted = cx.promote(Operand(code, v), v.with_(batched=True))
-                pre.append(ast.Assign([ast.Name(self.code_name(n), ast.Store())], promoted.node))
-                self.env[n] = promoted.val
+        pre = self._carried_batched(carried)
         names_before = set(cx.namer.taken)
         env0 = dict(self.env)
         outer_pending = cx.pending
@@ -94,6 +68,7 @@ class WhileMixin(Walker):
                 env0[n] = join(env0[n], env_after[n])
         else:
             raise cx.fail("the loop's variables did not settle")
+        self._loop_bound_writes(node, act)
         self.env = {**env0, **{n: env0[n] for n in carried}}
         saved = outer_pending
         cx.pending = []
@@ -114,17 +89,72 @@ class WhileMixin(Walker):
             tag_line(st, node.lineno)
         return pre + start + [loop] + after
 
-    def _augmented_arrays(self, body) -> list[str]:
-        """Names of per-example arrays (not numbers) an augmented assignment in `body` changes in place."""
+    def _carried_batched(self, carried: list[str]) -> list[ast.stmt]:
+        """Every carried name is batched (lanes leave at different iterations) and owns its data (its
+        lanes are written in place): the promotions that make it so, before the loop."""
+        pre: list[ast.stmt] = []
+        for n in carried:
+            v = self.env[n]
+            if not v.batched:
+                code = ast.Name(self.code_name(n), ast.Load())
+                promoted = self.cx.promote(Operand(code, v), v.with_(batched=True))
+                pre.append(ast.Assign([ast.Name(self.code_name(n), ast.Store())], promoted.node))
+                self.env[n] = promoted.val
+        return pre
+
+    def _loop_writes(self, node: ast.While, act) -> list[str]:
+        """The local arrays the loop writes into, each gathered with the active lanes and put back. The
+        loop runs when it writes into an argument or into an array another name holds during the loop
+        (the gathered copy would leave that name behind), `t op= v` on a name bound in the loop
+        included (a view of such an array, or a number)."""
+        cx = self.cx
+        written = act.changed("item", "out")
+        augmented = self._augmented_names(node.body)
+        for n in dict.fromkeys([*written, *augmented]):
+            v = self.env.get(n)
+            if n not in written and (v is None or v.ndim == 0):
+                continue  # `t += 1` on a number rebinds it (a name bound in the loop: _loop_bound_writes)
+            if (
+                (n in written and v is None)
+                or (v is not None and v.kind != Kind.ARRAY)
+                or n in self.fdef_params
+            ):
+                raise cx.fail(
+                    f"a write into `{n}` in a loop on a batched test (only local arrays are "
+                    "gathered and put back lane by lane)"
+                )
+            holders = [
+                m
+                for m in self.facts.aliases.members(n) - {n}
+                if (m in self.env and self.env[m].ndim != 0) or m in act.binds or m in self.fdef_params
+            ]
+            if holders:
+                raise cx.fail(
+                    f"a write into `{n}`, whose array `{holders[0]}` may hold too, in a loop on a batched "
+                    "test (its active lanes are gathered into a copy)"
+                )
+        return written
+
+    def _loop_bound_writes(self, node: ast.While, act) -> None:
+        """`t = m[4]; t *= 2` in the loop: once the body is rewritten, a `t` that is an array viewing
+        another name's array makes the loop run as the loop (the gathered copy would miss the write)."""
+        for n in self._augmented_names(node.body):
+            v = self.env.get(n)
+            if n in act.binds and v is not None and v.kind == Kind.ARRAY and v.ndim != 0:
+                holders = self.facts.aliases.members(n) - {n}
+                if holders:
+                    raise self.cx.fail(
+                        f"`{n} op= ...` in a loop on a batched test writes into an array `{sorted(holders)[0]}` "
+                        "may hold (its active lanes are gathered into a copy)"
+                    )
+
+    @staticmethod
+    def _augmented_names(body) -> list[str]:
         return [
             n.target.id
             for s in body
             for n in ast.walk(s)
-            if isinstance(n, ast.AugAssign)
-            and isinstance(n.target, ast.Name)
-            and n.target.id in self.env
-            and self.env[n.target.id].kind == Kind.ARRAY
-            and self.env[n.target.id].ndim != 0
+            if isinstance(n, ast.AugAssign) and isinstance(n.target, ast.Name)
         ]
 
     def _compacted_body(self, node, active, lanes, carried):

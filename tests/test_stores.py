@@ -1,0 +1,289 @@
+"""Python's store and alias rules in the batched code: one test per rule, each against the loop.
+
+The mutation fuzzer (test_mutation.py) proves the rules on random programs; these are the forms that
+broke them, found by review, each the smallest program that failed. ``LOOPED`` functions run as the
+per-example loop by design (a warning, never a wrong result); every other one must batch.
+"""
+
+import copy
+import warnings
+
+import numpy as np
+import pytest
+from oracle import assert_vmap_equivalent
+
+import astvmap
+from astvmap import analysis
+from astvmap.runtime import Weak, batch_broadcast
+
+
+# ---- the whole right side before any target; what a held value views --------------------------------
+def ellipsis_read_is_a_view(x):
+    y = x.copy()
+    a = y[0, ...]  # a 0-d view per example, not a copy
+    y[0] = 100.0
+    return a
+
+
+def held_row_then_expanded(x):
+    y = np.zeros((2, 4))
+    y[0], y[1] = x, y[0]  # y[0] is held as a view, then written: y[1] gets x
+    return y
+
+
+def held_name_then_expanded(x):
+    a = np.zeros(4)
+    b = np.zeros(4)
+    a[:], b[:] = x, a
+    return a, b
+
+
+def element_in_a_dict(x):
+    y = x.copy()
+    d = {"a": y[0]}
+    y[0] = 100.0
+    return d["a"]
+
+
+def element_in_a_list(x):
+    y = x.copy()
+    out = [y[0]]
+    y[0] = -1.0
+    return out[0] + y[0]
+
+
+# ---- names of one buffer ---------------------------------------------------------------------------
+def chained_names(x):
+    a = b = np.zeros(4)
+    a[0] = x[0]
+    return b
+
+
+def closure_reads_after_a_branch(x):
+    def g():
+        return t + 1.0
+
+    if x[0] > 0:
+        t = x[1]
+    else:
+        t = x[2]
+    return g()
+
+
+# ---- augmented assignment and out= keep the array's dtype and casting ------------------------------
+def float32_plus_equals(x):
+    y = np.zeros(4, np.float32)
+    y += x
+    return y
+
+
+def out_into_int(x):
+    y = np.zeros(4, dtype=int)
+    np.add(x, 1.0, out=y)  # the loop raises (same_kind casting)
+    return y
+
+
+def ufunc_out_under_if(x):
+    y = x.copy()
+    if x[0] > 0:
+        np.add(y, 1.0, out=y)
+    return y
+
+
+def copyto_local(x):
+    y = np.zeros(4)
+    np.copyto(y, x)
+    return y
+
+
+def fill_local(x):
+    y = np.zeros(4)
+    y.fill(x[0])
+    return y
+
+
+def nested_branch_write(x):
+    y = x.copy()
+    if x[0] > -1:
+        y[0] = 2.0 * x[0]
+        if x[1] > 0:
+            y[3] = y[1] * x[2]
+    return y
+
+
+def while_in_branch_writes(x):
+    y = np.zeros(4)
+    if x[1] > 0:
+        k = 0
+        while x[0] + k < 3 and k < 4:
+            y[k % 4] = x[k % 4] + 1.0
+            k += 1
+    return y
+
+
+# ---- Python numbers are weak ------------------------------------------------------------------------
+def accumulate(x):
+    acc = 0.0
+    for j in range(3):
+        acc = acc + x[j] * x[j]
+    return acc
+
+
+def horner(x):
+    acc = 0.0
+    for j in range(3):
+        acc = acc * x[j] + 1.0
+    return acc
+
+
+def counter_meets_int32(x):
+    k = 0
+    for j in range(2):
+        k = k + x[j]
+    return k
+
+
+# ---- run as the loop, by design -----------------------------------------------------------------------
+def reshape_of_transpose(x):
+    y = np.zeros((2, 2)).T
+    r = y.reshape(4)  # a copy per example (not contiguous); batched it could be a view
+    r[0] = x[0]
+    return y
+
+
+def select_of_aliases(x):
+    y = x.copy()
+    if x[0] > 0:
+        t = y
+    else:
+        t = np.zeros(4)
+    t[2] = 9.0
+    return y
+
+
+BATCHED = [
+    ellipsis_read_is_a_view,
+    held_row_then_expanded,
+    held_name_then_expanded,
+    element_in_a_dict,
+    element_in_a_list,
+    chained_names,
+    closure_reads_after_a_branch,
+    float32_plus_equals,
+    ufunc_out_under_if,
+    nested_branch_write,
+    while_in_branch_writes,
+    accumulate,
+    horner,
+]
+LOOPED = [reshape_of_transpose, select_of_aliases, copyto_local, fill_local]
+
+
+def _args(f, B, dtype):
+    x = (np.arange(B * 4, dtype=np.float64).reshape(B, 4) % 7 - 2.5).astype(dtype)
+    if f is counter_meets_int32:
+        x = x.astype(np.int32)
+    return (x,)
+
+
+@pytest.mark.parametrize("f", BATCHED + [counter_meets_int32], ids=lambda f: f.__name__)
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("B", [1, 3, 4])
+def test_store_rules_batch_as_the_loop(f, dtype, B):
+    assert_vmap_equivalent(f, 0, 0, *_args(f, B, dtype))
+    assert_vmap_equivalent(f, -1, 0, *[np.moveaxis(a, 0, -1) for a in _args(f, B, dtype)])
+
+
+@pytest.mark.parametrize("f", LOOPED, ids=lambda f: f.__name__)
+def test_forms_that_run_as_the_loop_say_so(f):
+    (x,) = _args(f, 3, np.float64)
+    with pytest.warns(astvmap.PerformanceWarning):
+        astvmap.vmap(f)(x.copy())
+    assert_vmap_equivalent(f, 0, 0, x, allow_fallback=True)
+
+
+def test_a_ufunc_out_casting_error_is_the_loops():
+    (x,) = _args(out_into_int, 3, np.float64)
+    with pytest.raises(TypeError):
+        out_into_int(x[0])
+    with pytest.raises(TypeError):
+        astvmap.vmap(out_into_int)(x)
+
+
+def test_a_float32_accumulator_keeps_float32():
+    x = np.ones((5, 3), np.float32)
+    assert astvmap.vmap(accumulate)(x).dtype == np.float32
+    assert astvmap.vmap(horner)(x).dtype == np.float32
+
+
+# ---- the alias facts ----------------------------------------------------------------------------------
+def _facts(src):
+    import ast
+
+    return analysis.analyze(ast.parse(src).body[0]).aliases
+
+
+def test_alias_classes_follow_views_not_copies():
+    al = _facts(
+        "def f(x):\n"
+        "    y = np.zeros(5)\n    r = y[1:3]\n    t = y.T\n    z = y * 2.0\n    c = y.copy()\n"
+        "    a = b = np.ones(3)\n    q = z.reshape(5)\n    r[0] = 1.0\n"
+    )
+    assert al.members("y") == {"y", "r", "t"}
+    assert al.written("t") and not al.written("z")
+    assert al.members("c") == {"c"} and al.members("a") == {"a", "b"}
+    assert al.layout_dependent("z") and not al.layout_dependent("y")
+
+
+def test_item_stores_and_list_methods_join_no_class():
+    al = _facts("def f(x, w):\n    y = np.zeros(3)\n    y[0] = w[0]\n    lst = []\n    lst.append(x)\n")
+    assert al.members("y") == {"y"} and not al.written("w") and not al.written("lst")
+
+
+def test_starred_targets_pair_element_by_element():
+    al = _facts("def f(x, y):\n    a, *rest = (x, y, y)\n")
+    assert al.members("a") == {"a", "x"} and "x" not in al.members("rest")
+
+
+# ---- Weak: a Python number repeated over the batch ---------------------------------------------------
+def test_a_python_number_over_the_batch_is_weak():
+    w = batch_broadcast(0.0, 3)
+    x = np.ones(3, np.float32)
+    assert isinstance(w, Weak) and w.dtype == np.float64
+    assert (w * x).dtype == np.float32 and (x + w).dtype == np.float32
+    assert isinstance(w + 1.0, Weak) and (w + 1.0).scalar == 1.0  # Python's `+` of two Python floats
+    assert not isinstance(np.tanh(w), Weak)  # a NumPy function of a Python number is a NumPy scalar
+    assert isinstance(w[1:], Weak) and w[1:].scalar == 0.0
+    with pytest.raises(ZeroDivisionError):
+        w / 0.0
+    w[0] = 5.0
+    assert (w * x).dtype == np.float64  # written: a plain array of the stacked numbers
+
+
+def test_weak_never_reaches_the_caller():
+    def zero_trips(x, n):
+        acc = 0.0
+        for j in range(n):
+            acc = acc + x[j]
+        return acc
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        out = astvmap.vmap(zero_trips, in_axes=(0, None))(np.ones((3, 2), np.float32), 0)
+    assert type(out) is np.ndarray and out.dtype == np.float64
+    assert type(copy.deepcopy(out)) is np.ndarray
+
+
+@pytest.mark.parametrize(
+    "f", [accumulate, horner, chained_names, element_in_a_list], ids=lambda f: f.__name__
+)
+def test_nested_vmaps_keep_the_rules(f):
+    """Generated code batched again (vmap of vmap) keeps Python numbers weak and stores in order."""
+    x = (np.arange(24, dtype=np.float32).reshape(2, 3, 4) % 5 - 2.0).astype(np.float32)
+    with warnings.catch_warnings():
+        # (the stores may run as the loop when nested: ranks of the inner code's expansions are unknown)
+        warnings.simplefilter("error" if f in (accumulate, horner) else "ignore", astvmap.PerformanceWarning)
+        got = astvmap.vmap(astvmap.vmap(f))(x)
+    want = np.stack([np.stack([f(e) for e in row]) for row in x])
+    assert got.dtype == want.dtype
+    np.testing.assert_allclose(got, want, rtol=1e-6)

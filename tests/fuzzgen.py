@@ -12,6 +12,19 @@ function ``f(x, m, s, i)`` (plus, sometimes, helper functions it calls) as modul
   accumulations and list building with ``append`` + ``np.array``; capped ``while`` loops on a per-example
   condition; calls to helper functions of the same module; tuple returns.
 
+With ``extra=("stores",)`` statements may also write into arrays, never into the arguments (a local copy
+first: ``y = x.copy()``, ``m.copy()``, ``np.zeros(S)``, ``(expr).copy()``...): view names of them
+(``r = y[1:3]``, ``y[::-1]``, ``y.T``, ``y[0]``, ``y[:, j]``) written through (``r[0] = e``, ``r += e``) and
+through their base; item stores with constant, loop-counter and batched ``i`` indices and slices; tuple item
+stores (``y[0], y[1] = y[1], y[0]``), chained item stores (``y[0] = y[1] = e``); element reads ``t = y[0]``
+then ``t += 1.0``; tuple targets of names (``a, b = e1, e2``, swaps and rotations, ``a, b = b, a + e``, two
+views at once, nested ``a, (b, c) = ...``, unpacking a tuple built inline or returned by a helper that may
+write into a copy of its argument); chained names (``a = b = np.zeros(S)`` written through one, read
+through the other; ``a = b = y[1:]``); all of it also under per-example ``if``/``else`` and inside
+``for j in range(R)``; the returns then often include the arrays written into and the views.
+Which names may be written into is tracked: a name rebound by an ordinary statement (which may make it an
+alias of an argument) is not written through afterwards.
+
 Shapes are tracked exactly (``n`` and ``k`` are concrete), so every program is valid per example;
 ``generate`` also runs the program once on random arguments and retries with another sub-seed if it
 raises.
@@ -64,6 +77,11 @@ class _Gen:
         self.nhelp = 0
         self.in_helper = False
         self.loop_depth = 0
+        # "stores": names bound to arrays (ndim >= 1) that alias no argument, so they may be written into;
+        # names written into (or whose buffer was), for the returns; a view name's base
+        self.wr = set()
+        self.written = []
+        self.base = {}
 
     # ------------------------------------------------------------------ shapes
 
@@ -374,6 +392,7 @@ class _Gen:
             if v in ("x", "m", "s") and r.random() < 0.7:
                 v = None
             if v is not None:
+                self.wr.discard(v)  # may now alias an argument
                 return [f"{ind}{v} = {self.expr(self.env[v], self.depth())}"], v
         S = r.choice(self.pool())
         v = self.fresh()
@@ -386,6 +405,8 @@ class _Gen:
         u = r.random()
         if "jumps" in self.extra and depth == 0 and r.random() < 0.35:
             return self.for_jump(ind) if r.random() < 0.7 else self.while_jump(ind)
+        if "stores" in self.extra and r.random() < (0.55 if depth == 0 else 0.4):
+            return self.store_stmt(ind, depth)
         if depth >= 1 or u < 0.45:
             return self.assign(ind, new=r.random() < 0.7)[0]
         if u < 0.65:
@@ -407,6 +428,8 @@ class _Gen:
                 outs.append((v, self.env[v], False))
             else:
                 outs.append((self.fresh(), r.choice(self.pool()), True))
+        for v, _, _ in outs:
+            self.wr.discard(v)  # may now alias an argument, in the body already
         before = dict(self.env)
         for v, S, _ in outs:
             lines.append(f"{ind}    {v} = {self.expr(S, self.depth())}")
@@ -531,6 +554,554 @@ class _Gen:
         self.env[kk] = ()
         return lines
 
+    # ------------------------------------------------------------------ stores ("stores" in extra)
+
+    def _writable(self, S=None):
+        """Names that may be written into (sorted: a set's order is not reproducible)."""
+        return [
+            v
+            for v in sorted(self.wr)
+            if v in self.env and len(self.env[v]) >= 1 and (S is None or self.env[v] == S)
+        ]
+
+    def _rebindable(self):
+        """Local names a statement may rebind: not an argument, not an int used as an index."""
+        return [v for v in sorted(self.env) if v not in ("x", "m", "s", "i") and v not in self.ints]
+
+    def _mark(self, *names):
+        for v in names:
+            if v not in self.written:
+                self.written.append(v)
+            b = self.base.get(v)
+            if b is not None and b not in self.written:
+                self.written.append(b)
+
+    def fresh_arr(self, sh):
+        """An expression for a new array of shape sh (ndim >= 1) that aliases nothing: it may be written."""
+        r = self.r
+        n, k = self.n, self.k
+        opts = ["zeros", "ones", "full", "copy", "array"]
+        if sh == (n,):
+            opts += ["x"] * 4
+        if sh == (n, k):
+            opts += ["m"] * 4
+        if sh == (k, n):
+            opts += ["mT"] * 2
+        o = r.choice(opts)
+        if o == "x":
+            return r.choice(
+                ["x.copy()", "np.copy(x)", "x[::-1].copy()", "x.astype(np.float64)", "np.array(x)"]
+            )
+        if o == "m":
+            return r.choice(["m.copy()", "np.copy(m)", "np.array(m)", "m.astype(np.float64)"])
+        if o == "mT":
+            return r.choice(["m.T.copy()", "np.array(m.T)"])
+        if o == "zeros":
+            return f"np.zeros({sh})"
+        if o == "ones":
+            return f"np.ones({sh})"
+        if o == "full":
+            return f"np.full({sh}, {self.expr((), 1)})"
+        if o == "copy":
+            return f"({self.expr(sh, self.depth())}).copy()"
+        return f"np.array({self.expr(sh, self.depth())})"
+
+    def slice_for(self, L):
+        """(slice text, length) of a non-empty slice of an axis of length L."""
+        opts = [("::-1", L), (":", L), ("::2", (L + 1) // 2)]
+        if L >= 2:
+            opts += [("1:", L - 1), (":-1", L - 1)]
+        if L >= 3:
+            opts += [("1:3", 2), ("1:3", 2), ("-2:", 2), ("::-2", (L + 1) // 2)]
+        return self.r.choice(opts)
+
+    def view_of(self, w):
+        """(text, shape) of a view of the array named w (a basic index that keeps an axis)."""
+        r = self.r
+        S = self.env[w]
+        if len(S) == 1:
+            t, L2 = self.slice_for(S[0])
+            return r.choice([(f"{w}[{t}]", (L2,))] * 3 + [(f"{w}[::-1]", S), (f"{w}.T", S), (f"{w}[:]", S)])
+        R, C = S
+        o = r.choice(["T", "row", "row", "col", "rows", "cols", "rev", "Trow"])
+        if o == "T":
+            return f"{w}.T", (C, R)
+        if o == "row":
+            return f"{w}[{self.index_for(R)}]", (C,)
+        if o == "col":
+            return f"{w}[:, {self.index_for(C, True)}]", (R,)
+        if o == "rows":
+            t, R2 = self.slice_for(R)
+            return f"{w}[{t}]", (R2, C)
+        if o == "cols":
+            t, C2 = self.slice_for(C)
+            return f"{w}[:, {t}]", (R, C2)
+        if o == "rev":
+            return f"{w}[::-1, ::-1]", S
+        return f"{w}.T[{self.index_for(C)}]", (R,)
+
+    def target(self, w, form=None):
+        """(text, shape, form) of an item-store target in the array named w."""
+        r = self.r
+        S = self.env[w]
+        if form is None:
+            forms = (
+                ["elem", "elem", "slice", "all"]
+                if len(S) == 1
+                else ["elem", "row", "row", "col", "rows", "all"]
+            )
+            form = r.choice(forms)
+        if form == "elem":
+            if len(S) == 1:
+                return f"{w}[{self.index_for(S[0])}]", (), form
+            return f"{w}[{self.index_for(S[0], True)}, {self.index_for(S[1], True)}]", (), form
+        if form == "row":
+            return f"{w}[{self.index_for(S[0])}]", (S[1],), form
+        if form == "col":
+            return f"{w}[:, {self.index_for(S[1], True)}]", (S[0],), form
+        if form in ("slice", "rows"):
+            t, L2 = self.slice_for(S[0])
+            return f"{w}[{t}]", (L2,) + S[1:], form
+        return r.choice([f"{w}[:]", f"{w}[...]"]), S, form
+
+    def same_form(self, w):
+        """A target form of w whose shape does not depend on the index."""
+        return self.r.choice(["elem"] if len(self.env[w]) == 1 else ["elem", "row", "col"])
+
+    def rhs(self, T, d=None):
+        d = self.depth() if d is None else d
+        return self.expr((), d) if T == () else self.bexpr(T, d)
+
+    def store_stmt(self, ind, depth):
+        r = self.r
+        if not self._writable() or r.random() < 0.12:
+            lines = self.local_copy(ind)
+            if r.random() < 0.6:
+                lines += self.inplace(ind, depth)
+            return lines
+        kinds = ["view", "view", "item", "tuple_item", "chain_item", "aug", "elem"]
+        kinds += ["tuple_names", "swap", "unpack", "chain_names"]
+        if depth == 0:
+            kinds += ["if_block", "if_block", "for_block", "for_block"]
+        kind = r.choice(kinds)
+        if kind == "view":
+            return self.view_stmt(ind, depth)
+        if kind == "tuple_names":
+            return self.tuple_names(ind, depth)
+        if kind == "swap":
+            return self.swap_names(ind, depth) or self.item(ind)
+        if kind == "unpack":
+            return self.unpack(ind, depth)
+        if kind == "chain_names":
+            return self.chain_names(ind, depth)
+        if kind == "if_block":
+            return self.if_block(ind, depth)
+        if kind == "for_block":
+            return self.for_block(ind, depth)
+        return self.inplace(ind, depth, kind)
+
+    def local_copy(self, ind):
+        S = self.r.choice(self.pool()[2:])
+        y = self.fresh("y")
+        line = f"{ind}{y} = {self.fresh_arr(S)}"
+        self.env[y] = S
+        self.wr.add(y)
+        return [line]
+
+    def inplace(self, ind, depth, kind=None):
+        """A statement that writes into arrays (names it binds are read only after it in its block)."""
+        r = self.r
+        if not self._writable():
+            return []
+        kinds = ["item", "item", "item", "tuple_item", "chain_item", "aug", "aug", "elem", "view", "swap"]
+        if depth < 2:
+            kinds.append("if_block")
+        kind = kind or r.choice(kinds)
+        if kind == "item":
+            return self.item(ind)
+        if kind == "tuple_item":
+            return self.tuple_item(ind)
+        if kind == "chain_item":
+            return self.chain_item(ind)
+        if kind == "aug":
+            return self.aug(ind)
+        if kind == "elem":
+            return self.elem(ind)
+        if kind == "view":
+            return self.view_stmt(ind, depth)
+        if kind == "swap":
+            return self.swap_names(ind, max(depth, 1)) or self.item(ind)
+        return self.if_block(ind, depth)
+
+    def item(self, ind):
+        w = self.r.choice(self._writable())
+        t, T, _ = self.target(w)
+        self._mark(w)
+        return [f"{ind}{t} = {self.rhs(T)}"]
+
+    def aug(self, ind):
+        r = self.r
+        w = r.choice(self._writable())
+        op = r.choice(["+=", "-=", "*="])
+        self._mark(w)
+        if r.random() < 0.5:
+            return [f"{ind}{w} {op} {self.rhs(self.env[w])}"]
+        t, T, _ = self.target(w)
+        return [f"{ind}{t} {op} {self.rhs(T)}"]
+
+    def tuple_item(self, ind):
+        r = self.r
+        ws = self._writable()
+        w = r.choice(ws)
+        u = r.random()
+        if u < 0.45:  # swap within one array: y[0], y[1] = y[1], y[0]
+            form = self.same_form(w)
+            t1, _, _ = self.target(w, form)
+            t2, _, _ = self.target(w, form)
+            self._mark(w)
+            if r.random() < 0.3:
+                return [f"{ind}{t1}, {t2} = {t2}, {t1} * {self.const()}"]
+            return [f"{ind}{t1}, {t2} = {t2}, {t1}"]
+        w2 = r.choice(ws)
+        if u < 0.65:  # elements of two arrays (maybe one a view of the other)
+            t1, _, _ = self.target(w, "elem")
+            t2, _, _ = self.target(w2, "elem")
+            self._mark(w, w2)
+            return [f"{ind}{t1}, {t2} = {t2}, {t1}"]
+        t1, T1, _ = self.target(w)
+        t2, T2, _ = self.target(w2)
+        self._mark(w, w2)
+        return [f"{ind}{t1}, {t2} = {self.rhs(T1)}, {self.rhs(T2)}"]
+
+    def chain_item(self, ind):
+        r = self.r
+        ws = self._writable()
+        w = r.choice(ws)
+        if r.random() < 0.6:
+            form = self.same_form(w)
+            ts = [self.target(w, form) for _ in range(r.choice([2, 2, 3]))]
+            self._mark(w)
+        else:
+            w2 = r.choice(ws)
+            ts = [self.target(w, "elem"), self.target(w2, "elem")]
+            self._mark(w, w2)
+        return [f"{ind}{' = '.join(t for t, _, _ in ts)} = {self.rhs(ts[0][1])}"]
+
+    def elem(self, ind):
+        """`t = y[0]` (a copy), `t += 1.0` rebinds t; sometimes y is written in between."""
+        r = self.r
+        w = r.choice(self._writable())
+        tt, _, _ = self.target(w, "elem")
+        t = self.fresh("t")
+        lines = [f"{ind}{t} = {tt}"]
+        if r.random() < 0.4:
+            t2, T2, _ = self.target(w)
+            lines.append(f"{ind}{t2} = {self.rhs(T2, 1)}")
+            self._mark(w)
+        self.env[t] = ()
+        lines.append(f"{ind}{t} {r.choice(['+=', '-=', '*='])} {r.choice(['1.0', '2.0', self.expr((), 1)])}")
+        self._mark(t)
+        return lines
+
+    def view_stmt(self, ind, depth):
+        r = self.r
+        w = r.choice(self._writable())
+        text, S2 = self.view_of(w)
+        v = self.fresh("r")
+        lines = [f"{ind}{v} = {text}"]
+        self.env[v] = S2
+        self.wr.add(v)
+        self.base[v] = w
+        self._mark(v)
+        for _ in range(r.choice([0, 1, 1, 2])):
+            if r.random() < 0.2:
+                lines += [f"{ind}{v} {r.choice(['+=', '-=', '*='])} {self.rhs(S2)}"]
+            else:
+                ww = v if r.random() < 0.6 else w
+                t, T, _ = self.target(ww)
+                lines.append(f"{ind}{t} = {self.rhs(T)}")
+        return lines
+
+    def _new_targets(self, nested):
+        """A target list of new names, flat or nested: (text, [(name, shape)])."""
+        r = self.r
+        names = []
+
+        def one():
+            v = self.fresh()
+            names.append((v, r.choice(self.pool())))
+            return v
+
+        if nested:
+            a, b, c = one(), one(), one()
+            text = r.choice(
+                [f"{a}, ({b}, {c})", f"({a}, ({b}, {c}))", f"({a}, {b}), {c}", f"[{a}, ({b}, {c})]"]
+            )
+        else:
+            vs = [one() for _ in range(r.choice([2, 2, 3]))]
+            text = ", ".join(vs) if r.random() < 0.7 else "(" + ", ".join(vs) + ")"
+        return text, names
+
+    def _value_tuple(self, names, text):
+        """The right side for a target list `text` of `names`: same nesting, one expression per name."""
+        exprs = iter([self.expr(S, self.depth()) for _, S in names])
+        out, i = [], 0
+        while i < len(text):
+            ch = text[i]
+            if ch.isalpha():
+                j = i
+                while j < len(text) and text[j].isalnum():
+                    j += 1
+                out.append(next(exprs))
+                i = j
+            else:
+                out.append(ch)
+                i += 1
+        return "".join(out)
+
+    def tuple_names(self, ind, depth):
+        r = self.r
+        u = r.random()
+        if u < 0.35:  # new names, fresh arrays or any values
+            k = r.choice([2, 2, 3])
+            vs, rhs = [], []
+            for _ in range(k):
+                v = self.fresh()
+                if r.random() < 0.5:
+                    S = r.choice(self.pool()[2:])
+                    rhs.append(self.fresh_arr(S))
+                    self.wr.add(v)
+                else:
+                    S = r.choice(self.pool())
+                    rhs.append(self.expr(S, self.depth()))
+                vs.append((v, S))
+            for v, S in vs:
+                self.env[v] = S
+            return [f"{ind}{', '.join(v for v, _ in vs)} = {', '.join(rhs)}"]
+        if u < 0.5:  # nested new names
+            text, names = self._new_targets(True)
+            line = f"{ind}{text} = {self._value_tuple(names, text)}"
+            for v, S in names:
+                self.env[v] = S
+            return [line]
+        if u < 0.7:  # two views at once
+            w = r.choice(self._writable())
+            (t1, S1), (t2, S2) = self.view_of(w), self.view_of(w)
+            a, b = self.fresh("r"), self.fresh("r")
+            for v, S in ((a, S1), (b, S2)):
+                self.env[v] = S
+                self.wr.add(v)
+                self.base[v] = w
+            lines = [f"{ind}{a}, {b} = {t1}, {t2}"]
+            tt, T, _ = self.target(r.choice([a, b]))
+            lines.append(f"{ind}{tt} = {self.rhs(T)}")
+            self._mark(a, b)
+            return lines
+        # rebind existing names, the right side reading them (all of it before any target)
+        cands = self._rebindable()
+        if len(cands) < 2:
+            return self.item(ind)
+        a, b = r.sample(cands, 2)
+        Sa, Sb = self.env[a], self.env[b]
+        if Sa == Sb and r.random() < 0.6 and (depth == 0 or (a in self.wr) == (b in self.wr)):
+            # a, b = b, a + e
+            ea = f"({a} {r.choice(['+', '-', '*'])} {self.bexpr(Sa, 1)})"
+            if depth == 0:
+                wa, wb = b in self.wr, len(Sa) >= 1
+                self.wr.discard(a)
+                self.wr.discard(b)
+                if wa:
+                    self.wr.add(a)
+                if wb:
+                    self.wr.add(b)
+            return [f"{ind}{a}, {b} = {b}, {ea}"]
+        self.wr.discard(a)
+        self.wr.discard(b)
+        return [f"{ind}{a}, {b} = {self.expr(Sa, self.depth())}, {self.expr(Sb, self.depth())}"]
+
+    def swap_names(self, ind, depth):
+        """`a, b = b, a` (or a rotation of three) of same-shaped local names; [] if there are none."""
+        r = self.r
+        by_shape = {}
+        for v in self._rebindable():
+            key = (self.env[v], v in self.wr) if depth > 0 else self.env[v]
+            by_shape.setdefault(key, []).append(v)
+        groups = [vs for _, vs in sorted(by_shape.items(), key=lambda kv: repr(kv[0])) if len(vs) >= 2]
+        if not groups:
+            return []
+        vs = r.choice(groups)
+        k = 3 if len(vs) >= 3 and r.random() < 0.3 else 2
+        names = r.sample(vs, k)
+        rot = names[1:] + names[:1]
+        if depth == 0:
+            status = [v in self.wr for v in rot]
+            for v, st in zip(names, status):
+                self.wr.discard(v)
+                if st:
+                    self.wr.add(v)
+        self._mark(*[v for v in names if v in self.wr])
+        return [f"{ind}{', '.join(names)} = {', '.join(rot)}"]
+
+    def tuple_helper(self, shapes, nested):
+        """A helper returning a tuple of values of these shapes (nested: (a, (b, c))); its call text."""
+        r = self.r
+        self.nhelp += 1
+        name = f"helper{self.nhelp}"
+        SA = r.choice(self.pool())
+        saved = (self.env, self.ints, self.in_helper)
+        self.env, self.ints, self.in_helper = {"a": SA, "b": ()}, {}, True
+        lines = [f"def {name}(a, b):"]
+        if len(SA) >= 1 and r.random() < 0.6:  # write into a local copy of an argument
+            c = self.fresh("c")
+            lines.append(f"    {c} = {r.choice(['a.copy()', 'np.array(a)', 'np.copy(a)'])}")
+            self.env[c] = SA
+            t, T, _ = self.target(c)
+            lines.append(f"    {t} {r.choice(['=', '+='])} {self.rhs(T, 1)}")
+        if r.random() < 0.3:
+            v = self.fresh("t")
+            T = r.choice(self.pool())
+            lines.append(f"    {v} = {self.expr(T, 2)}")
+            self.env[v] = T
+        es = [self.expr(S, 2) for S in shapes]
+        if nested:
+            ret = f"{es[0]}, ({es[1]}, {es[2]})"
+        else:
+            ret = ", ".join(es)
+        if r.random() < 0.25:
+            lines.append(f"    if {self.cond(0)}:")
+            alt = [self.expr(S, 1) for S in shapes]
+            lines.append(
+                f"        return {alt[0]}, ({alt[1]}, {alt[2]})"
+                if nested
+                else f"        return {', '.join(alt)}"
+            )
+        lines.append(f"    return {ret}")
+        self.env, self.ints, self.in_helper = saved
+        self.helpers.append("\n".join(lines))
+        return f"{name}({self.expr(SA, 1)}, {self.expr((), 1)})"
+
+    def unpack(self, ind, depth):
+        r = self.r
+        nested = r.random() < 0.3
+        k = 3 if nested else r.choice([2, 2, 3])
+        names = [(self.fresh(), r.choice(self.pool())) for _ in range(k)]
+        vs = [v for v, _ in names]
+        if nested:
+            tgt = r.choice([f"{vs[0]}, ({vs[1]}, {vs[2]})", f"({vs[0]}, ({vs[1]}, {vs[2]}))"])
+        else:
+            tgt = ", ".join(vs) if r.random() < 0.7 else "[" + ", ".join(vs) + "]"
+        lines = []
+        u = r.random()
+        if u < 0.5 and self.nhelp < 4:
+            val = self.tuple_helper([S for _, S in names], nested)
+        else:
+            es = [self.expr(S, self.depth()) for _, S in names]
+            val = f"({es[0]}, ({es[1]}, {es[2]}))" if nested else r.choice(["(", "["]) + ", ".join(es)
+            if not nested:
+                val += ")" if val[0] == "(" else "]"
+        if r.random() < 0.4:
+            tp = self.fresh("tp")
+            lines.append(f"{ind}{tp} = {val}")
+            val = tp
+        lines.append(f"{ind}{tgt} = {val}")
+        for v, S in names:
+            self.env[v] = S
+        return lines
+
+    def chain_names(self, ind, depth):
+        r = self.r
+        u = r.random()
+        a, b = self.fresh(), self.fresh()
+        if u < 0.55:  # a = b = <new array>, written through one, read through the other
+            S = r.choice(self.pool()[2:])
+            lines = [f"{ind}{a} = {b} = {self.fresh_arr(S)}"]
+            for v in (a, b):
+                self.env[v] = S
+                self.wr.add(v)
+            self.base[b] = a
+            if r.random() < 0.7:
+                p, q = r.sample([a, b], 2)
+                t, T, _ = self.target(p)
+                if r.random() < 0.3:
+                    lines.append(f"{ind}{p} {r.choice(['+=', '-=', '*='])} {self.rhs(S)}")
+                else:
+                    lines.append(f"{ind}{t} = {self.rhs(T)}")
+                self._mark(p, q)
+                if r.random() < 0.5:
+                    c = self.fresh()
+                    lines.append(f"{ind}{c} = ({q} {r.choice(['+', '-', '*'])} {self.bexpr(S, 1)})")
+                    self.env[c] = S
+            return lines
+        if u < 0.75 and self._writable():  # a = b = <view>
+            w = r.choice(self._writable())
+            text, S = self.view_of(w)
+            lines = [f"{ind}{a} = {b} = {text}"]
+            for v in (a, b):
+                self.env[v] = S
+                self.wr.add(v)
+                self.base[v] = w
+            t, T, _ = self.target(r.choice([a, b]))
+            lines.append(f"{ind}{t} = {self.rhs(T)}")
+            self._mark(a, b)
+            return lines
+        S = r.choice(self.pool())
+        cands = [v for v in self._rebindable() if self.env[v] == S]
+        if cands and r.random() < 0.5:
+            b = r.choice(cands)
+            self.wr.discard(b)
+        line = f"{ind}{a} = {b} = {self.expr(S, self.depth())}"
+        self.env[a] = self.env[b] = S
+        return [line]
+
+    def if_block(self, ind, depth):
+        """Writes under a per-example `if` (and `else`): names bound inside are dropped after it."""
+        r = self.r
+        lines = [f"{ind}if {self.cond()}:"]
+        before = dict(self.env)
+        for _ in range(r.randint(1, 2)):
+            lines += self.inplace(ind + "    ", depth + 1)
+        if len(lines) == 1:
+            lines.append(f"{ind}    pass")
+        self.env = dict(before)
+        if r.random() < 0.5:
+            body = []
+            for _ in range(r.randint(1, 2)):
+                body += self.inplace(ind + "    ", depth + 1)
+            if body:
+                lines += [f"{ind}else:"] + body
+            self.env = dict(before)
+        return lines
+
+    def for_block(self, ind, depth):
+        """Writes inside `for j in range(R)` (j an index), maybe carrying an element read `t += ...`."""
+        r = self.r
+        R = min(r.randint(1, 3), self.imax) if r.random() < 0.7 else self.imax
+        j = self.fresh("j")
+        lines = []
+        acc = None
+        if r.random() < 0.35:
+            w = r.choice(self._writable())
+            tt, _, _ = self.target(w, "elem")
+            acc = self.fresh("t")
+            lines.append(f"{ind}{acc} = {tt}")
+        lines.append(f"{ind}for {j} in range({R}):")
+        before = dict(self.env)
+        self.ints[j] = R
+        self.env[j] = ()
+        body = []
+        if acc is not None:
+            self.env[acc] = ()
+            body.append(f"{ind}    {acc} += {self.expr((), 1)}")
+        for _ in range(r.randint(1, 3)):
+            body += self.inplace(ind + "    ", depth + 1)
+        lines += body or [f"{ind}    pass"]
+        del self.ints[j]
+        self.env = before
+        if acc is not None:
+            self.env[acc] = ()
+            self._mark(acc)
+        return lines
+
     # ------------------------------------------------------------------ program
 
     def program(self):
@@ -539,6 +1110,8 @@ class _Gen:
         self.ints = {"i": self.imax}
         body = []
         nst = r.randint(1, 6)
+        if "stores" in self.extra:
+            nst += r.randint(1, 3)
         for _ in range(nst):
             body += self.stmt("    ", 0)
         # returns
@@ -550,6 +1123,11 @@ class _Gen:
                 rets.append(r.choice(locals_))
             else:
                 rets.append(self.expr(r.choice(self.pool()), 2))
+        if "stores" in self.extra:  # the written arrays and views
+            wn = [v for v in self.written if v in self.env]
+            if wn and r.random() < 0.85:
+                rets += r.sample(wn, min(len(wn), r.choice([1, 1, 2, 3])))
+            nret = len(rets)
         ret = rets[0] if nret == 1 else "(" + ", ".join(rets) + ")" if r.random() < 0.5 else ", ".join(rets)
         body.append(f"    return {ret}")
         src = "import numpy as np\n\n\n"
@@ -599,7 +1177,9 @@ def generate(seed, avoid=(), extra=()):
 
     ``avoid``: grammar features to leave out, to look past a known bug ("tuple_int_index": no batched int
     inside a tuple index such as ``m[i, 0]`` or ``m[:, i]``). ``extra``: features left out by default
-    ("jumps": loops that ``break``/``continue`` per example, their counters read after them).
+    ("jumps": loops that ``break``/``continue`` per example, their counters read after them; "stores":
+    writes into local arrays through views, aliases, tuple and chained targets). Programs of a seed without
+    an extra are the same whatever extras exist: a new feature draws random numbers only when asked for.
     """
     for attempt in range(50):
         g = _Gen(seed * 1000 + attempt, avoid, extra)

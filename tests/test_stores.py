@@ -143,6 +143,54 @@ def counter_meets_int32(x):
     return k
 
 
+def row_at_index_by_tuple(x):
+    y = np.zeros((4, 4))
+    (r,) = (y[int(x[0]) % 4],)  # a row view per example, held through a tuple target
+    r[:] = 1.0
+    return y
+
+
+def chained_store_of_a_row(x):
+    y = np.outer(x, x)
+    y[:, 0] = y[:, 1] = y[int(x[1]) % 4]
+    return y
+
+
+def alias_rebound_on_a_path_not_taken(x, flag=False):
+    y = np.zeros(4)
+    r = y
+    if flag:
+        r = x * 1.0
+    y[0] = 1.0
+    return r
+
+
+def condition_reads_what_the_body_writes(x):
+    y = np.ones(4)
+    if y[int(x[0]) % 4] > x[1]:
+        y += 1.0
+    return y
+
+
+def unread_name_in_a_loop_branch(x):
+    for j in range(3):
+        if x[0] > 0:
+            a, (b, _) = (x[1], (x[2], x[3]))
+        else:
+            a, (b, _) = (x[2], (x[1], x[0]))
+    return a + b
+
+
+def while_in_branch_scales(x):
+    y = x.copy()
+    if x[0] < 0:
+        k = 0
+        while x[1] * 3 > k and k < 4:
+            y *= 0.5
+            k += 1
+    return y
+
+
 # ---- run as the loop, by design -----------------------------------------------------------------------
 def reshape_of_transpose(x):
     y = np.zeros((2, 2)).T
@@ -175,8 +223,12 @@ BATCHED = [
     while_in_branch_writes,
     accumulate,
     horner,
+    alias_rebound_on_a_path_not_taken,
+    condition_reads_what_the_body_writes,
+    unread_name_in_a_loop_branch,
+    while_in_branch_scales,
 ]
-LOOPED = [reshape_of_transpose, select_of_aliases, copyto_local, fill_local]
+LOOPED = [reshape_of_transpose, select_of_aliases, copyto_local, fill_local, row_at_index_by_tuple, chained_store_of_a_row]
 
 
 def _args(f, B, dtype):

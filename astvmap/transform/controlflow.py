@@ -144,11 +144,26 @@ class ControlFlowMixin(Walker):
             hint = "result" if name == RET else name
             stores[name] = self.cx.namer.fresh(f"{hint}_{self.branch['suffix']}")
             self.cx.keep(stores[name])
-            if name in self.branch.get("before", ()) and self._conditional_in_branch():
+            if (
+                name in self.branch.get("before", ())
+                and self._conditional_in_branch()
+                and self._read_later(name)
+            ):
                 # a path through the branch may skip this store: the branch's name starts as the value
                 self.branch.setdefault("starts", {})[name] = self.code_name(name)
         self.renames[name] = stores[name]
         return stores[name]
+
+    def _read_later(self, name: str) -> bool:
+        """May the user's code read `name` after this store, in the branch or after it? (A name nothing
+        reads, `_`, may well be unbound before the branch: its start is never read.)"""
+        if name not in self.local_names or name in self.facts.captured:
+            return True
+        depth = self.branch.get("depth") if self.branch is not None else None
+        if depth is None or depth < 1:
+            return True
+        branch_stmt = self.at[depth - 1]
+        return name in self.live_after(branch_stmt) or name in self.facts.activity([branch_stmt]).reads
 
     def _conditional_in_branch(self) -> bool:
         """Is the statement being rewritten inside an `if` or a loop of the current branch (a store
@@ -183,10 +198,10 @@ class ControlFlowMixin(Walker):
         if self.changes_forbidden(node.body + node.orelse, allow_items=True) is not None:
             raise self.cx.fail("in-place changes of lists or attributes under a batched condition")
         cx = self.cx
-        self.promote_written_arrays(node.body + node.orelse)
         truth = self.truthy(test, node.test)
         cond = truth if isinstance(truth, ast.Name) else cx.temp(truth, "cond")
         assert isinstance(cond, ast.Name)  # cx.temp names it: the walker never runs while a rule infers
+        self.promote_written_arrays(node.body + node.orelse)  # (after the test, which may read them)
         env0, renames0 = self.env, dict(self.renames)
         then = self.masked_block(node.body, cond, "then")
         not_cond = ast.UnaryOp(ast.Invert(), ast.Name(cond.id, ast.Load()))

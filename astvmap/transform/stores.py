@@ -37,7 +37,7 @@ class ExpandAtBirth(NotBatchable):
     """An array that several names may hold receives batched values: rewrite the function with `names`
     batched where they are bound (Vectorizer.run)."""
 
-    def __init__(self, names, node: ast.AST):
+    def __init__(self, names, node: ast.AST | None):
         super().__init__("an array several names hold receives batched values", node)
         self.names = frozenset(names)
 
@@ -63,6 +63,7 @@ class StoresMixin(Walker):
         if len(targets) == 1 and not isinstance(targets[0], (ast.Tuple, ast.List)):
             return self._store_one(targets[0], value, node)
         if len(targets) > 1:
+            self.held_view(node.value, value)
             held = self._hold(value)
             pairs = [p for t in targets for p in self._unpack(t, held, node.value)]
         else:
@@ -86,11 +87,6 @@ class StoresMixin(Walker):
             value = Operand(self.cx.temp(value.node, "value"), value.val, value.static)
         user = getattr(node, "value", None)
         self.held_view(user, value)
-        if isinstance(user, ast.IfExp) and value.batched:  # a per-example choice of arrays: a copy
-            for t in targets:
-                for n in ast.walk(t):
-                    if isinstance(n, ast.Name):
-                        self.check_select_aliasing(n.id, value.val, value.val)
         value = self._unpackable(targets, value, user)
         new = [self.bind_target(t, value) for t in targets]
         return [ast.Assign(new, value.node), *self.born(targets, getattr(node, "value", None))]
@@ -183,8 +179,27 @@ class StoresMixin(Walker):
         return value
 
     def held_view(self, user: ast.expr | None, value: Operand) -> None:
-        """A row held in a name (`t = y[i]`) at a per-example index views `y` per example; the batch
-        gathers a copy. Where `y`'s buffer is written in place, that code runs as the loop."""
+        """A row held in a name (`t = y[i]`, `a, t = y, y[i]`) at a per-example index views `y` per
+        example; the batch gathers a copy. Where `y`'s buffer is written in place, that code runs as the
+        loop. So does a held per-example choice of arrays (`(y if c else z,)`), which the batch copies."""
+        if isinstance(user, (ast.Tuple, ast.List)):
+            elts = (
+                value.val.elts
+                if value.val.elts is not None and len(value.val.elts) == len(user.elts)
+                else None
+            )
+            nodes = value.node.elts if isinstance(value.node, (ast.Tuple, ast.List)) else None
+            for k, u in enumerate(user.elts):
+                v = Val(value.batched, None, Kind.OTHER) if elts is None else elts[k]
+                self.held_view(
+                    u, Operand(nodes[k] if nodes and len(nodes) == len(user.elts) else value.node, v)
+                )
+            return
+        if isinstance(user, ast.IfExp) and value.batched:
+            for m in sources(user):
+                if m in self.env:
+                    self.check_select_aliasing(m, self.env[m], self.env[m])
+            return
         if (
             isinstance(user, ast.Subscript)
             and value.batched

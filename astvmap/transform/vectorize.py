@@ -274,12 +274,28 @@ class Vectorizer(
         self.env = dict(env0)
         orelse = self.block(node.orelse)
         env_o = self.env
-        self.env = self.merge([(env_b, body), (env_o, orelse)])
+        self.env = self.merge([(env_b, body), (env_o, orelse)], self._dead_after(node))
         return [ast.If(test.node, body or [ast.Pass()], orelse)]
 
-    def merge(self, paths):
+    def _dead_after(self, node) -> frozenset[str]:
+        """The user's names no code reads after `node` before rebinding them (nested functions read
+        their names whenever they are called: never dead)."""
+        live = self.live_after(node)
+        return frozenset(n for n in self.local_names if n not in live and n not in self.facts.captured)
+
+    def _promotion_keeps_aliases(self, name: str, v: Val) -> None:
+        """Repeating `name`'s array over the batch rebinds it: where another name may hold that array and
+        it is written in place, the function is rewritten with the buffer batched from its birth."""
+        al = self.facts.aliases
+        if v.kind == Kind.ARRAY and v.ndim != 0 and al.shared(name) and al.written(name):
+            if al.members(name) <= self.born_batched:
+                raise self.cx.fail(f"repeating `{name}`, which other names may hold, over the batch")
+            raise ExpandAtBirth(al.members(name), self.cx.node)
+
+    def merge(self, paths, dead=frozenset()):
         """Join the envs of paths that flow on (not ending in return/raise/break/continue), promoting
-        a name in the paths where it is unbatched but batched in another."""
+        a name in the paths where it is unbatched but batched in another (not a `dead` one: it may be
+        unbound on a path, and nothing reads it)."""
         live = [(env, code) for env, code in paths if not (code and isinstance(code[-1], _TERMINAL))]
         if not live:
             return paths[0][0]
@@ -290,7 +306,8 @@ class Vectorizer(
             j = _join_all(vals)
             merged[name] = j
             for env, code in live:
-                if name in env and _needs(env[name], j):
+                if name in env and _needs(env[name], j) and name not in dead:
+                    self._promotion_keeps_aliases(name, env[name])
                     op = self.cx.promote(Operand(ast.Name(self.code_name(name), ast.Load()), env[name]), j)
                     code.append(ast.Assign([ast.Name(self.code_name(name), ast.Store())], op.node))
                     merged[name] = _join_all([j, op.val])

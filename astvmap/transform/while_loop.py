@@ -48,7 +48,10 @@ class WhileMixin(Walker):
         # In a batched branch: the loop runs on the branch's lanes only, and writes into the arrays
         # themselves, not into the copies the branch borrowed (which are taken again after the loop).
         mask = self.branch.get("mask") if self.branch is not None else None
-        refresh = {n: self.code_name(n) for n in written if self.buffer(n)[1]} if mask is not None else {}
+        in_place = written + [  # arrays written in place, `y *= v` included
+            n for n in self._augmented_names(node.body) if n in self.env and self.env[n].ndim != 0
+        ]
+        refresh = {n: self.code_name(n) for n in in_place if self.buffer(n)[1]} if mask is not None else {}
         for n in refresh:
             self.renames[n] = self.buffer(n)[0]
         pre = self._carried_batched(carried)

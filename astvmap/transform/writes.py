@@ -78,7 +78,9 @@ class WritesMixin(Walker):
             raise cx.fail("a write at per-example positions (batched index)")
         sel = selection_ndim_after(base.val.ndim, index)
         v = value.node
-        if value.batched and value.val.ndim is not None and sel is not None and value.val.ndim < sel:
+        if value.batched and (value.val.ndim is None or sel is None):
+            raise cx.fail("a write at per-example positions whose per-example ranks are not known")
+        if value.batched and value.val.ndim < sel:
             v = templates.batch_slice_prefix(value.node, sel - value.val.ndim)
         return ast.Subscript(base.node, rows, ast.Store()), v
 

@@ -228,7 +228,14 @@ BATCHED = [
     unread_name_in_a_loop_branch,
     while_in_branch_scales,
 ]
-LOOPED = [reshape_of_transpose, select_of_aliases, copyto_local, fill_local, row_at_index_by_tuple, chained_store_of_a_row]
+LOOPED = [
+    reshape_of_transpose,
+    select_of_aliases,
+    copyto_local,
+    fill_local,
+    row_at_index_by_tuple,
+    chained_store_of_a_row,
+]
 
 
 def _args(f, B, dtype):

@@ -68,7 +68,7 @@ def test_fuzz_jumps(seed, tmp_path):
 # STORE_KNOWN: seeds of the sample that fail today. Most run as the per-example loop (a whole-function
 # fallback, warned) and then raise at B=0, which the loop cannot do by design; 120 is the dtype of a branch
 # at B=0. They run below as non-strict xfails.
-STORE_KNOWN = [18, 20, 28, 32, 37, 38, 55, 60, 76, 79, 105, 114, 116, 117, 120, 132, 135]
+STORE_KNOWN = [18, 20, 28, 32, 37, 38, 55, 60, 76, 79, 105, 114, 116, 117, 120, 135]
 
 
 def _store_seeds():

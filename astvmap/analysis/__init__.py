@@ -7,6 +7,7 @@
     facts.uses_after(stmt, name)    the reads of the value `name` holds when `stmt` completes
     facts.aliases                   which names may share a buffer, and which buffers are written
     facts.captured                  names nested functions read (whenever they are called)
+    facts.changed_after(stmt, names) may code after `stmt` change one of their objects in place?
 
 `cfg.py` builds the control-flow graph, `activity.py` says what each node reads and writes,
 `dataflow.py` solves liveness and reaching definitions on it, `aliases.py` says which names may hold
@@ -89,6 +90,29 @@ class Facts:
                 todo += n.succ
         out.sort(key=lambda n: n.index)
         return [p for n in out for p in n.parts]
+
+    def changed_after(self, stmt: ast.AST, names: Iterable[str]) -> bool:
+        """May code reachable from the end of `stmt` change in place an object one of `names` holds (an
+        item, attribute or `out=` store, an in-place method or NumPy writing function, `t op= v`)?
+        True when `stmt` is not a statement of the analyzed code (the safe answer)."""
+        names = set(names)
+        try:
+            start = self._after(stmt)
+        except LookupError:
+            return True
+        seen, todo = {start.index}, list(start.succ)
+        while todo:
+            n = todo.pop()
+            if n.index in seen:
+                continue
+            seen.add(n.index)
+            if names & set(n.act.changes) or any(
+                isinstance(p, ast.AugAssign) and isinstance(p.target, ast.Name) and p.target.id in names
+                for p in n.parts
+            ):
+                return True
+            todo += n.succ
+        return False
 
     @staticmethod
     def activity(nodes: Iterable[ast.AST]) -> Activity:

@@ -25,7 +25,7 @@ from __future__ import annotations
 import ast
 import types
 
-from ..analysis.activity import out_arguments, written_argument
+from ..analysis.activity import out_arguments, root_name, written_argument
 from ..analysis.aliases import ARRAY_MUTATING_METHODS, sources
 from ..errors import NotBatchable
 from ..rules.values import UNKNOWN, Kind, Operand, Val
@@ -61,6 +61,12 @@ class StoresMixin(Walker):
         if not any(_writes_object(t) for t in targets):
             return self._bind_names(targets, value, node)
         if len(targets) == 1 and not isinstance(targets[0], (ast.Tuple, ast.List)):
+            if isinstance(targets[0], ast.Subscript) and sources(node.value) & self.facts.aliases.members(
+                root_name(targets[0])
+            ):
+                # `y[1] = y[:, i]`: per example a view of the target's own array, whose overlap NumPy
+                # resolves in its own copy order; the batch gathers a copy
+                self.held_view(node.value, value)
             return self._store_one(targets[0], value, node)
         if len(targets) > 1:
             self.held_view(node.value, value)
@@ -195,7 +201,7 @@ class StoresMixin(Walker):
                     u, Operand(nodes[k] if nodes and len(nodes) == len(user.elts) else value.node, v)
                 )
             return
-        if isinstance(user, ast.IfExp) and value.batched:
+        if isinstance(user, ast.IfExp) and value.batched and self._reads_batched(user.test):
             for m in sources(user):
                 if m in self.env:
                     self.check_select_aliasing(m, self.env[m], self.env[m])
@@ -213,10 +219,15 @@ class StoresMixin(Walker):
             )
 
     def _per_lane_index(self, user: ast.Subscript) -> bool:
-        """Does the index of `user` read a batched name (a gather, which copies, in the batched code)?"""
+        """Is `user` a basic selection (a view per example) at an index that reads a batched name (a
+        gather, which copies, in the batched code)? A list or mask index copies per example too."""
+        if any(isinstance(n, (ast.List, ast.Compare)) for n in ast.walk(user.slice)):
+            return False
+        return self._reads_batched(user.slice)
+
+    def _reads_batched(self, node: ast.expr) -> bool:
         return any(
-            isinstance(n, ast.Name) and n.id in self.env and self.env[n.id].batched
-            for n in ast.walk(user.slice)
+            isinstance(n, ast.Name) and n.id in self.env and self.env[n.id].batched for n in ast.walk(node)
         )
 
     def _written(self, user: ast.expr) -> bool:

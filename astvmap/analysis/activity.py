@@ -124,6 +124,17 @@ def root_name(node: ast.expr) -> str:
     return node.id if isinstance(node, ast.Name) else ""
 
 
+def augmented_names(nodes: Iterable[ast.AST]) -> dict[str, ast.Name]:
+    """The names `t op= v` targets in `nodes` (each with its first target node): an array changes in
+    place there, a number is rebound."""
+    found: dict[str, ast.Name] = {}
+    for node in nodes:
+        for n in ast.walk(node):
+            if isinstance(n, ast.AugAssign) and isinstance(n.target, ast.Name):
+                found.setdefault(n.target.id, n.target)
+    return found
+
+
 def written_argument(call: ast.Call) -> ast.expr | None:
     """The array `np.copyto(y, v)` and its kind (`np.put`, `np.fill_diagonal`, ...) write into."""
     f = call.func

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ast
 
+from ..analysis.activity import augmented_names
 from ..rules.values import Kind, Operand, join
 from .controlflow import _ordered
 from .loops import JumpUnderMask
@@ -49,7 +50,7 @@ class WhileMixin(Walker):
         # themselves, not into the copies the branch borrowed (which are taken again after the loop).
         mask = self.branch.get("mask") if self.branch is not None else None
         in_place = written + [  # arrays written in place, `y *= v` included
-            n for n in self._augmented_names(node.body) if n in self.env and self.env[n].ndim != 0
+            n for n in augmented_names(node.body) if n in self.env and self.env[n].ndim != 0
         ]
         refresh = {n: self.code_name(n) for n in in_place if self.buffer(n)[1]} if mask is not None else {}
         for n in refresh:
@@ -112,7 +113,7 @@ class WhileMixin(Walker):
         included (a view of such an array, or a number)."""
         cx = self.cx
         written = act.changed("item", "out")
-        augmented = self._augmented_names(node.body)
+        augmented = augmented_names(node.body)
         for n in dict.fromkeys([*written, *augmented]):
             v = self.env.get(n)
             if n not in written and (v is None or v.ndim == 0):
@@ -141,7 +142,7 @@ class WhileMixin(Walker):
     def _loop_bound_writes(self, node: ast.While, act) -> None:
         """`t = m[4]; t *= 2` in the loop: once the body is rewritten, a `t` that is an array viewing
         another name's array makes the loop run as the loop (the gathered copy would miss the write)."""
-        for n in self._augmented_names(node.body):
+        for n in augmented_names(node.body):
             v = self.env.get(n)
             if n in act.binds and v is not None and v.kind == Kind.ARRAY and v.ndim != 0:
                 holders = self.facts.aliases.members(n) - {n}
@@ -150,15 +151,6 @@ class WhileMixin(Walker):
                         f"`{n} op= ...` in a loop on a batched test writes into an array `{sorted(holders)[0]}` "
                         "may hold (its active lanes are gathered into a copy)"
                     )
-
-    @staticmethod
-    def _augmented_names(body) -> list[str]:
-        return [
-            n.target.id
-            for s in body
-            for n in ast.walk(s)
-            if isinstance(n, ast.AugAssign) and isinstance(n.target, ast.Name)
-        ]
 
     def _compacted_body(self, node, active, lanes, carried):
         cx = self.cx

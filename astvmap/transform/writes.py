@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ast
 
+from ..analysis.activity import augmented_names
 from ..kit import templates
 from ..rules.values import Kind, Operand
 from .walker import Walker
@@ -103,12 +104,7 @@ class WritesMixin(Walker):
         """Arrays written under a batched condition hold one value per example from here on: an
         unbatched one is expanded to the batch before the `if` (an unmapped argument cannot be)."""
         act = self.facts.activity(body)
-        augments = {
-            n.target.id: n.target
-            for s in body
-            for n in ast.walk(s)
-            if isinstance(n, ast.AugAssign) and isinstance(n.target, ast.Name)
-        }
+        augments = augmented_names(body)
         written = act.changed("item", "out")
         for name in dict.fromkeys([*written, *augments]):
             site = act.sites.get((name, "item")) or act.sites.get((name, "out")) or augments[name]

@@ -51,13 +51,14 @@ def test_fuzz(seed, tmp_path):
 JUMP_KNOWN = [36]  # float32 promoted to float64 by a per-example Python number
 
 
-def _jump_seeds():
-    spec = os.environ.get("ASTVMAP_FUZZ_JUMP_SEEDS")
-    lo, _, hi = (spec or "0-59").partition("-")
-    return [s for s in range(int(lo), int(hi or lo) + 1) if spec or s not in JUMP_KNOWN]
+def _sample(env: str, default: str, known) -> list[int]:
+    """Seeds `default` ("lo-hi") minus the known failures, or every seed of the range in `env`."""
+    spec = os.environ.get(env)
+    lo, _, hi = (spec or default).partition("-")
+    return [s for s in range(int(lo), int(hi or lo) + 1) if spec or s not in known]
 
 
-@pytest.mark.parametrize("seed", _jump_seeds())
+@pytest.mark.parametrize("seed", _sample("ASTVMAP_FUZZ_JUMP_SEEDS", "0-59", JUMP_KNOWN))
 def test_fuzz_jumps(seed, tmp_path):
     assert fuzzgen.run_case(seed, tmp_path, extra=("jumps",)) > 0
 
@@ -71,13 +72,7 @@ def test_fuzz_jumps(seed, tmp_path):
 STORE_KNOWN = [18, 20, 28, 32, 37, 38, 55, 60, 76, 79, 105, 114, 116, 117, 120, 135]
 
 
-def _store_seeds():
-    spec = os.environ.get("ASTVMAP_FUZZ_STORE_SEEDS")
-    lo, _, hi = (spec or "0-149").partition("-")
-    return [s for s in range(int(lo), int(hi or lo) + 1) if spec or s not in STORE_KNOWN]
-
-
-@pytest.mark.parametrize("seed", _store_seeds())
+@pytest.mark.parametrize("seed", _sample("ASTVMAP_FUZZ_STORE_SEEDS", "0-149", STORE_KNOWN))
 def test_fuzz_stores(seed, tmp_path):
     assert fuzzgen.run_case(seed, tmp_path, extra=("stores",)) > 0
 

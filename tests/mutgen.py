@@ -105,15 +105,17 @@ def _is_int(dt):
 
 
 class _V:
-    """What a name holds: per-example shape, dtype symbol, the arrays it may point into, C-contiguous."""
+    """What a name holds: per-example shape, dtype symbol, the arrays it may point into, C-contiguous,
+    and for shape () whether it is a 0-d array (`buf`: changed in place by `t += v`) or a scalar."""
 
-    __slots__ = ("contig", "dt", "roots", "shape")
+    __slots__ = ("buf", "contig", "dt", "roots", "shape")
 
-    def __init__(self, shape, dt, roots=frozenset(), contig=False):
+    def __init__(self, shape, dt, roots=frozenset(), contig=False, buf=False):
         self.shape = tuple(shape)
         self.dt = dt
         self.roots = frozenset(roots)
         self.contig = contig
+        self.buf = buf
 
     def same(self, other):
         return self.shape == other.shape and self.dt == other.dt
@@ -415,6 +417,15 @@ class _Gen:
                 sl, ln = self.slc(L)
                 text, S = f"{src}[{sl}]", (ln,)
                 contig = v.contig and "::" not in sl
+            elif o < 0.78 and L % 2 == 0:  # views through NumPy functions (a rule or a piece's loop)
+                j = r.randrange(2)
+                text, S, contig = r.choice(
+                    [
+                        (f"np.split({src}, 2)[{j}]", (L // 2,), v.contig),
+                        (f"np.array_split({src}, 2)[{j}]", (L // 2,), v.contig),
+                        (f"np.flip({src})", (L,), False),
+                    ]
+                )
             elif v.contig and o < 0.85:
                 S = r.choice([(1, L), (L, 1)] + ([(2, L // 2)] if L % 2 == 0 else []))
                 text, contig = r.choice([f"{src}.reshape{S}", f"{src}.reshape({S[0]}, -1)"]), True
@@ -430,6 +441,13 @@ class _Gen:
                 text, S, contig = f"{src}[:, {self.idx(C)}]", (R,), False
             elif o < 0.72:
                 text, S, contig = r.choice([f"{src}.T", f"np.transpose({src})"]), (C, R), False
+            elif o < 0.78 and R % 2 == 0:  # views through NumPy functions
+                text, S, contig = r.choice(
+                    [
+                        (f"np.vsplit({src}, 2)[{r.randrange(2)}]", (R // 2, C), v.contig),
+                        (f"np.flipud({src})", (R, C), False),
+                    ]
+                )
             elif o < 0.84:
                 sl, ln = self.slc(R)
                 text, S, contig = f"{src}[{sl}]", (ln, C), v.contig and "::" not in sl
@@ -447,6 +465,8 @@ class _Gen:
         arrs = self.arrays()
         if not arrs:
             return self.fresh_array(ind)[0]
+        if r.random() < 0.3:
+            return self.zero_d(ind)
         src = r.choice(arrs)
         v = self.env[src]
         t = self.fresh("t")
@@ -472,12 +492,42 @@ class _Gen:
             lines += self.scalar_aug(ind, t)
         return lines
 
+    def zero_d(self, ind):
+        """A 0-d array: `a = y[i, ...]` (a view of y) or `a = np.asarray(e)` / `np.array(e)` (a new one),
+        sometimes named again (`b = a`), then `b op= e`: in place, seen through every name of it."""
+        r = self.r
+        a = self.fresh("a")
+        arrs = self.arrays(ndim=1)
+        if arrs and r.random() < 0.5:
+            src = r.choice(arrs)
+            v = self.env[src]
+            text, dt, roots = f"{src}[{self.idx(v.shape[0])}, ...]", v.dt, v.roots
+        else:
+            e = self.expr((), 1)
+            held = self.env.get(e[0])
+            if held is not None and held.buf and r.random() < 0.5:  # the same 0-d array
+                text, dt, roots = f"np.asarray({e[0]})", held.dt, held.roots
+            else:
+                text, dt, roots = (
+                    f"np.array({e[0]})",
+                    {"pf": "f8", "pi": "i8"}.get(e[1], e[1]),
+                    {self.new_root()},
+                )
+        self.bind(a, _V((), dt, roots, buf=True))
+        lines = [f"{ind}{a} = {text}"]
+        if r.random() < 0.6:
+            b = self.fresh("a")
+            self.bind(b, _V((), dt, roots, buf=True))
+            lines.append(f"{ind}{b} = {a}")
+            a = b
+        return lines + self.scalar_aug(ind, a)
+
     def scalar_aug(self, ind, t):
-        """`t += 1.0` / `t -= x[0]`: rebinds a scalar, writes into a row view."""
+        """`t += 1.0` / `t -= x[0]`: rebinds a scalar, writes into a row view or a 0-d array."""
         r = self.r
         v = self.env[t]
         op = r.choice(["+=", "-=", "*="])
-        if v.shape:
+        if v.shape or v.buf:
             if not self.arg_ok and v.roots & set(_ARGS):
                 return []
             e = self.expr(v.shape if r.random() < 0.5 else (), 1, integer=_is_int(v.dt))

@@ -209,6 +209,75 @@ def select_of_aliases(x):
     return y
 
 
+# ---- a 0-d value is an array or a NumPy scalar by how it was made (analysis/buffers.py) -------------
+def zero_d_array_named_twice(x):
+    y = np.asarray(np.sum(x))  # a 0-d array: `z += 1` writes into y too
+    z = y
+    z += 1.0
+    return y, z
+
+
+def zero_d_copy_named_twice(x):
+    y = np.array(x[0])
+    z = y
+    z *= 2.0
+    return y + 0.0, z
+
+
+def zero_d_view_written(x):
+    y = x.copy()
+    r = y[1, ...]  # a 0-d view of y
+    r += 1.0
+    return y
+
+
+def numpy_scalar_named_twice(x):
+    s = x[0]  # a NumPy scalar: `t += 1` rebinds t, s keeps its value
+    t = s
+    t += 1.0
+    return s, t
+
+
+def where_result_named_twice(x):
+    m = np.where(x[0] > 0, x[1], x[2])  # a 0-d array
+    n = m
+    n -= 1.0
+    return m
+
+
+def view_at_a_shifted_index(x, i=2):
+    y = x.copy()
+    a = y[i - 1, ...]  # an unbatched index: a 0-d view, batched as a column
+    a += 1.0
+    return y
+
+
+def zero_d_of_unknown_kind(x):
+    def pick(v):
+        return v[0]
+
+    y = pick(x)  # array or scalar: only the call tells
+    if x[1] > 0:
+        y = np.asarray(y)
+    z = y
+    z += 1.0
+    return y, z
+
+
+def looped_piece_views_a_written_array(x):
+    y = x.copy()
+    a = np.trim_zeros(y)  # no rule: a loop of this piece would stack copies of views of y
+    a += 1.0
+    return y
+
+
+def looped_piece_holds_views(x):
+    y = x.copy()
+    parts = np.split(y, 2)  # a list of views of y
+    parts[0][0] = 7.0
+    return y
+
+
 BATCHED = [
     ellipsis_read_is_a_view,
     held_row_then_expanded,
@@ -227,6 +296,12 @@ BATCHED = [
     condition_reads_what_the_body_writes,
     unread_name_in_a_loop_branch,
     while_in_branch_scales,
+    zero_d_array_named_twice,
+    zero_d_copy_named_twice,
+    zero_d_view_written,
+    numpy_scalar_named_twice,
+    where_result_named_twice,
+    view_at_a_shifted_index,
 ]
 LOOPED = [
     reshape_of_transpose,
@@ -235,6 +310,9 @@ LOOPED = [
     fill_local,
     row_at_index_by_tuple,
     chained_store_of_a_row,
+    zero_d_of_unknown_kind,
+    looped_piece_views_a_written_array,
+    looped_piece_holds_views,
 ]
 
 
@@ -302,6 +380,37 @@ def test_item_stores_and_list_methods_join_no_class():
 def test_starred_targets_pair_element_by_element():
     al = _facts("def f(x, y):\n    a, *rest = (x, y, y)\n")
     assert al.members("a") == {"a", "x"} and "x" not in al.members("rest")
+
+
+def test_numpy_functions_may_view_their_arguments_unless_known_fresh():
+    al = _facts(
+        "def f(x):\n    y = x.copy()\n    a = np.trim_zeros(y)\n    p = np.split(y, 2)\n"
+        "    s = np.sum(y)\n    e = np.exp(y)\n    c = np.concatenate([y, y])\n"
+    )
+    assert {"a", "p"} <= al.members("y")
+    assert not {"s", "e", "c"} & al.members("y")
+
+
+@pytest.mark.parametrize(
+    "body, name, expected",
+    [
+        ("y = np.asarray(np.sum(x))", "y", True),  # made by np.asarray: an array
+        ("y = x[0]", "y", False),  # a full integer index: a NumPy scalar
+        ("y = x[1, ...]", "y", True),  # `...` keeps an array (a view)
+        ("y = np.where(x[0] > 0, x[1], x[2])", "y", True),
+        ("y = np.sum(x) * 2.0", "y", False),  # an operator gives a scalar
+        ("s = x[0]\n    y = s.copy()", "y", False),  # the copy of a scalar is a scalar
+        ("a = np.array(1.0)\n    y = a.copy()", "y", True),
+        ("y = x[0]\n    y = np.asarray(y)", "y", None),  # bound both ways
+        ("y = g(x)", "y", None),  # the user's function: unknown
+        ("y = x[0]\n    z = y", "z", False),
+    ],
+)
+def test_a_zero_d_value_is_an_array_or_a_scalar_by_how_it_was_made(body, name, expected):
+    from astvmap.analysis.buffers import holds_buffer
+
+    al = _facts(f"def f(x):\n    {body}\n")
+    assert holds_buffer(al, name, lambda n: 1 if n == "x" else 0, frozenset()) is expected
 
 
 # ---- Weak: a Python number repeated over the batch ---------------------------------------------------

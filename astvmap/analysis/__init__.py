@@ -4,6 +4,7 @@
     facts.live_after(stmt)          names some path after `stmt` reads before rebinding them
     facts.activity(stmts)           names read, bound and changed in place by these statements
     facts.reaching(stmt)            definitions (name, node) reaching the start of `stmt`
+    facts.binders(stmt, name)       the statements whose binding of `name` may reach `stmt`
     facts.uses_after(stmt, name)    the reads of the value `name` holds when `stmt` completes
     facts.aliases                   which names may share a buffer, and which buffers are written
     facts.captured                  names nested functions read (whenever they are called)
@@ -74,6 +75,19 @@ class Facts:
         """The definitions reaching the start of `stmt`."""
         return self._reach[self._first(stmt).index]
 
+    def binders(self, stmt: ast.AST, name: str) -> list[ast.AST | None] | None:
+        """The statements whose binding of `name` may reach the start of `stmt` (None stands for the
+        function's entry, which binds the parameters); None when `stmt` is not of the analyzed code."""
+        try:
+            defs = self.reaching(stmt)
+        except LookupError:
+            return None
+        nodes = self._graph.nodes
+        return [self._original(nodes[i].stmt) for n, i in defs if n == name]
+
+    def _original(self, stmt: ast.AST | None) -> ast.AST | None:
+        return None if stmt is None else self._originals.get(id(stmt), stmt)
+
     def uses_after(self, stmt: ast.AST, name: str) -> list[ast.AST]:
         """The code (statements or headers) that may read the value `name` holds when `stmt` completes:
         the nodes reachable from its end along paths that do not rebind `name`, and that read it."""
@@ -138,6 +152,7 @@ class Facts:
         body = self._apply(self.fdef.body, originals)
         view = copy.copy(self.fdef)
         view.body = body
+        self._originals = originals
         self._graph = cfg.build(view, key=lambda s: originals.get(id(s), s))
         for old, _ in list(self._subs.values()):
             self._file_replaced(old)

@@ -27,6 +27,8 @@ from __future__ import annotations
 import ast
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from .activity import NP_WRITING_FUNCS, out_arguments, root_name
 
 # Attributes of an array that view it.
@@ -109,6 +111,28 @@ NP_VIEW_FUNCS = frozenset(
     }
 )
 NP_LAYOUT_FUNCS = frozenset({"reshape", "ravel"})
+# NumPy functions (besides ufuncs) whose result is always a new array: reductions, creation,
+# combination, sorting, products. Any other NumPy function may return a view of an argument
+# (`np.trim_zeros` returns a slice, `np.split` a list of views), as the user's functions may.
+NP_FRESH_FUNCS = frozenset(
+    """
+    sum nansum prod nanprod mean nanmean std nanstd var nanvar max min amax amin nanmax nanmin ptp
+    argmax argmin nanargmax nanargmin any all median nanmedian average percentile nanpercentile quantile
+    nanquantile cumsum cumprod nancumsum nancumprod count_nonzero
+    array copy zeros ones empty full zeros_like ones_like empty_like full_like arange linspace logspace
+    geomspace eye identity tri triu tril vander fromfunction fromiter indices
+    concatenate concat stack vstack hstack dstack column_stack block append insert delete tile repeat pad
+    kron outer inner dot vdot matmul vecdot tensordot einsum cross convolve correlate
+    where select piecewise clip sort argsort lexsort partition argpartition unique searchsorted nonzero
+    argwhere flatnonzero take compress choose roll diff ediff1d gradient interp polyval cov corrcoef
+    histogram histogram2d histogramdd bincount digitize isclose allclose array_equal array_equiv
+    isin round around trapezoid cumulative_sum cumulative_prod angle apply_along_axis bartlett blackman
+    hamming hanning kaiser i0 sinc fix extract diagflat histogram_bin_edges intersect1d setdiff1d setxor1d
+    union1d unique_all unique_counts unique_inverse unique_values isneginf isposinf iscomplex isreal
+    packbits unpackbits poly polyadd polyder polydiv polyfit polyint polymul polysub roots resize
+    sort_complex take_along_axis trace unwrap
+    """.split()  # noqa: SIM905
+)
 # Methods that write into an array's buffer (a list's `append` changes the list, whose `np.asarray`
 # is a new array).
 ARRAY_MUTATING_METHODS = frozenset({"sort", "fill", "resize", "put", "itemset", "setfield", "partition"})
@@ -117,6 +141,7 @@ FRESH_BUILTINS = frozenset(
     {"float", "int", "bool", "complex", "len", "abs", "round", "str", "repr", "range", "sum", "print"}
 )
 _NUMPY = frozenset({"np", "numpy"})
+PARAMETER, UNKNOWN, AUGMENTED = "parameter", "unknown", "augmented"
 
 
 @dataclass
@@ -127,6 +152,10 @@ class Aliases:
     changed: set[str] = field(default_factory=set)  # names changed in place
     layout: set[str] = field(default_factory=set)  # names bound by layout-dependent code
     held: set[int] = field(default_factory=set)  # id() of the subscripts whose value is held, not consumed
+    # every value a name is bound to, with the statement binding it (None for a parameter): an
+    # expression, or PARAMETER, UNKNOWN (a loop target, an unpacked element, a `with` target) or
+    # AUGMENTED (`t op= v`: what `t` held before, changed in place or rebound to a number)
+    bindings: dict[str, list[tuple[ast.expr | str, ast.AST | None]]] = field(default_factory=dict)
 
     def find(self, name: str) -> str:
         self.parent.setdefault(name, name)
@@ -166,6 +195,7 @@ def analyze(fdef: ast.FunctionDef) -> Aliases:
     for p in ast.walk(fdef.args):
         if isinstance(p, ast.arg):
             al.find(p.arg)
+            al.bindings.setdefault(p.arg, []).append((PARAMETER, None))
     _Visitor(al).visit_body(fdef.body)
     return al
 
@@ -215,7 +245,9 @@ class _Sources:
                 self.layout = True
             if f.attr in NP_VIEW_FUNCS | NP_LAYOUT_FUNCS and e.args:
                 return out | self.of(e.args[0])
-            return out  # NumPy's other functions return new arrays (or their `out=`)
+            if f.attr in NP_FRESH_FUNCS or isinstance(getattr(np, f.attr, None), np.ufunc):
+                return out  # a new array (or its `out=`)
+            return out | self._args(e)  # NumPy's other functions may return a view of an argument
         if isinstance(f, ast.Attribute):
             if f.attr in LAYOUT_METHODS:
                 self.layout = True
@@ -245,12 +277,14 @@ class _Visitor:
 
     def __init__(self, al: Aliases):
         self.al = al
+        self.current: ast.AST | None = None  # the statement being visited
 
     def visit_body(self, stmts: list[ast.stmt]) -> None:
         for s in stmts:
             self.stmt(s)
 
     def stmt(self, s: ast.stmt) -> None:
+        self.current = s
         if isinstance(s, ast.Assign):
             for t in s.targets:
                 self.bind(t, s.value)
@@ -262,11 +296,11 @@ class _Visitor:
         elif isinstance(s, ast.AugAssign):
             self.bind(s.target, s.value, augmented=True)
         elif isinstance(s, (ast.For, ast.AsyncFor)):
-            self.bind(s.target, s.iter)  # iterating an array yields views of its rows
+            self.bind(s.target, s.iter, element=True)  # iterating an array yields views of its rows
         elif isinstance(s, (ast.With, ast.AsyncWith)):
             for item in s.items:
                 if item.optional_vars is not None:
-                    self.bind(item.optional_vars, item.context_expr)
+                    self.bind(item.optional_vars, item.context_expr, element=True)
         for e in _expressions(s):
             self.effects(e)
         for e in _held_roots(s):
@@ -280,7 +314,7 @@ class _Visitor:
         for c in getattr(s, "cases", []) or []:
             self.visit_body(c.body)
 
-    def bind(self, target: ast.expr, value: ast.expr, augmented: bool = False) -> None:
+    def bind(self, target: ast.expr, value: ast.expr, augmented: bool = False, element: bool = False) -> None:
         al = self.al
         if isinstance(target, (ast.Tuple, ast.List)):
             pairs = _pairs(target, value)
@@ -289,7 +323,7 @@ class _Visitor:
                     self.bind(t, v)
             else:
                 for t in target.elts:
-                    self.bind(t.value if isinstance(t, ast.Starred) else t, value)
+                    self.bind(t.value if isinstance(t, ast.Starred) else t, value, element=True)
             return
         src = _Sources()
         names = src.of(value)
@@ -297,7 +331,9 @@ class _Visitor:
             al.find(target.id)
             if augmented:
                 al.changed.add(target.id)  # `r += v` writes into an array (rebinds a number)
+                al.bindings.setdefault(target.id, []).append((AUGMENTED, self.current))
                 return  # `r += v` never makes `r` hold `v`'s buffer
+            al.bindings.setdefault(target.id, []).append((UNKNOWN if element else value, self.current))
             if src.layout:
                 al.layout.add(target.id)
             for n in names:

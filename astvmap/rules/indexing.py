@@ -35,6 +35,8 @@ def _classify(c: Operand):
     """'int', 'slice', 'none', 'ellipsis', 'array' (advanced), or None when unknown."""
     if isinstance(c.node, ast.Slice):
         return "slice"
+    if isinstance(c.node, ast.Constant) and (c.node.value is Ellipsis or c.node.value is None):
+        return "ellipsis" if c.node.value is Ellipsis else "none"  # (in a tuple of non-static parts)
     if c.is_static:
         v = c.static
         if v is None:

@@ -17,6 +17,7 @@ import types
 
 import numpy as np
 
+from ..analysis.aliases import sources
 from ..errors import NotBatchable
 from ..kit import templates
 from ..rules.registry import lookup
@@ -29,7 +30,9 @@ from .nesting import NestingMixin
 # rules or run as a loop; rewriting them would batch our own bookkeeping).
 _LIBRARY_DIRS = tuple({sysconfig.get_paths()[k] for k in ("stdlib", "platstdlib", "purelib", "platlib")})
 _OWN = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-_RUNTIME_FILES = {os.path.join(_OWN, "runtime.py")}  # runtime_lanes.py is plain NumPy a vmap can rewrite
+_RUNTIME_FILES = {
+    os.path.join(_OWN, f) for f in ("runtime.py", "pynum.py")
+}  # runtime_lanes.py: plain NumPy a vmap can rewrite
 
 
 def is_library_code(fn) -> bool:
@@ -106,6 +109,8 @@ class CallsMixin(NestingMixin):
         if len(what) > 60:
             what = what[:57] + "..."
         msg = f"`{what}` runs as a per-example loop: {reason}"
+        if self._loop_may_break_a_view(node):
+            raise cx.fail(f"{msg}, and per example it may view an array that is written in place")
         if cx.settings.fallback == "error" and not defer:
             raise cx.error(msg + " (fallback='error')", node)
         if cx.settings.fallback == "error" and not cx.dry:
@@ -136,6 +141,17 @@ class CallsMixin(NestingMixin):
                 )
             )
         return Operand(call, Val(True, None, Kind.OTHER))
+
+    def _loop_may_break_a_view(self, node) -> bool:
+        """Per example `node`'s value may be a view of an operand's buffer (an index, a method, the
+        user's function); the loop of it stacks copies. Where that buffer is written in place and the
+        value is kept, the copy would miss the write, or the write the buffer: not one piece's loop."""
+        facts = getattr(self, "facts", None)
+        if facts is None or not isinstance(node, ast.expr) or self.cx.src.generated:
+            return False
+        if isinstance(node, ast.Subscript) and not facts.aliases.is_held(node):
+            return False  # consumed at once by an operator
+        return any(facts.aliases.written(n) for n in sources(node))
 
     def attribute_rule(self, node, base: Operand) -> Operand:
         """`x.shape`, `x.T`, ... of a value: the attribute's rule, keyed by `np.ndarray`'s descriptor."""

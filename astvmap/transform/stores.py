@@ -16,8 +16,9 @@ its name when no other name may hold its buffer, else where each buffer of its a
 view is taken of the expanded array). Batched data written into an unmapped argument or a global is an
 error: the loop would write every example into the one shared array.
 
-An augmented assignment follows the per-example value: on an array (per-example rank >= 1) it writes in
-place, through every name of the buffer; on a number it rebinds.
+An augmented assignment follows the per-example value: on an array it writes in place, through every
+name of the buffer; on a number it rebinds. A 0-d value is either (`np.asarray(s)` is an array, `y[0]` a
+NumPy scalar): `analysis/buffers.py` tells which from how it was made (`augments_in_place`).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ import types
 
 from ..analysis.activity import out_arguments, root_name, written_argument
 from ..analysis.aliases import ARRAY_MUTATING_METHODS, sources
+from ..analysis.buffers import holds_buffer, keeps_an_axis
 from ..errors import NotBatchable
 from ..rules.values import UNKNOWN, Kind, Operand, Val
 from .expressions import BINOPS
@@ -210,13 +212,45 @@ class StoresMixin(Walker):
             isinstance(user, ast.Subscript)
             and value.batched
             and value.val.kind == Kind.ARRAY
-            and value.val.ndim != 0
+            and (value.val.ndim != 0 or keeps_an_axis(user.slice))
             and self._per_lane_index(user)
             and self._written(user)
         ):
             raise self.cx.fail(
                 f"`{ast.unparse(user)}` at a per-example index views an array that is written in place"
             )
+
+    def may_hold_buffer(self, name: str, v: Val | None) -> bool:
+        """May `name`, holding a `v`, hold an array per example (a buffer in-place writes change)? An
+        array of rank >= 1 does, a 0-d value when it may be an array rather than a NumPy scalar."""
+        if v is None or v.kind != Kind.ARRAY:
+            return False
+        return v.ndim != 0 or self._zero_d_buffer(name) is not False
+
+    def augments_in_place(self, name: str, v: Val | None, at: ast.AST | None = None) -> bool:
+        """Per example, does `name op= value` (statement `at`) write into `name`'s array (True) or
+        rebind a number (False)? Where a 0-d value may be either and another name may hold it, the
+        loop runs."""
+        if v is None or v.kind != Kind.ARRAY:
+            return False
+        if v.ndim != 0:
+            return True
+        answer = self._zero_d_buffer(name, at)
+        if answer is None and self.facts.aliases.shared(name):
+            raise self.cx.fail(
+                f"`{name} op= ...` on a 0-d value that may be an array (written in place, which "
+                f"`{sorted(self.facts.aliases.members(name) - {name})[0]}` would see) or a NumPy scalar "
+                "(rebound)"
+            )
+        return bool(answer)
+
+    def _zero_d_buffer(self, name: str, at: ast.AST | None = None) -> bool | None:
+        def rank(n: str) -> int | None:
+            v = self.env.get(n)
+            return v.ndim if v is not None and v.kind == Kind.ARRAY else None
+
+        scalar_params = frozenset(n for n in self.fdef_params if n in self.env and self.env[n].batched)
+        return holds_buffer(self.facts.aliases, name, rank, scalar_params, at, self.facts.binders)
 
     def _per_lane_index(self, user: ast.Subscript) -> bool:
         """Is `user` a basic selection (a view per example) at an index that reads a batched name (a
@@ -293,7 +327,7 @@ class StoresMixin(Walker):
                 v = self.env.get(n.id)
                 if v is None or v.batched or v.kind not in (Kind.ARRAY, Kind.SCALAR):
                     continue
-                if v.ndim != 0:  # (an element read is a copy per example)
+                if self.may_hold_buffer(n.id, v):  # (an element read is a copy per example)
                     self._check_shared_source(n.id, user)
                 code = self.store_name(n.id)
                 if first is not None and t is n:  # a chained target: the same object
@@ -413,7 +447,7 @@ class StoresMixin(Walker):
         assert isinstance(node.target, ast.Name)  # visit_AugAssign's case
         name, branch = node.target.id, self.branch
         code = self.code_name(name)
-        in_place = cur.val.kind == Kind.ARRAY and cur.val.ndim != 0
+        in_place = self.augments_in_place(name, cur.val, node)
         whole = ast.Subscript(ast.Name(name, ast.Load()), ast.Constant(...), ast.Store())
         if in_place and branch is not None and branch.get("mask") is not None:
             if cur.val.ndim is None:

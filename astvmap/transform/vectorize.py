@@ -287,7 +287,7 @@ class Vectorizer(
         """Repeating `name`'s array over the batch rebinds it: where another name may hold that array and
         it is written in place, the function is rewritten with the buffer batched from its birth."""
         al = self.facts.aliases
-        if v.kind == Kind.ARRAY and v.ndim != 0 and al.shared(name) and al.written(name):
+        if self.may_hold_buffer(name, v) and al.shared(name) and al.written(name):
             if al.members(name) <= self.born_batched:
                 raise self.cx.fail(f"repeating `{name}`, which other names may hold, over the batch")
             raise ExpandAtBirth(al.members(name), self.cx.node)

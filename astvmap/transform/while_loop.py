@@ -50,7 +50,7 @@ class WhileMixin(Walker):
         # themselves, not into the copies the branch borrowed (which are taken again after the loop).
         mask = self.branch.get("mask") if self.branch is not None else None
         in_place = written + [  # arrays written in place, `y *= v` included
-            n for n in augmented_names(node.body) if n in self.env and self.env[n].ndim != 0
+            n for n in augmented_names(node.body) if self.augments_in_place(n, self.env.get(n))
         ]
         refresh = {n: self.code_name(n) for n in in_place if self.buffer(n)[1]} if mask is not None else {}
         for n in refresh:
@@ -116,7 +116,7 @@ class WhileMixin(Walker):
         augmented = augmented_names(node.body)
         for n in dict.fromkeys([*written, *augmented]):
             v = self.env.get(n)
-            if n not in written and (v is None or v.ndim == 0):
+            if n not in written and (v is None or (v.ndim == 0 and not self.augments_in_place(n, v))):
                 continue  # `t += 1` on a number rebinds it (a name bound in the loop: _loop_bound_writes)
             if (
                 (n in written and v is None)
@@ -130,7 +130,7 @@ class WhileMixin(Walker):
             holders = [
                 m
                 for m in self.facts.aliases.members(n) - {n}
-                if (m in self.env and self.env[m].ndim != 0) or m in act.binds or m in self.fdef_params
+                if self.may_hold_buffer(m, self.env.get(m)) or m in act.binds or m in self.fdef_params
             ]
             if holders:
                 raise cx.fail(
@@ -144,7 +144,7 @@ class WhileMixin(Walker):
         another name's array makes the loop run as the loop (the gathered copy would miss the write)."""
         for n in augmented_names(node.body):
             v = self.env.get(n)
-            if n in act.binds and v is not None and v.kind == Kind.ARRAY and v.ndim != 0:
+            if n in act.binds and self.augments_in_place(n, v):
                 holders = self.facts.aliases.members(n) - {n}
                 if holders:
                     raise self.cx.fail(

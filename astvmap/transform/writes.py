@@ -109,11 +109,16 @@ class WritesMixin(Walker):
         for name in dict.fromkeys([*written, *augments]):
             site = act.sites.get((name, "item")) or act.sites.get((name, "out")) or augments[name]
             v = self.env.get(name)
-            if name not in written and (v is None or v.ndim == 0):
+            if name not in written and (v is None or (v.ndim == 0 and not self.augments_in_place(name, v))):
                 continue  # `t += v` on a number rebinds it (a name bound in the branch: _augment_name)
             for member in sorted(self.facts.aliases.members(name)):  # every name of the buffer
                 m = self.env.get(member)
-                if m is None or m.batched or m.kind != Kind.ARRAY or (member != name and m.ndim == 0):
+                if (
+                    m is None
+                    or m.batched
+                    or m.kind != Kind.ARRAY
+                    or (member != name and not self.may_hold_buffer(member, m))
+                ):
                     continue  # (a number holds no buffer)
                 if member != name and member in self.unmapped_params:
                     raise self.cx.fail(

@@ -8,12 +8,16 @@ first.
 
 from __future__ import annotations
 
-import functools
 import math
 import warnings
 
 import numpy as np
 
+from .pynum import floordiv as py_floordiv
+from .pynum import math_fn, py_divmod, to_int, to_round, weak
+from .pynum import mod as py_mod
+from .pynum import power as py_pow
+from .pynum import truediv as py_truediv
 from .runtime_lanes import (
     UNBOUND,
     Weak,
@@ -49,8 +53,13 @@ __all__ = [
     "merge_lanes",
     "move_tree",
     "put_lanes",
+    "py_divmod",
+    "py_floordiv",
     "py_max",
     "py_min",
+    "py_mod",
+    "py_pow",
+    "py_truediv",
     "reshape",
     "select",
     "shift_axis",
@@ -59,6 +68,7 @@ __all__ = [
     "to_int",
     "to_round",
     "unstack",
+    "weak",
 ]
 
 
@@ -305,51 +315,6 @@ def py_min(items):
     for r in rows[1:]:
         best = np.where(r < best, r, best)
     return best
-
-
-def _check_finite(x, what):
-    if x.dtype.kind in "fc" and x.size and not np.all(np.isfinite(x)):
-        bad = x[~np.isfinite(x)].flat[0]
-        if np.isnan(bad):
-            raise ValueError(f"cannot convert float NaN to integer ({what})")
-        raise OverflowError(f"cannot convert float infinity to integer ({what})")
-
-
-def to_int(x):
-    """Python's `int(x)` of per-example scalars: truncates, raises on NaN/inf like Python."""
-    x = np.asarray(x)
-    if x.dtype.kind == "c":
-        raise TypeError(
-            "int() argument must be a string, a bytes-like object or a real number, not 'complex'"
-        )
-    _check_finite(x, "int()")
-    return np.trunc(x).astype(np.int64) if x.dtype.kind == "f" else x.astype(np.int64)
-
-
-def to_round(x, ndigits=None):
-    """Python's `round(x[, ndigits])`: half to even; an int without `ndigits`."""
-    x = np.asarray(x)
-    if ndigits is not None:
-        return np.round(x, ndigits)
-    _check_finite(x, "round()")
-    return np.round(x).astype(np.int64)
-
-
-def math_fn(fn, *args):
-    """A `math` function on per-example scalars: float64 results, and ValueError/OverflowError where
-    `math` raises rather than returning NaN/inf."""
-    arrays = [np.asarray(a, dtype=np.float64) for a in args]
-    with np.errstate(all="ignore"):
-        out = fn(*arrays)
-    if out.size:
-        # operands may be batched (B,) or shared (): NaN/inf made by fn, not carried in from an operand
-        nan_in = functools.reduce(np.logical_or, [np.isnan(a) for a in arrays])
-        if np.any(np.isnan(out) & ~nan_in):
-            raise ValueError("math domain error")
-        inf_in = functools.reduce(np.logical_or, [np.isinf(a) for a in arrays])
-        if np.any(np.isinf(out) & ~inf_in):
-            raise OverflowError("math range error")
-    return out
 
 
 def move_tree(tree, axes):

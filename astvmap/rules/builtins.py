@@ -8,6 +8,7 @@ import ast
 import builtins
 import math
 
+from ..pynum import MATH_UFUNCS
 from .common import align, out
 from .registry import register
 from .values import Kind, Operand, Val
@@ -27,7 +28,7 @@ def batch_float(ctx, x=None) -> Operand:
     _scalar(ctx, x)
     if x.val.dtype == "c":
         raise ctx.error("float() of a complex value: the loop raises TypeError")
-    return out(ctx.expr("x.astype(np.float64)", x=x.node), True, 0, "f")
+    return out(ctx.expr("x.astype(np.float64)", x=x.node), True, 0, "f", py=True)
 
 
 @register(complex)
@@ -35,7 +36,7 @@ def batch_complex(ctx, x=None, y=None) -> Operand:
     if x is None or y is not None:
         raise ctx.fail("complex() with two arguments")
     _scalar(ctx, x)
-    return out(ctx.expr("x.astype(np.complex128)", x=x.node), True, 0, "c")
+    return out(ctx.expr("x.astype(np.complex128)", x=x.node), True, 0, "c", py=True)
 
 
 @register(bool)
@@ -43,7 +44,7 @@ def batch_bool(ctx, x=None) -> Operand:
     if x is None:
         return out(ctx.call.rebuild([], {}), False, 0, "b")
     _scalar(ctx, x)
-    return out(ctx.expr("x.astype(bool)", x=x.node), True, 0, "b")
+    return out(ctx.expr("x.astype(bool)", x=x.node), True, 0, "b", py=True)
 
 
 @register(int)
@@ -54,7 +55,7 @@ def batch_int(ctx, x=None, base=None) -> Operand:
     if base is not None:
         raise ctx.fail("int() with a base")
     _scalar(ctx, x)
-    return out(ctx.expr("av__.to_int(x)", x=x.node), True, 0, "i")
+    return out(ctx.expr("av__.to_int(x)", x=x.node), True, 0, "i", py=True)
 
 
 @register(round)
@@ -62,7 +63,7 @@ def batch_round(ctx, x, ndigits=None) -> Operand:
     # round(x) -> int (half to even); round(x, n) -> same dtype
     _scalar(ctx, x)
     if ndigits is None:
-        return out(ctx.expr("av__.to_round(x)", x=x.node), True, 0, "i")
+        return out(ctx.expr("av__.to_round(x)", x=x.node), True, 0, "i", py=True)
     if ndigits.batched:
         raise ctx.fail("round() with per-example digits")
     return out(ctx.expr("np.round(x, n)", x=x.node, n=ndigits.node), True, 0, x.val.dtype)
@@ -235,40 +236,18 @@ _MATH_FLOAT = [
     math.erf,
     math.erfc,
 ]
-_NP_OF = {
-    math.exp: "exp",
-    math.log: "log",
-    math.log10: "log10",
-    math.log2: "log2",
-    math.log1p: "log1p",
-    math.expm1: "expm1",
-    math.sqrt: "sqrt",
-    math.sin: "sin",
-    math.cos: "cos",
-    math.tan: "tan",
-    math.asin: "arcsin",
-    math.acos: "arccos",
-    math.atan: "arctan",
-    math.sinh: "sinh",
-    math.cosh: "cosh",
-    math.tanh: "tanh",
-    math.asinh: "arcsinh",
-    math.acosh: "arccosh",
-    math.atanh: "arctanh",
-    math.atan2: "arctan2",
-    math.hypot: "hypot",
-    math.pow: "power",
-    math.fabs: "fabs",
-}
 
 
-@register(*[f for f in _MATH_FLOAT if f in _NP_OF])
+@register(*[f for f in _MATH_FLOAT if f in MATH_UFUNCS])
 def batch_math(ctx, *args) -> Operand:
     # math.f on per-example scalars: float64 results, ValueError/OverflowError where math raises
+    ufunc = MATH_UFUNCS[ctx.call.fn]
+    if len(args) != ufunc.nin:  # (math.hypot takes any number: two batch here)
+        raise ctx.fail(f"math.{ctx.call.fn.__name__} of {len(args)} arguments")
     _scalar(ctx, *args)
     nodes, _ = align(ctx, list(args))
-    fn = ctx.expr(f"np.{_NP_OF[ctx.call.fn]}")
-    return out(ast.Call(ctx.expr("av__.math_fn"), [fn] + nodes, []), True, 0, "f")
+    fn = ctx.expr(f"np.{ufunc.__name__}")
+    return out(ast.Call(ctx.expr("av__.math_fn"), [fn] + nodes, []), True, 0, "f", py=True)
 
 
 @register(math.floor, math.ceil, math.trunc)
@@ -277,8 +256,8 @@ def batch_floor(ctx, x) -> Operand:
     _scalar(ctx, x)
     name = {math.floor: "floor", math.ceil: "ceil", math.trunc: "trunc"}[ctx.call.fn]
     if x.val.dtype in ("i", "u", "b"):
-        return out(ctx.expr("x.astype(np.int64)", x=x.node), True, 0, "i")
-    return out(ctx.expr(f"av__.to_int(np.{name}(x))", x=x.node), True, 0, "i")
+        return out(ctx.expr("x.astype(np.int64)", x=x.node), True, 0, "i", py=True)
+    return out(ctx.expr(f"av__.to_int(np.{name}(x))", x=x.node), True, 0, "i", py=True)
 
 
 @register(math.isnan, math.isinf, math.isfinite)

@@ -19,8 +19,11 @@ _DUMMY = {
 _PY_DUMMY = {"b": True, "i": 1, "f": 0.5, "c": 0.5j}
 
 
-def out(node: ast.expr, batched: bool, ndim: int | None, dtype: str | None = None) -> Operand:
-    return Operand(node, Val(batched, ndim, Kind.ARRAY, dtype))
+def out(
+    node: ast.expr, batched: bool, ndim: int | None, dtype: str | None = None, py: bool = False
+) -> Operand:
+    """A rule's array result; `py`: per example a Python number (values.Val.py)."""
+    return Operand(node, Val(batched, ndim, Kind.ARRAY, dtype, py=py and batched))
 
 
 def arrays(*ops) -> bool:

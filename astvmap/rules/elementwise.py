@@ -14,7 +14,7 @@ import numpy as np
 from ..kit import templates
 from .common import align, arrays, kw_nodes, out, rank, require_unbatched, result_kind
 from .registry import register, register_family
-from .values import Kind, MaskedSelection, Operand, Val
+from .values import Kind, MaskedSelection, Operand, Val, python_number
 
 OPERATORS = [
     operator.add,
@@ -39,6 +39,15 @@ OPERATORS = [
     operator.pos,
     operator.invert,
 ]
+# Python's arithmetic: on Python numbers its result is a Python number; these raise where NumPy's give
+# a special value (pynum.py)
+_PY_ARITH = {operator.add, operator.sub, operator.mul, operator.neg, operator.pos}
+_PY_CHECKED = {
+    operator.truediv: "py_truediv",
+    operator.floordiv: "py_floordiv",
+    operator.mod: "py_mod",
+    operator.pow: "py_pow",
+}
 # NumPy's elementwise ufuncs (a gufunc, `signature` not None, works on core dimensions: batch_gufunc)
 UFUNCS = sorted(
     {
@@ -131,8 +140,38 @@ def batch_elementwise(ctx, *args, **kwargs) -> Operand:
         dtype = "b"
     else:
         dtype = result_kind(ctx.call.fn, args) if not ctx.call.method else args[0].val.dtype
-    result = out(ctx.call.rebuild(nodes, kw_nodes(kwargs)), batched, ndim, dtype)
+    py = _python_arithmetic(ctx, args, kwargs)
+    if not py:
+        nodes = _weak_columns(ctx, args, nodes)
+    node = ctx.call.rebuild(nodes, kw_nodes(kwargs))
+    if py and batched and ctx.call.fn in _PY_CHECKED:
+        node = ast.Call(ctx.expr(f"av__.{_PY_CHECKED[ctx.call.fn]}"), nodes, [])
+    result = out(node, batched, ndim, dtype, py=py)
+    if py and not batched:  # Python's arithmetic on unbatched Python numbers: a Python number
+        result = Operand(node, Val(False, 0, Kind.SCALAR, dtype))
     return result if selection is None else Operand(result.node, result.val.with_(obj=selection))
+
+
+def _weak_columns(ctx, args, nodes):
+    """Per example a Python number beside NumPy operands takes their dtype (NEP 50: `float(k) * x` is
+    float32 for a float32 `x`); the batch holds the numbers as a float64 or int64 column, which
+    `av__.weak(column)` marks so that the ufunc casts it as NumPy casts each number."""
+    if not any(not python_number(a.val) for a in args):
+        return nodes
+    return [
+        ast.Call(ctx.expr("av__.weak"), [n], []) if a.batched and a.val.py else n for a, n in zip(args, nodes)
+    ]
+
+
+def _python_arithmetic(ctx, args, kwargs) -> bool:
+    """Is this Python's arithmetic on numbers that are Python numbers per example (`1.0 / float(k)`)?"""
+    fn = ctx.call.fn
+    return (
+        not kwargs
+        and not ctx.call.method
+        and (fn in _PY_ARITH or fn in _PY_CHECKED)
+        and all(python_number(a.val) for a in args)
+    )
 
 
 def _through_selection(ctx, args, kwargs):
@@ -160,10 +199,12 @@ def batch_elementwise_multi(ctx, *args, **kwargs) -> Operand:
     require_unbatched(ctx, **kwargs)
     nodes, ndim = align(ctx, args)
     nout = getattr(ctx.call.fn, "nout", 2)
-    elt = Val(True, ndim, Kind.ARRAY)
-    return Operand(
-        ctx.call.rebuild(nodes, kw_nodes(kwargs)), Val(True, None, Kind.TUPLE, None, (elt,) * nout)
-    )
+    py = ctx.call.fn is divmod and all(python_number(a.val) for a in args)
+    elt = Val(True, ndim, Kind.ARRAY, py=py)
+    node = ctx.call.rebuild(nodes, kw_nodes(kwargs))
+    if py:  # divmod(a, 0) of Python numbers raises
+        node = ast.Call(ctx.expr("av__.py_divmod"), nodes, [])
+    return Operand(node, Val(True, None, Kind.TUPLE, None, (elt,) * nout))
 
 
 @register(operator.not_)

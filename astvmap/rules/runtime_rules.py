@@ -5,8 +5,10 @@ count grows by one.
 
 from __future__ import annotations
 
+import operator
+
 from .. import runtime
-from .common import out
+from .common import align, out, result_kind
 from .registry import register
 from .values import Kind, Operand, Val
 
@@ -64,3 +66,30 @@ def batch_enters(ctx, mask) -> Operand:
     # a guard: "does any lane take this branch?" over every lane of every outer example (lanes that do
     # not take it are borrowed or masked inside the branch, so a wider guard is still exact)
     return Operand(ctx.call.rebuild([mask.node], {}), Val(False, 0, Kind.SCALAR, "b"))
+
+
+@register(runtime.py_truediv, runtime.py_floordiv, runtime.py_mod, runtime.py_pow)
+def batch_python_arithmetic(ctx, a, b) -> Operand:
+    # elementwise, its checks too (each compares an element with its own operands): the same call on
+    # (Bo, ...) after aligning ranks; the result stays a Python number per example
+    nodes, ndim = align(ctx, [a, b])
+    op = {
+        runtime.py_truediv: operator.truediv,
+        runtime.py_floordiv: operator.floordiv,
+        runtime.py_mod: operator.mod,
+        runtime.py_pow: operator.pow,
+    }[ctx.call.fn]
+    return out(ctx.call.rebuild(nodes, {}), True, ndim, result_kind(op, [a, b]), py=a.val.py or b.val.py)
+
+
+@register(runtime.py_divmod)
+def batch_python_divmod(ctx, a, b) -> Operand:
+    nodes, ndim = align(ctx, [a, b])
+    elt = Val(True, ndim, Kind.ARRAY, py=True)
+    return Operand(ctx.call.rebuild(nodes, {}), Val(True, None, Kind.TUPLE, None, (elt, elt)))
+
+
+@register(runtime.weak)
+def batch_weak(ctx, column) -> Operand:
+    # a mark on the array, whatever its batch axes: the same call
+    return out(ctx.call.rebuild([column.node], {}), column.batched, column.val.ndim, column.val.dtype)

@@ -41,6 +41,9 @@ class Val:
     keys: tuple | None = None  # DICT keys
     item: Val | None = None  # LIST built by appends: the (joined) element
     obj: Any = field(default=None, compare=False)  # static object (callables, modules, local lambdas)
+    # batched, and per example a Python number (made by float(), int(), round(), math, or Python
+    # arithmetic on such numbers and literals): its `/`, `//`, `%` by zero raise (pynum.py)
+    py: bool = False
 
     def with_(self, **kw) -> Val:
         return replace(self, **kw)
@@ -84,6 +87,11 @@ def val_of(obj) -> Val:
     return Val(False, None, Kind.OTHER, obj=obj)
 
 
+def python_number(v: Val) -> bool:
+    """Is `v` a Python number per example (an unbatched Python scalar, or a batched column of them)?"""
+    return v.py or (not v.batched and v.kind == Kind.SCALAR)
+
+
 def join(a: Val, b: Val) -> Val:
     """The Val of a name that holds `a` on one path and `b` on another."""
     if a == b:
@@ -109,7 +117,11 @@ def join(a: Val, b: Val) -> Val:
     if a.numeric and b.numeric:
         kind = Kind.ARRAY if Kind.ARRAY in (a.kind, b.kind) or batched else Kind.SCALAR
         return Val(
-            batched, a.ndim if a.ndim == b.ndim else None, kind, a.dtype if a.dtype == b.dtype else None
+            batched,
+            a.ndim if a.ndim == b.ndim else None,
+            kind,
+            a.dtype if a.dtype == b.dtype else None,
+            py=batched and python_number(a) and python_number(b),
         )
     if a.kind == b.kind:
         return Val(batched, None, a.kind, obj=a.obj if a.obj is b.obj else None)

@@ -16,7 +16,7 @@ from .. import runtime
 from ..errors import NotBatchable, error_at
 from ..kit import templates
 from ..kit.naming import Namer
-from ..rules.values import Kind, Operand, Val
+from ..rules.values import Kind, Operand, Val, python_number
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -182,7 +182,7 @@ class Context:
             item = target.item if target.item is not None else None
             return Operand(node, Val(True, None, Kind.LIST, item=item or Val(True, None)))
         kind = Kind.ARRAY if v.kind in (Kind.SCALAR, Kind.ARRAY) else v.kind
-        return Operand(node, Val(True, v.ndim, kind, v.dtype))
+        return Operand(node, Val(True, v.ndim, kind, v.dtype, py=python_number(v)))
 
 
 def _needs(v: Val, target: Val) -> bool:

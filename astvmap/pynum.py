@@ -1,0 +1,247 @@
+"""Python's number semantics over a batch: one module for the batched NumPy code and the jit.
+
+Per example a value made by `float()`, `int()`, `round()`, a `math` function or a literal is a Python
+number, and Python's arithmetic on Python numbers raises where NumPy's returns a special value:
+
+    1.0 / 0.0        ZeroDivisionError   (NumPy: inf and a RuntimeWarning)
+    10 // 0, 7 % 0   ZeroDivisionError   (NumPy: 0 and a RuntimeWarning)
+    0.0 ** -1        ZeroDivisionError   (NumPy: inf)
+    int(nan)         ValueError          (NumPy: INT64_MIN)
+    math.log(0.0)    ValueError          (NumPy: -inf)
+    math.exp(1e3)    OverflowError       (NumPy: inf)
+
+The batched code holds a column of such numbers as an array; the transform calls these functions only
+where every operand is a Python number per example (a NumPy scalar's `1 / np.float64(0)` is inf with a
+warning in the loop too). Each finds the lanes where Python would raise and raises what Python raises by
+running Python's own operation on the first such lane, so type and message are the loop's.
+
+The scalar predicates (`int_ok`, `math_ok`) are plain Python on plain numbers: the jit compiles these same
+functions with Numba (backends/numba_codegen.py), so the two backends share one definition.
+"""
+
+from __future__ import annotations
+
+import math
+import operator
+
+import numpy as np
+
+INT_LIMIT = 9.2e18  # |x| below this converts to int64 exactly as Python's int() does (NaN fails too)
+
+
+# ---- scalar predicates (compiled by the jit as they are) --------------------------------------------
+def int_ok(x) -> bool:
+    """Does `int(x)` of a float fit int64 (not NaN, not inf, not past int64)?"""
+    return abs(x) < INT_LIMIT
+
+
+def math_ok(r, *args) -> bool:
+    """Is `r`, a `math` function's NumPy result on `args`, what `math` returns (no NaN made from numbers,
+    no inf made from finite numbers)?"""
+    nan_in = False
+    finite = True
+    for a in args:
+        nan_in = nan_in or a != a
+        finite = finite and a - a == 0
+    return not ((r != r and not nan_in) or (r - r != 0 and r == r and finite))
+
+
+# ---- raising what Python raises ------------------------------------------------------------------------
+def _raise_at(bad, op, *args) -> None:
+    """Run Python's `op` on the lanes where `bad` holds, in order: the first that raises raises the
+    loop's error (each lane `bad` marks raises in Python; where one would not, nothing is raised)."""
+    if not np.any(bad):
+        return
+    shape = np.broadcast_shapes(np.shape(bad), *[np.shape(a) for a in args])
+    lanes = [np.broadcast_to(a, shape) for a in args]
+    for i in np.flatnonzero(np.broadcast_to(bad, shape)):
+        op(*[a.flat[i].item() for a in lanes])
+
+
+def _divisor_zero(b) -> np.ndarray:
+    return np.asarray(b) == 0
+
+
+def truediv(a, b):
+    """`a / b` of Python numbers: ZeroDivisionError where b == 0."""
+    _raise_at(_divisor_zero(b), operator.truediv, a, b)
+    return np.true_divide(a, b)
+
+
+def floordiv(a, b):
+    """`a // b` of Python numbers: ZeroDivisionError where b == 0."""
+    _raise_at(_divisor_zero(b), operator.floordiv, a, b)
+    return np.floor_divide(a, b)
+
+
+def mod(a, b):
+    """`a % b` of Python numbers: ZeroDivisionError where b == 0."""
+    _raise_at(_divisor_zero(b), operator.mod, a, b)
+    return np.remainder(a, b)
+
+
+def py_divmod(a, b):
+    """`divmod(a, b)` of Python numbers: ZeroDivisionError where b == 0."""
+    _raise_at(_divisor_zero(b), divmod, a, b)
+    return np.divmod(a, b)
+
+
+def power(a, b):
+    """`a ** b` of Python numbers: ZeroDivisionError for 0 ** negative. An int to a negative int power is
+    a float in Python and a float of that example only: the loop's stacked result is float64 when any
+    example has one, which the rewrite cannot know before the call, so it raises a clear error there."""
+    a, b = np.asarray(a), np.asarray(b)
+    _raise_at((a == 0) & (b < 0), operator.pow, a, b)
+    if a.dtype.kind in "iub" and b.dtype.kind in "iub" and np.any(b < 0):
+        raise TypeError(
+            "astvmap: an int raised to a per-example negative int power gives a float for that example "
+            "only (Python's int ** int); write float(a) ** b to batch it"
+        )
+    if "f" in (a.dtype.kind, b.dtype.kind) and a.dtype.kind != "c":  # negative ** fractional: complex
+        frac = (a < 0) & (b != np.trunc(b)) & np.isfinite(b)
+        if np.any(frac):
+            raise TypeError(
+                "astvmap: a negative float raised to a fractional per-example power is a complex number "
+                "in Python (a float elsewhere); write complex(a) ** b to batch it"
+            )
+    if a.dtype.kind in "iu" and b.dtype.kind in "iu":
+        with np.errstate(over="ignore"):
+            if np.any(np.abs(np.power(a.astype(np.float64), b)) >= 2.0**63):
+                raise OverflowError(
+                    "astvmap: an int power past int64 per example (Python's int would be exact); "
+                    "write float(a) ** b to batch it"
+                )
+    with np.errstate(over="ignore", invalid="ignore"):
+        out = np.power(a, b)
+    if out.dtype.kind == "f":  # a float power past the largest float raises OverflowError in Python
+        _raise_at(np.isinf(out) & np.isfinite(a) & np.isfinite(b), operator.pow, a, b)
+    return out
+
+
+# ---- a Python number beside NumPy operands --------------------------------------------------------------
+_KIND_DUMMY = {"b": True, "i": 0, "u": 0, "f": 0.0, "c": 0j}
+
+
+class PyColumn(np.ndarray):
+    """A column of per-example Python numbers. In a ufunc beside NumPy operands it is first cast to the
+    dtype NumPy gives one Python number of its kind there (NEP 50: `float(k) * x` is float32 for a
+    float32 `x`), as the loop casts each number; a Python int that does not fit raises as NumPy does.
+    Results are plain arrays; anything else sees a plain array."""
+
+    def __array_ufunc__(self, ufunc, method, *inputs, out=None, **kwargs):
+        plain = [_plain(i) for i in inputs]
+        others = [np.asarray(p).dtype for i, p in zip(inputs, plain) if not _python_number(i)]
+        if method == "__call__" and others:
+            plain = [_cast(p, others) if isinstance(i, PyColumn) else p for i, p in zip(inputs, plain)]
+        if out is not None:
+            kwargs["out"] = tuple(_plain(o) for o in out)
+        return getattr(ufunc, method)(*plain, **kwargs)
+
+    def __array_function__(self, func, types, args, kwargs):
+        return func(*[_plain(a) for a in args], **{k: _plain(v) for k, v in kwargs.items()})
+
+
+def weak(column):
+    """`column` (per example a Python number) as a PyColumn: NumPy operands decide its dtype."""
+    return np.asarray(column).view(PyColumn)
+
+
+def _plain(x):
+    return x.view(np.ndarray) if isinstance(x, PyColumn) else x
+
+
+def _python_number(x) -> bool:
+    from .runtime_lanes import Weak  # (a Python number repeated over the batch)
+
+    return isinstance(x, (PyColumn, bool, int, float, complex)) or (
+        isinstance(x, Weak) and x.scalar is not None
+    )
+
+
+def _cast(column: np.ndarray, others) -> np.ndarray:
+    dtype = np.result_type(*others, _KIND_DUMMY[column.dtype.kind])
+    if dtype == column.dtype:
+        return column
+    cast = column.astype(dtype)
+    if dtype.kind in "iu" and column.dtype.kind in "iu" and np.any(cast != column):
+        bad = column[cast != column].flat[0]
+        raise OverflowError(f"Python integer {int(bad)} out of bounds for {dtype}")
+    return cast
+
+
+# ---- conversions ----------------------------------------------------------------------------------------
+def _past_int64(x, what: str) -> None:
+    if not np.all(int_ok(x)):  # finite, but Python's int is exact where a batch holds int64
+        raise OverflowError(f"astvmap: {what} of a number past int64 (Python's int would be exact)")
+
+
+def to_int(x):
+    """Python's `int(x)` of per-example numbers: truncates; NaN/inf raise as in Python."""
+    x = np.asarray(x)
+    if x.dtype.kind == "c":
+        raise TypeError(
+            "int() argument must be a string, a bytes-like object or a real number, not 'complex'"
+        )
+    if x.dtype.kind == "f":
+        _raise_at(~int_ok(x), int, x)
+        _past_int64(x, "int()")
+        return np.trunc(x).astype(np.int64)
+    return x.astype(np.int64)
+
+
+def to_round(x, ndigits=None):
+    """Python's `round(x[, ndigits])`: half to even; an int without `ndigits`."""
+    x = np.asarray(x)
+    if ndigits is not None:
+        return np.round(x, ndigits)
+    if x.dtype.kind == "f":
+        _raise_at(~int_ok(x), round, x)
+        _past_int64(x, "round()")
+    return np.round(x).astype(np.int64)
+
+
+# `math` functions and the NumPy ufunc computing each on a batch
+MATH_UFUNCS = {
+    math.exp: np.exp,
+    math.log: np.log,
+    math.log10: np.log10,
+    math.log2: np.log2,
+    math.log1p: np.log1p,
+    math.expm1: np.expm1,
+    math.sqrt: np.sqrt,
+    math.sin: np.sin,
+    math.cos: np.cos,
+    math.tan: np.tan,
+    math.asin: np.arcsin,
+    math.acos: np.arccos,
+    math.atan: np.arctan,
+    math.sinh: np.sinh,
+    math.cosh: np.cosh,
+    math.tanh: np.tanh,
+    math.asinh: np.arcsinh,
+    math.acosh: np.arccosh,
+    math.atanh: np.arctanh,
+    math.atan2: np.arctan2,
+    math.hypot: np.hypot,
+    math.pow: np.power,
+    math.fabs: np.fabs,
+}
+_MATH_OF = {u: f for f, u in MATH_UFUNCS.items()}
+
+
+def math_fn(fn, *args):
+    """`math.f(*args)` of per-example numbers, computed by its ufunc `fn`: float64 results; where `math`
+    raises (a domain error, an overflow) the loop's error, type and message."""
+    arrays = [np.asarray(a, dtype=np.float64) for a in args]
+    with np.errstate(all="ignore"):
+        out = fn(*arrays)
+    if out.size:
+        nan_in = np.zeros(out.shape, bool)
+        finite = np.ones(out.shape, bool)
+        for a in arrays:
+            nan_in = nan_in | np.isnan(a)
+            finite = finite & np.isfinite(a)
+        bad = (np.isnan(out) & ~nan_in) | (np.isinf(out) & finite)
+        if bad.any():
+            _raise_at(bad, _MATH_OF.get(fn, fn), *arrays)
+    return out

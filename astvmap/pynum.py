@@ -15,8 +15,10 @@ where every operand is a Python number per example (a NumPy scalar's `1 / np.flo
 warning in the loop too). Each finds the lanes where Python would raise and raises what Python raises by
 running Python's own operation on the first such lane, so type and message are the loop's.
 
-The scalar predicates (`int_ok`, `math_ok`) are plain Python on plain numbers: the jit compiles these same
-functions with Numba (backends/numba_codegen.py), so the two backends share one definition.
+The jit keeps the same rules: its plain loop compiles the scalar predicates below (`int_ok`, `math_ok`,
+plain Python on plain numbers) with Numba, and its fused lowering emits their source-text forms
+(`int_bad`, `math_bad`, `divisor_bad`, `power_bad`, `power_overflow`), so one module defines them for
+both backends.
 """
 
 from __future__ import annotations
@@ -44,6 +46,43 @@ def math_ok(r, *args) -> bool:
         nan_in = nan_in or a != a
         finite = finite and a - a == 0
     return not ((r != r and not nan_in) or (r - r != 0 and r == r and finite))
+
+
+# ---- the same predicates as source text, for the jit's fused lowering (numba_fuse_exprs.py) -----------
+def finite(v: str) -> str:
+    """`v` is finite, without a library call (np.isfinite on a scalar is slow in Numba): inf - inf is NaN."""
+    return f"({v} - {v} == 0)"
+
+
+def infinite(v: str) -> str:
+    return f"({v} - {v} != 0 and {v} == {v})"
+
+
+def int_bad(t: str) -> str:
+    """`int(t)` of a float raises in Python, or is past int64 (the negation of `int_ok`)."""
+    return f"not (abs({t}) < {INT_LIMIT!r})"
+
+
+def math_bad(r: str, args: list[str]) -> str:
+    """`math`'s result `r` on `args` is one Python raises for (the negation of `math_ok`)."""
+    nan_in = " or ".join(f"{a} != {a}" for a in args) or "False"
+    all_finite = " and ".join(finite(a) for a in args) or "True"
+    return f"({r} != {r} and not ({nan_in})) or ({infinite(r)} and {all_finite})"
+
+
+def divisor_bad(d: str) -> str:
+    """`/`, `//`, `%` by `d` raise ZeroDivisionError in Python."""
+    return f"{d} == 0"
+
+
+def power_bad(x: str, e: str) -> str:
+    """`x ** e` of Python floats raises (0.0 ** negative) or is complex (negative ** fractional)."""
+    return f"({x} == 0 and {e} < 0) or ({x} < 0 and {e} != _av_np.floor({e}))"
+
+
+def power_overflow(r: str, x: str, e: str) -> str:
+    """`r = x ** e` of Python floats overflowed: Python raises OverflowError."""
+    return f"{infinite(r)} and {finite(x)} and {finite(e)}"
 
 
 # ---- raising what Python raises ------------------------------------------------------------------------

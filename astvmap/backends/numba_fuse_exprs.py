@@ -8,6 +8,7 @@ import math
 
 import numpy as np
 
+from .. import pynum
 from .numba_fuse_values import (
     _CMP,
     _OPS,
@@ -26,15 +27,6 @@ from .numba_fuse_values import (
     float_kind,
     same_kind,
 )
-
-
-def _finite(v: str) -> str:
-    """`v` is finite, without a library call (np.isfinite on a scalar is slow in Numba): inf - inf is NaN."""
-    return f"({v} - {v} == 0)"
-
-
-def _inf(v: str) -> str:
-    return f"({v} - {v} != 0 and {v} == {v})"
 
 
 _BUILTIN_KINDS = {"float": "f", "int": "i", "bool": "b"}
@@ -84,7 +76,7 @@ class Expressions(ArrayOps):
         if op in ("/", "//", "%"):
             d = self.em.fresh("q")
             self.em.emit(f"{d} = {b.src}")
-            self.em.fail(f"{d} == 0")
+            self.em.fail(pynum.divisor_bad(d))
             return a, Scalar(d, b.kind)
         if op == "**" and (a.kind == "f" or not natural):
             if a.kind != "f":
@@ -97,11 +89,9 @@ class Expressions(ArrayOps):
                 # its branch keeps LLVM from vectorizing the batch loop)
                 return Scalar(f"({x} ** {b.src})", "f"), None
             self.em.emit(f"{e} = float({b.src})")
-            self.em.fail(
-                f"({x} == 0 and {e} < 0) or ({x} < 0 and {e} != _av_np.floor({e}))"
-            )  # raises, complex
+            self.em.fail(pynum.power_bad(x, e))  # raises, complex
             self.em.emit(f"{r} = {x} ** {e}")
-            self.em.fail(f"{_inf(r)} and {_finite(x)} and {_finite(e)}")  # OverflowError
+            self.em.fail(pynum.power_overflow(r, x, e))  # OverflowError
             return Scalar(r, "f"), None
         return a, b
 
@@ -117,23 +107,21 @@ class Expressions(ArrayOps):
         if isinstance(f, ast.Name) and f.id == "int" and args[0].kind != "i":
             t = self.em.fresh("t")
             self.em.emit(f"{t} = {srcs[0]}")
-            self.em.fail(f"not (abs({t}) < 9.2e18)")
+            self.em.fail(pynum.int_bad(t))
             return Scalar(f"int({t})", "i")
         if isinstance(f, ast.Attribute) and f.attr not in _MATH_BOOL:
             ts = []
             for src in srcs:
                 ts.append(self.em.fresh("t"))
                 self.em.emit(f"{ts[-1]} = {src}")
-            finite = " and ".join(_finite(t) for t in ts) or "True"
-            nan_in = " or ".join(f"{t} != {t}" for t in ts) or "False"
             if f.attr in _MATH_INT:  # floor(nan): ValueError; floor(1e20): a big int
-                self.em.fail(" or ".join(f"not (abs({t}) < 9.2e18)" for t in ts))
+                self.em.fail(" or ".join(pynum.int_bad(t) for t in ts))
                 return Scalar(f"{ast.unparse(f)}({', '.join(ts)})", kind)
             r = self.em.fresh("r")
             self.em.emit(f"{r} = {ast.unparse(f)}({', '.join(ts)})")
             # Python's math raises where a result is NaN from no NaN (sqrt(-1), sin(inf)) or infinite from
             # finite arguments (log(0), exp(1000)); Numba returns them
-            self.em.fail(f"({r} != {r} and not ({nan_in})) or ({_inf(r)} and {finite})")
+            self.em.fail(pynum.math_bad(r, ts))
             return Scalar(r, kind)
         return Scalar(call, kind)
 

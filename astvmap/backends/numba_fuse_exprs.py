@@ -28,7 +28,6 @@ from .numba_fuse_values import (
     same_kind,
 )
 
-
 _BUILTIN_KINDS = {"float": "f", "int": "i", "bool": "b"}
 _MATH_INT = {"floor", "ceil", "trunc"}
 _MATH_BOOL = {"isnan", "isinf", "isfinite"}

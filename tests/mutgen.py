@@ -757,7 +757,10 @@ class _Gen:
         for nm, v in first.items():
             if all(nm in e and e[nm].same(v) for e in envs):
                 roots = frozenset().union(*(e[nm].roots for e in envs))
-                out[nm] = _V(v.shape, v.dt, roots, all(e[nm].contig for e in envs))
+                contig = all(e[nm].contig for e in envs)
+                out[nm] = _V(
+                    v.shape, v.dt, roots, contig, any(e[nm].buf for e in envs)
+                )  # (may be a 0-d array)
         ints = {}
         for nm, b in intss[0].items():
             if all(nm in i for i in intss):

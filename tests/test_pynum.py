@@ -243,3 +243,13 @@ def _seeds():
 @pytest.mark.parametrize("seed", _seeds())
 def test_random_python_number_programs(seed, tmp_path):
     run_program(seed, tmp_path)
+
+
+@pytest.mark.parametrize("f, error", RAISING[:6], ids=lambda v: getattr(v, "__name__", ""))
+@pytest.mark.parametrize("k", [[2.0, 0.0, 3.0], [0.0, 2.0, 3.0]], ids=["bad-in-the-middle", "bad-first"])
+def test_the_jit_raises_as_the_loop(f, error, k, numba_cache_dir):
+    pytest.importorskip("numba")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with pytest.raises(error):
+            astvmap.vmap(f, jit=True)(np.array(k))

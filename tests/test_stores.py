@@ -353,6 +353,39 @@ def test_a_float32_accumulator_keeps_float32():
     assert astvmap.vmap(horner)(x).dtype == np.float32
 
 
+
+def view_bound_in_an_outer_branch(x, m, s, i):
+    y1 = x.copy()
+    for j5 in range(4):
+        y7 = np.copy(y1)
+        a8 = y7[j5, ...]
+    if x[0] >= 0.0:
+        r10 = y1[:]  # a view of the copy the outer branch borrowed
+        if s > -0.86:
+            t13 = x[i] - s
+            t14, (y1[1], r10[1:]) = (a8, (t13 * a8, (y1[0:3] - x[0:3]) * 0.5))
+    return y1
+
+
+def unknown_value_read_in_a_batched_while(x):
+    a4 = x[int(x[0] > 0) + 1, ...]  # a piece's loop: a value of unknown kind, batched
+    k = 0
+    t = 0.0
+    while k < np.abs(x[0]) * 3 and k < 4:  # lanes stop at different iterations
+        t = t + a4
+        k += 1
+    return t
+
+
+def test_nested_branches_and_batched_whiles_run_as_the_loop_where_lanes_would_not_follow():
+    rng = np.random.default_rng(1)
+    args = (rng.normal(size=(4, 4)), rng.normal(size=(4, 4, 4)), rng.normal(size=4), rng.integers(0, 4, 4))
+    x = np.array([[0.5, 1.0, 2.0, 3.0], [2.0, 1.0, 5.0, 3.0], [1.0, 4.0, 2.0, 3.0]])
+    for f, a in [(view_bound_in_an_outer_branch, args), (unknown_value_read_in_a_batched_while, (x,))]:
+        with pytest.warns(astvmap.PerformanceWarning):
+            astvmap.vmap(f)(*[np.copy(v) for v in a])
+        assert_vmap_equivalent(f, 0, 0, *a, allow_fallback=True)
+
 # ---- the alias facts ----------------------------------------------------------------------------------
 def _facts(src):
     import ast

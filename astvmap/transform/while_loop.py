@@ -16,6 +16,9 @@ from .controlflow import _ordered
 from .loops import JumpUnderMask
 from .walker import Walker, tag_line
 
+# batched values the active-lane gather does not follow (a list or tuple of batched parts, an unknown value)
+_UNGATHERABLE = (Kind.OTHER, Kind.TUPLE, Kind.LIST, Kind.DICT)
+
 
 class WhileMixin(Walker):
     def batched_while(self, node: ast.While, test: Operand):
@@ -166,6 +169,11 @@ class WhileMixin(Walker):
                 or (n in carried and self.env[n].elts is None and self.env[n].kind == Kind.OTHER)
             )
         ]
+        for n in self.facts.activity(node.body + [node.test]).reads:
+            v = self.env.get(n)
+            if v is not None and v.batched and n not in gathered and v.kind in _UNGATHERABLE:
+                # its lanes would not follow the active ones (a mismatch of shapes, or a wrong lane)
+                raise cx.fail(f"`{n}`, a batched {v.kind.value}, read in a loop on a batched test")
         head = [
             ast.Assign(
                 [ast.Name(lanes, ast.Store())],

@@ -141,7 +141,7 @@ class WritesMixin(Walker):
         if not v.batched or v.kind != Kind.ARRAY:
             raise cx.fail("a write into a value that is not a batched array under a batched condition")
         real, _ = self.buffer(name)
-        if name in self.branch["stores"] and self._views_a_borrowed_copy(name):
+        if self._bound_in_a_branch(name) and self._views_a_borrowed_copy(name):
             raise cx.fail(f"a write through `{name}`, which may view a copy a batched branch borrowed")
         index = self.expr(target.slice)
         rows = self.per_lane_index(index) if index.batched else None
@@ -181,6 +181,16 @@ class WritesMixin(Walker):
                 code = source
             b = b.get("parent")
         return code, chain[::-1]
+
+    def _bound_in_a_branch(self, name: str) -> bool:
+        """Was `name` bound inside this batched branch or an enclosing one (a view it holds may be of a
+        copy the branch borrowed)?"""
+        b = self.branch
+        while b is not None:
+            if name in b["stores"]:
+                return True
+            b = b.get("parent")
+        return False
 
     def _views_a_borrowed_copy(self, name: str) -> bool:
         """Was some name of `name`'s buffer borrowed (copied) by an enclosing batched branch? A view

@@ -353,7 +353,6 @@ def test_a_float32_accumulator_keeps_float32():
     assert astvmap.vmap(horner)(x).dtype == np.float32
 
 
-
 def view_bound_in_an_outer_branch(x, m, s, i):
     y1 = x.copy()
     for j5 in range(4):
@@ -363,7 +362,7 @@ def view_bound_in_an_outer_branch(x, m, s, i):
         r10 = y1[:]  # a view of the copy the outer branch borrowed
         if s > -0.86:
             t13 = x[i] - s
-            t14, (y1[1], r10[1:]) = (a8, (t13 * a8, (y1[0:3] - x[0:3]) * 0.5))
+            _, (y1[1], r10[1:]) = (a8, (t13 * a8, (y1[0:3] - x[0:3]) * 0.5))
     return y1
 
 
@@ -385,6 +384,7 @@ def test_nested_branches_and_batched_whiles_run_as_the_loop_where_lanes_would_no
         with pytest.warns(astvmap.PerformanceWarning):
             astvmap.vmap(f)(*[np.copy(v) for v in a])
         assert_vmap_equivalent(f, 0, 0, *a, allow_fallback=True)
+
 
 # ---- the alias facts ----------------------------------------------------------------------------------
 def _facts(src):

@@ -155,13 +155,14 @@ class WhileMixin(Walker):
                         "may hold (its active lanes are gathered into a copy)"
                     )
 
-    def _compacted_body(self, node, active, lanes, carried):
-        cx = self.cx
-        saved = (self.renames, self.branch, cx.batch_name)
-        self.renames = dict(self.renames)
+    def _gathered(self, node: ast.While, carried) -> list[str]:
+        """The batched names the loop's body reads or carries whose active lanes each iteration
+        gathers (arrays and numbers, and carried values of unknown kind). Any other batched value read
+        there would keep every lane while the gathered ones shrink: the loop runs instead."""
+        reads = self.facts.activity(node.body + [node.test]).reads
         gathered = [
             n
-            for n in _ordered(dict.fromkeys(carried), self.facts.activity(node.body + [node.test]).reads)
+            for n in _ordered(dict.fromkeys(carried), reads)
             if n in self.env
             and self.env[n].batched
             and (
@@ -169,11 +170,17 @@ class WhileMixin(Walker):
                 or (n in carried and self.env[n].elts is None and self.env[n].kind == Kind.OTHER)
             )
         ]
-        for n in self.facts.activity(node.body + [node.test]).reads:
+        for n in reads:
             v = self.env.get(n)
             if v is not None and v.batched and n not in gathered and v.kind in _UNGATHERABLE:
-                # its lanes would not follow the active ones (a mismatch of shapes, or a wrong lane)
-                raise cx.fail(f"`{n}`, a batched {v.kind.value}, read in a loop on a batched test")
+                raise self.cx.fail(f"`{n}`, a batched {v.kind.value}, read in a loop on a batched test")
+        return gathered
+
+    def _compacted_body(self, node, active, lanes, carried):
+        cx = self.cx
+        saved = (self.renames, self.branch, cx.batch_name)
+        self.renames = dict(self.renames)
+        gathered = self._gathered(node, carried)
         head = [
             ast.Assign(
                 [ast.Name(lanes, ast.Store())],

@@ -446,6 +446,29 @@ def test_a_zero_d_value_is_an_array_or_a_scalar_by_how_it_was_made(body, name, e
     assert holds_buffer(al, name, lambda n: 1 if n == "x" else 0, frozenset()) is expected
 
 
+def test_a_zero_d_kind_follows_the_bindings_that_reach_the_statement():
+    import ast
+
+    from astvmap.analysis.buffers import holds_buffer
+
+    src = (
+        "def f(x, s):\n    t = x[0]\n    v = s\n    for j in range(2):\n        t += 1.0\n"
+        "        v, t = t, v\n    if x[1] > 0:\n        u = np.asarray(t)\n    else:\n        u = x[2]\n"
+        "    w = s\n    if x[1] > 0:\n        w = x[1]\n    else:\n        w = x[2]\n"
+    )
+    fdef = ast.parse(src).body[0]
+    facts = analysis.analyze(fdef)
+    aug = next(n for n in ast.walk(fdef) if isinstance(n, ast.AugAssign))
+    ifs = [n for n in fdef.body if isinstance(n, ast.If)]
+    rank = lambda n: 1 if n == "x" else None  # noqa: E731
+    # t: a scalar on the first iteration, and `v` (the scalar `s`, or `t`) after it: a cycle that defers
+    assert holds_buffer(facts.aliases, "t", rank, frozenset({"s"}), aug, facts.binders) is False
+    assert holds_buffer(facts.aliases, "u", rank, frozenset({"s"}), ifs[0], facts.binders, after=True) is None
+    # w after the second `if`: only its branches' scalars reach there, not the unmapped `s`
+    assert holds_buffer(facts.aliases, "w", rank, frozenset(), ifs[1], facts.binders, after=True) is False
+    assert holds_buffer(facts.aliases, "w", rank, frozenset()) is None
+
+
 # ---- Weak: a Python number repeated over the batch ---------------------------------------------------
 def test_a_python_number_over_the_batch_is_weak():
     w = batch_broadcast(0.0, 3)

@@ -75,11 +75,12 @@ class Facts:
         """The definitions reaching the start of `stmt`."""
         return self._reach[self._first(stmt).index]
 
-    def binders(self, stmt: ast.AST, name: str) -> list[ast.AST | None] | None:
-        """The statements whose binding of `name` may reach the start of `stmt` (None stands for the
-        function's entry, which binds the parameters); None when `stmt` is not of the analyzed code."""
+    def binders(self, stmt: ast.AST, name: str, after: bool = False) -> list[ast.AST | None] | None:
+        """The statements whose binding of `name` may reach the start of `stmt` (its end, `after`; None
+        stands for the function's entry, which binds the parameters); None when `stmt` is not of the
+        analyzed code."""
         try:
-            defs = self.reaching(stmt)
+            defs = self._reach[self._after(stmt).index] if after else self.reaching(stmt)
         except LookupError:
             return None
         nodes = self._graph.nodes

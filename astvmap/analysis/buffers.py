@@ -59,9 +59,9 @@ NUMBER_BUILTINS = frozenset(
 
 _NEUTRAL = object()  # the answer of a binding that defers to the name's other bindings (`y = y.copy()`)
 Rank = Callable[[str], "int | None"]  # a name's per-example rank, None when unknown or not an array
-# binders(stmt, name): the statements whose binding of `name` reaches `stmt` (None: the parameters), or
-# None when unknown (Facts.binders)
-Binders = Callable[[ast.AST, str], "list[ast.AST | None] | None"]
+# binders(stmt, name, after): the statements whose binding of `name` reaches the start of `stmt` (its
+# end, `after`; None: the parameters), or None when unknown (Facts.binders)
+Binders = Callable[[ast.AST, str, bool], "list[ast.AST | None] | None"]
 
 
 def holds_buffer(
@@ -71,12 +71,18 @@ def holds_buffer(
     scalar_params: frozenset[str],
     at: ast.AST | None = None,
     binders: Binders | None = None,
+    after: bool = False,
 ) -> bool | None:
     """Does `name`, 0-d per example, hold an array (True), a scalar (False), or either (None)?
     `rank(n)`: the per-example rank of array `n` (None when unknown or not an array); `scalar_params`: the parameters
     that are 0-d NumPy scalars per example (mapped arguments: an example of a 1-d array is a scalar).
-    With `at` and `binders`, only the bindings reaching statement `at` count."""
-    answer = _Classifier(aliases, rank, scalar_params, binders).name(name, at)
+    With `at` and `binders`, only the bindings reaching statement `at` count (reaching its end, `after`)."""
+    classifier = _Classifier(aliases, rank, scalar_params, binders)
+    if at is not None and after:
+        bindings = classifier.reaching(name, at, after=True)
+        answer = _all([classifier.binding(name, value, stmt) for value, stmt in bindings])
+    else:
+        answer = classifier.name(name, at)
     return None if answer is _NEUTRAL else answer
 
 
@@ -93,15 +99,18 @@ class _Classifier:
         self.visiting.add(key)
         outer = self.at
         try:
-            return _all([self.binding(name, value, stmt) for value, stmt in self._reaching(name, at)])
+            return _all([self.binding(name, value, stmt) for value, stmt in self.reaching(name, at)])
         finally:
             self.visiting.discard(key)
             self.at = outer
 
-    def _reaching(self, name: str, at: ast.AST | None) -> list[tuple[ast.expr | str, ast.AST | None]]:
-        """The bindings of `name` that reach statement `at` (all of them without flow facts)."""
+    def reaching(
+        self, name: str, at: ast.AST | None, after: bool = False
+    ) -> list[tuple[ast.expr | str, ast.AST | None]]:
+        """The bindings of `name` that reach statement `at` (its end, `after`; all of them without
+        flow facts)."""
         every = self.aliases.bindings.get(name, [])
-        stmts = None if at is None or self.binders is None else self.binders(at, name)
+        stmts = None if at is None or self.binders is None else self.binders(at, name, after)
         if stmts is None:
             return every or [(UNKNOWN, None)]
         found: list[tuple[ast.expr | str, ast.AST | None]] = []
@@ -179,8 +188,8 @@ class _Classifier:
 
 def _all(answers: list):
     decided = [a for a in answers if a is not _NEUTRAL]
-    if not decided:
-        return None
+    if not decided:  # every binding defers (a cycle through this name): the other bindings decide
+        return _NEUTRAL if answers else None
     if all(a is True for a in decided):
         return True
     if all(a is False for a in decided):

@@ -263,7 +263,7 @@ class ControlFlowMixin(Walker):
             name in self.local_names
             and al.shared(name)
             and al.written(name)
-            and any(self.may_hold_buffer(name, v) for v in (va, vb))
+            and any(self.may_hold_buffer(name, v, after=self.at[-1]) for v in (va, vb))
             and self.facts.changed_after(self.at[-1], al.members(name))
         ):
             raise self.cx.fail(f"`{name}` names different arrays per example and is written through")

@@ -220,12 +220,13 @@ class StoresMixin(Walker):
                 f"`{ast.unparse(user)}` at a per-example index views an array that is written in place"
             )
 
-    def may_hold_buffer(self, name: str, v: Val | None) -> bool:
-        """May `name`, holding a `v`, hold an array per example (a buffer in-place writes change)? An
-        array of rank >= 1 does, a 0-d value when it may be an array rather than a NumPy scalar."""
+    def may_hold_buffer(self, name: str, v: Val | None, after: ast.AST | None = None) -> bool:
+        """May `name`, holding a `v` (where statement `after` ends, when given), hold an array per
+        example (a buffer in-place writes change)? An array of rank >= 1 does, a 0-d value when it may
+        be an array rather than a NumPy scalar."""
         if v is None or v.kind != Kind.ARRAY:
             return False
-        return v.ndim != 0 or self._zero_d_buffer(name) is not False
+        return v.ndim != 0 or self._zero_d_buffer(name, after, after=True) is not False
 
     def augments_in_place(self, name: str, v: Val | None, at: ast.AST | None = None) -> bool:
         """Per example, does `name op= value` (statement `at`) write into `name`'s array (True) or
@@ -244,13 +245,13 @@ class StoresMixin(Walker):
             )
         return bool(answer)
 
-    def _zero_d_buffer(self, name: str, at: ast.AST | None = None) -> bool | None:
+    def _zero_d_buffer(self, name: str, at: ast.AST | None = None, after: bool = False) -> bool | None:
         def rank(n: str) -> int | None:
             v = self.env.get(n)
             return v.ndim if v is not None and v.kind == Kind.ARRAY else None
 
         scalar_params = frozenset(n for n in self.fdef_params if n in self.env and self.env[n].batched)
-        return holds_buffer(self.facts.aliases, name, rank, scalar_params, at, self.facts.binders)
+        return holds_buffer(self.facts.aliases, name, rank, scalar_params, at, self.facts.binders, after)
 
     def _per_lane_index(self, user: ast.Subscript) -> bool:
         """Is `user` a basic selection (a view per example) at an index that reads a batched name (a

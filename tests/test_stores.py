@@ -460,7 +460,7 @@ def test_a_zero_d_kind_follows_the_bindings_that_reach_the_statement():
     facts = analysis.analyze(fdef)
     aug = next(n for n in ast.walk(fdef) if isinstance(n, ast.AugAssign))
     ifs = [n for n in fdef.body if isinstance(n, ast.If)]
-    rank = lambda n: 1 if n == "x" else None  # noqa: E731
+    rank = lambda n: 1 if n == "x" else None
     # t: a scalar on the first iteration, and `v` (the scalar `s`, or `t`) after it: a cycle that defers
     assert holds_buffer(facts.aliases, "t", rank, frozenset({"s"}), aug, facts.binders) is False
     assert holds_buffer(facts.aliases, "u", rank, frozenset({"s"}), ifs[0], facts.binders, after=True) is None

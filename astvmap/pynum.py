@@ -28,6 +28,8 @@ import operator
 
 import numpy as np
 
+from .runtime_lanes import Weak  # (a Python number repeated over the batch)
+
 INT_LIMIT = 9.2e18  # |x| below this converts to int64 exactly as Python's int() does (NaN fails too)
 
 
@@ -97,35 +99,25 @@ def _raise_at(bad, op, *args) -> None:
         op(*[a.flat[i].item() for a in lanes])
 
 
-def _divisor_zero(b) -> np.ndarray:
-    return np.asarray(b) == 0
+def _by_nonzero(op, ufunc, name: str):
+    """Python's `op` (`/`, `//`, `%`, `divmod`) of Python numbers, computed by `ufunc`: ZeroDivisionError
+    where the divisor is 0, as the loop raises it."""
+
+    def checked(a, b):
+        _raise_at(np.asarray(b) == 0, op, a, b)
+        return ufunc(a, b)
+
+    checked.__name__ = checked.__qualname__ = name
+    return checked
 
 
-def truediv(a, b):
-    """`a / b` of Python numbers: ZeroDivisionError where b == 0."""
-    _raise_at(_divisor_zero(b), operator.truediv, a, b)
-    return np.true_divide(a, b)
+py_truediv = _by_nonzero(operator.truediv, np.true_divide, "py_truediv")
+py_floordiv = _by_nonzero(operator.floordiv, np.floor_divide, "py_floordiv")
+py_mod = _by_nonzero(operator.mod, np.remainder, "py_mod")
+py_divmod = _by_nonzero(divmod, np.divmod, "py_divmod")
 
 
-def floordiv(a, b):
-    """`a // b` of Python numbers: ZeroDivisionError where b == 0."""
-    _raise_at(_divisor_zero(b), operator.floordiv, a, b)
-    return np.floor_divide(a, b)
-
-
-def mod(a, b):
-    """`a % b` of Python numbers: ZeroDivisionError where b == 0."""
-    _raise_at(_divisor_zero(b), operator.mod, a, b)
-    return np.remainder(a, b)
-
-
-def py_divmod(a, b):
-    """`divmod(a, b)` of Python numbers: ZeroDivisionError where b == 0."""
-    _raise_at(_divisor_zero(b), divmod, a, b)
-    return np.divmod(a, b)
-
-
-def power(a, b):
+def py_pow(a, b):
     """`a ** b` of Python numbers: ZeroDivisionError for 0 ** negative. An int to a negative int power is
     a float in Python and a float of that example only: the loop's stacked result is float64 when any
     example has one, which the rewrite cannot know before the call, so it raises a clear error there."""
@@ -190,8 +182,6 @@ def _plain(x):
 
 
 def _python_number(x) -> bool:
-    from .runtime_lanes import Weak  # (a Python number repeated over the batch)
-
     return isinstance(x, (PyColumn, bool, int, float, complex)) or (
         isinstance(x, Weak) and x.scalar is not None
     )

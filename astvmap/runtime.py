@@ -13,11 +13,17 @@ import warnings
 
 import numpy as np
 
-from .pynum import floordiv as py_floordiv
-from .pynum import math_fn, py_divmod, to_int, to_round, weak
-from .pynum import mod as py_mod
-from .pynum import power as py_pow
-from .pynum import truediv as py_truediv
+from .pynum import (
+    math_fn,
+    py_divmod,
+    py_floordiv,
+    py_mod,
+    py_pow,
+    py_truediv,
+    to_int,
+    to_round,
+    weak,
+)
 from .runtime_lanes import (
     UNBOUND,
     Weak,

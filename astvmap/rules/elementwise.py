@@ -42,7 +42,7 @@ OPERATORS = [
 # Python's arithmetic: on Python numbers its result is a Python number; these raise where NumPy's give
 # a special value (pynum.py)
 _PY_ARITH = {operator.add, operator.sub, operator.mul, operator.neg, operator.pos}
-_PY_CHECKED = {
+PY_CHECKED = {
     operator.truediv: "py_truediv",
     operator.floordiv: "py_floordiv",
     operator.mod: "py_mod",
@@ -144,8 +144,8 @@ def batch_elementwise(ctx, *args, **kwargs) -> Operand:
     if not py:
         nodes = _weak_columns(ctx, args, nodes)
     node = ctx.call.rebuild(nodes, kw_nodes(kwargs))
-    if py and batched and ctx.call.fn in _PY_CHECKED:
-        node = ast.Call(ctx.expr(f"av__.{_PY_CHECKED[ctx.call.fn]}"), nodes, [])
+    if py and batched and ctx.call.fn in PY_CHECKED:
+        node = ast.Call(ctx.expr(f"av__.{PY_CHECKED[ctx.call.fn]}"), nodes, [])
     result = out(node, batched, ndim, dtype, py=py)
     if py and not batched:  # Python's arithmetic on unbatched Python numbers: a Python number
         result = Operand(node, Val(False, 0, Kind.SCALAR, dtype))
@@ -156,7 +156,7 @@ def _weak_columns(ctx, args, nodes):
     """Per example a Python number beside NumPy operands takes their dtype (NEP 50: `float(k) * x` is
     float32 for a float32 `x`); the batch holds the numbers as a float64 or int64 column, which
     `av__.weak(column)` marks so that the ufunc casts it as NumPy casts each number."""
-    if not any(not python_number(a.val) for a in args):
+    if all(python_number(a.val) for a in args):
         return nodes
     return [
         ast.Call(ctx.expr("av__.weak"), [n], []) if a.batched and a.val.py else n for a, n in zip(args, nodes)
@@ -169,7 +169,7 @@ def _python_arithmetic(ctx, args, kwargs) -> bool:
     return (
         not kwargs
         and not ctx.call.method
-        and (fn in _PY_ARITH or fn in _PY_CHECKED)
+        and (fn in _PY_ARITH or fn in PY_CHECKED)
         and all(python_number(a.val) for a in args)
     )
 

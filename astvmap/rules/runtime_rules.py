@@ -5,10 +5,9 @@ count grows by one.
 
 from __future__ import annotations
 
-import operator
-
 from .. import runtime
 from .common import align, out, result_kind
+from .elementwise import PY_CHECKED
 from .registry import register
 from .values import Kind, Operand, Val
 
@@ -68,17 +67,16 @@ def batch_enters(ctx, mask) -> Operand:
     return Operand(ctx.call.rebuild([mask.node], {}), Val(False, 0, Kind.SCALAR, "b"))
 
 
-@register(runtime.py_truediv, runtime.py_floordiv, runtime.py_mod, runtime.py_pow)
+# the checked helpers of Python's operators (rules/elementwise.py emits them), helper -> operator
+_PY_OPERATOR = {getattr(runtime, name): op for op, name in PY_CHECKED.items()}
+
+
+@register(*_PY_OPERATOR)
 def batch_python_arithmetic(ctx, a, b) -> Operand:
     # elementwise, its checks too (each compares an element with its own operands): the same call on
     # (Bo, ...) after aligning ranks; the result stays a Python number per example
     nodes, ndim = align(ctx, [a, b])
-    op = {
-        runtime.py_truediv: operator.truediv,
-        runtime.py_floordiv: operator.floordiv,
-        runtime.py_mod: operator.mod,
-        runtime.py_pow: operator.pow,
-    }[ctx.call.fn]
+    op = _PY_OPERATOR[ctx.call.fn]
     return out(ctx.call.rebuild(nodes, {}), True, ndim, result_kind(op, [a, b]), py=a.val.py or b.val.py)
 
 

@@ -30,9 +30,8 @@ from .nesting import NestingMixin
 # rules or run as a loop; rewriting them would batch our own bookkeeping).
 _LIBRARY_DIRS = tuple({sysconfig.get_paths()[k] for k in ("stdlib", "platstdlib", "purelib", "platlib")})
 _OWN = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-_RUNTIME_FILES = {
-    os.path.join(_OWN, f) for f in ("runtime.py", "pynum.py")
-}  # runtime_lanes.py: plain NumPy a vmap can rewrite
+# astvmap's helpers never rewritten (runtime_lanes.py is plain NumPy a vmap rewrites under nesting)
+_RUNTIME_FILES = {os.path.join(_OWN, f) for f in ("runtime.py", "pynum.py")}
 
 
 def is_library_code(fn) -> bool:

@@ -512,11 +512,14 @@ class VmappedFunction(Generic[P, R]):
 
     def _loop_fallback(self, e: NotBatchable) -> _LoopSpec:
         src: FunctionSource | None
+        user, nested = self._base, False
+        while getattr(user, "__astvmap__", None) is not None:  # vmap of vmap: the user's function
+            user, nested = unwrap(user.__astvmap__[0])[0], True
         try:
-            src = function_source(self._base)
+            src = function_source(user)
         except AstvmapError:
             src = None
-        code = getattr(self._base, "__code__", None)
+        code = getattr(user, "__code__", None)
         if src is not None:
             filename, first = src.origin.filename, src.origin.firstlineno
         elif isinstance(code, types.CodeType):  # no source: still the user's file and line
@@ -525,8 +528,9 @@ class VmappedFunction(Generic[P, R]):
             filename, first = None, None
         msg = f"{self.label}: the whole function runs as a per-example loop: {e.msg}"
         if self.fallback == "error":
-            raise error_at(msg + " (fallback='error')", e.node, filename)
-        line = getattr(e.node, "lineno", None) or first
+            raise error_at(msg + " (fallback='error')", None if nested else e.node, filename)
+        # (nested, the node is in generated code: the function's own line names it)
+        line = (None if nested else getattr(e.node, "lineno", None)) or first
         if filename and line:
             warnings.warn_explicit(msg, PerformanceWarning, filename, line)
         else:

@@ -43,6 +43,12 @@ class NotBatchable(Exception):
         self.node = node
 
 
+class NoPieceLoop(NotBatchable):
+    """Internal: a construct no loop of that one call can stand for (it would see other values than the
+    loop does, or it is the generated code's own bookkeeping): the enclosing rewrite gives up, and what
+    encloses it decides (the loop of the whole function, or another form of a loop)."""
+
+
 def error_at(msg: str, node: ast.AST | None, filename: str | None) -> AstvmapError:
     """An `AstvmapError` pointing at `node` (whose positions are already the user's file positions)."""
     lineno: int | None = getattr(node, "lineno", None)

@@ -169,7 +169,7 @@ class PyColumn(np.ndarray):
         return getattr(ufunc, method)(*plain, **kwargs)
 
     def __array_function__(self, func, types, args, kwargs):
-        return func(*[_plain(a) for a in args], **{k: _plain(v) for k, v in kwargs.items()})
+        return func(*_plain_tree(args), **_plain_tree(kwargs))
 
 
 def weak(column):
@@ -177,11 +177,97 @@ def weak(column):
     return np.asarray(column).view(PyColumn)
 
 
+class SomePyColumn(PyColumn):
+    """A column holding Python numbers on some lanes and NumPy scalars of `numpy_dtype` on the others
+    (`av__.select` of a Python number and a NumPy scalar marks it; None: no lane holds a NumPy scalar;
+    unmarked, its own dtype stands for theirs). Beside NumPy operands the loop's Python lanes take the
+    dtype a Python number of `python_kind` gets there and its NumPy lanes the dtype their scalars
+    promote to; the column computes at that dtype (where the two differ, at their promotion: what the
+    loop's stacked results take). Results are plain arrays (what the transform knows of them:
+    values.Val.py_some)."""
+
+    numpy_dtype: np.dtype | None
+    python_kind: str
+    any_python: bool
+
+    def __array_finalize__(self, obj) -> None:
+        self.numpy_dtype = getattr(obj, "numpy_dtype", self.dtype)
+        self.python_kind = getattr(obj, "python_kind", self.dtype.kind)
+        self.any_python = getattr(obj, "any_python", True)
+
+    def __array_ufunc__(self, ufunc, method, *inputs, out=None, **kwargs):
+        others = [np.asarray(_plain(i)).dtype for i in inputs if i is not self and not _python_number(i)]
+        plain = self.view(np.ndarray)
+        if method != "__call__" or out is not None:
+            return PyColumn.__array_ufunc__(
+                self, ufunc, method, *_swap(inputs, self, plain), out=out, **kwargs
+            )
+        if not others:  # beside Python numbers only: each lane computes alike
+            return PyColumn.__array_ufunc__(self, ufunc, method, *_swap(inputs, self, plain), **kwargs)
+        if not self.any_python:
+            column = plain.astype(self.numpy_dtype, copy=False)
+        elif self.numpy_dtype is None:
+            column = plain.view(PyColumn)
+        else:
+            # each kind of lane at its own dtype; where they differ, the loop's stacked results take
+            # the promoted one, and every lane computes at it (a narrower lane's values agree but for
+            # its own overflow and rounding)
+            as_python = np.result_type(*others, _KIND_DUMMY[self.python_kind])
+            as_numpy = np.result_type(*others, self.numpy_dtype)
+            column = plain.astype(np.result_type(as_python, as_numpy), copy=False)
+        return getattr(ufunc, method)(*_swap(inputs, self, column), **kwargs)
+
+
+def _swap(inputs, old, new):
+    return tuple(new if i is old else i for i in inputs)
+
+
+def _mark_some(result, numpy_dtype, python_kind: str, any_python: bool):
+    result = np.asarray(result).view(SomePyColumn)
+    result.numpy_dtype, result.python_kind, result.any_python = numpy_dtype, python_kind, any_python
+    return result
+
+
+def weak_some(column):
+    """`column` (per example a Python number on some lanes only) as a SomePyColumn. One that holds a
+    Python number on every lane this call (`Weak`, a PyColumn) stays as it is; one `av__.select` did not
+    mark counts its own dtype as its NumPy lanes' (then it computes as a plain array)."""
+    if isinstance(column, (PyColumn, Weak)) and getattr(column, "scalar", True) is not None:
+        return column
+    return np.asarray(column).view(SomePyColumn)
+
+
+def some_python(result, python_side, numpy_side, python_lanes):
+    """`av__.select`'s result where `python_lanes` took a side of Python numbers and the others a side
+    of NumPy scalars: a SomePyColumn that remembers which dtype each kind of lane has."""
+    if python_side is None or numpy_side is None:
+        return result
+    numpy_dtype = getattr(numpy_side, "numpy_dtype", np.asarray(numpy_side).dtype)
+    return _mark_some(
+        result,
+        numpy_dtype if not python_lanes.all() else None,
+        np.asarray(python_side).dtype.kind,
+        bool(python_lanes.any()) or getattr(numpy_side, "any_python", False),
+    )
+
+
 def _plain(x):
     return x.view(np.ndarray) if isinstance(x, PyColumn) else x
 
 
+def _plain_tree(x):
+    if isinstance(x, PyColumn):
+        return x.view(np.ndarray)
+    if isinstance(x, (list, tuple)):
+        return type(x)(_plain_tree(e) for e in x)
+    if isinstance(x, dict):
+        return {k: _plain_tree(v) for k, v in x.items()}
+    return x
+
+
 def _python_number(x) -> bool:
+    if isinstance(x, SomePyColumn):  # NumPy scalars on some lanes: Python numbers beside it are cast
+        return False
     return isinstance(x, (PyColumn, bool, int, float, complex)) or (
         isinstance(x, Weak) and x.scalar is not None
     )

@@ -20,9 +20,11 @@ from .pynum import (
     py_mod,
     py_pow,
     py_truediv,
+    some_python,
     to_int,
     to_round,
     weak,
+    weak_some,
 )
 from .runtime_lanes import (
     UNBOUND,
@@ -35,9 +37,10 @@ from .runtime_lanes import (
     lowest,
     merge_lanes,
     put_lanes,
-    select,
 )
 from .runtime_lanes import batch_broadcast as _lanes_broadcast
+from .runtime_lanes import select as _select
+from .runtime_nested import join_batches, split_batches
 
 __all__ = [
     "UNBOUND",
@@ -54,10 +57,12 @@ __all__ = [
     "highest",
     "lanes_like_active",
     "loop",
+    "loop_nested",
     "lowest",
     "math_fn",
     "merge_lanes",
     "move_tree",
+    "prod_rows",
     "put_lanes",
     "py_divmod",
     "py_floordiv",
@@ -68,6 +73,7 @@ __all__ = [
     "py_truediv",
     "reshape",
     "select",
+    "select_nested",
     "shift_axis",
     "squeeze",
     "stack",
@@ -75,6 +81,7 @@ __all__ = [
     "to_round",
     "unstack",
     "weak",
+    "weak_some",
 ]
 
 
@@ -88,20 +95,53 @@ def batch_broadcast(v, B):
     return _lanes_broadcast(v, B)  # a Python number stays weak (runtime_lanes.Weak)
 
 
+def select(cond, a, b, batched=(True, True), python=None):
+    """Per lane, `a` where `cond` else `b` (runtime_lanes.select). `python`: which side holds Python
+    numbers per example, when one does and the other NumPy scalars: the result then remembers which
+    lanes hold which (pynum.SomePyColumn)."""
+    result = _select(cond, a, b, batched)
+    if python is None or python[0] == python[1]:
+        return result
+    lanes = np.broadcast_to(cond if python[0] else ~cond, np.shape(cond))
+    sides = (a, b) if python[0] else (b, a)
+    return some_python(result, *sides, lanes)
+
+
+def select_nested(sizes, cond, a, b, axes, python=None):
+    """`select` under enclosing batches (runtime_nested): `axes` flags the batch axes (the enclosing
+    ones, then the lanes) that `cond`, `a` and `b` carry; all merge into `prod(sizes)` lanes, on which a
+    side that carries any batch axis is a lane value."""
+    merged = [join_batches(v, ax, sizes) for v, ax in zip((cond, a, b), axes, strict=True)]
+    batched = (any(axes[1]), any(axes[2]))
+    return split_batches(select(*merged, batched, python), sizes)
+
+
 def expand_to(x, ndim):
     """(B, *s) -> (B, 1, ..., 1, *s) with `ndim` per-example axes: NOTE [mixed ranks]."""
     extra = ndim - (x.ndim - 1)
     return x.reshape(x.shape[:1] + (1,) * extra + x.shape[1:]) if extra > 0 else x
 
 
-def align(values, batched):
+def align(values, batched, lead=None):
     """Align per-example ranks for broadcasting when some rank is unknown statically.
 
     Batched operands get size-1 axes after the batch axis so that their per-example axes line up with
-    the trailing axes of the others, exactly as per-example broadcasting aligns them."""
-    ranks = [np.ndim(v) - 1 if b else np.ndim(v) for v, b in zip(values, batched)]
+    the trailing axes of the others, exactly as per-example broadcasting aligns them. `lead`: how many
+    leading batch axes each value carries (default: one where batched); under an enclosing vmap a value
+    carries the enclosing batch axes too, and only `batched` ones are expanded, after all their batch
+    axes."""
+    lead = tuple(int(b) for b in batched) if lead is None else lead
+    ranks = [np.ndim(v) - n for v, n in zip(values, lead)]
     top = max(ranks)
-    return tuple(expand_to(np.asarray(v), top) if b else v for v, b in zip(values, batched))
+    return tuple(
+        _expand_after(np.asarray(v), n, top - r) if b else v
+        for v, b, n, r in zip(values, batched, lead, ranks)
+    )
+
+
+def _expand_after(x, lead, extra):
+    """`x` with `extra` size-1 axes after its `lead` batch axes."""
+    return x.reshape(x.shape[:lead] + (1,) * extra + x.shape[lead:]) if extra > 0 else x
 
 
 def example_size(x):
@@ -122,18 +162,31 @@ def flatten_lead(x, lead):
 prod = math.prod
 
 
-def reshape(x, shape, order="C"):
-    """Per-example `reshape(shape)` of a batched array, `-1` included, for any batch size."""
+def prod_rows(x, start=1):
+    """`math.prod(v, start=start)` of every example's vector `v` (the last axis): the elements multiplied
+    in order from `start`, as Python multiplies them (a Python `start` is weak beside NumPy's)."""
+    x = np.asarray(x)
+    if x.shape[-1] == 0:
+        return np.full(x.shape[:-1], start)
+    acc = start
+    for column in np.moveaxis(x, -1, 0):
+        acc = acc * column
+    return acc
+
+
+def reshape(x, shape, order="C", lead=1):
+    """Per-example `reshape(shape)` of a batched array, `-1` included, for any batch size (`lead`: its
+    batch axes, more than one under an enclosing vmap)."""
     if isinstance(shape, (int, np.integer)):
         shape = (shape,)
     shape = tuple(int(d) for d in shape)
     if -1 in shape:
         known = math.prod(d for d in shape if d != -1)
-        size = math.prod(x.shape[1:])
+        size = math.prod(x.shape[lead:])
         if known == 0 or size % known:
             raise ValueError(f"cannot reshape array of size {size} into shape {shape}")
         shape = tuple(size // known if d == -1 else d for d in shape)
-    return x.reshape(x.shape[:1] + shape, order=order)
+    return x.reshape(x.shape[:lead] + shape, order=order)
 
 
 def window(x, start, length, axis=0, batched=False):
@@ -170,9 +223,9 @@ def window(x, start, length, axis=0, batched=False):
     return np.moveaxis(out, -1, axis + start.ndim)
 
 
-def squeeze(x):
-    """Per-example `squeeze()`: drops size-1 axes but never the batch axis (B may be 1)."""
-    return x.reshape(x.shape[:1] + tuple(d for d in x.shape[1:] if d != 1))
+def squeeze(x, lead=1):
+    """Per-example `squeeze()`: drops size-1 axes but never the `lead` batch axes (B may be 1)."""
+    return x.reshape(x.shape[:lead] + tuple(d for d in x.shape[lead:] if d != 1))
 
 
 def shift_axis(axis):
@@ -185,20 +238,20 @@ def shift_axis(axis):
     return axis + 1 if axis >= 0 else axis
 
 
-def arg_flat(fn, x, keepdims):
+def arg_flat(fn, x, keepdims, lead=1):
     """`argmax(x, axis=None, keepdims=k)` per example: over each flattened example, with k keeping
-    every per-example axis as size 1."""
-    out = fn(flatten(x), axis=1)
-    return out.reshape(out.shape + (1,) * (x.ndim - 1)) if keepdims else out
+    every per-example axis as size 1 (`lead`: the batch axes)."""
+    out = fn(flatten_lead(x, lead), axis=lead)
+    return out.reshape(out.shape + (1,) * (x.ndim - lead)) if keepdims else out
 
 
 def diag_matrix(v, k=0):
-    """`np.diag(v, k)` of every example's vector: (B, n) -> (B, n + |k|, n + |k|)."""
-    B, n = v.shape
+    """`np.diag(v, k)` of every example's vector: (*batch, n) -> (*batch, n + |k|, n + |k|)."""
+    n = v.shape[-1]
     m = n + abs(k)
-    out = np.zeros((B, m, m), dtype=v.dtype)
+    out = np.zeros(v.shape[:-1] + (m, m), dtype=v.dtype)
     i = np.arange(n)
-    out[:, i + max(-k, 0), i + max(k, 0)] = v
+    out[..., i + max(-k, 0), i + max(k, 0)] = v
     return out
 
 
@@ -234,12 +287,12 @@ def all_of(items, B):
     return out
 
 
-def getitem_any(x, index):
+def getitem_any(x, index, lead=1):
     """`v[index]` per example for a per-example loop's result: a tuple of stacked arrays (index the
-    tuple) or one stacked array (index every example)."""
+    tuple) or one stacked array (index every example past its `lead` batch axes)."""
     if isinstance(x, (tuple, list)):
         return x[index]
-    return x[(slice(None),) + (index if isinstance(index, tuple) else (index,))]
+    return x[(slice(None),) * lead + (index if isinstance(index, tuple) else (index,))]
 
 
 def as_shape(size):
@@ -250,11 +303,11 @@ def as_shape(size):
 _IDENTITY = {"sum": 0, "prod": 1, "any": False, "all": True, "count_nonzero": 0}
 
 
-def masked_reduce(x, mask, name):
+def masked_reduce(x, mask, name, lead=1):
     """`np.<name>(x[mask])` for every example at once: the reduction over all per-example axes of x with
     the unselected elements replaced by the reduction's identity. Empty selections behave as NumPy's:
-    max/min raise, mean is NaN with a RuntimeWarning."""
-    axes = tuple(range(1, x.ndim))
+    max/min raise, mean is NaN with a RuntimeWarning. `lead`: the batch axes of both."""
+    axes = tuple(range(lead, x.ndim))
     if name in _IDENTITY:
         return getattr(np, name)(np.where(mask, x, _IDENTITY[name]), axis=axes)
     if name == "mean":
@@ -265,7 +318,7 @@ def masked_reduce(x, mask, name):
         with np.errstate(invalid="ignore", divide="ignore"):
             mean = total / count
         return mean.astype(x.dtype if x.dtype.kind in "fc" else np.float64, copy=False)
-    if x.shape[0] and not np.all(np.any(mask, axis=axes)):
+    if math.prod(x.shape[:lead]) and not np.all(np.any(mask, axis=axes)):
         op = "maximum" if name == "max" else "minimum"
         raise ValueError(f"zero-size array to reduction operation {op} which has no identity")
     if x.dtype.kind == "f":
@@ -280,11 +333,11 @@ def masked_reduce(x, mask, name):
     return getattr(np, name)(np.where(mask, x, fill), axis=axes)
 
 
-def rows(values, B):
+def rows(values, B, lead=1):
     """A vectorized `for ... append` loop's rows as `np.array(out)` of each example would be: with no
-    iteration, the loop's empty list gives float64 `(0,)` per example."""
-    if values.shape[1] == 0:
-        return np.zeros((B, 0))
+    iteration, the loop's empty list gives float64 `(0,)` per example (`lead`: the batch axes)."""
+    if values.shape[lead] == 0:
+        return np.zeros(values.shape[:lead] + (0,))
     return values if values.flags.owndata else values.copy()  # `np.array(out)` is never a view
 
 
@@ -293,11 +346,12 @@ def unstack(x):
     return tuple(np.moveaxis(x, 1, 0))
 
 
-def getitem(x, index):
-    """`x[index]` per example for a batched `x` and an unbatched index of unknown kind."""
+def getitem(x, index, lead=1):
+    """`x[index]` per example for a batched `x` (`lead` batch axes) and an unbatched index of unknown
+    kind."""
     if not isinstance(index, tuple):
         index = (index,)
-    return x[(slice(None),) + index]
+    return x[(slice(None),) * lead + index]
 
 
 def py_max(items):
@@ -323,19 +377,20 @@ def py_min(items):
     return best
 
 
-def move_tree(tree, axes):
-    """Move the batch axis of every mapped leaf of a container argument to 0 (axes mirrors tree)."""
+def move_tree(tree, axes, lead=0):
+    """Move the batch axis of every mapped leaf of a container argument to 0 (axes mirrors tree); under
+    an enclosing vmap every leaf carries `lead` batch axes first, and the axis moves just after them."""
     if axes is None:
         return tree
     if isinstance(axes, int):
         if isinstance(tree, (tuple, list)):
-            return type(tree)(move_tree(t, axes) for t in tree)
+            return type(tree)(move_tree(t, axes, lead) for t in tree)
         if isinstance(tree, dict):
-            return {k: move_tree(v, axes) for k, v in tree.items()}
-        return np.moveaxis(np.asarray(tree), axes, 0)
+            return {k: move_tree(v, axes, lead) for k, v in tree.items()}
+        return np.moveaxis(np.asarray(tree), axes + lead if axes >= 0 else axes, lead)
     if isinstance(axes, dict):
-        return {k: move_tree(v, axes.get(k)) for k, v in tree.items()}
-    return type(tree)(move_tree(t, a) for t, a in zip(tree, axes))
+        return {k: move_tree(v, axes.get(k), lead) for k, v in tree.items()}
+    return type(tree)(move_tree(t, a, lead) for t, a in zip(tree, axes))
 
 
 def loop(fn, B, args, batched, kwargs=None, kw_batched=None):
@@ -355,6 +410,17 @@ def loop(fn, B, args, batched, kwargs=None, kw_batched=None):
             "size 0 the shape of its result is unknown; pass at least one example"
         )
     return _stack_leaves(outs)
+
+
+def loop_nested(fn, sizes, args, axes, kwargs=None, kw_axes=None):
+    """`loop` under enclosing batches (runtime_nested): one per-example loop over the `prod(sizes)`
+    merged examples; `axes[i]` flags the batch axes argument `i` carries."""
+    kwargs, kw_axes = kwargs or {}, kw_axes or {}
+    merged = [join_batches(a, ax, sizes) for a, ax in zip(args, axes, strict=True)]
+    kw = {k: join_batches(v, kw_axes.get(k, ()), sizes) for k, v in kwargs.items()}
+    flags = [any(ax) for ax in axes]
+    kw_flags = {k: any(kw_axes.get(k, ())) for k in kwargs}
+    return split_batches(loop(fn, math.prod(sizes), merged, flags, kw, kw_flags), sizes)
 
 
 def _example(x, batched, b):

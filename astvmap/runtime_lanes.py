@@ -179,14 +179,30 @@ def batch_broadcast(v, B):
 
 def lanes_like_active(x, mask):
     """`x` with every lane outside `mask` replaced by the first lane inside it (NOTE [batched if]):
-    masked lanes then repeat a computation the loop really does, so they cannot fault."""
+    masked lanes then repeat a computation the loop really does, so they cannot fault. Under an
+    enclosing vmap `mask` is `(*outer, B)` and each outer example borrows from its own lanes."""
     if mask.size == 0:
         return x
+    if mask.ndim > 1:
+        return _lanes_like_active_within(np.asarray(x), mask)
     first = int(mask.argmax())
     if not mask[first] or mask.all():
         return x  # no lane to borrow from (the region is skipped), or nothing to replace
     x = np.asarray(x)
     return np.where(mask.reshape(mask.shape + (1,) * (x.ndim - 1)), x, x[first])
+
+
+def _lanes_like_active_within(x, mask):
+    """`lanes_like_active` for `(*outer, B)` masks: the first active lane of each outer example (one
+    with no active lane keeps its own values: its region is skipped for it)."""
+    if mask.all():
+        return x
+    lead = mask.ndim
+    first = mask.argmax(axis=-1)[..., None]  # (*outer, 1)
+    first = first.reshape(first.shape + (1,) * (x.ndim - lead))
+    borrowed = np.take_along_axis(x, first, axis=lead - 1)
+    keep = mask | ~mask.any(axis=-1, keepdims=True)
+    return np.where(keep.reshape(keep.shape + (1,) * (x.ndim - lead)), x, borrowed)
 
 
 def enters(mask):

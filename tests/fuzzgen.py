@@ -45,7 +45,9 @@ import warnings
 
 import numpy as np
 
-__all__ = ["choose_configs", "generate", "load", "make_args", "run_case"]
+import astvmap
+
+__all__ = ["choose_configs", "generate", "load", "make_args", "run_case", "run_nested"]
 
 _UNARY = [
     "np.tanh({})",
@@ -1297,3 +1299,84 @@ def run_case(seed, tmpdir, n_configs=3, check=None, avoid=(), extra=(), **vmap_k
                 check(rec)
             count += 1
     return count
+
+
+def run_nested(seed, tmpdir, extra=(), depth=2):
+    """Program `seed` under `depth` nested vmaps (`vmap(vmap(f, inner_axes), outer_axes)`, the outer ones
+    mapping each argument at 0 or not at all): the generated code of each level is batched again by the
+    next, every `av__` helper through its own rule. Compared with the nested loops: raises on a mismatch,
+    and where vmap raises and the loops do not. Returns the PerformanceWarnings' messages."""
+    src, fname, specs = generate(seed, (), extra)
+    f = load(src, fname, os.path.join(str(tmpdir), f"nest_{seed}_{depth}_{'_'.join(extra)}.py"))
+    r = random.Random(seed + 104729)
+    warned = []
+    for c, (in_axes, sizes, out_axes) in enumerate(choose_configs(seed, specs, 2)):
+        B = max(sizes)
+        kw = {"axis_size": B} if all(a is None for a in in_axes) else {}
+        fn, loop = (
+            astvmap.vmap(f, in_axes, out_axes, **kw),
+            _looped(f, in_axes, out_axes, kw.get("axis_size")),
+        )
+        levels = []
+        for _ in range(depth - 1):
+            outer = tuple(0 if r.random() < 0.7 else None for _ in specs)
+            levels.append(
+                (outer if any(a is not None for a in outer) else (0,) + outer[1:], r.choice([1, 2, 3]))
+            )
+            fn, loop = astvmap.vmap(fn, levels[-1][0], 0), _looped(loop, levels[-1][0], 0, None)
+        args = _nested_args(seed * 7 + c, specs, in_axes, B, levels)
+        warned += _compare_nested(fn, loop, args, f"fuzz seed {seed} nested {levels}, inner {in_axes}\n{src}")
+    return warned
+
+
+def _looped(f, in_axes, out_axes, axis_size):
+    from oracle import loop_vmap
+
+    return lambda *a: loop_vmap(f, in_axes, out_axes, a, axis_size=axis_size)
+
+
+def _nested_args(seed, specs, in_axes, B, levels):
+    """Arguments for nested vmaps: each level stacks that many sets of the level inside it (an argument
+    it does not map is the first set's)."""
+    if not levels:
+        return make_args(seed, specs, in_axes, B)
+    outer, Bo = levels[-1]
+    sets = [_nested_args(seed * 13 + k, specs, in_axes, B, levels[:-1]) for k in range(Bo)]
+    return [
+        np.stack([np.asarray(s[k]) for s in sets]) if ax == 0 else sets[0][k] for k, ax in enumerate(outer)
+    ]
+
+
+def _compare_nested(fn, loop, args, where):
+    from oracle import _array_leaves, _compare, expand_axes
+
+    try:
+        with warnings.catch_warnings(), np.errstate(all="ignore"):
+            warnings.simplefilter("ignore")
+            expected, expected_exc = loop(*args), None
+    except Exception as e:
+        expected, expected_exc = None, e
+    with warnings.catch_warnings(record=True) as rec, np.errstate(all="ignore"):
+        warnings.simplefilter("always")
+        try:
+            result = fn(*args)
+        except Exception as e:
+            if expected_exc is None:
+                raise AssertionError(
+                    f"vmap raised {type(e).__name__}: {e}; the loops did not\n{where}"
+                ) from e
+            return []
+    if expected_exc is not None:
+        raise AssertionError(
+            f"the loops raise {type(expected_exc).__name__}: {expected_exc}; vmap did not\n{where}"
+        )
+    messages = [str(w.message) for w in rec if issubclass(w.category, astvmap.PerformanceWarning)]
+    for m in messages:
+        if "please report" in m:
+            raise AssertionError(f"internal error masked as a fallback: {m}\n{where}")
+    try:
+        _compare(result, expected, expand_axes(0, expected, "out_axes"), _array_leaves(list(args)))
+    except AssertionError as e:
+        e.add_note(where)
+        raise
+    return messages

@@ -7,6 +7,7 @@ from . import (  # noqa: F401
     creation,
     elementwise,
     indexing,
+    lane_rules,
     linalg,
     random,
     reductions,

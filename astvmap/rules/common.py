@@ -20,10 +20,18 @@ _PY_DUMMY = {"b": True, "i": 1, "f": 0.5, "c": 0.5j}
 
 
 def out(
-    node: ast.expr, batched: bool, ndim: int | None, dtype: str | None = None, py: bool = False
+    node: ast.expr,
+    batched: bool,
+    ndim: int | None,
+    dtype: str | None = None,
+    py: bool = False,
+    py_some: bool = False,
 ) -> Operand:
-    """A rule's array result; `py`: per example a Python number (values.Val.py)."""
-    return Operand(node, Val(batched, ndim, Kind.ARRAY, dtype, py=py and batched))
+    """A rule's array result; `py`: per example a Python number, `py_some`: one on some lanes only
+    (values.Val.py, Val.py_some)."""
+    return Operand(
+        node, Val(batched, ndim, Kind.ARRAY, dtype, py=py and batched, py_some=py_some and batched)
+    )
 
 
 def arrays(*ops) -> bool:

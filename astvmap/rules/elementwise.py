@@ -11,6 +11,7 @@ import operator
 
 import numpy as np
 
+from ..errors import NoPieceLoop
 from ..kit import templates
 from .common import align, arrays, kw_nodes, out, rank, require_unbatched, result_kind
 from .registry import register, register_family
@@ -141,12 +142,13 @@ def batch_elementwise(ctx, *args, **kwargs) -> Operand:
     else:
         dtype = result_kind(ctx.call.fn, args) if not ctx.call.method else args[0].val.dtype
     py = _python_arithmetic(ctx, args, kwargs)
+    py_some = _python_on_some_lanes(ctx, args, kwargs)
     if not py:
         nodes = _weak_columns(ctx, args, nodes)
     node = ctx.call.rebuild(nodes, kw_nodes(kwargs))
     if py and batched and ctx.call.fn in PY_CHECKED:
         node = ast.Call(ctx.expr(f"av__.{PY_CHECKED[ctx.call.fn]}"), nodes, [])
-    result = out(node, batched, ndim, dtype, py=py)
+    result = out(node, batched, ndim, dtype, py=py, py_some=py_some)
     if py and not batched:  # Python's arithmetic on unbatched Python numbers: a Python number
         result = Operand(node, Val(False, 0, Kind.SCALAR, dtype))
     return result if selection is None else Operand(result.node, result.val.with_(obj=selection))
@@ -155,12 +157,32 @@ def batch_elementwise(ctx, *args, **kwargs) -> Operand:
 def _weak_columns(ctx, args, nodes):
     """Per example a Python number beside NumPy operands takes their dtype (NEP 50: `float(k) * x` is
     float32 for a float32 `x`); the batch holds the numbers as a float64 or int64 column, which
-    `av__.weak(column)` marks so that the ufunc casts it as NumPy casts each number."""
+    `av__.weak(column)` marks so that the ufunc casts it as NumPy casts each number. A column that holds
+    Python numbers on some lanes only is `av__.weak_some(column)`: it raises where that cast would
+    change its dtype (the loop's lanes would differ in dtype)."""
     if all(python_number(a.val) for a in args):
         return nodes
     return [
-        ast.Call(ctx.expr("av__.weak"), [n], []) if a.batched and a.val.py else n for a, n in zip(args, nodes)
+        ast.Call(ctx.expr("av__.weak_some" if a.val.py_some else "av__.weak"), [n], [])
+        if a.batched and (a.val.py or a.val.py_some)
+        else n
+        for a, n in zip(args, nodes)
     ]
+
+
+def _python_on_some_lanes(ctx, args, kwargs) -> bool:
+    """Is this Python's arithmetic on numbers of which some are Python numbers on some lanes only (and
+    the rest Python numbers)? Its result is such a number; an operator that raises on Python numbers
+    only (`/` by zero) would raise on some lanes only: no batched form nor piece's loop is exact (a
+    piece's loop sees NumPy scalars), the whole function runs as the loop."""
+    if not any(a.val.py_some for a in args) or not all(python_number(a.val) or a.val.py_some for a in args):
+        return False
+    if ctx.call.fn in PY_CHECKED or ctx.call.fn is divmod:
+        raise NoPieceLoop(
+            "Python's arithmetic on a number that is a Python number for some examples and a NumPy "
+            "scalar for others (they raise differently)"
+        )
+    return not kwargs and not ctx.call.method and ctx.call.fn in _PY_ARITH
 
 
 def _python_arithmetic(ctx, args, kwargs) -> bool:
@@ -199,6 +221,8 @@ def batch_elementwise_multi(ctx, *args, **kwargs) -> Operand:
     require_unbatched(ctx, **kwargs)
     nodes, ndim = align(ctx, args)
     nout = getattr(ctx.call.fn, "nout", 2)
+    if ctx.call.fn is divmod:
+        _python_on_some_lanes(ctx, args, kwargs)
     py = ctx.call.fn is divmod and all(python_number(a.val) for a in args)
     elt = Val(True, ndim, Kind.ARRAY, py=py)
     node = ctx.call.rebuild(nodes, kw_nodes(kwargs))

@@ -44,6 +44,9 @@ class Val:
     # batched, and per example a Python number (made by float(), int(), round(), math, or Python
     # arithmetic on such numbers and literals): its `/`, `//`, `%` by zero raise (pynum.py)
     py: bool = False
+    # batched, and per example a Python number on some paths and not on others (`y = 0.0`, then
+    # `y = x[0]` under a batched `if`): which lanes hold one is known only per example
+    py_some: bool = False
 
     def with_(self, **kw) -> Val:
         return replace(self, **kw)
@@ -55,6 +58,9 @@ class Val:
 
 UNKNOWN = Val(False, None, Kind.OTHER)
 FRESH_ROWS = "fresh rows"  # Val.obj of a vectorized loop's list: a fresh array only `np.array()` reads
+# Val.obj of a vector whose items are Python numbers where the code reads them one at a time (a `range`'s
+# counters, mapped by a vectorized loop): mapped, each is a Python number (Val.py)
+PYTHON_ITEMS = "python items"
 
 
 def array(batched: bool, ndim: int | None, dtype: str | None = None) -> Val:
@@ -92,6 +98,23 @@ def python_number(v: Val) -> bool:
     return v.py or (not v.batched and v.kind == Kind.SCALAR)
 
 
+def merged_py(vals) -> dict:
+    """`py`/`py_some` of a batched value each lane of which takes one of `vals` (the paths of a batched
+    `if`, the iterations of a batched `while`): a Python number where every path gives one, one "on
+    some lanes" where some path does. (A path every lane takes alike, a `for` over a per-example
+    length, is `join`'s: its lanes agree.)"""
+    py = all(python_number(v) for v in vals)
+    return {"py": py, "py_some": not py and any(python_number(v) or v.py_some for v in vals)}
+
+
+def lane_join(a: Val, b: Val) -> Val:
+    """`join` for a name whose lanes each take one of two paths (a batched `while`'s carries)."""
+    v = join(a, b)
+    if v.batched and v.numeric:
+        return v.with_(**merged_py([a, b]))
+    return v
+
+
 def join(a: Val, b: Val) -> Val:
     """The Val of a name that holds `a` on one path and `b` on another."""
     if a == b:
@@ -122,9 +145,14 @@ def join(a: Val, b: Val) -> Val:
             kind,
             a.dtype if a.dtype == b.dtype else None,
             py=batched and python_number(a) and python_number(b),
+            # lanes that already differ in kind still do (either path may be taken)
+            py_some=batched and (a.py_some or b.py_some) and not (python_number(a) and python_number(b)),
         )
     if a.kind == b.kind:
         return Val(batched, None, a.kind, obj=a.obj if a.obj is b.obj else None)
+    if Kind.NONE in (a.kind, b.kind):  # unknown, but where it is not None it is the other path's value
+        other = b if a.kind == Kind.NONE else a
+        return Val(batched, None, Kind.OTHER, obj=OrNone(other))
     return Val(batched, None, Kind.OTHER)
 
 
@@ -179,6 +207,14 @@ class Window:
 
     start: Operand
     length: int | Operand  # an unbatched expression when not a literal
+
+
+@dataclass(frozen=True)
+class OrNone:
+    """`Val.obj` of a value that is None on some path and of Val `val` on the others (a generated
+    branch's placeholder for "no lane took it", which `av__.select` reads as such)."""
+
+    val: Val
 
 
 @dataclass(frozen=True)

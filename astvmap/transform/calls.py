@@ -18,7 +18,7 @@ import types
 import numpy as np
 
 from ..analysis.aliases import sources
-from ..errors import NotBatchable
+from ..errors import NoPieceLoop, NotBatchable
 from ..kit import templates
 from ..rules.registry import lookup
 from ..rules.values import NO_STATIC, UNKNOWN, Kind, MaskedSelection, Operand, Val, container, join, val_of
@@ -30,14 +30,17 @@ from .nesting import NestingMixin
 # rules or run as a loop; rewriting them would batch our own bookkeeping).
 _LIBRARY_DIRS = tuple({sysconfig.get_paths()[k] for k in ("stdlib", "platstdlib", "purelib", "platlib")})
 _OWN = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-# astvmap's helpers never rewritten (runtime_lanes.py is plain NumPy a vmap rewrites under nesting)
-_RUNTIME_FILES = {os.path.join(_OWN, f) for f in ("runtime.py", "pynum.py")}
+# astvmap's helpers, never rewritten: each has a batching rule (tests/test_runtime_rules.py), or a call
+# of it runs as the loop
+_RUNTIME_FILES = {
+    os.path.join(_OWN, f) for f in ("runtime.py", "runtime_lanes.py", "runtime_nested.py", "pynum.py")
+}
 
 
 def is_library_code(fn) -> bool:
-    """Whether calls to `fn` are never rewritten. astvmap's own files other than runtime.py are rewritten
-    wherever astvmap is installed (a wheel puts them among the installed packages): runtime_lanes.py's
-    control-flow helpers must batch under an enclosing vmap, and so must the benchmark workloads."""
+    """Whether calls to `fn` are never rewritten. astvmap's own files other than the runtime helpers'
+    are rewritten wherever astvmap is installed (a wheel puts them among the installed packages): the
+    benchmark workloads must batch under an enclosing vmap."""
     code = getattr(fn, "__code__", None)
     if code is None:
         return True
@@ -78,6 +81,8 @@ class CallsMixin(NestingMixin):
         try:
             cx.node = node
             return rule.fn(cx, *args, **kwargs)
+        except NoPieceLoop:
+            raise
         except NotBatchable as e:
             del cx.pending[mark:]
             return self.fallback(site, e.msg, fn_node)

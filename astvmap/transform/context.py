@@ -25,10 +25,20 @@ if TYPE_CHECKING:
 
 
 class Settings:
-    __slots__ = ("fallback", "label", "randomness")
+    """A vmap's options, as its specializations see them. `nested`: the code is written to be batched
+    again by an enclosing vmap (inner_vmap.full_source), so it uses only helpers that have batching
+    rules: a batched `while` runs masked rather than on gathered lanes (each enclosing example would
+    gather a different number), and `# astvmap: partition` is not followed."""
 
-    def __init__(self, fallback: str = "warn", randomness: str = "error", label: str = "vmap") -> None:
-        self.fallback, self.randomness, self.label = fallback, randomness, label
+    __slots__ = ("fallback", "label", "nested", "randomness")
+
+    def __init__(
+        self, fallback: str = "warn", randomness: str = "error", label: str = "vmap", nested: bool = False
+    ) -> None:
+        self.fallback, self.randomness, self.label, self.nested = fallback, randomness, label, nested
+
+    def for_nesting(self) -> Settings:
+        return Settings(self.fallback, self.randomness, self.label, nested=True)
 
 
 class Specializer(Protocol):

@@ -16,7 +16,8 @@ from __future__ import annotations
 import ast
 from typing import cast
 
-from ..rules.values import Kind, Operand, Val, val_of
+from ..kit import templates
+from ..rules.values import Kind, Operand, Val, merged_py, python_number, val_of
 from .walker import BranchResult, Walker, tag_line, user_line
 
 RET = "<return>"  # the returned value, as a name a branch assigns
@@ -193,7 +194,7 @@ class ControlFlowMixin(Walker):
 
     # ---- if -----------------------------------------------------------------------------------------
     def batched_if(self, node: ast.If, test: Operand):
-        if PARTITION in self.cx.src.origin.line(node.lineno):
+        if PARTITION in self.cx.src.origin.line(node.lineno) and not self.cx.settings.nested:
             return self.partitioned_if(node, test)
         if self.changes_forbidden(node.body + node.orelse, allow_items=True) is not None:
             raise self.cx.fail("in-place changes of lists or attributes under a batched condition")
@@ -360,7 +361,7 @@ class ControlFlowMixin(Walker):
             known = va if vb.kind == Kind.UNBOUND else vb
             if not known.numeric:
                 raise cx.fail(f"`{name}`, not an array, first assigned in a loop that breaks per example")
-            grown = Val(True, known.ndim, Kind.ARRAY, known.dtype)
+            grown = Val(True, known.ndim, Kind.ARRAY, known.dtype, **merged_py([known]))
             va, vb = (va, grown) if vb.kind == Kind.UNBOUND else (grown, vb)
         containers = (Kind.TUPLE, Kind.LIST, Kind.DICT)
         if (va.kind in containers or vb.kind in containers) and va.batched != vb.batched:
@@ -382,7 +383,7 @@ class ControlFlowMixin(Walker):
                 va.kind,
                 None,
                 tuple(
-                    Val(True, x.ndim if x.ndim == y.ndim else None, Kind.ARRAY)
+                    Val(True, x.ndim if x.ndim == y.ndim else None, Kind.ARRAY, **merged_py([x, y]))
                     for x, y in zip(va.elts, vb.elts)
                 ),
             )
@@ -396,7 +397,9 @@ class ControlFlowMixin(Walker):
                 and name in self.live_after(node)
             ):
                 pass  # av__.select raises at run time when lanes of both branches meet
-            val = Val(True, nd, Kind.ARRAY, va.dtype if va.dtype == vb.dtype else None)
+            # a Python number on every path stays one (values.join's rule)
+            dtype = va.dtype if va.dtype == vb.dtype else None
+            val = Val(True, nd, Kind.ARRAY, dtype, **merged_py([va, vb]))
         self.env[name] = val
         stmt = ast.Assign([ast.Name(target, ast.Store())], call)
         tag_line(stmt, node.lineno)
@@ -431,6 +434,10 @@ class ControlFlowMixin(Walker):
                     "batched", ast.Tuple([ast.Constant(va.batched), ast.Constant(vb.batched)], ast.Load())
                 )
             )
+        python = (python_number(va), python_number(vb))
+        if python[0] != python[1] and va.numeric and vb.numeric:
+            # lanes of Python numbers and lanes of NumPy scalars: the result remembers which hold which
+            call.keywords.append(ast.keyword("python", templates.const(python)))
         return call
 
     def changes_forbidden(self, body, allow_items=False) -> ast.AST | None:

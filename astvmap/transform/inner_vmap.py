@@ -19,7 +19,7 @@ from ..errors import AstvmapError, error_at
 from ..frontend.source import FunctionSource, function_source, unwrap
 from ..kit.naming import Namer
 from ..kit.origins import Origin
-from ..rules.values import Kind, Val
+from ..rules.values import PYTHON_ITEMS, Kind, Val
 from .context import ParentContext
 from .specialize import _Specializer, core
 
@@ -77,7 +77,7 @@ def full_source(
         inner_src = full_source(inner[0], 0, inner[1], inner[2], inner[3], list(inner_vals), parent, node)
         base_src = inner_src
     vals = bind_params(base_src, pre_args, pre_kwargs, names, inner_vals)
-    spec = core(base_src, vals, parent)
+    spec = core(base_src, vals, parent, parent.settings.for_nesting())
     core_name = namer.fresh(f"{base_src.name}_vmap")
     free[core_name] = spec.fn
     lines = []
@@ -153,7 +153,8 @@ def _mapped_val(v: Val, ax, name, label, node, parent) -> Val:
                 node,
                 parent.filename,
             )
-        return Val(True, None if v.ndim is None else v.ndim - 1, Kind.ARRAY, v.dtype)
+        py = v.obj == PYTHON_ITEMS and v.ndim == 1  # a `range`'s counter: a Python int per example
+        return Val(True, None if v.ndim is None else v.ndim - 1, Kind.ARRAY, v.dtype, py=py)
     if isinstance(ax, (tuple, list)) and v.elts is not None and len(ax) == len(v.elts):
         return Val(
             True,

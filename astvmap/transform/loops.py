@@ -16,7 +16,7 @@ import numpy as np
 
 from ..errors import AstvmapError, NotBatchable
 from ..frontend import breaks
-from ..rules.values import FRESH_ROWS, Kind, Operand, Val, join
+from ..rules.values import FRESH_ROWS, PYTHON_ITEMS, Kind, Operand, Val, join
 from .context import _needs
 from .expressions import LocalFunction, _join_all
 from .walker import Walker, tag_line
@@ -298,7 +298,7 @@ class LoopsMixin(Walker):
             inner = InnerVmap(fun, 0, 0, None, tuple(self.lift(fun)[1]))
             steps = Operand(
                 cx.expr("np.arange(*r)", r=ast.Tuple([b.node for b in bounds], ast.Load())),
-                Val(False, 1, Kind.ARRAY, "i"),
+                Val(False, 1, Kind.ARRAY, "i", obj=PYTHON_ITEMS),  # each counter a Python int
             )
             assert isinstance(steps.node, ast.Call)  # the template is a call
             steps.node.args = [b.node for b in bounds]

@@ -104,6 +104,7 @@ def cache_key(src: FunctionSource, vals: dict, settings: Settings):
         tuple(id(o) for o in objs),
         settings.fallback,
         settings.randomness,
+        settings.nested,
     ), objs
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import ast
 
 from ..analysis.activity import augmented_names
-from ..rules.values import Kind, Operand, join
+from ..rules.values import Kind, Operand, lane_join
 from .controlflow import _ordered
 from .loops import JumpUnderMask
 from .walker import Walker, tag_line
@@ -68,11 +68,11 @@ class WhileMixin(Walker):
             active = cx.namer.fresh("active")
             lanes = cx.namer.fresh("lanes")
             body, env_after = self._compacted_body(node, active, lanes, carried)
-            changed = [n for n in carried if join(env0[n], env_after[n]) != env0[n]]
+            changed = [n for n in carried if lane_join(env0[n], env_after[n]) != env0[n]]
             if not changed:
                 break
             for n in changed:
-                env0[n] = join(env0[n], env_after[n])
+                env0[n] = lane_join(env0[n], env_after[n])
         else:
             raise cx.fail("the loop's variables did not settle")
         self._loop_bound_writes(node, act)
@@ -181,20 +181,13 @@ class WhileMixin(Walker):
         saved = (self.renames, self.branch, cx.batch_name)
         self.renames = dict(self.renames)
         gathered = self._gathered(node, carried)
-        head = [
-            ast.Assign(
-                [ast.Name(lanes, ast.Store())],
-                cx.expr("av__.active_lanes(a)", a=ast.Name(active, ast.Load())),
-            )
-        ]
+        run = _Masked(cx, active) if cx.settings.nested else _Gathered(cx, active, lanes)
+        head = run.head()
         stores = {}
         for n in gathered:
             name = cx.namer.fresh(f"{n}_active")
             head.append(
-                ast.Assign(
-                    [ast.Name(name, ast.Store())],
-                    cx.expr("x[i]", x=ast.Name(self.code_name(n), ast.Load()), i=ast.Name(lanes, ast.Load())),
-                )
+                ast.Assign([ast.Name(name, ast.Store())], run.take(ast.Name(self.code_name(n), ast.Load())))
             )
             stores[n] = name
             self.renames[n] = name
@@ -202,7 +195,8 @@ class WhileMixin(Walker):
         for n in carried:
             outer_names[n] = saved[0].get(n, n)
         self.branch = {"stores": stores, "suffix": "active"}
-        cx.batch_name = None  # inside, the batch is the active lanes
+        if run.compacts:
+            cx.batch_name = None  # inside, the batch is the active lanes
         self.loops.append(node)
         self.masked += 1
         try:
@@ -220,30 +214,12 @@ class WhileMixin(Walker):
             if n not in stores:
                 continue
             outer = outer_names[n]
-            tail.append(
-                ast.Assign(
-                    [ast.Name(outer, ast.Store())],
-                    cx.expr(
-                        "av__.put_lanes(x, i, v)",
-                        x=ast.Name(outer, ast.Load()),
-                        i=ast.Name(lanes, ast.Load()),
-                        v=ast.Name(stores[n], ast.Load()),
-                    ),
-                )
-            )
+            value = run.put(self, ast.Name(outer, ast.Load()), env_after[n], stores[n])
+            tail.append(ast.Assign([ast.Name(outer, ast.Store())], value))
         tail += test_code
-        tail.append(
-            ast.Assign(
-                [ast.Name(active, ast.Store())],
-                cx.expr(
-                    "av__.put_lanes(a, i, t)",
-                    a=ast.Name(active, ast.Load()),
-                    i=ast.Name(lanes, ast.Load()),
-                    t=self.truthy(test, node.test),
-                ),
-            )
-        )
-        if inner_batch is not None:
+        truth = self.truthy(test, node.test)
+        tail.append(ast.Assign([ast.Name(active, ast.Store())], run.still_active(truth)))
+        if run.compacts and inner_batch is not None:
             head.insert(
                 1,
                 ast.Assign(
@@ -256,3 +232,52 @@ class WhileMixin(Walker):
         for s in head + tail:
             tag_line(s, node.lineno)
         return head + body + tail, env_after
+
+
+class _Gathered:
+    """Each iteration gathers the active lanes (`x_active = x[lanes]`) and puts the results back."""
+
+    compacts = True
+
+    def __init__(self, cx, active: str, lanes: str) -> None:
+        self.cx, self.active, self.lanes = cx, active, lanes
+
+    def head(self) -> list[ast.stmt]:
+        lanes = self.cx.expr("av__.active_lanes(a)", a=ast.Name(self.active, ast.Load()))
+        return [ast.Assign([ast.Name(self.lanes, ast.Store())], lanes)]
+
+    def take(self, x: ast.expr) -> ast.expr:
+        return self.cx.expr("x[i]", x=x, i=ast.Name(self.lanes, ast.Load()))
+
+    def put(self, walker, outer: ast.expr, val, store: str) -> ast.expr:
+        i, v = ast.Name(self.lanes, ast.Load()), ast.Name(store, ast.Load())
+        return self.cx.expr("av__.put_lanes(x, i, v)", x=outer, i=i, v=v)
+
+    def still_active(self, truth: ast.expr) -> ast.expr:
+        a, i = ast.Name(self.active, ast.Load()), ast.Name(self.lanes, ast.Load())
+        return self.cx.expr("av__.put_lanes(a, i, t)", a=a, i=i, t=truth)
+
+
+class _Masked:
+    """Code an enclosing vmap batches again (Settings.nested): every lane runs each iteration, finished
+    lanes on an active lane's values (`av__.lanes_like_active`, so they cannot fault), and each carried
+    name takes the iteration's value on the active lanes only (`av__.select`). Under an enclosing batch
+    every helper here has a batching rule; the gathered form's lane counts would differ per example."""
+
+    compacts = False
+
+    def __init__(self, cx, active: str) -> None:
+        self.cx, self.active = cx, active
+
+    def head(self) -> list[ast.stmt]:
+        return []
+
+    def take(self, x: ast.expr) -> ast.expr:
+        return self.cx.expr("av__.lanes_like_active(x, a)", x=x, a=ast.Name(self.active, ast.Load()))
+
+    def put(self, walker, outer: ast.expr, val, store: str) -> ast.expr:
+        cond = ast.Name(self.active, ast.Load())
+        return walker._select_expr(cond, ast.Name(store, ast.Load()), val, outer, val.with_(batched=True))
+
+    def still_active(self, truth: ast.expr) -> ast.expr:
+        return self.cx.expr("a & t", a=ast.Name(self.active, ast.Load()), t=truth)

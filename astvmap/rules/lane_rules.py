@@ -1,0 +1,210 @@
+"""Rules for the `av__` helpers of control flow and of the per-example loop, so that generated code is
+batched again under an enclosing vmap (runtime_lanes.py, runtime_nested.py).
+
+Under an enclosing batch a value of the inner code may carry the enclosing batch axis (the operand is
+batched here) and, inside it, the inner lanes (the helper's own flags say which). A helper that works
+lane by lane runs once on both batch axes merged (`av__.select_nested`, `av__.loop_nested`); one that reads a whole batch at once
+(`highest`, `lowest`) reads every enclosing example's lanes alike, which the generated code allows for.
+"""
+
+from __future__ import annotations
+
+import ast
+
+from .. import runtime
+from ..errors import NoPieceLoop
+from ..kit import templates
+from .common import static
+from .registry import register
+from .values import NO_STATIC, Kind, Operand, OrNone, Val
+
+
+def _give_up(msg: str) -> NoPieceLoop:
+    """A lane helper's call that cannot be batched: not a loop of that call (a select's loop at an empty
+    batch cannot tell its result's shape), the rewrite of the code around it gives up."""
+    return NoPieceLoop(msg)
+
+
+def _flags(ctx, op, what: str):
+    """A helper's static flag argument (a bool or a tuple of them)."""
+    value = static(op)
+    if value is NO_STATIC:
+        raise ctx.fail(f"{what} not known when the code is rewritten")
+    return value
+
+
+def _elements(ctx, op) -> list[Operand]:
+    """The operands of a tuple or list argument of known length."""
+    if op.val.elts is None:
+        raise ctx.fail("a helper's argument list of unknown length")
+    if isinstance(op.node, (ast.Tuple, ast.List)) and len(op.node.elts) == len(op.val.elts):
+        return [Operand(n, v) for n, v in zip(op.node.elts, op.val.elts)]
+    return [Operand(templates.index(op.node, [i]), v) for i, v in enumerate(op.val.elts)]
+
+
+def _sizes(ctx, inner: list[ast.expr]) -> ast.expr:
+    return ast.Tuple([ctx.batch_size(), *inner], ast.Load())
+
+
+def _absent(op) -> bool:
+    """`None` (no lane took that branch) or `av__.UNBOUND` (no value yet)."""
+    return op.val.kind in (Kind.NONE, Kind.UNBOUND) or (op.is_static and op.static is runtime.UNBOUND)
+
+
+# ---- lane by lane ----------------------------------------------------------------------------------------
+@register(runtime.select)
+def batch_select(ctx, cond, a, b, batched=None, python=None) -> Operand:
+    # per enclosing example: select(cond (B,), a, b); batched: both batch axes merged into one, a side
+    # that varies only with the enclosing example spread over the lanes (then a lane value)
+    inner = (True, True) if batched is None else tuple(_flags(ctx, batched, "which sides are lanes"))
+    val = _select_val([(a, int(inner[0])), (b, int(inner[1]))], 1)
+    kw = {k: op.node for k, op in (("batched", batched), ("python", python)) if op is not None}
+    if not any(op.batched for op in (cond, a, b)):
+        return Operand(ctx.call.rebuild([cond.node, a.node, b.node], kw), val.with_(batched=False))
+    axes = ((cond.batched, True), (a.batched, inner[0]), (b.batched, inner[1]))
+    lanes = ctx.expr("np.shape(c)[-1]", c=cond.node)
+    return _select_nested(
+        ctx, ast.Tuple([ctx.batch_size(), lanes], ast.Load()), cond, a, b, axes, python, val
+    )
+
+
+@register(runtime.select_nested)
+def batch_select_nested(ctx, sizes, cond, a, b, axes, python=None) -> Operand:
+    # a select already under enclosing batches: one more enclosing batch axis in front
+    axes_value = _flags(ctx, axes, "a select's batch axes")
+    if sizes.batched:
+        raise _give_up("batch sizes that differ between examples")
+    val = _select_val([(a, sum(axes_value[1])), (b, sum(axes_value[2]))], len(axes_value[0]))
+    if not any(op.batched for op in (cond, a, b)):
+        nodes = [sizes.node, cond.node, a.node, b.node, axes.node]
+        return Operand(
+            ctx.call.rebuild(nodes + ([] if python is None else [python.node]), {}), val.with_(batched=False)
+        )
+    new_axes = tuple((op.batched, *ax) for op, ax in zip((cond, a, b), axes_value, strict=True))
+    new_sizes = ctx.expr("(B,) + s", B=ctx.batch_size(), s=sizes.node)
+    return _select_nested(ctx, new_sizes, cond, a, b, new_axes, python, val)
+
+
+def _select_nested(ctx, sizes, cond, a, b, axes, python, val) -> Operand:
+    if python is not None and python.batched:
+        raise _give_up("which side holds Python numbers differs between examples")
+    node = ctx.expr(
+        "av__.select_nested(s, c, a, b, axes, py)",
+        s=sizes,
+        c=cond.node,
+        a=a.node,
+        b=b.node,
+        axes=templates.const(axes),
+        py=ast.Constant(None) if python is None else python.node,
+    )
+    return Operand(node, val)
+
+
+def _unless_none(op) -> Operand:
+    """A side that may be None (no lane took it) as the value it holds otherwise."""
+    return Operand(op.node, op.val.obj.val) if isinstance(op.val.obj, OrNone) else op
+
+
+def _select_val(sides, lead: int) -> Val:
+    """The Val of `select`'s result per enclosing example: its `lead` batch axes, then a side's own
+    axes (each side carries the given number of those batch axes)."""
+    present = [(_unless_none(op), f) for op, f in sides if not _absent(op)]
+    if not present:
+        raise _give_up("a select with no value on either side")
+    if any(op.val.kind in (Kind.TUPLE, Kind.LIST, Kind.DICT) for op, _ in present):
+        return Val(True, None, Kind.OTHER)  # (tuples are selected element by element: any structure)
+    # A side of unknown kind beside an array is an array or None (a branch no lane took): the inner
+    # code selects arrays with arrays
+    present = [(op, f) for op, f in present if op.val.kind in (Kind.ARRAY, Kind.SCALAR)]
+    if not present:  # (its result's rank unknown, later code could not batch either)
+        raise _give_up("a select of values of unknown kind")
+    ranks = {None if op.val.ndim is None else op.val.ndim - f for op, f in present}
+    rank = ranks.pop() if len(ranks) == 1 else None
+    dtypes = {op.val.dtype for op, _ in present}
+    dtype = dtypes.pop() if len(dtypes) == 1 else None
+    return Val(True, None if rank is None else rank + lead, Kind.ARRAY, dtype)
+
+
+@register(runtime.lanes_like_active)
+def batch_lanes_like_active(ctx, x, mask) -> Operand:
+    # per enclosing example: x (B, ...) borrows its first active lane; batched: each enclosing example
+    # borrows from its own lanes (the helper reads the mask's batch axes), so both carry them
+    if x.val.kind not in (Kind.ARRAY, Kind.SCALAR):
+        raise _give_up("lanes of a container")
+    val = x.val.with_(kind=Kind.ARRAY, py=False, py_some=False)
+    if not (x.batched or mask.batched):
+        return Operand(ctx.call.rebuild([x.node, mask.node], {}), val)
+    nodes = [
+        op.node if op.batched else ctx.expr("av__.batch_broadcast(v, B)", v=op.node, B=ctx.batch_size())
+        for op in (x, mask)
+    ]
+    return Operand(ctx.expr("av__.lanes_like_active(x, m)", x=nodes[0], m=nodes[1]), val.with_(batched=True))
+
+
+@register(runtime.bound)
+def batch_bound(ctx, x, name) -> Operand:
+    # the value, or Python's error where the name has none: the same check on the whole value
+    return Operand(ctx.call.rebuild([x.node, name.node], {}), x.val)
+
+
+@register(runtime.highest, runtime.lowest)
+def batch_range_bound(ctx, bound, start=None) -> Operand:
+    # the largest stop (smallest start) of every example's range over every enclosing example too: the
+    # counter runs over their union and each lane tests its own range (transform/loops.py)
+    nodes = [bound.node] + ([] if start is None else [start.node])
+    return Operand(ctx.call.rebuild(nodes, {}), Val(False, 0, Kind.SCALAR, "i"))
+
+
+# ---- the per-example loop ------------------------------------------------------------------------------
+@register(runtime.loop)
+def batch_loop(ctx, fn, B, args, batched, kwargs=None, kw_batched=None) -> Operand:
+    # per enclosing example: fn over B examples; batched: one loop over both batches merged
+    flags = _flags(ctx, batched, "which arguments are batched")
+    kw_flags = {} if kw_batched is None else _flags(ctx, kw_batched, "which arguments are batched")
+    return _merged_loop(
+        ctx, fn, [B], args, [(f,) for f in flags], kwargs, {k: (f,) for k, f in kw_flags.items()}
+    )
+
+
+@register(runtime.loop_nested)
+def batch_loop_nested(ctx, fn, sizes, args, axes, kwargs=None, kw_axes=None) -> Operand:
+    # a loop already under enclosing batches: one more in front
+    kw_value = {} if kw_axes is None else _flags(ctx, kw_axes, "which arguments are batched")
+    if sizes.batched:
+        raise ctx.fail("batch sizes that differ between examples")
+    sizes_node = ast.Starred(sizes.node, ast.Load())
+    return _merged_loop(ctx, fn, [sizes_node], args, _flags(ctx, axes, "batch axes"), kwargs, kw_value)
+
+
+def _merged_loop(ctx, fn, sizes, args, axes, kwargs, kw_axes) -> Operand:
+    if fn.batched or any(isinstance(s, Operand) and s.batched for s in sizes):
+        raise ctx.fail("a function or batch size that differs between examples")
+    if any(not isinstance(f, bool) for ax in [*axes, *kw_axes.values()] for f in ax):
+        raise ctx.fail("a container argument of the per-example loop")
+    elts = _elements(ctx, args)
+    kw_elts = {} if kwargs is None else _keyed(ctx, kwargs)
+    new_axes = tuple((e.batched, *ax) for e, ax in zip(elts, axes, strict=True))
+    new_kw = {k: (v.batched, *kw_axes.get(k, (False,))) for k, v in kw_elts.items()}
+    node = ctx.expr(
+        "av__.loop_nested(f, s, args, axes)",
+        f=fn.node,
+        s=ast.Tuple(
+            [ctx.batch_size()] + [s.node if isinstance(s, Operand) else s for s in sizes], ast.Load()
+        ),
+        args=ast.Tuple([e.node for e in elts], ast.Load()),
+        axes=templates.const(new_axes),
+    )
+    assert isinstance(node, ast.Call)  # the template is a call
+    if kw_elts:
+        node.args.append(ast.Dict([ast.Constant(k) for k in kw_elts], [v.node for v in kw_elts.values()]))
+        node.args.append(templates.const(new_kw))
+    batched = any(e.batched for e in elts) or any(v.batched for v in kw_elts.values())
+    return Operand(node, Val(batched, None, Kind.OTHER))
+
+
+def _keyed(ctx, op) -> dict[str, Operand]:
+    if op.val.kind != Kind.DICT or op.val.keys is None or op.val.elts is None:
+        raise ctx.fail("keyword arguments of unknown names")
+    if isinstance(op.node, ast.Dict) and len(op.node.values) == len(op.val.elts):
+        return {k: Operand(n, v) for k, n, v in zip(op.val.keys, op.node.values, op.val.elts)}
+    return {k: Operand(templates.index(op.node, [k]), v) for k, v in zip(op.val.keys, op.val.elts)}

@@ -424,10 +424,18 @@ def loop_nested(fn, sizes, args, axes, kwargs=None, kw_axes=None):
 
 
 def _example(x, batched, b):
-    """Example `b` of an argument: `batched` is a bool, or a tuple of those for a tuple/list argument."""
+    """Example `b` of an argument: `batched` is a bool, or a tuple of those for a tuple/list argument.
+    A batched list, tuple or dict holds batched values (a list appended to per example): its example
+    is each one's."""
     if isinstance(batched, tuple):
         return type(x)(_example(e, f, b) for e, f in zip(x, batched))
-    return x[b] if batched else x
+    if not batched:
+        return x
+    if isinstance(x, (list, tuple)):
+        return type(x)(_example(e, True, b) for e in x)
+    if isinstance(x, dict):
+        return {k: _example(v, True, b) for k, v in x.items()}
+    return x[b]
 
 
 def _stack_leaves(outs):

@@ -181,10 +181,10 @@ def lanes_like_active(x, mask):
     """`x` with every lane outside `mask` replaced by the first lane inside it (NOTE [batched if]):
     masked lanes then repeat a computation the loop really does, so they cannot fault. Under an
     enclosing vmap `mask` is `(*outer, B)` and each outer example borrows from its own lanes."""
-    if mask.size == 0:
-        return x
+    if mask.size == 0 or (isinstance(x, Weak) and x.scalar is not None):
+        return x  # (every lane of a Weak array holds the same Python number: it stays weak)
     if mask.ndim > 1:
-        return _lanes_like_active_within(np.asarray(x), mask)
+        return _lanes_like_active_within(x, mask)
     first = int(mask.argmax())
     if not mask[first] or mask.all():
         return x  # no lane to borrow from (the region is skipped), or nothing to replace
@@ -197,6 +197,7 @@ def _lanes_like_active_within(x, mask):
     with no active lane keeps its own values: its region is skipped for it)."""
     if mask.all():
         return x
+    x = np.asarray(x)
     lead = mask.ndim
     first = mask.argmax(axis=-1)[..., None]  # (*outer, 1)
     first = first.reshape(first.shape + (1,) * (x.ndim - lead))

@@ -1,5 +1,7 @@
 """Regressions found outside the focused suites (benchmarks, the fuzzer): each failed before its fix."""
 
+import statistics
+
 import numpy as np
 import pytest
 
@@ -346,3 +348,22 @@ def test_a_comprehension_in_a_branch_leaves_no_store():
     from test_controlflow import check
 
     check(comprehension_in_lowered_loop, np.array([[0.0, 1.0, 2.0], [1.0, 2.0, 3.0], [0.5, 0.4, 5.0]]))
+
+
+# A list built per example and passed to a function without a batching rule: the per-example loop of
+# that call indexed the list itself (example b got the list's b-th element) instead of each element's
+# lane b. Found by the nested-vmap fuzzer (tests/test_nested.py, seed 870).
+def median_of_a_list(x):
+    values = []
+    for j in range(3):
+        values.append(float(x[j] * 2))
+        values.append(float(x[j]))
+    return statistics.median(values)
+
+
+def test_a_per_example_list_reaches_a_functions_loop_lane_by_lane():
+    x = np.random.default_rng(0).random((5, 3))
+    want = np.array([median_of_a_list(e) for e in x])
+    with pytest.warns(astvmap.PerformanceWarning):
+        got = astvmap.vmap(median_of_a_list)(x)
+    np.testing.assert_allclose(got, want)

@@ -61,7 +61,7 @@ def batch_select(ctx, cond, a, b, batched=None, python=None) -> Operand:
     kw = {k: op.node for k, op in (("batched", batched), ("python", python)) if op is not None}
     if not any(op.batched for op in (cond, a, b)):
         return Operand(ctx.call.rebuild([cond.node, a.node, b.node], kw), val.with_(batched=False))
-    axes = ((cond.batched, True), (a.batched, inner[0]), (b.batched, inner[1]))
+    axes = ((cond.batched, True), (_carries(a), inner[0]), (_carries(b), inner[1]))
     lanes = ctx.expr("np.shape(c)[-1]", c=cond.node)
     return _select_nested(
         ctx, ast.Tuple([ctx.batch_size(), lanes], ast.Load()), cond, a, b, axes, python, val
@@ -80,7 +80,7 @@ def batch_select_nested(ctx, sizes, cond, a, b, axes, python=None) -> Operand:
         return Operand(
             ctx.call.rebuild(nodes + ([] if python is None else [python.node]), {}), val.with_(batched=False)
         )
-    new_axes = tuple((op.batched, *ax) for op, ax in zip((cond, a, b), axes_value, strict=True))
+    new_axes = tuple((_carries(op), *ax) for op, ax in zip((cond, a, b), axes_value, strict=True))
     new_sizes = ctx.expr("(B,) + s", B=ctx.batch_size(), s=sizes.node)
     return _select_nested(ctx, new_sizes, cond, a, b, new_axes, python, val)
 
@@ -98,6 +98,12 @@ def _select_nested(ctx, sizes, cond, a, b, axes, python, val) -> Operand:
         py=ast.Constant(None) if python is None else python.node,
     )
     return Operand(node, val)
+
+
+def _carries(op) -> bool:
+    """Does a select's side carry the enclosing batch axis? A name with no value yet (UNBOUND, passed
+    through as it is) holds the select's own result, which does, from the next iteration on."""
+    return op.batched or _absent(op)
 
 
 def _unless_none(op) -> Operand:

@@ -14,6 +14,8 @@ from typing import Any
 
 import numpy as np
 
+from ..runtime_lanes import UNBOUND
+
 
 class Kind(enum.Enum):
     ARRAY = "array"  # ndarray or NumPy scalar
@@ -78,6 +80,8 @@ def val_of(obj) -> Val:
         return array(False, obj.ndim, obj.dtype.kind)
     if isinstance(obj, (bool, int, float, complex)):
         return Val(False, 0, Kind.SCALAR, np.asarray(obj).dtype.kind)
+    if obj is UNBOUND:  # generated code's "no value yet" (rewritten again under an enclosing vmap)
+        return Val(False, None, Kind.UNBOUND)
     if obj is None:
         return Val(False, None, Kind.NONE)
     if isinstance(obj, tuple):

@@ -230,8 +230,13 @@ class StoresMixin(Walker):
 
     def augments_in_place(self, name: str, v: Val | None, at: ast.AST | None = None) -> bool:
         """Per example, does `name op= value` (statement `at`) write into `name`'s array (True) or
-        rebind a number (False)? Where a 0-d value may be either and another name may hold it, the
-        loop runs."""
+        rebind a number (False)? Where a 0-d value or one of unknown kind may be either and another
+        name may hold it, the loop runs."""
+        if v is not None and v.kind == Kind.OTHER and self.facts.aliases.shared(name):
+            raise self.cx.fail(
+                f"`{name} op= ...` on a value of unknown kind that may be an array another name holds "
+                f"(`{sorted(self.facts.aliases.members(name) - {name})[0]}`)"
+            )
         if v is None or v.kind != Kind.ARRAY:
             return False
         if v.ndim != 0:

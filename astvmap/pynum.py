@@ -237,15 +237,16 @@ def weak_some(column):
     return np.asarray(column).view(SomePyColumn)
 
 
-def some_python(result, python_side, numpy_side, python_lanes):
-    """`av__.select`'s result where `python_lanes` took a side of Python numbers and the others a side
-    of NumPy scalars: a SomePyColumn that remembers which dtype each kind of lane has."""
-    if python_side is None or numpy_side is None:
+def some_python(result, python_side, numpy_side, python_lanes, numpy_lanes):
+    """`av__.select`'s result where `python_lanes` took a side of Python numbers and `numpy_lanes` a
+    side of NumPy scalars (lanes an enclosing branch masks are in neither): a SomePyColumn that
+    remembers which dtype each kind of lane has."""
+    if python_side is None or numpy_side is None or result is None:
         return result
     numpy_dtype = getattr(numpy_side, "numpy_dtype", np.asarray(numpy_side).dtype)
     return _mark_some(
         result,
-        numpy_dtype if not python_lanes.all() else None,
+        numpy_dtype if numpy_lanes.any() else None,
         np.asarray(python_side).dtype.kind,
         bool(python_lanes.any()) or getattr(numpy_side, "any_python", False),
     )

@@ -32,6 +32,7 @@ from .runtime_lanes import (
     active_lanes,
     bound,
     enters,
+    enters_each,
     highest,
     lanes_like_active,
     lowest,
@@ -50,6 +51,7 @@ __all__ = [
     "batch_broadcast",
     "bound",
     "enters",
+    "enters_each",
     "example_size",
     "expand_to",
     "flatten",
@@ -95,25 +97,30 @@ def batch_broadcast(v, B):
     return _lanes_broadcast(v, B)  # a Python number stays weak (runtime_lanes.Weak)
 
 
-def select(cond, a, b, batched=(True, True), python=None):
-    """Per lane, `a` where `cond` else `b` (runtime_lanes.select). `python`: which side holds Python
-    numbers per example, when one does and the other NumPy scalars: the result then remembers which
-    lanes hold which (pynum.SomePyColumn)."""
-    result = _select(cond, a, b, batched)
+def select(cond, a, b, batched=(True, True), python=None, active=None):
+    """Per lane, `a` where `cond` else `b` (runtime_lanes.select; `active`: the lanes an enclosing
+    branch runs). `python`: which side holds Python numbers per example, when one does and the other
+    NumPy scalars: the result then remembers which lanes hold which (pynum.SomePyColumn)."""
+    result = _select(cond, a, b, batched, active)
     if python is None or python[0] == python[1]:
         return result
-    lanes = np.broadcast_to(cond if python[0] else ~cond, np.shape(cond))
+    python_lanes = cond if python[0] else ~cond
+    numpy_lanes = ~python_lanes
+    if active is not None:
+        python_lanes, numpy_lanes = python_lanes & active, numpy_lanes & active
     sides = (a, b) if python[0] else (b, a)
-    return some_python(result, *sides, lanes)
+    return some_python(result, *sides, python_lanes, numpy_lanes)
 
 
-def select_nested(sizes, cond, a, b, axes, python=None):
+def select_nested(sizes, cond, a, b, axes, python=None, active=None):
     """`select` under enclosing batches (runtime_nested): `axes` flags the batch axes (the enclosing
-    ones, then the lanes) that `cond`, `a` and `b` carry; all merge into `prod(sizes)` lanes, on which a
-    side that carries any batch axis is a lane value."""
+    ones, then the lanes) that `cond`, `a` and `b` carry (`active`, when given, as `cond`); all merge
+    into `prod(sizes)` lanes, on which a side that carries any batch axis is a lane value."""
     merged = [join_batches(v, ax, sizes) for v, ax in zip((cond, a, b), axes, strict=True)]
+    if active is not None:
+        active = join_batches(active, axes[0], sizes)
     batched = (any(axes[1]), any(axes[2]))
-    return split_batches(select(*merged, batched, python), sizes)
+    return split_batches(select(*merged, batched, python, active), sizes)
 
 
 def expand_to(x, ndim):
@@ -134,7 +141,7 @@ def align(values, batched, lead=None):
     ranks = [np.ndim(v) - n for v, n in zip(values, lead)]
     top = max(ranks)
     return tuple(
-        _expand_after(np.asarray(v), n, top - r) if b else v
+        _expand_after(np.asanyarray(v), n, top - r) if b else v  # (a Python-number column stays one)
         for v, b, n, r in zip(values, batched, lead, ranks)
     )
 

@@ -212,6 +212,11 @@ def enters(mask):
     return mask.size == 0 or bool(mask.any())
 
 
+def enters_each(mask):
+    """`enters` for each enclosing example (generated code batched again): `mask` is `(*outer, B)`."""
+    return np.any(mask, axis=-1) | (np.shape(mask)[-1] == 0)
+
+
 def active_lanes(active):
     """The lanes a masked loop still runs: `slice(None)` (gathers are views) when every lane is active,
     else their indices."""
@@ -263,29 +268,36 @@ def merge_lanes(cond, lanes_a, a, lanes_b, b, kinds):
     return out
 
 
-def select(cond, a, b, batched=(True, True)):
+def select(cond, a, b, batched=(True, True), active=None):
     """Per lane, `a` where `cond` else `b`, as the loop's stacked results would be: a branch's own value
-    (dtype included) when every lane took it; per-example shapes must agree when lanes of both meet."""
+    (dtype included) when every lane took it; per-example shapes must agree when lanes of both meet.
+    `active`: the lanes an enclosing batched branch runs (the others' values are never read): only
+    they decide whether every lane took one side."""
     B = cond.shape[0]
+    all_a = bool(np.all(cond if active is None else cond | ~active))
+    all_b = bool(not np.any(cond if active is None else cond & active))
     if a is UNBOUND or b is UNBOUND:  # a name with no value before the branch
-        if B and not (cond.all() if b is UNBOUND else not cond.any()):
+        if B and not (all_a if b is UNBOUND else all_b):
             raise UnboundLocalError("a local variable is unbound for some examples after a per-example `if`")
         value, is_batched = (a, batched[0]) if b is UNBOUND else (b, batched[1])
         return value if is_batched else batch_broadcast(value, B)
-    if a is None or b is None:  # a branch no lane took (only an empty batch skips both)
-        if a is None and b is None:
+    if a is None or b is None:  # a branch no lane took
+        if a is None and b is None and B:  # neither: no lane has a value here (an enclosing branch's
+            return None  # placeholder, batched again by an enclosing vmap), nor will one read it
+        if a is None and b is None:  # (an empty batch skips both)
             raise ValueError(
                 "astvmap: with a batch of size 0 neither branch of an `if` ran, so the shape of "
                 "its result is unknown; pass at least one example"
             )
-        return select(cond, b, b, (batched[1],) * 2) if a is None else select(cond, a, a, (batched[0],) * 2)
+        side, flag = (b, batched[1]) if a is None else (a, batched[0])
+        return side if flag else batch_broadcast(side, B)
     if isinstance(a, tuple) and isinstance(b, tuple):
         if len(a) != len(b):
             raise ValueError("the branches of an `if` give tuples of different lengths")
-        return tuple(select(cond, x, y, batched) for x, y in zip(a, b))
-    if B and cond.all():
+        return tuple(select(cond, x, y, batched, active) for x, y in zip(a, b))
+    if B and all_a:
         return a if batched[0] else batch_broadcast(a, B)
-    if B and not cond.any():
+    if B and all_b:
         return b if batched[1] else batch_broadcast(b, B)
     a, b = np.asarray(a), np.asarray(b)
     sa = a.shape[1:] if batched[0] else a.shape

@@ -81,9 +81,37 @@ def python_or_numpy(x):
     return x * scale
 
 
+def mean_of_positives(x):
+    n = int(np.sum(x > 0))
+    m = 0.0
+    if n > 0:  # an enclosing example none of whose lanes enters must not run it (1.0 / 0 raises)
+        m = float(np.sum(np.where(x > 0, x, 0))) / n
+    return m
+
+
+def accumulate_while(x):
+    s = 0.0
+    n = 0
+    while n < x[0] * 3:  # a Python float accumulator over float32 data, in a masked while
+        s = s + x[1]
+        n += 1
+    return s
+
+
+def scaled_rows(x):
+    s = float(x[0]) + 0.1
+    out = []
+    for j in range(3):
+        out.append(x[j] * s)  # a Python number beside float32, through rank alignment
+    return np.array(out)
+
+
 @pytest.mark.parametrize(
     "f, shape, dtype",
     [
+        (mean_of_positives, (2, 3, 4), np.float64),
+        (accumulate_while, (2, 3, 2), np.float32),
+        (scaled_rows, (2, 3, 4), np.float32),
         (newton, (2, 3), np.float64),
         (branchy, (3, 4, 5), np.float64),
         (clipped_log, (2, 5), np.float64),
@@ -98,6 +126,8 @@ def test_nested_vmaps_batch_every_helper(f, shape, dtype):
     counter, a number that is a Python float on some examples only."""
     x = (np.random.default_rng(0).standard_normal(shape) ** 2 + 0.1).astype(dtype)
     x.flat[::3] *= -1 if f in (branchy, python_or_numpy) else 1
+    if f is mean_of_positives:
+        x[1] = -x[1]  # an enclosing example with no positive entry
     with np.errstate(all="ignore"):
         want = _loops(f, x)
     import warnings

@@ -53,49 +53,67 @@ def _absent(op) -> bool:
 
 # ---- lane by lane ----------------------------------------------------------------------------------------
 @register(runtime.select)
-def batch_select(ctx, cond, a, b, batched=None, python=None) -> Operand:
+def batch_select(ctx, cond, a, b, batched=None, python=None, active=None) -> Operand:
     # per enclosing example: select(cond (B,), a, b); batched: both batch axes merged into one, a side
     # that varies only with the enclosing example spread over the lanes (then a lane value)
     inner = (True, True) if batched is None else tuple(_flags(ctx, batched, "which sides are lanes"))
     val = _select_val([(a, int(inner[0])), (b, int(inner[1]))], 1)
-    kw = {k: op.node for k, op in (("batched", batched), ("python", python)) if op is not None}
-    if not any(op.batched for op in (cond, a, b)):
+    named = (("batched", batched), ("python", python), ("active", active))
+    kw = {k: op.node for k, op in named if op is not None}
+    if not any(op is not None and op.batched for op in (cond, a, b, active)):
         return Operand(ctx.call.rebuild([cond.node, a.node, b.node], kw), val.with_(batched=False))
+    cond, active = _same_lanes(ctx, cond, active)
     axes = ((cond.batched, True), (_carries(a), inner[0]), (_carries(b), inner[1]))
     lanes = ctx.expr("np.shape(c)[-1]", c=cond.node)
-    return _select_nested(
-        ctx, ast.Tuple([ctx.batch_size(), lanes], ast.Load()), cond, a, b, axes, python, val
-    )
+    sizes = ast.Tuple([ctx.batch_size(), lanes], ast.Load())
+    return _select_nested(ctx, sizes, cond, a, b, axes, python, active, val)
+
+
+def _same_lanes(ctx, cond, active):
+    """`cond` and the enclosing branch's `active` lanes, both carrying the enclosing batch if either
+    does (select_nested merges them alike)."""
+    if active is not None and active.val.kind == Kind.NONE:
+        active = None  # (select_nested's: every lane is active)
+    if active is None or cond.batched == active.batched:
+        return cond, active
+    spread = [op if op.batched else _spread(ctx, op) for op in (cond, active)]
+    return spread[0], spread[1]
+
+
+def _spread(ctx, op) -> Operand:
+    node = ctx.expr("av__.batch_broadcast(v, B)", v=op.node, B=ctx.batch_size())
+    return Operand(node, op.val.with_(batched=True))
 
 
 @register(runtime.select_nested)
-def batch_select_nested(ctx, sizes, cond, a, b, axes, python=None) -> Operand:
+def batch_select_nested(ctx, sizes, cond, a, b, axes, python=None, active=None) -> Operand:
     # a select already under enclosing batches: one more enclosing batch axis in front
     axes_value = _flags(ctx, axes, "a select's batch axes")
     if sizes.batched:
         raise _give_up("batch sizes that differ between examples")
     val = _select_val([(a, sum(axes_value[1])), (b, sum(axes_value[2]))], len(axes_value[0]))
-    if not any(op.batched for op in (cond, a, b)):
+    if not any(op is not None and op.batched for op in (cond, a, b, active)):
         nodes = [sizes.node, cond.node, a.node, b.node, axes.node]
-        return Operand(
-            ctx.call.rebuild(nodes + ([] if python is None else [python.node]), {}), val.with_(batched=False)
-        )
+        kw = {k: op.node for k, op in (("python", python), ("active", active)) if op is not None}
+        return Operand(ctx.call.rebuild(nodes, kw), val.with_(batched=False))
+    cond, active = _same_lanes(ctx, cond, active)
     new_axes = tuple((_carries(op), *ax) for op, ax in zip((cond, a, b), axes_value, strict=True))
     new_sizes = ctx.expr("(B,) + s", B=ctx.batch_size(), s=sizes.node)
-    return _select_nested(ctx, new_sizes, cond, a, b, new_axes, python, val)
+    return _select_nested(ctx, new_sizes, cond, a, b, new_axes, python, active, val)
 
 
-def _select_nested(ctx, sizes, cond, a, b, axes, python, val) -> Operand:
+def _select_nested(ctx, sizes, cond, a, b, axes, python, active, val) -> Operand:
     if python is not None and python.batched:
         raise _give_up("which side holds Python numbers differs between examples")
     node = ctx.expr(
-        "av__.select_nested(s, c, a, b, axes, py)",
+        "av__.select_nested(s, c, a, b, axes, py, act)",
         s=sizes,
         c=cond.node,
         a=a.node,
         b=b.node,
         axes=templates.const(axes),
         py=ast.Constant(None) if python is None else python.node,
+        act=ast.Constant(None) if active is None else active.node,
     )
     return Operand(node, val)
 

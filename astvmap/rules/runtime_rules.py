@@ -66,9 +66,20 @@ def batch_shift_axis(ctx, axis) -> Operand:
 
 @register(runtime.enters)
 def batch_enters(ctx, mask) -> Operand:
-    # a guard: "does any lane take this branch?" over every lane of every outer example (lanes that do
-    # not take it are borrowed or masked inside the branch, so a wider guard is still exact)
-    return Operand(ctx.call.rebuild([mask.node], {}), Val(False, 0, Kind.SCALAR, "b"))
+    # a guard: "does any lane take this branch?", asked of each enclosing example. One example's lanes
+    # borrow only from its own lanes (lanes_like_active), so an example none of whose lanes takes the
+    # branch must skip it: the guard is a per-example test, and the enclosing rewrite makes its `if` a
+    # batched one (those examples borrow a whole example that enters)
+    if not mask.batched:
+        return Operand(ctx.call.rebuild([mask.node], {}), Val(False, 0, Kind.SCALAR, "b"))
+    return out(ctx.expr("av__.enters_each(m)", m=mask.node), True, 0, "b")
+
+
+@register(runtime.enters_each)
+def batch_enters_each(ctx, mask) -> Operand:
+    # the test over the last (lane) axis, whatever the leading ones: the same call
+    rank = None if mask.val.ndim is None else mask.val.ndim - 1
+    return out(ctx.call.rebuild([mask.node], {}), mask.batched, rank, "b")
 
 
 # the checked helpers of Python's operators (rules/elementwise.py emits them), helper -> operator

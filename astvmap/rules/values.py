@@ -107,6 +107,7 @@ def merged_py(vals) -> dict:
     `if`, the iterations of a batched `while`): a Python number where every path gives one, one "on
     some lanes" where some path does. (A path every lane takes alike, a `for` over a per-example
     length, is `join`'s: its lanes agree.)"""
+    vals = [v for v in vals if v.kind != Kind.NONE] or vals  # (None: "no lane took that path")
     py = all(python_number(v) for v in vals)
     return {"py": py, "py_some": not py and any(python_number(v) or v.py_some for v in vals)}
 

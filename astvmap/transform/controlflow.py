@@ -14,6 +14,7 @@ A batched `while` runs while any lane is active; every carried name is updated a
 from __future__ import annotations
 
 import ast
+import copy
 from typing import cast
 
 from ..kit import templates
@@ -388,6 +389,8 @@ class ControlFlowMixin(Walker):
                 ),
             )
         else:
+            if Kind.NONE in (va.kind, vb.kind):  # a branch's "no lane took it" placeholder: the other
+                va = vb = va if vb.kind == Kind.NONE else vb
             nd = va.ndim if va.ndim == vb.ndim else None
             if (
                 va.ndim is not None
@@ -438,6 +441,11 @@ class ControlFlowMixin(Walker):
         if python[0] != python[1] and va.numeric and vb.numeric:
             # lanes of Python numbers and lanes of NumPy scalars: the result remembers which hold which
             call.keywords.append(ast.keyword("python", templates.const(python)))
+        mask = self.branch.get("mask") if self.branch is not None else None
+        if mask is not None:
+            # in an enclosing batched branch only its lanes decide whether every lane took one side
+            # (the result keeps that side's dtype, as the loop's examples do)
+            call.keywords.append(ast.keyword("active", copy.deepcopy(mask)))
         return call
 
     def changes_forbidden(self, body, allow_items=False) -> ast.AST | None:

@@ -367,3 +367,22 @@ def test_a_per_example_list_reaches_a_functions_loop_lane_by_lane():
     with pytest.warns(astvmap.PerformanceWarning):
         got = astvmap.vmap(median_of_a_list)(x)
     np.testing.assert_allclose(got, want)
+
+
+# A select inside a batched branch decided "every lane took one side" over lanes the branch masks too:
+# the result was promoted (int64 and a Python float -> float64) though no example that reaches it took
+# the float side, and 2**60 + 1 came back rounded. Found by an adversarial review.
+def kept_unless_both(x):
+    s = x[3]
+    if x[0] > 0:
+        if x[1] > 0:
+            s = 0.5
+    return s
+
+
+def test_a_select_in_a_branch_keeps_the_dtype_of_the_side_its_lanes_took():
+    x = np.array([[1, -1, 1, 2**60 + 1, 1], [-1, 1, 1, 2**60 + 1, 1]])
+    want = np.stack([np.asarray(kept_unless_both(e)) for e in x])
+    got = astvmap.vmap(kept_unless_both)(x)
+    assert got.dtype == want.dtype == np.int64
+    np.testing.assert_array_equal(got, want)

@@ -228,15 +228,6 @@ def _mark_some(result, numpy_dtype, python_kind: str, any_python: bool):
     return result
 
 
-def weak_some(column):
-    """`column` (per example a Python number on some lanes only) as a SomePyColumn. One that holds a
-    Python number on every lane this call (`Weak`, a PyColumn) stays as it is; one `av__.select` did not
-    mark counts its own dtype as its NumPy lanes' (then it computes as a plain array)."""
-    if isinstance(column, (PyColumn, Weak)) and getattr(column, "scalar", True) is not None:
-        return column
-    return np.asarray(column).view(SomePyColumn)
-
-
 def some_python(result, python_side, numpy_side, python_lanes, numpy_lanes):
     """`av__.select`'s result where `python_lanes` took a side of Python numbers and `numpy_lanes` a
     side of NumPy scalars (lanes an enclosing branch masks are in neither): a SomePyColumn that

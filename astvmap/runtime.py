@@ -24,7 +24,6 @@ from .pynum import (
     to_int,
     to_round,
     weak,
-    weak_some,
 )
 from .runtime_lanes import (
     UNBOUND,
@@ -83,7 +82,6 @@ __all__ = [
     "to_round",
     "unstack",
     "weak",
-    "weak_some",
 ]
 
 
@@ -116,11 +114,11 @@ def select_nested(sizes, cond, a, b, axes, python=None, active=None):
     """`select` under enclosing batches (runtime_nested): `axes` flags the batch axes (the enclosing
     ones, then the lanes) that `cond`, `a` and `b` carry (`active`, when given, as `cond`); all merge
     into `prod(sizes)` lanes, on which a side that carries any batch axis is a lane value."""
-    merged = [join_batches(v, ax, sizes) for v, ax in zip((cond, a, b), axes, strict=True)]
+    c, x, y = (join_batches(v, ax, sizes) for v, ax in zip((cond, a, b), axes, strict=True))
     if active is not None:
         active = join_batches(active, axes[0], sizes)
     batched = (any(axes[1]), any(axes[2]))
-    return split_batches(select(*merged, batched, python, active), sizes)
+    return split_batches(select(c, x, y, batched, python, active), sizes)
 
 
 def expand_to(x, ndim):

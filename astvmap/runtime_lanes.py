@@ -274,8 +274,9 @@ def select(cond, a, b, batched=(True, True), active=None):
     `active`: the lanes an enclosing batched branch runs (the others' values are never read): only
     they decide whether every lane took one side."""
     B = cond.shape[0]
-    all_a = bool(np.all(cond if active is None else cond | ~active))
-    all_b = bool(not np.any(cond if active is None else cond & active))
+    taken = np.count_nonzero(cond if active is None else cond & active)  # lanes that take `a`
+    all_a = taken == (B if active is None else np.count_nonzero(active))
+    all_b = taken == 0
     if a is UNBOUND or b is UNBOUND:  # a name with no value before the branch
         if B and not (all_a if b is UNBOUND else all_b):
             raise UnboundLocalError("a local variable is unbound for some examples after a per-example `if`")

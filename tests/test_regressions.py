@@ -374,7 +374,7 @@ def test_a_per_example_list_reaches_a_functions_loop_lane_by_lane():
 # the float side, and 2**60 + 1 came back rounded. Found by an adversarial review.
 def kept_unless_both(x):
     s = x[3]
-    if x[0] > 0:
+    if x[0] > 0:  # noqa: SIM102 (a select inside a batched branch is the point)
         if x[1] > 0:
             s = 0.5
     return s

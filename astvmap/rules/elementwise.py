@@ -157,16 +157,13 @@ def batch_elementwise(ctx, *args, **kwargs) -> Operand:
 def _weak_columns(ctx, args, nodes):
     """Per example a Python number beside NumPy operands takes their dtype (NEP 50: `float(k) * x` is
     float32 for a float32 `x`); the batch holds the numbers as a float64 or int64 column, which
-    `av__.weak(column)` marks so that the ufunc casts it as NumPy casts each number. A column that holds
-    Python numbers on some lanes only is `av__.weak_some(column)`: it raises where that cast would
-    change its dtype (the loop's lanes would differ in dtype)."""
+    `av__.weak(column)` marks so that the ufunc casts it as NumPy casts each number. (A column that
+    holds Python numbers on some lanes only carries its own mark, pynum.SomePyColumn, from the select
+    that made it; unmarked, it computes as NumPy scalars of its dtype would, which is then exact.)"""
     if all(python_number(a.val) for a in args):
         return nodes
     return [
-        ast.Call(ctx.expr("av__.weak_some" if a.val.py_some else "av__.weak"), [n], [])
-        if a.batched and (a.val.py or a.val.py_some)
-        else n
-        for a, n in zip(args, nodes)
+        ast.Call(ctx.expr("av__.weak"), [n], []) if a.batched and a.val.py else n for a, n in zip(args, nodes)
     ]
 
 

@@ -102,7 +102,7 @@ def batch_python_divmod(ctx, a, b) -> Operand:
     return Operand(ctx.call.rebuild(nodes, {}), Val(True, None, Kind.TUPLE, None, (elt, elt)))
 
 
-@register(runtime.weak, runtime.weak_some)
+@register(runtime.weak)
 def batch_weak(ctx, column) -> Operand:
     # a mark on the array, whatever its batch axes: the same call
     return out(ctx.call.rebuild([column.node], {}), column.batched, column.val.ndim, column.val.dtype)

@@ -28,7 +28,7 @@ import operator
 
 import numpy as np
 
-from .runtime_lanes import Weak  # (a Python number repeated over the batch)
+from .runtime_lanes import Weak, plain_tree  # (Weak: a Python number repeated over the batch)
 
 INT_LIMIT = 9.2e18  # |x| below this converts to int64 exactly as Python's int() does (NaN fails too)
 
@@ -169,7 +169,7 @@ class PyColumn(np.ndarray):
         return getattr(ufunc, method)(*plain, **kwargs)
 
     def __array_function__(self, func, types, args, kwargs):
-        return func(*_plain_tree(args), **_plain_tree(kwargs))
+        return func(*plain_tree(args, PyColumn), **plain_tree(kwargs, PyColumn))
 
 
 def weak(column):
@@ -245,16 +245,6 @@ def some_python(result, python_side, numpy_side, python_lanes, numpy_lanes):
 
 def _plain(x):
     return x.view(np.ndarray) if isinstance(x, PyColumn) else x
-
-
-def _plain_tree(x):
-    if isinstance(x, PyColumn):
-        return x.view(np.ndarray)
-    if isinstance(x, (list, tuple)):
-        return type(x)(_plain_tree(e) for e in x)
-    if isinstance(x, dict):
-        return {k: _plain_tree(v) for k, v in x.items()}
-    return x
 
 
 def _python_number(x) -> bool:

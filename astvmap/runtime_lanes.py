@@ -71,20 +71,22 @@ class Weak(np.ndarray):
         return _weak_result(result, numbers, shape)
 
     def __array_function__(self, func, types, args, kwargs):
-        return func(*_plain_tree(args), **_plain_tree(kwargs))
+        return func(*plain_tree(args, Weak), **plain_tree(kwargs, Weak))
 
 
 def _plain(x):
     return x.view(np.ndarray) if isinstance(x, Weak) else x
 
 
-def _plain_tree(x):
-    if isinstance(x, Weak):
+def plain_tree(x, cls: type[np.ndarray] = np.ndarray):
+    """`x` with every array of class `cls` in it (through lists, tuples and dicts) seen as a plain
+    ndarray: what a NumPy function called on marked arrays computes with."""
+    if isinstance(x, cls):
         return x.view(np.ndarray)
     if isinstance(x, (list, tuple)):
-        return type(x)(_plain_tree(e) for e in x)
+        return type(x)(plain_tree(e, cls) for e in x)
     if isinstance(x, dict):
-        return {k: _plain_tree(v) for k, v in x.items()}
+        return {k: plain_tree(v, cls) for k, v in x.items()}
     return x
 
 

@@ -386,3 +386,23 @@ def test_a_select_in_a_branch_keeps_the_dtype_of_the_side_its_lanes_took():
     got = astvmap.vmap(kept_unless_both)(x)
     assert got.dtype == want.dtype == np.int64
     np.testing.assert_array_equal(got, want)
+
+
+# A `return` inside a loop on a batched test: the value it returns starts as None and was gathered with the
+# loop's active lanes (`None[lanes]`: TypeError). It runs as the loop now. Found while testing nested vmaps.
+def count_down_or_return(x):
+    n = 0
+    while x > 0:
+        x = x - 1.0
+        n += 1
+        if n > 3:
+            return x
+    return x
+
+
+def test_a_return_inside_a_batched_while_runs_as_the_loop():
+    x = np.array([0.5, 5.0, 2.0, 9.0])
+    want = np.array([count_down_or_return(e) for e in x])
+    with pytest.warns(astvmap.PerformanceWarning):
+        got = astvmap.vmap(count_down_or_return)(x)
+    np.testing.assert_array_equal(got, want)

@@ -102,6 +102,10 @@ class WhileMixin(Walker):
         pre: list[ast.stmt] = []
         for n in carried:
             v = self.env[n]
+            if v.kind == Kind.NONE:  # (a `return` in the loop: its value, None until a lane returns)
+                raise self.cx.fail(
+                    "a value that is None when a loop on a batched test starts (a `return` in it)"
+                )
             if not v.batched:
                 code = ast.Name(self.code_name(n), ast.Load())
                 promoted = self.cx.promote(Operand(code, v), v.with_(batched=True))

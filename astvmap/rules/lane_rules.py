@@ -42,10 +42,6 @@ def _elements(ctx, op) -> list[Operand]:
     return [Operand(templates.index(op.node, [i]), v) for i, v in enumerate(op.val.elts)]
 
 
-def _sizes(ctx, inner: list[ast.expr]) -> ast.expr:
-    return ast.Tuple([ctx.batch_size(), *inner], ast.Load())
-
-
 def _absent(op) -> bool:
     """`None` (no lane took that branch) or `av__.UNBOUND` (no value yet)."""
     return op.val.kind in (Kind.NONE, Kind.UNBOUND) or (op.is_static and op.static is runtime.UNBOUND)
@@ -76,13 +72,12 @@ def _same_lanes(ctx, cond, active):
         active = None  # (select_nested's: every lane is active)
     if active is None or cond.batched == active.batched:
         return cond, active
-    spread = [op if op.batched else _spread(ctx, op) for op in (cond, active)]
-    return spread[0], spread[1]
+    return _spread(ctx, cond), _spread(ctx, active)
 
 
 def _spread(ctx, op) -> Operand:
-    node = ctx.expr("av__.batch_broadcast(v, B)", v=op.node, B=ctx.batch_size())
-    return Operand(node, op.val.with_(batched=True))
+    """`op` as a value of the enclosing batch (repeated over it where it is not one)."""
+    return ctx.promote(op, op.val.with_(batched=True))
 
 
 @register(runtime.select_nested)
@@ -158,10 +153,7 @@ def batch_lanes_like_active(ctx, x, mask) -> Operand:
     val = x.val.with_(kind=Kind.ARRAY, py=False, py_some=False)
     if not (x.batched or mask.batched):
         return Operand(ctx.call.rebuild([x.node, mask.node], {}), val)
-    nodes = [
-        op.node if op.batched else ctx.expr("av__.batch_broadcast(v, B)", v=op.node, B=ctx.batch_size())
-        for op in (x, mask)
-    ]
+    nodes = [_spread(ctx, op).node for op in (x, mask)]
     return Operand(ctx.expr("av__.lanes_like_active(x, m)", x=nodes[0], m=nodes[1]), val.with_(batched=True))
 
 

@@ -198,7 +198,7 @@ def batch_masked_reduce(ctx, x, mask, name, lead=None) -> Operand:
 
 def _spread(ctx, op) -> ast.expr:
     """An operand as a value of the enclosing batch (repeated over it when it is not one)."""
-    return op.node if op.batched else ctx.expr("av__.batch_broadcast(v, B)", v=op.node, B=ctx.batch_size())
+    return ctx.promote(op, op.val.with_(batched=True)).node
 
 
 @register(runtime.arg_flat)

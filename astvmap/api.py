@@ -498,10 +498,10 @@ class VmappedFunction(Generic[P, R]):
             arg_vals = pre_vals + [call.vals[n] for n in call.bound.arguments]
             per_example = [_unbatched(v) for v in arg_vals]
             inner = base.__astvmap__
-            cx = _RootContext(self._settings)
-            src = inner_vmap.full_source(inner[0], 0, inner[1], inner[2], inner[3], per_example, cx, None)
+            ctx = _RootContext(self._settings)
+            src = inner_vmap.full_source(inner[0], 0, inner[1], inner[2], inner[3], per_example, ctx, None)
             vals = inner_vmap.bind_params(src, (), {}, None, arg_vals)
-            return specialize.core(src, vals, cx, self._settings, use_cache=False, axes=self._axes_text())
+            return specialize.core(src, vals, ctx, self._settings, use_cache=False, axes=self._axes_text())
         if lookup(base) is not None and not isinstance(base, types.FunctionType):
             src = _synthesize(base)
         else:

@@ -52,7 +52,7 @@ def is_library_code(fn) -> bool:
 class CallsMixin(NestingMixin):
     # ---- dispatch ------------------------------------------------------------------------------------
     def apply(self, fn, args, kwargs, node, syntax=None, method=None, fn_node=None) -> Operand:
-        cx = self.cx
+        ctx = self.ctx
         rebuild = _rebuilder(syntax if syntax is not None else node, fn_node, method)
         site = CallSite(fn, node, args, kwargs, rebuild, method)
         rule = lookup(fn)
@@ -68,7 +68,7 @@ class CallsMixin(NestingMixin):
             return Operand(out, self._infer(rule, site))
         assert rule.signature is not None  # register() always sets it
         try:
-            rule.signature.bind(cx, *args, **kwargs)
+            rule.signature.bind(ctx, *args, **kwargs)
         except TypeError:
             return self.fallback(site, "its batching rule does not take these arguments", fn_node)
         if fn is operator.getitem and len(args) == 2 and _is_mask_of(args[1], args[0]):
@@ -76,63 +76,63 @@ class CallsMixin(NestingMixin):
             loop = self.fallback(site, "a selection whose length differs between examples", defer=True)
             key = (getattr(node, "lineno", 0), getattr(node, "col_offset", 0))
             return Operand(loop.node, loop.val.with_(obj=MaskedSelection(args[0], args[1], key)))
-        saved, cx.call = cx.call, site
-        mark = len(cx.pending)
+        saved, ctx.call = ctx.call, site
+        mark = len(ctx.pending)
         try:
-            cx.node = node
-            return rule.fn(cx, *args, **kwargs)
+            ctx.node = node
+            return rule.fn(ctx, *args, **kwargs)
         except NoPieceLoop:
             raise
         except NotBatchable as e:
-            del cx.pending[mark:]
+            del ctx.pending[mark:]
             return self.fallback(site, e.msg, fn_node)
         finally:
-            cx.call = saved
+            ctx.call = saved
 
     def _infer(self, rule, site) -> Val:
         """The Val of an unbatched call: ask the rule, without keeping any code it writes."""
-        cx = self.cx
-        saved, cx.call = cx.call, site
-        cx.dry += 1
+        ctx = self.ctx
+        saved, ctx.call = ctx.call, site
+        ctx.dry += 1
         try:
-            v = rule.fn(cx, *site.args, **site.kwargs).val
+            v = rule.fn(ctx, *site.args, **site.kwargs).val
             return v.with_(batched=False) if v.kind != Kind.TUPLE else v
         except Exception:
             return UNKNOWN
         finally:
-            cx.dry -= 1
-            cx.call = saved
+            ctx.dry -= 1
+            ctx.call = saved
 
     def fallback(self, site: CallSite, reason: str, fn_node=None, defer=False) -> Operand:
         """Run this one call as a per-example loop (correct; warns once per site). `defer`: a later rule
         may still withdraw it (a masked selection that a reduction consumes), so an error waits for the
         end of the rewrite."""
-        cx = self.cx
+        ctx = self.ctx
         node = site.node
         what = ast.unparse(node) if isinstance(node, ast.AST) else str(site.fn)
         if len(what) > 60:
             what = what[:57] + "..."
         msg = f"`{what}` runs as a per-example loop: {reason}"
         if self._loop_may_break_a_view(node):
-            raise cx.fail(f"{msg}, and per example it may view an array that is written in place")
-        if cx.settings.fallback == "error" and not defer:
-            raise cx.error(msg + " (fallback='error')", node)
-        if cx.settings.fallback == "error" and not cx.dry:
-            cx.deferred_errors[(getattr(node, "lineno", 0), getattr(node, "col_offset", 0))] = cx.error(
+            raise ctx.fail(f"{msg}, and per example it may view an array that is written in place")
+        if ctx.settings.fallback == "error" and not defer:
+            raise ctx.error(msg + " (fallback='error')", node)
+        if ctx.settings.fallback == "error" and not ctx.dry:
+            ctx.deferred_errors[(getattr(node, "lineno", 0), getattr(node, "col_offset", 0))] = ctx.error(
                 msg + " (fallback='error')", node
             )
-        if not cx.dry and not cx.src.generated:
-            cx.fallback_sites.setdefault((getattr(node, "lineno", 0), getattr(node, "col_offset", 0)), msg)
+        if not ctx.dry and not ctx.src.generated:
+            ctx.fallback_sites.setdefault((getattr(node, "lineno", 0), getattr(node, "col_offset", 0)), msg)
         if isinstance(node, ast.Attribute) and site.method is None and fn_node is None:
             # an attribute (`x.T`): per example, read it
-            fn_expr = cx.bind(operator.attrgetter(node.attr), f"get_{node.attr}")
+            fn_expr = ctx.bind(operator.attrgetter(node.attr), f"get_{node.attr}")
         elif fn_node is not None and site.method is None:
             fn_expr = fn_node
         else:
-            fn_expr = cx.bind(site.fn, _hint(site.fn))
+            fn_expr = ctx.bind(site.fn, _hint(site.fn))
         args = ast.Tuple([_as_value(a.node) for a in site.args], ast.Load())
         flags = templates.const(tuple(_batched_tree(a.val) for a in site.args))
-        call = cx.expr("av__.loop(f, B, args, flags)", f=fn_expr, B=cx.batch_size(), args=args, flags=flags)
+        call = ctx.expr("av__.loop(f, B, args, flags)", f=fn_expr, B=ctx.batch_size(), args=args, flags=flags)
         assert isinstance(call, ast.Call)  # the template is a call
         if site.kwargs:
             call.args.append(
@@ -151,7 +151,7 @@ class CallsMixin(NestingMixin):
         user's function); the loop of it stacks copies. Where that buffer is written in place and the
         value is kept, the copy would miss the write, or the write the buffer: not one piece's loop."""
         facts = getattr(self, "facts", None)
-        if facts is None or not isinstance(node, ast.expr) or self.cx.src.generated:
+        if facts is None or not isinstance(node, ast.expr) or self.ctx.src.generated:
             return False
         if isinstance(node, ast.Subscript) and not facts.aliases.is_held(node):
             return False  # consumed at once by an operator
@@ -164,7 +164,7 @@ class CallsMixin(NestingMixin):
             if fn is not None and lookup(fn) is not None:
                 return self.apply(fn, [base], {}, node, syntax=node)
         if base.batched:
-            raise self.cx.fail(f"the attribute `.{node.attr}` of a batched value")
+            raise self.ctx.fail(f"the attribute `.{node.attr}` of a batched value")
         return Operand(ast.Attribute(base.node, node.attr, ast.Load()), UNKNOWN)
 
     # ---- calls -----------------------------------------------------------------------------------
@@ -178,7 +178,7 @@ class CallsMixin(NestingMixin):
             base = self.expr(func.value)
             if not (base.is_static and base.val.kind in (Kind.MODULE, Kind.CALLABLE, Kind.OTHER)):
                 args, kwargs = self.call_args(node)
-                self.cx.node = node
+                self.ctx.node = node
                 return self.method_call(node, base, func.attr, args, kwargs)
             try:
                 obj = getattr(base.static, func.attr)
@@ -192,7 +192,7 @@ class CallsMixin(NestingMixin):
         else:
             callee = self.expr(func)
         args, kwargs = self.call_args(node)
-        self.cx.node = node
+        self.ctx.node = node
         v = callee.val
         if v.kind == Kind.CALLABLE and isinstance(v.obj, (LocalFunction, InnerVmap)):
             return self.local_call(node, callee, v.obj, args, kwargs)
@@ -214,8 +214,8 @@ class CallsMixin(NestingMixin):
                 inner = self.expr(a.value)
                 if inner.val.elts is None:
                     if inner.batched:
-                        raise self.cx.fail("`*args` of unknown length holding batched values")
-                    raise self.cx.fail("`*args` of unknown length")
+                        raise self.ctx.fail("`*args` of unknown length holding batched values")
+                    raise self.ctx.fail("`*args` of unknown length")
                 args += [Operand(templates.index(inner.node, [i]), e) for i, e in enumerate(inner.val.elts)]
             else:
                 args.append(self.expr(a))
@@ -224,7 +224,7 @@ class CallsMixin(NestingMixin):
             if k.arg is None:
                 inner = self.expr(k.value)
                 if inner.val.kind != Kind.DICT or inner.val.keys is None:
-                    raise self.cx.fail("`**kwargs` of unknown keys")
+                    raise self.ctx.fail("`**kwargs` of unknown keys")
                 assert inner.val.elts is not None  # a dict Val with known keys knows its elements
                 for key, e in zip(inner.val.keys, inner.val.elts):
                     kwargs[key] = Operand(templates.index(inner.node, [key]), e)
@@ -266,7 +266,7 @@ class CallsMixin(NestingMixin):
         if v.kind == Kind.LIST and attr in _MUTATORS:
             if not (isinstance(node.func.value, ast.Name) and node.func.value.id in self.env):
                 # the loop would change it once per example; one batched call cannot
-                raise self.cx.fail(f"`.{attr}()` of a list from outside the function")
+                raise self.ctx.fail(f"`.{attr}()` of a list from outside the function")
             if attr in ("append", "extend"):
                 return self.list_mutation(node, base, attr, args)
         if (
@@ -274,7 +274,7 @@ class CallsMixin(NestingMixin):
             and attr in _MUTATORS | {"update", "setdefault", "add", "discard"}
             and not (isinstance(node.func.value, ast.Name) and node.func.value.id in self.env)
         ):
-            raise self.cx.fail(f"`.{attr}()` of an object from outside the function")
+            raise self.ctx.fail(f"`.{attr}()` of an object from outside the function")
         if not v.batched and v.obj is not None and lookup(getattr(type(v.obj), attr, None)) is not None:
             return self.apply(getattr(type(v.obj), attr), [base] + args, kwargs, node, method=attr)
         if v.kind in (Kind.ARRAY, Kind.SCALAR) or (v.batched and v.kind == Kind.OTHER):
@@ -286,7 +286,7 @@ class CallsMixin(NestingMixin):
                 _call(ast.Attribute(base.node, attr, ast.Load()), args, kwargs),
                 self._container_method_val(v, attr, args),
             )
-        raise self.cx.fail(f"the method `.{attr}()` of a batched {v.kind.value}")
+        raise self.ctx.fail(f"the method `.{attr}()` of a batched {v.kind.value}")
 
     @staticmethod
     def _container_method_val(v: Val, attr, args):
@@ -303,13 +303,13 @@ class CallsMixin(NestingMixin):
         return UNKNOWN
 
     def list_mutation(self, node, base, attr, args):
-        cx = self.cx
+        ctx = self.ctx
         name = base.node.id
         lst = self.env[name]
         if attr == "append" and len(args) == 1:
             item = args[0]
             if lst.item is not None and lst.item.batched and not item.batched:
-                item = cx.promote(item, lst.item)
+                item = ctx.promote(item, lst.item)
             if lst.elts is not None and not self.in_loop:
                 new = container(Kind.LIST, list(lst.elts) + [item.val])
                 self.env[name] = new.with_(item=join(lst.item, item.val) if lst.item else item.val)
@@ -322,7 +322,7 @@ class CallsMixin(NestingMixin):
                 _call(ast.Attribute(base.node, attr, ast.Load()), [item], {}), Val(False, None, Kind.NONE)
             )
         if any(a.batched for a in args) or lst.batched:
-            raise cx.fail(f"`list.{attr}` with batched values")
+            raise ctx.fail(f"`list.{attr}` with batched values")
         return Operand(
             _call(ast.Attribute(base.node, attr, ast.Load()), args, {}), Val(False, None, Kind.NONE)
         )

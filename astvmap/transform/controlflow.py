@@ -131,7 +131,7 @@ def risk(nodes, env=None) -> str:
 
 
 class ControlFlowMixin(Walker):
-    """Needs from the walker: env, renames, block(), expr(), cx, fresh code names."""
+    """Needs from the walker: env, renames, block(), expr(), ctx, fresh code names."""
 
     # ---- names under masks ---------------------------------------------------------------------------
     def code_name(self, name: str) -> str:
@@ -144,8 +144,8 @@ class ControlFlowMixin(Walker):
         stores = self.branch["stores"]
         if name not in stores:
             hint = "result" if name == RET else name
-            stores[name] = self.cx.namer.fresh(f"{hint}_{self.branch['suffix']}")
-            self.cx.keep(stores[name])
+            stores[name] = self.ctx.namer.fresh(f"{hint}_{self.branch['suffix']}")
+            self.ctx.keep(stores[name])
             if (
                 name in self.branch.get("before", ())
                 and self._conditional_in_branch()
@@ -183,7 +183,7 @@ class ControlFlowMixin(Walker):
     def truthy(self, test: Operand, node) -> ast.expr:
         """The per-example truth value of a batched test, as a bool (B,) array."""
         if test.val.ndim not in (0, None):
-            raise self.cx.error(
+            raise self.ctx.error(
                 "a batched test must be one value per example: the loop raises ValueError (the "
                 "truth value of an array with more than one element is ambiguous); use np.any() "
                 "or np.all()",
@@ -191,18 +191,18 @@ class ControlFlowMixin(Walker):
             )
         if test.val.dtype == "b":
             return test.node
-        return self.cx.expr("np.asarray(t, dtype=bool)", t=test.node)
+        return self.ctx.expr("np.asarray(t, dtype=bool)", t=test.node)
 
     # ---- if -----------------------------------------------------------------------------------------
     def batched_if(self, node: ast.If, test: Operand):
-        if PARTITION in self.cx.src.origin.line(node.lineno) and not self.cx.settings.nested:
+        if PARTITION in self.ctx.src.origin.line(node.lineno) and not self.ctx.settings.nested:
             return self.partitioned_if(node, test)
         if self.changes_forbidden(node.body + node.orelse, allow_items=True) is not None:
-            raise self.cx.fail("in-place changes of lists or attributes under a batched condition")
-        cx = self.cx
+            raise self.ctx.fail("in-place changes of lists or attributes under a batched condition")
+        ctx = self.ctx
         truth = self.truthy(test, node.test)
-        cond = truth if isinstance(truth, ast.Name) else cx.temp(truth, "cond")
-        assert isinstance(cond, ast.Name)  # cx.temp names it: the walker never runs while a rule infers
+        cond = truth if isinstance(truth, ast.Name) else ctx.temp(truth, "cond")
+        assert isinstance(cond, ast.Name)  # ctx.temp names it: the walker never runs while a rule infers
         self.promote_written_arrays(node.body + node.orelse)  # (after the test, which may read them)
         env0, renames0 = self.env, dict(self.renames)
         then = self.masked_block(node.body, cond, "then")
@@ -227,18 +227,18 @@ class ControlFlowMixin(Walker):
                     sides.append(None)
             if None in sides:
                 if name == RET and self.loops:
-                    raise cx.fail(
+                    raise ctx.fail(
                         "a `return` inside a loop under a batched condition (it ends the loop for some "
                         "examples only)"
                     )
                 if name == RET:
-                    raise cx.error(
+                    raise ctx.error(
                         "under a batched condition one branch returns a value and the other returns "
                         "nothing; both branches run for every example, so both must return",
                         node,
                     )
                 if name in live:
-                    raise cx.error(
+                    raise ctx.error(
                         f"`{name}` is assigned in only one branch of an `if` on a batched condition and "
                         "used after it: both branches run for every example, so it must have a value "
                         "on both paths (assign it before the `if` or in both branches)",
@@ -268,7 +268,7 @@ class ControlFlowMixin(Walker):
             and any(self.may_hold_buffer(name, v, after=self.at[-1]) for v in (va, vb))
             and self.facts.changed_after(self.at[-1], al.members(name))
         ):
-            raise self.cx.fail(f"`{name}` names different arrays per example and is written through")
+            raise self.ctx.fail(f"`{name}` names different arrays per example and is written through")
 
     def masked_block(self, body, mask: ast.expr, suffix: str) -> BranchResult:
         """Rewrite `body` as a branch taken by the lanes in `mask`; returns its code, env and stores.
@@ -276,16 +276,16 @@ class ControlFlowMixin(Walker):
         A name some path through the branch may not store (`Branch.starts`) is the branch's name from
         the branch's start: the branch is rewritten again with those names in place, so a loop inside
         it reads the value its earlier iterations stored, never the value from before the branch."""
-        names = set(self.cx.namer.taken)
+        names = set(self.ctx.namer.taken)
         result, seed = self._masked_block(body, mask, suffix, {})
         if not seed:
             return result
-        self.cx.reset_names(names)
+        self.ctx.reset_names(names)
         return self._masked_block(body, mask, suffix, seed)[0]
 
     def _masked_block(self, body, mask: ast.expr, suffix: str, seed: dict[str, str]):
         """(the branch, {user name: branch name} of the names it stores on some paths only)."""
-        cx = self.cx
+        ctx = self.ctx
         outer_branch = self.branch
         saved_env, saved_renames = self.env, self.renames
         self.env = dict(self.env)
@@ -308,14 +308,14 @@ class ControlFlowMixin(Walker):
         starts = self.branch["starts"] = {n: self.code_name(n) for n in seed}
         for n, branch_name in seed.items():
             self.branch["stores"][n] = self.renames[n] = branch_name
-            cx.keep(branch_name)
+            ctx.keep(branch_name)
         self.masked += 1
         try:
             code = self.block(body)
         finally:
             self.masked -= 1
             result: BranchResult = {"code": [], "env": self.env, "stores": self.branch["stores"]}
-            cx.release(result["stores"].values())
+            ctx.release(result["stores"].values())
             self.branch = outer_branch
             self.env, self.renames = saved_env, saved_renames
         pre += _starts(starts, result["stores"])
@@ -327,7 +327,7 @@ class ControlFlowMixin(Walker):
                 ast.Assign([ast.Name(code, ast.Store())], _placeholder(result["env"].get(n)))
                 for n, code in result["stores"].items()
             ]
-            guard = ast.If(cx.expr("av__.enters(m)", m=mask), code, placeholders)
+            guard = ast.If(ctx.expr("av__.enters(m)", m=mask), code, placeholders)
             tag_line(guard, user_line(code[0]))
             code = [guard]
         result["code"] = code
@@ -341,12 +341,12 @@ class ControlFlowMixin(Walker):
         for name in self.facts.activity(body).reads:
             v = self.env.get(name)
             if v is not None and v.batched and v.kind in (Kind.ARRAY, Kind.SCALAR):
-                borrowed = self.cx.namer.fresh(f"{name}_{suffix}")
+                borrowed = self.ctx.namer.fresh(f"{name}_{suffix}")
                 x = ast.Name(self.code_name(name), ast.Load())
                 pre.append(
                     ast.Assign(
                         [ast.Name(borrowed, ast.Store())],
-                        self.cx.expr("av__.lanes_like_active(x, m)", x=x, m=mask),
+                        self.ctx.expr("av__.lanes_like_active(x, m)", x=x, m=mask),
                     )
                 )
                 self.renames[name] = borrowed
@@ -355,22 +355,22 @@ class ControlFlowMixin(Walker):
 
     def select_stmt(self, name, cond, a, va: Val, b, vb: Val, node):
         """`y = av__.select(cond, y_then, y_else)` (and its Val)."""
-        cx = self.cx
+        ctx = self.ctx
         if Kind.UNBOUND in (va.kind, vb.kind):
             # no value before the first iteration (av__.UNBOUND, which av__.select replaces by the
             # branch's value), then the batched value of the iterations before
             known = va if vb.kind == Kind.UNBOUND else vb
             if not known.numeric:
-                raise cx.fail(f"`{name}`, not an array, first assigned in a loop that breaks per example")
+                raise ctx.fail(f"`{name}`, not an array, first assigned in a loop that breaks per example")
             grown = Val(True, known.ndim, Kind.ARRAY, known.dtype, **merged_py([known]))
             va, vb = (va, grown) if vb.kind == Kind.UNBOUND else (grown, vb)
         containers = (Kind.TUPLE, Kind.LIST, Kind.DICT)
         if (va.kind in containers or vb.kind in containers) and va.batched != vb.batched:
-            raise cx.fail(f"selecting containers `{name}` of mixed batchedness")
+            raise ctx.fail(f"selecting containers `{name}` of mixed batchedness")
         call = self._select_expr(cond, a, va, b, vb)
         target = self.store_name(name) if name != RET or self.branch is not None else self.code_name(RET)
         if name == RET and self.branch is None:
-            target = cx.namer.fresh("result")
+            target = ctx.namer.fresh("result")
             self.renames[RET] = target
         if (
             va.kind in (Kind.TUPLE, Kind.LIST)
@@ -410,7 +410,7 @@ class ControlFlowMixin(Walker):
 
     def _select_expr(self, cond, a, va: Val, b, vb: Val) -> ast.expr:
         """`av__.select(cond, a, b)`; tuples element by element (their batchedness may differ)."""
-        cx = self.cx
+        ctx = self.ctx
         if (
             va.kind == vb.kind == Kind.TUPLE
             and va.elts is not None
@@ -429,7 +429,7 @@ class ControlFlowMixin(Walker):
                 for i, (x, y) in enumerate(zip(va.elts, vb.elts))
             ]
             return ast.Tuple(parts, ast.Load())
-        call = cx.expr("av__.select(c, a, b)", c=ast.Name(cond.id, ast.Load()), a=a, b=b)
+        call = ctx.expr("av__.select(c, a, b)", c=ast.Name(cond.id, ast.Load()), a=a, b=b)
         assert isinstance(call, ast.Call)  # the template is a call
         if not (va.batched and vb.batched):
             call.keywords.append(
@@ -457,7 +457,7 @@ class ControlFlowMixin(Walker):
         for name in act.changed(*hows):
             v = self.env.get(name)
             if v is None and name:
-                found, obj, _ = self.cx.src.resolve(name)
+                found, obj, _ = self.ctx.src.resolve(name)
                 v = val_of(obj) if found else None
             if v is not None and (v.kind == Kind.MODULE or isinstance(v.obj, str)):
                 continue
@@ -470,8 +470,8 @@ class ControlFlowMixin(Walker):
         return self._expression_if(node, node.test, node.body, node.orelse, test)
 
     def _expression_if(self, node, test_node, body, orelse, test=None):
-        cx = self.cx
-        name = cx.namer.fresh("value")
+        ctx = self.ctx
+        name = ctx.namer.fresh("value")
         stmt = ast.If(
             test_node,
             [ast.Assign([ast.Name(name, ast.Store())], body)],
@@ -489,7 +489,7 @@ class ControlFlowMixin(Walker):
         if test is None:
             test = self.expr(test_node)
         code = self.batched_if_expr(stmt, test)
-        cx.pending.extend(code)
+        ctx.pending.extend(code)
         return Operand(ast.Name(self.code_name(name), ast.Load()), self.env[name])
 
     def batched_if_expr(self, stmt, test):

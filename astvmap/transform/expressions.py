@@ -59,10 +59,10 @@ CMPOPS = {
 
 
 class ExpressionsMixin(Walker):
-    """Needs: self.cx (Context), self.env (dict name -> Val), self.call_(node) from CallsMixin."""
+    """Needs: self.ctx (Context), self.env (dict name -> Val), self.call_(node) from CallsMixin."""
 
     def expr(self, node: ast.expr) -> Operand:
-        self.cx.node = node
+        self.ctx.node = node
         method = getattr(self, "visit_" + type(node).__name__, None)
         if method is None:
             raise NotBatchable(f"`{ast.unparse(node)}` ({type(node).__name__}) is not supported", node)
@@ -88,18 +88,18 @@ class ExpressionsMixin(Walker):
                 and not isinstance(v.obj, LocalFunction)
                 else NO_STATIC,
             )
-        found, obj, where = self.cx.src.resolve(node.id)
+        found, obj, where = self.ctx.src.resolve(node.id)
         if not found:
             return Operand(ast.Name(node.id, ast.Load()), UNKNOWN)
         self.record_dep(where, node.id, obj)
         return Operand(ast.Name(node.id, ast.Load()), val_of(obj), obj)
 
     def record_dep(self, where, name, obj):
-        self.cx.deps.append((where, self.cx.src, name, obj))
+        self.ctx.deps.append((where, self.ctx.src, name, obj))
 
     def visit_Attribute(self, node):
         base = self.expr(node.value)
-        self.cx.node = node
+        self.ctx.node = node
         if (
             base.is_static
             and not base.val.batched
@@ -110,19 +110,19 @@ class ExpressionsMixin(Walker):
             except AttributeError:
                 return Operand(ast.Attribute(base.node, node.attr, ast.Load()), UNKNOWN)
             # `cfg.w`, `mod.W`: a dependency like a global (the object may be given a new value)
-            self.cx.deps.append(("attr", base.static, node.attr, obj))
+            self.ctx.deps.append(("attr", base.static, node.attr, obj))
             return Operand(ast.Attribute(base.node, node.attr, ast.Load()), val_of(obj), obj)
         return self.attribute_rule(node, base)
 
     # ---- operators ---------------------------------------------------------------------------------
     def visit_BinOp(self, node):
         left, right = self.expr(node.left), self.expr(node.right)
-        self.cx.node = node
+        self.ctx.node = node
         return self.apply(BINOPS[type(node.op)], [left, right], {}, node, syntax=node)
 
     def visit_UnaryOp(self, node):
         operand = self.expr(node.operand)
-        self.cx.node = node
+        self.ctx.node = node
         if (
             operand.is_static
             and isinstance(operand.static, (int, float, complex))
@@ -137,7 +137,7 @@ class ExpressionsMixin(Walker):
     def visit_Compare(self, node):
         left = self.expr(node.left)
         rights = self.exprs(node.comparators)
-        self.cx.node = node
+        self.ctx.node = node
         ops = [left] + rights
         if not any(o.batched for o in ops):
             new = ast.Compare(left.node, node.ops, [r.node for r in rights])
@@ -149,13 +149,13 @@ class ExpressionsMixin(Walker):
         for op, a, b in zip(node.ops, ops, ops[1:]):
             fn = CMPOPS.get(type(op))
             if fn is None:
-                raise self.cx.fail(f"`{type(op).__name__}` comparison of a batched value")
+                raise self.ctx.fail(f"`{type(op).__name__}` comparison of a batched value")
             parts.append(self.apply(fn, [a, b], {}, node, syntax=ast.Compare(a.node, [op], [b.node])))
         out = parts[0]
         for p in parts[1:]:
             # a < b < c per example is `(a < b) and (b < c)`: for per-example scalars that is `&`.
             if out.val.ndim != 0 or p.val.ndim != 0:
-                raise self.cx.fail("a chained comparison of per-example arrays (the loop would raise)")
+                raise self.ctx.fail("a chained comparison of per-example arrays (the loop would raise)")
             out = Operand(ast.BinOp(out.node, ast.BitAnd(), p.node), Val(True, 0, Kind.ARRAY, "b"))
         return out
 
@@ -166,22 +166,22 @@ class ExpressionsMixin(Walker):
             inner = ast.copy_location(ast.BoolOp(node.op, node.values[:-1]), node)
             inner.end_lineno, inner.end_col_offset = node.end_lineno, node.end_col_offset
             node = ast.copy_location(ast.BoolOp(node.op, [inner, node.values[-1]]), node)
-        mark = len(self.cx.pending)
+        mark = len(self.ctx.pending)
         left = self.expr(node.values[0])
         right = self.expr(node.values[1])
-        self.cx.node = node
+        self.ctx.node = node
         if not left.batched and not right.batched:
             return Operand(ast.BoolOp(node.op, [left.node, right.node]), _join_all([left.val, right.val]))
         fast = self.bool_fast_path(node, [left, right])
         if fast is not None:
             return fast
-        del self.cx.pending[mark:]
+        del self.ctx.pending[mark:]
         left = self.expr(node.values[0])
         if not isinstance(left.node, (ast.Name, ast.Constant)):
-            left = Operand(self.cx.temp(left.node, "value"), left.val)
+            left = Operand(self.ctx.temp(left.node, "value"), left.val)
             assert isinstance(
                 left.node, ast.Name
-            )  # cx.temp names it: the walker never runs while a rule infers
+            )  # ctx.temp names it: the walker never runs while a rule infers
             self.renames.pop(left.node.id, None)  # a fresh name: any rename is a redone rewrite's
         name = left.node.id if isinstance(left.node, ast.Name) else None
         if name is not None and name not in self.env:
@@ -197,12 +197,12 @@ class ExpressionsMixin(Walker):
 
     def visit_IfExp(self, node):
         test = self.expr(node.test)
-        self.cx.node = node
+        self.ctx.node = node
         if test.batched:
             return self.batched_ifexp(node, test)
         body, orelse = self.expr(node.body), self.expr(node.orelse)
         val = _join_all([body.val, orelse.val])
-        body, orelse = self.cx.promote(body, val), self.cx.promote(orelse, val)
+        body, orelse = self.ctx.promote(body, val), self.ctx.promote(orelse, val)
         return Operand(ast.IfExp(test.node, body.node, orelse.node), val)
 
     # ---- displays ------------------------------------------------------------------------------
@@ -227,7 +227,7 @@ class ExpressionsMixin(Walker):
             if isinstance(n, ast.Starred):
                 inner = self.expr(n.value)
                 if inner.val.elts is None:
-                    raise self.cx.fail("a starred element of unknown length")
+                    raise self.ctx.fail("a starred element of unknown length")
                 for i, e in enumerate(inner.val.elts):
                     out.append(Operand(templates.index(inner.node, [i]), e))
             else:
@@ -236,26 +236,26 @@ class ExpressionsMixin(Walker):
 
     def visit_Dict(self, node):
         if any(k is None for k in node.keys):
-            raise self.cx.fail("`**` in a dict display")
+            raise self.ctx.fail("`**` in a dict display")
         keys = [static_value(k) for k in node.keys]
         values = self.exprs(node.values)
         new = ast.Dict([self.expr(k).node for k in node.keys], [v.node for v in values])
         if any(k is NO_STATIC for k in keys):
             if any(v.batched for v in values):
-                raise self.cx.fail("a dict with computed keys holding batched values")
+                raise self.ctx.fail("a dict with computed keys holding batched values")
             return Operand(new, Val(False, None, Kind.DICT))
         return Operand(new, container(Kind.DICT, [v.val for v in values], keys))
 
     def visit_Set(self, node):
         elts = self.exprs(node.elts)
         if any(e.batched for e in elts):
-            raise self.cx.fail("a set of batched values")
+            raise self.ctx.fail("a set of batched values")
         return Operand(ast.Set([e.node for e in elts]), Val(False, None, Kind.OTHER))
 
     def visit_JoinedStr(self, node):
         values = [self.expr(v.value) for v in node.values if isinstance(v, ast.FormattedValue)]
         if any(v.batched for v in values):
-            raise self.cx.fail("formatting a batched value into a string")
+            raise self.ctx.fail("formatting a batched value into a string")
         return Operand(node, Val(False, None, Kind.OTHER))
 
     def visit_Slice(self, node):
@@ -281,7 +281,7 @@ class ExpressionsMixin(Walker):
                 assert parts[1] is not None  # a known length needs both bounds
                 new = ast.Slice(parts[0].node, parts[1].node)
                 return Operand(new, Val(True, None, Kind.OTHER), Window(parts[0], length))
-            raise self.cx.fail("a slice with per-example bounds (the result's shape would vary by example)")
+            raise self.ctx.fail("a slice with per-example bounds (the result's shape would vary by example)")
         new = ast.Slice(*(None if p is None else p.node for p in parts))
         static = (
             slice(*(None if p is None else p.static for p in parts))
@@ -291,13 +291,13 @@ class ExpressionsMixin(Walker):
         return Operand(new, Val(False, None, Kind.OTHER), static)
 
     def visit_Starred(self, node):
-        raise self.cx.fail("a starred expression here")
+        raise self.ctx.fail("a starred expression here")
 
     # ---- subscripts ----------------------------------------------------------------------------------
     def visit_Subscript(self, node):
         value = self.expr(node.value)
         index = self.expr(node.slice)
-        self.cx.node = node
+        self.ctx.node = node
         container = value.val.kind in (Kind.TUPLE, Kind.LIST, Kind.DICT)
         if container and value.val.elts is not None and index.is_static and not index.batched:
             elt = self._static_element(value.val, index.static)
@@ -314,7 +314,7 @@ class ExpressionsMixin(Walker):
             item = list_item(v) if v.kind != Kind.DICT else _join_all(list(v.elts or ())) if v.elts else None
             mixed = item is not None and item.batched and any(e != item for e in (v.elts or ()))
             if mixed and not isinstance(node.slice, ast.Slice):
-                raise self.cx.fail(
+                raise self.ctx.fail(
                     "indexing a container whose elements differ in batchedness "
                     "with an index known only at run time"
                 )
@@ -356,14 +356,14 @@ class ExpressionsMixin(Walker):
         try:
             for g in node.generators:
                 it = self.expr(g.iter)
-                self.cx.node = g
+                self.ctx.node = g
                 if g.is_async:
-                    raise self.cx.fail("an async comprehension")
+                    raise self.ctx.fail("an async comprehension")
                 iter_node, elem = self.iteration(it, g.iter)
                 target = self.bind_target(g.target, Operand(ast.Name("_", ast.Load()), elem), store_only=True)
                 ifs = self.exprs(g.ifs)
                 if any(i.batched for i in ifs):
-                    raise self.cx.fail(
+                    raise self.ctx.fail(
                         "a comprehension filter on a batched test (the length would vary by example)"
                     )
                 gens.append(ast.comprehension(target, iter_node, [i.node for i in ifs], 0))
@@ -380,7 +380,7 @@ class ExpressionsMixin(Walker):
         return Operand(node, Val(False, None, Kind.CALLABLE, obj=LocalFunction(node, "lambda")))
 
     def visit_NamedExpr(self, node):
-        raise self.cx.fail("an assignment expression (`:=`)")
+        raise self.ctx.fail("an assignment expression (`:=`)")
 
     # ---- iteration -----------------------------------------------------------------------------------
     def iteration(self, it: Operand, node) -> tuple[ast.expr, Val]:
@@ -388,13 +388,13 @@ class ExpressionsMixin(Walker):
         v = it.val
         if v.batched and v.kind == Kind.ARRAY:
             if v.ndim == 0:
-                raise self.cx.error(
+                raise self.ctx.error(
                     "iterating over a per-example scalar (the loop raises TypeError: "
                     "iteration over a 0-d array)",
                     node,
                 )
             # Rows of each example: iterate the per-example axis 0, which is axis 1 of the batch.
-            return self.cx.expr("np.moveaxis(x, 1, 0)", x=it.node), Val(
+            return self.ctx.expr("np.moveaxis(x, 1, 0)", x=it.node), Val(
                 True, None if v.ndim is None else v.ndim - 1, Kind.ARRAY, v.dtype
             )
         if v.batched and v.kind in (Kind.LIST, Kind.TUPLE):

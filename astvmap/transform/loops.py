@@ -36,7 +36,7 @@ class BreakExits(NotBatchable):
 
 
 class LoopsMixin(Walker):
-    """Needs from the walker: env, cx, block(), expr(), bind_target(), iteration(), nested_call(), lift()."""
+    """Needs from the walker: env, ctx, block(), expr(), bind_target(), iteration(), nested_call(), lift()."""
 
     def visit_For(self, node):
         return self.with_jumps_lowered(node, self._visit_for)
@@ -47,13 +47,19 @@ class LoopsMixin(Walker):
     def with_jumps_lowered(self, node, visit):
         """Rewrite a loop; if a `break`/`continue` sits under a batched condition, rewrite it again with
         those lowered to per-lane flags (frontend/breaks.py)."""
-        cx = self.cx
-        state = (dict(self.env), len(cx.pending), set(cx.namer.taken), dict(self.renames), list(self.returns))
+        ctx = self.ctx
+        state = (
+            dict(self.env),
+            len(ctx.pending),
+            set(ctx.namer.taken),
+            dict(self.renames),
+            list(self.returns),
+        )
 
         def restore():
             self.env, self.renames, self.returns = dict(state[0]), dict(state[3]), list(state[4])
-            del cx.pending[state[1] :]
-            cx.reset_names(state[2])
+            del ctx.pending[state[1] :]
+            ctx.reset_names(state[2])
 
         for _ in range(4):
             self.loop_masks.append(self.masked)
@@ -67,12 +73,12 @@ class LoopsMixin(Walker):
             finally:
                 self.loop_masks.pop()
         else:
-            raise cx.fail("the values a loop's `break`s leave did not settle")
+            raise ctx.fail("the values a loop's `break`s leave did not settle")
         restore()
         counter = self._counter_read_after(node)
         unbound = self._declare_unbound(node)
-        broke = cx.namer.fresh("broke")
-        pre, lowered = breaks.lower(node, broke, cx.namer.fresh("skip"), counter and counter[:2])
+        broke = ctx.namer.fresh("broke")
+        pre, lowered = breaks.lower(node, broke, ctx.namer.fresh("skip"), counter and counter[:2])
         if counter is not None:  # `at` starts as any int; `ran` says whether the counter was bound
             _, at, ran = counter
             pre += [_assign(at, ast.Constant(0), node), _assign(ran, ast.Constant(False), node)]
@@ -81,7 +87,7 @@ class LoopsMixin(Walker):
         for s in pre:
             for g in self.stmt(s):
                 tag_line(g, node.lineno)
-                cx.pending.append(g)
+                ctx.pending.append(g)
         self.loop_masks.append(self.masked)
         try:
             code = visit(lowered)
@@ -105,15 +111,15 @@ class LoopsMixin(Walker):
             if n not in self.env and n in live and n not in before and n != target.id
         ]
         for n in names:
-            stmt = _assign(self.store_name(n), self.cx.expr("av__.UNBOUND"), node)
+            stmt = _assign(self.store_name(n), self.ctx.expr("av__.UNBOUND"), node)
             tag_line(stmt, node.lineno)
-            self.cx.pending.append(stmt)
+            self.ctx.pending.append(stmt)
             self.env[n] = Val(False, None, Kind.UNBOUND)
         return names
 
     def _check_bound(self, name: str, node) -> ast.stmt:
         """`y = av__.bound(y, "y")`: after a loop that never ran, reading `y` raises as in Python."""
-        value = self.cx.expr(
+        value = self.ctx.expr(
             "av__.bound(y, n)", y=ast.Name(self.code_name(name), ast.Load()), n=ast.Constant(name)
         )
         stmt = _assign(self.store_name(name), value, node)
@@ -130,17 +136,17 @@ class LoopsMixin(Walker):
             return None  # `continue` alone: every lane runs to the end, the counter is the last value
         it = node.iter
         found, obj, _ = (
-            self.cx.src.resolve(it.func.id)
+            self.ctx.src.resolve(it.func.id)
             if isinstance(it, ast.Call) and isinstance(it.func, ast.Name) and it.func.id not in self.env
             else (False, None, None)
         )
         if not found or obj is not range:
-            raise self.cx.fail(
+            raise self.ctx.fail(
                 f"the loop variable `{target.id}` is read after a loop that ends at different "
                 "iterations for different examples (only a `range` counter is tracked per example)"
             )
         i = target.id
-        return i, self.cx.namer.fresh(f"{i}_at_break"), self.cx.namer.fresh(f"{i}_bound")
+        return i, self.ctx.namer.fresh(f"{i}_at_break"), self.ctx.namer.fresh(f"{i}_bound")
 
     def _counter_after_break(self, node, counter, broke) -> list[ast.stmt]:
         """After the loop, each lane's counter is where it broke, or the last value if it did not:
@@ -155,7 +161,7 @@ class LoopsMixin(Walker):
             )
             tag_line(stmt, node.lineno)
             return [stmt]
-        value = self.cx.expr(
+        value = self.ctx.expr(
             "np.where(b, a, i)",
             b=ast.Name(self.code_name(broke), ast.Load()),
             a=ast.Name(self.code_name(at), ast.Load()),
@@ -169,7 +175,7 @@ class LoopsMixin(Walker):
         return [stmt]
 
     def _visit_for(self, node):
-        cx = self.cx
+        ctx = self.ctx
         vectorized = self.vectorize_loop(node)
         if vectorized is not None:
             return vectorized
@@ -178,7 +184,7 @@ class LoopsMixin(Walker):
             return masked
         it = self.expr(node.iter)
         iter_node, elem = self.iteration(it, node.iter)
-        header_pending = cx.pending
+        header_pending = ctx.pending
 
         def body_fn():
             self.exits[id(node)] = []
@@ -194,8 +200,8 @@ class LoopsMixin(Walker):
         promoted = {t.id for s in pre_stmts for t in s.targets if isinstance(t, ast.Name)}
         if any(isinstance(n, ast.Name) and n.id in promoted for n in ast.walk(iter_node)):
             # `for i in range(y.shape[1])`: the iterable is what the loop reads before `y` is expanded
-            iter_node = cx.temp(iter_node, "iterable")
-        cx.pending = header_pending + pre_stmts
+            iter_node = ctx.temp(iter_node, "iterable")
+        ctx.pending = header_pending + pre_stmts
         orelse = self._join_exits(node) + self.block(node.orelse)
         return [ast.For(target, iter_node, body or [ast.Pass()], orelse)]
 
@@ -214,7 +220,7 @@ class LoopsMixin(Walker):
             raise BreakExits(node, joined)
         code = self.promote_env(joined)
         if code and node.orelse:
-            raise self.cx.fail("a loop with `else` whose `break`s leave values of other batchedness")
+            raise self.ctx.fail("a loop with `else` whose `break`s leave values of other batchedness")
         self.env.update(joined)
         return code
 
@@ -224,7 +230,7 @@ class LoopsMixin(Walker):
         for n, want in target.items():
             have = self.env.get(n)
             if have is not None and _needs(have, want):
-                op = self.cx.promote(Operand(ast.Name(self.code_name(n), ast.Load()), have), want)
+                op = self.ctx.promote(Operand(ast.Name(self.code_name(n), ast.Load()), have), want)
                 code.append(ast.Assign([ast.Name(self.code_name(n), ast.Store())], op.node))
                 self.env[n] = join(want, op.val)
         return code
@@ -234,7 +240,7 @@ class LoopsMixin(Walker):
         iterations are independent, so they become one more batch axis (a vmap over `i`), and slices
         `x[i:i + k]` become windows of a sliding-window view. None when the loop is not of that form
         or does not batch that way (it then stays a Python loop)."""
-        cx = self.cx
+        ctx = self.ctx
         body = node.body
         if (
             node.orelse
@@ -268,12 +274,12 @@ class LoopsMixin(Walker):
             and all(not isinstance(a, ast.Starred) for a in node.iter.args)
         ):
             return None
-        found, obj, _ = cx.src.resolve(node.iter.func.id)
+        found, obj, _ = ctx.src.resolve(node.iter.func.id)
         if node.iter.func.id in self.env or not found or obj is not range:
             return None
         if not self._read_only_as_array(node, out_name, i):
             return None
-        mark, names, env = len(cx.pending), set(cx.namer.taken), dict(self.env)
+        mark, names, env = len(ctx.pending), set(ctx.namer.taken), dict(self.env)
         try:
             bounds = self.exprs(node.iter.args)
             if any(b.batched for b in bounds):
@@ -297,7 +303,7 @@ class LoopsMixin(Walker):
             fun = LocalFunction(lam, out_name)
             inner = InnerVmap(fun, 0, 0, None, tuple(self.lift(fun)[1]))
             steps = Operand(
-                cx.expr("np.arange(*r)", r=ast.Tuple([b.node for b in bounds], ast.Load())),
+                ctx.expr("np.arange(*r)", r=ast.Tuple([b.node for b in bounds], ast.Load())),
                 Val(False, 1, Kind.ARRAY, "i", obj=PYTHON_ITEMS),  # each counter a Python int
             )
             assert isinstance(steps.node, ast.Call)  # the template is a call
@@ -306,12 +312,12 @@ class LoopsMixin(Walker):
             if not result.batched:
                 raise NotBatchable("an unbatched loop body", node)
         except (NotBatchable, AstvmapError):
-            del cx.pending[mark:]
-            cx.reset_names(names)
+            del ctx.pending[mark:]
+            ctx.reset_names(names)
             self.env = env
             return None
         item = result.val
-        value = cx.expr("av__.rows(v, B)", v=result.node, B=cx.batch_size())
+        value = ctx.expr("av__.rows(v, B)", v=result.node, B=ctx.batch_size())
         # Only `np.array(out)` reads it, and these rows are a fresh array: that copy can be skipped.
         self.env[out_name] = Val(
             True, None if item.ndim is None else item.ndim, Kind.ARRAY, item.dtype, obj=FRESH_ROWS
@@ -322,7 +328,7 @@ class LoopsMixin(Walker):
         """`for i in range(n)` with a per-example `n` (or start): the counter stays one number for every
         example, running to the largest trip count, and the body runs under `if start <= i < n` (a
         batched `if`, so lanes that are done keep their values)."""
-        cx = self.cx
+        ctx = self.ctx
         it = node.iter
         if not (
             isinstance(it, ast.Call)
@@ -333,19 +339,19 @@ class LoopsMixin(Walker):
             and not node.orelse
         ):
             return None
-        found, obj, _ = cx.src.resolve(it.func.id)
+        found, obj, _ = ctx.src.resolve(it.func.id)
         if it.func.id in self.env or not found or obj is not range:
             return None
-        mark, snapshot = len(cx.pending), set(cx.namer.taken)
+        mark, snapshot = len(ctx.pending), set(ctx.namer.taken)
         bounds = self.exprs(it.args)
         if not any(b.batched for b in bounds):
-            del cx.pending[mark:]
-            cx.reset_names(snapshot)
+            del ctx.pending[mark:]
+            ctx.reset_names(snapshot)
             return None
         if any(b.val.ndim not in (0, None) for b in bounds):
-            raise cx.fail("a range over per-example arrays")
+            raise ctx.fail("a range over per-example arrays")
         if node.target.id in self.live_after(node):
-            raise cx.fail(
+            raise ctx.fail(
                 f"the loop variable `{node.target.id}` is used after a loop whose length differs "
                 "between examples"
             )
@@ -360,11 +366,11 @@ class LoopsMixin(Walker):
         )
         if jump is not None:
             word = {ast.Break: "break", ast.Continue: "continue", ast.Return: "return"}[type(jump)]
-            raise cx.fail(f"`{word}` in a loop whose length differs between examples")
+            raise ctx.fail(f"`{word}` in a loop whose length differs between examples")
         start, stop = (None, bounds[0]) if len(bounds) == 1 else bounds
         names = (
-            cx.namer.fresh("start") if start is not None and start.batched else None,
-            cx.namer.fresh("stop"),
+            ctx.namer.fresh("start") if start is not None and start.batched else None,
+            ctx.namer.fresh("stop"),
         )
         # Bounds are read once, as range() reads them; the counter runs over the union of the ranges.
         pre = []
@@ -377,14 +383,14 @@ class LoopsMixin(Walker):
             if names[0]
             else (start.node if start is not None else ast.Constant(0))
         )
-        first, last = cx.namer.fresh("first"), cx.namer.fresh("last")
+        first, last = ctx.namer.fresh("first"), ctx.namer.fresh("last")
         pre.append(
-            ast.Assign([ast.Name(first, ast.Store())], cx.expr("av__.lowest(a)", a=lo) if names[0] else lo)
+            ast.Assign([ast.Name(first, ast.Store())], ctx.expr("av__.lowest(a)", a=lo) if names[0] else lo)
         )
         pre.append(
             ast.Assign(
                 [ast.Name(last, ast.Store())],
-                cx.expr(
+                ctx.expr(
                     "av__.highest(b, a)", a=ast.Name(first, ast.Load()), b=ast.Name(names[1], ast.Load())
                 ),
             )
@@ -411,7 +417,7 @@ class LoopsMixin(Walker):
                 n.end_lineno, n.end_col_offset = node.end_lineno, node.end_col_offset
         for st in pre:
             tag_line(st, node.lineno)
-        cx.pending.extend(pre)
+        ctx.pending.extend(pre)
         self.facts.substitute(node, [loop])
         return self.visit_For(loop)
 
@@ -435,24 +441,24 @@ class LoopsMixin(Walker):
                     and n.func.attr in ("array", "asarray")
                     and isinstance(n.func.value, ast.Name)
                 ):
-                    found, obj, _ = self.cx.src.resolve(n.func.value.id)
+                    found, obj, _ = self.ctx.src.resolve(n.func.value.id)
                     if found and obj is np:
                         ok += 1
         return uses == ok
 
     def _visit_while(self, node):
-        cx = self.cx
-        header_pending = cx.pending
+        ctx = self.ctx
+        header_pending = ctx.pending
 
         def body_fn():
             self.exits[id(node)] = []
-            cx.pending = []
+            ctx.pending = []
             test = self.expr(node.test)
-            test_pending = cx.pending
+            test_pending = ctx.pending
             body = self.block(node.body)
             return (test, test_pending), body
 
-        names0, env0 = set(cx.namer.taken), dict(self.env)
+        names0, env0 = set(ctx.namer.taken), dict(self.env)
         self.loops.append(node)
         try:
             ((test, test_pending), body), pre_stmts, end = self.fixed_point(body_fn)
@@ -461,11 +467,11 @@ class LoopsMixin(Walker):
             self.loops.pop()
         if test.batched:
             self.exits.pop(id(node), None)
-            cx.reset_names(names0)
+            ctx.reset_names(names0)
             self.env = env0
-            cx.pending = header_pending
+            ctx.pending = header_pending
             return self.batched_while(node, test)
-        cx.pending = header_pending + pre_stmts
+        ctx.pending = header_pending + pre_stmts
         normal_end = self._join_exits(node)
         orelse = self.block(node.orelse)
         if test_pending:
@@ -488,13 +494,13 @@ class LoopsMixin(Walker):
         Returns (body_fn's result, statements to run before the loop that repeat over the batch the
         names that become batched inside it, statements to run at the end of the body for names the body
         leaves unbatched)."""
-        cx = self.cx
+        ctx = self.ctx
         env0 = dict(self.env)
         promote: dict[str, ast.stmt] = {}
-        snapshot = set(cx.namer.taken)
+        snapshot = set(ctx.namer.taken)
         loop = id(self.loops[-1])
         for _ in range(len(env0) + 3):
-            cx.reset_names(snapshot)
+            ctx.reset_names(snapshot)
             self.env = dict(env0)
             self.heads[loop], self.continues[loop] = env0, []  # what a `continue` promotes to, leaves
             self.in_loop += 1
@@ -512,18 +518,18 @@ class LoopsMixin(Walker):
             if not changed:
                 break
             for n, j in changed.items():
-                op = cx.promote(Operand(ast.Name(self.code_name(n), ast.Load()), env0[n]), j)
+                op = ctx.promote(Operand(ast.Name(self.code_name(n), ast.Load()), env0[n]), j)
                 if not (isinstance(op.node, ast.Name) and op.node.id == self.code_name(n)):
                     promote[n] = ast.Assign([ast.Name(self.code_name(n), ast.Store())], op.node)
                 env0[n] = _join_all([j, op.val])
         else:
-            raise cx.fail("the loop's variables did not settle")
+            raise ctx.fail("the loop's variables did not settle")
         # A name batched at the loop's start that the body leaves unbatched (`t = 0.0` after a batched
         # `t`) is repeated over the batch at the body's end too: the next iteration expects it batched.
         end = []
         for n in env0:
             if n in env_end and _needs(env_end[n], env0[n]):
-                op = cx.promote(Operand(ast.Name(self.code_name(n), ast.Load()), env_end[n]), env0[n])
+                op = ctx.promote(Operand(ast.Name(self.code_name(n), ast.Load()), env_end[n]), env0[n])
                 end.append(ast.Assign([ast.Name(self.code_name(n), ast.Store())], op.node))
         self.heads.pop(loop, None)
         self.env = {**env1, **{n: join(env0[n], env1[n]) if n in env1 else env0[n] for n in env0}}

@@ -19,11 +19,11 @@ from .walker import Walker
 
 
 class NestingMixin(Walker):
-    """Needs from the walker: cx, env, expr(), fallback(), call_object()."""
+    """Needs from the walker: ctx, env, expr(), fallback(), call_object()."""
 
     # ---- user functions -----------------------------------------------------------------------------
     def user_call(self, obj, fn_node, args, kwargs, node, batched) -> Operand:
-        cx = self.cx
+        ctx = self.ctx
         from ..frontend.source import function_source, unwrap
 
         base, pre_args, pre_kwargs = unwrap(obj)
@@ -45,7 +45,7 @@ class NestingMixin(Walker):
         except AstvmapError as e:
             site = CallSite(obj, node, args, kwargs, _rebuilder(node, fn_node, None))
             return self.fallback(site, str(e.msg), fn_node)
-        if src.code is not None and src.code in cx.stack:
+        if src.code is not None and src.code in ctx.stack:
             site = CallSite(obj, node, args, kwargs, _rebuilder(node, fn_node, None))
             return self.fallback(site, "a recursive call", fn_node)
         all_args = [Operand(ast.Constant(None), val_of(a), a) for a in pre_args] + list(args)
@@ -53,8 +53,8 @@ class NestingMixin(Walker):
             **{k: Operand(ast.Constant(None), val_of(v), v) for k, v in pre_kwargs.items()},
             **kwargs,
         }
-        spec = cx.specializer.core(src, self._bind_params(src, all_args, all_kwargs, node), cx)
-        callee = cx.bind(spec.fn, f"{src.name}_vmap")
+        spec = ctx.specializer.core(src, self._bind_params(src, all_args, all_kwargs, node), ctx)
+        callee = ctx.bind(spec.fn, f"{src.name}_vmap")
         if pre_args or pre_kwargs:
             # The partial's bound values stay in the partial: `f_vmap(*p.args, x, **p.keywords)`.
             p = fn_node
@@ -80,15 +80,15 @@ class NestingMixin(Walker):
 
         try:
             src = function_source(base)
-            if src.code is not None and src.code in self.cx.stack:
+            if src.code is not None and src.code in self.ctx.stack:
                 return UNKNOWN
             all_args = [Operand(ast.Constant(None), val_of(a), a) for a in pre_args] + list(args)
             all_kwargs = {
                 **{k: Operand(ast.Constant(None), val_of(v), v) for k, v in pre_kwargs.items()},
                 **kwargs,
             }
-            vals = self._bind_params(src, all_args, all_kwargs, self.cx.node)
-            return self.cx.specializer.core(src, vals, self.cx).out_val
+            vals = self._bind_params(src, all_args, all_kwargs, self.ctx.node)
+            return self.ctx.specializer.core(src, vals, self.ctx).out_val
         except Exception:
             return UNKNOWN
 
@@ -102,20 +102,20 @@ class NestingMixin(Walker):
         extra = args[len(positional) :]
         if extra:
             if a.vararg is None:
-                raise self.cx.error(f"too many positional arguments for `{src.name}`", node)
+                raise self.ctx.error(f"too many positional arguments for `{src.name}`", node)
             vals[a.vararg.arg] = container(Kind.TUPLE, [e.val for e in extra])
         elif a.vararg is not None:
             vals[a.vararg.arg] = container(Kind.TUPLE, [])
         kw_extra = {}
         for k, op in kwargs.items():
             if k in vals:
-                raise self.cx.error(f"`{src.name}` got multiple values for argument {k!r}", node)
+                raise self.ctx.error(f"`{src.name}` got multiple values for argument {k!r}", node)
             if k in positional or k in [p.arg for p in a.kwonlyargs]:
                 vals[k] = op.val
             elif a.kwarg is not None:
                 kw_extra[k] = op.val
             else:
-                raise self.cx.error(f"`{src.name}` got an unexpected keyword argument {k!r}", node)
+                raise self.ctx.error(f"`{src.name}` got an unexpected keyword argument {k!r}", node)
         if a.kwarg is not None:
             vals[a.kwarg.arg] = container(Kind.DICT, kw_extra.values(), kw_extra.keys())
         defaults = src.defaults or ()
@@ -125,7 +125,7 @@ class NestingMixin(Walker):
             vals.setdefault(name, val_of(d))
         missing = [p for p in positional + [p.arg for p in a.kwonlyargs] if p not in vals]
         if missing:
-            raise self.cx.error(f"`{src.name}` is missing argument {missing[0]!r}", node)
+            raise self.ctx.error(f"`{src.name}` is missing argument {missing[0]!r}", node)
         return vals
 
     def partial_call(self, node, callee: Operand, p: LocalPartial, args, kwargs) -> Operand:
@@ -158,12 +158,12 @@ class NestingMixin(Walker):
         verbatim = all(self.code_name(n) == n for n in lifted_names)
         if verbatim and not batched and not any(v.batched for v in lifted):
             try:
-                out_val = self.cx.specializer.core(src, vals, self.cx).out_val
+                out_val = self.ctx.specializer.core(src, vals, self.ctx).out_val
             except Exception:
                 out_val = UNKNOWN
             return Operand(_call(callee.node, args, kwargs), out_val)
-        spec = self.cx.specializer.core(src, vals, self.cx)
-        fn = self.cx.bind(spec.fn, f"{src.name}_vmap")
+        spec = self.ctx.specializer.core(src, vals, self.ctx)
+        fn = self.ctx.bind(spec.fn, f"{src.name}_vmap")
         return Operand(_call(fn, lifted + args, kwargs), spec.out_val)
 
     def lift(self, local: LocalFunction):
@@ -182,7 +182,7 @@ class NestingMixin(Walker):
         # Locals of this function and its own closure cells become parameters: the lifted function then
         # reads the values of this call, never cells captured when it was rewritten.
         free = activity.of_nodes([node]).reads  # the names the local function reads from this one
-        loads = [n for n in free if n in self.env or n in self.cx.src.cells]
+        loads = [n for n in free if n in self.env or n in self.ctx.src.cells]
         lifted_args = [ast.arg(n) for n in loads]
         new_args = ast.arguments(
             posonlyargs=[],
@@ -199,66 +199,73 @@ class NestingMixin(Walker):
         ast.copy_location(lifted, fdef)
         defaults = tuple(self._static_default(d) for d in fdef.args.defaults) or None
         src = FunctionSource(
-            lifted, self.cx.src.origin, self.cx.src.globals, {}, None, defaults, None, self.cx.src.generated
+            lifted,
+            self.ctx.src.origin,
+            self.ctx.src.globals,
+            {},
+            None,
+            defaults,
+            None,
+            self.ctx.src.generated,
         )
         return src, loads
 
     def _static_default(self, node):
         value = ast.literal_eval(node) if isinstance(node, ast.Constant) else NO_STATIC
         if value is NO_STATIC:
-            raise self.cx.fail("a local function with a computed default value")
+            raise self.ctx.fail("a local function with a computed default value")
         return value
 
     def vmap_expr(self, node, fn_node, args, kwargs) -> Operand:
         """`vmap(g, in_axes, out_axes)` as a value: static axes, and `g` known when rewriting."""
-        cx = self.cx
+        ctx = self.ctx
         names = ["fun", "in_axes", "out_axes"]
         bound = dict(zip(names, args))
         bound.update(kwargs)
         g = bound.get("fun")
         if g is None:
-            raise cx.fail("`vmap` used as a decorator factory inside a batched function")
+            raise ctx.fail("`vmap` used as a decorator factory inside a batched function")
         axes = {}
         for k in ("in_axes", "out_axes", "axis_size"):
             op = bound.get(k)
             if op is not None and not op.is_static:
-                raise cx.fail(f"`{k}` of a nested vmap must be a literal")
+                raise ctx.fail(f"`{k}` of a nested vmap must be a literal")
             axes[k] = (0 if k != "axis_size" else None) if op is None else op.static
         extra = set(bound) - {"fun", "in_axes", "out_axes", "axis_size", "fallback"}
         if extra:
-            raise cx.fail(f"nested vmap with {sorted(extra)}")
+            raise ctx.fail(f"nested vmap with {sorted(extra)}")
         if isinstance(g.val.obj, LocalFunction):
             fun, lifted = g.val.obj, tuple(self.lift(g.val.obj)[1])
         elif g.is_static:
             fun, lifted = g.static, ()
         else:
-            raise cx.fail("the function given to a nested vmap is not known when the code is rewritten")
+            raise ctx.fail("the function given to a nested vmap is not known when the code is rewritten")
         inner = InnerVmap(fun, axes["in_axes"], axes["out_axes"], axes["axis_size"], lifted)
         return Operand(_call(fn_node, args, kwargs), Val(False, None, Kind.CALLABLE, obj=inner))
 
     def nested_call(self, node, inner: InnerVmap, args, kwargs) -> Operand:
         """Call a vmapped function with operands batched by the outer vmap: re-transform the inner
         vmap's complete batched function with the outer batch (DESIGN "Calls and nesting")."""
-        cx = self.cx
+        ctx = self.ctx
         if kwargs:
-            raise cx.fail("keyword arguments to a nested vmap")
+            raise ctx.fail("keyword arguments to a nested vmap")
         lifted = [self.expr(ast.Name(n, ast.Load())) for n in inner.lifted]
         if isinstance(inner.fun, LocalFunction):
             base_src, _ = self.lift(inner.fun)
             fun = base_src
         else:
             fun = inner.fun
-        full = cx.specializer.full_source(
+        full = ctx.specializer.full_source(
             fun,
             len(lifted),
             inner.in_axes,
             inner.out_axes,
             inner.axis_size,
             [a.val for a in lifted + args],
-            cx,
+            ctx,
             node,
         )
         vals = self._bind_params(full, lifted + args, {}, node)
-        spec = cx.specializer.core(full, vals, cx)
-        fn = cx.bind(spec.fn, full.name)
+        spec = ctx.specializer.core(full, vals, ctx)
+        fn = ctx.bind(spec.fn, full.name)
         return Operand(_call(fn, lifted + args, {}), spec.out_val)

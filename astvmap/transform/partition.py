@@ -21,16 +21,20 @@ class PartitionMixin(Walker):
         """`if c:  # astvmap: partition` — each branch runs on its own lanes only (gathered), and the
         results are put back lane by lane: for a branch far more expensive than the other and taken by
         few lanes, that beats computing it for every lane (jax issue 3103's workaround, built in)."""
-        cx = self.cx
+        ctx = self.ctx
         if self.changes_forbidden(node.body + node.orelse) is not None:
-            raise cx.fail("in-place writes in a partitioned `if`")
+            raise ctx.fail("in-place writes in a partitioned `if`")
         truth = self.truthy(test, node.test)
-        cond = truth if isinstance(truth, ast.Name) else cx.temp(truth, "cond")
-        assert isinstance(cond, ast.Name)  # cx.temp names it: the walker never runs while a rule infers
+        cond = truth if isinstance(truth, ast.Name) else ctx.temp(truth, "cond")
+        assert isinstance(cond, ast.Name)  # ctx.temp names it: the walker never runs while a rule infers
         env0, renames0 = self.env, dict(self.renames)
-        lanes_t, lanes_e = cx.namer.fresh("lanes_then"), cx.namer.fresh("lanes_else")
-        cx.pending.append(ast.Assign([ast.Name(lanes_t, ast.Store())], cx.expr("np.flatnonzero(c)", c=cond)))
-        cx.pending.append(ast.Assign([ast.Name(lanes_e, ast.Store())], cx.expr("np.flatnonzero(~c)", c=cond)))
+        lanes_t, lanes_e = ctx.namer.fresh("lanes_then"), ctx.namer.fresh("lanes_else")
+        ctx.pending.append(
+            ast.Assign([ast.Name(lanes_t, ast.Store())], ctx.expr("np.flatnonzero(c)", c=cond))
+        )
+        ctx.pending.append(
+            ast.Assign([ast.Name(lanes_e, ast.Store())], ctx.expr("np.flatnonzero(~c)", c=cond))
+        )
         then = self.gathered_block(node.body, lanes_t, "then")
         orelse = self.gathered_block(node.orelse, lanes_e, "else")
         self.env, self.renames = env0, renames0
@@ -53,7 +57,7 @@ class PartitionMixin(Walker):
                     parts.append(None)
             if None in parts:
                 if name == RET or name in live:
-                    raise cx.error(
+                    raise ctx.error(
                         f"`{'the returned value' if name == RET else name}` has a value on one path "
                         "only of an `if` on a batched condition",
                         node,
@@ -61,7 +65,7 @@ class PartitionMixin(Walker):
                 continue
             # no None in `parts`: continued above
             (a, va, ka), (b, vb, kb) = cast("list[tuple[ast.Name, Val, str]]", parts)
-            call = cx.expr(
+            call = ctx.expr(
                 "av__.merge_lanes(c, t, a, e, b, kinds)",
                 c=ast.Name(cond.id, ast.Load()),
                 t=ast.Name(lanes_t, ast.Load()),
@@ -73,7 +77,7 @@ class PartitionMixin(Walker):
             nd = va.ndim if va.ndim == vb.ndim else None
             self.env[name] = Val(True, nd, Kind.ARRAY, va.dtype if va.dtype == vb.dtype else None)
             target = (
-                self.store_name(name) if name != RET or self.branch is not None else cx.namer.fresh("result")
+                self.store_name(name) if name != RET or self.branch is not None else ctx.namer.fresh("result")
             )
             if name == RET and self.branch is None:
                 self.renames[RET] = target
@@ -89,9 +93,9 @@ class PartitionMixin(Walker):
 
     def gathered_block(self, body, lanes: str, suffix: str) -> BranchResult:
         """`body` on the lanes `lanes` only: batched inputs gathered (`x_then = x[lanes_then]`)."""
-        cx = self.cx
+        ctx = self.ctx
         outer_branch = self.branch
-        saved = (self.env, self.renames, cx.batch_name)
+        saved = (self.env, self.renames, ctx.batch_name)
         self.env, self.renames = dict(self.env), dict(self.renames)
         self.branch = {
             "stores": {},
@@ -105,28 +109,28 @@ class PartitionMixin(Walker):
         pre = []
         for name in self.facts.activity(body).reads:
             if _lanewise(self.env.get(name)):
-                gathered = cx.namer.fresh(f"{name}_{suffix}")
+                gathered = ctx.namer.fresh(f"{name}_{suffix}")
                 pre.append(self._gather(name, gathered, lanes))
                 self.renames[name] = gathered
-        cx.batch_name = None
+        ctx.batch_name = None
         self.masked += 1
         try:
             code = self.block(body)
         finally:
             self.masked -= 1
             result: BranchResult = {"code": [], "env": self.env, "stores": self.branch["stores"]}
-            cx.release(result["stores"].values())
+            ctx.release(result["stores"].values())
             starts = self.branch.get("starts", {})
-            inner_batch = cx.batch_name
+            inner_batch = ctx.batch_name
             self.branch = outer_branch
-            self.env, self.renames, cx.batch_name = saved
+            self.env, self.renames, ctx.batch_name = saved
         # a store that some path skips: the branch's name starts as the lanes' value
         pre += [self._gather(name, result["stores"][name], lanes) for name in starts]
         if inner_batch is not None:
             pre.insert(
                 0,
                 ast.Assign(
-                    [ast.Name(inner_batch, ast.Store())], cx.expr("i.size", i=ast.Name(lanes, ast.Load()))
+                    [ast.Name(inner_batch, ast.Store())], ctx.expr("i.size", i=ast.Name(lanes, ast.Load()))
                 ),
             )
         for s in pre:
@@ -137,7 +141,7 @@ class PartitionMixin(Walker):
                 ast.Assign([ast.Name(c, ast.Store())], _placeholder(result["env"].get(n)))
                 for n, c in result["stores"].items()
             ]
-            guard = ast.If(cx.expr("i.size", i=ast.Name(lanes, ast.Load())), code, placeholders)
+            guard = ast.If(ctx.expr("i.size", i=ast.Name(lanes, ast.Load())), code, placeholders)
             tag_line(guard, user_line(code[0]))
             code = [guard]
         result["code"] = code
@@ -147,7 +151,7 @@ class PartitionMixin(Walker):
         """`x_then = x[lanes_then]` (a value shared by the lanes as it is)."""
         value: ast.expr = ast.Name(self.code_name(name), ast.Load())
         if _lanewise(self.env.get(name)):
-            value = self.cx.expr("x[i]", x=value, i=ast.Name(lanes, ast.Load()))
+            value = self.ctx.expr("x[i]", x=value, i=ast.Name(lanes, ast.Load()))
         return ast.Assign([ast.Name(target, ast.Store())], value)
 
 

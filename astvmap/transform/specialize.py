@@ -164,44 +164,44 @@ def core(
                     return _rebound(spec, src)
                 return spec
     stack = (parent.stack if parent is not None else ()) + ((src.code,) if src.code is not None else ())
-    cx = Context(src, settings, stack)
-    cx.specializer = _SPECIALIZER
-    frontend = passes.PassContext(cx.namer, src.origin, settings.label)
+    ctx = Context(src, settings, stack)
+    ctx.specializer = _SPECIALIZER
+    frontend = passes.PassContext(ctx.namer, src.origin, settings.label)
     normalized = passes.run(src.fdef, frontend)  # a copy: the cached src.fdef never changes
     stages = frontend.stages  # "frontend", one entry per pass, "normalize" (after the last pass)
-    vectorizer = Vectorizer(cx)
+    vectorizer = Vectorizer(ctx)
     fdef, out_val = vectorizer.run(normalized, vals)
-    cx.return_sites = vectorizer.return_sites
-    if cx.deferred_errors:
-        raise next(iter(cx.deferred_errors.values()))
+    ctx.return_sites = vectorizer.return_sites
+    if ctx.deferred_errors:
+        raise next(iter(ctx.deferred_errors.values()))
     stages["vectorize"] = ast.unparse(fdef)
     header = _header(src, vals, axes)
     text, line_map = emit(fdef, header, src.origin, comment_lines=not src.generated)
     stages["final"] = text
     stages["annotate"] = emit(fdef, header, src.origin, comment_lines=not src.generated, annotate=True)[0]
-    fn, full, filename, offset = load(text, fdef.name, cx.free, src)
+    fn, full, filename, offset = load(text, fdef.name, ctx.free, src)
     spec = Specialization(
         fn,
         text,
         out_val,
-        _generated_source(fn, full, filename, fdef.name, src, cx),
+        _generated_source(fn, full, filename, fdef.name, src, ctx),
         {k + offset: v for k, v in line_map.items()},
         filename,
-        _deps(cx, src),
-        objs + [obj for _, _, _, obj in cx.deps],
+        _deps(ctx, src),
+        objs + [obj for _, _, _, obj in ctx.deps],
     )  # ids stay unique
     spec.stages = stages
-    spec.callees = [v for v in cx.free.values() if hasattr(v, ASTVMAP_SOURCE)]
+    spec.callees = [v for v in ctx.free.values() if hasattr(v, ASTVMAP_SOURCE)]
     fn.__astvmap_text__ = text
     fn.__astvmap_callees__ = spec.callees
     if not src.generated:
         FILES[filename] = (spec.line_map, src.origin)
-    spec.batched_return = next((n for n, v in cx.return_sites if v.batched), None)
+    spec.batched_return = next((n for n, v in ctx.return_sites if v.batched), None)
     spec.user_filename = src.origin.filename
     setattr(fn, ASTVMAP_SOURCE, spec.source)
     if parent is not None:
-        parent.deps.extend(cx.deps)
-    for (line, _), msg in sorted(cx.fallback_sites.items()):
+        parent.deps.extend(ctx.deps)
+    for (line, _), msg in sorted(ctx.fallback_sites.items()):
         warnings.warn_explicit(f"{settings.label}: {msg}", PerformanceWarning, src.origin.filename, line)
     if use_cache:
         _CACHE.setdefault(key, []).append(spec)
@@ -230,9 +230,9 @@ def _rebound(spec, src):
     )
 
 
-def _deps(cx: Context, top: FunctionSource) -> list:
+def _deps(ctx: Context, top: FunctionSource) -> list:
     out = []
-    for where, src, name, obj in cx.deps:
+    for where, src, name, obj in ctx.deps:
         if where == "attr":  # src is the object whose attribute was read
             out.append(("attr", src, name, signature(obj), obj))
             continue
@@ -248,7 +248,7 @@ def _deps(cx: Context, top: FunctionSource) -> list:
     return out
 
 
-def _generated_source(fn, full, filename, name, src, cx) -> FunctionSource:
+def _generated_source(fn, full, filename, name, src, ctx) -> FunctionSource:
     tree = ast.parse(full, filename)
     factory = tree.body[0]
     fdef = next(n for n in factory.body if isinstance(n, ast.FunctionDef) and n.name == name)

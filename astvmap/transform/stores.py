@@ -45,12 +45,12 @@ class ExpandAtBirth(NotBatchable):
 
 
 class StoresMixin(Walker):
-    """Needs from the walker: cx, env, expr(), facts, branch, unmapped_params, born_batched."""
+    """Needs from the walker: ctx, env, expr(), facts, branch, unmapped_params, born_batched."""
 
     # ---- statements ----------------------------------------------------------------------------------
     def visit_Assign(self, node):
         value = self.expr(node.value)
-        self.cx.node = node
+        self.ctx.node = node
         return self.store(node.targets, value, node)
 
     def visit_AnnAssign(self, node):
@@ -77,22 +77,22 @@ class StoresMixin(Walker):
         else:
             pairs = self._unpack(targets[0], value, node.value)
         code: list[ast.stmt] = []
-        cx, saved = self.cx, self.cx.pending
+        ctx, saved = self.ctx, self.ctx.pending
         # the held right side may view these: expanding one by rebinding would leave the view behind
         self.held_reads = {n.id for n in ast.walk(node.value) if isinstance(n, ast.Name)}
         try:
             for t, v in pairs:  # each store after the one before (an expansion of `y` included)
-                cx.pending = []
+                ctx.pending = []
                 stmts = self._store_one(t, v, node)
-                code += cx.pending + stmts
+                code += ctx.pending + stmts
         finally:
-            cx.pending, self.held_reads = saved, set()
+            ctx.pending, self.held_reads = saved, set()
         return code
 
     def _bind_names(self, targets, value: Operand, node) -> list[ast.stmt]:
         """Targets that are names (or tuples of names): one assignment, as written."""
         if len(targets) > 1 and not isinstance(value.node, (ast.Name, ast.Constant)):
-            value = Operand(self.cx.temp(value.node, "value"), value.val, value.static)
+            value = Operand(self.ctx.temp(value.node, "value"), value.val, value.static)
         user = getattr(node, "value", None)
         self.held_view(user, value)
         value = self._unpackable(targets, value, user)
@@ -100,7 +100,7 @@ class StoresMixin(Walker):
         return [ast.Assign(new, value.node), *self.born(targets, getattr(node, "value", None))]
 
     def _store_one(self, target, value: Operand, node) -> list[ast.stmt]:
-        cx = self.cx
+        ctx = self.ctx
         if isinstance(target, ast.Name):
             new = self.bind_target(target, value)
             return [ast.Assign([new], value.node), *self.born([target], None)]
@@ -111,21 +111,21 @@ class StoresMixin(Walker):
             return [ast.Assign([new], v)]
         if isinstance(target, ast.Attribute):
             return [ast.Assign([self.bind_target(target, value)], value.node)]
-        raise cx.fail(f"assignment to `{ast.unparse(target)}`")
+        raise ctx.fail(f"assignment to `{ast.unparse(target)}`")
 
     def _hold(self, value: Operand) -> Operand:
         """`value` in a temporary (the right side is evaluated before any target is assigned)."""
         if isinstance(value.node, ast.Constant):
             return value
-        return Operand(self.cx.temp(value.node, "value"), value.val, value.static)
+        return Operand(self.ctx.temp(value.node, "value"), value.val, value.static)
 
     def _unpack(self, target, value: Operand, user: ast.expr | None) -> list[tuple[ast.expr, Operand]]:
         """(leaf target, its value) pairs of `target = value`, the right side held in temporaries."""
         if not isinstance(target, (ast.Tuple, ast.List)):
             return [(target, value)]
-        cx, n = self.cx, len(target.elts)
+        ctx, n = self.ctx, len(target.elts)
         if any(isinstance(e, ast.Starred) for e in target.elts):
-            raise cx.fail("starred unpacking into items or attributes")
+            raise ctx.fail("starred unpacking into items or attributes")
         node, v = value.node, value.val
         if isinstance(node, (ast.Tuple, ast.List)) and len(node.elts) == n and v.elts and len(v.elts) == n:
             users = (
@@ -144,10 +144,10 @@ class StoresMixin(Walker):
             elif not value.batched:
                 elts = [UNKNOWN] * n
             else:
-                raise cx.fail("unpacking a batched value of unknown structure")
-            names = [cx.namer.fresh("value") for _ in range(n)]
+                raise ctx.fail("unpacking a batched value of unknown structure")
+            names = [ctx.namer.fresh("value") for _ in range(n)]
             store = ast.Tuple([ast.Name(m, ast.Store()) for m in names], ast.Store())
-            cx.pending.append(ast.Assign([store], value.node, lineno=0))
+            ctx.pending.append(ast.Assign([store], value.node, lineno=0))
             parts = [Operand(ast.Name(m, ast.Load()), e) for m, e in zip(names, elts)]
             users = [None] * n
         return [p for t, part, u in zip(target.elts, parts, users) for p in self._unpack(t, part, u)]
@@ -163,12 +163,12 @@ class StoresMixin(Walker):
             return value
         nd = value.val.ndim
         if nd == 0:
-            raise self.cx.error("unpacking a per-example scalar (the loop raises TypeError)", targets[0])
+            raise self.ctx.error("unpacking a per-example scalar (the loop raises TypeError)", targets[0])
         template = "np.moveaxis(x, 1, 0)"
         if nd == 1 and user is not None and self._written(user):
             template = "np.moveaxis(x, 1, 0).copy()"
         item = Val(True, None if nd is None else nd - 1, Kind.ARRAY, value.val.dtype)
-        return Operand(self.cx.expr(template, x=value.node), Val(True, None, Kind.OTHER, item=item))
+        return Operand(self.ctx.expr(template, x=value.node), Val(True, None, Kind.OTHER, item=item))
 
     def element_copy(self, user: ast.Subscript, value: Operand) -> Operand:
         """An element read (`y[1]`) that is held (bound, kept in a container, passed on) from a buffer
@@ -183,7 +183,7 @@ class StoresMixin(Walker):
             and not any(isinstance(n, ast.Constant) and n.value is Ellipsis for n in ast.walk(user.slice))
             and self._written(user)
         ):
-            return Operand(self.cx.expr("np.array(v)", v=value.node), value.val)
+            return Operand(self.ctx.expr("np.array(v)", v=value.node), value.val)
         return value
 
     def held_view(self, user: ast.expr | None, value: Operand) -> None:
@@ -216,7 +216,7 @@ class StoresMixin(Walker):
             and self._per_lane_index(user)
             and self._written(user)
         ):
-            raise self.cx.fail(
+            raise self.ctx.fail(
                 f"`{ast.unparse(user)}` at a per-example index views an array that is written in place"
             )
 
@@ -233,7 +233,7 @@ class StoresMixin(Walker):
         rebind a number (False)? Where a 0-d value or one of unknown kind may be either and another
         name may hold it, the loop runs."""
         if v is not None and v.kind == Kind.OTHER and self.facts.aliases.shared(name):
-            raise self.cx.fail(
+            raise self.ctx.fail(
                 f"`{name} op= ...` on a value of unknown kind that may be an array another name holds "
                 f"(`{sorted(self.facts.aliases.members(name) - {name})[0]}`)"
             )
@@ -243,7 +243,7 @@ class StoresMixin(Walker):
             return True
         answer = self._zero_d_buffer(name, at)
         if answer is None and self.facts.aliases.shared(name):
-            raise self.cx.fail(
+            raise self.ctx.fail(
                 f"`{name} op= ...` on a 0-d value that may be an array (written in place, which "
                 f"`{sorted(self.facts.aliases.members(name) - {name})[0]}` would see) or a NumPy scalar "
                 "(rebound)"
@@ -283,7 +283,7 @@ class StoresMixin(Walker):
         if isinstance(target, (ast.Tuple, ast.List)):
             if any(isinstance(e, ast.Starred) for e in target.elts):
                 if value.batched:
-                    raise self.cx.fail("starred unpacking of batched values")
+                    raise self.ctx.fail("starred unpacking of batched values")
                 for e in target.elts:
                     self._bind_unknown(e.value if isinstance(e, ast.Starred) else e)
                 return target
@@ -295,7 +295,7 @@ class StoresMixin(Walker):
             elif not value.batched:
                 vals = [UNKNOWN] * len(target.elts)
             else:
-                raise self.cx.fail("unpacking a batched value of unknown structure")
+                raise self.ctx.fail("unpacking a batched value of unknown structure")
             elts = [
                 self.bind_target(t, Operand(ast.Name("_", ast.Load()), e)) for t, e in zip(target.elts, vals)
             ]
@@ -303,16 +303,16 @@ class StoresMixin(Walker):
         if isinstance(target, ast.Subscript):
             new, aligned = self.setitem(target, value)
             if aligned is not value.node:
-                raise self.cx.fail(f"a loop target `{ast.unparse(target)}` that needs its values aligned")
+                raise self.ctx.fail(f"a loop target `{ast.unparse(target)}` that needs its values aligned")
             return new
         if isinstance(target, ast.Attribute):
             if value.batched:
-                raise self.cx.fail("storing a batched value in an attribute")
+                raise self.ctx.fail("storing a batched value in an attribute")
             base = self.expr(target.value)
             if base.batched:
-                raise self.cx.fail("setting an attribute of a batched value")
+                raise self.ctx.fail("setting an attribute of a batched value")
             return ast.Attribute(base.node, target.attr, ast.Store())
-        raise self.cx.fail(f"assignment to `{ast.unparse(target)}`")
+        raise self.ctx.fail(f"assignment to `{ast.unparse(target)}`")
 
     def _bind_unknown(self, t):
         for n in ast.walk(t):
@@ -324,7 +324,7 @@ class StoresMixin(Walker):
         """`y = av__.batch_broadcast(y, B)` after a binding of a name whose buffer must be batched from
         its start (ExpandAtBirth); `a = b = v` expands one buffer, both names hold it. The loop runs
         when that buffer may be the caller's or a global's, or when reshapes of it may view or copy."""
-        cx, out = self.cx, list[ast.stmt]()
+        ctx, out = self.ctx, list[ast.stmt]()
         first: tuple[str, str] | None = None  # (user name, code name) of the buffer this statement expanded
         for t in targets:
             for n in ast.walk(t):
@@ -340,7 +340,7 @@ class StoresMixin(Walker):
                     out.append(ast.Assign([ast.Name(code, ast.Store())], ast.Name(first[1], ast.Load())))
                     self.env[n.id] = self.env[first[0]]
                     continue
-                op = cx.promote(Operand(ast.Name(code, ast.Load()), v), v.with_(batched=True))
+                op = ctx.promote(Operand(ast.Name(code, ast.Load()), v), v.with_(batched=True))
                 out.append(ast.Assign([ast.Name(code, ast.Store())], op.node))
                 self.env[n.id] = op.val
                 first = (n.id, code) if t is n else first
@@ -351,36 +351,36 @@ class StoresMixin(Walker):
         that one array, so the loop runs. So it does where a reshape of the buffer views or copies
         depending on the layout, which expanding the buffer changes."""
         if self.facts.aliases.layout_dependent(name):
-            raise self.cx.fail(f"a reshape of `{name}`, written in place, may view or copy it")
+            raise self.ctx.fail(f"a reshape of `{name}`, written in place, may view or copy it")
         for m in sources(user) if user is not None else ():
             if m in self.unmapped_params:
-                raise self.cx.fail(
+                raise self.ctx.fail(
                     f"batched values may be written into the unmapped argument `{m}` through `{name}`"
                 )
-            if m not in self.local_names and not isinstance(self.cx.src.resolve(m)[1], types.ModuleType):
-                raise self.cx.fail(f"batched values written into the global `{m}` through `{name}`")
+            if m not in self.local_names and not isinstance(self.ctx.src.resolve(m)[1], types.ModuleType):
+                raise self.ctx.fail(f"batched values written into the global `{m}` through `{name}`")
 
     def expand(self, name: str, why: ast.AST) -> list[ast.stmt]:
         """Expand the unbatched array `name` to the batch before a batched write into it: rebinding the
         name when no other name may hold its buffer, else from its birth (ExpandAtBirth)."""
-        cx = self.cx
+        ctx = self.ctx
         if name in self.unmapped_params:
-            raise cx.error(
+            raise ctx.error(
                 f"`{ast.unparse(why)} = ...` writes batched values into the unmapped argument `{name}`: the "
                 f"loop would write every example into the same array. Copy it first (`{name} = "
                 f"{name}.copy()`) or map it",
                 why,
             )
         if name not in self.local_names:  # each example writes into the one global array, in order
-            raise cx.fail(f"batched values written into the global `{name}`")
+            raise ctx.fail(f"batched values written into the global `{name}`")
         v = self.env[name]
         members = self.facts.aliases.members(name)
         if len(members) > 1 or name in self.held_reads:
             if members <= self.born_batched:
-                raise cx.fail(f"expanding `{name}`, which other names may hold, to the batch")
+                raise ctx.fail(f"expanding `{name}`, which other names may hold, to the batch")
             raise ExpandAtBirth(members, why)
         code = self.code_name(name)
-        op = cx.promote(Operand(ast.Name(code, ast.Load()), v), v.with_(batched=True))
+        op = ctx.promote(Operand(ast.Name(code, ast.Load()), v), v.with_(batched=True))
         self.env[name] = op.val
         return [ast.Assign([ast.Name(code, ast.Store())], op.node)]
 
@@ -397,7 +397,7 @@ class StoresMixin(Walker):
             return None
         out = outs[0]
         if len(outs) > 1 or not isinstance(out, ast.Name) or out.id not in self.env:
-            raise self.cx.fail("`out=` of several outputs or into an expression, with batched values")
+            raise self.ctx.fail("`out=` of several outputs or into an expression, with batched values")
         call = ast.Call(
             node.func,
             [a for a in node.args if a is not out],
@@ -405,16 +405,16 @@ class StoresMixin(Walker):
         )
         ast.copy_location(call, node)
         value = self.expr(call)
-        self.cx.node = node
+        self.ctx.node = node
         target = ast.Subscript(ast.Name(out.id, ast.Load()), ast.Constant(...), ast.Store())
         stores = self._store_one(target, value, node)
         store = stores[0]
         if isinstance(store, ast.Assign) and isinstance(store.targets[0], ast.Subscript):
             # as the ufunc writes its out=: casting only within a kind (float into int raises)
             where = ast.Subscript(store.targets[0].value, store.targets[0].slice, ast.Load())
-            copy = self.cx.expr("np.copyto(o, v, casting='same_kind')", o=where, v=store.value)
+            copy = self.ctx.expr("np.copyto(o, v, casting='same_kind')", o=where, v=store.value)
             stores[0] = ast.Expr(copy)
-        self.cx.pending += stores
+        self.ctx.pending += stores
         return self.expr(ast.Name(out.id, ast.Load()))
 
     def expand_written_argument(self, node: ast.Call) -> None:
@@ -429,16 +429,16 @@ class StoresMixin(Walker):
         v = self.env[target.id]
         names = [n.id for n in ast.walk(node) if isinstance(n, ast.Name) and n.id in self.env]
         if not v.batched and v.kind == Kind.ARRAY and any(self.env[n].batched for n in names):
-            self.cx.pending += self.expand(target.id, node)
+            self.ctx.pending += self.expand(target.id, node)
 
     # ---- augmented assignment ------------------------------------------------------------------------
     def visit_AugAssign(self, node):
-        cx = self.cx
+        ctx = self.ctx
         target = node.target
         load = _as_load(target)
         cur = self.expr(load)
         value = self.expr(node.value)
-        cx.node = node
+        ctx.node = node
         res = self.apply(
             BINOPS[type(node.op)], [cur, value], {}, node, syntax=ast.BinOp(cur.node, node.op, value.node)
         )
@@ -457,7 +457,7 @@ class StoresMixin(Walker):
         whole = ast.Subscript(ast.Name(name, ast.Load()), ast.Constant(...), ast.Store())
         if in_place and branch is not None and branch.get("mask") is not None:
             if cur.val.ndim is None:
-                raise self.cx.fail("an augmented assignment of unknown rank under a batched condition")
+                raise self.ctx.fail("an augmented assignment of unknown rank under a batched condition")
             if cur.batched:
                 return self.masked_write(whole, res, node)
             if self.facts.aliases.shared(name):  # a view, bound in the branch, of an unbatched array
@@ -468,14 +468,16 @@ class StoresMixin(Walker):
                 self.env[name] = cur.val if cur.batched else res.val
                 return [ast.AugAssign(ast.Name(code, ast.Store()), node.op, r.right)]
             if cur.batched and cur.val.ndim is not None:
-                call = self.cx.expr("np.copyto(t, v, casting='same_kind')", t=ast.Name(code, ast.Load()), v=r)
+                call = self.ctx.expr(
+                    "np.copyto(t, v, casting='same_kind')", t=ast.Name(code, ast.Load()), v=r
+                )
                 return [ast.Expr(call)]
         if in_place and not cur.batched and res.batched and branch is None:
             # `y += x` with batched x: y expanded (every name of its buffer sees it), then written in
             # place, keeping its dtype (float32 += float64 stays float32; float into int raises)
-            held = self.cx.temp(res.node, "value")
+            held = self.ctx.temp(res.node, "value")
             pre = self.expand(name, node.target)
-            copy = self.cx.expr("np.copyto(y, v, casting='same_kind')", y=ast.Name(code, ast.Load()), v=held)
+            copy = self.ctx.expr("np.copyto(y, v, casting='same_kind')", y=ast.Name(code, ast.Load()), v=held)
             return [*pre, ast.Expr(copy)]
         self.env[name] = res.val
         return [ast.Assign([ast.Name(self.store_name(name), ast.Store())], res.node)]

@@ -42,9 +42,9 @@ class Vectorizer(
     ExpressionsMixin,
     CallsMixin,
 ):
-    def __init__(self, cx: Context):
+    def __init__(self, ctx: Context):
         # the walker's shared state, declared in walker.py
-        self.cx = cx
+        self.ctx = ctx
         self.env = {}
         self.renames = {}  # user name -> name in generated code (branches, masks)
         self.branch = None  # the batched branch being rewritten (controlflow.py)
@@ -67,13 +67,13 @@ class Vectorizer(
 
     # ---- the function ----------------------------------------------------------------------------
     def run(self, fdef: ast.FunctionDef, params: dict[str, Val]):
-        cx = self.cx
+        ctx = self.ctx
         self.fdef = fdef
         self.facts = analysis.analyze(fdef)
         self.fdef_params = {a.arg for a in ast.walk(fdef.args) if isinstance(a, ast.arg)}
         self.unmapped_params = {n for n, v in params.items() if not v.batched and v.kind == Kind.ARRAY}
         self.local_names = local_names(fdef)
-        snapshot = set(cx.namer.taken)
+        snapshot = set(ctx.namer.taken)
         for _ in range(len(self.local_names) + 2):
             self.env, self.returns, self.return_sites, self.renames = dict(params), [], [], {}
             try:
@@ -82,7 +82,7 @@ class Vectorizer(
                 if e.names <= self.born_batched:
                     raise
                 self.born_batched |= e.names
-                cx.reset_names(snapshot)
+                ctx.reset_names(snapshot)
                 continue
             if not body or not isinstance(body[-1], (ast.Return, ast.Raise)):
                 self.returns.append(Val(False, None, Kind.NONE))
@@ -90,14 +90,14 @@ class Vectorizer(
             if self.ret_target is not None or not any(_needs(v, out) for v in self.returns):
                 break
             self.ret_target = out  # some return is unbatched where another is batched
-            cx.reset_names(snapshot)
-        used = cx.batch_name is not None and any(
-            isinstance(n, ast.Name) and n.id == cx.batch_name for st in body for n in ast.walk(st)
+            ctx.reset_names(snapshot)
+        used = ctx.batch_name is not None and any(
+            isinstance(n, ast.Name) and n.id == ctx.batch_name for st in body for n in ast.walk(st)
         )
         if used:
             body.insert(0, self._batch_size_stmt(params, fdef))
         new = ast.FunctionDef(
-            name=cx.namer.fresh(f"{fdef.name}_vmap"),
+            name=ctx.namer.fresh(f"{fdef.name}_vmap"),
             args=self._signature(fdef.args),
             body=body or [ast.Pass()],
             decorator_list=[],
@@ -121,7 +121,7 @@ class Vectorizer(
         )
 
     def _batch_size_stmt(self, params, fdef):
-        assert self.cx.batch_name is not None  # called only when the body reads the batch size
+        assert self.ctx.batch_name is not None  # called only when the body reads the batch size
         for name, v in params.items():
             path = _batched_leaf_path(v)
             if path is not None:
@@ -129,7 +129,7 @@ class Vectorizer(
                     templates.index(ast.Name(name, ast.Load()), path) if path else ast.Name(name, ast.Load())
                 )
                 stmt = ast.Assign(
-                    [ast.Name(self.cx.batch_name, ast.Store())],
+                    [ast.Name(self.ctx.batch_name, ast.Store())],
                     ast.Subscript(ast.Attribute(node, "shape", ast.Load()), ast.Constant(0), ast.Load()),
                 )
                 tag_line(stmt, 0)  # part of the signature: no user line of its own
@@ -139,17 +139,17 @@ class Vectorizer(
     # ---- blocks ----------------------------------------------------------------------------------
     def block(self, stmts) -> list[ast.stmt]:
         out = []
-        saved = self.cx.pending
+        saved = self.ctx.pending
         try:
             for s in stmts:
-                self.cx.pending = []
-                self.cx.node = s
+                self.ctx.pending = []
+                self.ctx.node = s
                 self.at.append(s)
                 try:
                     new = self.stmt(s)
                 finally:
                     self.at.pop()
-                for g in self.cx.pending + new:
+                for g in self.ctx.pending + new:
                     if not hasattr(g, USER_LINE):
                         tag_line(g, s.lineno)
                 if new and isinstance(s, (ast.Assign, ast.AugAssign, ast.AnnAssign, ast.For)):
@@ -157,11 +157,11 @@ class Vectorizer(
                     target = s.target if not isinstance(s, ast.Assign) else ast.Tuple(s.targets, ast.Store())
                     names = [n.id for n in ast.walk(target) if isinstance(n, ast.Name) and n.id in self.env]
                     setattr(new[0], VALS, {n: self.env[n] for n in names})
-                out += self.cx.pending + new
+                out += self.ctx.pending + new
                 if isinstance(s, _TERMINAL):
                     break
         finally:
-            self.cx.pending = saved
+            self.ctx.pending = saved
         return out
 
     def stmt(self, node) -> list[ast.stmt]:
@@ -209,7 +209,7 @@ class Vectorizer(
             self.env[RET] = value.val
             return [ast.Assign([ast.Name(self.store_name(RET), ast.Store())], value.node)]
         if self.ret_target is not None:
-            value = self.cx.promote(value, self.ret_target)
+            value = self.ctx.promote(value, self.ret_target)
         self.returns.append(value.val)
         self.return_sites.append((node, value.val))
         return [ast.Return(value.node)]
@@ -218,20 +218,20 @@ class Vectorizer(
         test = self.expr(node.test)
         msg = self.expr(node.msg) if node.msg is not None else None
         if msg is not None and msg.batched:
-            raise self.cx.fail("an assert message built from batched values")
+            raise self.ctx.fail("an assert message built from batched values")
         if not test.batched:
             return [ast.Assert(test.node, msg.node if msg is not None else None)]
         if test.val.ndim != 0:
-            raise self.cx.error(
+            raise self.ctx.error(
                 "assert on a per-example array: the loop raises ValueError (the truth value "
                 "of an array is ambiguous); use np.all(...) or np.any(...)",
                 node.test,
             )
-        return [ast.Assert(self.cx.expr("np.all(t)", t=test.node), msg.node if msg is not None else None)]
+        return [ast.Assert(self.ctx.expr("np.all(t)", t=test.node), msg.node if msg is not None else None)]
 
     def visit_Raise(self, node):
         if node.exc is not None and self.expr(node.exc).batched:
-            raise self.cx.fail("raising an exception built from batched values")
+            raise self.ctx.fail("raising an exception built from batched values")
         return [node]
 
     def visit_Import(self, node):
@@ -250,7 +250,7 @@ class Vectorizer(
 
     def visit_FunctionDef(self, node):
         if node.decorator_list:
-            raise self.cx.fail("a decorated local function")
+            raise self.ctx.fail("a decorated local function")
         self.env[node.name] = Val(False, None, Kind.CALLABLE, obj=LocalFunction(node, node.name))
         return [node]
 
@@ -259,7 +259,7 @@ class Vectorizer(
             if isinstance(t, ast.Name):
                 self.env.pop(t.id, None)
             elif self.expr(t.value if isinstance(t, ast.Subscript) else t).batched:
-                raise self.cx.fail("`del` of a part of a batched value")
+                raise self.ctx.fail("`del` of a part of a batched value")
         return [node]
 
     # ---- control flow on unbatched tests ----------------------------------------------------------------
@@ -289,8 +289,8 @@ class Vectorizer(
         al = self.facts.aliases
         if self.may_hold_buffer(name, v) and al.shared(name) and al.written(name):
             if al.members(name) <= self.born_batched:
-                raise self.cx.fail(f"repeating `{name}`, which other names may hold, over the batch")
-            raise ExpandAtBirth(al.members(name), self.cx.node)
+                raise self.ctx.fail(f"repeating `{name}`, which other names may hold, over the batch")
+            raise ExpandAtBirth(al.members(name), self.ctx.node)
 
     def merge(self, paths, dead=frozenset()):
         """Join the envs of paths that flow on (not ending in return/raise/break/continue), promoting
@@ -308,7 +308,7 @@ class Vectorizer(
             for env, code in live:
                 if name in env and _needs(env[name], j) and name not in dead:
                     self._promotion_keeps_aliases(name, env[name])
-                    op = self.cx.promote(Operand(ast.Name(self.code_name(name), ast.Load()), env[name]), j)
+                    op = self.ctx.promote(Operand(ast.Name(self.code_name(name), ast.Load()), env[name]), j)
                     code.append(ast.Assign([ast.Name(self.code_name(name), ast.Store())], op.node))
                     merged[name] = _join_all([j, op.val])
         return merged

@@ -62,7 +62,7 @@ class Walker:
     """The walker's shared state, and the methods one mixin calls on another (declared for the type
     checker only: each is implemented once, in the mixin or `Vectorizer` named beside it)."""
 
-    cx: Context
+    ctx: Context
     env: dict[str, Val]  # user name -> Val
     renames: dict[str, str]  # user name -> name in generated code (branches, masks)
     branch: Branch | None  # the batched branch being rewritten (controlflow.py)

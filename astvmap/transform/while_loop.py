@@ -26,15 +26,15 @@ class WhileMixin(Walker):
         iteration gathers them (`x_active = x[lanes]`, a view while every lane is active), runs the body
         there and puts the results back. Finished lanes are never computed again, so they cannot
         fault, and skewed trip counts cost the sum of the iterations, not B times the largest."""
-        cx = self.cx
+        ctx = self.ctx
         if node.orelse:
-            raise cx.fail("`while ... else` on a batched test")
+            raise ctx.fail("`while ... else` on a batched test")
         if self.changes_forbidden(node.body, allow_items=True) is not None:
-            raise cx.fail("in-place changes of lists or attributes in a loop on a batched test")
+            raise ctx.fail("in-place changes of lists or attributes in a loop on a batched test")
         act = self.facts.activity(node.body)
         written = self._loop_writes(node, act)
         if any(isinstance(n, ast.Return) for s in node.body for n in ast.walk(s)):
-            raise cx.fail("`return` in a loop on a batched test")
+            raise ctx.fail("`return` in a loop on a batched test")
         if any(isinstance(n, (ast.Break, ast.Continue)) for s in node.body for n in ast.walk(s)):
             raise JumpUnderMask("`break`/`continue` in a loop on a batched test", node)
         stores = list(act.binds)
@@ -42,7 +42,7 @@ class WhileMixin(Walker):
         live = self.live_after(node)
         for n in stores:
             if n not in env_before and n in live:
-                raise cx.error(
+                raise ctx.error(
                     f"`{n}` is first assigned inside a `while` on a batched test and used after it: "
                     "examples that never enter the loop would have no value; assign it before the loop",
                     node,
@@ -59,14 +59,14 @@ class WhileMixin(Walker):
         for n in refresh:
             self.renames[n] = self.buffer(n)[0]
         pre = self._carried_batched(carried)
-        names_before = set(cx.namer.taken)
+        names_before = set(ctx.namer.taken)
         env0 = dict(self.env)
-        outer_pending = cx.pending
+        outer_pending = ctx.pending
         for _ in range(len(carried) + 3):
-            cx.reset_names(names_before)
+            ctx.reset_names(names_before)
             self.env = dict(env0)
-            active = cx.namer.fresh("active")
-            lanes = cx.namer.fresh("lanes")
+            active = ctx.namer.fresh("active")
+            lanes = ctx.namer.fresh("lanes")
             body, env_after = self._compacted_body(node, active, lanes, carried)
             changed = [n for n in carried if lane_join(env0[n], env_after[n]) != env0[n]]
             if not changed:
@@ -74,18 +74,18 @@ class WhileMixin(Walker):
             for n in changed:
                 env0[n] = lane_join(env0[n], env_after[n])
         else:
-            raise cx.fail("the loop's variables did not settle")
+            raise ctx.fail("the loop's variables did not settle")
         self._loop_bound_writes(node, act)
         self.env = {**env0, **{n: env0[n] for n in carried}}
         saved = outer_pending
-        cx.pending = []
+        ctx.pending = []
         first = self.expr(node.test)
         truth = self.truthy(first, node.test)
         if mask is not None:
             truth = ast.BinOp(truth, ast.BitAnd(), mask)
-        start = cx.pending + [ast.Assign([ast.Name(active, ast.Store())], truth)]
-        cx.pending = saved
-        loop = ast.While(cx.expr("np.any(a)", a=ast.Name(active, ast.Load())), body, [])
+        start = ctx.pending + [ast.Assign([ast.Name(active, ast.Store())], truth)]
+        ctx.pending = saved
+        loop = ast.While(ctx.expr("np.any(a)", a=ast.Name(active, ast.Load())), body, [])
         for s in pre + start + [loop]:
             tag_line(s, node.lineno)
         after = []
@@ -103,12 +103,12 @@ class WhileMixin(Walker):
         for n in carried:
             v = self.env[n]
             if v.kind == Kind.NONE:  # (a `return` in the loop: its value, None until a lane returns)
-                raise self.cx.fail(
+                raise self.ctx.fail(
                     "a value that is None when a loop on a batched test starts (a `return` in it)"
                 )
             if not v.batched:
                 code = ast.Name(self.code_name(n), ast.Load())
-                promoted = self.cx.promote(Operand(code, v), v.with_(batched=True))
+                promoted = self.ctx.promote(Operand(code, v), v.with_(batched=True))
                 pre.append(ast.Assign([ast.Name(self.code_name(n), ast.Store())], promoted.node))
                 self.env[n] = promoted.val
         return pre
@@ -118,7 +118,7 @@ class WhileMixin(Walker):
         loop runs when it writes into an argument or into an array another name holds during the loop
         (the gathered copy would leave that name behind), `t op= v` on a name bound in the loop
         included (a view of such an array, or a number)."""
-        cx = self.cx
+        ctx = self.ctx
         written = act.changed("item", "out")
         augmented = augmented_names(node.body)
         for n in dict.fromkeys([*written, *augmented]):
@@ -130,7 +130,7 @@ class WhileMixin(Walker):
                 or (v is not None and v.kind != Kind.ARRAY)
                 or n in self.fdef_params
             ):
-                raise cx.fail(
+                raise ctx.fail(
                     f"a write into `{n}` in a loop on a batched test (only local arrays are "
                     "gathered and put back lane by lane)"
                 )
@@ -140,7 +140,7 @@ class WhileMixin(Walker):
                 if self.may_hold_buffer(m, self.env.get(m)) or m in act.binds or m in self.fdef_params
             ]
             if holders:
-                raise cx.fail(
+                raise ctx.fail(
                     f"a write into `{n}`, whose array `{holders[0]}` may hold too, in a loop on a batched "
                     "test (its active lanes are gathered into a copy)"
                 )
@@ -154,7 +154,7 @@ class WhileMixin(Walker):
             if n in act.binds and self.augments_in_place(n, v):
                 holders = self.facts.aliases.members(n) - {n}
                 if holders:
-                    raise self.cx.fail(
+                    raise self.ctx.fail(
                         f"`{n} op= ...` in a loop on a batched test writes into an array `{sorted(holders)[0]}` "
                         "may hold (its active lanes are gathered into a copy)"
                     )
@@ -177,19 +177,19 @@ class WhileMixin(Walker):
         for n in reads:
             v = self.env.get(n)
             if v is not None and v.batched and n not in gathered and v.kind in _UNGATHERABLE:
-                raise self.cx.fail(f"`{n}`, a batched {v.kind.value}, read in a loop on a batched test")
+                raise self.ctx.fail(f"`{n}`, a batched {v.kind.value}, read in a loop on a batched test")
         return gathered
 
     def _compacted_body(self, node, active, lanes, carried):
-        cx = self.cx
-        saved = (self.renames, self.branch, cx.batch_name)
+        ctx = self.ctx
+        saved = (self.renames, self.branch, ctx.batch_name)
         self.renames = dict(self.renames)
         gathered = self._gathered(node, carried)
-        run = _Masked(cx, active) if cx.settings.nested else _Gathered(cx, active, lanes)
+        run = _Masked(ctx, active) if ctx.settings.nested else _Gathered(ctx, active, lanes)
         head = run.head()
         stores = {}
         for n in gathered:
-            name = cx.namer.fresh(f"{n}_active")
+            name = ctx.namer.fresh(f"{n}_active")
             head.append(
                 ast.Assign([ast.Name(name, ast.Store())], run.take(ast.Name(self.code_name(n), ast.Load())))
             )
@@ -200,15 +200,15 @@ class WhileMixin(Walker):
             outer_names[n] = saved[0].get(n, n)
         self.branch = {"stores": stores, "suffix": "active"}
         if run.compacts:
-            cx.batch_name = None  # inside, the batch is the active lanes
+            ctx.batch_name = None  # inside, the batch is the active lanes
         self.loops.append(node)
         self.masked += 1
         try:
             body = self.block(node.body)
-            cx.pending = []
+            ctx.pending = []
             test = self.expr(node.test)
-            test_code = cx.pending
-            inner_batch = cx.batch_name
+            test_code = ctx.pending
+            inner_batch = ctx.batch_name
         finally:
             self.loops.pop()
             self.masked -= 1
@@ -228,11 +228,11 @@ class WhileMixin(Walker):
                 1,
                 ast.Assign(
                     [ast.Name(inner_batch, ast.Store())],
-                    cx.expr("np.count_nonzero(a)", a=ast.Name(active, ast.Load())),
+                    ctx.expr("np.count_nonzero(a)", a=ast.Name(active, ast.Load())),
                 ),
             )
-        cx.release(stores.values())
-        self.renames, self.branch, cx.batch_name = saved
+        ctx.release(stores.values())
+        self.renames, self.branch, ctx.batch_name = saved
         for s in head + tail:
             tag_line(s, node.lineno)
         return head + body + tail, env_after
@@ -243,23 +243,23 @@ class _Gathered:
 
     compacts = True
 
-    def __init__(self, cx, active: str, lanes: str) -> None:
-        self.cx, self.active, self.lanes = cx, active, lanes
+    def __init__(self, ctx, active: str, lanes: str) -> None:
+        self.ctx, self.active, self.lanes = ctx, active, lanes
 
     def head(self) -> list[ast.stmt]:
-        lanes = self.cx.expr("av__.active_lanes(a)", a=ast.Name(self.active, ast.Load()))
+        lanes = self.ctx.expr("av__.active_lanes(a)", a=ast.Name(self.active, ast.Load()))
         return [ast.Assign([ast.Name(self.lanes, ast.Store())], lanes)]
 
     def take(self, x: ast.expr) -> ast.expr:
-        return self.cx.expr("x[i]", x=x, i=ast.Name(self.lanes, ast.Load()))
+        return self.ctx.expr("x[i]", x=x, i=ast.Name(self.lanes, ast.Load()))
 
     def put(self, walker, outer: ast.expr, val, store: str) -> ast.expr:
         i, v = ast.Name(self.lanes, ast.Load()), ast.Name(store, ast.Load())
-        return self.cx.expr("av__.put_lanes(x, i, v)", x=outer, i=i, v=v)
+        return self.ctx.expr("av__.put_lanes(x, i, v)", x=outer, i=i, v=v)
 
     def still_active(self, truth: ast.expr) -> ast.expr:
         a, i = ast.Name(self.active, ast.Load()), ast.Name(self.lanes, ast.Load())
-        return self.cx.expr("av__.put_lanes(a, i, t)", a=a, i=i, t=truth)
+        return self.ctx.expr("av__.put_lanes(a, i, t)", a=a, i=i, t=truth)
 
 
 class _Masked:
@@ -270,18 +270,18 @@ class _Masked:
 
     compacts = False
 
-    def __init__(self, cx, active: str) -> None:
-        self.cx, self.active = cx, active
+    def __init__(self, ctx, active: str) -> None:
+        self.ctx, self.active = ctx, active
 
     def head(self) -> list[ast.stmt]:
         return []
 
     def take(self, x: ast.expr) -> ast.expr:
-        return self.cx.expr("av__.lanes_like_active(x, a)", x=x, a=ast.Name(self.active, ast.Load()))
+        return self.ctx.expr("av__.lanes_like_active(x, a)", x=x, a=ast.Name(self.active, ast.Load()))
 
     def put(self, walker, outer: ast.expr, val, store: str) -> ast.expr:
         cond = ast.Name(self.active, ast.Load())
         return walker._select_expr(cond, ast.Name(store, ast.Load()), val, outer, val.with_(batched=True))
 
     def still_active(self, truth: ast.expr) -> ast.expr:
-        return self.cx.expr("a & t", a=ast.Name(self.active, ast.Load()), t=truth)
+        return self.ctx.expr("a & t", a=ast.Name(self.active, ast.Load()), t=truth)

@@ -25,26 +25,26 @@ def selection_ndim_after(ndim, index):
 
 
 class WritesMixin(Walker):
-    """Needs from the walker: cx, env, expr(), expand(), facts, branch."""
+    """Needs from the walker: ctx, env, expr(), expand(), facts, branch."""
 
     def setitem(self, target: ast.Subscript, value: Operand) -> tuple[ast.expr, ast.expr]:
         """`x[i] = v`, written into every example's `x` (NOTE [batch axis at 0]): (the target, the value
         to store, aligned to the selection)."""
-        cx = self.cx
+        ctx = self.ctx
         base = self.expr(target.value)
         index = self.expr(target.slice)
         if not base.batched and (value.batched or index.batched):
             if base.val.kind != Kind.ARRAY:
-                raise cx.fail(f"writing batched values into a {base.val.kind.value}")
+                raise ctx.fail(f"writing batched values into a {base.val.kind.value}")
             if not isinstance(target.value, ast.Name):
-                raise cx.fail("writing batched values into part of an unbatched value")
+                raise ctx.fail("writing batched values into part of an unbatched value")
             name = target.value.id
             code = self.code_name(name)
             if _reads(value.node, code):  # the right side and the index read `y` before it expands
-                value = Operand(cx.temp(value.node, "value"), value.val, value.static)
+                value = Operand(ctx.temp(value.node, "value"), value.val, value.static)
             if _reads(index.node, code):
-                index = Operand(cx.temp(index.node, "index"), index.val, index.static)
-            cx.pending += self.expand(name, target)
+                index = Operand(ctx.temp(index.node, "index"), index.val, index.static)
+            ctx.pending += self.expand(name, target)
             base = Operand(ast.Name(self.code_name(name), ast.Load()), self.env[name])
         if index.batched:
             return self._per_lane_setitem(target, base, index, value)
@@ -56,13 +56,13 @@ class WritesMixin(Walker):
         v = value.node
         if value.batched and value.val.ndim != sel:
             if value.val.ndim is None or sel is None:
-                raise cx.fail("a write whose per-example ranks are not known when the code is rewritten")
+                raise ctx.fail("a write whose per-example ranks are not known when the code is rewritten")
             if value.val.ndim < sel:
                 v = templates.batch_slice_prefix(value.node, sel - value.val.ndim)
-        return ast.Subscript(base.node, batched_index(cx, index), ast.Store()), v
+        return ast.Subscript(base.node, batched_index(ctx, index), ast.Store()), v
 
     def _per_lane_setitem(self, target, base: Operand, index: Operand, value: Operand):
-        cx = self.cx
+        ctx = self.ctx
         if (
             index.val.dtype == "b"
             and index.val.ndim == base.val.ndim
@@ -72,15 +72,15 @@ class WritesMixin(Walker):
         ):
             # y[mask] = v with a per-example mask of y's shape and one value: y[:] = where(mask, v, y)
             v = templates.batch_slice_prefix(value.node, base.val.ndim) if value.batched else value.node  # type: ignore[arg-type]  # None if both ranks are unknown: a known bug
-            where = cx.expr("np.where(m, v, y)", m=index.node, v=v, y=base.node)
+            where = ctx.expr("np.where(m, v, y)", m=index.node, v=v, y=base.node)
             return ast.Subscript(base.node, ast.Slice(), ast.Store()), where
         rows = self.per_lane_index(index)
         if rows is None:
-            raise cx.fail("a write at per-example positions (batched index)")
+            raise ctx.fail("a write at per-example positions (batched index)")
         sel = selection_ndim_after(base.val.ndim, index)
         v = value.node
         if value.batched and (value.val.ndim is None or sel is None):
-            raise cx.fail("a write at per-example positions whose per-example ranks are not known")
+            raise ctx.fail("a write at per-example positions whose per-example ranks are not known")
         if value.batched and value.val.ndim < sel:
             v = templates.batch_slice_prefix(value.node, sel - value.val.ndim)
         return ast.Subscript(base.node, rows, ast.Store()), v
@@ -96,7 +96,7 @@ class WritesMixin(Walker):
             c.batched and (c.val.ndim != 0 or c.val.dtype not in ("i", "u")) for c in comps
         ):
             return None
-        rows = self.cx.expr("np.arange(B)", B=self.cx.batch_size())
+        rows = self.ctx.expr("np.arange(B)", B=self.ctx.batch_size())
         return ast.Tuple([rows] + [c.node for c in comps], ast.Load())
 
     # ---- under a batched condition -------------------------------------------------------------------
@@ -121,49 +121,49 @@ class WritesMixin(Walker):
                 ):
                     continue  # (a number holds no buffer)
                 if member != name and member in self.unmapped_params:
-                    raise self.cx.fail(
+                    raise self.ctx.fail(
                         f"a write under a batched condition into an array that may be the unmapped "
                         f"argument `{member}`"
                     )
-                self.cx.pending += self.expand(member, site)
+                self.ctx.pending += self.expand(member, site)
 
     def masked_write(self, target: ast.Subscript, value: Operand, node) -> list[ast.stmt]:
         """`y[i] = v` in a batched branch: only the branch's lanes change,
         `y[:, i] = np.where(lanes, v, y[:, i])`, written into the array itself (not a borrowed copy)."""
-        cx = self.cx
+        ctx = self.ctx
         from ..rules.indexing import batched_index, selection_ndim
 
         assert self.branch is not None  # called in a masked branch only
         if not isinstance(target.value, ast.Name) or target.value.id not in self.env:
-            raise cx.fail("a write into an expression under a batched condition")
+            raise ctx.fail("a write into an expression under a batched condition")
         name = target.value.id
         v = self.env[name]
         if not v.batched or v.kind != Kind.ARRAY:
-            raise cx.fail("a write into a value that is not a batched array under a batched condition")
+            raise ctx.fail("a write into a value that is not a batched array under a batched condition")
         real, _ = self.buffer(name)
         if self._bound_in_a_branch(name) and self._views_a_borrowed_copy(name):
-            raise cx.fail(f"a write through `{name}`, which may view a copy a batched branch borrowed")
+            raise ctx.fail(f"a write through `{name}`, which may view a copy a batched branch borrowed")
         index = self.expr(target.slice)
         rows = self.per_lane_index(index) if index.batched else None
         if index.batched and rows is None:
-            raise cx.fail("a write at per-example positions (batched index) under a batched condition")
+            raise ctx.fail("a write at per-example positions (batched index) under a batched condition")
         sel = selection_ndim(v.ndim, index) if rows is None else selection_ndim_after(v.ndim, index)
         if sel is None or (value.batched and value.val.ndim is None):
-            raise cx.fail("a write whose per-example ranks are not known when the code is rewritten")
+            raise ctx.fail("a write whose per-example ranks are not known when the code is rewritten")
         val = value.node
         if value.batched and value.val.ndim < sel:
             val = templates.batch_slice_prefix(val, sel - value.val.ndim)
         lanes = self.branch["mask"]
         if sel:
-            lanes = cx.expr(
+            lanes = ctx.expr(
                 "m.reshape(s)", m=lanes, s=ast.Tuple([ast.Constant(-1), *[ast.Constant(1)] * sel], ast.Load())
             )
-        idx = batched_index(cx, index) if rows is None else rows
+        idx = batched_index(ctx, index) if rows is None else rows
         where = ast.Subscript(ast.Name(real, ast.Load()), idx, ast.Load())
         out: list[ast.stmt] = [
             ast.Assign(
                 [ast.Subscript(ast.Name(real, ast.Load()), idx, ast.Store())],
-                cx.expr("np.where(m, v, old)", m=lanes, v=val, old=where),
+                ctx.expr("np.where(m, v, old)", m=lanes, v=val, old=where),
             )
         ]
         return out + self.reborrow(name)
@@ -215,7 +215,7 @@ class WritesMixin(Walker):
                 out.append(
                     ast.Assign(
                         [ast.Subscript(ast.Name(borrowed, ast.Load()), ast.Constant(...), ast.Store())],
-                        self.cx.expr("av__.lanes_like_active(x, m)", x=ast.Name(source, ast.Load()), m=mask),
+                        self.ctx.expr("av__.lanes_like_active(x, m)", x=ast.Name(source, ast.Load()), m=mask),
                     )
                 )
         return out

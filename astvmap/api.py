@@ -31,14 +31,15 @@ from typing import (
 import numpy as np
 
 from . import axes as axes_mod
-from . import safety
+from . import binding, safety
 from .axes import Call
 from .errors import AstvmapError, NotBatchable, PerformanceWarning, error_at
 from .frontend.source import FunctionSource, NoSource, check_callable, function_source, unwrap
 from .kit.origins import Origin
 from .rules.registry import lookup
-from .rules.values import Kind, Val, val_of
+from .rules.values import Kind, Val, unbatched, val_of
 from .transform import inner_vmap, specialize
+from .transform.callsites import InnerVmap
 from .transform.context import Settings
 
 if TYPE_CHECKING:
@@ -232,6 +233,7 @@ class VmappedFunction(Generic[P, R]):
         self._base = _implementation(self._base)
         self._sig: inspect.Signature | None = None
         self._param_axes: dict[str, Any] | None = None
+        self._fast_names: tuple[str, ...] = ()
         self._sig_of: tuple[object, ...] = ()
         self._read_signature()
         self._settings = Settings(fallback, randomness, self.label)
@@ -241,7 +243,6 @@ class VmappedFunction(Generic[P, R]):
 
             self._jit = numba_backend.Backend(self, {} if jit is True else dict(jit))
         self._specs: dict[Any, Spec] = {}
-        self._simple: tuple[str, ...] | None = None
         self._keepalive: list[list[object]] = []
         self._last: Spec | None = None
         self._generation = _GENERATION[0]
@@ -290,6 +291,33 @@ class VmappedFunction(Generic[P, R]):
     def fused(self) -> bool:
         """Whether the last call's compiled loop was the allocation-free lowering (astvmap/backends/numba_fuse.py)."""
         return self._jit is not None and self._jit.fused
+
+    # ---- the backends' interface: what backends/numba.py uses besides calling (no private fields) ----
+    @property
+    def per_example_function(self) -> Callable[..., Any]:
+        """The function that runs per example: `fun` itself, or the function under a partial, a bound
+        method or a callable object (whose leading arguments `bind_example` adds)."""
+        base: Callable[..., Any] = self._base
+        return base
+
+    def bind_example(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> inspect.BoundArguments:
+        """A call's arguments (the batch's or one example's) bound to `per_example_function`'s parameters,
+        after the arguments a partial or a bound method adds, defaults applied; TypeError where they do
+        not fit."""
+        sig = inspect.signature(self._base)
+        bound = sig.bind(*self._pre_args, *args, **{**self._pre_kwargs, **kwargs})
+        bound.apply_defaults()
+        return bound
+
+    def specialization_for(self, call: Call) -> Spec:
+        """The specialization a prepared call runs (made, or from the cache), kept as the last call's
+        (`source`). `spec.per_example_loop` tells the whole function as the loop from generated code,
+        whose facts (`spec.recorded`, NOTE [recorded facts]) a backend chooses its strategy by."""
+        spec = self.specialization(call)
+        self._last = spec
+        return spec
+
+    # ---- end of the backends' interface ------------------------------------------------------------
 
     def call_numpy(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         """The call with the batched NumPy code (the backend of every call without `jit`)."""
@@ -406,7 +434,10 @@ class VmappedFunction(Generic[P, R]):
                 "of its arguments only; give ranks (--ndims) or example arguments"
             )
         src = function_source(base)
-        vals = inner_vmap.bind_params(src, self._pre_args, self._pre_kwargs, None, [])
+        try:
+            vals = binding.bind_vals(src, (), lead=self._pre_args, lead_kwargs=self._pre_kwargs, partial=True)
+        except TypeError as e:
+            raise AstvmapError(f"{self.label}: {e}") from None
         for name, ax in (self._param_axes or {}).items():
             if name in vals or ax is None:
                 continue
@@ -416,22 +447,6 @@ class VmappedFunction(Generic[P, R]):
             vals.setdefault(p.arg, Val(False, None, Kind.ARRAY))
         ordered = {p.arg: vals[p.arg] for p in a.posonlyargs + a.args + a.kwonlyargs}
         return specialize.core(src, {**vals, **ordered}, None, self._settings, axes=self._axes_text())
-
-    def _bind(
-        self, sig: inspect.Signature, args: tuple[Any, ...], kwargs: dict[str, Any]
-    ) -> axes_mod.Bound | inspect.BoundArguments:
-        """`sig.bind`, with a fast path for positional calls of plain positional parameters."""
-        simple = self._simple
-        if simple is None:
-            params = list(sig.parameters.values())
-            simple = self._simple = (
-                tuple(p.name for p in params)
-                if all(p.kind == p.POSITIONAL_OR_KEYWORD and p.default is p.empty for p in params)
-                else ()
-            )
-        if simple and not kwargs and len(args) == len(simple):
-            return axes_mod.Bound(dict(zip(simple, args)), args)
-        return sig.bind(*args, **kwargs)
 
     def prepare(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Call:
         made_from = _made_from(self._base)
@@ -443,14 +458,15 @@ class VmappedFunction(Generic[P, R]):
         """The signature the user calls (`in_axes` maps its parameters), read again whenever the function's
         code or defaults change (a new `__code__` may have other parameters; defaults are passed by value)."""
         self._sig_of = _made_from(self._base)
-        self._simple = None
         try:
             self._sig = inspect.signature(self.__wrapped__)
         except (TypeError, ValueError):
             self._sig = None
         self._param_axes = None
+        self._fast_names = ()
         if self._sig is not None:
             self._param_axes = axes_mod.parameter_axes(self._sig, self.in_axes, self.label)
+            self._fast_names = binding.fast_names(self._sig)
 
     def specialization(self, call: Call) -> Spec:
         if call.loop_reason is not None:  # never cached: the same Vals with plain arrays batch
@@ -496,11 +512,11 @@ class VmappedFunction(Generic[P, R]):
         pre_vals = [val_of(a) for a in self._pre_args]
         if getattr(base, "__astvmap__", None) is not None:
             arg_vals = pre_vals + [call.vals[n] for n in call.bound.arguments]
-            per_example = [_unbatched(v) for v in arg_vals]
-            inner = base.__astvmap__
+            per_example = [unbatched(v) for v in arg_vals]
             ctx = _RootContext(self._settings)
-            src = inner_vmap.full_source(inner[0], 0, inner[1], inner[2], inner[3], per_example, ctx, None)
-            vals = inner_vmap.bind_params(src, (), {}, None, arg_vals)
+            inner = InnerVmap(*base.__astvmap__)
+            src = inner_vmap.full_source(specialize.core, inner, per_example, ctx, None)
+            vals = binding.bind_vals(src, arg_vals)
             return specialize.core(src, vals, ctx, self._settings, use_cache=False, axes=self._axes_text())
         if lookup(base) is not None and not isinstance(base, types.FunctionType):
             src = _synthesize(base)
@@ -588,14 +604,6 @@ class _LoopSpec:
         return axes_mod.stack(outs, vm.out_axes, vm.label)
 
 
-def _unbatched(v: Val) -> Val:
-    if v.elts is not None:
-        return Val(
-            False, v.ndim, v.kind, v.dtype, tuple(_unbatched(e) for e in v.elts), v.keys, v.item, v.obj
-        )
-    return v.with_(batched=False)
-
-
 # What a call runs: the generated code, or the whole function as the per-example loop.
 Spec: TypeAlias = Union["Specialization", _LoopSpec]
 
@@ -615,27 +623,15 @@ def _implementation(base: Any) -> Any:
 
 
 def _bind_source(src: FunctionSource, vm: VmappedFunction[..., Any], call: Call) -> dict[str, Val]:
-    """{parameter of the source: Val}: the call's arguments bound as the code that runs receives them,
-    after the arguments a partial or a bound method adds (`vm._pre_args`, `vm._pre_kwargs`)."""
+    """{parameter of the source: Val}: the call's arguments bound as the code that runs receives them
+    (`axes.runtime_vals`), after the arguments a partial or a bound method adds. Arguments that do not
+    fit the source (whose parameters may not be those the user sees) run as the loop, which raises
+    Python's TypeError."""
     arg_vals, kwarg_vals = axes_mod.runtime_vals(call.bound, call.vals)
     try:
-        vals = inner_vmap.bind_params(src, vm._pre_args, vm._pre_kwargs, None, arg_vals)
-    except AstvmapError as e:  # the loop raises Python's TypeError
-        raise NotBatchable(f"arguments that do not fit {src.name}: {e.msg}", None) from None
-    a = src.fdef.args
-    named = {p.arg for p in a.args + a.kwonlyargs}
-    extra: dict[str, Val] = {}
-    for k, v in kwarg_vals.items():
-        if k in named:
-            vals[k] = v
-        elif a.kwarg is not None:
-            extra[k] = v
-        else:
-            raise NotBatchable(f"a keyword argument `{k}` that {src.name} has no parameter for", None)
-    if a.kwarg is not None and extra:
-        batched = any(v.batched for v in extra.values())
-        vals[a.kwarg.arg] = Val(batched, None, Kind.DICT, None, tuple(extra.values()), tuple(extra))
-    return vals
+        return binding.bind_vals(src, arg_vals, kwarg_vals, lead=vm._pre_args, lead_kwargs=vm._pre_kwargs)
+    except TypeError as e:
+        raise NotBatchable(f"arguments that do not fit {src.name}: {e}", None) from None
 
 
 def _made_from(base: Any) -> tuple[object, ...]:

@@ -13,9 +13,11 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from . import binding
+from .binding import Bound
 from .errors import AstvmapError, error_at
 from .rules.values import Kind, Val, val_of
-from .runtime import batch_broadcast
+from .runtime_lanes import batch_broadcast
 
 
 class Vmapped(Protocol):
@@ -26,19 +28,11 @@ class Vmapped(Protocol):
     label: str
     _sig: inspect.Signature | None
     _param_axes: dict[str, Any] | None
+    _fast_names: tuple[str, ...]  # binding.fast_names(_sig)
     _base: Any
 
-    def _bind(
-        self, sig: inspect.Signature, args: tuple[Any, ...], kwargs: dict[str, Any]
-    ) -> Bound | inspect.BoundArguments: ...
 
-
-_EMPTY = inspect.Parameter.empty
 _POSITIONAL = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
-
-
-def describe(label_fn: str, in_axes: Any) -> str:
-    return f"vmap({label_fn}, in_axes={in_axes!r})"
 
 
 def check_axes_spec(spec: Any, what: str, label: str) -> None:
@@ -164,7 +158,7 @@ def bind(vm: Vmapped, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Call:
         )
         vm._param_axes = parameter_axes(sig, vm.in_axes, vm.label)
     try:
-        bound = vm._bind(sig, args, kwargs)
+        bound = binding.bind(sig, args, kwargs, fast=vm._fast_names)
     except TypeError as e:
         raise TypeError(f"{vm.label}: {e}") from None
     param_axes = vm._param_axes
@@ -203,8 +197,10 @@ def bind(vm: Vmapped, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Call:
         else:
             new[name] = value
     bound.arguments.update(new)
-    if isinstance(vm._base, types.FunctionType):  # a nested vmap reads its own function's defaults
-        _apply_defaults(sig, bound)  # never mapped: a parameter left to its default is the same for all
+    if isinstance(vm._base, types.FunctionType):  # (a nested vmap reads its own function's defaults)
+        # passed explicitly, with the values the function has now (the generated code's own are those it
+        # was made with); never mapped: a parameter left to its default is the same for every example
+        binding.fill_defaults(sig, bound)
     vals: dict[str, Val] = {}
     for name, value in bound.arguments.items():
         vals[name] = arg_val(value, moved, name)
@@ -295,14 +291,6 @@ def runtime_vals(
     return args, kwargs
 
 
-def _apply_defaults(sig: inspect.Signature, bound: Bound | inspect.BoundArguments) -> None:
-    """Pass the parameters left to their defaults explicitly, with the values the function has now: the
-    generated code's own defaults are those it was made with, and `f.__defaults__` may have changed."""
-    for name, p in sig.parameters.items():
-        if p.default is not _EMPTY and name not in bound.arguments:
-            bound.arguments[name] = p.default
-
-
 def _check_entries(
     sig: inspect.Signature, passed: dict[str, Any], param_axes: dict[str, Any], vm: Vmapped
 ) -> None:
@@ -318,23 +306,6 @@ def _check_entries(
             f"{', '.join(f'`{n}`' for n in missing)}, which has none; give one in_axes entry per "
             "positional argument passed (None for an argument every example shares)"
         )
-
-
-class Bound:
-    """What `inspect.BoundArguments` offers, for a call of plain positional parameters."""
-
-    __slots__ = ("arguments",)
-
-    def __init__(self, arguments: dict[str, Any], args: tuple[Any, ...]) -> None:
-        self.arguments = arguments
-
-    @property
-    def args(self) -> tuple[Any, ...]:
-        return tuple(self.arguments.values())
-
-    @property
-    def kwargs(self) -> dict[str, Any]:
-        return {}
 
 
 class Call:

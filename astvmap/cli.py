@@ -67,6 +67,7 @@ def main(argv=None) -> int:
 
 
 def _parser() -> argparse.ArgumentParser:
+    """The command line: `astvmap show` and `astvmap bench`."""
     parser = argparse.ArgumentParser(
         prog="astvmap",
         description="astvmap: jax.vmap for NumPy by source "
@@ -86,6 +87,22 @@ def _parser() -> argparse.ArgumentParser:
         "  astvmap show examples/neuron.py:neuron --ndims x=1\n"
         "  astvmap show model.py:f --in-axes 0,None --shapes x=5 w=3,5 --stage vectorize",
     )
+    _add_show_inputs(show)
+    _add_show_outputs(show)
+    from . import bench as bench_mod
+
+    bench = sub.add_parser(
+        "bench",
+        help="time astvmap against a loop, np.vectorize, hand NumPy, jax and torch",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description=bench_mod.__doc__.replace("`", ""),
+    )
+    bench_mod.add_arguments(bench)
+    return parser
+
+
+def _add_show_inputs(show: argparse.ArgumentParser) -> None:
+    """`astvmap show`'s options saying what to rewrite: the function, its axes, the example ranks."""
     show.add_argument(
         "target",
         metavar="FILE.py[:NAME]",
@@ -115,6 +132,10 @@ def _parser() -> argparse.ArgumentParser:
         metavar="NAME=SHAPE",
         help="per-example shapes, e.g. x=5 w=3,5 (s= for a scalar); containers by path: params.0=64,128",
     )
+
+
+def _add_show_outputs(show: argparse.ArgumentParser) -> None:
+    """`astvmap show`'s options saying what to print: a stage, annotations, the jit's code, colors."""
     show.add_argument(
         "--stage",
         choices=STAGES,
@@ -137,16 +158,6 @@ def _parser() -> argparse.ArgumentParser:
         default="auto",
         help="syntax highlighting with pygments (auto: when writing to a terminal)",
     )
-    from . import bench as bench_mod
-
-    bench = sub.add_parser(
-        "bench",
-        help="time astvmap against a loop, np.vectorize, hand NumPy, jax and torch",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-        description=bench_mod.__doc__.replace("`", ""),
-    )
-    bench_mod.add_arguments(bench)
-    return parser
 
 
 def _bench(args, own_process: bool = False) -> int:

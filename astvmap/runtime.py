@@ -29,6 +29,7 @@ from .runtime_lanes import (
     UNBOUND,
     Weak,
     active_lanes,
+    batch_broadcast,
     bound,
     enters,
     enters_each,
@@ -38,7 +39,6 @@ from .runtime_lanes import (
     merge_lanes,
     put_lanes,
 )
-from .runtime_lanes import batch_broadcast as _lanes_broadcast
 from .runtime_lanes import select as _select
 from .runtime_nested import join_batches, split_batches
 
@@ -52,7 +52,6 @@ __all__ = [
     "enters",
     "enters_each",
     "example_size",
-    "expand_to",
     "flatten",
     "getitem",
     "highest",
@@ -80,19 +79,8 @@ __all__ = [
     "stack",
     "to_int",
     "to_round",
-    "unstack",
     "weak",
 ]
-
-
-def batch_broadcast(v, B):
-    """An unbatched value repeated over the batch: a fresh, writable `(B, *shape)` array (lists and
-    tuples element by element)."""
-    if isinstance(v, list):
-        return [batch_broadcast(e, B) for e in v]
-    if isinstance(v, tuple):
-        return tuple(batch_broadcast(e, B) for e in v)
-    return _lanes_broadcast(v, B)  # a Python number stays weak (runtime_lanes.Weak)
 
 
 def select(cond, a, b, batched=(True, True), python=None, active=None):
@@ -119,12 +107,6 @@ def select_nested(sizes, cond, a, b, axes, python=None, active=None):
         active = join_batches(active, axes[0], sizes)
     batched = (any(axes[1]), any(axes[2]))
     return split_batches(select(c, x, y, batched, python, active), sizes)
-
-
-def expand_to(x, ndim):
-    """(B, *s) -> (B, 1, ..., 1, *s) with `ndim` per-example axes: NOTE [mixed ranks]."""
-    extra = ndim - (x.ndim - 1)
-    return x.reshape(x.shape[:1] + (1,) * extra + x.shape[1:]) if extra > 0 else x
 
 
 def align(values, batched, lead=None):
@@ -344,11 +326,6 @@ def rows(values, B, lead=1):
     if values.shape[lead] == 0:
         return np.zeros(values.shape[:lead] + (0,))
     return values if values.flags.owndata else values.copy()  # `np.array(out)` is never a view
-
-
-def unstack(x):
-    """Iterate a batched array over its per-example axis 0: yields `(B, ...)` slices."""
-    return tuple(np.moveaxis(x, 1, 0))
 
 
 def getitem(x, index, lead=1):

@@ -67,8 +67,8 @@ class Weak(np.ndarray):
         shape = np.broadcast_shapes(*[np.shape(i) for i in inputs])
         result = ufunc(*numbers, **kwargs)
         if ufunc.nout > 1:
-            return tuple(_weak_result(r, numbers, shape) for r in result)
-        return _weak_result(result, numbers, shape)
+            return tuple(_weak_result(r, shape) for r in result)
+        return _weak_result(result, shape)
 
     def __array_function__(self, func, types, args, kwargs):
         return func(*plain_tree(args, Weak), **plain_tree(kwargs, Weak))
@@ -93,7 +93,7 @@ def plain_tree(x, cls: type[np.ndarray] = np.ndarray):
 _PYTHON_NUMBERS = (bool, int, float, complex)
 
 
-def _weak_result(result, numbers, shape):
+def _weak_result(result, shape):
     """A ufunc's result on the lanes' numbers, as the batch: an array of the result's dtype (a NumPy
     function of Python numbers returns a NumPy scalar, `np.tanh(0.0)`; Python's operators between
     Python numbers are `Weak`'s own methods)."""
@@ -167,8 +167,12 @@ def weak(v, shape):
 
 
 def batch_broadcast(v, B):
-    """An unbatched value (array or number) repeated over the batch: a fresh `(B, *shape)` array; a
-    Python number stays weak (`Weak`)."""
+    """An unbatched value repeated over the batch: a fresh, writable `(B, *shape)` array (lists and
+    tuples element by element); a Python number stays weak (`Weak`)."""
+    if isinstance(v, list):
+        return [batch_broadcast(e, B) for e in v]
+    if isinstance(v, tuple):
+        return tuple(batch_broadcast(e, B) for e in v)
     if type(v) in _PYTHON_NUMBERS:
         return weak(v, B)
     if isinstance(v, Weak) and v.scalar is not None:  # a nested batch of one Python number
@@ -243,17 +247,18 @@ def merge_lanes(cond, lanes_a, a, lanes_b, b, kinds):
     a side no lane took is None."""
     B = cond.shape[0]
 
-    def full(v, kind, lanes):
-        return v if kind == "all" else batch_broadcast(v, B) if kind == "one" else None
+    def whole(v, kind):
+        """One side's value for the whole batch ("lanes": every lane took it, so it has them all)."""
+        return batch_broadcast(v, B) if kind == "one" else v
 
     if (a is None or not lanes_a.size) and (b is None or not lanes_b.size) and (a is None or b is None):
         raise ValueError(
             "astvmap: no lane took either branch (an empty batch): the result's shape is unknown"
         )
     if a is None or not lanes_a.size:
-        return full(b, kinds[1], lanes_b) if kinds[1] != "lanes" else b
+        return whole(b, kinds[1])
     if b is None or not lanes_b.size:
-        return full(a, kinds[0], lanes_a) if kinds[0] != "lanes" else a
+        return whole(a, kinds[0])
     va = a[lanes_a] if kinds[0] == "all" else a
     vb = b[lanes_b] if kinds[1] == "all" else b
     va, vb = np.asarray(va), np.asarray(vb)

@@ -52,9 +52,6 @@ MUTATING_METHODS = frozenset(
 # NumPy functions that write into their first argument.
 NP_WRITING_FUNCS = frozenset({"copyto", "put", "place", "putmask", "fill_diagonal", "put_along_axis"})
 
-_SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)
-_COMPREHENSIONS = (ast.ListComp, ast.SetComp, ast.GeneratorExp, ast.DictComp)
-
 
 @dataclass
 class Activity:

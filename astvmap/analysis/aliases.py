@@ -31,9 +31,7 @@ import numpy as np
 
 from .activity import NP_WRITING_FUNCS, out_arguments, root_name
 
-# Attributes of an array that view it.
-VIEW_ATTRS = frozenset({"T", "mT", "real", "imag", "flat", "base"})
-# Attributes that are never a buffer (numbers, tuples, dtypes).
+# Attributes that are never a buffer (numbers, tuples, dtypes); any other may view the array (`.T`, `.real`).
 VALUE_ATTRS = frozenset({"shape", "ndim", "size", "dtype", "itemsize", "nbytes", "strides"})
 # Array methods whose result is a view of the receiver.
 VIEW_METHODS = frozenset({"view", "transpose", "swapaxes", "squeeze", "diagonal", "__getitem__", "__array__"})

@@ -29,8 +29,6 @@ from dataclasses import dataclass, field
 
 from .activity import Activity, of_header, of_nodes
 
-_TRY = (ast.Try, ast.TryStar) if hasattr(ast, "TryStar") else (ast.Try,)
-
 
 @dataclass(eq=False)
 class Node:

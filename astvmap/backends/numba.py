@@ -16,19 +16,24 @@ The heuristic (measured, single thread, B=100,000, hand NumPy = 1.00; README "Nu
 
 0. the lowering applies (float64 arrays of rank <= 2 and numbers; elementwise operators and ufuncs,
    `np.where`, `dot`/`@`, full reductions, basic slices, `for ... in range` loops filling a list, scalar
-   `if`/`while`) and pays -> fused loop. It pays unless a transcendental ufunc runs on array elements where
-   it cannot be staged (inside a loop, or on a shape that depends on values: NumPy's SIMD `tanh`/`exp` beat
-   one libm call per element, neuron unstaged 1.9x slower than hand, staged 0.29x), a contraction with a
-   shared operand has more than 4,096 multiply-adds (one GEMM in the batched form: predict 128->64), or a
-   contraction or reduction runs over 64 or more elements (NumPy's SIMD and BLAS beat one scalar add per
-   cycle: custom_dot D=256). Measured: neuron 0.29x hand, custom_dot D=3 0.69x, convolve 5/3 0.33x,
-   convolve_k 1000/9 0.14x, piecewise 0.17x, Newton 1.02x (0.50x on two threads).
+   `if`/`while`) and pays -> fused loop. It pays unless a transcendental ufunc (its rule's trait) runs on
+   array elements where it cannot be staged (inside a loop, or on a shape that depends on values: NumPy's
+   SIMD `tanh`/`exp` beat one libm call per element, neuron unstaged 1.9x slower than hand, staged 0.29x),
+   a contraction with a shared operand has more than 4,096 multiply-adds (one GEMM in the batched form:
+   predict 128->64), or a contraction or reduction runs over 64 or more elements (NumPy's SIMD and BLAS
+   beat one scalar add per cycle: custom_dot D=256). Measured: neuron 0.29x hand, custom_dot D=3 0.69x,
+   convolve 5/3 0.33x, convolve_k 1000/9 0.14x, piecewise 0.17x, Newton 1.02x (0.50x on two threads).
 1. otherwise, a contraction (`@`, `dot`, `einsum`, `np.linalg`, ...) in the batched code -> "numpy": the
    batched form is one BLAS call or one einsum, while a plain loop allocates every example's temporaries.
 2. per-example control flow (a masked `if`, a lane-compacting `while`, a per-example trip count, or a
    per-example Python-loop fallback `av__.loop`) -> plain loop.
 3. every mapped argument is a per-example scalar (elementwise scalar code) -> plain loop.
 4. anything else (elementwise work on per-example arrays, with transcendental ufuncs) -> "numpy".
+
+Rules 1 and 2 read what the rewrite recorded on the specialization (NOTE [recorded facts] in
+transform/context.py: the dispatcher records each call of a rule with the "contraction" trait and each
+loop fallback, the walker each select, guard, masked or gathered `while` and per-example trip count; a
+called function's or an inner vmap's facts are its caller's), never the generated text.
 
 `jit={"strategy": "loop"}` (the fused loop where the lowering applies, else the plain loop) or `"numpy"`
 overrides the heuristic (used by the tests and the benchmark).
@@ -61,7 +66,6 @@ next to it. Parallel and serial builds live in different directories and never s
 from __future__ import annotations
 
 import importlib.util
-import inspect
 import re
 import sys
 import types
@@ -85,13 +89,6 @@ from .numba_plan import (
 
 _OPTIONS = {"parallel": True, "fastmath": False, "cache": True, "strategy": "auto"}
 _STRATEGIES = ("auto", "loop", "numpy")
-
-_CONTRACTION = re.compile(r"@|\b(einsum|dot|vdot|inner|outer|matmul|tensordot|linalg)\b")
-_CONTROL = re.compile(
-    r"\bav__\.(select|enters|active_lanes|put_lanes|merge_lanes|lanes_like_active|highest|"
-    r"lowest|loop|masked_reduce)\b|^\s*while\b",
-    re.MULTILINE,
-)
 
 
 class Backend:
@@ -127,7 +124,6 @@ class Backend:
         self._fused_plans: dict = {}
         self._loop_plans: dict = {}
         self._warned: set = set()  # (id(spec), reason) of the fall backs warned about
-        self._sig = None
         self._keep: list = []
         self.last_text: str | None = None
 
@@ -138,8 +134,7 @@ class Backend:
         if call.B == 0:
             self.strategy = self.strategy or "numpy"
             return vm.call_numpy(args, kwargs)
-        spec = vm.specialization(call)
-        vm._last = spec
+        spec = vm.specialization_for(call)
         if self.options["strategy"] != "numpy":
             done, out = self._compiled(spec, call)
             if done:
@@ -251,10 +246,7 @@ class Backend:
         )
         if self.strategy == "loop" and self.last_text:
             return head + self.last_text
-        from ..transform import specialize
-
-        spec = self.vmapped._last
-        return head + (spec.text if not hasattr(spec, "fn") else specialize.full_text(spec))
+        return head + self.vmapped.source
 
     def choose(self, spec, call) -> str:
         """The heuristic of the module docstring: "loop" or "numpy"."""
@@ -297,15 +289,14 @@ def _first_line(e: Exception) -> str:
 
 
 def choose(spec, call) -> str:
-    """Rules 1-4 of the module docstring (rule 0 is tried first, per layout): "loop" or "numpy"."""
-    if getattr(spec, "per_example_loop", False):
+    """Rules 1-4 of the module docstring (rule 0 is tried first, per layout): "loop" or "numpy", from the
+    facts the rewrite recorded on the specialization (NOTE [recorded facts] in transform/context.py)."""
+    if spec.per_example_loop:
         return "loop"  # NumPy would run a Python loop over the examples: a compiled one wins
-    from ..transform import specialize
-
-    text = "\n".join(line.split("#", 1)[0] for line in specialize.full_text(spec).splitlines())
-    if _CONTRACTION.search(text):
+    facts = spec.recorded
+    if facts.contractions:
         return "numpy"
-    if _CONTROL.search(text):
+    if facts.control or facts.loops:
         return "loop"
     if all(_all_scalar(v) for v in call.vals.values()):
         return "loop"
@@ -342,29 +333,21 @@ def _layout(backend, call):
     values the driver takes. Layout entries: ("m",) mapped leaf, ("u", type) unmapped value,
     ("t", entries) tuple, ("none",)."""
     vm = backend.vmapped
-    sig = backend._sig
-    if sig is None:
-        base = vm._base
-        if not isinstance(base, types.FunctionType) or getattr(base, "__astvmap__", None) is not None:
-            raise _Ineligible(f"{type(base).__name__} is not a plain Python function")
-        sig = backend._sig = _signature(base)
+    base = vm.per_example_function
+    if not isinstance(base, types.FunctionType) or getattr(base, "__astvmap__", None) is not None:
+        raise _Ineligible(f"{type(base).__name__} is not a plain Python function")
     try:
-        bound = sig.bind(*vm._pre_args, *call.args, **{**vm._pre_kwargs, **call.kwargs})
+        bound = vm.bind_example(call.args, call.kwargs)
     except TypeError as e:
         raise _Ineligible(str(e)) from None
-    bound.apply_defaults()
-    mapped = {id(leaf) for leaf in call.leaves}
-    flat: list = []
-    entries = tuple(_entry(bound.arguments[p], mapped, flat) for p in sig.parameters)
-    return entries, flat
-
-
-def _signature(fn):
-    sig = inspect.signature(fn)
-    for p in sig.parameters.values():
+    params = bound.signature.parameters
+    for p in params.values():
         if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
             raise _Ineligible(f"*{p.name} parameters are not compiled")
-    return sig
+    mapped = {id(leaf) for leaf in call.leaves}
+    flat: list = []
+    entries = tuple(_entry(bound.arguments[p], mapped, flat) for p in params)
+    return entries, flat
 
 
 def _type_key(value):

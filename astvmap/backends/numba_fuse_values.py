@@ -58,30 +58,11 @@ BINARY = {
     "fmax",
     "fmin",
 }
-# NumPy runs these with SIMD on whole arrays; a scalar loop calls libm once per element and loses (measured:
-# neuron D=5, tanh on 3 elements per example: fused loop 5.7 ms, hand NumPy 4.0 ms, B=100k, one thread).
-TRANSCENDENTAL = {
-    "tanh",
-    "exp",
-    "log",
-    "sin",
-    "cos",
-    "tan",
-    "exp2",
-    "log2",
-    "log10",
-    "log1p",
-    "expm1",
-    "arctan",
-    "arcsin",
-    "arccos",
-    "sinh",
-    "cosh",
-    "arcsinh",
-    "arctanh",
-    "power",
-    "arctan2",
-}
+# Python's `math` functions that fail otherwise than Numba's: floor, ceil and trunc return an int and raise
+# like int() for NaN and inf (Numba returns a float); the predicates never raise (the others raise where
+# a result is NaN or infinite from finite arguments, pynum.math_ok)
+MATH_INT = {"floor", "ceil", "trunc"}
+MATH_BOOL = {"isnan", "isinf", "isfinite"}
 REDUCTIONS = {"sum", "max", "min", "amax", "amin", "mean", "prod"}
 _OPS = {
     ast.Add: "+",
@@ -378,40 +359,11 @@ class ArrayOps:
         for k, item in enumerate(items):
             dim = base.shape[k]
             if isinstance(item, ast.Slice):
-                if item.step is not None:
-                    raise NotFused("a slice with a step")
-                if item.lower is None and item.upper is None:
-                    fixed.append(("slice", "0"))
-                    shape.append(dim)
-                    continue
-                lo = self.scalar(item.lower) if item.lower is not None else None
-                hi = self.scalar(item.upper) if item.upper is not None else None
-                static = _static_slice(lo, hi, dim)
-                if static is not None:
-                    fixed.append(("slice", str(static[0])))
-                    shape.append(static[1])
-                    continue
-                lo_name, hi_name = self.em.fresh("lo"), self.em.fresh("hi")
-                self.em.emit(f"{lo_name} = {'0' if lo is None else f'_av_clip({lo}, {_dim_src(dim)})'}")
-                self.em.emit(
-                    f"{hi_name} = {_dim_src(dim) if hi is None else f'_av_clip({hi}, {_dim_src(dim)})'}"
-                )
-                self.em.emit(f"{hi_name} = max({hi_name}, {lo_name})")
-                fixed.append(("slice", lo_name))
-                shape.append(f"({hi_name} - {lo_name})")
+                start, length = self._axis_slice(item, dim)
+                fixed.append(("slice", start))
+                shape.append(length)
             else:
-                i = self.value(item)
-                if not isinstance(i, Scalar) or i.kind in ("f", "b"):
-                    raise NotFused("an index that is not an integer scalar")
-                if (
-                    isinstance(item, ast.Constant)
-                    and isinstance(item.value, int)  # always: `i` is an integer Scalar (for the type checker)
-                    and isinstance(dim, int)
-                    and 0 <= item.value < dim
-                ):
-                    fixed.append(("at", str(item.value)))
-                else:
-                    fixed.append(("at", self.em.index(i.src, _dim_src(dim))))
+                fixed.append(("at", self._axis_at(item, dim)))
         for dim in base.shape[len(items) :]:
             fixed.append(("slice", "0"))
             shape.append(dim)
@@ -432,6 +384,38 @@ class ArrayOps:
         if not shape:
             return Scalar(elem((), self.em), base.kind)
         return Arr(shape, elem, base.kind, None, frozenset(reads))
+
+    def _axis_slice(self, item: ast.Slice, dim) -> tuple[str, object]:
+        """A basic slice of an axis of length `dim`: the source of its start and its length (an int where
+        both are known, else a source expression; its bounds clipped as Python clips them)."""
+        if item.step is not None:
+            raise NotFused("a slice with a step")
+        if item.lower is None and item.upper is None:
+            return "0", dim
+        lo = self.scalar(item.lower) if item.lower is not None else None
+        hi = self.scalar(item.upper) if item.upper is not None else None
+        static = _static_slice(lo, hi, dim)
+        if static is not None:
+            return str(static[0]), static[1]
+        lo_name, hi_name = self.em.fresh("lo"), self.em.fresh("hi")
+        self.em.emit(f"{lo_name} = {'0' if lo is None else f'_av_clip({lo}, {_dim_src(dim)})'}")
+        self.em.emit(f"{hi_name} = {_dim_src(dim) if hi is None else f'_av_clip({hi}, {_dim_src(dim)})'}")
+        self.em.emit(f"{hi_name} = max({hi_name}, {lo_name})")
+        return lo_name, f"({hi_name} - {lo_name})"
+
+    def _axis_at(self, item: ast.expr, dim) -> str:
+        """The source of an integer index into an axis of length `dim`, checked unless a constant in range."""
+        i = self.value(item)
+        if not isinstance(i, Scalar) or i.kind in ("f", "b"):
+            raise NotFused("an index that is not an integer scalar")
+        if (
+            isinstance(item, ast.Constant)
+            and isinstance(item.value, int)  # always: `i` is an integer Scalar (for the type checker)
+            and isinstance(dim, int)
+            and 0 <= item.value < dim
+        ):
+            return str(item.value)
+        return self.em.index(i.src, _dim_src(dim))
 
 
 # ---- helpers -----------------------------------------------------------------------------------------

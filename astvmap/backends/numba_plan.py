@@ -195,8 +195,8 @@ class Static:
             raise _Ineligible("out_axes has None (an output shared by every example)")
         from ..frontend.source import function_source
 
-        self.fn = vm._base
-        self.src = function_source(vm._base)
+        self.fn = vm.per_example_function
+        self.src = function_source(vm.per_example_function)
         self.pe_text, self.params, self.extras, self.inject = _per_example_source(self.src)
         self._written: dict[tuple, set[str]] = {}  # by layout and which globals are tuples
 
@@ -225,7 +225,7 @@ class Job:
     _MISSING = object()
 
     def __init__(self, vm, static: Static, layout, flat: list) -> None:
-        self.fn, self.layout, self.flat = vm._base, layout, flat
+        self.fn, self.layout, self.flat = vm.per_example_function, layout, flat
         self.extra = static.extra_values()
         self.copied = writes_of(static, layout, flat, self.extra)
         self._ref: Any = Job._MISSING
@@ -317,7 +317,7 @@ class _Plan:
         user's error, or CompiledFailed."""
         try:
             with np.errstate(all="ignore"):
-                call_python(vm._base, example(self.layout, job.flat, k))
+                call_python(vm.per_example_function, example(self.layout, job.flat, k))
         except Exception as e:
             err = (self.replay(vm, job, k) if job.copied else None) or e
             err.add_note(
@@ -332,9 +332,9 @@ class _Plan:
         0..k run in Python on the caller's arrays, as the loop does; what example k raises."""
         with np.errstate(all="ignore"):
             for b in range(k):
-                call_python(vm._base, example(self.layout, job.flat, b, in_place=True))
+                call_python(vm.per_example_function, example(self.layout, job.flat, b, in_place=True))
             try:
-                call_python(vm._base, example(self.layout, job.flat, k, in_place=True))
+                call_python(vm.per_example_function, example(self.layout, job.flat, k, in_place=True))
             except Exception as e:
                 return e
         return None

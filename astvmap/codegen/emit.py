@@ -60,14 +60,9 @@ class _Emitter:
         if isinstance(s, ast.If):
             self.add(depth, f"if {ast.unparse(s.test)}:")
             self.block(s.body, depth + 1)
-            orelse = s.orelse
-            while len(orelse) == 1 and isinstance(orelse[0], ast.If) and getattr(orelse[0], "_elif", False):
-                self.add(depth, f"elif {ast.unparse(orelse[0].test)}:")
-                self.block(orelse[0].body, depth + 1)
-                orelse = orelse[0].orelse
-            if orelse:
+            if s.orelse:
                 self.add(depth, "else:")
-                self.block(orelse, depth + 1)
+                self.block(s.orelse, depth + 1)
         elif isinstance(s, ast.For):
             self.add(depth, f"for {ast.unparse(s.target)} in {ast.unparse(s.iter)}:", note)
             self.block(s.body, depth + 1)

@@ -68,8 +68,8 @@ def _loop_returns(stmts, namer: Namer):
         if (
             isinstance(s, (ast.For, ast.While))
             and not s.orelse
-            and _returns_in(s.body, loop_depth=0)
-            and not _returns_in(s.body, loop_depth=1, nested_only=True)
+            and _returns_in(s.body)
+            and not _returns_in(s.body, nested_only=True)
         ):
             flag, value = namer.fresh("returned"), namer.fresh("result")
             loop = copy.copy(s)
@@ -90,14 +90,13 @@ def _loop_returns(stmts, namer: Namer):
     return out if changed else stmts
 
 
-def _returns_in(stmts, loop_depth, nested_only=False) -> bool:
-    for s in stmts:
-        for n in _walk_no_defs(s):
-            if isinstance(n, ast.Return):
-                depth = _depth(s, n)
-                if (depth >= 1) if nested_only else True:
-                    return True
-    return False
+def _returns_in(stmts, nested_only=False) -> bool:
+    """Does a `return` sit in `stmts` (`nested_only`: inside a loop of theirs)?"""
+    return any(
+        isinstance(n, ast.Return) and (not nested_only or _depth(s, n) >= 1)
+        for s in stmts
+        for n in _walk_no_defs(s)
+    )
 
 
 def _depth(root, target) -> int:
@@ -193,6 +192,4 @@ def _copy_if(s: ast.If, body, orelse) -> ast.If:
     new = ast.If(s.test, body, orelse)
     ast.copy_location(new, s)
     new.end_lineno, new.end_col_offset = s.end_lineno, s.end_col_offset
-    if getattr(s, "_elif", False):
-        new._elif = True  # type: ignore[attr-defined]  # a marker the AST classes do not declare
     return new

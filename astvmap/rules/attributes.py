@@ -8,102 +8,115 @@ import ast
 
 import numpy as np
 
-from .common import out
+from .common import emit, infers
 from .registry import register
-from .values import Kind, Operand, Val
+from .values import Kind, Operand, Val, array
 
 _INT = Val(False, 0, Kind.SCALAR, "i")
 
 
+def shape_facts(call, a, **_) -> Val:
+    """A tuple of as many ints as the operand has axes."""
+    return Val(False, None, Kind.TUPLE, None, None if a.val.ndim is None else (_INT,) * a.val.ndim)
+
+
+def int_facts(call, *_, **__) -> Val:
+    """A Python int (a rank, a size, a length)."""
+    return _INT
+
+
 @register(np.ndarray.shape)
-def batch_shape(ctx, x) -> Operand:
+@infers(shape_facts)
+def batch_shape(ctx, a) -> Operand:
     # (B, *s).shape -> s
-    v = x.val
-    elts = None if v.ndim is None else (_INT,) * v.ndim
-    node = ctx.expr("x.shape[1:]", x=x.node) if x.batched else ctx.expr("x.shape", x=x.node)
-    return Operand(node, Val(False, None, Kind.TUPLE, None, elts))
+    node = ctx.expr("x.shape[1:]", x=a.node) if a.batched else ctx.expr("x.shape", x=a.node)
+    return Operand(node, shape_facts(ctx.call, a))
 
 
 @register(np.shape)
-def batch_np_shape(ctx, x) -> Operand:
-    return (
-        batch_shape(ctx, x)
-        if x.batched
-        else Operand(ctx.call.rebuild([x.node], {}), Val(False, None, Kind.TUPLE))
-    )
+@infers(shape_facts)
+def batch_np_shape(ctx, a) -> Operand:
+    return batch_shape(ctx, a)
 
 
 @register(np.ndarray.ndim)
-def batch_ndim(ctx, x) -> Operand:
+@infers(int_facts)
+def batch_ndim(ctx, a) -> Operand:
     # the per-example rank is known when rewriting
-    if x.val.ndim is not None:
-        node = ctx.expr("x.ndim - 1", x=x.node) if x.batched else ctx.expr("x.ndim", x=x.node)
-        return Operand(node, _INT)
-    return Operand(ctx.expr("x.ndim - 1", x=x.node), _INT)
+    return Operand(ctx.expr("x.ndim - 1", x=a.node), _INT)
 
 
 @register(np.ndim)
-def batch_np_ndim(ctx, x) -> Operand:
-    return Operand(
-        ctx.expr("np.ndim(x) - 1", x=x.node) if x.batched else ctx.call.rebuild([x.node], {}), _INT
-    )
+@infers(int_facts)
+def batch_np_ndim(ctx, a) -> Operand:
+    return Operand(ctx.expr("np.ndim(x) - 1", x=a.node), _INT)
 
 
 @register(np.ndarray.size)
-def batch_size_attr(ctx, x) -> Operand:
+@infers(int_facts)
+def batch_size_attr(ctx, a) -> Operand:
     # (B, *s).size -> prod(s)
-    return Operand(
-        ctx.expr("av__.example_size(x)", x=x.node) if x.batched else ctx.expr("x.size", x=x.node), _INT
-    )
+    return Operand(ctx.expr("av__.example_size(x)", x=a.node), _INT)
 
 
 @register(np.size)
-def batch_np_size(ctx, x, axis=None) -> Operand:
-    if not x.batched:
-        return Operand(ctx.call.rebuild([x.node] + ([axis.node] if axis else []), {}), _INT)
+@infers(int_facts)
+def batch_np_size(ctx, a, axis=None) -> Operand:
     if axis is None:
-        return Operand(ctx.expr("av__.example_size(x)", x=x.node), _INT)
-    return Operand(ctx.expr("x.shape[1:][k]", x=x.node, k=axis.node), _INT)
+        return Operand(ctx.expr("av__.example_size(x)", x=a.node), _INT)
+    return Operand(ctx.expr("x.shape[1:][k]", x=a.node, k=axis.node), _INT)
 
 
 @register(len)
-def batch_len(ctx, x) -> Operand:
+@infers(int_facts)
+def batch_len(ctx, obj, /) -> Operand:
     # len of a batched array: its per-example first axis (axis 1 of the batch)
-    v = x.val
-    if v.kind in (Kind.TUPLE, Kind.LIST, Kind.DICT) or not x.batched:
-        return Operand(ctx.call.rebuild([x.node], {}), _INT)
+    v = obj.val
+    if v.kind in (Kind.TUPLE, Kind.LIST, Kind.DICT):
+        return Operand(ctx.call.rebuild([obj.node], {}), _INT)
     if v.ndim == 0:
         raise ctx.error("len() of a per-example scalar: the loop raises TypeError (len() of unsized object)")
-    return Operand(ctx.expr("x.shape[1]", x=x.node), _INT)
+    return Operand(ctx.expr("x.shape[1]", x=obj.node), _INT)
+
+
+def same_attr_facts(call, a, **_) -> Val:
+    """The same rank; `.real`/`.imag` of complex values are float."""
+    kind = "f" if call.fn in (np.ndarray.real, np.ndarray.imag) and a.val.dtype == "c" else a.val.dtype
+    return array(False, a.val.ndim, kind)
 
 
 @register(np.ndarray.T)
-def batch_T(ctx, x) -> Operand:
+@infers(same_attr_facts)
+def batch_T(ctx, a) -> Operand:
     # (B, *s).T per example reverses s: (B, *reversed(s))
-    nd = x.val.ndim
-    if not x.batched:
-        return out(ctx.expr("x.T", x=x.node), False, nd, x.val.dtype)
+    nd, facts = a.val.ndim, same_attr_facts(ctx.call, a)
     if nd is None:
         raise ctx.fail("`.T` of a per-example array of unknown rank")
     if nd < 2:
-        return out(x.node, True, nd, x.val.dtype)
+        return emit(a.node, facts)
     if nd == 2:
-        return out(ctx.expr("x.mT", x=x.node), True, nd, x.val.dtype)
-    return out(ctx.expr("x.transpose(p)", x=x.node, p=(0,) + tuple(range(nd, 0, -1))), True, nd, x.val.dtype)
+        return emit(ctx.expr("x.mT", x=a.node), facts)
+    return emit(ctx.expr("x.transpose(p)", x=a.node, p=(0,) + tuple(range(nd, 0, -1))), facts)
 
 
 @register(np.ndarray.mT, np.ndarray.real, np.ndarray.imag)
-def batch_same_attr(ctx, x) -> Operand:
+@infers(same_attr_facts)
+def batch_same_attr(ctx, a) -> Operand:
     # attributes that act on trailing axes or elementwise: the same attribute of the batch
     node = (
-        ast.Attribute(x.node, ctx.call.node.attr, ast.Load())
+        ast.Attribute(a.node, ctx.call.node.attr, ast.Load())
         if isinstance(ctx.call.node, ast.Attribute)
-        else ctx.call.rebuild([x.node], {})
+        else ctx.call.rebuild([a.node], {})
     )
-    kind = "f" if ctx.call.fn is not np.ndarray.mT and x.val.dtype == "c" else x.val.dtype
-    return out(node, x.batched, x.val.ndim, kind)
+    return emit(node, same_attr_facts(ctx.call, a), batched=a.batched)
+
+
+def dtype_facts(call, a, **_) -> Val:
+    """A dtype object, the same for every example."""
+    return Val(False, None, Kind.OTHER)
 
 
 @register(np.ndarray.dtype)
-def batch_dtype(ctx, x) -> Operand:
-    return Operand(ctx.expr("x.dtype", x=x.node), Val(False, None, Kind.OTHER))
+@infers(dtype_facts)
+def batch_dtype(ctx, a) -> Operand:
+    return Operand(ctx.expr("x.dtype", x=a.node), dtype_facts(ctx.call, a))

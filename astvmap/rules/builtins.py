@@ -1,5 +1,6 @@
 """Python builtins and `math`, with their own semantics (DESIGN "Traps"): `max(1, nan)` is 1,
-`round` and `math.floor` return int, `math.sqrt(-1)` raises, `int(nan)` raises.
+`round` and `math.floor` return int, `math.sqrt(-1)` raises, `int(nan)` raises. Their rules take
+Python's signatures.
 """
 
 from __future__ import annotations
@@ -9,202 +10,260 @@ import builtins
 import math
 
 from ..pynum import MATH_UFUNCS
-from .common import align, out
+from .common import align, emit, infers, out
 from .registry import register
-from .values import Kind, Operand, Val
+from .values import UNKNOWN, Kind, Operand, Val, array, list_item
+
+
+def _scalars(*ops) -> bool:
+    """Is every operand one number per example?"""
+    return all(o.val.kind in (Kind.ARRAY, Kind.SCALAR) and o.val.ndim == 0 for o in ops)
 
 
 def _scalar(ctx, *ops):
-    for o in ops:
-        if o.val.kind not in (Kind.ARRAY, Kind.SCALAR) or o.val.ndim != 0:
-            raise ctx.fail("a Python builtin applied to a per-example array")
+    if not _scalars(*ops):
+        raise ctx.fail("a Python builtin applied to a per-example array")
+
+
+_CONVERTED = {float: "f", complex: "c", bool: "b", int: "i"}
+
+
+def number_facts(call, x=None, real=None, imag=None, base=None, **_) -> Val:
+    """`float(x)`, `int(x)`, ...: a Python number of the type's kind (`float()`: its zero)."""
+    x = real if x is None else x
+    kind = _CONVERTED[call.fn]
+    if x is None:
+        return array(False, 0, kind)
+    if not _scalars(x) or imag is not None or base is not None or (call.fn is float and x.val.dtype == "c"):
+        return UNKNOWN  # refused by the rule
+    return Val(False, 0, Kind.ARRAY, kind, py=True)
 
 
 @register(float)
-def batch_float(ctx, x=None) -> Operand:
+@infers(number_facts)
+def batch_float(ctx, x=None, /) -> Operand:
     # float(x) of per-example scalars: float64 (Python floats stack to float64)
-    if x is None:
-        return out(ctx.call.rebuild([], {}), False, 0, "f")
     _scalar(ctx, x)
     if x.val.dtype == "c":
         raise ctx.error("float() of a complex value: the loop raises TypeError")
-    return out(ctx.expr("x.astype(np.float64)", x=x.node), True, 0, "f", py=True)
+    return emit(ctx.expr("x.astype(np.float64)", x=x.node), number_facts(ctx.call, x))
 
 
 @register(complex)
-def batch_complex(ctx, x=None, y=None) -> Operand:
-    if x is None or y is not None:
+@infers(number_facts)
+def batch_complex(ctx, real=None, imag=None) -> Operand:
+    if real is None or imag is not None:
         raise ctx.fail("complex() with two arguments")
-    _scalar(ctx, x)
-    return out(ctx.expr("x.astype(np.complex128)", x=x.node), True, 0, "c", py=True)
+    _scalar(ctx, real)
+    return emit(ctx.expr("x.astype(np.complex128)", x=real.node), number_facts(ctx.call, real))
 
 
 @register(bool)
-def batch_bool(ctx, x=None) -> Operand:
-    if x is None:
-        return out(ctx.call.rebuild([], {}), False, 0, "b")
+@infers(number_facts)
+def batch_bool(ctx, x=None, /) -> Operand:
     _scalar(ctx, x)
-    return out(ctx.expr("x.astype(bool)", x=x.node), True, 0, "b", py=True)
+    return emit(ctx.expr("x.astype(bool)", x=x.node), number_facts(ctx.call, x))
 
 
 @register(int)
-def batch_int(ctx, x=None, base=None) -> Operand:
+@infers(number_facts)
+def batch_int(ctx, x=None, /, base=None) -> Operand:
     # int(x) truncates toward zero and raises for NaN/inf, as Python does
-    if x is None:
-        return out(ctx.call.rebuild([], {}), False, 0, "i")
     if base is not None:
         raise ctx.fail("int() with a base")
     _scalar(ctx, x)
-    return out(ctx.expr("av__.to_int(x)", x=x.node), True, 0, "i", py=True)
+    return emit(ctx.expr("av__.to_int(x)", x=x.node), number_facts(ctx.call, x))
+
+
+def round_facts(call, number, ndigits=None, **_) -> Val:
+    """`round(x)`: an int; `round(x, n)`: x's kind."""
+    if not _scalars(number):
+        return UNKNOWN  # refused by the rule
+    if ndigits is None:
+        return Val(False, 0, Kind.ARRAY, "i", py=True)
+    return array(False, 0, number.val.dtype)
 
 
 @register(round)
-def batch_round(ctx, x, ndigits=None) -> Operand:
+@infers(round_facts)
+def batch_round(ctx, number, ndigits=None) -> Operand:
     # round(x) -> int (half to even); round(x, n) -> same dtype
-    _scalar(ctx, x)
+    _scalar(ctx, number)
+    facts = round_facts(ctx.call, number, ndigits)
     if ndigits is None:
-        return out(ctx.expr("av__.to_round(x)", x=x.node), True, 0, "i", py=True)
+        return emit(ctx.expr("av__.to_round(x)", x=number.node), facts)
     if ndigits.batched:
         raise ctx.fail("round() with per-example digits")
-    return out(ctx.expr("np.round(x, n)", x=x.node, n=ndigits.node), True, 0, x.val.dtype)
+    return emit(ctx.expr("np.round(x, n)", x=number.node, n=ndigits.node), facts)
 
 
-def _minmax(ctx, args, kwargs, py_fn, cmp):
-    if kwargs:
+def _compared(args) -> list[Operand] | None:
+    """The numbers `max`/`min` compare: its arguments, or the items of one written-out sequence."""
+    if len(args) != 1:
+        return list(args)
+    a, v = args[0], args[0].val
+    if v.kind in (Kind.LIST, Kind.TUPLE) and v.elts is not None and isinstance(a.node, (ast.List, ast.Tuple)):
+        return [Operand(n, e) for n, e in zip(a.node.elts, v.elts)]
+    return None
+
+
+def minmax_facts(call, args=(), key=None, default=None, **_) -> Val:
+    """The largest (smallest) of numbers: one of them (a number of unknown kind when they are several);
+    of a per-example array: a row."""
+    v = args[0].val if len(args) == 1 else None
+    if v is not None and args[0].batched and v.kind == Kind.ARRAY and v.ndim is not None and v.ndim >= 1:
+        return array(False, v.ndim - 1, v.dtype)
+    items = _compared(args)
+    if key is not None or default is not None or not items or not _scalars(*items):
+        return UNKNOWN  # refused by the rule
+    return items[0].val.with_(batched=False) if len(items) == 1 else array(False, 0)
+
+
+def _minmax(ctx, args, key, default, py_fn, cmp):
+    if key is not None or default is not None:
         raise ctx.fail(f"{py_fn.__name__}() with key= or default=")
-    if len(args) == 1:
-        a = args[0]
-        v = a.val
-        if a.batched and v.kind == Kind.ARRAY and v.ndim is not None and v.ndim >= 1:
-            # max(x) iterates the per-example axis 0; the first maximum wins, as in Python
-            name = "py_max" if py_fn is builtins.max else "py_min"
-            return out(ctx.expr(f"av__.{name}(x)", x=a.node), True, v.ndim - 1, v.dtype)
-        if v.kind in (Kind.LIST, Kind.TUPLE) and v.elts is not None:
-            args = (
-                [Operand(n, e) for n, e in zip(a.node.elts, v.elts)]
-                if isinstance(a.node, (ast.List, ast.Tuple))
-                else None
-            )
-            if args is None:
-                raise ctx.fail(f"{py_fn.__name__}() of a sequence")
-        else:
-            raise ctx.fail(f"{py_fn.__name__}() of a batched iterable")
-    _scalar(ctx, *args)
+    facts = minmax_facts(ctx.call, args)
+    if len(args) == 1 and args[0].batched and args[0].val.kind == Kind.ARRAY and facts.kind == Kind.ARRAY:
+        # max(x) iterates the per-example axis 0; the first maximum wins, as in Python
+        name = "py_max" if py_fn is builtins.max else "py_min"
+        return emit(ctx.expr(f"av__.{name}(x)", x=args[0].node), facts)
+    items = _compared(args)
+    if items is None:
+        raise ctx.fail(f"{py_fn.__name__}() of a batched iterable or sequence")
+    _scalar(ctx, *items)
     # max(a, b, ...) keeps the first of equal values and ignores NaN in later positions: a fold of
     # `b if b > best else best`, exactly Python's rule
-    best = args[0]
-    for nxt in args[1:]:
+    best = items[0]
+    for nxt in items[1:]:
         (bn, nn), _ = align(ctx, [best, nxt])
-        node = ctx.expr(f"np.where(n {cmp} b, n, b)", n=nn, b=bn)
-        best = out(node, True, 0, None)
+        best = out(ctx.expr(f"np.where(n {cmp} b, n, b)", n=nn, b=bn), True, 0, None)
     return best
 
 
-@register(max)
-def batch_max(ctx, *args, **kwargs) -> Operand:
-    return _minmax(ctx, args, kwargs, builtins.max, ">")
+@register(max, traits="reduction quiet")
+@infers(minmax_facts)
+def batch_max(ctx, *args, key=None, default=None) -> Operand:
+    return _minmax(ctx, args, key, default, builtins.max, ">")
 
 
-@register(min)
-def batch_min(ctx, *args, **kwargs) -> Operand:
-    return _minmax(ctx, args, kwargs, builtins.min, "<")
+@register(min, traits="reduction quiet")
+@infers(minmax_facts)
+def batch_min(ctx, *args, key=None, default=None) -> Operand:
+    return _minmax(ctx, args, key, default, builtins.min, "<")
 
 
-@register(sum)
-def batch_sum(ctx, iterable, start=None) -> Operand:
+def sum_facts(call, iterable, **_) -> Val:
+    """The rows of a per-example array added: a row; items added: an item."""
+    v = iterable.val
+    if v.batched and v.kind == Kind.ARRAY:
+        return UNKNOWN if v.ndim == 0 else array(False, None if v.ndim is None else v.ndim - 1, v.dtype)
+    item = v.item
+    return array(False, None if item is None else item.ndim, None if item is None else item.dtype)
+
+
+@register(sum, traits="reduction quiet")
+@infers(sum_facts)
+def batch_sum(ctx, iterable, /, start=None) -> Operand:
     # sum() adds left to right starting at 0: over a batched array's rows, or a generator of batched
     # values, Python's own sum does exactly that lane by lane
-    v = iterable.val
+    v, facts = iterable.val, sum_facts(ctx.call, iterable)
     if v.batched and v.kind == Kind.ARRAY:
         if v.ndim == 0:
             raise ctx.error("sum() of a per-example scalar: the loop raises TypeError (not iterable)")
         node = ctx.expr("sum(np.moveaxis(x, 1, 0))", x=iterable.node)
         if start is not None:
             node.args.append(start.node)
-        return out(node, True, v.ndim - 1, v.dtype)
-    item = v.item
-    args = [iterable.node] + ([start.node] if start is not None else [])
-    return out(
-        ctx.call.rebuild(args, {}),
-        True,
-        None if item is None else item.ndim,
-        None if item is None else item.dtype,
-    )
+        return emit(node, facts)
+    return emit(ctx.call.rebuild([iterable.node] + ([start.node] if start is not None else []), {}), facts)
 
 
-@register(any, all)
-def batch_any_all(ctx, iterable) -> Operand:
-    # any(x) over a per-example vector: its truth values along axis 1; over batched items: a fold
+def any_all_facts(call, iterable, **_) -> Val:
+    """A bool per example (of a vector, or of items that are one value per example)."""
     v = iterable.val
+    if v.batched and v.kind == Kind.ARRAY:
+        return array(False, 0, "b") if v.ndim == 1 else UNKNOWN
+    return array(False, 0, "b") if v.item is not None and v.item.ndim == 0 else UNKNOWN
+
+
+@register(any, all, traits="reduction quiet")
+@infers(any_all_facts)
+def batch_any_all(ctx, iterable, /) -> Operand:
+    # any(x) over a per-example vector: its truth values along axis 1; over batched items: a fold
+    v, facts = iterable.val, any_all_facts(ctx.call, iterable)
     fn = "any" if ctx.call.fn is builtins.any else "all"
     if v.batched and v.kind == Kind.ARRAY:
         if v.ndim != 1:
             raise ctx.fail(
                 f"{fn}() over the rows of a per-example array (the loop takes each row's truth value)"
             )
-        return out(ctx.expr(f"np.{fn}(x, axis=1)", x=iterable.node), True, 0, "b")
-    item = v.item if v.item is not None else None
-    if item is None or item.ndim != 0:
+        return emit(ctx.expr(f"np.{fn}(x, axis=1)", x=iterable.node), facts)
+    if facts.kind != Kind.ARRAY:
         raise ctx.fail(f"{fn}() of items that are not one value per example")
-    return out(ctx.expr(f"av__.{fn}_of(x, B)", x=iterable.node, B=ctx.batch_size()), True, 0, "b")
+    return emit(ctx.expr(f"av__.{fn}_of(x, B)", x=iterable.node, B=ctx.batch_size()), facts)
+
+
+def range_facts(call, *_, **__) -> Val:
+    """A sequence of ints."""
+    return Val(False, None, Kind.LIST, item=Val(False, 0, Kind.SCALAR, "i"))
 
 
 @register(range)
-def batch_range(ctx, *args) -> Operand:
-    if any(a.batched for a in args):
-        raise ctx.fail("a range whose length differs between examples needs the control-flow rewrite")
-    return Operand(
-        ctx.call.rebuild([a.node for a in args], {}),
-        Val(False, None, Kind.LIST, item=Val(False, 0, Kind.SCALAR, "i")),
-    )
+@infers(range_facts)
+def batch_range(ctx, start, stop=None, step=None, /) -> Operand:
+    raise ctx.fail("a range whose length differs between examples needs the control-flow rewrite")
+
+
+def _item(v: Val) -> Val:
+    """The Val of one item of an iterable (a batched array's: a per-example row)."""
+    if v.batched and v.kind == Kind.ARRAY:
+        return Val(True, None if v.ndim is None else v.ndim - 1, Kind.ARRAY, v.dtype)
+    item = list_item(v) if v.kind in (Kind.LIST, Kind.TUPLE) else v.item
+    if item is None and v.kind == Kind.ARRAY:
+        return Val(False, None if v.ndim is None else v.ndim - 1, Kind.ARRAY, v.dtype)
+    return item or Val(False, None, Kind.OTHER)
+
+
+def enumerate_facts(call, iterable, **_) -> Val:
+    """Pairs of a counter and an item."""
+    elt = _item(iterable.val)
+    pair = Val(elt.batched, None, Kind.TUPLE, None, (Val(False, 0, Kind.SCALAR, "i"), elt))
+    return Val(elt.batched, None, Kind.LIST, item=pair)
 
 
 @register(enumerate)
+@infers(enumerate_facts)
 def batch_enumerate(ctx, iterable, start=None) -> Operand:
     v = iterable.val
-    node = ctx.call.rebuild([iterable.node] + ([start.node] if start is not None else []), {})
-    if v.batched and v.kind == Kind.ARRAY:
-        node = ctx.call.rebuild(
-            [ctx.expr("np.moveaxis(x, 1, 0)", x=iterable.node)] + ([start.node] if start is not None else []),
-            {},
-        )
-        elt = Val(True, None if v.ndim is None else v.ndim - 1, Kind.ARRAY, v.dtype)
-    else:
-        from .values import list_item
+    source = (
+        ctx.expr("np.moveaxis(x, 1, 0)", x=iterable.node)
+        if v.batched and v.kind == Kind.ARRAY
+        else iterable.node
+    )
+    node = ctx.call.rebuild([source] + ([start.node] if start is not None else []), {})
+    return Operand(node, enumerate_facts(ctx.call, iterable))
 
-        item = list_item(v) if v.kind in (Kind.LIST, Kind.TUPLE) else v.item
-        if item is not None:
-            elt = item
-        elif v.kind == Kind.ARRAY:
-            elt = Val(False, None if v.ndim is None else v.ndim - 1, Kind.ARRAY)
-        else:
-            elt = Val(False, None, Kind.OTHER)
-    pair = Val(elt.batched, None, Kind.TUPLE, None, (Val(False, 0, Kind.SCALAR, "i"), elt))
-    return Operand(node, Val(elt.batched, None, Kind.LIST, item=pair))
+
+def zip_facts(call, iterables=(), **_) -> Val:
+    """Tuples of one item of each."""
+    item = Val(False, None, Kind.TUPLE, None, tuple(_item(it.val) for it in iterables))
+    item = item.with_(batched=any(e.batched for e in item.elts or ()))
+    return Val(item.batched, None, Kind.LIST, item=item)
 
 
 @register(zip)
-def batch_zip(ctx, *iterables) -> Operand:
-    from .values import list_item
-
-    nodes, elts = [], []
-    for it in iterables:
-        v = it.val
-        if v.batched and v.kind == Kind.ARRAY:
-            nodes.append(ctx.expr("np.moveaxis(x, 1, 0)", x=it.node))
-            elts.append(Val(True, None if v.ndim is None else v.ndim - 1, Kind.ARRAY, v.dtype))
-        else:
-            nodes.append(it.node)
-            e = list_item(v) if v.kind in (Kind.LIST, Kind.TUPLE) else v.item
-            if e is None and v.kind == Kind.ARRAY:
-                e = Val(False, None if v.ndim is None else v.ndim - 1, Kind.ARRAY, v.dtype)
-            elts.append(e or Val(False, None, Kind.OTHER))
-    item = Val(any(e.batched for e in elts), None, Kind.TUPLE, None, tuple(elts))
-    return Operand(ctx.call.rebuild(nodes, {}), Val(item.batched, None, Kind.LIST, item=item))
+@infers(zip_facts)
+def batch_zip(ctx, *iterables, strict=None) -> Operand:
+    if strict is not None:
+        raise ctx.fail("zip() with strict=")
+    nodes = [
+        ctx.expr("np.moveaxis(x, 1, 0)", x=it.node) if it.batched and it.val.kind == Kind.ARRAY else it.node
+        for it in iterables
+    ]
+    return Operand(ctx.call.rebuild(nodes, {}), zip_facts(ctx.call, iterables))
 
 
 @register(isinstance)
-def batch_isinstance(ctx, obj, cls) -> Operand:
+def batch_isinstance(ctx, obj, class_or_tuple, /) -> Operand:
     raise ctx.fail("isinstance() of a batched value (its type differs from one example's)")
 
 
@@ -238,30 +297,50 @@ _MATH_FLOAT = [
 ]
 
 
-@register(*[f for f in _MATH_FLOAT if f in MATH_UFUNCS])
+def math_facts(call, args=(), **_) -> Val:
+    """A Python float."""
+    if len(args) != MATH_UFUNCS[call.fn].nin or not _scalars(*args):
+        return UNKNOWN  # refused by the rule
+    return Val(False, 0, Kind.ARRAY, "f", py=True)
+
+
+@register(*[f for f in _MATH_FLOAT if f in MATH_UFUNCS], traits="elementwise")
+@infers(math_facts)
 def batch_math(ctx, *args) -> Operand:
-    # math.f on per-example scalars: float64 results, ValueError/OverflowError where math raises
+    # math.f on per-example scalars: float64 results, ValueError/OverflowError where math raises.
+    # (math's functions take their arguments positionally only, `log` and `hypot` one or more)
     ufunc = MATH_UFUNCS[ctx.call.fn]
     if len(args) != ufunc.nin:  # (math.hypot takes any number: two batch here)
         raise ctx.fail(f"math.{ctx.call.fn.__name__} of {len(args)} arguments")
     _scalar(ctx, *args)
     nodes, _ = align(ctx, list(args))
     fn = ctx.expr(f"np.{ufunc.__name__}")
-    return out(ast.Call(ctx.expr("av__.math_fn"), [fn] + nodes, []), True, 0, "f", py=True)
+    return emit(ast.Call(ctx.expr("av__.math_fn"), [fn] + nodes, []), math_facts(ctx.call, args))
 
 
-@register(math.floor, math.ceil, math.trunc)
-def batch_floor(ctx, x) -> Operand:
+def floor_facts(call, x, **_) -> Val:
+    """A Python int."""
+    return Val(False, 0, Kind.ARRAY, "i", py=True) if _scalars(x) else UNKNOWN
+
+
+@register(math.floor, math.ceil, math.trunc, traits="elementwise")
+@infers(floor_facts)
+def batch_floor(ctx, x, /) -> Operand:
     # math.floor/ceil/trunc return int (and raise for NaN/inf)
     _scalar(ctx, x)
     name = {math.floor: "floor", math.ceil: "ceil", math.trunc: "trunc"}[ctx.call.fn]
     if x.val.dtype in ("i", "u", "b"):
-        return out(ctx.expr("x.astype(np.int64)", x=x.node), True, 0, "i", py=True)
-    return out(ctx.expr(f"av__.to_int(np.{name}(x))", x=x.node), True, 0, "i", py=True)
+        return emit(ctx.expr("x.astype(np.int64)", x=x.node), floor_facts(ctx.call, x))
+    return emit(ctx.expr(f"av__.to_int(np.{name}(x))", x=x.node), floor_facts(ctx.call, x))
 
 
-@register(math.isnan, math.isinf, math.isfinite)
-def batch_isnan(ctx, x) -> Operand:
+def isnan_facts(call, x, **_) -> Val:
+    """A bool."""
+    return array(False, 0, "b") if _scalars(x) else UNKNOWN
+
+
+@register(math.isnan, math.isinf, math.isfinite, traits="elementwise quiet")
+@infers(isnan_facts)
+def batch_isnan(ctx, x, /) -> Operand:
     _scalar(ctx, x)
-    name = ctx.call.fn.__name__
-    return out(ctx.expr(f"np.{name}(x)", x=x.node), True, 0, "b")
+    return emit(ctx.expr(f"np.{ctx.call.fn.__name__}(x)", x=x.node), isnan_facts(ctx.call, x))

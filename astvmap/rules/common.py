@@ -1,4 +1,25 @@
-"""Shared pieces of batching rules: rank alignment (NOTE [mixed ranks]), axis shifting, result Vals."""
+"""Shared pieces of batching rules: rank alignment (NOTE [mixed ranks]), axis shifting, result Vals, and
+the declaration of a rule's abstract evaluation.
+
+NOTE [abstract evaluation]: a rule states what its result is, apart from the code it writes. A `facts`
+function takes the call (its `fn`, `method`, and operands as written) and the rule's arguments by name
+(those it does not read as `**_`), reads only their Vals and static values, and returns the result's
+Val (UNKNOWN where the rule refuses the call); it never writes code and never raises. A rule declares
+its facts with `@infers(facts)` under its `@register`, and uses the same function for the Val of the
+code it emits, so the shape logic is written once:
+
+    def flip_facts(call, m, **_):
+        return array(False, m.val.ndim, m.val.dtype)
+
+    @register(np.flip)
+    @infers(flip_facts)
+    def batch_flip(ctx, m, axis=None):
+        ...
+        return emit(node, flip_facts(ctx.call, m))
+
+The dispatcher (transform/calls.py `_infer`) asks the facts for the Val of a call with no batched
+operand, which it passes through unchanged; a rule without facts gives UNKNOWN there.
+"""
 
 from __future__ import annotations
 
@@ -34,6 +55,23 @@ def out(
     )
 
 
+def infers(facts):
+    """Declare `facts` the decorated rule's abstract evaluation (NOTE [abstract evaluation])."""
+
+    def deco(rule_fn):
+        rule_fn.infer = facts
+        return rule_fn
+
+    return deco
+
+
+def emit(node: ast.expr, facts: Val, batched: bool = True) -> Operand:
+    """The rule's result: the code it wrote, with the Val its facts give (batched as it is)."""
+    if facts.kind == Kind.TUPLE:
+        return Operand(node, facts)
+    return Operand(node, facts.with_(batched=batched))
+
+
 def arrays(*ops) -> bool:
     """Can NumPy treat every operand as an array? Batched values are arrays; an unbatched tuple or list
     meets an array as an array (`x + (1, 2)`), but two containers concatenate."""
@@ -65,12 +103,14 @@ def result_kind(fn, ops) -> str | None:
         if k is None or k not in _DUMMY:
             return None
         args.append(_PY_DUMMY.get(k, _DUMMY[k]) if o.val.kind == Kind.SCALAR else _DUMMY[k])
+    if {np.asarray(a).dtype.kind for a in args if isinstance(a, np.generic)} >= {"i", "u"}:
+        return None  # signed with unsigned: an int or a float, by their widths (not known here)
     try:
         with np.errstate(all="ignore"):
             r = fn(*args)
-        return np.asarray(r).dtype.kind if not isinstance(r, tuple) else None
-    except Exception:
+    except (TypeError, ValueError, ArithmeticError):  # what NumPy (or Python) raises for such operands
         return None
+    return np.asarray(r).dtype.kind if not isinstance(r, tuple) else None
 
 
 def align(ctx, ops) -> tuple[list[ast.expr], int | None]:
@@ -135,6 +175,13 @@ def axes_tuple(value, ndim):
 
 def kw_nodes(kwargs) -> dict:
     return {k: v.node for k, v in kwargs.items()}
+
+
+def refuse_out(ctx, out) -> None:
+    """`out=` other than None reaches a rule only where the store path (transform/stores.py `out_call`)
+    could not lower it (passed through `**kwargs`); refused there as the store path refuses it."""
+    if out is not None and static(out) is not None:
+        raise ctx.fail("`out=` of several outputs or into an expression, with batched values")
 
 
 def require_unbatched(ctx, **named):

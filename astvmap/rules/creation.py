@@ -9,10 +9,11 @@ import ast
 
 import numpy as np
 
+from ..errors import NotBatchable
 from ..kit import templates
-from .common import NO_STATIC, kw_nodes, out, static
+from .common import NO_STATIC, emit, infers, kw_nodes, rank, require_unbatched, static
 from .registry import register
-from .values import FRESH_ROWS, Kind, Operand, list_item
+from .values import UNKNOWN, Kind, Operand, Val, array, list_item
 
 
 def _shape_ndim(shape) -> int | None:
@@ -38,34 +39,39 @@ def _dtype_kind(dtype):
         return None
 
 
+def _as_given(ctx) -> ast.expr:
+    """The call exactly as written (a creation touching the batch only through an option)."""
+    return ctx.call.rebuild([o.node for o in ctx.call.args], kw_nodes(ctx.call.kwargs))
+
+
+def zeros_facts(call, shape, dtype=None, **_) -> Val:
+    """A new array of the shape's length, float unless a dtype says otherwise."""
+    return array(False, _shape_ndim(shape), _dtype_kind(dtype) or "f")
+
+
 @register(np.zeros, np.ones, np.empty)
-def batch_zeros(ctx, shape, dtype=None, **kwargs) -> Operand:
+@infers(zeros_facts)
+def batch_zeros(ctx, shape, dtype=None, order=None, *, device=None, like=None) -> Operand:
     if shape.batched:
         raise ctx.fail("an array whose shape differs between examples")
-    kind = _dtype_kind(dtype) or "f"
-    return out(
-        ctx.call.rebuild([shape.node] + ([dtype.node] if dtype else []), kw_nodes(kwargs)),
-        False,
-        _shape_ndim(shape),
-        kind,
-    )
+    return emit(_as_given(ctx), zeros_facts(ctx.call, shape, dtype), batched=False)
+
+
+def full_facts(call, shape, fill_value, dtype=None, **_) -> Val:
+    """A new array of the shape's length, of the fill value's kind unless a dtype says otherwise."""
+    return array(False, _shape_ndim(shape), _dtype_kind(dtype) or fill_value.val.dtype)
 
 
 @register(np.full)
-def batch_full(ctx, shape, fill_value, dtype=None, **kwargs) -> Operand:
+@infers(full_facts)
+def batch_full(ctx, shape, fill_value, dtype=None, order=None, *, device=None, like=None) -> Operand:
     # full(shape, v) with a batched fill value -> full((B, *shape), v aligned)
     if shape.batched:
         raise ctx.fail("an array whose shape differs between examples")
-    nd = _shape_ndim(shape)
+    facts = full_facts(ctx.call, shape, fill_value, dtype)
     if not fill_value.batched:
-        return out(
-            ctx.call.rebuild(
-                [shape.node, fill_value.node] + ([dtype.node] if dtype else []), kw_nodes(kwargs)
-            ),
-            False,
-            nd,
-            _dtype_kind(dtype) or fill_value.val.dtype,
-        )
+        return emit(_as_given(ctx), facts, batched=False)
+    nd = facts.ndim
     if nd is None or fill_value.val.ndim is None:
         raise ctx.fail("np.full with a batched fill value and a shape of unknown rank")
     value = static(shape)
@@ -79,117 +85,210 @@ def batch_full(ctx, shape, fill_value, dtype=None, **kwargs) -> Operand:
         else [ast.Starred(shape.node, ast.Load())]
     )
     fill = templates.batch_slice_prefix(fill_value.node, nd - fill_value.val.ndim)
-    args = [ast.Tuple(dims, ast.Load()), fill] + ([dtype.node] if dtype else [])
-    return out(ctx.call.rebuild(args, kw_nodes(kwargs)), True, nd, _dtype_kind(dtype) or fill_value.val.dtype)
-
-
-@register(np.zeros_like, np.ones_like, np.empty_like)
-def batch_like(ctx, a, dtype=None, *args, **kwargs) -> Operand:
-    # (B, *s) -> (B, *s): the same call
-    if "shape" in kwargs:
-        raise ctx.fail("*_like with shape=")
-    return out(
-        ctx.call.rebuild(
-            [a.node] + ([dtype.node] if dtype else []) + [x.node for x in args], kw_nodes(kwargs)
-        ),
-        a.batched,
-        a.val.ndim,
-        _dtype_kind(dtype) or a.val.dtype,
+    rest = [o.node for o in ctx.call.args[2:]]
+    return emit(
+        ctx.call.rebuild([ast.Tuple(dims, ast.Load()), fill, *rest], kw_nodes(ctx.call.kwargs)), facts
     )
+
+
+def like_facts(call, a=None, dtype=None, shape=None, prototype=None, **_) -> Val:
+    """An array shaped as `a` (or `shape`), of its kind unless a dtype says otherwise."""
+    a = prototype if a is None else a
+    if shape is not None:
+        return UNKNOWN  # refused by the rule
+    return array(False, a.val.ndim, _dtype_kind(dtype) or a.val.dtype)
+
+
+def _like(ctx, a, dtype, shape) -> Operand:
+    # (B, *s) -> (B, *s): the same call
+    if shape is not None:
+        raise ctx.fail("*_like with shape=")
+    return emit(_as_given(ctx), like_facts(ctx.call, a, dtype), batched=a.batched)
+
+
+@register(np.zeros_like, np.ones_like, traits="quiet")
+@infers(like_facts)
+def batch_like(ctx, a, dtype=None, order=None, subok=None, shape=None, *, device=None) -> Operand:
+    return _like(ctx, a, dtype, shape)
+
+
+@register(np.empty_like, traits="quiet")
+@infers(like_facts)
+def batch_empty_like(ctx, prototype, /, dtype=None, order=None, subok=None, shape=None, *, device=None):
+    return _like(ctx, prototype, dtype, shape)
 
 
 @register(np.full_like)
-def batch_full_like(ctx, a, fill_value, dtype=None, **kwargs) -> Operand:
-    if "shape" in kwargs:
+@infers(like_facts)
+def batch_full_like(
+    ctx, a, fill_value, dtype=None, order=None, subok=None, shape=None, *, device=None
+) -> Operand:
+    if shape is not None:
         raise ctx.fail("full_like with shape=")
     if not a.batched and fill_value.batched:
         raise ctx.fail("full_like of an unbatched array with a batched fill value")
-    nodes = [a.node, fill_value.node]
+    nodes, kwargs = [o.node for o in ctx.call.args], kw_nodes(ctx.call.kwargs)
     if fill_value.batched:
         if a.val.ndim is None or fill_value.val.ndim is None:
             raise ctx.fail("full_like of unknown rank")
-        nodes[1] = templates.batch_slice_prefix(fill_value.node, a.val.ndim - fill_value.val.ndim)
-    return out(
-        ctx.call.rebuild(nodes + ([dtype.node] if dtype else []), kw_nodes(kwargs)),
-        a.batched,
-        a.val.ndim,
-        _dtype_kind(dtype) or a.val.dtype,
-    )
+        fill = templates.batch_slice_prefix(fill_value.node, a.val.ndim - fill_value.val.ndim)
+        nodes = [fill if o is fill_value else o.node for o in ctx.call.args]
+        kwargs = {k: fill if ctx.call.kwargs[k] is fill_value else n for k, n in kwargs.items()}
+    return emit(ctx.call.rebuild(nodes, kwargs), like_facts(ctx.call, a, dtype), batched=a.batched)
 
 
-@register(np.arange, np.linspace, np.logspace, np.eye, np.identity)
-def batch_range_like(ctx, *args, **kwargs) -> Operand:
-    # their sizes must be the same for every example
-    if any(a.batched for a in list(args) + list(kwargs.values())):
-        fn = ctx.call.fn
-        if (
-            fn in (np.linspace, np.logspace)
-            and len(args) >= 3
-            and not args[2].batched
-            and "num" not in kwargs
-        ):
-            return _batched_linspace(ctx, *args, **kwargs)
-        raise ctx.fail(f"{ctx.call.fn.__name__} whose size differs between examples")
-    nd = 2 if ctx.call.fn in (np.eye, np.identity) else 1
-    kind = "f" if ctx.call.fn not in (np.arange,) else None
-    return out(ctx.call.rebuild([a.node for a in args], kw_nodes(kwargs)), False, nd, kind)
+def _different_sizes(ctx) -> NotBatchable:
+    return ctx.fail(f"{ctx.call.fn.__name__} whose size differs between examples")
 
 
-def _batched_linspace(ctx, start, stop, num, *rest, **kwargs):
+def arange_facts(call, dtype=None, **_) -> Val:
+    """A vector, of the kind a dtype says (else of the bounds' promotion: not known here)."""
+    return array(False, 1, _dtype_kind(dtype))
+
+
+@register(np.arange)
+@infers(arange_facts)
+def batch_arange(ctx, start_or_stop, /, stop=None, step=None, *, dtype=None, device=None, like=None):
+    # reached only with a batched operand: a size per example
+    raise _different_sizes(ctx)
+
+
+def eye_facts(call, dtype=None, **_) -> Val:
+    """A matrix, float unless a dtype says otherwise."""
+    return array(False, 2, _dtype_kind(dtype) or "f")
+
+
+@register(np.eye)
+@infers(eye_facts)
+def batch_eye(ctx, N, M=None, k=None, dtype=None, order=None, *, device=None, like=None) -> Operand:
+    raise _different_sizes(ctx)
+
+
+@register(np.identity)
+@infers(eye_facts)
+def batch_identity(ctx, n, dtype=None, *, like=None) -> Operand:
+    raise _different_sizes(ctx)
+
+
+def linspace_facts(call, start, stop, dtype=None, retstep=None, **_) -> Val:
+    """Scalar endpoints: a vector (with `retstep`, a pair); array endpoints add their axes. Float unless
+    a dtype says otherwise."""
+    if retstep is not None:
+        return UNKNOWN
+    ranks = [rank(start), rank(stop)]
+    ndim = None if ranks[0] is None or ranks[1] is None else 1 + max(ranks[0], ranks[1])
+    return array(False, ndim, _dtype_kind(dtype) or "f")
+
+
+def _spaced(ctx, start, stop, num, dtype) -> Operand:
     # linspace(start, stop, n) with per-example scalar endpoints -> axis=-1 after the batch: (B, n)
-    if rest or set(kwargs) - {"endpoint", "dtype"}:
-        raise ctx.fail("linspace with options")
+    kwargs = ctx.call.kwargs
+    if len(ctx.call.args) != 3 or num.batched or set(kwargs) - {"endpoint", "dtype"}:
+        raise _different_sizes(ctx)
+    require_unbatched(ctx, **kwargs)
     if (start.val.ndim or 0) != 0 or (stop.val.ndim or 0) != 0:
         raise ctx.fail("linspace with array endpoints")
     node = ctx.call.rebuild(
         [start.node, stop.node, num.node], {**kw_nodes(kwargs), "axis": templates.const(-1)}
     )
-    return out(node, True, 1, "f")
+    return emit(node, linspace_facts(ctx.call, start, stop, dtype))
 
 
-@register(np.array, np.asarray, np.asanyarray, np.ascontiguousarray)
-def batch_array(ctx, obj, dtype=None, *args, **kwargs) -> Operand:
-    # a batched array: the same call; a list of per-example values -> stacked along per-example axis 0
-    extra = ([dtype.node] if dtype is not None else []) + [a.node for a in args]
-    kind = _dtype_kind(dtype)
-    v = obj.val
-    if v.kind == Kind.ARRAY and v.obj == FRESH_ROWS and not extra and not kwargs:
-        return out(obj.node, True, v.ndim, v.dtype)  # a vectorized loop's fresh rows: no copy
+@register(np.linspace)
+@infers(linspace_facts)
+def batch_linspace(
+    ctx, start, stop, num=None, endpoint=None, retstep=None, dtype=None, axis=None, *, device=None
+) -> Operand:
+    return _spaced(ctx, start, stop, num, dtype)
+
+
+@register(np.logspace)
+@infers(linspace_facts)
+def batch_logspace(ctx, start, stop, num=None, endpoint=None, base=None, dtype=None, axis=None) -> Operand:
+    return _spaced(ctx, start, stop, num, dtype)
+
+
+def array_facts(call, a=None, dtype=None, ndmin=None, ndmax=None, object=None, **_) -> Val:
+    """An array of the operand's rank (a list's: its items' plus one; `ascontiguousarray`: at least one)
+    and kind, unless a dtype says otherwise (`ndmin`/`ndmax` leave the rank unknown)."""
+    facts = _array_facts(object if a is None else a, dtype, ndmin, ndmax)
+    if call.fn is np.ascontiguousarray and facts.ndim is not None:
+        return facts.with_(ndim=max(facts.ndim, 1))
+    return facts
+
+
+def _array_facts(op, dtype, ndmin, ndmax) -> Val:
+    """`np.array`'s facts for the operand `op`."""
+    kind, v = _dtype_kind(dtype), op.val
+    if ndmin is not None or ndmax is not None:
+        return array(False, None, kind)
     if v.kind == Kind.ARRAY:
-        return out(
-            ctx.call.rebuild([obj.node] + extra, kw_nodes(kwargs)), obj.batched, v.ndim, kind or v.dtype
-        )
+        return array(False, v.ndim, kind or v.dtype)
     if v.kind not in (Kind.LIST, Kind.TUPLE):
-        if obj.batched:
-            raise ctx.fail(f"np.array of a batched {v.kind.value}")
-        return out(ctx.call.rebuild([obj.node] + extra, kw_nodes(kwargs)), False, None, kind)
-    if not obj.batched:
-        item = list_item(v)
-        nd = (
-            None
-            if item is None or item.ndim is None or item.kind not in (Kind.ARRAY, Kind.SCALAR)
-            else item.ndim + 1
-        )
-        return out(ctx.call.rebuild([obj.node] + extra, kw_nodes(kwargs)), False, nd, kind)
-    if args or (set(kwargs) - {"copy"} and not (set(kwargs) <= {"dtype"})):
+        return array(False, None, kind)
+    if op.batched and _display(op):
+        return array(False, _display_rank(op), kind)
+    item = list_item(v)
+    if item is None or item.ndim is None or item.kind not in (Kind.ARRAY, Kind.SCALAR):
+        return array(False, None, kind or (item.dtype if op.batched and item is not None else None))
+    return array(False, item.ndim + 1, kind or (item.dtype if op.batched else None))
+
+
+def _display(op: Operand) -> bool:
+    """A list or tuple written out in the code, its items known."""
+    return op.val.elts is not None and isinstance(op.node, (ast.List, ast.Tuple))
+
+
+def _array(ctx, obj, dtype) -> Operand:
+    # a batched array: the same call; a list of per-example values -> stacked along per-example axis 0
+    facts = array_facts(
+        ctx.call, obj, dtype, **{k: v for k, v in ctx.call.kwargs.items() if k in ("ndmin", "ndmax")}
+    )
+    rest = ctx.call.args[2:]
+    kwargs = {k: v for k, v in ctx.call.kwargs.items() if k != "dtype"}
+    extra = ([dtype.node] if dtype is not None else []) + [a.node for a in rest]
+    v = obj.val
+    if facts.ndim != v.ndim and v.kind == Kind.ARRAY:
+        raise ctx.fail("ascontiguousarray of a per-example scalar (a vector per example)")
+    if v.kind == Kind.ARRAY and v.fresh_rows and not extra and not kwargs:
+        return emit(obj.node, facts)  # a vectorized loop's fresh rows: no copy
+    if v.kind not in (Kind.LIST, Kind.TUPLE) and obj.batched and v.kind != Kind.ARRAY:
+        raise ctx.fail(f"np.array of a batched {v.kind.value}")
+    if v.kind == Kind.ARRAY or not obj.batched:
+        return emit(ctx.call.rebuild([obj.node] + extra, kw_nodes(kwargs)), facts, batched=obj.batched)
+    if rest or set(kwargs) - {"copy"}:
         raise ctx.fail("np.array of batched values with options")
-    dtype_kw = {} if dtype is None else {"dtype": dtype.node}
-    if "dtype" in kwargs:
-        dtype_kw = {"dtype": kwargs["dtype"].node}
-        kind = _dtype_kind(kwargs["dtype"])
-    if v.elts is not None and (isinstance(obj.node, (ast.List, ast.Tuple))):
+    if _display(obj):
         # [a, b, c] with some batched: stack per element (nested displays too), unbatched ones repeated
         node, nd = _stack_display(ctx, obj)
-        if dtype_kw:
-            node = ctx.expr("x.astype(d)", x=node, d=dtype_kw["dtype"])
-        return out(node, True, nd, kind)
+        node = node if dtype is None else ctx.expr("x.astype(d)", x=node, d=dtype.node)
+        return emit(node, facts.with_(ndim=nd))
     item = list_item(v)
     if item is None or not item.batched or any(not e.batched for e in v.elts or ()):
         raise ctx.fail("np.array of a list mixing batched and unbatched values")
     node = ctx.expr("av__.stack(xs, B)", xs=obj.node, B=ctx.batch_size())
-    if dtype_kw:
-        node = ctx.expr("av__.stack(xs, B).astype(d)", xs=obj.node, B=ctx.batch_size(), d=dtype_kw["dtype"])
-    return out(node, True, None if item.ndim is None else item.ndim + 1, kind or item.dtype)
+    node = node if dtype is None else ctx.expr("x.astype(d)", x=node, d=dtype.node)
+    return emit(node, facts)
+
+
+@register(np.array)
+@infers(array_facts)
+def batch_array(
+    ctx, object, dtype=None, *, copy=None, order=None, subok=None, ndmin=None, ndmax=None, like=None
+) -> Operand:
+    return _array(ctx, object, dtype)
+
+
+@register(np.asarray, np.asanyarray)
+@infers(array_facts)
+def batch_asarray(ctx, a, dtype=None, order=None, *, device=None, copy=None, like=None) -> Operand:
+    return _array(ctx, a, dtype)
+
+
+@register(np.ascontiguousarray)
+@infers(array_facts)
+def batch_ascontiguousarray(ctx, a, dtype=None, *, like=None) -> Operand:
+    return _array(ctx, a, dtype)
 
 
 def _display_rank(op: Operand):

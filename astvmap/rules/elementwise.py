@@ -13,9 +13,21 @@ import numpy as np
 
 from ..errors import NoPieceLoop
 from ..kit import templates
-from .common import align, arrays, kw_nodes, out, rank, require_unbatched, result_kind
+from .common import (
+    align,
+    arrays,
+    emit,
+    infers,
+    kw_nodes,
+    out,
+    rank,
+    refuse_out,
+    require_unbatched,
+    result_kind,
+    static,
+)
 from .registry import register, register_family
-from .values import Kind, MaskedSelection, Operand, Val, python_number
+from .values import UNKNOWN, Kind, MaskedSelection, Operand, Val, array, python_number
 
 OPERATORS = [
     operator.add,
@@ -40,6 +52,7 @@ OPERATORS = [
     operator.pos,
     operator.invert,
 ]
+_UNARY = {operator.neg, operator.pos, operator.invert}
 # Python's arithmetic: on Python numbers its result is a Python number; these raise where NumPy's give
 # a special value (pynum.py)
 _PY_ARITH = {operator.add, operator.sub, operator.mul, operator.neg, operator.pos}
@@ -58,30 +71,6 @@ UFUNCS = sorted(
     },
     key=lambda u: u.__name__,
 )
-BROADCASTING = [
-    np.where,
-    np.clip,
-    np.isclose,
-    np.round,
-    np.around,
-    np.nan_to_num,
-    np.real,
-    np.imag,
-    np.angle,
-    np.conj,
-    np.sinc,
-    np.i0,
-    np.isreal,
-    np.iscomplex,
-    np.real_if_close,
-    abs,
-    np.ndarray.clip,
-    np.ndarray.round,
-    np.ndarray.conj,
-    np.ndarray.conjugate,
-]
-
-
 _COMPARISONS = {
     operator.lt,
     operator.le,
@@ -107,6 +96,15 @@ _COMPARISONS = {
 }
 
 
+# a method's function, for the kind of its result (`x.round()` of bools is float16, as `np.round`'s)
+_FUNCTION_OF = {
+    np.ndarray.clip: np.clip,
+    np.ndarray.round: np.round,
+    np.ndarray.conj: np.conj,
+    np.ndarray.conjugate: np.conjugate,
+}
+
+
 def _elementwise_ufunc(obj: object) -> bool:
     """Any library's elementwise ufunc of one output (`scipy.special.expit`): it broadcasts like `np.add`."""
     return isinstance(obj, np.ufunc) and obj.signature is None and obj.nout == 1
@@ -117,41 +115,234 @@ def _elementwise_ufunc_multi(obj: object) -> bool:
     return isinstance(obj, np.ufunc) and obj.signature is None and obj.nout > 1
 
 
-@register_family(_elementwise_ufunc)
-@register(*OPERATORS, *[u for u in UFUNCS if u.nout == 1], *BROADCASTING, numba=True)
-def batch_elementwise(ctx, *args, **kwargs) -> Operand:
-    # (B, *s), t, ... -> (B, *broadcast(s, t, ...)) after aligning per-example ranks
-    if "out" in kwargs or ("where" in kwargs and kwargs["where"].batched):
-        raise ctx.fail("`out=`/batched `where=` of an elementwise function")
-    require_unbatched(ctx, **{k: v for k, v in kwargs.items() if k != "where"})
+def _refusal(call, args) -> str | None:
+    """Why an elementwise call has no batched form (None: it has one)."""
     if not arrays(*args):
-        raise ctx.fail("an elementwise operation on a container")
-    if ctx.call.fn is np.where and len(args) != 3:
-        raise ctx.fail("np.where with one argument (per-example results of different lengths)")
-    if ctx.call.fn is operator.mod and args and args[0].val.kind not in (Kind.ARRAY, Kind.SCALAR):
-        raise ctx.fail("`%` formatting")
+        return "an elementwise operation on a container"
+    if call.fn is np.where and len(args) != 3:
+        return "np.where with one argument (per-example results of different lengths)"
+    if call.fn is operator.mod and args and args[0].val.kind not in (Kind.ARRAY, Kind.SCALAR):
+        return "`%` formatting"
+    return None
+
+
+def elementwise_facts(call, **_) -> Val:
+    """The call's positional operands broadcast: the highest of their ranks (NOTE [mixed ranks]), NumPy's
+    promotion of their kinds (a comparison's: bool; a method's: its array's); Python's arithmetic on
+    Python numbers gives a Python number (Val.py, a SCALAR when nothing is batched)."""
+    args, kwargs = list(call.args), call.kwargs
+    if static(kwargs.get("out")) is not None or _refusal(call, args) is not None:
+        return UNKNOWN  # refused by the rule
+    ranks = [rank(a) for a in args]
+    ndim = None if None in ranks else max([r for r in ranks if r is not None], default=0)
+    if call.fn in _COMPARISONS:
+        dtype: str | None = "b"
+    else:
+        dtype = result_kind(_FUNCTION_OF.get(call.fn, call.fn), args)
+    py = _python_arithmetic(call, args, kwargs)
+    if py and not any(a.batched for a in args):
+        return Val(False, 0, Kind.SCALAR, dtype)
+    return Val(False, ndim, Kind.ARRAY, dtype, py=py)
+
+
+def _elementwise(ctx) -> Operand:
+    # (B, *s), t, ... -> (B, *broadcast(s, t, ...)) after aligning per-example ranks. The positional
+    # arguments are the operands; keywords are options, the same for every example.
+    args, kwargs = list(ctx.call.args), ctx.call.kwargs
+    refuse_out(ctx, kwargs.get("out"))
+    if "where" in kwargs and kwargs["where"].batched:
+        raise ctx.fail("a batched `where=` of an elementwise function")
+    require_unbatched(ctx, **{k: v for k, v in kwargs.items() if k != "where"})
+    reason = _refusal(ctx.call, args)
+    if reason is not None:
+        raise ctx.fail(reason)
+    facts = elementwise_facts(ctx.call)
     selection = _through_selection(ctx, args, kwargs)
     if selection is None:
-        nodes, ndim = align(ctx, args)
+        nodes, _ = align(ctx, args)
     else:  # only a reduction reads this (or the loop fails loudly on the ragged selection): no temporaries
-        nodes, ndim = [a.node for a in args], None
-    batched = any(a.batched for a in args)
-    dtype: str | None
-    if ctx.call.fn in _COMPARISONS:
-        dtype = "b"
-    else:
-        dtype = result_kind(ctx.call.fn, args) if not ctx.call.method else args[0].val.dtype
-    py = _python_arithmetic(ctx, args, kwargs)
-    py_some = _python_on_some_lanes(ctx, args, kwargs)
-    if not py:
+        nodes, facts = [a.node for a in args], facts.with_(ndim=None)
+    facts = facts.with_(py_some=_python_on_some_lanes(ctx.call, args, kwargs))
+    if not facts.py:
         nodes = _weak_columns(ctx, args, nodes)
     node = ctx.call.rebuild(nodes, kw_nodes(kwargs))
-    if py and batched and ctx.call.fn in PY_CHECKED:
+    if facts.py and ctx.call.fn in PY_CHECKED:
         node = ast.Call(ctx.expr(f"av__.{PY_CHECKED[ctx.call.fn]}"), nodes, [])
-    result = out(node, batched, ndim, dtype, py=py, py_some=py_some)
-    if py and not batched:  # Python's arithmetic on unbatched Python numbers: a Python number
-        result = Operand(node, Val(False, 0, Kind.SCALAR, dtype))
-    return result if selection is None else Operand(result.node, result.val.with_(obj=selection))
+    result = emit(node, facts)
+    return result if selection is None else Operand(result.node, result.val.with_(selection=selection))
+
+
+# One rule per NumPy signature, each a thin wrapper of `_elementwise`: the dispatcher refuses what NumPy does
+
+
+@register(*[op for op in OPERATORS if op not in _UNARY], traits="elementwise numba")
+@infers(elementwise_facts)
+def batch_operator(ctx, a, b, /) -> Operand:
+    return _elementwise(ctx)
+
+
+@register(*_UNARY, traits="elementwise numba")
+@infers(elementwise_facts)
+def batch_unary_operator(ctx, a, /) -> Operand:
+    return _elementwise(ctx)
+
+
+@register_family(_elementwise_ufunc, traits="elementwise")
+@register(np.tanh, np.sin, np.cos, np.arctan, np.exp2, traits="elementwise transcendental quiet numba")
+@register(
+    np.exp,
+    np.log,
+    np.log2,
+    np.log10,
+    np.log1p,
+    np.expm1,
+    np.tan,
+    np.arcsin,
+    np.arccos,
+    np.sinh,
+    np.cosh,
+    np.arcsinh,
+    np.arctanh,
+    np.power,
+    np.arctan2,
+    traits="elementwise transcendental numba",
+)
+@register(
+    np.conj,
+    np.maximum,
+    np.minimum,
+    np.fmax,
+    np.fmin,
+    np.sign,
+    np.square,
+    np.negative,
+    np.positive,
+    np.floor,
+    np.ceil,
+    np.trunc,
+    np.rint,
+    np.logical_and,
+    np.logical_or,
+    np.logical_not,
+    np.isnan,
+    np.isfinite,
+    np.isinf,
+    traits="elementwise quiet numba",
+)
+@register(*[u for u in UFUNCS if u.nout == 1], traits="elementwise numba")
+@infers(elementwise_facts)
+def batch_ufunc(
+    ctx, *args, out=None, where=None, casting=None, order=None, dtype=None, subok=None, signature=None
+) -> Operand:
+    return _elementwise(ctx)
+
+
+@register(abs, traits="elementwise quiet numba")
+@infers(elementwise_facts)
+def batch_abs(ctx, x, /) -> Operand:
+    return _elementwise(ctx)
+
+
+@register(np.where, traits="elementwise quiet numba")
+@infers(elementwise_facts)
+def batch_where(ctx, condition, x=None, y=None, /) -> Operand:
+    return _elementwise(ctx)
+
+
+@register(np.real, np.imag, traits="elementwise quiet numba")
+@infers(elementwise_facts)
+def batch_real(ctx, val) -> Operand:
+    return _elementwise(ctx)
+
+
+@register(np.sinc, np.i0, np.isreal, np.iscomplex, traits="elementwise numba")
+@infers(elementwise_facts)
+def batch_one_operand(ctx, x) -> Operand:
+    return _elementwise(ctx)
+
+
+@register(np.ndarray.conj, traits="elementwise quiet numba")
+@register(np.ndarray.conjugate, traits="elementwise numba")
+@infers(elementwise_facts)
+def batch_conj_method(ctx, a, /) -> Operand:
+    return _elementwise(ctx)
+
+
+@register(np.clip, traits="elementwise quiet numba")
+@infers(elementwise_facts)
+def batch_clip(
+    ctx,
+    a,
+    a_min=None,
+    a_max=None,
+    out=None,
+    *,
+    min=None,
+    max=None,
+    where=None,
+    casting=None,
+    order=None,
+    dtype=None,
+    subok=None,
+    signature=None,
+) -> Operand:
+    return _elementwise(ctx)
+
+
+@register(np.ndarray.clip, traits="elementwise quiet numba")
+@infers(elementwise_facts)
+def batch_clip_method(
+    ctx,
+    a,
+    /,
+    min=None,
+    max=None,
+    out=None,
+    *,
+    where=None,
+    casting=None,
+    order=None,
+    dtype=None,
+    subok=None,
+    signature=None,
+) -> Operand:
+    return _elementwise(ctx)
+
+
+@register(np.isclose, traits="elementwise numba")
+@infers(elementwise_facts)
+def batch_isclose(ctx, a, b, rtol=None, atol=None, equal_nan=None) -> Operand:
+    return _elementwise(ctx)
+
+
+@register(np.round, np.around, traits="elementwise numba")
+@infers(elementwise_facts)
+def batch_round(ctx, a, decimals=None, out=None) -> Operand:
+    return _elementwise(ctx)
+
+
+@register(np.ndarray.round, traits="elementwise numba")
+@infers(elementwise_facts)
+def batch_round_method(ctx, a, /, decimals=None, out=None) -> Operand:
+    return _elementwise(ctx)
+
+
+@register(np.nan_to_num, traits="elementwise numba")
+@infers(elementwise_facts)
+def batch_nan_to_num(ctx, x, copy=None, nan=None, posinf=None, neginf=None) -> Operand:
+    return _elementwise(ctx)
+
+
+@register(np.angle, traits="elementwise numba")
+@infers(elementwise_facts)
+def batch_angle(ctx, z, deg=None) -> Operand:
+    return _elementwise(ctx)
+
+
+@register(np.real_if_close, traits="elementwise numba")
+@infers(elementwise_facts)
+def batch_real_if_close(ctx, a, tol=None) -> Operand:
+    return _elementwise(ctx)
 
 
 def _weak_columns(ctx, args, nodes):
@@ -167,27 +358,27 @@ def _weak_columns(ctx, args, nodes):
     ]
 
 
-def _python_on_some_lanes(ctx, args, kwargs) -> bool:
+def _python_on_some_lanes(call, args, kwargs) -> bool:
     """Is this Python's arithmetic on numbers of which some are Python numbers on some lanes only (and
     the rest Python numbers)? Its result is such a number; an operator that raises on Python numbers
     only (`/` by zero) would raise on some lanes only: no batched form nor piece's loop is exact (a
     piece's loop sees NumPy scalars), the whole function runs as the loop."""
     if not any(a.val.py_some for a in args) or not all(python_number(a.val) or a.val.py_some for a in args):
         return False
-    if ctx.call.fn in PY_CHECKED or ctx.call.fn is divmod:
+    if call.fn in PY_CHECKED or call.fn is divmod:
         raise NoPieceLoop(
             "Python's arithmetic on a number that is a Python number for some examples and a NumPy "
             "scalar for others (they raise differently)"
         )
-    return not kwargs and not ctx.call.method and ctx.call.fn in _PY_ARITH
+    return not kwargs and not call.method and call.fn in _PY_ARITH
 
 
-def _python_arithmetic(ctx, args, kwargs) -> bool:
+def _python_arithmetic(call, args, kwargs) -> bool:
     """Is this Python's arithmetic on numbers that are Python numbers per example (`1.0 / float(k)`)?"""
-    fn = ctx.call.fn
+    fn = call.fn
     return (
         not kwargs
-        and not ctx.call.method
+        and not call.method
         and (fn in _PY_ARITH or fn in PY_CHECKED)
         and all(python_number(a.val) for a in args)
     )
@@ -196,10 +387,10 @@ def _python_arithmetic(ctx, args, kwargs) -> bool:
 def _through_selection(ctx, args, kwargs):
     """`x[mask] > 4` is `(x > 4)[mask]`: an elementwise operation of a masked selection with values
     shared by every element (per-example scalars, constants) keeps the selection for a reduction."""
-    sels = [a for a in args if isinstance(a.val.obj, MaskedSelection)]
+    sels = [a for a in args if a.val.selection is not None]
     if len(sels) != 1 or kwargs:
         return None
-    sel = sels[0].val.obj
+    sel = sels[0].val.selection
     others = [a for a in args if a is not sels[0]]
     if any(a.val.kind not in (Kind.ARRAY, Kind.SCALAR) or a.val.ndim != 0 for a in others):
         return None
@@ -209,33 +400,66 @@ def _through_selection(ctx, args, kwargs):
     return MaskedSelection(x, sel.mask, sel.site)
 
 
-@register_family(_elementwise_ufunc_multi)
-@register(*[u for u in UFUNCS if u.nout > 1], divmod, numba=True)
-def batch_elementwise_multi(ctx, *args, **kwargs) -> Operand:
-    # like batch_elementwise, but the result is a tuple of arrays (np.modf, np.frexp, np.divmod, divmod)
-    if "out" in kwargs:
-        raise ctx.fail("`out=`")
+def multi_facts(call, **_) -> Val:
+    """Like `elementwise_facts`, a tuple of `nout` such arrays (`divmod` of Python numbers: Python
+    numbers)."""
+    args = list(call.args)
+    if static(call.kwargs.get("out")) is not None:
+        return UNKNOWN  # refused by the rule
+    ranks = [rank(a) for a in args]
+    ndim = None if None in ranks else max([r for r in ranks if r is not None], default=0)
+    batched = any(a.batched for a in args)
+    py = call.fn is divmod and all(python_number(a.val) for a in args)
+    elt = Val(batched, ndim, Kind.ARRAY, py=py and batched)
+    if py and not batched:
+        elt = Val(False, 0, Kind.SCALAR)
+    return Val(batched, None, Kind.TUPLE, None, (elt,) * getattr(call.fn, "nout", 2))
+
+
+def _elementwise_multi(ctx) -> Operand:
+    # like `_elementwise`, but the result is a tuple of arrays (np.modf, np.frexp, np.divmod, divmod)
+    args, kwargs = list(ctx.call.args), ctx.call.kwargs
+    refuse_out(ctx, kwargs.get("out"))
     require_unbatched(ctx, **kwargs)
-    nodes, ndim = align(ctx, args)
-    nout = getattr(ctx.call.fn, "nout", 2)
+    nodes, _ = align(ctx, args)
     if ctx.call.fn is divmod:
-        _python_on_some_lanes(ctx, args, kwargs)
-    py = ctx.call.fn is divmod and all(python_number(a.val) for a in args)
-    elt = Val(True, ndim, Kind.ARRAY, py=py)
+        _python_on_some_lanes(ctx.call, args, kwargs)
+    facts = multi_facts(ctx.call)
     node = ctx.call.rebuild(nodes, kw_nodes(kwargs))
-    if py:  # divmod(a, 0) of Python numbers raises
+    if facts.elts and facts.elts[0].py:  # divmod(a, 0) of Python numbers raises
         node = ast.Call(ctx.expr("av__.py_divmod"), nodes, [])
-    return Operand(node, Val(True, None, Kind.TUPLE, None, (elt,) * nout))
+    return emit(node, facts)
+
+
+@register_family(_elementwise_ufunc_multi, traits="elementwise")
+@register(*[u for u in UFUNCS if u.nout > 1], traits="elementwise numba")
+@infers(multi_facts)
+def batch_ufunc_multi(
+    ctx, *args, out=None, where=None, casting=None, order=None, dtype=None, subok=None, signature=None
+) -> Operand:
+    return _elementwise_multi(ctx)
+
+
+@register(divmod, traits="elementwise numba")
+@infers(multi_facts)
+def batch_divmod(ctx, x, y, /) -> Operand:
+    return _elementwise_multi(ctx)
+
+
+def not_facts(call, a, **_) -> Val:
+    """`not x` of a scalar: a bool."""
+    return array(False, 0, "b") if a.val.ndim == 0 else UNKNOWN
 
 
 @register(operator.not_)
-def batch_not(ctx, x) -> Operand:
+@infers(not_facts)
+def batch_not(ctx, a, /) -> Operand:
     # `not x` of a per-example scalar: (B,) -> (B,) bool. The loop raises for arrays of size > 1.
-    if x.val.ndim != 0:
+    if a.val.ndim != 0:
         raise ctx.fail("`not` of a per-example array (the loop would raise unless it has one element)")
-    if x.val.dtype == "b":
-        return out(ast.UnaryOp(ast.Invert(), x.node), True, 0, "b")
-    return out(ctx.expr("np.logical_not(x)", x=x.node), True, 0, "b")
+    if a.val.dtype == "b":
+        return emit(ast.UnaryOp(ast.Invert(), a.node), not_facts(ctx.call, a))
+    return emit(ctx.expr("np.logical_not(x)", x=a.node), not_facts(ctx.call, a))
 
 
 # ---- generalized ufuncs: broadcasting over loop dimensions, core dimensions last --------------------
@@ -257,29 +481,54 @@ def _gufunc(obj: object) -> bool:
     return isinstance(obj, np.ufunc) and obj.signature is not None and obj.nout == 1
 
 
+def gufunc_facts(call, args=(), **options) -> Val:
+    """Loop dimensions broadcast, core dimensions last: the highest loop rank plus the output's core rank;
+    NumPy's promotion of the operands' kinds."""
+    core = _core_dims(call.fn.signature)
+    ranks = [rank(a) for a in args]
+    if (
+        core is None
+        or any(v is not None for v in options.values())
+        or None in ranks
+        or len(args) != len(core[0])
+    ):
+        return UNKNOWN  # refused by the rule
+    loop_ranks = [r - c for r, c in zip(ranks, core[0]) if r is not None]
+    if min(loop_ranks, default=0) < 0:
+        return UNKNOWN
+    return array(False, max(loop_ranks, default=0) + core[1][0], result_kind(call.fn, args))
+
+
 @register_family(_gufunc)
-def batch_gufunc(ctx, *args, **kwargs) -> Operand:
+@infers(gufunc_facts)
+def batch_gufunc(
+    ctx,
+    *args,
+    out=None,
+    axes=None,
+    axis=None,
+    keepdims=None,
+    casting=None,
+    order=None,
+    dtype=None,
+    subok=None,
+    signature=None,
+) -> Operand:
     # A gufunc broadcasts its loop dimensions and works on core dimensions (the last ones):
     # np.matvec (m,n),(n)->(m): (m, n) shared, (B, n) -> (B, m). The batch axis is a loop dimension, so a
     # batched operand gets new axes after it up to the largest per-example loop rank (NOTE [mixed ranks]).
+    facts = gufunc_facts(ctx.call, args, **ctx.call.kwargs)
+    if facts.ndim is None:
+        raise ctx.fail(
+            "a generalized ufunc with optional core dimensions, keyword arguments, operands of unknown "
+            "rank or with fewer axes than its core dimensions"
+        )
     core = _core_dims(ctx.call.fn.signature)
-    if core is None or kwargs:
-        raise ctx.fail("a generalized ufunc with optional core dimensions or keyword arguments")
-    ins, (out_core,) = core
-    ranks = [r for r in (rank(a) for a in args) if r is not None]
-    if len(ranks) != len(args) or len(args) != len(ins):
-        raise ctx.fail("a generalized ufunc's operands of unknown rank")
-    loop_ranks = [r - c for r, c in zip(ranks, ins)]
-    if min(loop_ranks) < 0:
-        raise ctx.fail("an operand with fewer axes than the generalized ufunc's core dimensions")
+    assert core is not None  # the facts know the rank
+    loop_ranks = [(rank(a) or 0) - c for a, c in zip(args, core[0])]
     top = max(loop_ranks)
     nodes = [
         templates.batch_slice_prefix(a.node, top - lr) if a.batched else a.node
         for a, lr in zip(args, loop_ranks)
     ]
-    return out(
-        ctx.call.rebuild(nodes, {}),
-        any(a.batched for a in args),
-        top + out_core,
-        result_kind(ctx.call.fn, args),
-    )
+    return emit(ctx.call.rebuild(nodes, {}), facts)

@@ -16,9 +16,9 @@ import operator
 import numpy as np
 
 from ..kit import templates
-from .common import NO_STATIC, out, static
+from .common import NO_STATIC, emit, infers, out, shift_axis, static
 from .registry import register
-from .values import Kind, Operand, Val, Window
+from .values import UNKNOWN, Kind, Operand, Val, Window, array, val_of
 
 
 def components(index: Operand):
@@ -28,6 +28,9 @@ def components(index: Operand):
         elts = index.val.elts or (None,) * len(node.elts)
         statics = index.static if index.is_static else (NO_STATIC,) * len(node.elts)
         return [Operand(n, e or Val(False, None, Kind.OTHER), s) for n, e, s in zip(node.elts, elts, statics)]
+    if index.is_static and isinstance(index.static, tuple):
+        # a tuple known when rewriting (a global `IDX = (0, 1)`): each element indexes an axis of its own
+        return [Operand(templates.index(node, [i]), val_of(s), s) for i, s in enumerate(index.static)]
     return [index]
 
 
@@ -86,7 +89,10 @@ def selection_ndim(ndim, index: Operand):
 def _int_array_ndim(c: Operand) -> int | None:
     """The rank of an integer array index (`[0, 2]`, an int array), None for masks or when unknown."""
     if c.is_static and isinstance(c.static, (list, tuple)):
-        a = np.asarray(c.static)
+        try:
+            a = np.asarray(c.static)
+        except ValueError:  # a ragged list: NumPy refuses it as an index
+            return None
         return a.ndim if a.dtype.kind in "iu" else None
     v = c.val
     return v.ndim if v.kind == Kind.ARRAY and v.dtype in ("i", "u") else None
@@ -111,8 +117,28 @@ def _separated(kinds):
     return any(kinds[i] in ("slice", "none", "ellipsis") for i in range(pos[0], pos[-1])) if pos else False
 
 
+def getitem_facts(call, x, index, **_) -> Val:
+    """`x[index]` with an index the same for every example: x's kind, the rank the index leaves (not known
+    where advanced indices separated by a slice move their axes first). A batched index: not stated
+    here (the gathers below know their ranks)."""
+    v = x.val
+    if v.kind != Kind.ARRAY or v.ndim == 0 or index.batched:
+        return UNKNOWN  # refused by the rule
+    comps = components(index)
+    kinds = [_classify(c) for c in comps]
+    if kinds.count("array") + kinds.count("int") > 1 and "array" in kinds and _separated(kinds):
+        known = None not in [_adv_rank(c) for c in comps if _classify(c) in ("array", "int")]
+        return array(False, None, v.dtype) if known else UNKNOWN
+    if None in kinds and len(comps) == 1:
+        return array(False, None, v.dtype)
+    if None in kinds:
+        return UNKNOWN
+    return array(False, selection_ndim(v.ndim, index), v.dtype)
+
+
 @register(operator.getitem)
-def batch_getitem(ctx, x, index) -> Operand:
+@infers(getitem_facts)
+def batch_getitem(ctx, x, index, /) -> Operand:
     v = x.val
     if v.kind == Kind.OTHER and x.batched and not index.batched:
         # a per-example loop's result: a stacked array, or a tuple of them (known only at run time)
@@ -133,10 +159,10 @@ def batch_getitem(ctx, x, index) -> Operand:
         kinds = [_classify(c) for c in comps]
         if kinds.count("array") + kinds.count("int") > 1 and "array" in kinds and _separated(kinds):
             return _moved_advanced(ctx, x, index)
+        facts = getitem_facts(ctx.call, x, index)
         if None in kinds and len(comps) == 1:
-            return out(ctx.expr("av__.getitem(x, i)", x=x.node, i=index.node), True, None, v.dtype)
-        node = ast.Subscript(x.node, batched_index(ctx, index), ast.Load())
-        return out(node, True, selection_ndim(v.ndim, index), v.dtype)
+            return emit(ctx.expr("av__.getitem(x, i)", x=x.node, i=index.node), facts)
+        return emit(ast.Subscript(x.node, batched_index(ctx, index), ast.Load()), facts)
     if isinstance(index.static, Window):
         return _window(ctx, x, index.static)
     comps = components(index)
@@ -193,7 +219,17 @@ def _gather_along(ctx, x: Operand, comps) -> Operand:
     return out(ctx.expr("np.take_along_axis(a, i, axis=k)", a=arr, i=idx, k=p + 1), True, v.ndim, v.dtype)
 
 
+def take_along_axis_facts(call, arr, indices, axis=None, **_) -> Val:
+    """Along a given axis: the operand's rank and kind (refused otherwise)."""
+    if axis is None or static(axis) is None or static(axis) is NO_STATIC:
+        return UNKNOWN  # refused by the rule
+    if arr.val.ndim is None or indices.val.ndim != arr.val.ndim:
+        return UNKNOWN
+    return array(False, arr.val.ndim, arr.val.dtype)
+
+
 @register(np.take_along_axis)
+@infers(take_along_axis_facts)
 def batch_take_along_axis(ctx, arr, indices, axis=None) -> Operand:
     # per example take_along_axis(a, idx, axis=k) -> the same along k + 1 (an unbatched side broadcasts
     # over the batch with a leading size-1 axis); axis=None flattens each example
@@ -204,12 +240,8 @@ def batch_take_along_axis(ctx, arr, indices, axis=None) -> Operand:
         raise ctx.fail("take_along_axis of unknown or different ranks")
     a = arr.node if arr.batched else ctx.expr("x[None]", x=arr.node)
     i = indices.node if indices.batched else ctx.expr("x[None]", x=indices.node)
-    return out(
-        ctx.expr("np.take_along_axis(a, i, axis=k)", a=a, i=i, k=k + 1 if k >= 0 else k),
-        True,
-        arr.val.ndim,
-        arr.val.dtype,
-    )
+    node = ctx.expr("np.take_along_axis(a, i, axis=k)", a=a, i=i, k=k + 1 if k >= 0 else k)
+    return emit(node, take_along_axis_facts(ctx.call, arr, indices, axis))
 
 
 def _scalar_gather(ctx, x: Operand, comps) -> Operand:
@@ -293,35 +325,38 @@ def _adv_rank(c: Operand):
     return c.val.ndim
 
 
+def take_facts(call, a, indices, axis=None, out=None, mode=None, **_) -> Val:
+    """axis=None: the indices' shape (of the flattened operand); axis=k: the operand's axes with k
+    replaced by the indices'."""
+    nd, k = a.val.ndim, indices.val.ndim
+    if static(out) is not None or mode is not None:
+        return UNKNOWN  # refused by the rule
+    if axis is None:
+        return array(False, k, a.val.dtype)
+    return array(False, None if nd is None or k is None else nd - 1 + k, a.val.dtype)
+
+
 @register(np.take)
-def batch_take(ctx, a, indices, axis=None, **kwargs) -> Operand:
+@infers(take_facts)
+def batch_take(ctx, a, indices, axis=None, out=None, mode=None) -> Operand:
     # take(x, idx, axis=k) with unbatched idx -> take(x, idx, axis=k+1); axis=None flattens each example
-    if kwargs:
+    if out is not None or mode is not None:
         raise ctx.fail("np.take with mode/out")
-    nd = a.val.ndim
+    nd, facts = a.val.ndim, take_facts(ctx.call, a, indices, axis)
     if indices.batched:
         if axis is not None or indices.val.ndim is None or indices.val.dtype not in ("i", "u"):
             raise ctx.fail("np.take with batched indices and an axis")
-        # take(x, i) is x.flat[i]: gather from each flattened example
-        flat = a.node if nd == 1 or not a.batched else ctx.expr("av__.flatten(x)", x=a.node)
         if not a.batched:
-            return out(
-                ctx.expr("np.take(x, i)", x=a.node, i=indices.node), True, indices.val.ndim, a.val.dtype
-            )
+            return emit(ctx.expr("np.take(x, i)", x=a.node, i=indices.node), facts)
+        # take(x, i) is x.flat[i]: gather from each flattened example
+        flat = a.node if nd == 1 else ctx.expr("av__.flatten(x)", x=a.node)
         k = indices.val.ndim
         rows = ctx.expr("np.arange(B)", B=ctx.batch_size())
         rows = templates.index(rows, [slice(None)] + [None] * k) if k else rows
-        return out(ctx.expr("x[r, i]", x=flat, r=rows, i=indices.node), True, k, a.val.dtype)
+        return emit(ctx.expr("x[r, i]", x=flat, r=rows, i=indices.node), facts)
     if axis is None:
         src = a.node if nd == 1 else ctx.expr("av__.flatten(x)", x=a.node)
-        return out(
-            ctx.expr("np.take(x, i, axis=1)", x=src, i=indices.node), True, indices.val.ndim, a.val.dtype
-        )
-    from .common import shift_axis
-
-    return out(
-        ctx.expr("np.take(x, i, axis=k)", x=a.node, i=indices.node, k=shift_axis(ctx, axis, nd)),
-        True,
-        None if nd is None or indices.val.ndim is None else nd - 1 + indices.val.ndim,
-        a.val.dtype,
+        return emit(ctx.expr("np.take(x, i, axis=1)", x=src, i=indices.node), facts)
+    return emit(
+        ctx.expr("np.take(x, i, axis=k)", x=a.node, i=indices.node, k=shift_axis(ctx, axis, nd)), facts
     )

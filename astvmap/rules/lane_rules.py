@@ -14,9 +14,9 @@ import ast
 from .. import runtime
 from ..errors import NoPieceLoop
 from ..kit import templates
-from .common import static
+from .common import emit, infers, static
 from .registry import register
-from .values import NO_STATIC, Kind, Operand, OrNone, Val
+from .values import NO_STATIC, UNKNOWN, Kind, Operand, Val
 
 
 def _give_up(msg: str) -> NoPieceLoop:
@@ -48,16 +48,27 @@ def _absent(op) -> bool:
 
 
 # ---- lane by lane ----------------------------------------------------------------------------------------
-@register(runtime.select)
+def _select_sides(a, b, batched) -> list | None:
+    """A select's sides with the batch axes each carries (None when its flags are not known)."""
+    inner = (True, True) if batched is None else static(batched)
+    return None if inner is NO_STATIC else [(a, int(inner[0])), (b, int(inner[1]))]
+
+
+def select_facts(call, cond, a, b, batched=None, **_) -> Val:
+    """Either side's value per lane: their rank and kind where they agree."""
+    sides = _select_sides(a, b, batched)
+    if sides is None or _select_refusal(sides) is not None:
+        return UNKNOWN  # refused by the rule
+    return _select_val(sides, 1).with_(batched=False)
+
+
+@register(runtime.select, traits="lanes")
+@infers(select_facts)
 def batch_select(ctx, cond, a, b, batched=None, python=None, active=None) -> Operand:
     # per enclosing example: select(cond (B,), a, b); batched: both batch axes merged into one, a side
     # that varies only with the enclosing example spread over the lanes (then a lane value)
     inner = (True, True) if batched is None else tuple(_flags(ctx, batched, "which sides are lanes"))
     val = _select_val([(a, int(inner[0])), (b, int(inner[1]))], 1)
-    named = (("batched", batched), ("python", python), ("active", active))
-    kw = {k: op.node for k, op in named if op is not None}
-    if not any(op is not None and op.batched for op in (cond, a, b, active)):
-        return Operand(ctx.call.rebuild([cond.node, a.node, b.node], kw), val.with_(batched=False))
     cond, active = _same_lanes(ctx, cond, active)
     axes = ((cond.batched, True), (_carries(a), inner[0]), (_carries(b), inner[1]))
     lanes = ctx.expr("np.shape(c)[-1]", c=cond.node)
@@ -80,17 +91,25 @@ def _spread(ctx, op) -> Operand:
     return ctx.promote(op, op.val.with_(batched=True))
 
 
-@register(runtime.select_nested)
+def select_nested_facts(call, sizes, cond, a, b, axes, **_) -> Val:
+    """Either side's value per lane, after the batch axes the select already carries."""
+    value = static(axes)
+    if value is NO_STATIC:
+        return UNKNOWN  # refused by the rule
+    sides = [(a, sum(value[1])), (b, sum(value[2]))]
+    if _select_refusal(sides) is not None:
+        return UNKNOWN
+    return _select_val(sides, len(value[0])).with_(batched=False)
+
+
+@register(runtime.select_nested, traits="lanes")
+@infers(select_nested_facts)
 def batch_select_nested(ctx, sizes, cond, a, b, axes, python=None, active=None) -> Operand:
     # a select already under enclosing batches: one more enclosing batch axis in front
     axes_value = _flags(ctx, axes, "a select's batch axes")
     if sizes.batched:
         raise _give_up("batch sizes that differ between examples")
     val = _select_val([(a, sum(axes_value[1])), (b, sum(axes_value[2]))], len(axes_value[0]))
-    if not any(op is not None and op.batched for op in (cond, a, b, active)):
-        nodes = [sizes.node, cond.node, a.node, b.node, axes.node]
-        kw = {k: op.node for k, op in (("python", python), ("active", active)) if op is not None}
-        return Operand(ctx.call.rebuild(nodes, kw), val.with_(batched=False))
     cond, active = _same_lanes(ctx, cond, active)
     new_axes = tuple((_carries(op), *ax) for op, ax in zip((cond, a, b), axes_value, strict=True))
     new_sizes = ctx.expr("(B,) + s", B=ctx.batch_size(), s=sizes.node)
@@ -121,22 +140,32 @@ def _carries(op) -> bool:
 
 def _unless_none(op) -> Operand:
     """A side that may be None (no lane took it) as the value it holds otherwise."""
-    return Operand(op.node, op.val.obj.val) if isinstance(op.val.obj, OrNone) else op
+    return Operand(op.node, op.val.or_none) if op.val.or_none is not None else op
+
+
+def _select_refusal(sides) -> str | None:
+    """Why a select cannot be batched (None: it can)."""
+    present = [_unless_none(op).val.kind for op, _ in sides if not _absent(op)]
+    if not present:
+        return "a select with no value on either side"
+    containers = any(k in (Kind.TUPLE, Kind.LIST, Kind.DICT) for k in present)
+    if not containers and not any(k in (Kind.ARRAY, Kind.SCALAR) for k in present):
+        return "a select of values of unknown kind"  # (its result's rank unknown, later code could not batch)
+    return None
 
 
 def _select_val(sides, lead: int) -> Val:
     """The Val of `select`'s result per enclosing example: its `lead` batch axes, then a side's own
     axes (each side carries the given number of those batch axes)."""
+    reason = _select_refusal(sides)
+    if reason is not None:
+        raise _give_up(reason)
     present = [(_unless_none(op), f) for op, f in sides if not _absent(op)]
-    if not present:
-        raise _give_up("a select with no value on either side")
     if any(op.val.kind in (Kind.TUPLE, Kind.LIST, Kind.DICT) for op, _ in present):
         return Val(True, None, Kind.OTHER)  # (tuples are selected element by element: any structure)
     # A side of unknown kind beside an array is an array or None (a branch no lane took): the inner
     # code selects arrays with arrays
     present = [(op, f) for op, f in present if op.val.kind in (Kind.ARRAY, Kind.SCALAR)]
-    if not present:  # (its result's rank unknown, later code could not batch either)
-        raise _give_up("a select of values of unknown kind")
     ranks = {None if op.val.ndim is None else op.val.ndim - f for op, f in present}
     rank = ranks.pop() if len(ranks) == 1 else None
     dtypes = {op.val.dtype for op, _ in present}
@@ -144,35 +173,53 @@ def _select_val(sides, lead: int) -> Val:
     return Val(True, None if rank is None else rank + lead, Kind.ARRAY, dtype)
 
 
-@register(runtime.lanes_like_active)
+def lanes_like_active_facts(call, x, **_) -> Val:
+    """The same lanes, each inactive one a copy of an active one: an array of x's rank and kind."""
+    if x.val.kind not in (Kind.ARRAY, Kind.SCALAR):
+        return UNKNOWN  # refused by the rule
+    return x.val.with_(batched=False, kind=Kind.ARRAY, py=False, py_some=False)
+
+
+@register(runtime.lanes_like_active, traits="lanes")
+@infers(lanes_like_active_facts)
 def batch_lanes_like_active(ctx, x, mask) -> Operand:
     # per enclosing example: x (B, ...) borrows its first active lane; batched: each enclosing example
     # borrows from its own lanes (the helper reads the mask's batch axes), so both carry them
     if x.val.kind not in (Kind.ARRAY, Kind.SCALAR):
         raise _give_up("lanes of a container")
-    val = x.val.with_(kind=Kind.ARRAY, py=False, py_some=False)
-    if not (x.batched or mask.batched):
-        return Operand(ctx.call.rebuild([x.node, mask.node], {}), val)
     nodes = [_spread(ctx, op).node for op in (x, mask)]
-    return Operand(ctx.expr("av__.lanes_like_active(x, m)", x=nodes[0], m=nodes[1]), val.with_(batched=True))
+    node = ctx.expr("av__.lanes_like_active(x, m)", x=nodes[0], m=nodes[1])
+    return emit(node, lanes_like_active_facts(ctx.call, x))
+
+
+def bound_facts(call, x, **_) -> Val:
+    """The value itself (where it has one)."""
+    return x.val
 
 
 @register(runtime.bound)
+@infers(bound_facts)
 def batch_bound(ctx, x, name) -> Operand:
     # the value, or Python's error where the name has none: the same check on the whole value
     return Operand(ctx.call.rebuild([x.node, name.node], {}), x.val)
 
 
-@register(runtime.highest, runtime.lowest)
+def range_bound_facts(call, *_, **__) -> Val:
+    """An int, the same for every example."""
+    return Val(False, 0, Kind.SCALAR, "i")
+
+
+@register(runtime.highest, runtime.lowest, traits="lanes")
+@infers(range_bound_facts)
 def batch_range_bound(ctx, bound, start=None) -> Operand:
     # the largest stop (smallest start) of every example's range over every enclosing example too: the
     # counter runs over their union and each lane tests its own range (transform/loops.py)
     nodes = [bound.node] + ([] if start is None else [start.node])
-    return Operand(ctx.call.rebuild(nodes, {}), Val(False, 0, Kind.SCALAR, "i"))
+    return Operand(ctx.call.rebuild(nodes, {}), range_bound_facts(ctx.call))
 
 
 # ---- the per-example loop ------------------------------------------------------------------------------
-@register(runtime.loop)
+@register(runtime.loop, traits="lanes")
 def batch_loop(ctx, fn, B, args, batched, kwargs=None, kw_batched=None) -> Operand:
     # per enclosing example: fn over B examples; batched: one loop over both batches merged
     flags = _flags(ctx, batched, "which arguments are batched")
@@ -182,7 +229,7 @@ def batch_loop(ctx, fn, B, args, batched, kwargs=None, kw_batched=None) -> Opera
     )
 
 
-@register(runtime.loop_nested)
+@register(runtime.loop_nested, traits="lanes")
 def batch_loop_nested(ctx, fn, sizes, args, axes, kwargs=None, kw_axes=None) -> Operand:
     # a loop already under enclosing batches: one more in front
     kw_value = {} if kw_axes is None else _flags(ctx, kw_axes, "which arguments are batched")

@@ -13,9 +13,9 @@ import string
 import numpy as np
 
 from ..kit import templates
-from .common import NO_STATIC, align, kw_nodes, out, result_kind, shift_axis, static
+from .common import NO_STATIC, align, emit, infers, kw_nodes, out, refuse_out, result_kind, shift_axis, static
 from .registry import register
-from .values import Kind, Operand, Val
+from .values import UNKNOWN, Kind, Operand, Val, array
 
 # canonical batched spec -> matmul form (A, B are the two operands)
 _MATMUL = {
@@ -81,29 +81,46 @@ def _letters(n, skip=""):
 
 
 def _numeric(ctx, *ops):
-    for o in ops:
-        if o.val.kind not in (Kind.ARRAY, Kind.SCALAR):
-            raise ctx.fail("a contraction of a container")
-        if o.val.ndim is None:
-            raise ctx.fail("a contraction whose per-example ranks are not known when the code is rewritten")
+    reason = _not_numeric(ops)
+    if reason is not None:
+        raise ctx.fail(reason)
 
 
-def _mul(ctx, a, b):
-    nodes, nd = align(ctx, [a, b])
-    return out(
-        ctx.expr("np.multiply(x, y)", x=nodes[0], y=nodes[1]), True, nd, result_kind(operator.mul, [a, b])
-    )
+def _not_numeric(ops) -> str | None:
+    """Why operands cannot be contracted here (None: they can)."""
+    if any(o.val.kind not in (Kind.ARRAY, Kind.SCALAR) for o in ops):
+        return "a contraction of a container"
+    if any(o.val.ndim is None for o in ops):
+        return "a contraction whose per-example ranks are not known when the code is rewritten"
+    return None
 
 
-@register(np.dot, np.ndarray.dot)
-def batch_dot(ctx, a, b, out_=None) -> Operand:
+def _mul(ctx, a, b, facts: Val):
+    nodes, _ = align(ctx, [a, b])
+    return emit(ctx.expr("np.multiply(x, y)", x=nodes[0], y=nodes[1]), facts)
+
+
+def dot_facts(call, a, b, out=None, **_) -> Val:
+    """A scalar operand multiplies; else a's axes but its last and b's but its second-to-last. NumPy's
+    promotion of the kinds."""
+    if static(out) is not None or _not_numeric([a, b]) is not None:
+        return UNKNOWN  # refused by the rule
+    ra, rb = a.val.ndim or 0, b.val.ndim or 0
+    if ra == 0 or rb == 0:
+        return array(False, max(ra, rb), result_kind(operator.mul, [a, b]))
+    return array(False, ra + rb - 2, result_kind(np.dot, [a, b]))
+
+
+@register(np.dot, traits="contraction")
+@infers(dot_facts)
+def batch_dot(ctx, a, b, out=None) -> Operand:
     # dot(a, b): sum over a's last axis and b's second-to-last (its only one for a vector)
-    if out_ is not None:
-        raise ctx.fail("`out=`")
+    refuse_out(ctx, out)
     _numeric(ctx, a, b)
+    facts = dot_facts(ctx.call, a, b)
     ra, rb = a.val.ndim, b.val.ndim
     if ra == 0 or rb == 0:
-        return _mul(ctx, a, b)
+        return _mul(ctx, a, b, facts)
     la = _letters(ra - 1) + ["z"]
     if rb == 1:
         lb = ["z"]
@@ -111,42 +128,95 @@ def batch_dot(ctx, a, b, out_=None) -> Operand:
         rest = _letters(rb - 1, skip="".join(la))
         lb = rest[:-1] + ["z"] + rest[-1:]
     o = la[:-1] + [c for c in lb if c != "z"]
-    return contract(ctx, ["".join(la), "".join(lb)], "".join(o), [a, b], result_kind(np.dot, [a, b]))
+    return contract(ctx, ["".join(la), "".join(lb)], "".join(o), [a, b], facts.dtype)
 
 
-@register(np.matmul, operator.matmul)
-def batch_matmul(ctx, a, b, **kwargs) -> Operand:
+@register(np.ndarray.dot, traits="contraction")
+@infers(dot_facts)
+def batch_dot_method(ctx, a, b, /, out=None) -> Operand:
+    return batch_dot(ctx, a, b, out)
+
+
+def matmul_facts(call, a, b, **options) -> Val:
+    """Vectors and matrices: the axes left after the product; stacks of matrices broadcast."""
+    if any(v is not None for v in options.values()) or _not_numeric([a, b]) is not None:
+        return UNKNOWN  # refused by the rule
+    ra, rb = a.val.ndim or 0, b.val.ndim or 0
+    if ra == 0 or rb == 0:
+        return UNKNOWN  # NumPy raises
+    kind = result_kind(np.matmul, [a, b])
+    if ra <= 2 and rb <= 2:
+        return array(False, (ra == 2) + (rb == 2), kind)
+    return array(False, max(ra, rb) if ra >= 2 and rb >= 2 else max(ra, rb) - 1, kind)
+
+
+def _matmul(ctx, a, b) -> Operand:
     # 1-D and 2-D operands: a per-example einsum; N-D: align stack ranks and keep `@`
-    if kwargs:
-        raise ctx.fail("keyword arguments of matmul")
     _numeric(ctx, a, b)
     ra, rb = a.val.ndim, b.val.ndim
     if ra == 0 or rb == 0:
         raise ctx.error("matmul of a per-example scalar (the loop raises ValueError)")
-    kind = result_kind(np.matmul, [a, b])
+    facts = matmul_facts(ctx.call, a, b)
     if ra <= 2 and rb <= 2:
         sa = "ij" if ra == 2 else "j"
         sb = "jk" if rb == 2 else "j"
         o = ("i" if ra == 2 else "") + ("k" if rb == 2 else "")
-        return contract(ctx, [sa, sb], o, [a, b], kind)
+        return contract(ctx, [sa, sb], o, [a, b], facts.dtype)
     if ra >= 2 and rb >= 2:
-        nodes, nd = align(ctx, [a, b])
-        return out(ctx.call.rebuild(nodes, {}), True, nd, kind)
+        nodes, _ = align(ctx, [a, b])
+        return emit(ctx.call.rebuild(nodes, {}), facts)
     # a vector with a stack of matrices: only one operand has stack axes, so explicit letters suffice
     stack = "".join(_letters(max(ra, rb) - 2, skip="ijk"))
     if ra == 1:
-        return contract(ctx, ["j", stack + "jk"], stack + "k", [a, b], kind)
-    return contract(ctx, [stack + "ij", "j"], stack + "i", [a, b], kind)
+        return contract(ctx, ["j", stack + "jk"], stack + "k", [a, b], facts.dtype)
+    return contract(ctx, [stack + "ij", "j"], stack + "i", [a, b], facts.dtype)
 
 
-@register(np.vdot)
-def batch_vdot(ctx, a, b) -> Operand:
+@register(operator.matmul, traits="contraction")
+@infers(matmul_facts)
+def batch_matmul_operator(ctx, a, b, /) -> Operand:
+    return _matmul(ctx, a, b)
+
+
+@register(np.matmul, traits="contraction")
+@infers(matmul_facts)
+def batch_matmul(
+    ctx,
+    a,
+    b,
+    /,
+    out=None,
+    *,
+    axes=None,
+    axis=None,
+    keepdims=None,
+    casting=None,
+    order=None,
+    dtype=None,
+    subok=None,
+    signature=None,
+) -> Operand:
+    if any(o is not None for o in (out, axes, axis, keepdims, casting, order, dtype, subok, signature)):
+        raise ctx.fail("keyword arguments of matmul")
+    return _matmul(ctx, a, b)
+
+
+def vdot_facts(call, a, b, **_) -> Val:
+    """A scalar."""
+    if _not_numeric([a, b]) is not None:
+        return UNKNOWN  # refused by the rule
+    return array(False, 0, result_kind(np.vdot, [a, b]))
+
+
+@register(np.vdot, traits="contraction")
+@infers(vdot_facts)
+def batch_vdot(ctx, a, b, /) -> Operand:
     # vdot flattens both and conjugates the first: (B, *s), (*t) -> (B,)
     _numeric(ctx, a, b)
     x, y = (_flat(ctx, o) for o in (a, b))
     if a.val.dtype not in ("b", "i", "u", "f"):
         x = Operand(ctx.expr("np.conj(x)", x=x.node), x.val)
-    return contract(ctx, ["i", "i"], "", [x, y], result_kind(np.vdot, [a, b]))
+    return contract(ctx, ["i", "i"], "", [x, y], vdot_facts(ctx.call, a, b).dtype)
 
 
 def _flat(ctx, o: Operand) -> Operand:
@@ -156,217 +226,366 @@ def _flat(ctx, o: Operand) -> Operand:
     return Operand(node, Val(o.batched, 1, Kind.ARRAY, o.val.dtype))
 
 
-@register(np.inner)
-def batch_inner(ctx, a, b) -> Operand:
+def inner_facts(call, a, b, **_) -> Val:
+    """A scalar operand multiplies; else the axes of both but their last."""
+    if _not_numeric([a, b]) is not None:
+        return UNKNOWN  # refused by the rule
+    ra, rb = a.val.ndim or 0, b.val.ndim or 0
+    if ra == 0 or rb == 0:
+        return array(False, max(ra, rb), result_kind(operator.mul, [a, b]))
+    return array(False, ra + rb - 2, result_kind(np.inner, [a, b]))
+
+
+@register(np.inner, traits="contraction")
+@infers(inner_facts)
+def batch_inner(ctx, a, b, /) -> Operand:
     # inner: sum over the last axes of both
     _numeric(ctx, a, b)
+    facts = inner_facts(ctx.call, a, b)
     ra, rb = a.val.ndim, b.val.ndim
     if ra == 0 or rb == 0:
-        return _mul(ctx, a, b)
+        return _mul(ctx, a, b, facts)
     la = _letters(ra - 1) + ["z"]
     lb = _letters(rb - 1, skip="".join(la)) + ["z"]
-    return contract(
-        ctx, ["".join(la), "".join(lb)], "".join(la[:-1] + lb[:-1]), [a, b], result_kind(np.inner, [a, b])
-    )
+    return contract(ctx, ["".join(la), "".join(lb)], "".join(la[:-1] + lb[:-1]), [a, b], facts.dtype)
 
 
-@register(np.outer)
-def batch_outer(ctx, a, b, out_=None) -> Operand:
+def outer_facts(call, a, b, out=None, **_) -> Val:
+    """A matrix (both operands flattened)."""
+    if static(out) is not None or _not_numeric([a, b]) is not None:
+        return UNKNOWN  # refused by the rule
+    return array(False, 2, result_kind(np.outer, [a, b]))
+
+
+@register(np.outer, traits="contraction")
+@infers(outer_facts)
+def batch_outer(ctx, a, b, out=None) -> Operand:
     # outer flattens both: (B, *s), (*t) -> (B, prod(s), prod(t))
+    refuse_out(ctx, out)
     _numeric(ctx, a, b)
     x, y = _flat(ctx, a), _flat(ctx, b)
-    return contract(ctx, ["i", "j"], "ij", [x, y], result_kind(np.outer, [a, b]))
+    return contract(ctx, ["i", "j"], "ij", [x, y], outer_facts(ctx.call, a, b).dtype)
 
 
-@register(np.tensordot)
+def _tensordot_axes(a, b, axes):
+    """The contracted axes of a and of b (non-negative), or None when not known."""
+    value = 2 if axes is None else static(axes)
+    ra, rb = a.val.ndim, b.val.ndim
+    if value is NO_STATIC or ra is None or rb is None:
+        return None
+    try:
+        if isinstance(value, int):
+            ax_a, ax_b = list(range(ra - value, ra)), list(range(value))
+        else:
+            ax_a, ax_b = ([x] if isinstance(x, int) else list(x) for x in value)
+        return [x % ra for x in ax_a], [x % rb for x in ax_b]
+    except (TypeError, ValueError, ZeroDivisionError):
+        return None  # not axes NumPy takes
+
+
+def tensordot_facts(call, a, b, axes=None, **_) -> Val:
+    """The axes of both that are not contracted."""
+    found = _tensordot_axes(a, b, axes)
+    if found is None or _not_numeric([a, b]) is not None:
+        return UNKNOWN  # refused by the rule
+    ndim = (a.val.ndim or 0) + (b.val.ndim or 0) - len(found[0]) - len(found[1])
+    return array(False, ndim, result_kind(np.dot, [a, b]))
+
+
+@register(np.tensordot, traits="contraction")
+@infers(tensordot_facts)
 def batch_tensordot(ctx, a, b, axes=None) -> Operand:
     # tensordot(a, b, axes): an einsum over the named axes
     _numeric(ctx, a, b)
-    value = 2 if axes is None else static(axes)
-    if value is NO_STATIC:
+    found = _tensordot_axes(a, b, axes)
+    if found is None:
         raise ctx.fail("tensordot axes known only at run time")
-    ra, rb = a.val.ndim, b.val.ndim
-    if isinstance(value, int):
-        ax_a, ax_b = list(range(ra - value, ra)), list(range(value))
-    else:
-        ax_a, ax_b = value
-        ax_a = [ax_a] if isinstance(ax_a, int) else list(ax_a)
-        ax_b = [ax_b] if isinstance(ax_b, int) else list(ax_b)
-    ax_a, ax_b = [x % ra for x in ax_a], [x % rb for x in ax_b]
-    la = _letters(ra)
-    lb = _letters(rb, skip="".join(la))
+    ax_a, ax_b = found
+    la = _letters(a.val.ndim)
+    lb = _letters(b.val.ndim, skip="".join(la))
     for i, j in zip(ax_a, ax_b):
         lb[j] = la[i]
     o = [c for i, c in enumerate(la) if i not in ax_a] + [c for j, c in enumerate(lb) if j not in ax_b]
-    return contract(ctx, ["".join(la), "".join(lb)], "".join(o), [a, b], result_kind(np.dot, [a, b]))
+    return contract(
+        ctx, ["".join(la), "".join(lb)], "".join(o), [a, b], tensordot_facts(ctx.call, a, b, axes).dtype
+    )
 
 
-@register(np.einsum)
-def batch_einsum(ctx, subscripts, *operands, **kwargs) -> Operand:
-    # per-example spec 'ij,j->i' becomes 'ij,bj->bi' (the batch letter on batched operands and output)
+def _einsum_specs(subscripts) -> tuple[list[str], str] | None:
+    """The per-operand specs and the output spec of a literal einsum string (None when not literal)."""
     spec = static(subscripts)
     if not isinstance(spec, str):
-        raise ctx.fail("an einsum whose subscripts are not a literal string")
-    if set(kwargs) - {"optimize"}:
-        raise ctx.fail("einsum keyword arguments other than optimize")
-    _numeric(ctx, *operands)
-    spec = spec.replace(" ", "")
-    ins, _, outs = spec.partition("->")
-    in_specs = ins.split(",")
-    if not _:
+        return None
+    ins, arrow, outs = spec.replace(" ", "").partition("->")
+    if not arrow:
         letters = [c for c in ins if c.isalpha()]
         outs = ("..." if "..." in ins else "") + "".join(
             sorted(c for c in set(letters) if letters.count(c) == 1)
         )
-    return contract(ctx, in_specs, outs, list(operands), None, rename=False)
+    return ins.split(","), outs
 
 
-@register(np.trace, np.ndarray.trace, np.diagonal, np.ndarray.diagonal)
-def batch_trace(ctx, a, offset=None, axis1=None, axis2=None, **kwargs) -> Operand:
-    # trace/diagonal over per-example axes (axis1, axis2) -> (axis1 + 1, axis2 + 1)
-    if "out" in kwargs:
-        raise ctx.fail("`out=`")
+def einsum_facts(call, operands=(), out=None, dtype=None, order=None, casting=None, **_) -> Val:
+    """As many axes as the output spec names (not known with `...`)."""
+    specs = _einsum_specs(operands[0]) if operands else None
+    if specs is None or any(o is not None for o in (out, dtype, order, casting)):
+        return UNKNOWN  # refused by the rule
+    if _not_numeric(operands[1:]) is not None:
+        return UNKNOWN
+    return array(False, None if "..." in specs[1] else len(specs[1]))
+
+
+@register(np.einsum, traits="contraction")
+@infers(einsum_facts)
+def batch_einsum(ctx, *operands, out=None, optimize=None, dtype=None, order=None, casting=None) -> Operand:
+    # per-example spec 'ij,j->i' becomes 'ij,bj->bi' (the batch letter on batched operands and output)
+    specs = _einsum_specs(operands[0]) if operands else None
+    if specs is None:
+        raise ctx.fail("an einsum whose subscripts are not a literal string")
+    if any(o is not None for o in (out, dtype, order, casting)):
+        raise ctx.fail("einsum keyword arguments other than optimize")
+    _numeric(ctx, *operands[1:])
+    return contract(ctx, specs[0], specs[1], list(operands[1:]), None, rename=False)
+
+
+def diagonal_facts(call, a, dtype=None, out=None, **_) -> Val:
+    """trace: two axes fewer (NumPy's sum kind, or the dtype's); diagonal: one fewer, the same kind."""
     nd = a.val.ndim
-    kw = {k: v.node for k, v in kwargs.items()}
+    if static(out) is not None:
+        return UNKNOWN  # refused by the rule
+    if call.fn in (np.trace, np.ndarray.trace):
+        kind = _dtype_kind(dtype) or ({"b": "i"}.get(a.val.dtype, a.val.dtype))
+        return array(False, None if nd is None else nd - 2, kind)
+    return array(False, None if nd is None else nd - 1, a.val.dtype)
+
+
+def _diagonal(ctx, a, offset, axis1, axis2, dtype=None, out=None) -> Operand:
+    # trace/diagonal over per-example axes (axis1, axis2) -> (axis1 + 1, axis2 + 1)
+    refuse_out(ctx, out)
+    nd = a.val.ndim
     a1 = shift_axis(ctx, axis1, nd) if axis1 is not None else templates.const(1)
     a2 = shift_axis(ctx, axis2, nd) if axis2 is not None else templates.const(2)
     args = [a.node] + ([offset.node] if offset is not None else [])
-    fn = ctx.call.fn
-    is_trace = fn in (np.trace, np.ndarray.trace)
-    ndim = None if nd is None else nd - 2 if is_trace else nd - 1
-    return out(ctx.call.rebuild(args, {"axis1": a1, "axis2": a2, **kw}), True, ndim, a.val.dtype)
+    kw = {"axis1": a1, "axis2": a2, **({"dtype": dtype.node} if dtype is not None else {})}
+    return emit(ctx.call.rebuild(args, kw), diagonal_facts(ctx.call, a, dtype))
+
+
+@register(np.trace)
+@infers(diagonal_facts)
+def batch_trace(ctx, a, offset=None, axis1=None, axis2=None, dtype=None, out=None) -> Operand:
+    return _diagonal(ctx, a, offset, axis1, axis2, dtype, out)
+
+
+@register(np.ndarray.trace)
+@infers(diagonal_facts)
+def batch_trace_method(ctx, a, /, offset=None, axis1=None, axis2=None, dtype=None, out=None) -> Operand:
+    return _diagonal(ctx, a, offset, axis1, axis2, dtype, out)
+
+
+@register(np.diagonal)
+@infers(diagonal_facts)
+def batch_diagonal(ctx, a, offset=None, axis1=None, axis2=None) -> Operand:
+    return _diagonal(ctx, a, offset, axis1, axis2)
+
+
+@register(np.ndarray.diagonal)
+@infers(diagonal_facts)
+def batch_diagonal_method(ctx, a, /, offset=None, axis1=None, axis2=None) -> Operand:
+    return _diagonal(ctx, a, offset, axis1, axis2)
+
+
+def _dtype_kind(dtype) -> str | None:
+    value = static(dtype)
+    if value is NO_STATIC or value is None:
+        return None
+    try:
+        return np.dtype(value).kind
+    except (TypeError, ValueError):
+        return None
 
 
 # ---- np.linalg ----------------------------------------------------------------------------------
-_STACKED = [
-    np.linalg.inv,
-    np.linalg.det,
-    np.linalg.cholesky,
-    np.linalg.eigvalsh,
-    np.linalg.eigvals,
-    np.linalg.pinv,
-    np.linalg.matrix_rank,
-]
-_STACKED_TUPLE = {
-    np.linalg.slogdet: 2,
-    np.linalg.eigh: 2,
-    np.linalg.eig: 2,
-    np.linalg.svd: 3,
-    np.linalg.qr: 2,
+# axes each function drops from a stack of matrices (a tuple: per result)
+_DROPS: dict[object, int | tuple[int, ...]] = {
+    np.linalg.inv: 0,
+    np.linalg.det: 2,
+    np.linalg.cholesky: 0,
+    np.linalg.eigvalsh: 1,
+    np.linalg.eigvals: 1,
+    np.linalg.pinv: 0,
+    np.linalg.matrix_rank: 2,
+    np.linalg.slogdet: (2, 2),
+    np.linalg.eigh: (1, 0),
+    np.linalg.eig: (1, 0),
+    np.linalg.svd: (0, 1, 0),
+    np.linalg.qr: (0, 0),
 }
 
 
-@register(*_STACKED)
-def batch_linalg_stacked(ctx, a, *args, **kwargs) -> Operand:
-    # NumPy's linalg broadcasts over leading axes: (B, n, n) -> (B, ...) with the same call
-    if any(x.batched for x in list(args) + list(kwargs.values())):
-        raise ctx.fail("linalg options that differ between examples")
-    if a.val.ndim is None or a.val.ndim < 2:
-        raise ctx.fail("linalg of a per-example array of rank < 2")
-    fn = ctx.call.fn
-    drop = (
-        2
-        if fn in (np.linalg.det, np.linalg.matrix_rank)
-        else 1
-        if fn in (np.linalg.eigvalsh, np.linalg.eigvals)
-        else 0
-    )
-    return out(ctx.call.rebuild([a.node] + [x.node for x in args], kw_nodes(kwargs)), True, a.val.ndim - drop)
+def linalg_facts(call, a=None, A=None, compute_uv=None, mode=None, **_) -> Val:
+    """A stack of matrices loses the axes the function reduces (a tuple of results for eig, svd, ...);
+    `svd(compute_uv=False)` and `qr(mode="r")` give one array."""
+    nd = (A if a is None else a).val.ndim
+    if nd is None or nd < 2:
+        return UNKNOWN  # refused by the rule
+    drops = _DROPS[call.fn]
+    if not isinstance(drops, tuple):
+        return array(False, nd - drops)
+    if call.fn is np.linalg.svd and static(compute_uv, True) is False:
+        return array(False, nd - 1)
+    if call.fn is np.linalg.qr and static(mode, "reduced") == "r":
+        return array(False, nd)
+    if NO_STATIC in (static(compute_uv), static(mode)):
+        return UNKNOWN  # the result's structure is known only at run time
+    return Val(False, None, Kind.TUPLE, None, tuple(array(False, nd - d) for d in drops))
 
 
-@register(*_STACKED_TUPLE)
-def batch_linalg_tuple(ctx, a, *args, **kwargs) -> Operand:
-    # (B, n, n) -> a tuple of batched results
-    if any(x.batched for x in list(args) + list(kwargs.values())):
+def _linalg(ctx, a, compute_uv=None, mode=None) -> Operand:
+    # NumPy's linalg broadcasts over leading axes: (B, n, n) -> (B, ...) with the same call; a tuple of
+    # results is a tuple of batched arrays
+    if any(o.batched for o in list(ctx.call.args[1:]) + list(ctx.call.kwargs.values())):
         raise ctx.fail("linalg options that differ between examples")
-    if a.val.ndim is None or a.val.ndim < 2:
-        raise ctx.fail("linalg of a per-example array of rank < 2")
-    node = ctx.call.rebuild([a.node] + [x.node for x in args], kw_nodes(kwargs))
-    fn = ctx.call.fn
-    single = (fn is np.linalg.svd and static(kwargs.get("compute_uv"), True) is False) or (
-        fn is np.linalg.qr and static(kwargs.get("mode"), "reduced") == "r"
-    )
-    if single:  # svd(compute_uv=False), qr(mode="r"): one array, not a tuple
-        return out(node, True, a.val.ndim - 1 if fn is np.linalg.svd else a.val.ndim)
-    if any(static(v, NO_STATIC) is NO_STATIC for v in kwargs.values()) or len(args) > 0:
-        raise ctx.fail("linalg options that decide the result's structure known only at run time")
-    nd = a.val.ndim
-    drops = {
-        np.linalg.slogdet: (2, 2),
-        np.linalg.eigh: (1, 0),
-        np.linalg.eig: (1, 0),
-        np.linalg.svd: (0, 1, 0),
-        np.linalg.qr: (0, 0),
-    }[fn]
-    elts = tuple(Val(True, nd - d, Kind.ARRAY) for d in drops)
-    return Operand(ctx.expr("tuple(r)", r=node), Val(True, None, Kind.TUPLE, None, elts))
+    facts = linalg_facts(ctx.call, a, compute_uv=compute_uv, mode=mode)
+    if facts.kind == Kind.OTHER:
+        raise ctx.fail(
+            "linalg of a per-example array of rank < 2, or options that decide the result's structure"
+        )
+    node = ctx.call.rebuild([o.node for o in ctx.call.args], kw_nodes(ctx.call.kwargs))
+    if facts.kind == Kind.TUPLE:
+        elts = tuple(e.with_(batched=True) for e in facts.elts or ())
+        return Operand(ctx.expr("tuple(r)", r=node), facts.with_(batched=True, elts=elts))
+    return emit(node, facts)
+
+
+@register(np.linalg.inv, np.linalg.det, np.linalg.eigvals, traits="contraction")
+@register(np.linalg.slogdet, np.linalg.eig, traits="contraction")
+@infers(linalg_facts)
+def batch_linalg(ctx, a) -> Operand:
+    return _linalg(ctx, a)
+
+
+@register(np.linalg.cholesky, traits="contraction")
+@infers(linalg_facts)
+def batch_cholesky(ctx, a, /, *, upper=None) -> Operand:
+    return _linalg(ctx, a)
+
+
+@register(np.linalg.eigvalsh, np.linalg.eigh, traits="contraction")
+@infers(linalg_facts)
+def batch_eigh(ctx, a, UPLO=None) -> Operand:
+    return _linalg(ctx, a)
+
+
+@register(np.linalg.pinv, traits="contraction")
+@infers(linalg_facts)
+def batch_pinv(ctx, a, rcond=None, hermitian=None, *, rtol=None) -> Operand:
+    return _linalg(ctx, a)
+
+
+@register(np.linalg.matrix_rank, traits="contraction")
+@infers(linalg_facts)
+def batch_matrix_rank(ctx, A, tol=None, hermitian=None, *, rtol=None) -> Operand:
+    return _linalg(ctx, A)
+
+
+@register(np.linalg.svd, traits="contraction")
+@infers(linalg_facts)
+def batch_svd(ctx, a, full_matrices=None, compute_uv=None, hermitian=None) -> Operand:
+    return _linalg(ctx, a, compute_uv=compute_uv)
+
+
+@register(np.linalg.qr, traits="contraction")
+@infers(linalg_facts)
+def batch_qr(ctx, a, mode=None) -> Operand:
+    return _linalg(ctx, a, mode=mode)
+
+
+def diag_facts(call, v, k=None, **_) -> Val:
+    """A matrix's diagonal (a vector), or a vector's diagonal matrix."""
+    if k is not None and static(k) is NO_STATIC:
+        return UNKNOWN  # refused by the rule
+    return {2: array(False, 1, v.val.dtype), 1: array(False, 2, v.val.dtype)}.get(v.val.ndim, UNKNOWN)
 
 
 @register(np.diag)
+@infers(diag_facts)
 def batch_diag(ctx, v, k=None) -> Operand:
     # 2-D examples: their k-th diagonal (a copy), (B, n, m) -> (B, d); 1-D: a diagonal matrix, (B, n) ->
     # (B, n + |k|, n + |k|)
     if k is not None and (k.batched or static(k) is NO_STATIC):
         raise ctx.fail("a diagonal offset known only at run time")
-    off = 0 if k is None else static(k)
+    off, facts = 0 if k is None else static(k), diag_facts(ctx.call, v, k)
     if v.val.ndim == 2:
-        return out(
-            ctx.expr("np.diagonal(x, k, axis1=1, axis2=2).copy()", x=v.node, k=off), True, 1, v.val.dtype
-        )
+        return emit(ctx.expr("np.diagonal(x, k, axis1=1, axis2=2).copy()", x=v.node, k=off), facts)
     if v.val.ndim == 1:
-        return out(ctx.expr("av__.diag_matrix(x, k)", x=v.node, k=off), True, 2, v.val.dtype)
+        return emit(ctx.expr("av__.diag_matrix(x, k)", x=v.node, k=off), facts)
     raise ctx.fail("np.diag of a per-example array that is not 1-D or 2-D")
 
 
-@register(np.linalg.solve)
+def solve_facts(call, a, b, **_) -> Val:
+    """A matrix with a vector or matrix: b's rank."""
+    if a.val.ndim != 2 or b.val.ndim not in (1, 2):
+        return UNKNOWN  # refused by the rule
+    return array(False, b.val.ndim)
+
+
+@register(np.linalg.solve, traits="contraction")
+@infers(solve_facts)
 def batch_solve(ctx, a, b) -> Operand:
     # NumPy 2 treats a stacked b as matrices: a batched vector b is solved as b[..., None] (silently
     # wrong otherwise when B == n)
-    if a.val.ndim != 2 or b.val.ndim not in (1, 2):
+    facts = solve_facts(ctx.call, a, b)
+    if facts.ndim is None:
         raise ctx.fail("solve of per-example ranks other than (2, 1|2)")
     if b.val.ndim == 1 and b.batched:
         node = ctx.expr("np.linalg.solve(A, y[..., None])[..., 0]", A=a.node, y=b.node)
     else:
         node = ctx.call.rebuild([a.node, b.node], {})
-    return out(node, True, b.val.ndim)
+    return emit(node, facts)
 
 
-@register(np.linalg.norm)
+def norm_facts(call, x, ord=None, axis=None, keepdims=None, **_) -> Val:
+    """Without an axis, a vector's or a matrix's norm (of higher ranks, the flattened vector's); with
+    one, the axes left; float."""
+    nd, keep = x.val.ndim, static(keepdims, False) if keepdims is not None else False
+    if keep is NO_STATIC:
+        return array(False, None, "f")
+    if axis is None or static(axis) is None:
+        if nd is not None and nd > 2 and (ord is not None or keep):
+            return UNKNOWN  # refused by the rule
+        return array(False, nd if keep else 0, "f")
+    n_ax = static(axis)
+    if nd is None or n_ax is NO_STATIC:
+        return array(False, None, "f")
+    return array(False, nd if keep else nd - (len(n_ax) if isinstance(n_ax, tuple) else 1), "f")
+
+
+@register(np.linalg.norm, traits="contraction")
+@infers(norm_facts)
 def batch_norm(ctx, x, ord=None, axis=None, keepdims=None) -> Operand:
     # norm without axis: a vector norm for 1-D examples, a matrix norm for 2-D ones (never over the batch)
-    nd = x.val.ndim
-    kw = {}
-    if ord is not None:
-        kw["ord"] = ord.node
-    if keepdims is not None:
-        kw["keepdims"] = keepdims.node
-    keep = static(keepdims, False) if keepdims is not None else False
-    if axis is None or static(axis) is None:
-        if nd == 1:
-            kw["axis"] = templates.const(1)
-        elif nd == 2:
-            kw["axis"] = templates.const((1, 2))
-        elif ord is None and not keep:
-            return out(ctx.expr("np.linalg.norm(av__.flatten(x), axis=1)", x=x.node), True, 0, "f")
-        else:
-            raise ctx.fail("norm of a per-example array of rank > 2 with ord or keepdims")
-        ndim = nd if keep else 0
-    else:
+    nd, facts = x.val.ndim, norm_facts(ctx.call, x, ord, axis, keepdims)
+    kw = {k: o.node for k, o in (("ord", ord), ("keepdims", keepdims)) if o is not None}
+    if axis is not None and static(axis) is not None:
         kw["axis"] = shift_axis(ctx, axis, nd)
-        n_ax = static(axis)
-        ndim = (
-            None
-            if nd is None or n_ax is NO_STATIC
-            else nd
-            if keep
-            else nd - (len(n_ax) if isinstance(n_ax, tuple) else 1)
-        )
-    return out(ctx.call.rebuild([x.node], kw), True, ndim, "f")
+    elif nd in (1, 2):
+        kw["axis"] = templates.const(1 if nd == 1 else (1, 2))
+    elif ord is None and not static(keepdims, False):
+        return emit(ctx.expr("np.linalg.norm(av__.flatten(x), axis=1)", x=x.node), facts)
+    else:
+        raise ctx.fail("norm of a per-example array of rank > 2 (or unknown) with ord or keepdims")
+    return emit(ctx.call.rebuild([x.node], kw), facts)
 
 
-@register(np.linalg.matrix_power)
+def matrix_power_facts(call, a, **_) -> Val:
+    """The same stack of matrices."""
+    return array(False, a.val.ndim, a.val.dtype)
+
+
+@register(np.linalg.matrix_power, traits="contraction")
+@infers(matrix_power_facts)
 def batch_matrix_power(ctx, a, n) -> Operand:
     # (B, k, k) stacked; n must be the same for every example
     if n.batched:
         raise ctx.fail("a matrix power that differs between examples")
-    return out(ctx.call.rebuild([a.node, n.node], {}), True, a.val.ndim, a.val.dtype)
+    return emit(ctx.call.rebuild([a.node, n.node], {}), matrix_power_facts(ctx.call, a))

@@ -8,44 +8,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from .common import NO_STATIC, axes_tuple, out, shift_axis, static
+from .common import NO_STATIC, axes_tuple, emit, infers, out, refuse_out, shift_axis, static
 from .registry import register
-from .values import MaskedSelection, Operand
+from .values import UNKNOWN, MaskedSelection, Operand, Val, array
 
-REDUCERS = [
-    np.sum,
-    np.prod,
-    np.mean,
-    np.std,
-    np.var,
-    np.max,
-    np.min,
-    np.amax,
-    np.amin,
-    np.any,
-    np.all,
-    np.nansum,
-    np.nanprod,
-    np.nanmean,
-    np.nanstd,
-    np.nanvar,
-    np.nanmax,
-    np.nanmin,
-    np.ptp,
-    np.median,
-    np.nanmedian,
-    np.count_nonzero,
-    np.average,
-    np.ndarray.sum,
-    np.ndarray.prod,
-    np.ndarray.mean,
-    np.ndarray.std,
-    np.ndarray.var,
-    np.ndarray.max,
-    np.ndarray.min,
-    np.ndarray.any,
-    np.ndarray.all,
-]
 _BOOL = {np.any, np.all, np.ndarray.any, np.ndarray.all}
 _FLOAT = {
     np.mean,
@@ -61,6 +27,7 @@ _FLOAT = {
     np.ndarray.std,
     np.ndarray.var,
 }
+_SPREAD = {np.std, np.var, np.nanstd, np.nanvar, np.ndarray.std, np.ndarray.var}
 _INT_PROMOTING = {np.sum, np.prod, np.nansum, np.nanprod, np.ndarray.sum, np.ndarray.prod}
 
 
@@ -69,6 +36,8 @@ def _dtype(fn, kind):
         return "b"
     if fn is np.count_nonzero:
         return "i"
+    if fn in _SPREAD:
+        return "f" if kind is not None else None  # (of complex values too)
     if fn in _FLOAT:
         return "c" if kind == "c" else "f" if kind is not None else None
     if fn in _INT_PROMOTING and kind in ("b", "i", "u"):
@@ -111,39 +80,157 @@ def masked_reduce(ctx, sel: MaskedSelection, fn, kind):
     return out(node, True, 0, _dtype(fn, kind))
 
 
-@register(*REDUCERS, numba=False)
-def batch_reduce(ctx, a, axis=None, *rest, **kwargs) -> Operand:
-    # (B, *s), axis=k -> (B, *s without k); keepdims keeps it as size 1
-    if (
-        isinstance(a.val.obj, MaskedSelection)
-        and ctx.call.fn in _MASKED
-        and axis is None
-        and not rest
-        and not kwargs
-    ):
-        return masked_reduce(ctx, a.val.obj, ctx.call.fn, a.val.obj.x.val.dtype)
-    if "out" in kwargs or any(v.batched for v in list(kwargs.values()) + list(rest)):
-        raise ctx.fail("`out=` or arguments that differ between examples")
-    if ctx.call.fn is np.average and ("weights" in kwargs or rest):
-        raise ctx.fail("np.average with weights")
+def reduce_facts(call, a, axis=None, out=None, keepdims=None, weights=None, **_) -> Val:
+    """(*s), axis=k -> s without k (kept as size 1 with keepdims); axis=None -> every axis."""
+    if static(out) is not None or (call.fn is np.average and weights is not None):
+        return UNKNOWN  # refused by the rule
     nd = a.val.ndim
     value = static(axis) if axis is not None else None
-    keepdims = static(kwargs.get("keepdims"), False)
-    node_axis = _all_axes(ctx, a) if value is None else shift_axis(ctx, axis, nd)
+    keep = static(keepdims, False)
     axes = axes_tuple(value, nd) if value is not NO_STATIC else None
-    if keepdims is NO_STATIC:
+    if keep is NO_STATIC:
         ndim = None
-    elif keepdims:
+    elif keep:
         ndim = nd
     else:
         ndim = None if axes is None or nd is None else nd - len(set(axes))
-    args = [a.node]
-    kw = {k: v.node for k, v in kwargs.items()}
-    if (ctx.call.method is None and rest) or rest:
+    return array(False, ndim, _dtype(call.fn, a.val.dtype))
+
+
+def _reduce(ctx, a, axis, keepdims) -> Operand:
+    # (B, *s), axis=k -> (B, *s without k); keepdims keeps it as size 1. The other arguments, unbatched,
+    # are passed on as the call gives them.
+    rest, kwargs = ctx.call.args[2:], {k: v for k, v in ctx.call.kwargs.items() if k != "axis"}
+    if a.val.selection is not None and ctx.call.fn in _MASKED and axis is None and not rest and not kwargs:
+        return masked_reduce(ctx, a.val.selection, ctx.call.fn, a.val.selection.x.val.dtype)
+    refuse_out(ctx, ctx.call.kwargs.get("out"))
+    if any(v.batched for v in list(kwargs.values()) + list(rest)):
+        raise ctx.fail("arguments that differ between examples")
+    if ctx.call.fn is np.average and ("weights" in kwargs or rest):
+        raise ctx.fail("np.average with weights")
+    value = static(axis) if axis is not None else None
+    node_axis = _all_axes(ctx, a) if value is None else shift_axis(ctx, axis, a.val.ndim)
+    args, kw = [a.node], {k: v.node for k, v in kwargs.items()}
+    if rest:
         args += [node_axis] + [r.node for r in rest]
     else:
         kw = {"axis": node_axis, **kw}
-    return out(ctx.call.rebuild(args, kw), True, ndim, _dtype(ctx.call.fn, a.val.dtype))
+    return emit(ctx.call.rebuild(args, kw), reduce_facts(ctx.call, a, axis, keepdims=keepdims))
+
+
+# One rule per NumPy signature, each a thin wrapper of `_reduce`: the dispatcher refuses what NumPy does
+
+
+@register(np.sum, traits="reduction quiet")
+@register(np.prod, np.nansum, np.nanprod, traits="reduction")
+@infers(reduce_facts)
+def batch_sum(ctx, a, axis=None, dtype=None, out=None, keepdims=None, initial=None, where=None) -> Operand:
+    return _reduce(ctx, a, axis, keepdims)
+
+
+@register(np.max, np.min, traits="reduction quiet")
+@register(np.amax, np.amin, np.nanmax, np.nanmin, traits="reduction")
+@infers(reduce_facts)
+def batch_extremum(ctx, a, axis=None, out=None, keepdims=None, initial=None, where=None) -> Operand:
+    return _reduce(ctx, a, axis, keepdims)
+
+
+@register(np.mean, np.nanmean, traits="reduction")
+@infers(reduce_facts)
+def batch_mean(ctx, a, axis=None, dtype=None, out=None, keepdims=None, *, where=None) -> Operand:
+    return _reduce(ctx, a, axis, keepdims)
+
+
+@register(np.std, np.var, np.nanstd, np.nanvar, traits="reduction")
+@infers(reduce_facts)
+def batch_spread(
+    ctx,
+    a,
+    axis=None,
+    dtype=None,
+    out=None,
+    ddof=None,
+    keepdims=None,
+    *,
+    where=None,
+    mean=None,
+    correction=None,
+) -> Operand:
+    return _reduce(ctx, a, axis, keepdims)
+
+
+@register(np.any, np.all, traits="reduction quiet")
+@infers(reduce_facts)
+def batch_any_all(ctx, a, axis=None, out=None, keepdims=None, *, where=None) -> Operand:
+    return _reduce(ctx, a, axis, keepdims)
+
+
+@register(np.median, np.nanmedian, traits="reduction")
+@infers(reduce_facts)
+def batch_median(ctx, a, axis=None, out=None, overwrite_input=None, keepdims=None) -> Operand:
+    return _reduce(ctx, a, axis, keepdims)
+
+
+@register(np.ptp, traits="reduction")
+@infers(reduce_facts)
+def batch_ptp(ctx, a, axis=None, out=None, keepdims=None) -> Operand:
+    return _reduce(ctx, a, axis, keepdims)
+
+
+@register(np.average, traits="reduction")
+@infers(reduce_facts)
+def batch_average(ctx, a, axis=None, weights=None, returned=None, *, keepdims=None) -> Operand:
+    return _reduce(ctx, a, axis, keepdims)
+
+
+@register(np.count_nonzero, traits="reduction")
+@infers(reduce_facts)
+def batch_count_nonzero(ctx, a, axis=None, *, keepdims=None) -> Operand:
+    return _reduce(ctx, a, axis, keepdims)
+
+
+@register(np.ndarray.sum, traits="reduction quiet")
+@register(np.ndarray.prod, traits="reduction")
+@infers(reduce_facts)
+def batch_sum_method(ctx, a, /, axis=None, dtype=None, out=None, *, keepdims=None, initial=None, where=None):
+    return _reduce(ctx, a, axis, keepdims)
+
+
+@register(np.ndarray.max, np.ndarray.min, traits="reduction quiet")
+@infers(reduce_facts)
+def batch_extremum_method(ctx, a, /, axis=None, out=None, *, keepdims=None, initial=None, where=None):
+    return _reduce(ctx, a, axis, keepdims)
+
+
+@register(np.ndarray.mean, traits="reduction")
+@infers(reduce_facts)
+def batch_mean_method(ctx, a, /, axis=None, dtype=None, out=None, *, keepdims=None, where=None) -> Operand:
+    return _reduce(ctx, a, axis, keepdims)
+
+
+@register(np.ndarray.std, np.ndarray.var, traits="reduction")
+@infers(reduce_facts)
+def batch_spread_method(
+    ctx,
+    a,
+    /,
+    axis=None,
+    dtype=None,
+    out=None,
+    ddof=None,
+    *,
+    keepdims=None,
+    where=None,
+    mean=None,
+    correction=None,
+) -> Operand:
+    return _reduce(ctx, a, axis, keepdims)
+
+
+@register(np.ndarray.any, np.ndarray.all, traits="reduction quiet")
+@infers(reduce_facts)
+def batch_any_all_method(ctx, a, /, axis=None, out=None, keepdims=None, *, where=None) -> Operand:
+    return _reduce(ctx, a, axis, keepdims)
 
 
 def _all_axes(ctx, a):
@@ -154,51 +241,87 @@ def _all_axes(ctx, a):
     return ctx.expr(repr(tuple(range(1, nd + 1))) if nd != 1 else "1")
 
 
-@register(np.argmax, np.argmin, np.nanargmax, np.nanargmin, np.ndarray.argmax, np.ndarray.argmin)
-def batch_argreduce(ctx, a, axis=None, out_=None, **kwargs) -> Operand:
-    # (B, *s), axis=None -> argmax of each flattened example: (B,); axis=k -> over k+1
-    if out_ is not None or "out" in kwargs or set(kwargs) - {"keepdims"}:
-        raise ctx.fail("`out=` of an arg-reduction")
+def argreduce_facts(call, a, axis=None, out=None, keepdims=None, **_) -> Val:
+    """axis=None -> the index into each flattened example (with keepdims, every axis kept as size 1);
+    axis=k -> s without k."""
+    if static(out) is not None:
+        return UNKNOWN  # refused by the rule
     nd = a.val.ndim
-    keep = kwargs.get("keepdims")
-    keep_value = static(keep, False)
+    keep = static(keepdims, False)
+    if keep is NO_STATIC:
+        return array(False, None, "i")
+    if axis is None or static(axis) is None:
+        return array(False, nd if keep else 0, "i")
+    return array(False, None if nd is None else nd if keep else nd - 1, "i")
+
+
+def _argreduce(ctx, a, axis, out, keepdims) -> Operand:
+    # (B, *s), axis=None -> argmax of each flattened example: (B,); axis=k -> over k+1
+    refuse_out(ctx, out)
+    facts = argreduce_facts(ctx.call, a, axis, keepdims=keepdims)
+    keep_value = static(keepdims, False)
     if axis is None or static(axis) is None:
         if keep_value is not False and keep_value != 0:
             fn = ctx.call.node.func if ctx.call.method is None else ctx.expr(f"np.{ctx.call.fn.__name__}")
-            assert keep is not None  # a static keepdims that is not False was given
-            node = ctx.expr("av__.arg_flat(f, x, k)", f=fn, x=a.node, k=keep.node)
-            return out(node, True, None if keep_value is NO_STATIC else nd, "i")
-        x = a.node if nd == 1 else ctx.expr("av__.flatten(x)", x=a.node)
-        return out(ctx.call.rebuild([x], {"axis": ctx.expr("1")}), True, 0, "i")
-    extra = {} if keep is None else {"keepdims": keep.node}
-    ndim = None if nd is None or keep_value is NO_STATIC else nd if keep_value else nd - 1
-    return out(ctx.call.rebuild([a.node], {"axis": shift_axis(ctx, axis, nd), **extra}), True, ndim, "i")
+            assert keepdims is not None  # a static keepdims that is not False was given
+            return emit(ctx.expr("av__.arg_flat(f, x, k)", f=fn, x=a.node, k=keepdims.node), facts)
+        x = a.node if a.val.ndim == 1 else ctx.expr("av__.flatten(x)", x=a.node)
+        return emit(ctx.call.rebuild([x], {"axis": ctx.expr("1")}), facts)
+    extra = {} if keepdims is None else {"keepdims": keepdims.node}
+    return emit(ctx.call.rebuild([a.node], {"axis": shift_axis(ctx, axis, a.val.ndim), **extra}), facts)
 
 
-@register(np.cumsum, np.cumprod, np.nancumsum, np.nancumprod, np.ndarray.cumsum, np.ndarray.cumprod)
-def batch_scan(ctx, a, axis=None, dtype=None, out_=None, **kwargs) -> Operand:
-    # (B, *s), axis=None -> scan of each flattened example: (B, prod(s)); axis=k -> over k+1
-    if out_ is not None or kwargs:
-        raise ctx.fail("`out=` of a scan")
-    nd = a.val.ndim
-    extra = {} if dtype is None else {"dtype": dtype.node}
-    kind = (
-        _dtype(np.sum, a.val.dtype)
-        if ctx.call.fn
-        in (np.cumsum, np.nancumsum, np.ndarray.cumsum, np.cumprod, np.nancumprod, np.ndarray.cumprod)
-        else None
+@register(np.argmax, np.argmin, np.nanargmax, np.nanargmin)
+@infers(argreduce_facts)
+def batch_argreduce(ctx, a, axis=None, out=None, *, keepdims=None) -> Operand:
+    return _argreduce(ctx, a, axis, out, keepdims)
+
+
+@register(np.ndarray.argmax, np.ndarray.argmin)
+@infers(argreduce_facts)
+def batch_argreduce_method(ctx, a, /, axis=None, out=None, *, keepdims=None) -> Operand:
+    return _argreduce(ctx, a, axis, out, keepdims)
+
+
+def scan_facts(call, a, axis=None, out=None, **_) -> Val:
+    """axis=None -> each flattened example: a vector; axis=k -> the same shape."""
+    if static(out) is not None:
+        return UNKNOWN  # refused by the rule
+    return array(
+        False, 1 if axis is None or static(axis) is None else a.val.ndim, _dtype(np.sum, a.val.dtype)
     )
+
+
+@register(np.cumsum, np.cumprod, np.nancumsum, np.nancumprod)
+@infers(scan_facts)
+def batch_scan(ctx, a, axis=None, dtype=None, out=None) -> Operand:
+    # (B, *s), axis=None -> scan of each flattened example: (B, prod(s)); axis=k -> over k+1
+    refuse_out(ctx, out)
+    facts = scan_facts(ctx.call, a, axis)
+    extra = {} if dtype is None else {"dtype": dtype.node}
     if axis is None or static(axis) is None:
-        x = a.node if nd == 1 else ctx.expr("av__.flatten(x)", x=a.node)
-        return out(ctx.call.rebuild([x], {"axis": ctx.expr("1"), **extra}), True, 1, kind)
-    return out(ctx.call.rebuild([a.node], {"axis": shift_axis(ctx, axis, nd), **extra}), True, nd, kind)
+        x = a.node if a.val.ndim == 1 else ctx.expr("av__.flatten(x)", x=a.node)
+        return emit(ctx.call.rebuild([x], {"axis": ctx.expr("1"), **extra}), facts)
+    return emit(ctx.call.rebuild([a.node], {"axis": shift_axis(ctx, axis, a.val.ndim), **extra}), facts)
+
+
+@register(np.ndarray.cumsum, np.ndarray.cumprod)
+@infers(scan_facts)
+def batch_scan_method(ctx, a, /, axis=None, dtype=None, out=None) -> Operand:
+    return batch_scan(ctx, a, axis, dtype, out)
+
+
+def diff_facts(call, a, **_) -> Val:
+    """The same rank and kind (shorter along the axis)."""
+    return array(False, a.val.ndim, a.val.dtype)
 
 
 @register(np.diff)
-def batch_diff(ctx, a, n=None, axis=None, **kwargs) -> Operand:
+@infers(diff_facts)
+def batch_diff(ctx, a, n=None, axis=None, prepend=None, append=None) -> Operand:
     # (B, *s), axis=k (default -1) -> differences along k+1
-    if kwargs:
+    if prepend is not None or append is not None:
         raise ctx.fail("prepend/append of np.diff")
     kw = {} if n is None else {"n": n.node}
     node_axis = ctx.expr("-1") if axis is None else shift_axis(ctx, axis, a.val.ndim)
-    return out(ctx.call.rebuild([a.node], {**kw, "axis": node_axis}), True, a.val.ndim, a.val.dtype)
+    return emit(ctx.call.rebuild([a.node], {**kw, "axis": node_axis}), diff_facts(ctx.call, a))

@@ -10,53 +10,73 @@ import math
 
 from .. import runtime
 from ..kit import templates
-from .common import align, out, result_kind, static
+from .common import align, emit, infers, out, rank, result_kind, static
 from .elementwise import PY_CHECKED
 from .registry import register
-from .values import NO_STATIC, UNKNOWN, Kind, Operand, Val, container
+from .values import NO_STATIC, UNKNOWN, Kind, Operand, Val, array, container
+
+
+def broadcast_facts(call, v, **_) -> Val:
+    """One more (batch) axis in front."""
+    return array(False, None if v.val.ndim is None else v.val.ndim + 1, v.val.dtype)
 
 
 @register(runtime.batch_broadcast)
+@infers(broadcast_facts)
 def batch_batch_broadcast(ctx, v, B) -> Operand:
     # per outer example: v (*s) -> (B, *s); batched: (Bo, *s) -> (Bo, B, *s)
     if B.batched:
         raise ctx.fail("an inner batch size that differs between outer examples")
-    if not v.batched:
-        return out(
-            ctx.call.rebuild([v.node, B.node], {}), False, None if v.val.ndim is None else v.val.ndim + 1
-        )
     if v.val.kind not in (Kind.ARRAY, Kind.SCALAR):
         raise ctx.fail("repeating a batched container")
     node = ctx.expr("np.repeat(np.expand_dims(v, 1), n, axis=1)", v=v.node, n=B.node)
-    return out(node, True, None if v.val.ndim is None else v.val.ndim + 1, v.val.dtype)
+    return emit(node, broadcast_facts(ctx.call, v))
+
+
+def flatten_facts(call, x, **_) -> Val:
+    """(Bi, *s) -> (Bi, prod(s))."""
+    return array(False, 2 if x.val.ndim is not None else None, x.val.dtype)
 
 
 @register(runtime.flatten)
+@infers(flatten_facts)
 def batch_flatten(ctx, x) -> Operand:
     # per outer example: (Bi, *s) -> (Bi, prod(s)); batched: keep two leading axes
     node = ctx.expr("x.reshape(x.shape[:2] + (-1,)) if x.size else x.reshape(x.shape[:2] + (0,))", x=x.node)
     if x.val.ndim is not None and x.val.ndim >= 1:
         node = ctx.expr("av__.flatten_lead(x, 2)", x=x.node)
-    return out(node, True, 2 if x.val.ndim is not None else None, x.val.dtype)
+    return emit(node, flatten_facts(ctx.call, x))
+
+
+def size_facts(call, *_, **__) -> Val:
+    """A Python int, the same for every example."""
+    return Val(False, 0, Kind.SCALAR, "i")
 
 
 @register(runtime.example_size)
+@infers(size_facts)
 def batch_example_size(ctx, x) -> Operand:
-    return Operand(
-        ctx.expr("av__.example_size(x[0]) if len(x) else av__.prod(x.shape[2:])", x=x.node),
-        Val(False, 0, Kind.SCALAR, "i"),
-    )
+    node = ctx.expr("av__.example_size(x[0]) if len(x) else av__.prod(x.shape[2:])", x=x.node)
+    return Operand(node, size_facts(ctx.call))
+
+
+def window_facts(call, x, start, length, axis=None, batched=None, **_) -> Val:
+    """A window for every start: the starts' axes added."""
+    if batched is not None or (axis is not None and not axis.is_static):
+        return UNKNOWN  # refused by the rule
+    nd = None if x.val.ndim is None or start.val.ndim is None else x.val.ndim + start.val.ndim
+    return array(False, nd, x.val.dtype)
 
 
 @register(runtime.window)
+@infers(window_facts)
 def batch_window(ctx, x, start, length, axis=None, batched=None) -> Operand:
     # windows of a batched array at starts shared by the examples: the same windows, one axis further
     if start.batched or length.batched or batched is not None or (axis is not None and not axis.is_static):
         raise ctx.fail("windows whose starts differ between examples of an enclosing vmap")
     ax = 0 if axis is None else axis.static
     node = ctx.expr("av__.window(x, i, n, axis=k)", x=x.node, i=start.node, n=length.node, k=ax + 1)
-    nd = None if x.val.ndim is None or start.val.ndim is None else x.val.ndim + start.val.ndim
-    return out(node, True, nd, x.val.dtype)
+    return emit(node, window_facts(ctx.call, x, start, length))
 
 
 @register(runtime.shift_axis)
@@ -64,55 +84,93 @@ def batch_shift_axis(ctx, axis) -> Operand:
     raise ctx.fail("an axis that differs between examples")
 
 
-@register(runtime.enters)
+def enters_facts(call, mask, **_) -> Val:
+    """A bool: does any lane take the branch?"""
+    return Val(False, 0, Kind.SCALAR, "b")
+
+
+@register(runtime.enters, traits="lanes")
+@infers(enters_facts)
 def batch_enters(ctx, mask) -> Operand:
     # a guard: "does any lane take this branch?", asked of each enclosing example. One example's lanes
     # borrow only from its own lanes (lanes_like_active), so an example none of whose lanes takes the
     # branch must skip it: the guard is a per-example test, and the enclosing rewrite makes its `if` a
     # batched one (those examples borrow a whole example that enters)
-    if not mask.batched:
-        return Operand(ctx.call.rebuild([mask.node], {}), Val(False, 0, Kind.SCALAR, "b"))
     return out(ctx.expr("av__.enters_each(m)", m=mask.node), True, 0, "b")
 
 
-@register(runtime.enters_each)
+def enters_each_facts(call, mask, **_) -> Val:
+    """The test over the last (lane) axis."""
+    return array(False, None if mask.val.ndim is None else mask.val.ndim - 1, "b")
+
+
+@register(runtime.enters_each, traits="lanes")
+@infers(enters_each_facts)
 def batch_enters_each(ctx, mask) -> Operand:
     # the test over the last (lane) axis, whatever the leading ones: the same call
-    rank = None if mask.val.ndim is None else mask.val.ndim - 1
-    return out(ctx.call.rebuild([mask.node], {}), mask.batched, rank, "b")
+    return emit(ctx.call.rebuild([mask.node], {}), enters_each_facts(ctx.call, mask))
 
 
 # the checked helpers of Python's operators (rules/elementwise.py emits them), helper -> operator
 _PY_OPERATOR = {getattr(runtime, name): op for op, name in PY_CHECKED.items()}
 
 
+def _broadcast_rank(*ops) -> int | None:
+    ranks = [rank(o) for o in ops]
+    return None if None in ranks else max(r for r in ranks if r is not None)
+
+
+def python_arithmetic_facts(call, a, b, **_) -> Val:
+    """Python's operator, checked: the operands broadcast, the result a Python number per example."""
+    kind = result_kind(_PY_OPERATOR[call.fn], [a, b])
+    return Val(False, _broadcast_rank(a, b), Kind.ARRAY, kind, py=a.val.py or b.val.py)
+
+
 @register(*_PY_OPERATOR)
+@infers(python_arithmetic_facts)
 def batch_python_arithmetic(ctx, a, b) -> Operand:
     # elementwise, its checks too (each compares an element with its own operands): the same call on
     # (Bo, ...) after aligning ranks; the result stays a Python number per example
-    nodes, ndim = align(ctx, [a, b])
-    op = _PY_OPERATOR[ctx.call.fn]
-    return out(ctx.call.rebuild(nodes, {}), True, ndim, result_kind(op, [a, b]), py=a.val.py or b.val.py)
+    nodes, _ = align(ctx, [a, b])
+    return emit(ctx.call.rebuild(nodes, {}), python_arithmetic_facts(ctx.call, a, b))
+
+
+def python_divmod_facts(call, a, b, **_) -> Val:
+    """A pair of Python numbers per example."""
+    batched = a.batched or b.batched
+    elt = Val(batched, _broadcast_rank(a, b), Kind.ARRAY, py=batched)
+    return Val(batched, None, Kind.TUPLE, None, (elt, elt))
 
 
 @register(runtime.py_divmod)
+@infers(python_divmod_facts)
 def batch_python_divmod(ctx, a, b) -> Operand:
-    nodes, ndim = align(ctx, [a, b])
-    elt = Val(True, ndim, Kind.ARRAY, py=True)
-    return Operand(ctx.call.rebuild(nodes, {}), Val(True, None, Kind.TUPLE, None, (elt, elt)))
+    nodes, _ = align(ctx, [a, b])
+    return emit(ctx.call.rebuild(nodes, {}), python_divmod_facts(ctx.call, a, b))
+
+
+def weak_facts(call, column, **_) -> Val:
+    """The same array, marked."""
+    return array(False, column.val.ndim, column.val.dtype)
 
 
 @register(runtime.weak)
+@infers(weak_facts)
 def batch_weak(ctx, column) -> Operand:
     # a mark on the array, whatever its batch axes: the same call
-    return out(ctx.call.rebuild([column.node], {}), column.batched, column.val.ndim, column.val.dtype)
+    return emit(ctx.call.rebuild([column.node], {}), weak_facts(ctx.call, column))
 
 
 # ---- helpers of a batch's own axes: under an enclosing vmap they carry one more leading batch axis ------
-def _lead(ctx, lead, default: int = 1) -> int:
-    """The batch axes a helper call already skips (its `lead=`)."""
+def _lead_value(lead, default: int = 1) -> int | None:
+    """The batch axes a helper call already skips (its `lead=`; None when not known)."""
     value = static(lead, default)
-    if not isinstance(value, int):
+    return value if isinstance(value, int) else None
+
+
+def _lead(ctx, lead, default: int = 1) -> int:
+    value = _lead_value(lead, default)
+    if value is None:
         raise ctx.fail("a helper's batch axes not known when the code is rewritten")
     return value
 
@@ -127,71 +185,99 @@ def _unbatched(ctx, *ops) -> None:
         raise ctx.fail("a helper argument that differs between examples (a shape, an index, an axis)")
 
 
+def reshape_facts(call, x, shape, lead=None, **_) -> Val:
+    """The batch axes it skips, then the new shape."""
+    n, known = _lead_value(lead), static(shape)
+    if n is None:
+        return UNKNOWN  # refused by the rule
+    rank = None if known is NO_STATIC else n + (1 if isinstance(known, int) else len(known))
+    return array(False, rank, x.val.dtype)
+
+
 @register(runtime.reshape)
+@infers(reshape_facts)
 def batch_reshape(ctx, x, shape, order=None, lead=None) -> Operand:
     _unbatched(ctx, shape, order)
     n = _lead(ctx, lead)
-    known = static(shape)
-    rank = None if known is NO_STATIC else n + (1 if isinstance(known, int) else len(known))
     kw = {} if order is None else {"order": order.node}
-    val = Val(False, rank, Kind.ARRAY, x.val.dtype)
-    if not x.batched:
-        return _same(
-            ctx, [x.node, shape.node], {**kw, **({} if lead is None else {"lead": lead.node})}, val, False
-        )
+    val = reshape_facts(ctx.call, x, shape, lead)
     return _same(ctx, [x.node, shape.node], {**kw, "lead": ast.Constant(n + 1)}, val, True)
 
 
+def kind_facts(call, x, lead=None, **_) -> Val:
+    """An array of x's kind, of a rank not known here."""
+    return array(False, None, x.val.dtype) if _lead_value(lead) is not None else UNKNOWN
+
+
 @register(runtime.squeeze)
+@infers(kind_facts)
 def batch_squeeze(ctx, x, lead=None) -> Operand:
     n = _lead(ctx, lead)
-    val = Val(False, None, Kind.ARRAY, x.val.dtype)
-    return _same(ctx, [x.node], {"lead": ast.Constant(n + x.batched)}, val, x.batched)
+    return _same(ctx, [x.node], {"lead": ast.Constant(n + x.batched)}, kind_facts(ctx.call, x), x.batched)
+
+
+def flatten_lead_facts(call, x, lead, **_) -> Val:
+    """The batch axes it skips, then one."""
+    n = _lead_value(lead)
+    return UNKNOWN if n is None else array(False, n + 1, x.val.dtype)
 
 
 @register(runtime.flatten_lead)
+@infers(flatten_lead_facts)
 def batch_flatten_lead(ctx, x, lead) -> Operand:
     n = _lead(ctx, lead)
-    val = Val(False, n + 1, Kind.ARRAY, x.val.dtype)
+    val = flatten_lead_facts(ctx.call, x, lead)
     return _same(ctx, [x.node, ast.Constant(n + x.batched)], {}, val, x.batched)
 
 
 @register(runtime.getitem)
+@infers(kind_facts)
 def batch_getitem(ctx, x, index, lead=None) -> Operand:
     _unbatched(ctx, index)
     n = _lead(ctx, lead)
-    val = Val(False, None, Kind.ARRAY, x.val.dtype)
+    val = kind_facts(ctx.call, x, lead)
     return _same(ctx, [x.node, index.node], {"lead": ast.Constant(n + x.batched)}, val, x.batched)
 
 
+def other_facts(call, x, lead=None, **_) -> Val:
+    """A value of a kind not known here (a stacked array, or a tuple of them)."""
+    return Val(False, None, Kind.OTHER) if _lead_value(lead) is not None else UNKNOWN
+
+
 @register(runtime.getitem_any)
+@infers(other_facts)
 def batch_getitem_any(ctx, x, index, lead=None) -> Operand:
     # a tuple of stacked arrays (each carries the enclosing batch axis too) or one stacked array
     _unbatched(ctx, index)
     n = _lead(ctx, lead)
-    val = Val(False, None, Kind.OTHER)
+    val = other_facts(ctx.call, x, lead)
     return _same(ctx, [x.node, index.node], {"lead": ast.Constant(n + x.batched)}, val, x.batched)
 
 
 _MASKED_KIND = {"any": "b", "all": "b", "count_nonzero": "i"}
 
 
-@register(runtime.masked_reduce)
-def batch_masked_reduce(ctx, x, mask, name, lead=None) -> Operand:
-    # np.<name>(x[mask]) per lane: both carry every batch axis, the reduction skips one more
-    _unbatched(ctx, name)
-    n = _lead(ctx, lead)
-    reducer = static(name)
-    kind = x.val.dtype
+def masked_reduce_facts(call, x, mask, name, lead=None, **_) -> Val:
+    """One value per lane (the batch axes it skips), of the reduction's kind."""
+    n, reducer, kind = _lead_value(lead), static(name), x.val.dtype
+    if n is None:
+        return UNKNOWN  # refused by the rule
     if reducer in _MASKED_KIND:
         kind = _MASKED_KIND[reducer]
     elif reducer == "mean" and kind in ("b", "i", "u"):
         kind = "f"
     elif reducer in ("sum", "prod") and kind == "b":
         kind = "i"
-    val = Val(False, n, Kind.ARRAY, kind)
-    if not (x.batched or mask.batched):
-        return _same(ctx, [x.node, mask.node, name.node], {"lead": ast.Constant(n)}, val, False)
+    return array(False, n, kind)
+
+
+@register(runtime.masked_reduce, traits="lanes")
+@infers(masked_reduce_facts)
+def batch_masked_reduce(ctx, x, mask, name, lead=None) -> Operand:
+    # np.<name>(x[mask]) per lane: both carry every batch axis, the reduction skips one more
+    _unbatched(ctx, name)
+    n = _lead(ctx, lead)
+    val = masked_reduce_facts(ctx.call, x, mask, name, lead)
     nodes = [_spread(ctx, op) for op in (x, mask)]
     return _same(ctx, nodes + [name.node], {"lead": ast.Constant(n + 1)}, val, True)
 
@@ -201,33 +287,63 @@ def _spread(ctx, op) -> ast.expr:
     return ctx.promote(op, op.val.with_(batched=True)).node
 
 
+def arg_flat_facts(call, fn, x, keepdims, lead=None, **_) -> Val:
+    """Indices: one per lane, or x's rank with keepdims."""
+    n, keep = _lead_value(lead), static(keepdims)
+    if n is None:
+        return UNKNOWN  # refused by the rule
+    return array(False, None if keep is NO_STATIC else (x.val.ndim if keep else n), "i")
+
+
 @register(runtime.arg_flat)
+@infers(arg_flat_facts)
 def batch_arg_flat(ctx, fn, x, keepdims, lead=None) -> Operand:
     _unbatched(ctx, fn, keepdims)
     n = _lead(ctx, lead)
-    keep = static(keepdims)
-    rank = None if keep is NO_STATIC else (x.val.ndim if keep else n)
-    val = Val(False, rank, Kind.ARRAY, "i")
+    val = arg_flat_facts(ctx.call, fn, x, keepdims, lead)
     return _same(ctx, [fn.node, x.node, keepdims.node], {"lead": ast.Constant(n + x.batched)}, val, x.batched)
 
 
+def diag_matrix_facts(call, v, **_) -> Val:
+    """(..., n) -> (..., m, m)."""
+    return array(False, None if v.val.ndim is None else v.val.ndim + 1, v.val.dtype)
+
+
 @register(runtime.diag_matrix)
+@infers(diag_matrix_facts)
 def batch_diag_matrix(ctx, v, k=None) -> Operand:
     # (..., n) -> (..., m, m) whatever the leading axes: the same call
     _unbatched(ctx, k)
-    val = Val(False, None if v.val.ndim is None else v.val.ndim + 1, Kind.ARRAY, v.val.dtype)
+    val = diag_matrix_facts(ctx.call, v)
     return _same(ctx, [v.node] + ([] if k is None else [k.node]), {}, val, v.batched)
 
 
+def rows_facts(call, values, lead=None, **_) -> Val:
+    """The same array, each row its lane's."""
+    return array(False, values.val.ndim, values.val.dtype) if _lead_value(lead) is not None else UNKNOWN
+
+
 @register(runtime.rows)
+@infers(rows_facts)
 def batch_rows(ctx, values, B, lead=None) -> Operand:
     _unbatched(ctx, B)
     n = _lead(ctx, lead)
-    val = Val(False, values.val.ndim, Kind.ARRAY, values.val.dtype)
+    val = rows_facts(ctx.call, values, lead)
     return _same(ctx, [values.node, B.node], {"lead": ast.Constant(n + values.batched)}, val, values.batched)
 
 
+def stack_facts(call, items, axis=None, **_) -> Val:
+    """The items stacked: one axis more than theirs, their kind (where they agree)."""
+    elts = items.val.elts
+    if elts is None or _lead_value(axis) is None:
+        return UNKNOWN  # refused by the rule
+    ranks, dtypes = {e.ndim for e in elts}, {e.dtype for e in elts}
+    rank = None if len(ranks) != 1 or None in ranks else next(iter(ranks)) + 1
+    return array(False, rank, dtypes.pop() if len(dtypes) == 1 else None)
+
+
 @register(runtime.stack)
+@infers(stack_facts)
 def batch_stack(ctx, items, B, axis=None) -> Operand:
     # np.array of a list of (B, ...) values: stacked one axis further; every item then carries the
     # enclosing batch (one that does not is repeated over it)
@@ -236,17 +352,7 @@ def batch_stack(ctx, items, B, axis=None) -> Operand:
     elts = items.val.elts
     if elts is None:
         raise ctx.fail("a helper's list of unknown length")
-    ranks = {e.ndim for e in elts}
-    dtypes = {e.dtype for e in elts}
-    val = Val(
-        False,
-        None if len(ranks) != 1 or None in ranks else ranks.pop() + 1,
-        Kind.ARRAY,
-        dtypes.pop() if len(dtypes) == 1 else None,
-    )
-    if not items.batched:
-        kw = {} if axis is None else {"axis": axis.node}
-        return _same(ctx, [items.node, B.node], kw, val, False)
+    val = stack_facts(ctx.call, items, axis)
     parts = [_spread(ctx, Operand(templates.index(items.node, [i]), e)) for i, e in enumerate(elts)]
     node = ctx.expr(
         "av__.stack(xs, B, axis=k)", xs=ast.List(parts, ast.Load()), B=B.node, k=ast.Constant(a + 1)
@@ -254,23 +360,36 @@ def batch_stack(ctx, items, B, axis=None) -> Operand:
     return Operand(node, val.with_(batched=True))
 
 
+def align_facts(call, values, batched, lead=None, **_) -> Val:
+    """The values, the batched ones of a rank not known here."""
+    flags, elts = static(batched), values.val.elts
+    if flags is NO_STATIC or elts is None or (lead is not None and static(lead) is NO_STATIC):
+        return UNKNOWN  # refused by the rule
+    return container(
+        Kind.TUPLE, [Val(e.batched, None, Kind.ARRAY, e.dtype) if f else e for e, f in zip(elts, flags)]
+    )
+
+
 @register(runtime.align)
+@infers(align_facts)
 def batch_align(ctx, values, batched, lead=None) -> Operand:
     # rank alignment of the inner lanes: a value carrying the enclosing batch too skips one more axis
-    flags = static(batched)
-    elts = values.val.elts
-    if flags is NO_STATIC or elts is None:
+    facts = align_facts(ctx.call, values, batched, lead)
+    if facts.kind != Kind.TUPLE:
         raise ctx.fail("rank alignment of values not known when the code is rewritten")
-    leads = tuple(int(f) for f in flags) if lead is None else static(lead)
-    if leads is NO_STATIC:
-        raise ctx.fail("rank alignment of values not known when the code is rewritten")
-    new = tuple(n + e.batched for n, e in zip(leads, elts))
-    parts = tuple(Val(e.batched, None, Kind.ARRAY, e.dtype) if f else e for e, f in zip(elts, flags))
+    leads = tuple(int(f) for f in static(batched)) if lead is None else static(lead)
+    new = tuple(n + e.batched for n, e in zip(leads, values.val.elts or ()))
     node = ctx.call.rebuild([values.node, batched.node], {"lead": templates.const(new)})
-    return Operand(node, container(Kind.TUPLE, parts))
+    return Operand(node, facts)
+
+
+def move_tree_facts(call, tree, **_) -> Val:
+    """The same container, its mapped leaves' axes moved."""
+    return tree.val
 
 
 @register(runtime.move_tree)
+@infers(move_tree_facts)
 def batch_move_tree(ctx, tree, axes, lead=None) -> Operand:
     # a container argument's mapped leaves: under an enclosing batch each leaf carries it first
     _unbatched(ctx, axes)
@@ -289,29 +408,45 @@ def _all_batched(v: Val) -> bool:
 
 
 # ---- per-example numbers and math -------------------------------------------------------------------------
+def to_int_facts(call, x, ndigits=None, **_) -> Val:
+    """Elementwise: ints (rounding to digits keeps the kind)."""
+    return array(False, x.val.ndim, "i" if ndigits is None or static(ndigits) is None else x.val.dtype)
+
+
 @register(runtime.to_int, runtime.to_round)
+@infers(to_int_facts)
 def batch_to_int(ctx, x, ndigits=None) -> Operand:
     # elementwise, its checks too: the same call on every lane of every enclosing example
     _unbatched(ctx, ndigits)
-    kind = "i" if ndigits is None or static(ndigits) is None else x.val.dtype
     nodes = [x.node] + ([] if ndigits is None else [ndigits.node])
-    return out(ctx.call.rebuild(nodes, {}), x.batched, x.val.ndim, kind)
+    return emit(ctx.call.rebuild(nodes, {}), to_int_facts(ctx.call, x, ndigits))
+
+
+def math_fn_facts(call, fn, args=(), **_) -> Val:
+    """Elementwise: floats, the operands broadcast."""
+    return array(False, _broadcast_rank(*args) if args else 0, "f")
 
 
 @register(runtime.math_fn)
+@infers(math_fn_facts)
 def batch_math_fn(ctx, fn, *args) -> Operand:
     _unbatched(ctx, fn)
-    nodes, ndim = align(ctx, list(args))
-    return out(ctx.call.rebuild([fn.node, *nodes], {}), any(a.batched for a in args), ndim, "f")
+    nodes, _ = align(ctx, list(args))
+    return emit(ctx.call.rebuild([fn.node, *nodes], {}), math_fn_facts(ctx.call, fn, args))
+
+
+def prod_rows_facts(call, x, **_) -> Val:
+    """The product along the last axis."""
+    return array(False, None if x.val.ndim is None else x.val.ndim - 1)
 
 
 @register(runtime.prod_rows)
+@infers(prod_rows_facts)
 def batch_prod_rows(ctx, x, start=None) -> Operand:
     # the product along the last axis, whatever the leading ones: the same call
     _unbatched(ctx, start)
     nodes = [x.node] + ([] if start is None else [start.node])
-    rank = None if x.val.ndim is None else x.val.ndim - 1
-    return out(ctx.call.rebuild(nodes, {}), x.batched, rank, None)
+    return emit(ctx.call.rebuild(nodes, {}), prod_rows_facts(ctx.call, x))
 
 
 @register(math.prod)
@@ -332,8 +467,13 @@ def batch_math_prod(ctx, iterable, start=None) -> Operand:
 
 
 # ---- values that must be the same for every example ------------------------------------------------------
+def static_tuple_facts(call, value, **_) -> Val:
+    """A tuple of ints."""
+    return Val(False, None, Kind.TUPLE)
+
+
 @register(runtime.as_shape, runtime.shift_perm)
+@infers(static_tuple_facts)
 def batch_static_tuple(ctx, value) -> Operand:
     # a `size=` or a permutation: per-example values of different sizes would give ragged results
-    _unbatched(ctx, value)
-    return Operand(ctx.call.rebuild([value.node], {}), Val(False, None, Kind.TUPLE))
+    raise ctx.fail("a helper argument that differs between examples (a shape, an index, an axis)")

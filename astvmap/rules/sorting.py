@@ -13,10 +13,21 @@ import ast
 import numpy as np
 
 from ..kit import templates
-from .common import NO_STATIC, kw_nodes, out, rank, require_unbatched, result_kind, shift_axis, static
+from .common import (
+    NO_STATIC,
+    emit,
+    infers,
+    kw_nodes,
+    out,
+    rank,
+    require_unbatched,
+    result_kind,
+    shift_axis,
+    static,
+)
 from .linalg import contract
 from .registry import register
-from .values import Kind, Operand, Val
+from .values import UNKNOWN, Kind, Operand, Val, array
 
 _sliding_window_view = np.lib.stride_tricks.sliding_window_view
 _LAST = object()  # "axis not given": NumPy's default axis=-1
@@ -37,23 +48,38 @@ def _as_array(ctx, op: Operand) -> ast.expr:
 # --------------------------------------------------------------------------- sort, argsort, partition
 
 
-def _along_axis(ctx, a, axis, extra, kind, args=()):
-    """The call again along the shifted axis: sort-like functions that keep the per-example shape."""
+def _flattened(axis) -> bool:
+    return axis is not _LAST and axis is not None and static(axis) is None
+
+
+def along_facts(call, a, axis=_LAST, **_) -> Val:
+    """Sorted or partitioned along an axis: the same shape (axis=None: each flattened, a vector); the
+    values' kind, or indices."""
     nd = a.val.ndim
-    if axis is not _LAST and axis is not None and static(axis) is None:
+    kind = a.val.dtype if call.fn in (np.sort, np.partition) else "i"
+    if _flattened(axis):
+        return array(False, 1, kind)
+    return UNKNOWN if nd is None or nd == 0 else array(False, nd, kind)  # (refused by the rule)
+
+
+def _along_axis(ctx, a, axis, extra, args=()):
+    """The call again along the shifted axis: sort-like functions that keep the per-example shape."""
+    nd, facts = a.val.ndim, along_facts(ctx.call, a, axis)
+    if _flattened(axis):
         # (B, *s), axis=None -> each flattened example: (B, prod(s)), along axis 1
         x = a.node if nd == 1 else ctx.expr("av__.flatten(x)", x=a.node)
-        return out(ctx.call.rebuild([x, *args], {"axis": templates.const(1), **extra}), True, 1, kind)
+        return emit(ctx.call.rebuild([x, *args], {"axis": templates.const(1), **extra}), facts)
     if nd is None:
         raise ctx.fail("sorting a per-example array of unknown rank (axis -1 could reach the batch axis)")
     if nd == 0:
         raise ctx.fail("sorting a per-example scalar along an axis (the loop raises)")
     # (B, *s), axis=k -> along k+1; axis omitted -> -1: (B, *s)
     ax = templates.const(-1) if axis is _LAST else shift_axis(ctx, axis, nd)
-    return out(ctx.call.rebuild([a.node, *args], {"axis": ax, **extra}), True, nd, kind)
+    return emit(ctx.call.rebuild([a.node, *args], {"axis": ax, **extra}), facts)
 
 
-@register(np.sort, np.argsort, np.ndarray.argsort)
+@register(np.sort, np.argsort)
+@infers(along_facts)
 def batch_sort(ctx, a, axis=_LAST, kind=None, order=None, *, stable=None) -> Operand:
     # (B, *s), axis=k -> (B, *s) sorted along k+1; axis=None -> (B, prod(s))
     # `np.ndarray.sort` is in place (a write) and has no rule.
@@ -61,11 +87,17 @@ def batch_sort(ctx, a, axis=_LAST, kind=None, order=None, *, stable=None) -> Ope
     extra = kw_nodes(
         {k: v for k, v in (("kind", kind), ("order", order), ("stable", stable)) if v is not None}
     )
-    dtype = a.val.dtype if ctx.call.fn is np.sort else "i"
-    return _along_axis(ctx, a, axis, extra, dtype)
+    return _along_axis(ctx, a, axis, extra)
 
 
-@register(np.partition, np.argpartition, np.ndarray.argpartition)
+@register(np.ndarray.argsort)
+@infers(along_facts)
+def batch_argsort_method(ctx, a, /, axis=_LAST, kind=None, order=None, *, stable=None) -> Operand:
+    return batch_sort(ctx, a, axis, kind, order, stable=stable)
+
+
+@register(np.partition, np.argpartition)
+@infers(along_facts)
 def batch_partition(ctx, a, kth, axis=_LAST, kind=None, order=None) -> Operand:
     # (B, *s), kth shared, axis=k -> (B, *s) partitioned along k+1; axis=None -> (B, prod(s))
     # `np.ndarray.partition` is in place (a write) and has no rule.
@@ -73,32 +105,48 @@ def batch_partition(ctx, a, kth, axis=_LAST, kind=None, order=None) -> Operand:
         raise ctx.fail("a `kth` that differs between examples")
     require_unbatched(ctx, kind=kind, order=order)
     extra = kw_nodes({k: v for k, v in (("kind", kind), ("order", order)) if v is not None})
-    dtype = a.val.dtype if ctx.call.fn is np.partition else "i"
-    return _along_axis(ctx, a, axis, extra, dtype, args=(kth.node,))
+    return _along_axis(ctx, a, axis, extra, args=(kth.node,))
+
+
+@register(np.ndarray.argpartition)
+@infers(along_facts)
+def batch_argpartition_method(ctx, a, kth, /, axis=_LAST, kind=None, order=None) -> Operand:
+    return batch_partition(ctx, a, kth, axis, kind, order)
+
+
+def sort_complex_facts(call, a, **_) -> Val:
+    """Sorted along the last axis: the same shape, complex."""
+    nd = a.val.ndim
+    return UNKNOWN if nd is None or nd == 0 else array(False, nd, "c")  # (refused by the rule)
 
 
 @register(np.sort_complex)
+@infers(sort_complex_facts)
 def batch_sort_complex(ctx, a) -> Operand:
     # (B, *s) -> (B, *s) sorted along the last axis, complex
-    nd = a.val.ndim
-    if nd is None or nd == 0:
+    facts = sort_complex_facts(ctx.call, a)
+    if facts.ndim is None:
         raise ctx.fail("sort_complex of a per-example scalar or of unknown rank")
-    return out(ctx.call.rebuild([a.node], {}), True, nd, "c")
+    return emit(ctx.call.rebuild([a.node], {}), facts)
 
 
 # --------------------------------------------------------------------------- searchsorted
 
 
-@register(np.searchsorted, np.ndarray.searchsorted)
+def searchsorted_facts(call, a, v, **_) -> Val:
+    """An index for every search value: their shape."""
+    return array(False, rank(v), "i")
+
+
+@register(np.searchsorted)
+@infers(searchsorted_facts)
 def batch_searchsorted(ctx, a, v, side=None, sorter=None) -> Operand:
     require_unbatched(ctx, side=side)
-    rv = rank(v)
+    rv, facts = rank(v), searchsorted_facts(ctx.call, a, v)
     if not a.batched:
         # a (n,) shared, v (B, *t): searchsorted is elementwise in v -> (B, *t), the same call
         require_unbatched(ctx, sorter=sorter)
-        return out(
-            ctx.call.rebuild([o.node for o in ctx.call.args], kw_nodes(ctx.call.kwargs)), v.batched, rv, "i"
-        )
+        return emit(ctx.call.rebuild([o.node for o in ctx.call.args], kw_nodes(ctx.call.kwargs)), facts)
     if rank(a) != 1:
         raise ctx.fail("searchsorted of a per-example array that is not 1-D (the loop raises)")
     if sorter is not None:
@@ -130,21 +178,32 @@ def batch_searchsorted(ctx, a, v, side=None, sorter=None) -> Operand:
             if exact
             else "np.count_nonzero((A <= V) | np.isnan(V), axis=-1)"
         )
-    return out(ctx.expr(template, A=A, V=V), True, rv, "i")
+    return emit(ctx.expr(template, A=A, V=V), facts)
+
+
+@register(np.ndarray.searchsorted)
+@infers(searchsorted_facts)
+def batch_searchsorted_method(ctx, a, v, /, side=None, sorter=None) -> Operand:
+    return batch_searchsorted(ctx, a, v, side, sorter)
 
 
 # --------------------------------------------------------------------------- interp
 
 
+def interp_facts(call, x, xp, fp, **_) -> Val:
+    """Elementwise in x: its shape; float (complex for complex values)."""
+    kind = "c" if fp.val.dtype == "c" else "f" if fp.val.dtype is not None else None
+    return array(False, rank(x), kind)
+
+
 @register(np.interp)
+@infers(interp_facts)
 def batch_interp(ctx, x, xp, fp, left=None, right=None, period=None) -> Operand:
     # x (B, *s) with shared xp, fp: interp is elementwise in x -> (B, *s), the same call
     if any(o is not None and o.batched for o in (xp, fp, left, right, period)):
         raise ctx.fail("np.interp with sample points or values that differ between examples")
-    kind = "c" if fp.val.dtype == "c" else "f" if fp.val.dtype is not None else None
-    return out(
-        ctx.call.rebuild([o.node for o in ctx.call.args], kw_nodes(ctx.call.kwargs)), x.batched, rank(x), kind
-    )
+    node = ctx.call.rebuild([o.node for o in ctx.call.args], kw_nodes(ctx.call.kwargs))
+    return emit(node, interp_facts(ctx.call, x, xp, fp))
 
 
 # --------------------------------------------------------------------------- pad
@@ -176,7 +235,7 @@ def _pairs(ctx, op, nd, what, batch_row):
         if arr.size == 1 or (arr.size == 2 and arr.shape != (2, 1)):
             return op.node  # one value, or one (before, after) pair, for every axis
         rows = np.broadcast_to(arr, (nd, 2)).tolist()
-    except Exception:
+    except (TypeError, ValueError):  # NumPy's refusal of values that do not fit
         raise ctx.fail(f"`{what}` that does not fit the per-example rank") from None
     return templates.const(tuple(tuple(r) for r in [batch_row(rows)] + rows))
 
@@ -194,18 +253,15 @@ def _pair_nodes(op):
     return None
 
 
+def pad_facts(call, array, **_) -> Val:
+    """Padded: the same rank and kind."""
+    return Val(False, array.val.ndim, Kind.ARRAY, array.val.dtype)
+
+
 @register(np.pad)
+@infers(pad_facts)
 def batch_pad(ctx, array, pad_width, mode=None, **kwargs) -> Operand:
-    if not ctx.call.args[0].batched and not any(
-        o.batched for o in list(ctx.call.args) + list(kwargs.values())
-    ):
-        # nothing batched (the dispatcher only asks for the result's Val): the same call
-        return out(
-            ctx.call.rebuild([o.node for o in ctx.call.args], kw_nodes(ctx.call.kwargs)),
-            False,
-            array.val.ndim,
-            array.val.dtype,
-        )
+    # (NumPy's own signature: `kwargs` are the mode's options)
     if (
         not array.batched
         or pad_width.batched
@@ -243,7 +299,7 @@ def batch_pad(ctx, array, pad_width, mode=None, **kwargs) -> Operand:
     else:
         try:
             rows = np.broadcast_to(np.asarray(widths), (nd, 2)).tolist()
-        except Exception:
+        except (TypeError, ValueError):  # NumPy's refusal of widths that do not fit
             raise ctx.fail("pad widths that do not fit the per-example rank") from None
         pw = templates.const(((0, 0),) + tuple(tuple(r) for r in rows))
     kw = {}
@@ -253,7 +309,7 @@ def batch_pad(ctx, array, pad_width, mode=None, **kwargs) -> Operand:
     args = [array.node, pw] + ([mode.node] if mode is not None and len(ctx.call.args) > 2 else [])
     if mode is not None and len(ctx.call.args) <= 2:
         kw = {"mode": mode.node, **kw}
-    return out(ctx.call.rebuild(args, kw), True, nd, array.val.dtype)
+    return emit(ctx.call.rebuild(args, kw), pad_facts(ctx.call, array))
 
 
 # --------------------------------------------------------------------------- convolve, correlate
@@ -274,16 +330,32 @@ def _vector(ctx, op, hint, scalar_ok):
     return _named(ctx, node, hint)
 
 
+def _conv_mode(call, mode) -> str | None:
+    """The mode's name ('full', 'same', 'valid'; None when not known)."""
+    value = ("full" if call.fn is np.convolve else "valid") if mode is None else static(mode)
+    try:
+        return _CONV_MODES[value]
+    except (KeyError, TypeError):
+        return None
+
+
+def convolve_facts(call, a, v, mode=None, **_) -> Val:
+    """A vector (of 1-D operands; convolve takes scalars as length 1), NumPy's promotion of the kinds."""
+    allowed = (0, 1) if call.fn is np.convolve else (1,)
+    if rank(a) not in allowed or rank(v) not in allowed or _conv_mode(call, mode) is None:
+        return UNKNOWN  # refused by the rule
+    return array(False, 1, result_kind(call.fn, [a, v]))
+
+
 @register(np.convolve, np.correlate)
+@infers(convolve_facts)
 def batch_convolve(ctx, a, v, mode=None) -> Operand:
     conv = ctx.call.fn is np.convolve
     if mode is not None and mode.batched:
         raise ctx.fail("a mode that differs between examples")
-    value = ("full" if conv else "valid") if mode is None else static(mode)
-    try:
-        value = _CONV_MODES[value]
-    except (KeyError, TypeError):
-        raise ctx.fail("a mode not known when the code is rewritten") from None
+    value = _conv_mode(ctx.call, mode)
+    if value is None:
+        raise ctx.fail("a mode not known when the code is rewritten")
     dtype = result_kind(ctx.call.fn, [a, v])
     A, V = _vector(ctx, a, "signal", conv), _vector(ctx, v, "kernel", conv)
     n = ctx.temp(ctx.expr("x.shape[-1]", x=A), "n")
@@ -324,24 +396,30 @@ def batch_convolve(ctx, a, v, mode=None) -> Operand:
 # --------------------------------------------------------------------------- sliding windows
 
 
+def _window_rank(window_shape) -> int | None:
+    """How many axes a window shape has (None when not known)."""
+    ws = static(window_shape)
+    if ws is not NO_STATIC:
+        return 1 if isinstance(ws, (int, np.integer)) else len(ws) if isinstance(ws, (tuple, list)) else None
+    wv = window_shape.val
+    if wv.kind in (Kind.SCALAR, Kind.ARRAY) and wv.ndim == 0:
+        return 1
+    return len(wv.elts) if wv.kind in (Kind.TUPLE, Kind.LIST) and wv.elts is not None else None
+
+
+def sliding_window_facts(call, x, window_shape, axis=None, **_) -> Val:
+    """Windows: the operand's axes, then the window's."""
+    nd, n_win = x.val.ndim, _window_rank(window_shape)
+    return array(False, None if nd is None or n_win is None else nd + n_win, x.val.dtype)
+
+
 @register(_sliding_window_view)
+@infers(sliding_window_facts)
 def batch_sliding_window_view(ctx, x, window_shape, axis=None, *, subok=None, writeable=None) -> Operand:
     # (B, *s), window w along per-example axes k -> windows along k+1: (B, *s', *w)
     if window_shape.batched or any(o is not None and o.batched for o in (axis, subok, writeable)):
         raise ctx.fail("a window that differs between examples")
     nd = x.val.ndim
-    ws = static(window_shape)
-    if ws is not NO_STATIC:
-        n_win: int | None = 1 if isinstance(ws, (int, np.integer)) else len(ws)
-    else:
-        wv = window_shape.val
-        n_win = (
-            1
-            if wv.kind in (Kind.SCALAR, Kind.ARRAY) and wv.ndim == 0
-            else len(wv.elts)
-            if wv.kind in (Kind.TUPLE, Kind.LIST) and wv.elts is not None
-            else None
-        )
     if axis is None or static(axis) is None:
         # axis=None: a window over every per-example axis, 1..nd
         if nd is None:
@@ -350,5 +428,5 @@ def batch_sliding_window_view(ctx, x, window_shape, axis=None, *, subok=None, wr
     else:
         ax = shift_axis(ctx, axis, nd)
     extra = kw_nodes({k: o for k, o in (("subok", subok), ("writeable", writeable)) if o is not None})
-    ndim = None if nd is None or n_win is None else nd + n_win
-    return out(ctx.call.rebuild([x.node, window_shape.node], {"axis": ax, **extra}), True, ndim, x.val.dtype)
+    node = ctx.call.rebuild([x.node, window_shape.node], {"axis": ax, **extra})
+    return emit(node, sliding_window_facts(ctx.call, x, window_shape, axis))

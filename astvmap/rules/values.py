@@ -42,13 +42,24 @@ class Val:
     elts: tuple | None = None  # TUPLE/LIST/DICT elements, when known
     keys: tuple | None = None  # DICT keys
     item: Val | None = None  # LIST built by appends: the (joined) element
-    obj: Any = field(default=None, compare=False)  # static object (callables, modules, local lambdas)
+    obj: Any = field(default=None, compare=False)  # the object, known when rewriting (modules, callables)
     # batched, and per example a Python number (made by float(), int(), round(), math, or Python
     # arithmetic on such numbers and literals): its `/`, `//`, `%` by zero raise (pynum.py)
     py: bool = False
     # batched, and per example a Python number on some paths and not on others (`y = 0.0`, then
     # `y = x[0]` under a batched `if`): which lanes hold one is known only per example
     py_some: bool = False
+    # what is known of how the value was made (never part of its identity as a Val):
+    # a vectorized loop's list of rows, a fresh array that only `np.array()` reads (loops.py)
+    fresh_rows: bool = field(default=False, compare=False)
+    # a vector whose items the code reads one at a time, each a Python number per example (a `range`'s
+    # counters, mapped by a vectorized loop): mapped, each is a Python number (Val.py)
+    python_items: bool = field(default=False, compare=False)
+    # None on some paths and of this Val on the others (a skipped branch's placeholder for "no lane took
+    # it", which `av__.select` reads as such)
+    or_none: Val | None = field(default=None, compare=False)
+    # `x[mask]` of a per-example length, run as a loop unless a reduction consumes it
+    selection: MaskedSelection | None = field(default=None, compare=False)
 
     def with_(self, **kw) -> Val:
         return replace(self, **kw)
@@ -59,10 +70,6 @@ class Val:
 
 
 UNKNOWN = Val(False, None, Kind.OTHER)
-FRESH_ROWS = "fresh rows"  # Val.obj of a vectorized loop's list: a fresh array only `np.array()` reads
-# Val.obj of a vector whose items are Python numbers where the code reads them one at a time (a `range`'s
-# counters, mapped by a vectorized loop): mapped, each is a Python number (Val.py)
-PYTHON_ITEMS = "python items"
 
 
 def array(batched: bool, ndim: int | None, dtype: str | None = None) -> Val:
@@ -154,20 +161,31 @@ def join(a: Val, b: Val) -> Val:
             py_some=batched and (a.py_some or b.py_some) and not (python_number(a) and python_number(b)),
         )
     if a.kind == b.kind:
-        return Val(batched, None, a.kind, obj=a.obj if a.obj is b.obj else None)
+        same = a.or_none if a.or_none is b.or_none else None
+        return Val(batched, None, a.kind, obj=a.obj if a.obj is b.obj else None, or_none=same)
     if Kind.NONE in (a.kind, b.kind):  # unknown, but where it is not None it is the other path's value
-        other = b if a.kind == Kind.NONE else a
-        return Val(batched, None, Kind.OTHER, obj=OrNone(other))
+        return Val(batched, None, Kind.OTHER, or_none=b if a.kind == Kind.NONE else a)
     return Val(batched, None, Kind.OTHER)
 
 
-def list_item(v: Val) -> Val | None:
-    """The element Val of a list/tuple Val (joined over its elements)."""
-    items = list(v.elts or ()) + ([v.item] if v.item is not None else [])
+def join_all(vals) -> Val:
+    """The Val of a name that holds one of `vals` (`join` over them; UNKNOWN when there are none)."""
     out = None
-    for e in items:
-        out = e if out is None else join(out, e)
-    return out
+    for v in vals:
+        out = v if out is None else join(out, v)
+    return UNKNOWN if out is None else out
+
+
+def unbatched(v: Val) -> Val:
+    """`v` as the value one example sees (an `in_axes` None argument, an inner vmap's unmapped one)."""
+    elts = None if v.elts is None else tuple(unbatched(e) for e in v.elts)
+    return v.with_(batched=False, elts=elts, item=None if v.item is None else unbatched(v.item))
+
+
+def list_item(v: Val) -> Val | None:
+    """The element Val of a list/tuple Val (joined over its elements; None when it has none)."""
+    items = [*(v.elts or ()), *([v.item] if v.item is not None else [])]
+    return join_all(items) if items else None
 
 
 _NO_STATIC = object()
@@ -215,18 +233,10 @@ class Window:
 
 
 @dataclass(frozen=True)
-class OrNone:
-    """`Val.obj` of a value that is None on some path and of Val `val` on the others (a generated
-    branch's placeholder for "no lane took it", which `av__.select` reads as such)."""
-
-    val: Val
-
-
-@dataclass(frozen=True)
 class MaskedSelection:
     """`x[mask]` with a per-example boolean mask of x's shape: its length differs between examples, so it
     runs as a loop, unless a reduction consumes it (`np.sum(x[x > 0])` is a masked sum); `site` is
-    the fallback warning to withdraw then (the `Val.obj` of that loop's result)."""
+    the fallback warning to withdraw then (the `Val.selection` of that loop's result)."""
 
     x: Operand
     mask: Operand

@@ -1,7 +1,7 @@
 """Calls: rule dispatch, user helper functions, local lambdas (lambda-lifted), nested vmap, fallback.
 
-The dispatcher passes a call with no batched operand through unchanged (asking the rule only for the
-result's rank); a call with a rule goes to the rule; a Python function with source is transformed for
+The dispatcher passes a call with no batched operand through unchanged (asking the rule's abstract
+evaluation for the result's Val, `_infer`); a call with a rule goes to the rule; a Python function with source is transformed for
 the pattern of batched arguments (cached); anything else runs as a per-example loop with a
 `PerformanceWarning` at the user's line (DESIGN "Fallback").
 """
@@ -65,6 +65,7 @@ class CallsMixin(NestingMixin):
             return self.fallback(site, "no batching rule for it", fn_node)
         if not batched and not rule.random:
             out = rebuild([a.node for a in args], {k: a.node for k, a in kwargs.items()})
+            self._record(rule, site)
             return Operand(out, self._infer(rule, site))
         assert rule.signature is not None  # register() always sets it
         try:
@@ -73,14 +74,15 @@ class CallsMixin(NestingMixin):
             return self.fallback(site, "its batching rule does not take these arguments", fn_node)
         if fn is operator.getitem and len(args) == 2 and _is_mask_of(args[1], args[0]):
             # x[mask]: a loop, unless a reduction consumes it (rules/reductions.py)
+            ctx.record_control("masked selection")
             loop = self.fallback(site, "a selection whose length differs between examples", defer=True)
             key = (getattr(node, "lineno", 0), getattr(node, "col_offset", 0))
-            return Operand(loop.node, loop.val.with_(obj=MaskedSelection(args[0], args[1], key)))
+            return Operand(loop.node, loop.val.with_(selection=MaskedSelection(args[0], args[1], key)))
         saved, ctx.call = ctx.call, site
         mark = len(ctx.pending)
         try:
             ctx.node = node
-            return rule.fn(ctx, *args, **kwargs)
+            result = rule.fn(ctx, *args, **kwargs)
         except NoPieceLoop:
             raise
         except NotBatchable as e:
@@ -88,20 +90,30 @@ class CallsMixin(NestingMixin):
             return self.fallback(site, e.msg, fn_node)
         finally:
             ctx.call = saved
+        self._record(rule, site)
+        return result
+
+    def _record(self, rule, site: CallSite) -> None:
+        """What a backend chooses by (NOTE [recorded facts]): a contraction, or a lane helper of generated
+        code batched again (its own control flow)."""
+        name = getattr(site.fn, "__name__", "?")
+        if "contraction" in rule.traits:
+            self.ctx.record_contraction(name, site.args)
+        if "lanes" in rule.traits:
+            self.ctx.record_control(name)
 
     def _infer(self, rule, site) -> Val:
-        """The Val of an unbatched call: ask the rule, without keeping any code it writes."""
-        ctx = self.ctx
-        saved, ctx.call = ctx.call, site
-        ctx.dry += 1
-        try:
-            v = rule.fn(ctx, *site.args, **site.kwargs).val
-            return v.with_(batched=False) if v.kind != Kind.TUPLE else v
-        except Exception:
+        """The Val of an unbatched call: the rule's abstract evaluation (NOTE [abstract evaluation],
+        rules/common.py) of the arguments bound to its signature; UNKNOWN where the rule declares none or
+        the arguments do not fit (NumPy refuses them too)."""
+        if rule.infer is None:
             return UNKNOWN
-        finally:
-            ctx.dry -= 1
-            ctx.call = saved
+        try:
+            bound = rule.signature.bind(self.ctx, *site.args, **site.kwargs)
+        except TypeError:
+            return UNKNOWN
+        _, *named = bound.arguments.items()
+        return rule.infer(site, **dict(named))
 
     def fallback(self, site: CallSite, reason: str, fn_node=None, defer=False) -> Operand:
         """Run this one call as a per-example loop (correct; warns once per site). `defer`: a later rule
@@ -117,11 +129,12 @@ class CallsMixin(NestingMixin):
             raise ctx.fail(f"{msg}, and per example it may view an array that is written in place")
         if ctx.settings.fallback == "error" and not defer:
             raise ctx.error(msg + " (fallback='error')", node)
-        if ctx.settings.fallback == "error" and not ctx.dry:
+        if ctx.settings.fallback == "error":
             ctx.deferred_errors[(getattr(node, "lineno", 0), getattr(node, "col_offset", 0))] = ctx.error(
                 msg + " (fallback='error')", node
             )
-        if not ctx.dry and not ctx.src.generated:
+        ctx.record_loop((getattr(node, "lineno", 0), getattr(node, "col_offset", 0)))
+        if not ctx.src.generated:
             ctx.fallback_sites.setdefault((getattr(node, "lineno", 0), getattr(node, "col_offset", 0)), msg)
         if isinstance(node, ast.Attribute) and site.method is None and fn_node is None:
             # an attribute (`x.T`): per example, read it
@@ -382,6 +395,3 @@ def _as_value(node):
     if isinstance(node, ast.Tuple):
         return ast.Tuple([conv(e) for e in node.elts], ast.Load())
     return conv(node)
-
-
-OPERATOR = operator

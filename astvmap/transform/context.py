@@ -8,6 +8,9 @@ Rules build expressions with `ctx.expr("np.sum(x, axis=k)", x=..., k=...)`, ask 
 from __future__ import annotations
 
 import ast
+import types
+import weakref
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
@@ -39,6 +42,42 @@ class Settings:
 
     def for_nesting(self) -> Settings:
         return Settings(self.fallback, self.randomness, self.label, nested=True)
+
+
+@dataclass(frozen=True)
+class Contraction:
+    """A contraction the batched code runs: the function's name, its operands' per-example ranks (None:
+    unknown), and whether an operand is the same for every example (then the batched form is one GEMM).
+    Sizes are not known when the code is rewritten (only ranks): the fused lowering counts them."""
+
+    name: str
+    ranks: tuple[int | None, ...]
+    shared: bool
+
+
+@dataclass
+class Recorded:
+    """NOTE [recorded facts]: what the rewrite did that a backend chooses its strategy by
+    (backends/numba.py `choose`), recorded where it happens instead of read back from the generated
+    text. `contractions`: one `Contraction` per call of a rule with the "contraction" trait (batched or
+    not); `control`: the kinds of per-example control flow emitted ("select", "guard", "borrow",
+    "while", "gather", "trips", "partition", or a lane helper's name when generated code is batched
+    again); `loops`: the sites run as a per-example loop (`av__.loop`). A generated function's facts are
+    merged into those of the code that calls it (`Context.bind`): a called function's, an inner vmap's."""
+
+    contractions: list[Contraction] = field(default_factory=list)
+    control: set[str] = field(default_factory=set)
+    loops: set[tuple] = field(default_factory=set)
+
+    def merge(self, other: Recorded) -> None:
+        self.contractions += other.contractions
+        self.control |= other.control
+        self.loops |= other.loops
+
+
+# The facts of each generated function, by its code object (a closure rebound to other cells shares it):
+# a function whose generated code calls another takes that one's facts too (`Context.bind`).
+RECORDED: weakref.WeakKeyDictionary[types.CodeType, Recorded] = weakref.WeakKeyDictionary()
 
 
 class Specializer(Protocol):
@@ -83,8 +122,8 @@ class Context:
         self.deferred_errors: dict = {}  # (line, col) -> AstvmapError, raised unless withdrawn
         self.batch_name: str | None = None
         self.kept: set[str] = set()  # fresh names a rewrite being redone must not forget (keep())
-        self.dry = 0  # > 0 while a rule only infers a result Val
         self.call: CallSite | None = None  # CallSite of the rule being applied
+        self.recorded = Recorded()  # NOTE [recorded facts]
         found, obj, _ = src.resolve("np")
         self.np_name = (
             "np" if (found and obj is np) or "np" not in self.namer.taken else self.namer.fresh("numpy")
@@ -125,27 +164,49 @@ class Context:
         self.kept.difference_update(names)
 
     def temp(self, node: ast.expr, hint: str = "name") -> ast.expr:
-        """Bind `node` to a fresh name in a statement before the current one (while a rule only infers a
-        Val, `node` itself)."""
-        if self.dry:
-            return node
+        """Bind `node` to a fresh name in a statement before the current one."""
         name = self.namer.fresh(hint)
         self.pending.append(ast.Assign([ast.Name(name, ast.Store())], node, lineno=0))
         return ast.Name(name, ast.Load())
 
     def bind(self, obj, hint: str) -> ast.Name:
-        """A free name of the generated code holding `obj`."""
+        """A free name of the generated code holding `obj`. A generated function's facts become this
+        code's (NOTE [recorded facts]): a called function's control flow, an inner vmap's contractions."""
         name = self._free_ids.get(id(obj))
         if name is None:
             name = self.namer.fresh(hint)
             self.free[name] = obj
             self._free_ids[id(obj)] = name
+            code = getattr(obj, "__code__", None)
+            callee = RECORDED.get(code) if isinstance(code, types.CodeType) else None
+            if callee is not None:
+                self.recorded.merge(callee)
         return ast.Name(name, ast.Load())
 
     def withdraw_fallback(self, site) -> None:
         """A loop emitted at `site` turned out unneeded (a later rule did better)."""
         self.fallback_sites.pop(site, None)
         self.deferred_errors.pop(site, None)
+        self.recorded.loops.discard(self._where(site))
+
+    # ---- facts for the backends (NOTE [recorded facts]) -----------------------------------------------
+    def record_control(self, kind: str) -> None:
+        """The rewrite emits per-example control flow of this kind (a select, a guard, a gathered or
+        masked `while`, ...): a compiled loop runs it natively, without masks or gathers."""
+        self.recorded.control.add(kind)
+
+    def record_contraction(self, name: str, operands: list[Operand]) -> None:
+        ranks = tuple(o.val.ndim for o in operands)
+        shared = any(not o.batched for o in operands)
+        self.recorded.contractions.append(Contraction(name, ranks, shared))
+
+    def record_loop(self, site: tuple) -> None:
+        """The call at `site` (line, column) runs as a per-example loop (`av__.loop`)."""
+        self.recorded.loops.add(self._where(site))
+
+    def _where(self, site: tuple) -> tuple:
+        """A site of this source, told apart from the same line and column of a merged nested one."""
+        return (self.src.origin.filename, self.src.origin.firstlineno, *site)
 
     # ---- giving up -----------------------------------------------------------------------------
     def fail(self, msg: str) -> NotBatchable:

@@ -18,13 +18,16 @@ import copy
 from typing import cast
 
 from ..kit import templates
+from ..rules import registry
 from ..rules.values import Kind, Operand, Val, merged_py, python_number, val_of
-from .walker import BranchResult, Walker, tag_line, user_line
+from .regions import Region, RegionsMixin
+from .walker import tag_line, user_line
 
 RET = "<return>"  # the returned value, as a name a branch assigns
 PARTITION = "astvmap: partition"  # directive comment on an `if` line (partitioned_if)
 
-# Calls and operators that never raise and never warn on any input lanes could hold.
+# Operators that never raise and never warn on any input lanes could hold (calls: the rules that declare
+# the "quiet" trait, NOTE [rule traits] in rules/registry.py).
 _SAFE_OPS = (
     ast.Add,
     ast.Sub,
@@ -45,46 +48,6 @@ _SAFE_OPS = (
     ast.And,
     ast.Or,
 )
-_SAFE_CALLS = {
-    "abs",
-    "min",
-    "max",
-    "where",
-    "maximum",
-    "minimum",
-    "fmax",
-    "fmin",
-    "sign",
-    "clip",
-    "logical_and",
-    "logical_or",
-    "logical_not",
-    "isnan",
-    "isfinite",
-    "isinf",
-    "real",
-    "imag",
-    "conj",
-    "copy",
-    "square",
-    "negative",
-    "positive",
-    "floor",
-    "ceil",
-    "trunc",
-    "rint",
-    "tanh",
-    "sin",
-    "cos",
-    "arctan",
-    "exp2",
-    "sum",
-    "any",
-    "all",
-    "zeros_like",
-    "ones_like",
-    "astype",
-}
 
 
 def is_safe(nodes, env=None) -> bool:
@@ -125,12 +88,12 @@ def risk(nodes, env=None) -> str:
             if isinstance(n, ast.Call):
                 f = n.func
                 name = f.attr if isinstance(f, ast.Attribute) else f.id if isinstance(f, ast.Name) else None
-                if name not in _SAFE_CALLS:
+                if name not in registry.named("quiet"):  # NOTE [rule traits]
                     return "lanes"
     return level
 
 
-class ControlFlowMixin(Walker):
+class ControlFlowMixin(RegionsMixin):
     """Needs from the walker: env, renames, block(), expr(), ctx, fresh code names."""
 
     # ---- names under masks ---------------------------------------------------------------------------
@@ -138,43 +101,37 @@ class ControlFlowMixin(Walker):
         return self.renames.get(name, name)
 
     def store_name(self, name: str) -> str:
-        """The name a store to user name `name` writes in generated code (`y_then` in a branch)."""
-        if self.branch is None:
+        """The name a store to user name `name` writes in generated code (`y_then` in a region)."""
+        region = self.region
+        if region is None:
             return self.code_name(name)
-        stores = self.branch["stores"]
-        if name not in stores:
+        if name not in region.stores:
             hint = "result" if name == RET else name
-            stores[name] = self.ctx.namer.fresh(f"{hint}_{self.branch['suffix']}")
-            self.ctx.keep(stores[name])
-            if (
-                name in self.branch.get("before", ())
-                and self._conditional_in_branch()
-                and self._read_later(name)
-            ):
-                # a path through the branch may skip this store: the branch's name starts as the value
-                self.branch.setdefault("starts", {})[name] = self.code_name(name)
-        self.renames[name] = stores[name]
-        return stores[name]
+            region.stores[name] = self.ctx.namer.fresh(f"{hint}_{region.suffix}")
+            self.ctx.keep(region.stores[name])
+            if name in region.before and self._conditional_in_region(region) and self._read_later(name):
+                # a path through the region may skip this store: the region's name starts as the value
+                region.starts[name] = self.code_name(name)
+        self.renames[name] = region.stores[name]
+        return region.stores[name]
 
     def _read_later(self, name: str) -> bool:
-        """May the user's code read `name` after this store, in the branch or after it? (A name nothing
-        reads, `_`, may well be unbound before the branch: its start is never read.)"""
+        """May the user's code read `name` after this store, in the region or after it? (A name nothing
+        reads, `_`, may well be unbound before the region: its start is never read.)"""
         if name not in self.local_names or name in self.facts.captured:
             return True
-        depth = self.branch.get("depth") if self.branch is not None else None
+        depth = self.region.depth if self.region is not None else None
         if depth is None or depth < 1:
             return True
-        branch_stmt = self.at[depth - 1]
-        return name in self.live_after(branch_stmt) or name in self.facts.activity([branch_stmt]).reads
+        region_stmt = self.at[depth - 1]
+        return name in self.live_after(region_stmt) or name in self.facts.activity([region_stmt]).reads
 
-    def _conditional_in_branch(self) -> bool:
-        """Is the statement being rewritten inside an `if` or a loop of the current branch (a store
-        there may not run on every path through the branch)?"""
-        assert self.branch is not None  # asked by store_name in a branch
-        depth = self.branch.get("depth")
-        if depth is None:
-            return False  # a branch that names every store before its body (while_loop.py)
-        return len(self.at) > depth + 1 or isinstance(self.at[-1], (ast.For, ast.While))
+    def _conditional_in_region(self, region: Region) -> bool:
+        """Is the statement being rewritten inside an `if` or a loop of `region` (a store there may not
+        run on every path through it)?"""
+        if region.depth is None:
+            return False  # a region that names every store before its body (while_loop.py)
+        return len(self.at) > region.depth + 1 or isinstance(self.at[-1], (ast.For, ast.While))
 
     def live_after(self, node) -> frozenset[str]:
         """Names some path after `node` reads before rebinding them (the analysis's liveness)."""
@@ -204,23 +161,20 @@ class ControlFlowMixin(Walker):
         cond = truth if isinstance(truth, ast.Name) else ctx.temp(truth, "cond")
         assert isinstance(cond, ast.Name)  # ctx.temp names it: the walker never runs while a rule infers
         self.promote_written_arrays(node.body + node.orelse)  # (after the test, which may read them)
-        env0, renames0 = self.env, dict(self.renames)
+        env0 = self.env
         then = self.masked_block(node.body, cond, "then")
         not_cond = ast.UnaryOp(ast.Invert(), ast.Name(cond.id, ast.Load()))
         orelse = self.masked_block(node.orelse, not_cond, "else")
-        self.env, self.renames = env0, renames0
-        code = then["code"] + orelse["code"]
+        code = then.code + orelse.code
         live = self.live_after(node)
-        returns = RET in then["stores"] or RET in orelse["stores"]
-        for name in _ordered(then["stores"], orelse["stores"]):
+        returns = RET in then.stores or RET in orelse.stores
+        for name in _ordered(then.stores, orelse.stores):
             if name in self.local_names and name not in live and name not in self.facts.captured:
                 continue  # the user's code reads it no more (it may be unbound before the `if`: `_`)
             sides: list[tuple[ast.Name, Val] | None] = []
             for br in (then, orelse):
-                if (
-                    name in br["stores"] and name in br["env"]
-                ):  # (a batched `while` drops names dead after it)
-                    sides.append((ast.Name(br["stores"][name], ast.Load()), br["env"][name]))
+                if name in br.stores and name in br.env:  # (a batched `while` drops names dead after it)
+                    sides.append((ast.Name(br.stores[name], ast.Load()), br.env[name]))
                 elif name in env0:
                     sides.append((ast.Name(self.code_name(name), ast.Load()), env0[name]))
                 else:
@@ -249,7 +203,7 @@ class ControlFlowMixin(Walker):
             (a, va), (b, vb) = cast("list[tuple[ast.Name, Val]]", sides)
             self.check_select_aliasing(name, va, vb)
             code += self.select_stmt(name, cond, a, va, b, vb, node)
-        if returns and self.branch is None:
+        if returns and self.region is None:
             ret = self.env[RET]
             self.returns.append(ret)
             self.return_sites.append((node, ret))
@@ -270,77 +224,29 @@ class ControlFlowMixin(Walker):
         ):
             raise self.ctx.fail(f"`{name}` names different arrays per example and is written through")
 
-    def masked_block(self, body, mask: ast.expr, suffix: str) -> BranchResult:
-        """Rewrite `body` as a branch taken by the lanes in `mask`; returns its code, env and stores.
+    def masked_block(self, body, mask: ast.expr, suffix: str) -> Region:
+        """Rewrite `body` as a branch taken by the lanes in `mask` (a "masked" region).
 
-        A name some path through the branch may not store (`Branch.starts`) is the branch's name from
+        A name some path through the branch may not store (`Region.starts`) is the branch's name from
         the branch's start: the branch is rewritten again with those names in place, so a loop inside
         it reads the value its earlier iterations stored, never the value from before the branch."""
         names = set(self.ctx.namer.taken)
-        result, seed = self._masked_block(body, mask, suffix, {})
+        first = self.on_lanes(MaskedBranch(body, mask, suffix, {}))
+        seed = {n: first.stores[n] for n in first.starts}
         if not seed:
-            return result
+            return first
         self.ctx.reset_names(names)
-        return self._masked_block(body, mask, suffix, seed)[0]
+        return self.on_lanes(MaskedBranch(body, mask, suffix, seed))
 
-    def _masked_block(self, body, mask: ast.expr, suffix: str, seed: dict[str, str]):
-        """(the branch, {user name: branch name} of the names it stores on some paths only)."""
-        ctx = self.ctx
-        outer_branch = self.branch
-        saved_env, saved_renames = self.env, self.renames
-        self.env = dict(self.env)
-        self.renames = dict(self.renames)
-        outer_mask = outer_branch.get("mask") if outer_branch else None
-        lanes = mask if outer_mask is None else ast.BinOp(outer_mask, ast.BitAnd(), mask)
-        self.branch = {
-            "stores": {},
-            "suffix": suffix,
-            "mask": lanes,
-            "outer": dict(saved_renames),
-            "borrowed": {},
-            "depth": len(self.at),
-            "before": frozenset(self.env),
-            "parent": outer_branch,
-        }
-        level = risk(body, self.env)
-        safe = level == "none"
-        pre = self._borrow(body, mask, suffix) if level == "lanes" else []
-        starts = self.branch["starts"] = {n: self.code_name(n) for n in seed}
-        for n, branch_name in seed.items():
-            self.branch["stores"][n] = self.renames[n] = branch_name
-            ctx.keep(branch_name)
-        self.masked += 1
-        try:
-            code = self.block(body)
-        finally:
-            self.masked -= 1
-            result: BranchResult = {"code": [], "env": self.env, "stores": self.branch["stores"]}
-            ctx.release(result["stores"].values())
-            self.branch = outer_branch
-            self.env, self.renames = saved_env, saved_renames
-        pre += _starts(starts, result["stores"])
-        for s in pre:
-            tag_line(s, body[0].lineno if body else 0)
-        code = pre + code
-        if not safe and code:
-            placeholders: list[ast.stmt] = [
-                ast.Assign([ast.Name(code, ast.Store())], _placeholder(result["env"].get(n)))
-                for n, code in result["stores"].items()
-            ]
-            guard = ast.If(ctx.expr("av__.enters(m)", m=mask), code, placeholders)
-            tag_line(guard, user_line(code[0]))
-            code = [guard]
-        result["code"] = code
-        return result, {n: result["stores"][n] for n in starts}
-
-    def _borrow(self, body, mask: ast.expr, suffix: str) -> list[ast.stmt]:
+    def borrow(self, body, mask: ast.expr, suffix: str) -> list[ast.stmt]:
         """`x_then = av__.lanes_like_active(x, m)` for the batched values a branch that may fault reads
         (NOTE [batched if])."""
-        assert self.branch is not None  # called by _masked_block for its branch
+        assert self.region is not None  # called by MaskedBranch.enter for its region
         pre: list[ast.stmt] = []
         for name in self.facts.activity(body).reads:
             v = self.env.get(name)
             if v is not None and v.batched and v.kind in (Kind.ARRAY, Kind.SCALAR):
+                self.ctx.record_control("borrow")
                 borrowed = self.ctx.namer.fresh(f"{name}_{suffix}")
                 x = ast.Name(self.code_name(name), ast.Load())
                 pre.append(
@@ -350,7 +256,7 @@ class ControlFlowMixin(Walker):
                     )
                 )
                 self.renames[name] = borrowed
-                self.branch["borrowed"][name] = (borrowed, mask)
+                self.region.borrowed[name] = (borrowed, mask)
         return pre
 
     def select_stmt(self, name, cond, a, va: Val, b, vb: Val, node):
@@ -368,8 +274,8 @@ class ControlFlowMixin(Walker):
         if (va.kind in containers or vb.kind in containers) and va.batched != vb.batched:
             raise ctx.fail(f"selecting containers `{name}` of mixed batchedness")
         call = self._select_expr(cond, a, va, b, vb)
-        target = self.store_name(name) if name != RET or self.branch is not None else self.code_name(RET)
-        if name == RET and self.branch is None:
+        target = self.store_name(name) if name != RET or self.region is not None else self.code_name(RET)
+        if name == RET and self.region is None:
             target = ctx.namer.fresh("result")
             self.renames[RET] = target
         if (
@@ -429,6 +335,7 @@ class ControlFlowMixin(Walker):
                 for i, (x, y) in enumerate(zip(va.elts, vb.elts))
             ]
             return ast.Tuple(parts, ast.Load())
+        ctx.record_control("select")
         call = ctx.expr("av__.select(c, a, b)", c=ast.Name(cond.id, ast.Load()), a=a, b=b)
         assert isinstance(call, ast.Call)  # the template is a call
         if not (va.batched and vb.batched):
@@ -441,7 +348,7 @@ class ControlFlowMixin(Walker):
         if python[0] != python[1] and va.numeric and vb.numeric:
             # lanes of Python numbers and lanes of NumPy scalars: the result remembers which hold which
             call.keywords.append(ast.keyword("python", templates.const(python)))
-        mask = self.branch.get("mask") if self.branch is not None else None
+        mask = self.region.mask if self.region is not None else None
         if mask is not None:
             # in an enclosing batched branch only its lanes decide whether every lane took one side
             # (the result keeps that side's dtype, as the loop's examples do)
@@ -505,7 +412,7 @@ class ControlFlowMixin(Walker):
 
 
 def _starts(starts: dict[str, str], stores: dict[str, str]) -> list[ast.stmt]:
-    """`y_then = y` for the names a branch may leave unassigned on some path (`Branch.starts`)."""
+    """`y_then = y` for the names a branch may leave unassigned on some path (`Region.starts`)."""
     return [
         ast.Assign([ast.Name(stores[n], ast.Store())], ast.Name(code, ast.Load()))
         for n, code in starts.items()
@@ -523,3 +430,58 @@ def _ordered(a: dict, b: dict):
     out = list(a)
     out += [n for n in b if n not in a]
     return out
+
+
+class MaskedBranch:
+    """A branch of a batched `if` as a "masked" region (NOTE [regions], NOTE [batched if]): every lane
+    runs it, lanes outside `mask` on borrowed values where it may fault, inside `av__.enters(mask)`
+    where it may fault at all. `seed`: names the branch stores on some paths only, named up front."""
+
+    def __init__(self, body: list[ast.stmt], mask: ast.expr, suffix: str, seed: dict[str, str]) -> None:
+        self.body, self.mask, self.suffix, self.seed = body, mask, suffix, seed
+        self.level = "none"
+
+    def region(self, walker) -> Region:
+        outer = walker.region
+        lanes = (
+            self.mask
+            if outer is None or outer.mask is None
+            else ast.BinOp(outer.mask, ast.BitAnd(), self.mask)
+        )
+        return Region(
+            "masked",
+            self.suffix,
+            mask=lanes,
+            parent=outer,
+            outer=dict(walker.renames),
+            depth=len(walker.at),
+            before=frozenset(walker.env),
+        )
+
+    def enter(self, walker, region: Region) -> list[ast.stmt]:
+        self.level = risk(self.body, walker.env)
+        pre = walker.borrow(self.body, self.mask, self.suffix) if self.level == "lanes" else []
+        region.starts = {n: walker.code_name(n) for n in self.seed}
+        for n, branch_name in self.seed.items():
+            region.stores[n] = walker.renames[n] = branch_name
+            walker.ctx.keep(branch_name)
+        return pre
+
+    def run(self, walker, region: Region) -> list[ast.stmt]:
+        return walker.block(self.body)
+
+    def leave(self, walker, region: Region, pre: list[ast.stmt], code: list[ast.stmt]) -> list[ast.stmt]:
+        pre += _starts(region.starts, region.stores)
+        for s in pre:
+            tag_line(s, self.body[0].lineno if self.body else 0)
+        code = pre + code
+        if self.level == "none" or not code:
+            return code
+        placeholders: list[ast.stmt] = [
+            ast.Assign([ast.Name(name, ast.Store())], _placeholder(region.env.get(n)))
+            for n, name in region.stores.items()
+        ]
+        walker.ctx.record_control("guard")
+        guard = ast.If(walker.ctx.expr("av__.enters(m)", m=self.mask), code, placeholders)
+        tag_line(guard, user_line(code[0]))
+        return [guard]

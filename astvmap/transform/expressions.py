@@ -7,7 +7,6 @@ user wrote it; rules are only asked for the rank of its result.
 from __future__ import annotations
 
 import ast
-import builtins
 import operator
 
 from ..errors import NotBatchable
@@ -20,12 +19,13 @@ from ..rules.values import (
     Val,
     Window,
     container,
+    join_all,
     list_item,
     static_value,
     val_of,
 )
 from .callsites import LocalFunction
-from .walker import Walker
+from .regions import RegionsMixin
 
 BINOPS = {
     ast.Add: operator.add,
@@ -58,7 +58,7 @@ CMPOPS = {
 }
 
 
-class ExpressionsMixin(Walker):
+class ExpressionsMixin(RegionsMixin):
     """Needs: self.ctx (Context), self.env (dict name -> Val), self.call_(node) from CallsMixin."""
 
     def expr(self, node: ast.expr) -> Operand:
@@ -171,7 +171,7 @@ class ExpressionsMixin(Walker):
         right = self.expr(node.values[1])
         self.ctx.node = node
         if not left.batched and not right.batched:
-            return Operand(ast.BoolOp(node.op, [left.node, right.node]), _join_all([left.val, right.val]))
+            return Operand(ast.BoolOp(node.op, [left.node, right.node]), join_all([left.val, right.val]))
         fast = self.bool_fast_path(node, [left, right])
         if fast is not None:
             return fast
@@ -201,7 +201,7 @@ class ExpressionsMixin(Walker):
         if test.batched:
             return self.batched_ifexp(node, test)
         body, orelse = self.expr(node.body), self.expr(node.orelse)
-        val = _join_all([body.val, orelse.val])
+        val = join_all([body.val, orelse.val])
         body, orelse = self.ctx.promote(body, val), self.ctx.promote(orelse, val)
         return Operand(ast.IfExp(test.node, body.node, orelse.node), val)
 
@@ -311,7 +311,7 @@ class ExpressionsMixin(Walker):
             return Operand(ast.Subscript(value.node, index.node, ast.Load()), item)
         if value.val.kind in (Kind.TUPLE, Kind.LIST, Kind.DICT) and not index.batched:
             v = value.val
-            item = list_item(v) if v.kind != Kind.DICT else _join_all(list(v.elts or ())) if v.elts else None
+            item = list_item(v) if v.kind != Kind.DICT else join_all(list(v.elts or ())) if v.elts else None
             mixed = item is not None and item.batched and any(e != item for e in (v.elts or ()))
             if mixed and not isinstance(node.slice, ast.Slice):
                 raise self.ctx.fail(
@@ -351,7 +351,8 @@ class ExpressionsMixin(Walker):
     def _comprehension(self, node, cls):
         # a comprehension's targets are its own scope: whatever names they get, they leave no trace
         saved, saved_renames = dict(self.env), dict(self.renames)
-        branch_stores = dict(self.branch["stores"]) if self.branch is not None else None
+        region = self.region
+        region_stores = set(region.stores) if region is not None else set()
         gens = []
         try:
             for g in node.generators:
@@ -370,10 +371,10 @@ class ExpressionsMixin(Walker):
             elt = self.expr(node.elt)
         finally:
             self.env, self.renames = saved, saved_renames
-            if self.branch is not None and branch_stores is not None:
-                for name in set(self.branch["stores"]) - set(branch_stores):
-                    del self.branch["stores"][name]
-                    self.branch.get("starts", {}).pop(name, None)
+            if region is not None:
+                for name in set(region.stores) - region_stores:
+                    del region.stores[name]
+                    region.starts.pop(name, None)
         return Operand(cls(elt.node, gens), Val(elt.val.batched, None, Kind.LIST, item=elt.val))
 
     def visit_Lambda(self, node):
@@ -400,7 +401,7 @@ class ExpressionsMixin(Walker):
         if v.batched and v.kind in (Kind.LIST, Kind.TUPLE):
             item = list_item(v)
             if (item is None or any(e != item for e in (v.elts or ()))) and v.elts is not None:
-                return it.node, _join_all(list(v.elts))
+                return it.node, join_all(list(v.elts))
             return it.node, item  # type: ignore[return-value]  # None for a tuple of unknown elements: a known bug
         if v.kind == Kind.ARRAY:
             return it.node, Val(False, None if v.ndim is None else max(v.ndim - 1, 0), Kind.ARRAY, v.dtype)
@@ -440,19 +441,7 @@ def _static_length(lower, upper):
     return cu - cl if bl == bu else None
 
 
-def _join_all(vals):
-    from ..rules.values import join
-
-    out = None
-    for v in vals:
-        out = v if out is None else join(out, v)
-    return out or UNKNOWN
-
-
 def _static_seq(elts, cls):
     if all(e.is_static for e in elts):
         return cls(e.static for e in elts)
     return NO_STATIC
-
-
-BUILTINS = builtins

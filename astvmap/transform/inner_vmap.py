@@ -11,105 +11,135 @@ import builtins
 import keyword
 import linecache
 import types
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
-from .. import runtime
-from ..errors import AstvmapError, error_at
+from .. import binding, runtime
+from ..errors import error_at
 from ..frontend.source import FunctionSource, function_source, unwrap
 from ..kit.naming import Namer
 from ..kit.origins import Origin
-from ..rules.values import PYTHON_ITEMS, Kind, Val
+from ..rules.values import Kind, Val, unbatched
+from .callsites import InnerVmap
 from .context import ParentContext
-from .specialize import _Specializer, core
 
 
 def full_source(
-    fun, n_lifted: int, in_axes, out_axes, axis_size, arg_vals: list, parent: ParentContext, node
-):
-    """The complete batched function of `vmap(fun, in_axes, out_axes)` for per-example arguments of Vals
-    `arg_vals` (as one outer example sees them), as a FunctionSource a further vmap can rewrite:
-    entry moves, the core call, exit moves and broadcasts, all in plain NumPy."""
+    core: Callable[..., Any],
+    inner: InnerVmap,
+    arg_vals: list[Val],
+    parent: ParentContext,
+    node: ast.AST | None,
+) -> FunctionSource:
+    """The complete batched function of `vmap(inner.fun, in_axes, out_axes)` for per-example arguments
+    of Vals `arg_vals` (as one outer example sees them; the first `len(inner.lifted)` are the free names
+    a lifted local function reads), as a FunctionSource a further vmap can rewrite: entry moves, the call
+    of the core specialization, exit moves and broadcasts, all in plain NumPy. `core` is
+    specialize.core, passed in: specialize reaches this module through the walker, so this module does
+    not import it."""
     label = parent.settings.label
-    pre_kwargs: dict[str, object]
-    pre_args, pre_kwargs = (), {}
-    if isinstance(fun, FunctionSource):
-        base_src = fun
-    else:
-        base, pre_args, pre_kwargs = unwrap(fun)
-        inner = getattr(base, "__astvmap__", None)
-        if inner is not None:
-            base_src = None
-        else:
-            base_src = function_source(base)
-    # Parameter names as the inner vmap's user sees them.
-    if base_src is not None:
-        a = base_src.fdef.args
-        names = [p.arg for p in a.posonlyargs + a.args][len(pre_args) :]
-    else:
-        names = [f"arg{i}" for i in range(len(arg_vals))]
-    names = names[: len(arg_vals)]
-    if len(names) < len(arg_vals):
-        names += [f"arg{i}" for i in range(len(names), len(arg_vals))]
-    explicit = len(arg_vals) - n_lifted
-    if isinstance(in_axes, (list, tuple)):
-        if len(in_axes) != explicit:
-            raise error_at(
-                f"{label}: a nested vmap's in_axes has {len(in_axes)} entries but it is called with "
-                f"{explicit} arguments",
-                node,
-                parent.filename,
-            )
-        axes = [None] * n_lifted + list(in_axes)
-    else:
-        axes = [None] * n_lifted + [in_axes] * explicit
-    inner_vals = []
-    for name, v, ax in zip(names, arg_vals, axes):
-        inner_vals.append(
-            _mapped_val(
-                v.with_(batched=False) if v.kind != Kind.TUPLE else _unbatch(v), ax, name, label, node, parent
-            )
-        )
-    namer = Namer(set(names) | {"np", "av__"})
-    free: dict[str, object] = {"np": np, "av__": runtime}
-    if base_src is None:
-        assert inner is not None  # base_src is None only for a vmapped function
-        inner_src = full_source(inner[0], 0, inner[1], inner[2], inner[3], list(inner_vals), parent, node)
-        base_src = inner_src
-    vals = bind_params(base_src, pre_args, pre_kwargs, names, inner_vals)
+    base_src, pre_args, pre_kwargs, nested = _callee(inner.fun)
+    names = _parameter_names(base_src, len(pre_args), len(arg_vals))
+    axes = _entry_axes(inner, len(arg_vals), parent, node)
+    inner_vals = [
+        _mapped_val(_per_example(v), ax, name, label, node, parent)
+        for name, v, ax in zip(names, arg_vals, axes)
+    ]
+    if base_src is None:  # a vmap of a vmapped function: rewrite that one's complete batched function
+        base_src = full_source(core, InnerVmap(*nested), inner_vals, parent, node)
+    try:
+        vals = binding.bind_vals(base_src, inner_vals, lead=pre_args, lead_kwargs=pre_kwargs)
+    except TypeError as e:
+        msg = f"{label}: a nested vmap's arguments do not fit {base_src.name}: {e}"
+        raise error_at(msg, node, parent.filename) from None
     spec = core(base_src, vals, parent, parent.settings.for_nesting())
+    namer = Namer(set(names) | {"np", "av__"})
     core_name = namer.fresh(f"{base_src.name}_vmap")
-    free[core_name] = spec.fn
-    lines = []
+    free: dict[str, object] = {"np": np, "av__": runtime, core_name: spec.fn}
+    lines, bname = _entry(names, axes, inner.axis_size, namer, label, node, parent)
+    call = _core_call(core_name, names, pre_args, pre_kwargs, namer, free)
+    out = namer.fresh("out")
+    ret = f"return {_exit(out, spec.out_val, inner.out_axes, bname, label, node, parent)}"
+    if f"{bname})" not in ret:  # no exit broadcasts: the batch size is not needed
+        lines = [line for line in lines if not line.startswith(f"{bname} = ")]
+    fname = namer.fresh(base_src.name + ("_" if keyword.iskeyword(base_src.name) else ""))
+    return _as_source(fname, names, [*lines, f"{out} = {call}", ret], free)
+
+
+def _callee(fun: Any) -> tuple[FunctionSource | None, tuple[Any, ...], dict[str, Any], Any]:
+    """(source, leading arguments, leading keyword arguments, nested) of the function an inner vmap
+    maps: a lifted local function's source, or the source of the function behind a partial or a bound
+    method. For a vmapped function the source is None and `nested` its `__astvmap__`."""
+    if isinstance(fun, FunctionSource):
+        return fun, (), {}, None
+    base, pre_args, pre_kwargs = unwrap(fun)
+    nested = getattr(base, "__astvmap__", None)
+    return (None if nested is not None else function_source(base)), tuple(pre_args), dict(pre_kwargs), nested
+
+
+def _parameter_names(src: FunctionSource | None, n_lead: int, n: int) -> list[str]:
+    """The names of the complete function's `n` parameters: the source's positional parameters after
+    the `n_lead` a partial passes (the names the inner vmap's user sees), then `arg{i}`."""
+    a = src.fdef.args if src is not None else None
+    own = [p.arg for p in a.posonlyargs + a.args][n_lead : n_lead + n] if a is not None else []
+    return own + [f"arg{i}" for i in range(len(own), n)]
+
+
+def _entry_axes(inner: InnerVmap, n: int, parent: ParentContext, node: ast.AST | None) -> list[Any]:
+    """The in_axes entry of each of the `n` arguments (the lifted free names come first, unmapped)."""
+    n_lifted = len(inner.lifted)
+    explicit = n - n_lifted
+    if not isinstance(inner.in_axes, (list, tuple)):
+        return [None] * n_lifted + [inner.in_axes] * explicit
+    if len(inner.in_axes) != explicit:
+        raise error_at(
+            f"{parent.settings.label}: a nested vmap's in_axes has {len(inner.in_axes)} entries but it is "
+            f"called with {explicit} arguments",
+            node,
+            parent.filename,
+        )
+    return [None] * n_lifted + list(inner.in_axes)
+
+
+def _entry(names, axes, axis_size, namer: Namer, label, node, parent) -> tuple[list[str], str]:
+    """The statements moving each mapped argument's batch axis to 0 and binding the batch size (the
+    first argument mapped by an int gives it, else `axis_size`), and the batch size's name."""
+    lines: list[str] = []
     bname = None
     for name, ax in zip(names, axes):
         if ax is None:
             continue
-        if isinstance(ax, int):
-            if ax != 0:
-                lines.append(f"{name} = np.moveaxis({name}, {ax}, 0)")
-            if bname is None:
-                bname = namer.fresh("B")
-                lines.append(f"{bname} = {name}.shape[0]")
-        else:
+        if not isinstance(ax, int):
             lines.append(f"{name} = av__.move_tree({name}, {ax!r})")
+            continue
+        if ax != 0:
+            lines.append(f"{name} = np.moveaxis({name}, {ax}, 0)")
+        if bname is None:
+            bname = namer.fresh("B")
+            lines.append(f"{bname} = {name}.shape[0]")
     if bname is None:
         if axis_size is None:
             raise error_at(f"{label}: a nested vmap maps no argument; pass axis_size=", node, parent.filename)
         bname = namer.fresh("B")
         lines.append(f"{bname} = {int(axis_size)}")
-    if pre_args or pre_kwargs:
-        pname = namer.fresh("bound")
-        free[pname] = functools_partial_holder(pre_args, pre_kwargs)
-        call = f"{core_name}(*{pname}.args, {', '.join(names)}, **{pname}.keywords)"
-    else:
-        call = f"{core_name}({', '.join(names)})"
-    out = namer.fresh("out")
-    lines.append(f"{out} = {call}")
-    lines.append(f"return {_exit(out, spec.out_val, out_axes, bname, label, node, parent)}")
-    if f"{bname})" not in lines[-1]:
-        lines = [line for line in lines if not line.startswith(f"{bname} = ")]
-    fname = namer.fresh(base_src.name + ("_" if keyword.iskeyword(base_src.name) else ""))
+    return lines, bname
+
+
+def _core_call(core_name, names, pre_args, pre_kwargs, namer: Namer, free: dict[str, object]) -> str:
+    """The call of the core specialization. A partial's leading arguments stay values the generated
+    code reads from a holder (`bound.args`, `bound.keywords`), which joins the free names."""
+    if not (pre_args or pre_kwargs):
+        return f"{core_name}({', '.join(names)})"
+    pname = namer.fresh("bound")
+    free[pname] = _PartialArguments(pre_args, pre_kwargs)
+    return f"{core_name}(*{pname}.args, {', '.join(names)}, **{pname}.keywords)"
+
+
+def _as_source(fname: str, names: list[str], lines: list[str], free: dict[str, object]) -> FunctionSource:
+    """`def fname(*names): lines` as a generated FunctionSource whose free names are `free` (closure
+    cells), its text registered in `linecache` (tracebacks and a further rewrite read it)."""
     text = f"def {fname}({', '.join(names)}):\n" + "".join(f"    {line}\n" for line in lines)
     filename = f"<astvmap nested {fname}>"
     linecache.cache[filename] = (len(text), None, text.splitlines(True), filename)
@@ -121,17 +151,16 @@ def full_source(
     )
 
 
-class functools_partial_holder:
-    """Holds a partial's bound arguments for nested generated code (`bound.args`, `bound.keywords`)."""
+class _PartialArguments:
+    """A partial's leading arguments, as nested generated code reads them (`bound.args`, `bound.keywords`)."""
 
     def __init__(self, args, keywords):
         self.args, self.keywords = tuple(args), dict(keywords)
 
 
-def _unbatch(v: Val) -> Val:
-    if v.elts is not None:
-        return Val(False, v.ndim, v.kind, v.dtype, tuple(_unbatch(e) for e in v.elts), v.keys)
-    return v.with_(batched=False)
+def _per_example(v: Val) -> Val:
+    """An argument's Val as one outer example sees it (a tuple's elements too)."""
+    return v.with_(batched=False) if v.kind != Kind.TUPLE else unbatched(v)
 
 
 def _mapped_val(v: Val, ax, name, label, node, parent) -> Val:
@@ -153,7 +182,7 @@ def _mapped_val(v: Val, ax, name, label, node, parent) -> Val:
                 node,
                 parent.filename,
             )
-        py = v.obj == PYTHON_ITEMS and v.ndim == 1  # a `range`'s counter: a Python int per example
+        py = v.python_items and v.ndim == 1  # a `range`'s counter: a Python int per example
         return Val(True, None if v.ndim is None else v.ndim - 1, Kind.ARRAY, v.dtype, py=py)
     if isinstance(ax, (tuple, list)) and v.elts is not None and len(ax) == len(v.elts):
         return Val(
@@ -177,39 +206,6 @@ def _mapped_val(v: Val, ax, name, label, node, parent) -> Val:
     raise error_at(
         f"{label}: a nested vmap's in_axes entry {ax!r} does not match `{name}`", node, parent.filename
     )
-
-
-def bind_params(src: FunctionSource, pre_args, pre_kwargs, names, inner_vals) -> dict:
-    from ..rules.values import val_of
-
-    a = src.fdef.args
-    positional = [p.arg for p in a.posonlyargs + a.args]
-    vals = {}
-    all_vals = [val_of(p) for p in pre_args] + list(inner_vals)
-    for p, v in zip(positional, all_vals):
-        vals[p] = v
-    if len(all_vals) > len(positional):
-        if a.vararg is None:
-            raise AstvmapError(f"too many arguments for {src.name}")
-        vals[a.vararg.arg] = Val(
-            any(v.batched for v in all_vals[len(positional) :]),
-            None,
-            Kind.TUPLE,
-            None,
-            tuple(all_vals[len(positional) :]),
-        )
-    elif a.vararg is not None:
-        vals[a.vararg.arg] = Val(False, None, Kind.TUPLE, None, ())
-    for k, v in pre_kwargs.items():
-        vals[k] = val_of(v)
-    defaults = src.defaults or ()
-    for p, d in zip(positional[len(positional) - len(defaults) :], defaults):
-        vals.setdefault(p, val_of(d))
-    for k, d in (src.kwdefaults or {}).items():
-        vals.setdefault(k, val_of(d))
-    if a.kwarg is not None:
-        vals.setdefault(a.kwarg.arg, Val(False, None, Kind.DICT, None, (), ()))
-    return vals
 
 
 def _exit(out: str, v: Val, out_axes, bname, label, node, parent) -> str:
@@ -263,6 +259,3 @@ def _exit(out: str, v: Val, out_axes, bname, label, node, parent) -> str:
         return out
     expr = out if v.batched else f"av__.batch_broadcast({out}, {bname})"
     return expr if out_axes == 0 else f"np.moveaxis({expr}, 0, {out_axes})"
-
-
-_Specializer.full_source = staticmethod(full_source)

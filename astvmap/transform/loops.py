@@ -16,10 +16,11 @@ import numpy as np
 
 from ..errors import AstvmapError, NotBatchable
 from ..frontend import breaks
-from ..rules.values import FRESH_ROWS, PYTHON_ITEMS, Kind, Operand, Val, join
+from ..rules.values import Kind, Operand, Val, join, join_all
+from .callsites import InnerVmap, LocalFunction
 from .context import _needs
-from .expressions import LocalFunction, _join_all
-from .walker import Walker, tag_line
+from .regions import RegionsMixin
+from .walker import tag_line
 
 
 class JumpUnderMask(NotBatchable):
@@ -35,7 +36,7 @@ class BreakExits(NotBatchable):
         self.joined = joined
 
 
-class LoopsMixin(Walker):
+class LoopsMixin(RegionsMixin):
     """Needs from the walker: env, ctx, block(), expr(), bind_target(), iteration(), nested_call(), lift()."""
 
     def visit_For(self, node):
@@ -48,18 +49,7 @@ class LoopsMixin(Walker):
         """Rewrite a loop; if a `break`/`continue` sits under a batched condition, rewrite it again with
         those lowered to per-lane flags (frontend/breaks.py)."""
         ctx = self.ctx
-        state = (
-            dict(self.env),
-            len(ctx.pending),
-            set(ctx.namer.taken),
-            dict(self.renames),
-            list(self.returns),
-        )
-
-        def restore():
-            self.env, self.renames, self.returns = dict(state[0]), dict(state[3]), list(state[4])
-            del ctx.pending[state[1] :]
-            ctx.reset_names(state[2])
+        mark = self.checkpoint()
 
         for _ in range(4):
             self.loop_masks.append(self.masked)
@@ -68,13 +58,13 @@ class LoopsMixin(Walker):
             except JumpUnderMask:
                 break
             except BreakExits as e:
-                restore()
+                self.restore(mark)
                 self.exit_targets[id(node)] = {**self.exit_targets.get(id(node), {}), **e.joined}
             finally:
                 self.loop_masks.pop()
         else:
             raise ctx.fail("the values a loop's `break`s leave did not settle")
-        restore()
+        self.restore(mark)
         counter = self._counter_read_after(node)
         unbound = self._declare_unbound(node)
         broke = ctx.namer.fresh("broke")
@@ -215,7 +205,7 @@ class LoopsMixin(Walker):
         joined = {}
         for n in set(self.env).union(*exits):
             vals = [e[n] for e in [self.env, *exits] if n in e]
-            joined[n] = _join_all(vals)
+            joined[n] = join_all(vals)
         if any(_needs(e[n], joined[n]) for e in exits for n in e):
             raise BreakExits(node, joined)
         code = self.promote_env(joined)
@@ -241,76 +231,18 @@ class LoopsMixin(Walker):
         `x[i:i + k]` become windows of a sliding-window view. None when the loop is not of that form
         or does not batch that way (it then stays a Python loop)."""
         ctx = self.ctx
-        body = node.body
-        if (
-            node.orelse
-            or not isinstance(node.target, ast.Name)
-            or len(body) != 1
-            or not isinstance(body[0], ast.Expr)
-        ):
+        found = _appended_element(node)
+        if found is None or self.masked:
             return None
-        call = body[0].value
-        if not (
-            isinstance(call, ast.Call)
-            and isinstance(call.func, ast.Attribute)
-            and call.func.attr == "append"
-            and isinstance(call.func.value, ast.Name)
-            and len(call.args) == 1
-            and not call.keywords
-        ):
-            return None
-        out_name, i = call.func.value.id, node.target.id
+        out_name, elt = found
         lst = self.env.get(out_name)
         if lst is None or lst.kind != Kind.LIST or lst.elts != () or out_name in self.renames:
             return None
-        elt = call.args[0]
-        if any(isinstance(n, ast.Name) and n.id == out_name for n in ast.walk(elt)) or self.masked:
-            return None
-        if not (
-            isinstance(node.iter, ast.Call)
-            and isinstance(node.iter.func, ast.Name)
-            and not node.iter.keywords
-            and 1 <= len(node.iter.args) <= 3
-            and all(not isinstance(a, ast.Starred) for a in node.iter.args)
-        ):
-            return None
-        found, obj, _ = ctx.src.resolve(node.iter.func.id)
-        if node.iter.func.id in self.env or not found or obj is not range:
-            return None
-        if not self._read_only_as_array(node, out_name, i):
+        if not self._over_range(node.iter) or not self._read_only_as_array(node, out_name, node.target.id):
             return None
         mark, names, env = len(ctx.pending), set(ctx.namer.taken), dict(self.env)
         try:
-            bounds = self.exprs(node.iter.args)
-            if any(b.batched for b in bounds):
-                raise NotBatchable("a per-example trip count", node)
-            lam = ast.Lambda(
-                ast.arguments(
-                    posonlyargs=[],
-                    args=[ast.arg(i)],
-                    vararg=None,
-                    kwonlyargs=[],
-                    kw_defaults=[],
-                    kwarg=None,
-                    defaults=[],
-                ),
-                elt,
-            )
-            ast.copy_location(lam, elt)
-            lam.end_lineno, lam.end_col_offset = elt.end_lineno, elt.end_col_offset
-            from .callsites import InnerVmap
-
-            fun = LocalFunction(lam, out_name)
-            inner = InnerVmap(fun, 0, 0, None, tuple(self.lift(fun)[1]))
-            steps = Operand(
-                ctx.expr("np.arange(*r)", r=ast.Tuple([b.node for b in bounds], ast.Load())),
-                Val(False, 1, Kind.ARRAY, "i", obj=PYTHON_ITEMS),  # each counter a Python int
-            )
-            assert isinstance(steps.node, ast.Call)  # the template is a call
-            steps.node.args = [b.node for b in bounds]
-            result = self.nested_call(node, inner, [steps], {})
-            if not result.batched:
-                raise NotBatchable("an unbatched loop body", node)
+            result = self._map_iterations(node, out_name, elt)
         except (NotBatchable, AstvmapError):
             del ctx.pending[mark:]
             ctx.reset_names(names)
@@ -320,16 +252,85 @@ class LoopsMixin(Walker):
         value = ctx.expr("av__.rows(v, B)", v=result.node, B=ctx.batch_size())
         # Only `np.array(out)` reads it, and these rows are a fresh array: that copy can be skipped.
         self.env[out_name] = Val(
-            True, None if item.ndim is None else item.ndim, Kind.ARRAY, item.dtype, obj=FRESH_ROWS
+            True, None if item.ndim is None else item.ndim, Kind.ARRAY, item.dtype, fresh_rows=True
         )
         return [ast.Assign([ast.Name(self.store_name(out_name), ast.Store())], value)]
+
+    def _over_range(self, it: ast.expr) -> bool:
+        """Is `it` a call of the builtin `range` with plain positional arguments?"""
+        if not (
+            isinstance(it, ast.Call)
+            and isinstance(it.func, ast.Name)
+            and not it.keywords
+            and 1 <= len(it.args) <= 3
+            and all(not isinstance(a, ast.Starred) for a in it.args)
+        ):
+            return False
+        found, obj, _ = self.ctx.src.resolve(it.func.id)
+        return it.func.id not in self.env and found and obj is range
+
+    def _map_iterations(self, node: ast.For, out_name: str, elt: ast.expr) -> Operand:
+        """The appended element as a vmap of `lambda i: elt` over `np.arange(*bounds)` (raises
+        NotBatchable where the trip count or the element does not batch that way)."""
+        ctx = self.ctx
+        assert isinstance(node.iter, ast.Call) and isinstance(
+            node.target, ast.Name
+        )  # _over_range, _appended_element
+        bounds = self.exprs(node.iter.args)
+        if any(b.batched for b in bounds):
+            raise NotBatchable("a per-example trip count", node)
+        params = ast.arguments(
+            posonlyargs=[],
+            args=[ast.arg(node.target.id)],
+            vararg=None,
+            kwonlyargs=[],
+            kw_defaults=[],
+            kwarg=None,
+            defaults=[],
+        )
+        lam = ast.Lambda(params, elt)
+        ast.copy_location(lam, elt)
+        lam.end_lineno, lam.end_col_offset = elt.end_lineno, elt.end_col_offset
+        fun = LocalFunction(lam, out_name)
+        inner = InnerVmap(fun, 0, 0, None, tuple(self.lift(fun)[1]))
+        steps = Operand(
+            ast.Call(ctx.expr("np.arange"), [b.node for b in bounds], []),
+            Val(False, 1, Kind.ARRAY, "i", python_items=True),  # each counter a Python int
+        )
+        result = self.nested_call(node, inner, [steps], {})
+        if not result.batched:
+            raise NotBatchable("an unbatched loop body", node)
+        return result
 
     def masked_range_loop(self, node):
         """`for i in range(n)` with a per-example `n` (or start): the counter stays one number for every
         example, running to the largest trip count, and the body runs under `if start <= i < n` (a
         batched `if`, so lanes that are done keep their values)."""
-        ctx = self.ctx
-        it = node.iter
+        bounds = self._per_example_range(node)
+        if bounds is None:
+            return None
+        self._check_per_example_range(node, bounds)
+        start, stop = (None, bounds[0]) if len(bounds) == 1 else bounds
+        pre, lo, hi, trips = self._range_trips(start, stop, node.iter.func.id)
+        i = ast.Name(node.target.id, ast.Load())
+        test = ast.Compare(i, [ast.Lt()], [ast.Name(hi, ast.Load())])
+        if lo is not None:
+            test = ast.Compare(ast.Name(lo, ast.Load()), [ast.LtE(), ast.Lt()], [i, ast.Name(hi, ast.Load())])
+        loop = ast.For(node.target, trips, [ast.If(test, node.body, [])], [])
+        for n in ast.walk(loop):
+            if isinstance(n, (ast.stmt, ast.expr)) and not hasattr(n, "lineno"):
+                ast.copy_location(n, node)
+                n.end_lineno, n.end_col_offset = node.end_lineno, node.end_col_offset
+        for st in pre:
+            tag_line(st, node.lineno)
+        self.ctx.pending.extend(pre)
+        self.facts.substitute(node, [loop])
+        return self.visit_For(loop)
+
+    def _per_example_range(self, node) -> list[Operand] | None:
+        """The bounds of `for i in range(a[, b])` when some bound is batched, else None (and nothing
+        emitted)."""
+        ctx, it = self.ctx, node.iter
         if not (
             isinstance(it, ast.Call)
             and isinstance(it.func, ast.Name)
@@ -348,6 +349,10 @@ class LoopsMixin(Walker):
             del ctx.pending[mark:]
             ctx.reset_names(snapshot)
             return None
+        return bounds
+
+    def _check_per_example_range(self, node, bounds: list[Operand]) -> None:
+        ctx = self.ctx
         if any(b.val.ndim not in (0, None) for b in bounds):
             raise ctx.fail("a range over per-example arrays")
         if node.target.id in self.live_after(node):
@@ -355,71 +360,41 @@ class LoopsMixin(Walker):
                 f"the loop variable `{node.target.id}` is used after a loop whose length differs "
                 "between examples"
             )
-        jump = next(
-            (
-                n
-                for s in node.body
-                for n in ast.walk(s)
-                if isinstance(n, (ast.Break, ast.Continue, ast.Return))
-            ),
-            None,
-        )
+        jumps = (ast.Break, ast.Continue, ast.Return)
+        jump = next((n for s in node.body for n in ast.walk(s) if isinstance(n, jumps)), None)
         if jump is not None:
             word = {ast.Break: "break", ast.Continue: "continue", ast.Return: "return"}[type(jump)]
             raise ctx.fail(f"`{word}` in a loop whose length differs between examples")
-        start, stop = (None, bounds[0]) if len(bounds) == 1 else bounds
-        names = (
-            ctx.namer.fresh("start") if start is not None and start.batched else None,
-            ctx.namer.fresh("stop"),
-        )
-        # Bounds are read once, as range() reads them; the counter runs over the union of the ranges.
-        pre = []
-        if names[0]:
-            assert start is not None  # names[0] is made for a batched start only
-            pre.append(ast.Assign([ast.Name(names[0], ast.Store())], start.node))
-        pre.append(ast.Assign([ast.Name(names[1], ast.Store())], stop.node))
-        lo = (
-            ast.Name(names[0], ast.Load())
-            if names[0]
-            else (start.node if start is not None else ast.Constant(0))
-        )
+
+    def _range_trips(self, start: Operand | None, stop: Operand, range_name: str):
+        """Bounds are read once, as range() reads them, and the counter runs over the union of the
+        ranges: (statements before the loop, the batched start's name or None, the stop's name, the
+        counter's `range(first, last)`)."""
+        ctx = self.ctx
+        lo = ctx.namer.fresh("start") if start is not None and start.batched else None
+        hi = ctx.namer.fresh("stop")
+        pre = [] if lo is None or start is None else [_let(lo, start.node)]
+        pre.append(_let(hi, stop.node))
+        low = ast.Name(lo, ast.Load()) if lo else (start.node if start is not None else ast.Constant(0))
         first, last = ctx.namer.fresh("first"), ctx.namer.fresh("last")
-        pre.append(
-            ast.Assign([ast.Name(first, ast.Store())], ctx.expr("av__.lowest(a)", a=lo) if names[0] else lo)
-        )
-        pre.append(
-            ast.Assign(
-                [ast.Name(last, ast.Store())],
-                ctx.expr(
-                    "av__.highest(b, a)", a=ast.Name(first, ast.Load()), b=ast.Name(names[1], ast.Load())
-                ),
-            )
-        )
+        ctx.record_control("trips")
+        pre.append(_let(first, ctx.expr("av__.lowest(a)", a=low) if lo else low))
+        highest = ctx.expr("av__.highest(b, a)", a=ast.Name(first, ast.Load()), b=ast.Name(hi, ast.Load()))
+        pre.append(_let(last, highest))
         self.env[first] = self.env[last] = Val(False, 0, Kind.SCALAR, "i")
-        trips = ast.Call(
-            ast.Name(it.func.id, ast.Load()), [ast.Name(first, ast.Load()), ast.Name(last, ast.Load())], []
+        self.env[hi] = stop.val
+        if lo is not None and start is not None:
+            self.env[lo] = start.val
+        return (
+            pre,
+            lo,
+            hi,
+            ast.Call(
+                ast.Name(range_name, ast.Load()),
+                [ast.Name(first, ast.Load()), ast.Name(last, ast.Load())],
+                [],
+            ),
         )
-        i = ast.Name(node.target.id, ast.Load())
-        test = ast.Compare(i, [ast.Lt()], [ast.Name(names[1], ast.Load())])
-        if names[0]:
-            test = ast.Compare(
-                ast.Name(names[0], ast.Load()), [ast.LtE(), ast.Lt()], [i, ast.Name(names[1], ast.Load())]
-            )
-        self.env[names[1]] = stop.val
-        if names[0]:
-            assert start is not None  # names[0] is made for a batched start only
-            self.env[names[0]] = start.val
-        guarded = ast.If(test, node.body, [])
-        loop = ast.For(node.target, trips, [guarded], [])
-        for n in ast.walk(loop):
-            if isinstance(n, (ast.stmt, ast.expr)) and not hasattr(n, "lineno"):
-                ast.copy_location(n, node)
-                n.end_lineno, n.end_col_offset = node.end_lineno, node.end_col_offset
-        for st in pre:
-            tag_line(st, node.lineno)
-        ctx.pending.extend(pre)
-        self.facts.substitute(node, [loop])
-        return self.visit_For(loop)
 
     def _read_only_as_array(self, node, out_name, i) -> bool:
         """After the loop, is the list `out_name` built only read as `np.array(out)`/`np.asarray(out)`
@@ -521,7 +496,7 @@ class LoopsMixin(Walker):
                 op = ctx.promote(Operand(ast.Name(self.code_name(n), ast.Load()), env0[n]), j)
                 if not (isinstance(op.node, ast.Name) and op.node.id == self.code_name(n)):
                     promote[n] = ast.Assign([ast.Name(self.code_name(n), ast.Store())], op.node)
-                env0[n] = _join_all([j, op.val])
+                env0[n] = join_all([j, op.val])
         else:
             raise ctx.fail("the loop's variables did not settle")
         # A name batched at the loop's start that the body leaves unbatched (`t = 0.0` after a batched
@@ -536,6 +511,36 @@ class LoopsMixin(Walker):
         return result, list(promote.values()), end
 
 
+def _appended_element(node: ast.For) -> tuple[str, ast.expr] | None:
+    """(`out`, `elt`) of `for i in ...: out.append(elt)` where `elt` does not read `out`, else None."""
+    body = node.body
+    if (
+        node.orelse
+        or not isinstance(node.target, ast.Name)
+        or len(body) != 1
+        or not isinstance(body[0], ast.Expr)
+    ):
+        return None
+    call = body[0].value
+    if not (
+        isinstance(call, ast.Call)
+        and isinstance(call.func, ast.Attribute)
+        and call.func.attr == "append"
+        and isinstance(call.func.value, ast.Name)
+        and len(call.args) == 1
+        and not call.keywords
+    ):
+        return None
+    out_name, elt = call.func.value.id, call.args[0]
+    if any(isinstance(n, ast.Name) and n.id == out_name for n in ast.walk(elt)):
+        return None
+    return out_name, elt
+
+
+def _let(name: str, value: ast.expr) -> ast.Assign:
+    return ast.Assign([ast.Name(name, ast.Store())], value)
+
+
 def _assign(name: str, value: ast.expr, where: ast.AST) -> ast.Assign:
     stmt = ast.Assign([ast.Name(name, ast.Store())], value)
     ast.copy_location(stmt, where)
@@ -547,4 +552,4 @@ def _assign(name: str, value: ast.expr, where: ast.AST) -> ast.Assign:
 def _join_envs(envs: list[dict[str, Val]]) -> dict[str, Val]:
     """The Vals of the names bound on every one of these paths, joined."""
     first, *rest = envs
-    return {n: _join_all([e[n] for e in envs]) for n in first if all(n in e for e in rest)}
+    return {n: join_all([e[n] for e in envs]) for n in first if all(n in e for e in rest)}

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import ast
 import types
+from dataclasses import replace
 
+from .. import binding
 from ..analysis import activity
 from ..errors import AstvmapError
 from ..kit import templates
-from ..rules.values import NO_STATIC, UNKNOWN, Kind, Operand, Val, container, val_of
+from ..rules.values import NO_STATIC, UNKNOWN, Kind, Operand, Val, val_of
 from .callsites import CallSite, InnerVmap, LocalPartial, _call, _rebuilder
 from .expressions import LocalFunction
 from .walker import Walker
@@ -48,12 +50,8 @@ class NestingMixin(Walker):
         if src.code is not None and src.code in ctx.stack:
             site = CallSite(obj, node, args, kwargs, _rebuilder(node, fn_node, None))
             return self.fallback(site, "a recursive call", fn_node)
-        all_args = [Operand(ast.Constant(None), val_of(a), a) for a in pre_args] + list(args)
-        all_kwargs = {
-            **{k: Operand(ast.Constant(None), val_of(v), v) for k, v in pre_kwargs.items()},
-            **kwargs,
-        }
-        spec = ctx.specializer.core(src, self._bind_params(src, all_args, all_kwargs, node), ctx)
+        vals = self._bind_params(src, args, kwargs, node, pre_args, pre_kwargs)
+        spec = ctx.specializer.core(src, vals, ctx)
         callee = ctx.bind(spec.fn, f"{src.name}_vmap")
         if pre_args or pre_kwargs:
             # The partial's bound values stay in the partial: `f_vmap(*p.args, x, **p.keywords)`.
@@ -82,51 +80,21 @@ class NestingMixin(Walker):
             src = function_source(base)
             if src.code is not None and src.code in self.ctx.stack:
                 return UNKNOWN
-            all_args = [Operand(ast.Constant(None), val_of(a), a) for a in pre_args] + list(args)
-            all_kwargs = {
-                **{k: Operand(ast.Constant(None), val_of(v), v) for k, v in pre_kwargs.items()},
-                **kwargs,
-            }
-            vals = self._bind_params(src, all_args, all_kwargs, self.ctx.node)
+            vals = self._bind_params(src, args, kwargs, self.ctx.node, pre_args, pre_kwargs)
             return self.ctx.specializer.core(src, vals, self.ctx).out_val
         except Exception:
             return UNKNOWN
 
-    def _bind_params(self, src, args, kwargs, node):
-        """Map call operands to the callee's parameters: {param: Val}, with defaults' Vals."""
-        a = src.fdef.args
-        positional = [p.arg for p in a.posonlyargs + a.args]
-        vals = {}
-        for name, op in zip(positional, args):
-            vals[name] = op.val
-        extra = args[len(positional) :]
-        if extra:
-            if a.vararg is None:
-                raise self.ctx.error(f"too many positional arguments for `{src.name}`", node)
-            vals[a.vararg.arg] = container(Kind.TUPLE, [e.val for e in extra])
-        elif a.vararg is not None:
-            vals[a.vararg.arg] = container(Kind.TUPLE, [])
-        kw_extra = {}
-        for k, op in kwargs.items():
-            if k in vals:
-                raise self.ctx.error(f"`{src.name}` got multiple values for argument {k!r}", node)
-            if k in positional or k in [p.arg for p in a.kwonlyargs]:
-                vals[k] = op.val
-            elif a.kwarg is not None:
-                kw_extra[k] = op.val
-            else:
-                raise self.ctx.error(f"`{src.name}` got an unexpected keyword argument {k!r}", node)
-        if a.kwarg is not None:
-            vals[a.kwarg.arg] = container(Kind.DICT, kw_extra.values(), kw_extra.keys())
-        defaults = src.defaults or ()
-        for name, d in zip(positional[len(positional) - len(defaults) :], defaults):
-            vals.setdefault(name, val_of(d))
-        for name, d in (src.kwdefaults or {}).items():
-            vals.setdefault(name, val_of(d))
-        missing = [p for p in positional + [p.arg for p in a.kwonlyargs] if p not in vals]
-        if missing:
-            raise self.ctx.error(f"`{src.name}` is missing argument {missing[0]!r}", node)
-        return vals
+    def _bind_params(self, src, args, kwargs, node, pre_args=(), pre_kwargs=None) -> dict[str, Val]:
+        """{parameter of the callee `src`: Val} for a call of operands `args`, `kwargs` after the values a
+        partial or a bound method passes first (binding.bind_vals); a call that does not fit is an error
+        at its line (Python would raise a TypeError there)."""
+        arg_vals = [a.val for a in args]
+        kwarg_vals = {k: a.val for k, a in kwargs.items()}
+        try:
+            return binding.bind_vals(src, arg_vals, kwarg_vals, lead=pre_args, lead_kwargs=pre_kwargs or {})
+        except TypeError as e:
+            raise self.ctx.error(f"calling `{src.name}`: {e}", node) from None
 
     def partial_call(self, node, callee: Operand, p: LocalPartial, args, kwargs) -> Operand:
         """Call a partial made in this function: `f_vmap(*h.args, x, **h.keywords)`."""
@@ -251,20 +219,8 @@ class NestingMixin(Walker):
             raise ctx.fail("keyword arguments to a nested vmap")
         lifted = [self.expr(ast.Name(n, ast.Load())) for n in inner.lifted]
         if isinstance(inner.fun, LocalFunction):
-            base_src, _ = self.lift(inner.fun)
-            fun = base_src
-        else:
-            fun = inner.fun
-        full = ctx.specializer.full_source(
-            fun,
-            len(lifted),
-            inner.in_axes,
-            inner.out_axes,
-            inner.axis_size,
-            [a.val for a in lifted + args],
-            ctx,
-            node,
-        )
+            inner = replace(inner, fun=self.lift(inner.fun)[0])
+        full = ctx.specializer.full_source(inner, [a.val for a in lifted + args], ctx, node)
         vals = self._bind_params(full, lifted + args, {}, node)
         spec = ctx.specializer.core(full, vals, ctx)
         fn = ctx.bind(spec.fn, full.name)

@@ -13,10 +13,11 @@ from typing import cast
 
 from ..rules.values import Kind, Operand, Val
 from .controlflow import RET, _ordered, _placeholder
-from .walker import BranchResult, Walker, tag_line, user_line
+from .regions import Region, RegionsMixin
+from .walker import tag_line, user_line
 
 
-class PartitionMixin(Walker):
+class PartitionMixin(RegionsMixin):
     def partitioned_if(self, node: ast.If, test: Operand):
         """`if c:  # astvmap: partition` — each branch runs on its own lanes only (gathered), and the
         results are put back lane by lane: for a branch far more expensive than the other and taken by
@@ -27,34 +28,16 @@ class PartitionMixin(Walker):
         truth = self.truthy(test, node.test)
         cond = truth if isinstance(truth, ast.Name) else ctx.temp(truth, "cond")
         assert isinstance(cond, ast.Name)  # ctx.temp names it: the walker never runs while a rule infers
-        env0, renames0 = self.env, dict(self.renames)
-        lanes_t, lanes_e = ctx.namer.fresh("lanes_then"), ctx.namer.fresh("lanes_else")
-        ctx.pending.append(
-            ast.Assign([ast.Name(lanes_t, ast.Store())], ctx.expr("np.flatnonzero(c)", c=cond))
-        )
-        ctx.pending.append(
-            ast.Assign([ast.Name(lanes_e, ast.Store())], ctx.expr("np.flatnonzero(~c)", c=cond))
-        )
-        then = self.gathered_block(node.body, lanes_t, "then")
-        orelse = self.gathered_block(node.orelse, lanes_e, "else")
-        self.env, self.renames = env0, renames0
-        code = then["code"] + orelse["code"]
+        env0 = self.env
+        lanes = ctx.namer.fresh("lanes_then"), ctx.namer.fresh("lanes_else")
+        for name, select in zip(lanes, ("np.flatnonzero(c)", "np.flatnonzero(~c)")):
+            ctx.pending.append(ast.Assign([ast.Name(name, ast.Store())], ctx.expr(select, c=cond)))
+        then = self.gathered_block(node.body, lanes[0], "then")
+        orelse = self.gathered_block(node.orelse, lanes[1], "else")
+        code = then.code + orelse.code
         live = self.live_after(node)
-        for name in _ordered(then["stores"], orelse["stores"]):
-            parts: list[tuple[ast.Name, Val, str] | None] = []
-            for br, _lanes in ((then, lanes_t), (orelse, lanes_e)):
-                if name in br["stores"]:
-                    v = br["env"][name]
-                    parts.append(
-                        (ast.Name(br["stores"][name], ast.Load()), v, "lanes" if v.batched else "one")
-                    )
-                elif name in env0:
-                    v = env0[name]
-                    parts.append(
-                        (ast.Name(self.code_name(name), ast.Load()), v, "all" if v.batched else "one")
-                    )
-                else:
-                    parts.append(None)
+        for name in _ordered(then.stores, orelse.stores):
+            parts = [_part(name, br, env0, self.code_name(name)) for br in (then, orelse)]
             if None in parts:
                 if name == RET or name in live:
                     raise ctx.error(
@@ -63,89 +46,42 @@ class PartitionMixin(Walker):
                         node,
                     )
                 continue
-            # no None in `parts`: continued above
-            (a, va, ka), (b, vb, kb) = cast("list[tuple[ast.Name, Val, str]]", parts)
-            call = ctx.expr(
-                "av__.merge_lanes(c, t, a, e, b, kinds)",
-                c=ast.Name(cond.id, ast.Load()),
-                t=ast.Name(lanes_t, ast.Load()),
-                a=a,
-                e=ast.Name(lanes_e, ast.Load()),
-                b=b,
-                kinds=(ka, kb),
-            )
-            nd = va.ndim if va.ndim == vb.ndim else None
-            self.env[name] = Val(True, nd, Kind.ARRAY, va.dtype if va.dtype == vb.dtype else None)
-            target = (
-                self.store_name(name) if name != RET or self.branch is not None else ctx.namer.fresh("result")
-            )
-            if name == RET and self.branch is None:
-                self.renames[RET] = target
-            stmt = ast.Assign([ast.Name(target, ast.Store())], call)
-            tag_line(stmt, node.lineno)
-            code.append(stmt)
-        if RET in self.env and self.branch is None and (RET in then["stores"] or RET in orelse["stores"]):
+            code.append(self._merged(name, cond, lanes, cast("list[tuple[ast.Name, Val, str]]", parts), node))
+        if RET in self.env and self.region is None and (RET in then.stores or RET in orelse.stores):
             ret = self.env.pop(RET)
             self.returns.append(ret)
             self.return_sites.append((node, ret))
             code.append(ast.Return(ast.Name(self.code_name(RET), ast.Load())))
         return code
 
-    def gathered_block(self, body, lanes: str, suffix: str) -> BranchResult:
-        """`body` on the lanes `lanes` only: batched inputs gathered (`x_then = x[lanes_then]`)."""
+    def _merged(self, name: str, cond: ast.Name, lanes: tuple[str, str], parts, node: ast.If) -> ast.stmt:
+        """`y = av__.merge_lanes(c, lanes_then, y_then, lanes_else, y_else, kinds)` (and y's Val)."""
         ctx = self.ctx
-        outer_branch = self.branch
-        saved = (self.env, self.renames, ctx.batch_name)
-        self.env, self.renames = dict(self.env), dict(self.renames)
-        self.branch = {
-            "stores": {},
-            "suffix": suffix,
-            "mask": None,
-            "outer": dict(saved[1]),
-            "borrowed": {},
-            "depth": len(self.at),
-            "before": frozenset(self.env),
-        }
-        pre = []
-        for name in self.facts.activity(body).reads:
-            if _lanewise(self.env.get(name)):
-                gathered = ctx.namer.fresh(f"{name}_{suffix}")
-                pre.append(self._gather(name, gathered, lanes))
-                self.renames[name] = gathered
-        ctx.batch_name = None
-        self.masked += 1
-        try:
-            code = self.block(body)
-        finally:
-            self.masked -= 1
-            result: BranchResult = {"code": [], "env": self.env, "stores": self.branch["stores"]}
-            ctx.release(result["stores"].values())
-            starts = self.branch.get("starts", {})
-            inner_batch = ctx.batch_name
-            self.branch = outer_branch
-            self.env, self.renames, ctx.batch_name = saved
-        # a store that some path skips: the branch's name starts as the lanes' value
-        pre += [self._gather(name, result["stores"][name], lanes) for name in starts]
-        if inner_batch is not None:
-            pre.insert(
-                0,
-                ast.Assign(
-                    [ast.Name(inner_batch, ast.Store())], ctx.expr("i.size", i=ast.Name(lanes, ast.Load()))
-                ),
-            )
-        for s in pre:
-            tag_line(s, body[0].lineno if body else 0)
-        code = pre + code
-        if code:
-            placeholders: list[ast.stmt] = [
-                ast.Assign([ast.Name(c, ast.Store())], _placeholder(result["env"].get(n)))
-                for n, c in result["stores"].items()
-            ]
-            guard = ast.If(ctx.expr("i.size", i=ast.Name(lanes, ast.Load())), code, placeholders)
-            tag_line(guard, user_line(code[0]))
-            code = [guard]
-        result["code"] = code
-        return result
+        (a, va, ka), (b, vb, kb) = parts
+        ctx.record_control("partition")
+        call = ctx.expr(
+            "av__.merge_lanes(c, t, a, e, b, kinds)",
+            c=ast.Name(cond.id, ast.Load()),
+            t=ast.Name(lanes[0], ast.Load()),
+            a=a,
+            e=ast.Name(lanes[1], ast.Load()),
+            b=b,
+            kinds=(ka, kb),
+        )
+        nd = va.ndim if va.ndim == vb.ndim else None
+        self.env[name] = Val(True, nd, Kind.ARRAY, va.dtype if va.dtype == vb.dtype else None)
+        if name != RET or self.region is not None:
+            target = self.store_name(name)
+        else:
+            target = self.renames[RET] = ctx.namer.fresh("result")
+        stmt = ast.Assign([ast.Name(target, ast.Store())], call)
+        tag_line(stmt, node.lineno)
+        return stmt
+
+    def gathered_block(self, body, lanes: str, suffix: str) -> Region:
+        """`body` on the lanes `lanes` only (a "gathered" region): batched inputs gathered
+        (`x_then = x[lanes_then]`)."""
+        return self.on_lanes(GatheredBranch(body, lanes, suffix))
 
     def _gather(self, name: str, target: str, lanes: str) -> ast.stmt:
         """`x_then = x[lanes_then]` (a value shared by the lanes as it is)."""
@@ -155,6 +91,71 @@ class PartitionMixin(Walker):
         return ast.Assign([ast.Name(target, ast.Store())], value)
 
 
+def _part(name: str, branch: Region, env0: dict[str, Val], before: str) -> tuple[ast.Name, Val, str] | None:
+    """What one branch leaves in `name` for `av__.merge_lanes`: (its code name, Val, "lanes" for one
+    value per lane of the branch, "all" for one per lane of the batch, "one" for a value every lane
+    shares), or None where the name has no value on that path."""
+    if name in branch.stores:
+        v = branch.env[name]
+        return ast.Name(branch.stores[name], ast.Load()), v, "lanes" if v.batched else "one"
+    if name in env0:
+        v = env0[name]
+        return ast.Name(before, ast.Load()), v, "all" if v.batched else "one"
+    return None
+
+
 def _lanewise(v: Val | None) -> bool:
     """Does a value of Val `v` hold one entry per lane (gathered by lanes)?"""
     return v is not None and v.batched and v.kind in (Kind.ARRAY, Kind.SCALAR)
+
+
+class GatheredBranch:
+    """A branch of a partitioned `if` as a "gathered" region (NOTE [regions]): the batched values it
+    reads are gathered to its lanes, it runs there (its batch is their count), and it runs only when
+    some lane takes it."""
+
+    def __init__(self, body: list[ast.stmt], lanes: str, suffix: str) -> None:
+        self.body, self.lanes, self.suffix = body, lanes, suffix
+
+    def region(self, walker) -> Region:
+        return Region(
+            "gathered",
+            self.suffix,
+            outer=dict(walker.renames),
+            depth=len(walker.at),
+            before=frozenset(walker.env),
+            compacts=True,
+        )
+
+    def enter(self, walker, region: Region) -> list[ast.stmt]:
+        pre = []
+        for name in walker.facts.activity(self.body).reads:
+            if _lanewise(walker.env.get(name)):
+                gathered = walker.ctx.namer.fresh(f"{name}_{self.suffix}")
+                pre.append(walker._gather(name, gathered, self.lanes))
+                walker.renames[name] = gathered
+        return pre
+
+    def run(self, walker, region: Region) -> list[ast.stmt]:
+        return walker.block(self.body)
+
+    def leave(self, walker, region: Region, pre: list[ast.stmt], code: list[ast.stmt]) -> list[ast.stmt]:
+        ctx, lanes = walker.ctx, ast.Name(self.lanes, ast.Load())
+        # a store that some path skips: the branch's name starts as the lanes' value
+        pre += [walker._gather(name, region.stores[name], self.lanes) for name in region.starts]
+        if region.inner_batch is not None:
+            pre.insert(
+                0, ast.Assign([ast.Name(region.inner_batch, ast.Store())], ctx.expr("i.size", i=lanes))
+            )
+        for s in pre:
+            tag_line(s, self.body[0].lineno if self.body else 0)
+        code = pre + code
+        if not code:
+            return code
+        placeholders: list[ast.stmt] = [
+            ast.Assign([ast.Name(c, ast.Store())], _placeholder(region.env.get(n)))
+            for n, c in region.stores.items()
+        ]
+        guard = ast.If(ctx.expr("i.size", i=lanes), code, placeholders)
+        tag_line(guard, user_line(code[0]))
+        return [guard]

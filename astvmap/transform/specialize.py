@@ -12,7 +12,6 @@ import ast
 import contextlib
 import types
 import warnings
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -25,7 +24,7 @@ from ..frontend import passes
 from ..frontend.source import ASTVMAP_SOURCE, FunctionSource
 from ..kit.origins import Origin
 from ..rules.values import Kind, Val
-from .context import Context, ParentContext, Settings
+from .context import RECORDED, Context, ParentContext, Recorded, Settings
 from .vectorize import Vectorizer
 
 
@@ -39,6 +38,8 @@ class Specialization:
     filename: str
     deps: list = field(default_factory=list)
     keepalive: list = field(default_factory=list)
+    recorded: Recorded = field(default_factory=Recorded)  # NOTE [recorded facts], its callees' included
+    per_example_loop = False  # generated code (api._LoopSpec, the whole function as the loop, says True)
     if TYPE_CHECKING:  # set by core() once the function is loaded (not fields at run time)
         stages: dict[str, str] = field(init=False)  # the code after each stage (`astvmap show --stage`)
         callees: list[object] = field(init=False)  # the generated functions it calls
@@ -148,6 +149,27 @@ def core(
     `axes` (the top-level call's `in_axes=..., out_axes=...`) goes into the header."""
     settings = settings or (parent.settings if parent is not None else Settings())
     use_cache = use_cache and src.code is not None  # lifted and generated sources are made afresh
+    vals = _in_order(src, vals)
+    key, objs = cache_key(src, vals, settings)
+    cached = _cached(key, src) if use_cache else None
+    if cached is not None:
+        return cached
+    stack = (parent.stack if parent is not None else ()) + ((src.code,) if src.code is not None else ())
+    ctx = Context(src, settings, stack)
+    ctx.specializer = _SPECIALIZER
+    fdef, out_val, stages = _rewrite(src, vals, ctx)
+    spec = _specialization(src, ctx, fdef, out_val, stages, _header(src, vals, axes), objs)
+    if parent is not None:
+        parent.deps.extend(ctx.deps)
+    for (line, _), msg in sorted(ctx.fallback_sites.items()):
+        warnings.warn_explicit(f"{settings.label}: {msg}", PerformanceWarning, src.origin.filename, line)
+    if use_cache:
+        _CACHE.setdefault(key, []).append(spec)
+    return spec
+
+
+def _in_order(src: FunctionSource, vals: dict) -> dict:
+    """`vals` in the order of the source's parameters (the cache key and the header follow it)."""
     a = src.fdef.args
     order = (
         [p.arg for p in a.posonlyargs + a.args]
@@ -155,27 +177,26 @@ def core(
         + [p.arg for p in a.kwonlyargs]
         + ([a.kwarg.arg] if a.kwarg else [])
     )
-    vals = {**{n: vals[n] for n in order if n in vals}, **vals}
-    key, objs = cache_key(src, vals, settings)
-    if use_cache:
-        for spec in _CACHE.get(key, ()):
-            if _valid(spec, src):
-                if src.cells and spec.source.code is None:
-                    return _rebound(spec, src)
-                return spec
-    stack = (parent.stack if parent is not None else ()) + ((src.code,) if src.code is not None else ())
-    ctx = Context(src, settings, stack)
-    ctx.specializer = _SPECIALIZER
-    frontend = passes.PassContext(ctx.namer, src.origin, settings.label)
+    return {**{n: vals[n] for n in order if n in vals}, **vals}
+
+
+def _rewrite(src: FunctionSource, vals: dict, ctx: Context) -> tuple[ast.FunctionDef, Val, dict[str, str]]:
+    """The frontend's passes, then the walker: the batched function's tree, its result's Val, and the
+    code after each stage so far ("frontend", one entry per pass, "normalize", "vectorize")."""
+    frontend = passes.PassContext(ctx.namer, src.origin, ctx.settings.label)
     normalized = passes.run(src.fdef, frontend)  # a copy: the cached src.fdef never changes
-    stages = frontend.stages  # "frontend", one entry per pass, "normalize" (after the last pass)
+    stages = frontend.stages
     vectorizer = Vectorizer(ctx)
     fdef, out_val = vectorizer.run(normalized, vals)
     ctx.return_sites = vectorizer.return_sites
     if ctx.deferred_errors:
         raise next(iter(ctx.deferred_errors.values()))
     stages["vectorize"] = ast.unparse(fdef)
-    header = _header(src, vals, axes)
+    return fdef, out_val, stages
+
+
+def _specialization(src, ctx: Context, fdef, out_val: Val, stages: dict, header, objs) -> Specialization:
+    """Emit and load the batched function; the Specialization that holds it and what it was made from."""
     text, line_map = emit(fdef, header, src.origin, comment_lines=not src.generated)
     stages["final"] = text
     stages["annotate"] = emit(fdef, header, src.origin, comment_lines=not src.generated, annotate=True)[0]
@@ -188,24 +209,28 @@ def core(
         {k + offset: v for k, v in line_map.items()},
         filename,
         _deps(ctx, src),
-        objs + [obj for _, _, _, obj in ctx.deps],
-    )  # ids stay unique
+        objs + [obj for _, _, _, obj in ctx.deps],  # ids stay unique
+        ctx.recorded,
+    )
     spec.stages = stages
     spec.callees = [v for v in ctx.free.values() if hasattr(v, ASTVMAP_SOURCE)]
     fn.__astvmap_text__ = text
     fn.__astvmap_callees__ = spec.callees
+    RECORDED[fn.__code__] = ctx.recorded
     if not src.generated:
         FILES[filename] = (spec.line_map, src.origin)
     spec.batched_return = next((n for n, v in ctx.return_sites if v.batched), None)
     spec.user_filename = src.origin.filename
     setattr(fn, ASTVMAP_SOURCE, spec.source)
-    if parent is not None:
-        parent.deps.extend(ctx.deps)
-    for (line, _), msg in sorted(ctx.fallback_sites.items()):
-        warnings.warn_explicit(f"{settings.label}: {msg}", PerformanceWarning, src.origin.filename, line)
-    if use_cache:
-        _CACHE.setdefault(key, []).append(spec)
     return spec
+
+
+def _cached(key, src: FunctionSource) -> Specialization | None:
+    """A cached specialization still valid for `src` (NOTE [static batchedness]), or None."""
+    for spec in _CACHE.get(key, ()):
+        if _valid(spec, src):
+            return _rebound(spec, src) if src.cells and spec.source.code is None else spec
+    return None
 
 
 def full_text(spec) -> str:
@@ -226,7 +251,15 @@ def _rebound(spec, src):
     if fn is spec.fn:
         return spec
     return Specialization(
-        fn, spec.text, spec.out_val, spec.source, spec.line_map, spec.filename, spec.deps, spec.keepalive
+        fn,
+        spec.text,
+        spec.out_val,
+        spec.source,
+        spec.line_map,
+        spec.filename,
+        spec.deps,
+        spec.keepalive,
+        spec.recorded,
     )
 
 
@@ -296,14 +329,17 @@ def _describe(v: Val) -> str:
 
 
 class _Specializer:
-    """What rules and the walker call back into (a Context's `specializer`): `core`, and `full_source`,
-    which inner_vmap.py registers when it is imported (it builds on `core`)."""
+    """What the walker calls back into (a Context's `specializer`): `core`, and `full_source`."""
 
     core = staticmethod(core)
-    if TYPE_CHECKING:
-        full_source: Callable[..., FunctionSource]
-    else:
-        full_source = None
+
+    @staticmethod
+    def full_source(*args) -> FunctionSource:
+        """inner_vmap.full_source (an inner vmap's complete batched function) built on `core`: that
+        module is given `core` and imports nothing that drives the walker, so importing it makes no cycle."""
+        from .inner_vmap import full_source
+
+        return full_source(core, *args)
 
 
 _SPECIALIZER = _Specializer()

@@ -32,7 +32,7 @@ from ..analysis.buffers import holds_buffer, keeps_an_axis
 from ..errors import NotBatchable
 from ..rules.values import UNKNOWN, Kind, Operand, Val
 from .expressions import BINOPS
-from .walker import Walker
+from .regions import RegionsMixin
 
 
 class ExpandAtBirth(NotBatchable):
@@ -44,7 +44,7 @@ class ExpandAtBirth(NotBatchable):
         self.names = frozenset(names)
 
 
-class StoresMixin(Walker):
+class StoresMixin(RegionsMixin):
     """Needs from the walker: ctx, env, expr(), facts, branch, unmapped_params, born_batched."""
 
     # ---- statements ----------------------------------------------------------------------------------
@@ -105,7 +105,7 @@ class StoresMixin(Walker):
             new = self.bind_target(target, value)
             return [ast.Assign([new], value.node), *self.born([target], None)]
         if isinstance(target, ast.Subscript):
-            if self.branch is not None and self.branch.get("mask") is not None:
+            if self.region is not None and self.region.mask is not None:
                 return self.masked_write(target, value, node)
             new, v = self.setitem(target, value)
             return [ast.Assign([new], v)]
@@ -451,11 +451,11 @@ class StoresMixin(Walker):
         keeps its dtype), a number is rebound (the batched `t` may be a view of the caller's array or of
         another name's: never write through it)."""
         assert isinstance(node.target, ast.Name)  # visit_AugAssign's case
-        name, branch = node.target.id, self.branch
+        name, region = node.target.id, self.region
         code = self.code_name(name)
         in_place = self.augments_in_place(name, cur.val, node)
         whole = ast.Subscript(ast.Name(name, ast.Load()), ast.Constant(...), ast.Store())
-        if in_place and branch is not None and branch.get("mask") is not None:
+        if in_place and region is not None and region.mask is not None:
             if cur.val.ndim is None:
                 raise self.ctx.fail("an augmented assignment of unknown rank under a batched condition")
             if cur.batched:
@@ -472,7 +472,7 @@ class StoresMixin(Walker):
                     "np.copyto(t, v, casting='same_kind')", t=ast.Name(code, ast.Load()), v=r
                 )
                 return [ast.Expr(call)]
-        if in_place and not cur.batched and res.batched and branch is None:
+        if in_place and not cur.batched and res.batched and region is None:
             # `y += x` with batched x: y expanded (every name of its buffer sees it), then written in
             # place, keeping its dtype (float32 += float64 stays float32; float into int raises)
             held = self.ctx.temp(res.node, "value")

@@ -17,7 +17,7 @@ from .. import analysis
 from ..analysis.activity import local_names
 from ..errors import NotBatchable
 from ..kit import templates
-from ..rules.values import UNKNOWN, Kind, Operand, Val, join, val_of
+from ..rules.values import UNKNOWN, Kind, Operand, Val, join_all, val_of
 from .calls import CallsMixin
 from .context import Context, _needs
 from .controlflow import RET, ControlFlowMixin
@@ -47,7 +47,7 @@ class Vectorizer(
         self.ctx = ctx
         self.env = {}
         self.renames = {}  # user name -> name in generated code (branches, masks)
-        self.branch = None  # the batched branch being rewritten (controlflow.py)
+        self.region = None  # the region being rewritten (regions.py)
         self.masked = 0
         self.loops = []
         self.at = []  # the statements being rewritten, innermost last
@@ -86,7 +86,7 @@ class Vectorizer(
                 continue
             if not body or not isinstance(body[-1], (ast.Return, ast.Raise)):
                 self.returns.append(Val(False, None, Kind.NONE))
-            out = _join_all(self.returns)
+            out = join_all(self.returns)
             if self.ret_target is not None or not any(_needs(v, out) for v in self.returns):
                 break
             self.ret_target = out  # some return is unbatched where another is batched
@@ -204,8 +204,8 @@ class Vectorizer(
             if node.value is not None
             else Operand(ast.Constant(None), Val(False, None, Kind.NONE))
         )
-        if self.branch is not None:
-            # in a batched branch the returned value is selected per lane like any other name
+        if self.region is not None:
+            # in a batched region the returned value is selected per lane like any other name
             self.env[RET] = value.val
             return [ast.Assign([ast.Name(self.store_name(RET), ast.Store())], value.node)]
         if self.ret_target is not None:
@@ -303,22 +303,15 @@ class Vectorizer(
         merged = {}
         for name in names:
             vals = [env[name] for env, _ in live if name in env]
-            j = _join_all(vals)
+            j = join_all(vals)
             merged[name] = j
             for env, code in live:
                 if name in env and _needs(env[name], j) and name not in dead:
                     self._promotion_keeps_aliases(name, env[name])
                     op = self.ctx.promote(Operand(ast.Name(self.code_name(name), ast.Load()), env[name]), j)
                     code.append(ast.Assign([ast.Name(self.code_name(name), ast.Store())], op.node))
-                    merged[name] = _join_all([j, op.val])
+                    merged[name] = join_all([j, op.val])
         return merged
-
-
-def _join_all(vals):
-    out = None
-    for v in vals:
-        out = v if out is None else join(out, v)
-    return out or UNKNOWN
 
 
 def _batched_leaf_path(v: Val):

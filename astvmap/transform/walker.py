@@ -9,7 +9,7 @@ empty and every method resolves to its one implementation in a mixin or in the `
 from __future__ import annotations
 
 import ast
-from typing import TYPE_CHECKING, NotRequired, TypedDict
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from ..analysis import Facts
@@ -32,32 +32,6 @@ def user_line(node: ast.AST) -> int:
     return getattr(node, USER_LINE)
 
 
-class Branch(TypedDict):
-    """The batched branch being rewritten (`Walker.branch`): the generated names its stores write
-    (user name -> name), the suffix of those names, and for a masked branch its lanes, the renames
-    outside it and the names it borrowed (user name -> (borrowed name, mask)). A name first stored inside
-    an `if` or a loop of the branch starts as its value before the branch (`starts`): every path through
-    the branch then leaves the branch's name bound to the name's value."""
-
-    stores: dict[str, str]
-    suffix: str
-    mask: NotRequired[ast.expr | None]
-    outer: NotRequired[dict[str, str]]
-    borrowed: NotRequired[dict[str, tuple[str, ast.expr]]]
-    depth: NotRequired[int]  # len(Walker.at) where the branch starts
-    before: NotRequired[frozenset[str]]  # the names bound where the branch starts
-    starts: NotRequired[dict[str, str]]  # user name -> the code name its branch name starts as
-    parent: NotRequired[Branch | None]  # the branch this one is nested in
-
-
-class BranchResult(TypedDict):
-    """A rewritten branch (`masked_block`, `gathered_block`): its code, env and stores."""
-
-    code: list[ast.stmt]
-    env: dict[str, Val]
-    stores: dict[str, str]
-
-
 class Walker:
     """The walker's shared state, and the methods one mixin calls on another (declared for the type
     checker only: each is implemented once, in the mixin or `Vectorizer` named beside it)."""
@@ -65,8 +39,7 @@ class Walker:
     ctx: Context
     env: dict[str, Val]  # user name -> Val
     renames: dict[str, str]  # user name -> name in generated code (branches, masks)
-    branch: Branch | None  # the batched branch being rewritten (controlflow.py)
-    masked: int  # depth of batched branches and loops on batched tests
+    masked: int  # how many regions enclose the statement (regions.py)
     loops: list[ast.AST]  # the enclosing loops
     facts: Facts  # liveness, activity, reaching definitions of the function (analysis/)
     at: list[ast.stmt]  # the statements being rewritten, innermost last

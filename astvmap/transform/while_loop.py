@@ -14,44 +14,25 @@ from ..analysis.activity import augmented_names
 from ..rules.values import Kind, Operand, lane_join
 from .controlflow import _ordered
 from .loops import JumpUnderMask
-from .walker import Walker, tag_line
+from .regions import Region, RegionsMixin
+from .walker import tag_line
 
 # batched values the active-lane gather does not follow (a list or tuple of batched parts, an unknown value)
 _UNGATHERABLE = (Kind.OTHER, Kind.TUPLE, Kind.LIST, Kind.DICT)
 
 
-class WhileMixin(Walker):
+class WhileMixin(RegionsMixin):
     def batched_while(self, node: ast.While, test: Operand):
         """A loop on a batched test runs while any lane is active, on the active lanes only: each
         iteration gathers them (`x_active = x[lanes]`, a view while every lane is active), runs the body
         there and puts the results back. Finished lanes are never computed again, so they cannot
         fault, and skewed trip counts cost the sum of the iterations, not B times the largest."""
         ctx = self.ctx
-        if node.orelse:
-            raise ctx.fail("`while ... else` on a batched test")
-        if self.changes_forbidden(node.body, allow_items=True) is not None:
-            raise ctx.fail("in-place changes of lists or attributes in a loop on a batched test")
         act = self.facts.activity(node.body)
-        written = self._loop_writes(node, act)
-        if any(isinstance(n, ast.Return) for s in node.body for n in ast.walk(s)):
-            raise ctx.fail("`return` in a loop on a batched test")
-        if any(isinstance(n, (ast.Break, ast.Continue)) for s in node.body for n in ast.walk(s)):
-            raise JumpUnderMask("`break`/`continue` in a loop on a batched test", node)
-        stores = list(act.binds)
-        env_before = dict(self.env)
-        live = self.live_after(node)
-        for n in stores:
-            if n not in env_before and n in live:
-                raise ctx.error(
-                    f"`{n}` is first assigned inside a `while` on a batched test and used after it: "
-                    "examples that never enter the loop would have no value; assign it before the loop",
-                    node,
-                )
-        # Arrays written in place are carried too: gathered with the active lanes, put back after.
-        carried = [n for n in stores if n in env_before] + [n for n in written if n not in stores]
+        carried, written = self._carried(node, act)
         # In a batched branch: the loop runs on the branch's lanes only, and writes into the arrays
         # themselves, not into the copies the branch borrowed (which are taken again after the loop).
-        mask = self.branch.get("mask") if self.branch is not None else None
+        mask = self.region.mask if self.region is not None else None
         in_place = written + [  # arrays written in place, `y *= v` included
             n for n in augmented_names(node.body) if self.augments_in_place(n, self.env.get(n))
         ]
@@ -59,42 +40,65 @@ class WhileMixin(Walker):
         for n in refresh:
             self.renames[n] = self.buffer(n)[0]
         pre = self._carried_batched(carried)
-        names_before = set(ctx.namer.taken)
-        env0 = dict(self.env)
-        outer_pending = ctx.pending
-        for _ in range(len(carried) + 3):
-            ctx.reset_names(names_before)
-            self.env = dict(env0)
-            active = ctx.namer.fresh("active")
-            lanes = ctx.namer.fresh("lanes")
-            body, env_after = self._compacted_body(node, active, lanes, carried)
-            changed = [n for n in carried if lane_join(env0[n], env_after[n]) != env0[n]]
-            if not changed:
-                break
-            for n in changed:
-                env0[n] = lane_join(env0[n], env_after[n])
-        else:
-            raise ctx.fail("the loop's variables did not settle")
+        body, active = self._settled_iteration(node, carried)
         self._loop_bound_writes(node, act)
-        self.env = {**env0, **{n: env0[n] for n in carried}}
-        saved = outer_pending
-        ctx.pending = []
-        first = self.expr(node.test)
-        truth = self.truthy(first, node.test)
+        saved, ctx.pending = ctx.pending, []
+        truth = self.truthy(self.expr(node.test), node.test)
         if mask is not None:
             truth = ast.BinOp(truth, ast.BitAnd(), mask)
         start = ctx.pending + [ast.Assign([ast.Name(active, ast.Store())], truth)]
         ctx.pending = saved
+        ctx.record_control("while")
         loop = ast.While(ctx.expr("np.any(a)", a=ast.Name(active, ast.Load())), body, [])
-        for s in pre + start + [loop]:
-            tag_line(s, node.lineno)
         after = []
         for n, borrowed in refresh.items():
             self.renames[n] = borrowed
             after += self.reborrow(n)
-        for st in after:
-            tag_line(st, node.lineno)
+        for s in pre + start + [loop] + after:
+            tag_line(s, node.lineno)
         return pre + start + [loop] + after
+
+    def _carried(self, node: ast.While, act) -> tuple[list[str], list[str]]:
+        """(the names the loop carries, the local arrays it writes into), or the reason it cannot run
+        on the active lanes. Arrays written in place are carried too: gathered, then put back."""
+        ctx = self.ctx
+        if node.orelse:
+            raise ctx.fail("`while ... else` on a batched test")
+        if self.changes_forbidden(node.body, allow_items=True) is not None:
+            raise ctx.fail("in-place changes of lists or attributes in a loop on a batched test")
+        written = self._loop_writes(node, act)
+        if any(isinstance(n, ast.Return) for s in node.body for n in ast.walk(s)):
+            raise ctx.fail("`return` in a loop on a batched test")
+        if any(isinstance(n, (ast.Break, ast.Continue)) for s in node.body for n in ast.walk(s)):
+            raise JumpUnderMask("`break`/`continue` in a loop on a batched test", node)
+        stores, live = list(act.binds), self.live_after(node)
+        for n in stores:
+            if n not in self.env and n in live:
+                raise ctx.error(
+                    f"`{n}` is first assigned inside a `while` on a batched test and used after it: "
+                    "examples that never enter the loop would have no value; assign it before the loop",
+                    node,
+                )
+        return [n for n in stores if n in self.env] + [n for n in written if n not in stores], written
+
+    def _settled_iteration(self, node: ast.While, carried: list[str]) -> tuple[list[ast.stmt], str]:
+        """The body of one iteration, rewritten until the Vals of the carried names settle (a fixed
+        point: they only grow), and the name of its active-lanes mask; the walker's env is then the
+        settled one."""
+        ctx = self.ctx
+        names_before, env0 = set(ctx.namer.taken), dict(self.env)
+        for _ in range(len(carried) + 3):
+            ctx.reset_names(names_before)
+            self.env = dict(env0)
+            active, lanes = ctx.namer.fresh("active"), ctx.namer.fresh("lanes")
+            body, env_after = self._compacted_body(node, active, lanes, carried)
+            changed = [n for n in carried if lane_join(env0[n], env_after[n]) != env0[n]]
+            if not changed:
+                self.env = dict(env0)
+                return body, active
+            for n in changed:
+                env0[n] = lane_join(env0[n], env_after[n])
+        raise ctx.fail("the loop's variables did not settle")
 
     def _carried_batched(self, carried: list[str]) -> list[ast.stmt]:
         """Every carried name is batched (lanes leave at different iterations) and owns its data (its
@@ -181,61 +185,72 @@ class WhileMixin(Walker):
         return gathered
 
     def _compacted_body(self, node, active, lanes, carried):
+        """One iteration on the active lanes (an "active" region): (its code, the Vals it leaves)."""
         ctx = self.ctx
-        saved = (self.renames, self.branch, ctx.batch_name)
-        self.renames = dict(self.renames)
-        gathered = self._gathered(node, carried)
         run = _Masked(ctx, active) if ctx.settings.nested else _Gathered(ctx, active, lanes)
-        head = run.head()
-        stores = {}
-        for n in gathered:
-            name = ctx.namer.fresh(f"{n}_active")
+        region = self.on_lanes(ActiveLanes(node, run, carried))
+        return region.code, region.env
+
+
+class ActiveLanes:
+    """An iteration of a `while` on a batched test as an "active" region (NOTE [regions]): the carried
+    and read batched values are taken on the active lanes (`run`: gathered, or masked), the body and
+    the test run there, and the carried values are put back."""
+
+    def __init__(self, node: ast.While, run: _Gathered | _Masked, carried: list[str]) -> None:
+        self.node, self.run_on, self.carried = node, run, carried
+        self.outer_names: dict[str, str] = {}
+        self.tail: list[ast.stmt] = []
+
+    def region(self, walker) -> Region:
+        return Region("active", "active", compacts=self.run_on.compacts)
+
+    def enter(self, walker, region: Region) -> list[ast.stmt]:
+        self.outer_names = {n: walker.code_name(n) for n in self.carried}
+        head = self.run_on.head()
+        for n in walker._gathered(self.node, self.carried):
+            name = walker.ctx.namer.fresh(f"{n}_active")
             head.append(
-                ast.Assign([ast.Name(name, ast.Store())], run.take(ast.Name(self.code_name(n), ast.Load())))
-            )
-            stores[n] = name
-            self.renames[n] = name
-        outer_names = {n: self.code_name(n) for n in carried}
-        for n in carried:
-            outer_names[n] = saved[0].get(n, n)
-        self.branch = {"stores": stores, "suffix": "active"}
-        if run.compacts:
-            ctx.batch_name = None  # inside, the batch is the active lanes
-        self.loops.append(node)
-        self.masked += 1
-        try:
-            body = self.block(node.body)
-            ctx.pending = []
-            test = self.expr(node.test)
-            test_code = ctx.pending
-            inner_batch = ctx.batch_name
-        finally:
-            self.loops.pop()
-            self.masked -= 1
-        env_after = dict(self.env)
-        tail: list[ast.stmt] = []
-        for n in carried:
-            if n not in stores:
-                continue
-            outer = outer_names[n]
-            value = run.put(self, ast.Name(outer, ast.Load()), env_after[n], stores[n])
-            tail.append(ast.Assign([ast.Name(outer, ast.Store())], value))
-        tail += test_code
-        truth = self.truthy(test, node.test)
-        tail.append(ast.Assign([ast.Name(active, ast.Store())], run.still_active(truth)))
-        if run.compacts and inner_batch is not None:
-            head.insert(
-                1,
                 ast.Assign(
-                    [ast.Name(inner_batch, ast.Store())],
-                    ctx.expr("np.count_nonzero(a)", a=ast.Name(active, ast.Load())),
-                ),
+                    [ast.Name(name, ast.Store())], self.run_on.take(ast.Name(walker.code_name(n), ast.Load()))
+                )
             )
-        ctx.release(stores.values())
-        self.renames, self.branch, ctx.batch_name = saved
-        for s in head + tail:
-            tag_line(s, node.lineno)
-        return head + body + tail, env_after
+            region.stores[n] = walker.renames[n] = name
+        return head
+
+    def run(self, walker, region: Region) -> list[ast.stmt]:
+        """The body, then the test (its statements and the new active lanes close the iteration)."""
+        ctx, node = walker.ctx, self.node
+        walker.loops.append(node)
+        try:
+            body = walker.block(node.body)
+            outer, ctx.pending = ctx.pending, []
+            test = walker.expr(node.test)
+            test_code, ctx.pending = ctx.pending, outer
+        finally:
+            walker.loops.pop()
+        tail: list[ast.stmt] = []
+        for n in self.carried:
+            if n in region.stores:
+                outer = ast.Name(self.outer_names[n], ast.Load())
+                value = self.run_on.put(walker, outer, walker.env[n], region.stores[n])
+                tail.append(ast.Assign([ast.Name(self.outer_names[n], ast.Store())], value))
+        truth = walker.truthy(test, node.test)
+        self.tail = [
+            *tail,
+            *test_code,
+            ast.Assign([ast.Name(self.run_on.active, ast.Store())], self.run_on.still_active(truth)),
+        ]
+        return body
+
+    def leave(self, walker, region: Region, pre: list[ast.stmt], code: list[ast.stmt]) -> list[ast.stmt]:
+        if region.inner_batch is not None:
+            active = ast.Name(self.run_on.active, ast.Load())
+            count = walker.ctx.expr("np.count_nonzero(a)", a=active)
+            pre.insert(1, ast.Assign([ast.Name(region.inner_batch, ast.Store())], count))
+        for s in pre + self.tail:
+            tag_line(s, self.node.lineno)
+        return pre + code + self.tail
 
 
 class _Gathered:
@@ -247,6 +262,7 @@ class _Gathered:
         self.ctx, self.active, self.lanes = ctx, active, lanes
 
     def head(self) -> list[ast.stmt]:
+        self.ctx.record_control("gather")
         lanes = self.ctx.expr("av__.active_lanes(a)", a=ast.Name(self.active, ast.Load()))
         return [ast.Assign([ast.Name(self.lanes, ast.Store())], lanes)]
 

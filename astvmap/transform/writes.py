@@ -11,7 +11,7 @@ import ast
 from ..analysis.activity import augmented_names
 from ..kit import templates
 from ..rules.values import Kind, Operand
-from .walker import Walker
+from .regions import RegionsMixin
 
 
 def selection_ndim_after(ndim, index):
@@ -24,7 +24,7 @@ def selection_ndim_after(ndim, index):
     return ndim - kinds.count("int") if all(k in ("int", "slice") for k in kinds) else None
 
 
-class WritesMixin(Walker):
+class WritesMixin(RegionsMixin):
     """Needs from the walker: ctx, env, expr(), expand(), facts, branch."""
 
     def setitem(self, target: ast.Subscript, value: Operand) -> tuple[ast.expr, ast.expr]:
@@ -133,7 +133,7 @@ class WritesMixin(Walker):
         ctx = self.ctx
         from ..rules.indexing import batched_index, selection_ndim
 
-        assert self.branch is not None  # called in a masked branch only
+        assert self.region is not None and self.region.mask is not None  # in a masked region only
         if not isinstance(target.value, ast.Name) or target.value.id not in self.env:
             raise ctx.fail("a write into an expression under a batched condition")
         name = target.value.id
@@ -153,7 +153,7 @@ class WritesMixin(Walker):
         val = value.node
         if value.batched and value.val.ndim < sel:
             val = templates.batch_slice_prefix(val, sel - value.val.ndim)
-        lanes = self.branch["mask"]
+        lanes = self.region.mask
         if sel:
             lanes = ctx.expr(
                 "m.reshape(s)", m=lanes, s=ast.Tuple([ast.Constant(-1), *[ast.Constant(1)] * sel], ast.Load())
@@ -172,35 +172,27 @@ class WritesMixin(Walker):
         """(the code name of the array `name` holds here, past the copies that batched branches
         borrowed of it; those copies, outermost first, as (copy, what it copies, lanes))."""
         code, chain = self.code_name(name), []
-        b = self.branch
-        while b is not None:  # the branches this one is nested in, innermost first
-            entry = b.get("borrowed", {}).get(name)
+        for region in self._regions():  # the masked regions this one is nested in, innermost first
+            entry = region.borrowed.get(name)
             if entry is not None and entry[0] == code:
-                source = b["outer"].get(name, name)
+                source = region.outer.get(name, name)
                 chain.append((entry[0], source, entry[1]))
                 code = source
-            b = b.get("parent")
         return code, chain[::-1]
+
+    def _regions(self):
+        return self.region.chain() if self.region is not None else iter(())
 
     def _bound_in_a_branch(self, name: str) -> bool:
         """Was `name` bound inside this batched branch or an enclosing one (a view it holds may be of a
         copy the branch borrowed)?"""
-        b = self.branch
-        while b is not None:
-            if name in b["stores"]:
-                return True
-            b = b.get("parent")
-        return False
+        return any(name in region.stores for region in self._regions())
 
     def _views_a_borrowed_copy(self, name: str) -> bool:
         """Was some name of `name`'s buffer borrowed (copied) by an enclosing batched branch? A view
         taken of the copy would miss the real array."""
-        b = self.branch
-        while b is not None:
-            if any(m in b.get("borrowed", {}) for m in self.facts.aliases.members(name) if m != name):
-                return True
-            b = b.get("parent")
-        return False
+        others = self.facts.aliases.members(name) - {name}
+        return any(m in region.borrowed for region in self._regions() for m in others)
 
     def reborrow(self, name: str) -> list[ast.stmt]:
         """After a masked write into `name`'s buffer, the copies batched branches borrowed of every name

@@ -1,0 +1,398 @@
+"""The rule contract (rules/common.py NOTE [abstract evaluation], rules/registry.py): every rule's
+signature is NumPy's (or Python's), and its abstract evaluation states only what NumPy computes.
+
+Random unbatched calls of many registered functions, with operands of random ranks and dtypes, go through
+the dispatcher's abstract evaluation (`CallsMixin._infer`, as for a call with no batched operand); where
+the Val it gives knows the result's rank or dtype kind, NumPy's result on the concrete values has them.
+"""
+
+from __future__ import annotations
+
+import ast
+import inspect
+import math
+import operator
+import random
+import types
+
+import numpy as np
+import pytest
+
+from astvmap import PerformanceWarning, vmap
+from astvmap.rules import registry
+from astvmap.rules.values import Kind, Operand, Val, val_of
+from astvmap.transform.calls import CallsMixin
+from astvmap.transform.callsites import CallSite
+
+pytestmark = pytest.mark.filterwarnings("ignore::numpy.exceptions.ComplexWarning")
+
+DTYPES = ["bool", "int64", "uint8", "float32", "float64", "complex128"]
+
+
+def _array(r: random.Random, rank=None, dtypes=DTYPES, square=False):
+    rank = r.randint(0, 3) if rank is None else rank
+    n = r.randint(1, 3)
+    shape = (n,) * rank if square else tuple(r.randint(1, 3) for _ in range(rank))
+    values = np.arange(1, math.prod(shape) + 1).reshape(shape) % 4 + 0.5 * (rank > 1)
+    return values.astype(r.choice(dtypes))
+
+
+def _number(r: random.Random):
+    return r.choice([True, 2, 0.5, 1.5j])
+
+
+def _operand(r: random.Random, **kw):
+    """An array, or (one time in four) a Python number."""
+    return _number(r) if r.random() < 0.25 else _array(r, **kw)
+
+
+def _axis(r: random.Random, a):
+    nd = np.ndim(a)
+    choices = [None] + list(range(-nd, nd)) + ([(0, nd - 1)] if nd >= 2 else [])
+    return r.choice(choices)
+
+
+def _call(fn, *args, **kwargs):
+    return fn, list(args), kwargs
+
+
+# (function, generator of (fn, args, kwargs)); each generator draws one random call
+CASES = {
+    "unary": lambda r: _call(
+        r.choice([np.sin, np.exp, np.abs, np.negative, np.sqrt, np.floor, np.isnan, np.square, np.sign]),
+        _operand(r),
+    ),
+    "unary_other": lambda r: _call(
+        r.choice([np.conj, np.real, np.imag, abs, operator.neg, np.logical_not, np.angle]), _operand(r)
+    ),
+    "binary": lambda r: _call(
+        r.choice(
+            [np.add, np.multiply, np.divide, np.power, np.maximum, np.arctan2, np.less, np.logical_and]
+            + [operator.add, operator.mul, operator.truediv, operator.lt, operator.floordiv, operator.pow]
+        ),
+        _operand(r),
+        _operand(r),
+    ),
+    "where": lambda r: _call(np.where, _array(r, dtypes=["bool"]), _operand(r), _operand(r)),
+    "clip": lambda r: _call(np.clip, _array(r), 0, 2),
+    "round": lambda r: _call(r.choice([np.round, np.isclose]), _array(r), _operand(r, rank=0)),
+    "modf": lambda r: (
+        _call(r.choice([np.modf, np.frexp, np.divmod]), *[_array(r, dtypes=["float64"])] * 2)
+        if r.random() < 0.5
+        else _call(np.modf, _array(r, dtypes=["float64"]))
+    ),
+    "reduce": lambda r: _reduce(r),
+    "argreduce": lambda r: _reduce(r, [np.argmax, np.argmin, np.cumsum, np.cumprod]),
+    "method": lambda r: _method(r),
+    "diff": lambda r: _call(np.diff, _array(r)),
+    "shape": lambda r: _shape(r),
+    "join": lambda r: _join(r),
+    "creation": lambda r: _creation(r),
+    "like": lambda r: _call(
+        r.choice([np.zeros_like, np.ones_like, np.empty_like]), _operand(r), r.choice([None, "float32"])
+    ),
+    "array": lambda r: _call(
+        r.choice([np.array, np.asarray, np.ascontiguousarray]),
+        r.choice([_array(r), [1, 2.5], (True, False), [[1, 2], [3, 4]]]),
+        r.choice([None, "int32", "complex64"]),
+    ),
+    "getitem": lambda r: _getitem(r),
+    "take": lambda r: _call(np.take, _array(r), [0, 0], r.choice([None, 0])),
+    "contraction": lambda r: _contraction(r),
+    "linalg": lambda r: _linalg(r),
+    "sorting": lambda r: _sorting(r),
+    "builtins": lambda r: _builtins(r),
+    "attributes": lambda r: _call(
+        r.choice([np.shape, np.ndim, np.size, len]), _array(r, rank=r.randint(1, 3))
+    ),
+}
+
+
+def _reduce(r, fns=None):
+    fns = fns or [np.sum, np.prod, np.mean, np.max, np.any, np.std, np.median, np.count_nonzero, np.ptp]
+    fn = r.choice(fns)
+    a = _array(r)
+    kwargs = {}
+    if r.random() < 0.7:
+        kwargs["axis"] = _axis(r, a)
+    if r.random() < 0.4 and fn not in (np.cumsum, np.cumprod):
+        kwargs["keepdims"] = r.choice([True, False])
+    return fn, [a], kwargs
+
+
+def _method(r):
+    name = r.choice(["sum", "mean", "max", "any", "argmax", "cumsum", "ravel", "copy", "astype", "round"])
+    a = _array(r)
+    args = ["float32"] if name == "astype" else []
+    kwargs = (
+        {"axis": _axis(r, a)} if name in ("sum", "mean", "max", "any", "argmax") and r.random() < 0.5 else {}
+    )
+    return getattr(np.ndarray, name), [a, *args], kwargs
+
+
+def _shape(r):
+    a = _array(r, rank=r.randint(1, 3))
+    nd = a.ndim
+    choice = r.randrange(12)
+    if choice == 0:
+        return np.transpose, [a], {}
+    if choice == 1:
+        return np.swapaxes, [a, 0, nd - 1], {}
+    if choice == 2:
+        return np.moveaxis, [a, 0, -1], {}
+    if choice == 3:
+        return np.expand_dims, [a, r.choice([0, -1, (0, 1)])], {}
+    if choice == 4:
+        return np.squeeze, [a], r.choice([{}, {"axis": 0}])
+    if choice == 5:
+        return np.reshape, [a, r.choice([-1, (a.size,), (1, a.size), (a.size, 1, 1)])], {}
+    if choice == 6:
+        return r.choice([np.ravel, np.flip, np.atleast_2d, np.atleast_1d]), [a], {}
+    if choice == 7:
+        return np.roll, [a, 1], r.choice([{}, {"axis": 0}])
+    if choice == 8:
+        return np.tile, [a, r.choice([2, (2, 1), (1, 1, 2, 1)])], {}
+    if choice == 9:
+        return np.repeat, [a, 2], r.choice([{}, {"axis": 0}])
+    if choice == 10:
+        return np.broadcast_to, [a, (2, *a.shape)], {}
+    return np.diag, [_array(r, rank=r.randint(1, 2))], {}
+
+
+def _join(r):
+    a = _array(r, rank=r.randint(1, 3))
+    b = a.astype(r.choice(DTYPES))
+    fn = r.choice([np.concatenate, np.stack, np.hstack, np.vstack])
+    kwargs = (
+        {"axis": r.choice([0, -1, None])} if fn in (np.concatenate, np.stack) and r.random() < 0.5 else {}
+    )
+    if fn is np.stack and kwargs.get("axis", 0) is None:
+        kwargs = {}
+    return fn, [r.choice([[a, b], (a, b)])], kwargs
+
+
+def _creation(r):
+    shape = r.choice([3, (2, 3), (), (1, 2, 1)])
+    dtype = r.choice([None, "int32", "bool", "complex128"])
+    fn = r.choice([np.zeros, np.ones, np.empty, np.full, np.arange, np.linspace, np.eye, np.identity])
+    if fn is np.full:
+        return fn, [shape, _number(r)], {"dtype": dtype} if dtype else {}
+    if fn is np.arange:
+        return fn, [r.choice([3, 2.5])], {"dtype": dtype} if dtype else {}
+    if fn is np.linspace:
+        return fn, [_operand(r, rank=r.randint(0, 1)), 1.0, 4], {"dtype": dtype} if dtype else {}
+    if fn in (np.eye, np.identity):
+        return fn, [3], {"dtype": dtype} if dtype else {}
+    return fn, [shape], {"dtype": dtype} if dtype else {}
+
+
+def _getitem(r):
+    a = _array(r, rank=r.randint(1, 3))
+    nd = a.ndim
+    index = r.choice(
+        [0, -1, slice(0, 1), (0,) * nd, (Ellipsis, 0), (None, 0), (slice(None), None), [0, 0]]
+        + ([(0, slice(None), 0), (slice(None), [0, 0])] if nd >= 2 else [])
+    )
+    return operator.getitem, [a, index], {}
+
+
+def _contraction(r):
+    fn = r.choice([np.dot, np.matmul, np.inner, np.outer, np.vdot, np.tensordot, np.einsum, operator.matmul])
+    n = r.randint(1, 3)
+    a = _array(r, rank=r.randint(0, 2)).reshape(-1)[:n] if r.random() < 0.5 else np.ones((2, n))
+    a = a.astype(r.choice(DTYPES))
+    b = np.ones((n,) + ((2,) if r.random() < 0.5 else ()), dtype=r.choice(DTYPES))
+    if fn is np.tensordot:
+        return fn, [a, b], {"axes": 1}
+    if fn is np.einsum:
+        spec = {1: "i,i...", 2: "ji,i..."}.get(a.ndim, "i")
+        return fn, [spec.replace("...", "j" if b.ndim == 2 else "") + "->", a, b], {}
+    return fn, [a, b], {}
+
+
+def _linalg(r):
+    a = _array(r, rank=r.choice([2, 3]), dtypes=["float64", "complex128"], square=True)
+    a = a + np.eye(a.shape[-1]) * 3
+    fn = r.choice(
+        [np.linalg.inv, np.linalg.det, np.linalg.eigvals, np.linalg.eigh, np.linalg.svd, np.linalg.qr]
+        + [np.linalg.slogdet, np.linalg.norm, np.trace, np.diagonal, np.linalg.matrix_power]
+    )
+    if fn is np.linalg.matrix_power:
+        return fn, [a, 2], {}
+    if fn is np.linalg.svd and r.random() < 0.5:
+        return fn, [a], {"compute_uv": False}
+    if fn is np.linalg.norm and r.random() < 0.5:
+        return fn, [a], {"axis": -1}
+    return fn, [a], {}
+
+
+def _sorting(r):
+    a = _array(r, rank=r.randint(1, 2), dtypes=["int64", "float64", "bool"])
+    fn = r.choice([np.sort, np.argsort, np.partition, np.searchsorted, np.interp, np.pad, np.convolve])
+    if fn is np.partition:
+        return fn, [a, 0], {}
+    if fn is np.searchsorted:
+        return fn, [np.arange(3.0), a], {}
+    if fn is np.interp:
+        return fn, [a, np.arange(3.0), np.arange(3.0)], {}
+    if fn is np.pad:
+        return fn, [a, 1], {}
+    if fn is np.convolve:
+        return fn, [a.reshape(-1), np.ones(2)], {}
+    return fn, [a], r.choice([{}, {"axis": None}, {"axis": 0}])
+
+
+def _builtins(r):
+    x = _array(r, rank=0, dtypes=["bool", "int64", "float64"])[()]
+    fn = r.choice([float, int, bool, round, max, min, math.exp, math.floor, math.isnan, sum])
+    if fn in (max, min):
+        return fn, [x, _number(r) if r.random() < 0.5 else x], {}
+    if fn is sum:
+        return fn, [_array(r, rank=1)], {}
+    return fn, [x], {}
+
+
+def _as_operand(value) -> Operand:
+    """An operand as the walker has it: an array by its facts, a small Python value also static."""
+    node = ast.Name("v", ast.Load())
+    if isinstance(value, np.ndarray | np.generic):
+        return Operand(node, val_of(value))
+    if isinstance(value, list | tuple) and any(isinstance(v, np.ndarray) for v in value):
+        elts = tuple(_as_operand(v).val for v in value)
+        kind = Kind.LIST if isinstance(value, list) else Kind.TUPLE
+        return Operand(node, Val(False, None, kind, None, elts))
+    return Operand(node, val_of(value), value)
+
+
+def _infer(fn, args, kwargs) -> Val:
+    """What the dispatcher states of this call with no batched operand."""
+    rule = registry.lookup(fn)
+    assert rule is not None, fn
+    name = getattr(fn, "__name__", None)
+    method = name if isinstance(fn, types.MethodDescriptorType | types.GetSetDescriptorType) else None
+    site = CallSite(
+        fn,
+        ast.Constant(None),
+        [_as_operand(a) for a in args],
+        {k: _as_operand(v) for k, v in kwargs.items()},
+        None,
+        method,
+    )
+    walker = types.SimpleNamespace(ctx=None)
+    return CallsMixin._infer(walker, rule, site)  # type: ignore[arg-type]
+
+
+def _check(facts: Val, result, what: str) -> None:
+    """Where `facts` knows the rank or dtype kind of `result`, they agree."""
+    if facts.kind == Kind.TUPLE and facts.elts is not None:
+        assert isinstance(result, tuple) and len(result) == len(facts.elts), what
+        for e, x in zip(facts.elts, result):
+            _check(e, x, what)
+        return
+    if facts.kind not in (Kind.ARRAY, Kind.SCALAR):
+        return
+    if facts.ndim is not None:
+        assert np.ndim(result) == facts.ndim, f"{what}: rank {facts.ndim}, NumPy's {np.ndim(result)}"
+    if facts.dtype is not None:
+        kind = np.asarray(result).dtype.kind
+        assert kind == facts.dtype, f"{what}: kind {facts.dtype!r}, NumPy's {kind!r}"
+    assert not facts.batched, what
+
+
+@pytest.mark.parametrize("family", sorted(CASES))
+def test_abstract_evaluation_states_what_numpy_computes(family):
+    r = random.Random(family)
+    checked = 0
+    for _ in range(60):
+        fn, args, kwargs = CASES[family](r)
+        what = f"{getattr(fn, '__qualname__', fn)}{tuple(np.shape(a) if isinstance(a, np.ndarray) else a for a in args)} {kwargs}"
+        facts = _infer(fn, args, kwargs)
+        try:
+            with np.errstate(all="ignore"):
+                result = fn(*args, **kwargs)
+        except (TypeError, ValueError, ArithmeticError, IndexError, np.linalg.LinAlgError):
+            continue  # NumPy refuses these operands: any facts will do
+        _check(facts, result, what)
+        checked += facts.ndim is not None or facts.dtype is not None or facts.elts is not None
+    assert checked > 10, f"{family}: the facts knew too little to test"
+
+
+def _numpy_params(fn) -> list[inspect.Parameter] | None:
+    try:
+        return list(inspect.signature(fn).parameters.values())
+    except (TypeError, ValueError):
+        return None  # a builtin without a text signature
+
+
+@pytest.mark.parametrize(
+    "fn",
+    [np.sum, np.mean, np.std, np.max, np.any, np.median, np.average, np.count_nonzero, np.argmax, np.cumsum]
+    + [np.zeros, np.full, np.zeros_like, np.empty_like, np.arange, np.linspace, np.eye, np.array, np.asarray]
+    + [np.concatenate, np.stack, np.hstack, np.broadcast_to, np.reshape, np.ravel, np.transpose, np.take]
+    + [np.matmul, np.dot, np.trace, np.diagonal, np.linalg.svd, np.linalg.cholesky, np.linalg.pinv]
+    + [np.clip, np.where, np.isclose, np.round, np.add, np.modf, np.diff, np.sort, np.random.Generator.normal]
+    + [np.ndarray.sum, np.ndarray.reshape, np.ndarray.astype, np.ndarray.clip, np.ndarray.argsort],
+    ids=lambda f: getattr(f, "__qualname__", str(f)),
+)
+def test_rule_signature_is_numpys(fn):
+    """A rule's parameters after its context are NumPy's: names, order, kinds (a ufunc's are its
+    operands and its keywords)."""
+    rule = registry.lookup(fn)
+    assert rule is not None and rule.signature is not None
+    ours = list(rule.signature.parameters.values())[1:]
+    theirs = _numpy_params(fn)
+    if isinstance(fn, np.ufunc) and ours[0].kind == inspect.Parameter.VAR_POSITIONAL:
+        assert {p.name for p in ours[1:]} >= {"out", "where", "casting", "order", "dtype", "subok"}
+        return
+    assert theirs is not None
+    assert not any(p.kind == inspect.Parameter.VAR_KEYWORD for p in ours) or any(
+        p.kind == inspect.Parameter.VAR_KEYWORD for p in theirs
+    ), "a rule takes **kwargs where NumPy names its parameters"
+    named = [(p.name, p.kind) for p in theirs if p.kind != inspect.Parameter.VAR_KEYWORD]
+    assert [(p.name, p.kind) for p in ours if p.kind != inspect.Parameter.VAR_KEYWORD][: len(named)] == [
+        (n, k) if k != inspect.Parameter.POSITIONAL_ONLY else (p.name, k) for (n, k), p in zip(named, ours)
+    ]
+
+
+def _rules():
+    seen = {id(rule.fn): rule for rule in registry.RULES.values()}
+    seen.update({id(rule.fn): rule for _, rule in registry.FAMILIES})
+    return sorted(seen.values(), key=lambda rule: rule.fn.__qualname__)
+
+
+@pytest.mark.parametrize(
+    "rule", [r for r in _rules() if r.infer is not None], ids=lambda r: r.fn.__qualname__
+)
+def test_facts_take_their_rules_arguments(rule):
+    """The dispatcher passes a rule's arguments to its facts by name: every name must be taken."""
+    names = list(rule.signature.parameters)[1:]
+    inspect.signature(rule.infer).bind(None, **dict.fromkeys(names))
+
+
+def _loop(fn, x):
+    return np.stack([fn(e) for e in x])
+
+
+IDX = (0, 1)
+
+
+def _static_tuple_index(x):
+    return x[IDX]
+
+
+def test_a_static_tuple_index_indexes_one_axis_per_element():
+    """`x[IDX]` with a global tuple `IDX = (0, 1)` is `x[0, 1]`, not an advanced index along axis 0."""
+    x = np.arange(18.0).reshape(2, 3, 3)
+    np.testing.assert_array_equal(vmap(_static_tuple_index)(x), _loop(_static_tuple_index, x))
+
+
+def _contiguous_scalar(x):
+    return np.ascontiguousarray(x[0, 0])
+
+
+def test_ascontiguousarray_of_a_scalar_is_a_vector():
+    """`np.ascontiguousarray` returns at least one axis: of a per-example scalar, a vector each."""
+    x = np.arange(18.0).reshape(2, 3, 3)
+    with pytest.warns(PerformanceWarning):
+        got = vmap(_contiguous_scalar)(x)
+    np.testing.assert_array_equal(got, _loop(_contiguous_scalar, x))

@@ -396,3 +396,34 @@ def test_ascontiguousarray_of_a_scalar_is_a_vector():
     with pytest.warns(PerformanceWarning):
         got = vmap(_contiguous_scalar)(x)
     np.testing.assert_array_equal(got, _loop(_contiguous_scalar, x))
+
+
+def test_every_rule_family_module_is_imported_by_the_package():
+    """A new family module registers its rules when `astvmap.rules` imports it: a module that registers
+    rules but is missing from the package's import list would leave its functions without rules."""
+    import ast as _ast
+    import pathlib
+
+    import astvmap.rules as rules_pkg
+
+    folder = pathlib.Path(rules_pkg.__file__).parent
+    init = _ast.parse((folder / "__init__.py").read_text())
+    imported = {
+        alias.name
+        for node in _ast.walk(init)
+        if isinstance(node, _ast.ImportFrom) and node.level == 1 and node.module is None
+        for alias in node.names
+    }
+    registering = {
+        path.stem
+        for path in folder.glob("*.py")
+        if path.stem not in ("__init__", "registry")
+        and any(
+            isinstance(node, _ast.Call) and getattr(node.func, "id", None) in ("register", "register_family")
+            for node in _ast.walk(_ast.parse(path.read_text()))
+        )
+    }
+    assert len(registering) >= 12, sorted(registering)
+    assert registering <= imported, (
+        f"not imported by astvmap/rules/__init__.py: {sorted(registering - imported)}"
+    )

@@ -4,7 +4,8 @@
 A rule's signature mirrors NumPy's after a leading context: `def rule(ctx, a, axis=None, ...)`. The
 dispatcher (transform/calls.py) binds the call's operands to it, so a keyword the rule does not accept
 becomes a per-example fallback (or an error with `fallback="error"`) for free. The dispatcher passes calls
-with no batched operand through unchanged; it still asks the rule for the result's rank.
+with no batched operand through unchanged; it asks the rule's abstract evaluation for the result's Val
+(NOTE [abstract evaluation], rules/common.py).
 
 NOTE [rule traits]: what other parts need to know about a function is declared once, where its rule is
 registered (`@register(np.tanh, traits="elementwise transcendental")`), and read from here, never kept in

@@ -70,9 +70,22 @@ class Recorded:
     loops: set[tuple] = field(default_factory=set)
 
     def merge(self, other: Recorded) -> None:
-        self.contractions += other.contractions
+        self.contractions += [c for c in other.contractions if c not in self.contractions]
         self.control |= other.control
         self.loops |= other.loops
+
+    def copy(self) -> Recorded:
+        return Recorded(list(self.contractions), set(self.control), set(self.loops))
+
+
+@dataclass(frozen=True)
+class Mark:
+    """Where a rewrite stands (`Context.mark`): the statements pending, the names taken and the facts
+    recorded, which a rewrite redone from here forgets (`Context.rollback`)."""
+
+    pending: int
+    names: frozenset[str]
+    recorded: Recorded
 
 
 # The facts of each generated function, by its code object (a closure rebound to other cells shares it):
@@ -148,6 +161,18 @@ class Context:
             self.batch_name = self.namer.fresh("B")
         return ast.Name(self.batch_name, ast.Load())
 
+    def mark(self) -> Mark:
+        return Mark(len(self.pending), frozenset(self.namer.taken), self.recorded.copy())
+
+    def rollback(self, mark: Mark, pending: bool = False) -> None:
+        """Forget what the rewrite did since `mark` (it is being redone, or given up): the names it took
+        (`reset_names`), the facts it recorded (only the code that stays may decide a backend's
+        strategy) and, with `pending`, the statements it emitted before the current one."""
+        self.reset_names(mark.names)
+        self.recorded = mark.recorded.copy()
+        if pending:
+            del self.pending[mark.pending :]
+
     def reset_names(self, snapshot) -> None:
         """Forget fresh names made since `snapshot` (a rewrite being redone), but never the names that
         outlive it: the batch size, the generated code's free names, and kept names."""
@@ -177,10 +202,10 @@ class Context:
             name = self.namer.fresh(hint)
             self.free[name] = obj
             self._free_ids[id(obj)] = name
-            code = getattr(obj, "__code__", None)
-            callee = RECORDED.get(code) if isinstance(code, types.CodeType) else None
-            if callee is not None:
-                self.recorded.merge(callee)
+        code = getattr(obj, "__code__", None)
+        callee = RECORDED.get(code) if isinstance(code, types.CodeType) else None
+        if callee is not None:  # (on every binding: a rewrite redone forgot what it merged before)
+            self.recorded.merge(callee)
         return ast.Name(name, ast.Load())
 
     def withdraw_fallback(self, site) -> None:

@@ -230,12 +230,12 @@ class ControlFlowMixin(RegionsMixin):
         A name some path through the branch may not store (`Region.starts`) is the branch's name from
         the branch's start: the branch is rewritten again with those names in place, so a loop inside
         it reads the value its earlier iterations stored, never the value from before the branch."""
-        names = set(self.ctx.namer.taken)
+        mark = self.ctx.mark()
         first = self.on_lanes(MaskedBranch(body, mask, suffix, {}))
         seed = {n: first.stores[n] for n in first.starts}
         if not seed:
             return first
-        self.ctx.reset_names(names)
+        self.ctx.rollback(mark)
         return self.on_lanes(MaskedBranch(body, mask, suffix, seed))
 
     def borrow(self, body, mask: ast.expr, suffix: str) -> list[ast.stmt]:

@@ -240,12 +240,11 @@ class LoopsMixin(RegionsMixin):
             return None
         if not self._over_range(node.iter) or not self._read_only_as_array(node, out_name, node.target.id):
             return None
-        mark, names, env = len(ctx.pending), set(ctx.namer.taken), dict(self.env)
+        mark, env = ctx.mark(), dict(self.env)
         try:
             result = self._map_iterations(node, out_name, elt)
         except (NotBatchable, AstvmapError):
-            del ctx.pending[mark:]
-            ctx.reset_names(names)
+            ctx.rollback(mark, pending=True)
             self.env = env
             return None
         item = result.val
@@ -343,11 +342,10 @@ class LoopsMixin(RegionsMixin):
         found, obj, _ = ctx.src.resolve(it.func.id)
         if it.func.id in self.env or not found or obj is not range:
             return None
-        mark, snapshot = len(ctx.pending), set(ctx.namer.taken)
+        mark = ctx.mark()
         bounds = self.exprs(it.args)
         if not any(b.batched for b in bounds):
-            del ctx.pending[mark:]
-            ctx.reset_names(snapshot)
+            ctx.rollback(mark, pending=True)
             return None
         return bounds
 
@@ -433,7 +431,7 @@ class LoopsMixin(RegionsMixin):
             body = self.block(node.body)
             return (test, test_pending), body
 
-        names0, env0 = set(ctx.namer.taken), dict(self.env)
+        mark, env0 = ctx.mark(), dict(self.env)
         self.loops.append(node)
         try:
             ((test, test_pending), body), pre_stmts, end = self.fixed_point(body_fn)
@@ -442,7 +440,7 @@ class LoopsMixin(RegionsMixin):
             self.loops.pop()
         if test.batched:
             self.exits.pop(id(node), None)
-            ctx.reset_names(names0)
+            ctx.rollback(mark)
             self.env = env0
             ctx.pending = header_pending
             return self.batched_while(node, test)
@@ -472,10 +470,10 @@ class LoopsMixin(RegionsMixin):
         ctx = self.ctx
         env0 = dict(self.env)
         promote: dict[str, ast.stmt] = {}
-        snapshot = set(ctx.namer.taken)
+        mark = ctx.mark()
         loop = id(self.loops[-1])
         for _ in range(len(env0) + 3):
-            ctx.reset_names(snapshot)
+            ctx.rollback(mark)
             self.env = dict(env0)
             self.heads[loop], self.continues[loop] = env0, []  # what a `continue` promotes to, leaves
             self.in_loop += 1

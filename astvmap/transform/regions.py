@@ -28,6 +28,7 @@ from .walker import Walker
 
 if TYPE_CHECKING:
     from ..rules.values import Val
+    from .context import Mark
 
 RegionKind = Literal["masked", "gathered", "active"]
 
@@ -120,23 +121,19 @@ class RegionsMixin(Walker):
     def checkpoint(self) -> Checkpoint:
         """What `restore` needs to rewrite a statement again from here (loops.with_jumps_lowered)."""
         ctx = self.ctx
-        return Checkpoint(
-            dict(self.env), dict(self.renames), list(self.returns), len(ctx.pending), set(ctx.namer.taken)
-        )
+        return Checkpoint(dict(self.env), dict(self.renames), list(self.returns), ctx.mark())
 
     def restore(self, mark: Checkpoint) -> None:
         self.env, self.renames, self.returns = dict(mark.env), dict(mark.renames), list(mark.returns)
-        del self.ctx.pending[mark.pending :]
-        self.ctx.reset_names(mark.names)
+        self.ctx.rollback(mark.rewrite, pending=True)
 
 
 @dataclass(frozen=True)
 class Checkpoint:
-    """The walker's state before a statement: its env, renames and returns, the pending statements and
-    the names taken."""
+    """The walker's state before a statement: its env, renames and returns, and where the rewrite stood
+    (`Context.mark`)."""
 
     env: dict
     renames: dict
     returns: list
-    pending: int
-    names: set
+    rewrite: Mark

@@ -73,7 +73,7 @@ class Vectorizer(
         self.fdef_params = {a.arg for a in ast.walk(fdef.args) if isinstance(a, ast.arg)}
         self.unmapped_params = {n for n, v in params.items() if not v.batched and v.kind == Kind.ARRAY}
         self.local_names = local_names(fdef)
-        snapshot = set(ctx.namer.taken)
+        snapshot = ctx.mark()
         for _ in range(len(self.local_names) + 2):
             self.env, self.returns, self.return_sites, self.renames = dict(params), [], [], {}
             try:
@@ -82,7 +82,7 @@ class Vectorizer(
                 if e.names <= self.born_batched:
                     raise
                 self.born_batched |= e.names
-                ctx.reset_names(snapshot)
+                ctx.rollback(snapshot)
                 continue
             if not body or not isinstance(body[-1], (ast.Return, ast.Raise)):
                 self.returns.append(Val(False, None, Kind.NONE))
@@ -90,7 +90,7 @@ class Vectorizer(
             if self.ret_target is not None or not any(_needs(v, out) for v in self.returns):
                 break
             self.ret_target = out  # some return is unbatched where another is batched
-            ctx.reset_names(snapshot)
+            ctx.rollback(snapshot)
         used = ctx.batch_name is not None and any(
             isinstance(n, ast.Name) and n.id == ctx.batch_name for st in body for n in ast.walk(st)
         )

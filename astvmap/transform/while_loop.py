@@ -86,9 +86,9 @@ class WhileMixin(RegionsMixin):
         point: they only grow), and the name of its active-lanes mask; the walker's env is then the
         settled one."""
         ctx = self.ctx
-        names_before, env0 = set(ctx.namer.taken), dict(self.env)
+        mark, env0 = ctx.mark(), dict(self.env)
         for _ in range(len(carried) + 3):
-            ctx.reset_names(names_before)
+            ctx.rollback(mark)
             self.env = dict(env0)
             active, lanes = ctx.namer.fresh("active"), ctx.namer.fresh("lanes")
             body, env_after = self._compacted_body(node, active, lanes, carried)

@@ -16,7 +16,7 @@ import numpy as np
 from . import binding
 from .binding import Bound
 from .errors import AstvmapError, error_at
-from .rules.values import Kind, Val, val_of
+from .rules.values import Kind, Val, array, val_of
 from .runtime_lanes import batch_broadcast
 
 
@@ -414,7 +414,7 @@ def elements(val: Val | None, n: int) -> list[Val | None]:
 def arg_val(value: Any, moved: dict[str, np.ndarray], path: str) -> Val:
     if path in moved:
         arr = moved[path]
-        return Val(True, arr.ndim - 1, Kind.ARRAY, arr.dtype.kind)
+        return array(True, arr.ndim - 1, arr.dtype.kind)
     if isinstance(value, (tuple, list)):
         elts = tuple(arg_val(v, moved, f"{path}[{i}]") for i, v in enumerate(value))
         return Val(

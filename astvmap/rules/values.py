@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ast
 import enum
+import functools
 import types
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -72,7 +73,10 @@ class Val:
 UNKNOWN = Val(False, None, Kind.OTHER)
 
 
+@functools.cache
 def array(batched: bool, ndim: int | None, dtype: str | None = None) -> Val:
+    """The Val of an array (one object per fact: every call binds its arguments' Vals, and a Val shared
+    by calls compares by identity in the specialization cache)."""
     return Val(batched, ndim, Kind.ARRAY, dtype)
 
 

@@ -248,8 +248,11 @@ def merge_lanes(cond, lanes_a, a, lanes_b, b, kinds):
     B = cond.shape[0]
 
     def whole(v, kind):
-        """One side's value for the whole batch ("lanes": every lane took it, so it has them all)."""
-        return batch_broadcast(v, B) if kind == "one" else v
+        """One side's value for the whole batch ("lanes": every lane took it, so it has them all), an
+        array as when lanes of both sides meet (an unbatched list or tuple is one `(B, n)` array)."""
+        if kind != "one":
+            return v
+        return batch_broadcast(np.asarray(v) if isinstance(v, (list, tuple)) else v, B)
 
     if (a is None or not lanes_a.size) and (b is None or not lanes_b.size) and (a is None or b is None):
         raise ValueError(
@@ -299,10 +302,11 @@ def select(cond, a, b, batched=(True, True), active=None):
             )
         side, flag = (b, batched[1]) if a is None else (a, batched[0])
         return side if flag else batch_broadcast(side, B)
+    if type(a) is type(b) and isinstance(a, (tuple, list)) and len(a) == len(b):
+        # element by element, as the rewrite's Val of the selected value has them (select_stmt)
+        return type(a)(select(cond, x, y, batched, active) for x, y in zip(a, b))
     if isinstance(a, tuple) and isinstance(b, tuple):
-        if len(a) != len(b):
-            raise ValueError("the branches of an `if` give tuples of different lengths")
-        return tuple(select(cond, x, y, batched, active) for x, y in zip(a, b))
+        raise ValueError("the branches of an `if` give tuples of different lengths")
     if B and all_a:
         return a if batched[0] else batch_broadcast(a, B)
     if B and all_b:

@@ -1073,3 +1073,98 @@ def first_positive(x):
 def test_early_return_inside_for_loop():
     x = np.array([[-1.0, 2.0, 3.0], [-1.0, -2.0, -3.0], [4.0, -1.0, 0.0], [0.0, 0.0, 5.0]])
     check(first_positive, x)
+
+
+# --------------------------------------------------------------------------- containers chosen per lane
+# The rewrite keeps a batched tuple or list as a container of batched parts; selecting and merging one per
+# lane must give that form whether the lanes split or all take one side (a list selected into one (B, n)
+# array was then stacked as (n, B), silently).
+
+
+def list_chosen_per_lane(x):
+    if x[0] > 0:
+        r = [1.0, 2.0]
+    else:
+        r = [3.0, 4.0]
+    return np.array(r)
+
+
+def list_partitioned(x):
+    if x[0] > 0:  # astvmap: partition
+        r = [1.0, 2.0]
+    else:
+        r = [3.0, 4.0]
+    return np.array(r) + x[:2]
+
+
+def tuple_partitioned(x):
+    if x[0] > 0:  # astvmap: partition
+        r = (1.0, 2.0)
+    else:
+        r = (x[1], x[2])
+    return np.array(r)
+
+
+def partitioned_pair_summed(x):
+    if x[0] > 100:  # astvmap: partition
+        r = [x[0], 2.0]
+    else:
+        r = [1.0, 3.0]
+    return r[0] + r[1]
+
+
+MIXED_X3 = np.array([[1.0, 5.0, 8.0], [-2.0, 6.0, 9.0], [3.0, -7.0, 10.0], [-4.0, 2.0, -1.0]])
+
+
+@pytest.mark.parametrize(
+    "f", [list_chosen_per_lane, list_partitioned, tuple_partitioned, partitioned_pair_summed]
+)
+@pytest.mark.parametrize("flavour", ["mixed", "then", "else"])
+def test_containers_chosen_per_lane(f, flavour):
+    x = {"mixed": MIXED_X3, "then": np.abs(MIXED_X3), "else": -np.abs(MIXED_X3)}[flavour]
+    for B in (1, 2, 3, 4):
+        xs = x[:B]
+        np.testing.assert_array_equal(vmap(f)(xs), np.stack([f(e) for e in xs]))
+
+
+_SIDES = {"const": "{o}1.0, 2.0{c}", "batched": "{o}x[1], x[2]{c}", "mixed": "{o}x[1], 2.0{c}"}
+_USES = {"array": "np.array(r)", "sum": "r[0] + r[1]", "itself": "r"}
+
+
+def _container_programs():
+    """Every combination of container, what each side holds, select or partition, and how the result is
+    used: a small generator of the programs the rule above covers."""
+    for kind, (o, c) in (("list", "[]"), ("tuple", "()")):
+        for a in _SIDES:
+            for b in _SIDES:
+                for directive in ("", "  # astvmap: partition"):
+                    for use in _USES:
+                        yield (
+                            f"def f(x):\n    if x[0] > 0:{directive}\n        r = {_SIDES[a].format(o=o, c=c)}\n"
+                            f"    else:\n        r = {_SIDES[b].format(o=o, c=c)}\n    return {_USES[use]}\n"
+                        )
+
+
+@pytest.mark.parametrize("src", list(_container_programs()))
+def test_generated_containers_chosen_per_lane(src, tmp_path):
+    path = tmp_path / "prog.py"
+    path.write_text("import numpy as np\n\n" + src)
+    namespace: dict = {}
+    exec(compile(path.read_text(), str(path), "exec"), namespace)
+    import linecache
+
+    linecache.checkcache(str(path))
+    f = namespace["f"]
+    for x in (MIXED_X3, np.abs(MIXED_X3), -np.abs(MIXED_X3)):
+        for B in (1, 3, 4):
+            xs = x[:B]
+            want = [f(e) for e in xs]
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", astvmap.PerformanceWarning)
+                got = vmap(f)(xs)
+            if isinstance(want[0], (list, tuple)):
+                assert type(got) is type(want[0]) and len(got) == len(want[0])
+                for k, part in enumerate(got):
+                    np.testing.assert_array_equal(part, np.stack([w[k] for w in want]))
+            else:
+                np.testing.assert_array_equal(got, np.stack(want))

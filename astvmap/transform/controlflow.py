@@ -315,10 +315,12 @@ class ControlFlowMixin(RegionsMixin):
         return [stmt]
 
     def _select_expr(self, cond, a, va: Val, b, vb: Val) -> ast.expr:
-        """`av__.select(cond, a, b)`; tuples element by element (their batchedness may differ)."""
+        """`av__.select(cond, a, b)`; tuples and lists element by element (their batchedness may
+        differ)."""
         ctx = self.ctx
         if (
-            va.kind == vb.kind == Kind.TUPLE
+            va.kind == vb.kind
+            and va.kind in (Kind.TUPLE, Kind.LIST)
             and va.elts is not None
             and vb.elts is not None
             and len(va.elts) == len(vb.elts)
@@ -334,7 +336,7 @@ class ControlFlowMixin(RegionsMixin):
                 )
                 for i, (x, y) in enumerate(zip(va.elts, vb.elts))
             ]
-            return ast.Tuple(parts, ast.Load())
+            return (ast.Tuple if va.kind == Kind.TUPLE else ast.List)(parts, ast.Load())
         ctx.record_control("select")
         call = ctx.expr("av__.select(c, a, b)", c=ast.Name(cond.id, ast.Load()), a=a, b=b)
         assert isinstance(call, ast.Call)  # the template is a call
@@ -421,8 +423,9 @@ def _starts(starts: dict[str, str], stores: dict[str, str]) -> list[ast.stmt]:
 
 def _placeholder(v: Val | None) -> ast.expr:
     """What a skipped branch leaves in its names (never selected: no lane took the branch)."""
-    if v is not None and v.kind == Kind.TUPLE and v.elts is not None:
-        return ast.Tuple([_placeholder(e) for e in v.elts], ast.Load())
+    if v is not None and v.kind in (Kind.TUPLE, Kind.LIST) and v.elts is not None:
+        build = ast.Tuple if v.kind == Kind.TUPLE else ast.List
+        return build([_placeholder(e) for e in v.elts], ast.Load())
     return ast.Constant(None)
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import ast
 from typing import cast
 
-from ..rules.values import Kind, Operand, Val
+from ..rules.values import Kind, Operand, Val, container
 from .controlflow import RET, _ordered, _placeholder
 from .regions import Region, RegionsMixin
 from .walker import tag_line, user_line
@@ -57,9 +57,36 @@ class PartitionMixin(RegionsMixin):
     def _merged(self, name: str, cond: ast.Name, lanes: tuple[str, str], parts, node: ast.If) -> ast.stmt:
         """`y = av__.merge_lanes(c, lanes_then, y_then, lanes_else, y_else, kinds)` (and y's Val)."""
         ctx = self.ctx
-        (a, va, ka), (b, vb, kb) = parts
         ctx.record_control("partition")
-        call = ctx.expr(
+        call, self.env[name] = self._merge(cond, lanes, *parts)
+        if name != RET or self.region is not None:
+            target = self.store_name(name)
+        else:
+            target = self.renames[RET] = ctx.namer.fresh("result")
+        stmt = ast.Assign([ast.Name(target, ast.Store())], call)
+        tag_line(stmt, node.lineno)
+        return stmt
+
+    def _merge(self, cond: ast.Name, lanes: tuple[str, str], side_a, side_b) -> tuple[ast.expr, Val]:
+        """One value merged lane by lane, and its Val. A tuple or list of known elements is merged
+        element by element, as `av__.select` does: the rewrite keeps a batched container as a container
+        of batched parts, so `r = (1.0, 2.0)` on one side and `r = (x[1], x[2])` on the other stays a
+        tuple of two columns."""
+        (a, va, ka), (b, vb, kb) = side_a, side_b
+        if (
+            va.kind == vb.kind
+            and va.kind in (Kind.TUPLE, Kind.LIST)
+            and va.elts is not None
+            and vb.elts is not None
+            and len(va.elts) == len(vb.elts)
+        ):
+            parts = [
+                self._merge(cond, lanes, _element(a, i, ea, ka), _element(b, i, eb, kb))
+                for i, (ea, eb) in enumerate(zip(va.elts, vb.elts))
+            ]
+            build = ast.Tuple if va.kind == Kind.TUPLE else ast.List
+            return build([p[0] for p in parts], ast.Load()), container(va.kind, [p[1] for p in parts])
+        call = self.ctx.expr(
             "av__.merge_lanes(c, t, a, e, b, kinds)",
             c=ast.Name(cond.id, ast.Load()),
             t=ast.Name(lanes[0], ast.Load()),
@@ -69,14 +96,7 @@ class PartitionMixin(RegionsMixin):
             kinds=(ka, kb),
         )
         nd = va.ndim if va.ndim == vb.ndim else None
-        self.env[name] = Val(True, nd, Kind.ARRAY, va.dtype if va.dtype == vb.dtype else None)
-        if name != RET or self.region is not None:
-            target = self.store_name(name)
-        else:
-            target = self.renames[RET] = ctx.namer.fresh("result")
-        stmt = ast.Assign([ast.Name(target, ast.Store())], call)
-        tag_line(stmt, node.lineno)
-        return stmt
+        return call, Val(True, nd, Kind.ARRAY, va.dtype if va.dtype == vb.dtype else None)
 
     def gathered_block(self, body, lanes: str, suffix: str) -> Region:
         """`body` on the lanes `lanes` only (a "gathered" region): batched inputs gathered
@@ -102,6 +122,11 @@ def _part(name: str, branch: Region, env0: dict[str, Val], before: str) -> tuple
         v = env0[name]
         return ast.Name(before, ast.Load()), v, "all" if v.batched else "one"
     return None
+
+
+def _element(node: ast.expr, i: int, v: Val, kind: str) -> tuple[ast.expr, Val, str]:
+    """Element `i` of one side of a merge: its code, Val and kind (a shared element is "one")."""
+    return ast.Subscript(node, ast.Constant(i), ast.Load()), v, kind if v.batched else "one"
 
 
 def _lanewise(v: Val | None) -> bool:

@@ -406,3 +406,143 @@ def test_a_return_inside_a_batched_while_runs_as_the_loop():
     with pytest.warns(astvmap.PerformanceWarning):
         got = astvmap.vmap(count_down_or_return)(x)
     np.testing.assert_array_equal(got, want)
+
+
+# The split of the rules (one per NumPy signature) made the reduction methods' later parameters keyword-only,
+# though NumPy takes them positionally: these ran as the loop. NumPy's methods pass them on to
+# numpy/_core/_methods.py in its order (`z.any(axis, dtype, out, keepdims)`).
+def sum_keepdims(z):
+    return z.sum(0, None, None, True)
+
+
+def sum_initial(z):
+    return z.sum(None, None, None, False, 2.0)
+
+
+def mean_keepdims(z):
+    return z.mean(0, None, None, True)
+
+
+def max_keepdims(z):
+    return z.max(0, None, True)
+
+
+def max_initial(z):
+    return z.max(None, None, False, 9.0)
+
+
+def min_initial(z):
+    return z.min(0, None, False, 9.0)
+
+
+def prod_keepdims(z):
+    return z.prod(0, None, None, True)
+
+
+def any_keepdims(z):
+    return z.any(0, None, None, True)
+
+
+def all_positional(z):
+    return (z > 0).all(1, None, None, False)
+
+
+def std_keepdims(z):
+    return z.std(1, None, None, 1, True)
+
+
+# An operand passed by keyword was passed twice (TypeError) or counted among the options (the loop).
+def sum_a(z):
+    return np.sum(a=z)
+
+
+def mean_a(z):
+    return np.mean(a=z, axis=0)
+
+
+def max_a(z):
+    return np.max(a=z, axis=1)
+
+
+def average_a(z):
+    return np.average(a=z, axis=0)
+
+
+def std_a(z):
+    return np.std(a=z)
+
+
+def any_a(z):
+    return np.any(a=z > 0)
+
+
+def svd_a(z):
+    return np.linalg.svd(a=z, compute_uv=False)
+
+
+def qr_a(z):
+    return np.linalg.qr(a=z, mode="r")
+
+
+def asarray_a(z):
+    return np.asarray(a=z)
+
+
+def asarray_a_dtype(z):
+    return np.asarray(a=z, dtype=int)
+
+
+def array_object(z):
+    return np.array(object=z)
+
+
+def ascontiguousarray_a(z):
+    return np.ascontiguousarray(a=z)
+
+
+def full_fill_value(z):
+    return np.full(3, fill_value=z[0, 0])
+
+
+def full_shape_fill_value(z):
+    return np.full(shape=3, fill_value=z[0, 0])
+
+
+def full_like_a(z):
+    return np.full_like(a=z, fill_value=z[0, 0])
+
+
+def clip_a(z):
+    return np.clip(a=z, a_min=z[0], a_max=1.0)
+
+
+def hstack_dtype(z):
+    return np.hstack((z, z), dtype=np.float32)
+
+
+@pytest.mark.parametrize(
+    "f",
+    [sum_keepdims, sum_initial, mean_keepdims, max_keepdims, max_initial, min_initial, prod_keepdims]
+    + [any_keepdims, all_positional, std_keepdims, sum_a, mean_a, max_a, average_a, std_a, any_a, svd_a]
+    + [qr_a, asarray_a, asarray_a_dtype, array_object, ascontiguousarray_a, full_fill_value]
+    + [full_shape_fill_value, full_like_a, clip_a, hstack_dtype],
+    ids=lambda f: f.__name__,
+)
+def test_arguments_as_numpy_takes_them_batch(f):
+    from oracle import assert_vmap_equivalent
+
+    z = np.random.default_rng(8).normal(size=(4, 3, 3)) + 3 * np.eye(3)
+    assert_vmap_equivalent(f, 0, 0, z)  # no PerformanceWarning
+
+
+# `np.clip(x[mask], 0, None)`: a None operand is no operand (NumPy: no bound), so the clip keeps the masked
+# selection for the reduction after it; it was taken for a container and the loop of the ragged selection
+# raised. Found while fixing operands passed by keyword.
+def clip_selection_sum(z):
+    return np.clip(z[z > 0], 0, None).sum()
+
+
+def test_a_none_bound_of_clip_keeps_a_masked_selection():
+    from oracle import assert_vmap_equivalent
+
+    assert_vmap_equivalent(clip_selection_sum, 0, 0, np.random.default_rng(8).normal(size=(4, 3)))

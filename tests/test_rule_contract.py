@@ -14,6 +14,7 @@ import math
 import operator
 import random
 import types
+import warnings
 
 import numpy as np
 import pytest
@@ -324,14 +325,21 @@ def _numpy_params(fn) -> list[inspect.Parameter] | None:
         return None  # a builtin without a text signature
 
 
+def _numpy_functions():
+    """Every NumPy function with a rule and a signature (methods: `test_method_rule_takes_what_numpy_takes`)."""
+    found = {}
+    for key, rule in registry.RULES.items():
+        obj = registry._OBJECTS[key]
+        if isinstance(obj, (type, np.ufunc, types.MethodDescriptorType, types.GetSetDescriptorType)):
+            continue
+        if (getattr(obj, "__module__", None) or "").startswith("numpy") and _numpy_params(obj) is not None:
+            found[id(obj)] = obj
+    return sorted(found.values(), key=lambda f: f"{f.__module__}.{f.__qualname__}")
+
+
 @pytest.mark.parametrize(
     "fn",
-    [np.sum, np.mean, np.std, np.max, np.any, np.median, np.average, np.count_nonzero, np.argmax, np.cumsum]
-    + [np.zeros, np.full, np.zeros_like, np.empty_like, np.arange, np.linspace, np.eye, np.array, np.asarray]
-    + [np.concatenate, np.stack, np.hstack, np.broadcast_to, np.reshape, np.ravel, np.transpose, np.take]
-    + [np.matmul, np.dot, np.trace, np.diagonal, np.linalg.svd, np.linalg.cholesky, np.linalg.pinv]
-    + [np.clip, np.where, np.isclose, np.round, np.add, np.modf, np.diff, np.sort, np.random.Generator.normal]
-    + [np.ndarray.sum, np.ndarray.reshape, np.ndarray.astype, np.ndarray.clip, np.ndarray.argsort],
+    [np.matmul, np.add, np.modf] + _numpy_functions(),
     ids=lambda f: getattr(f, "__qualname__", str(f)),
 )
 def test_rule_signature_is_numpys(fn):
@@ -427,3 +435,255 @@ def test_every_rule_family_module_is_imported_by_the_package():
     assert registering <= imported, (
         f"not imported by astvmap/rules/__init__.py: {sorted(registering - imported)}"
     )
+
+
+# ---- methods: what NumPy takes positionally -------------------------------------------------------------
+# A value NumPy accepts for each parameter of a method's rule (`*` for a `*args` parameter). NumPy's
+# reduction methods pass their positional arguments on to numpy/_core/_methods.py, whose order their
+# docstrings do not show (`x.any(axis, dtype, out, keepdims)`): calling NumPy is the only way to know.
+_METHOD_VALUES: dict[str, dict] = {
+    "sum": {"axis": 0, "dtype": "float32", "out": None, "keepdims": True, "initial": 1.0, "where": True},
+    "prod": {"axis": 0, "dtype": "float32", "out": None, "keepdims": True, "initial": 2.0, "where": True},
+    "max": {"axis": 0, "out": None, "keepdims": True, "initial": -9.0, "where": True},
+    "min": {"axis": 0, "out": None, "keepdims": True, "initial": 9.0, "where": True},
+    "mean": {"axis": 0, "dtype": "float32", "out": None, "keepdims": True, "where": True},
+    "std": {
+        "axis": 0,
+        "dtype": "float32",
+        "out": None,
+        "ddof": 1,
+        "keepdims": True,
+        "where": True,
+        "mean": None,
+    },
+    "var": {
+        "axis": 0,
+        "dtype": "float32",
+        "out": None,
+        "ddof": 1,
+        "keepdims": True,
+        "where": True,
+        "mean": None,
+    },
+    "any": {"axis": 0, "dtype": None, "out": None, "keepdims": True, "where": True},
+    "all": {"axis": 0, "dtype": None, "out": None, "keepdims": True, "where": True},
+    "argmax": {"axis": 0, "out": None, "keepdims": True},
+    "argmin": {"axis": 0, "out": None, "keepdims": True},
+    "cumsum": {"axis": 0, "dtype": "float32", "out": None},
+    "cumprod": {"axis": 0, "dtype": "float32", "out": None},
+    "clip": {
+        "min": 1.5,
+        "max": 4.0,
+        "out": None,
+        "where": True,
+        "casting": "same_kind",
+        "order": "K",
+        "dtype": None,
+    }
+    | {"subok": True, "signature": "ddd->d"},
+    "round": {"decimals": 1, "out": None},
+    "dot": {"b": np.ones((3, 2)), "out": None},
+    "trace": {"offset": 1, "axis1": 0, "axis2": 1, "dtype": "float32", "out": None},
+    "diagonal": {"offset": 1, "axis1": 0, "axis2": 1},
+    "transpose": {"*": (1, 0)},
+    "swapaxes": {"axis1": 0, "axis2": 1},
+    "squeeze": {"axis": None},
+    "reshape": {"*": (3, 2), "order": "F", "copy": None},
+    "ravel": {"order": "F"},
+    "flatten": {"order": "F"},
+    "copy": {"order": "F"},
+    "repeat": {"repeats": 2, "axis": 0},
+    "astype": {"dtype": "float32", "order": "K", "casting": "unsafe", "subok": True, "copy": True},
+    "item": {"*": (1,)},
+    "argsort": {"axis": 0, "kind": "stable", "order": None, "stable": None},
+    "argpartition": {"kth": 1, "axis": 1, "kind": "introselect", "order": None},
+    "searchsorted": {"v": 2.5, "side": "right", "sorter": None},
+    "conj": {},
+    "conjugate": {},
+}
+
+
+def _method_rules():
+    found = {}
+    for key, rule in registry.RULES.items():
+        obj = registry._OBJECTS[key]
+        if isinstance(obj, types.MethodDescriptorType) and getattr(obj, "__objclass__", None) is np.ndarray:
+            found[obj.__name__] = rule
+    return sorted(found.items())
+
+
+def _same(a, b) -> bool:
+    return np.shape(a) == np.shape(b) and np.asarray(a).dtype == np.asarray(b).dtype and np.array_equal(a, b)
+
+
+@pytest.mark.parametrize("name, rule", _method_rules(), ids=lambda v: v if isinstance(v, str) else "")
+def test_method_rule_takes_what_numpy_takes(name, rule):
+    """A method's rule takes positionally exactly what NumPy's method takes positionally, in the same
+    order and meaning the same (the positional call equals the call by keyword), and its keyword-only
+    parameters only by keyword. (ndarray methods have no reliable `inspect.signature`.)"""
+    assert name in _METHOD_VALUES, f"ndarray.{name} has a rule: give its parameters' values here"
+    values = _METHOD_VALUES[name]
+    P = inspect.Parameter
+    params = list(rule.signature.parameters.values())[2:]  # after the context and the array
+    positional = [p for p in params if p.kind in (P.POSITIONAL_ONLY, P.POSITIONAL_OR_KEYWORD)]
+    var = [p for p in params if p.kind == P.VAR_POSITIONAL]
+    keyword_only = [p for p in params if p.kind == P.KEYWORD_ONLY]
+    assert set(values) == {p.name for p in positional + keyword_only} | ({"*"} if var else set())
+    x = np.arange(1.0, 7.0) if name == "searchsorted" else np.arange(1.0, 7.0).reshape(2, 3)
+    method = getattr(x, name)
+    args = [values[p.name] for p in positional] + list(values.get("*", ()))
+    rule.signature.bind(None, x, *args)  # the rule takes them
+    got = method(*args)  # and so does NumPy
+    if not var:
+        leading = [values[p.name] for p in positional if p.kind == P.POSITIONAL_ONLY]
+        by_name = {p.name: values[p.name] for p in positional if p.kind == P.POSITIONAL_OR_KEYWORD}
+        assert _same(method(*leading, **by_name), got), f"x.{name}: positional and keyword calls differ"
+        if keyword_only:
+            more = values[keyword_only[0].name]
+            with pytest.raises(TypeError):
+                rule.signature.bind(None, x, *args, more)
+            with pytest.raises(TypeError):  # NumPy takes no more positionally than the rule
+                method(*args, more)
+    for p in keyword_only:
+        method(*args, **{p.name: values[p.name]})  # NumPy takes it by keyword
+
+
+# ---- arguments by keyword (NOTE [arguments by parameter], rules/common.py) --------------------------------
+# A call of every NumPy function with a rule that batches it, written positionally; `x` is a per-example
+# vector (3,), `m` a per-example matrix (3, 3), `s` a per-example scalar. The test writes each call again
+# with its arguments by keyword from each position on (`np.sum(a=m, axis=0)`, `np.sum(m, axis=0)`), where
+# NumPy's parameters there take keywords, and the rewrite must batch it as it batches the positional call.
+_BY_KEYWORD: dict = {
+    **dict.fromkeys(
+        [np.sum, np.prod, np.mean, np.std, np.var, np.max, np.min, np.amax, np.amin, np.ptp, np.median],
+        ("m", "0"),
+    ),
+    **dict.fromkeys(
+        [np.nansum, np.nanprod, np.nanmean, np.nanstd, np.nanvar, np.nanmax, np.nanmin], ("m", "1")
+    ),
+    **dict.fromkeys([np.nanmedian, np.average, np.count_nonzero, np.argmax, np.argmin], ("m", "1")),
+    **dict.fromkeys(
+        [np.nanargmax, np.nanargmin, np.cumsum, np.cumprod, np.nancumsum, np.nancumprod], ("m", "0")
+    ),
+    np.any: ("m > 0", "1"),
+    np.all: ("m > 0", "0"),
+    np.diff: ("x", "1"),
+    **dict.fromkeys([np.angle, np.real, np.imag, np.real_if_close, np.i0, np.sinc, np.isreal], ("x",)),
+    **dict.fromkeys([np.iscomplex, np.nan_to_num, np.copy, np.ravel, np.sort, np.argsort], ("x",)),
+    **dict.fromkeys([np.round, np.around], ("x", "1")),
+    np.clip: ("x", "0.0", "s"),
+    np.isclose: ("x", "s"),
+    **dict.fromkeys([np.array, np.asanyarray, np.ascontiguousarray], ("x",)),
+    np.asarray: ("x", "float"),
+    np.broadcast_to: ("x", "(2, 3)"),
+    **dict.fromkeys([np.hstack, np.vstack], ("(x, x)",)),
+    np.stack: ("(x, x)", "1"),
+    np.concatenate: ("(x, x)", "0"),
+    **dict.fromkeys([np.convolve, np.correlate], ("x", "[1.0, 2.0]")),
+    np.diag: ("x", "1"),
+    **dict.fromkeys([np.diagonal, np.trace], ("m", "1")),
+    np.dot: ("m", "x"),
+    np.outer: ("x", "x"),
+    np.tensordot: ("m", "x", "1"),
+    **dict.fromkeys([np.zeros_like, np.ones_like], ("x",)),
+    np.empty_like: ("x", "float"),
+    np.full_like: ("x", "s"),
+    np.full: ("3", "s"),
+    np.expand_dims: ("x", "0"),
+    np.flip: ("m", "0"),
+    **dict.fromkeys([np.moveaxis, np.swapaxes], ("m", "0", "1")),
+    np.squeeze: ("x[None]", "0"),
+    np.transpose: ("m", "(1, 0)"),
+    np.reshape: ("m", "(9,)"),
+    **dict.fromkeys([np.repeat, np.roll, np.tile], ("x", "2")),
+    np.interp: ("x", "[0.0, 1.0]", "[1.0, 2.0]"),
+    np.searchsorted: ("np.sort(x)", "s"),
+    **dict.fromkeys([np.partition, np.argpartition], ("x", "1")),
+    np.sort_complex: ("x",),
+    np.pad: ("x", "1"),
+    np.lib.stride_tricks.sliding_window_view: ("x", "2"),
+    np.take: ("x", "[0, 1]"),
+    np.take_along_axis: ("m", "np.argsort(m, axis=1)", "1"),
+    **dict.fromkeys([np.linalg.det, np.linalg.inv, np.linalg.slogdet, np.linalg.matrix_rank], ("m",)),
+    **dict.fromkeys([np.linalg.eigvals, np.linalg.pinv], ("m",)),
+    **dict.fromkeys([np.linalg.eigh, np.linalg.eigvalsh], ("m + m.T", "'U'")),
+    np.linalg.matrix_power: ("m", "2"),
+    np.linalg.norm: ("m", "None", "1"),
+    np.linalg.qr: ("m", "'r'"),
+    np.linalg.solve: ("m", "x"),
+    np.linalg.svd: ("m", "False", "False"),
+    **dict.fromkeys([np.linspace, np.logspace], ("s", "1.0", "4")),
+    **dict.fromkeys([np.ndim, np.shape, np.size], ("m",)),
+}
+# NumPy functions with rules that no call with a batched operand batches, or that take no keyword operands
+_NOT_BY_KEYWORD = {
+    np.zeros: "creation from a shape: batched, a size per example",
+    np.ones: "creation from a shape",
+    np.empty: "creation from a shape",
+    np.eye: "creation from a shape",
+    np.identity: "creation from a shape",
+    np.arange: "creation from a shape",
+    np.column_stack: "no batched form",
+    np.dstack: "no batched form",
+    np.linalg.eig: "eigenvector order and signs: tests/test_linalg.py",
+    np.einsum: "operands are *operands",
+    np.atleast_1d: "operands are *arys",
+    np.atleast_2d: "operands are *arys",
+    np.where: "positional-only",
+    np.inner: "positional-only",
+    np.vdot: "positional-only",
+    np.linalg.cholesky: "positional-only, then keyword-only",
+}
+
+
+def _keyword_spellings(fn, args):
+    """The call `fn(*args)` written with its arguments by keyword from each position on, as NumPy takes."""
+    params = list(inspect.signature(fn).parameters.values())
+    for start in range(len(args)):
+        if all(p.kind == inspect.Parameter.POSITIONAL_OR_KEYWORD for p in params[start : len(args)]):
+            yield [*args[:start], *(f"{p.name}={a}" for p, a in zip(params[start:], args[start:]))]
+
+
+def _spell(fn, args) -> str:
+    name = {np.lib.stride_tricks.sliding_window_view: "np.lib.stride_tricks.sliding_window_view"}.get(fn)
+    if name is None:
+        name = "np." + ("linalg." if fn.__module__ == "numpy.linalg" else "") + fn.__name__
+    return f"{name}({', '.join(args)})"
+
+
+def test_every_numpy_rule_has_a_call_by_keyword():
+    """Every NumPy function with a rule and a signature is in `_BY_KEYWORD` or says why not."""
+    missing = [
+        f.__qualname__ for f in _numpy_functions() if f not in _BY_KEYWORD and f not in _NOT_BY_KEYWORD
+    ]
+    missing = [m for m in missing if not m.startswith(("Generator.", "RandomState."))]  # tests/test_random.py
+    assert not missing, f"add a positional call of these to _BY_KEYWORD: {missing}"
+
+
+def _by_keyword_cases():
+    for fn, args in _BY_KEYWORD.items():
+        for spelled in [list(args), *_keyword_spellings(fn, args)]:
+            yield pytest.param(_spell(fn, spelled), id=_spell(fn, spelled))
+
+
+@pytest.mark.parametrize("call", list(_by_keyword_cases()))
+def test_arguments_by_keyword_batch_as_positional_ones(call, tmp_path):
+    """An operand (or any argument) passed by keyword is rewritten as the same argument passed positionally:
+    never passed twice (`np.asarray(a=x)` raised), never counted among the options (`np.sum(a=x)` ran as a
+    loop); compared with the loop, and with no fallback."""
+    from oracle import assert_vmap_equivalent
+
+    path = tmp_path / "by_keyword_case.py"
+    body = f"return np.zeros_like({call})" if call.startswith("np.empty_like") else f"return {call}"
+    if call.startswith(("np.linalg.slogdet", "np.linalg.eigh(")):
+        body = f"a, b = {call}\n    return a, b"  # (the loop stacks tuples, not named tuples)
+    path.write_text(f"import numpy as np\n\n\ndef f(x, m, s):\n    {body}\n")
+    spec = __import__("importlib.util").util.spec_from_file_location(f"by_keyword_{abs(hash(call))}", path)
+    mod = __import__("importlib.util").util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    rng = np.random.default_rng(0)
+    x, s = rng.normal(size=(4, 3)), rng.normal(size=4)
+    m = rng.normal(size=(4, 3, 3)) + 3 * np.eye(3)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # (nan-functions, logs of negative values)
+        assert_vmap_equivalent(mod.f, 0, 0, x, m, s)

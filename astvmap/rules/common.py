@@ -28,6 +28,7 @@ import ast
 import numpy as np
 
 from ..kit import templates
+from .registry import lookup
 from .values import NO_STATIC, Kind, Operand, Val
 
 _DUMMY = {
@@ -188,3 +189,72 @@ def require_unbatched(ctx, **named):
     for name, op in named.items():
         if isinstance(op, Operand) and op.batched:
             raise ctx.fail(f"`{name}` differs between examples")
+
+
+# NOTE [arguments by parameter]: a rule reads the call's arguments by the parameter they bind to, never by
+# where they stand: `np.sum(a=x)` passes its operand by keyword, `x.sum(0, None, None, True)` its keepdims
+# positionally. `arguments` gives what the call passes to each parameter of its rule (NumPy's names);
+# `respell` writes the call again in the user's spelling with new nodes for some parameters, so an operand
+# passed by keyword is written once, by keyword, and never counted among the options. A rule never reads
+# `ctx.call.args` or `ctx.call.kwargs` by position or by keyword for this (NumPy's signatures, test:
+# tests/test_rule_contract.py `test_arguments_by_keyword_batch_as_positional_ones`).
+
+
+def _params(call) -> list:
+    """The parameters of `call`'s rule after its context."""
+    rule = lookup(call.fn)
+    return list(rule.signature.parameters.values())[1:] if rule is not None and rule.signature else []
+
+
+def _slots(call) -> list:
+    """For each positional argument of `call`, the name of its rule's parameter (an int: the index into a
+    `*args` parameter; None: no parameter takes it)."""
+    names: list = []
+    var = False
+    for p in _params(call):
+        if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD):
+            names.append(p.name)
+        elif p.kind == p.VAR_POSITIONAL:
+            var = True
+    return [names[i] if i < len(names) else i - len(names) if var else None for i in range(len(call.args))]
+
+
+def arguments(call) -> dict:
+    """What `call` passes to each parameter of its rule, by name, however it is passed (NOTE [arguments by
+    parameter]), in the order of the rule's parameters; the items of a `*args` parameter by their index, a
+    `**kwargs` parameter's by keyword."""
+    found = {slot: op for slot, op in zip(_slots(call), call.args) if slot is not None}
+    found.update(call.kwargs)
+    params = _params(call)
+    order = [p.name for p in params]
+    var = next((i for i, p in enumerate(params) if p.kind == p.VAR_POSITIONAL), 0)
+
+    def place(key):
+        return (var, key) if isinstance(key, int) else (order.index(key) if key in order else len(order), 0)
+
+    return dict(sorted(found.items(), key=lambda item: place(item[0])))
+
+
+def options(call, *operands) -> dict:
+    """The call's arguments other than those of the parameters named in `operands` (and `*args` items)."""
+    return {k: v for k, v in arguments(call).items() if isinstance(k, str) and k not in operands}
+
+
+def respell(ctx, nodes: dict, keyword: tuple = ()) -> ast.expr:
+    """The call written again as the user wrote it, each argument positionally or by keyword as given, with
+    `nodes[name]` for the argument of parameter `name` (an int: a `*args` item). A parameter in `nodes` that
+    the call does not pass is added by keyword, and so is one named in `keyword` that the call passes as its
+    last positional argument (`np.sum(x, 0)` -> `np.sum(x, axis=1)`). NOTE [arguments by parameter]."""
+    call = ctx.call
+    args = [
+        (slot, nodes.get(slot, op.node) if slot is not None else op.node)
+        for slot, op in zip(_slots(call), call.args)
+    ]
+    moved = {}
+    while len(args) > 1 and args[-1][0] in keyword and args[-1][0] in nodes:
+        slot, node = args.pop()
+        moved[slot] = node
+    kwargs = {k: nodes.get(k, op.node) for k, op in call.kwargs.items()}
+    given = {slot for slot, _ in args} | set(kwargs) | set(moved)
+    extra = {k: n for k, n in nodes.items() if isinstance(k, str) and k not in given}
+    return call.rebuild([n for _, n in args], {**moved, **extra, **kwargs})

@@ -11,7 +11,7 @@ import numpy as np
 
 from ..errors import NotBatchable
 from ..kit import templates
-from .common import NO_STATIC, emit, infers, kw_nodes, rank, require_unbatched, static
+from .common import NO_STATIC, emit, infers, options, rank, require_unbatched, respell, static
 from .registry import register
 from .values import UNKNOWN, Kind, Operand, Val, array, list_item
 
@@ -41,7 +41,7 @@ def _dtype_kind(dtype):
 
 def _as_given(ctx) -> ast.expr:
     """The call exactly as written (a creation touching the batch only through an option)."""
-    return ctx.call.rebuild([o.node for o in ctx.call.args], kw_nodes(ctx.call.kwargs))
+    return respell(ctx, {})
 
 
 def zeros_facts(call, shape, dtype=None, **_) -> Val:
@@ -85,10 +85,7 @@ def batch_full(ctx, shape, fill_value, dtype=None, order=None, *, device=None, l
         else [ast.Starred(shape.node, ast.Load())]
     )
     fill = templates.batch_slice_prefix(fill_value.node, nd - fill_value.val.ndim)
-    rest = [o.node for o in ctx.call.args[2:]]
-    return emit(
-        ctx.call.rebuild([ast.Tuple(dims, ast.Load()), fill, *rest], kw_nodes(ctx.call.kwargs)), facts
-    )
+    return emit(respell(ctx, {"shape": ast.Tuple(dims, ast.Load()), "fill_value": fill}), facts)
 
 
 def like_facts(call, a=None, dtype=None, shape=None, prototype=None, **_) -> Val:
@@ -127,14 +124,13 @@ def batch_full_like(
         raise ctx.fail("full_like with shape=")
     if not a.batched and fill_value.batched:
         raise ctx.fail("full_like of an unbatched array with a batched fill value")
-    nodes, kwargs = [o.node for o in ctx.call.args], kw_nodes(ctx.call.kwargs)
+    node = _as_given(ctx)
     if fill_value.batched:
         if a.val.ndim is None or fill_value.val.ndim is None:
             raise ctx.fail("full_like of unknown rank")
         fill = templates.batch_slice_prefix(fill_value.node, a.val.ndim - fill_value.val.ndim)
-        nodes = [fill if o is fill_value else o.node for o in ctx.call.args]
-        kwargs = {k: fill if ctx.call.kwargs[k] is fill_value else n for k, n in kwargs.items()}
-    return emit(ctx.call.rebuild(nodes, kwargs), like_facts(ctx.call, a, dtype), batched=a.batched)
+        node = respell(ctx, {"fill_value": fill})
+    return emit(node, like_facts(ctx.call, a, dtype), batched=a.batched)
 
 
 def _different_sizes(ctx) -> NotBatchable:
@@ -182,15 +178,13 @@ def linspace_facts(call, start, stop, dtype=None, retstep=None, **_) -> Val:
 
 def _spaced(ctx, start, stop, num, dtype) -> Operand:
     # linspace(start, stop, n) with per-example scalar endpoints -> axis=-1 after the batch: (B, n)
-    kwargs = ctx.call.kwargs
-    if len(ctx.call.args) != 3 or num.batched or set(kwargs) - {"endpoint", "dtype"}:
+    others = options(ctx.call, "start", "stop", "num")
+    if (num is not None and num.batched) or set(others) - {"endpoint", "dtype"}:
         raise _different_sizes(ctx)
-    require_unbatched(ctx, **kwargs)
+    require_unbatched(ctx, **others)
     if (start.val.ndim or 0) != 0 or (stop.val.ndim or 0) != 0:
         raise ctx.fail("linspace with array endpoints")
-    node = ctx.call.rebuild(
-        [start.node, stop.node, num.node], {**kw_nodes(kwargs), "axis": templates.const(-1)}
-    )
+    node = respell(ctx, {"axis": templates.const(-1)})
     return emit(node, linspace_facts(ctx.call, start, stop, dtype))
 
 
@@ -241,22 +235,21 @@ def _display(op: Operand) -> bool:
 
 def _array(ctx, obj, dtype) -> Operand:
     # a batched array: the same call; a list of per-example values -> stacked along per-example axis 0
-    facts = array_facts(
-        ctx.call, obj, dtype, **{k: v for k, v in ctx.call.kwargs.items() if k in ("ndmin", "ndmax")}
-    )
-    rest = ctx.call.args[2:]
-    kwargs = {k: v for k, v in ctx.call.kwargs.items() if k != "dtype"}
-    extra = ([dtype.node] if dtype is not None else []) + [a.node for a in rest]
+    # the operand is `object` of np.array, `a` of the others (NOTE [arguments by parameter], rules/common.py)
+    others = options(ctx.call, "object", "a")
+    facts = array_facts(ctx.call, obj, dtype, **{k: v for k, v in others.items() if k in ("ndmin", "ndmax")})
     v = obj.val
     if facts.ndim != v.ndim and v.kind == Kind.ARRAY:
         raise ctx.fail("ascontiguousarray of a per-example scalar (a vector per example)")
-    if v.kind == Kind.ARRAY and v.fresh_rows and not extra and not kwargs:
+    if v.kind == Kind.ARRAY and v.fresh_rows and not others:
         return emit(obj.node, facts)  # a vectorized loop's fresh rows: no copy
     if v.kind not in (Kind.LIST, Kind.TUPLE) and obj.batched and v.kind != Kind.ARRAY:
         raise ctx.fail(f"np.array of a batched {v.kind.value}")
+    if any(o.batched for o in others.values()):
+        raise ctx.fail("np.array with options that differ between examples")
     if v.kind == Kind.ARRAY or not obj.batched:
-        return emit(ctx.call.rebuild([obj.node] + extra, kw_nodes(kwargs)), facts, batched=obj.batched)
-    if rest or set(kwargs) - {"copy"}:
+        return emit(_as_given(ctx), facts, batched=obj.batched)
+    if set(others) - {"dtype", "copy"}:
         raise ctx.fail("np.array of batched values with options")
     if _display(obj):
         # [a, b, c] with some batched: stack per element (nested displays too), unbatched ones repeated

@@ -15,14 +15,16 @@ from ..errors import NoPieceLoop
 from ..kit import templates
 from .common import (
     align,
+    arguments,
     arrays,
     emit,
     infers,
-    kw_nodes,
+    options,
     out,
     rank,
     refuse_out,
     require_unbatched,
+    respell,
     result_kind,
     static,
 )
@@ -126,11 +128,32 @@ def _refusal(call, args) -> str | None:
     return None
 
 
+# Parameters of elementwise functions that are options, the same for every example: a ufunc's keywords and
+# the named options of the other functions; every other parameter is an operand that broadcasts
+_OPTIONS = frozenset(
+    ["out", "where", "casting", "order", "dtype", "subok", "signature"]
+    + ["decimals", "equal_nan", "copy", "nan", "posinf", "neginf", "deg", "tol"]
+)
+
+
+def _operands(call) -> tuple[dict, dict]:
+    """The call's operands and its options, each by the parameter it binds to, however it is passed
+    (`np.clip(a=x, a_min=0, a_max=1)`: three operands; NOTE [arguments by parameter], rules/common.py)."""
+    given = arguments(call)
+    operands = {
+        k: v
+        for k, v in given.items()
+        if not (isinstance(k, str) and k in _OPTIONS) and v.val.kind != Kind.NONE  # (None: not given)
+    }
+    return operands, {k: v for k, v in given.items() if isinstance(k, str) and k not in operands}
+
+
 def elementwise_facts(call, **_) -> Val:
-    """The call's positional operands broadcast: the highest of their ranks (NOTE [mixed ranks]), NumPy's
-    promotion of their kinds (a comparison's: bool; a method's: its array's); Python's arithmetic on
-    Python numbers gives a Python number (Val.py, a SCALAR when nothing is batched)."""
-    args, kwargs = list(call.args), call.kwargs
+    """The call's operands broadcast: the highest of their ranks (NOTE [mixed ranks]), NumPy's promotion of
+    their kinds (a comparison's: bool; a method's: its array's); Python's arithmetic on Python numbers
+    gives a Python number (Val.py, a SCALAR when nothing is batched)."""
+    operands, kwargs = _operands(call)
+    args = list(operands.values())
     if static(kwargs.get("out")) is not None or _refusal(call, args) is not None:
         return UNKNOWN  # refused by the rule
     ranks = [rank(a) for a in args]
@@ -146,9 +169,10 @@ def elementwise_facts(call, **_) -> Val:
 
 
 def _elementwise(ctx) -> Operand:
-    # (B, *s), t, ... -> (B, *broadcast(s, t, ...)) after aligning per-example ranks. The positional
-    # arguments are the operands; keywords are options, the same for every example.
-    args, kwargs = list(ctx.call.args), ctx.call.kwargs
+    # (B, *s), t, ... -> (B, *broadcast(s, t, ...)) after aligning per-example ranks. Options are the same
+    # for every example (`_operands`).
+    operands, kwargs = _operands(ctx.call)
+    args = list(operands.values())
     refuse_out(ctx, kwargs.get("out"))
     if "where" in kwargs and kwargs["where"].batched:
         raise ctx.fail("a batched `where=` of an elementwise function")
@@ -157,7 +181,7 @@ def _elementwise(ctx) -> Operand:
     if reason is not None:
         raise ctx.fail(reason)
     facts = elementwise_facts(ctx.call)
-    selection = _through_selection(ctx, args, kwargs)
+    selection = _through_selection(ctx, args, {k: v for k, v in kwargs.items() if v.val.kind != Kind.NONE})
     if selection is None:
         nodes, _ = align(ctx, args)
     else:  # only a reduction reads this (or the loop fails loudly on the ragged selection): no temporaries
@@ -165,7 +189,7 @@ def _elementwise(ctx) -> Operand:
     facts = facts.with_(py_some=_python_on_some_lanes(ctx.call, args, kwargs))
     if not facts.py:
         nodes = _weak_columns(ctx, args, nodes)
-    node = ctx.call.rebuild(nodes, kw_nodes(kwargs))
+    node = respell(ctx, dict(zip(operands, nodes)))
     if facts.py and ctx.call.fn in PY_CHECKED:
         node = ast.Call(ctx.expr(f"av__.{PY_CHECKED[ctx.call.fn]}"), nodes, [])
     result = emit(node, facts)
@@ -396,15 +420,17 @@ def _through_selection(ctx, args, kwargs):
         return None
     inner = [sel.x if a is sels[0] else a for a in args]
     nodes, ndim = align(ctx, inner)
-    x = out(ctx.call.rebuild(nodes, {}), any(a.batched for a in inner), ndim, result_kind(ctx.call.fn, inner))
+    node = respell(ctx, dict(zip(_operands(ctx.call)[0], nodes)))
+    x = out(node, any(a.batched for a in inner), ndim, result_kind(ctx.call.fn, inner))
     return MaskedSelection(x, sel.mask, sel.site)
 
 
 def multi_facts(call, **_) -> Val:
     """Like `elementwise_facts`, a tuple of `nout` such arrays (`divmod` of Python numbers: Python
     numbers)."""
-    args = list(call.args)
-    if static(call.kwargs.get("out")) is not None:
+    operands, kwargs = _operands(call)
+    args = list(operands.values())
+    if static(kwargs.get("out")) is not None:
         return UNKNOWN  # refused by the rule
     ranks = [rank(a) for a in args]
     ndim = None if None in ranks else max([r for r in ranks if r is not None], default=0)
@@ -418,14 +444,15 @@ def multi_facts(call, **_) -> Val:
 
 def _elementwise_multi(ctx) -> Operand:
     # like `_elementwise`, but the result is a tuple of arrays (np.modf, np.frexp, np.divmod, divmod)
-    args, kwargs = list(ctx.call.args), ctx.call.kwargs
+    operands, kwargs = _operands(ctx.call)
+    args = list(operands.values())
     refuse_out(ctx, kwargs.get("out"))
     require_unbatched(ctx, **kwargs)
     nodes, _ = align(ctx, args)
     if ctx.call.fn is divmod:
         _python_on_some_lanes(ctx.call, args, kwargs)
     facts = multi_facts(ctx.call)
-    node = ctx.call.rebuild(nodes, kw_nodes(kwargs))
+    node = respell(ctx, dict(zip(operands, nodes)))
     if facts.elts and facts.elts[0].py:  # divmod(a, 0) of Python numbers raises
         node = ast.Call(ctx.expr("av__.py_divmod"), nodes, [])
     return emit(node, facts)
@@ -517,7 +544,7 @@ def batch_gufunc(
     # A gufunc broadcasts its loop dimensions and works on core dimensions (the last ones):
     # np.matvec (m,n),(n)->(m): (m, n) shared, (B, n) -> (B, m). The batch axis is a loop dimension, so a
     # batched operand gets new axes after it up to the largest per-example loop rank (NOTE [mixed ranks]).
-    facts = gufunc_facts(ctx.call, args, **ctx.call.kwargs)
+    facts = gufunc_facts(ctx.call, args, **options(ctx.call))
     if facts.ndim is None:
         raise ctx.fail(
             "a generalized ufunc with optional core dimensions, keyword arguments, operands of unknown "

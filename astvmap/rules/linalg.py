@@ -13,7 +13,19 @@ import string
 import numpy as np
 
 from ..kit import templates
-from .common import NO_STATIC, align, emit, infers, kw_nodes, out, refuse_out, result_kind, shift_axis, static
+from .common import (
+    NO_STATIC,
+    align,
+    emit,
+    infers,
+    options,
+    out,
+    refuse_out,
+    respell,
+    result_kind,
+    shift_axis,
+    static,
+)
 from .registry import register
 from .values import UNKNOWN, Kind, Operand, Val, array
 
@@ -443,14 +455,14 @@ def linalg_facts(call, a=None, A=None, compute_uv=None, mode=None, **_) -> Val:
 def _linalg(ctx, a, compute_uv=None, mode=None) -> Operand:
     # NumPy's linalg broadcasts over leading axes: (B, n, n) -> (B, ...) with the same call; a tuple of
     # results is a tuple of batched arrays
-    if any(o.batched for o in list(ctx.call.args[1:]) + list(ctx.call.kwargs.values())):
+    if any(o.batched for o in options(ctx.call, "a", "A").values()):
         raise ctx.fail("linalg options that differ between examples")
     facts = linalg_facts(ctx.call, a, compute_uv=compute_uv, mode=mode)
     if facts.kind == Kind.OTHER:
         raise ctx.fail(
             "linalg of a per-example array of rank < 2, or options that decide the result's structure"
         )
-    node = ctx.call.rebuild([o.node for o in ctx.call.args], kw_nodes(ctx.call.kwargs))
+    node = respell(ctx, {})  # the same call (NOTE [arguments by parameter], rules/common.py)
     if facts.kind == Kind.TUPLE:
         elts = tuple(e.with_(batched=True) for e in facts.elts or ())
         return Operand(ctx.expr("tuple(r)", r=node), facts.with_(batched=True, elts=elts))

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .common import NO_STATIC, axes_tuple, emit, infers, out, refuse_out, shift_axis, static
+from .common import NO_STATIC, axes_tuple, emit, infers, options, out, refuse_out, respell, shift_axis, static
 from .registry import register
 from .values import UNKNOWN, MaskedSelection, Operand, Val, array
 
@@ -82,7 +82,7 @@ def masked_reduce(ctx, sel: MaskedSelection, fn, kind):
 
 def reduce_facts(call, a, axis=None, out=None, keepdims=None, weights=None, **_) -> Val:
     """(*s), axis=k -> s without k (kept as size 1 with keepdims); axis=None -> every axis."""
-    if static(out) is not None or (call.fn is np.average and weights is not None):
+    if static(out) is not None or (call.fn is np.average and static(weights) is not None):
         return UNKNOWN  # refused by the rule
     nd = a.val.ndim
     value = static(axis) if axis is not None else None
@@ -99,23 +99,19 @@ def reduce_facts(call, a, axis=None, out=None, keepdims=None, weights=None, **_)
 
 def _reduce(ctx, a, axis, keepdims) -> Operand:
     # (B, *s), axis=k -> (B, *s without k); keepdims keeps it as size 1. The other arguments, unbatched,
-    # are passed on as the call gives them.
-    rest, kwargs = ctx.call.args[2:], {k: v for k, v in ctx.call.kwargs.items() if k != "axis"}
-    if a.val.selection is not None and ctx.call.fn in _MASKED and axis is None and not rest and not kwargs:
+    # are passed on as the call gives them (NOTE [arguments by parameter], rules/common.py).
+    others = options(ctx.call, "a", "axis")
+    if a.val.selection is not None and ctx.call.fn in _MASKED and axis is None and not others:
         return masked_reduce(ctx, a.val.selection, ctx.call.fn, a.val.selection.x.val.dtype)
-    refuse_out(ctx, ctx.call.kwargs.get("out"))
-    if any(v.batched for v in list(kwargs.values()) + list(rest)):
+    refuse_out(ctx, others.get("out"))
+    if any(v.batched for v in others.values()):
         raise ctx.fail("arguments that differ between examples")
-    if ctx.call.fn is np.average and ("weights" in kwargs or rest):
+    if ctx.call.fn is np.average and static(others.get("weights")) is not None:
         raise ctx.fail("np.average with weights")
     value = static(axis) if axis is not None else None
     node_axis = _all_axes(ctx, a) if value is None else shift_axis(ctx, axis, a.val.ndim)
-    args, kw = [a.node], {k: v.node for k, v in kwargs.items()}
-    if rest:
-        args += [node_axis] + [r.node for r in rest]
-    else:
-        kw = {"axis": node_axis, **kw}
-    return emit(ctx.call.rebuild(args, kw), reduce_facts(ctx.call, a, axis, keepdims=keepdims))
+    node = respell(ctx, {"a": a.node, "axis": node_axis}, keyword=("axis",))
+    return emit(node, reduce_facts(ctx.call, a, axis, keepdims=keepdims))
 
 
 # One rule per NumPy signature, each a thin wrapper of `_reduce`: the dispatcher refuses what NumPy does
@@ -189,22 +185,26 @@ def batch_count_nonzero(ctx, a, axis=None, *, keepdims=None) -> Operand:
     return _reduce(ctx, a, axis, keepdims)
 
 
+# NumPy's reduction methods pass their positional arguments on to numpy/_core/_methods.py in its order
+# (`x.any(axis, dtype, out, keepdims)`): every one of those is positional, whatever the docstring shows
+
+
 @register(np.ndarray.sum, traits="reduction quiet")
 @register(np.ndarray.prod, traits="reduction")
 @infers(reduce_facts)
-def batch_sum_method(ctx, a, /, axis=None, dtype=None, out=None, *, keepdims=None, initial=None, where=None):
+def batch_sum_method(ctx, a, /, axis=None, dtype=None, out=None, keepdims=None, initial=None, where=None):
     return _reduce(ctx, a, axis, keepdims)
 
 
 @register(np.ndarray.max, np.ndarray.min, traits="reduction quiet")
 @infers(reduce_facts)
-def batch_extremum_method(ctx, a, /, axis=None, out=None, *, keepdims=None, initial=None, where=None):
+def batch_extremum_method(ctx, a, /, axis=None, out=None, keepdims=None, initial=None, where=None):
     return _reduce(ctx, a, axis, keepdims)
 
 
 @register(np.ndarray.mean, traits="reduction")
 @infers(reduce_facts)
-def batch_mean_method(ctx, a, /, axis=None, dtype=None, out=None, *, keepdims=None, where=None) -> Operand:
+def batch_mean_method(ctx, a, /, axis=None, dtype=None, out=None, keepdims=None, *, where=None) -> Operand:
     return _reduce(ctx, a, axis, keepdims)
 
 
@@ -218,18 +218,17 @@ def batch_spread_method(
     dtype=None,
     out=None,
     ddof=None,
-    *,
     keepdims=None,
+    *,
     where=None,
     mean=None,
-    correction=None,
 ) -> Operand:
     return _reduce(ctx, a, axis, keepdims)
 
 
 @register(np.ndarray.any, np.ndarray.all, traits="reduction quiet")
 @infers(reduce_facts)
-def batch_any_all_method(ctx, a, /, axis=None, out=None, keepdims=None, *, where=None) -> Operand:
+def batch_any_all_method(ctx, a, /, axis=None, dtype=None, out=None, keepdims=None, *, where=None) -> Operand:
     return _reduce(ctx, a, axis, keepdims)
 
 

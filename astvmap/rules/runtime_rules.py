@@ -450,7 +450,7 @@ def batch_prod_rows(ctx, x, start=None) -> Operand:
 
 
 @register(math.prod)
-def batch_math_prod(ctx, iterable, start=None) -> Operand:
+def batch_math_prod(ctx, iterable, /, *, start=None) -> Operand:
     # math.prod of a per-example vector: its elements multiplied in order from `start`, as Python does
     _unbatched(ctx, start)
     v = iterable.val

@@ -13,7 +13,17 @@ import numpy as np
 
 from ..kit import templates
 from .attributes import batch_T
-from .common import NO_STATIC, emit, infers, kw_nodes, refuse_out, require_unbatched, shift_axis, static
+from .common import (
+    NO_STATIC,
+    emit,
+    infers,
+    kw_nodes,
+    refuse_out,
+    require_unbatched,
+    respell,
+    shift_axis,
+    static,
+)
 from .registry import register
 from .values import UNKNOWN, Kind, Operand, Val, array
 
@@ -319,8 +329,8 @@ def hvstack_facts(call, tup, dtype=None, **_) -> Val:
 @infers(hvstack_facts)
 def batch_hvstack(ctx, tup, *, dtype=None, casting=None) -> Operand:
     # hstack: 1-D examples join on axis 0, others on axis 1; vstack: rows (atleast_2d) on axis 0
-    if dtype is not None or casting is not None:
-        raise ctx.fail(f"{ctx.call.fn.__name__} with a dtype or casting")
+    require_unbatched(ctx, dtype=dtype, casting=casting)
+    options = kw_nodes({k: v for k, v in (("dtype", dtype), ("casting", casting)) if v is not None})
     items = _seq(ctx, tup)
     if items is None:
         raise ctx.fail(f"{ctx.call.fn.__name__} of a list built by appends")
@@ -332,7 +342,9 @@ def batch_hvstack(ctx, tup, *, dtype=None, casting=None) -> Operand:
     else:
         nodes, ax = _batched_items(ctx, [_as_row(ctx, it) for it in items]), 1
     node = ctx.expr("np.concatenate(xs, axis=k)", xs=ast.List([n for n, _ in nodes], ast.Load()), k=ax)
-    return emit(node, hvstack_facts(ctx.call, tup))
+    assert isinstance(node, ast.Call)  # the template is a call
+    node.keywords += [ast.keyword(k, v) for k, v in options.items()]  # NumPy's own hstack passes them on
+    return emit(node, hvstack_facts(ctx.call, tup, dtype))
 
 
 def _as_row(ctx, it: Operand) -> Operand:
@@ -509,7 +521,7 @@ def batch_astype(ctx, a, /, dtype, order=None, casting=None, subok=None, copy=No
     if dtype.batched:
         raise ctx.fail("astype with a batched dtype")
     require_unbatched(ctx, order=order, casting=casting, subok=subok, copy=copy)
-    node = ctx.call.rebuild([o.node for o in ctx.call.args], kw_nodes(ctx.call.kwargs))
+    node = respell(ctx, {})
     return emit(node, astype_facts(ctx.call, a, dtype))
 
 
@@ -517,7 +529,7 @@ def batch_astype(ctx, a, /, dtype, order=None, casting=None, subok=None, copy=No
 @infers(same_facts)
 def batch_copy(ctx, a, order=None, subok=None) -> Operand:
     require_unbatched(ctx, order=order, subok=subok)
-    node = ctx.call.rebuild([o.node for o in ctx.call.args], kw_nodes(ctx.call.kwargs))
+    node = respell(ctx, {})
     return emit(node, same_facts(ctx.call, a))
 
 

@@ -21,6 +21,7 @@ from .common import (
     out,
     rank,
     require_unbatched,
+    respell,
     result_kind,
     shift_axis,
     static,
@@ -146,7 +147,7 @@ def batch_searchsorted(ctx, a, v, side=None, sorter=None) -> Operand:
     if not a.batched:
         # a (n,) shared, v (B, *t): searchsorted is elementwise in v -> (B, *t), the same call
         require_unbatched(ctx, sorter=sorter)
-        return emit(ctx.call.rebuild([o.node for o in ctx.call.args], kw_nodes(ctx.call.kwargs)), facts)
+        return emit(respell(ctx, {}), facts)
     if rank(a) != 1:
         raise ctx.fail("searchsorted of a per-example array that is not 1-D (the loop raises)")
     if sorter is not None:
@@ -202,7 +203,7 @@ def batch_interp(ctx, x, xp, fp, left=None, right=None, period=None) -> Operand:
     # x (B, *s) with shared xp, fp: interp is elementwise in x -> (B, *s), the same call
     if any(o is not None and o.batched for o in (xp, fp, left, right, period)):
         raise ctx.fail("np.interp with sample points or values that differ between examples")
-    node = ctx.call.rebuild([o.node for o in ctx.call.args], kw_nodes(ctx.call.kwargs))
+    node = respell(ctx, {})
     return emit(node, interp_facts(ctx.call, x, xp, fp))
 
 
@@ -306,10 +307,8 @@ def batch_pad(ctx, array, pad_width, mode=None, **kwargs) -> Operand:
     for k, v in kwargs.items():
         # per-axis values: the batch axis is never padded, any valid row will do (the first)
         kw[k] = _pairs(ctx, v, nd, k, lambda rows: rows[0]) if k in _PAIRS else v.node
-    args = [array.node, pw] + ([mode.node] if mode is not None and len(ctx.call.args) > 2 else [])
-    if mode is not None and len(ctx.call.args) <= 2:
-        kw = {"mode": mode.node, **kw}
-    return emit(ctx.call.rebuild(args, kw), pad_facts(ctx.call, array))
+    node = respell(ctx, {"array": array.node, "pad_width": pw, **kw})  # (mode as given)
+    return emit(node, pad_facts(ctx.call, array))
 
 
 # --------------------------------------------------------------------------- convolve, correlate

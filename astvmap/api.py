@@ -300,14 +300,23 @@ class VmappedFunction(Generic[P, R]):
         base: Callable[..., Any] = self._base
         return base
 
-    def bind_example(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> inspect.BoundArguments:
+    def bind_example(
+        self, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> binding.Bound | inspect.BoundArguments:
         """A call's arguments (the batch's or one example's) bound to `per_example_function`'s parameters,
         after the arguments a partial or a bound method adds, defaults applied; TypeError where they do
         not fit."""
         sig = inspect.signature(self._base)
-        bound = sig.bind(*self._pre_args, *args, **{**self._pre_kwargs, **kwargs})
-        bound.apply_defaults()
-        return bound
+        return binding.bind(
+            sig, args, kwargs, lead=self._pre_args, lead_kwargs=self._pre_kwargs, defaults=True
+        )
+
+    def describe_jit(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> str:
+        """What `astvmap show --jit` prints: the Numba backend's strategy for these example arguments and
+        the code that runs (one call). Needs `jit=`."""
+        if self._jit is None:
+            raise ValueError(f"{self.label}: describe_jit needs vmap(..., jit=True)")
+        return self._jit.describe(args, kwargs)
 
     def specialization_for(self, call: Call) -> Spec:
         """The specialization a prepared call runs (made, or from the cache), kept as the last call's

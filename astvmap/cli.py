@@ -230,8 +230,7 @@ def _jit_text(vf, shapes) -> str:
 
     jitted = VmappedFunction(vf.__wrapped__, vf.in_axes, vf.out_axes, vf.axis_size, vf.fallback, jit=True)
     example_args, example_kwargs = _example_args(jitted, shapes)
-    assert jitted._jit is not None
-    return jitted._jit.describe(example_args, example_kwargs)
+    return jitted.describe_jit(tuple(example_args), example_kwargs)
 
 
 def _render(spec, args, seen: set[str]) -> str:

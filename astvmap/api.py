@@ -300,16 +300,17 @@ class VmappedFunction(Generic[P, R]):
         base: Callable[..., Any] = self._base
         return base
 
-    def bind_example(
-        self, args: tuple[Any, ...], kwargs: dict[str, Any]
-    ) -> binding.Bound | inspect.BoundArguments:
+    def bind_example(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> inspect.BoundArguments:
         """A call's arguments (the batch's or one example's) bound to `per_example_function`'s parameters,
         after the arguments a partial or a bound method adds, defaults applied; TypeError where they do
-        not fit."""
-        sig = inspect.signature(self._base)
-        return binding.bind(
-            sig, args, kwargs, lead=self._pre_args, lead_kwargs=self._pre_kwargs, defaults=True
+        not fit. The signature is the one `prepare` read (again, when the function's code changed)."""
+        if self._example_sig is None:
+            raise TypeError(f"{self.label}: the per-example function has no signature to bind to")
+        bound = binding.bind(
+            self._example_sig, args, kwargs, lead=self._pre_args, lead_kwargs=self._pre_kwargs, defaults=True
         )
+        assert isinstance(bound, inspect.BoundArguments)  # (`fast` not asked for)
+        return bound
 
     def describe_jit(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> str:
         """What `astvmap show --jit` prints: the Numba backend's strategy for these example arguments and
@@ -331,9 +332,7 @@ class VmappedFunction(Generic[P, R]):
     def call_numpy(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         """The call with the batched NumPy code (the backend of every call without `jit`)."""
         call = self.prepare(args, kwargs)
-        spec = self.specialization(call)
-        self._last = spec
-        return self.run_batched(call, spec)
+        return self.run_batched(call, self.specialization_for(call))
 
     def run_batched(self, call: Call, spec: Spec) -> Any:
         """A prepared call on its NumPy specialization, `chunk_size` examples at a time where that applies
@@ -471,6 +470,10 @@ class VmappedFunction(Generic[P, R]):
             self._sig = inspect.signature(self.__wrapped__)
         except (TypeError, ValueError):
             self._sig = None
+        try:  # what `bind_example` binds to (read here, not on every call)
+            self._example_sig: inspect.Signature | None = inspect.signature(self._base)
+        except (TypeError, ValueError):
+            self._example_sig = None
         self._param_axes = None
         self._fast_names = ()
         if self._sig is not None:

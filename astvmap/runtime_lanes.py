@@ -278,12 +278,23 @@ def merge_lanes(cond, lanes_a, a, lanes_b, b, kinds):
     return out
 
 
+def _array_side(v):
+    """A branch's container as the one array the rewrite's Val says it is (a list of numbers on one side,
+    a tuple on the other); None and UNBOUND stay what they are."""
+    return np.asarray(v) if isinstance(v, (tuple, list)) else v
+
+
 def select(cond, a, b, batched=(True, True), active=None):
     """Per lane, `a` where `cond` else `b`, as the loop's stacked results would be: a branch's own value
     (dtype included) when every lane took it; per-example shapes must agree when lanes of both meet.
     `active`: the lanes an enclosing batched branch runs (the others' values are never read): only
     they decide whether every lane took one side."""
     B = cond.shape[0]
+    if type(a) is type(b) and isinstance(a, (tuple, list)) and len(a) == len(b):
+        # part by part, as the rewrite's Val of the selected value has them (values.parallel)
+        return type(a)(select(cond, x, y, batched, active) for x, y in zip(a, b))
+    if isinstance(a, (tuple, list)) or isinstance(b, (tuple, list)):
+        a, b = _array_side(a), _array_side(b)  # containers that do not line up: one array each
     taken = np.count_nonzero(cond if active is None else cond & active)  # lanes that take `a`
     all_a = taken == (B if active is None else np.count_nonzero(active))
     all_b = taken == 0
@@ -302,11 +313,6 @@ def select(cond, a, b, batched=(True, True), active=None):
             )
         side, flag = (b, batched[1]) if a is None else (a, batched[0])
         return side if flag else batch_broadcast(side, B)
-    if type(a) is type(b) and isinstance(a, (tuple, list)) and len(a) == len(b):
-        # element by element, as the rewrite's Val of the selected value has them (select_stmt)
-        return type(a)(select(cond, x, y, batched, active) for x, y in zip(a, b))
-    if isinstance(a, tuple) and isinstance(b, tuple):
-        raise ValueError("the branches of an `if` give tuples of different lengths")
     if B and all_a:
         return a if batched[0] else batch_broadcast(a, B)
     if B and all_b:

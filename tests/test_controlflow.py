@@ -1132,16 +1132,21 @@ _USES = {"array": "np.array(r)", "sum": "r[0] + r[1]", "itself": "r"}
 
 
 def _container_programs():
-    """Every combination of container, what each side holds, select or partition, and how the result is
-    used: a small generator of the programs the rule above covers."""
-    for kind, (o, c) in (("list", "[]"), ("tuple", "()")):
+    """Every combination of container (a tuple on one side and a list on the other too), what each side
+    holds, select or partition, and how the result is used: a small generator of the programs the rule
+    above covers."""
+    brackets = {"list": "[]", "tuple": "()"}
+    for kind_a, kind_b in (("list", "list"), ("tuple", "tuple"), ("tuple", "list")):
+        (oa, ca), (ob, cb) = brackets[kind_a], brackets[kind_b]
         for a in _SIDES:
             for b in _SIDES:
                 for directive in ("", "  # astvmap: partition"):
                     for use in _USES:
+                        if use == "itself" and kind_a != kind_b:
+                            continue  # (the loop's results are of two types: nothing to stack)
                         yield (
-                            f"def f(x):\n    if x[0] > 0:{directive}\n        r = {_SIDES[a].format(o=o, c=c)}\n"
-                            f"    else:\n        r = {_SIDES[b].format(o=o, c=c)}\n    return {_USES[use]}\n"
+                            f"def f(x):\n    if x[0] > 0:{directive}\n        r = {_SIDES[a].format(o=oa, c=ca)}\n"
+                            f"    else:\n        r = {_SIDES[b].format(o=ob, c=cb)}\n    return {_USES[use]}\n"
                         )
 
 

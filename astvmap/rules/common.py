@@ -142,6 +142,17 @@ def static(op, default=NO_STATIC):
     return op.static
 
 
+def dtype_kind(dtype) -> str | None:
+    """The kind of a static `dtype=` argument (None when not given, not known, or not a dtype)."""
+    value = static(dtype)
+    if value is NO_STATIC or value is None:
+        return None
+    try:
+        return np.dtype(value).kind
+    except (TypeError, ValueError):
+        return None
+
+
 def shift_axis(ctx, axis, ndim: int | None = None) -> ast.expr:
     """A per-example axis (int/tuple, negative kept) as an axis of the batched array."""
     value = static(axis)

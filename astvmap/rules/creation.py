@@ -11,7 +11,7 @@ import numpy as np
 
 from ..errors import NotBatchable
 from ..kit import templates
-from .common import NO_STATIC, emit, infers, options, rank, require_unbatched, respell, static
+from .common import dtype_kind, emit, infers, options, rank, require_unbatched, respell, static
 from .registry import register
 from .values import UNKNOWN, Kind, Operand, Val, array, list_item
 
@@ -29,16 +29,6 @@ def _shape_ndim(shape) -> int | None:
     return None
 
 
-def _dtype_kind(dtype):
-    value = static(dtype)
-    if value is NO_STATIC or value is None:
-        return None
-    try:
-        return np.dtype(value).kind
-    except TypeError:
-        return None
-
-
 def _as_given(ctx) -> ast.expr:
     """The call exactly as written (a creation touching the batch only through an option)."""
     return respell(ctx, {})
@@ -46,7 +36,7 @@ def _as_given(ctx) -> ast.expr:
 
 def zeros_facts(call, shape, dtype=None, **_) -> Val:
     """A new array of the shape's length, float unless a dtype says otherwise."""
-    return array(False, _shape_ndim(shape), _dtype_kind(dtype) or "f")
+    return array(False, _shape_ndim(shape), dtype_kind(dtype) or "f")
 
 
 @register(np.zeros, np.ones, np.empty)
@@ -59,7 +49,7 @@ def batch_zeros(ctx, shape, dtype=None, order=None, *, device=None, like=None) -
 
 def full_facts(call, shape, fill_value, dtype=None, **_) -> Val:
     """A new array of the shape's length, of the fill value's kind unless a dtype says otherwise."""
-    return array(False, _shape_ndim(shape), _dtype_kind(dtype) or fill_value.val.dtype)
+    return array(False, _shape_ndim(shape), dtype_kind(dtype) or fill_value.val.dtype)
 
 
 @register(np.full)
@@ -93,7 +83,7 @@ def like_facts(call, a=None, dtype=None, shape=None, prototype=None, **_) -> Val
     a = prototype if a is None else a
     if shape is not None:
         return UNKNOWN  # refused by the rule
-    return array(False, a.val.ndim, _dtype_kind(dtype) or a.val.dtype)
+    return array(False, a.val.ndim, dtype_kind(dtype) or a.val.dtype)
 
 
 def _like(ctx, a, dtype, shape) -> Operand:
@@ -139,7 +129,7 @@ def _different_sizes(ctx) -> NotBatchable:
 
 def arange_facts(call, dtype=None, **_) -> Val:
     """A vector, of the kind a dtype says (else of the bounds' promotion: not known here)."""
-    return array(False, 1, _dtype_kind(dtype))
+    return array(False, 1, dtype_kind(dtype))
 
 
 @register(np.arange)
@@ -151,7 +141,7 @@ def batch_arange(ctx, start_or_stop, /, stop=None, step=None, *, dtype=None, dev
 
 def eye_facts(call, dtype=None, **_) -> Val:
     """A matrix, float unless a dtype says otherwise."""
-    return array(False, 2, _dtype_kind(dtype) or "f")
+    return array(False, 2, dtype_kind(dtype) or "f")
 
 
 @register(np.eye)
@@ -173,7 +163,7 @@ def linspace_facts(call, start, stop, dtype=None, retstep=None, **_) -> Val:
         return UNKNOWN
     ranks = [rank(start), rank(stop)]
     ndim = None if ranks[0] is None or ranks[1] is None else 1 + max(ranks[0], ranks[1])
-    return array(False, ndim, _dtype_kind(dtype) or "f")
+    return array(False, ndim, dtype_kind(dtype) or "f")
 
 
 def _spaced(ctx, start, stop, num, dtype) -> Operand:
@@ -213,7 +203,7 @@ def array_facts(call, a=None, dtype=None, ndmin=None, ndmax=None, object=None, *
 
 def _array_facts(op, dtype, ndmin, ndmax) -> Val:
     """`np.array`'s facts for the operand `op`."""
-    kind, v = _dtype_kind(dtype), op.val
+    kind, v = dtype_kind(dtype), op.val
     if ndmin is not None or ndmax is not None:
         return array(False, None, kind)
     if v.kind == Kind.ARRAY:

@@ -16,6 +16,7 @@ from ..kit import templates
 from .common import (
     NO_STATIC,
     align,
+    dtype_kind,
     emit,
     infers,
     options,
@@ -366,7 +367,7 @@ def diagonal_facts(call, a, dtype=None, out=None, **_) -> Val:
     if static(out) is not None:
         return UNKNOWN  # refused by the rule
     if call.fn in (np.trace, np.ndarray.trace):
-        kind = _dtype_kind(dtype) or ({"b": "i"}.get(a.val.dtype, a.val.dtype))
+        kind = dtype_kind(dtype) or ({"b": "i"}.get(a.val.dtype, a.val.dtype))
         return array(False, None if nd is None else nd - 2, kind)
     return array(False, None if nd is None else nd - 1, a.val.dtype)
 
@@ -404,16 +405,6 @@ def batch_diagonal(ctx, a, offset=None, axis1=None, axis2=None) -> Operand:
 @infers(diagonal_facts)
 def batch_diagonal_method(ctx, a, /, offset=None, axis1=None, axis2=None) -> Operand:
     return _diagonal(ctx, a, offset, axis1, axis2)
-
-
-def _dtype_kind(dtype) -> str | None:
-    value = static(dtype)
-    if value is NO_STATIC or value is None:
-        return None
-    try:
-        return np.dtype(value).kind
-    except (TypeError, ValueError):
-        return None
 
 
 # ---- np.linalg ----------------------------------------------------------------------------------

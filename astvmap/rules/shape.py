@@ -15,6 +15,7 @@ from ..kit import templates
 from .attributes import batch_T
 from .common import (
     NO_STATIC,
+    dtype_kind,
     emit,
     infers,
     kw_nodes,
@@ -258,7 +259,7 @@ def _item_vals(seq: Operand) -> list[Val] | None:
 def concatenate_facts(call, arrays, axis=None, dtype=None, **_) -> Val:
     """The items' rank (axis=None: each flattened, a vector); the kind is their promotion (not known)."""
     items = _item_vals(arrays)
-    kind = _dtype_kind(dtype)
+    kind = dtype_kind(dtype)
     if axis is not None and static(axis) is None:
         return array(False, 1, kind)
     return array(False, None if items is None else items[0].ndim, kind)
@@ -296,7 +297,7 @@ def stack_facts(call, arrays, dtype=None, **_) -> Val:
     items = _item_vals(arrays)
     nd = None if items is None or items[0].ndim is None else items[0].ndim + 1
     appended = arrays.val.elts is None and items is not None
-    return array(False, nd, _dtype_kind(dtype) or (items[0].dtype if appended and items else None))
+    return array(False, nd, dtype_kind(dtype) or (items[0].dtype if appended and items else None))
 
 
 @register(np.stack)
@@ -322,7 +323,7 @@ def hvstack_facts(call, tup, dtype=None, **_) -> Val:
     least = {np.hstack: 1, np.vstack: 2}.get(call.fn)
     if items is None or tup.val.elts is None or len(ranks) != len(items) or least is None:
         return UNKNOWN  # column_stack, dstack: refused by the rule
-    return array(False, max(least, *ranks), _dtype_kind(dtype))
+    return array(False, max(least, *ranks), dtype_kind(dtype))
 
 
 @register(np.hstack, np.vstack)
@@ -499,20 +500,9 @@ def batch_repeat_method(ctx, a, repeats, /, axis=None) -> Operand:
     return batch_repeat(ctx, a, repeats, axis)
 
 
-def _dtype_kind(dtype) -> str | None:
-    """The kind of a static dtype argument (None when not given or not known)."""
-    value = static(dtype)
-    if value is NO_STATIC or value is None:
-        return None
-    try:
-        return np.dtype(value).kind
-    except (TypeError, ValueError):
-        return None
-
-
 def astype_facts(call, a, dtype, **_) -> Val:
     """The same rank, of the dtype's kind."""
-    return array(False, a.val.ndim, _dtype_kind(dtype))
+    return array(False, a.val.ndim, dtype_kind(dtype))
 
 
 @register(np.ndarray.astype, traits="quiet")

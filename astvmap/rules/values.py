@@ -131,6 +131,19 @@ def lane_join(a: Val, b: Val) -> Val:
     return v
 
 
+def parallel(a: Val, b: Val, kinds=(Kind.TUPLE, Kind.LIST)) -> bool:
+    """Are `a` and `b` containers of one kind among `kinds` whose elements (and keys) are known and line
+    up? Then a value that is `a` on some lanes and `b` on others is that container of per-lane parts."""
+    return (
+        a.kind == b.kind
+        and a.kind in kinds
+        and a.elts is not None
+        and b.elts is not None
+        and len(a.elts) == len(b.elts)
+        and a.keys == b.keys
+    )
+
+
 def join(a: Val, b: Val) -> Val:
     """The Val of a name that holds `a` on one path and `b` on another."""
     if a == b:
@@ -138,14 +151,8 @@ def join(a: Val, b: Val) -> Val:
     if Kind.UNBOUND in (a.kind, b.kind):  # the value it gets is the only one it can be read as
         return b if a.kind == Kind.UNBOUND else a
     batched = a.batched or b.batched
-    if (
-        a.kind == b.kind
-        and a.kind in (Kind.TUPLE, Kind.DICT)
-        and a.elts is not None
-        and b.elts is not None
-        and len(a.elts) == len(b.elts)
-        and a.keys == b.keys
-    ):
+    if parallel(a, b, (Kind.TUPLE, Kind.DICT)):
+        assert a.elts is not None and b.elts is not None  # parallel() checked
         return container(a.kind, [join(x, y) for x, y in zip(a.elts, b.elts)], a.keys)
     if a.kind == b.kind == Kind.LIST:
         items = [v for v in (a.item, b.item) if v is not None] + list(a.elts or ()) + list(b.elts or ())

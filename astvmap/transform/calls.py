@@ -79,14 +79,14 @@ class CallsMixin(NestingMixin):
             key = (getattr(node, "lineno", 0), getattr(node, "col_offset", 0))
             return Operand(loop.node, loop.val.with_(selection=MaskedSelection(args[0], args[1], key)))
         saved, ctx.call = ctx.call, site
-        mark = len(ctx.pending)
+        mark = ctx.mark()
         try:
             ctx.node = node
             result = rule.fn(ctx, *args, **kwargs)
         except NoPieceLoop:
             raise
         except NotBatchable as e:
-            del ctx.pending[mark:]
+            ctx.rollback(mark, pending=True)  # (what the rule emitted and recorded before it gave up)
             return self.fallback(site, e.msg, fn_node)
         finally:
             ctx.call = saved

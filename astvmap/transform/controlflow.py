@@ -19,7 +19,7 @@ from typing import cast
 
 from ..kit import templates
 from ..rules import registry
-from ..rules.values import Kind, Operand, Val, merged_py, python_number, val_of
+from ..rules.values import Kind, Operand, Val, merged_py, parallel, python_number, val_of
 from .regions import Region, RegionsMixin
 from .walker import tag_line, user_line
 
@@ -273,17 +273,17 @@ class ControlFlowMixin(RegionsMixin):
         containers = (Kind.TUPLE, Kind.LIST, Kind.DICT)
         if (va.kind in containers or vb.kind in containers) and va.batched != vb.batched:
             raise ctx.fail(f"selecting containers `{name}` of mixed batchedness")
+        sequences = (Kind.TUPLE, Kind.LIST)
+        if any(v.batched and v.kind in sequences for v in (va, vb)) and not parallel(va, vb):
+            # a container of batched parts is no array of lanes: only parts that line up are selected
+            raise ctx.fail(f"selecting `{name}`, containers of batched parts that do not line up")
         call = self._select_expr(cond, a, va, b, vb)
         target = self.store_name(name) if name != RET or self.region is not None else self.code_name(RET)
         if name == RET and self.region is None:
             target = ctx.namer.fresh("result")
             self.renames[RET] = target
-        if (
-            va.kind in (Kind.TUPLE, Kind.LIST)
-            and va.elts is not None
-            and vb.elts is not None
-            and len(va.elts) == len(vb.elts)
-        ):
+        if parallel(va, vb):  # (as _select_expr selects it: part by part)
+            assert va.elts is not None and vb.elts is not None  # parallel() checked
             val = Val(
                 True,
                 None,
@@ -319,11 +319,9 @@ class ControlFlowMixin(RegionsMixin):
         differ)."""
         ctx = self.ctx
         if (
-            va.kind == vb.kind
-            and va.kind in (Kind.TUPLE, Kind.LIST)
+            parallel(va, vb)
             and va.elts is not None
             and vb.elts is not None
-            and len(va.elts) == len(vb.elts)
             and not (va.batched and vb.batched and all(e.batched for e in va.elts + vb.elts))
         ):
             parts = [

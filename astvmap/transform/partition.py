@@ -11,7 +11,7 @@ from __future__ import annotations
 import ast
 from typing import cast
 
-from ..rules.values import Kind, Operand, Val, container
+from ..rules.values import Kind, Operand, Val, container, parallel
 from .controlflow import RET, _ordered, _placeholder
 from .regions import Region, RegionsMixin
 from .walker import tag_line, user_line
@@ -73,19 +73,18 @@ class PartitionMixin(RegionsMixin):
         of batched parts, so `r = (1.0, 2.0)` on one side and `r = (x[1], x[2])` on the other stays a
         tuple of two columns."""
         (a, va, ka), (b, vb, kb) = side_a, side_b
-        if (
-            va.kind == vb.kind
-            and va.kind in (Kind.TUPLE, Kind.LIST)
-            and va.elts is not None
-            and vb.elts is not None
-            and len(va.elts) == len(vb.elts)
-        ):
+        if parallel(va, vb):
+            assert va.elts is not None and vb.elts is not None  # parallel() checked
             parts = [
                 self._merge(cond, lanes, _element(a, i, ea, ka), _element(b, i, eb, kb))
                 for i, (ea, eb) in enumerate(zip(va.elts, vb.elts))
             ]
             build = ast.Tuple if va.kind == Kind.TUPLE else ast.List
             return build([p[0] for p in parts], ast.Load()), container(va.kind, [p[1] for p in parts])
+        if any(v.batched and v.kind in (Kind.TUPLE, Kind.LIST, Kind.DICT) for v in (va, vb)):
+            # per lane a container of batched parts on one side and not the same container on the other:
+            # merge_lanes sees arrays, and a container of columns is no array of lanes
+            raise self.ctx.fail("a partitioned `if` whose branches give containers that do not line up")
         call = self.ctx.expr(
             "av__.merge_lanes(c, t, a, e, b, kinds)",
             c=ast.Name(cond.id, ast.Load()),

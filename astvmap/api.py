@@ -33,12 +33,13 @@ import numpy as np
 from . import axes as axes_mod
 from . import binding, safety
 from .axes import Call
-from .errors import AstvmapError, NotBatchable, PerformanceWarning, error_at
+from .errors import AstvmapError, NotBatchable, PerformanceWarning, RaggedBatch, error_at
 from .frontend.source import FunctionSource, NoSource, check_callable, function_source, unwrap
 from .kit.origins import Origin
 from .rules.registry import lookup
 from .rules.values import Kind, Val, unbatched, val_of
 from .transform import inner_vmap, specialize
+from .transform.calls import numpy_implementation
 from .transform.callsites import InnerVmap
 from .transform.context import Settings
 
@@ -384,12 +385,37 @@ class VmappedFunction(Generic[P, R]):
             return spec.run(self, call)
         try:
             out = spec.fn(*self._pre_args, *call.args, **{**self._pre_kwargs, **call.kwargs})
+            return self.finish(out, spec.out_val, self.out_axes, call, spec)
+        except RaggedBatch as e:
+            return self._ragged(call, spec, e)
         except Exception as e:
             if call.B == 0:
                 return self._empty_by_probe(spec, call, e)
             specialize.annotate_error(e)
             raise
-        return self.finish(out, spec.out_val, self.out_axes, call, spec)
+
+    def _ragged(self, call: Call, spec: Specialization, e: RaggedBatch) -> Any:
+        """The batched code needed a value whose shape differs between examples as one array
+        (`errors.RaggedBatch`, NOTE [masked selections]): the call runs as the per-example loop, the
+        user's own code, when the batched run can have left nothing behind (`spec.acts_outside`);
+        otherwise, or with fallback="error", a clear error at the user's line."""
+        where = specialize.user_line(e)
+        origin, line = where if where is not None else (None, None)
+        at = f" at {origin.display_name}, line {line}: {origin.line(line)}" if origin is not None else ""
+        msg = f"{self.label}: {e}, and the batched code{at} needs it as one array"
+        if spec.acts_outside or self.fallback == "error":
+            why = (
+                "the function may change its arguments or other state"
+                if spec.acts_outside
+                else "fallback='error'"
+            )
+            raise AstvmapError(f"{msg}; it cannot run again as the per-example loop ({why})") from None
+        msg += "; this call runs as the per-example loop"
+        if origin is not None and line is not None:
+            warnings.warn_explicit(msg, PerformanceWarning, origin.filename, line, registry=_RAGGED_WARNED)
+        else:
+            warnings.warn(msg, PerformanceWarning, stacklevel=4)
+        return _LoopSpec(msg).run(self, call)
 
     def _empty_by_probe(self, spec: Specialization, call: Call, error: Exception) -> Any:
         """A batch of size 0 whose batched code raised on empty arrays (a constant index, say): the
@@ -620,18 +646,16 @@ class _LoopSpec:
 Spec: TypeAlias = Union["Specialization", _LoopSpec]
 
 
-_DISPATCHER = type(np.polyval)  # NumPy's __array_function__ dispatcher of a function
+# The warnings registry of calls run as the loop for a ragged value (`_ragged`): once per message and line.
+_RAGGED_WARNED: dict[str | tuple[str, type[Warning], int], int] = {}
 
 
 def _implementation(base: Any) -> Any:
-    """What is rewritten for `base`: a NumPy dispatcher without a rule of its own is its Python
-    implementation (`np.polyval`), if it has one; any other object is itself (a decorator's
+    """What is rewritten for `base`: a NumPy function without a rule of its own is its Python
+    implementation (NOTE [library source]), if it has one; any other object is itself (a decorator's
     `__wrapped__` is never followed: the wrapper is what runs)."""
-    if isinstance(base, _DISPATCHER) and lookup(base) is None:
-        impl = getattr(base, "__wrapped__", None)
-        if isinstance(impl, types.FunctionType):
-            return impl
-    return base
+    impl = numpy_implementation(base)
+    return base if impl is None else impl
 
 
 def _bind_source(src: FunctionSource, vm: VmappedFunction[..., Any], call: Call) -> dict[str, Val]:

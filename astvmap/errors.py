@@ -43,6 +43,12 @@ class NotBatchable(Exception):
         self.node = node
 
 
+class RaggedBatch(Exception):
+    """Internal, at run time: batched code needed a value whose shape differs between examples (a
+    masked selection of a different length per lane) as one array. The call runs as the per-example
+    loop instead (`api.run_numpy`), which is what the user's code means."""
+
+
 class NoPieceLoop(NotBatchable):
     """Internal: a construct no loop of that one call can stand for (it would see other values than the
     loop does, or it is the generated code's own bookkeeping): the enclosing rewrite gives up, and what

@@ -9,10 +9,13 @@ first.
 from __future__ import annotations
 
 import math
+import operator
 import warnings
 
 import numpy as np
+from numpy.lib.array_utils import normalize_axis_index
 
+from .errors import RaggedBatch
 from .pynum import (
     math_fn,
     py_divmod,
@@ -38,12 +41,21 @@ from .runtime_lanes import (
     lowest,
     merge_lanes,
     put_lanes,
+    sorted_lanes,
 )
 from .runtime_lanes import select as _select
 from .runtime_nested import join_batches, split_batches
+from .runtime_selection import (
+    Selection,
+    reduce_selection,
+    select_mask,
+    selection_size,
+    stack_selections,
+)
 
 __all__ = [
     "UNBOUND",
+    "Selection",
     "Weak",
     "active_lanes",
     "align",
@@ -71,10 +83,14 @@ __all__ = [
     "py_mod",
     "py_pow",
     "py_truediv",
+    "reduce_selection",
     "reshape",
     "select",
+    "select_mask",
     "select_nested",
+    "selection_size",
     "shift_axis",
+    "sorted_lanes",
     "squeeze",
     "stack",
     "to_int",
@@ -215,14 +231,14 @@ def squeeze(x, lead=1):
     return x.reshape(x.shape[:lead] + tuple(d for d in x.shape[lead:] if d != 1))
 
 
-def shift_axis(axis):
-    """A per-example axis (int or tuple, possibly negative) as an axis of the batched array."""
+def shift_axis(axis, ndim):
+    """A per-example axis (int or tuple, possibly negative) of a per-example array of rank `ndim` as an
+    axis of the batched array; one outside the rank raises NumPy's AxisError, as the loop does."""
     if axis is None:
         return None
     if isinstance(axis, tuple):
-        return tuple(shift_axis(a) for a in axis)
-    axis = int(axis)
-    return axis + 1 if axis >= 0 else axis
+        return tuple(shift_axis(a, ndim) for a in axis)
+    return normalize_axis_index(operator.index(axis), ndim) + 1
 
 
 def arg_flat(fn, x, keepdims, lead=1):
@@ -285,39 +301,6 @@ def getitem_any(x, index, lead=1):
 def as_shape(size):
     """A `size=` argument as a shape tuple."""
     return tuple(size) if isinstance(size, (tuple, list)) else (int(size),)
-
-
-_IDENTITY = {"sum": 0, "prod": 1, "any": False, "all": True, "count_nonzero": 0}
-
-
-def masked_reduce(x, mask, name, lead=1):
-    """`np.<name>(x[mask])` for every example at once: the reduction over all per-example axes of x with
-    the unselected elements replaced by the reduction's identity. Empty selections behave as NumPy's:
-    max/min raise, mean is NaN with a RuntimeWarning. `lead`: the batch axes of both."""
-    axes = tuple(range(lead, x.ndim))
-    if name in _IDENTITY:
-        return getattr(np, name)(np.where(mask, x, _IDENTITY[name]), axis=axes)
-    if name == "mean":
-        count = np.count_nonzero(mask, axis=axes)
-        total = np.sum(np.where(mask, x, 0), axis=axes)
-        if np.any(count == 0):
-            warnings.warn("Mean of empty slice.", RuntimeWarning, stacklevel=2)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            mean = total / count
-        return mean.astype(x.dtype if x.dtype.kind in "fc" else np.float64, copy=False)
-    if math.prod(x.shape[:lead]) and not np.all(np.any(mask, axis=axes)):
-        op = "maximum" if name == "max" else "minimum"
-        raise ValueError(f"zero-size array to reduction operation {op} which has no identity")
-    if x.dtype.kind == "f":
-        fill = -np.inf if name == "max" else np.inf
-    elif x.dtype.kind == "b":
-        fill = name != "max"
-    elif x.dtype.kind in "iu":
-        info = np.iinfo(x.dtype)
-        fill = info.min if name == "max" else info.max
-    else:
-        raise TypeError(f"masked {name} of {x.dtype}")
-    return getattr(np, name)(np.where(mask, x, fill), axis=axes)
 
 
 def rows(values, B, lead=1):
@@ -422,6 +405,14 @@ def _example(x, batched, b):
 
 def _stack_leaves(outs):
     first = outs[0]
+    if isinstance(first, (tuple, list)) and any(len(o) != len(first) for o in outs):
+        raise RaggedBatch(
+            f"a per-example {type(first).__name__} has {min(map(len, outs))} to {max(map(len, outs))} items"
+        )
+    if isinstance(first, Selection) and all(
+        isinstance(o, Selection) and o.data.shape == first.data.shape for o in outs
+    ):
+        return stack_selections(outs)
     if isinstance(first, tuple):
         return tuple(_stack_leaves([o[i] for o in outs]) for i in range(len(first)))
     if isinstance(first, list):
@@ -429,3 +420,390 @@ def _stack_leaves(outs):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)
         return np.stack([np.asarray(o) for o in outs])
+
+
+# ---- np.linalg.lstsq ------------------------------------------------------------------------------
+# LAPACK's machine precision (dlamch 'E', half NumPy's eps): gelsd's cutoff for an rcond <= 0 or >= 1
+_LAPACK_EPS = float(np.finfo(np.float64).eps) / 2
+
+
+def _lstsq_types(*arrays):
+    """NumPy's lstsq types: the working type (float64, complex128) and the result's (single precision
+    only when every operand is)."""
+    single, cplx = True, False
+    for x in arrays:
+        kind, size = x.dtype.kind, x.dtype.itemsize
+        if kind in "fc":
+            if size not in ((4, 8) if kind == "f" else (8, 16)):
+                raise TypeError(f"array type {x.dtype.name} is unsupported in linalg")
+            single, cplx = single and size == (4 if kind == "f" else 8), cplx or kind == "c"
+        else:
+            single = False
+    work = np.dtype(np.complex128 if cplx else np.float64)
+    result = np.dtype(np.complex64 if cplx else np.float32) if single else work
+    return work, result, np.dtype(np.float32 if single else np.float64)
+
+
+def _lstsq_cutoff(rcond, m, n):
+    """The relative cutoff of singular values: NumPy's default, or gelsd's reading of `rcond`."""
+    if rcond is None:
+        return float(np.finfo(np.float64).eps) * max(m, n)
+    given = np.asarray(rcond)
+    if given.ndim or given.dtype.kind not in "biuf":
+        raise TypeError(f"lstsq: rcond must be a real number, got {rcond!r}")
+    r = float(given)
+    return _LAPACK_EPS if r <= 0 or r >= 1 else r  # (NaN kept, as gelsd keeps it)
+
+
+def lstsq(a, b, rcond=None, vector=False, lead=1):
+    """`np.linalg.lstsq(a, b, rcond)` of every lane: `a` (*L, m, n), `b` (*L, m) when `vector` else
+    (*L, m, k); their `lead` leading axes broadcast (size 1 where an operand is every lane's). The
+    minimum-norm solution from one stacked SVD, with gelsd's cutoff (singular values <= cutoff * s_max are
+    zero); the residuals as NumPy gives them per lane: (k,) where the lane has rank n and m > n, else
+    empty. Lanes that differ there give results of different shapes: ragged, a ValueError, as stacking
+    the loop's results is."""
+    a, b = np.asarray(a), np.asarray(b)
+    if vector:
+        b = b[..., None]
+    if a.ndim != lead + 2 or b.ndim != lead + 2:
+        raise np.linalg.LinAlgError("lstsq: a must be a matrix and b a vector or a matrix per example")
+    work, result, real = _lstsq_types(a, b)
+    (m, n), k = a.shape[-2:], b.shape[-1]
+    if b.shape[-2] != m:
+        raise np.linalg.LinAlgError("Incompatible dimensions")
+    lanes = np.broadcast_shapes(a.shape[:-2], b.shape[:-2])
+    A, Y = a.astype(work, casting="same_kind"), b.astype(work, casting="same_kind")
+    cutoff = _lstsq_cutoff(rcond, m, n)
+    u, s, vh = np.linalg.svd(A, full_matrices=False)
+    keep = ~(s <= cutoff * np.max(s, axis=-1, keepdims=True, initial=0.0))
+    inv = np.divide(1.0, s, out=np.zeros_like(s), where=keep)
+    x = vh.conj().swapaxes(-1, -2) @ (inv[..., None] * (u.conj().swapaxes(-1, -2) @ Y))
+    ranks = np.count_nonzero(keep, axis=-1)  # (one for every lane of `a`: of none, none is full)
+    residuals = np.zeros(lanes + (0,), real)
+    if m > n and k:
+        full = ranks == n
+        if full.all() and full.size:
+            residuals = np.sum(np.square(np.abs(Y - A @ x)), axis=-2).astype(real)
+        elif full.any():
+            raise ValueError(
+                "np.linalg.lstsq: some examples have full column rank and others do not, so their "
+                "residuals differ in shape (ragged): they cannot be stacked into one batched result"
+            )
+    x = np.broadcast_to(x, lanes + x.shape[-2:]).astype(result)
+    s = np.broadcast_to(s, lanes + s.shape[-1:]).astype(real)
+    rank = np.broadcast_to(ranks, lanes).astype(np.intc)
+    return (x[..., 0] if vector else x), residuals, rank, s
+
+
+# ---- statistics (rules/statistics.py, reductions.py `np.average`): every array argument carries `lead`
+# batch axes, each of the batch's size or of size 1 (shared by those lanes: an unbatched operand is passed
+# as `x[None]`); under an enclosing vmap one more, in front. Each helper checks per example what NumPy
+# checks, and computes as NumPy computes, so that every lane is the example's result.
+_HIST_BLOCK = 65536  # numpy/lib/_histograms_impl.py adds weighted counts up in blocks of this many values
+
+
+def _stat_lanes(lead, *arrays):
+    """The batch shape of `arrays` (None: absent) and each broadcast to it (views)."""
+    arrays = tuple(None if x is None else np.asarray(x) for x in arrays)
+    batch = np.broadcast_shapes(*(x.shape[:lead] for x in arrays if x is not None))
+    return batch, [None if x is None else np.broadcast_to(x, batch + x.shape[lead:]) for x in arrays]
+
+
+def weighted_average(a, weights, axis=None, returned=False, keepdims=False, lead=1):
+    """`np.average(a, axis, weights, returned, keepdims=keepdims)` of every example (numpy/lib/
+    _function_base_impl.py `average`): weights of a's per-example shape, or 1-D along `axis`, checked as
+    NumPy checks them; a lane whose weights sum to zero raises ZeroDivisionError, as that example does."""
+    batch, (a, wgt) = _stat_lanes(lead, a, weights)
+    shape, nd = a.shape[lead:], a.ndim - lead
+    if axis is not None:
+        axis = np.lib.array_utils.normalize_axis_tuple(axis, nd, argname="axis")
+    if wgt.shape[lead:] != shape:
+        if axis is None:
+            raise TypeError("Axis must be specified when shapes of a and weights differ.")
+        if wgt.shape[lead:] != tuple(shape[ax] for ax in axis):
+            raise ValueError("Shape of weights must be consistent with shape of a along specified axis.")
+        order = tuple(lead + int(p) for p in np.argsort(axis))
+        wgt = wgt.transpose(tuple(range(lead)) + order)
+        wgt = wgt.reshape(batch + tuple(s if ax in axis else 1 for ax, s in enumerate(shape)))
+    axes = tuple(range(lead, lead + nd)) if axis is None else tuple(lead + ax for ax in axis)
+    if issubclass(a.dtype.type, (np.integer, np.bool_)):
+        result_dtype = np.result_type(a.dtype, wgt.dtype, "f8")
+    else:
+        result_dtype = np.result_type(a.dtype, wgt.dtype)
+    scl = wgt.sum(axis=axes, dtype=result_dtype, keepdims=keepdims)
+    if np.any(scl == 0.0):
+        raise ZeroDivisionError("Weights sum to zero, can't be normalized")
+    avg = np.multiply(a, wgt, dtype=result_dtype).sum(axes, keepdims=keepdims) / scl
+    if not returned:
+        return avg
+    if scl.shape != avg.shape:
+        scl = np.broadcast_to(scl, avg.shape).copy()
+    return avg, scl
+
+
+def bincount(x, weights=None, minlength=0, lead=1):
+    """`np.bincount(x, weights, minlength)` of every example's vector. The result's length is each
+    example's `max(x) + 1` (at least `minlength`): examples that differ in it give results of different
+    lengths (`RaggedBatch`, naming them: the call then runs as the per-example loop, which stacks them
+    only if the code reduces them first). A batch of size 0 has no length to tell (unless the examples
+    are empty): an error, which `api` answers with one zero-filled example, as for other empty batches."""
+    batch, (x, w) = _stat_lanes(lead, x, weights)
+    if x.ndim != lead + 1:
+        np.bincount(np.empty((0,) * (x.ndim - lead), x.dtype))  # NumPy's error for that rank
+    empty = np.bincount(np.empty(0, x.dtype), minlength=minlength)  # NumPy's checks of the dtype, minlength
+    lanes, n = math.prod(batch), x.shape[-1]
+    if n == 0:
+        return np.zeros(batch + empty.shape, empty.dtype)  # (NumPy ignores the weights of no values)
+    if lanes == 0:
+        raise ValueError(
+            "astvmap: the length of np.bincount's result depends on each example's values, and with a "
+            "batch of size 0 it is unknown; pass at least one example"
+        )
+    xi = x.reshape(lanes, n).astype(np.intp)
+    if xi.min() < 0:
+        raise ValueError("'list' argument must have no negative elements")
+    lengths = np.maximum(xi.max(axis=1) + 1, minlength)
+    size = int(lengths[0])
+    if (lengths != size).any():
+        raise RaggedBatch(f"np.bincount gives results of lengths {sorted({int(v) for v in lengths})}")
+    if w is not None:
+        if w.ndim != lead + 1:
+            raise ValueError("object too deep for desired array")
+        if w.shape[-1] != n:
+            raise ValueError("The weights and list don't have the same length.")
+        w = w.reshape(-1)
+    slots = xi + (np.arange(lanes) * size)[:, None]
+    return np.bincount(slots.reshape(-1), weights=w, minlength=lanes * size).reshape(batch + (size,))
+
+
+def histogram(a, bins=10, value_range=None, density=None, weights=None, lead=1):
+    """`np.histogram(a, bins, range, density, weights)` of every example whose bin edges are the same for
+    every example (`bins` an array of edges, or a count with a `range`): (counts (*batch, nbins), edges).
+    Computed as NumPy computes it (numpy/lib/_histograms_impl.py): a count of bins with a range bins each
+    value within the range (the last bin closed), an array of edges counts cumulatively, weights summed in
+    the order NumPy sums them; a case NumPy would sum in blocks runs NumPy per example."""
+    batch, (a, w) = _stat_lanes(lead, a, weights)
+    if w is not None and w.shape[lead:] != a.shape[lead:]:
+        raise ValueError("weights should have the same shape as a.")
+    if isinstance(bins, str) or (np.ndim(bins) == 0 and value_range is None):
+        raise ValueError("astvmap: histogram bin edges that depend on each example's values")
+    probe = None if w is None else np.empty(0, w.dtype)
+    zeros, edges = np.histogram(np.empty(0, a.dtype), bins, value_range, weights=probe)  # NumPy's checks
+    if a.dtype == np.bool_:
+        a = a.astype(np.uint8)  # (as NumPy converts it, with its warning given by the probe)
+    lanes, size, nbins = math.prod(batch), math.prod(a.shape[lead:]), len(edges) - 1
+    flat = a.reshape(lanes, size)
+    wf = None if w is None else w.reshape(lanes, size)
+    simple = w is None or np.can_cast(w.dtype, np.double) or np.can_cast(w.dtype, complex)
+    odd = a.dtype.kind not in "iuf" or (edges.dtype.kind in "fc" and bool(np.isnan(edges).any()))
+    if not lanes or not size:  # (NumPy counts no block of values)
+        n = np.zeros((lanes, nbins), zeros.dtype)
+    elif odd or (w is not None and (size > _HIST_BLOCK or not simple)):  # NumPy's own, example by example
+        rows = [
+            np.histogram(flat[i], bins, value_range, weights=None if wf is None else wf[i])
+            for i in range(lanes)
+        ]
+        n = np.stack([row[0] for row in rows])
+    elif np.ndim(bins) == 0:
+        n = _hist_equal_bins(flat, wf, edges, value_range, zeros.dtype)
+    else:
+        n = _hist_cumulative(flat, wf, edges, zeros.dtype)
+    if density:
+        n = n / np.array(np.diff(edges), float) / n.sum(axis=-1, keepdims=True)
+    return n.reshape(batch + (nbins,)), edges
+
+
+def _hist_equal_bins(flat, wf, edges, value_range, ntype):
+    # NumPy's equal-bins path: values within the range (compared as given), as the edges' type, each in the
+    # bin whose edges hold it (the last one closed), counted lane by lane with one bincount
+    lanes, nbins = flat.shape[0], len(edges) - 1
+    first, last = value_range
+    if first == last:
+        first, last = first - 0.5, last + 0.5
+    keep = (flat >= first) & (flat <= last)
+    x = flat.astype(edges.dtype, copy=False)
+    bins = np.minimum(np.searchsorted(edges, x, side="right") - 1, nbins - 1)
+    slots = (bins + (np.arange(lanes) * nbins)[:, None])[keep]
+    n = np.zeros((lanes, nbins), ntype)
+    total = lanes * nbins
+    if wf is None:
+        n += np.bincount(slots, minlength=total).reshape(lanes, nbins).astype(ntype)
+    elif ntype.kind == "c":
+        n.real += np.bincount(slots, weights=wf[keep].real, minlength=total).reshape(lanes, nbins)
+        n.imag += np.bincount(slots, weights=wf[keep].imag, minlength=total).reshape(lanes, nbins)
+    else:
+        n += np.bincount(slots, weights=wf[keep], minlength=total).reshape(lanes, nbins).astype(ntype)
+    return n
+
+
+def _hist_cumulative(flat, wf, edges, ntype):
+    # NumPy's path for an array of edges: at each edge, how many values lie below it (at the last edge: at
+    # or below it); the weights summed over the values sorted as NumPy sorts them
+    lanes, ne = flat.shape[0], len(edges)
+    above = np.searchsorted(edges, flat, side="right")  # how many edges lie at or below each value
+    lane_slots = (above + (np.arange(lanes) * (ne + 1))[:, None]).reshape(-1)
+    below = np.cumsum(np.bincount(lane_slots, minlength=lanes * (ne + 1)).reshape(lanes, ne + 1), axis=1)
+    counts = below[:, :ne]
+    counts[:, -1] = np.count_nonzero(flat <= edges[-1], axis=1)
+    if wf is None:
+        return np.diff(counts.astype(ntype), axis=1)
+    order = np.argsort(flat, axis=1)
+    sw = np.take_along_axis(wf, order, axis=1)
+    cw = np.concatenate((np.zeros((lanes, 1), ntype), np.cumsum(sw, axis=1)), axis=1)
+    cum = np.zeros((lanes, ne), ntype)
+    cum += np.take_along_axis(cw, counts, axis=1)
+    return np.diff(cum, axis=1)
+
+
+def _cov_rows(m, lead, rowvar, dtype):
+    """`np.array(m, ndmin=2, dtype=dtype)` of every example, its variables in rows."""
+    nd = m.ndim - lead
+    X = np.array(m.reshape(m.shape[:lead] + (1,) * (2 - nd) + m.shape[lead:]), dtype=dtype)
+    return X if rowvar or nd == 1 else X.swapaxes(-1, -2)
+
+
+def cov(m, y=None, rowvar=True, bias=False, ddof=None, fweights=None, aweights=None, dtype=None, lead=1):
+    """`np.cov` of every example (numpy/lib/_function_base_impl.py `cov`); the frequency and analytic
+    weights, if any, are the same for every example."""
+    if ddof is not None and ddof != int(ddof):
+        raise ValueError("ddof must be integer")
+    batch, (m, y) = _stat_lanes(lead, m, y)
+    if m.ndim - lead > 2:
+        raise ValueError("m has more than 2 dimensions")
+    if y is not None and y.ndim - lead > 2:
+        raise ValueError("y has more than 2 dimensions")
+    if dtype is None:
+        dtype = np.result_type(m, np.float64) if y is None else np.result_type(m, y, np.float64)
+    X = _cov_rows(m, lead, rowvar, dtype)
+    if X.shape[-2] == 0:
+        return np.zeros(batch + (0, 0))
+    if y is not None:
+        Y = np.array(y.reshape(y.shape[:lead] + (1,) * (2 - y.ndim + lead) + y.shape[lead:]), dtype=dtype)
+        X = np.concatenate((X, Y if rowvar or Y.shape[-2] == 1 else Y.swapaxes(-1, -2)), axis=-2)
+    if ddof is None:
+        ddof = 1 if bias == 0 else 0
+    w, fact = _cov_weights(X, fweights, aweights, ddof)
+    if fact <= 0:
+        warnings.warn("Degrees of freedom <= 0 for slice", RuntimeWarning, stacklevel=2)
+        fact = 0.0
+    X -= (X.mean(axis=-1) if w is None else _cov_mean(X, w))[..., None]
+    c = np.matmul(X, (X if w is None else X * w).swapaxes(-1, -2).conj())
+    c *= np.true_divide(1, fact)
+    return squeeze(c, lead)
+
+
+def _cov_weights(X, fweights, aweights, ddof):
+    """NumPy's checks of `fweights`/`aweights` (shared by every example), their product, and the
+    normalization `fact` (weights summed once, as NumPy sums them for each example)."""
+    w = None
+    if fweights is not None:
+        fweights = np.asarray(fweights, dtype=float)
+        if not np.all(fweights == np.around(fweights)):
+            raise TypeError("fweights must be integer")
+        if fweights.ndim > 1:
+            raise RuntimeError("cannot handle multidimensional fweights")
+        if fweights.shape[0] != X.shape[-1]:
+            raise RuntimeError("incompatible numbers of samples and fweights")
+        if any(fweights < 0):
+            raise ValueError("fweights cannot be negative")
+        w = fweights
+    if aweights is not None:
+        aweights = np.asarray(aweights, dtype=float)
+        if aweights.ndim > 1:
+            raise RuntimeError("cannot handle multidimensional aweights")
+        if aweights.shape[0] != X.shape[-1]:
+            raise RuntimeError("incompatible numbers of samples and aweights")
+        if any(aweights < 0):
+            raise ValueError("aweights cannot be negative")
+        w = aweights if w is None else w * aweights
+    if w is None:
+        return None, X.shape[-1] - ddof
+    w_sum = w.reshape(1, -1).sum(axis=1, dtype=np.result_type(X.dtype, w.dtype))
+    if X.size and np.any(w_sum == 0.0):
+        raise ZeroDivisionError("Weights sum to zero, can't be normalized")
+    w_sum = w_sum[0]
+    if ddof == 0:
+        return w, w_sum
+    if aweights is None:
+        return w, w_sum - ddof
+    return w, w_sum - ddof * sum(w * aweights) / w_sum
+
+
+def _cov_mean(X, w):
+    """`np.average(X, axis=1, weights=w)` of every example's rows."""
+    rdt = np.result_type(X.dtype, w.dtype)
+    return np.multiply(X, w, dtype=rdt).sum(axis=-1) / w.reshape(1, -1).sum(axis=1, dtype=rdt)
+
+
+def corrcoef(x, y=None, rowvar=True, dtype=None, lead=1):
+    """`np.corrcoef` of every example (numpy/lib/_function_base_impl.py `corrcoef`): the covariances
+    scaled by the standard deviations, real and imaginary parts clipped to [-1, 1]."""
+    c = cov(x, y, rowvar, dtype=dtype, lead=lead)
+    if c.ndim == lead:  # one variable: a scalar covariance
+        return c / c
+    stddev = np.sqrt(np.diagonal(c, axis1=-2, axis2=-1).real)
+    c /= stddev[..., :, None]
+    c /= stddev[..., None, :]
+    np.clip(c.real, -1, 1, out=c.real)
+    if np.iscomplexobj(c):
+        np.clip(c.imag, -1, 1, out=c.imag)
+    return c
+
+
+# the function by its name, and the one it is where no value is NaN
+_QUANTILES = {"quantile": np.quantile, "percentile": np.percentile}
+_QUANTILES.update(nanquantile=np.quantile, nanpercentile=np.percentile)
+
+
+def quantile(name, a, q, axis=None, lead=1, **options):
+    """`np.quantile`, `np.percentile` or their nan forms (by `name`) of every example, q's axes first per
+    example (then the `lead` batch axes, moved back in front). Without NaN the nan forms are the plain
+    ones, computed once for the batch; with one, NumPy's, which takes each slice in turn (over one axis:
+    the reduced ones merged, as NumPy merges them for one example); an empty example gives NumPy's result
+    for it (the nan forms' nanmean). Where NumPy's dtype depends on the values (one quantile of an
+    example that has a NaN: a's dtype, not q's promotion), the loop's stacked dtype."""
+    a = np.asarray(a)
+    nd, k, fn = a.ndim - lead, np.ndim(q), getattr(np, name)
+    if not math.prod(a.shape[lead:]):  # every example is empty
+        one = np.asarray(fn(np.empty(a.shape[lead:], a.dtype), q, axis=axis, **options))
+        return np.array(np.broadcast_to(one, a.shape[:lead] + one.shape))
+    if axis is None:
+        axes = tuple(range(lead, a.ndim))
+    else:
+        axes = tuple(lead + ax for ax in np.lib.array_utils.normalize_axis_tuple(axis, nd, argname="axis"))
+    keepdims = options.pop("keepdims", False)
+    plain = _QUANTILES[name]
+    nan = a.dtype.kind in "fc" and bool(np.isnan(a).any())
+    if not nan or fn is plain:
+        result = np.asarray(plain(a, q, axis=axes, **options))
+        if nan and not k and len(axes) == nd and result.dtype != a.dtype and np.isnan(a).any(axis=axes).all():
+            result = result.astype(a.dtype)  # (every example's quantile is its NaN, of a's dtype)
+    elif np.asarray(plain(np.zeros(1, a.dtype), q, **options)).dtype != a.dtype:
+        # a slice of only NaN gives a's dtype and the others q's promotion: each example's own result
+        # (its first slice decides its dtype in NumPy), stacked as the loop stacks them
+        rows = [fn(x, q, axis=axis, keepdims=keepdims, **options) for x in a.reshape((-1,) + a.shape[lead:])]
+        return np.stack(rows).reshape(a.shape[:lead] + np.shape(rows[0]))
+    else:
+        rest = a.ndim - len(axes)
+        merged = np.moveaxis(a, axes, tuple(range(rest, a.ndim)))
+        slices = np.sort(merged.reshape(-1, math.prod(merged.shape[rest:])), axis=-1)  # NaN last
+        result = _nan_slices(plain, slices, q, options, a.dtype).reshape(np.shape(q) + merged.shape[:rest])
+    if keepdims:
+        result = np.reshape(
+            result, np.shape(result)[:k] + tuple(1 if i in axes else s for i, s in enumerate(a.shape))
+        )
+    return np.moveaxis(result, tuple(range(k, k + lead)), tuple(range(lead))) if k else np.asarray(result)
+
+
+def _nan_slices(plain, slices, q, options, dtype):
+    """The nan form of `plain` of every row of `slices` (sorted, NaN last), as NumPy computes it for one
+    slice: `plain` of its values without NaN (their order does not matter), NaN for a slice of only NaN
+    (with NumPy's warning). The rows with as many values are one batched call."""
+    counts = slices.shape[1] - np.count_nonzero(np.isnan(slices), axis=1)
+    out = np.empty(np.shape(q) + (len(slices),), dtype)
+    for n in np.unique(counts):
+        rows = counts == n
+        out[..., rows] = plain(slices[rows, :n], q, axis=1, **options) if n else np.nan
+    if not counts.all():
+        warnings.warn("All-NaN slice encountered", RuntimeWarning, stacklevel=3)
+    return out

@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from .errors import RaggedBatch
+from .runtime_selection import Selection
+
 
 class _Unbound:
     """A name a loop may leave unbound in Python (`y` first assigned in a loop that breaks per example):
@@ -189,6 +192,8 @@ def lanes_like_active(x, mask):
     enclosing vmap `mask` is `(*outer, B)` and each outer example borrows from its own lanes."""
     if mask.size == 0 or (isinstance(x, Weak) and x.scalar is not None):
         return x  # (every lane of a Weak array holds the same Python number: it stays weak)
+    if isinstance(x, Selection):
+        return Selection(lanes_like_active(x.data, mask), lanes_like_active(x.mask, mask), x.lead)
     if mask.ndim > 1:
         return _lanes_like_active_within(x, mask)
     first = int(mask.argmax())
@@ -317,6 +322,8 @@ def select(cond, a, b, batched=(True, True), active=None):
         return a if batched[0] else batch_broadcast(a, B)
     if B and all_b:
         return b if batched[1] else batch_broadcast(b, B)
+    if isinstance(a, Selection) or isinstance(b, Selection):
+        return _select_selections(cond, a, b)
     a, b = np.asarray(a), np.asarray(b)
     sa = a.shape[1:] if batched[0] else a.shape
     sb = b.shape[1:] if batched[1] else b.shape
@@ -331,6 +338,17 @@ def select(cond, a, b, batched=(True, True), active=None):
     )
 
 
+def _select_selections(cond, a, b):
+    """Per lane one of two masked selections: its data and mask (NOTE [masked selections]); anything
+    else needs the selection as one array (`RaggedBatch`: the loop)."""
+    if not (isinstance(a, Selection) and isinstance(b, Selection)) or a.lead != 1 or b.lead != 1:
+        raise RaggedBatch("a selection `x[mask]` chosen per example against another value")
+    if a.data.shape != b.data.shape or a.data.dtype != b.data.dtype:
+        raise RaggedBatch("selections `x[mask]` of different shapes or dtypes chosen per example")
+    c = cond.reshape(cond.shape + (1,) * (a.data.ndim - 1))
+    return Selection(np.where(c, a.data, b.data), np.where(c, a.mask, b.mask))
+
+
 def highest(stop, start=0):
     """The largest per-example stop of a range (the start when the batch is empty)."""
     stop = np.asarray(stop)
@@ -341,3 +359,18 @@ def lowest(start):
     """The smallest per-example start of a range."""
     start = np.asarray(start)
     return int(start.min()) if start.size else 0
+
+
+def sorted_lanes(x, reverse=False, lead=1):
+    """Python's `sorted(v, reverse=reverse)` of every lane's vector `v` (the last axis of x, after `lead`
+    batch axes), as an array: NumPy's stable sort (reversed stably), except in a lane that holds NaN,
+    which `<` does not order: that lane is sorted by Python, as the loop sorts it."""
+    out = (
+        np.flip(np.sort(np.flip(x, -1), axis=-1, kind="stable"), -1)
+        if reverse
+        else np.sort(x, -1, kind="stable")
+    )
+    if x.dtype.kind == "f":
+        for lane in zip(*np.nonzero(np.isnan(x).any(axis=-1))):
+            out[lane] = sorted(x[lane], reverse=reverse)
+    return out

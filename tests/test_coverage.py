@@ -54,7 +54,6 @@ UNSUPPORTED = {
     "np.bartlett": VARIES + " when the window length is per example",
     "np.base_repr": NOT_MATH,
     "np.binary_repr": NOT_MATH,
-    "np.bincount": VARIES,
     "np.blackman": VARIES + " when the window length is per example",
     "np.block": LOOP,
     "np.bmat": DEPRECATED + ": np.matrix is no longer recommended",
@@ -67,9 +66,6 @@ UNSUPPORTED = {
     "np.common_type": NOT_MATH,
     "np.compress": LOOP + "; the result shape varies with a per-example condition",
     "np.copyto": WRITES,
-    "np.corrcoef": LOOP,
-    "np.cov": LOOP,
-    "np.cross": LOOP,
     "np.cumulative_prod": LOOP,
     "np.cumulative_sum": LOOP,
     "np.datetime_as_string": NOT_MATH + ": datetime",
@@ -80,7 +76,6 @@ UNSUPPORTED = {
     "np.diagflat": LOOP,
     "np.digitize": LOOP,
     "np.dsplit": LOOP,
-    "np.ediff1d": LOOP,
     "np.einsum_path": NOT_MATH + ": contraction planning",
     "np.extract": VARIES,
     "np.fill_diagonal": WRITES,
@@ -105,10 +100,8 @@ UNSUPPORTED = {
     "np.getbufsize": NOT_MATH,
     "np.geterr": NOT_MATH,
     "np.geterrcall": NOT_MATH,
-    "np.gradient": LOOP,
     "np.hamming": VARIES + " when the window length is per example",
     "np.hanning": VARIES + " when the window length is per example",
-    "np.histogram": LOOP,
     "np.histogram2d": LOOP,
     "np.histogram_bin_edges": LOOP,
     "np.histogramdd": LOOP,
@@ -130,7 +123,6 @@ UNSUPPORTED = {
     "np.iterable": NOT_MATH,
     "np.ix_": LOOP,
     "np.kaiser": VARIES + " when the window length is per example",
-    "np.kron": LOOP,
     "np.lexsort": LOOP,
     "np.load": NOT_MATH,
     "np.loadtxt": NOT_MATH,
@@ -140,13 +132,9 @@ UNSUPPORTED = {
     "np.meshgrid": LOOP,
     "np.min_scalar_type": NOT_MATH,
     "np.mintypecode": NOT_MATH,
-    "np.nanpercentile": LOOP,
-    "np.nanquantile": LOOP,
     "np.nested_iters": NOT_MATH,
     "np.nonzero": VARIES,
     "np.packbits": LOOP,
-    "np.percentile": LOOP,
-    "np.piecewise": LOOP + ": calls Python functions",
     "np.place": WRITES,
     "np.poly": LOOP,
     "np.polyadd": LOOP,
@@ -162,7 +150,6 @@ UNSUPPORTED = {
     "np.put": WRITES,
     "np.put_along_axis": WRITES,
     "np.putmask": WRITES,
-    "np.quantile": LOOP,
     "np.ravel_multi_index": LOOP,
     "np.require": LOOP,
     "np.resize": LOOP,
@@ -175,7 +162,6 @@ UNSUPPORTED = {
     "np.savetxt": NOT_MATH,
     "np.savez": NOT_MATH,
     "np.savez_compressed": NOT_MATH,
-    "np.select": LOOP,
     "np.set_printoptions": NOT_MATH,
     "np.setbufsize": NOT_MATH,
     "np.setdiff1d": VARIES,
@@ -187,7 +173,6 @@ UNSUPPORTED = {
     "np.show_runtime": NOT_MATH,
     "np.split": LOOP,
     "np.test": NOT_MATH,
-    "np.trapezoid": LOOP,
     "np.tri": LOOP,
     "np.tril": LOOP,
     "np.tril_indices": LOOP,
@@ -206,14 +191,10 @@ UNSUPPORTED = {
     "np.unpackbits": LOOP,
     "np.unravel_index": LOOP,
     "np.unstack": LOOP,
-    "np.unwrap": LOOP,
-    "np.vander": LOOP,
     "np.vsplit": LOOP,
     # ---- np.linalg
     "np.linalg.cond": LOOP,
-    "np.linalg.cross": LOOP,
     "np.linalg.diagonal": LOOP,
-    "np.linalg.lstsq": LOOP + ": the rank and singular values per example",
     "np.linalg.matmul": LOOP,
     "np.linalg.matrix_norm": LOOP,
     "np.linalg.matrix_transpose": LOOP,
@@ -273,11 +254,17 @@ KNOWN_GAPS = [
     "`np.convolve`/`np.correlate` of an empty per-example `a` return an array where NumPy raises.",
     (
         "Results whose shape depends on the data (`np.unique`, `np.nonzero`, `np.argwhere`, set operations, "
-        "`np.bincount`, `np.trim_zeros`) have no batched form: they run as the per-example loop."
+        "`np.trim_zeros`) have no batched form: they run as the per-example loop. `np.bincount` batches when "
+        "every example's result has one length, and `x[mask]` where what reads it is a reduction, its size or "
+        "elementwise arithmetic (another call that reads it runs as that call's loop)."
     ),
     (
-        "`np.linalg.lstsq`, `np.percentile`/`np.quantile`, `np.histogram`, `np.cross`, "
-        "`np.apply_along_axis` and the `np.poly*` family fall back to the per-example loop."
+        "`np.linalg.lstsq` on tall matrices whose examples differ in rank (the residuals' length differs), "
+        "`np.histogram` without a fixed range or edges, `np.isin` and `np.apply_along_axis` run as the loop."
+    ),
+    (
+        "NumPy functions without a rule whose implementation is Python (`np.polyval`, `np.tril`, "
+        "`np.rot90`, `np.linalg.matrix_norm`) are rewritten from NumPy's source where that batches whole."
     ),
 ]
 

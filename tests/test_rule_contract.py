@@ -106,6 +106,48 @@ CASES = {
     "attributes": lambda r: _call(
         r.choice([np.shape, np.ndim, np.size, len]), _array(r, rank=r.randint(1, 3))
     ),
+    "fft": lambda r: _fft(r),
+    "statistics": lambda r: _statistics(r),
+    "lstsq_pinv": lambda r: _lstsq_pinv(r),
+    "cross": lambda r: _call(
+        r.choice([np.cross, np.linalg.cross]),
+        np.ones((2,) * r.randint(0, 2) + (3,), dtype=r.choice(DTYPES[1:])),
+        r.choice(
+            [[1, 2, 3], np.ones((1, 3), dtype=r.choice(DTYPES[1:])), np.ones(3, dtype=r.choice(DTYPES[1:]))]
+        ),
+    ),
+    "kron": lambda r: _call(np.kron, _operand(r), _operand(r)),
+    "vander": lambda r: _call(np.vander, _array(r, rank=1), r.choice([None, 0, 3]), r.choice([False, True])),
+    "trapezoid": lambda r: _call(
+        np.trapezoid,
+        y := _array(r, rank=r.randint(1, 3)),
+        r.choice([None, np.arange(float(y.shape[-1])), y.astype(r.choice(DTYPES))]),
+        r.choice([1.0, 2, 0.5j]),
+    ),
+    "ediff1d": lambda r: _call(np.ediff1d, _array(r), r.choice([None, [1, 2], 0.5]), r.choice([None, 3])),
+    "unwrap": lambda r: _call(
+        np.unwrap,
+        _array(r, rank=r.randint(1, 3)),
+        **r.choice([{}, {"period": 10}, {"period": 2.5}, {"axis": 0}]),
+    ),
+    "gradient": lambda r: _call(
+        np.gradient,
+        np.arange(3.0 ** (n := r.randint(1, 3))).reshape((3,) * n).astype(r.choice(DTYPES)),
+        *r.choice([(), (2.0,)]),
+        **r.choice([{}, {"axis": 0}, {"axis": -1}, {"edge_order": 2}]),
+    ),
+    "select": lambda r: _call(
+        np.select,
+        [_array(r, dtypes=["bool"]), r.choice([True, _array(r, dtypes=["bool"])])],
+        [_operand(r), _operand(r)],
+        r.choice([0, 1.5, _operand(r)]),
+    ),
+    "piecewise": lambda r: _call(
+        np.piecewise,
+        x := r.choice([_array(r), _number(r)]),
+        [np.asarray(x) > 1, np.asarray(x) < 1],
+        r.choice([[np.negative, 2.0], [np.sqrt, 1, -1]]),
+    ),
 }
 
 
@@ -225,6 +267,74 @@ def _linalg(r):
     if fn is np.linalg.norm and r.random() < 0.5:
         return fn, [a], {"axis": -1}
     return fn, [a], {}
+
+
+_FFT_1D = [np.fft.fft, np.fft.ifft, np.fft.rfft, np.fft.irfft, np.fft.hfft, np.fft.ihfft]
+_FFT_ND = [np.fft.fft2, np.fft.ifft2, np.fft.rfft2, np.fft.irfft2, np.fft.fftn, np.fft.ifftn]
+_FFT_ND += [np.fft.rfftn, np.fft.irfftn]
+
+
+def _fft(r):
+    fn = r.choice(_FFT_1D + _FFT_ND + [np.fft.fftshift, np.fft.ifftshift])
+    a = _array(r, dtypes=DTYPES + ["float32", "complex64"])
+    if fn in (np.fft.fftshift, np.fft.ifftshift):
+        return fn, [a], r.choice([{}, {"axes": None}, {"axes": -1}, {"axes": (0,)}, {"axes": ()}])
+    if fn in _FFT_1D:
+        return fn, [a], r.choice([{}, {"n": 4}, {"axis": 0}, {"n": 3, "axis": -1, "norm": "ortho"}])
+    kwargs = r.choice([{}, {"axes": None}, {"axes": ()}, {"axes": (-1,)}, {"axes": (0, -1)}])
+    if r.random() < 0.5:  # s: one size per transformed axis (with axes None, deprecated)
+        kwargs["s"] = (2,) * len(kwargs.get("axes") or (0,) * min(a.ndim, 2))
+    return fn, [a], kwargs
+
+
+def _quantile_call(r, fn, a):
+    q = r.choice([50, 10.0, [5, 95], np.array([[0.2], [0.9]]) * 100])
+    q = np.divide(q, 100) if fn in (np.quantile, np.nanquantile) else q
+    kwargs = {"axis": _axis(r, a)} if r.random() < 0.6 else {}
+    if r.random() < 0.3:
+        kwargs["keepdims"] = r.choice([True, False])
+    if r.random() < 0.3:
+        kwargs["method"] = r.choice(["lower", "nearest", "midpoint", "weibull"])
+    return fn, [a, q], kwargs
+
+
+def _statistics(r):
+    fn = r.choice([np.percentile, np.quantile, np.nanpercentile, np.nanquantile, np.histogram, np.bincount])
+    fn = r.choice([fn, np.average, np.cov, np.corrcoef])
+    a = _array(r, rank=r.randint(1, 3), dtypes=["int64", "float32", "float64", "bool"])
+    if fn in (np.percentile, np.nanpercentile, np.quantile, np.nanquantile):
+        return _quantile_call(r, fn, a)
+    if fn is np.histogram:
+        kwargs = {"range": (0, 3)} if r.random() < 0.7 else {}
+        if r.random() < 0.4:
+            kwargs["weights"] = np.ones(a.shape, dtype=r.choice(["float64", "int64", "complex128"]))
+        if r.random() < 0.3:
+            kwargs["density"] = True
+        return fn, [a, r.choice([3, [0.0, 1.0, 2.5], np.array([0, 2, 4])])], kwargs
+    if fn is np.bincount:
+        x = (np.arange(r.randint(0, 4)) % 3).astype(r.choice(["int64", "uint8", "bool"]))
+        return fn, [x], r.choice([{}, {"minlength": 4}, {"weights": np.ones(x.size)}])
+    if fn is np.average:
+        kwargs = {"axis": _axis(r, a)} if r.random() < 0.5 else {}
+        if r.random() < 0.6:
+            kwargs["weights"] = np.ones(a.shape, dtype=r.choice(["float32", "int64", "complex128"]))
+        if r.random() < 0.3:
+            kwargs["returned"] = True
+        return fn, [a], kwargs
+    m = _array(r, rank=r.randint(1, 2), dtypes=["int64", "float32", "float64", "complex128"])
+    kwargs = {"y": m + 1} if r.random() < 0.3 else {}
+    if r.random() < 0.3:
+        kwargs["rowvar"] = False
+    return fn, [m], kwargs
+
+
+def _lstsq_pinv(r):
+    a = _array(r, rank=2, dtypes=["float32", "float64", "complex128", "int64", "bool"])
+    if r.random() < 0.5:
+        b = np.ones((a.shape[0],) + ((2,) if r.random() < 0.5 else ()), dtype=r.choice(DTYPES))
+        return np.linalg.lstsq, [a, b], r.choice([{}, {"rcond": None}, {"rcond": 0.5}])
+    a = r.choice([a, np.stack([a, a])])
+    return np.linalg.pinv, [a], r.choice([{}, {"rcond": 0.1}, {"rtol": 0.1}, {"hermitian": False}])
 
 
 def _sorting(r):
@@ -561,7 +671,8 @@ _BY_KEYWORD: dict = {
     **dict.fromkeys(
         [np.nansum, np.nanprod, np.nanmean, np.nanstd, np.nanvar, np.nanmax, np.nanmin], ("m", "1")
     ),
-    **dict.fromkeys([np.nanmedian, np.average, np.count_nonzero, np.argmax, np.argmin], ("m", "1")),
+    **dict.fromkeys([np.nanmedian, np.count_nonzero, np.argmax, np.argmin], ("m", "1")),
+    np.average: ("m", "1", "m * m", "True"),
     **dict.fromkeys(
         [np.nanargmax, np.nanargmin, np.cumsum, np.cumprod, np.nancumsum, np.nancumprod], ("m", "0")
     ),
@@ -614,6 +725,28 @@ _BY_KEYWORD: dict = {
     np.linalg.svd: ("m", "False", "False"),
     **dict.fromkeys([np.linspace, np.logspace], ("s", "1.0", "4")),
     **dict.fromkeys([np.ndim, np.shape, np.size], ("m",)),
+    **dict.fromkeys([np.percentile, np.nanpercentile], ("m", "30", "1")),
+    **dict.fromkeys([np.quantile, np.nanquantile], ("m", "[0.25, 0.75]", "1")),
+    np.histogram: ("x", "3", "(-1.0, 1.0)"),
+    np.bincount: ("(x > 0).astype(int)", "x", "3"),
+    np.cov: ("m", "x", "False"),
+    np.corrcoef: ("m", "x"),
+    np.linalg.lstsq: ("m", "x", "None"),
+    **dict.fromkeys([np.fft.fft, np.fft.ifft, np.fft.rfft, np.fft.hfft, np.fft.ihfft], ("x", "3", "0")),
+    np.fft.irfft: ("x", "4", "0"),
+    **dict.fromkeys([np.fft.fft2, np.fft.ifft2, np.fft.rfft2, np.fft.irfft2], ("m", "(2, 2)", "(0, 1)")),
+    **dict.fromkeys([np.fft.fftn, np.fft.ifftn, np.fft.rfftn, np.fft.irfftn], ("m", "(2, 2)", "(0, 1)")),
+    **dict.fromkeys([np.fft.fftshift, np.fft.ifftshift], ("m", "0")),
+    np.cross: ("m", "x", "0", "-1", "-1"),
+    np.linalg.cross: ("m", "x"),
+    np.kron: ("m", "x"),
+    np.vander: ("x", "3", "True"),
+    np.trapezoid: ("m", "x", "1.0", "0"),
+    np.ediff1d: ("m", "[1.0]", "0.5"),
+    np.unwrap: ("m", "1.0", "0"),
+    np.gradient: ("m", "2.0"),
+    np.select: ("[x > 0, x < 0]", "[x, s]", "0.5"),
+    np.piecewise: ("x", "[x > 0]", "[np.sin, 1.0]"),
 }
 # NumPy functions with rules that no call with a batched operand batches, or that take no keyword operands
 _NOT_BY_KEYWORD = {

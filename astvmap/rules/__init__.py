@@ -6,14 +6,17 @@ from . import (  # noqa: F401
     builtins,
     creation,
     elementwise,
+    fft,
     indexing,
     lane_rules,
     linalg,
+    numeric,
     random,
     reductions,
     runtime_rules,
     shape,
     sorting,
+    statistics,
 )
 from .registry import RULES, lookup, register
 

@@ -52,26 +52,41 @@ def batch_np_ndim(ctx, a) -> Operand:
     return Operand(ctx.expr("np.ndim(x) - 1", x=a.node), _INT)
 
 
-@register(np.ndarray.size)
+def _selection_size(ctx, a) -> Operand:
+    """The size of `x[mask]` (NOTE [masked selections]): a count per lane, a Python int per example."""
+    for site in a.val.selection.sites:
+        ctx.withdraw_fallback(site)
+    return Operand(ctx.expr("av__.selection_size(x)", x=a.node), Val(True, 0, Kind.ARRAY, "i", py=True))
+
+
+@register(np.ndarray.size, traits="selections")
 @infers(int_facts)
 def batch_size_attr(ctx, a) -> Operand:
     # (B, *s).size -> prod(s)
+    if a.val.selection is not None:
+        return _selection_size(ctx, a)
     return Operand(ctx.expr("av__.example_size(x)", x=a.node), _INT)
 
 
-@register(np.size)
+@register(np.size, traits="selections")
 @infers(int_facts)
 def batch_np_size(ctx, a, axis=None) -> Operand:
+    if a.val.selection is not None and axis is None:
+        return _selection_size(ctx, a)
+    if a.val.selection is not None:
+        raise ctx.fail("np.size of a selection along an axis")
     if axis is None:
         return Operand(ctx.expr("av__.example_size(x)", x=a.node), _INT)
     return Operand(ctx.expr("x.shape[1:][k]", x=a.node, k=axis.node), _INT)
 
 
-@register(len)
+@register(len, traits="selections")
 @infers(int_facts)
 def batch_len(ctx, obj, /) -> Operand:
     # len of a batched array: its per-example first axis (axis 1 of the batch)
     v = obj.val
+    if v.selection is not None:
+        return _selection_size(ctx, obj)
     if v.kind in (Kind.TUPLE, Kind.LIST, Kind.DICT):
         return Operand(ctx.call.rebuild([obj.node], {}), _INT)
     if v.ndim == 0:

@@ -9,8 +9,10 @@ import ast
 import builtins
 import math
 
+import numpy as np
+
 from ..pynum import MATH_UFUNCS
-from .common import align, emit, infers, out
+from .common import align, emit, infers, out, static
 from .registry import register
 from .values import UNKNOWN, Kind, Operand, Val, array, list_item
 
@@ -262,9 +264,60 @@ def batch_zip(ctx, *iterables, strict=None) -> Operand:
     return Operand(ctx.call.rebuild(nodes, {}), zip_facts(ctx.call, iterables))
 
 
+def items_facts(call, iterable, **_) -> Val:
+    """A list of the items of a batched array: its per-example rows."""
+    return Val(iterable.batched, None, Kind.LIST, item=_item(iterable.val))
+
+
+@register(list)
+@infers(items_facts)
+def batch_list(ctx, iterable=None, /) -> Operand:
+    # list(x) of a batched array: the list of its per-example rows, each a batched value (a batched
+    # list holds batched items, as a comprehension's does)
+    if iterable is None or iterable.val.kind != Kind.ARRAY or not iterable.val.ndim:
+        raise ctx.fail("list() of a value that is not a per-example array")
+    node = ctx.expr("list(np.moveaxis(x, 1, 0))", x=iterable.node)
+    return Operand(node, items_facts(ctx.call, iterable))
+
+
+@register(sorted)
+@infers(items_facts)
+def batch_sorted(ctx, iterable, /, *, key=None, reverse=None) -> Operand:
+    # sorted(x) of a per-example vector of real numbers: NumPy's stable sort, which orders them as
+    # Python's comparisons do, except where a lane holds NaN (`<` is no order then: that lane runs
+    # Python's sorted, av__.sorted_lanes)
+    v = iterable.val
+    if key is not None and static(key) is not None:
+        raise ctx.fail("sorted() with a key function")
+    flag = static(reverse, False) if reverse is not None else False
+    if not isinstance(flag, bool):
+        raise ctx.fail("sorted() with a reverse= that is not a constant")
+    if v.kind != Kind.ARRAY or v.ndim != 1 or v.dtype not in ("b", "i", "u", "f"):
+        raise ctx.fail("sorted() of anything but a per-example vector of real numbers")
+    node = ctx.expr("list(np.moveaxis(av__.sorted_lanes(x, r), 1, 0))", x=iterable.node, r=flag)
+    return Operand(node, items_facts(ctx.call, iterable))
+
+
+_NUMBERS = (np.ndarray, np.generic, int, float, complex, bool)
+
+
 @register(isinstance)
 def batch_isinstance(ctx, obj, class_or_tuple, /) -> Operand:
-    raise ctx.fail("isinstance() of a batched value (its type differs from one example's)")
+    # a batched array's examples are arrays (of a rank >= 1) or numbers: whether each is an instance
+    # of classes unrelated to those, or of a superclass of every one, is the same for every example
+    v, classes = obj.val, static(class_or_tuple)
+    if not isinstance(classes, tuple):
+        classes = (classes,)
+    if class_or_tuple.batched or not all(isinstance(c, type) for c in classes) or v.kind != Kind.ARRAY:
+        raise ctx.fail("isinstance() of a batched value (its type differs from one example's)")
+    kinds = (np.ndarray,) if v.ndim else _NUMBERS  # (rank 0: a NumPy scalar, a 0-d array or a number)
+    if any(all(issubclass(k, c) for k in kinds) for c in classes):
+        answer = True
+    elif all(not issubclass(k, c) and not issubclass(c, k) for k in kinds for c in classes):
+        answer = False
+    else:
+        raise ctx.fail("isinstance() of a batched value (its type differs from one example's)")
+    return Operand(ast.Constant(answer), Val(False, 0, Kind.SCALAR, "b"), answer)
 
 
 # ---- math -----------------------------------------------------------------------------------------

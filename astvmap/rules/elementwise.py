@@ -20,7 +20,6 @@ from .common import (
     emit,
     infers,
     options,
-    out,
     rank,
     refuse_out,
     require_unbatched,
@@ -182,6 +181,8 @@ def _elementwise(ctx) -> Operand:
         raise ctx.fail(reason)
     facts = elementwise_facts(ctx.call)
     selection = _through_selection(ctx, args, {k: v for k, v in kwargs.items() if v.val.kind != Kind.NONE})
+    if selection is None and any(a.val.selection is not None for a in args):
+        raise ctx.fail("a selection whose length differs between examples, with per-example arrays")
     if selection is None:
         nodes, _ = align(ctx, args)
     else:  # only a reduction reads this (or the loop fails loudly on the ragged selection): no temporaries
@@ -199,20 +200,22 @@ def _elementwise(ctx) -> Operand:
 # One rule per NumPy signature, each a thin wrapper of `_elementwise`: the dispatcher refuses what NumPy does
 
 
-@register(*[op for op in OPERATORS if op not in _UNARY], traits="elementwise numba")
+@register(*[op for op in OPERATORS if op not in _UNARY], traits="elementwise numba selections")
 @infers(elementwise_facts)
 def batch_operator(ctx, a, b, /) -> Operand:
     return _elementwise(ctx)
 
 
-@register(*_UNARY, traits="elementwise numba")
+@register(*_UNARY, traits="elementwise numba selections")
 @infers(elementwise_facts)
 def batch_unary_operator(ctx, a, /) -> Operand:
     return _elementwise(ctx)
 
 
-@register_family(_elementwise_ufunc, traits="elementwise")
-@register(np.tanh, np.sin, np.cos, np.arctan, np.exp2, traits="elementwise transcendental quiet numba")
+@register_family(_elementwise_ufunc, traits="elementwise selections")
+@register(
+    np.tanh, np.sin, np.cos, np.arctan, np.exp2, traits="elementwise transcendental quiet numba selections"
+)
 @register(
     np.exp,
     np.log,
@@ -229,7 +232,7 @@ def batch_unary_operator(ctx, a, /) -> Operand:
     np.arctanh,
     np.power,
     np.arctan2,
-    traits="elementwise transcendental numba",
+    traits="elementwise transcendental numba selections",
 )
 @register(
     np.conj,
@@ -251,9 +254,9 @@ def batch_unary_operator(ctx, a, /) -> Operand:
     np.isnan,
     np.isfinite,
     np.isinf,
-    traits="elementwise quiet numba",
+    traits="elementwise quiet numba selections",
 )
-@register(*[u for u in UFUNCS if u.nout == 1], traits="elementwise numba")
+@register(*[u for u in UFUNCS if u.nout == 1], traits="elementwise numba selections")
 @infers(elementwise_facts)
 def batch_ufunc(
     ctx, *args, out=None, where=None, casting=None, order=None, dtype=None, subok=None, signature=None
@@ -261,7 +264,7 @@ def batch_ufunc(
     return _elementwise(ctx)
 
 
-@register(abs, traits="elementwise quiet numba")
+@register(abs, traits="elementwise quiet numba selections")
 @infers(elementwise_facts)
 def batch_abs(ctx, x, /) -> Operand:
     return _elementwise(ctx)
@@ -292,7 +295,7 @@ def batch_conj_method(ctx, a, /) -> Operand:
     return _elementwise(ctx)
 
 
-@register(np.clip, traits="elementwise quiet numba")
+@register(np.clip, traits="elementwise quiet numba selections")
 @infers(elementwise_facts)
 def batch_clip(
     ctx,
@@ -313,7 +316,7 @@ def batch_clip(
     return _elementwise(ctx)
 
 
-@register(np.ndarray.clip, traits="elementwise quiet numba")
+@register(np.ndarray.clip, traits="elementwise quiet numba selections")
 @infers(elementwise_facts)
 def batch_clip_method(
     ctx,
@@ -409,20 +412,20 @@ def _python_arithmetic(call, args, kwargs) -> bool:
 
 
 def _through_selection(ctx, args, kwargs):
-    """`x[mask] > 4` is `(x > 4)[mask]`: an elementwise operation of a masked selection with values
-    shared by every element (per-example scalars, constants) keeps the selection for a reduction."""
-    sels = [a for a in args if a.val.selection is not None]
-    if len(sels) != 1 or kwargs:
+    """`x[mask] > 4` is `(x > 4)[mask]`: an elementwise operation of masked selections by one mask with
+    values shared by every element (per-example scalars, constants) is a selection (NOTE [masked
+    selections]; selections by different masks pair by position: the run time checks, `Selection`)."""
+    sels = [a.val.selection for a in args if a.val.selection is not None]
+    if not sels or kwargs:
         return None
-    sel = sels[0].val.selection
-    others = [a for a in args if a is not sels[0]]
+    others = [a for a in args if a.val.selection is None]
     if any(a.val.kind not in (Kind.ARRAY, Kind.SCALAR) or a.val.ndim != 0 for a in others):
         return None
-    inner = [sel.x if a is sels[0] else a for a in args]
-    nodes, ndim = align(ctx, inner)
-    node = respell(ctx, dict(zip(_operands(ctx.call)[0], nodes)))
-    x = out(node, any(a.batched for a in inner), ndim, result_kind(ctx.call.fn, inner))
-    return MaskedSelection(x, sel.mask, sel.site)
+    elements = [
+        Operand(a.node, array(True, 0, a.val.selection.dtype)) if a.val.selection is not None else a
+        for a in args
+    ]
+    return MaskedSelection(result_kind(ctx.call.fn, elements), tuple(w for s in sels for w in s.sites))
 
 
 def multi_facts(call, **_) -> Val:

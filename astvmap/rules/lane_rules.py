@@ -174,18 +174,21 @@ def _select_val(sides, lead: int) -> Val:
 
 
 def lanes_like_active_facts(call, x, **_) -> Val:
-    """The same lanes, each inactive one a copy of an active one: an array of x's rank and kind."""
+    """The same lanes, each inactive one a copy of an active one: an array of x's rank and kind (or a
+    masked selection, NOTE [masked selections])."""
+    if x.val.selection is not None:
+        return x.val.with_(batched=False)
     if x.val.kind not in (Kind.ARRAY, Kind.SCALAR):
         return UNKNOWN  # refused by the rule
     return x.val.with_(batched=False, kind=Kind.ARRAY, py=False, py_some=False)
 
 
-@register(runtime.lanes_like_active, traits="lanes")
+@register(runtime.lanes_like_active, traits="lanes selections")
 @infers(lanes_like_active_facts)
 def batch_lanes_like_active(ctx, x, mask) -> Operand:
     # per enclosing example: x (B, ...) borrows its first active lane; batched: each enclosing example
     # borrows from its own lanes (the helper reads the mask's batch axes), so both carry them
-    if x.val.kind not in (Kind.ARRAY, Kind.SCALAR):
+    if x.val.kind not in (Kind.ARRAY, Kind.SCALAR) and x.val.selection is None:
         raise _give_up("lanes of a container")
     nodes = [_spread(ctx, op).node for op in (x, mask)]
     node = ctx.expr("av__.lanes_like_active(x, m)", x=nodes[0], m=nodes[1])

@@ -21,6 +21,7 @@ from .common import (
     infers,
     options,
     out,
+    rank,
     refuse_out,
     respell,
     result_kind,
@@ -415,7 +416,6 @@ _DROPS: dict[object, int | tuple[int, ...]] = {
     np.linalg.cholesky: 0,
     np.linalg.eigvalsh: 1,
     np.linalg.eigvals: 1,
-    np.linalg.pinv: 0,
     np.linalg.matrix_rank: 2,
     np.linalg.slogdet: (2, 2),
     np.linalg.eigh: (1, 0),
@@ -479,15 +479,19 @@ def batch_eigh(ctx, a, UPLO=None) -> Operand:
     return _linalg(ctx, a)
 
 
-@register(np.linalg.pinv, traits="contraction")
-@infers(linalg_facts)
-def batch_pinv(ctx, a, rcond=None, hermitian=None, *, rtol=None) -> Operand:
-    return _linalg(ctx, a)
+def matrix_rank_facts(call, A, tol=None, rtol=None, **_) -> Val:
+    """The stack's leading axes (a tolerance of more axes adds its own: not stated)."""
+    if _tolerance_refusal(A, (tol, rtol)) is not None:
+        return UNKNOWN  # refused by the rule
+    return linalg_facts(call, A=A)
 
 
 @register(np.linalg.matrix_rank, traits="contraction")
-@infers(linalg_facts)
+@infers(matrix_rank_facts)
 def batch_matrix_rank(ctx, A, tol=None, hermitian=None, *, rtol=None) -> Operand:
+    reason = _tolerance_refusal(A, (tol, rtol))
+    if reason is not None:
+        raise ctx.fail(reason)
     return _linalg(ctx, A)
 
 
@@ -592,3 +596,103 @@ def batch_matrix_power(ctx, a, n) -> Operand:
     if n.batched:
         raise ctx.fail("a matrix power that differs between examples")
     return emit(ctx.call.rebuild([a.node, n.node], {}), matrix_power_facts(ctx.call, a))
+
+
+# ---- pinv and lstsq: tolerances, and results whose shape is per example ------------------------------
+def _tolerance_refusal(a, tolerances) -> str | None:
+    """Why `pinv` or `matrix_rank` of this per-example `a` with these tolerances cannot be batched (None:
+    it can). NumPy broadcasts a tolerance against the stack's leading axes: one of more axes than that
+    stack would reach the batch axis (per example, pinv raises and matrix_rank gives more axes; stacked,
+    the lengths meet the batch's: a result of another shape, or an error)."""
+    nd = a.val.ndim
+    if nd is None or nd < 2:
+        return "pinv or matrix_rank of a per-example array of rank < 2 (or not known)"
+    for tol in tolerances:
+        if tol is None or static(tol) is None:
+            continue
+        r = rank(tol)
+        if r is None or r > nd - 2:
+            return "a tolerance of more axes than the stack of matrices (or of a rank not known)"
+    return None
+
+
+def pinv_facts(call, a, rcond=None, rtol=None, **_) -> Val:
+    """Each matrix of the stack transposed: the same rank, float or complex (an empty stack of integers
+    keeps its type)."""
+    if _tolerance_refusal(a, (rcond, rtol)) is not None:
+        return UNKNOWN  # refused by the rule
+    return array(False, a.val.ndim, {"f": "f", "c": "c"}.get(a.val.dtype or ""))
+
+
+@register(np.linalg.pinv, traits="contraction")
+@infers(pinv_facts)
+def batch_pinv(ctx, a, rcond=None, hermitian=None, *, rtol=None) -> Operand:
+    # (B, *s, m, n) -> (B, *s, n, m): the same call. A tolerance that differs between examples, (B, *t)
+    # with t no longer than s, broadcasts against the stack as (B, 1, ..., *t); the matrices are then
+    # repeated over the batch if they are the same for every example
+    reason = _tolerance_refusal(a, (rcond, rtol))
+    if reason is not None:
+        raise ctx.fail(reason)
+    if hermitian is not None and hermitian.batched:
+        raise ctx.fail("`hermitian` that differs between examples")
+    nd = a.val.ndim
+    assert nd is not None  # (_tolerance_refusal)
+    nodes = {}
+    for name, tol in (("rcond", rcond), ("rtol", rtol)):
+        if tol is not None and tol.batched:
+            nodes[name] = templates.batch_slice_prefix(tol.node, nd - 2 - (rank(tol) or 0))
+    if nodes and not a.batched:
+        nodes["a"] = ctx.promote(a, a.val.with_(batched=True)).node
+    return emit(respell(ctx, nodes), pinv_facts(ctx.call, a, rcond, rtol))
+
+
+def _lstsq_refusal(a, b, rcond) -> str | None:
+    """Why `lstsq` of these per-example operands cannot be batched (None: it can): NumPy takes a matrix
+    and a vector or a matrix, and one real `rcond`."""
+    if a.val.kind != Kind.ARRAY or a.val.ndim != 2 or rank(b) not in (1, 2):
+        return "lstsq of a per-example `a` that is not a matrix, or a `b` not a vector or a matrix"
+    if rcond is None or static(rcond) is None:
+        return None
+    if rcond.batched:
+        return "an lstsq `rcond` that differs between examples"
+    value = static(rcond)
+    if value is NO_STATIC:
+        return None if rank(rcond) == 0 else "an lstsq `rcond` that may not be a number"
+    if isinstance(value, (bool, int, float, np.integer, np.floating)):
+        return None
+    return "an lstsq `rcond` that is not a real number"
+
+
+def lstsq_facts(call, a, b, rcond=None, **_) -> Val:
+    """(x, residuals, rank, s): x of b's rank (complex if an operand is), the residuals and the singular
+    values real vectors, the rank an int."""
+    if _lstsq_refusal(a, b, rcond) is not None:
+        return UNKNOWN  # refused by the rule
+    kinds = (a.val.dtype, b.val.dtype)
+    kind = "c" if "c" in kinds else "f" if all(k in ("b", "i", "u", "f") for k in kinds) else None
+    real = array(False, 1, "f")
+    return Val(False, None, Kind.TUPLE, None, (array(False, rank(b), kind), real, array(False, 0, "i"), real))
+
+
+@register(np.linalg.lstsq, traits="contraction")
+@infers(lstsq_facts)
+def batch_lstsq(ctx, a, b, rcond=None) -> Operand:
+    # (B, m, n) and (B, m) or (B, m, k), one of them maybe the same for every example (a leading axis of
+    # 1): one stacked SVD (runtime.lstsq). The residuals are empty on an example unless its rank is n and
+    # m > n: where examples differ there, their results differ in shape (ragged), an error as stacking
+    # the loop's results is
+    reason = _lstsq_refusal(a, b, rcond)
+    if reason is not None:
+        raise ctx.fail(reason)
+    operands = [o.node if o.batched else ctx.expr("np.expand_dims(x, 0)", x=o.node) for o in (a, b)]
+    node = ctx.expr(
+        "av__.lstsq(A, Y, r, vector=v)",
+        A=operands[0],
+        Y=operands[1],
+        r=None if rcond is None else rcond.node,
+        v=rank(b) == 1,
+    )
+    facts = lstsq_facts(ctx.call, a, b, rcond)
+    return Operand(
+        node, facts.with_(batched=True, elts=tuple(e.with_(batched=True) for e in facts.elts or ()))
+    )

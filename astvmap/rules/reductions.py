@@ -10,7 +10,7 @@ import numpy as np
 
 from .common import NO_STATIC, axes_tuple, emit, infers, options, out, refuse_out, respell, shift_axis, static
 from .registry import register
-from .values import UNKNOWN, MaskedSelection, Operand, Val, array
+from .values import UNKNOWN, Kind, Operand, Val, array, container
 
 _BOOL = {np.any, np.all, np.ndarray.any, np.ndarray.all}
 _FLOAT = {
@@ -66,23 +66,20 @@ _MASKED = {
 }
 
 
-def masked_reduce(ctx, sel: MaskedSelection, fn, kind):
+def masked_reduce(ctx, a: Operand, fn) -> Operand:
     # np.sum(x[mask]) per example -> a reduction of x over every per-example axis, where mask is True:
     # (B, *s), (B, *s) -> (B,); max/min of an empty selection raise, as NumPy does per example
-    name = _MASKED[fn]
-    x = (
-        sel.x.node
-        if sel.x.batched
-        else ctx.expr("av__.batch_broadcast(x, B)", x=sel.x.node, B=ctx.batch_size())
-    )
-    node = ctx.expr("av__.masked_reduce(x, m, r)", x=x, m=sel.mask.node, r=name)
-    ctx.withdraw_fallback(sel.site)
-    return out(node, True, 0, _dtype(fn, kind))
+    sel = a.val.selection
+    assert sel is not None
+    node = ctx.expr("av__.reduce_selection(x, r)", x=a.node, r=_MASKED[fn])
+    for site in sel.sites:
+        ctx.withdraw_fallback(site)
+    return out(node, True, 0, _dtype(fn, sel.dtype))
 
 
-def reduce_facts(call, a, axis=None, out=None, keepdims=None, weights=None, **_) -> Val:
+def reduce_facts(call, a, axis=None, out=None, keepdims=None, **_) -> Val:
     """(*s), axis=k -> s without k (kept as size 1 with keepdims); axis=None -> every axis."""
-    if static(out) is not None or (call.fn is np.average and static(weights) is not None):
+    if static(out) is not None:
         return UNKNOWN  # refused by the rule
     nd = a.val.ndim
     value = static(axis) if axis is not None else None
@@ -102,12 +99,12 @@ def _reduce(ctx, a, axis, keepdims) -> Operand:
     # are passed on as the call gives them (NOTE [arguments by parameter], rules/common.py).
     others = options(ctx.call, "a", "axis")
     if a.val.selection is not None and ctx.call.fn in _MASKED and axis is None and not others:
-        return masked_reduce(ctx, a.val.selection, ctx.call.fn, a.val.selection.x.val.dtype)
+        return masked_reduce(ctx, a, ctx.call.fn)
+    if a.val.selection is not None:
+        raise ctx.fail("a reduction of a selection whose length differs between examples, with options")
     refuse_out(ctx, others.get("out"))
     if any(v.batched for v in others.values()):
         raise ctx.fail("arguments that differ between examples")
-    if ctx.call.fn is np.average and static(others.get("weights")) is not None:
-        raise ctx.fail("np.average with weights")
     value = static(axis) if axis is not None else None
     node_axis = _all_axes(ctx, a) if value is None else shift_axis(ctx, axis, a.val.ndim)
     node = respell(ctx, {"a": a.node, "axis": node_axis}, keyword=("axis",))
@@ -117,21 +114,24 @@ def _reduce(ctx, a, axis, keepdims) -> Operand:
 # One rule per NumPy signature, each a thin wrapper of `_reduce`: the dispatcher refuses what NumPy does
 
 
-@register(np.sum, traits="reduction quiet")
-@register(np.prod, np.nansum, np.nanprod, traits="reduction")
+@register(np.sum, traits="reduction quiet selections")
+@register(np.prod, traits="reduction selections")
+@register(np.nansum, np.nanprod, traits="reduction")
 @infers(reduce_facts)
 def batch_sum(ctx, a, axis=None, dtype=None, out=None, keepdims=None, initial=None, where=None) -> Operand:
     return _reduce(ctx, a, axis, keepdims)
 
 
-@register(np.max, np.min, traits="reduction quiet")
-@register(np.amax, np.amin, np.nanmax, np.nanmin, traits="reduction")
+@register(np.max, np.min, traits="reduction quiet selections")
+@register(np.amax, np.amin, traits="reduction selections")
+@register(np.nanmax, np.nanmin, traits="reduction")
 @infers(reduce_facts)
 def batch_extremum(ctx, a, axis=None, out=None, keepdims=None, initial=None, where=None) -> Operand:
     return _reduce(ctx, a, axis, keepdims)
 
 
-@register(np.mean, np.nanmean, traits="reduction")
+@register(np.mean, traits="reduction selections")
+@register(np.nanmean, traits="reduction")
 @infers(reduce_facts)
 def batch_mean(ctx, a, axis=None, dtype=None, out=None, keepdims=None, *, where=None) -> Operand:
     return _reduce(ctx, a, axis, keepdims)
@@ -155,7 +155,7 @@ def batch_spread(
     return _reduce(ctx, a, axis, keepdims)
 
 
-@register(np.any, np.all, traits="reduction quiet")
+@register(np.any, np.all, traits="reduction quiet selections")
 @infers(reduce_facts)
 def batch_any_all(ctx, a, axis=None, out=None, keepdims=None, *, where=None) -> Operand:
     return _reduce(ctx, a, axis, keepdims)
@@ -173,13 +173,53 @@ def batch_ptp(ctx, a, axis=None, out=None, keepdims=None) -> Operand:
     return _reduce(ctx, a, axis, keepdims)
 
 
+def average_facts(call, a, axis=None, weights=None, returned=None, keepdims=None, **_) -> Val:
+    """A mean's shape; with weights NumPy's promotion of both (complex, else float). `returned`: a pair,
+    the averages and the sums of the weights (of the averages' shape and type)."""
+    ret = static(returned, False)
+    if ret is NO_STATIC:
+        return UNKNOWN  # refused by the rule
+    avg = reduce_facts(call, a, axis, keepdims=keepdims)
+    if weights is not None and static(weights) is not None:
+        kinds = {a.val.dtype, weights.val.dtype}
+        avg = array(False, avg.ndim, None if None in kinds else "c" if "c" in kinds else "f")
+    return container(Kind.TUPLE, [avg, avg]) if ret else avg
+
+
 @register(np.average, traits="reduction")
-@infers(reduce_facts)
+@infers(average_facts)
 def batch_average(ctx, a, axis=None, weights=None, returned=None, *, keepdims=None) -> Operand:
-    return _reduce(ctx, a, axis, keepdims)
+    # without weights a mean; with weights of s, or 1-D along `axis` (per example or shared): a helper
+    # checks them per example as NumPy does, averages each lane as NumPy averages that example, and
+    # raises ZeroDivisionError when a lane's weights sum to zero, as that example does
+    facts = average_facts(ctx.call, a, axis, weights, returned, keepdims)
+    if facts.kind == Kind.OTHER:
+        raise ctx.fail("np.average with a `returned=` not known when the code is rewritten")
+    if weights is None or static(weights) is None:
+        node = _reduce(ctx, a, axis, keepdims).node
+    else:
+        if any(op is not None and op.batched for op in (axis, returned, keepdims)):
+            raise ctx.fail("arguments that differ between examples")
+        k, r, d = (
+            default if op is None else op.node
+            for op, default in zip((axis, returned, keepdims), (None, False, False))
+        )
+        template = "av__.weighted_average(a, w, axis=k, returned=r, keepdims=d)"
+        node = ctx.expr(template, a=_lanes(ctx, a), w=_lanes(ctx, weights), k=k, r=r, d=d)
+    if facts.kind == Kind.TUPLE:
+        return Operand(node, container(Kind.TUPLE, [e.with_(batched=True) for e in facts.elts or ()]))
+    return emit(node, facts)
 
 
-@register(np.count_nonzero, traits="reduction")
+def _lanes(ctx, op: Operand):
+    # an array operand of a helper (runtime.py `weighted_average`): unbatched, with a batch axis of size 1
+    kinds = (Kind.ARRAY,) if op.batched else (Kind.ARRAY, Kind.SCALAR, Kind.TUPLE, Kind.LIST)
+    if op.val.kind not in kinds:
+        raise ctx.fail("np.average of values that are not arrays")
+    return op.node if op.batched else ctx.expr("np.asarray(x)[None]", x=op.node)
+
+
+@register(np.count_nonzero, traits="reduction selections")
 @infers(reduce_facts)
 def batch_count_nonzero(ctx, a, axis=None, *, keepdims=None) -> Operand:
     return _reduce(ctx, a, axis, keepdims)
@@ -189,20 +229,20 @@ def batch_count_nonzero(ctx, a, axis=None, *, keepdims=None) -> Operand:
 # (`x.any(axis, dtype, out, keepdims)`): every one of those is positional, whatever the docstring shows
 
 
-@register(np.ndarray.sum, traits="reduction quiet")
-@register(np.ndarray.prod, traits="reduction")
+@register(np.ndarray.sum, traits="reduction quiet selections")
+@register(np.ndarray.prod, traits="reduction selections")
 @infers(reduce_facts)
 def batch_sum_method(ctx, a, /, axis=None, dtype=None, out=None, keepdims=None, initial=None, where=None):
     return _reduce(ctx, a, axis, keepdims)
 
 
-@register(np.ndarray.max, np.ndarray.min, traits="reduction quiet")
+@register(np.ndarray.max, np.ndarray.min, traits="reduction quiet selections")
 @infers(reduce_facts)
 def batch_extremum_method(ctx, a, /, axis=None, out=None, keepdims=None, initial=None, where=None):
     return _reduce(ctx, a, axis, keepdims)
 
 
-@register(np.ndarray.mean, traits="reduction")
+@register(np.ndarray.mean, traits="reduction selections")
 @infers(reduce_facts)
 def batch_mean_method(ctx, a, /, axis=None, dtype=None, out=None, keepdims=None, *, where=None) -> Operand:
     return _reduce(ctx, a, axis, keepdims)
@@ -226,7 +266,7 @@ def batch_spread_method(
     return _reduce(ctx, a, axis, keepdims)
 
 
-@register(np.ndarray.any, np.ndarray.all, traits="reduction quiet")
+@register(np.ndarray.any, np.ndarray.all, traits="reduction quiet selections")
 @infers(reduce_facts)
 def batch_any_all_method(ctx, a, /, axis=None, dtype=None, out=None, keepdims=None, *, where=None) -> Operand:
     return _reduce(ctx, a, axis, keepdims)

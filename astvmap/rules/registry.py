@@ -26,6 +26,7 @@ TRAITS = {
     "contraction": "sums products over axes, one BLAS call or einsum batched (the Numba strategy)",
     "numba": "its batched form compiles under Numba",
     "lanes": "a helper of generated per-example control flow (the Numba strategy, when batched again)",
+    "selections": "reads a masked selection per lane (NOTE [masked selections]): the dispatcher gives it one",
     "quiet": "never raises or warns by the values it is given (the batched `if` runs it on every lane)",
 }
 

@@ -13,7 +13,7 @@ from ..kit import templates
 from .common import align, emit, infers, out, rank, result_kind, static
 from .elementwise import PY_CHECKED
 from .registry import register
-from .values import NO_STATIC, UNKNOWN, Kind, Operand, Val, array, container
+from .values import NO_STATIC, UNKNOWN, Kind, MaskedSelection, Operand, Val, array, container
 
 
 def broadcast_facts(call, v, **_) -> Val:
@@ -80,7 +80,7 @@ def batch_window(ctx, x, start, length, axis=None, batched=None) -> Operand:
 
 
 @register(runtime.shift_axis)
-def batch_shift_axis(ctx, axis) -> Operand:
+def batch_shift_axis(ctx, axis, ndim) -> Operand:
     raise ctx.fail("an axis that differs between examples")
 
 
@@ -257,29 +257,15 @@ def batch_getitem_any(ctx, x, index, lead=None) -> Operand:
 _MASKED_KIND = {"any": "b", "all": "b", "count_nonzero": "i"}
 
 
-def masked_reduce_facts(call, x, mask, name, lead=None, **_) -> Val:
-    """One value per lane (the batch axes it skips), of the reduction's kind."""
-    n, reducer, kind = _lead_value(lead), static(name), x.val.dtype
-    if n is None:
-        return UNKNOWN  # refused by the rule
+def _masked_kind(reducer, kind):
+    """The kind of `np.<reducer>` of elements of this kind."""
     if reducer in _MASKED_KIND:
-        kind = _MASKED_KIND[reducer]
-    elif reducer == "mean" and kind in ("b", "i", "u"):
-        kind = "f"
-    elif reducer in ("sum", "prod") and kind == "b":
-        kind = "i"
-    return array(False, n, kind)
-
-
-@register(runtime.masked_reduce, traits="lanes")
-@infers(masked_reduce_facts)
-def batch_masked_reduce(ctx, x, mask, name, lead=None) -> Operand:
-    # np.<name>(x[mask]) per lane: both carry every batch axis, the reduction skips one more
-    _unbatched(ctx, name)
-    n = _lead(ctx, lead)
-    val = masked_reduce_facts(ctx.call, x, mask, name, lead)
-    nodes = [_spread(ctx, op) for op in (x, mask)]
-    return _same(ctx, nodes + [name.node], {"lead": ast.Constant(n + 1)}, val, True)
+        return _MASKED_KIND[reducer]
+    if reducer == "mean" and kind in ("b", "i", "u"):
+        return "f"
+    if reducer in ("sum", "prod") and kind == "b":
+        return "i"
+    return kind
 
 
 def _spread(ctx, op) -> ast.expr:
@@ -477,3 +463,205 @@ def static_tuple_facts(call, value, **_) -> Val:
 def batch_static_tuple(ctx, value) -> Operand:
     # a `size=` or a permutation: per-example values of different sizes would give ragged results
     raise ctx.fail("a helper argument that differs between examples (a shape, an index, an axis)")
+
+
+# ---- np.linalg.lstsq ------------------------------------------------------------------------------
+def lstsq_helper_facts(call, a, b, rcond=None, vector=None, lead=None, **_) -> Val:
+    """(x, residuals, rank, s), each with the batch axes it skips in front."""
+    n, vec = _lead_value(lead), static(vector, False)
+    if n is None or not isinstance(vec, bool):
+        return UNKNOWN  # refused by the rule
+    kinds = (a.val.dtype, b.val.dtype)
+    kind = "c" if "c" in kinds else "f" if all(k in ("b", "i", "u", "f") for k in kinds) else None
+    real = array(False, n + 1, "f")
+    elts = (array(False, n + (1 if vec else 2), kind), real, array(False, n, "i"), real)
+    return Val(False, None, Kind.TUPLE, None, elts)
+
+
+@register(runtime.lstsq)
+@infers(lstsq_helper_facts)
+def batch_lstsq_helper(ctx, a, b, rcond=None, vector=None, lead=None) -> Operand:
+    # every lane of every enclosing example: an operand the enclosing examples share gets a leading axis
+    # of 1, and the lanes skip one more batch axis
+    _unbatched(ctx, rcond, vector)
+    n = _lead(ctx, lead)
+    val = lstsq_helper_facts(ctx.call, a, b, rcond, vector, lead)
+    if val.elts is None:
+        raise ctx.fail("lstsq of a vector or a matrix not known when the code is rewritten")
+    nodes = [op.node if op.batched else ctx.expr("np.expand_dims(x, 0)", x=op.node) for op in (a, b)]
+    options = {k: op.node for k, op in (("rcond", rcond), ("vector", vector)) if op is not None}
+    node = ctx.call.rebuild(nodes, {**options, "lead": ast.Constant(n + 1)})
+    return Operand(node, val.with_(batched=True, elts=tuple(e.with_(batched=True) for e in val.elts)))
+
+
+# ---- masked selections (runtime_selection.py, NOTE [masked selections]): a `Selection` knows its batch
+# axes, so under an enclosing batch only `select_mask` changes: its operands carry every batch axis
+
+
+def select_mask_facts(call, x, mask, copy, lead=None, **_) -> Val:
+    if _lead_value(lead) is None:
+        return UNKNOWN  # refused by the rule
+    return Val(False, None, Kind.OTHER, selection=MaskedSelection(x.val.dtype, ()))
+
+
+@register(runtime.select_mask, traits="selections lanes")
+@infers(select_mask_facts)
+def batch_select_mask(ctx, x, mask, copy, lead=None) -> Operand:
+    _unbatched(ctx, copy)
+    n = _lead(ctx, lead)
+    val = select_mask_facts(ctx.call, x, mask, copy, lead)
+    nodes = [_spread(ctx, op) for op in (x, mask)]
+    return _same(ctx, nodes + [copy.node], {"lead": ast.Constant(n + 1)}, val, True)
+
+
+def selection_size_facts(call, sel, **_) -> Val:
+    return Val(False, None, Kind.ARRAY, "i")
+
+
+@register(runtime.selection_size, traits="selections")
+@infers(selection_size_facts)
+def batch_selection_size(ctx, sel) -> Operand:
+    return _same(ctx, [sel.node], {}, selection_size_facts(ctx.call, sel), True)
+
+
+def reduce_selection_facts(call, sel, name, **_) -> Val:
+    kind = sel.val.selection.dtype if sel.val.selection is not None else None
+    return Val(False, None, Kind.ARRAY, _masked_kind(static(name), kind))
+
+
+@register(runtime.reduce_selection, traits="selections lanes")
+@infers(reduce_selection_facts)
+def batch_reduce_selection(ctx, sel, name) -> Operand:
+    _unbatched(ctx, name)
+    return _same(ctx, [sel.node, name.node], {}, reduce_selection_facts(ctx.call, sel, name), True)
+
+
+def same_rank_facts(call, x, lead=None, **_) -> Val:
+    """An array of x's rank and kind."""
+    return array(False, x.val.ndim, x.val.dtype) if _lead_value(lead) is not None else UNKNOWN
+
+
+@register(runtime.sorted_lanes)
+@infers(same_rank_facts)
+def batch_sorted_lanes(ctx, x, reverse=None, lead=None) -> Operand:
+    # every lane's vector sorted: under an enclosing batch, one more lane axis
+    _unbatched(ctx, reverse)
+    n = _lead(ctx, lead)
+    val = same_rank_facts(ctx.call, x, lead)
+    args = [x.node] + ([reverse.node] if reverse is not None else [ast.Constant(False)])
+    return _same(ctx, args, {"lead": ast.Constant(n + 1)}, val, True)
+
+
+# ---- statistics helpers (rules/statistics.py, `np.average` in reductions.py): every array operand carries
+# `lead` batch axes, each of the batch's size or 1; under an enclosing vmap it carries one more in front (of
+# size 1 when the enclosing examples share it), and the other arguments must be the same for every one
+def _stat_call(ctx, arrays: dict, lead, facts: Val, **shared) -> Operand:
+    """The helper's call again with its array operands over the enclosing batch too, `lead` one more."""
+    from .common import respell  # (imported here: this section is appended to the module)
+
+    _unbatched(ctx, *shared.values())
+    n = _lead(ctx, lead)
+    nodes: dict = {"lead": ast.Constant(n + 1)}
+    for name, op in arrays.items():
+        if op is not None and static(op) is not None:
+            nodes[name] = op.node if op.batched else ctx.expr("np.asarray(x)[None]", x=op.node)
+    elts = facts.elts
+    if facts.kind == Kind.TUPLE and elts is not None:  # (counts, edges): the edges are shared
+        return Operand(respell(ctx, nodes), container(Kind.TUPLE, [elts[0].with_(batched=True), *elts[1:]]))
+    return Operand(respell(ctx, nodes), facts.with_(batched=True))
+
+
+def _stat_kind(*ops) -> str | None:
+    """Float, or complex, of real or complex operands (None when a kind is not known)."""
+    kinds = {op.val.dtype for op in ops if op is not None and static(op) is not None}
+    return None if None in kinds else "c" if "c" in kinds else "f"
+
+
+def weighted_average_facts(call, a, weights, axis=None, returned=None, keepdims=None, lead=None, **_) -> Val:
+    """The lanes' averages (and the sums of their weights, with `returned`)."""
+    n, value, keep, ret = _lead_value(lead), static(axis), static(keepdims, False), static(returned, False)
+    if ret is NO_STATIC:
+        return UNKNOWN  # refused by the rule
+    nd = a.val.ndim
+    if n is None or nd is None or value is NO_STATIC or keep is NO_STATIC:
+        ndim = None
+    elif keep:
+        ndim = nd
+    else:
+        ndim = n if value is None else nd - (len(set(value)) if isinstance(value, tuple) else 1)
+    avg = array(False, ndim, _stat_kind(a, weights))
+    return container(Kind.TUPLE, [avg, avg]) if ret else avg
+
+
+@register(runtime.weighted_average)
+@infers(weighted_average_facts)
+def batch_weighted_average(ctx, a, weights, axis=None, returned=None, keepdims=None, lead=None) -> Operand:
+    facts = weighted_average_facts(ctx.call, a, weights, axis, returned, keepdims, lead)
+    if facts.kind == Kind.OTHER:
+        raise ctx.fail("an average whose `returned` is not known when the code is rewritten")
+    if facts.kind == Kind.TUPLE:
+        facts = container(Kind.TUPLE, [e.with_(batched=True) for e in facts.elts or ()])
+    arrays = {"a": a, "weights": weights}
+    return _stat_call(ctx, arrays, lead, facts, axis=axis, returned=returned, keepdims=keepdims)
+
+
+def stat_bincount_facts(call, x, weights=None, **_) -> Val:
+    """Counts (or sums of weights) per lane."""
+    given = weights is not None and static(weights) is not None
+    return array(False, x.val.ndim, None if given else "i")
+
+
+@register(runtime.bincount)
+@infers(stat_bincount_facts)
+def batch_stat_bincount(ctx, x, weights=None, minlength=None, lead=None) -> Operand:
+    facts = stat_bincount_facts(ctx.call, x, weights)
+    return _stat_call(ctx, {"x": x, "weights": weights}, lead, facts, minlength=minlength)
+
+
+def stat_histogram_facts(call, a, bins=None, value_range=None, density=None, weights=None, lead=None, **_):
+    """(counts per lane, the edges)."""
+    n = _lead_value(lead)
+    return container(Kind.TUPLE, [array(False, None if n is None else n + 1), array(False, 1)])
+
+
+@register(runtime.histogram)
+@infers(stat_histogram_facts)
+def batch_stat_histogram(ctx, a, bins=None, value_range=None, density=None, weights=None, lead=None):
+    facts = stat_histogram_facts(ctx.call, a, lead=lead)
+    shared = {"bins": bins, "value_range": value_range, "density": density}
+    return _stat_call(ctx, {"a": a, "weights": weights}, lead, facts, **shared)
+
+
+def stat_cov_facts(call, m=None, y=None, dtype=None, x=None, **_) -> Val:
+    """A matrix (a scalar for one variable) per lane: float or complex."""
+    m = x if m is None else m
+    return array(False, None, _stat_kind(m, y) if dtype is None or static(dtype) is None else None)
+
+
+@register(runtime.cov)
+@infers(stat_cov_facts)
+def batch_stat_cov(
+    ctx, m, y=None, rowvar=None, bias=None, ddof=None, fweights=None, aweights=None, dtype=None, lead=None
+) -> Operand:
+    facts = stat_cov_facts(ctx.call, m, y, dtype)
+    shared = {"rowvar": rowvar, "bias": bias, "ddof": ddof, "fw": fweights, "aw": aweights, "dtype": dtype}
+    return _stat_call(ctx, {"m": m, "y": y}, lead, facts, **shared)
+
+
+@register(runtime.corrcoef)
+@infers(stat_cov_facts)
+def batch_stat_corrcoef(ctx, x, y=None, rowvar=None, dtype=None, lead=None) -> Operand:
+    facts = stat_cov_facts(ctx.call, x, y, dtype)
+    return _stat_call(ctx, {"x": x, "y": y}, lead, facts, rowvar=rowvar, dtype=dtype)
+
+
+def stat_quantile_facts(call, name, a, q, **_) -> Val:
+    """Quantiles per lane (of a rank and dtype this does not follow)."""
+    return array(False, None, None)
+
+
+@register(runtime.quantile)
+@infers(stat_quantile_facts)
+def batch_stat_quantile(ctx, name, a, q, axis=None, lead=None, **options) -> Operand:
+    facts = stat_quantile_facts(ctx.call, name, a, q)
+    return _stat_call(ctx, {"a": a}, lead, facts, name=name, q=q, axis=axis, **options)

@@ -102,8 +102,9 @@ def expand_dims_facts(call, a, axis, **_) -> Val:
 @register(np.expand_dims)
 @infers(expand_dims_facts)
 def batch_expand_dims(ctx, a, axis) -> Operand:
-    node = ctx.call.rebuild([a.node, shift_axis(ctx, axis, a.val.ndim)], {})
-    return emit(node, expand_dims_facts(ctx.call, a, axis))
+    facts = expand_dims_facts(ctx.call, a, axis)  # (its axes are the result's)
+    node = ctx.call.rebuild([a.node, shift_axis(ctx, axis, facts.ndim)], {})
+    return emit(node, facts)
 
 
 def squeeze_facts(call, a, axis=None, **_) -> Val:
@@ -308,7 +309,7 @@ def batch_stack(ctx, arrays, axis=None, out=None, *, dtype=None, casting=None) -
     facts = stack_facts(ctx.call, arrays, dtype)
     options = kw_nodes({k: v for k, v in (("dtype", dtype), ("casting", casting)) if v is not None})
     items = _seq(ctx, arrays)
-    ax = shift_axis(ctx, axis, None) if axis is not None else templates.const(1)
+    ax = shift_axis(ctx, axis, facts.ndim) if axis is not None else templates.const(1)  # (the result's)
     if items is None:
         return emit(ctx.call.rebuild([arrays.node], {"axis": ax, **options}), facts)
     nodes = _batched_items(ctx, items)

@@ -146,11 +146,18 @@ def parallel(a: Val, b: Val, kinds=(Kind.TUPLE, Kind.LIST)) -> bool:
 
 def join(a: Val, b: Val) -> Val:
     """The Val of a name that holds `a` on one path and `b` on another."""
-    if a == b:
-        return a
     if Kind.UNBOUND in (a.kind, b.kind):  # the value it gets is the only one it can be read as
         return b if a.kind == Kind.UNBOUND else a
     batched = a.batched or b.batched
+    if a.selection is not None or b.selection is not None:  # (not part of a Val's equality)
+        if a.selection is None or b.selection is None:  # a selection on some lanes only: the loop
+            return Val(batched, None, Kind.OTHER)
+        dtype = a.selection.dtype if a.selection.dtype == b.selection.dtype else None
+        return Val(
+            batched, None, Kind.OTHER, selection=MaskedSelection(dtype, a.selection.sites + b.selection.sites)
+        )
+    if a == b:
+        return a
     if parallel(a, b, (Kind.TUPLE, Kind.DICT)):
         assert a.elts is not None and b.elts is not None  # parallel() checked
         return container(a.kind, [join(x, y) for x, y in zip(a.elts, b.elts)], a.keys)
@@ -245,10 +252,10 @@ class Window:
 
 @dataclass(frozen=True)
 class MaskedSelection:
-    """`x[mask]` with a per-example boolean mask of x's shape: its length differs between examples, so it
-    runs as a loop, unless a reduction consumes it (`np.sum(x[x > 0])` is a masked sum); `site` is
-    the fallback warning to withdraw then (the `Val.selection` of that loop's result)."""
+    """`x[mask]` with a per-example boolean mask of x's shape (NOTE [masked selections],
+    runtime_selection.py): its length differs between examples, so at run time the value is a
+    `Selection`, which only rules with the "selections" trait read whole; `dtype` is its elements' kind,
+    `sites` the loop warnings such a rule withdraws."""
 
-    x: Operand
-    mask: Operand
-    site: tuple
+    dtype: str | None
+    sites: tuple  # (line, col) of each selection it reads

@@ -33,8 +33,24 @@ _OWN = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # astvmap's helpers, never rewritten: each has a batching rule (tests/test_runtime_rules.py), or a call
 # of it runs as the loop
 _RUNTIME_FILES = {
-    os.path.join(_OWN, f) for f in ("runtime.py", "runtime_lanes.py", "runtime_nested.py", "pynum.py")
+    os.path.join(_OWN, f)
+    for f in ("runtime.py", "runtime_lanes.py", "runtime_nested.py", "runtime_selection.py", "pynum.py")
 }
+
+
+_DISPATCHER = type(np.polyval)  # NumPy's __array_function__ dispatcher of a function
+
+
+def numpy_implementation(fn: object) -> types.FunctionType | None:
+    """NumPy's Python implementation of a function without a rule: a dispatcher's (`np.polyval`, which
+    it calls for arrays that override nothing, NEP 18: ours are plain arrays) or one of NumPy's own
+    helpers (`_isin`); None for anything else."""
+    if lookup(fn) is not None:
+        return None
+    impl = getattr(fn, "__wrapped__", None) if isinstance(fn, _DISPATCHER) else fn
+    if isinstance(impl, types.FunctionType) and (impl.__module__ or "").partition(".")[0] == "numpy":
+        return impl
+    return None
 
 
 def is_library_code(fn) -> bool:
@@ -57,6 +73,8 @@ class CallsMixin(NestingMixin):
         site = CallSite(fn, node, args, kwargs, rebuild, method)
         rule = lookup(fn)
         batched = any(a.batched for a in args) or any(a.batched for a in kwargs.values())
+        if batched and (rule is None or "selections" not in rule.traits) and _reads_selection(args, kwargs):
+            return self.fallback(site, "it reads a selection whose length differs between examples", fn_node)
         if rule is None:
             if not batched:
                 return Operand(
@@ -73,11 +91,7 @@ class CallsMixin(NestingMixin):
         except TypeError:
             return self.fallback(site, "its batching rule does not take these arguments", fn_node)
         if fn is operator.getitem and len(args) == 2 and _is_mask_of(args[1], args[0]):
-            # x[mask]: a loop, unless a reduction consumes it (rules/reductions.py)
-            ctx.record_control("masked selection")
-            loop = self.fallback(site, "a selection whose length differs between examples", defer=True)
-            key = (getattr(node, "lineno", 0), getattr(node, "col_offset", 0))
-            return Operand(loop.node, loop.val.with_(selection=MaskedSelection(args[0], args[1], key)))
+            return self.masked_selection(site, args[0], args[1])
         saved, ctx.call = ctx.call, site
         mark = ctx.mark()
         try:
@@ -115,27 +129,54 @@ class CallsMixin(NestingMixin):
         _, *named = bound.arguments.items()
         return rule.infer(site, **dict(named))
 
+    def masked_selection(self, site: CallSite, x: Operand, mask: Operand) -> Operand:
+        """`x[mask]` of a batched mask of x's shape (NOTE [masked selections], runtime_selection.py): its
+        length differs between examples, so it is a `Selection` of x and the mask as they are here.
+        Reductions, sizes and elementwise arithmetic read it per lane; any other use runs as the loop,
+        warned here unless a rule withdraws the warning."""
+        ctx, node = self.ctx, site.node
+        ctx.record_control("masked selection")
+        self._note_loop(
+            site,
+            f"`{_shown(node)}` runs as a per-example loop: a selection whose length differs between examples",
+            defer=True,
+        )
+        facts = getattr(self, "facts", None)
+        copy = bool(
+            facts is not None
+            and isinstance(node, ast.expr)
+            and facts.aliases.is_held(node)
+            and any(facts.aliases.written(n.id) for n in ast.walk(node) if isinstance(n, ast.Name))
+        )  # (kept, and a buffer it reads is changed in place somewhere: per example it is a copy)
+        made = ctx.expr("av__.select_mask(x, m, c)", x=x.node, m=mask.node, c=copy)
+        key = (getattr(node, "lineno", 0), getattr(node, "col_offset", 0))
+        sel = MaskedSelection(x.val.dtype, (key,))
+        return Operand(made, Val(True, None, Kind.OTHER, selection=sel))
+
+    def _note_loop(self, site: CallSite, msg: str, defer=False) -> None:
+        """The bookkeeping of a per-example loop at `site`: its warning, its recorded fact, and with
+        fallback="error" its error (`defer`: a later rule may still withdraw it)."""
+        ctx, node = self.ctx, site.node
+        if ctx.settings.fallback == "error" and not defer:
+            raise ctx.error(msg + " (fallback='error')", node)
+        where = (getattr(node, "lineno", 0), getattr(node, "col_offset", 0))
+        if ctx.settings.fallback == "error":
+            ctx.deferred_errors[where] = ctx.error(msg + " (fallback='error')", node)
+        ctx.record_loop(where)
+        if not ctx.src.generated:
+            ctx.fallback_sites.setdefault(where, msg)
+
     def fallback(self, site: CallSite, reason: str, fn_node=None, defer=False) -> Operand:
         """Run this one call as a per-example loop (correct; warns once per site). `defer`: a later rule
         may still withdraw it (a masked selection that a reduction consumes), so an error waits for the
         end of the rewrite."""
         ctx = self.ctx
         node = site.node
-        what = ast.unparse(node) if isinstance(node, ast.AST) else str(site.fn)
-        if len(what) > 60:
-            what = what[:57] + "..."
+        what = _shown(node) if isinstance(node, ast.AST) else str(site.fn)
         msg = f"`{what}` runs as a per-example loop: {reason}"
         if self._loop_may_break_a_view(node):
             raise ctx.fail(f"{msg}, and per example it may view an array that is written in place")
-        if ctx.settings.fallback == "error" and not defer:
-            raise ctx.error(msg + " (fallback='error')", node)
-        if ctx.settings.fallback == "error":
-            ctx.deferred_errors[(getattr(node, "lineno", 0), getattr(node, "col_offset", 0))] = ctx.error(
-                msg + " (fallback='error')", node
-            )
-        ctx.record_loop((getattr(node, "lineno", 0), getattr(node, "col_offset", 0)))
-        if not ctx.src.generated:
-            ctx.fallback_sites.setdefault((getattr(node, "lineno", 0), getattr(node, "col_offset", 0)), msg)
+        self._note_loop(site, msg, defer)
         if isinstance(node, ast.Attribute) and site.method is None and fn_node is None:
             # an attribute (`x.T`): per example, read it
             fn_expr = ctx.bind(operator.attrgetter(node.attr), f"get_{node.attr}")
@@ -265,9 +306,19 @@ class CallsMixin(NestingMixin):
             if not batched:
                 return Operand(_call(fn_node, args, kwargs), UNKNOWN)
             return self.nested_call(node, InnerVmap(*obj.__astvmap__), args, kwargs)
+        impl = numpy_implementation(obj)
+        if impl is not None and batched and not _reads_selection(args, kwargs):
+            done = self.library_call(impl, fn_node, args, kwargs, node)
+            if done is not None:
+                return done
         if isinstance(obj, (functools.partial, types.MethodType)) or (
             isinstance(obj, types.FunctionType) and not is_library_code(obj)
         ):
+            if _reads_selection(args, kwargs):
+                site = CallSite(obj, node, args, kwargs, _rebuilder(node, fn_node, None))
+                return self.fallback(
+                    site, "it reads a selection whose length differs between examples", fn_node
+                )
             return self.user_call(obj, fn_node, args, kwargs, node, batched)
         if not batched:
             return Operand(_call(fn_node, args, kwargs), UNKNOWN)
@@ -342,6 +393,20 @@ class CallsMixin(NestingMixin):
 
 
 _MUTATORS = {"append", "extend", "insert", "pop", "remove", "clear", "sort", "reverse"}
+
+
+def _reads_selection(args, kwargs) -> bool:
+    """Does an operand hold a masked selection (NOTE [masked selections]), itself or in a container?"""
+
+    def holds(v: Val) -> bool:
+        return v.selection is not None or any(holds(e) for e in v.elts or ())
+
+    return any(holds(a.val) for a in args) or any(holds(a.val) for a in kwargs.values())
+
+
+def _shown(node: ast.AST) -> str:
+    what = ast.unparse(node)
+    return what if len(what) <= 60 else what[:57] + "..."
 
 
 def _method_of(obj):

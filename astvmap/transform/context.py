@@ -43,6 +43,10 @@ class Settings:
     def for_nesting(self) -> Settings:
         return Settings(self.fallback, self.randomness, self.label, nested=True)
 
+    def strict(self) -> Settings:
+        """The same, with no piece run as a loop (a library function rewritten only if it batches whole)."""
+        return Settings("error", self.randomness, self.label, nested=self.nested)
+
 
 @dataclass(frozen=True)
 class Contraction:

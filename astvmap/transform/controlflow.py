@@ -19,7 +19,7 @@ from typing import cast
 
 from ..kit import templates
 from ..rules import registry
-from ..rules.values import Kind, Operand, Val, merged_py, parallel, python_number, val_of
+from ..rules.values import Kind, Operand, Val, join, merged_py, parallel, python_number, val_of
 from .regions import Region, RegionsMixin
 from .walker import tag_line, user_line
 
@@ -62,6 +62,8 @@ def risk(nodes, env=None) -> str:
     level = "none"
     for root in nodes:
         for n in ast.walk(root):
+            if isinstance(n, ast.Name) and n.id in env and env[n.id].selection is not None:
+                return "lanes"  # a selection may be empty on some lanes (`np.max` of it raises)
             if isinstance(n, ast.Subscript):
                 if any(
                     isinstance(m, ast.Call)
@@ -245,7 +247,11 @@ class ControlFlowMixin(RegionsMixin):
         pre: list[ast.stmt] = []
         for name in self.facts.activity(body).reads:
             v = self.env.get(name)
-            if v is not None and v.batched and v.kind in (Kind.ARRAY, Kind.SCALAR):
+            if (
+                v is not None
+                and v.batched
+                and (v.kind in (Kind.ARRAY, Kind.SCALAR) or v.selection is not None)
+            ):
                 self.ctx.record_control("borrow")
                 borrowed = self.ctx.namer.fresh(f"{name}_{suffix}")
                 x = ast.Name(self.code_name(name), ast.Load())
@@ -309,6 +315,8 @@ class ControlFlowMixin(RegionsMixin):
             # a Python number on every path stays one (values.join's rule)
             dtype = va.dtype if va.dtype == vb.dtype else None
             val = Val(True, nd, Kind.ARRAY, dtype, **merged_py([va, vb]))
+            if va.selection is not None or vb.selection is not None:  # (NOTE [masked selections])
+                val = join(va, vb).with_(batched=True)
         self.env[name] = val
         stmt = ast.Assign([ast.Name(target, ast.Store())], call)
         tag_line(stmt, node.lineno)

@@ -2,6 +2,15 @@
 arguments they get, cached), partials, local lambdas and defs (lambda-lifted: the enclosing function's
 locals and closure cells they read become parameters), and nested vmap (DESIGN "Calls and nesting":
 the inner vmap's complete batched function is rewritten again with the outer batch).
+
+NOTE [library source]: a batched call of a NumPy function with no rule of its own whose implementation
+is Python (`np.polyval`, `np.tril`, `np.linalg.matrix_norm`: the dispatcher's `__wrapped__`, which it
+calls for arrays that override nothing, NEP 18; or one of NumPy's helpers) is rewritten from NumPy's
+source like a user function, over NumPy's module globals, when it batches whole: it is rewritten with
+fallback="error" (`Settings.strict`), so a piece of it that would loop, or any failure, rolls the
+rewrite back and the one call runs as the loop at the user's line, as before. Warnings and errors never
+point into NumPy's files. `isinstance` of a batched array against classes unrelated to arrays and
+numbers is a static fact (`rules/builtins.batch_isinstance`), which NumPy's argument checks need.
 """
 
 from __future__ import annotations
@@ -12,7 +21,7 @@ from dataclasses import replace
 
 from .. import binding
 from ..analysis import activity
-from ..errors import AstvmapError
+from ..errors import AstvmapError, NotBatchable
 from ..kit import templates
 from ..rules.values import NO_STATIC, UNKNOWN, Kind, Operand, Val, val_of
 from .callsites import CallSite, InnerVmap, LocalPartial, _call, _rebuilder
@@ -24,7 +33,22 @@ class NestingMixin(Walker):
     """Needs from the walker: ctx, env, expr(), fallback(), call_object()."""
 
     # ---- user functions -----------------------------------------------------------------------------
-    def user_call(self, obj, fn_node, args, kwargs, node, batched) -> Operand:
+    def library_call(self, impl, fn_node, args, kwargs, node) -> Operand | None:
+        """A batched call of a library's Python function, rewritten like the user's own where it batches
+        whole (no piece of it a loop, NOTE [library source]); None where it does not (the caller runs
+        the one call as the loop, warned at the user's line)."""
+        ctx = self.ctx
+        mark = ctx.mark()
+        saved, ctx.settings = ctx.settings, ctx.settings.strict()
+        try:
+            return self.user_call(impl, fn_node, args, kwargs, node, True, strict=True)
+        except (NotBatchable, AstvmapError):
+            ctx.rollback(mark, pending=True)
+            return None
+        finally:
+            ctx.settings = saved
+
+    def user_call(self, obj, fn_node, args, kwargs, node, batched, strict=False) -> Operand:
         ctx = self.ctx
         from ..frontend.source import function_source, unwrap
 
@@ -45,9 +69,13 @@ class NestingMixin(Walker):
         try:
             src = function_source(base)
         except AstvmapError as e:
+            if strict:
+                raise
             site = CallSite(obj, node, args, kwargs, _rebuilder(node, fn_node, None))
             return self.fallback(site, str(e.msg), fn_node)
         if src.code is not None and src.code in ctx.stack:
+            if strict:
+                raise NotBatchable("a recursive call", node)
             site = CallSite(obj, node, args, kwargs, _rebuilder(node, fn_node, None))
             return self.fallback(site, "a recursive call", fn_node)
         vals = self._bind_params(src, args, kwargs, node, pre_args, pre_kwargs)

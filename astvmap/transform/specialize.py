@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from ..analysis.effects import may_act_outside
 from ..codegen.emit import emit
 from ..codegen.loader import load, rebind
 from ..errors import PerformanceWarning
@@ -24,6 +25,7 @@ from ..frontend import passes
 from ..frontend.source import ASTVMAP_SOURCE, FunctionSource
 from ..kit.origins import Origin
 from ..rules.values import Kind, Val
+from .calls import is_library_code
 from .context import RECORDED, Context, ParentContext, Recorded, Settings
 from .vectorize import Vectorizer
 
@@ -43,6 +45,7 @@ class Specialization:
     if TYPE_CHECKING:  # set by core() once the function is loaded (not fields at run time)
         stages: dict[str, str] = field(init=False)  # the code after each stage (`astvmap show --stage`)
         callees: list[object] = field(init=False)  # the generated functions it calls
+        acts_outside: bool = field(init=False)  # running it may change what the caller sees (effects.py)
         batched_return: ast.AST | None = field(init=False)  # a return of a batched value
         user_filename: str = field(init=False)
 
@@ -214,8 +217,10 @@ def _specialization(src, ctx: Context, fdef, out_val: Val, stages: dict, header,
     )
     spec.stages = stages
     spec.callees = [v for v in ctx.free.values() if hasattr(v, ASTVMAP_SOURCE)]
+    spec.acts_outside = may_act_outside(src.fdef, any(_user_code(v) for v in ctx.free.values()))
     fn.__astvmap_text__ = text
     fn.__astvmap_callees__ = spec.callees
+    fn.__astvmap_acts_outside__ = spec.acts_outside
     RECORDED[fn.__code__] = ctx.recorded
     if not src.generated:
         FILES[filename] = (spec.line_map, src.origin)
@@ -223,6 +228,14 @@ def _specialization(src, ctx: Context, fdef, out_val: Val, stages: dict, header,
     spec.user_filename = src.origin.filename
     setattr(fn, ASTVMAP_SOURCE, spec.source)
     return spec
+
+
+def _user_code(obj) -> bool:
+    """Does calling `obj` run code of the user's that may act outside (a generated function whose source
+    may, or a user's function run as written by a loop)?"""
+    if hasattr(obj, ASTVMAP_SOURCE):
+        return getattr(obj, "__astvmap_acts_outside__", True)
+    return isinstance(obj, types.FunctionType) and not is_library_code(obj)
 
 
 def _cached(key, src: FunctionSource) -> Specialization | None:
@@ -345,8 +358,9 @@ class _Specializer:
 _SPECIALIZER = _Specializer()
 
 
-def annotate_error(e: BaseException):
-    """Add a note naming the user line whose batched form raised (the exception is otherwise unchanged)."""
+def user_line(e: BaseException):
+    """(origin, line) of the user's line whose batched form raised `e` (the innermost generated frame
+    of a user's function), or None."""
     tb = e.__traceback__
     frames = []
     while tb is not None:
@@ -357,11 +371,17 @@ def annotate_error(e: BaseException):
         if hit is not None:
             line_map, origin = hit
             user = line_map.get(line)
-            if user is not None and not getattr(e, _NOTED, False):
-                e.add_note(
-                    f"astvmap: raised by the batched form of {origin.display_name}, line {user}: "
-                    f"{origin.line(user)}"
-                )
-                with contextlib.suppress(AttributeError):
-                    setattr(e, _NOTED, True)
-            return
+            return None if user is None else (origin, user)
+    return None
+
+
+def annotate_error(e: BaseException):
+    """Add a note naming the user line whose batched form raised (the exception is otherwise unchanged)."""
+    where = user_line(e)
+    if where is not None and not getattr(e, _NOTED, False):
+        origin, user = where
+        e.add_note(
+            f"astvmap: raised by the batched form of {origin.display_name}, line {user}: {origin.line(user)}"
+        )
+        with contextlib.suppress(AttributeError):
+            setattr(e, _NOTED, True)

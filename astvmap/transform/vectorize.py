@@ -267,6 +267,8 @@ class Vectorizer(
         test = self.expr(node.test)
         if test.batched:
             return self.batched_if(node, test)
+        if isinstance(test.node, ast.Constant):  # known when rewriting (`isinstance` of an array): one path
+            return self.block(node.body if test.node.value else node.orelse)
         env0 = self.env
         self.env = dict(env0)
         body = self.block(node.body)

@@ -41,6 +41,7 @@ from .runtime_lanes import (
     lowest,
     merge_lanes,
     put_lanes,
+    sort_items,
     sorted_lanes,
 )
 from .runtime_lanes import select as _select
@@ -90,6 +91,7 @@ __all__ = [
     "select_nested",
     "selection_size",
     "shift_axis",
+    "sort_items",
     "sorted_lanes",
     "squeeze",
     "stack",

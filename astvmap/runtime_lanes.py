@@ -374,3 +374,11 @@ def sorted_lanes(x, reverse=False, lead=1):
         for lane in zip(*np.nonzero(np.isnan(x).any(axis=-1))):
             out[lane] = sorted(x[lane], reverse=reverse)
     return out
+
+
+def sort_items(items, reverse=False):
+    """`items.sort(reverse=reverse)` of a list of per-lane numbers (each item one value per lane): every
+    lane's items sorted (`sorted_lanes`), in place."""
+    if items:
+        lanes = np.stack(np.broadcast_arrays(*items), axis=-1)
+        items[:] = list(np.moveaxis(sorted_lanes(lanes, reverse), -1, 0))

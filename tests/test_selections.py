@@ -149,8 +149,20 @@ def second_row(x):
     return list(x)[1]
 
 
+def sorted_in_place(x):
+    s = list(x)
+    s.sort()
+    return s[len(s) // 2]
+
+
+def doubled_descending(x):
+    s = [v * 2 for v in x]
+    s.sort(reverse=True)
+    return s[0] - s[-1], s[1]
+
+
 @pytest.mark.parametrize("B", [0, 1, 3, 7])
-@pytest.mark.parametrize("f", [middle, spread_desc, second_row])
+@pytest.mark.parametrize("f", [middle, spread_desc, second_row, sorted_in_place, doubled_descending])
 @pytest.mark.parametrize("dtype", ["float64", "float32", "int32", "bool"])
 def test_sorted_and_list_of_a_per_example_vector(f, B, dtype):
     x = (X[:B] * 3).astype(dtype)
@@ -160,9 +172,9 @@ def test_sorted_and_list_of_a_per_example_vector(f, B, dtype):
 def test_sorted_of_a_lane_with_nan_is_pythons_order():
     x = X.copy()
     x[1, 2] = x[4, 0] = np.nan
-    assert_vmap_equivalent(middle, 0, 0, x)
-    assert_vmap_equivalent(spread_desc, 0, 0, x)
-    assert_vmap_equivalent(astvmap.vmap(middle), 0, 0, np.stack([x, x[::-1]]))
+    for f in (middle, spread_desc, sorted_in_place, doubled_descending):
+        assert_vmap_equivalent(f, 0, 0, x)
+        assert_vmap_equivalent(astvmap.vmap(f), 0, 0, np.stack([x, x[::-1]]))
 
 
 def test_sorted_with_a_key_or_of_complex_values_runs_as_the_loop():

@@ -665,3 +665,13 @@ def stat_quantile_facts(call, name, a, q, **_) -> Val:
 def batch_stat_quantile(ctx, name, a, q, axis=None, lead=None, **options) -> Operand:
     facts = stat_quantile_facts(ctx.call, name, a, q)
     return _stat_call(ctx, {"a": a}, lead, facts, name=name, q=q, axis=axis, **options)
+
+
+@register(runtime.sort_items)
+def batch_sort_items(ctx, items, reverse=None) -> Operand:
+    # the items carry the enclosing batch axis too: each (outer, inner) lane's items sorted alike
+    _unbatched(ctx, reverse)
+    if items.val.kind != Kind.LIST:
+        raise ctx.fail("sorting items that are not a list")
+    args = [items.node] + ([reverse.node] if reverse is not None else [])
+    return _same(ctx, args, {}, Val(False, None, Kind.NONE), False)

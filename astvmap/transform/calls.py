@@ -21,7 +21,18 @@ from ..analysis.aliases import sources
 from ..errors import NoPieceLoop, NotBatchable
 from ..kit import templates
 from ..rules.registry import lookup
-from ..rules.values import NO_STATIC, UNKNOWN, Kind, MaskedSelection, Operand, Val, container, join, val_of
+from ..rules.values import (
+    NO_STATIC,
+    UNKNOWN,
+    Kind,
+    MaskedSelection,
+    Operand,
+    Val,
+    container,
+    join,
+    list_item,
+    val_of,
+)
 from .callsites import CallSite, InnerVmap, LocalPartial, _call, _hint, _rebuilder
 from .expressions import LocalFunction
 from .nesting import NestingMixin
@@ -333,6 +344,8 @@ class CallsMixin(NestingMixin):
                 raise self.ctx.fail(f"`.{attr}()` of a list from outside the function")
             if attr in ("append", "extend"):
                 return self.list_mutation(node, base, attr, args)
+            if attr == "sort" and v.batched:
+                return self.sort_list(node, base, args, kwargs)
         if (
             v.kind in (Kind.DICT, Kind.OTHER)
             and attr in _MUTATORS | {"update", "setdefault", "add", "discard"}
@@ -351,6 +364,25 @@ class CallsMixin(NestingMixin):
                 self._container_method_val(v, attr, args),
             )
         raise self.ctx.fail(f"the method `.{attr}()` of a batched {v.kind.value}")
+
+    def sort_list(self, node, base: Operand, args, kwargs) -> Operand:
+        """`s.sort()` of a list of per-example numbers of one kind: every lane's items sorted as Python
+        sorts them (`av__.sort_items`, in place: NumPy's stable sort, Python's own in a lane with NaN)."""
+        ctx, item = self.ctx, list_item(base.val)
+        reverse = kwargs.get("reverse")
+        flag = False if reverse is None else reverse.static
+        if args or set(kwargs) - {"reverse"} or not isinstance(flag, bool):
+            raise ctx.fail("`list.sort()` with a key or a reverse= not known when rewriting")
+        if (
+            item is None
+            or item.kind not in (Kind.ARRAY, Kind.SCALAR)
+            or item.ndim != 0
+            or item.dtype not in tuple("biuf")
+        ):
+            raise ctx.fail("`list.sort()` of items that are not numbers of one kind")
+        self.env[node.func.value.id] = Val(True, None, Kind.LIST, item=item.with_(batched=True))
+        call = ctx.expr("av__.sort_items(s, r)", s=base.node, r=flag)
+        return Operand(call, Val(False, None, Kind.NONE))
 
     @staticmethod
     def _container_method_val(v: Val, attr, args):

@@ -28,6 +28,10 @@ from .callsites import CallSite, InnerVmap, LocalPartial, _call, _rebuilder
 from .expressions import LocalFunction
 from .walker import Walker
 
+# Library calls whose source does not batch whole, by code object and operand facts: not tried again
+# (library code does not change while the process runs; NOTE [library source]).
+_UNBATCHED_LIBRARY_CALLS: set[tuple] = set()
+
 
 class NestingMixin(Walker):
     """Needs from the walker: ctx, env, expr(), fallback(), call_object()."""
@@ -38,12 +42,24 @@ class NestingMixin(Walker):
         whole (no piece of it a loop, NOTE [library source]); None where it does not (the caller runs
         the one call as the loop, warned at the user's line)."""
         ctx = self.ctx
+        key: tuple | None = (
+            impl.__code__,
+            tuple(a.val for a in args),
+            tuple((k, a.val) for k, a in kwargs.items()),
+        )
+        try:
+            if key in _UNBATCHED_LIBRARY_CALLS:
+                return None
+        except TypeError:  # (a Val holding an object that cannot be hashed)
+            key = None
         mark = ctx.mark()
         saved, ctx.settings = ctx.settings, ctx.settings.strict()
         try:
             return self.user_call(impl, fn_node, args, kwargs, node, True, strict=True)
         except (NotBatchable, AstvmapError):
             ctx.rollback(mark, pending=True)
+            if key is not None:
+                _UNBATCHED_LIBRARY_CALLS.add(key)
             return None
         finally:
             ctx.settings = saved

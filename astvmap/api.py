@@ -387,7 +387,7 @@ class VmappedFunction(Generic[P, R]):
             out = spec.fn(*self._pre_args, *call.args, **{**self._pre_kwargs, **call.kwargs})
             return self.finish(out, spec.out_val, self.out_axes, call, spec)
         except RaggedBatch as e:
-            return self._ragged(call, spec, e)
+            return self._empty_by_probe(spec, call, e) if call.B == 0 else self._ragged(call, spec, e)
         except Exception as e:
             if call.B == 0:
                 return self._empty_by_probe(spec, call, e)

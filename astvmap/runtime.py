@@ -233,13 +233,19 @@ def squeeze(x, lead=1):
     return x.reshape(x.shape[:lead] + tuple(d for d in x.shape[lead:] if d != 1))
 
 
-def shift_axis(axis, ndim):
+def shift_axis(axis, ndim=None):
     """A per-example axis (int or tuple, possibly negative) of a per-example array of rank `ndim` as an
-    axis of the batched array; one outside the rank raises NumPy's AxisError, as the loop does."""
+    axis of the batched array; one outside the rank raises NumPy's AxisError, as the loop does (of a rank
+    not known when rewriting: a negative axis is kept as it is)."""
     if axis is None:
         return None
     if isinstance(axis, tuple):
         return tuple(shift_axis(a, ndim) for a in axis)
+    if isinstance(axis, (bool, np.bool_)):
+        raise TypeError("an integer is required for the axis")
+    if ndim is None:
+        axis = operator.index(axis)
+        return axis + 1 if axis >= 0 else axis
     return normalize_axis_index(operator.index(axis), ndim) + 1
 
 
@@ -421,7 +427,13 @@ def _stack_leaves(outs):
         return [_stack_leaves([o[i] for o in outs]) for i in range(len(first))]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)
-        return np.stack([np.asarray(o) for o in outs])
+        arrays = [np.asarray(o) for o in outs]
+    other = next((a.shape for a in arrays if a.shape != arrays[0].shape), None)
+    if other is not None:  # (the call then runs as the loop, or raises)
+        raise RaggedBatch(
+            f"a per-example result has shape {arrays[0].shape} in one example, {other} in another"
+        )
+    return np.stack(arrays)
 
 
 # ---- np.linalg.lstsq ------------------------------------------------------------------------------

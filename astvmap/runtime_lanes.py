@@ -341,6 +341,8 @@ def select(cond, a, b, batched=(True, True), active=None):
 def _select_selections(cond, a, b):
     """Per lane one of two masked selections: its data and mask (NOTE [masked selections]); anything
     else needs the selection as one array (`RaggedBatch`: the loop)."""
+    if cond.size == 0:  # (an empty batch: no lane reads either)
+        return a if isinstance(a, Selection) else b
     if not (isinstance(a, Selection) and isinstance(b, Selection)) or a.lead != 1 or b.lead != 1:
         raise RaggedBatch("a selection `x[mask]` chosen per example against another value")
     if a.data.shape != b.data.shape or a.data.dtype != b.data.dtype:

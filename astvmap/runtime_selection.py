@@ -2,8 +2,8 @@
 
 NOTE [masked selections]: per example `x[mask]` is a new 1-D array whose length is that example's count
 of True. The lengths may differ between examples, so the batch of them is no array: a `Selection` keeps
-the batch's data and masks instead, as they are when the selection is made (a copy where the rewrite
-sees a buffer it reads changed in place later).
+the batch's data and masks instead, as they are when the selection is made (copies, unless the code
+made them afresh: any later write, through any name or call, would otherwise reach them).
 
 - Per lane it is what the loop reads, `data[b][mask[b]]`: a per-example loop that reads it is exact.
 - Elementwise arithmetic with per-lane scalars keeps it a selection (`x[m] * 2` is `(x * 2)[m]`), as
@@ -40,7 +40,8 @@ def masked_reduce(x, mask, name, lead=1):
         return getattr(np, name)(np.where(mask, x, _IDENTITY[name]), axis=axes)
     if name == "mean":
         count = np.count_nonzero(mask, axis=axes)
-        total = np.sum(np.where(mask, x, 0), axis=axes)
+        acc = np.float64 if x.dtype.kind in "biu" else np.float32 if x.dtype == np.float16 else None
+        total = np.sum(np.where(mask, x, 0), axis=axes, dtype=acc)  # (NumPy's accumulator for a mean)
         if np.any(count == 0):
             warnings.warn("Mean of empty slice.", RuntimeWarning, stacklevel=2)
         with np.errstate(invalid="ignore", divide="ignore"):
@@ -87,6 +88,14 @@ class Selection(NDArrayOperatorsMixin):
         count = int(counts.flat[0]) if counts.size else 0
         return self.data[self.mask].reshape(self.mask.shape[: self.lead] + (count,))
 
+    def _clipped(self, a_min=None, a_max=None, **kwargs):
+        """`np.clip` of each lane's selection: elementwise, with bounds shared or one per lane."""
+        lo, hi = kwargs.pop("min", a_min), kwargs.pop("max", a_max)
+        bounds = [None if v is None else _lane_operand(v, self.data.ndim, self.lead) for v in (lo, hi)]
+        if kwargs or any(b is None and v is not None for b, v in zip(bounds, (lo, hi))):
+            raise RaggedBatch("np.clip of a selection `x[mask]` with options or per-example arrays")
+        return Selection(np.clip(self.data, *bounds), self.mask, self.lead)
+
     def __getitem__(self, b):
         if self.lead == 1 and isinstance(b, (int, np.integer)):
             return self.data[b][self.mask[b]]  # one lane: what the per-example loop reads
@@ -96,8 +105,14 @@ class Selection(NDArrayOperatorsMixin):
             return Selection(self.data[b], self.mask[b])  # some lanes (a gathered region's)
         return self.stacked()[b]
 
-    def __len__(self) -> int:
-        return len(self.mask)
+    def __len__(self) -> int:  # (per lane: `selection_size`; a Selection is never iterated as a batch)
+        raise RaggedBatch("the length of a selection `x[mask]`, which differs between examples")
+
+    def __iter__(self):
+        raise RaggedBatch("iterating a selection `x[mask]`, whose length differs between examples")
+
+    def __setitem__(self, index, value):
+        raise RaggedBatch("a write into a selection `x[mask]`")
 
     def __array__(self, dtype=None, copy=None):
         out = self.stacked()
@@ -109,22 +124,22 @@ class Selection(NDArrayOperatorsMixin):
         return getattr(self.stacked(), name)
 
     def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
+        if method != "__call__" or kwargs or ufunc.nout != 1:
+            plain = [i.stacked() if isinstance(i, Selection) else i for i in inputs]
+            return getattr(ufunc, method)(*plain, **kwargs)
         masks = [i.mask for i in inputs if isinstance(i, Selection)]
-        if method == "__call__" and not kwargs and ufunc.nout == 1 and _one_mask(masks):
-            spread = [_lane_operand(i, self.data.ndim, self.lead) for i in inputs]
-            if all(s is not None for s in spread):
-                return Selection(ufunc(*spread), masks[0], self.lead)
-        plain = [i.stacked() if isinstance(i, Selection) else i for i in inputs]
-        return getattr(ufunc, method)(*plain, **kwargs)
+        spread = [_lane_operand(i, self.data.ndim, self.lead) for i in inputs]
+        if not _one_mask(masks) or any(s is None for s in spread):
+            # selections by different masks pair their elements by position: only the loop knows how
+            raise RaggedBatch("selections `x[mask]` by different masks, or with per-example arrays")
+        return Selection(ufunc(*spread), masks[0], self.lead)
 
-    def clip(self, *args, **kwargs):
-        return np.clip(self, *args, **kwargs)
+    def clip(self, min=None, max=None):
+        return np.clip(self, min, max)
 
     def __array_function__(self, func, types, args, kwargs):
-        if func is np.clip and not kwargs and isinstance(args[0], Selection):
-            spread = [_lane_operand(a, self.data.ndim, self.lead) for a in args[1:]]
-            if all(s is not None or a is None for s, a in zip(spread, args[1:])):
-                return Selection(np.clip(args[0].data, *spread), args[0].mask, self.lead)
+        if func is np.clip and isinstance(args[0], Selection):
+            return args[0]._clipped(*args[1:], **kwargs)
 
         def plain(v):
             if isinstance(v, Selection):
@@ -154,12 +169,12 @@ def _lane_operand(v, ndim: int, lead: int):
     return None
 
 
-def select_mask(x, mask, copy: bool, lead: int = 1) -> Selection:
+def select_mask(x, mask, copy_x: bool, copy_mask: bool, lead: int = 1) -> Selection:
     """`x[mask]` per example, where `mask` is a batched boolean array of x's per-example shape (x carries
-    the enclosing batch axes, the first `lead - 1`, or all `lead`); `copy`: x or the mask may be changed
-    in place before the selection is read (per example `x[mask]` is a copy)."""
-    data = np.array(x, copy=True) if copy else np.asarray(x)
-    mask = np.array(mask, dtype=bool, copy=True) if copy else np.asarray(mask)
+    the enclosing batch axes, the first `lead - 1`, or all `lead`). Per example `x[mask]` is a copy:
+    `copy_x`/`copy_mask` unless the code made them afresh."""
+    data = np.array(x, copy=True) if copy_x else np.asarray(x)
+    mask = np.array(mask, dtype=bool, copy=True) if copy_mask else np.asarray(mask)
     if data.ndim < mask.ndim:  # the same for every lane of the innermost batch
         data = np.broadcast_to(np.expand_dims(data, lead - 1), mask.shape)
     return Selection(data, mask, lead)

@@ -3,6 +3,7 @@ mask when it is made; its size is a count per lane, reductions and elementwise a
 lane, and where the batched code needs it as one array and the lanes differ, the call is the loop.
 Also `sorted(x)`/`list(x)` of a per-example vector, and axes outside the per-example rank."""
 
+import operator
 import tempfile
 import warnings
 from pathlib import Path
@@ -210,3 +211,103 @@ def test_an_axis_outside_the_per_example_rank_raises_as_the_loop_does():
 def test_generated_selection_programs_match_the_loop(seed):
     with tempfile.TemporaryDirectory() as tmp:
         selgen.check(seed, Path(tmp), B=[0, 1, 3, 7][seed % 4] or 3)
+
+
+# ---- found by review: each was silently wrong or an internal error
+
+
+def _overwrite(a):
+    a[0] = 100.0
+
+
+def written_by_a_callee(x):
+    s = x[x > 0]
+    _overwrite(x)
+    return s.sum()
+
+
+def written_by_operator(x):
+    s = x[x > 0]
+    operator.setitem(x, slice(None), 100.0)
+    return s.sum()
+
+
+def counted_by_iteration(x):
+    n = 0
+    for _ in x[x > 0]:
+        n += 1
+    return n
+
+
+def items_before_a_write(x):
+    r = list(x)
+    x[0] = 99.0
+    return r[0]
+
+
+def a_string_per_example(x):
+    s = "pos" if x[0] > 0 else "neg"
+    return isinstance(s, str)
+
+
+def clipped_by_keyword(x):
+    return x[x > 0].clip(max=0.5).sum()
+
+
+def products_of_two_masks(x, y):
+    return (x[x > 0] * y[y > 0]).sum()
+
+
+def appended(x, t):
+    return np.append(x, [t, 1.0])
+
+
+def sorted_then_selected(x):
+    y = np.sort(x)
+    s = y[y > 0]
+    return sorted(s)[0] if len(s) else 0.0
+
+
+R = np.array([[1.0, 2, -3, -1], [4, -5, 6, 7], [-1, 8, 9, -10]])
+Q = np.array([[1.0, -2, 3, 1], [4, 5, 6, -7], [1, 8, -9, 10]])
+
+
+@pytest.mark.parametrize(
+    "f, args",
+    [
+        (written_by_a_callee, (R,)),
+        (written_by_operator, (R,)),
+        (counted_by_iteration, (R,)),
+        (items_before_a_write, (R,)),
+        (a_string_per_example, (R,)),
+        (clipped_by_keyword, (R,)),
+        (clipped_by_keyword, (R[:1],)),
+        (products_of_two_masks, (np.abs(R) * np.sign(Q), Q)),
+        (appended, (R, np.array([1.0, 2.0, 3.0]))),
+        (sorted_then_selected, (R,)),
+    ],
+)
+def test_review_cases_match_the_loop(f, args):
+    want = [f(*[a[i].copy() for a in args]) for i in range(len(args[0]))]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", astvmap.PerformanceWarning)
+        got = astvmap.vmap(f)(*[a.copy() for a in args])
+    np.testing.assert_array_equal(got, np.stack([np.asarray(w) for w in want]))
+
+
+def test_an_empty_batch_of_selections_chosen_per_lane():
+    def f(x, t):
+        s = x[x > 0] if t > 0 else x[:2][x[:2] < 0]
+        return s.sum()
+
+    out = astvmap.vmap(f)(np.zeros((0, 4)), np.zeros(0))
+    assert out.shape == (0,)
+
+
+def test_a_bool_or_float_axis_raises_as_the_loop_does():
+    m = RNG.normal(size=(3, 2, 2))
+    for axis in (True, 1.0):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", astvmap.PerformanceWarning)
+            with pytest.raises(TypeError):
+                astvmap.vmap(lambda v, a=axis: np.sum(v, axis=a))(m)

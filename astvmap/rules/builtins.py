@@ -264,8 +264,10 @@ def batch_zip(ctx, *iterables, strict=None) -> Operand:
     return Operand(ctx.call.rebuild(nodes, {}), zip_facts(ctx.call, iterables))
 
 
-def items_facts(call, iterable, **_) -> Val:
+def items_facts(call, iterable=None, **_) -> Val:
     """A list of the items of a batched array: its per-example rows."""
+    if iterable is None:
+        return Val(False, None, Kind.LIST)
     return Val(iterable.batched, None, Kind.LIST, item=_item(iterable.val))
 
 
@@ -276,7 +278,9 @@ def batch_list(ctx, iterable=None, /) -> Operand:
     # list holds batched items, as a comprehension's does)
     if iterable is None or iterable.val.kind != Kind.ARRAY or not iterable.val.ndim:
         raise ctx.fail("list() of a value that is not a per-example array")
-    node = ctx.expr("list(np.moveaxis(x, 1, 0))", x=iterable.node)
+    # the items of a vector are numbers (copies), of an array its rows (views, as the batch's are)
+    rows = "np.moveaxis(x, 1, 0).copy()" if iterable.val.ndim == 1 else "np.moveaxis(x, 1, 0)"
+    node = ctx.expr(f"list({rows})", x=iterable.node)
     return Operand(node, items_facts(ctx.call, iterable))
 
 
@@ -308,7 +312,14 @@ def batch_isinstance(ctx, obj, class_or_tuple, /) -> Operand:
     v, classes = obj.val, static(class_or_tuple)
     if not isinstance(classes, tuple):
         classes = (classes,)
-    if class_or_tuple.batched or not all(isinstance(c, type) for c in classes) or v.kind != Kind.ARRAY:
+    if (
+        class_or_tuple.batched
+        or not all(isinstance(c, type) for c in classes)
+        or v.kind != Kind.ARRAY
+        or v.dtype not in ("b", "i", "u", "f", "c")  # (strings, objects, values of a kind not known)
+        or v.or_none is not None
+        or v.selection is not None
+    ):
         raise ctx.fail("isinstance() of a batched value (its type differs from one example's)")
     kinds = (np.ndarray,) if v.ndim else _NUMBERS  # (rank 0: a NumPy scalar, a 0-d array or a number)
     if any(all(issubclass(k, c) for k in kinds) for c in classes):

@@ -157,29 +157,30 @@ def dtype_kind(dtype) -> str | None:
 def shift_axis(ctx, axis, ndim: int | None = None) -> ast.expr:
     """A per-example axis (int/tuple, negative kept) as an axis of the batched array. A negative axis
     past the per-example rank would name the batch axis, where the loop raises AxisError: one outside
-    the rank is refused (the loop raises), one of a rank not known is refused, one known only at run
-    time is checked there (`av__.shift_axis(a, ndim)`)."""
+    the rank is refused (the loop raises); one known only at run time is checked there
+    (`av__.shift_axis(a, ndim)`)."""
     value = static(axis)
     if value is NO_STATIC:
         if axis.batched:
             raise ctx.fail("an axis that differs between examples")
-        if ndim is None:
-            raise ctx.fail("an axis known only at run time, of a per-example array of unknown rank")
+        if ndim is None:  # (checked against the rank as the batch has it)
+            return ctx.expr("av__.shift_axis(a)", a=axis.node)
         return ctx.expr("av__.shift_axis(a, n)", a=axis.node, n=ndim)
     if any(not _in_rank(v, ndim) for v in (value if isinstance(value, tuple) else (value,)) if v is not None):
-        raise ctx.fail("an axis outside the per-example rank (the loop raises)")
+        raise ctx.fail("an axis that is not one of the per-example array's")
     return templates.const(_shift(value, ndim))
 
 
 def _in_rank(value, ndim: int | None) -> bool:
-    """Is `value` an axis of a per-example array of rank `ndim` (a negative one only if ndim is known)?"""
+    """Is `value` an axis of a per-example array of rank `ndim`? (Of a rank not known, any integer: a
+    negative one past the rank would name the batch axis where the loop raises, a known gap.)"""
+    if isinstance(value, (bool, np.bool_)):
+        return False
     try:
         value = operator.index(value)
     except TypeError:
-        return True  # (not an axis: NumPy raises its own TypeError on the batched call too)
-    if ndim is None:
-        return value >= 0
-    return -ndim <= value < ndim
+        return False
+    return ndim is None or -ndim <= value < ndim
 
 
 def _shift(value, ndim):

@@ -71,6 +71,8 @@ def masked_reduce(ctx, a: Operand, fn) -> Operand:
     # (B, *s), (B, *s) -> (B,); max/min of an empty selection raise, as NumPy does per example
     sel = a.val.selection
     assert sel is not None
+    if _MASKED[fn] in ("max", "min") and sel.dtype not in ("b", "i", "u", "f"):
+        raise ctx.fail("the largest or smallest of a selection of complex (or unknown) values")
     node = ctx.expr("av__.reduce_selection(x, r)", x=a.node, r=_MASKED[fn])
     for site in sel.sites:
         ctx.withdraw_fallback(site)

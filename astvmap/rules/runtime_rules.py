@@ -80,7 +80,7 @@ def batch_window(ctx, x, start, length, axis=None, batched=None) -> Operand:
 
 
 @register(runtime.shift_axis)
-def batch_shift_axis(ctx, axis, ndim) -> Operand:
+def batch_shift_axis(ctx, axis, ndim=None) -> Operand:
     raise ctx.fail("an axis that differs between examples")
 
 
@@ -498,7 +498,7 @@ def batch_lstsq_helper(ctx, a, b, rcond=None, vector=None, lead=None) -> Operand
 # axes, so under an enclosing batch only `select_mask` changes: its operands carry every batch axis
 
 
-def select_mask_facts(call, x, mask, copy, lead=None, **_) -> Val:
+def select_mask_facts(call, x, mask, copy_x, copy_mask, lead=None, **_) -> Val:
     if _lead_value(lead) is None:
         return UNKNOWN  # refused by the rule
     return Val(False, None, Kind.OTHER, selection=MaskedSelection(x.val.dtype, ()))
@@ -506,12 +506,12 @@ def select_mask_facts(call, x, mask, copy, lead=None, **_) -> Val:
 
 @register(runtime.select_mask, traits="selections lanes")
 @infers(select_mask_facts)
-def batch_select_mask(ctx, x, mask, copy, lead=None) -> Operand:
-    _unbatched(ctx, copy)
+def batch_select_mask(ctx, x, mask, copy_x, copy_mask, lead=None) -> Operand:
+    _unbatched(ctx, copy_x, copy_mask)
     n = _lead(ctx, lead)
-    val = select_mask_facts(ctx.call, x, mask, copy, lead)
+    val = select_mask_facts(ctx.call, x, mask, copy_x, copy_mask, lead)
     nodes = [_spread(ctx, op) for op in (x, mask)]
-    return _same(ctx, nodes + [copy.node], {"lead": ast.Constant(n + 1)}, val, True)
+    return _same(ctx, nodes + [copy_x.node, copy_mask.node], {"lead": ast.Constant(n + 1)}, val, True)
 
 
 def selection_size_facts(call, sel, **_) -> Val:

@@ -193,6 +193,8 @@ def batch_ravel(ctx, a, order=None) -> Operand:
     # (B, *s) -> (B, prod(s))
     if order is not None:
         raise ctx.fail("ravel/flatten with an order")
+    if a.val.kind not in (Kind.ARRAY, Kind.SCALAR):  # (a list holding per-example values: not an array)
+        raise ctx.fail("ravel of a container of per-example values")
     copy = ctx.call.fn is np.ndarray.flatten
     if a.val.ndim == 1:
         node = ctx.expr("x.copy()", x=a.node) if copy else a.node

@@ -64,6 +64,11 @@ def numpy_implementation(fn: object) -> types.FunctionType | None:
     return None
 
 
+def is_library_file(filename: str) -> bool:
+    """Is this an installed library's file (never astvmap's own)?"""
+    return not filename.startswith(_OWN + os.sep) and filename.startswith(_LIBRARY_DIRS)
+
+
 def is_library_code(fn) -> bool:
     """Whether calls to `fn` are never rewritten. astvmap's own files other than the runtime helpers'
     are rewritten wherever astvmap is installed (a wheel puts them among the installed packages): the
@@ -152,14 +157,15 @@ class CallsMixin(NestingMixin):
             f"`{_shown(node)}` runs as a per-example loop: a selection whose length differs between examples",
             defer=True,
         )
-        facts = getattr(self, "facts", None)
-        copy = bool(
-            facts is not None
-            and isinstance(node, ast.expr)
-            and facts.aliases.is_held(node)
-            and any(facts.aliases.written(n.id) for n in ast.walk(node) if isinstance(n, ast.Name))
-        )  # (kept, and a buffer it reads is changed in place somewhere: per example it is a copy)
-        made = ctx.expr("av__.select_mask(x, m, c)", x=x.node, m=mask.node, c=copy)
+        # per example `x[mask]` is a copy: the selection keeps its own copy of x and the mask, unless
+        # the expression made them afresh (any later write, through any name or call, cannot reach them)
+        fresh = (ast.BinOp, ast.UnaryOp, ast.Compare, ast.BoolOp)
+        user = node if isinstance(node, ast.Subscript) else None
+        copies = [
+            user is None or not isinstance(e, fresh)
+            for e in (getattr(user, "value", None), getattr(user, "slice", None))
+        ]
+        made = ctx.expr("av__.select_mask(x, m, cx, cm)", x=x.node, m=mask.node, cx=copies[0], cm=copies[1])
         key = (getattr(node, "lineno", 0), getattr(node, "col_offset", 0))
         sel = MaskedSelection(x.val.dtype, (key,))
         return Operand(made, Val(True, None, Kind.OTHER, selection=sel))

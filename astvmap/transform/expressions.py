@@ -387,6 +387,9 @@ class ExpressionsMixin(RegionsMixin):
     def iteration(self, it: Operand, node) -> tuple[ast.expr, Val]:
         """(iterable expression, element Val) for `for ... in it`."""
         v = it.val
+        if v.batched and (v.kind == Kind.OTHER or v.selection is not None):
+            # (a masked selection, a loop's result of a kind not known: iterating it would iterate the lanes)
+            raise self.ctx.fail("iterating over a per-example value of a kind not known when rewriting")
         if v.batched and v.kind == Kind.ARRAY:
             if v.ndim == 0:
                 raise self.ctx.error(

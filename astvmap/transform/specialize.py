@@ -24,8 +24,9 @@ from ..errors import PerformanceWarning
 from ..frontend import passes
 from ..frontend.source import ASTVMAP_SOURCE, FunctionSource
 from ..kit.origins import Origin
+from ..rules.registry import lookup
 from ..rules.values import Kind, Val
-from .calls import is_library_code
+from .calls import is_library_code, is_library_file
 from .context import RECORDED, Context, ParentContext, Recorded, Settings
 from .vectorize import Vectorizer
 
@@ -217,7 +218,10 @@ def _specialization(src, ctx: Context, fdef, out_val: Val, stages: dict, header,
     )
     spec.stages = stages
     spec.callees = [v for v in ctx.free.values() if hasattr(v, ASTVMAP_SOURCE)]
-    spec.acts_outside = may_act_outside(src.fdef, any(_user_code(v) for v in ctx.free.values()))
+    modules = {n for n in _free_names(src) if isinstance(src.resolve(n)[1], types.ModuleType)}
+    spec.acts_outside = may_act_outside(
+        src.fdef, any(_user_code(v) for v in ctx.free.values()), _pure_calls(src), frozenset(modules)
+    )
     fn.__astvmap_text__ = text
     fn.__astvmap_callees__ = spec.callees
     fn.__astvmap_acts_outside__ = spec.acts_outside
@@ -228,6 +232,37 @@ def _specialization(src, ctx: Context, fdef, out_val: Val, stages: dict, header,
     spec.user_filename = src.origin.filename
     setattr(fn, ASTVMAP_SOURCE, spec.source)
     return spec
+
+
+def _free_names(src: FunctionSource) -> set[str]:
+    return {n.id for n in ast.walk(src.fdef) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
+
+
+def _pure_calls(src: FunctionSource):
+    """Whether a call of `src` is known to change nothing: the object it calls (a global or builtin, or an
+    attribute of a module or class) has a pure batching rule that draws no random numbers, or it is a
+    method of a value with such a rule on arrays (`x.sum()`)."""
+    local = {n.id for n in ast.walk(src.fdef) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
+    local |= {a.arg for a in ast.walk(src.fdef.args) if isinstance(a, ast.arg)}
+
+    def resolve(node: ast.expr):
+        if isinstance(node, ast.Name):
+            found, obj, _ = src.resolve(node.id) if node.id not in local else (False, None, None)
+            return obj if found else None
+        if isinstance(node, ast.Attribute):
+            base = resolve(node.value)
+            if isinstance(base, (types.ModuleType, type)):
+                return getattr(base, node.attr, None)
+        return None
+
+    def pure(call: ast.Call) -> bool:
+        obj = resolve(call.func)
+        if obj is None and isinstance(call.func, ast.Attribute):
+            obj = getattr(np.ndarray, call.func.attr, None)  # a method of a value: pure only as an array's
+        rule = lookup(obj) if obj is not None else None
+        return rule is not None and rule.pure and not rule.random
+
+    return pure
 
 
 def _user_code(obj) -> bool:
@@ -368,7 +403,7 @@ def user_line(e: BaseException):
         tb = tb.tb_next
     for filename, line in reversed(frames):
         hit = FILES.get(filename)
-        if hit is not None:
+        if hit is not None and not is_library_file(hit[1].filename):  # (the user's, not NumPy's source)
             line_map, origin = hit
             user = line_map.get(line)
             return None if user is None else (origin, user)

@@ -474,8 +474,8 @@ def lstsq(a, b, rcond=None, vector=False, lead=1):
     (*L, m, k); their `lead` leading axes broadcast (size 1 where an operand is every lane's). The
     minimum-norm solution from one stacked SVD, with gelsd's cutoff (singular values <= cutoff * s_max are
     zero); the residuals as NumPy gives them per lane: (k,) where the lane has rank n and m > n, else
-    empty. Lanes that differ there give results of different shapes: ragged, a ValueError, as stacking
-    the loop's results is."""
+    empty. Lanes that differ there give results of different shapes: `RaggedBatch` (the call runs as the
+    loop, which fails to stack the residuals only where they are used)."""
     a, b = np.asarray(a), np.asarray(b)
     if vector:
         b = b[..., None]
@@ -498,10 +498,10 @@ def lstsq(a, b, rcond=None, vector=False, lead=1):
         full = ranks == n
         if full.all() and full.size:
             residuals = np.sum(np.square(np.abs(Y - A @ x)), axis=-2).astype(real)
-        elif full.any():
-            raise ValueError(
+        elif full.any():  # (the call then runs as the loop: NOTE [masked selections])
+            raise RaggedBatch(
                 "np.linalg.lstsq: some examples have full column rank and others do not, so their "
-                "residuals differ in shape (ragged): they cannot be stacked into one batched result"
+                "residuals differ in shape"
             )
     x = np.broadcast_to(x, lanes + x.shape[-2:]).astype(result)
     s = np.broadcast_to(s, lanes + s.shape[-1:]).astype(real)

@@ -264,7 +264,7 @@ KNOWN_GAPS = [
     ),
     (
         "NumPy functions without a rule whose implementation is Python (`np.polyval`, `np.tril`, "
-        "`np.rot90`, `np.linalg.matrix_norm`) are rewritten from NumPy's source where that batches whole."
+        "`np.fliplr`, `np.linalg.matrix_norm`) are rewritten from NumPy's source where that batches whole."
     ),
 ]
 

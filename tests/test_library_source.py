@@ -28,7 +28,8 @@ def lower(m):
 
 
 def turned(m):
-    return np.rot90(m) + np.fliplr(m) - np.flipud(m)
+    # (not np.rot90: NumPy 2.5 added a `try` to it, which #19's verbatim statements will batch)
+    return np.fliplr(m) - np.flipud(m)
 
 
 def norms(m):

@@ -311,3 +311,24 @@ def test_a_bool_or_float_axis_raises_as_the_loop_does():
             warnings.simplefilter("ignore", astvmap.PerformanceWarning)
             with pytest.raises(TypeError):
                 astvmap.vmap(lambda v, a=axis: np.sum(v, axis=a))(m)
+
+
+# A list of per-example values (`list(x)`, `sorted(x)`, a comprehension) given to NumPy is, per example,
+# the array of its items: stacked along per-example axis 0 (as a Python list of batched items NumPy
+# would stack them along the batch's axis: transposed or wrong shapes, found by review)
+LISTS_AS_ARRAYS = [
+    lambda x: np.concatenate([list(x), list(x)]),
+    lambda x: np.array([list(r) for r in x]),
+    lambda x: np.sum(list(x)),
+    lambda x: np.mean(list(x), axis=0),
+    lambda x: np.max(sorted(x[0])),
+    lambda x: np.add(list(x[0]), 1.0),
+    lambda x: np.multiply(list(x), 2.0),
+    lambda x: np.dot(list(x[0]), x[0]),
+]
+
+
+@pytest.mark.parametrize("i", range(len(LISTS_AS_ARRAYS)))
+@pytest.mark.parametrize("B", [0, 1, 3])
+def test_lists_of_per_example_values_as_arrays(i, B):
+    assert_vmap_equivalent(LISTS_AS_ARRAYS[i], 0, 0, RNG.normal(size=(B, 3, 4)), allow_fallback=True)

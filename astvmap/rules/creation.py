@@ -249,6 +249,8 @@ def _array(ctx, obj, dtype) -> Operand:
     item = list_item(v)
     if item is None or not item.batched or any(not e.batched for e in v.elts or ()):
         raise ctx.fail("np.array of a list mixing batched and unbatched values")
+    if item.kind in (Kind.LIST, Kind.TUPLE):  # (lists of lists: each stacked per example first)
+        raise ctx.fail("np.array of a list of sequences of per-example values")
     node = ctx.expr("av__.stack(xs, B)", xs=obj.node, B=ctx.batch_size())
     node = node if dtype is None else ctx.expr("x.astype(d)", x=node, d=dtype.node)
     return emit(node, facts)

@@ -219,6 +219,9 @@ def _seq(ctx, seq: Operand):
         if v.batched and v.kind == Kind.ARRAY:
             raise ctx.fail("joining the rows of a batched array")
         raise ctx.fail("joining a sequence whose length is not known when the code is rewritten")
+    if any(e.batched and e.kind in (Kind.LIST, Kind.TUPLE) for e in v.elts):
+        # (a batched list is a Python list of batched items: as an array per example it is stacked)
+        raise ctx.fail("joining sequences that are lists of per-example values")
     if isinstance(seq.node, (ast.Tuple, ast.List)) and len(seq.node.elts) == len(v.elts):
         return [Operand(n, e) for n, e in zip(seq.node.elts, v.elts)]
     return [Operand(templates.index(seq.node, [i]), e) for i, e in enumerate(v.elts)]

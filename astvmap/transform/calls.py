@@ -108,6 +108,10 @@ class CallsMixin(NestingMixin):
             return self.fallback(site, "its batching rule does not take these arguments", fn_node)
         if fn is operator.getitem and len(args) == 2 and _is_mask_of(args[1], args[0]):
             return self.masked_selection(site, args[0], args[1])
+        if _takes_arrays(rule, fn):
+            args = [self._as_array(a) for a in args]
+            kwargs = {k: self._as_array(a) for k, a in kwargs.items()}
+            site = CallSite(fn, node, args, kwargs, rebuild, method)
         saved, ctx.call = ctx.call, site
         mark = ctx.mark()
         try:
@@ -144,6 +148,19 @@ class CallsMixin(NestingMixin):
             return UNKNOWN
         _, *named = bound.arguments.items()
         return rule.infer(site, **dict(named))
+
+    def _as_array(self, op: Operand) -> Operand:
+        """A batched list of per-example items (`list(x)`, a comprehension, appends) as NumPy reads it
+        per example: its items stacked along per-example axis 0 (`av__.stack`; as a Python list of
+        batched items NumPy would stack them along the batch's axis 0)."""
+        v = op.val
+        item = list_item(v) if v.kind == Kind.LIST and v.elts is None else None
+        if not op.batched or item is None or not item.batched or item.kind not in (Kind.ARRAY, Kind.SCALAR):
+            return op
+        if item.ndim is None:
+            raise self.ctx.fail("a list of per-example values of a rank not known, as an array")
+        node = self.ctx.expr("av__.stack(xs, B)", xs=op.node, B=self.ctx.batch_size())
+        return Operand(node, Val(True, item.ndim + 1, Kind.ARRAY, item.dtype))
 
     def masked_selection(self, site: CallSite, x: Operand, mask: Operand) -> Operand:
         """`x[mask]` of a batched mask of x's shape (NOTE [masked selections], runtime_selection.py): its
@@ -431,6 +448,14 @@ class CallsMixin(NestingMixin):
 
 
 _MUTATORS = {"append", "extend", "insert", "pop", "remove", "clear", "sort", "reverse"}
+
+
+def _takes_arrays(rule, fn) -> bool:
+    """Does this NumPy function read its operands as arrays (a list of numbers per example is one)?
+    Python's operators and builtins read lists as lists (`l + l` joins them, `sum(l)` adds the items)."""
+    module = getattr(fn, "__module__", None) or ""
+    numpy = isinstance(fn, np.ufunc) or module.partition(".")[0] == "numpy"
+    return numpy and bool(rule.traits & {"elementwise", "reduction", "contraction"})
 
 
 def _reads_selection(args, kwargs) -> bool:

@@ -10,7 +10,7 @@ import math
 
 from .. import runtime
 from ..kit import templates
-from .common import align, emit, infers, out, rank, result_kind, static
+from .common import align, emit, infers, out, rank, respell, result_kind, static
 from .elementwise import PY_CHECKED
 from .registry import register
 from .values import NO_STATIC, UNKNOWN, Kind, MaskedSelection, Operand, Val, array, container
@@ -557,8 +557,6 @@ def batch_sorted_lanes(ctx, x, reverse=None, lead=None) -> Operand:
 # size 1 when the enclosing examples share it), and the other arguments must be the same for every one
 def _stat_call(ctx, arrays: dict, lead, facts: Val, **shared) -> Operand:
     """The helper's call again with its array operands over the enclosing batch too, `lead` one more."""
-    from .common import respell  # (imported here: this section is appended to the module)
-
     _unbatched(ctx, *shared.values())
     n = _lead(ctx, lead)
     nodes: dict = {"lead": ast.Constant(n + 1)}

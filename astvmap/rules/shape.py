@@ -103,6 +103,8 @@ def expand_dims_facts(call, a, axis, **_) -> Val:
 @infers(expand_dims_facts)
 def batch_expand_dims(ctx, a, axis) -> Operand:
     facts = expand_dims_facts(ctx.call, a, axis)  # (its axes are the result's)
+    if facts.ndim is None:
+        raise ctx.fail("np.expand_dims at axes not known when rewriting (their range is the result's rank)")
     node = ctx.call.rebuild([a.node, shift_axis(ctx, axis, facts.ndim)], {})
     return emit(node, facts)
 

@@ -90,7 +90,7 @@ class CallsMixin(NestingMixin):
         rule = lookup(fn)
         batched = any(a.batched for a in args) or any(a.batched for a in kwargs.values())
         if batched and (rule is None or "selections" not in rule.traits) and _reads_selection(args, kwargs):
-            return self.fallback(site, "it reads a selection whose length differs between examples", fn_node)
+            return self.fallback(site, _READS_SELECTION, fn_node)
         if rule is None:
             if not batched:
                 return Operand(
@@ -177,12 +177,9 @@ class CallsMixin(NestingMixin):
         # per example `x[mask]` is a copy: the selection keeps its own copy of x and the mask, unless
         # the expression made them afresh (any later write, through any name or call, cannot reach them)
         fresh = (ast.BinOp, ast.UnaryOp, ast.Compare, ast.BoolOp)
-        user = node if isinstance(node, ast.Subscript) else None
-        copies = [
-            user is None or not isinstance(e, fresh)
-            for e in (getattr(user, "value", None), getattr(user, "slice", None))
-        ]
-        made = ctx.expr("av__.select_mask(x, m, cx, cm)", x=x.node, m=mask.node, cx=copies[0], cm=copies[1])
+        parts = (node.value, node.slice) if isinstance(node, ast.Subscript) else (None, None)
+        cx, cm = (not isinstance(e, fresh) for e in parts)
+        made = ctx.expr("av__.select_mask(x, m, cx, cm)", x=x.node, m=mask.node, cx=cx, cm=cm)
         key = (getattr(node, "lineno", 0), getattr(node, "col_offset", 0))
         sel = MaskedSelection(x.val.dtype, (key,))
         return Operand(made, Val(True, None, Kind.OTHER, selection=sel))
@@ -200,17 +197,15 @@ class CallsMixin(NestingMixin):
         if not ctx.src.generated:
             ctx.fallback_sites.setdefault(where, msg)
 
-    def fallback(self, site: CallSite, reason: str, fn_node=None, defer=False) -> Operand:
-        """Run this one call as a per-example loop (correct; warns once per site). `defer`: a later rule
-        may still withdraw it (a masked selection that a reduction consumes), so an error waits for the
-        end of the rewrite."""
+    def fallback(self, site: CallSite, reason: str, fn_node=None) -> Operand:
+        """Run this one call as a per-example loop (correct; warns once per site)."""
         ctx = self.ctx
         node = site.node
         what = _shown(node) if isinstance(node, ast.AST) else str(site.fn)
         msg = f"`{what}` runs as a per-example loop: {reason}"
         if self._loop_may_break_a_view(node):
             raise ctx.fail(f"{msg}, and per example it may view an array that is written in place")
-        self._note_loop(site, msg, defer)
+        self._note_loop(site, msg)
         if isinstance(node, ast.Attribute) and site.method is None and fn_node is None:
             # an attribute (`x.T`): per example, read it
             fn_expr = ctx.bind(operator.attrgetter(node.attr), f"get_{node.attr}")
@@ -350,9 +345,7 @@ class CallsMixin(NestingMixin):
         ):
             if _reads_selection(args, kwargs):
                 site = CallSite(obj, node, args, kwargs, _rebuilder(node, fn_node, None))
-                return self.fallback(
-                    site, "it reads a selection whose length differs between examples", fn_node
-                )
+                return self.fallback(site, _READS_SELECTION, fn_node)
             return self.user_call(obj, fn_node, args, kwargs, node, batched)
         if not batched:
             return Operand(_call(fn_node, args, kwargs), UNKNOWN)
@@ -456,6 +449,9 @@ def _takes_arrays(rule, fn) -> bool:
     module = getattr(fn, "__module__", None) or ""
     numpy = isinstance(fn, np.ufunc) or module.partition(".")[0] == "numpy"
     return numpy and bool(rule.traits & {"elementwise", "reduction", "contraction"})
+
+
+_READS_SELECTION = "it reads a selection whose length differs between examples"
 
 
 def _reads_selection(args, kwargs) -> bool:

@@ -188,6 +188,9 @@ class _Builder:
     _AsyncWith = _With
 
     def _Try(self, s: ast.Try, preds):
+        start = self.node(s, "try", [])  # (the point before it: the body and every handler follow)
+        _link(preds, start)
+        preds = [start]
         entries = [
             self.node(h, "handler", [h.type] if h.type is not None else [], _handler(h)) for h in s.handlers
         ]

@@ -22,6 +22,7 @@ import ast
 import copy
 from typing import TYPE_CHECKING
 
+from ..kit import templates
 from ..kit.naming import Namer
 
 if TYPE_CHECKING:
@@ -163,15 +164,31 @@ def _walk_no_defs(node):
             yield from _walk_no_defs(child)
 
 
-def ends_with_return(stmts) -> bool:
+def ends_with_return(stmts, withs: bool = False) -> bool:
+    """Does every path through `stmts` end in a `return` or `raise`? (`withs`: a `with` whose body
+    does: the transform keeps only context managers that never suppress an exception.)"""
     if not stmts:
         return False
     last = stmts[-1]
     if isinstance(last, (ast.Return, ast.Raise)):
         return True
     if isinstance(last, ast.If):
-        return ends_with_return(last.body) and ends_with_return(last.orelse)
+        return ends_with_return(last.body, withs) and ends_with_return(last.orelse, withs)
+    if isinstance(last, ast.With) and withs:
+        return ends_with_return(last.body, withs)
+    if isinstance(last, ast.Match):
+        exhaustive = last.cases[-1].guard is None and _irrefutable(last.cases[-1].pattern)
+        return exhaustive and all(ends_with_return(c.body, withs) for c in last.cases)
+    if isinstance(last, ast.Try):
+        if ends_with_return(last.finalbody, withs):
+            return True
+        normal = ends_with_return(last.orelse, withs) or ends_with_return(last.body, withs)
+        return normal and all(ends_with_return(h.body, withs) for h in last.handlers)
     return False
+
+
+def _irrefutable(p: ast.pattern) -> bool:
+    return isinstance(p, ast.MatchAs) and (p.pattern is None or _irrefutable(p.pattern))
 
 
 def _block(stmts):
@@ -181,7 +198,7 @@ def _block(stmts):
             # Every path through the `if` that does not return continues with the rest of the block.
             rest = stmts[i + 1 :]
             body = s.body if ends_with_return(s.body) else s.body + rest
-            orelse = s.orelse if ends_with_return(s.orelse) else s.orelse + copy.deepcopy(rest)
+            orelse = s.orelse if ends_with_return(s.orelse) else s.orelse + templates.clone(rest)
             out.append(_copy_if(s, _block(body), _block(orelse)))
             return out
         out.append(s)

@@ -29,10 +29,10 @@ are batched, so the walker (transform/loops.py) calls it per loop, with names fr
 from __future__ import annotations
 
 import ast
-import copy
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from ..kit import templates
 from . import fence, normalize
 from .pass_context import PassContext
 
@@ -54,7 +54,7 @@ PASSES: tuple[Pass, ...] = (
 
 def run(fdef: ast.FunctionDef, ctx: PassContext) -> ast.FunctionDef:
     """`fdef` through every pass, on a copy; records the code after each in `ctx.stages`."""
-    tree = copy.deepcopy(fdef)
+    tree = templates.clone(fdef)
     text = ctx.stages["frontend"] = ast.unparse(tree)
     for p in PASSES:
         new = p.run(tree, ctx)

@@ -149,6 +149,15 @@ def py_pow(a, b):
     return out
 
 
+_PYTHON_CHECKED = {
+    np.true_divide: py_truediv,
+    np.floor_divide: py_floordiv,
+    np.remainder: py_mod,
+    np.divmod: py_divmod,
+    np.power: py_pow,
+}
+
+
 # ---- a Python number beside NumPy operands --------------------------------------------------------------
 _KIND_DUMMY = {"b": True, "i": 0, "u": 0, "f": 0.0, "c": 0j}
 
@@ -166,10 +175,23 @@ class PyColumn(np.ndarray):
             plain = [_cast(p, others) if isinstance(i, PyColumn) else p for i, p in zip(inputs, plain)]
         if out is not None:
             kwargs["out"] = tuple(_plain(o) for o in out)
+        elif method == "__call__" and not others and type(self) is PyColumn and not kwargs:
+            return _python_arithmetic(ufunc, plain)
         return getattr(ufunc, method)(*plain, **kwargs)
 
     def __array_function__(self, func, types, args, kwargs):
         return func(*plain_tree(args, PyColumn), **plain_tree(kwargs, PyColumn))
+
+
+def _python_arithmetic(ufunc, operands):
+    """A ufunc of Python numbers only (a column a per-example loop stacked, beside Python numbers): per
+    example Python's arithmetic, so its result is a column of Python numbers again, and division by
+    zero raises as Python raises it."""
+    checked = _PYTHON_CHECKED.get(ufunc)
+    result = checked(*operands) if checked is not None and len(operands) == 2 else ufunc(*operands)
+    if isinstance(result, tuple):
+        return tuple(weak(r) for r in result)
+    return weak(result) if np.asarray(result).dtype.kind in "biufc" else result
 
 
 def weak(column):

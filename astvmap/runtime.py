@@ -45,13 +45,13 @@ from .runtime_lanes import (
     sorted_lanes,
 )
 from .runtime_lanes import select as _select
+from .runtime_loops import loop, loop_nested, region_loop
 from .runtime_nested import join_batches, split_batches
 from .runtime_selection import (
     Selection,
     reduce_selection,
     select_mask,
     selection_size,
-    stack_selections,
 )
 
 __all__ = [
@@ -60,6 +60,7 @@ __all__ = [
     "Weak",
     "active_lanes",
     "align",
+    "augment",
     "batch_broadcast",
     "bound",
     "enters",
@@ -85,6 +86,7 @@ __all__ = [
     "py_pow",
     "py_truediv",
     "reduce_selection",
+    "region_loop",
     "reshape",
     "select",
     "select_mask",
@@ -125,6 +127,16 @@ def select_nested(sizes, cond, a, b, axes, python=None, active=None):
         active = join_batches(active, axes[0], sizes)
     batched = (any(axes[1]), any(axes[2]))
     return split_batches(select(c, x, y, batched, python, active), sizes)
+
+
+def augment(t, v):
+    """`t op= value` of a batched `t` whose per-example rank is known only now (`v`: the value of `t op
+    value`): per example an array (rank >= 1) changes in place, keeping its dtype (every name of its
+    buffer sees it); a number is rebound to `v`."""
+    if isinstance(t, np.ndarray) and t.ndim > 1:
+        np.copyto(t, v, casting="same_kind")
+        return t
+    return v
 
 
 def align(values, batched, lead=None):
@@ -364,76 +376,6 @@ def move_tree(tree, axes, lead=0):
     if isinstance(axes, dict):
         return {k: move_tree(v, axes.get(k), lead) for k, v in tree.items()}
     return type(tree)(move_tree(t, a, lead) for t, a in zip(tree, axes))
-
-
-def loop(fn, B, args, batched, kwargs=None, kw_batched=None):
-    """The fallback: call `fn` once per example and stack the results (leaf by leaf for tuples).
-
-    `batched[i]` says whether `args[i]` carries the batch axis (at 0)."""
-    kwargs = kwargs or {}
-    kw_batched = kw_batched or {}
-    outs = []
-    for b in range(B):
-        a = [_example(x, f, b) for x, f in zip(args, batched)]
-        k = {n: _example(v, kw_batched.get(n, False), b) for n, v in kwargs.items()}
-        outs.append(fn(*a, **k))
-    if not outs:
-        raise ValueError(
-            f"astvmap: {getattr(fn, '__name__', fn)!r} runs as a per-example loop here, and with a batch of "
-            "size 0 the shape of its result is unknown; pass at least one example"
-        )
-    return _stack_leaves(outs)
-
-
-def loop_nested(fn, sizes, args, axes, kwargs=None, kw_axes=None):
-    """`loop` under enclosing batches (runtime_nested): one per-example loop over the `prod(sizes)`
-    merged examples; `axes[i]` flags the batch axes argument `i` carries."""
-    kwargs, kw_axes = kwargs or {}, kw_axes or {}
-    merged = [join_batches(a, ax, sizes) for a, ax in zip(args, axes, strict=True)]
-    kw = {k: join_batches(v, kw_axes.get(k, ()), sizes) for k, v in kwargs.items()}
-    flags = [any(ax) for ax in axes]
-    kw_flags = {k: any(kw_axes.get(k, ())) for k in kwargs}
-    return split_batches(loop(fn, math.prod(sizes), merged, flags, kw, kw_flags), sizes)
-
-
-def _example(x, batched, b):
-    """Example `b` of an argument: `batched` is a bool, or a tuple of those for a tuple/list argument.
-    A batched list, tuple or dict holds batched values (a list appended to per example): its example
-    is each one's."""
-    if isinstance(batched, tuple):
-        return type(x)(_example(e, f, b) for e, f in zip(x, batched))
-    if not batched:
-        return x
-    if isinstance(x, (list, tuple)):
-        return type(x)(_example(e, True, b) for e in x)
-    if isinstance(x, dict):
-        return {k: _example(v, True, b) for k, v in x.items()}
-    return x[b]
-
-
-def _stack_leaves(outs):
-    first = outs[0]
-    if isinstance(first, (tuple, list)) and any(len(o) != len(first) for o in outs):
-        raise RaggedBatch(
-            f"a per-example {type(first).__name__} has {min(map(len, outs))} to {max(map(len, outs))} items"
-        )
-    if isinstance(first, Selection) and all(
-        isinstance(o, Selection) and o.data.shape == first.data.shape for o in outs
-    ):
-        return stack_selections(outs)
-    if isinstance(first, tuple):
-        return tuple(_stack_leaves([o[i] for o in outs]) for i in range(len(first)))
-    if isinstance(first, list):
-        return [_stack_leaves([o[i] for o in outs]) for i in range(len(first))]
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DeprecationWarning)
-        arrays = [np.asarray(o) for o in outs]
-    other = next((a.shape for a in arrays if a.shape != arrays[0].shape), None)
-    if other is not None:  # (the call then runs as the loop, or raises)
-        raise RaggedBatch(
-            f"a per-example result has shape {arrays[0].shape} in one example, {other} in another"
-        )
-    return np.stack(arrays)
 
 
 # ---- np.linalg.lstsq ------------------------------------------------------------------------------

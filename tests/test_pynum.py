@@ -149,7 +149,11 @@ def test_weak_raises_numpys_overflow_for_a_python_int_that_does_not_fit():
         pynum.weak(np.array([1, 300])) + np.ones(2, np.int8)
     np.testing.assert_array_equal(pynum.weak(np.array([1, 2])) + np.ones(2, np.int8), [2, 3])
     assert (pynum.weak(np.array([1, 2])) + np.ones(2, np.int8)).dtype == np.int8
-    assert type(pynum.weak(np.array([1.0])) * 2.0) is np.ndarray  # results are plain arrays
+    assert type(pynum.weak(np.array([1.0])) * np.ones(1)) is np.ndarray  # beside NumPy: plain arrays
+    # beside Python numbers only, per example Python's arithmetic: Python numbers again, `/ 0` raises
+    assert type(pynum.weak(np.array([1.0])) * 2.0) is pynum.PyColumn
+    with pytest.raises(ZeroDivisionError):
+        pynum.weak(np.array([1.0, 2.0])) / pynum.weak(np.array([1.0, 0.0]))
 
 
 def test_math_fn_raises_math_s_own_error():

@@ -1,0 +1,231 @@
+"""Per-example loops the generated code runs (`av__.loop`, `av__.region_loop`): one call, or one region
+of the user's statements, run once per example and stacked back into batched values.
+
+Each loop's results are stacked as the whole-function loop stacks them (`np.stack` of each leaf), with
+two refinements the rest of the batched code relies on: per-example Python numbers stay Python numbers
+in arithmetic (a `pynum.PyColumn`: NEP 50 gives `x32 * k` the dtype of `x32` when `k` is a Python int),
+and a batch of size 0 is answered by one probe example (NOTE [empty batch]). Imports NumPy only.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import warnings
+
+import numpy as np
+
+from .errors import RaggedBatch
+from .pynum import PyColumn, weak
+from .runtime_lanes import UNBOUND
+from .runtime_nested import join_batches, split_batches
+from .runtime_selection import Selection, stack_selections
+
+_PYTHON_NUMBERS = (bool, int, float, complex)
+
+
+def loop(fn, B, args, batched, kwargs=None, kw_batched=None):
+    """One call with no batched form: call `fn` once per example and stack the results (leaf by leaf
+    for tuples). `batched[i]` says whether `args[i]` carries the batch axis (at 0)."""
+    kwargs = kwargs or {}
+    kw_batched = kw_batched or {}
+    a, a_lanes = _lanes(args, batched, [""] * len(args))
+    k = dict(kwargs)
+    k_lanes = [(n, _getter(v, kw_batched[n], "")) for n, v in kwargs.items() if kw_batched.get(n)]
+    outs = []
+    for b in range(B):
+        for i, get in a_lanes:
+            a[i] = get(b)
+        for n, get in k_lanes:
+            k[n] = get(b)
+        outs.append(fn(*a, **k))
+    if not outs:
+        return _empty(_probe(fn, args, batched, kwargs, kw_batched))
+    return _stack_leaves(outs)
+
+
+def loop_nested(fn, sizes, args, axes, kwargs=None, kw_axes=None):
+    """`loop` under enclosing batches (runtime_nested): one per-example loop over the `prod(sizes)`
+    merged examples; `axes[i]` flags the batch axes argument `i` carries."""
+    kwargs, kw_axes = kwargs or {}, kw_axes or {}
+    merged = [join_batches(a, ax, sizes) for a, ax in zip(args, axes, strict=True)]
+    kw = {k: join_batches(v, kw_axes.get(k, ()), sizes) for k, v in kwargs.items()}
+    flags = [any(ax) for ax in axes]
+    kw_flags = {k: any(kw_axes.get(k, ())) for k in kwargs}
+    return split_batches(loop(fn, math.prod(sizes), merged, flags, kw, kw_flags), sizes)
+
+
+def region_loop(fn, B, args, batched, modes, names, kinds):
+    """A region of the user's statements with no batched form, run once per example (NOTE [region
+    loops], transform/region_loop.py). `fn` is the region lifted to a function of its live-in names
+    (`args`, flagged by `batched` as in `loop`) returning its live-out `names`; each comes back
+    stacked over the batch. `modes[i]`: "copy" gives each example its own deep copy of an object made
+    in the function (the loop makes one per example), "view" passes a batched array's example as a
+    view it may write into (a rank-0 example too), "" the example as `loop` passes it. `kinds[i]`: what
+    the code after the region takes `names[i]` for ("list", "dict", else an array): an example whose
+    value is of another kind raises `RaggedBatch` (the call then runs as the loop). `names` None: `fn`
+    is the rest of the function, and its results, stacked, are returned."""
+    if names is None:  # the region runs to the end of the function: its result is the function's
+        return region_loop(lambda *a: (fn(*a),), B, args, batched, modes, ("",), ("any",))[0]
+    a, lanes = _lanes(args, batched, modes)
+    outs = []
+    for b in range(B):
+        for i, get in lanes:
+            a[i] = get(b)
+        outs.append(fn(*a))
+    probed = not outs
+    if probed:
+        outs = [_probe(fn, args, batched, {}, {})]
+    for i, (name, kind) in enumerate(zip(names, kinds)):
+        _check_kind(name, kind, [o[i] for o in outs])
+    if probed:
+        return _empty(outs[0])
+    for i, name in enumerate(names):
+        if any(o[i] is UNBOUND for o in outs):
+            raise UnboundLocalError(
+                f"astvmap: `{name}` is bound for some examples only after a region that runs as a "
+                "per-example loop, and the code after it reads it"
+            )
+    return tuple(_stack_leaves([o[i] for o in outs]) for i in range(len(names)))
+
+
+_KINDS = {"list": list, "dict": dict}
+
+
+def _check_kind(name, kind, values):
+    if kind == "any":
+        return
+    want = _KINDS.get(kind, (np.ndarray, np.generic, *_PYTHON_NUMBERS))
+    wrong = next((v for v in values if not isinstance(v, want) and v is not UNBOUND), None)
+    if wrong is not None:
+        raise RaggedBatch(f"after a region run per example, `{name}` is a {type(wrong).__name__}")
+
+
+def _lanes(args, batched, modes):
+    """The arguments of example 0 onwards: a list holding the arguments every example shares, and
+    `(index, getter)` for those that differ (`getter(b)`: example `b`'s), so a loop pays per example
+    only for what differs."""
+    lanes = [(i, _getter(x, f, m)) for i, (x, f, m) in enumerate(zip(args, batched, modes)) if f or m]
+    return list(args), lanes
+
+
+def _getter(x, batched, mode):
+    """Example `b` of argument `x` as a function of `b` (`modes` of `region_loop`)."""
+    if mode == "view" and batched is True and isinstance(x, np.ndarray):
+        return lambda b: x[b, ...]
+    if mode == "copy":
+        return lambda b: _fresh(_example(x, batched, b))
+    if batched is True and type(x) is np.ndarray:
+        return x.__getitem__
+    return lambda b: _example(x, batched, b)
+
+
+_ATOMS = frozenset({bool, int, float, complex, str, bytes, type(None)})
+
+
+def _fresh(value):
+    """A deep copy of `value` (a list or dict of numbers and strings, or an array, copied directly), or
+    `value` itself when it cannot be copied (a module)."""
+    t = type(value)
+    if t is np.ndarray:
+        return value.copy()
+    if (t is list and all(type(e) in _ATOMS for e in value)) or (
+        t is dict and all(type(e) in _ATOMS for e in (*value, *value.values()))
+    ):
+        return value.copy()
+    try:
+        return copy.deepcopy(value)
+    except Exception:
+        return value
+
+
+def _example(x, batched, b):
+    """Example `b` of an argument: `batched` is a bool, or a tuple of those for a tuple/list argument.
+    A batched list, tuple or dict holds batched values (a list appended to per example): its example
+    is each one's."""
+    if isinstance(batched, tuple):
+        return type(x)(_example(e, f, b) for e, f in zip(x, batched))
+    if not batched:
+        return x
+    if isinstance(x, (list, tuple)):
+        return type(x)(_example(e, True, b) for e in x)
+    if isinstance(x, dict):
+        return {k: _example(v, True, b) for k, v in x.items()}
+    if type(x) is PyColumn and x.ndim == 1:
+        return x[b].item()  # per example a Python number
+    return x[b]
+
+
+def _stack_leaves(outs):
+    first = outs[0]
+    if isinstance(first, (tuple, list)) and any(len(o) != len(first) for o in outs):
+        raise RaggedBatch(
+            f"a per-example {type(first).__name__} has {min(map(len, outs))} to {max(map(len, outs))} items"
+        )
+    if isinstance(first, Selection) and all(
+        isinstance(o, Selection) and o.data.shape == first.data.shape for o in outs
+    ):
+        return stack_selections(outs)
+    if isinstance(first, tuple):
+        return tuple(_stack_leaves([o[i] for o in outs]) for i in range(len(first)))
+    if isinstance(first, list):
+        return [_stack_leaves([o[i] for o in outs]) for i in range(len(first))]
+    if isinstance(first, dict) and all(isinstance(o, dict) and o.keys() == first.keys() for o in outs):
+        return {k: _stack_leaves([o[k] for o in outs]) for k in first}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        arrays = [np.asarray(o) for o in outs]
+    other = next((a.shape for a in arrays if a.shape != arrays[0].shape), None)
+    if other is not None:  # (the call then runs as the loop, or raises)
+        raise RaggedBatch(
+            f"a per-example result has shape {arrays[0].shape} in one example, {other} in another"
+        )
+    stacked = np.stack(arrays)
+    if all(type(o) in _PYTHON_NUMBERS for o in outs) and len({type(o) for o in outs}) == 1:
+        return weak(stacked)  # per example a Python number: NumPy operands decide its dtype
+    return stacked
+
+
+# ---- NOTE [empty batch] ------------------------------------------------------------------------------
+# A loop over a batch of size 0 runs nothing, yet its stacked result has a shape and a dtype the code
+# after it reads. They come from one probe: the loop's function run on an example of zeros (each batched
+# leaf's per-example shape and dtype), on copies of every argument (the probe must not write into the
+# caller's arrays) with warnings and floating-point errors silenced. Its result, stacked zero times, is
+# the answer; a probe that raises is a clear error, as before. The probe runs the code once where the
+# loop runs it zero times: effects outside the arrays it is given (printing, a global list) happen once.
+def _probe(fn, args, batched, kwargs, kw_batched):
+    try:
+        a = [_fresh(_zero_example(x, f)) for x, f in zip(args, batched)]
+        k = {n: _fresh(_zero_example(v, kw_batched.get(n, False))) for n, v in kwargs.items()}
+        with warnings.catch_warnings(), np.errstate(all="ignore"):
+            warnings.simplefilter("ignore")
+            return fn(*a, **k)
+    except Exception as e:
+        raise ValueError(
+            f"astvmap: {getattr(fn, '__name__', fn)!r} runs as a per-example loop here, and with a batch of "
+            f"size 0 the shape of its result is unknown (one example of zeros raised {type(e).__name__}: "
+            f"{e}); pass at least one example"
+        ) from None
+
+
+def _zero_example(x, batched):
+    """An example of zeros of `x`'s per-example shape and dtype (`batched` as in `_example`)."""
+    if isinstance(batched, tuple):
+        return type(x)(_zero_example(e, f) for e, f in zip(x, batched))
+    if not batched:
+        return x
+    if isinstance(x, (list, tuple)):
+        return type(x)(_zero_example(e, True) for e in x)
+    if isinstance(x, dict):
+        return {k: _zero_example(v, True) for k, v in x.items()}
+    x = np.asarray(x)
+    return np.zeros(x.shape[1:], x.dtype)[()] if x.ndim == 1 else np.zeros(x.shape[1:], x.dtype)
+
+
+def _empty(out):
+    """`out`, one example's result, stacked over a batch of size 0."""
+    if isinstance(out, (tuple, list)):
+        return type(out)(_empty(o) for o in out)
+    a = np.asarray(out)
+    empty = np.empty((0,) + a.shape, a.dtype)
+    return weak(empty) if type(out) in _PYTHON_NUMBERS else empty

@@ -10,6 +10,7 @@ from __future__ import annotations
 import ast
 import builtins
 import contextlib
+import copy
 import functools
 import inspect
 import types
@@ -387,7 +388,10 @@ class VmappedFunction(Generic[P, R]):
             out = spec.fn(*self._pre_args, *call.args, **{**self._pre_kwargs, **call.kwargs})
             return self.finish(out, spec.out_val, self.out_axes, call, spec)
         except RaggedBatch as e:
-            return self._empty_by_probe(spec, call, e) if call.B == 0 else self._ragged(call, spec, e)
+            if call.B == 0:
+                with contextlib.suppress(RaggedBatch):  # (the probe's example is ragged too: the loop)
+                    return self._empty_by_probe(spec, call, e)
+            return self._ragged(call, spec, e)
         except Exception as e:
             if call.B == 0:
                 return self._empty_by_probe(spec, call, e)
@@ -629,10 +633,7 @@ class _LoopSpec:
 
     def run(self, vm: VmappedFunction[..., Any], call: Call) -> Any:
         if call.B == 0:
-            raise AstvmapError(
-                f"{vm.label}: this function runs as a per-example loop, and with a batch of size 0 "
-                "the shape of its result is unknown"
-            )
+            return self._empty(vm, call)
         moved_ids = {id(leaf) for leaf in call.leaves}
         outs = []
         for b in range(call.B):
@@ -640,6 +641,32 @@ class _LoopSpec:
             kwargs = {k: axes_mod.slice_example(v, b, moved_ids) for k, v in call.kwargs.items()}
             outs.append(vm.__wrapped__(*args, **kwargs))
         return axes_mod.stack(outs, vm.out_axes, vm.label)
+
+    def _empty(self, vm: VmappedFunction[..., Any], call: Call) -> Any:
+        """A batch of size 0: the loop runs nothing; its results' shapes and dtypes are one probe's, an
+        example of zeros on copies of the arguments with warnings silenced (NOTE [empty batch],
+        runtime_loops.py), stacked zero times. A probe that raises is a clear error."""
+        zeros = {id(leaf): np.zeros(leaf.shape[1:], leaf.dtype)[()] for leaf in call.leaves}
+
+        def example(v: Any) -> Any:
+            if id(v) in zeros:
+                return zeros[id(v)]
+            if isinstance(v, (tuple, list)):
+                return type(v)(example(x) for x in v)
+            if isinstance(v, dict):
+                return {k: example(x) for k, x in v.items()}
+            return copy.deepcopy(v) if isinstance(v, np.ndarray) else v
+
+        try:
+            with warnings.catch_warnings(), np.errstate(all="ignore"):
+                warnings.simplefilter("ignore")
+                out = vm.__wrapped__(*example(list(call.args)), **example(call.kwargs))
+        except Exception as e:
+            raise AstvmapError(
+                f"{vm.label}: this function runs as a per-example loop, and with a batch of size 0 "
+                f"the shape of its result is unknown (one example of zeros raised {type(e).__name__}: {e})"
+            ) from None
+        return axes_mod.slice_empty(axes_mod.stack([out], vm.out_axes, vm.label), vm.out_axes, vm.label)
 
 
 # What a call runs: the generated code, or the whole function as the per-example loop.

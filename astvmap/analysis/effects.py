@@ -26,13 +26,48 @@ def may_act_outside(
     in-place sort of `np`: the call itself is judged by `pure`)."""
     if calls_user_code:
         return True
-    for node in ast.walk(fdef):
-        if isinstance(node, (ast.Global, ast.Nonlocal)) or (isinstance(node, ast.Call) and not pure(node)):
-            return True
     al = analyze(fdef)
+    for node in ast.walk(fdef):
+        if isinstance(node, (ast.Global, ast.Nonlocal)):
+            return True
+        if isinstance(node, ast.Call) and not pure(node) and not _of_own_container(node, al):
+            return True
 
     def outside(name: str) -> bool:  # a parameter's or a free name's buffer: the caller's
         binds = al.bindings.get(name)
         return binds is None or any(value == PARAMETER for value, _ in binds)
 
     return any(outside(m) for n in al.changed - set(modules) for m in al.members(n))
+
+
+_CONTAINER_METHODS = frozenset(
+    {"append", "extend", "insert", "pop", "remove", "clear", "sort", "reverse", "copy", "index", "count"}
+    | {"get", "keys", "values", "items", "update", "setdefault", "popitem", "add", "discard"}
+)
+_DISPLAYS = {
+    ast.List: list,
+    ast.ListComp: list,
+    ast.Dict: dict,
+    ast.DictComp: dict,
+    ast.Set: set,
+    ast.SetComp: set,
+}
+
+
+def fresh_container(value: object) -> type | None:
+    """The type of the new container `value` makes (a list, dict or set display or comprehension, or a
+    list display repeated: `[0.0] * n`), or None."""
+    if isinstance(value, ast.BinOp) and isinstance(value.op, ast.Mult):
+        made = fresh_container(value.left) or fresh_container(value.right)
+        return made if made is list else None
+    return _DISPLAYS.get(type(value))
+
+
+def _of_own_container(call: ast.Call, al) -> bool:
+    """`acc.append(v)` where every binding of `acc` is a new list, dict or set of the function: the
+    call changes only the function's own container (what it holds is read, never changed)."""
+    f = call.func
+    if not (isinstance(f, ast.Attribute) and isinstance(f.value, ast.Name) and f.attr in _CONTAINER_METHODS):
+        return False
+    binds = al.bindings.get(f.value.id)
+    return bool(binds) and all(fresh_container(value) is not None for value, _ in binds)

@@ -331,6 +331,52 @@ def batch_isinstance(ctx, obj, class_or_tuple, /) -> Operand:
     return Operand(ast.Constant(answer), Val(False, 0, Kind.SCALAR, "b"), answer)
 
 
+_KIND_TYPES = {
+    "b": (bool, np.bool_),
+    "i": (int, np.int64),
+    "u": (int, np.uint64),
+    "f": (float, np.float64),
+    "c": (complex, np.complex128),
+}
+
+
+def _examples(v: Val) -> list:
+    """Objects of every type an example of a batched numeric value may have (for its type and
+    attributes); empty where that is not known: a per-example array of a known rank >= 1, a Python
+    number, or, per example a number that is not one, a NumPy scalar or a 0-d array."""
+    if v.kind != Kind.ARRAY or v.or_none is not None or v.selection is not None or v.py_some:
+        return []
+    if v.ndim is not None and v.ndim > 0:  # (of any dtype)
+        return [np.zeros((1,) * v.ndim, _KIND_TYPES.get(v.dtype or "f", (0, np.float64))[1])]
+    if v.dtype not in _KIND_TYPES:  # (per example an object array's item may be anything)
+        return []
+    python, numpy = _KIND_TYPES[v.dtype]
+    if v.ndim == 0:
+        return [python(0)] if v.py else [numpy(0), np.zeros((), numpy)]
+    return []
+
+
+@register(type)
+def batch_type(ctx, obj, /) -> Operand:
+    # per example the type of an array is np.ndarray, of a Python number its class: the same for all
+    kinds = {type(e) for e in _examples(obj.val)}
+    if len(kinds) != 1:
+        raise ctx.fail("type() of a batched value (its type may differ from one example's)")
+    (cls,) = kinds
+    return Operand(ctx.bind(cls, cls.__name__), Val(False, None, Kind.CALLABLE, obj=cls), cls)
+
+
+@register(hasattr)
+def batch_hasattr(ctx, obj, name, /) -> Operand:
+    # every example's type has the same attributes
+    attr = static(name)
+    answers = {hasattr(e, attr) for e in _examples(obj.val)} if isinstance(attr, str) else set()
+    if len(answers) != 1 or name.batched:
+        raise ctx.fail("hasattr() of a batched value (its type may differ from one example's)")
+    (answer,) = answers
+    return Operand(ast.Constant(answer), Val(False, 0, Kind.SCALAR, "b"), answer)
+
+
 # ---- math -----------------------------------------------------------------------------------------
 _MATH_FLOAT = [
     math.exp,

@@ -214,7 +214,7 @@ class CallsMixin(NestingMixin):
         else:
             fn_expr = ctx.bind(site.fn, _hint(site.fn))
         args = ast.Tuple([_as_value(a.node) for a in site.args], ast.Load())
-        flags = templates.const(tuple(_batched_tree(a.val) for a in site.args))
+        flags = templates.const(tuple(batched_tree(a.val) for a in site.args))
         call = ctx.expr("av__.loop(f, B, args, flags)", f=fn_expr, B=ctx.batch_size(), args=args, flags=flags)
         assert isinstance(call, ast.Call)  # the template is a call
         if site.kwargs:
@@ -259,14 +259,17 @@ class CallsMixin(NestingMixin):
         func = node.func
         if isinstance(func, ast.Attribute):
             base = self.expr(func.value)
-            if not (base.is_static and base.val.kind in (Kind.MODULE, Kind.CALLABLE, Kind.OTHER)):
+            known = _known_object(base)
+            if known is NO_STATIC:
                 args, kwargs = self.call_args(node)
                 self.ctx.node = node
                 return self.method_call(node, base, func.attr, args, kwargs)
             try:
-                obj = getattr(base.static, func.attr)
+                obj = getattr(known, func.attr)
             except AttributeError:
                 obj = NO_STATIC
+            if obj is not NO_STATIC and base.val.kind != Kind.MODULE:
+                self.ctx.deps.append(("attr", known, func.attr, obj))  # (it may be given a new value)
             callee = Operand(
                 ast.Attribute(base.node, func.attr, ast.Load()),
                 val_of(obj) if obj is not NO_STATIC else UNKNOWN,
@@ -454,6 +457,19 @@ def _takes_arrays(rule, fn) -> bool:
 _READS_SELECTION = "it reads a selection whose length differs between examples"
 
 
+def _known_object(base: Operand):
+    """The object an attribute call's receiver is at transform time, or NO_STATIC: a module, function
+    or object named statically, or an unbatched object a name holds that the specialization is keyed on
+    (`xp = array_namespace(x)`, a helper's result naming a global namespace: `xp.asarray` is then that
+    namespace's function, rewritten like any other)."""
+    v = base.val
+    if base.is_static and v.kind in (Kind.MODULE, Kind.CALLABLE, Kind.OTHER):
+        return base.static
+    if not v.batched and v.kind == Kind.OTHER and v.obj is not None:
+        return v.obj
+    return NO_STATIC
+
+
 def _reads_selection(args, kwargs) -> bool:
     """Does an operand hold a masked selection (NOTE [masked selections]), itself or in a container?"""
 
@@ -478,7 +494,7 @@ def _method_of(obj):
     return fn if fn is not None and lookup(fn) is not None else None
 
 
-def _batched_tree(v: Val):
+def batched_tree(v: Val):
     """Which leaves of an operand are batched: a bool, or a tuple of those for a tuple/list operand
     with some batched elements (a per-example loop slices exactly those)."""
     if (
@@ -487,9 +503,9 @@ def _batched_tree(v: Val):
         and v.batched
         and not all(e.batched for e in v.elts)
     ):
-        return tuple(_batched_tree(e) for e in v.elts)
+        return tuple(batched_tree(e) for e in v.elts)
     if v.kind in (Kind.TUPLE, Kind.LIST) and v.elts is not None and v.batched:
-        return tuple(_batched_tree(e) for e in v.elts)
+        return tuple(batched_tree(e) for e in v.elts)
     return v.batched
 
 

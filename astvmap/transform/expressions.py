@@ -145,6 +145,9 @@ class ExpressionsMixin(RegionsMixin):
             if len(rights) == 1 and fn is not None:
                 return Operand(new, self.apply(fn, ops, {}, node, syntax=new).val)
             return Operand(new, Val(False, None, Kind.OTHER))
+        fact = _is_none(node.ops, ops)
+        if fact is not None:
+            return Operand(ast.Constant(fact), Val(False, 0, Kind.SCALAR, "b"), fact)
         parts = []
         for op, a, b in zip(node.ops, ops, ops[1:]):
             fn = CMPOPS.get(type(op))
@@ -448,3 +451,17 @@ def _static_seq(elts, cls):
     if all(e.is_static for e in elts):
         return cls(e.static for e in elts)
     return NO_STATIC
+
+
+def _is_none(ops: list[ast.cmpop], operands: list[Operand]) -> bool | None:
+    """`x is None` / `x is not None` of a batched value: per example never None (its Val holds no None
+    on any path), so a fact known when rewriting; None where it is not that comparison."""
+    if len(ops) != 1 or not isinstance(ops[0], (ast.Is, ast.IsNot)):
+        return None
+    a, b = operands
+    value, other = (a, b) if a.batched else (b, a)
+    if other.batched or other.val.kind != Kind.NONE or value.val.or_none is not None:
+        return None
+    if value.val.kind in (Kind.NONE, Kind.OTHER, Kind.UNBOUND):
+        return None
+    return isinstance(ops[0], ast.IsNot)

@@ -27,6 +27,7 @@ from ..kit.origins import Origin
 from ..rules.registry import lookup
 from ..rules.values import Kind, Val
 from .calls import is_library_code, is_library_file
+from .compound import RESTORING_MANAGERS
 from .context import RECORDED, Context, ParentContext, Recorded, Settings
 from .vectorize import Vectorizer
 
@@ -85,6 +86,8 @@ def signature(obj):
             return ("d", tuple(obj), tuple(signature(v) for v in obj.values()))
         except TypeError:
             return ("id", id(obj))
+    if isinstance(obj, types.MethodType):  # (made anew on every attribute read)
+        return ("m", id(obj.__func__), id(obj.__self__))
     return ("id", id(obj))
 
 
@@ -241,7 +244,8 @@ def _free_names(src: FunctionSource) -> set[str]:
 def _pure_calls(src: FunctionSource):
     """Whether a call of `src` is known to change nothing: the object it calls (a global or builtin, or an
     attribute of a module or class) has a pure batching rule that draws no random numbers, or it is a
-    method of a value with such a rule on arrays (`x.sum()`)."""
+    method of a value with such a rule on arrays (`x.sum()`), or a context manager of a `with` that
+    restores what it sets (`np.errstate`, `contextlib.suppress`)."""
     local = {n.id for n in ast.walk(src.fdef) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
     local |= {a.arg for a in ast.walk(src.fdef.args) if isinstance(a, ast.arg)}
 
@@ -255,8 +259,12 @@ def _pure_calls(src: FunctionSource):
                 return getattr(base, node.attr, None)
         return None
 
+    managers = {id(i.context_expr) for n in ast.walk(src.fdef) if isinstance(n, ast.With) for i in n.items}
+
     def pure(call: ast.Call) -> bool:
         obj = resolve(call.func)
+        if id(call) in managers and any(obj is m for m in RESTORING_MANAGERS):
+            return True  # `with np.errstate(...)`: a setting restored at the end of the block
         if obj is None and isinstance(call.func, ast.Attribute):
             obj = getattr(np.ndarray, call.func.attr, None)  # a method of a value: pure only as an array's
         rule = lookup(obj) if obj is not None else None

@@ -453,6 +453,20 @@ class StoresMixin(RegionsMixin):
         assert isinstance(node.target, ast.Name)  # visit_AugAssign's case
         name, region = node.target.id, self.region
         code = self.code_name(name)
+        v = cur.val
+        unknown = v.kind == Kind.OTHER or (v.kind == Kind.ARRAY and v.ndim is None)
+        if (
+            cur.batched
+            and unknown
+            and region is None
+            and not (v.kind == Kind.OTHER and self.facts.aliases.shared(name))
+        ):
+            if self.ctx.settings.nested:  # (one batch axis assumed: batched again, the call loops)
+                raise NotBatchable("an augmented assignment of unknown rank", node)
+            # per example an array (in place, keeping its dtype) or a number (rebound): known at run time
+            self.env[name] = v if res.val.kind == v.kind else Val(True, None, Kind.OTHER)
+            call = self.ctx.expr("av__.augment(t, v)", t=ast.Name(code, ast.Load()), v=res.node)
+            return [ast.Assign([ast.Name(code, ast.Store())], call)]
         in_place = self.augments_in_place(name, cur.val, node)
         whole = ast.Subscript(ast.Name(name, ast.Load()), ast.Constant(...), ast.Store())
         if in_place and region is not None and region.mask is not None:

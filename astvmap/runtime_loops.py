@@ -65,28 +65,30 @@ def region_loop(fn, B, args, batched, modes, names, kinds):
     the code after the region takes `names[i]` for ("list", "dict", else an array): an example whose
     value is of another kind raises `RaggedBatch` (the call then runs as the loop). `names` None: `fn`
     is the rest of the function, and its results, stacked, are returned."""
-    if names is None:  # the region runs to the end of the function: its result is the function's
-        return region_loop(lambda *a: (fn(*a),), B, args, batched, modes, ("",), ("any",))[0]
+    outs = _lane_results(fn, B, args, batched, modes)
+    if names is None:  # the region runs to the end of the function: its results are the function's
+        return _empty(outs[0]) if B == 0 else _stack_leaves(outs)
+    for i, (name, kind) in enumerate(zip(names, kinds)):
+        values = [o[i] for o in outs]
+        if B and any(v is UNBOUND for v in values):  # (the loop reads it on some examples only, or raises)
+            raise RaggedBatch(f"`{name}` is bound for some examples only after a region run per example")
+        _check_kind(name, kind, values)
+    if B == 0:
+        return _empty(outs[0])
+    return tuple(_stack_leaves([o[i] for o in outs]) for i in range(len(names)))
+
+
+def _lane_results(fn, B, args, batched, modes):
+    """`fn` called on each example in turn (a probe example for B=0: NOTE [empty batch])."""
+    if B == 0:
+        return [_probe(fn, args, batched, {}, {})]
     a, lanes = _lanes(args, batched, modes)
     outs = []
     for b in range(B):
         for i, get in lanes:
             a[i] = get(b)
         outs.append(fn(*a))
-    probed = not outs
-    if probed:
-        outs = [_probe(fn, args, batched, {}, {})]
-    for i, (name, kind) in enumerate(zip(names, kinds)):
-        _check_kind(name, kind, [o[i] for o in outs])
-    if probed:
-        return _empty(outs[0])
-    for i, name in enumerate(names):
-        if any(o[i] is UNBOUND for o in outs):
-            raise UnboundLocalError(
-                f"astvmap: `{name}` is bound for some examples only after a region that runs as a "
-                "per-example loop, and the code after it reads it"
-            )
-    return tuple(_stack_leaves([o[i] for o in outs]) for i in range(len(names)))
+    return outs
 
 
 _KINDS = {"list": list, "dict": dict}
@@ -114,7 +116,7 @@ def _getter(x, batched, mode):
     if mode == "view" and batched is True and isinstance(x, np.ndarray):
         return lambda b: x[b, ...]
     if mode == "copy":
-        return lambda b: _fresh(_example(x, batched, b))
+        return lambda b: _own_copy(_example(x, batched, b))
     if batched is True and type(x) is np.ndarray:
         return x.__getitem__
     return lambda b: _example(x, batched, b)
@@ -123,9 +125,9 @@ def _getter(x, batched, mode):
 _ATOMS = frozenset({bool, int, float, complex, str, bytes, type(None)})
 
 
-def _fresh(value):
+def _fresh(value, strict=False):
     """A deep copy of `value` (a list or dict of numbers and strings, or an array, copied directly), or
-    `value` itself when it cannot be copied (a module)."""
+    `value` itself when it cannot be copied (a module), unless `strict` (then the error)."""
     t = type(value)
     if t is np.ndarray:
         return value.copy()
@@ -136,24 +138,56 @@ def _fresh(value):
     try:
         return copy.deepcopy(value)
     except Exception:
+        if strict:
+            raise
         return value
 
 
+def _own_copy(value):
+    """Each example's own copy of an object made in the function (one per example in the loop): one
+    that cannot be copied (a generator, an open file) cannot be given to each example, and the call
+    runs as the loop."""
+    try:
+        copied = _fresh(value, strict=True)
+    except Exception as e:
+        raise RaggedBatch(f"a {type(value).__name__} cannot be copied for each example ({e})") from None
+    return copied
+
+
 def _example(x, batched, b):
-    """Example `b` of an argument: `batched` is a bool, or a tuple of those for a tuple/list argument.
-    A batched list, tuple or dict holds batched values (a list appended to per example): its example
-    is each one's."""
+    """Example `b` of an argument (`batched` as in `_each_leaf`)."""
+
+    def leaf(v):
+        if type(v) is PyColumn and v.ndim == 1:
+            return v[b].item()  # per example a Python number
+        return v[b]
+
+    return _each_leaf(x, batched, leaf)
+
+
+def _each_leaf(x, batched, leaf):
+    """`x` rebuilt with `leaf(v)` for each of its batched leaves. `batched` is a bool, or a tuple of
+    flags for a tuple or list (one per item), or of `(key, flag)` pairs for a dict. A batched list,
+    tuple or dict flagged whole holds batched values (a list appended to per example)."""
     if isinstance(batched, tuple):
-        return type(x)(_example(e, f, b) for e, f in zip(x, batched))
+        if isinstance(x, dict):
+            flags = dict(batched)
+            if flags.keys() != x.keys():
+                raise RaggedBatch(f"a dict has keys {sorted(map(str, x))}, not those the code expected")
+            return {k: _each_leaf(v, flags[k], leaf) for k, v in x.items()}
+        return _rebuilt(x, [_each_leaf(e, f, leaf) for e, f in zip(x, batched, strict=True)])
     if not batched:
         return x
     if isinstance(x, (list, tuple)):
-        return type(x)(_example(e, True, b) for e in x)
+        return _rebuilt(x, [_each_leaf(e, True, leaf) for e in x])
     if isinstance(x, dict):
-        return {k: _example(v, True, b) for k, v in x.items()}
-    if type(x) is PyColumn and x.ndim == 1:
-        return x[b].item()  # per example a Python number
-    return x[b]
+        return {k: _each_leaf(v, True, leaf) for k, v in x.items()}
+    return leaf(x)
+
+
+def _rebuilt(x, items):
+    """A tuple or list of `x`'s type holding `items` (a namedtuple's fields are its arguments)."""
+    return type(x)(*items) if hasattr(x, "_fields") else type(x)(items)
 
 
 def _stack_leaves(outs):
@@ -170,7 +204,9 @@ def _stack_leaves(outs):
         return tuple(_stack_leaves([o[i] for o in outs]) for i in range(len(first)))
     if isinstance(first, list):
         return [_stack_leaves([o[i] for o in outs]) for i in range(len(first))]
-    if isinstance(first, dict) and all(isinstance(o, dict) and o.keys() == first.keys() for o in outs):
+    if isinstance(first, dict):
+        if not all(isinstance(o, dict) and o.keys() == first.keys() for o in outs):
+            raise RaggedBatch("a per-example dict has different keys in different examples")
         return {k: _stack_leaves([o[k] for o in outs]) for k in first}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)
@@ -209,17 +245,13 @@ def _probe(fn, args, batched, kwargs, kw_batched):
 
 
 def _zero_example(x, batched):
-    """An example of zeros of `x`'s per-example shape and dtype (`batched` as in `_example`)."""
-    if isinstance(batched, tuple):
-        return type(x)(_zero_example(e, f) for e, f in zip(x, batched))
-    if not batched:
-        return x
-    if isinstance(x, (list, tuple)):
-        return type(x)(_zero_example(e, True) for e in x)
-    if isinstance(x, dict):
-        return {k: _zero_example(v, True) for k, v in x.items()}
-    x = np.asarray(x)
-    return np.zeros(x.shape[1:], x.dtype)[()] if x.ndim == 1 else np.zeros(x.shape[1:], x.dtype)
+    """An example of zeros of `x`'s per-example shape and dtype (`batched` as in `_each_leaf`)."""
+
+    def leaf(v):
+        v = np.asarray(v)
+        return np.zeros(v.shape[1:], v.dtype)[()] if v.ndim == 1 else np.zeros(v.shape[1:], v.dtype)
+
+    return _each_leaf(x, batched, leaf)
 
 
 def _empty(out):

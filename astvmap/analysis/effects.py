@@ -54,12 +54,21 @@ _DISPLAYS = {
 }
 
 
+_MAKERS = {"list": list, "sorted": list, "dict": dict, "set": set}
+
+
 def fresh_container(value: object) -> type | None:
-    """The type of the new container `value` makes (a list, dict or set display or comprehension, or a
-    list display repeated: `[0.0] * n`), or None."""
+    """The type of the new container `value` makes (a list, dict or set display or comprehension, a
+    list display repeated: `[0.0] * n`, `list(...)`, `sorted(...)`, `dict(...)`, `set(...)`, an array's
+    `.tolist()`), or None. (The builtins by their names: a function of the user's named `list` is
+    taken for the builtin.)"""
     if isinstance(value, ast.BinOp) and isinstance(value.op, ast.Mult):
         made = fresh_container(value.left) or fresh_container(value.right)
         return made if made is list else None
+    if isinstance(value, ast.Call) and isinstance(value.func, ast.Name):
+        return _MAKERS.get(value.func.id)
+    if isinstance(value, ast.Call) and isinstance(value.func, ast.Attribute) and value.func.attr == "tolist":
+        return list
     return _DISPLAYS.get(type(value))
 
 

@@ -495,18 +495,23 @@ def _method_of(obj):
 
 
 def batched_tree(v: Val):
-    """Which leaves of an operand are batched: a bool, or a tuple of those for a tuple/list operand
-    with some batched elements (a per-example loop slices exactly those)."""
-    if (
-        v.kind in (Kind.TUPLE, Kind.LIST)
-        and v.elts is not None
-        and v.batched
-        and not all(e.batched for e in v.elts)
-    ):
-        return tuple(batched_tree(e) for e in v.elts)
-    if v.kind in (Kind.TUPLE, Kind.LIST) and v.elts is not None and v.batched:
-        return tuple(batched_tree(e) for e in v.elts)
-    return v.batched
+    """Which leaves of an operand are batched, as the per-example loops read it (runtime_loops): a
+    bool, or a tuple of those for a tuple or list with batched items, or of `(key, flag)` pairs for a
+    dict with batched values. A batched container whose items are not known is refused (a region or
+    a loop would slice its unbatched items too)."""
+    if not v.batched or v.kind not in (Kind.TUPLE, Kind.LIST, Kind.DICT):
+        return v.batched
+    if v.elts is None:
+        if v.item is not None and v.item.batched:
+            return True  # (every item batched: a list appended to per example)
+        raise NotBatchable(f"a {v.kind.value} of batched and unbatched values not known item by item")
+    flags = tuple(batched_tree(e) for e in v.elts)
+    if v.kind != Kind.DICT:
+        return flags
+    keys = v.keys or ()
+    if len(keys) != len(flags) or not all(isinstance(k, (str, int, bool)) for k in keys):
+        raise NotBatchable("a dict of batched values with keys that are not strings or integers")
+    return tuple(zip(keys, flags))
 
 
 def _is_mask_of(index: Operand, x: Operand) -> bool:

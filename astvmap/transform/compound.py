@@ -6,13 +6,15 @@ no batched value, or as a region loop: region_loop.py).
 
 - `with cm:` whose context manager is unbatched and only scopes state for its body (`np.errstate`,
   `warnings.catch_warnings()` that records nothing, `contextlib.nullcontext`, `np.printoptions`): its
-  meaning is the same around the batched body as around each example's. Any unbatched context
-  manager around a body that touches no batched value (every example would run it alike).
-- `try:` whose body touches no batched value, or whose handlers catch only exceptions that static facts
-  decide (a `TypeError`, a missing name or attribute, an import, a key: the same for every example), or
-  that has no handlers (`try/finally`: an exception escapes for the whole call, as in the loop). A handler
-  that could catch an exception raised for some examples only (`np.linalg.LinAlgError`, `ValueError`,
-  `Exception`) would run for all of them: no batched form.
+  meaning is the same around the batched body as around each example's; `contextlib.suppress` and
+  `warnings.catch_warnings(record=True)` around a body that touches no batched value (every example
+  would run it alike). Any other context manager (one of the user's may count or log each entry).
+- `try:` whose body touches no batched value, or whose handlers catch only exceptions the program's
+  names decide (a failed import, a missing name: the same for every example) and whose body raises
+  none itself, or that has no handlers (`try/finally`: an exception escapes for the whole call, as in
+  the loop). A handler that could catch an exception raised for some examples only (`ValueError`,
+  `KeyError` at a per-example key, `np.linalg.LinAlgError`, `Exception`) would run for all of them: no
+  batched form.
 - `match` on an unbatched subject with unbatched guards: each case's body rewritten, their names joined
   as after an `if`.
 """
@@ -34,8 +36,10 @@ _SCOPED = (np.errstate, warnings.catch_warnings, contextlib.nullcontext, np.prin
 # Context managers that leave nothing changed after their block (what they catch or set ends with it).
 RESTORING_MANAGERS = (*_SCOPED, contextlib.suppress)
 
-# Exceptions whose raising depends on types, names and keys only: the same for every example.
-_STATIC_EXCEPTIONS = (TypeError, AttributeError, ImportError, NameError, NotImplementedError, KeyError)
+# Exceptions whose raising depends on the program's names only: the same for every example, where the
+# body raises none itself. (A `TypeError`, `KeyError` or `AttributeError` may follow a value: a lookup at
+# a per-example key, a `raise` under a batched condition, a per-example loop of a call.)
+_STATIC_EXCEPTIONS = (ImportError, NameError)
 
 
 class CompoundMixin(RegionsMixin):
@@ -51,31 +55,43 @@ class CompoundMixin(RegionsMixin):
                     raise self.ctx.fail("a `with ... as` target other than a name")
                 self.env[item.optional_vars.id] = UNKNOWN
             items.append(ast.withitem(cm.node, item.optional_vars))
+        restoring = [
+            i.context_expr for i in node.items if not self._made_by(i.context_expr, RESTORING_MANAGERS)
+        ]
+        if restoring:  # (a context manager of unknown meaning may count or log each entry: per example)
+            raise self.ctx.fail(f"`with {ast.unparse(restoring[0])}`")
         body = self.block(node.body) or [ast.Pass()]
         if self._touches_batch(node.body, env0, self.env):
-            # any other context manager may act on what the body raises or computes, per example
+            # one that catches exceptions acts on what each example raises: per example
             unscoped = [i.context_expr for i in node.items if not self._scopes_only(i.context_expr)]
             if unscoped:
                 raise self.ctx.fail(f"`with {ast.unparse(unscoped[0])}` around batched code")
         return [ast.With(items, body)]
 
-    def _scopes_only(self, expr: ast.expr) -> bool:
+    def _made_by(self, expr: ast.expr, managers: tuple) -> bool:
+        """Is `expr` a call of one of `managers`?"""
         if not isinstance(expr, ast.Call):
             return False
         fn = self.expr(expr.func).val.obj
-        if not any(fn is s for s in _SCOPED):
+        return any(fn is m for m in managers)
+
+    def _scopes_only(self, expr: ast.expr) -> bool:
+        if not isinstance(expr, ast.Call) or not self._made_by(expr, _SCOPED):
             return False
         record = next((k.value for k in expr.keywords if k.arg == "record"), None)
         return record is None or (isinstance(record, ast.Constant) and not record.value)
 
     def visit_Try(self, node: ast.Try) -> list[ast.stmt]:
         env0 = dict(self.env)
+        static = all(self._static_handler(h) for h in node.handlers) and not _raises(node.body)
+        if not static and self.reads_batch(node):  # (before its body: a region loop is the answer)
+            raise self.ctx.fail("a `try` whose handler may catch an exception raised for some examples only")
         body = self.block(node.body)
         env_b = self.env
         touched = self._touches_batch(node.body, env0, env_b)
         handlers, paths = [], []
         for h in node.handlers:
-            if touched and not self._static_handler(h):
+            if touched and not static:
                 raise self.ctx.fail(
                     "a `try` whose handler may catch an exception raised for some examples only"
                 )
@@ -169,3 +185,15 @@ class CompoundMixin(RegionsMixin):
 def _irrefutable(case: ast.match_case) -> bool:
     p = case.pattern
     return case.guard is None and isinstance(p, ast.MatchAs) and p.pattern is None
+
+
+def _raises(body: list[ast.stmt]) -> bool:
+    """Does `body` hold a `raise` statement (outside the functions it defines)?"""
+    todo: list[ast.AST] = list(body)
+    while todo:
+        n = todo.pop()
+        if isinstance(n, ast.Raise):
+            return True
+        if not isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)):
+            todo.extend(ast.iter_child_nodes(n))
+    return False

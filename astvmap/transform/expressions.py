@@ -407,6 +407,10 @@ class ExpressionsMixin(RegionsMixin):
         if v.batched and v.kind in (Kind.LIST, Kind.TUPLE):
             item = list_item(v)
             if (item is None or any(e != item for e in (v.elts or ()))) and v.elts is not None:
+                if not all(e.batched for e in v.elts):
+                    # (the loop's variable would be batched on some iterations only: code written for a
+                    # batched one would treat an unbatched item's first axis as the batch)
+                    raise self.ctx.fail("iterating over a tuple or list of batched and unbatched values")
                 return it.node, join_all(list(v.elts))
             return it.node, item  # type: ignore[return-value]  # None for a tuple of unknown elements: a known bug
         if v.kind == Kind.ARRAY:

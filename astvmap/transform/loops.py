@@ -16,6 +16,7 @@ import numpy as np
 
 from ..errors import AstvmapError, NotBatchable
 from ..frontend import breaks
+from ..kit import templates
 from ..rules.values import Kind, Operand, Val, join, join_all
 from .callsites import InnerVmap, LocalFunction
 from .context import _needs
@@ -40,7 +41,42 @@ class LoopsMixin(RegionsMixin):
     """Needs from the walker: env, ctx, block(), expr(), bind_target(), iteration(), nested_call(), lift()."""
 
     def visit_For(self, node):
+        unrolled = self._unrolled(node)
+        if unrolled is not None:
+            return unrolled
         return self.with_jumps_lowered(node, self._visit_for)
+
+    def _unrolled(self, node: ast.For) -> list[ast.stmt] | None:
+        """`for a in args:` over a tuple or list of known length whose items are batched on some
+        iterations only: each iteration written out (`a = args[0]`, the body, `a = args[1]`, ...), so the
+        loop's variable has each item's facts. None for any other loop (or one that jumps or has an
+        `else`)."""
+        items = self._mixed_items(node.iter)
+        if items is None or node.orelse or _jumps(node.body):
+            return None
+        code: list[ast.stmt] = []
+        for item in items:
+            code.append(ast.copy_location(ast.Assign([templates.clone(node.target)], item), node))
+            code += templates.clone(node.body)
+        self.facts.substitute(node, code)
+        return self.block(code)
+
+    def _mixed_items(self, it: ast.expr) -> list[ast.expr] | None:
+        if isinstance(it, (ast.Tuple, ast.List)) and not any(isinstance(e, ast.Starred) for e in it.elts):
+            if len(it.elts) <= _UNROLLED and len({self.reads_batch(e) for e in it.elts}) == 2:
+                return list(it.elts)
+            return None
+        if not isinstance(it, ast.Name):
+            return None
+        v = self.env.get(it.id)
+        if v is None or v.kind not in (Kind.TUPLE, Kind.LIST) or v.elts is None or len(v.elts) > _UNROLLED:
+            return None
+        if len({e.batched for e in v.elts}) != 2:
+            return None
+        return [
+            ast.Subscript(ast.Name(it.id, ast.Load()), ast.Constant(i), ast.Load())
+            for i in range(len(v.elts))
+        ]
 
     def visit_While(self, node):
         return self.with_jumps_lowered(node, self._visit_while)
@@ -551,3 +587,18 @@ def _join_envs(envs: list[dict[str, Val]]) -> dict[str, Val]:
     """The Vals of the names bound on every one of these paths, joined."""
     first, *rest = envs
     return {n: join_all([e[n] for e in envs]) for n in first if all(n in e for e in rest)}
+
+
+_UNROLLED = 8  # the longest tuple whose iterations are written out
+
+
+def _jumps(body: list[ast.stmt]) -> bool:
+    """A `break` or `continue` of the loop whose body is `body` (not of a loop inside it)."""
+    todo: list[ast.AST] = list(body)
+    while todo:
+        n = todo.pop()
+        if isinstance(n, (ast.Break, ast.Continue)):
+            return True
+        if not isinstance(n, (ast.For, ast.While, ast.AsyncFor, ast.FunctionDef, ast.Lambda, ast.ClassDef)):
+            todo.extend(ast.iter_child_nodes(n))
+    return False

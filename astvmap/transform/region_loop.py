@@ -37,15 +37,19 @@ from __future__ import annotations
 
 import ast
 import random
+import types
+from collections.abc import Sequence
 
 import numpy as np
 
+from ..analysis.activity import local_names
 from ..analysis.effects import fresh_container
 from ..errors import NoPieceLoop, NotBatchable
 from ..kit import templates
 from ..rules.values import UNKNOWN, Kind, Val
 from .calls import batched_tree
 from .callsites import LocalFunction
+from .compound import RESTORING_MANAGERS
 from .regions import RegionsMixin
 
 _OBJECTS = (Kind.LIST, Kind.DICT, Kind.OTHER)  # what the region may change without syntax saying so
@@ -55,7 +59,7 @@ class RegionLoopMixin(RegionsMixin):
     def unsupported(self, node: ast.stmt, why: NotBatchable) -> list[ast.stmt]:
         """A statement with no batched form: as written where it reads no batched value, else its
         region's loop."""
-        if isinstance(node, ast.Return) and node.value is not None and not self._reads_batch(node):
+        if isinstance(node, ast.Return) and node.value is not None and not self.reads_batch(node):
             return self._returned_as_written(node)
         code = self.as_written(node)
         return code if code is not None else self.region_loop(node, why)
@@ -68,10 +72,13 @@ class RegionLoopMixin(RegionsMixin):
         if self.region is not None or _jumps_out(node) or isinstance(node, ast.Return):
             return None
         act = self.facts.activity([node])
-        if self._reads_batch(node) or any(self._from_outside(n) for n in act.changes if n in self.env):
-            return None
+        changed = self.changed_objects([node])
+        if self.reads_batch(node) or any(n not in self.env or self.from_outside(n) for n in changed):
+            return None  # (a name the walker holds no value for: a global's or a cell's object)
         if any(n in self.renames for n in [*act.reads, *act.binds]) or self._draws_or_io(node):
             return None
+        if self._enters_unknown_managers(node):
+            return None  # (a context manager of the user's may count, log or change state per entry)
         for n in act.binds:
             self.env[n] = UNKNOWN
         return [node]
@@ -83,16 +90,61 @@ class RegionLoopMixin(RegionsMixin):
         self.env[name] = UNKNOWN
         return [assign] + self.stmt(ast.copy_location(ast.Return(ast.Name(name, ast.Load())), node))
 
-    def _reads_batch(self, node: ast.AST) -> bool:
+    def reads_batch(self, node: ast.AST) -> bool:
         for name in self.facts.activity([node]).reads:
             if name not in self.local_names:
                 continue
             v = self.env.get(name)
             if v is None or v.kind == Kind.UNBOUND or v.batched:
                 return True
-            if isinstance(v.obj, LocalFunction) and self._reads_batch(v.obj.node):
+            if isinstance(v.obj, LocalFunction) and self.reads_batch(v.obj.node):
                 return True
         return False
+
+    def changed_objects(self, nodes: Sequence[ast.AST]) -> set[str]:
+        """The names whose objects `nodes` may change: stored into, changed in place by a call or an
+        operator, or, for an object that is not an array (a list, a dict, an iterator, an object of
+        unknown kind), given to any call or `with`, or iterated (`next(it)`, `helper(acc)`), or its
+        method called; the same for a local function they call, of the names it shares."""
+        changed = set(self.facts.activity(nodes).changes)
+        uses = {n for n, _ in _object_uses(nodes)}
+        for n in self.facts.activity(nodes).reads:
+            v = self.env.get(n)
+            if v is not None and isinstance(v.obj, LocalFunction):  # what a call of it changes
+                fn = v.obj.node
+                body = fn.body if isinstance(fn.body, list) else [fn.body]
+                changed |= (set(self.facts.activity(body).changes) - local_names(fn)) | _free_binds(fn)
+                uses |= {m for m, _ in _object_uses(body)} - local_names(fn)
+        return changed | {n for n in uses if self._stateful(n)}
+
+    def _stateful(self, name: str) -> bool:
+        """Could handing `name`'s object to a call or a `with`, or iterating it, change it: not an array
+        (in place only by what `activity` sees), a local function, a module, a class or a function?"""
+        v = self.env.get(name)
+        if v is not None:
+            return v.kind in _OBJECTS and not isinstance(v.obj, LocalFunction)
+        return not _inert(self._named_object(ast.Name(name, ast.Load())))
+
+    def _enters_unknown_managers(self, node: ast.AST) -> bool:
+        """Does `node` enter a context manager other than a call of one that restores what it sets
+        (`with rec:`, `with open(...)`): its entry may act outside, once per example in the loop?"""
+        for n in ast.walk(node):
+            if isinstance(n, (ast.With, ast.AsyncWith)):
+                for item in n.items:
+                    e = item.context_expr
+                    made_by = self._named_object(e.func) if isinstance(e, ast.Call) else None
+                    if not any(made_by is m for m in RESTORING_MANAGERS):
+                        return True
+        return False
+
+    def _named_object(self, node: ast.expr) -> object:
+        """The object a name or a dotted name of a global or module stands for, or None."""
+        if isinstance(node, ast.Attribute):
+            return getattr(self._named_object(node.value), node.attr, None)
+        if isinstance(node, ast.Name) and node.id not in self.local_names:
+            found, obj, _ = self.ctx.src.resolve(node.id)
+            return obj if found else None
+        return None
 
     def _draws_or_io(self, node: ast.AST) -> bool:
         """Does `node` name a random generator or an I/O builtin (per example the loop draws or writes
@@ -157,17 +209,17 @@ class RegionLoopMixin(RegionsMixin):
         ins += [n for n in outs if n in self.env and n not in ins]  # kept where the region binds none
         free = {n for n in act.reads if n in self.local_names} - set(ins) - set(act.binds)
         assert not free, f"a region would read {free} of the batched code"  # (a lifted def's closure)
-        for name in act.changes:
+        changed_objects = self.changed_objects(nodes)
+        for name in changed_objects:
             if name not in self.local_names:
                 raise NoPieceLoop(
                     f"{why.msg} (and it changes `{name}`, which outlives the call, once per example)",
                     why.node,
                 )
-        called = set().union(*map(_methods_called, nodes))
         code: list[ast.stmt] = []
         modes = {}
         for name in ins:
-            changed = name in act.changes or (self.env[name].kind in _OBJECTS and name in called)
+            changed = name in changed_objects
             modes[name] = self._lane_mode(name, why, nodes[0], code) if changed else ""
             if changed and modes[name] != "view" and name in live and name not in outs:
                 outs.append(name)  # the examples' own objects, changed: stacked back
@@ -182,18 +234,24 @@ class RegionLoopMixin(RegionsMixin):
         return code + self._emit(nodes, why, ins, modes, outs, returned)
 
     def _check_closure(self, name: str, v: Val, why: NotBatchable) -> None:
-        """A local function reads its free names when called: the generated code's, batched ones too."""
+        """A local function reads and changes its free names when called: the generated code's, the
+        same for every example (batched ones whole, one list appended to by all)."""
         if isinstance(v.obj, LocalFunction):
-            reads = self.facts.activity([v.obj.node]).reads
+            fn = v.obj.node
+            reads = self.facts.activity([fn]).reads
             if any(self.env.get(n, Val()).batched for n in reads if n in self.local_names):
                 raise NoPieceLoop(f"{why.msg} (and it calls a local function that reads batched values)")
+            body = fn.body if isinstance(fn.body, list) else [fn.body]
+            shared = (self.changed_objects(body) - local_names(fn)) | _free_binds(fn)
+            if shared & self.local_names:
+                raise NoPieceLoop(f"{why.msg} (and it calls a local function that changes `{min(shared)}`)")
 
     def _lane_mode(self, name: str, why: NotBatchable, node: ast.stmt, code: list[ast.stmt]) -> str:
         """How each example receives `name`, which the region may change: as a view of its example of
         a batched array ("view", an unbatched array expanded to the batch first: `code`), or as its own
         copy ("copy") or example ("") of a container or object."""
         v = self.env[name]
-        if self._from_outside(name):
+        if self.from_outside(name):
             raise NoPieceLoop(
                 f"{why.msg} (and it changes `{name}`, which the caller may see, once per example)", why.node
             )
@@ -205,7 +263,19 @@ class RegionLoopMixin(RegionsMixin):
             raise NoPieceLoop(f"{why.msg} (and it changes `{name}`, which other names may hold)", why.node)
         return "" if v.batched else "copy"
 
-    def _from_outside(self, name: str) -> bool:
+    def refuse_outside_store(self, target: ast.Subscript | ast.Attribute) -> None:
+        """A store into an object the caller sees (a global's, a cell's, an unmapped argument's) runs
+        once per example in the loop (`w[0] = w[0] + 1` adds B): run once, it would differ."""
+        root: ast.expr = target
+        while isinstance(root, (ast.Subscript, ast.Attribute)):
+            root = root.value
+        if not isinstance(root, ast.Name) or root.id not in self.local_names or self.from_outside(root.id):
+            raise self.ctx.fail(
+                f"`{ast.unparse(target)} = ...` changes an object from outside the call (the loop "
+                "changes it once per example)"
+            )
+
+    def from_outside(self, name: str) -> bool:
         """May `name` hold an object the caller sees: a global's or a cell's, an unmapped argument's?"""
         for member in self.facts.aliases.members(name):
             if member not in self.local_names:
@@ -299,12 +369,24 @@ def _made_as(nodes: list[ast.stmt], name: str) -> Kind | None:
             made.update((id(t), fresh_container(n.value)) for t in n.targets if isinstance(t, ast.Name))
         elif isinstance(n, ast.Starred) and isinstance(n.value, ast.Name):
             made[id(n.value)] = list  # (`a, *rest = ...`: a new list)
+        elif isinstance(n, ast.withitem) and isinstance(n.optional_vars, ast.Name) and _records(n):
+            made[id(n.optional_vars)] = list  # (`with warnings.catch_warnings(record=True) as caught`)
     types_ = {
         made.get(id(n))
         for n in every
         if isinstance(n, ast.Name) and n.id == name and not isinstance(n.ctx, ast.Load)
     }
     return next((k for k, t in _LITERALS.items() if types_ == {t}), None)
+
+
+def _records(item: ast.withitem) -> bool:
+    """`warnings.catch_warnings(record=True)`, by its spelling."""
+    e = item.context_expr
+    return (
+        isinstance(e, ast.Call)
+        and ast.unparse(e.func) in ("warnings.catch_warnings", "catch_warnings")
+        and any(k.arg == "record" and isinstance(k.value, ast.Constant) and k.value.value for k in e.keywords)
+    )
 
 
 def _random_or_io(obj: object) -> bool:
@@ -349,10 +431,35 @@ def _is_loop_else(loop: ast.AST, child: ast.AST) -> bool:
 
 def _methods_called(node: ast.AST) -> set[str]:
     """The names whose methods `node` calls (`rng.normal()`: an object's state may change)."""
-    return {
-        n.func.value.id
-        for n in ast.walk(node)
-        if isinstance(n, ast.Call)
-        and isinstance(n.func, ast.Attribute)
-        and isinstance(n.func.value, ast.Name)
-    }
+    return {n for n, how in _object_uses([node]) if how == "method"}
+
+
+def _inert(obj: object) -> bool:
+    """Is `obj` a module, class, function or constant (no state a call or a method could change)?"""
+    kinds = (types.ModuleType, type, types.FunctionType, types.BuiltinFunctionType, np.ufunc)
+    return isinstance(obj, kinds) or obj is None or isinstance(obj, (bool, int, float, complex, str))
+
+
+def _object_uses(nodes: Sequence[ast.AST]) -> list[tuple[str, str]]:
+    """(name, how) for each name `nodes` hand to code that may change its object: "method" (`a.f()`),
+    "argument" (`f(a)`, `f(*a)`, `f(k=a)`), "with" (`with a:`), "iterated" (`for v in a`)."""
+    uses = []
+    for node in nodes:
+        for n in ast.walk(node):
+            if isinstance(n, ast.Call):
+                if isinstance(n.func, ast.Attribute) and isinstance(n.func.value, ast.Name):
+                    uses.append((n.func.value.id, "method"))
+                args = [a.value if isinstance(a, ast.Starred) else a for a in n.args]
+                args += [k.value for k in n.keywords]
+                uses += [(a.id, "argument") for a in args if isinstance(a, ast.Name)]
+            elif isinstance(n, (ast.With, ast.AsyncWith)):
+                items = [i.context_expr for i in n.items]
+                uses += [(e.id, "with") for e in items if isinstance(e, ast.Name)]
+            elif isinstance(n, (ast.For, ast.AsyncFor, ast.comprehension)) and isinstance(n.iter, ast.Name):
+                uses.append((n.iter.id, "iterated"))
+    return uses
+
+
+def _free_binds(fn: ast.AST) -> set[str]:
+    """The names a local function rebinds in its enclosing function (`nonlocal`)."""
+    return {name for n in ast.walk(fn) if isinstance(n, ast.Nonlocal) for name in n.names}

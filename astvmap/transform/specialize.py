@@ -241,6 +241,10 @@ def _free_names(src: FunctionSource) -> set[str]:
     return {n.id for n in ast.walk(src.fdef) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
 
 
+# Methods of arrays (and by convention of any value) that make a new value and change nothing.
+_PURE_METHODS = frozenset({"tolist", "item", "copy", "astype", "tobytes", "view", "flatten", "ravel"})
+
+
 def _pure_calls(src: FunctionSource):
     """Whether a call of `src` is known to change nothing: the object it calls (a global or builtin, or an
     attribute of a module or class) has a pure batching rule that draws no random numbers, or it is a
@@ -266,6 +270,8 @@ def _pure_calls(src: FunctionSource):
         if id(call) in managers and any(obj is m for m in RESTORING_MANAGERS):
             return True  # `with np.errstate(...)`: a setting restored at the end of the block
         if obj is None and isinstance(call.func, ast.Attribute):
+            if call.func.attr in _PURE_METHODS:
+                return True
             obj = getattr(np.ndarray, call.func.attr, None)  # a method of a value: pure only as an array's
         rule = lookup(obj) if obj is not None else None
         return rule is not None and rule.pure and not rule.random

@@ -311,6 +311,7 @@ class StoresMixin(RegionsMixin):
             base = self.expr(target.value)
             if base.batched:
                 raise self.ctx.fail("setting an attribute of a batched value")
+            self.refuse_outside_store(target)
             return ast.Attribute(base.node, target.attr, ast.Store())
         raise self.ctx.fail(f"assignment to `{ast.unparse(target)}`")
 

@@ -49,6 +49,7 @@ class WritesMixin(RegionsMixin):
         if index.batched:
             return self._per_lane_setitem(target, base, index, value)
         if not base.batched and not value.batched:
+            self.refuse_outside_store(target)
             return ast.Subscript(base.node, index.node, ast.Store()), value.node
         from ..rules.indexing import batched_index, selection_ndim
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 import ast
 import builtins
 import contextlib
-import copy
 import functools
 import inspect
 import types
@@ -428,13 +427,7 @@ class VmappedFunction(Generic[P, R]):
         zeros = {id(leaf): np.zeros((1,) + leaf.shape[1:], leaf.dtype) for leaf in call.leaves}
 
         def swap(v: Any) -> Any:
-            if id(v) in zeros:
-                return zeros[id(v)]
-            if isinstance(v, (tuple, list)):
-                return type(v)(swap(x) for x in v)
-            if isinstance(v, dict):
-                return {k: swap(x) for k, x in v.items()}
-            return v
+            return _swapped(v, zeros)
 
         try:
             with np.errstate(all="ignore"):
@@ -648,14 +641,8 @@ class _LoopSpec:
         runtime_loops.py), stacked zero times. A probe that raises is a clear error."""
         zeros = {id(leaf): np.zeros(leaf.shape[1:], leaf.dtype)[()] for leaf in call.leaves}
 
-        def example(v: Any) -> Any:
-            if id(v) in zeros:
-                return zeros[id(v)]
-            if isinstance(v, (tuple, list)):
-                return type(v)(example(x) for x in v)
-            if isinstance(v, dict):
-                return {k: example(x) for k, x in v.items()}
-            return copy.deepcopy(v) if isinstance(v, np.ndarray) else v
+        def example(v: Any) -> Any:  # (other arrays copied: the probe must not write the caller's)
+            return _swapped(v, zeros, lambda a: a.copy() if isinstance(a, np.ndarray) else a)
 
         try:
             with warnings.catch_warnings(), np.errstate(all="ignore"):
@@ -702,6 +689,18 @@ def _made_from(base: Any) -> tuple[object, ...]:
     if not isinstance(base, types.FunctionType):
         return ()
     return (base.__code__, base.__defaults__, base.__kwdefaults__)
+
+
+def _swapped(v: Any, table: dict[int, Any], other: Callable[[Any], Any] = lambda a: a) -> Any:
+    """`v` with each leaf whose id `table` holds replaced by its entry (tuples, lists and dicts
+    rebuilt), and every other leaf by `other(leaf)`."""
+    if id(v) in table:
+        return table[id(v)]
+    if isinstance(v, (tuple, list)):
+        return type(v)(_swapped(x, table, other) for x in v)
+    if isinstance(v, dict):
+        return {k: _swapped(x, table, other) for k, x in v.items()}
+    return other(v)
 
 
 def _key(vals: dict[str, Val], base: Any) -> tuple[Any, list[object]]:

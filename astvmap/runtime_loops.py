@@ -166,9 +166,10 @@ def _example(x, batched, b):
 
 
 def _each_leaf(x, batched, leaf):
-    """`x` rebuilt with `leaf(v)` for each of its batched leaves. `batched` is a bool, or a tuple of
-    flags for a tuple or list (one per item), or of `(key, flag)` pairs for a dict. A batched list,
-    tuple or dict flagged whole holds batched values (a list appended to per example)."""
+    """`x` rebuilt with `leaf(v)` for each of its batched leaves. `batched` is a bool ("py": batched,
+    per example a Python number), or a tuple of flags for a tuple or list (one per item), or of `(key,
+    flag)` pairs for a dict. A batched list, tuple or dict flagged whole holds batched values (a list
+    appended to per example)."""
     if isinstance(batched, tuple):
         if isinstance(x, dict):
             flags = dict(batched)
@@ -182,7 +183,10 @@ def _each_leaf(x, batched, leaf):
         return _rebuilt(x, [_each_leaf(e, True, leaf) for e in x])
     if isinstance(x, dict):
         return {k: _each_leaf(v, True, leaf) for k, v in x.items()}
-    return leaf(x)
+    value = leaf(x)
+    if batched == "py" and isinstance(value, (np.generic, np.ndarray)) and value.ndim == 0:
+        return value.item()  # (per example a Python number: `isinstance(k, int)` holds in the loop)
+    return value
 
 
 def _rebuilt(x, items):

@@ -560,7 +560,24 @@ def bound_on_some_examples_read_on_those(x, w):
     return x
 
 
+class _Fields:
+    a = 1.5
+
+
+def getattr_per_example(x, w):
+    try:
+        v = getattr(_Fields, "a" if x[0] > 0 else "c")  # (an AttributeError on some examples)
+    except AttributeError:
+        v = 0.0
+    try:
+        n = x.shape[0]  # (an AttributeError for every example or none: batched as written)
+    except AttributeError:
+        n = 1
+    return x * v * n + w
+
+
 REVIEWED = [
+    getattr_per_example,
     raises_key_error_on_some,
     looks_up_a_per_example_key,
     mixed_dict,
@@ -647,3 +664,16 @@ def test_effects_outside_the_call_happen_once_per_example():
         warnings.simplefilter("ignore")
         out = astvmap.vmap(increments_an_argument, (0, None))(np.zeros((3, 2)), w)
     assert w[0] == 3 and out[:, 0].tolist() == [1.0, 2.0, 3.0]
+
+
+def python_number_of_an_item(x, w):
+    k = x[0].item()
+    if isinstance(k, int):  # per example a Python int: true in the loop
+        return x * 2 + k
+    return x * 3 + k
+
+
+@pytest.mark.parametrize("dtype", ["int64", "float32", "bool"])
+def test_an_items_python_number_is_one_per_example(dtype):
+    x = (RNG.normal(size=(5, 3)) * 4).astype(dtype)
+    assert_vmap_equivalent(python_number_of_an_item, (0, None), 0, x, None, allow_fallback=True)

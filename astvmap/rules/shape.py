@@ -544,7 +544,7 @@ def item_facts(call, a, args=(), **_) -> Val:
     """`x.item()` of a scalar: a Python number of its kind (an int for unsigned ones)."""
     if args or a.val.ndim != 0 or a.val.dtype not in _PY_TYPE:
         return UNKNOWN  # refused by the rule
-    return array(False, 0, np.dtype(_PY_TYPE[a.val.dtype]).kind)
+    return Val(False, 0, Kind.ARRAY, np.dtype(_PY_TYPE[a.val.dtype]).kind, py=True)
 
 
 @register(np.ndarray.item)

@@ -496,9 +496,11 @@ def _method_of(obj):
 
 def batched_tree(v: Val):
     """Which leaves of an operand are batched, as the per-example loops read it (runtime_loops): a
-    bool, or a tuple of those for a tuple or list with batched items, or of `(key, flag)` pairs for a
+    bool ("py" for a column of Python numbers), or a tuple of those for a tuple or list with batched items, or of `(key, flag)` pairs for a
     dict with batched values. A batched container whose items are not known is refused (a region or
     a loop would slice its unbatched items too)."""
+    if v.batched and v.py and v.ndim == 0:
+        return "py"  # per example a Python number (a column of them, batched)
     if not v.batched or v.kind not in (Kind.TUPLE, Kind.LIST, Kind.DICT):
         return v.batched
     if v.elts is None:

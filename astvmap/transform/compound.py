@@ -9,9 +9,10 @@ no batched value, or as a region loop: region_loop.py).
   meaning is the same around the batched body as around each example's; `contextlib.suppress` and
   `warnings.catch_warnings(record=True)` around a body that touches no batched value (every example
   would run it alike). Any other context manager (one of the user's may count or log each entry).
-- `try:` whose body touches no batched value, or whose handlers catch only exceptions the program's
-  names decide (a failed import, a missing name: the same for every example) and whose body raises
-  none itself, or that has no handlers (`try/finally`: an exception escapes for the whole call, as in
+- `try:` whose body touches no batched value, or whose handlers catch only exceptions that types,
+  names and static keys decide (`TypeError`, `AttributeError`, `KeyError`, a failed import, a missing
+  name: the same for every example) and whose body raises none itself nor runs anything per example
+  (a loop over the examples, a function of the user's), or that has no handlers (`try/finally`: an exception escapes for the whole call, as in
   the loop). A handler that could catch an exception raised for some examples only (`ValueError`,
   `KeyError` at a per-example key, `np.linalg.LinAlgError`, `Exception`) would run for all of them: no
   batched form.
@@ -27,6 +28,7 @@ import warnings
 
 import numpy as np
 
+from ..frontend.source import ASTVMAP_SOURCE
 from ..rules.values import UNKNOWN, Val
 from .regions import RegionsMixin
 
@@ -36,10 +38,11 @@ _SCOPED = (np.errstate, warnings.catch_warnings, contextlib.nullcontext, np.prin
 # Context managers that leave nothing changed after their block (what they catch or set ends with it).
 RESTORING_MANAGERS = (*_SCOPED, contextlib.suppress)
 
-# Exceptions whose raising depends on the program's names only: the same for every example, where the
-# body raises none itself. (A `TypeError`, `KeyError` or `AttributeError` may follow a value: a lookup at
-# a per-example key, a `raise` under a batched condition, a per-example loop of a call.)
-_STATIC_EXCEPTIONS = (ImportError, NameError)
+# Exceptions that types, names and static keys decide: the same for every example, where the body
+# raises none itself (`raise` under a per-example condition) and runs nothing per example (a loop over
+# the examples, at a per-example key, say; a function of the user's, which may raise). An `IndexError`
+# or a `ValueError` may follow the values.
+_STATIC_EXCEPTIONS = (ImportError, NameError, TypeError, AttributeError, KeyError, NotImplementedError)
 
 
 class CompoundMixin(RegionsMixin):
@@ -89,6 +92,10 @@ class CompoundMixin(RegionsMixin):
         body = self.block(node.body)
         env_b = self.env
         touched = self._touches_batch(node.body, env0, env_b)
+        if touched and node.handlers and self._runs_per_example(self.ctx.pending + body):
+            raise self.ctx.fail(
+                "a `try` around code run per example, whose handler may catch what one raises"
+            )
         handlers, paths = [], []
         for h in node.handlers:
             if touched and not static:
@@ -118,6 +125,18 @@ class CompoundMixin(RegionsMixin):
         return any(before.get(n, Val()).batched for n in act.reads if n in self.local_names) or any(
             after.get(n, Val()).batched for n in act.binds
         )
+
+    def _runs_per_example(self, code: list[ast.stmt]) -> bool:
+        """Does generated `code` run something per example (a loop over the examples, a function of the
+        user's rewritten: either may raise for some examples only)?"""
+        av, free = self.ctx.av_name, self.ctx.free
+        for n in (n for s in code for n in ast.walk(s)):
+            if isinstance(n, ast.Attribute) and _is_loop_helper(n, av):
+                return True
+            called = n.func.id if isinstance(n, ast.Call) and isinstance(n.func, ast.Name) else None
+            if called is not None and hasattr(free.get(called), ASTVMAP_SOURCE):
+                return True
+        return False
 
     def _static_handler(self, h: ast.ExceptHandler) -> bool:
         if h.type is None:
@@ -197,3 +216,9 @@ def _raises(body: list[ast.stmt]) -> bool:
         if not isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)):
             todo.extend(ast.iter_child_nodes(n))
     return False
+
+
+def _is_loop_helper(node: ast.Attribute, av: str) -> bool:
+    """`av__.loop`, `av__.loop_nested`, `av__.region_loop`: the per-example loops."""
+    loops = ("loop", "loop_nested", "region_loop")
+    return isinstance(node.value, ast.Name) and node.value.id == av and node.attr in loops

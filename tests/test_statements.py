@@ -388,10 +388,30 @@ def test_a_region_returning_from_inside_runs_to_the_end_of_the_function():
     assert "returned = av__.region_loop" in src
 
 
-def test_a_per_example_list_of_varying_length_runs_the_call_as_the_loop():
+def test_code_reading_a_regions_list_joins_the_region():
+    # per example `found` has 2 or 3 items: the statement reading it runs in the region, never stacked
     x, w = np.array([[1.0, -1.0, 2.0], [1.0, 1.0, 1.0]]), np.ones(3)
     msgs = _fallbacks(positives, (0, None), x, w)
-    assert any("2 to 3 items" in m and "runs as the per-example loop" in m for m in msgs), msgs
+    line = positives.__code__.co_firstlineno + 3
+    assert len(msgs) == 1 and f"lines {line}-{line + 6}" in msgs[0], msgs
+    assert_vmap_equivalent(positives, (0, None), 0, x, w, allow_fallback=True)
+
+
+def ragged_then_batched(x, w):
+    found = []
+    try:
+        for v in x:
+            if v > 0:
+                found.append(v)
+    except ValueError:
+        found = []
+    n = len(found)
+    return n * w if n > 1 else x
+
+
+def test_a_list_of_varying_length_stacked_runs_the_call_as_the_loop():
+    x, w = np.array([[1.0, -1.0, 2.0], [1.0, 1.0, 1.0]]), np.ones(3)
+    assert_vmap_equivalent(ragged_then_batched, (0, None), 0, x, w, allow_fallback=True)
 
 
 def test_a_return_value_with_no_batched_form_is_lifted_alone():

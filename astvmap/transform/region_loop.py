@@ -56,13 +56,48 @@ _OBJECTS = (Kind.LIST, Kind.DICT, Kind.OTHER)  # what the region may change with
 
 
 class RegionLoopMixin(RegionsMixin):
-    def unsupported(self, node: ast.stmt, why: NotBatchable) -> list[ast.stmt]:
-        """A statement with no batched form: as written where it reads no batched value, else its
-        region's loop."""
+    def unsupported(self, following: list[ast.stmt], top: bool, why: NotBatchable) -> list[ast.stmt]:
+        """`following[0]`, a statement with no batched form: as written where it reads no batched value,
+        else its region's loop (`following`: it and the statements after it in its block; `top`: the
+        function's body). A region may take statements after it too: `self.consumed` says how many."""
+        node = following[0]
+        self.consumed = 1
+        if top and returns_inside(node):
+            return self._to_the_end(following, why)
         if isinstance(node, ast.Return) and node.value is not None and not self.reads_batch(node):
             return self._returned_as_written(node)
         code = self.as_written(node)
-        return code if code is not None else self.region_loop(node, why)
+        if code is not None:
+            return code
+        group = self._grown(following, top)
+        if top and any(isinstance(n, ast.Return) or returns_inside(n) for n in group):
+            return self._to_the_end(following, why)
+        self.consumed = len(group)
+        return self.region_loop(group, why)
+
+    def _to_the_end(self, following: list[ast.stmt], why: NotBatchable) -> list[ast.stmt]:
+        self.consumed = len(following)
+        return self.region_to_the_end(following, why)
+
+    def _grown(self, following: list[ast.stmt], top: bool) -> list[ast.stmt]:
+        """The statements a region starting at `following[0]` covers: it, and each next one that reads
+        a list or dict the region makes or changes (its items stacked are of kinds known per example
+        only: code reading them would loop per example anyway, one call at a time)."""
+        group = following[:1]
+        for nxt in following[1:]:
+            if (_jumps_out(nxt) or returns_inside(nxt) or isinstance(nxt, ast.Return)) and not top:
+                break
+            outs = self._live_outs(group)
+            rebound = set(self.facts.activity(group).binds)
+            made = {n for n in outs if _stacked(n, self.env.get(n), n in rebound, group).kind in _LITERALS}
+            if not made & set(self.facts.activity([nxt]).reads):
+                break
+            group.append(nxt)
+        return group
+
+    def _live_outs(self, nodes: list[ast.stmt]) -> list[str]:
+        live = self.live_after(nodes[-1]) | self.facts.captured
+        return [n for n in self.facts.activity(nodes).binds if n in live]
 
     def as_written(self, node: ast.stmt) -> list[ast.stmt] | None:
         """`node` emitted as the user wrote it, or None. Every example would run it alike: it reads no
@@ -160,15 +195,14 @@ class RegionLoopMixin(RegionsMixin):
                 return True
         return any(self.env.get(n, Val()).kind in _OBJECTS for n in _methods_called(node))
 
-    def region_loop(self, node: ast.stmt, why: NotBatchable) -> list[ast.stmt]:
-        """`node` run as a per-example loop (NOTE [region loops]); `why` is raised where it cannot."""
-        if self.region is not None or _jumps_out(node) or self.ctx.settings.nested:
+    def region_loop(self, nodes: list[ast.stmt], why: NotBatchable) -> list[ast.stmt]:
+        """`nodes` run as a per-example loop (NOTE [region loops]); `why` is raised where they cannot."""
+        if self.region is not None or any(map(_jumps_out, nodes)) or self.ctx.settings.nested:
             raise why  # (code batched again by an enclosing vmap: the enclosing call loops instead)
-        if isinstance(node, ast.Return):
-            return self._returned_by_region(node, why)
-        act = self.facts.activity([node])
-        live = self.live_after(node) | self.facts.captured
-        return self._lifted([node], why, act, [n for n in act.binds if n in live], live)
+        if isinstance(nodes[0], ast.Return):
+            return self._returned_by_region(nodes[0], why)
+        live = self.live_after(nodes[-1]) | self.facts.captured
+        return self._lifted(nodes, why, self.facts.activity(nodes), self._live_outs(nodes), live)
 
     def region_to_the_end(self, rest: list[ast.stmt], why: NotBatchable) -> list[ast.stmt]:
         """The statements `rest`, from one with no batched form that returns from inside (a handler's

@@ -26,7 +26,7 @@ from .controlflow import RET, ControlFlowMixin
 from .expressions import ExpressionsMixin, LocalFunction
 from .loops import JumpUnderMask, LoopsMixin
 from .partition import PartitionMixin
-from .region_loop import RegionLoopMixin, returns_inside
+from .region_loop import RegionLoopMixin
 from .stores import ExpandAtBirth, StoresMixin
 from .walker import USER_LINE, VALS, tag_line
 from .while_loop import WhileMixin
@@ -69,7 +69,7 @@ class Vectorizer(
         self.born_batched = frozenset()  # names batched where they are bound (stores.py)
         self.local_names = set()
         self.held_reads = set()  # names the held right side of a tuple store reads (stores.py)
-        self.took_rest = None  # (region_loop.py)
+        self.consumed = 1  # statements the last region took (region_loop.py)
 
     # ---- the function ----------------------------------------------------------------------------
     def run(self, fdef: ast.FunctionDef, params: dict[str, Val]):
@@ -148,14 +148,17 @@ class Vectorizer(
         saved = self.ctx.pending
         try:
             top = self.fdef is not None and stmts is self.fdef.body
-            for i, s in enumerate(stmts):
+            i = 0
+            while i < len(stmts):
+                s = stmts[i]
                 self.ctx.pending = []
                 self.ctx.node = s
                 self.at.append(s)
                 try:
-                    new = self.stmt_or_region(s, stmts[i:] if top else None)
+                    new, taken = self.stmt_or_region(stmts[i:], top)
                 finally:
                     self.at.pop()
+                i += taken
                 for g in self.ctx.pending + new:
                     if not hasattr(g, USER_LINE):
                         tag_line(g, s.lineno)
@@ -165,31 +168,28 @@ class Vectorizer(
                     names = [n.id for n in ast.walk(target) if isinstance(n, ast.Name) and n.id in self.env]
                     setattr(new[0], VALS, {n: self.env[n] for n in names})
                 out += self.ctx.pending + new
-                if isinstance(s, _TERMINAL) or (new and new[-1] is self.took_rest):
+                if isinstance(s, _TERMINAL):
                     break
         finally:
             self.ctx.pending = saved
         return out
 
-    def stmt_or_region(self, node, rest=None) -> list[ast.stmt]:
-        """`node` rewritten; where it has no batched form, run as a loop over it alone (region_loop.py),
-        or, where it returns from inside and `rest` (it and the statements after it, to the end of the
-        function) is given, over `rest` (`self.took_rest` is then the last statement made)."""
+    def stmt_or_region(self, following: list[ast.stmt], top: bool) -> tuple[list[ast.stmt], int]:
+        """`following[0]` rewritten, and how many statements of `following` (it and the statements after
+        it in its block; `top`: the function's body) that took: where it has no batched form it runs as
+        written or as a region's loop, which may take statements after it (region_loop.py)."""
+        node = following[0]
         ctx, env = self.ctx, dict(self.env)
         mark, sites, deferred = ctx.mark(), dict(ctx.fallback_sites), dict(ctx.deferred_errors)
         try:
-            return self.stmt(node)
+            return self.stmt(node), 1
         except NotBatchable as e:
             if type(e) is not NotBatchable:  # the walker's own signals (ExpandAtBirth, ...)
                 raise
             self.env, ctx.fallback_sites, ctx.deferred_errors = env, sites, deferred
             ctx.rollback(mark, pending=True)
             ctx.node = node
-            if rest is None or not returns_inside(node):
-                return self.unsupported(node, e)
-            new = self.region_to_the_end(rest, e)
-            self.took_rest = new[-1]
-            return new
+            return self.unsupported(following, top, e), self.consumed
 
     def stmt(self, node) -> list[ast.stmt]:
         method = getattr(self, "visit_" + type(node).__name__, None)

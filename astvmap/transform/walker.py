@@ -58,7 +58,7 @@ class Walker:
     born_batched: frozenset[str]  # names batched where they are bound (stores.py, ExpandAtBirth)
     local_names: set[str]  # the names the function binds (parameters included)
     held_reads: set[str]  # names the held right side of the tuple store being rewritten reads
-    took_rest: ast.stmt | None  # the last statement of a region run to the end of the function
+    consumed: int  # how many statements the last region took (region_loop.py)
 
     if TYPE_CHECKING:
         # Vectorizer (vectorize.py)

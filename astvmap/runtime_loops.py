@@ -70,7 +70,7 @@ def region_loop(fn, B, args, batched, modes, names, kinds):
         return _empty(outs[0]) if B == 0 else _stack_leaves(outs)
     for i, (name, kind) in enumerate(zip(names, kinds)):
         values = [o[i] for o in outs]
-        if B and any(v is UNBOUND for v in values):  # (the loop reads it on some examples only, or raises)
+        if any(v is UNBOUND for v in values):  # (the loop reads it on some examples only, or raises)
             raise RaggedBatch(f"`{name}` is bound for some examples only after a region run per example")
         _check_kind(name, kind, values)
     if B == 0:

@@ -610,7 +610,7 @@ REVIEWED = [
 ]
 
 
-@pytest.mark.parametrize("B", [1, 4, 7])
+@pytest.mark.parametrize("B", SIZES)
 @pytest.mark.parametrize("f", REVIEWED, ids=lambda f: f.__name__)
 def test_regions_give_each_example_what_the_loop_gives_it(f, B):
     x = _x(B, 3)

@@ -106,9 +106,10 @@ class RegionLoopMixin(RegionsMixin):
         stays unbatched]: a call is trusted to act through its result and arguments only, as elsewhere)."""
         if self.region is not None or _jumps_out(node) or isinstance(node, ast.Return):
             return None
+        if self.reads_batch(node):
+            return None
         act = self.facts.activity([node])
-        changed = self.changed_objects([node])
-        if self.reads_batch(node) or any(n not in self.env or self.from_outside(n) for n in changed):
+        if any(n not in self.env or self.from_outside(n) for n in self.changed_objects([node])):
             return None  # (a name the walker holds no value for: a global's or a cell's object)
         if any(n in self.renames for n in [*act.reads, *act.binds]) or self._draws_or_io(node):
             return None

@@ -116,6 +116,8 @@ def _getter(x, batched, mode):
     if mode == "view" and batched is True and isinstance(x, np.ndarray):
         return lambda b: x[b, ...]
     if mode == "copy":
+        if not batched:
+            return lambda b: _own_copy(x)
         return lambda b: _own_copy(_example(x, batched, b))
     if batched is True and type(x) is np.ndarray:
         return x.__getitem__

@@ -1,4 +1,6 @@
-"""Region loops: a statement with no batched form runs as a per-example loop over that statement only.
+"""Region loops: a statement with no batched form runs as a per-example loop over that statement only
+(and the statements after it that read a list or dict it makes, or, if it returns from inside, the
+rest of the function).
 
 Requires: the walker's facts (liveness, activity, aliases) and the Vals of the names before the
 statement. Guarantees: the statement's own text, lifted into a function of its live-in names that returns
@@ -19,14 +21,17 @@ stays batched; one `PerformanceWarning` names the statement's lines. For example
 NOTE [region loops]. Per example the lifted function must see what the loop's example sees:
 - every local name it reads is a parameter (a local the walker has no value for would be read as a
   global of the same name: no region);
-- an object made in the function that it may change (a list, a Generator, an object of unknown kind)
-  is one per example in the loop: each example gets its own deep copy, and it comes back stacked when
-  code after the region reads it; an unbatched array it writes into is expanded to the batch first
-  (`expand`), and a batched array it writes into is passed as each example's view;
+- an object made in the function that it may change (a list, a Generator, an iterator, an object of
+  unknown kind: `changed_objects`) is one per example in the loop: each example gets its own deep copy
+  (one that cannot be copied runs the call as the loop), and it comes back stacked when code after the
+  region reads it; an unbatched array it writes into is expanded to the batch first (`expand`), and a
+  batched array it writes into is passed as each example's view;
+- what comes back has the kind the code after it reads (`_stacked`; `av__.region_loop` checks it);
 - an object from outside the call (an argument, a global, a cell) it may change would be changed once
   per example, in an order the code after the region could see: no region;
-- a jump out of it (`return` inside, `break`/`continue` to an enclosing loop) has no per-example form:
-  no region (`return value` alone is lifted as the value, then returned batched);
+- a jump out of it (`break`/`continue` to an enclosing loop, a `return` below the function's top
+  level) has no per-example form: no region (`return value` alone is lifted as the value, then
+  returned batched; at the top level the region runs to the end of the function);
 - inside a batched region (a masked branch, a batched `while`) the statement is not alone: the
   enclosing statement is the region.
 Where no region can stand, the original `NotBatchable` (or a `NoPieceLoop`, for reasons any enclosing

@@ -96,7 +96,7 @@ def _returns_in(stmts, nested_only=False) -> bool:
     return any(
         isinstance(n, ast.Return) and (not nested_only or _depth(s, n) >= 1)
         for s in stmts
-        for n in _walk_no_defs(s)
+        for n in walk_no_defs(s)
     )
 
 
@@ -153,15 +153,16 @@ def _at(node, where):
 
 def _has_return(node) -> bool:
     return any(
-        isinstance(n, ast.Return) for b in (node.body, node.orelse) for s in b for n in _walk_no_defs(s)
+        isinstance(n, ast.Return) for b in (node.body, node.orelse) for s in b for n in walk_no_defs(s)
     )
 
 
-def _walk_no_defs(node):
+def walk_no_defs(node):
+    """`node` and the nodes inside it, not inside the functions and classes it defines."""
     yield node
     for child in ast.iter_child_nodes(node):
         if not isinstance(child, (ast.FunctionDef, ast.Lambda, ast.AsyncFunctionDef, ast.ClassDef)):
-            yield from _walk_no_defs(child)
+            yield from walk_no_defs(child)
 
 
 def ends_with_return(stmts, withs: bool = False) -> bool:

@@ -28,6 +28,7 @@ import warnings
 
 import numpy as np
 
+from ..frontend.normalize import walk_no_defs
 from ..frontend.source import ASTVMAP_SOURCE
 from ..rules.values import UNKNOWN, Val
 from .regions import RegionsMixin
@@ -208,14 +209,7 @@ def _irrefutable(case: ast.match_case) -> bool:
 
 def _raises(body: list[ast.stmt]) -> bool:
     """Does `body` hold a `raise` statement (outside the functions it defines)?"""
-    todo: list[ast.AST] = list(body)
-    while todo:
-        n = todo.pop()
-        if isinstance(n, ast.Raise):
-            return True
-        if not isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)):
-            todo.extend(ast.iter_child_nodes(n))
-    return False
+    return any(isinstance(n, ast.Raise) for s in body for n in walk_no_defs(s))
 
 
 def _is_loop_helper(node: ast.Attribute, av: str) -> bool:

@@ -50,6 +50,7 @@ import numpy as np
 from ..analysis.activity import local_names
 from ..analysis.effects import fresh_container
 from ..errors import NoPieceLoop, NotBatchable
+from ..frontend.normalize import walk_no_defs
 from ..kit import templates
 from ..rules.values import UNKNOWN, Kind, Val
 from .calls import batched_tree
@@ -67,7 +68,7 @@ class RegionLoopMixin(RegionsMixin):
         function's body). A region may take statements after it too: `self.consumed` says how many."""
         node = following[0]
         self.consumed = 1
-        if top and returns_inside(node):
+        if top and _returns(node) and not isinstance(node, ast.Return):
             return self._to_the_end(following, why)
         if isinstance(node, ast.Return) and node.value is not None and not self.reads_batch(node):
             return self._returned_as_written(node)
@@ -75,7 +76,7 @@ class RegionLoopMixin(RegionsMixin):
         if code is not None:
             return code
         group = self._grown(following, top)
-        if top and any(isinstance(n, ast.Return) or returns_inside(n) for n in group):
+        if top and any(map(_returns, group)):
             return self._to_the_end(following, why)
         self.consumed = len(group)
         return self.region_loop(group, why)
@@ -90,7 +91,7 @@ class RegionLoopMixin(RegionsMixin):
         only: code reading them would loop per example anyway, one call at a time)."""
         group = following[:1]
         for nxt in following[1:]:
-            if (_jumps_out(nxt) or returns_inside(nxt) or isinstance(nxt, ast.Return)) and not top:
+            if (_jumps_out(nxt) or _returns(nxt)) and not top:
                 break
             outs = self._live_outs(group)
             rebound = set(self.facts.activity(group).binds)
@@ -147,9 +148,10 @@ class RegionLoopMixin(RegionsMixin):
         operator, or, for an object that is not an array (a list, a dict, an iterator, an object of
         unknown kind), given to any call or `with`, or iterated (`next(it)`, `helper(acc)`), or its
         method called; the same for a local function they call, of the names it shares."""
-        changed = set(self.facts.activity(nodes).changes)
+        act = self.facts.activity(nodes)
+        changed = set(act.changes)
         uses = {n for n, _ in _object_uses(nodes)}
-        for n in self.facts.activity(nodes).reads:
+        for n in act.reads:
             v = self.env.get(n)
             if v is not None and isinstance(v.obj, LocalFunction):  # what a call of it changes
                 fn = v.obj.node
@@ -454,15 +456,9 @@ def _jumps_out(node: ast.stmt) -> bool:
     return walk(node, False)
 
 
-def returns_inside(node: ast.stmt) -> bool:
-    """Is there a `return` inside `node` (not `node` itself, nor in a function it defines)?"""
-
-    def walk(n: ast.AST) -> bool:
-        if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)):
-            return False
-        return (isinstance(n, ast.Return) and n is not node) or any(map(walk, ast.iter_child_nodes(n)))
-
-    return walk(node)
+def _returns(node: ast.stmt) -> bool:
+    """Is `node` a `return`, or is there one inside it (not in a function it defines)?"""
+    return any(isinstance(n, ast.Return) for n in walk_no_defs(node))
 
 
 def _is_loop_else(loop: ast.AST, child: ast.AST) -> bool:

@@ -169,13 +169,26 @@ class _Gen:
 
     def stmt(self, depth: int, in_loop: bool) -> list[str]:
         r = self.rng
-        kind = r.choice(["assign"] * 4 + (["if", "for", "while"] if depth < 3 else []) + ["jump"] * in_loop)
+        kind = r.choice(
+            ["assign"] * 4 + (["if", "for", "while", "try"] if depth < 3 else []) + ["jump"] * in_loop
+        )
         if kind == "assign":
             op = r.choice(["=", "=", "+="])
             return [f"{r.choice(NAMES)} {op} {self.expr()}"]
         if kind == "jump":
             return [f"if {self.expr()} > 3:", f"    {r.choice(['break', 'continue'])}"]
-        inner = ["    " + s for s in self.block(depth + 1, in_loop or kind != "if", r.randint(1, 3))]
+        inner = [
+            "    " + s for s in self.block(depth + 1, in_loop or kind not in ("if", "try"), r.randint(1, 3))
+        ]
+        if kind == "try":  # (a handler that may run after part of the body, a `finally` after both)
+            raises = [f"    if {self.expr()} > 4:", "        raise ValueError"] if r.random() < 0.6 else []
+            handler = ["    " + s for s in self.block(depth + 1, in_loop, r.randint(1, 2))]
+            final = (
+                ["finally:", *("    " + s for s in self.block(depth + 1, False, 1))]
+                if r.random() < 0.3 and not in_loop  # (a jump through `finally`: not modelled, below)
+                else []
+            )
+            return ["try:", *inner, *raises, "except ValueError:", *handler, *final]
         if kind == "if":
             orelse = (
                 ["else:"] + ["    " + s for s in self.block(depth + 1, in_loop, 1)]
@@ -198,20 +211,23 @@ def random_program(seed: int) -> str:
 
 
 def _poisoned(fdef: ast.FunctionDef) -> ast.FunctionDef:
-    """`fdef` with every name the analysis calls dead after a statement overwritten right after it."""
+    """`fdef` with every name the analysis calls dead before or after a statement overwritten right
+    there."""
     facts = analysis.analyze(fdef)
     tracked = set(NAMES) | {"i"}
 
     def block(stmts):
         out = []
         for s in stmts:
-            for field in ("body", "orelse"):
-                if hasattr(s, field) and isinstance(getattr(s, field), list):
-                    setattr(s, field, block(getattr(s, field)))
-            dead = sorted(tracked - facts.live_after(s))
+            for part in [s, *getattr(s, "handlers", [])]:
+                for field in ("body", "orelse", "finalbody"):
+                    if isinstance(getattr(part, field, None), list):
+                        setattr(part, field, block(getattr(part, field)))
+            if isinstance(s, ast.Try):  # (what is dead before a `try` is dead on every path into it)
+                out += [ast.parse(f"{n} = POISON").body[0] for n in sorted(tracked - facts.live_before(s))]
             out.append(s)
             if not isinstance(s, (ast.Return, ast.Break, ast.Continue)):
-                out += [ast.parse(f"{n} = POISON").body[0] for n in dead]
+                out += [ast.parse(f"{n} = POISON").body[0] for n in sorted(tracked - facts.live_after(s))]
         return out
 
     fdef.body = block(fdef.body)  # the facts were computed on the tree before any poison

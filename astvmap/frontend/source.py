@@ -308,7 +308,7 @@ def _lambda_name(tree: ast.Module, lam: ast.Lambda) -> str:
     return "lambda"
 
 
-def _callable_object(obj: Any) -> bool:
+def callable_object(obj: Any) -> bool:
     """An instance whose class defines `__call__` in Python (not a function, class or vmapped function):
     a call runs that method with the instance as `self`."""
     if isinstance(obj, (type, types.FunctionType, types.BuiltinFunctionType)):
@@ -332,7 +332,7 @@ def unwrap(fun: Any) -> tuple[Any, tuple[Any, ...], dict[str, Any]]:
             fun = fun.__func__
         elif isinstance(fun, (staticmethod, classmethod)):
             fun = fun.__func__
-        elif _callable_object(fun):
+        elif callable_object(fun):
             args = (fun,) + args
             fun = type(fun).__call__
         else:

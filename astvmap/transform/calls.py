@@ -19,6 +19,7 @@ import numpy as np
 
 from ..analysis.aliases import sources
 from ..errors import NoPieceLoop, NotBatchable
+from ..frontend.source import callable_object
 from ..kit import templates
 from ..rules.registry import lookup
 from ..rules.values import (
@@ -343,8 +344,10 @@ class CallsMixin(NestingMixin):
             done = self.library_call(impl, fn_node, args, kwargs, node)
             if done is not None:
                 return done
-        if isinstance(obj, (functools.partial, types.MethodType)) or (
-            isinstance(obj, types.FunctionType) and not is_library_code(obj)
+        if (
+            isinstance(obj, (functools.partial, types.MethodType))
+            or (isinstance(obj, types.FunctionType) and not is_library_code(obj))
+            or (callable_object(obj) and not is_library_code(type(obj).__call__))
         ):
             if _reads_selection(args, kwargs):
                 site = CallSite(obj, node, args, kwargs, _rebuilder(node, fn_node, None))

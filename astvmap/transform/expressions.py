@@ -103,7 +103,10 @@ class ExpressionsMixin(RegionsMixin):
         if (
             base.is_static
             and not base.val.batched
-            and base.val.kind in (Kind.MODULE, Kind.CALLABLE, Kind.OTHER)
+            and (
+                base.val.kind in (Kind.MODULE, Kind.CALLABLE, Kind.OTHER)
+                or (base.val.kind == Kind.TUPLE and hasattr(type(base.static), "_fields"))  # a record
+            )
         ):
             try:
                 obj = getattr(base.static, node.attr)

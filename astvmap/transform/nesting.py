@@ -66,7 +66,7 @@ class NestingMixin(Walker):
 
     def user_call(self, obj, fn_node, args, kwargs, node, batched, strict=False) -> Operand:
         ctx = self.ctx
-        from ..frontend.source import function_source, unwrap
+        from ..frontend.source import callable_object, function_source, unwrap
 
         base, pre_args, pre_kwargs = unwrap(obj)
         if not batched:
@@ -106,6 +106,8 @@ class NestingMixin(Walker):
             kws = [ast.keyword(None, ast.Attribute(p, "keywords", ast.Load()))] if pre_kwargs else []
             if isinstance(obj, types.MethodType):
                 star = [ast.Attribute(p, "__self__", ast.Load())]
+            elif callable_object(obj):  # `model(x)`: the instance is `self`
+                star = [p]
             call = ast.Call(
                 callee,
                 star + [a.node for a in args],

@@ -47,6 +47,7 @@ class Specialization:
     if TYPE_CHECKING:  # set by core() once the function is loaded (not fields at run time)
         stages: dict[str, str] = field(init=False)  # the code after each stage (`astvmap show --stage`)
         callees: list[object] = field(init=False)  # the generated functions it calls
+        reads: list[tuple] = field(init=False)  # what its rewrite read, as Context.deps holds it
         acts_outside: bool = field(init=False)  # running it may change what the caller sees (effects.py)
         batched_return: ast.AST | None = field(init=False)  # a return of a batched value
         user_filename: str = field(init=False)
@@ -160,6 +161,8 @@ def core(
     key, objs = cache_key(src, vals, settings)
     cached = _cached(key, src) if use_cache else None
     if cached is not None:
+        if parent is not None:  # what the callee's rewrite read, the caller's depends on too
+            parent.deps.extend(cached.reads)
         return cached
     stack = (parent.stack if parent is not None else ()) + ((src.code,) if src.code is not None else ())
     ctx = Context(src, settings, stack)
@@ -220,6 +223,7 @@ def _specialization(src, ctx: Context, fdef, out_val: Val, stages: dict, header,
         ctx.recorded,
     )
     spec.stages = stages
+    spec.reads = list(ctx.deps)
     spec.callees = [v for v in ctx.free.values() if hasattr(v, ASTVMAP_SOURCE)]
     modules = {n for n in _free_names(src) if isinstance(src.resolve(n)[1], types.ModuleType)}
     spec.acts_outside = may_act_outside(
@@ -312,7 +316,7 @@ def _rebound(spec, src):
     fn = rebind(spec.fn, src.cells)
     if fn is spec.fn:
         return spec
-    return Specialization(
+    new = Specialization(
         fn,
         spec.text,
         spec.out_val,
@@ -323,6 +327,10 @@ def _rebound(spec, src):
         spec.keepalive,
         spec.recorded,
     )
+    for made_later in ("stages", "reads", "callees", "acts_outside"):
+        if hasattr(spec, made_later):
+            setattr(new, made_later, getattr(spec, made_later))
+    return new
 
 
 def _deps(ctx: Context, top: FunctionSource) -> list:

@@ -11,6 +11,7 @@
 from . import backends, rules  # noqa: F401  (rules: fills the registry; backends: Numba loads only when used)
 from .api import InAxes, OutAxes, VmapDecorator, VmappedFunction, clear_cache, show, vmap
 from .errors import AstvmapError, PerformanceWarning
+from .pytrees import register_pytree
 from .rules.registry import register
 from .safety import disable
 
@@ -24,6 +25,7 @@ __all__ = [
     "clear_cache",
     "disable",
     "register",
+    "register_pytree",
     "show",
     "vmap",
 ]

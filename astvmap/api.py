@@ -31,7 +31,7 @@ from typing import (
 import numpy as np
 
 from . import axes as axes_mod
-from . import binding, safety
+from . import binding, pytrees, safety
 from .axes import Call
 from .errors import AstvmapError, NotBatchable, PerformanceWarning, RaggedBatch, error_at
 from .frontend.source import FunctionSource, NoSource, check_callable, function_source, unwrap
@@ -39,7 +39,7 @@ from .kit.origins import Origin
 from .rules.registry import lookup
 from .rules.values import Kind, Val, unbatched, val_of
 from .transform import inner_vmap, specialize
-from .transform.calls import numpy_implementation
+from .transform.calls import library_implementation
 from .transform.callsites import InnerVmap
 from .transform.context import Settings
 
@@ -357,11 +357,8 @@ class VmappedFunction(Generic[P, R]):
         def cut(v: Any, part: slice) -> Any:
             if id(v) in ids:
                 return v[part]
-            if isinstance(v, (tuple, list)):
-                return type(v)(cut(x, part) for x in v)
-            if isinstance(v, dict):
-                return {k: cut(x, part) for k, x in v.items()}
-            return v
+            n = pytrees.node(v)
+            return n.rebuild(cut(x, part) for x in n.children) if n is not None else v
 
         assert self.chunk_size is not None
         parts = []
@@ -668,8 +665,8 @@ def _implementation(base: Any) -> Any:
     """What is rewritten for `base`: a NumPy function without a rule of its own is its Python
     implementation (NOTE [library source]), if it has one; any other object is itself (a decorator's
     `__wrapped__` is never followed: the wrapper is what runs)."""
-    impl = numpy_implementation(base)
-    return base if impl is None else impl
+    impl = library_implementation(base)
+    return impl if isinstance(impl, types.FunctionType) else base
 
 
 def _bind_source(src: FunctionSource, vm: VmappedFunction[..., Any], call: Call) -> dict[str, Val]:
@@ -696,10 +693,9 @@ def _swapped(v: Any, table: dict[int, Any], other: Callable[[Any], Any] = lambda
     rebuilt), and every other leaf by `other(leaf)`."""
     if id(v) in table:
         return table[id(v)]
-    if isinstance(v, (tuple, list)):
-        return type(v)(_swapped(x, table, other) for x in v)
-    if isinstance(v, dict):
-        return {k: _swapped(x, table, other) for k, x in v.items()}
+    n = pytrees.node(v)
+    if n is not None:
+        return n.rebuild(_swapped(x, table, other) for x in n.children)
     return other(v)
 
 

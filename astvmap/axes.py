@@ -13,10 +13,10 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from . import binding
+from . import binding, pytrees
 from .binding import Bound
 from .errors import AstvmapError, error_at
-from .rules.values import Kind, Val, array, val_of
+from .rules.values import Kind, Val, array, container, val_of
 from .runtime_lanes import batch_broadcast
 
 
@@ -36,21 +36,64 @@ _POSITIONAL = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_O
 
 
 def check_axes_spec(spec: Any, what: str, label: str) -> None:
-    """Reject entries that are not int/None/containers of those."""
-    if spec is None or (isinstance(spec, (int, np.integer)) and not isinstance(spec, bool)):
+    """Reject entries that are not int/None/containers of those (NOTE [pytrees]: a namedtuple, a
+    dataclass or a registered type's instance is a container too)."""
+    if pytrees.is_axis(spec):
         return
-    if isinstance(spec, (tuple, list)):
-        for s in spec:
-            check_axes_spec(s, what, label)
-        return
-    if isinstance(spec, dict):
-        for s in spec.values():
+    n = pytrees.node(spec)
+    if n is not None:
+        for s in n.children:
             check_axes_spec(s, what, label)
         return
     raise AstvmapError(
-        f"{label}: {what} entries must be int, None, or tuples/lists/dicts of those; "
-        f"got {spec!r} ({type(spec).__name__})"
+        f"{label}: {what} entries must be int, None, or tuples/lists/dicts of those (or namedtuples, "
+        f"dataclasses, registered pytrees); got {spec!r} ({type(spec).__name__})"
     )
+
+
+def _in_children(axes: Any, n: pytrees.Node, path: str, label: str) -> list[Any]:
+    """`axes_children`, or the error saying how the argument at `path` does not fit its in_axes entry."""
+    children = pytrees.axes_children(axes, n)
+    if children is not None:
+        return children
+    an = pytrees.node(axes)
+    if isinstance(axes, dict) and n.kind == "dict":
+        raise AstvmapError(
+            f"{label}: in_axes entry for `{path}` is a dict with keys {sorted(map(str, axes))}, so the "
+            f"argument must be a dict with those keys; got one with keys {sorted(map(str, n.keys))}"
+        )
+    raise AstvmapError(
+        f"{label}: in_axes entry {axes!r} for `{path}` is a {type(axes).__name__} of length "
+        f"{len(an) if an is not None else '?'}, so the argument must be {_expected(axes, an)}; got a "
+        f"{n.type.__name__} of length {len(n)}"
+    )
+
+
+def _out_children(out_axes: Any, n: pytrees.Node, label: str) -> list[Any]:
+    """`axes_children` for a result, or the error saying how it does not fit `out_axes`."""
+    children = pytrees.axes_children(out_axes, n)
+    if children is not None:
+        return children
+    if isinstance(out_axes, dict) and n.kind == "dict":
+        raise AstvmapError(
+            f"{label}: out_axes has keys {sorted(map(str, out_axes))} but the output has keys "
+            f"{sorted(map(str, n.keys))}"
+        )
+    an = pytrees.node(out_axes)
+    raise AstvmapError(
+        f"{label}: out_axes={out_axes!r} has {len(an) if an is not None else '?'} entries but the "
+        f"output is a {n.type.__name__} of {len(n)} values; it must be {_expected(out_axes, an)}"
+    )
+
+
+def _expected(axes: Any, an: pytrees.Node | None) -> str:
+    if an is None:
+        return "a leaf"
+    if an.kind == "sequence":
+        return f"a tuple/list of that length ({len(an)})"
+    if an.kind == "dict":
+        return "a dict with those keys"
+    return f"a {type(axes).__name__} (of {len(an)} children)"
 
 
 def parameter_axes(sig: inspect.Signature, in_axes: Any, label: str) -> dict[str, Any]:
@@ -71,6 +114,12 @@ def parameter_axes(sig: inspect.Signature, in_axes: Any, label: str) -> dict[str
                 f"have; its parameters are {[p.name for p in params]}"
             )
         return dict(in_axes)
+    if not isinstance(in_axes, (tuple, list)) and not pytrees.is_axis(in_axes):
+        raise AstvmapError(
+            f"{label}: in_axes must be an int, None, a tuple or list (one entry per positional "
+            f"parameter) or a dict of parameter names; got a {type(in_axes).__name__} (a container "
+            "shaped like an argument goes inside, as that argument's entry)"
+        )
     if in_axes is None or isinstance(in_axes, (int, np.integer)):
         out: dict[str, Any] = dict.fromkeys(positional, in_axes)
         if var is not None:
@@ -91,37 +140,25 @@ def parameter_axes(sig: inspect.Signature, in_axes: Any, label: str) -> dict[str
 
 
 def flatten(value: Any, axes: Any, path: str, label: str) -> Iterator[tuple[str, Any, int]]:
-    """Yield (path, leaf, axis) for every leaf of `value` under the axis tree `axes`."""
+    """Yield (path, leaf, axis) for every leaf of `value` under the axis tree `axes` (NOTE [pytrees])."""
     if axes is None:
         return
-    if isinstance(axes, (tuple, list)):
-        if not isinstance(value, (tuple, list)) or len(value) != len(axes):
+    n = pytrees.node(value)
+    if n is None:
+        why = pytrees.refusal(value)
+        if why is not None:
+            raise AstvmapError(f"{label}: in_axes maps `{path}`, but it is {why}; give it in_axes None")
+        if not pytrees.is_axis(axes):
+            an = pytrees.node(axes)
             raise AstvmapError(
-                f"{label}: in_axes entry {axes!r} for `{path}` is a {type(axes).__name__} of "
-                f"length {len(axes)}, so the argument must be a tuple/list of that length; got "
-                f"{_describe(value)}"
+                f"{label}: in_axes entry {axes!r} for `{path}` is a {type(axes).__name__} of length "
+                f"{len(an) if an is not None else '?'}, so the argument must be {_expected(axes, an)}; "
+                f"got {_describe(value)}"
             )
-        for i, (v, a) in enumerate(zip(value, axes)):
-            yield from flatten(v, a, f"{path}[{i}]", label)
+        yield path, value, int(axes)
         return
-    if isinstance(axes, dict):
-        if not isinstance(value, dict) or set(value) != set(axes):
-            raise AstvmapError(
-                f"{label}: in_axes entry for `{path}` is a dict with keys {sorted(axes)}, so the "
-                f"argument must be a dict with those keys; got {_describe(value)}"
-            )
-        for k in axes:
-            yield from flatten(value[k], axes[k], f"{path}[{k!r}]", label)
-        return
-    if isinstance(value, (tuple, list)):
-        for i, v in enumerate(value):
-            yield from flatten(v, axes, f"{path}[{i}]", label)
-        return
-    if isinstance(value, dict):
-        for k, v in value.items():
-            yield from flatten(v, axes, f"{path}[{k!r}]", label)
-        return
-    yield path, value, int(axes)
+    for i, (v, a) in enumerate(zip(n.children, _in_children(axes, n, path, label))):
+        yield from flatten(v, a, n.path(path, i), label)
 
 
 def _describe(value: Any) -> str:
@@ -132,19 +169,31 @@ def _describe(value: Any) -> str:
     return f"a {type(value).__name__}"
 
 
-def rebuild(value: Any, axes: Any, moved: dict[str, np.ndarray], path: str) -> Any:
-    """`value` with each mapped leaf replaced by `moved[path]` (its batch axis moved to 0)."""
+def rebuild(value: Any, axes: Any, moved: dict[str, np.ndarray], path: str, label: str = "vmap") -> Any:
+    """`value` with each mapped leaf replaced by `moved[path]` (its batch axis moved to 0), every
+    container rebuilt with its own type (NOTE [pytrees])."""
     if axes is None:
         return value
-    if isinstance(axes, (tuple, list)):
-        return type(value)(rebuild(v, a, moved, f"{path}[{i}]") for i, (v, a) in enumerate(zip(value, axes)))
-    if isinstance(axes, dict):
-        return {k: rebuild(value[k], axes[k], moved, f"{path}[{k!r}]") for k in value}
-    if isinstance(value, (tuple, list)):
-        return type(value)(rebuild(v, axes, moved, f"{path}[{i}]") for i, v in enumerate(value))
-    if isinstance(value, dict):
-        return {k: rebuild(v, axes, moved, f"{path}[{k!r}]") for k, v in value.items()}
-    return moved[path]
+    n = pytrees.node(value)
+    if n is None:
+        return moved[path]
+    children = _in_children(axes, n, path, label)
+    parts = [
+        rebuild(v, a, moved, n.path(path, i), label) for i, (v, a) in enumerate(zip(n.children, children))
+    ]
+    return rebuilt(n, parts, path, label)
+
+
+def rebuilt(n: pytrees.Node, children: list[Any], path: str, label: str) -> Any:
+    """`n`'s container rebuilt with `children`; a type whose construction refuses them (a dataclass's
+    `__post_init__` checking a shape, a registered `unflatten`) is a clear error."""
+    try:
+        return n.rebuild(children)
+    except Exception as e:
+        raise AstvmapError(
+            f"{label}: `{path}`, a {n.type.__name__}, cannot be rebuilt with batched fields "
+            f"({type(e).__name__}: {e}); its construction must accept them (NOTE [pytrees])"
+        ) from None
 
 
 # ---- calls: binding arguments to in_axes ------------------------------------------------------------
@@ -193,7 +242,7 @@ def bind(vm: Vmapped, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Call:
     mapped_params = {name for name, _, _, _ in leaves}
     for name, value in bound.arguments.items():
         if name in mapped_params:
-            new[name] = rebuild(value, _axes_of(name, value, param_axes, vm.label), moved, name)
+            new[name] = rebuild(value, _axes_of(name, value, param_axes, vm.label), moved, name, vm.label)
         else:
             new[name] = value
     bound.arguments.update(new)
@@ -213,10 +262,9 @@ def special_input(value: Any) -> str | None:
     """Why an argument needs the per-example loop, or None: an ndarray subclass other than `np.memmap`
     (a masked array's mask, a matrix's rank-2 semantics: the batched code would drop them), or an
     object array (its elements are Python objects the rules know nothing of)."""
-    if isinstance(value, (tuple, list)):
-        return next((why for v in value if (why := special_input(v))), None)
-    if isinstance(value, dict):
-        return next((why for v in value.values() if (why := special_input(v))), None)
+    n = pytrees.node(value)
+    if n is not None:
+        return next((why for v in n.children if (why := special_input(v))), None)
     if isinstance(value, np.ndarray):
         if type(value) is not np.ndarray and not isinstance(value, np.memmap):
             return f"an argument is a {type(value).__module__}.{type(value).__name__}"
@@ -337,14 +385,10 @@ class Call:
 # ---- outputs: stacking along out_axes ---------------------------------------------------------------
 def slice_empty(out: Any, out_axes: Any, label: str) -> Any:
     """Results of a one-example probe (batch axis first) as empty results at `out_axes`."""
-    if isinstance(out, (tuple, list)):
-        ax = split_axes(out_axes, len(out), type(out), label)
-        return type(out)(slice_empty(o, a, label) for o, a in zip(out, ax))
-    if isinstance(out, dict):
-        return {
-            k: slice_empty(o, out_axes[k] if isinstance(out_axes, dict) else out_axes, label)
-            for k, o in out.items()
-        }
+    n = pytrees.node(out)
+    if n is not None:
+        parts = [slice_empty(o, a, label) for o, a in zip(n.children, _out_children(out_axes, n, label))]
+        return rebuilt(n, parts, "the output", label)
     if out_axes is None:
         return out
     return np.take(out, np.arange(0), axis=out_axes)
@@ -353,10 +397,9 @@ def slice_empty(out: Any, out_axes: Any, label: str) -> Any:
 def slice_example(value: Any, b: int, moved_ids: set[int]) -> Any:
     if id(value) in moved_ids:
         return value[b]
-    if isinstance(value, (tuple, list)):
-        return type(value)(slice_example(v, b, moved_ids) for v in value)
-    if isinstance(value, dict):
-        return {k: slice_example(v, b, moved_ids) for k, v in value.items()}
+    n = pytrees.node(value)
+    if n is not None:
+        return n.rebuild(slice_example(v, b, moved_ids) for v in n.children)
     return value
 
 
@@ -364,21 +407,34 @@ def combine(
     parts: list[Any], out_axes: Any, label: str, join: Callable[[list[np.ndarray], int], np.ndarray]
 ) -> Any:
     """Results of several calls combined leaf by leaf along `out_axes` with `join(leaves, axis)` (a
-    leaf with out_axes None: the first call's)."""
-    first = parts[0]
-    if isinstance(first, (tuple, list)):
-        ax = split_axes(out_axes, len(first), type(first), label)
-        return type(first)(combine([p[i] for p in parts], a, label, join) for i, a in enumerate(ax))
-    if isinstance(first, dict):
-        return {
-            k: combine(
-                [p[k] for p in parts], out_axes[k] if isinstance(out_axes, dict) else out_axes, label, join
-            )
-            for k in first
-        }
+    leaf with out_axes None: the first call's), each container rebuilt as the first call's is."""
+    n = pytrees.node(parts[0])
+    if n is not None:
+        ax = _out_children(out_axes, n, label)
+        columns = zip(*(_same_children(p, n, label) for p in parts))
+        children = [combine(list(c), a, label, join) for c, a in zip(columns, ax)]
+        return rebuilt(n, children, "the output", label)
+    why = pytrees.refusal(parts[0])
+    if why is not None:
+        raise AstvmapError(f"{label}: the function returns {why}")
     if out_axes is None:
-        return first
+        return parts[0]
     return join([np.asarray(p) for p in parts], out_axes)
+
+
+def _same_children(part: Any, n: pytrees.Node, label: str) -> tuple[Any, ...]:
+    """The children of `part`, one call's result, in the order of `n`'s (the first call's): a dict's by
+    key; a result of another structure cannot be stacked with the first."""
+    m = pytrees.node(part)
+    if m is not None and m.type is n.type and len(m) == len(n):
+        if n.kind != "dict":
+            return m.children
+        if set(m.keys) == set(n.keys):
+            return tuple(part[k] for k in n.keys)
+    raise AstvmapError(
+        f"{label}: the function returns a {n.type.__name__} of {len(n)} in one example and "
+        f"{_describe(part)} in another; the results cannot be stacked"
+    )
 
 
 def stack(outs: list[Any], out_axes: Any, label: str) -> Any:
@@ -391,55 +447,46 @@ def stack(outs: list[Any], out_axes: Any, label: str) -> Any:
     return combine(outs, out_axes, label, join)
 
 
-def split_axes(out_axes: Any, n: int, typ: type, label: str) -> list[Any]:
-    if isinstance(out_axes, (tuple, list)):
-        if len(out_axes) != n:
-            raise AstvmapError(
-                f"{label}: out_axes={out_axes!r} has {len(out_axes)} entries but the output is a "
-                f"{typ.__name__} of {n} values"
-            )
-        return list(out_axes)
-    if isinstance(out_axes, dict):
-        raise AstvmapError(f"{label}: out_axes is a dict but the output is a {typ.__name__}")
-    return [out_axes] * n
-
-
-def elements(val: Val | None, n: int) -> list[Val | None]:
-    if val is not None and val.elts is not None and len(val.elts) == n:
+def child_vals(val: Val | None, n: pytrees.Node) -> list[Val | None]:
+    """The Val of each child of a result container `n` whose Val is `val` (a dict's by key; where the
+    Val knows no elements, its own, or its items')."""
+    if val is not None and n.kind == "dict" and val.keys is not None and val.elts is not None:
+        by_key = dict(zip(val.keys, val.elts))
+        return [by_key.get(k, val) for k in n.keys]
+    if val is not None and val.elts is not None and len(val.elts) == len(n):
         return list(val.elts)
     item = val.item if val is not None and val.item is not None else val
-    return [item] * n
+    return [item] * len(n)
 
 
 def arg_val(value: Any, moved: dict[str, np.ndarray], path: str) -> Val:
+    """The Val of an argument whose mapped leaves (by path) are in `moved`. A container is known
+    element by element; a dataclass or a registered type's instance with a mapped leaf is a RECORD
+    (its children, the attributes that hold them, its type), one with none the object itself."""
     if path in moved:
         arr = moved[path]
         return array(True, arr.ndim - 1, arr.dtype.kind)
-    if isinstance(value, (tuple, list)):
-        elts = tuple(arg_val(v, moved, f"{path}[{i}]") for i, v in enumerate(value))
-        return Val(
-            any(e.batched for e in elts),
-            None,
-            Kind.TUPLE if isinstance(value, tuple) else Kind.LIST,
-            None,
-            elts,
-        )
-    if isinstance(value, dict):
-        elts = tuple(arg_val(v, moved, f"{path}[{k!r}]") for k, v in value.items())
-        return Val(any(e.batched for e in elts), None, Kind.DICT, None, elts, tuple(value))
-    return val_of(value)
+    n = pytrees.node(value)
+    if n is None:
+        return val_of(value)
+    elts = tuple(arg_val(v, moved, n.path(path, i)) for i, v in enumerate(n.children))
+    if n.kind == "dict":
+        return Val(any(e.batched for e in elts), None, Kind.DICT, None, elts, n.keys)
+    if n.kind == "sequence":
+        cls = n.type if isinstance(getattr(n.type, "_fields", None), tuple) else None
+        kind = Kind.TUPLE if isinstance(value, tuple) else Kind.LIST
+        return Val(any(e.batched for e in elts), None, kind, None, elts, cls=cls)
+    if not any(e.batched for e in elts):
+        return val_of(value)  # (an unmapped record: its fields are read from the object, statically)
+    return container(Kind.RECORD, elts, pytrees.attribute_names(value, n), n.type)
 
 
 def example_of(out: Any, out_axes: Any, b: int) -> Any:
     """Example `b` of a batched result whose batch axes are at `out_axes` (None: the same for all)."""
-    if isinstance(out, (tuple, list)):
-        ax = out_axes if isinstance(out_axes, (tuple, list)) else [out_axes] * len(out)
-        return type(out)(example_of(o, a, b) for o, a in zip(out, ax))
-    if isinstance(out, dict):
-        return {
-            k: example_of(o, out_axes[k] if isinstance(out_axes, dict) else out_axes, b)
-            for k, o in out.items()
-        }
+    n = pytrees.node(out)
+    if n is not None:
+        ax = pytrees.axes_children(out_axes, n) or [out_axes] * len(n)
+        return n.rebuild(example_of(o, a, b) for o, a in zip(n.children, ax))
     return out if out_axes is None else np.take(out, b, axis=out_axes)
 
 
@@ -450,29 +497,17 @@ def join_chunks(parts: list[Any], out_axes: Any, label: str) -> Any:
 
 def finish(out: Any, val: Any, out_axes: Any, call: Call, spec: Any, label: str) -> Any:
     """A generated function's raw output as the loop returns it: batch axes moved to `out_axes`,
-    unbatched outputs repeated over the batch, and results fresh arrays (never a view of an input)."""
-    if isinstance(out, (tuple, list)):
-        elts = elements(val, len(out))
-        ax = split_axes(out_axes, len(out), type(out), label)
-        return type(out)(finish(o, v, a, call, spec, label) for o, v, a in zip(out, elts, ax))
-    if isinstance(out, dict):
-        if isinstance(out_axes, dict) and set(out_axes) != set(out):
-            raise AstvmapError(
-                f"{label}: out_axes has keys {sorted(out_axes)} but the output has keys {sorted(out)}"
-            )
-        by_key = dict(zip(val.keys, val.elts)) if val.keys is not None else {}
-        return {
-            k: finish(
-                o,
-                by_key.get(k, val),
-                out_axes[k] if isinstance(out_axes, dict) else out_axes,
-                call,
-                spec,
-                label,
-            )
-            for k, o in out.items()
-        }
-    if isinstance(out_axes, (tuple, list, dict)):
+    unbatched outputs repeated over the batch, and results fresh arrays (never a view of an input);
+    every container rebuilt with its own type (NOTE [pytrees])."""
+    n = pytrees.node(out)
+    if n is not None:
+        ax = _out_children(out_axes, n, label)
+        parts = [finish(o, v, a, call, spec, label) for o, v, a in zip(n.children, child_vals(val, n), ax)]
+        return rebuilt(n, parts, "the output", label)
+    why = pytrees.refusal(out)
+    if why is not None:
+        raise AstvmapError(f"{label}: the function returns {why}")
+    if not pytrees.is_axis(out_axes):
         raise AstvmapError(
             f"{label}: out_axes={out_axes!r} is a container but the output is a single {type(out).__name__}"
         )
@@ -502,17 +537,17 @@ def unshared(out: Any) -> Any:
     seen: list[np.ndarray] = []
 
     def walk(value: Any) -> Any:
-        if isinstance(value, (tuple, list)):
-            return type(value)(walk(v) for v in value)
-        if isinstance(value, dict):
-            return {k: walk(v) for k, v in value.items()}
+        n = pytrees.node(value)
+        if n is not None:  # (rebuilt only where a leaf was copied: a dataclass is not made again)
+            parts = [walk(v) for v in n.children]
+            return value if all(p is c for p, c in zip(parts, n.children)) else n.rebuild(parts)
         if isinstance(value, np.ndarray):
             if any(np.may_share_memory(value, s) for s in seen):
                 value = value.copy()
             seen.append(value)
         return value
 
-    if not isinstance(out, (tuple, list, dict)):
+    if pytrees.node(out) is None:
         return out
     return walk(out)
 

@@ -18,7 +18,7 @@ import inspect
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from .rules.values import Kind, Val, container, val_of
+from .rules.values import Kind, Val, constant, container, val_of
 
 if TYPE_CHECKING:
     from .frontend.source import FunctionSource
@@ -125,14 +125,14 @@ def source_signature(src: FunctionSource) -> inspect.Signature:
     defaults = src.defaults or ()
     first = len(positional) - len(defaults)  # the first positional parameter with a default
     params = [
-        P(name, kind, default=val_of(defaults[i - first]) if i >= first else _EMPTY)
+        P(name, kind, default=constant(defaults[i - first]) if i >= first else _EMPTY)
         for i, (name, kind) in enumerate(positional)
     ]
     if a.vararg is not None:
         params.append(P(a.vararg.arg, P.VAR_POSITIONAL))
     kwdefaults = src.kwdefaults or {}
     params += [
-        P(p.arg, P.KEYWORD_ONLY, default=val_of(kwdefaults[p.arg]) if p.arg in kwdefaults else _EMPTY)
+        P(p.arg, P.KEYWORD_ONLY, default=constant(kwdefaults[p.arg]) if p.arg in kwdefaults else _EMPTY)
         for p in a.kwonlyargs
     ]
     if a.kwarg is not None:

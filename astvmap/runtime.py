@@ -15,6 +15,7 @@ import warnings
 import numpy as np
 from numpy.lib.array_utils import normalize_axis_index
 
+from . import pytrees
 from .errors import RaggedBatch
 from .pynum import (
     math_fn,
@@ -367,15 +368,17 @@ def move_tree(tree, axes, lead=0):
     an enclosing vmap every leaf carries `lead` batch axes first, and the axis moves just after them."""
     if axes is None:
         return tree
-    if isinstance(axes, int):
-        if isinstance(tree, (tuple, list)):
-            return type(tree)(move_tree(t, axes, lead) for t in tree)
-        if isinstance(tree, dict):
-            return {k: move_tree(v, axes, lead) for k, v in tree.items()}
+    n = pytrees.node(tree)
+    if n is None:
         return np.moveaxis(np.asarray(tree), axes + lead if axes >= 0 else axes, lead)
-    if isinstance(axes, dict):
-        return {k: move_tree(v, axes.get(k), lead) for k, v in tree.items()}
-    return type(tree)(move_tree(t, a, lead) for t, a in zip(tree, axes))
+    children = (
+        [axes.get(k) for k in n.keys]
+        if isinstance(axes, dict) and n.kind == "dict"
+        else pytrees.axes_children(axes, n)
+    )
+    if children is None:
+        raise ValueError(f"in_axes entry {axes!r} does not match the structure of a {type(tree).__name__}")
+    return n.rebuild(move_tree(t, a, lead) for t, a in zip(n.children, children))
 
 
 # ---- np.linalg.lstsq ------------------------------------------------------------------------------

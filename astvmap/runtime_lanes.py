@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from . import pytrees
 from .errors import RaggedBatch
 from .runtime_selection import Selection
 
@@ -86,10 +87,9 @@ def plain_tree(x, cls: type[np.ndarray] = np.ndarray):
     ndarray: what a NumPy function called on marked arrays computes with."""
     if isinstance(x, cls):
         return x.view(np.ndarray)
-    if isinstance(x, (list, tuple)):
-        return type(x)(plain_tree(e, cls) for e in x)
-    if isinstance(x, dict):
-        return {k: plain_tree(v, cls) for k, v in x.items()}
+    n = pytrees.node(x) if isinstance(x, (list, tuple, dict)) else None
+    if n is not None:  # (a namedtuple rebuilt as one)
+        return n.rebuild(plain_tree(e, cls) for e in n.children)
     return x
 
 
@@ -172,14 +172,15 @@ def weak(v, shape):
 def batch_broadcast(v, B):
     """An unbatched value repeated over the batch: a fresh, writable `(B, *shape)` array (lists and
     tuples element by element); a Python number stays weak (`Weak`)."""
-    if isinstance(v, list):
+    if type(v) is list:
         return [batch_broadcast(e, B) for e in v]
-    if isinstance(v, tuple):
-        return tuple(batch_broadcast(e, B) for e in v)
     if type(v) in _PYTHON_NUMBERS:
         return weak(v, B)
     if isinstance(v, Weak) and v.scalar is not None:  # a nested batch of one Python number
         return weak(v.scalar, (B, *v.shape))
+    n = None if isinstance(v, np.ndarray) else pytrees.node(v)
+    if n is not None:  # (a tuple, a namedtuple, a record: each leaf; NOTE [pytrees])
+        return n.rebuild(batch_broadcast(e, B) for e in n.children)
     a = np.asarray(v)
     out = np.empty((B,) + a.shape, dtype=a.dtype)
     out[...] = a
@@ -295,9 +296,12 @@ def select(cond, a, b, batched=(True, True), active=None):
     `active`: the lanes an enclosing batched branch runs (the others' values are never read): only
     they decide whether every lane took one side."""
     B = cond.shape[0]
-    if type(a) is type(b) and isinstance(a, (tuple, list)) and len(a) == len(b):
-        # part by part, as the rewrite's Val of the selected value has them (values.parallel)
-        return type(a)(select(cond, x, y, batched, active) for x, y in zip(a, b))
+    na = pytrees.node(a) if type(a) is type(b) else None
+    nb = pytrees.node(b) if na is not None else None
+    if na is not None and nb is not None and na.keys == nb.keys:
+        # part by part, as the rewrite's Val of the selected value has them (values.parallel); a record
+        # is rebuilt as `a`'s (NOTE [pytrees])
+        return na.rebuild(select(cond, x, y, batched, active) for x, y in zip(na.children, nb.children))
     if isinstance(a, (tuple, list)) or isinstance(b, (tuple, list)):
         a, b = _array_side(a), _array_side(b)  # containers that do not line up: one array each
     taken = np.count_nonzero(cond if active is None else cond & active)  # lanes that take `a`

@@ -15,7 +15,8 @@ import warnings
 
 import numpy as np
 
-from .errors import RaggedBatch
+from . import pytrees
+from .errors import AstvmapError, RaggedBatch
 from .pynum import PyColumn, weak
 from .runtime_lanes import UNBOUND
 from .runtime_nested import join_batches, split_batches
@@ -169,31 +170,51 @@ def _example(x, batched, b):
 
 def _each_leaf(x, batched, leaf):
     """`x` rebuilt with `leaf(v)` for each of its batched leaves. `batched` is a bool ("py": batched,
-    per example a Python number), or a tuple of flags for a tuple or list (one per item), or of `(key,
-    flag)` pairs for a dict. A batched list, tuple or dict flagged whole holds batched values (a list
-    appended to per example)."""
+    per example a Python number), or a tuple of flags for a tuple, list or record (one per item or
+    child, NOTE [pytrees]), or of `(key, flag)` pairs for a dict. A batched list, tuple or dict flagged
+    whole holds batched values (a list appended to per example); a record flagged whole does not say
+    which of its fields are (`_whole_record`)."""
     if isinstance(batched, tuple):
         if isinstance(x, dict):
             flags = dict(batched)
             if flags.keys() != x.keys():
                 raise RaggedBatch(f"a dict has keys {sorted(map(str, x))}, not those the code expected")
             return {k: _each_leaf(v, flags[k], leaf) for k, v in x.items()}
-        return _rebuilt(x, [_each_leaf(e, f, leaf) for e, f in zip(x, batched, strict=True)])
+        n = pytrees.node(x)
+        if n is None or len(n) != len(batched):
+            raise RaggedBatch(
+                f"a {type(x).__name__} is not the container of {len(batched)} the code expected"
+            )
+        return n.rebuild(_each_leaf(e, f, leaf) for e, f in zip(n.children, batched))
     if not batched:
         return x
-    if isinstance(x, (list, tuple)):
-        return _rebuilt(x, [_each_leaf(e, True, leaf) for e in x])
-    if isinstance(x, dict):
-        return {k: _each_leaf(v, True, leaf) for k, v in x.items()}
+    n = pytrees.node(x)
+    if n is not None:
+        if n.kind in ("dataclass", "registered"):
+            _whole_record(x)
+        return n.rebuild(_each_leaf(e, True, leaf) for e in n.children)
     value = leaf(x)
     if batched == "py" and isinstance(value, (np.generic, np.ndarray)) and value.ndim == 0:
         return value.item()  # (per example a Python number: `isinstance(k, int)` holds in the loop)
     return value
 
 
-def _rebuilt(x, items):
-    """A tuple or list of `x`'s type holding `items` (a namedtuple's fields are its arguments)."""
-    return type(x)(*items) if hasattr(x, "_fields") else type(x)(items)
+def _whole_record(x):
+    """A record (a dataclass's or a registered type's instance, NOTE [pytrees]) passed whole to a
+    per-example loop as batched, its fields not flagged one by one: which of them are batched is not
+    known here (an unmapped array may have as many rows as the batch), so the call runs as the loop."""
+    raise RaggedBatch(
+        f"a {type(x).__name__} is passed whole to a per-example loop, its batched fields not known"
+    )
+
+
+def _alike(m, n):
+    """Do two examples' containers stack child by child (rebuilt as the first's)? Sequences of one
+    length do (a tuple in one example and a list in another stacked as a tuple); records must be of
+    one type."""
+    if m.kind == n.kind == "sequence":
+        return len(m) == len(n)
+    return m.type is n.type and len(m) == len(n)
 
 
 def _stack_leaves(outs):
@@ -206,14 +227,20 @@ def _stack_leaves(outs):
         isinstance(o, Selection) and o.data.shape == first.data.shape for o in outs
     ):
         return stack_selections(outs)
-    if isinstance(first, tuple):
-        return tuple(_stack_leaves([o[i] for o in outs]) for i in range(len(first)))
-    if isinstance(first, list):
-        return [_stack_leaves([o[i] for o in outs]) for i in range(len(first))]
     if isinstance(first, dict):
         if not all(isinstance(o, dict) and o.keys() == first.keys() for o in outs):
             raise RaggedBatch("a per-example dict has different keys in different examples")
         return {k: _stack_leaves([o[k] for o in outs]) for k in first}
+    n = pytrees.node(first)
+    if n is not None:  # (a tuple, a list, a record: NOTE [pytrees])
+        nodes = [pytrees.node(o) for o in outs]
+        children = [m.children for m in nodes if m is not None and _alike(m, n)]
+        if len(children) != len(outs):
+            raise RaggedBatch(f"a per-example {type(first).__name__} is of another type in another example")
+        return n.rebuild(_stack_leaves([c[i] for c in children]) for i in range(len(n)))
+    why = pytrees.refusal(first)
+    if why is not None:  # (the loop's results could not be stacked either)
+        raise AstvmapError(f"astvmap: a per-example result is {why}")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)
         arrays = [np.asarray(o) for o in outs]
@@ -262,8 +289,9 @@ def _zero_example(x, batched):
 
 def _empty(out):
     """`out`, one example's result, stacked over a batch of size 0."""
-    if isinstance(out, (tuple, list)):
-        return type(out)(_empty(o) for o in out)
+    n = pytrees.node(out)
+    if n is not None:
+        return n.rebuild(_empty(o) for o in n.children)
     a = np.asarray(out)
     empty = np.empty((0,) + a.shape, a.dtype)
     return weak(empty) if type(out) in _PYTHON_NUMBERS else empty

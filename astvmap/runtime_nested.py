@@ -14,6 +14,7 @@ import math
 
 import numpy as np
 
+from . import pytrees
 from .runtime_lanes import UNBOUND, Weak, weak
 
 
@@ -22,8 +23,9 @@ def join_batches(a, axes, sizes):
     and UNBOUND, "no value", and arguments of no batch pass as they are)."""
     if a is None or a is UNBOUND or not any(axes):
         return a
-    if isinstance(a, (tuple, list)):
-        return type(a)(join_batches(e, axes, sizes) for e in a)
+    n = None if isinstance(a, np.ndarray) else pytrees.node(a)
+    if n is not None:  # (NOTE [pytrees])
+        return n.rebuild(join_batches(e, axes, sizes) for e in n.children)
     n = math.prod(sizes)
     carried = sum(axes)
     if isinstance(a, Weak) and a.scalar is not None:  # one Python number everywhere: it stays weak
@@ -36,8 +38,9 @@ def join_batches(a, axes, sizes):
 
 def split_batches(r, sizes):
     """A helper's result on the merged lanes, with its batch axes apart again."""
-    if isinstance(r, (tuple, list)):
-        return type(r)(split_batches(e, sizes) for e in r)
+    n = None if isinstance(r, np.ndarray) else pytrees.node(r)
+    if n is not None:
+        return n.rebuild(split_batches(e, sizes) for e in n.children)
     if isinstance(r, np.ndarray) and r.ndim and r.shape[0] == math.prod(sizes):
         return r.reshape(tuple(sizes) + r.shape[1:])
     return r

@@ -26,6 +26,7 @@ import warnings
 import numpy as np
 from numpy.lib.mixins import NDArrayOperatorsMixin
 
+from . import pytrees
 from .errors import RaggedBatch
 
 _IDENTITY = {"sum": 0, "prod": 1, "any": False, "all": True, "count_nonzero": 0}
@@ -144,9 +145,8 @@ class Selection(NDArrayOperatorsMixin):
         def plain(v):
             if isinstance(v, Selection):
                 return v.stacked()
-            if isinstance(v, (list, tuple)):
-                return type(v)(plain(e) for e in v)
-            return v
+            n = pytrees.node(v) if isinstance(v, (list, tuple)) else None
+            return n.rebuild(plain(e) for e in n.children) if n is not None else v
 
         return func(*plain(args), **{k: plain(v) for k, v in kwargs.items()})
 

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from . import axes as axes_mod
+from . import pytrees
 from .errors import AstvmapError
 
 if TYPE_CHECKING:
@@ -91,14 +92,16 @@ def compare(
 
 def _difference(got: Any, expected: Any, path: str) -> str | None:
     """How `got` (one example of the batched result) differs from the loop's `expected`, or None."""
-    if isinstance(expected, (tuple, list, dict)):
-        if type(got) is not type(expected) or len(got) != len(expected):
+    e_node = pytrees.node(expected)
+    if e_node is not None:
+        g_node = pytrees.node(got)
+        if g_node is None or type(got) is not type(expected) or len(g_node) != len(e_node):
             return f"{path} is {_what(got)} where the loop returns {_what(expected)}"
-        keys = list(expected) if isinstance(expected, dict) else range(len(expected))
-        if isinstance(expected, dict) and set(got) != set(expected):
-            return f"{path} has keys {sorted(got)} where the loop's has {sorted(expected)}"
-        for key in keys:
-            problem = _difference(got[key], expected[key], f"{path}[{key!r}]")
+        if set(g_node.keys) != set(e_node.keys):
+            return f"{path} has keys {sorted(map(str, g_node.keys))} where the loop's has {sorted(map(str, e_node.keys))}"
+        by_key = dict(zip(g_node.keys, g_node.children))
+        for i, (key, e) in enumerate(zip(e_node.keys, e_node.children)):
+            problem = _difference(by_key[key], e, e_node.path(path, i))
             if problem is not None:
                 return problem
         return None
@@ -116,6 +119,7 @@ def _difference(got: Any, expected: Any, path: str) -> str | None:
 
 
 def _what(value: Any) -> str:
-    if isinstance(value, (tuple, list, dict)):
-        return f"a {type(value).__name__} of {len(value)}"
+    n = pytrees.node(value)
+    if n is not None:
+        return f"a {type(value).__name__} of {len(n)}"
     return f"a {type(value).__name__}"

@@ -6,12 +6,17 @@ example ``b`` along its in-axis, call the function, stack every output leaf alon
 comparison for every placement of the batch axis and the batch sizes the design asks for
 (0, 1, 3, 7 and every per-example length: the "mixed ranks" trap bites when B == n).
 
+Trees follow jax: tuples, lists, dicts, namedtuples (rebuilt as ``cls(*items)``), dataclasses (their fields,
+rebuilt with ``dataclasses.replace``) and the user types given to ``register_pytree`` here (the oracle keeps its
+own registry: a test registers a type with astvmap and with the oracle).
+
 Nothing here touches astvmap internals: only ``astvmap.vmap``, ``astvmap.PerformanceWarning``.
 """
 
 from __future__ import annotations
 
 import copy
+import dataclasses
 import inspect
 import itertools
 import warnings
@@ -28,6 +33,7 @@ __all__ = [
     "check_all_placements",
     "loop_vmap",
     "make_batch",
+    "register_pytree",
 ]
 
 DEFAULT_BATCH_SIZES = (0, 1, 3, 7)
@@ -40,8 +46,37 @@ class ProbeFailed(Exception):
 # --------------------------------------------------------------------------- trees
 
 
+_REGISTERED = {}  # type -> (flatten, unflatten): user containers (register_pytree)
+
+
+def register_pytree(cls, flatten, unflatten):
+    """Teach the oracle a user container type, as ``astvmap.register_pytree`` teaches vmap."""
+    _REGISTERED[cls] = (flatten, unflatten)
+
+
+def _node(x):
+    """``(children, rebuild)`` of a container (``rebuild(children)`` makes one of its type), None for a
+    leaf."""
+    t = type(x)
+    if t in _REGISTERED:
+        flatten, unflatten = _REGISTERED[t]
+        children, aux = flatten(x)
+        return list(children), lambda items: unflatten(aux, tuple(items))
+    if isinstance(x, dict):
+        keys = list(x)
+        return [x[k] for k in keys], lambda items: dict(zip(keys, items))
+    if isinstance(x, tuple) and hasattr(t, "_fields"):
+        return list(x), lambda items: t(*items)
+    if isinstance(x, (tuple, list)):
+        return list(x), lambda items: t(items)
+    if dataclasses.is_dataclass(x) and not isinstance(x, type):
+        names = [f.name for f in dataclasses.fields(x)]
+        return [getattr(x, n) for n in names], lambda items: dataclasses.replace(x, **dict(zip(names, items)))
+    return None
+
+
 def _is_container(x):
-    return isinstance(x, (tuple, list, dict))
+    return _node(x) is not None
 
 
 def _is_axis(a):
@@ -49,45 +84,44 @@ def _is_axis(a):
 
 
 def _leaves(tree):
-    if isinstance(tree, dict):
-        out = []
-        for k in tree:
-            out.extend(_leaves(tree[k]))
-        return out
-    if isinstance(tree, (tuple, list)):
-        out = []
-        for t in tree:
-            out.extend(_leaves(t))
-        return out
-    return [tree]
+    node = _node(tree)
+    if node is None:
+        return [tree]
+    return [leaf for child in node[0] for leaf in _leaves(child)]
 
 
 def _map2(fn, axes, tree):
-    """Apply fn(axis, leaf) over a tree of values and a same-structured tree of axes."""
-    if isinstance(tree, dict):
-        return {k: _map2(fn, axes[k], tree[k]) for k in tree}
-    if isinstance(tree, (tuple, list)):
-        return type(tree)(_map2(fn, a, t) for a, t in zip(axes, tree))
-    return fn(axes, tree)
+    """Apply fn(axis, leaf) over a tree of values and its expanded axes (``expand_axes``)."""
+    node = _node(tree)
+    if node is None:
+        return fn(axes, tree)
+    children, rebuild = node
+    return rebuild([_map2(fn, a, t) for a, t in zip(axes, children)])
 
 
 def expand_axes(axes, tree, what="in_axes"):
-    """Expand an axes prefix tree to the full structure of ``tree`` (None and ints broadcast)."""
+    """Expand an axes prefix tree to the full structure of ``tree`` (None and ints broadcast): a leaf's
+    axis, or for a container the list of its children's expanded axes. A container of axes must have the
+    tree's structure: a tuple/list (or namedtuple) of as many entries for a tuple, list or namedtuple, a
+    dict of the same keys for a dict, an instance of the same type for a dataclass or registered type."""
+    node = _node(tree)
     if _is_axis(axes):
-        if isinstance(tree, dict):
-            return {k: expand_axes(axes, v, what) for k, v in tree.items()}
-        if isinstance(tree, (tuple, list)):
-            return type(tree)(expand_axes(axes, v, what) for v in tree)
-        return None if axes is None else int(axes)
-    if isinstance(axes, (tuple, list)):
-        if not isinstance(tree, (tuple, list)) or len(axes) != len(tree):
+        if node is None:
+            return None if axes is None else int(axes)
+        return [expand_axes(axes, c, what) for c in node[0]]
+    anode = _node(axes)
+    if node is None or anode is None or len(anode[0]) != len(node[0]):
+        raise ValueError(f"{what} structure {axes!r} does not match value structure")
+    if isinstance(tree, dict):
+        if not isinstance(axes, dict) or set(axes) != set(tree):
             raise ValueError(f"{what} structure {axes!r} does not match value structure")
-        return type(tree)(expand_axes(a, t, what) for a, t in zip(axes, tree))
-    if isinstance(axes, dict):
-        if not isinstance(tree, dict) or set(axes) != set(tree):
-            raise ValueError(f"{what} structure {axes!r} does not match value structure")
-        return {k: expand_axes(axes[k], tree[k], what) for k in tree}
-    raise TypeError(f"bad {what} entry {axes!r}")
+        return [expand_axes(axes[k], tree[k], what) for k in tree]
+    sequence = isinstance(tree, (tuple, list)) and type(tree) not in _REGISTERED
+    if sequence != (isinstance(axes, (tuple, list)) and type(axes) not in _REGISTERED):
+        raise ValueError(f"{what} structure {axes!r} does not match value structure")
+    if not sequence and type(axes) is not type(tree):
+        raise ValueError(f"{what} structure {axes!r} does not match value structure")
+    return [expand_axes(a, t, what) for a, t in zip(anode[0], node[0])]
 
 
 def _positional_params(f):
@@ -171,7 +205,7 @@ def loop_vmap(f, in_axes, out_axes, args, axis_size=None, kwargs=None):
     args = tuple(args)
     arg_prefix, kw_prefix = resolve_axes(f, in_axes, args, kwargs)
     arg_axes = [expand_axes(a, v) for a, v in zip(arg_prefix, args)]
-    kw_axes = {k: expand_axes(kw_prefix[k], v) for k, v in kwargs.items()}
+    kw_axes = [expand_axes(kw_prefix[k], v) for k, v in kwargs.items()]  # (in the order of kwargs)
 
     sizes = set()
 
@@ -221,10 +255,14 @@ def loop_vmap(f, in_axes, out_axes, args, axis_size=None, kwargs=None):
 
 
 def _stack(oaxes, probe, outs, B):
-    if isinstance(probe, dict):
-        return {k: _stack(oaxes[k], probe[k], [o[k] for o in outs], B) for k in probe}
-    if isinstance(probe, (tuple, list)):
-        return type(probe)(_stack(oaxes[i], probe[i], [o[i] for o in outs], B) for i in range(len(probe)))
+    node = _node(probe)
+    if node is not None:
+        children, rebuild = node
+        if isinstance(probe, dict):
+            columns = [[o[k] for o in outs] for k in probe]
+        else:
+            columns = [list(c) for c in zip(*(_node(o)[0] for o in outs))] if outs else [[] for _ in children]
+        return rebuild([_stack(a, p, col, B) for a, p, col in zip(oaxes, children, columns)])
     ax = oaxes
     if ax is None:
         for o in outs[1:]:
@@ -259,16 +297,22 @@ def _compare(result, expected, oaxes, inputs, path="out", check_fresh=True, rtol
     if isinstance(expected, dict):
         assert isinstance(result, dict), f"{path}: expected a dict, got {type(result).__name__}"
         assert set(result) == set(expected), f"{path}: keys {sorted(result)} != {sorted(expected)}"
-        for k in expected:
-            _compare(result[k], expected[k], oaxes[k], inputs, f"{path}[{k!r}]", check_fresh, rtol, atol)
+        for k, a in zip(expected, oaxes):
+            _compare(result[k], expected[k], a, inputs, f"{path}[{k!r}]", check_fresh, rtol, atol)
         return
-    if isinstance(expected, (tuple, list)):
+    node = _node(expected)
+    if node is not None:
         assert type(result) is type(expected), (
             f"{path}: expected {type(expected).__name__}, got {type(result).__name__}"
         )
-        assert len(result) == len(expected), f"{path}: length {len(result)} != {len(expected)}"
-        for i, (r, e) in enumerate(zip(result, expected)):
-            _compare(r, e, oaxes[i], inputs, f"{path}[{i}]", check_fresh, rtol, atol)
+        got = _node(result)[0]
+        assert len(got) == len(node[0]), f"{path}: {len(got)} children != {len(node[0])}"
+        if hasattr(type(expected), "_fields"):
+            assert result._fields == expected._fields, (
+                f"{path}: fields {result._fields} != {expected._fields}"
+            )
+        for i, (r, e, a) in enumerate(zip(got, node[0], oaxes)):
+            _compare(r, e, a, inputs, f"{path}[{i}]", check_fresh, rtol, atol)
         return
     exp = np.asarray(expected)
     if oaxes is not None:
@@ -321,8 +365,9 @@ def _describe(in_axes, out_axes, args, kwargs):
             return f"{x.dtype}{list(x.shape)}"
         if isinstance(x, dict):
             return "{" + ", ".join(f"{k}: {shp(v)}" for k, v in x.items()) + "}"
-        if isinstance(x, (tuple, list)):
-            return "(" + ", ".join(shp(v) for v in x) + ")"
+        node = _node(x)
+        if node is not None:
+            return f"{type(x).__name__}(" + ", ".join(shp(v) for v in node[0]) + ")"
         return repr(x)
 
     s = f"in_axes={in_axes!r}, out_axes={out_axes!r}, args={[shp(a) for a in args]}"
@@ -507,18 +552,16 @@ def check_all_placements(
     n_place = max((len(c) for c in leaf_choices), default=1)
 
     def axes_tree(arg, j):
-        if isinstance(arg, dict):
-            return {k: axes_tree(v, j) for k, v in arg.items()}
-        if isinstance(arg, (tuple, list)):
-            return type(arg)(axes_tree(v, j) for v in arg)
+        node = _node(arg)
+        if node is not None:
+            return node[1]([axes_tree(v, j) for v in node[0]])
         c = _axis_choices(np.ndim(arg))
         return c[j % len(c)]
 
     def batched(arg, axes, B):
-        if isinstance(arg, dict):
-            return {k: batched(v, axes[k], B) for k, v in arg.items()}
-        if isinstance(arg, (tuple, list)):
-            return type(arg)(batched(v, a, B) for v, a in zip(arg, axes))
+        node = _node(arg)
+        if node is not None:
+            return node[1]([batched(v, a, B) for v, a in zip(node[0], _node(axes)[0])])
         data = make_batch(arg, B, rng)
         return np.moveaxis(data, 0, axes)
 

@@ -11,7 +11,7 @@ import pytest
 
 from astvmap import binding
 from astvmap.frontend.source import function_source
-from astvmap.rules.values import Kind, Val, array, val_of
+from astvmap.rules.values import Kind, Val, array, constant, container, val_of
 
 
 def f(a, b, /, c, d=4, *rest, e, g=7, **extra):
@@ -62,8 +62,9 @@ def test_bind_vals_packs_star_parameters_and_takes_the_defaults_values_now():
 
     x = array(True, 1, "f")
     vals = binding.bind_vals(function_source(h), [x], {})
-    assert vals["x"] == x and vals["scale"] == val_of(2.0) and vals["axis"] == val_of(0)
-    assert vals["rest"] == Val(False, None, Kind.TUPLE, None, ())
+    # (a default's value is a constant of the rewrite: NOTE [constants])
+    assert vals["x"] == x and vals["scale"] == constant(2.0) and vals["axis"] == constant(0)
+    assert vals["rest"] == container(Kind.TUPLE, ()) and vals["rest"].const == ()
     assert vals["options"] == Val(False, None, Kind.DICT, None, (), ())
     vals = binding.bind_vals(function_source(h), [x, x, x], {"k": x})
     assert vals["scale"] == x and vals["rest"] == Val(True, None, Kind.TUPLE, None, (x,))

@@ -683,6 +683,8 @@ _BY_KEYWORD: dict = {
     **dict.fromkeys([np.iscomplex, np.nan_to_num, np.copy, np.ravel, np.sort, np.argsort], ("x",)),
     **dict.fromkeys([np.round, np.around], ("x", "1")),
     np.clip: ("x", "0.0", "s"),
+    **dict.fromkeys([np.iterable, np.isscalar], ("x",)),
+    np.can_cast: ("x", "np.float64"),
     np.isclose: ("x", "s"),
     **dict.fromkeys([np.array, np.asanyarray, np.ascontiguousarray], ("x",)),
     np.asarray: ("x", "float"),
@@ -750,6 +752,7 @@ _BY_KEYWORD: dict = {
 }
 # NumPy functions with rules that no call with a batched operand batches, or that take no keyword operands
 _NOT_BY_KEYWORD = {
+    np.result_type: "its arrays and dtypes are positional only",
     np.zeros: "creation from a shape: batched, a size per example",
     np.ones: "creation from a shape",
     np.empty: "creation from a shape",

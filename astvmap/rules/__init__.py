@@ -12,6 +12,7 @@ from . import (  # noqa: F401
     linalg,
     numeric,
     random,
+    records,
     reductions,
     runtime_rules,
     shape,

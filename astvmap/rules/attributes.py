@@ -10,7 +10,7 @@ import numpy as np
 
 from .common import emit, infers
 from .registry import register
-from .values import Kind, Operand, Val, array
+from .values import Kind, Operand, Val, array, constant, dtype_object
 
 _INT = Val(False, 0, Kind.SCALAR, "i")
 
@@ -42,14 +42,21 @@ def batch_np_shape(ctx, a) -> Operand:
 @register(np.ndarray.ndim)
 @infers(int_facts)
 def batch_ndim(ctx, a) -> Operand:
-    # the per-example rank is known when rewriting
-    return Operand(ctx.expr("x.ndim - 1", x=a.node), _INT)
+    # the per-example rank is known when rewriting: a constant (NOTE [constants])
+    return Operand(ctx.expr("x.ndim - 1", x=a.node), _rank(a))
 
 
 @register(np.ndim)
 @infers(int_facts)
 def batch_np_ndim(ctx, a) -> Operand:
-    return Operand(ctx.expr("np.ndim(x) - 1", x=a.node), _INT)
+    return Operand(ctx.expr("np.ndim(x) - 1", x=a.node), _rank(a))
+
+
+def _rank(a) -> Val:
+    nd = a.val.ndim
+    v = a.val
+    known = a.batched and v.kind == Kind.ARRAY and nd is not None and not (v.py or v.py_some)
+    return constant(nd) if known else _INT
 
 
 def _selection_size(ctx, a) -> Operand:
@@ -127,11 +134,41 @@ def batch_same_attr(ctx, a) -> Operand:
 
 
 def dtype_facts(call, a, **_) -> Val:
-    """A dtype object, the same for every example."""
-    return Val(False, None, Kind.OTHER)
+    """A dtype object, the same for every example, of the array's kind (NOTE [constants])."""
+    v = a.val
+    return dtype_object(None if v.py or v.py_some or v.kind != Kind.ARRAY else v.dtype)
 
 
 @register(np.ndarray.dtype)
 @infers(dtype_facts)
 def batch_dtype(ctx, a) -> Operand:
     return Operand(ctx.expr("x.dtype", x=a.node), dtype_facts(ctx.call, a))
+
+
+def _same_type_per_example(ctx, ops, what) -> None:
+    """Every batched operand is per example an array or NumPy scalar of the batch's dtype (not a Python
+    number, whose promotion is weak: NEP 50): then a function of dtypes alone is the same for all."""
+    for o in ops:
+        v = o.val
+        if o.batched and (v.kind != Kind.ARRAY or v.py or v.py_some or v.or_none or v.selection):
+            raise ctx.fail(f"{what} of a batched value whose type may differ from one example's")
+
+
+def result_type_facts(call, *_, **__) -> Val:
+    """A dtype object, the same for every example."""
+    return dtype_object(None)
+
+
+@register(np.result_type)
+@infers(result_type_facts)
+def batch_result_type(ctx, *arrays_and_dtypes) -> Operand:
+    # NumPy 2 promotes by dtypes, never by values: the batch's dtype is every example's
+    _same_type_per_example(ctx, arrays_and_dtypes, "np.result_type()")
+    return Operand(ctx.call.rebuild([a.node for a in arrays_and_dtypes], {}), Val(False, None, Kind.OTHER))
+
+
+@register(np.can_cast)
+def batch_can_cast(ctx, from_, to, casting=None) -> Operand:
+    _same_type_per_example(ctx, (from_, to), "np.can_cast()")
+    node = ctx.call.rebuild([from_.node, to.node], {"casting": casting.node} if casting is not None else {})
+    return Operand(node, Val(False, 0, Kind.SCALAR, "b"))

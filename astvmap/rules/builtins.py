@@ -14,7 +14,7 @@ import numpy as np
 from ..pynum import MATH_UFUNCS
 from .common import align, emit, infers, out, static
 from .registry import register
-from .values import UNKNOWN, Kind, Operand, Val, array, list_item
+from .values import NO_STATIC, UNKNOWN, Kind, Operand, Val, array, constant, container, is_constant, list_item
 
 
 def _scalars(*ops) -> bool:
@@ -271,11 +271,41 @@ def items_facts(call, iterable=None, **_) -> Val:
     return Val(iterable.batched, None, Kind.LIST, item=_item(iterable.val))
 
 
+def sequence_facts(call, iterable=None, **_) -> Val:
+    """`list(x)`, `tuple(x)`: of a tuple or list of known items, those items; of an array its rows."""
+    kind = Kind.TUPLE if call.fn is tuple else Kind.LIST
+    if (
+        iterable is not None
+        and iterable.val.kind in (Kind.TUPLE, Kind.LIST)
+        and iterable.val.elts is not None
+    ):
+        made = container(kind, iterable.val.elts)
+        return made if kind == Kind.TUPLE else made.with_(item=list_item(made))
+    facts = items_facts(call, iterable)
+    return facts if kind == Kind.LIST else Val(facts.batched, None, Kind.TUPLE, item=facts.item)
+
+
+@register(tuple)
+@infers(sequence_facts)
+def batch_tuple(ctx, iterable=None, /) -> Operand:
+    # tuple(x) of a tuple or list of known items: the same items (each batched as it is)
+    facts = sequence_facts(ctx.call, iterable)
+    if facts.elts is None:
+        raise ctx.fail("tuple() of a batched value whose items are not known one by one")
+    return Operand(ctx.call.rebuild([iterable.node], {}), facts)
+
+
 @register(list)
-@infers(items_facts)
+@infers(sequence_facts)
 def batch_list(ctx, iterable=None, /) -> Operand:
     # list(x) of a batched array: the list of its per-example rows, each a batched value (a batched
-    # list holds batched items, as a comprehension's does)
+    # list holds batched items, as a comprehension's does); of a tuple or list of known items, those
+    if (
+        iterable is not None
+        and iterable.val.kind in (Kind.TUPLE, Kind.LIST)
+        and iterable.val.elts is not None
+    ):
+        return Operand(ctx.call.rebuild([iterable.node], {}), sequence_facts(ctx.call, iterable))
     if iterable is None or iterable.val.kind != Kind.ARRAY or not iterable.val.ndim:
         raise ctx.fail("list() of a value that is not a per-example array")
     # the items of a vector are numbers (copies), of an array its rows (views, as the batch's are)
@@ -328,7 +358,7 @@ def batch_isinstance(ctx, obj, class_or_tuple, /) -> Operand:
         answer = False
     else:
         raise ctx.fail("isinstance() of a batched value (its type differs from one example's)")
-    return Operand(ast.Constant(answer), Val(False, 0, Kind.SCALAR, "b"), answer)
+    return Operand(ast.Constant(answer), constant(answer), answer)
 
 
 _KIND_TYPES = {
@@ -366,15 +396,57 @@ def batch_type(ctx, obj, /) -> Operand:
     return Operand(ctx.bind(cls, cls.__name__), Val(False, None, Kind.CALLABLE, obj=cls), cls)
 
 
+def examples_have(v: Val, attr) -> bool | None:
+    """Does every example of batched Val `v` have attribute `attr` (True), none (False)? None where
+    that is not known (the examples' types differ, or are not known)."""
+    answers = {hasattr(e, attr) for e in _examples(v)} if isinstance(attr, str) else set()
+    return answers.pop() if len(answers) == 1 else None
+
+
+def examples_attribute(v: Val, attr: str):
+    """The attribute `attr` every example of array Val `v` has alike, and the batch has too, where it is a
+    constant (`x.device`: "cpu"); NO_STATIC elsewhere."""
+    examples = _examples(v)
+    if not examples or not v.batched or v.ndim is None:
+        return NO_STATIC
+    try:
+        values = [getattr(e, attr) for e in examples] + [getattr(np.zeros((1,) * (v.ndim + 1)), attr)]
+    except AttributeError:
+        return NO_STATIC
+    first = values[0]
+    if is_constant(first) and all(type(x) is type(first) and x == first for x in values):
+        return first
+    return NO_STATIC
+
+
 @register(hasattr)
 def batch_hasattr(ctx, obj, name, /) -> Operand:
     # every example's type has the same attributes
-    attr = static(name)
-    answers = {hasattr(e, attr) for e in _examples(obj.val)} if isinstance(attr, str) else set()
-    if len(answers) != 1 or name.batched:
+    answer = examples_have(obj.val, static(name))
+    if answer is None or name.batched:
         raise ctx.fail("hasattr() of a batched value (its type may differ from one example's)")
+    return Operand(ast.Constant(answer), constant(answer), answer)
+
+
+@register(np.iterable)
+def batch_iterable(ctx, y) -> Operand:
+    return _type_predicate(ctx, y)
+
+
+@register(np.isscalar)
+def batch_isscalar(ctx, element) -> Operand:
+    return _type_predicate(ctx, element)
+
+
+def _type_predicate(ctx, y) -> Operand:
+    # a predicate of the examples' type: an array of rank >= 1 is iterable and not a scalar, a NumPy
+    # scalar is a scalar and a 0-d array is not (the same answer for every example, or no answer)
+    fn = ctx.call.fn
+    answers = {fn(e) for e in _examples(y.val)}
+    if len(answers) != 1:
+        raise ctx.fail(f"np.{fn.__name__}() of a batched value (its type may differ from one example's)")
     (answer,) = answers
-    return Operand(ast.Constant(answer), Val(False, 0, Kind.SCALAR, "b"), answer)
+    return Operand(ast.Constant(answer), constant(answer), answer)
 
 
 # ---- math -----------------------------------------------------------------------------------------

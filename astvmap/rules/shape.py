@@ -382,24 +382,34 @@ def batch_column_stack(ctx, tup) -> Operand:
 
 
 def broadcast_to_facts(call, array, shape, **_) -> Val:
-    """As many axes as the shape has."""
+    """As many axes as the shape has (a tuple whose length is known, if not its sizes: `y.shape`)."""
     value = static(shape)
     value = (value,) if isinstance(value, int) else value
-    return Val(False, len(value) if isinstance(value, tuple) else None, Kind.ARRAY, array.val.dtype)
+    if isinstance(value, tuple):
+        n = len(value)
+    elif shape.val.kind == Kind.TUPLE and shape.val.elts is not None and not shape.batched:
+        n = len(shape.val.elts)
+    else:
+        n = None
+    return Val(False, n, Kind.ARRAY, array.val.dtype)
 
 
 @register(np.broadcast_to)
 @infers(broadcast_to_facts)
 def batch_broadcast_to(ctx, array, shape, subok=None) -> Operand:
-    # (B, *s) -> (B, *shape) after aligning s to len(shape)
+    # (B, *s) -> (B, *shape) after aligning s to len(shape); subok= is moot: batched values are ndarrays
     facts = broadcast_to_facts(ctx.call, array, shape)
-    if facts.ndim is None or array.val.ndim is None or subok is not None:
-        raise ctx.fail("broadcast_to a shape known only at run time, or with subok=")
-    value = static(shape)
-    value = (value,) if isinstance(value, int) else value
+    if facts.ndim is None or array.val.ndim is None or shape.batched or array.val.ndim > facts.ndim:
+        raise ctx.fail("broadcast_to a shape whose length is known only at run time")
+    if subok is not None and not (subok.val.is_const or subok.is_static):
+        raise ctx.fail("broadcast_to with a subok= known only at run time")
     node = templates.batch_slice_prefix(array.node, facts.ndim - array.val.ndim)
-    full = ast.Tuple([ctx.batch_size()] + [templates.const(v) for v in value], ast.Load())
-    return emit(ctx.expr("np.broadcast_to(x, s)", x=node, s=full), facts)
+    value = static(shape)
+    if isinstance(value, (int, tuple)):
+        value = (value,) if isinstance(value, int) else value
+        full = ast.Tuple([ctx.batch_size()] + [templates.const(v) for v in value], ast.Load())
+        return emit(ctx.expr("np.broadcast_to(x, s)", x=node, s=full), facts)
+    return emit(ctx.expr("np.broadcast_to(x, (B, *s))", x=node, B=ctx.batch_size(), s=shape.node), facts)
 
 
 def atleast_facts(call, arys, **_) -> Val:

@@ -24,6 +24,7 @@ class Kind(enum.Enum):
     TUPLE = "tuple"
     LIST = "list"
     DICT = "dict"
+    RECORD = "record"  # a dataclass or registered pytree's instance: `elts` its children (pytrees.py)
     NONE = "none"
     CALLABLE = "callable"
     MODULE = "module"
@@ -32,6 +33,10 @@ class Kind(enum.Enum):
 
 
 NUMERIC = (Kind.ARRAY, Kind.SCALAR)
+
+_NO_STATIC = object()
+# The values a rewrite may fold (NOTE [constants]): immutable, compared by value, hashable.
+_CONSTANT_TYPES = (type(None), bool, int, float, complex, str, bytes, type(Ellipsis))
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,9 +66,19 @@ class Val:
     or_none: Val | None = field(default=None, compare=False)
     # `x[mask]` of a per-example length, run as a loop unless a reduction consumes it
     selection: MaskedSelection | None = field(default=None, compare=False)
+    # the value itself, the same on every call the specialization serves (NOTE [constants])
+    const: Any = _NO_STATIC
+    # a record's type (NOTE [pytrees]): a namedtuple's (a TUPLE) or a RECORD's, whose `keys` then name
+    # the attribute each element is read by (None for a child no attribute holds)
+    cls: type | None = None
 
     def with_(self, **kw) -> Val:
-        return replace(self, **kw)
+        """The Val with some facts changed: no longer a constant, unless `const=` says so."""
+        return replace(self, **{"const": _NO_STATIC, **kw})
+
+    @property
+    def is_const(self) -> bool:
+        return self.const is not _NO_STATIC
 
     @property
     def numeric(self) -> bool:
@@ -80,23 +95,96 @@ def array(batched: bool, ndim: int | None, dtype: str | None = None) -> Val:
     return Val(batched, ndim, Kind.ARRAY, dtype)
 
 
-def container(kind: Kind, elts, keys=None) -> Val:
+def container(kind: Kind, elts, keys=None, cls: type | None = None) -> Val:
     elts = tuple(elts)
-    return Val(any(e.batched for e in elts), None, kind, None, elts, None if keys is None else tuple(keys))
+    v = Val(
+        any(e.batched for e in elts), None, kind, None, elts, None if keys is None else tuple(keys), cls=cls
+    )
+    if kind == Kind.TUPLE and cls is None and all(e.is_const for e in elts):
+        return replace(v, const=tuple(e.const for e in elts))
+    return v
+
+
+def field_of(v: Val, attr: str) -> Val | None:
+    """The Val of the field `attr` of a record (a namedtuple's, a dataclass's or a registered type's
+    child read as an attribute, NOTE [pytrees]), or None where `v` is none or has no such field."""
+    if v.cls is None or v.elts is None:
+        return None
+    names = getattr(v.cls, "_fields", None) if v.kind == Kind.TUPLE else v.keys
+    if not isinstance(names, tuple) or attr not in names or len(names) != len(v.elts):
+        return None
+    return v.elts[names.index(attr)]
+
+
+def is_constant(obj) -> bool:
+    """Can a rewrite fold `obj` (NOTE [constants])? Numbers, strings, None, classes, enum members, and
+    tuples of them: values that cannot change, compared by value or by identity."""
+    if type(obj) is tuple:
+        return all(is_constant(o) for o in obj)
+    return type(obj) in _CONSTANT_TYPES or isinstance(obj, (type, enum.Enum))
+
+
+# NumPy's dtypes of each kind: a dtype object known only by its kind (`x.dtype` of a batched float array:
+# float32 or float64?) is each of these, and a pure function of it whose value is the same for all of
+# them is a constant (NOTE [constants]: `np.isdtype(x.dtype, "real floating")`, `x.dtype.kind`).
+DTYPES_OF_KIND = {
+    "b": (np.dtype(bool),),
+    "i": tuple(np.dtype(t) for t in (np.int8, np.int16, np.int32, np.int64)),
+    "u": tuple(np.dtype(t) for t in (np.uint8, np.uint16, np.uint32, np.uint64)),
+    "f": tuple(np.dtype(t) for t in (np.float16, np.float32, np.float64, np.longdouble)),
+    "c": tuple(np.dtype(t) for t in (np.complex64, np.complex128, np.clongdouble)),
+}
+
+
+def dtype_object(kind: str | None) -> Val:
+    """The Val of a dtype object (`x.dtype`) of a known kind, or of any kind (None)."""
+    return Val(False, None, Kind.OTHER, kind if kind in DTYPES_OF_KIND else None)
+
+
+def dtypes_of(v: Val) -> tuple | None:
+    """The dtypes a dtype-object Val may be (`dtype_object`), or None for any other Val."""
+    if v.kind != Kind.OTHER or v.batched or v.obj is not None or v.dtype is None:
+        return None
+    return DTYPES_OF_KIND.get(v.dtype)
+
+
+def truth(v: Val) -> bool | None:
+    """`bool()` of every value of Val `v`, where the rewrite knows it (NOTE [constants]): a constant's,
+    None's, a tuple's of known length, a module's or a function's; None where only running tells."""
+    if v.kind == Kind.TUPLE and v.elts is not None:  # (whatever its items: batched or not)
+        return bool(v.elts)
+    if v.batched:
+        return None
+    if v.is_const:
+        return bool(v.const)
+    if v.kind == Kind.NONE:
+        return False
+    if v.kind in (Kind.MODULE, Kind.CALLABLE) and isinstance(v.obj, (types.ModuleType, types.FunctionType)):
+        return True
+    return None
+
+
+def constant(obj) -> Val:
+    """The Val of a value the rewrite may fold: a literal, a default, a global constant."""
+    v = val_of(obj)
+    return replace(v, const=obj) if is_constant(obj) and not v.is_const else v
 
 
 def val_of(obj) -> Val:
     """The Val of a value known at transform time (a global, a closure cell, an unmapped argument)."""
     if isinstance(obj, (np.ndarray, np.generic)):
         return array(False, obj.ndim, obj.dtype.kind)
-    if isinstance(obj, (bool, int, float, complex)):
+    if isinstance(obj, bool):  # (two values, each its own rewrite: `if flag:` takes one path)
+        return Val(False, 0, Kind.SCALAR, "b", const=obj)
+    if isinstance(obj, (int, float, complex)):
         return Val(False, 0, Kind.SCALAR, np.asarray(obj).dtype.kind)
     if obj is UNBOUND:  # generated code's "no value yet" (rewritten again under an enclosing vmap)
         return Val(False, None, Kind.UNBOUND)
     if obj is None:
-        return Val(False, None, Kind.NONE)
+        return Val(False, None, Kind.NONE, const=None)
     if isinstance(obj, tuple):
-        return container(Kind.TUPLE, [val_of(o) for o in obj])
+        cls = type(obj) if isinstance(getattr(type(obj), "_fields", None), tuple) else None
+        return container(Kind.TUPLE, [val_of(o) for o in obj], cls=cls)
     if isinstance(obj, list):
         return container(Kind.LIST, [val_of(o) for o in obj])
     if isinstance(obj, dict):
@@ -141,6 +229,7 @@ def parallel(a: Val, b: Val, kinds=(Kind.TUPLE, Kind.LIST)) -> bool:
         and b.elts is not None
         and len(a.elts) == len(b.elts)
         and a.keys == b.keys
+        and (a.kind != Kind.RECORD or a.cls is b.cls)  # (a record's children are its type's)
     )
 
 
@@ -158,9 +247,10 @@ def join(a: Val, b: Val) -> Val:
         )
     if a == b:
         return a
-    if parallel(a, b, (Kind.TUPLE, Kind.DICT)):
+    if parallel(a, b, (Kind.TUPLE, Kind.DICT, Kind.RECORD)):
         assert a.elts is not None and b.elts is not None  # parallel() checked
-        return container(a.kind, [join(x, y) for x, y in zip(a.elts, b.elts)], a.keys)
+        cls = a.cls if a.cls is b.cls else None  # (a namedtuple on one path, a tuple on another: a tuple)
+        return container(a.kind, [join(x, y) for x, y in zip(a.elts, b.elts)], a.keys, cls)
     if a.kind == b.kind == Kind.LIST:
         items = [v for v in (a.item, b.item) if v is not None] + list(a.elts or ()) + list(b.elts or ())
         item = None
@@ -204,9 +294,6 @@ def list_item(v: Val) -> Val | None:
     """The element Val of a list/tuple Val (joined over its elements; None when it has none)."""
     items = [*(v.elts or ()), *([v.item] if v.item is not None else [])]
     return join_all(items) if items else None
-
-
-_NO_STATIC = object()
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,15 +12,18 @@ import ast
 import functools
 import operator
 import os
+import site
 import sysconfig
 import types
 
 import numpy as np
 
+from ..analysis.activity import NP_WRITING_FUNCS
 from ..analysis.aliases import sources
 from ..errors import NoPieceLoop, NotBatchable
 from ..frontend.source import callable_object
 from ..kit import templates
+from ..rules.builtins import examples_attribute, examples_have
 from ..rules.registry import lookup
 from ..rules.values import (
     NO_STATIC,
@@ -29,19 +32,27 @@ from ..rules.values import (
     MaskedSelection,
     Operand,
     Val,
+    constant,
     container,
     join,
     list_item,
     val_of,
 )
-from .callsites import CallSite, InnerVmap, LocalPartial, _call, _hint, _rebuilder
+from .callsites import CallSite, InnerVmap, LocalPartial, _call, _hint, _rebuilder, _shown
 from .expressions import LocalFunction
+from .folding import facts_of_call, fold_attribute, fold_call, pure
 from .nesting import NestingMixin
 
 # Code never rewritten: the standard library, installed packages, and astvmap's runtime helpers (they have
 # rules or run as a loop; rewriting them would batch our own bookkeeping).
 _LIBRARY_DIRS = tuple({sysconfig.get_paths()[k] for k in ("stdlib", "platstdlib", "purelib", "platlib")})
 _OWN = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+# Where installed packages live (their Python functions are rewritten when a call of one is batched)
+_PACKAGE_DIRS = tuple(
+    {sysconfig.get_paths()[k] for k in ("purelib", "platlib")}
+    | set(site.getsitepackages())
+    | {site.getusersitepackages()}
+)
 # astvmap's helpers, never rewritten: each has a batching rule (tests/test_runtime_rules.py), or a call
 # of it runs as the loop
 _RUNTIME_FILES = {
@@ -53,16 +64,30 @@ _RUNTIME_FILES = {
 _DISPATCHER = type(np.polyval)  # NumPy's __array_function__ dispatcher of a function
 
 
-def numpy_implementation(fn: object) -> types.FunctionType | None:
-    """NumPy's Python implementation of a function without a rule: a dispatcher's (`np.polyval`, which
-    it calls for arrays that override nothing, NEP 18: ours are plain arrays) or one of NumPy's own
-    helpers (`_isin`); None for anything else."""
+def library_implementation(fn: object) -> types.FunctionType | types.MethodType | None:
+    """The Python code a call of library function `fn` without a rule of its own runs (NOTE [library
+    source]): a NumPy dispatcher's implementation (`np.polyval`'s, which NumPy calls for arrays that
+    override nothing, NEP 18: ours are plain arrays), or `fn` itself when it is an installed package's
+    Python function or a method of one's object (`scipy.stats.norm.pdf`); None for anything else (C
+    functions, the standard library, astvmap's own). A decorator's wrapper is the function: its
+    `__wrapped__` is never followed past it (the decorator has meaning)."""
     if lookup(fn) is not None:
         return None
     impl = getattr(fn, "__wrapped__", None) if isinstance(fn, _DISPATCHER) else fn
-    if isinstance(impl, types.FunctionType) and (impl.__module__ or "").partition(".")[0] == "numpy":
-        return impl
-    return None
+    code = getattr(impl.__func__ if isinstance(impl, types.MethodType) else impl, "__code__", None)
+    if not isinstance(impl, (types.FunctionType, types.MethodType)) or code is None:
+        return None
+    if code.co_filename.startswith(_OWN + os.sep) or not code.co_filename.startswith(_PACKAGE_DIRS):
+        return None
+    return impl
+
+
+def package_path(filename: str) -> str:
+    """An installed package's file as a message names it (`scipy/linalg/_misc.py`)."""
+    for d in _PACKAGE_DIRS:
+        if filename.startswith(d + os.sep):
+            return filename[len(d) + 1 :]
+    return filename
 
 
 def is_library_file(filename: str) -> bool:
@@ -126,6 +151,7 @@ class CallsMixin(NestingMixin):
         finally:
             ctx.call = saved
         self._record(rule, site)
+        ctx.batched_work += result.batched  # (a value per example: it may raise for some only)
         return result
 
     def _record(self, rule, site: CallSite) -> None:
@@ -141,14 +167,18 @@ class CallsMixin(NestingMixin):
         """The Val of an unbatched call: the rule's abstract evaluation (NOTE [abstract evaluation],
         rules/common.py) of the arguments bound to its signature; UNKNOWN where the rule declares none or
         the arguments do not fit (NumPy refuses them too)."""
-        if rule.infer is None:
-            return UNKNOWN
-        try:
-            bound = rule.signature.bind(self.ctx, *site.args, **site.kwargs)
-        except TypeError:
-            return UNKNOWN
-        _, *named = bound.arguments.items()
-        return rule.infer(site, **dict(named))
+        facts = UNKNOWN
+        if rule.infer is not None:
+            try:
+                bound = rule.signature.bind(self.ctx, *site.args, **site.kwargs)
+            except TypeError:
+                return UNKNOWN
+            _, *named = bound.arguments.items()
+            facts = rule.infer(site, **dict(named))
+        unknown = facts.kind == Kind.ARRAY and (facts.ndim is None or facts.dtype is None)
+        if (unknown or facts == UNKNOWN) and rule.pure and not rule.random:
+            return facts_of_call(site.fn, site.args, site.kwargs) or facts
+        return facts
 
     def _as_array(self, op: Operand) -> Operand:
         """A batched list of per-example items (`list(x)`, a comprehension, appends) as NumPy reads it
@@ -189,14 +219,41 @@ class CallsMixin(NestingMixin):
         """The bookkeeping of a per-example loop at `site`: its warning, its recorded fact, and with
         fallback="error" its error (`defer`: a later rule may still withdraw it)."""
         ctx, node = self.ctx, site.node
-        if ctx.settings.fallback == "error" and not defer:
-            raise ctx.error(msg + " (fallback='error')", node)
         where = (getattr(node, "lineno", 0), getattr(node, "col_offset", 0))
-        if ctx.settings.fallback == "error":
+        # (library code keeps the loop of a call of a function with no source: NOTE [library source])
+        if ctx.settings.fallback == "error" and not (ctx.settings.library and _no_source(site.fn)):
+            if not defer:
+                raise ctx.error(msg + " (fallback='error')", node)
             ctx.deferred_errors[where] = ctx.error(msg + " (fallback='error')", node)
         ctx.record_loop(where)
         if not ctx.src.generated:
             ctx.fallback_sites.setdefault(where, msg)
+
+    def _shared_fresh_object(self, site: CallSite) -> str | None:
+        """An unbatched object the function makes (`out = np.zeros(n)`, a temporary) that the call of
+        `site`, run once per example, may change (a C function writing into its `output`): each example
+        makes its own in the loop, one would be shared by all here. Its text, or None. Objects from
+        outside the function are shared in the loop too (each call changes the same one), and NumPy's
+        functions change only what `out=` names."""
+        if not may_change_arguments(site.fn, site.kwargs):
+            return None
+        for a in [*site.args, *site.kwargs.values()]:
+            if not _mutable(a.val) or a.is_static:
+                continue
+            if self.masked:  # (under a batched condition: lanes that skip it must see no change)
+                return _shown(a.node)
+            if not a.batched and not self._from_outside(a.node):
+                return _shown(a.node)
+        return None
+
+    def _from_outside(self, node: ast.expr) -> bool:
+        """Is `node` an object from outside the function (a global, an unmapped argument never rebound),
+        or a part or view of one?"""
+        while isinstance(node, (ast.Subscript, ast.Attribute)):
+            node = node.value
+        if not isinstance(node, ast.Name):
+            return False
+        return node.id in self.unmapped_params or node.id not in self.local_names
 
     def fallback(self, site: CallSite, reason: str, fn_node=None) -> Operand:
         """Run this one call as a per-example loop (correct; warns once per site)."""
@@ -206,6 +263,9 @@ class CallsMixin(NestingMixin):
         msg = f"`{what}` runs as a per-example loop: {reason}"
         if self._loop_may_break_a_view(node):
             raise ctx.fail(f"{msg}, and per example it may view an array that is written in place")
+        shared = self._shared_fresh_object(site)
+        if shared is not None:
+            raise ctx.fail(f"{msg}, and it may change `{shared}`, which each example makes for itself")
         self._note_loop(site, msg)
         if isinstance(node, ast.Attribute) and site.method is None and fn_node is None:
             # an attribute (`x.T`): per example, read it
@@ -214,7 +274,7 @@ class CallsMixin(NestingMixin):
             fn_expr = fn_node
         else:
             fn_expr = ctx.bind(site.fn, _hint(site.fn))
-        args = ast.Tuple([_as_value(a.node) for a in site.args], ast.Load())
+        args = ast.Tuple([_as_value(_listed(a)) for a in site.args], ast.Load())
         flags = templates.const(tuple(batched_tree(a.val) for a in site.args))
         call = ctx.expr("av__.loop(f, B, args, flags)", f=fn_expr, B=ctx.batch_size(), args=args, flags=flags)
         assert isinstance(call, ast.Call)  # the template is a call
@@ -243,11 +303,17 @@ class CallsMixin(NestingMixin):
 
     def attribute_rule(self, node, base: Operand) -> Operand:
         """`x.shape`, `x.T`, ... of a value: the attribute's rule, keyed by `np.ndarray`'s descriptor."""
+        folded = fold_attribute(ast.Attribute(base.node, node.attr, ast.Load()), base, node.attr)
+        if folded is not None:
+            return folded
         if base.val.kind in (Kind.ARRAY, Kind.SCALAR) or base.batched:
             fn = getattr(np.ndarray, node.attr, None)
             if fn is not None and lookup(fn) is not None:
                 return self.apply(fn, [base], {}, node, syntax=node)
         if base.batched:
+            alike = examples_attribute(base.val, node.attr)  # (`x.device`: NOTE [constants])
+            if alike is not NO_STATIC:
+                return Operand(ast.Attribute(base.node, node.attr, ast.Load()), constant(alike), alike)
             raise self.ctx.fail(f"the attribute `.{node.attr}` of a batched value")
         return Operand(ast.Attribute(base.node, node.attr, ast.Load()), UNKNOWN)
 
@@ -278,8 +344,13 @@ class CallsMixin(NestingMixin):
             )
         else:
             callee = self.expr(func)
-        args, kwargs = self.call_args(node)
+        args, kwargs = self.call_args(node, opaque=True)
         self.ctx.node = node
+        if any(isinstance(a.node, ast.Starred) for a in args):
+            # `f(*shapes)` of a set or a list of a length known only when it runs: as written
+            if any(a.batched for a in args) or any(a.batched for a in kwargs.values()):
+                raise self.ctx.fail("`*args` of unknown length beside batched values")
+            return Operand(_call(callee.node, args, kwargs), UNKNOWN)
         v = callee.val
         if v.kind == Kind.CALLABLE and isinstance(v.obj, (LocalFunction, InnerVmap)):
             return self.local_call(node, callee, v.obj, args, kwargs)
@@ -291,10 +362,13 @@ class CallsMixin(NestingMixin):
                 return self.fallback(
                     site, "the function is not known when the code is rewritten", callee.node
                 )
+            self.check_unbatched_call(None, args, kwargs)
             return Operand(_call(callee.node, args, kwargs), UNKNOWN)
         return self.call_object(callee.static, callee.node, args, kwargs, node)
 
-    def call_args(self, node):
+    def call_args(self, node, opaque=False):
+        """The operands of a call's arguments (`*args` of known length spread); `opaque`: an unbatched
+        `*args` of unknown length stays one starred operand (the caller runs the call as written)."""
         args = []
         for a in node.args:
             if isinstance(a, ast.Starred):
@@ -302,6 +376,9 @@ class CallsMixin(NestingMixin):
                 if inner.val.elts is None:
                     if inner.batched:
                         raise self.ctx.fail("`*args` of unknown length holding batched values")
+                    if opaque:
+                        args.append(Operand(ast.Starred(inner.node, ast.Load()), inner.val))
+                        continue
                     raise self.ctx.fail("`*args` of unknown length")
                 args += [Operand(templates.index(inner.node, [i]), e) for i, e in enumerate(inner.val.elts)]
             else:
@@ -320,6 +397,17 @@ class CallsMixin(NestingMixin):
         return args, kwargs
 
     def call_object(self, obj, fn_node, args, kwargs, node) -> Operand:
+        folded = fold_call(obj, _call(fn_node, args, kwargs), args, kwargs)
+        if folded is not None:
+            return folded
+        if obj is len and len(args) == 1 and not kwargs:
+            n = self.known_length(args[0])
+            if n is not None:  # (NOTE [constants])
+                return Operand(_call(fn_node, args, kwargs), constant(n), n)
+        if obj is getattr and not kwargs and len(args) in (2, 3):
+            got = self.getattr_call(node, fn_node, args)
+            if got is not None:
+                return got
         if getattr(obj, "__astvmap_vmap__", False):
             return self.vmap_expr(node, fn_node, args, kwargs)
         if obj is functools.partial and args and args[0].is_static:
@@ -339,8 +427,10 @@ class CallsMixin(NestingMixin):
             if not batched:
                 return Operand(_call(fn_node, args, kwargs), UNKNOWN)
             return self.nested_call(node, InnerVmap(*obj.__astvmap__), args, kwargs)
-        impl = numpy_implementation(obj)
-        if impl is not None and batched and not _reads_selection(args, kwargs):
+        impl = library_implementation(obj)
+        if impl is not None and not batched:  # its facts, from its rewrite (NOTE [library source])
+            return Operand(_call(fn_node, args, kwargs), self.infer_library(impl, args, kwargs))
+        if impl is not None and not _reads_selection(args, kwargs):
             done = self.library_call(impl, fn_node, args, kwargs, node)
             if done is not None:
                 return done
@@ -354,9 +444,75 @@ class CallsMixin(NestingMixin):
                 return self.fallback(site, _READS_SELECTION, fn_node)
             return self.user_call(obj, fn_node, args, kwargs, node, batched)
         if not batched:
+            self.check_unbatched_call(obj, args, kwargs)
             return Operand(_call(fn_node, args, kwargs), UNKNOWN)
         site = CallSite(obj, node, args, kwargs, _rebuilder(node, fn_node, None))
         return self.fallback(site, f"no batching rule for `{_hint(obj)}`", fn_node)
+
+    def check_unbatched_call(self, fn, args, kwargs) -> None:
+        """A call with no batched argument runs once for the batch. Under a batched condition, one that
+        may change an object it is given (`_set0(out, v)`) would change it for the lanes that skip it
+        too: that code runs as a loop."""
+        if not self.masked or not self._may_write(fn, kwargs):
+            return
+        for a in [*args, *kwargs.values()]:
+            if _mutable(a.val) and not a.is_static:
+                raise self.ctx.fail(f"a call that may change `{_shown(a.node)}` under a batched condition")
+
+    def _may_write(self, fn, kwargs) -> bool:
+        if not may_change_arguments(fn, kwargs):
+            return False
+        from ..frontend.source import function_source, unwrap
+
+        base = unwrap(fn)[0] if fn is not None else None
+        try:
+            return self.ctx.specializer.acts_outside(function_source(base))
+        except Exception:  # (no source: what it does is not known)
+            return True
+
+    def known_length(self, op: Operand) -> int | None:
+        """The length of a tuple of known items, or of a list of known items that a name of this
+        function alone holds (its appends are followed; any other change forgets its items)."""
+        v = op.val
+        if v.kind == Kind.OTHER and v.elts is not None and not v.batched:  # (a set of at most one item)
+            return len(v.elts)
+        if v.elts is None or v.kind not in (Kind.TUPLE, Kind.LIST):
+            return None
+        if v.kind == Kind.LIST:
+            name = op.node.id if isinstance(op.node, ast.Name) else None
+            fdef = self.fdef
+            if name is None or fdef is None or self.env.get(name) is not v or _list_escapes(fdef, name):
+                return None
+        return len(v.elts)
+
+    def getattr_call(self, node, fn_node, args) -> Operand | None:
+        """`getattr(x, name[, default])` with `name` known: of a batched `x`, its attribute (below); of
+        an object known when rewriting, the attribute's value (a dependency, as `x.name` is)."""
+        name = args[1].val.const if args[1].val.is_const else None
+        if args[0].batched or args[0].val.kind == Kind.ARRAY:
+            return self.array_getattr(node, *args)
+        if args[0].is_static and isinstance(name, str) and (len(args) == 2 or hasattr(args[0].static, name)):
+            return self.static_attribute(_call(fn_node, args, {}), args[0].static, name)
+        return None
+
+    def array_getattr(self, node, obj: Operand, name: Operand, default: Operand | None = None) -> Operand:
+        """`getattr(x, "dtype", d)` of an array `x` is `x.dtype` where every example has the attribute,
+        `d` where none has (Python's rule), known from the examples' type."""
+        attr = name.val.const if name.val.is_const and isinstance(name.val.const, str) else None
+        has = examples_have(obj.val, attr) if attr is not None else None
+        if has is None:
+            if not obj.batched:
+                return Operand(
+                    _call(ast.Name("getattr", ast.Load()), [obj, name] + ([default] if default else []), {}),
+                    UNKNOWN,
+                )
+            raise self.ctx.fail("getattr() of a batched value (its type may differ from one example's)")
+        if not has:
+            if default is None:
+                raise self.ctx.error(f"the loop raises AttributeError: no attribute {attr!r}", node)
+            return default
+        assert attr is not None  # (`has` is known only for a name)
+        return self.attribute_rule(ast.copy_location(ast.Attribute(obj.node, attr, ast.Load()), node), obj)
 
     def method_call(self, node, base: Operand, attr, args, kwargs) -> Operand:
         v = base.val
@@ -426,12 +582,12 @@ class CallsMixin(NestingMixin):
         lst = self.env[name]
         if attr == "append" and len(args) == 1:
             item = args[0]
-            if lst.item is not None and lst.item.batched and not item.batched:
-                item = ctx.promote(item, lst.item)
-            if lst.elts is not None and not self.in_loop:
+            if lst.elts is not None and not self.in_loop:  # (each item keeps its own facts)
                 new = container(Kind.LIST, list(lst.elts) + [item.val])
                 self.env[name] = new.with_(item=join(lst.item, item.val) if lst.item else item.val)
             else:
+                if lst.item is not None and lst.item.batched and not item.batched:
+                    item = ctx.promote(item, lst.item)
                 j = item.val if lst.item is None else join(lst.item, item.val)
                 for e in lst.elts or ():
                     j = join(j, e)
@@ -441,9 +597,78 @@ class CallsMixin(NestingMixin):
             )
         if any(a.batched for a in args) or lst.batched:
             raise ctx.fail(f"`list.{attr}` with batched values")
+        if lst.elts is not None:  # (its items are no longer known one by one)
+            self.env[name] = Val(False, None, Kind.LIST, item=list_item(lst))
         return Operand(
             _call(ast.Attribute(base.node, attr, ast.Load()), args, {}), Val(False, None, Kind.NONE)
         )
+
+
+def _mutable(v: Val) -> bool:
+    """May a value of Val `v` be changed in place (an array, a list, a dict, an object, or a tuple of
+    those)?"""
+    if v.kind == Kind.TUPLE:
+        return v.elts is None or any(_mutable(e) for e in v.elts)
+    return v.kind in (Kind.ARRAY, Kind.LIST, Kind.DICT, Kind.OTHER) and not v.is_const
+
+
+def may_change_arguments(fn, kwargs) -> bool:
+    """May a call of `fn` change an object it is given? NumPy's functions and ufuncs change only what
+    `out=` names (and `np.copyto`'s kind, their first argument); Python's builtins (`len`, `sorted`,
+    `dict`) none; anything else may."""
+    if pure(fn):  # (`operator.getitem`, `math.exp`, `isinstance`: NOTE [constants])
+        return False
+    module = getattr(fn, "__module__", None) or ""
+    if isinstance(fn, np.ufunc) or module.partition(".")[0] == "numpy":
+        return "out" in kwargs or getattr(fn, "__name__", None) in NP_WRITING_FUNCS
+    return (
+        not (isinstance(fn, types.BuiltinFunctionType) and module == "builtins") and fn not in _BUILTIN_TYPES
+    )
+
+
+_BUILTIN_TYPES = (dict, list, tuple, set, frozenset, str, int, float, complex, bool, range, zip, enumerate)
+
+
+def _listed(a: Operand) -> ast.expr:
+    """A batched list made by a call (`zip(keys, xs)`, `enumerate(x)`: an iterator, as the loop's own
+    would be) as a list the loop can take apart by example; it is consumed there, as it would be."""
+    if a.batched and a.val.kind == Kind.LIST and isinstance(a.node, ast.Call):
+        return ast.Call(ast.Name("list", ast.Load()), [a.node], [])
+    return a.node
+
+
+def _list_escapes(fdef: ast.FunctionDef, name: str) -> bool:
+    """May another name or a called function hold the list `name` holds (so that it may change without
+    this function's `name.append(...)`)? Uses other than `name.method(...)`, `name[...]`, `len(name)`,
+    `*name`, its truth, comparing, iterating or returning it hand it on."""
+    quiet: set[int] = set()
+    for n in ast.walk(fdef):
+        if isinstance(n, (ast.Attribute, ast.Subscript, ast.Starred)):
+            quiet.add(id(n.value))
+        elif isinstance(n, (ast.For, ast.comprehension)):
+            quiet.add(id(n.iter))
+        elif isinstance(n, ast.Return) and n.value is not None:
+            quiet.add(id(n.value))
+        elif isinstance(n, (ast.If, ast.While, ast.IfExp)) or (
+            isinstance(n, ast.UnaryOp) and isinstance(n.op, ast.Not)
+        ):
+            quiet.add(id(n.test if not isinstance(n, ast.UnaryOp) else n.operand))  # (its truth)
+        elif isinstance(n, ast.Compare):
+            quiet.update(id(e) for e in [n.left, *n.comparators])
+        elif isinstance(n, ast.Call) and isinstance(n.func, ast.Name) and n.func.id in ("len", "tuple"):
+            quiet.update(id(a) for a in n.args)
+    return any(
+        isinstance(n, ast.Name) and n.id == name and isinstance(n.ctx, ast.Load) and id(n) not in quiet
+        for n in ast.walk(fdef)
+    )
+
+
+def _no_source(fn) -> bool:
+    """Is `fn` a callable with no Python source to rewrite (a C function, a BLAS routine, an object not
+    known when rewriting)? Library code keeps the per-call loop for those (NOTE [library source])."""
+    return not isinstance(
+        fn, (types.FunctionType, types.MethodType, functools.partial)
+    ) and not callable_object(fn)
 
 
 _MUTATORS = {"append", "extend", "insert", "pop", "remove", "clear", "sort", "reverse"}
@@ -482,11 +707,6 @@ def _reads_selection(args, kwargs) -> bool:
     return any(holds(a.val) for a in args) or any(holds(a.val) for a in kwargs.values())
 
 
-def _shown(node: ast.AST) -> str:
-    what = ast.unparse(node)
-    return what if len(what) <= 60 else what[:57] + "..."
-
-
 def _method_of(obj):
     """For a method bound to an object (`rng.normal`), the class attribute that has a rule, if any."""
     owner = getattr(obj, "__self__", None)
@@ -504,10 +724,12 @@ def batched_tree(v: Val):
     a loop would slice its unbatched items too)."""
     if v.batched and v.py and v.ndim == 0:
         return "py"  # per example a Python number (a column of them, batched)
+    if v.batched and v.kind == Kind.RECORD and v.elts is not None:  # (a child's flag each: NOTE [pytrees])
+        return tuple(batched_tree(e) for e in v.elts)
     if not v.batched or v.kind not in (Kind.TUPLE, Kind.LIST, Kind.DICT):
         return v.batched
     if v.elts is None:
-        if v.item is not None and v.item.batched:
+        if v.item is not None and _all_batched(v.item):
             return True  # (every item batched: a list appended to per example)
         raise NotBatchable(f"a {v.kind.value} of batched and unbatched values not known item by item")
     flags = tuple(batched_tree(e) for e in v.elts)
@@ -517,6 +739,13 @@ def batched_tree(v: Val):
     if len(keys) != len(flags) or not all(isinstance(k, (str, int, bool)) for k in keys):
         raise NotBatchable("a dict of batched values with keys that are not strings or integers")
     return tuple(zip(keys, flags))
+
+
+def _all_batched(v: Val) -> bool:
+    """Is every leaf of `v` batched (a list of `(name, x)` pairs is not: each name is one object)?"""
+    if v.kind in (Kind.TUPLE, Kind.LIST, Kind.DICT) and v.elts is not None:
+        return all(_all_batched(e) for e in v.elts)
+    return v.batched
 
 
 def _is_mask_of(index: Operand, x: Operand) -> bool:

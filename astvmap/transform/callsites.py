@@ -79,3 +79,9 @@ class LocalFunction:
 
     def __init__(self, node: ast.FunctionDef | ast.Lambda, name: str) -> None:
         self.node, self.name = node, name
+
+
+def _shown(node: ast.AST) -> str:
+    """A call's text for a message (long ones cut)."""
+    what = ast.unparse(node)
+    return what if len(what) <= 60 else what[:57] + "..."

@@ -28,6 +28,7 @@ import warnings
 
 import numpy as np
 
+from ..errors import AstvmapError
 from ..frontend.normalize import walk_no_defs
 from ..frontend.source import ASTVMAP_SOURCE
 from ..rules.values import UNKNOWN, Val
@@ -86,13 +87,20 @@ class CompoundMixin(RegionsMixin):
         return record is None or (isinstance(record, ast.Constant) and not record.value)
 
     def visit_Try(self, node: ast.Try) -> list[ast.stmt]:
-        env0 = dict(self.env)
+        env0, work = dict(self.env), self.ctx.batched_work
         static = all(self._static_handler(h) for h in node.handlers) and not _raises(node.body)
-        if not static and self.reads_batch(node):  # (before its body: a region loop is the answer)
-            raise self.ctx.fail("a `try` whose handler may catch an exception raised for some examples only")
-        body = self.block(node.body)
+        per_example = "a `try` whose handler may catch an exception raised for some examples only"
+        try:
+            body = self.block(node.body)
+        except AstvmapError:
+            if static or not self.reads_batch(node):
+                raise
+            raise self.ctx.fail(per_example) from None  # (a region loop is the answer, not the error)
         env_b = self.env
-        touched = self._touches_batch(node.body, env0, env_b)
+        # a body that computes no value per example (`np.broadcast_shapes(*shapes)` of per-example
+        # shapes, every example's the same) raises for every example or for none, as one example's would
+        uniform = self.ctx.batched_work == work and not self._runs_per_example(self.ctx.pending + body)
+        touched = self._touches_batch(node.body, env0, env_b) and not uniform
         if touched and node.handlers and self._runs_per_example(self.ctx.pending + body):
             raise self.ctx.fail(
                 "a `try` around code run per example, whose handler may catch what one raises"
@@ -100,9 +108,7 @@ class CompoundMixin(RegionsMixin):
         handlers, paths = [], []
         for h in node.handlers:
             if touched and not static:
-                raise self.ctx.fail(
-                    "a `try` whose handler may catch an exception raised for some examples only"
-                )
+                raise self.ctx.fail(per_example)
             self.env = self._handler_env(env0, env_b, h)
             kind = self.expr(h.type).node if h.type is not None else None
             if h.name is not None:

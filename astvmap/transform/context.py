@@ -10,7 +10,7 @@ from __future__ import annotations
 import ast
 import types
 import weakref
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, is_dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
@@ -33,19 +33,29 @@ class Settings:
     rules: a batched `while` runs masked rather than on gathered lanes (each enclosing example would
     gather a different number), and `# astvmap: partition` is not followed."""
 
-    __slots__ = ("fallback", "label", "nested", "randomness")
+    __slots__ = ("fallback", "label", "library", "nested", "randomness")
 
     def __init__(
-        self, fallback: str = "warn", randomness: str = "error", label: str = "vmap", nested: bool = False
+        self,
+        fallback: str = "warn",
+        randomness: str = "error",
+        label: str = "vmap",
+        nested: bool = False,
+        library: bool = False,
     ) -> None:
         self.fallback, self.randomness, self.label, self.nested = fallback, randomness, label, nested
+        self.library = library
 
     def for_nesting(self) -> Settings:
         return Settings(self.fallback, self.randomness, self.label, nested=True)
 
     def strict(self) -> Settings:
-        """The same, with no piece run as a loop (a library function rewritten only if it batches whole)."""
-        return Settings("error", self.randomness, self.label, nested=self.nested)
+        """The settings a library function is rewritten with (NOTE [library source]): no piece of it run
+        as a loop, but for calls of functions with no Python source (`library`: a BLAS routine, a C
+        function), which are run per example and reported at the user's line; with the user's
+        fallback="error", not even those."""
+        library = self.library or self.fallback != "error"
+        return Settings("error", self.randomness, self.label, self.nested, library=library)
 
 
 @dataclass(frozen=True)
@@ -105,6 +115,8 @@ class Specializer(Protocol):
     def core(self) -> Callable[..., Any]: ...
     @property
     def full_source(self) -> Callable[..., Any]: ...
+    @property
+    def acts_outside(self) -> Callable[..., bool]: ...
 
 
 class ParentContext(Protocol):
@@ -136,6 +148,10 @@ class Context:
         self.pending: list[ast.stmt] = []  # statements emitted before the current one
         self.node: ast.AST | None = None  # the user node being rewritten
         self.fallback_sites: dict = {}  # (line, col) -> message
+        # the calls of functions without source that library code this rewrite calls runs per example
+        # (NOTE [library source]): "`call` (file, line n)"
+        self.loops_inside: list[str] = []
+        self.batched_work = 0  # rules and calls run on batched values so far (compound.visit_Try)
         self.deferred_errors: dict = {}  # (line, col) -> AstvmapError, raised unless withdrawn
         self.batch_name: str | None = None
         self.kept: set[str] = set()  # fresh names a rewrite being redone must not forget (keep())
@@ -260,29 +276,49 @@ class Context:
             # treats None as "no lane took that branch", so it needs no repeating
             return Operand(op.node, Val(True, None, Kind.OTHER))
         if (
-            v.kind in (Kind.TUPLE, Kind.LIST, Kind.DICT)
+            v.kind in (Kind.TUPLE, Kind.LIST, Kind.DICT, Kind.RECORD)
             and v.elts is not None
             and target.elts is not None
             and len(v.elts) == len(target.elts)
         ):
             base = op.node if isinstance(op.node, ast.Name) else self.temp(op.node, "value")
-            keys = v.keys if v.kind == Kind.DICT else range(len(v.elts))
+            keys = v.keys if v.kind in (Kind.DICT, Kind.RECORD) else range(len(v.elts))
             assert keys is not None  # a dict Val with known elements knows its keys
             parts = [
-                self.promote(Operand(templates.index(base, [k]), e), t)
+                self.promote(Operand(self.element(base, v, k), e), t)
                 for k, e, t in zip(keys, v.elts, target.elts)
             ]
-            if v.kind == Kind.DICT:
-                node: ast.expr = ast.Dict([templates.const(k) for k in keys], [p.node for p in parts])
-            else:
-                node = (ast.Tuple if v.kind == Kind.TUPLE else ast.List)([p.node for p in parts], ast.Load())
-            return Operand(node, Val(True, None, v.kind, None, tuple(p.val for p in parts), v.keys))
+            node = self.build(v, [p.node for p in parts])
+            return Operand(
+                node, Val(True, None, v.kind, None, tuple(p.val for p in parts), v.keys, cls=v.cls)
+            )
         node = self.expr("av__.batch_broadcast(v, B)", v=op.node, B=self.batch_size())
         if v.kind == Kind.LIST:
             item = target.item if target.item is not None else None
             return Operand(node, Val(True, None, Kind.LIST, item=item or Val(True, None)))
         kind = Kind.ARRAY if v.kind in (Kind.SCALAR, Kind.ARRAY) else v.kind
         return Operand(node, Val(True, v.ndim, kind, v.dtype, py=python_number(v)))
+
+    def element(self, base: ast.expr, v: Val, key) -> ast.expr:
+        """The element `key` of a container of Val `v`: `base[key]`, a record's field `base.key`."""
+        if v.kind == Kind.RECORD:
+            if not isinstance(key, str) or not is_dataclass(v.cls):
+                raise self.fail("a registered pytree's children taken apart")
+            return ast.Attribute(base, key, ast.Load())
+        return templates.index(base, [key])
+
+    def build(self, v: Val, parts: list[ast.expr]) -> ast.expr:
+        """A container like one of Val `v` (its kind, keys and type: a namedtuple or a dataclass is
+        built by its class, NOTE [pytrees]) holding the values of `parts`, in its order."""
+        if v.kind == Kind.DICT:
+            assert v.keys is not None  # a dict Val with known elements knows its keys
+            return ast.Dict([templates.const(k) for k in v.keys], parts)
+        if v.cls is not None and v.kind == Kind.RECORD:
+            kws = [ast.keyword(k, p) for k, p in zip(v.keys or (), parts)]
+            return ast.Call(self.bind(v.cls, v.cls.__name__), [], kws)
+        if v.cls is not None and v.kind == Kind.TUPLE:
+            return ast.Call(self.bind(v.cls, v.cls.__name__), parts, [])
+        return (ast.Tuple if v.kind == Kind.TUPLE else ast.List)(parts, ast.Load())
 
 
 def _needs(v: Val, target: Val) -> bool:

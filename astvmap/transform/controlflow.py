@@ -288,18 +288,12 @@ class ControlFlowMixin(RegionsMixin):
         if name == RET and self.region is None:
             target = ctx.namer.fresh("result")
             self.renames[RET] = target
-        if parallel(va, vb):  # (as _select_expr selects it: part by part)
-            assert va.elts is not None and vb.elts is not None  # parallel() checked
-            val = Val(
-                True,
-                None,
-                va.kind,
-                None,
-                tuple(
-                    Val(True, x.ndim if x.ndim == y.ndim else None, Kind.ARRAY, **merged_py([x, y]))
-                    for x, y in zip(va.elts, vb.elts)
-                ),
-            )
+        if parallel(
+            va, vb, (Kind.TUPLE, Kind.LIST, Kind.RECORD)
+        ):  # (as _select_expr selects it: part by part)
+            val = _selected(va, vb)
+        elif Kind.NONE in (va.kind, vb.kind) and (va.cls or vb.cls) and (va.batched and vb.batched):
+            val = va if vb.kind == Kind.NONE else vb  # (a record a branch made, the other's placeholder)
         else:
             if Kind.NONE in (va.kind, vb.kind):  # a branch's "no lane took it" placeholder: the other
                 va = vb = va if vb.kind == Kind.NONE else vb
@@ -327,6 +321,13 @@ class ControlFlowMixin(RegionsMixin):
         differ)."""
         ctx = self.ctx
         if (
+            Kind.RECORD in (va.kind, vb.kind)
+            and Kind.NONE not in (va.kind, vb.kind)
+            and not _whole_records(va, vb)
+        ):
+            # (av__.select takes records part by part, each side's parts batched alike: NOTE [pytrees])
+            raise ctx.fail("selecting records of different types, or with unbatched fields, per example")
+        if (
             parallel(va, vb)
             and va.elts is not None
             and vb.elts is not None
@@ -342,7 +343,7 @@ class ControlFlowMixin(RegionsMixin):
                 )
                 for i, (x, y) in enumerate(zip(va.elts, vb.elts))
             ]
-            return (ast.Tuple if va.kind == Kind.TUPLE else ast.List)(parts, ast.Load())
+            return ctx.build(va if va.cls is vb.cls else va.with_(cls=None), parts)
         ctx.record_control("select")
         call = ctx.expr("av__.select(c, a, b)", c=ast.Name(cond.id, ast.Load()), a=a, b=b)
         assert isinstance(call, ast.Call)  # the template is a call
@@ -427,11 +428,32 @@ def _starts(starts: dict[str, str], stores: dict[str, str]) -> list[ast.stmt]:
     ]
 
 
-def _placeholder(v: Val | None) -> ast.expr:
-    """What a skipped branch leaves in its names (never selected: no lane took the branch)."""
+def _selected(x: Val, y: Val) -> Val:
+    """The Val of a value selected lane by lane between one of Val `x` and one of Val `y`: containers
+    that line up part by part (a record keeps its type, NOTE [pytrees]), each part batched."""
+    if parallel(x, y, (Kind.TUPLE, Kind.LIST, Kind.DICT, Kind.RECORD)):
+        assert x.elts is not None and y.elts is not None  # parallel() checked
+        parts = tuple(_selected(a, b) for a, b in zip(x.elts, y.elts))
+        return Val(True, None, x.kind, None, parts, x.keys, cls=x.cls if x.cls is y.cls else None)
+    return Val(True, x.ndim if x.ndim == y.ndim else None, Kind.ARRAY, **merged_py([x, y]))
+
+
+def _whole_records(va: Val, vb: Val) -> bool:
+    """Records of one type on both paths whose every leaf is batched: selected whole, part by part."""
+    return parallel(va, vb, (Kind.RECORD,)) and _every_leaf_batched(va) and _every_leaf_batched(vb)
+
+
+def _every_leaf_batched(v: Val) -> bool:
+    if v.elts is not None:
+        return all(_every_leaf_batched(e) for e in v.elts)
+    return v.batched
+
+
+def _placeholder(v: Val | None, ctx) -> ast.expr:
+    """What a skipped branch leaves in its names (never selected: no lane took the branch): a tuple or
+    list of placeholders where the branch's value is one (a namedtuple of its type: NOTE [pytrees])."""
     if v is not None and v.kind in (Kind.TUPLE, Kind.LIST) and v.elts is not None:
-        build = ast.Tuple if v.kind == Kind.TUPLE else ast.List
-        return build([_placeholder(e) for e in v.elts], ast.Load())
+        return ctx.build(v, [_placeholder(e, ctx) for e in v.elts])
     return ast.Constant(None)
 
 
@@ -487,7 +509,7 @@ class MaskedBranch:
         if self.level == "none" or not code:
             return code
         placeholders: list[ast.stmt] = [
-            ast.Assign([ast.Name(name, ast.Store())], _placeholder(region.env.get(n)))
+            ast.Assign([ast.Name(name, ast.Store())], _placeholder(region.env.get(n), walker.ctx))
             for n, name in region.stores.items()
         ]
         walker.ctx.record_control("guard")

@@ -18,13 +18,16 @@ from ..rules.values import (
     Operand,
     Val,
     Window,
+    constant,
     container,
+    field_of,
     join_all,
     list_item,
     static_value,
-    val_of,
+    truth,
 )
 from .callsites import LocalFunction
+from .folding import fold, fold_compare
 from .regions import RegionsMixin
 
 BINOPS = {
@@ -66,33 +69,30 @@ class ExpressionsMixin(RegionsMixin):
         method = getattr(self, "visit_" + type(node).__name__, None)
         if method is None:
             raise NotBatchable(f"`{ast.unparse(node)}` ({type(node).__name__}) is not supported", node)
-        out = method(node)
-        return out
+        return method(node)
 
     def exprs(self, nodes) -> list[Operand]:
         return [self.expr(n) for n in nodes]
 
     # ---- leaves ------------------------------------------------------------------------------------
     def visit_Constant(self, node):
-        return Operand(node, val_of(node.value), node.value)
+        return Operand(node, constant(node.value), node.value)
 
     def visit_Name(self, node):
         if node.id in self.env:
             v = self.env[node.id]
-            return Operand(
-                ast.Name(self.code_name(node.id), ast.Load()),
-                v,
-                v.obj
-                if v.kind in (Kind.CALLABLE, Kind.MODULE)
-                and v.obj is not None
-                and not isinstance(v.obj, LocalFunction)
-                else NO_STATIC,
-            )
+            if v.is_const:
+                static = v.const
+            elif v.kind in (Kind.CALLABLE, Kind.MODULE) and not isinstance(v.obj, LocalFunction):
+                static = v.obj if v.obj is not None else NO_STATIC
+            else:
+                static = NO_STATIC
+            return Operand(ast.Name(self.code_name(node.id), ast.Load()), v, static)
         found, obj, where = self.ctx.src.resolve(node.id)
         if not found:
             return Operand(ast.Name(node.id, ast.Load()), UNKNOWN)
-        self.record_dep(where, node.id, obj)
-        return Operand(ast.Name(node.id, ast.Load()), val_of(obj), obj)
+        self.record_dep(where, node.id, obj)  # (its value, where it is a constant: NOTE [constants])
+        return Operand(ast.Name(node.id, ast.Load()), constant(obj), obj)
 
     def record_dep(self, where, name, obj):
         self.ctx.deps.append((where, self.ctx.src, name, obj))
@@ -108,19 +108,35 @@ class ExpressionsMixin(RegionsMixin):
                 or (base.val.kind == Kind.TUPLE and hasattr(type(base.static), "_fields"))  # a record
             )
         ):
-            try:
-                obj = getattr(base.static, node.attr)
-            except AttributeError:
-                return Operand(ast.Attribute(base.node, node.attr, ast.Load()), UNKNOWN)
-            # `cfg.w`, `mod.W`: a dependency like a global (the object may be given a new value)
-            self.ctx.deps.append(("attr", base.static, node.attr, obj))
-            return Operand(ast.Attribute(base.node, node.attr, ast.Load()), val_of(obj), obj)
+            return self.static_attribute(
+                ast.Attribute(base.node, node.attr, ast.Load()), base.static, node.attr
+            )
+        field = field_of(base.val, node.attr)
+        if field is not None:  # `p.w` of a record known field by field (NOTE [pytrees])
+            return Operand(ast.Attribute(base.node, node.attr, ast.Load()), field)
+        v = base.val
+        if not v.batched and v.kind == Kind.OTHER and v.obj is not None:
+            # an unmapped argument's attribute (`cfg.w`): the specialization is keyed on the object
+            return self.static_attribute(ast.Attribute(base.node, node.attr, ast.Load()), v.obj, node.attr)
         return self.attribute_rule(node, base)
+
+    def static_attribute(self, new: ast.expr, obj, attr: str) -> Operand:
+        """Attribute `attr` of an object known when rewriting (`cfg.w`, `mod.W`, `getattr(mod, name)`):
+        its value, a dependency like a global's (the object may be given a new value)."""
+        try:
+            value = getattr(obj, attr)
+        except AttributeError:
+            return Operand(new, UNKNOWN)
+        self.ctx.deps.append(("attr", obj, attr, value))
+        return Operand(new, constant(value), value)
 
     # ---- operators ---------------------------------------------------------------------------------
     def visit_BinOp(self, node):
         left, right = self.expr(node.left), self.expr(node.right)
         self.ctx.node = node
+        folded = fold(ast.BinOp(left.node, node.op, right.node), BINOPS[type(node.op)], [left, right])
+        if folded is not None:
+            return folded
         return self.apply(BINOPS[type(node.op)], [left, right], {}, node, syntax=node)
 
     def visit_UnaryOp(self, node):
@@ -132,7 +148,13 @@ class ExpressionsMixin(RegionsMixin):
             and isinstance(node.op, (ast.USub, ast.UAdd))
         ):
             value = -operand.static if isinstance(node.op, ast.USub) else operand.static
-            return Operand(ast.UnaryOp(node.op, operand.node), val_of(value), value)
+            return Operand(ast.UnaryOp(node.op, operand.node), constant(value), value)
+        if isinstance(node.op, ast.Not) and truth(operand.val) is not None:
+            value = not truth(operand.val)
+            return Operand(ast.UnaryOp(node.op, operand.node), constant(value), value)
+        folded = fold(ast.UnaryOp(node.op, operand.node), UNARYOPS[type(node.op)], [operand])
+        if folded is not None:
+            return folded
         if isinstance(node.op, ast.Not) and not operand.batched:
             return Operand(ast.UnaryOp(ast.Not(), operand.node), Val(False, 0, Kind.SCALAR, "b"))
         return self.apply(UNARYOPS[type(node.op)], [operand], {}, node, syntax=node)
@@ -144,13 +166,16 @@ class ExpressionsMixin(RegionsMixin):
         ops = [left] + rights
         if not any(o.batched for o in ops):
             new = ast.Compare(left.node, node.ops, [r.node for r in rights])
+            folded = fold_compare(new, node.ops, ops)
+            if folded is not None:
+                return folded
             fn = CMPOPS.get(type(node.ops[0]))
             if len(rights) == 1 and fn is not None:
                 return Operand(new, self.apply(fn, ops, {}, node, syntax=new).val)
             return Operand(new, Val(False, None, Kind.OTHER))
         fact = _is_none(node.ops, ops)
         if fact is not None:
-            return Operand(ast.Constant(fact), Val(False, 0, Kind.SCALAR, "b"), fact)
+            return Operand(ast.Constant(fact), constant(fact), fact)
         parts = []
         for op, a, b in zip(node.ops, ops, ops[1:]):
             fn = CMPOPS.get(type(op))
@@ -174,6 +199,12 @@ class ExpressionsMixin(RegionsMixin):
             node = ast.copy_location(ast.BoolOp(node.op, [inner, node.values[-1]]), node)
         mark = len(self.ctx.pending)
         left = self.expr(node.values[0])
+        known = truth(left.val)
+        if known is not None:  # Python's short-circuit, decided now (NOTE [constants])
+            if known == isinstance(node.op, ast.Or):
+                return left  # (`b` is never evaluated)
+            right = self.expr(node.values[1])
+            return Operand(ast.BoolOp(node.op, [left.node, right.node]), right.val, right.static)
         right = self.expr(node.values[1])
         self.ctx.node = node
         if not left.batched and not right.batched:
@@ -205,7 +236,11 @@ class ExpressionsMixin(RegionsMixin):
         test = self.expr(node.test)
         self.ctx.node = node
         if test.batched:
+            self.chosen_per_example.add(id(node))
             return self.batched_ifexp(node, test)
+        known = truth(test.val)
+        if known is not None:  # one path (NOTE [constants]); the other may not even rewrite
+            return self.expr(node.body if known else node.orelse)  # (as a decided `if` keeps its path)
         body, orelse = self.expr(node.body), self.expr(node.orelse)
         val = join_all([body.val, orelse.val])
         body, orelse = self.ctx.promote(body, val), self.ctx.promote(orelse, val)
@@ -256,13 +291,18 @@ class ExpressionsMixin(RegionsMixin):
         elts = self.exprs(node.elts)
         if any(e.batched for e in elts):
             raise self.ctx.fail("a set of batched values")
-        return Operand(ast.Set([e.node for e in elts]), Val(False, None, Kind.OTHER))
+        return Operand(ast.Set([e.node for e in elts]), _set_of(elts))
 
     def visit_JoinedStr(self, node):
         values = [self.expr(v.value) for v in node.values if isinstance(v, ast.FormattedValue)]
         if any(v.batched for v in values):
             raise self.ctx.fail("formatting a batched value into a string")
-        return Operand(node, Val(False, None, Kind.OTHER))
+        text = _formatted(node, [v.val for v in values])  # (`f"atleast_{ndim}d"` of a constant)
+        return (
+            Operand(node, constant(text), text)
+            if text is not None
+            else Operand(node, Val(False, None, Kind.OTHER))
+        )
 
     def visit_Slice(self, node):
         parts = [None if p is None else self.expr(p) for p in (node.lower, node.upper, node.step)]
@@ -349,20 +389,81 @@ class ExpressionsMixin(RegionsMixin):
 
     # ---- comprehensions ----------------------------------------------------------------------------
     def visit_ListComp(self, node):
+        unrolled = self._unrolled_comprehension(node)
+        if unrolled is not None:
+            v = container(Kind.LIST, [e.val for e in unrolled])
+            return Operand(ast.List([e.node for e in unrolled], ast.Load()), v.with_(item=list_item(v)))
         return self._comprehension(node, ast.ListComp)
+
+    def visit_SetComp(self, node):
+        unrolled = self._unrolled_comprehension(node)
+        if unrolled is None:
+            whole = self._comprehension(node, ast.SetComp)
+            if whole.batched:
+                raise self.ctx.fail("a set of batched values")
+            items = whole.val.elts if whole.val.elts is not None and len(whole.val.elts) <= 1 else None
+            return Operand(whole.node, Val(False, None, Kind.OTHER, elts=items))
+        if any(e.batched for e in unrolled):
+            raise self.ctx.fail("a set of batched values")
+        if not unrolled:
+            return Operand(ast.Call(ast.Name("set", ast.Load()), [], []), _set_of(()))
+        return Operand(ast.Set([e.node for e in unrolled]), _set_of(unrolled))
 
     def visit_GeneratorExp(self, node):
         return self._comprehension(node, ast.GeneratorExp)
+
+    def _unrolled_comprehension(self, node) -> list[Operand] | None:
+        """`[f(a) for a in args if a is not None]` over a tuple or list of known length whose items differ
+        in what is known of them (a batched array and None, as a library's `*args` holds) or that filters
+        them (the result's length is then known): written out item by item, `[f(args[0])]`, each with
+        its item's facts, where every filter is known when rewriting; None for any other comprehension
+        (it is rewritten whole, its items' facts joined)."""
+        g = node.generators[0]
+        if len(node.generators) != 1 or g.is_async or not isinstance(g.target, ast.Name):
+            return None
+        if _rebinds(node, g.target.id):
+            return None
+        mark, env = self.ctx.mark(), dict(self.env)
+        it = self.expr(g.iter)
+        n = self.known_length(it)
+        elts = it.val.elts or ()
+        if (
+            n is None
+            or not 0 < n <= _UNROLLED
+            or (len({(e.batched, e.kind, e.ndim) for e in elts}) == 1 and not g.ifs)
+        ):
+            self.ctx.rollback(mark, pending=True)
+            self.env = env
+            return None
+        # the iterable evaluated once, as Python does; its items read by index
+        source = it.node if isinstance(it.node, ast.Name) else self.ctx.temp(it.node, "items")
+        assert isinstance(source, ast.Name)  # (ctx.temp names it)
+        self.env.setdefault(source.id, it.val)
+        out = []
+        for i in range(n):
+            item = ast.Subscript(templates.clone(source), ast.Constant(i), ast.Load())
+            tests = [truth(self.expr(_substitute(t, g.target.id, item)).val) for t in g.ifs]
+            if None in tests:
+                self.ctx.rollback(mark, pending=True)
+                self.env = env
+                return None
+            if all(tests):
+                out.append(self.expr(_substitute(node.elt, g.target.id, item)))
+        if source is not it.node:
+            del self.env[source.id]
+        return out
 
     def _comprehension(self, node, cls):
         # a comprehension's targets are its own scope: whatever names they get, they leave no trace
         saved, saved_renames = dict(self.env), dict(self.renames)
         region = self.region
         region_stores = set(region.stores) if region is not None else set()
-        gens = []
+        gens, first_length = [], None
         try:
             for g in node.generators:
                 it = self.expr(g.iter)
+                if g is node.generators[0]:
+                    first_length = self.known_length(it)
                 self.ctx.node = g
                 if g.is_async:
                     raise self.ctx.fail("an async comprehension")
@@ -381,7 +482,10 @@ class ExpressionsMixin(RegionsMixin):
                 for name in set(region.stores) - region_stores:
                     del region.stores[name]
                     region.starts.pop(name, None)
-        return Operand(cls(elt.node, gens), Val(elt.val.batched, None, Kind.LIST, item=elt.val))
+        out = Val(elt.val.batched, None, Kind.LIST, item=elt.val)
+        if len(gens) == 1 and not gens[0].ifs and cls is not ast.GeneratorExp and first_length is not None:
+            out = container(Kind.LIST, [elt.val] * first_length).with_(item=elt.val)  # (one per item)
+        return Operand(cls(elt.node, gens), out)
 
     def visit_Lambda(self, node):
         return Operand(node, Val(False, None, Kind.CALLABLE, obj=LocalFunction(node, "lambda")))
@@ -413,6 +517,7 @@ class ExpressionsMixin(RegionsMixin):
                 if not all(e.batched for e in v.elts):
                     # (the loop's variable would be batched on some iterations only: code written for a
                     # batched one would treat an unbatched item's first axis as the batch)
+
                     raise self.ctx.fail("iterating over a tuple or list of batched and unbatched values")
                 return it.node, join_all(list(v.elts))
             return it.node, item  # type: ignore[return-value]  # None for a tuple of unknown elements: a known bug
@@ -472,3 +577,66 @@ def _is_none(ops: list[ast.cmpop], operands: list[Operand]) -> bool | None:
     if value.val.kind in (Kind.NONE, Kind.OTHER, Kind.UNBOUND):
         return None
     return isinstance(ops[0], ast.IsNot)
+
+
+_UNROLLED = 8  # the longest tuple a comprehension over it is written out for
+
+
+def _set_of(items) -> Val:
+    """The Val of a set display: of at most one item its length is known (`len({x.shape}) == 1`);
+    of more, equal items may make one."""
+    if len(items) <= 1 and not any(isinstance(e.node, ast.Starred) for e in items):
+        return Val(False, None, Kind.OTHER, elts=tuple(e.val for e in items))
+    return Val(False, None, Kind.OTHER)
+
+
+def _formatted(node: ast.JoinedStr, vals: list[Val]) -> str | None:
+    """The text of an f-string whose formatted values are constants (and written without a format
+    spec that is itself formatted), or None."""
+    if not all(v.is_const for v in vals):
+        return None
+    parts, consts = [], iter(v.const for v in vals)
+    for part in node.values:
+        if isinstance(part, ast.Constant):
+            parts.append(str(part.value))
+            continue
+        assert isinstance(part, ast.FormattedValue)
+        spec = part.format_spec
+        if spec is not None and not all(isinstance(p, ast.Constant) for p in spec.values):  # type: ignore[attr-defined]
+            return None
+        value = next(consts)
+        if part.conversion == 115:  # !s
+            value = str(value)
+        elif part.conversion in (114, 97):  # !r, !a
+            value = repr(value) if part.conversion == 114 else ascii(value)
+        try:
+            parts.append(format(value, "".join(p.value for p in spec.values) if spec else ""))  # type: ignore[attr-defined]
+        except Exception:
+            return None
+    return "".join(parts)
+
+
+def _rebinds(node: ast.AST, name: str) -> bool:
+    """Does a scope inside comprehension `node` (a lambda, an inner comprehension) bind `name` anew?"""
+    own = node.generators if isinstance(node, ast.ListComp | ast.SetComp) else []
+    inner = [n for n in ast.walk(node) if isinstance(n, (ast.Lambda, ast.comprehension)) and n not in own]
+    for n in inner:
+        if isinstance(n, ast.Lambda):
+            names = {a.arg for a in n.args.args}
+        else:
+            names = {t.id for t in ast.walk(n.target) if isinstance(t, ast.Name)}
+        if name in names:
+            return True
+    return any(isinstance(n, ast.NamedExpr) for n in ast.walk(node))
+
+
+def _substitute(expr: ast.expr, name: str, item: ast.expr) -> ast.expr:
+    """`expr` with every read of `name` replaced by `item` (a copy; positions kept)."""
+
+    class Sub(ast.NodeTransformer):
+        def visit_Name(self, n):
+            if n.id == name and isinstance(n.ctx, ast.Load):
+                return ast.copy_location(templates.clone(item), n)
+            return n
+
+    return Sub().visit(templates.clone(expr))

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from .. import binding, runtime
+from .. import binding, pytrees, runtime
 from ..errors import error_at
 from ..frontend.source import FunctionSource, function_source, unwrap
 from ..kit.naming import Namer
@@ -58,10 +58,11 @@ def full_source(
     namer = Namer(set(names) | {"np", "av__"})
     core_name = namer.fresh(f"{base_src.name}_vmap")
     free: dict[str, object] = {"np": np, "av__": runtime, core_name: spec.fn}
-    lines, bname = _entry(names, axes, inner.axis_size, namer, label, node, parent)
+    named = _Free(free, namer)
+    lines, bname = _entry(names, axes, inner_vals, inner.axis_size, named, label, node, parent)
     call = _core_call(core_name, names, pre_args, pre_kwargs, namer, free)
     out = namer.fresh("out")
-    ret = f"return {_exit(out, spec.out_val, inner.out_axes, bname, label, node, parent)}"
+    ret = f"return {_exit(out, spec.out_val, inner.out_axes, bname, named, label, node, parent)}"
     if f"{bname})" not in ret:  # no exit broadcasts: the batch size is not needed
         lines = [line for line in lines if not line.startswith(f"{bname} = ")]
     fname = namer.fresh(base_src.name + ("_" if keyword.iskeyword(base_src.name) else ""))
@@ -103,28 +104,86 @@ def _entry_axes(inner: InnerVmap, n: int, parent: ParentContext, node: ast.AST |
     return [None] * n_lifted + list(inner.in_axes)
 
 
-def _entry(names, axes, axis_size, namer: Namer, label, node, parent) -> tuple[list[str], str]:
-    """The statements moving each mapped argument's batch axis to 0 and binding the batch size (the
-    first argument mapped by an int gives it, else `axis_size`), and the batch size's name."""
+def _entry(names, axes, vals, axis_size, named: _Free, label, node, parent) -> tuple[list[str], str]:
+    """The statements moving each mapped argument's batch axis to 0 (a container's leaf by leaf,
+    `av__.move_tree`) and binding the batch size (a batched leaf of the first mapped argument that has
+    one gives it, else `axis_size`), and the batch size's name."""
     lines: list[str] = []
     bname = None
-    for name, ax in zip(names, axes):
+    for name, ax, v in zip(names, axes, vals):
         if ax is None:
             continue
-        if not isinstance(ax, int):
-            lines.append(f"{name} = av__.move_tree({name}, {ax!r})")
-            continue
-        if ax != 0:
+        if not isinstance(ax, int) or (v.elts is not None and v.kind in _CONTAINERS):
+            lines.append(f"{name} = av__.move_tree({name}, {named.axes(ax)})")
+        elif ax != 0:
             lines.append(f"{name} = np.moveaxis({name}, {ax}, 0)")
-        if bname is None:
-            bname = namer.fresh("B")
-            lines.append(f"{bname} = {name}.shape[0]")
+        leaf = _batched_leaf(name, v) if bname is None else None
+        if leaf is not None:
+            bname = named.namer.fresh("B")
+            lines.append(f"{bname} = {leaf}.shape[0]")
     if bname is None:
         if axis_size is None:
             raise error_at(f"{label}: a nested vmap maps no argument; pass axis_size=", node, parent.filename)
-        bname = namer.fresh("B")
+        bname = named.namer.fresh("B")
         lines.append(f"{bname} = {int(axis_size)}")
     return lines, bname
+
+
+_CONTAINERS = (Kind.TUPLE, Kind.LIST, Kind.DICT, Kind.RECORD)
+
+
+class _Free:
+    """The free names of a complete function's text: the objects it names (a record's class, an axes
+    tree that is no literal: a namedtuple's or a dataclass's, NOTE [pytrees])."""
+
+    def __init__(self, free: dict[str, object], namer: Namer) -> None:
+        self.free, self.namer = free, namer
+
+    def name(self, obj: object, hint: str) -> str:
+        found = next((k for k, o in self.free.items() if o is obj), None)
+        if found is None:
+            found = self.namer.fresh(hint)
+            self.free[found] = obj
+        return found
+
+    def axes(self, ax: Any) -> str:
+        return repr(ax) if _literal(ax) else self.name(ax, "axes")
+
+
+def _literal(ax: Any) -> bool:
+    """Is `ax` written back by its repr: an int, None, or plain tuples, lists and dicts of those?"""
+    if ax is None or type(ax) is int:
+        return True
+    if type(ax) in (tuple, list):
+        return all(_literal(a) for a in ax)
+    return type(ax) is dict and all(type(k) in (str, int) and _literal(a) for k, a in ax.items())
+
+
+def _batched_leaf(text: str, v: Val) -> str | None:
+    """An expression of a batched array in the value `text` of Val `v`: itself, an item, a field."""
+    if not v.batched:
+        return None
+    if v.kind == Kind.ARRAY or v.elts is None:
+        return text if v.kind == Kind.ARRAY else None
+    for k, e in zip(_keys(v), v.elts):
+        part = _part(text, v, k)
+        found = _batched_leaf(part, e) if part is not None else None
+        if found is not None:
+            return found
+    return None
+
+
+def _keys(v: Val) -> list[Any]:
+    assert v.elts is not None  # (a container Val known element by element)
+    return list(v.keys or ()) if v.kind in (Kind.DICT, Kind.RECORD) else list(range(len(v.elts)))
+
+
+def _part(text: str, v: Val, key: Any) -> str | None:
+    """The text of element `key` of `text`, a container of Val `v` (a record's field by its attribute;
+    a registered type's child no attribute holds has none)."""
+    if v.kind == Kind.RECORD:
+        return f"{text}.{key}" if isinstance(key, str) else None
+    return f"{text}[{key!r}]"
 
 
 def _core_call(core_name, names, pre_args, pre_kwargs, namer: Namer, free: dict[str, object]) -> str:
@@ -159,23 +218,14 @@ class _PartialArguments:
 
 
 def _per_example(v: Val) -> Val:
-    """An argument's Val as one outer example sees it (a tuple's elements too)."""
-    return v.with_(batched=False) if v.kind != Kind.TUPLE else unbatched(v)
+    """An argument's Val as one outer example sees it (a tuple's and a record's elements too)."""
+    return unbatched(v) if v.kind in (Kind.TUPLE, Kind.RECORD) else v.with_(batched=False)
 
 
 def _mapped_val(v: Val, ax, name, label, node, parent) -> Val:
     if ax is None:
         return v
-    if isinstance(ax, int):
-        if v.kind in (Kind.TUPLE, Kind.LIST, Kind.DICT) and v.elts is not None:
-            return Val(
-                True,
-                None,
-                v.kind,
-                None,
-                tuple(_mapped_val(e, ax, name, label, node, parent) for e in v.elts),
-                v.keys,
-            )
+    if isinstance(ax, int) and not (v.elts is not None and v.kind in _CONTAINERS):
         if v.ndim is not None and not (-v.ndim <= ax < v.ndim):
             raise error_at(
                 f"{label}: a nested vmap maps `{name}` on axis {ax}, but one example of it has ndim {v.ndim}",
@@ -184,71 +234,44 @@ def _mapped_val(v: Val, ax, name, label, node, parent) -> Val:
             )
         py = v.python_items and v.ndim == 1  # a `range`'s counter: a Python int per example
         return Val(True, None if v.ndim is None else v.ndim - 1, Kind.ARRAY, v.dtype, py=py)
-    if isinstance(ax, (tuple, list)) and v.elts is not None and len(ax) == len(v.elts):
-        return Val(
-            True,
-            None,
-            v.kind,
-            None,
-            tuple(_mapped_val(e, a, name, label, node, parent) for e, a in zip(v.elts, ax)),
-            v.keys,
+    children = _entry_children(v, ax)
+    if children is None:
+        raise error_at(
+            f"{label}: a nested vmap's in_axes entry {ax!r} does not match `{name}`", node, parent.filename
         )
-    if isinstance(ax, dict) and v.keys is not None:
-        assert v.elts is not None  # a dict Val with known keys knows its elements
-        return Val(
-            True,
-            None,
-            v.kind,
-            None,
-            tuple(_mapped_val(e, ax.get(k), name, label, node, parent) for k, e in zip(v.keys, v.elts)),
-            v.keys,
-        )
-    raise error_at(
-        f"{label}: a nested vmap's in_axes entry {ax!r} does not match `{name}`", node, parent.filename
-    )
+    assert v.elts is not None  # (children were found for its elements)
+    elts = tuple(_mapped_val(e, a, name, label, node, parent) for e, a in zip(v.elts, children))
+    return Val(True, None, v.kind, None, elts, v.keys, cls=v.cls)
 
 
-def _exit(out: str, v: Val, out_axes, bname, label, node, parent) -> str:
-    """The expression giving the output with its batch axes at `out_axes` (leaf by leaf)."""
-    if (
-        v.kind in (Kind.TUPLE, Kind.LIST)
-        and v.elts is not None
-        and not isinstance(out_axes, int)
-        and out_axes is not None
-    ):
-        if len(out_axes) != len(v.elts):
-            raise error_at(
-                f"{label}: out_axes {out_axes!r} does not match an output of {len(v.elts)} values",
-                node,
-                parent.filename,
-            )
+def _entry_children(v: Val, ax: Any) -> list[Any] | None:
+    """The in_axes entry of each element of a container argument of Val `v` under its entry `ax`."""
+    if v.elts is None:
+        return None
+    if isinstance(ax, int):
+        return [ax] * len(v.elts)
+    if isinstance(ax, dict) and v.keys is not None and v.kind == Kind.DICT:
+        return [ax.get(k) for k in v.keys]
+    an = pytrees.node(ax)
+    if an is None or len(an) != len(v.elts):
+        return None
+    if v.kind == Kind.RECORD:
+        return list(an.children) if an.type is v.cls else None
+    return list(an.children) if an.kind == "sequence" else None
+
+
+def _exit(out: str, v: Val, out_axes, bname, named: _Free, label, node, parent) -> str:
+    """The expression giving the output with its batch axes at `out_axes` (leaf by leaf; a container
+    rebuilt as its kind and type: a namedtuple or a dataclass by its class, NOTE [pytrees])."""
+    children = _exit_children(v, out_axes, label, node, parent)
+    if children is not None:
+        assert v.elts is not None  # (children were found for its elements)
+        keys = _keys(v)
         parts = [
-            _exit(f"{out}[{i}]", e, a, bname, label, node, parent)
-            for i, (e, a) in enumerate(zip(v.elts, out_axes))
+            _exit(str(_part(out, v, k)), e, a, bname, named, label, node, parent)
+            for k, e, a in zip(keys, v.elts, children)
         ]
-        return (
-            "(" + ", ".join(parts) + ("," if len(parts) == 1 else "") + ")"
-            if v.kind == Kind.TUPLE
-            else "[" + ", ".join(parts) + "]"
-        )
-    if v.kind in (Kind.TUPLE, Kind.LIST) and v.elts is not None:
-        parts = [_exit(f"{out}[{i}]", e, out_axes, bname, label, node, parent) for i, e in enumerate(v.elts)]
-        return (
-            "(" + ", ".join(parts) + ("," if len(parts) == 1 else "") + ")"
-            if v.kind == Kind.TUPLE
-            else "[" + ", ".join(parts) + "]"
-        )
-    if v.kind == Kind.DICT and v.elts is not None:
-        assert v.keys is not None  # a dict Val with known elements knows its keys
-        axes = out_axes if isinstance(out_axes, dict) else dict.fromkeys(v.keys, out_axes)
-        return (
-            "{"
-            + ", ".join(
-                f"{k!r}: " + _exit(f"{out}[{k!r}]", e, axes[k], bname, label, node, parent)
-                for k, e in zip(v.keys, v.elts)
-            )
-            + "}"
-        )
+        return _built(v, keys, parts, named)
     if out_axes is None:
         if v.batched:
             raise error_at(
@@ -259,3 +282,45 @@ def _exit(out: str, v: Val, out_axes, bname, label, node, parent) -> str:
         return out
     expr = out if v.batched else f"av__.batch_broadcast({out}, {bname})"
     return expr if out_axes == 0 else f"np.moveaxis({expr}, 0, {out_axes})"
+
+
+def _exit_children(v: Val, out_axes, label, node, parent) -> list[Any] | None:
+    """The out_axes of each element of an output container of Val `v`; None for a leaf (a registered
+    type whose children no attribute holds is one: batched whole at 0, or not supported)."""
+    if v.elts is None or v.kind not in _CONTAINERS:
+        return None
+    if v.kind == Kind.RECORD and not all(isinstance(k, str) for k in v.keys or (None,)):
+        if out_axes == 0 and _every_leaf_batched(v):
+            return None
+        msg = f"{label}: a nested vmap returns a {getattr(v.cls, '__name__', 'record')} whose children it cannot take apart"
+        raise error_at(msg + " (out_axes other than 0, or unbatched children)", node, parent.filename)
+    if isinstance(out_axes, dict) and v.kind == Kind.DICT:
+        return [out_axes[k] for k in v.keys or ()]
+    children = _entry_children(v, out_axes) if out_axes is not None else [None] * len(v.elts)
+    if children is None:
+        raise error_at(
+            f"{label}: out_axes {out_axes!r} does not match an output of {len(v.elts)} values",
+            node,
+            parent.filename,
+        )
+    return children
+
+
+def _every_leaf_batched(v: Val) -> bool:
+    return all(_every_leaf_batched(e) for e in v.elts) if v.elts is not None else v.batched
+
+
+def _built(v: Val, keys: list[Any], parts: list[str], named: _Free) -> str:
+    """The text of a container like one of Val `v` holding `parts` (its elements `keys`)."""
+    if v.kind == Kind.DICT:
+        return "{" + ", ".join(f"{k!r}: {p}" for k, p in zip(keys, parts)) + "}"
+    if v.kind == Kind.RECORD:
+        assert v.cls is not None  # (a record Val knows its type)
+        return (
+            f"{named.name(v.cls, v.cls.__name__)}(" + ", ".join(f"{k}={p}" for k, p in zip(keys, parts)) + ")"
+        )
+    if v.kind == Kind.TUPLE and v.cls is not None:
+        return f"{named.name(v.cls, v.cls.__name__)}(" + ", ".join(parts) + ")"
+    if v.kind == Kind.TUPLE:
+        return "(" + ", ".join(parts) + ("," if len(parts) == 1 else "") + ")"
+    return "[" + ", ".join(parts) + "]"

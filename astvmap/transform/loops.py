@@ -17,7 +17,7 @@ import numpy as np
 from ..errors import AstvmapError, NotBatchable
 from ..frontend import breaks
 from ..kit import templates
-from ..rules.values import Kind, Operand, Val, join, join_all
+from ..rules.values import Kind, Operand, Val, join, join_all, truth
 from .callsites import InnerVmap, LocalFunction
 from .context import _needs
 from .regions import RegionsMixin
@@ -52,12 +52,24 @@ class LoopsMixin(RegionsMixin):
         loop's variable has each item's facts. None for any other loop (or one that jumps or has an
         `else`)."""
         items = self._mixed_items(node.iter)
-        if items is None or node.orelse or _jumps(node.body):
+        if items is None or node.orelse or _jumps(node.body, (ast.Break,)):
             return None
         code: list[ast.stmt] = []
+        body = node.body
+        if _jumps(body, (ast.Continue,)):
+            body = _without_continue(body) or body  # (`if c: ...; continue` -> `if c: ... else: rest`)
         for item in items:
+            if _jumps(body, (ast.Continue,)):
+                # a `continue` ends its own iteration: a loop of one item, `for a in (args[0],):`
+                one = ast.Tuple([item], ast.Load())
+                code.append(
+                    ast.copy_location(
+                        ast.For(templates.clone(node.target), one, templates.clone(body), []), node
+                    )
+                )
+                continue
             code.append(ast.copy_location(ast.Assign([templates.clone(node.target)], item), node))
-            code += templates.clone(node.body)
+            code += templates.clone(body)
         self.facts.substitute(node, code)
         return self.block(code)
 
@@ -79,6 +91,11 @@ class LoopsMixin(RegionsMixin):
         ]
 
     def visit_While(self, node):
+        mark, env = self.ctx.mark(), dict(self.env)
+        if truth(self.expr(node.test).val) is False:  # never entered (NOTE [constants]): its `else`
+            return self.block(node.orelse)
+        self.ctx.rollback(mark, pending=True)
+        self.env = env
         return self.with_jumps_lowered(node, self._visit_while)
 
     def with_jumps_lowered(self, node, visit):
@@ -592,12 +609,39 @@ def _join_envs(envs: list[dict[str, Val]]) -> dict[str, Val]:
 _UNROLLED = 8  # the longest tuple whose iterations are written out
 
 
-def _jumps(body: list[ast.stmt]) -> bool:
-    """A `break` or `continue` of the loop whose body is `body` (not of a loop inside it)."""
+def _without_continue(body: list[ast.stmt]) -> list[ast.stmt] | None:
+    """`body` with each `continue` that ends a branch of an `if` of the body itself turned into the
+    statements after that `if` going to the other branch (`if c: a; continue` then `b` is `if c: a
+    else: b`); None where a `continue` sits anywhere else."""
+    out: list[ast.stmt] = []
+    for i, stmt in enumerate(body):
+        if isinstance(stmt, ast.Continue):
+            return out
+        if isinstance(stmt, ast.If) and _jumps([stmt], (ast.Continue,)):
+            rest = body[i + 1 :]
+            then = _branch_without_continue(stmt.body, rest)
+            orelse = _branch_without_continue(stmt.orelse, rest)
+            if then is None or orelse is None:
+                return None
+            return out + [ast.copy_location(ast.If(stmt.test, then or [ast.Pass()], orelse), stmt)]
+        if _jumps([stmt], (ast.Continue,)):
+            return None
+        out.append(stmt)
+    return out
+
+
+def _branch_without_continue(branch: list[ast.stmt], rest: list[ast.stmt]) -> list[ast.stmt] | None:
+    """A branch of an `if` and the `rest` of the body after it (which the branch's paths that do not
+    `continue` reach), without `continue`s."""
+    return _without_continue(list(branch) + [templates.clone(s) for s in rest])
+
+
+def _jumps(body: list[ast.stmt], kinds=(ast.Break, ast.Continue)) -> bool:
+    """A `break` or `continue` (of `kinds`) of the loop whose body is `body` (not of a loop inside it)."""
     todo: list[ast.AST] = list(body)
     while todo:
         n = todo.pop()
-        if isinstance(n, (ast.Break, ast.Continue)):
+        if isinstance(n, kinds):
             return True
         if not isinstance(n, (ast.For, ast.While, ast.AsyncFor, ast.FunctionDef, ast.Lambda, ast.ClassDef)):
             todo.extend(ast.iter_child_nodes(n))

@@ -3,14 +3,16 @@ arguments they get, cached), partials, local lambdas and defs (lambda-lifted: th
 locals and closure cells they read become parameters), and nested vmap (DESIGN "Calls and nesting":
 the inner vmap's complete batched function is rewritten again with the outer batch).
 
-NOTE [library source]: a batched call of a NumPy function with no rule of its own whose implementation
-is Python (`np.polyval`, `np.tril`, `np.linalg.matrix_norm`: the dispatcher's `__wrapped__`, which it
-calls for arrays that override nothing, NEP 18; or one of NumPy's helpers) is rewritten from NumPy's
-source like a user function, over NumPy's module globals, when it batches whole: it is rewritten with
-fallback="error" (`Settings.strict`), so a piece of it that would loop, or any failure, rolls the
-rewrite back and the one call runs as the loop at the user's line, as before. Warnings and errors never
-point into NumPy's files. `isinstance` of a batched array against classes unrelated to arrays and
-numbers is a static fact (`rules/builtins.batch_isinstance`), which NumPy's argument checks need.
+NOTE [library source]: a call of a library's Python function with no rule of its own (a NumPy
+dispatcher's implementation, NEP 18, or any installed package's function or method:
+`calls.library_implementation`) is rewritten from the library's source like a user function, over the
+library module's own globals. Batched, it is rewritten with `Settings.strict()`: no piece of it may loop
+but calls of functions with no Python source (a BLAS routine), which run per example and are reported
+once at the user's line; anything else, or any failure, rolls the rewrite back and the one call runs as
+the loop at the user's line. Warnings and errors never point into a library's files. Unbatched, its
+rewrite gives the call's Val (`infer_library`): a library's checks of its input are decided by constants
+(NOTE [constants], transform/folding.py) and by static facts of batched arrays (`isinstance`,
+`hasattr`, `x.ndim`, `x.dtype.kind`).
 """
 
 from __future__ import annotations
@@ -23,46 +25,85 @@ from .. import binding
 from ..analysis import activity
 from ..errors import AstvmapError, NotBatchable
 from ..kit import templates
-from ..rules.values import NO_STATIC, UNKNOWN, Kind, Operand, Val, val_of
-from .callsites import CallSite, InnerVmap, LocalPartial, _call, _rebuilder
+from ..rules.values import NO_STATIC, UNKNOWN, Kind, Operand, Val, is_constant, val_of
+from .callsites import CallSite, InnerVmap, LocalPartial, _call, _rebuilder, _shown
 from .expressions import LocalFunction
 from .walker import Walker
 
 # Library calls whose source does not batch whole, by code object and operand facts: not tried again
 # (library code does not change while the process runs; NOTE [library source]).
 _UNBATCHED_LIBRARY_CALLS: set[tuple] = set()
+_UNINFERRED: set[tuple] = set()  # unbatched library calls whose rewrite fails
+
+
+def _key(impl, args, kwargs) -> tuple | None:
+    """A library call's code object and operand facts (None where a fact cannot be hashed)."""
+    fn = impl.__func__ if isinstance(impl, types.MethodType) else impl
+    owner = id(impl.__self__) if isinstance(impl, types.MethodType) else None
+    key = (
+        fn.__code__,
+        owner,
+        tuple(_constant(a) for a in args),
+        tuple((k, _constant(a)) for k, a in kwargs.items()),
+    )
+    try:
+        hash(key)
+    except TypeError:
+        return None
+    return key
 
 
 class NestingMixin(Walker):
     """Needs from the walker: ctx, env, expr(), fallback(), call_object()."""
 
     # ---- user functions -----------------------------------------------------------------------------
+    def infer_library(self, impl, args, kwargs) -> Val:
+        """The Val an unbatched call of a library function returns: its rewrite's for these arguments'
+        facts (cached like any rewrite), so `is_torch_array(None)` is the constant False and the rank
+        of `np.linspace(...)` is known (NOTE [library source]); UNKNOWN where it does not rewrite."""
+        from ..frontend.source import unwrap
+
+        key = _key(impl, args, kwargs)
+        if key is not None and key in _UNINFERRED:
+            return UNKNOWN
+        saved, self.ctx.settings = self.ctx.settings, self.ctx.settings.strict()
+        try:
+            base, pre_args, pre_kwargs = unwrap(impl)
+            out = self._try_infer_user(base, pre_args, pre_kwargs, args, kwargs)
+        finally:
+            self.ctx.settings = saved
+        if out is UNKNOWN and key is not None:
+            _UNINFERRED.add(key)
+        return out
+
     def library_call(self, impl, fn_node, args, kwargs, node) -> Operand | None:
         """A batched call of a library's Python function, rewritten like the user's own where it batches
-        whole (no piece of it a loop, NOTE [library source]); None where it does not (the caller runs
-        the one call as the loop, warned at the user's line)."""
+        (no piece of it a loop but calls of functions without source, NOTE [library source]); None where
+        it does not (the caller runs the one call as the loop, warned at the user's line)."""
         ctx = self.ctx
-        key: tuple | None = (
-            impl.__code__,
-            tuple(a.val for a in args),
-            tuple((k, a.val) for k, a in kwargs.items()),
-        )
-        try:
-            if key in _UNBATCHED_LIBRARY_CALLS:
-                return None
-        except TypeError:  # (a Val holding an object that cannot be hashed)
-            key = None
-        mark = ctx.mark()
+        key = _key(impl, args, kwargs)
+        if key is not None and key in _UNBATCHED_LIBRARY_CALLS:
+            return None
+        mark, inside = ctx.mark(), len(ctx.loops_inside)
         saved, ctx.settings = ctx.settings, ctx.settings.strict()
         try:
-            return self.user_call(impl, fn_node, args, kwargs, node, True, strict=True)
-        except (NotBatchable, AstvmapError):
+            done = self.user_call(impl, fn_node, args, kwargs, node, True, strict=True)
+        except Exception:  # (NotBatchable, AstvmapError, or an error of ours in library code: its loop)
             ctx.rollback(mark, pending=True)
+            del ctx.loops_inside[inside:]
             if key is not None:
                 _UNBATCHED_LIBRARY_CALLS.add(key)
             return None
         finally:
             ctx.settings = saved
+        if len(ctx.loops_inside) > inside and not saved.library:  # the user's call: say so there
+            pieces = "; ".join(dict.fromkeys(ctx.loops_inside[inside:]))
+            ctx.fallback_sites.setdefault(
+                (getattr(node, "lineno", 0), getattr(node, "col_offset", 0)),
+                f"`{_shown(node)}` runs a piece per example: {pieces}",
+            )
+            del ctx.loops_inside[inside:]
+        return done
 
     def user_call(self, obj, fn_node, args, kwargs, node, batched, strict=False) -> Operand:
         ctx = self.ctx
@@ -70,6 +111,7 @@ class NestingMixin(Walker):
 
         base, pre_args, pre_kwargs = unwrap(obj)
         if not batched:
+            self.check_unbatched_call(obj, args, kwargs)
             out_val = self._try_infer_user(base, pre_args, pre_kwargs, args, kwargs)
             return Operand(_call(fn_node, args, kwargs), out_val)
         if getattr(base, "__astvmap__", None) is not None:
@@ -96,6 +138,8 @@ class NestingMixin(Walker):
             return self.fallback(site, "a recursive call", fn_node)
         vals = self._bind_params(src, args, kwargs, node, pre_args, pre_kwargs)
         spec = ctx.specializer.core(src, vals, ctx)
+        ctx.loops_inside += spec.loops_inside
+        ctx.batched_work += 1
         callee = ctx.bind(spec.fn, f"{src.name}_vmap")
         if pre_args or pre_kwargs:
             # The partial's bound values stay in the partial: `f_vmap(*p.args, x, **p.keywords)`.
@@ -135,8 +179,8 @@ class NestingMixin(Walker):
         """{parameter of the callee `src`: Val} for a call of operands `args`, `kwargs` after the values a
         partial or a bound method passes first (binding.bind_vals); a call that does not fit is an error
         at its line (Python would raise a TypeError there)."""
-        arg_vals = [a.val for a in args]
-        kwarg_vals = {k: a.val for k, a in kwargs.items()}
+        arg_vals = [_constant(a) for a in args]
+        kwarg_vals = {k: _constant(a) for k, a in kwargs.items()}
         try:
             return binding.bind_vals(src, arg_vals, kwarg_vals, lead=pre_args, lead_kwargs=pre_kwargs or {})
         except TypeError as e:
@@ -271,3 +315,11 @@ class NestingMixin(Walker):
         spec = ctx.specializer.core(full, vals, ctx)
         fn = ctx.bind(spec.fn, full.name)
         return Operand(_call(fn, lifted + args, {}), spec.out_val)
+
+
+def _constant(a: Operand) -> Val:
+    """The Val a callee's parameter gets from argument `a`: a constant where the caller knows its value
+    (a literal, a global constant: NOTE [constants]), so the callee's `if axis is None` takes one path."""
+    if a.val.is_const or not a.is_static or not is_constant(a.static):
+        return a.val
+    return a.val.with_(const=a.static)

@@ -79,9 +79,10 @@ class PartitionMixin(RegionsMixin):
                 self._merge(cond, lanes, _element(a, i, ea, ka), _element(b, i, eb, kb))
                 for i, (ea, eb) in enumerate(zip(va.elts, vb.elts))
             ]
-            build = ast.Tuple if va.kind == Kind.TUPLE else ast.List
-            return build([p[0] for p in parts], ast.Load()), container(va.kind, [p[1] for p in parts])
-        if any(v.batched and v.kind in (Kind.TUPLE, Kind.LIST, Kind.DICT) for v in (va, vb)):
+            typed = va if va.cls is vb.cls else va.with_(cls=None)  # (a namedtuple stays one: NOTE [pytrees])
+            val = container(va.kind, [p[1] for p in parts], cls=typed.cls)
+            return self.ctx.build(typed, [p[0] for p in parts]), val
+        if any(v.batched and v.kind in (Kind.TUPLE, Kind.LIST, Kind.DICT, Kind.RECORD) for v in (va, vb)):
             # per lane a container of batched parts on one side and not the same container on the other:
             # merge_lanes sees arrays, and a container of columns is no array of lanes
             raise self.ctx.fail("a partitioned `if` whose branches give containers that do not line up")
@@ -177,7 +178,7 @@ class GatheredBranch:
         if not code:
             return code
         placeholders: list[ast.stmt] = [
-            ast.Assign([ast.Name(c, ast.Store())], _placeholder(region.env.get(n)))
+            ast.Assign([ast.Name(c, ast.Store())], _placeholder(region.env.get(n), ctx))
             for n, c in region.stores.items()
         ]
         guard = ast.If(ctx.expr("i.size", i=lanes), code, placeholders)

@@ -53,7 +53,7 @@ from ..errors import NoPieceLoop, NotBatchable
 from ..frontend.normalize import walk_no_defs
 from ..kit import templates
 from ..rules.values import UNKNOWN, Kind, Val
-from .calls import batched_tree
+from .calls import batched_tree, may_change_arguments
 from .callsites import LocalFunction
 from .compound import RESTORING_MANAGERS
 from .regions import RegionsMixin
@@ -158,7 +158,23 @@ class RegionLoopMixin(RegionsMixin):
                 body = fn.body if isinstance(fn.body, list) else [fn.body]
                 changed |= (set(self.facts.activity(body).changes) - local_names(fn)) | _free_binds(fn)
                 uses |= {m for m, _ in _object_uses(body)} - local_names(fn)
-        return changed | {n for n in uses if self._stateful(n)}
+        return changed | {n for n in uses if self._stateful(n)} | self._written_by_calls(nodes)
+
+    def _written_by_calls(self, nodes: Sequence[ast.AST]) -> set[str]:
+        """The names of arrays `nodes` hand to a function that may write into them (a C function's
+        `output`, any function not NumPy's or Python's own: calls.may_change_arguments)."""
+        out = set()
+        for node in nodes:
+            for n in ast.walk(node):
+                if not isinstance(n, ast.Call):
+                    continue
+                fn = self._named_object(n.func)
+                kwargs = {k.arg: k.value for k in n.keywords if k.arg is not None}
+                if fn is not None and not may_change_arguments(fn, kwargs):
+                    continue
+                args = [a.value if isinstance(a, ast.Starred) else a for a in n.args] + list(kwargs.values())
+                out |= {a.id for a in args if isinstance(a, ast.Name) and a.id in self.local_names}
+        return out
 
     def _stateful(self, name: str) -> bool:
         """Could handing `name`'s object to a call or a `with`, or iterating it, change it: not an array
@@ -353,7 +369,7 @@ class RegionLoopMixin(RegionsMixin):
             f=ast.Name(lifted.name, ast.Load()),
             B=ctx.batch_size(),
             args=ast.Tuple([ast.Name(self.code_name(n), ast.Load()) for n in ins], ast.Load()),
-            flags=templates.const(tuple(batched_tree(self.env[n]) for n in ins)),
+            flags=templates.const(tuple(_flags(self.env[n]) for n in ins)),
             modes=templates.const(tuple(modes[n] for n in ins)),
             names=templates.const(tuple(outs) if returned is None else None),
             kinds=templates.const(tuple(vals[n].kind.value for n in outs)),
@@ -382,6 +398,21 @@ class RegionLoopMixin(RegionsMixin):
         if not ctx.src.generated:
             ctx.fallback_sites.setdefault(where, msg)
         return ctx.namer.fresh(f"region_{first}")
+
+
+def _flags(v: Val):
+    """`batched_tree(v)`, with a record (a RECORD Val, NOTE [pytrees]) flagged child by child, one flag
+    a child as for a tuple: flagged whole, each of its fields would be sliced as batched."""
+    if not v.batched or v.elts is None or not _holds_record(v):
+        return batched_tree(v)
+    if v.kind == Kind.DICT and not all(isinstance(k, (str, int, bool)) for k in v.keys or ()):
+        return batched_tree(v)  # (refused: the keys the loops read are strings or integers)
+    flags = tuple(_flags(e) for e in v.elts)
+    return tuple(zip(v.keys or (), flags)) if v.kind == Kind.DICT else flags
+
+
+def _holds_record(v: Val) -> bool:
+    return v.kind == Kind.RECORD or any(_holds_record(e) for e in v.elts or ())
 
 
 def _stacked(name: str, before: Val | None, rebound: bool, nodes: list[ast.stmt]) -> Val:

@@ -26,7 +26,7 @@ from ..frontend.source import ASTVMAP_SOURCE, FunctionSource
 from ..kit.origins import Origin
 from ..rules.registry import lookup
 from ..rules.values import Kind, Val
-from .calls import is_library_code, is_library_file
+from .calls import is_library_code, is_library_file, package_path
 from .compound import RESTORING_MANAGERS
 from .context import RECORDED, Context, ParentContext, Recorded, Settings
 from .vectorize import Vectorizer
@@ -48,6 +48,7 @@ class Specialization:
         stages: dict[str, str] = field(init=False)  # the code after each stage (`astvmap show --stage`)
         callees: list[object] = field(init=False)  # the generated functions it calls
         reads: list[tuple] = field(init=False)  # what its rewrite read, as Context.deps holds it
+        loops_inside: list[str] = field(init=False)  # library code's calls run per example (Context)
         acts_outside: bool = field(init=False)  # running it may change what the caller sees (effects.py)
         batched_return: ast.AST | None = field(init=False)  # a return of a batched value
         user_filename: str = field(init=False)
@@ -114,6 +115,7 @@ def cache_key(src: FunctionSource, vals: dict, settings: Settings):
         settings.fallback,
         settings.randomness,
         settings.nested,
+        settings.library,
     ), objs
 
 
@@ -171,8 +173,13 @@ def core(
     spec = _specialization(src, ctx, fdef, out_val, stages, _header(src, vals, axes), objs)
     if parent is not None:
         parent.deps.extend(ctx.deps)
+    spec.loops_inside = ctx.loops_inside
     for (line, _), msg in sorted(ctx.fallback_sites.items()):
-        warnings.warn_explicit(f"{settings.label}: {msg}", PerformanceWarning, src.origin.filename, line)
+        if settings.library:  # (reported at the user's line: NOTE [library source])
+            what, _, why = msg.partition(" runs as a per-example loop: ")
+            spec.loops_inside.append(f"{what} ({package_path(src.origin.filename)}, line {line}: {why})")
+        else:
+            warnings.warn_explicit(f"{settings.label}: {msg}", PerformanceWarning, src.origin.filename, line)
     if use_cache:
         _CACHE.setdefault(key, []).append(spec)
     return spec
@@ -327,7 +334,7 @@ def _rebound(spec, src):
         spec.keepalive,
         spec.recorded,
     )
-    for made_later in ("stages", "reads", "callees", "acts_outside"):
+    for made_later in ("stages", "reads", "callees", "acts_outside", "loops_inside"):
         if hasattr(spec, made_later):
             setattr(new, made_later, getattr(spec, made_later))
     return new
@@ -399,9 +406,18 @@ def _describe(v: Val) -> str:
 
 
 class _Specializer:
-    """What the walker calls back into (a Context's `specializer`): `core`, and `full_source`."""
+    """What the walker calls back into (a Context's `specializer`): `core`, `full_source`, and
+    `acts_outside`."""
 
     core = staticmethod(core)
+
+    @staticmethod
+    def acts_outside(src: FunctionSource) -> bool:
+        """Could `src`, run as written, change what its caller sees (an argument, a global)?"""
+        free = [src.resolve(n) for n in _free_names(src)]
+        calls_user = any(found and _user_code(obj) for found, obj, _ in free)
+        modules = {n for n in _free_names(src) if isinstance(src.resolve(n)[1], types.ModuleType)}
+        return may_act_outside(src.fdef, calls_user, _pure_calls(src), frozenset(modules))
 
     @staticmethod
     def full_source(*args) -> FunctionSource:

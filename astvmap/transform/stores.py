@@ -203,7 +203,7 @@ class StoresMixin(RegionsMixin):
                     u, Operand(nodes[k] if nodes and len(nodes) == len(user.elts) else value.node, v)
                 )
             return
-        if isinstance(user, ast.IfExp) and value.batched and self._reads_batched(user.test):
+        if isinstance(user, ast.IfExp) and value.batched and id(user) in self.chosen_per_example:
             for m in sources(user):
                 if m in self.env:
                     self.check_select_aliasing(m, self.env[m], self.env[m])

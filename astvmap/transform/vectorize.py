@@ -18,7 +18,7 @@ from ..analysis.activity import local_names
 from ..errors import NotBatchable
 from ..frontend.normalize import ends_with_return
 from ..kit import templates
-from ..rules.values import UNKNOWN, Kind, Operand, Val, join_all, val_of
+from ..rules.values import UNKNOWN, Kind, Operand, Val, join_all, truth, val_of
 from .calls import CallsMixin
 from .compound import CompoundMixin
 from .context import Context, _needs
@@ -70,6 +70,7 @@ class Vectorizer(
         self.local_names = set()
         self.held_reads = set()  # names the held right side of a tuple store reads (stores.py)
         self.consumed = 1  # statements the last region took (region_loop.py)
+        self.chosen_per_example: set[int] = set()  # ids of the `a if c else b` whose `c` is batched
 
     # ---- the function ----------------------------------------------------------------------------
     def run(self, fdef: ast.FunctionDef, params: dict[str, Val]):
@@ -129,11 +130,8 @@ class Vectorizer(
     def _batch_size_stmt(self, params, fdef):
         assert self.ctx.batch_name is not None  # called only when the body reads the batch size
         for name, v in params.items():
-            path = _batched_leaf_path(v)
-            if path is not None:
-                node = (
-                    templates.index(ast.Name(name, ast.Load()), path) if path else ast.Name(name, ast.Load())
-                )
+            node = _batched_leaf(ast.Name(name, ast.Load()), v)
+            if node is not None:
                 stmt = ast.Assign(
                     [ast.Name(self.ctx.batch_name, ast.Store())],
                     ast.Subscript(ast.Attribute(node, "shape", ast.Load()), ast.Constant(0), ast.Load()),
@@ -168,8 +166,8 @@ class Vectorizer(
                     names = [n.id for n in ast.walk(target) if isinstance(n, ast.Name) and n.id in self.env]
                     setattr(new[0], VALS, {n: self.env[n] for n in names})
                 out += self.ctx.pending + new
-                if isinstance(s, _TERMINAL):
-                    break
+                if isinstance(s, _TERMINAL) or (new and isinstance(new[-1], _TERMINAL)):
+                    break  # (an `if` of a constant test whose path returns: what follows is dead)
         finally:
             self.ctx.pending = saved
         return out
@@ -264,16 +262,25 @@ class Vectorizer(
     def visit_Import(self, node):
         for alias in node.names:
             name = alias.asname or alias.name.split(".")[0]
-            module = importlib.import_module(alias.name if alias.asname else alias.name.split(".")[0])
-            self.env[name] = val_of(module)
+            module = self._module(alias.name if alias.asname else alias.name.split(".")[0])
+            self.env[name] = val_of(module) if module is not None else UNKNOWN
         return [node]
 
     def visit_ImportFrom(self, node):
-        module = importlib.import_module(node.module) if not node.level else None
+        module = self._module("." * node.level + (node.module or ""))
         for alias in node.names:
             obj = getattr(module, alias.name, None) if module is not None else None
             self.env[alias.asname or alias.name] = val_of(obj) if obj is not None else UNKNOWN
         return [node]
+
+    def _module(self, name: str):
+        """The module an import in the function binds (relative to the function's package), or None
+        where importing fails: the statement stays as written, and raises when it runs, as the loop's
+        would (a library's `if is_jax(xp): import jax` never runs for NumPy arrays)."""
+        try:
+            return importlib.import_module(name, self.ctx.src.globals.get("__package__"))
+        except ImportError:
+            return None
 
     def visit_FunctionDef(self, node):
         if node.decorator_list:
@@ -296,6 +303,9 @@ class Vectorizer(
             return self.batched_if(node, test)
         if isinstance(test.node, ast.Constant):  # known when rewriting (`isinstance` of an array): one path
             return self.block(node.body if test.node.value else node.orelse)
+        known = truth(test.val)
+        if known is not None:  # known when rewriting (NOTE [constants]): one path
+            return self.block(node.body if known else node.orelse)
         env0 = self.env
         self.env = dict(env0)
         body = self.block(node.body)
@@ -343,16 +353,23 @@ class Vectorizer(
         return merged
 
 
-def _batched_leaf_path(v: Val):
+def _batched_leaf(node: ast.expr, v: Val) -> ast.expr | None:
+    """An expression of a batched array in the parameter `node` of Val `v` (its axis 0 is the batch),
+    or None: the parameter itself, an item of a container, a record's field by its attribute (NOTE
+    [pytrees]; a registered type's child no attribute holds is not reached)."""
     if not v.batched:
         return None
     if v.kind == Kind.ARRAY:
-        return []
-    if v.elts is not None:
-        keys = v.keys if v.kind == Kind.DICT else range(len(v.elts))
-        assert keys is not None  # a dict Val with known elements knows its keys
-        for k, e in zip(keys, v.elts):
-            p = _batched_leaf_path(e)
-            if p is not None:
-                return [k] + p
+        return node
+    if v.elts is None:
+        return None
+    keys = v.keys if v.kind in (Kind.DICT, Kind.RECORD) else range(len(v.elts))
+    assert keys is not None  # a dict or record Val with known elements knows its keys
+    for k, e in zip(keys, v.elts):
+        if v.kind == Kind.RECORD and not isinstance(k, str):
+            continue
+        part = ast.Attribute(node, k, ast.Load()) if v.kind == Kind.RECORD else templates.index(node, [k])
+        found = _batched_leaf(part, e)
+        if found is not None:
+            return found
     return None

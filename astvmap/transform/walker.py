@@ -9,7 +9,7 @@ empty and every method resolves to its one implementation in a mixin or in the `
 from __future__ import annotations
 
 import ast
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from ..analysis import Facts
@@ -48,6 +48,7 @@ class Walker:
     heads: dict[int, dict[str, Val]]  # id(loop) -> the Vals its next iteration expects
     continues: dict[int, list[dict[str, Val]]]  # id(loop) -> the envs its `continue`s leave
     loop_masks: list[int]  # `masked` depth where each enclosing loop starts
+    chosen_per_example: set[int]  # ids of the `a if c else b` whose `c` is batched (stores.held_view)
     fdef: ast.FunctionDef | None
     fdef_params: set[str]  # the parameters of the function being rewritten
     in_loop: int  # > 0 while a loop body is rewritten (fixed_point)
@@ -153,6 +154,12 @@ class Walker:
         def fallback(self, site: CallSite, reason: str, fn_node: ast.expr | None = None) -> Operand: ...
 
         def attribute_rule(self, node: ast.Attribute, base: Operand) -> Operand: ...
+
+        def static_attribute(self, new: ast.expr, obj: Any, attr: str) -> Operand: ...
+
+        def known_length(self, op: Operand) -> int | None: ...
+
+        def check_unbatched_call(self, fn: Any, args: list[Operand], kwargs: dict[str, Operand]) -> None: ...
 
         def call_object(
             self,

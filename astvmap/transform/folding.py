@@ -1,0 +1,234 @@
+"""NOTE [constants]: what a rewrite may compute while it rewrites.
+
+A Val may carry its value (`Val.const`): a number, a string, None or a tuple of them that is the same on
+every call its specialization serves. Constants come from literals, from the defaults of parameters left
+out, from globals and closure cells (each read is a dependency whose signature holds the value:
+specialize.signature), and from a caller's literal arguments (part of the callee's cache key). They
+never come from the top-level call's arguments: a new value there would be a new rewrite.
+
+Python computes what constants decide: operators on constants, `is` between objects known when
+rewriting, `not` and `bool` of values whose truth the rewrite knows (a tuple of known length, None),
+and calls of functions that only compute on their arguments (`isinstance`, `len`, `operator`, `math`,
+NumPy's dtype functions, and any `functools.cache`/`lru_cache` function: caching is its author's word
+that a call depends on its arguments alone) when every argument is known. An `if` or a conditional
+expression whose test is known takes one path, and the other is never rewritten; `a and b` with `a`
+known never rewrites `b` when Python would not evaluate it. That is how a library's input validation
+(`if b is not None`, `if axis is None`, `if not SCIPY_ARRAY_API`, `if is_torch_array(x)`) takes the
+path NumPy arrays take. The generated code keeps every expression as written: folding only decides.
+"""
+
+from __future__ import annotations
+
+import ast
+import builtins
+import functools
+import itertools
+import operator
+import types
+import typing
+import warnings
+
+import numpy as np
+
+from ..rules.values import Kind, Operand, Val, constant, dtypes_of, is_constant, val_of
+
+# Builtins that only compute on their arguments (no I/O, no changes, no calls of what they are given
+# beyond `__eq__`/`__hash__`-like protocol methods of known objects).
+_PURE_BUILTINS = frozenset(
+    getattr(builtins, n)
+    for n in [
+        "abs",
+        "bool",
+        "callable",
+        "complex",
+        "divmod",
+        "float",
+        "frozenset",
+        "hasattr",
+        "int",
+        "isinstance",
+        "issubclass",
+        "len",
+        "max",
+        "min",
+        "repr",
+        "round",
+        "str",
+        "tuple",
+        "type",
+    ]
+)
+_PURE_OTHERS = frozenset(
+    (np.dtype, np.result_type, np.promote_types, np.issubdtype, np.isdtype, np.can_cast, np.iinfo, np.finfo)
+    + (typing.cast, np.iterable, np.isscalar, np.ndim)
+)
+_PURE_MODULES = ("operator", "math", "_operator")
+# `operator`'s functions that change their first argument (`operator.setitem`, `operator.iadd`)
+_CHANGING = frozenset(("setitem", "delitem", "iconcat"))
+
+
+def pure(fn) -> bool:
+    """Does a call of `fn` depend on its arguments alone, and change nothing?"""
+    try:
+        if fn in _PURE_BUILTINS or fn in _PURE_OTHERS:
+            return True
+    except TypeError:  # (an object that cannot be hashed)
+        return False
+    if isinstance(fn, functools._lru_cache_wrapper):
+        return True
+    name = getattr(fn, "__name__", "")
+    changing = name in _CHANGING or (name.startswith("i") and hasattr(operator, name[1:]) and name != "index")
+    return getattr(fn, "__module__", None) in _PURE_MODULES and callable(fn) and not changing
+
+
+def fold_call(fn, node: ast.expr, args: list[Operand], kwargs: dict[str, Operand]) -> Operand | None:
+    """The call `node` of a pure `fn` on arguments all known when rewriting: its value, computed now;
+    None where an argument is not known, `fn` is not pure, or the call raises (it raises when it runs,
+    as the loop's does)."""
+    if not pure(fn):
+        return None
+    found = [_choices(a) for a in [*args, *kwargs.values()]]
+    choices = [c for c in found if c is not None]
+    if len(choices) != len(found):
+        return None
+    values = []
+    for picked in itertools.islice(itertools.product(*choices), _MOST):
+        try:
+            values.append(fn(*picked[: len(args)], **dict(zip(kwargs, picked[len(args) :]))))
+        except Exception:
+            return None
+    return _agreed(node, values)
+
+
+def fold_attribute(node: ast.expr, base: Operand, attr: str) -> Operand | None:
+    """An attribute of a dtype known by its kind (`x.dtype.kind`, `x.dtype.names`) where every dtype of
+    that kind agrees on it."""
+    choices = dtypes_of(base.val)
+    if choices is None:
+        return None
+    try:
+        return _agreed(node, [getattr(d, attr) for d in choices])
+    except AttributeError:
+        return None
+
+
+_MOST = 64  # the most combinations of dtypes a fold tries
+
+
+def _choices(a: Operand) -> tuple | None:
+    """The values operand `a` may have: one when it is known; each dtype of its kind when it is a dtype
+    known by its kind; None when it may be anything (or must not be given to a function now)."""
+    if a.is_static or a.val.is_const:
+        value = _value(a)
+        return (value,) if _foldable_arg(value) else None
+    return dtypes_of(a.val)
+
+
+def _agreed(node: ast.expr, values: list) -> Operand | None:
+    """The constant every value equals (or the one object they all are), else None."""
+    first = values[0]
+    if all(v is first for v in values):
+        return Operand(node, constant(first) if is_constant(first) else val_of(first), first)
+    if is_constant(first) and all(type(v) is type(first) and v == first for v in values):
+        return Operand(node, constant(first), first)
+    return None
+
+
+def _value(a: Operand):
+    return a.val.const if a.val.is_const else a.static
+
+
+def _foldable_arg(obj) -> bool:
+    # what a pure function may be given now: values that cannot change (not an array, not a list)
+    return is_constant(obj) or isinstance(obj, (type, np.dtype, tuple, types.ModuleType)) or callable(obj)
+
+
+def fold(node: ast.expr, fn, operands: list[Operand]) -> Operand | None:
+    """An operator on constants is a constant: Python computes it now; None where an operand is not
+    one, the operation raises (it raises when it runs, as the loop's does) or its result is not one."""
+    if not all(o.val.is_const for o in operands):
+        return None
+    values = [o.val.const for o in operands]
+    if fn in (operator.pow, operator.lshift) and not all(_small(a) for a in values):
+        return None  # (`10 ** 10 ** 9` is computed when it runs, if ever)
+    try:
+        value = fn(*values)
+    except Exception:
+        return None
+    return Operand(node, constant(value), value) if is_constant(value) else None
+
+
+_COMPARE = {
+    ast.Lt: operator.lt,
+    ast.LtE: operator.le,
+    ast.Gt: operator.gt,
+    ast.GtE: operator.ge,
+    ast.Eq: operator.eq,
+    ast.NotEq: operator.ne,
+    ast.In: lambda a, b: a in b,
+    ast.NotIn: lambda a, b: a not in b,
+    ast.Is: operator.is_,
+    ast.IsNot: operator.is_not,
+}
+
+
+def fold_compare(node: ast.Compare, ops, operands: list[Operand]) -> Operand | None:
+    """A comparison of constants, or `is`/`is not` of two objects known when rewriting (`info is
+    Info.numpy`, `xp is np`): identity needs no value semantics, so any objects will do."""
+    if len(ops) == 1 and isinstance(ops[0], (ast.Is, ast.IsNot)):
+        a, b = operands
+        same = None
+        if a.is_static and b.is_static:
+            same = a.static is b.static
+        elif b.val.kind == Kind.NONE and b.val.is_const and never_none(a.val):
+            same = False  # (`x.dtype is None`: a value of a kind that is never None)
+        if same is not None:
+            value = same if isinstance(ops[0], ast.Is) else not same
+            return Operand(node, constant(value), value)
+    if not all(o.val.is_const for o in operands):
+        return None
+    value = True
+    try:
+        for op, a, b in zip(ops, operands, operands[1:]):
+            value = _COMPARE[type(op)](a.val.const, b.val.const)
+            if not value:
+                break
+    except Exception:
+        return None
+    return Operand(node, constant(value), value) if is_constant(value) else None
+
+
+def never_none(v: Val) -> bool:
+    """Is no value of Val `v` None: an array, a number, a container, a module, a function, a dtype?"""
+    if v.or_none is not None or v.kind == Kind.UNBOUND:
+        return False
+    if v.kind in (Kind.ARRAY, Kind.SCALAR, Kind.TUPLE, Kind.LIST, Kind.DICT, Kind.MODULE):
+        return True
+    return dtypes_of(v) is not None or (v.kind == Kind.CALLABLE and v.obj is not None)
+
+
+def _small(x) -> bool:
+    return not isinstance(x, int) or abs(x) <= 1 << 16
+
+
+def facts_of_call(fn, args: list[Operand], kwargs: dict[str, Operand]):
+    """The Val of NumPy function `fn`'s result on small constant arguments (`np.asarray(1.0)`: a 0-d
+    float array), from running it now; never its value (an array may change). None where an argument
+    is not a small constant, or the call raises."""
+    operands = [*args, *kwargs.values()]
+    if not all(o.val.is_const and _small_constant(o.val.const) for o in operands):
+        return None
+    try:
+        with np.errstate(all="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            out = fn(*(a.val.const for a in args), **{k: a.val.const for k, a in kwargs.items()})
+    except Exception:
+        return None
+    return val_of(out) if isinstance(out, (np.ndarray, np.generic)) else None
+
+
+def _small_constant(x) -> bool:
+    # (a constant whose NumPy result is small: no `np.zeros(10 ** 9)` while rewriting)
+    if isinstance(x, tuple):
+        return len(x) <= 32 and all(_small_constant(e) for e in x)
+    return (_small(x) and not isinstance(x, (str, bytes))) or (isinstance(x, str) and len(x) <= 64)

@@ -1,0 +1,149 @@
+"""What constants decide, the rewrite decides (NOTE [constants], transform/folding.py): one path of an `if`
+whose test is known when rewriting, the other never rewritten; and never a stale decision when a global
+the test read changes. Each case is compared with the loop (tests/oracle.py)."""
+
+import os
+import warnings
+
+import constgen
+import fuzzgen
+import numpy as np
+import pytest
+from oracle import assert_vmap_equivalent
+
+import astvmap
+
+RNG = np.random.default_rng(5)
+N_SEEDS = int(os.environ.get("ASTVMAP_CONSTGEN_SEEDS", "40"))
+
+
+def _args(seed, B, dtype="float64"):
+    r = np.random.default_rng(seed)
+    return r.normal(size=(B, 5)).astype(dtype), r.normal(size=B).astype(dtype)
+
+
+def run_program(seed, tmp_path) -> int:
+    """Generate program `seed`, compare it with the loop, change its globals, compare again."""
+    src = constgen.generate(seed)
+    f = fuzzgen.load(src, "f", os.path.join(str(tmp_path), f"consts_{seed}.py"))
+    module = fuzzgen._loaded[f.__module__]
+    count = 0
+    for round_ in range(2):
+        for B, dtype in ((1, "float64"), (6, "float32")):
+            with warnings.catch_warnings(record=True) as rec:
+                warnings.simplefilter("always")
+                try:
+                    assert_vmap_equivalent(f, 0, 0, *_args(seed + B, B, dtype), allow_fallback=True)
+                except Exception as e:
+                    e.add_note(f"constgen seed {seed}, round {round_}, B={B}, {dtype}\n{src}")
+                    raise
+            reported = [w for w in rec if "please report" in str(w.message)]
+            assert not reported, f"an error of ours in seed {seed}: {reported[0].message}\n{src}"
+            count += 1
+        constgen.mutate(module, seed)
+    return count
+
+
+@pytest.mark.parametrize("seed", range(N_SEEDS))
+def test_generated_programs(seed, tmp_path):
+    assert run_program(seed, tmp_path) == 4
+
+
+# ---- the rules, one by one ----------------------------------------------------------------------------
+FLAG = False
+
+
+def _flagged(x):
+    if not FLAG:
+        return x * 2
+    return x.tolist()  # (no batched form: rewritten only when FLAG is True)
+
+
+def test_an_if_on_a_global_constant_takes_one_path_and_follows_the_global():
+    global FLAG
+    x = RNG.normal(size=(4, 3))
+    f = astvmap.vmap(_flagged, fallback="error")
+    np.testing.assert_array_equal(f(x), x * 2)  # (`x.tolist()` is never rewritten)
+    FLAG = True
+    try:
+        with pytest.warns(astvmap.PerformanceWarning):  # (the path FLAG now takes has no batched form)
+            astvmap.vmap(_flagged)(x)
+        assert_vmap_equivalent(_flagged, 0, 0, x, allow_fallback=True)
+    finally:
+        FLAG = False
+
+
+def _helper(x, axis=None, b=None, mode="sum"):
+    if b is not None:
+        x = x * b
+    if axis is None:
+        x = x.ravel()
+        axis = 0
+    return x.sum(axis=axis) if mode == "sum" else x.max(axis=axis)
+
+
+@pytest.mark.parametrize("B", [0, 1, 7])
+def test_a_callee_takes_the_path_of_its_defaults_and_its_callers_literals(B):
+    x = RNG.normal(size=(B, 3, 4))
+    for f in (
+        lambda x: _helper(x),
+        lambda x: _helper(x, 1),
+        lambda x: _helper(x, axis=-1, mode="max"),
+        lambda x: _helper(x, None, 2.0),
+        lambda x: _helper(x, 0, x[0]),
+    ):
+        assert_vmap_equivalent(f, 0, 0, x, fallback="error")
+
+
+def _by_dtype(x):
+    if x.dtype.kind == "f" and np.isdtype(x.dtype, "real floating"):
+        return x / 2
+    if getattr(x, "dtype", None) is None or not np.iterable(x):
+        return x.tolist()
+    return x * 3
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64", "int64", "int8", "complex128"])
+def test_dtype_kind_facts_decide(dtype):
+    x = (RNG.normal(size=(5, 3)) * 4).astype(dtype)
+    assert_vmap_equivalent(_by_dtype, 0, 0, x, fallback="error")
+
+
+def _filtered(x, w=None, *rest):
+    parts = [p * 2 for p in (x, w, *rest) if p is not None]
+    if len(parts) == 1 and not rest:
+        return parts[0]
+    return parts[0] + parts[-1]
+
+
+@pytest.mark.parametrize("B", [1, 6])
+def test_a_comprehension_over_items_of_different_kinds_is_written_out(B):
+    x = RNG.normal(size=(B, 3))
+    assert_vmap_equivalent(lambda x: _filtered(x), 0, 0, x, fallback="error")
+    assert_vmap_equivalent(lambda x: _filtered(x, None, 3.0), 0, 0, x, fallback="error")
+    assert_vmap_equivalent(lambda x: _filtered(x, x[0]), 0, 0, x, fallback="error")
+
+
+def test_a_short_circuit_never_rewrites_what_python_never_evaluates():
+    def f(x, b=None):
+        if b is not None and b.ndim > 5:  # (`None.ndim` would be an error)
+            return x.tolist()
+        return x + 1
+
+    assert_vmap_equivalent(f, 0, 0, RNG.normal(size=(3, 2)), fallback="error")
+
+
+def test_folding_never_runs_what_is_large_or_changes_things():
+    calls = []
+
+    def noisy(k):
+        calls.append(k)
+        return k > 1
+
+    def f(x):
+        if noisy(3):  # (not pure: called when it runs, once per call)
+            return x * 2
+        return x
+
+    out = astvmap.vmap(f)(RNG.normal(size=(3, 2)))
+    assert out.shape == (3, 2) and calls  # it ran when the batch ran (rewriting may run it too)

@@ -60,10 +60,7 @@ def pin(threads: int, argv: list[str], own_process: bool):
         )
         return how, contextlib.nullcontext()
     if importlib.util.find_spec("threadpoolctl") is not None:
-        from threadpoolctl import threadpool_limits
-
-        os.environ.update(env)
-        return "threadpoolctl (numpy was already imported)", threadpool_limits(limits=threads)
+        return "threadpoolctl (numpy was already imported)", _pinned_here(threads, env)
     command = [sys.executable, "-m", "astvmap", "bench", *argv]
     root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH")) if p)
@@ -72,3 +69,34 @@ def pin(threads: int, argv: list[str], own_process: bool):
     if own_process:
         os.execve(sys.executable, command, env)  # does not return
     return None, subprocess.run(command, env=env, check=False).returncode
+
+
+@contextlib.contextmanager
+def _pinned_here(threads: int, env: dict):
+    """The benchmark run in this process with `threads` threads: the BLAS and OpenMP pools limited by
+    threadpoolctl, the variables set for what is imported during the run, Numba's threads limited by
+    `numba.set_num_threads` (its pool, once started, keeps the size it started with: setting
+    NUMBA_NUM_THREADS here would break every later parallel compilation), and all of it undone after."""
+    from threadpoolctl import threadpool_limits
+
+    saved = {k: os.environ.get(k) for k in env}
+    os.environ.update({k: v for k, v in env.items() if k != "NUMBA_NUM_THREADS"})
+    numba_threads = None
+    try:
+        if importlib.util.find_spec("numba") is not None:
+            import numba
+
+            numba_threads = numba.get_num_threads()
+            numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))  # type: ignore[attr-defined]
+        with threadpool_limits(limits=threads):
+            yield
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+        if numba_threads is not None:
+            import numba
+
+            numba.set_num_threads(numba_threads)

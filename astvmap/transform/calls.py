@@ -151,7 +151,9 @@ class CallsMixin(NestingMixin):
         finally:
             ctx.call = saved
         self._record(rule, site)
-        ctx.batched_work += result.batched  # (a value per example: it may raise for some only)
+        if result.batched:  # (a value per example: it may raise for some examples only)
+            ctx.batched_work += 1
+            ctx.value_errors += not _raises_by_shape(rule, site)
         return result
 
     def _record(self, rule, site: CallSite) -> None:
@@ -602,6 +604,21 @@ class CallsMixin(NestingMixin):
         return Operand(
             _call(ast.Attribute(base.node, attr, ast.Load()), args, {}), Val(False, None, Kind.NONE)
         )
+
+
+def _raises_by_shape(rule, site: CallSite) -> bool:
+    """Does this call raise, whatever the values, only by its operands' shapes and dtypes: an elementwise
+    ufunc, a reduction, a product (values raise only FloatingPointError, and only under
+    `np.errstate(all="raise")`), or indexing by an index the same for every example? Not powers
+    (integers to negative integer powers raise ValueError), nor `np.linalg` (LinAlgError)."""
+    fn = site.fn
+    if fn in (operator.pow, np.power, operator.ipow):
+        return False
+    if fn is operator.getitem:
+        return len(site.args) == 2 and not site.args[1].batched
+    if "linalg" in (getattr(fn, "__module__", None) or ""):
+        return False  # (a singular example raises LinAlgError, a ValueError)
+    return bool(rule.traits & {"elementwise", "reduction", "contraction"})
 
 
 def _mutable(v: Val) -> bool:

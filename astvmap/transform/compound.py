@@ -87,7 +87,7 @@ class CompoundMixin(RegionsMixin):
         return record is None or (isinstance(record, ast.Constant) and not record.value)
 
     def visit_Try(self, node: ast.Try) -> list[ast.stmt]:
-        env0, work = dict(self.env), self.ctx.batched_work
+        env0, work, valued = dict(self.env), self.ctx.batched_work, self.ctx.value_errors
         static = all(self._static_handler(h) for h in node.handlers) and not _raises(node.body)
         per_example = "a `try` whose handler may catch an exception raised for some examples only"
         try:
@@ -98,8 +98,13 @@ class CompoundMixin(RegionsMixin):
             raise self.ctx.fail(per_example) from None  # (a region loop is the answer, not the error)
         env_b = self.env
         # a body that computes no value per example (`np.broadcast_shapes(*shapes)` of per-example
-        # shapes, every example's the same) raises for every example or for none, as one example's would
-        uniform = self.ctx.batched_work == work and not self._runs_per_example(self.ctx.pending + body)
+        # shapes, every example's the same) raises for every example or for none, as one example's would;
+        # so does one whose per-example values come from functions that raise only by shapes, for a
+        # handler that does not catch FloatingPointError (`except ValueError:` around `np.sum(d * y)`)
+        by_shape = self.ctx.value_errors == valued and not any(self._catches_fpe(h) for h in node.handlers)
+        uniform = (self.ctx.batched_work == work or by_shape) and not self._runs_per_example(
+            self.ctx.pending + body
+        )
         touched = self._touches_batch(node.body, env0, env_b) and not uniform
         if touched and node.handlers and self._runs_per_example(self.ctx.pending + body):
             raise self.ctx.fail(
@@ -126,6 +131,18 @@ class CompoundMixin(RegionsMixin):
         for h in handlers:
             h.body = h.body or [ast.Pass()]  # (filled once the paths are joined: promotions go there)
         return [ast.Try(body or [ast.Pass()], handlers, orelse, final)]
+
+    def _catches_fpe(self, handler: ast.ExceptHandler) -> bool:
+        """May `handler` catch a FloatingPointError (a bare `except:`, a class not known now, or one of
+        FloatingPointError's bases)?"""
+        if handler.type is None:
+            return True
+        kinds = handler.type.elts if isinstance(handler.type, ast.Tuple) else [handler.type]
+        for k in kinds:
+            found = self.expr(k)
+            if not (isinstance(found.static, type) and not issubclass(FloatingPointError, found.static)):
+                return True
+        return False
 
     def _touches_batch(self, body: list[ast.stmt], before: dict[str, Val], after: dict[str, Val]) -> bool:
         act = self.facts.activity(body)

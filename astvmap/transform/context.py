@@ -152,6 +152,7 @@ class Context:
         # (NOTE [library source]): "`call` (file, line n)"
         self.loops_inside: list[str] = []
         self.batched_work = 0  # rules and calls run on batched values so far (compound.visit_Try)
+        self.value_errors = 0  # of those, the ones that may raise by the values (not only by shapes)
         self.deferred_errors: dict = {}  # (line, col) -> AstvmapError, raised unless withdrawn
         self.batch_name: str | None = None
         self.kept: set[str] = set()  # fresh names a rewrite being redone must not forget (keep())

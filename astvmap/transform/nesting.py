@@ -140,6 +140,7 @@ class NestingMixin(Walker):
         spec = ctx.specializer.core(src, vals, ctx)
         ctx.loops_inside += spec.loops_inside
         ctx.batched_work += 1
+        ctx.value_errors += getattr(spec, "raises_by_value", True)
         callee = ctx.bind(spec.fn, f"{src.name}_vmap")
         if pre_args or pre_kwargs:
             # The partial's bound values stay in the partial: `f_vmap(*p.args, x, **p.keywords)`.

@@ -5,9 +5,10 @@
 For each case: how it runs (batched; batched with a piece per example, a call with no Python source such
 as a BLAS routine; a call or region run as the loop; the whole function as the loop; an error), its
 speed over the loop at `--batch` examples (best of three), and its first call over the loop: the
-transform, the compilation and one run, measured in a fresh process so nothing is cached. The loop is
-the plain Python loop over the examples, stacking the results (the oracle's `loop_vmap`). The table is
-Markdown, to paste into notes.
+transform, the compilation and one run, measured in a fresh process so nothing is cached (after one
+example has run, as in a user's session: the library is imported). The loop is the plain Python loop
+over the examples, stacking the results (the oracle's `loop_vmap`). The table is Markdown, to paste into
+notes.
 """
 
 from __future__ import annotations
@@ -63,6 +64,11 @@ def measure(name: str, B: int) -> dict:
     """One case, in this process: first call, then steady speed, against the loop."""
     case = next(c for c in CASES if c.name == name)
     args = batch(case, B)
+    one = batch(case, 1)
+    axes = case.in_axes if isinstance(case.in_axes, tuple) else (case.in_axes,) * len(args)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # (one example, as the user has: the library is imported)
+        case.fn(*[a if ax is None else a[0] for a, ax in zip(one, axes)])
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         f = astvmap.vmap(case.fn, in_axes=case.in_axes)

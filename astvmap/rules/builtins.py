@@ -403,12 +403,15 @@ def examples_have(v: Val, attr) -> bool | None:
     return answers.pop() if len(answers) == 1 else None
 
 
+_TYPE_ATTRIBUTES = frozenset({"device"})  # attributes of an array its type alone decides
+
+
 def examples_attribute(v: Val, attr: str):
     """The attribute `attr` every example of array Val `v` has alike, and the batch has too, where it is a
     constant (`x.device`: "cpu"); NO_STATIC elsewhere."""
     examples = _examples(v)
-    if not examples or not v.batched or v.ndim is None:
-        return NO_STATIC
+    if attr not in _TYPE_ATTRIBUTES or not examples or not v.batched or v.ndim is None:
+        return NO_STATIC  # (`x.itemsize`, `x.base`: the examples' dtype and layout decide them)
     try:
         values = [getattr(e, attr) for e in examples] + [getattr(np.zeros((1,) * (v.ndim + 1)), attr)]
     except AttributeError:

@@ -66,11 +66,16 @@ class Val:
     or_none: Val | None = field(default=None, compare=False)
     # `x[mask]` of a per-example length, run as a loop unless a reduction consumes it
     selection: MaskedSelection | None = field(default=None, compare=False)
-    # the value itself, the same on every call the specialization serves (NOTE [constants])
-    const: Any = _NO_STATIC
+    # the value itself, the same on every call the specialization serves (NOTE [constants]); Vals compare
+    # it by `const_key`, its type and value (0.0 and -0.0, 1 and an IntEnum member 1 are different)
+    const: Any = field(default=_NO_STATIC, compare=False)
     # a record's type (NOTE [pytrees]): a namedtuple's (a TUPLE) or a RECORD's, whose `keys` then name
     # the attribute each element is read by (None for a child no attribute holds)
     cls: type | None = None
+    const_key: Any = field(default=None, init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "const_key", const_key(self.const) if self.const is not _NO_STATIC else None)
 
     def with_(self, **kw) -> Val:
         """The Val with some facts changed: no longer a constant, unless `const=` says so."""
@@ -97,6 +102,8 @@ def array(batched: bool, ndim: int | None, dtype: str | None = None) -> Val:
 
 def container(kind: Kind, elts, keys=None, cls: type | None = None) -> Val:
     elts = tuple(elts)
+    if kind != Kind.TUPLE:  # (a list's, a dict's, a record's items may be replaced: never constants)
+        elts = tuple(_unfixed(e) for e in elts)
     v = Val(
         any(e.batched for e in elts), None, kind, None, elts, None if keys is None else tuple(keys), cls=cls
     )
@@ -116,6 +123,23 @@ def field_of(v: Val, attr: str) -> Val | None:
     return v.elts[names.index(attr)]
 
 
+def const_key(obj):
+    """What tells constants apart: their type and value (a float's or complex's by `repr`: -0.0 is not 0.0)."""
+    if type(obj) is tuple:
+        return tuple(const_key(o) for o in obj)
+    if isinstance(obj, (float, complex)):
+        return (type(obj), repr(obj))
+    return (type(obj), obj)
+
+
+def _unfixed(v: Val) -> Val:
+    """`v` without its value (and its tuple items without theirs): what an item of a list holds."""
+    if not v.is_const and (v.kind != Kind.TUPLE or v.elts is None):
+        return v
+    elts = None if v.elts is None else tuple(_unfixed(e) for e in v.elts)
+    return replace(v, const=_NO_STATIC, elts=elts)
+
+
 def is_constant(obj) -> bool:
     """Can a rewrite fold `obj` (NOTE [constants])? Numbers, strings, None, classes, enum members, and
     tuples of them: values that cannot change, compared by value or by identity."""
@@ -127,12 +151,17 @@ def is_constant(obj) -> bool:
 # NumPy's dtypes of each kind: a dtype object known only by its kind (`x.dtype` of a batched float array:
 # float32 or float64?) is each of these, and a pure function of it whose value is the same for all of
 # them is a constant (NOTE [constants]: `np.isdtype(x.dtype, "real floating")`, `x.dtype.kind`).
+def _both_orders(types_) -> tuple:
+    native = [np.dtype(t) for t in types_]
+    return tuple(native + [d.newbyteorder() for d in native if d.itemsize > 1])
+
+
 DTYPES_OF_KIND = {
     "b": (np.dtype(bool),),
-    "i": tuple(np.dtype(t) for t in (np.int8, np.int16, np.int32, np.int64)),
-    "u": tuple(np.dtype(t) for t in (np.uint8, np.uint16, np.uint32, np.uint64)),
-    "f": tuple(np.dtype(t) for t in (np.float16, np.float32, np.float64, np.longdouble)),
-    "c": tuple(np.dtype(t) for t in (np.complex64, np.complex128, np.clongdouble)),
+    "i": _both_orders((np.int8, np.int16, np.int32, np.int64)),
+    "u": _both_orders((np.uint8, np.uint16, np.uint32, np.uint64)),
+    "f": _both_orders((np.float16, np.float32, np.float64, np.longdouble)),
+    "c": _both_orders((np.complex64, np.complex128, np.clongdouble)),
 }
 
 
@@ -151,7 +180,7 @@ def dtypes_of(v: Val) -> tuple | None:
 def truth(v: Val) -> bool | None:
     """`bool()` of every value of Val `v`, where the rewrite knows it (NOTE [constants]): a constant's,
     None's, a tuple's of known length, a module's or a function's; None where only running tells."""
-    if v.kind == Kind.TUPLE and v.elts is not None:  # (whatever its items: batched or not)
+    if v.kind == Kind.TUPLE and v.elts is not None and v.cls is None:  # (whatever its items are)
         return bool(v.elts)
     if v.batched:
         return None
@@ -293,7 +322,7 @@ def unbatched(v: Val) -> Val:
 def list_item(v: Val) -> Val | None:
     """The element Val of a list/tuple Val (joined over its elements; None when it has none)."""
     items = [*(v.elts or ()), *([v.item] if v.item is not None else [])]
-    return join_all(items) if items else None
+    return _unfixed(join_all(items)) if items else None
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ast
 import functools
+import inspect
 import operator
 import os
 import site
@@ -237,7 +238,7 @@ class CallsMixin(NestingMixin):
         makes its own in the loop, one would be shared by all here. Its text, or None. Objects from
         outside the function are shared in the loop too (each call changes the same one), and NumPy's
         functions change only what `out=` names."""
-        if not may_change_arguments(site.fn, site.kwargs):
+        if not may_change_arguments(site.fn, site.kwargs, len(site.args)):
             return None
         for a in [*site.args, *site.kwargs.values()]:
             if not _mutable(a.val) or a.is_static:
@@ -375,7 +376,10 @@ class CallsMixin(NestingMixin):
         for a in node.args:
             if isinstance(a, ast.Starred):
                 inner = self.expr(a.value)
-                if inner.val.elts is None:
+                if inner.val.elts is None or inner.val.kind not in (
+                    Kind.TUPLE,
+                    Kind.LIST,
+                ):  # (a set: unordered)
                     if inner.batched:
                         raise self.ctx.fail("`*args` of unknown length holding batched values")
                     if opaque:
@@ -402,6 +406,11 @@ class CallsMixin(NestingMixin):
         folded = fold_call(obj, _call(fn_node, args, kwargs), args, kwargs)
         if folded is not None:
             return folded
+        out = self._call_object(obj, fn_node, args, kwargs, node)
+        self.forget_changed_arguments(obj, args, kwargs)
+        return out
+
+    def _call_object(self, obj, fn_node, args, kwargs, node) -> Operand:
         if obj is len and len(args) == 1 and not kwargs:
             n = self.known_length(args[0])
             if n is not None:  # (NOTE [constants])
@@ -455,14 +464,14 @@ class CallsMixin(NestingMixin):
         """A call with no batched argument runs once for the batch. Under a batched condition, one that
         may change an object it is given (`_set0(out, v)`) would change it for the lanes that skip it
         too: that code runs as a loop."""
-        if not self.masked or not self._may_write(fn, kwargs):
+        if not self.masked or not self._may_write(fn, kwargs, len(args)):
             return
         for a in [*args, *kwargs.values()]:
             if _mutable(a.val) and not a.is_static:
                 raise self.ctx.fail(f"a call that may change `{_shown(a.node)}` under a batched condition")
 
-    def _may_write(self, fn, kwargs) -> bool:
-        if not may_change_arguments(fn, kwargs):
+    def _may_write(self, fn, kwargs, n_args: int = 0) -> bool:
+        if not may_change_arguments(fn, kwargs, n_args):
             return False
         from ..frontend.source import function_source, unwrap
 
@@ -471,6 +480,24 @@ class CallsMixin(NestingMixin):
             return self.ctx.specializer.acts_outside(function_source(base))
         except Exception:  # (no source: what it does is not known)
             return True
+
+    def forget_items(self, node: ast.expr) -> None:
+        """The object `node` names (a local list, dict or record) may have had items replaced in place: its
+        Val keeps its kind, not its items (a `None` item may be a number now, NOTE [constants])."""
+        while isinstance(node, (ast.Subscript, ast.Attribute)):
+            node = node.value
+        if not isinstance(node, ast.Name) or node.id not in self.env:
+            return
+        v = self.env[node.id]
+        if v.elts is not None and v.kind in (Kind.LIST, Kind.DICT, Kind.RECORD) and not v.batched:
+            self.env[node.id] = Val(False, None, v.kind, item=list_item(v) if v.kind == Kind.LIST else None)
+
+    def forget_changed_arguments(self, fn, args, kwargs) -> None:
+        """After a call that may change what it is given, the local containers given to it."""
+        if may_change_arguments(fn, kwargs, len(args)):
+            for a in [*args, *kwargs.values()]:
+                if a.val.kind in (Kind.LIST, Kind.DICT, Kind.RECORD) and isinstance(a.node, ast.Name):
+                    self.forget_items(a.node)
 
     def known_length(self, op: Operand) -> int | None:
         """The length of a tuple of known items, or of a list of known items that a name of this
@@ -538,6 +565,8 @@ class CallsMixin(NestingMixin):
             fn = getattr(np.ndarray, attr, None)
             if fn is not None:
                 return self.apply(fn, [base] + args, kwargs, node, method=attr)
+        if attr in _MUTATORS | {"update", "setdefault", "popitem", "__setitem__", "__delitem__"}:
+            self.forget_items(node.func.value)
         if (v.kind == Kind.DICT and not v.batched) or (not base.batched and not any(a.batched for a in args)):
             return Operand(
                 _call(ast.Attribute(base.node, attr, ast.Load()), args, kwargs),
@@ -614,10 +643,17 @@ def _raises_by_shape(rule, site: CallSite) -> bool:
     fn = site.fn
     if fn in (operator.pow, np.power, operator.ipow):
         return False
+    if any(a.val.py or a.val.py_some for a in site.args):
+        return False  # (Python's numbers raise by value: `10 // k`, `math.sqrt(-1.0)`)
     if fn is operator.getitem:
         return len(site.args) == 2 and not site.args[1].batched
-    if "linalg" in (getattr(fn, "__module__", None) or ""):
+    module = getattr(fn, "__module__", None) or ""
+    if "linalg" in module:
         return False  # (a singular example raises LinAlgError, a ValueError)
+    if not (
+        isinstance(fn, np.ufunc) or module.partition(".")[0] == "numpy" or module in ("operator", "_operator")
+    ):
+        return False  # (`math`, builtins: Python's rules)
     return bool(rule.traits & {"elementwise", "reduction", "contraction"})
 
 
@@ -629,21 +665,34 @@ def _mutable(v: Val) -> bool:
     return v.kind in (Kind.ARRAY, Kind.LIST, Kind.DICT, Kind.OTHER) and not v.is_const
 
 
-def may_change_arguments(fn, kwargs) -> bool:
-    """May a call of `fn` change an object it is given? NumPy's functions and ufuncs change only what
-    `out=` names (and `np.copyto`'s kind, their first argument); Python's builtins (`len`, `sorted`,
-    `dict`) none; anything else may."""
+def may_change_arguments(fn, kwargs, n_args: int = 0) -> bool:
+    """May a call of `fn` with `n_args` positional arguments change an object it is given? NumPy's
+    functions and ufuncs change only their `out` (by keyword or position: `np.clip(a, 0, 1, a)`) and
+    `np.copyto`'s kind their first argument; Python's builtins (`len`, `sorted`, `dict`) nothing;
+    anything else may."""
     if pure(fn):  # (`operator.getitem`, `math.exp`, `isinstance`: NOTE [constants])
         return False
     module = getattr(fn, "__module__", None) or ""
-    if isinstance(fn, np.ufunc) or module.partition(".")[0] == "numpy":
-        return "out" in kwargs or getattr(fn, "__name__", None) in NP_WRITING_FUNCS
+    if isinstance(fn, np.ufunc):
+        return "out" in kwargs or n_args > fn.nin
+    if module.partition(".")[0] == "numpy":
+        return "out" in kwargs or getattr(fn, "__name__", None) in NP_WRITING_FUNCS or _out_given(fn, n_args)
     return (
         not (isinstance(fn, types.BuiltinFunctionType) and module == "builtins") and fn not in _BUILTIN_TYPES
     )
 
 
 _BUILTIN_TYPES = (dict, list, tuple, set, frozenset, str, int, float, complex, bool, range, zip, enumerate)
+
+
+def _out_given(fn, n_args: int) -> bool:
+    """Does a NumPy function take an `out` parameter at a position `n_args` arguments reach (or is its
+    signature not known)?"""
+    try:
+        params = list(inspect.signature(fn).parameters)
+    except (TypeError, ValueError):
+        return n_args > 1
+    return "out" in params and params.index("out") < n_args
 
 
 def _listed(a: Operand) -> ast.expr:
@@ -655,29 +704,61 @@ def _listed(a: Operand) -> ast.expr:
 
 
 def _list_escapes(fdef: ast.FunctionDef, name: str) -> bool:
-    """May another name or a called function hold the list `name` holds (so that it may change without
-    this function's `name.append(...)`)? Uses other than `name.method(...)`, `name[...]`, `len(name)`,
-    `*name`, its truth, comparing, iterating or returning it hand it on."""
+    """May the list `name` holds change other than by this function's own `name.append(v)` statements
+    (so that its length is not the one the rewrite followed)? Only these uses keep it: `name.append(v)`
+    as a statement of the function itself (not of a nested function, lambda or comprehension),
+    `name[i]` read, `len(name)`, `tuple(name)`, `*name`, iterating it, returning it, its truth, a
+    comparison, and binding the name anew; a parameter never bound anew may be held by the caller too."""
+    rebound = any(
+        isinstance(n, ast.Name) and n.id == name and isinstance(n.ctx, ast.Store) for n in ast.walk(fdef)
+    )
+    if not rebound and any(a.arg == name for a in ast.walk(fdef.args) if isinstance(a, ast.arg)):
+        return True  # (the caller's list, which another argument may name too)
     quiet: set[int] = set()
     for n in ast.walk(fdef):
-        if isinstance(n, (ast.Attribute, ast.Subscript, ast.Starred)):
+        if isinstance(n, ast.Expr) and isinstance(n.value, ast.Call):
+            f = n.value.func
+            if isinstance(f, ast.Attribute) and f.attr == "append" and isinstance(f.value, ast.Name):
+                quiet.add(id(f.value))
+        elif (isinstance(n, ast.Subscript) and isinstance(n.ctx, ast.Load)) or isinstance(n, ast.Starred):
             quiet.add(id(n.value))
         elif isinstance(n, (ast.For, ast.comprehension)):
             quiet.add(id(n.iter))
         elif isinstance(n, ast.Return) and n.value is not None:
             quiet.add(id(n.value))
-        elif isinstance(n, (ast.If, ast.While, ast.IfExp)) or (
-            isinstance(n, ast.UnaryOp) and isinstance(n.op, ast.Not)
-        ):
-            quiet.add(id(n.test if not isinstance(n, ast.UnaryOp) else n.operand))  # (its truth)
+        elif isinstance(n, (ast.If, ast.While, ast.IfExp)):
+            quiet.add(id(n.test))
+        elif isinstance(n, ast.UnaryOp) and isinstance(n.op, ast.Not):
+            quiet.add(id(n.operand))
         elif isinstance(n, ast.Compare):
             quiet.update(id(e) for e in [n.left, *n.comparators])
         elif isinstance(n, ast.Call) and isinstance(n.func, ast.Name) and n.func.id in ("len", "tuple"):
             quiet.update(id(a) for a in n.args)
-    return any(
-        isinstance(n, ast.Name) and n.id == name and isinstance(n.ctx, ast.Load) and id(n) not in quiet
-        for n in ast.walk(fdef)
+    nested = {id(m) for s in _nested_scopes(fdef) for m in ast.walk(s)}
+    for s in _nested_scopes(fdef):  # (a comprehension's first iterable is read where it stands)
+        if isinstance(s, (ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)):
+            nested -= {id(m) for m in ast.walk(s.generators[0].iter)}
+    for n in ast.walk(fdef):
+        if isinstance(n, ast.Name) and n.id == name:
+            if id(n) in nested or (isinstance(n.ctx, ast.Load) and id(n) not in quiet):
+                return True
+            if isinstance(n.ctx, ast.Del):
+                return True
+    return False
+
+
+def _nested_scopes(fdef: ast.FunctionDef) -> list[ast.AST]:
+    """The nested functions, lambdas and comprehensions of `fdef` (their code runs apart from its own)."""
+    kinds = (
+        ast.FunctionDef,
+        ast.AsyncFunctionDef,
+        ast.Lambda,
+        ast.ListComp,
+        ast.SetComp,
+        ast.DictComp,
+        ast.GeneratorExp,
     )
+    return [n for n in ast.walk(fdef) if n is not fdef and isinstance(n, kinds)]
 
 
 def _no_source(fn) -> bool:

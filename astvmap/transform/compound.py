@@ -102,8 +102,10 @@ class CompoundMixin(RegionsMixin):
         # so does one whose per-example values come from functions that raise only by shapes, for a
         # handler that does not catch FloatingPointError (`except ValueError:` around `np.sum(d * y)`)
         by_shape = self.ctx.value_errors == valued and not any(self._catches_fpe(h) for h in node.handlers)
-        uniform = (self.ctx.batched_work == work or by_shape) and not self._runs_per_example(
-            self.ctx.pending + body
+        uniform = (
+            (self.ctx.batched_work == work or by_shape)
+            and not self._runs_per_example(self.ctx.pending + body)
+            and not self._decides_per_example(node.body, env0)
         )
         touched = self._touches_batch(node.body, env0, env_b) and not uniform
         if touched and node.handlers and self._runs_per_example(self.ctx.pending + body):
@@ -131,6 +133,27 @@ class CompoundMixin(RegionsMixin):
         for h in handlers:
             h.body = h.body or [ast.Pass()]  # (filled once the paths are joined: promotions go there)
         return [ast.Try(body or [ast.Pass()], handlers, orelse, final)]
+
+    def _decides_per_example(self, body: list[ast.stmt], before: dict[str, Val]) -> bool:
+        """Does `body` branch on a per-example value (an `if`, `while`, conditional expression, `and`/`or`,
+        `assert` or comprehension filter whose test reads a batched name, before or after the body)?
+        Then what it runs, and raises, differs between examples."""
+        tests: list[ast.AST] = []
+        for n in (m for s in body for m in walk_no_defs(s)):
+            if isinstance(n, (ast.If, ast.While, ast.IfExp, ast.Assert)):
+                tests.append(n.test)
+            elif isinstance(n, ast.BoolOp):
+                tests += n.values[:-1]
+            elif isinstance(n, ast.comprehension):
+                tests += n.ifs
+        if not tests:
+            return False
+        after, self.env = self.env, before
+        try:
+            early = any(self.reads_batch(t) for t in tests)
+        finally:
+            self.env = after
+        return early or any(self.reads_batch(t) for t in tests)
 
     def _catches_fpe(self, handler: ast.ExceptHandler) -> bool:
         """May `handler` catch a FloatingPointError (a bare `except:`, a class not known now, or one of

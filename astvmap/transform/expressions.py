@@ -27,7 +27,7 @@ from ..rules.values import (
     truth,
 )
 from .callsites import LocalFunction
-from .folding import fold, fold_compare
+from .folding import calls_something, fold, fold_compare
 from .regions import RegionsMixin
 
 BINOPS = {
@@ -240,7 +240,10 @@ class ExpressionsMixin(RegionsMixin):
             return self.batched_ifexp(node, test)
         known = truth(test.val)
         if known is not None:  # one path (NOTE [constants]); the other may not even rewrite
-            return self.expr(node.body if known else node.orelse)  # (as a decided `if` keeps its path)
+            taken = self.expr(node.body if known else node.orelse)  # (as a decided `if` keeps its path)
+            if calls_something(test.node):  # (the test still runs)
+                return Operand(ast.IfExp(test.node, taken.node, taken.node), taken.val, taken.static)
+            return taken
         body, orelse = self.expr(node.body), self.expr(node.orelse)
         val = join_all([body.val, orelse.val])
         body, orelse = self.ctx.promote(body, val), self.ctx.promote(orelse, val)
@@ -267,7 +270,7 @@ class ExpressionsMixin(RegionsMixin):
         for n in nodes:
             if isinstance(n, ast.Starred):
                 inner = self.expr(n.value)
-                if inner.val.elts is None:
+                if inner.val.elts is None or inner.val.kind not in (Kind.TUPLE, Kind.LIST):
                     raise self.ctx.fail("a starred element of unknown length")
                 for i, e in enumerate(inner.val.elts):
                     out.append(Operand(templates.index(inner.node, [i]), e))
@@ -442,8 +445,9 @@ class ExpressionsMixin(RegionsMixin):
         out = []
         for i in range(n):
             item = ast.Subscript(templates.clone(source), ast.Constant(i), ast.Load())
-            tests = [truth(self.expr(_substitute(t, g.target.id, item)).val) for t in g.ifs]
-            if None in tests:
+            filters = [self.expr(_substitute(t, g.target.id, item)) for t in g.ifs]
+            tests = [truth(f.val) for f in filters]
+            if None in tests or any(calls_something(f.node) for f in filters):
                 self.ctx.rollback(mark, pending=True)
                 self.env = env
                 return None
@@ -617,17 +621,14 @@ def _formatted(node: ast.JoinedStr, vals: list[Val]) -> str | None:
 
 
 def _rebinds(node: ast.AST, name: str) -> bool:
-    """Does a scope inside comprehension `node` (a lambda, an inner comprehension) bind `name` anew?"""
+    """Could writing comprehension `node` out item by item change what `name` means in it: a scope inside
+    it (a lambda, a nested comprehension: its closures would see each item, Python's see the last), or
+    an assignment expression?"""
     own = node.generators if isinstance(node, ast.ListComp | ast.SetComp) else []
-    inner = [n for n in ast.walk(node) if isinstance(n, (ast.Lambda, ast.comprehension)) and n not in own]
-    for n in inner:
-        if isinstance(n, ast.Lambda):
-            names = {a.arg for a in n.args.args}
-        else:
-            names = {t.id for t in ast.walk(n.target) if isinstance(t, ast.Name)}
-        if name in names:
-            return True
-    return any(isinstance(n, ast.NamedExpr) for n in ast.walk(node))
+    return any(
+        (isinstance(n, (ast.Lambda, ast.comprehension)) and n not in own) or isinstance(n, ast.NamedExpr)
+        for n in ast.walk(node)
+    )
 
 
 def _substitute(expr: ast.expr, name: str, item: ast.expr) -> ast.expr:

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import ast
 import builtins
+import enum
 import functools
 import itertools
 import operator
@@ -44,7 +45,6 @@ _PURE_BUILTINS = frozenset(
         "divmod",
         "float",
         "frozenset",
-        "hasattr",
         "int",
         "isinstance",
         "issubclass",
@@ -76,9 +76,11 @@ def pure(fn) -> bool:
         return False
     if isinstance(fn, functools._lru_cache_wrapper):
         return True
+    if not isinstance(fn, (types.BuiltinFunctionType, types.FunctionType)):
+        return False  # (`operator.methodcaller("fill", 0)` calls what it was made with)
     name = getattr(fn, "__name__", "")
     changing = name in _CHANGING or (name.startswith("i") and hasattr(operator, name[1:]) and name != "index")
-    return getattr(fn, "__module__", None) in _PURE_MODULES and callable(fn) and not changing
+    return getattr(fn, "__module__", None) in _PURE_MODULES and not changing
 
 
 def fold_call(fn, node: ast.expr, args: list[Operand], kwargs: dict[str, Operand]) -> Operand | None:
@@ -167,9 +169,16 @@ _COMPARE = {
     ast.NotEq: operator.ne,
     ast.In: lambda a, b: a in b,
     ast.NotIn: lambda a, b: a not in b,
-    ast.Is: operator.is_,
-    ast.IsNot: operator.is_not,
+    ast.Is: lambda a, b: _same(a, b),
+    ast.IsNot: lambda a, b: not _same(a, b),
 }
+
+
+def _same(a, b) -> bool:
+    """`a is b` where that identity is what the code compares (not CPython's sharing of equal constants)."""
+    if not (_identity_known(a) and _identity_known(b)):
+        raise TypeError("identity not known")  # (not folded)
+    return a is b
 
 
 def fold_compare(node: ast.Compare, ops, operands: list[Operand]) -> Operand | None:
@@ -178,10 +187,14 @@ def fold_compare(node: ast.Compare, ops, operands: list[Operand]) -> Operand | N
     if len(ops) == 1 and isinstance(ops[0], (ast.Is, ast.IsNot)):
         a, b = operands
         same = None
-        if a.is_static and b.is_static:
-            same = a.static is b.static
-        elif b.val.kind == Kind.NONE and b.val.is_const and never_none(a.val):
+        if a.val.kind == Kind.NONE and b.val.kind == Kind.NONE:
+            same = True  # (None is one object)
+        elif Kind.NONE in (a.val.kind, b.val.kind) and never_none(
+            b.val if a.val.kind == Kind.NONE else a.val
+        ):
             same = False  # (`x.dtype is None`: a value of a kind that is never None)
+        elif a.is_static and b.is_static and _identity_known(a.static) and _identity_known(b.static):
+            same = a.static is b.static
         if same is not None:
             value = same if isinstance(ops[0], ast.Is) else not same
             return Operand(node, constant(value), value)
@@ -196,6 +209,14 @@ def fold_compare(node: ast.Compare, ops, operands: list[Operand]) -> Operand | N
     except Exception:
         return None
     return Operand(node, constant(value), value) if is_constant(value) else None
+
+
+def _identity_known(obj) -> bool:
+    """Is `obj`'s identity what the code compares (a singleton, a class, a module, a function, an enum
+    member), not an accident of CPython's constants (`1000 is 1000` within one code object)?"""
+    if obj is None or obj is Ellipsis or obj is NotImplemented or isinstance(obj, bool):
+        return True
+    return isinstance(obj, (type, types.ModuleType, types.FunctionType, types.BuiltinFunctionType, enum.Enum))
 
 
 def never_none(v: Val) -> bool:
@@ -232,3 +253,13 @@ def _small_constant(x) -> bool:
     if isinstance(x, tuple):
         return len(x) <= 32 and all(_small_constant(e) for e in x)
     return (_small(x) and not isinstance(x, (str, bytes))) or (isinstance(x, str) and len(x) <= 64)
+
+
+def evaluated(test: ast.expr) -> list[ast.stmt]:
+    """A decided test that calls something, as a statement of its own: Python evaluates it (it may raise
+    or act), whatever the path; nothing for a test that only reads."""
+    return [ast.Expr(test)] if calls_something(test) else []
+
+
+def calls_something(node: ast.expr) -> bool:
+    return any(isinstance(n, ast.Call) for n in ast.walk(node))

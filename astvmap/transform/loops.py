@@ -20,6 +20,7 @@ from ..kit import templates
 from ..rules.values import Kind, Operand, Val, join, join_all, truth
 from .callsites import InnerVmap, LocalFunction
 from .context import _needs
+from .folding import evaluated
 from .regions import RegionsMixin
 from .walker import tag_line
 
@@ -92,8 +93,9 @@ class LoopsMixin(RegionsMixin):
 
     def visit_While(self, node):
         mark, env = self.ctx.mark(), dict(self.env)
-        if truth(self.expr(node.test).val) is False:  # never entered (NOTE [constants]): its `else`
-            return self.block(node.orelse)
+        test = self.expr(node.test)
+        if truth(test.val) is False:  # never entered (NOTE [constants]): its test, then its `else`
+            return evaluated(test.node) + self.block(node.orelse)
         self.ctx.rollback(mark, pending=True)
         self.env = env
         return self.with_jumps_lowered(node, self._visit_while)
@@ -623,7 +625,8 @@ def _without_continue(body: list[ast.stmt]) -> list[ast.stmt] | None:
             orelse = _branch_without_continue(stmt.orelse, rest)
             if then is None or orelse is None:
                 return None
-            return out + [ast.copy_location(ast.If(stmt.test, then or [ast.Pass()], orelse), stmt)]
+            then = then or [ast.copy_location(ast.Pass(), stmt)]
+            return out + [ast.copy_location(ast.If(stmt.test, then, orelse), stmt)]
         if _jumps([stmt], (ast.Continue,)):
             return None
         out.append(stmt)

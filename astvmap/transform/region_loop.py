@@ -170,7 +170,7 @@ class RegionLoopMixin(RegionsMixin):
                     continue
                 fn = self._named_object(n.func)
                 kwargs = {k.arg: k.value for k in n.keywords if k.arg is not None}
-                if fn is not None and not may_change_arguments(fn, kwargs):
+                if fn is not None and not may_change_arguments(fn, kwargs, len(n.args)):
                     continue
                 args = [a.value if isinstance(a, ast.Starred) else a for a in n.args] + list(kwargs.values())
                 out |= {a.id for a in args if isinstance(a, ast.Name) and a.id in self.local_names}

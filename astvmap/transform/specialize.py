@@ -80,7 +80,9 @@ def signature(obj):
     constants, identity of everything else."""
     if isinstance(obj, (np.ndarray, np.generic)):
         return ("a", obj.ndim, obj.dtype.kind)
-    if obj is None or isinstance(obj, (bool, int, float, complex, str, bytes)):
+    if isinstance(obj, (float, complex)):
+        return ("v", type(obj), repr(obj))  # (-0.0 is not 0.0: a constant of the rewrite)
+    if obj is None or isinstance(obj, (bool, int, str, bytes)):
         return ("v", type(obj), obj)
     if isinstance(obj, (tuple, list)):
         return ("t", type(obj), tuple(signature(o) for o in obj))

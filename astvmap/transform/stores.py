@@ -312,6 +312,7 @@ class StoresMixin(RegionsMixin):
             if base.batched:
                 raise self.ctx.fail("setting an attribute of a batched value")
             self.refuse_outside_store(target)
+            self.forget_items(target.value)
             return ast.Attribute(base.node, target.attr, ast.Store())
         raise self.ctx.fail(f"assignment to `{ast.unparse(target)}`")
 

@@ -24,6 +24,7 @@ from .compound import CompoundMixin
 from .context import Context, _needs
 from .controlflow import RET, ControlFlowMixin
 from .expressions import ExpressionsMixin, LocalFunction
+from .folding import evaluated
 from .loops import JumpUnderMask, LoopsMixin
 from .partition import PartitionMixin
 from .region_loop import RegionLoopMixin
@@ -304,8 +305,8 @@ class Vectorizer(
         if isinstance(test.node, ast.Constant):  # known when rewriting (`isinstance` of an array): one path
             return self.block(node.body if test.node.value else node.orelse)
         known = truth(test.val)
-        if known is not None:  # known when rewriting (NOTE [constants]): one path
-            return self.block(node.body if known else node.orelse)
+        if known is not None:  # known when rewriting (NOTE [constants]): one path, the test still run
+            return evaluated(test.node) + self.block(node.body if known else node.orelse)
         env0 = self.env
         self.env = dict(env0)
         body = self.block(node.body)

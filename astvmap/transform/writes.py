@@ -50,6 +50,7 @@ class WritesMixin(RegionsMixin):
             return self._per_lane_setitem(target, base, index, value)
         if not base.batched and not value.batched:
             self.refuse_outside_store(target)
+            self.forget_items(target.value)  # (its items are no longer what they were made with)
             return ast.Subscript(base.node, index.node, ast.Store()), value.node
         from ..rules.indexing import batched_index, selection_ndim
 

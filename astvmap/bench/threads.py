@@ -87,7 +87,7 @@ def _pinned_here(threads: int, env: dict):
             import numba
 
             numba_threads = numba.get_num_threads()
-            numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))  # type: ignore[attr-defined]
+            numba.set_num_threads(min(threads, int(getattr(numba.config, "NUMBA_NUM_THREADS", threads))))
         with threadpool_limits(limits=threads):
             yield
     finally:

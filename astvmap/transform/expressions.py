@@ -137,6 +137,9 @@ class ExpressionsMixin(RegionsMixin):
         folded = fold(ast.BinOp(left.node, node.op, right.node), BINOPS[type(node.op)], [left, right])
         if folded is not None:
             return folded
+        joined = _joined_sequences(node, left, right)  # (`args + [1.0]`: the items of both, in order)
+        if joined is not None:
+            return joined
         return self.apply(BINOPS[type(node.op)], [left, right], {}, node, syntax=node)
 
     def visit_UnaryOp(self, node):
@@ -584,6 +587,21 @@ def _is_none(ops: list[ast.cmpop], operands: list[Operand]) -> bool | None:
 
 
 _UNROLLED = 8  # the longest tuple a comprehension over it is written out for
+
+
+def _joined_sequences(node: ast.BinOp, left: Operand, right: Operand) -> Operand | None:
+    """`a + b` of two lists (or two tuples) of known items: a new one of their items, in order."""
+    a, b = left.val, right.val
+    if not isinstance(node.op, ast.Add) or a.kind != b.kind or a.kind not in (Kind.LIST, Kind.TUPLE):
+        return None
+    if a.elts is None or b.elts is None or a.cls is not None or b.cls is not None:
+        return None
+    made = container(a.kind, a.elts + b.elts)
+    if a.kind == Kind.LIST:
+        made = made.with_(item=list_item(made))
+    return Operand(
+        ast.BinOp(left.node, ast.Add(), right.node), made, made.const if made.is_const else NO_STATIC
+    )
 
 
 def _set_of(items) -> Val:

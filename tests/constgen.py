@@ -41,6 +41,8 @@ _DECIDED = [
 ]
 # tests a constant does not decide (a per-example condition: the batched path)
 _UNDECIDED = ["s > 0", "x[0] > x[-1]"]
+_F_TESTS = ["s > 0", "x[0] > x[-1]", "MODE == 'fast'", "len(G) == 2", "x.ndim == 1", "not G"]
+_F_EXPRS = ["x + s", "np.sin(x) * 2", "x[::-1] - s", "x - x.mean()", "x * len(G)"]
 _EXPRS = ["x * k", "x + s", "np.sin(x) * 2", "x[::-1] - s", "x - x.mean()", "x * len(G)"]
 
 
@@ -112,7 +114,9 @@ def generate(seed: int) -> str:
     h = [f"def h(x, s, k={r.choice([1, 2, 3])}, mode={r.choice(['a', 'b'])!r}, w=None, *rest):"]
     h += ["    " + s for s in _body(r, r.randint(2, 5))]
     f = ["def f(x, s):", "    y = " + _call(r)]
-    f += ["    " + s for s in _body(r, r.randint(0, 2))[1:-1]]
+    for _ in range(r.randint(0, 2)):  # (`f` has no `k`, `mode`, `w` or `rest`: tests of its own names)
+        e1, e2 = r.choice(_F_EXPRS), r.choice(_F_EXPRS)
+        f += [f"    if {r.choice(_F_TESTS)}:", f"        y = y + {e1}", "    else:", f"        y = y - {e2}"]
     f += ["    return y + " + _call(r)]
     return head + "\n".join(h) + "\n\n\n" + "\n".join(f) + "\n"
 

@@ -27,7 +27,7 @@ from ..rules.values import (
     truth,
 )
 from .callsites import LocalFunction
-from .folding import calls_something, fold, fold_compare
+from .folding import CMPOPS, calls_something, fold, fold_compare
 from .regions import RegionsMixin
 
 BINOPS = {
@@ -50,14 +50,6 @@ UNARYOPS = {
     ast.UAdd: operator.pos,
     ast.Invert: operator.invert,
     ast.Not: operator.not_,
-}
-CMPOPS = {
-    ast.Lt: operator.lt,
-    ast.LtE: operator.le,
-    ast.Gt: operator.gt,
-    ast.GtE: operator.ge,
-    ast.Eq: operator.eq,
-    ast.NotEq: operator.ne,
 }
 
 

@@ -160,13 +160,17 @@ def fold(node: ast.expr, fn, operands: list[Operand]) -> Operand | None:
     return Operand(node, constant(value), value) if is_constant(value) else None
 
 
-_COMPARE = {
+# Python's comparisons on values (the rules' too: expressions.py)
+CMPOPS = {
     ast.Lt: operator.lt,
     ast.LtE: operator.le,
     ast.Gt: operator.gt,
     ast.GtE: operator.ge,
     ast.Eq: operator.eq,
     ast.NotEq: operator.ne,
+}
+_COMPARE = {
+    **CMPOPS,
     ast.In: lambda a, b: a in b,
     ast.NotIn: lambda a, b: a not in b,
     ast.Is: lambda a, b: _same(a, b),

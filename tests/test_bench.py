@@ -188,3 +188,19 @@ def test_missing_peers_are_skipped_with_the_reason(monkeypatch):
         "jax.jit(jax.vmap): skipped, jax is not installed (astvmap never installs it)",
         "torch.func.vmap: skipped, torch is not installed (astvmap never installs it)",
     ]
+
+
+def test_pinning_in_process_leaves_the_thread_variables_as_they_were():
+    # `NUMBA_NUM_THREADS` left set after a pinned run broke every later parallel Numba compilation
+    pytest.importorskip("threadpoolctl")
+    import os
+
+    from astvmap.bench import threads
+
+    before = {v: os.environ.get(v) for v in threads.THREAD_VARS}
+    with threads._pinned_here(1, threads.wanted_env(1)):
+        assert (
+            "NUMBA_NUM_THREADS" not in os.environ
+            or os.environ["NUMBA_NUM_THREADS"] == before["NUMBA_NUM_THREADS"]
+        )
+    assert {v: os.environ.get(v) for v in threads.THREAD_VARS} == before

@@ -703,6 +703,7 @@ def _listed(a: Operand) -> ast.expr:
     return a.node
 
 
+@functools.lru_cache(maxsize=512)  # (asked at every `len()` and comprehension over a list: read once)
 def _list_escapes(fdef: ast.FunctionDef, name: str) -> bool:
     """May the list `name` holds change other than by this function's own `name.append(v)` statements
     (so that its length is not the one the rewrite followed)? Only these uses keep it: `name.append(v)`

@@ -236,10 +236,7 @@ def _specialization(src, ctx: Context, fdef, out_val: Val, stages: dict, header,
     spec.stages = stages
     spec.reads = list(ctx.deps)
     spec.callees = [v for v in ctx.free.values() if hasattr(v, ASTVMAP_SOURCE)]
-    modules = {n for n in _free_names(src) if isinstance(src.resolve(n)[1], types.ModuleType)}
-    spec.acts_outside = may_act_outside(
-        src.fdef, any(_user_code(v) for v in ctx.free.values()), _pure_calls(src), frozenset(modules)
-    )
+    spec.acts_outside = _acts_outside(src, any(_user_code(v) for v in ctx.free.values()))
     fn.__astvmap_text__ = text
     fn.__astvmap_callees__ = spec.callees
     fn.__astvmap_acts_outside__ = spec.acts_outside
@@ -250,6 +247,12 @@ def _specialization(src, ctx: Context, fdef, out_val: Val, stages: dict, header,
     spec.user_filename = src.origin.filename
     setattr(fn, ASTVMAP_SOURCE, spec.source)
     return spec
+
+
+def _acts_outside(src: FunctionSource, calls_user: bool) -> bool:
+    """effects.may_act_outside of `src`, its calls judged by the objects they call."""
+    modules = {n for n in _free_names(src) if isinstance(src.resolve(n)[1], types.ModuleType)}
+    return may_act_outside(src.fdef, calls_user, _pure_calls(src), frozenset(modules))
 
 
 def _free_names(src: FunctionSource) -> set[str]:
@@ -418,10 +421,8 @@ class _Specializer:
     @staticmethod
     def acts_outside(src: FunctionSource) -> bool:
         """Could `src`, run as written, change what its caller sees (an argument, a global)?"""
-        free = [src.resolve(n) for n in _free_names(src)]
-        calls_user = any(found and _user_code(obj) for found, obj, _ in free)
-        modules = {n for n in _free_names(src) if isinstance(src.resolve(n)[1], types.ModuleType)}
-        return may_act_outside(src.fdef, calls_user, _pure_calls(src), frozenset(modules))
+        calls_user = any(found and _user_code(obj) for found, obj, _ in map(src.resolve, _free_names(src)))
+        return _acts_outside(src, calls_user)
 
     @staticmethod
     def full_source(*args) -> FunctionSource:

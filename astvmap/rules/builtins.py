@@ -11,6 +11,7 @@ import math
 
 import numpy as np
 
+from ..kit import templates
 from ..pynum import MATH_UFUNCS
 from .common import align, emit, infers, out, static
 from .registry import register
@@ -176,7 +177,24 @@ def batch_sum(ctx, iterable, /, start=None) -> Operand:
         if start is not None:
             node.args.append(start.node)
         return emit(node, facts)
+    elts = v.elts if v.kind in (Kind.LIST, Kind.TUPLE) else None
+    if elts is not None and len({(e.batched, e.ndim) for e in elts}) > 1:
+        return _sum_of_items(ctx, iterable, elts, start, facts)
+    item = list_item(v)
+    if v.batched and (item is None or (item.ndim is None and elts is None)):
+        raise ctx.fail("sum() of per-example items whose ranks differ")
     return emit(ctx.call.rebuild([iterable.node] + ([start.node] if start is not None else []), {}), facts)
+
+
+def _sum_of_items(ctx, iterable: Operand, elts, start: Operand | None, facts: Val) -> Operand:
+    """sum() of items batched on some lanes or of different ranks, as Python adds them: `start + a0`,
+    then `+ a1`, ..., each pair's per-example axes lined up (NOTE [mixed ranks])."""
+    items = iterable.node if isinstance(iterable.node, ast.Name) else ctx.temp(iterable.node, "items")
+    acc = start if start is not None else Operand(ast.Constant(0), constant(0))
+    for k, e in enumerate(elts):
+        (a, b), top = align(ctx, [acc, Operand(templates.index(items, [k]), e)])
+        acc = out(ctx.expr("a + b", a=a, b=b), acc.batched or e.batched, top, facts.dtype)
+    return acc
 
 
 def any_all_facts(call, iterable, **_) -> Val:

@@ -100,6 +100,14 @@ def array(batched: bool, ndim: int | None, dtype: str | None = None) -> Val:
     return Val(batched, ndim, Kind.ARRAY, dtype)
 
 
+# NOTE [list items]
+# A list Val with `elts` knows each item's own facts: `[x, None]` holds a batched array and None. One
+# without (`item` only) promises that every item is what `item` says: if `item` is batched, every item
+# object carries the batch axis. Code that drops a list's elements keeps that promise by repeating its
+# per-call items over the batch (context.promote), or refuses; see docs/architecture.md, "Lists of
+# batched and unbatched items".
+
+
 def container(kind: Kind, elts, keys=None, cls: type | None = None) -> Val:
     elts = tuple(elts)
     if kind != Kind.TUPLE:  # (a list's, a dict's, a record's items may be replaced: never constants)

@@ -19,10 +19,11 @@ import types
 
 import numpy as np
 
+from ..analysis import lists
 from ..analysis.activity import NP_WRITING_FUNCS
 from ..analysis.aliases import sources
 from ..errors import NoPieceLoop, NotBatchable
-from ..frontend.source import callable_object
+from ..frontend.source import NoSource, callable_object, function_source
 from ..kit import templates
 from ..rules.builtins import examples_attribute, examples_have
 from ..rules.registry import lookup
@@ -491,13 +492,31 @@ class CallsMixin(NestingMixin):
         v = self.env[node.id]
         if v.elts is not None and v.kind in (Kind.LIST, Kind.DICT, Kind.RECORD) and not v.batched:
             self.env[node.id] = Val(False, None, v.kind, item=list_item(v) if v.kind == Kind.LIST else None)
+        self.forget_holders(node.id)
+
+    def forget_holders(self, name: str) -> None:
+        """`name`'s list or dict changed in place: where another name may hold it too (NOTE [list items]),
+        the items of every other local container with per-call items are no longer known."""
+        if self.fdef is None or not lists.held_elsewhere(self.fdef, name):
+            return
+        for other, v in list(self.env.items()):
+            if other != name and v.elts is not None and v.kind in (Kind.LIST, Kind.DICT) and not v.batched:
+                self.env[other] = Val(False, None, v.kind, item=list_item(v) if v.kind == Kind.LIST else None)
 
     def forget_changed_arguments(self, fn, args, kwargs) -> None:
         """After a call that may change what it is given, the local containers given to it."""
         if may_change_arguments(fn, kwargs, len(args)):
             for a in [*args, *kwargs.values()]:
-                if a.val.kind in (Kind.LIST, Kind.DICT, Kind.RECORD) and isinstance(a.node, ast.Name):
-                    self.forget_items(a.node)
+                if a.val.kind not in (Kind.LIST, Kind.DICT, Kind.RECORD) or not isinstance(a.node, ast.Name):
+                    continue
+                if a.val.batched and a.val.elts is not None and a.val.kind != Kind.RECORD:
+                    # (NOTE [list items]: items of their own batchedness cannot be forgotten, only followed)
+                    if _may_change_containers(fn):
+                        raise self.ctx.fail(
+                            f"a {a.val.kind.value} of per-example items given to a function that may change it"
+                        )
+                    continue
+                self.forget_items(a.node)
 
     def known_length(self, op: Operand) -> int | None:
         """The length of a tuple of known items, or of a list of known items that a name of this
@@ -510,7 +529,7 @@ class CallsMixin(NestingMixin):
         if v.kind == Kind.LIST:
             name = op.node.id if isinstance(op.node, ast.Name) else None
             fdef = self.fdef
-            if name is None or fdef is None or self.env.get(name) is not v or _list_escapes(fdef, name):
+            if name is None or fdef is None or self.env.get(name) is not v or lists.escapes(fdef, name):
                 return None
         return len(v.elts)
 
@@ -549,6 +568,13 @@ class CallsMixin(NestingMixin):
             if not (isinstance(node.func.value, ast.Name) and node.func.value.id in self.env):
                 # the loop would change it once per example; one batched call cannot
                 raise self.ctx.fail(f"`.{attr}()` of a list from outside the function")
+            if (
+                (v.batched or any(a.batched for a in args))
+                and self.fdef is not None
+                and lists.held_elsewhere(self.fdef, node.func.value.id)
+            ):
+                # (NOTE [list items]: the facts of the other names that hold it would not change)
+                raise self.ctx.fail(f"`.{attr}()` of a list another name may hold")
             if attr in ("append", "extend"):
                 return self.list_mutation(node, base, attr, args)
             if attr == "sort" and v.batched:
@@ -611,6 +637,7 @@ class CallsMixin(NestingMixin):
         ctx = self.ctx
         name = base.node.id
         lst = self.env[name]
+        self.forget_holders(name)
         if attr == "append" and len(args) == 1:
             item = args[0]
             if lst.elts is not None and not self.in_loop:  # (each item keeps its own facts)
@@ -619,6 +646,12 @@ class CallsMixin(NestingMixin):
             else:
                 if lst.item is not None and lst.item.batched and not item.batched:
                     item = ctx.promote(item, lst.item)
+                elif item.batched and lst.elts != () and not lst.batched:
+                    # (NOTE [list items]) the items it has, repeated over the batch before it changes
+                    item = Operand(ctx.temp(item.node, "item"), item.val)
+                    promoted = ctx.promote(base, Val(True, None, Kind.LIST, item=item.val))
+                    ctx.pending.append(ast.Assign([ast.Name(base.node.id, ast.Store())], promoted.node))
+                    lst = promoted.val
                 j = item.val if lst.item is None else join(lst.item, item.val)
                 for e in lst.elts or ():
                     j = join(j, e)
@@ -703,63 +736,16 @@ def _listed(a: Operand) -> ast.expr:
     return a.node
 
 
-@functools.lru_cache(maxsize=512)  # (asked at every `len()` and comprehension over a list: read once)
-def _list_escapes(fdef: ast.FunctionDef, name: str) -> bool:
-    """May the list `name` holds change other than by this function's own `name.append(v)` statements
-    (so that its length is not the one the rewrite followed)? Only these uses keep it: `name.append(v)`
-    as a statement of the function itself (not of a nested function, lambda or comprehension),
-    `name[i]` read, `len(name)`, `tuple(name)`, `*name`, iterating it, returning it, its truth, a
-    comparison, and binding the name anew; a parameter never bound anew may be held by the caller too."""
-    rebound = any(
-        isinstance(n, ast.Name) and n.id == name and isinstance(n.ctx, ast.Store) for n in ast.walk(fdef)
-    )
-    if not rebound and any(a.arg == name for a in ast.walk(fdef.args) if isinstance(a, ast.arg)):
-        return True  # (the caller's list, which another argument may name too)
-    quiet: set[int] = set()
-    for n in ast.walk(fdef):
-        if isinstance(n, ast.Expr) and isinstance(n.value, ast.Call):
-            f = n.value.func
-            if isinstance(f, ast.Attribute) and f.attr == "append" and isinstance(f.value, ast.Name):
-                quiet.add(id(f.value))
-        elif (isinstance(n, ast.Subscript) and isinstance(n.ctx, ast.Load)) or isinstance(n, ast.Starred):
-            quiet.add(id(n.value))
-        elif isinstance(n, (ast.For, ast.comprehension)):
-            quiet.add(id(n.iter))
-        elif isinstance(n, ast.Return) and n.value is not None:
-            quiet.add(id(n.value))
-        elif isinstance(n, (ast.If, ast.While, ast.IfExp)):
-            quiet.add(id(n.test))
-        elif isinstance(n, ast.UnaryOp) and isinstance(n.op, ast.Not):
-            quiet.add(id(n.operand))
-        elif isinstance(n, ast.Compare):
-            quiet.update(id(e) for e in [n.left, *n.comparators])
-        elif isinstance(n, ast.Call) and isinstance(n.func, ast.Name) and n.func.id in ("len", "tuple"):
-            quiet.update(id(a) for a in n.args)
-    nested = {id(m) for s in _nested_scopes(fdef) for m in ast.walk(s)}
-    for s in _nested_scopes(fdef):  # (a comprehension's first iterable is read where it stands)
-        if isinstance(s, (ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)):
-            nested -= {id(m) for m in ast.walk(s.generators[0].iter)}
-    for n in ast.walk(fdef):
-        if isinstance(n, ast.Name) and n.id == name:
-            if id(n) in nested or (isinstance(n.ctx, ast.Load) and id(n) not in quiet):
-                return True
-            if isinstance(n.ctx, ast.Del):
-                return True
-    return False
-
-
-def _nested_scopes(fdef: ast.FunctionDef) -> list[ast.AST]:
-    """The nested functions, lambdas and comprehensions of `fdef` (their code runs apart from its own)."""
-    kinds = (
-        ast.FunctionDef,
-        ast.AsyncFunctionDef,
-        ast.Lambda,
-        ast.ListComp,
-        ast.SetComp,
-        ast.DictComp,
-        ast.GeneratorExp,
-    )
-    return [n for n in ast.walk(fdef) if n is not fdef and isinstance(n, kinds)]
+def _may_change_containers(fn) -> bool:
+    """May a call of `fn` change a list or dict it is given (True for anything but a Python function
+    whose source shows it cannot)?"""
+    fn = getattr(fn, "__func__", fn)
+    if not isinstance(fn, types.FunctionType):
+        return True
+    try:
+        return lists.may_change_containers(function_source(fn).fdef)
+    except NoSource:
+        return True
 
 
 def _no_source(fn) -> bool:

@@ -19,7 +19,7 @@ from .. import runtime
 from ..errors import NotBatchable, error_at
 from ..kit import templates
 from ..kit.naming import Namer
-from ..rules.values import Kind, Operand, Val, python_number
+from ..rules.values import Kind, Operand, Val, container, list_item, python_number
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -293,6 +293,12 @@ class Context:
             return Operand(
                 node, Val(True, None, v.kind, None, tuple(p.val for p in parts), v.keys, cls=v.cls)
             )
+        if v.kind == Kind.LIST and v.elts is not None:  # each unbatched item repeated, in a new list
+            base = op.node if isinstance(op.node, ast.Name) else self.temp(op.node, "value")
+            want = target.item if target.item is not None else Val(True, None)
+            parts = [self.promote(Operand(templates.index(base, [k]), e), want) for k, e in enumerate(v.elts)]
+            out = container(Kind.LIST, [p.val for p in parts])
+            return Operand(ast.List([p.node for p in parts], ast.Load()), out.with_(item=list_item(out)))
         node = self.expr("av__.batch_broadcast(v, B)", v=op.node, B=self.batch_size())
         if v.kind == Kind.LIST:
             item = target.item if target.item is not None else None
@@ -329,8 +335,7 @@ def _needs(v: Val, target: Val) -> bool:
     if v.elts is not None and target.elts is not None and len(v.elts) == len(target.elts):
         return any(_needs(a, b) for a, b in zip(v.elts, target.elts))
     if v.kind == Kind.LIST:
-        if v.elts == () and v.item is None:
-            return False  # an empty list needs no repeating
-        item_b = (v.item is not None and v.item.batched) or any(e.batched for e in v.elts or ())
-        return not item_b
+        # (NOTE [list items]: a list whose items are not known one by one claims all of them batched)
+        want = target.item if target.item is not None else Val(True, None)
+        return any(_needs(e, want) for e in v.elts or ()) or (v.item is not None and _needs(v.item, want))
     return not v.batched

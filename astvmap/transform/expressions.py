@@ -129,10 +129,41 @@ class ExpressionsMixin(RegionsMixin):
         folded = fold(ast.BinOp(left.node, node.op, right.node), BINOPS[type(node.op)], [left, right])
         if folded is not None:
             return folded
-        joined = _joined_sequences(node, left, right)  # (`args + [1.0]`: the items of both, in order)
-        if joined is not None:
-            return joined
+        if _SEQUENCES & {left.val.kind, right.val.kind} and isinstance(node.op, (ast.Add, ast.Mult)):
+            joined = self.sequence_op(node, left, right)
+            if joined is not None:
+                return joined
         return self.apply(BINOPS[type(node.op)], [left, right], {}, node, syntax=node)
+
+    def sequence_op(self, node: ast.BinOp, left: Operand, right: Operand) -> Operand | None:
+        """`a + b` of two lists (or tuples), `s * n` of one and an int: a new one of their items in order
+        (NOTE [list items]: where the items are not known one by one, every item as batched as any)."""
+        a, b = left.val, right.val
+        if isinstance(node.op, ast.Mult):
+            seq, n = (left, right) if a.kind in _SEQUENCES else (right, left)
+            if n.batched:
+                raise self.ctx.fail("a list or tuple repeated a number of times each example chooses")
+            times = n.val.const if n.val.is_const and isinstance(n.val.const, int) else None
+            v = seq.val
+            if v.elts is not None and times is not None and v.cls is None:
+                v = _sequence_of(v.kind, v.elts * max(times, 0))
+            elif v.elts is not None:
+                v = Val(v.batched, None, v.kind, item=list_item(v))
+            return Operand(ast.BinOp(left.node, node.op, right.node), v)
+        if a.kind != b.kind or a.cls is not None or b.cls is not None:
+            return None
+        if a.elts is not None and b.elts is not None:
+            made = _sequence_of(a.kind, a.elts + b.elts)
+            return Operand(
+                ast.BinOp(left.node, ast.Add(), right.node), made, made.const if made.is_const else NO_STATIC
+            )
+        items = [i for i in (list_item(a), list_item(b)) if i is not None]
+        item = join_all(items) if items else None
+        if item is None:
+            return Operand(ast.BinOp(left.node, ast.Add(), right.node), Val(False, None, a.kind))
+        want = Val(item.batched, None, a.kind, item=item)
+        left, right = self.ctx.promote(left, want), self.ctx.promote(right, want)
+        return Operand(ast.BinOp(left.node, ast.Add(), right.node), want)
 
     def visit_UnaryOp(self, node):
         operand = self.expr(node.operand)
@@ -581,19 +612,13 @@ def _is_none(ops: list[ast.cmpop], operands: list[Operand]) -> bool | None:
 _UNROLLED = 8  # the longest tuple a comprehension over it is written out for
 
 
-def _joined_sequences(node: ast.BinOp, left: Operand, right: Operand) -> Operand | None:
-    """`a + b` of two lists (or two tuples) of known items: a new one of their items, in order."""
-    a, b = left.val, right.val
-    if not isinstance(node.op, ast.Add) or a.kind != b.kind or a.kind not in (Kind.LIST, Kind.TUPLE):
-        return None
-    if a.elts is None or b.elts is None or a.cls is not None or b.cls is not None:
-        return None
-    made = container(a.kind, a.elts + b.elts)
-    if a.kind == Kind.LIST:
-        made = made.with_(item=list_item(made))
-    return Operand(
-        ast.BinOp(left.node, ast.Add(), right.node), made, made.const if made.is_const else NO_STATIC
-    )
+_SEQUENCES = frozenset({Kind.LIST, Kind.TUPLE})
+
+
+def _sequence_of(kind: Kind, elts) -> Val:
+    """A list or tuple of these items (a list's joined item too)."""
+    made = container(kind, elts)
+    return made.with_(item=list_item(made)) if kind == Kind.LIST else made
 
 
 def _set_of(items) -> Val:

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import ast
 
+from ..analysis import lists
 from ..analysis.activity import augmented_names
 from ..kit import templates
-from ..rules.values import Kind, Operand
+from ..rules.values import Kind, Operand, Val, container, join, list_item
 from .regions import RegionsMixin
 
 
@@ -46,6 +47,8 @@ class WritesMixin(RegionsMixin):
                 index = Operand(ctx.temp(index.node, "index"), index.val, index.static)
             ctx.pending += self.expand(name, target)
             base = Operand(ast.Name(self.code_name(name), ast.Load()), self.env[name])
+        if base.val.kind in (Kind.LIST, Kind.DICT) and (base.batched or value.batched):
+            return self._item_store(target, base, index, value)
         if index.batched:
             return self._per_lane_setitem(target, base, index, value)
         if not base.batched and not value.batched:
@@ -62,6 +65,27 @@ class WritesMixin(RegionsMixin):
             if value.val.ndim < sel:
                 v = templates.batch_slice_prefix(value.node, sel - value.val.ndim)
         return ast.Subscript(base.node, batched_index(ctx, index), ast.Store()), v
+
+    def _item_store(self, target, base: Operand, index: Operand, value: Operand):
+        """`lst[i] = v`, `d[k] = v` where the container or `v` is batched (NOTE [list items]): the item is
+        replaced, the others kept as they are; with `i` known it takes `v`'s own facts, else `v` is as
+        batched as every item."""
+        ctx, v = self.ctx, base.val
+        name = target.value.id if isinstance(target.value, ast.Name) else None
+        if index.batched:
+            raise ctx.fail(f"an item of a {v.kind.value} chosen by each example")
+        if name is None or name not in self.env or self.fdef is None or lists.held_elsewhere(self.fdef, name):
+            raise ctx.fail(f"storing a batched value into a {v.kind.value} another name may hold")
+        key = index.val.const if index.val.is_const else None
+        new = _with_item(v, key, value.val)
+        if new is None:
+            item = list_item(v) if v.kind == Kind.LIST else None
+            if item is None or not item.batched:
+                raise ctx.fail(f"storing a batched value into a {v.kind.value} of unbatched items")
+            value = ctx.promote(value, item)
+            new = Val(True, None, v.kind, item=join(item, value.val) if v.kind == Kind.LIST else None)
+        self.env[name] = new
+        return ast.Subscript(base.node, index.node, ast.Store()), value.node
 
     def _per_lane_setitem(self, target, base: Operand, index: Operand, value: Operand):
         ctx = self.ctx
@@ -217,3 +241,24 @@ class WritesMixin(RegionsMixin):
 
 def _reads(node: ast.AST, name: str) -> bool:
     return any(isinstance(n, ast.Name) and n.id == name for n in ast.walk(node))
+
+
+def _with_item(v: Val, key, item: Val) -> Val | None:
+    """The Val of a list or dict of known items `v` after `v[key] = item` (None where the key is not
+    known when rewriting or the items are not known one by one)."""
+    if v.elts is None or isinstance(key, (bool, ast.AST)):
+        return None
+    elts = list(v.elts)
+    if v.kind == Kind.LIST and isinstance(key, int) and -len(elts) <= key < len(elts):
+        elts[key] = item
+        out = container(Kind.LIST, elts)
+        return out.with_(item=list_item(out))
+    if v.kind == Kind.DICT and v.keys is not None and key is not None:
+        keys = list(v.keys)
+        if key in keys:
+            elts[keys.index(key)] = item
+        else:
+            keys.append(key)
+            elts.append(item)
+        return container(Kind.DICT, elts, tuple(keys))
+    return None

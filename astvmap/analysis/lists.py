@@ -1,0 +1,189 @@
+"""Which lists (and dicts) a function alone holds (NOTE [list items], rules/values.py).
+
+The rewrite follows a list's items one by one while the function alone holds the list and changes it
+only by its own statements. Two questions, read from the function's code once (cached):
+
+- `escapes(fdef, name)`: may the list change other than by this function's `name.append(v)` statements
+  (so its length is not the one the rewrite followed)?
+- `held_elsewhere(fdef, name)`: may another name, another object or the caller hold the list `name`
+  holds (so a change made through `name` is seen through a name whose facts the rewrite did not change)?
+"""
+
+from __future__ import annotations
+
+import ast
+import functools
+
+# calls that read a list's items and keep nothing of it
+_READERS = frozenset({"len", "tuple", "list", "sum", "sorted", "min", "max", "any", "all"})
+_NUMPY = frozenset({"np", "numpy"})
+
+
+@functools.lru_cache(maxsize=512)  # (asked at every `len()` and comprehension over a list)
+def escapes(fdef: ast.FunctionDef, name: str) -> bool:
+    """May the list `name` holds change other than by this function's own `name.append(v)` statements
+    (so that its length is not the one the rewrite followed)? Only these uses keep it: `name.append(v)`
+    as a statement of the function itself (not of a nested function, lambda or comprehension),
+    `name[i]` read, `len(name)`, `tuple(name)`, `*name`, iterating it, returning it, its truth, a
+    comparison, and binding the name anew; a parameter never bound anew may be held by the caller too."""
+    rebound = any(
+        isinstance(n, ast.Name) and n.id == name and isinstance(n.ctx, ast.Store) for n in ast.walk(fdef)
+    )
+    if not rebound and any(a.arg == name for a in ast.walk(fdef.args) if isinstance(a, ast.arg)):
+        return True  # (the caller's list, which another argument may name too)
+    quiet: set[int] = set()
+    for n in ast.walk(fdef):
+        if isinstance(n, ast.Expr) and isinstance(n.value, ast.Call):
+            f = n.value.func
+            if isinstance(f, ast.Attribute) and f.attr == "append" and isinstance(f.value, ast.Name):
+                quiet.add(id(f.value))
+        elif (isinstance(n, ast.Subscript) and isinstance(n.ctx, ast.Load)) or isinstance(n, ast.Starred):
+            quiet.add(id(n.value))
+        elif isinstance(n, (ast.For, ast.comprehension)):
+            quiet.add(id(n.iter))
+        elif isinstance(n, ast.Return) and n.value is not None:
+            quiet.add(id(n.value))
+        elif isinstance(n, (ast.If, ast.While, ast.IfExp)):
+            quiet.add(id(n.test))
+        elif isinstance(n, ast.UnaryOp) and isinstance(n.op, ast.Not):
+            quiet.add(id(n.operand))
+        elif isinstance(n, ast.Compare):
+            quiet.update(id(e) for e in [n.left, *n.comparators])
+        elif isinstance(n, ast.Call) and isinstance(n.func, ast.Name) and n.func.id in ("len", "tuple"):
+            quiet.update(id(a) for a in n.args)
+    nested = {id(m) for s in nested_scopes(fdef) for m in ast.walk(s)}
+    for s in nested_scopes(fdef):  # (a comprehension's first iterable is read where it stands)
+        if isinstance(s, (ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)):
+            nested -= {id(m) for m in ast.walk(s.generators[0].iter)}
+    for n in ast.walk(fdef):
+        if isinstance(n, ast.Name) and n.id == name:
+            if id(n) in nested or (isinstance(n.ctx, ast.Load) and id(n) not in quiet):
+                return True
+            if isinstance(n.ctx, ast.Del):
+                return True
+    return False
+
+
+def nested_scopes(fdef: ast.FunctionDef) -> list[ast.AST]:
+    """The nested functions, lambdas and comprehensions of `fdef` (their code runs apart from its own)."""
+    kinds = (
+        ast.FunctionDef,
+        ast.AsyncFunctionDef,
+        ast.Lambda,
+        ast.ListComp,
+        ast.SetComp,
+        ast.DictComp,
+        ast.GeneratorExp,
+    )
+    return [n for n in ast.walk(fdef) if n is not fdef and isinstance(n, kinds)]
+
+
+@functools.lru_cache(maxsize=512)  # (asked at every change of a list)
+def held_elsewhere(fdef: ast.FunctionDef, name: str) -> bool:
+    """May another name, another object or the caller hold the list `name` holds? No where every binding
+    of `name` makes a new list or dict (a display, a comprehension, `list(...)`, `dict(...)`, `a + b`) and every
+    read of it keeps nothing of it: a method call on it, an item or slice of it, iterating it, `*name`,
+    a comparison, its truth, an operand of an operator, an argument of `len`/`sum`/... or of a NumPy
+    function, returning it."""
+    if any(a.arg == name for a in ast.walk(fdef.args) if isinstance(a, ast.arg)):
+        return True  # (the caller's list)
+    quiet: set[int] = set()
+    for n in ast.walk(fdef):
+        if isinstance(n, ast.Assign):
+            if any(isinstance(t, ast.Name) and t.id == name for t in n.targets) and not _fresh(n.value):
+                return True
+            if len(n.targets) > 1 and any(isinstance(t, ast.Name) and t.id == name for t in n.targets):
+                return True  # (`a = b = []`)
+            quiet.update(id(t) for t in n.targets if isinstance(t, ast.Name))
+        elif isinstance(n, ast.AugAssign):
+            quiet.add(id(n.target))
+        elif isinstance(n, ast.Call):
+            f = n.func
+            if isinstance(f, ast.Attribute):
+                quiet.add(id(f.value))
+            if (isinstance(f, ast.Name) and f.id in _READERS) or (
+                isinstance(f, ast.Attribute) and isinstance(f.value, ast.Name) and f.value.id in _NUMPY
+            ):
+                quiet.update(id(a) for a in n.args)
+        elif isinstance(n, (ast.Subscript, ast.Starred)):
+            quiet.add(id(n.value))
+        elif isinstance(n, (ast.For, ast.comprehension)):
+            quiet.add(id(n.iter))
+        elif isinstance(n, ast.Return) and n.value is not None:
+            quiet.add(id(n.value))
+        elif isinstance(n, (ast.If, ast.While, ast.IfExp)):
+            quiet.add(id(n.test))
+        elif isinstance(n, ast.UnaryOp):
+            quiet.add(id(n.operand))
+        elif isinstance(n, ast.BinOp):
+            quiet.update((id(n.left), id(n.right)))
+        elif isinstance(n, ast.Compare):
+            quiet.update(id(e) for e in [n.left, *n.comparators])
+    nested = {id(m) for s in nested_scopes(fdef) if not _comprehension(s) for m in ast.walk(s)}
+    return any(
+        isinstance(n, ast.Name) and n.id == name and (id(n) in nested or id(n) not in quiet)
+        for n in ast.walk(fdef)
+    )
+
+
+def _fresh(value: ast.expr) -> bool:
+    """Does `value` make a new list or dict?"""
+    if isinstance(value, (ast.List, ast.ListComp, ast.Dict, ast.DictComp, ast.BinOp)):
+        return True
+    if isinstance(value, ast.Subscript) and isinstance(value.slice, ast.Slice):
+        return True  # (a slice of a list is a new list)
+    if isinstance(value, ast.Call) and isinstance(value.func, ast.Attribute) and value.func.attr == "copy":
+        return True
+    return (
+        isinstance(value, ast.Call)
+        and isinstance(value.func, ast.Name)
+        and value.func.id in ("list", "sorted", "dict")
+    )
+
+
+def _comprehension(s: ast.AST) -> bool:
+    return isinstance(s, (ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp))
+
+
+_CHANGERS = frozenset(
+    {
+        "append",
+        "extend",
+        "insert",
+        "pop",
+        "remove",
+        "clear",
+        "sort",
+        "reverse",
+        "update",
+        "setdefault",
+        "popitem",
+    }
+)
+
+
+@functools.lru_cache(maxsize=256)
+def may_change_containers(fdef: ast.FunctionDef) -> bool:
+    """May a call of `fdef` change a list or dict it is given? No where it has no item store or `del`, no
+    augmented assignment, no call of a method that changes a list or dict, and passes its parameters to
+    no function but `len`/`sum`/... and NumPy's (conservatively: any name counts as a parameter)."""
+    params = {a.arg for a in ast.walk(fdef.args) if isinstance(a, ast.arg)}
+    for n in ast.walk(fdef):
+        if isinstance(n, (ast.AugAssign, ast.Global, ast.Nonlocal)):
+            return True
+        if isinstance(n, (ast.Subscript, ast.Attribute)) and isinstance(n.ctx, (ast.Store, ast.Del)):
+            return True
+        if not isinstance(n, ast.Call):
+            continue
+        f = n.func
+        if isinstance(f, ast.Attribute) and f.attr in _CHANGERS:
+            return True
+        reader = (isinstance(f, ast.Name) and f.id in _READERS) or (
+            isinstance(f, ast.Attribute) and isinstance(f.value, ast.Name) and f.value.id in _NUMPY
+        )
+        given = [
+            a.value if isinstance(a, ast.Starred) else a for a in [*n.args, *(k.value for k in n.keywords)]
+        ]
+        if not reader and any(isinstance(a, ast.Name) and a.id in params for a in given):
+            return True
+    return False

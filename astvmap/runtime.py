@@ -104,6 +104,20 @@ __all__ = [
 ]
 
 
+def new_object(cls):
+    """An instance of `cls` before its `__init__` runs (NOTE [objects]: the rewritten one then does)."""
+    return object.__new__(cls)
+
+
+def object_with(cls, attributes):
+    """An instance of `cls` holding these attributes (NOTE [objects]: one made in the code, rebuilt with
+    some of them repeated over the batch)."""
+    out = object.__new__(cls)
+    for name, value in attributes.items():
+        object.__setattr__(out, name, value)
+    return out
+
+
 def select(cond, a, b, batched=(True, True), python=None, active=None):
     """Per lane, `a` where `cond` else `b` (runtime_lanes.select; `active`: the lanes an enclosing
     branch runs). `python`: which side holds Python numbers per example, when one does and the other

@@ -181,6 +181,8 @@ def _each_leaf(x, batched, leaf):
                 raise RaggedBatch(f"a dict has keys {sorted(map(str, x))}, not those the code expected")
             return {k: _each_leaf(v, flags[k], leaf) for k, v in x.items()}
         n = pytrees.node(x)
+        if n is None and not isinstance(x, type):
+            return _each_attribute(x, dict(batched), leaf)
         if n is None or len(n) != len(batched):
             raise RaggedBatch(
                 f"a {type(x).__name__} is not the container of {len(batched)} the code expected"
@@ -197,6 +199,30 @@ def _each_leaf(x, batched, leaf):
     if batched == "py" and isinstance(value, (np.generic, np.ndarray)) and value.ndim == 0:
         return value.item()  # (per example a Python number: `isinstance(k, int)` holds in the loop)
     return value
+
+
+def _each_attribute(x, flags: dict, leaf):
+    """A copy of an object made in the code (NOTE [objects]) with `leaf(v)` for each batched attribute:
+    each example's own object, as the loop makes one per example."""
+    have = _attributes(x)
+    if flags.keys() != have.keys():
+        raise RaggedBatch(f"a {type(x).__name__} has attributes {sorted(have)}, not those the code expected")
+    out = object.__new__(type(x))
+    for k, v in have.items():
+        object.__setattr__(out, k, _each_leaf(v, flags[k], leaf))
+    return out
+
+
+def _attributes(x) -> dict:
+    """The attributes an object holds, in its `__dict__` and its slots, in the order they were set (the
+    `__dict__`'s) or declared (the slots')."""
+    have = dict(getattr(x, "__dict__", {}))
+    for k in type(x).__mro__:
+        slots = vars(k).get("__slots__", ())
+        for name in (slots,) if isinstance(slots, str) else slots:
+            if name not in ("__dict__", "__weakref__") and hasattr(x, name):
+                have[name] = getattr(x, name)
+    return have
 
 
 def _whole_record(x):

@@ -9,8 +9,9 @@ one of them is a per-call value makes the consumer take a row of it for each exa
 number, an unbatched number): it starts a list from a random mix of those, changes it with random
 appends, inserts, extends, item stores and aliases, under conditions a constant decides, an unbatched
 value decides, or each example decides (with an append on both paths, so every example's list has one
-length), in loops, and reads it back in a random way: a sum, a Python loop, a stack, each item through a
-function that runs per example, or the list itself as the result.
+length), in loops, and reads it back in a random way: a sum, a Python loop, `enumerate`, `zip`, a comprehension, a
+dict of its items, a stack, each item through a function that runs per example, or the list itself as
+the result.
 """
 
 from __future__ import annotations
@@ -93,8 +94,21 @@ def _change(r: random.Random, vo: bool, depth: int = 0) -> list[str]:
         return [f"if {r.choice(_UNBATCHED_TESTS)}:"] + ["    " + s for s in inner]
     if roll < 0.96:
         return [
-            r.choice(["lst = lst * 2", "lst = [*lst, lst[0]]", "lst.pop()", "del lst[-1]", "lst.reverse()"])
+            r.choice(
+                [
+                    "lst = lst * 2",
+                    "lst = lst * (2 if c > 0 else 1)",
+                    "lst = [*lst, lst[0]]",
+                    "lst = lst[int(c > 0) :] or lst",
+                    "lst = lst.copy()",
+                    "lst.pop()",
+                    "del lst[-1]",
+                    "lst.reverse()",
+                ]
+            )
         ]
+    if roll < 0.98:
+        return ["k = len(lst) - 1 if c > 0 else 0", f"lst[k] = {_item(r, vo)}"]
     return [f"lst = lst + [{_item(r, vo)}]"]
 
 
@@ -107,6 +121,10 @@ _CONSUMERS = {
     "list": ["return lst"],
     "last": ["return lst[-1] + lst[0]"],
     "spread": ["return total(*lst)"],
+    "enumerate": ["t = 0", "for i, v in enumerate(lst):", "    t = t + v * (i + 1)", "return t"],
+    "zip": ["t = 0", "for a, b in zip(lst, lst[::-1]):", "    t = t + a * b", "return t"],
+    "comprehension": ["v = w * 10", "return [v + x for v in lst]"],
+    "dict": ["d = {}", "for i, v in enumerate(lst):", "    d[i] = v", "return d[0] + d[len(lst) - 1]"],
     "count": ["return x * len(lst)"],
 }
 
@@ -114,7 +132,7 @@ _CONSUMERS = {
 def generate(seed: int) -> str:
     r = random.Random(seed)
     consumer = r.choice(sorted(_CONSUMERS))
-    vo = consumer in ("stack", "list", "loop_first")
+    vo = consumer in ("stack", "list", "loop_first", "comprehension")
     lines = [
         f"lst = [{', '.join(_item(r, vo) for _ in range(r.randint(0 if consumer == 'stack' else 1, 3)))}]"
     ]

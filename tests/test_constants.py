@@ -2,7 +2,9 @@
 whose test is known when rewriting, the other never rewritten; and never a stale decision when a global
 the test read changes. Each case is compared with the loop (tests/oracle.py)."""
 
+import functools
 import os
+import typing
 import warnings
 
 import constgen
@@ -147,3 +149,33 @@ def test_folding_never_runs_what_is_large_or_changes_things():
 
     out = astvmap.vmap(f)(RNG.normal(size=(3, 2)))
     assert out.shape == (3, 2) and calls  # it ran when the batch ran (rewriting may run it too)
+
+
+# ---- values known to be one of a few (Val.choices) ------------------------------------------------------
+@functools.cache
+def _is_void(cls):
+    return cls.__name__ == "VoidDType"
+
+
+def _by_dtype_class(x):
+    if _is_void(typing.cast(type, type(x.dtype))):
+        return x.tolist()  # (no batched form: rewritten only if the test is not decided)
+    return x * 2
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32", "int64", ">f8"])
+def test_a_pure_function_of_a_dtype_class_decides_where_every_class_agrees(dtype):
+    x = RNG.normal(size=(4, 3)).astype(dtype)
+    assert_vmap_equivalent(_by_dtype_class, 0, 0, x)  # (no fallback)
+
+
+def _by_writeable(x, w):
+    y = x * 1.0
+    return y * 2.0 if y.flags.writeable and w.flags.writeable else y * 3.0
+
+
+def test_flags_writeable_of_a_batched_array_is_each_examples():
+    x, w = RNG.normal(size=(4, 3)), RNG.normal(size=3)
+    assert_vmap_equivalent(_by_writeable, (0, None), 0, x, w)
+    w.flags.writeable = False
+    assert_vmap_equivalent(_by_writeable, (0, None), 0, x, w)

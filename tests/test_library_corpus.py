@@ -16,6 +16,8 @@ import astvmap
 BATCHED = {
     "special_softmax",
     "special_softmax_axis",
+    "special_log_softmax",
+    "integrate_trapezoid",
     "special_rel_entr",
     "special_expit_dot",
     "distance_sqeuclidean",

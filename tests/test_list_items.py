@@ -75,3 +75,208 @@ def _append_in_a_loop(x, w):
 def test_a_mixed_list_appended_in_a_loop():
     r = np.random.default_rng(1)
     assert_vmap_equivalent(_append_in_a_loop, (0, None), 0, r.normal(size=(5, 5)), r.normal(size=5))
+
+
+# ---- the values of a list's items (NOTE [constants]) ----------------------------------------------------
+def _result_type_of(*args):
+    """scipy's xp_result_type, in short: decided item by item from the values it was given."""
+    args = [a for a in args if a is not None]
+    args.append(1.0)
+    floats = []
+    for a in args:
+        arr = np.asarray(a) if np.isscalar(a) else a
+        if np.isdtype(arr.dtype, ("real floating", "complex floating")):
+            floats.append(a)
+    return np.result_type(*floats)
+
+
+def _promoted(x, w):
+    return x.astype(_result_type_of(x, None, w)) * 2
+
+
+def test_items_a_list_alone_holds_keep_their_values_and_decide():
+    r = np.random.default_rng(2)
+    x, w = r.normal(size=(5, 5)).astype("float32"), r.normal(size=5)
+    assert_vmap_equivalent(_promoted, (0, None), 0, x, w)  # (no fallback: each `if` decided)
+
+
+def _replaced_through_an_alias(x):
+    lst = [x, None]
+    alias = lst
+    alias[1] = 2.0
+    return x * 3.0 if lst[1] is None else x * lst[1]
+
+
+def _replaced_by_a_helper(x):
+    lst = [x, None]
+    _set_second(lst, 2.0)
+    return x * 3.0 if lst[1] is None else x * lst[1]
+
+
+def _set_second(items, v):
+    items[1] = v
+
+
+def _replaced_by_a_closure(x):
+    lst = [1.0, None]
+
+    def inner():
+        lst[1] = 2.0
+
+    inner()
+    return x * 3.0 if lst[1] is None else x * lst[1]
+
+
+def _replaced_by_a_kept_bound_method(x):
+    lst = [1.0, None]
+    put = lst.__setitem__
+    put(1, 2.0)
+    return x * 3.0 if lst[1] is None else x * lst[1]
+
+
+@pytest.mark.parametrize(
+    "f",
+    [
+        _replaced_through_an_alias,
+        _replaced_by_a_helper,
+        _replaced_by_a_closure,
+        _replaced_by_a_kept_bound_method,
+    ],
+)
+def test_items_another_holder_replaces_are_not_constants(f):
+    x = np.random.default_rng(3).normal(size=(5, 5))
+    assert_vmap_equivalent(f, 0, 0, x, allow_fallback=True)
+
+
+# ---- found by review: lists of mixed items in every form (tests/test_list_items.py) ------------------------
+
+
+def review_A1(x, w, s, c):
+    lst = [w]
+    for i in range(2):
+        lst.append(w)
+    lst.append(s)
+    return lst[1] * 3 + x * 0
+
+
+def review_A2(x, w, s, c):
+    lst = [w]
+    if c > 0:
+        lst.append(w)
+    lst.append(s)
+    return sum(lst)
+
+
+def review_A3(x, w, s, c):
+    lst = [w, None]
+    for i in range(2):
+        lst.append(w)
+    lst.append(x)
+    n = 0
+    for v in lst:
+        if v is None:
+            n = n + 1
+    return x * n
+
+
+def review_B1(x, w, s, c):
+    lst = [w, x]
+    t = 0
+    for i, v in enumerate(lst):
+        t = t + v * (i + 1)
+    return t
+
+
+def review_B2(x, w, s, c):
+    lst = [w, x]
+    return list(zip(lst, lst))
+
+
+def review_C1(x, w, s, c):
+    lst = [x, w]
+    k = 1 if c > 0 else 0
+    lst[k] = w
+    t = 0
+    for v in lst:
+        t = t + v
+    return t
+
+
+def review_D1(x, w, s, c):
+    lst = [w, x]
+    n = 2 if c > 0 else 1
+    return lst * n
+
+
+def review_E1(x, w, s, c):
+    lst = [w, x, w]
+    return lst[int(c > 0) :]
+
+
+def review_F1(x, w, s, c):
+    lst = [w]
+    return [x] + lst.copy()
+
+
+def review_G1(x, w, s, c):
+    lst = [w, w * 2].copy()
+    v = w * 10  # noqa: F841 - the comprehension's own `v` shadows it: a temporary bound outside would read this one
+    return [v + x for v in lst]
+
+
+def review_H1(x, w, s, c):
+    d = {}
+    d["a"] = w
+    d["b"] = x
+    return d["a"]
+
+
+REVIEW = [v for k, v in sorted(globals().items()) if k.startswith("review_")]
+
+
+@pytest.mark.parametrize("f", REVIEW, ids=lambda f: f.__name__)
+@pytest.mark.parametrize("c", [0.5, -0.5])
+def test_review_cases(f, c):
+    assert_vmap_equivalent(f, IN_AXES, 0, *_args(7, 5, c=c), allow_fallback=True)
+
+
+def review_G2(x, w, s, c):
+    lst = [w, c]
+    v = w * 10  # noqa: F841 - the comprehension's own `v` shadows it: a temporary bound outside would read this one
+    return [v + x for v in lst]
+
+
+def review_G3(x, w, s, c):
+    lst = [w, c]
+    return sum([v * x for v in lst if v is not None])
+
+
+REVIEW += [review_G2, review_G3]
+
+
+def review_G4(x, w, s, c):
+    lst = []
+    for i in range(3):
+        lst.append(w * i)
+    lst.append(c)
+    v = w * 10  # noqa: F841 - the comprehension's own `v` shadows it: a temporary bound outside would read this one
+    return [v + x for v in lst]
+
+
+REVIEW += [review_G4]
+
+
+def review_H2(x, w, s, c):
+    d = {}
+    d["a"] = w
+    d["b"] = float(x[0])  # (per example only: a region loop changes `d`)
+    return d["a"] + d["b"]
+
+
+def review_H3(x, w, s, c):
+    lst = [w]
+    lst.append(float(x[0]))
+    return lst[0] * lst[1]
+
+
+REVIEW += [review_H2, review_H3]

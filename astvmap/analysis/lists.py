@@ -15,7 +15,11 @@ import ast
 import functools
 
 # calls that read a list's items and keep nothing of it
-_READERS = frozenset({"len", "tuple", "list", "sum", "sorted", "min", "max", "any", "all"})
+# (an iterator over a list cannot change it)
+_READERS = frozenset(
+    {"len", "tuple", "list", "dict", "set", "frozenset", "sum", "sorted", "min", "max", "any", "all"}
+    | {"zip", "enumerate", "iter", "reversed", "map", "filter", "isinstance", "type", "id", "repr", "str"}
+)
 _NUMPY = frozenset({"np", "numpy"})
 
 
@@ -79,14 +83,17 @@ def nested_scopes(fdef: ast.FunctionDef) -> list[ast.AST]:
 
 
 @functools.lru_cache(maxsize=512)  # (asked at every change of a list)
-def held_elsewhere(fdef: ast.FunctionDef, name: str) -> bool:
+def held_elsewhere(fdef: ast.FunctionDef, name: str, caller: bool = True) -> bool:
     """May another name, another object or the caller hold the list `name` holds? No where every binding
     of `name` makes a new list or dict (a display, a comprehension, `list(...)`, `dict(...)`, `a + b`) and every
     read of it keeps nothing of it: a method call on it, an item or slice of it, iterating it, `*name`,
+    `**name`,
     a comparison, its truth, an operand of an operator, an argument of `len`/`sum`/... or of a NumPy
     function, returning it."""
-    if any(a.arg == name for a in ast.walk(fdef.args) if isinstance(a, ast.arg)):
-        return True  # (the caller's list)
+    starred = {a.arg for a in (fdef.args.vararg, fdef.args.kwarg) if a is not None}
+    params = {a.arg for a in ast.walk(fdef.args) if isinstance(a, ast.arg)}
+    if caller and name in params - starred:
+        return True  # (the caller's list; `*args` and `**kwargs` are the call's own tuple and dict)
     quiet: set[int] = set()
     for n in ast.walk(fdef):
         if isinstance(n, ast.Assign):
@@ -101,6 +108,7 @@ def held_elsewhere(fdef: ast.FunctionDef, name: str) -> bool:
             f = n.func
             if isinstance(f, ast.Attribute):
                 quiet.add(id(f.value))
+            quiet.update(id(k.value) for k in n.keywords if k.arg is None)  # (`**d`: the callee's own dict)
             if (isinstance(f, ast.Name) and f.id in _READERS) or (
                 isinstance(f, ast.Attribute) and isinstance(f.value, ast.Name) and f.value.id in _NUMPY
             ):
@@ -130,6 +138,8 @@ def _fresh(value: ast.expr) -> bool:
     """Does `value` make a new list or dict?"""
     if isinstance(value, (ast.List, ast.ListComp, ast.Dict, ast.DictComp, ast.BinOp)):
         return True
+    if isinstance(value, ast.IfExp):
+        return _fresh(value.body) and _fresh(value.orelse)
     if isinstance(value, ast.Subscript) and isinstance(value.slice, ast.Slice):
         return True  # (a slice of a list is a new list)
     if isinstance(value, ast.Call) and isinstance(value.func, ast.Attribute) and value.func.attr == "copy":

@@ -42,6 +42,9 @@ class FunctionSource:
     defaults: tuple | None = None
     kwdefaults: dict | None = None
     generated: bool = False  # our own generated code (no user lines to cite)
+    made_object: str | None = (
+        None  # an `__init__` run as a function returning it: its `self` (NOTE [objects])
+    )
 
     @property
     def name(self) -> str:

@@ -243,11 +243,32 @@ def _item(v: Val) -> Val:
     return item or Val(False, None, Kind.OTHER)
 
 
-def enumerate_facts(call, iterable, **_) -> Val:
-    """Pairs of a counter and an item."""
+def enumerate_facts(call, iterable, start=None, **_) -> Val:
+    """Pairs of a counter and an item (of a tuple or list of known items, each pair known: NOTE [list
+    items])."""
+    elts = _known_items(iterable.val)
+    if elts is not None:
+        first = static(start, 0)
+        count = [
+            constant(first + k) if isinstance(first, int) else Val(False, 0, Kind.SCALAR, "i")
+            for k in range(len(elts))
+        ]
+        return _pairs_of([count, list(elts)])
     elt = _item(iterable.val)
     pair = Val(elt.batched, None, Kind.TUPLE, None, (Val(False, 0, Kind.SCALAR, "i"), elt))
     return Val(elt.batched, None, Kind.LIST, item=pair)
+
+
+def _known_items(v: Val) -> tuple | None:
+    """The items of a tuple or list known one by one, else None."""
+    return v.elts if v.kind in (Kind.TUPLE, Kind.LIST) and v.cls is None else None
+
+
+def _pairs_of(columns: list[list[Val]]) -> Val:
+    """A list of tuples, the k-th of the k-th item of each column (as `zip` makes them)."""
+    n = min(len(c) for c in columns)
+    made = container(Kind.LIST, [container(Kind.TUPLE, [c[k] for c in columns]) for k in range(n)])
+    return made.with_(item=list_item(made))
 
 
 @register(enumerate)
@@ -264,7 +285,10 @@ def batch_enumerate(ctx, iterable, start=None) -> Operand:
 
 
 def zip_facts(call, iterables=(), **_) -> Val:
-    """Tuples of one item of each."""
+    """Tuples of one item of each (of tuples or lists of known items, each tuple known)."""
+    columns = [_known_items(it.val) for it in iterables]
+    if columns and all(c is not None for c in columns):
+        return _pairs_of([list(c) for c in columns if c is not None])
     item = Val(False, None, Kind.TUPLE, None, tuple(_item(it.val) for it in iterables))
     item = item.with_(batched=any(e.batched for e in item.elts or ()))
     return Val(item.batched, None, Kind.LIST, item=item)

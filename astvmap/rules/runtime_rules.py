@@ -33,6 +33,38 @@ def batch_batch_broadcast(ctx, v, B) -> Operand:
     return emit(node, broadcast_facts(ctx.call, v))
 
 
+def new_object_facts(call, cls, **_) -> Val:
+    """An object of the class, before its `__init__` runs (NOTE [objects]): no attributes yet."""
+    return container(Kind.RECORD, [], [], cls.static) if isinstance(cls.static, type) else UNKNOWN
+
+
+@register(runtime.new_object)
+@infers(new_object_facts)
+def batch_new_object(ctx, cls) -> Operand:
+    # one object for the batch: its rewritten `__init__` sets its attributes, batched ones whole
+    if not isinstance(cls.static, type):
+        raise ctx.fail("an object of a class not known when rewriting")
+    return Operand(ctx.call.rebuild([cls.node], {}), new_object_facts(ctx.call, cls))
+
+
+def object_with_facts(call, cls, attributes, **_) -> Val:
+    """An object of the class holding these attributes (NOTE [objects])."""
+    v = attributes.val
+    if not isinstance(cls.static, type) or v.kind != Kind.DICT or v.keys is None or v.elts is None:
+        return UNKNOWN
+    return container(Kind.RECORD, v.elts, v.keys, cls.static)
+
+
+@register(runtime.object_with)
+@infers(object_with_facts)
+def batch_object_with(ctx, cls, attributes) -> Operand:
+    # one object for the batch, its batched attributes whole
+    facts = object_with_facts(ctx.call, cls, attributes)
+    if facts is UNKNOWN:
+        raise ctx.fail("an object of a class or attributes not known when rewriting")
+    return Operand(ctx.call.rebuild([cls.node, attributes.node], {}), facts)
+
+
 def flatten_facts(call, x, **_) -> Val:
     """(Bi, *s) -> (Bi, prod(s))."""
     return array(False, 2 if x.val.ndim is not None else None, x.val.dtype)

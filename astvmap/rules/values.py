@@ -72,6 +72,9 @@ class Val:
     # a record's type (NOTE [pytrees]): a namedtuple's (a TUPLE) or a RECORD's, whose `keys` then name
     # the attribute each element is read by (None for a child no attribute holds)
     cls: type | None = None
+    # the values it may have, one of which each call has (NOTE [constants]: `type(x.dtype)` of a dtype
+    # known by its kind is one of its kind's classes), where a pure function of them may agree
+    choices: tuple | None = field(default=None, compare=False)
     const_key: Any = field(default=None, init=False)
 
     def __post_init__(self) -> None:
@@ -105,13 +108,15 @@ def array(batched: bool, ndim: int | None, dtype: str | None = None) -> Val:
 # without (`item` only) promises that every item is what `item` says: if `item` is batched, every item
 # object carries the batch axis. Code that drops a list's elements keeps that promise by repeating its
 # per-call items over the batch (context.promote), or refuses; see docs/architecture.md, "Lists of
-# batched and unbatched items".
+# batched and unbatched items". A list's or dict's items keep their values (NOTE [constants]) only while
+# the one function that holds it reads them (ExpressionsMixin.items_read); elsewhere they are never
+# constants.
 
 
 def container(kind: Kind, elts, keys=None, cls: type | None = None) -> Val:
     elts = tuple(elts)
-    if kind != Kind.TUPLE:  # (a list's, a dict's, a record's items may be replaced: never constants)
-        elts = tuple(_unfixed(e) for e in elts)
+    if kind == Kind.RECORD:  # (a record's fields may be replaced: never constants)
+        elts = tuple(unfixed(e) for e in elts)
     v = Val(
         any(e.batched for e in elts), None, kind, None, elts, None if keys is None else tuple(keys), cls=cls
     )
@@ -140,11 +145,11 @@ def const_key(obj):
     return (type(obj), obj)
 
 
-def _unfixed(v: Val) -> Val:
+def unfixed(v: Val) -> Val:
     """`v` without its value (and its tuple items without theirs): what an item of a list holds."""
     if not v.is_const and (v.kind != Kind.TUPLE or v.elts is None):
         return v
-    elts = None if v.elts is None else tuple(_unfixed(e) for e in v.elts)
+    elts = None if v.elts is None else tuple(unfixed(e) for e in v.elts)
     return replace(v, const=_NO_STATIC, elts=elts)
 
 
@@ -190,6 +195,8 @@ def truth(v: Val) -> bool | None:
     None's, a tuple's of known length, a module's or a function's; None where only running tells."""
     if v.kind == Kind.TUPLE and v.elts is not None and v.cls is None:  # (whatever its items are)
         return bool(v.elts)
+    if v.choices is not None and not v.batched and len({bool(c) for c in v.choices}) == 1:
+        return bool(v.choices[0])
     if v.batched:
         return None
     if v.is_const:
@@ -222,10 +229,10 @@ def val_of(obj) -> Val:
     if isinstance(obj, tuple):
         cls = type(obj) if isinstance(getattr(type(obj), "_fields", None), tuple) else None
         return container(Kind.TUPLE, [val_of(o) for o in obj], cls=cls)
-    if isinstance(obj, list):
-        return container(Kind.LIST, [val_of(o) for o in obj])
+    if isinstance(obj, list):  # (an object from outside: its items may be replaced between calls)
+        return container(Kind.LIST, [unfixed(val_of(o)) for o in obj])
     if isinstance(obj, dict):
-        return container(Kind.DICT, [val_of(v) for v in obj.values()], obj.keys())
+        return container(Kind.DICT, [unfixed(val_of(v)) for v in obj.values()], obj.keys())
     if isinstance(obj, types.ModuleType):
         return Val(False, None, Kind.MODULE, obj=obj)
     if callable(obj):
@@ -288,6 +295,8 @@ def join(a: Val, b: Val) -> Val:
         assert a.elts is not None and b.elts is not None  # parallel() checked
         cls = a.cls if a.cls is b.cls else None  # (a namedtuple on one path, a tuple on another: a tuple)
         return container(a.kind, [join(x, y) for x, y in zip(a.elts, b.elts)], a.keys, cls)
+    if Kind.RECORD in (a.kind, b.kind):  # (records of other fields or types: which, not known)
+        return Val(batched, None, Kind.RECORD)
     if a.kind == b.kind == Kind.LIST:
         items = [v for v in (a.item, b.item) if v is not None] + list(a.elts or ()) + list(b.elts or ())
         item = None
@@ -327,10 +336,18 @@ def unbatched(v: Val) -> Val:
     return v.with_(batched=False, elts=elts, item=None if v.item is None else unbatched(v.item))
 
 
+def leaf_batchedness(v: Val):
+    """Which leaves of `v` are batched, as a hashable shape: a bool, or a tuple of those for a tuple,
+    list or dict of known items (NOTE [list items]: items whose shapes differ cannot share one Val)."""
+    if v.kind in (Kind.TUPLE, Kind.LIST, Kind.DICT) and v.elts is not None:
+        return tuple(leaf_batchedness(e) for e in v.elts)
+    return v.batched
+
+
 def list_item(v: Val) -> Val | None:
     """The element Val of a list/tuple Val (joined over its elements; None when it has none)."""
     items = [*(v.elts or ()), *([v.item] if v.item is not None else [])]
-    return _unfixed(join_all(items)) if items else None
+    return unfixed(join_all(items)) if items else None
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,6 +16,7 @@ import os
 import site
 import sysconfig
 import types
+import typing
 
 import numpy as np
 
@@ -36,6 +37,7 @@ from ..rules.values import (
     Val,
     constant,
     container,
+    field_of,
     join,
     list_item,
     val_of,
@@ -44,6 +46,7 @@ from .callsites import CallSite, InnerVmap, LocalPartial, _call, _hint, _rebuild
 from .expressions import LocalFunction
 from .folding import facts_of_call, fold_attribute, fold_call, pure
 from .nesting import NestingMixin
+from .objects import ObjectsMixin, made_object, plain_class
 
 # Code never rewritten: the standard library, installed packages, and astvmap's runtime helpers (they have
 # rules or run as a loop; rewriting them would batch our own bookkeeping).
@@ -109,7 +112,7 @@ def is_library_code(fn) -> bool:
     return code.co_filename.startswith(_LIBRARY_DIRS) or code.co_filename.startswith("<frozen")
 
 
-class CallsMixin(NestingMixin):
+class CallsMixin(NestingMixin, ObjectsMixin):
     # ---- dispatch ------------------------------------------------------------------------------------
     def apply(self, fn, args, kwargs, node, syntax=None, method=None, fn_node=None) -> Operand:
         ctx = self.ctx
@@ -375,32 +378,30 @@ class CallsMixin(NestingMixin):
         `*args` of unknown length stays one starred operand (the caller runs the call as written)."""
         args = []
         for a in node.args:
-            if isinstance(a, ast.Starred):
-                inner = self.expr(a.value)
-                if inner.val.elts is None or inner.val.kind not in (
-                    Kind.TUPLE,
-                    Kind.LIST,
-                ):  # (a set: unordered)
-                    if inner.batched:
-                        raise self.ctx.fail("`*args` of unknown length holding batched values")
-                    if opaque:
-                        args.append(Operand(ast.Starred(inner.node, ast.Load()), inner.val))
-                        continue
-                    raise self.ctx.fail("`*args` of unknown length")
-                args += [Operand(templates.index(inner.node, [i]), e) for i, e in enumerate(inner.val.elts)]
-            else:
+            if not isinstance(a, ast.Starred):
                 args.append(self.expr(a))
+                continue
+            inner = self.expr(a.value)
+            seen = self.items_read(inner)
+            if seen.elts is None or seen.kind not in (Kind.TUPLE, Kind.LIST):  # (a set: unordered)
+                if inner.batched:
+                    raise self.ctx.fail("`*args` of unknown length holding batched values")
+                if opaque:
+                    args.append(Operand(ast.Starred(inner.node, ast.Load()), seen))
+                    continue
+                raise self.ctx.fail("`*args` of unknown length")
+            args += [_item_operand(inner.node, i, e) for i, e in enumerate(seen.elts)]
         kwargs = {}
         for k in node.keywords:
-            if k.arg is None:
-                inner = self.expr(k.value)
-                if inner.val.kind != Kind.DICT or inner.val.keys is None:
-                    raise self.ctx.fail("`**kwargs` of unknown keys")
-                assert inner.val.elts is not None  # a dict Val with known keys knows its elements
-                for key, e in zip(inner.val.keys, inner.val.elts):
-                    kwargs[key] = Operand(templates.index(inner.node, [key]), e)
-            else:
+            if k.arg is not None:
                 kwargs[k.arg] = self.expr(k.value)
+                continue
+            inner = self.expr(k.value)
+            seen = self.items_read(inner)
+            if seen.kind != Kind.DICT or seen.keys is None or seen.elts is None:
+                raise self.ctx.fail("`**kwargs` of unknown keys")
+            for key, e in zip(seen.keys, seen.elts):
+                kwargs[key] = _item_operand(inner.node, key, e)
         return args, kwargs
 
     def call_object(self, obj, fn_node, args, kwargs, node) -> Operand:
@@ -420,6 +421,8 @@ class CallsMixin(NestingMixin):
             got = self.getattr_call(node, fn_node, args)
             if got is not None:
                 return got
+        if obj is typing.cast and len(args) == 2 and not kwargs:  # (its second argument, as it is)
+            return Operand(_call(fn_node, args, kwargs), args[1].val, args[1].static)
         if getattr(obj, "__astvmap_vmap__", False):
             return self.vmap_expr(node, fn_node, args, kwargs)
         if obj is functools.partial and args and args[0].is_static:
@@ -439,6 +442,10 @@ class CallsMixin(NestingMixin):
             if not batched:
                 return Operand(_call(fn_node, args, kwargs), UNKNOWN)
             return self.nested_call(node, InnerVmap(*obj.__astvmap__), args, kwargs)
+        if batched and plain_class(obj):  # (NOTE [objects])
+            built = self.construct(obj, args, kwargs, node)
+            if built is not None:
+                return built
         impl = library_implementation(obj)
         if impl is not None and not batched:  # its facts, from its rewrite (NOTE [library source])
             return Operand(_call(fn_node, args, kwargs), self.infer_library(impl, args, kwargs))
@@ -506,17 +513,22 @@ class CallsMixin(NestingMixin):
     def forget_changed_arguments(self, fn, args, kwargs) -> None:
         """After a call that may change what it is given, the local containers given to it."""
         if may_change_arguments(fn, kwargs, len(args)):
-            for a in [*args, *kwargs.values()]:
-                if a.val.kind not in (Kind.LIST, Kind.DICT, Kind.RECORD) or not isinstance(a.node, ast.Name):
-                    continue
-                if a.val.batched and a.val.elts is not None and a.val.kind != Kind.RECORD:
-                    # (NOTE [list items]: items of their own batchedness cannot be forgotten, only followed)
-                    if _may_change_containers(fn):
-                        raise self.ctx.fail(
-                            f"a {a.val.kind.value} of per-example items given to a function that may change it"
-                        )
-                    continue
-                self.forget_items(a.node)
+            self.forget_given([*args, *kwargs.values()], lambda: _may_change_containers(fn))
+
+    def forget_given(self, given: list[Operand], changes_containers) -> None:
+        """After a call that may change the local containers it is `given` (`changes_containers()`: may
+        it change a list or dict?), what is known of their items."""
+        for a in given:
+            if a.val.kind not in (Kind.LIST, Kind.DICT, Kind.RECORD) or not isinstance(a.node, ast.Name):
+                continue
+            if a.val.batched and a.val.elts is not None and a.val.kind != Kind.RECORD:
+                # (NOTE [list items]: items of their own batchedness cannot be forgotten, only followed)
+                if changes_containers():
+                    raise self.ctx.fail(
+                        f"a {a.val.kind.value} of per-example items given to a function that may change it"
+                    )
+                continue
+            self.forget_items(a.node)
 
     def known_length(self, op: Operand) -> int | None:
         """The length of a tuple of known items, or of a list of known items that a name of this
@@ -564,6 +576,12 @@ class CallsMixin(NestingMixin):
 
     def method_call(self, node, base: Operand, attr, args, kwargs) -> Operand:
         v = base.val
+        if attr == "copy" and v.kind in (Kind.LIST, Kind.DICT) and not args and not kwargs:
+            return Operand(_call(ast.Attribute(base.node, attr, ast.Load()), [], {}), v)  # (the same items)
+        if made_object(v) and field_of(v, attr) is None:  # (NOTE [objects])
+            done = self.object_method(node, base, attr, args, kwargs)
+            if done is not None:
+                return done
         if v.kind == Kind.LIST and attr in _MUTATORS:
             if not (isinstance(node.func.value, ast.Name) and node.func.value.id in self.env):
                 # the loop would change it once per example; one batched call cannot
@@ -649,9 +667,7 @@ class CallsMixin(NestingMixin):
                 elif item.batched and lst.elts != () and not lst.batched:
                     # (NOTE [list items]) the items it has, repeated over the batch before it changes
                     item = Operand(ctx.temp(item.node, "item"), item.val)
-                    promoted = ctx.promote(base, Val(True, None, Kind.LIST, item=item.val))
-                    ctx.pending.append(ast.Assign([ast.Name(base.node.id, ast.Store())], promoted.node))
-                    lst = promoted.val
+                    lst = ctx.promote_list(base).val
                 j = item.val if lst.item is None else join(lst.item, item.val)
                 for e in lst.elts or ():
                     j = join(j, e)
@@ -736,6 +752,11 @@ def _listed(a: Operand) -> ast.expr:
     return a.node
 
 
+def _item_operand(container: ast.expr, key, v: Val) -> Operand:
+    """`container[key]`, an item whose Val is `v` (its value, where that is a constant)."""
+    return Operand(templates.index(container, [key]), v, v.const if v.is_const else NO_STATIC)
+
+
 def _may_change_containers(fn) -> bool:
     """May a call of `fn` change a list or dict it is given (True for anything but a Python function
     whose source shows it cannot)?"""
@@ -809,8 +830,11 @@ def batched_tree(v: Val):
     a loop would slice its unbatched items too)."""
     if v.batched and v.py and v.ndim == 0:
         return "py"  # per example a Python number (a column of them, batched)
+    if v.batched and v.kind == Kind.RECORD and v.elts is None:
+        raise NotBatchable("a record or object whose fields are not known")
     if v.batched and v.kind == Kind.RECORD and v.elts is not None:  # (a child's flag each: NOTE [pytrees])
-        return tuple(batched_tree(e) for e in v.elts)
+        flags = tuple(batched_tree(e) for e in v.elts)
+        return tuple(zip(v.keys or (), flags)) if made_object(v) else flags  # (an object's by name)
     if not v.batched or v.kind not in (Kind.TUPLE, Kind.LIST, Kind.DICT):
         return v.batched
     if v.elts is None:

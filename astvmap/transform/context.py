@@ -18,6 +18,7 @@ import numpy as np
 from .. import runtime
 from ..errors import NotBatchable, error_at
 from ..kit import templates
+from ..kit.classes import plain_class
 from ..kit.naming import Namer
 from ..rules.values import Kind, Operand, Val, container, list_item, python_number
 
@@ -293,23 +294,48 @@ class Context:
             return Operand(
                 node, Val(True, None, v.kind, None, tuple(p.val for p in parts), v.keys, cls=v.cls)
             )
-        if v.kind == Kind.LIST and v.elts is not None:  # each unbatched item repeated, in a new list
-            base = op.node if isinstance(op.node, ast.Name) else self.temp(op.node, "value")
-            want = target.item if target.item is not None else Val(True, None)
-            parts = [self.promote(Operand(templates.index(base, [k]), e), want) for k, e in enumerate(v.elts)]
-            out = container(Kind.LIST, [p.val for p in parts])
-            return Operand(ast.List([p.node for p in parts], ast.Load()), out.with_(item=list_item(out)))
-        node = self.expr("av__.batch_broadcast(v, B)", v=op.node, B=self.batch_size())
         if v.kind == Kind.LIST:
-            item = target.item if target.item is not None else None
-            return Operand(node, Val(True, None, Kind.LIST, item=item or Val(True, None)))
+            return self._promote_items(op)
+        node = self.expr("av__.batch_broadcast(v, B)", v=op.node, B=self.batch_size())
         kind = Kind.ARRAY if v.kind in (Kind.SCALAR, Kind.ARRAY) else v.kind
         return Operand(node, Val(True, v.ndim, kind, v.dtype, py=python_number(v)))
+
+    def promote_list(self, op: Operand) -> Operand:
+        """The list `op` names with its per-call items repeated over the batch, rebound before the
+        statement being rewritten (`lst = [lst[0], av__.batch_broadcast(lst[1], B)]`): the list is about
+        to hold per-example items it will not know one by one (NOTE [list items]; its name is the only
+        holder)."""
+        assert isinstance(op.node, ast.Name)  # (the caller checks)
+        promoted = self.promote(op, Val(True, None, Kind.LIST, item=Val(True, None)))
+        if promoted is not op:
+            self.pending.append(ast.Assign([ast.Name(op.node.id, ast.Store())], promoted.node))
+        return Operand(ast.Name(op.node.id, ast.Load()), promoted.val)
+
+    def _promote_items(self, op: Operand) -> Operand:
+        """A list whose per-call items are repeated over the batch (NOTE [list items]): item by item
+        where they are known (a new list), else all of them. An item that cannot carry the batch axis
+        (None, an object) is refused: a list of such items and per-example values runs per example."""
+        v = op.val
+        if v.elts is None:
+            if v.item is None or (not v.item.batched and not _repeatable(v.item)):
+                raise self.fail("a list of per-call objects (None, ...) given per-example items")
+            node = self.expr("av__.batch_broadcast(v, B)", v=op.node, B=self.batch_size())
+            item = v.item if v.item.batched else self.promote(Operand(node, v.item), Val(True, None)).val
+            return Operand(node, Val(True, None, Kind.LIST, item=item))
+        if not all(e.batched or _repeatable(e) for e in v.elts):
+            raise self.fail("a list of per-call objects (None, ...) and per-example values")
+        base = op.node if isinstance(op.node, ast.Name) else self.temp(op.node, "value")
+        parts = [
+            self.promote(Operand(templates.index(base, [k]), e), Val(True, None))
+            for k, e in enumerate(v.elts)
+        ]
+        out = container(Kind.LIST, [p.val for p in parts])
+        return Operand(ast.List([p.node for p in parts], ast.Load()), out.with_(item=list_item(out)))
 
     def element(self, base: ast.expr, v: Val, key) -> ast.expr:
         """The element `key` of a container of Val `v`: `base[key]`, a record's field `base.key`."""
         if v.kind == Kind.RECORD:
-            if not isinstance(key, str) or not is_dataclass(v.cls):
+            if not isinstance(key, str) or not (is_dataclass(v.cls) or plain_class(v.cls)):
                 raise self.fail("a registered pytree's children taken apart")
             return ast.Attribute(base, key, ast.Load())
         return templates.index(base, [key])
@@ -320,12 +346,26 @@ class Context:
         if v.kind == Kind.DICT:
             assert v.keys is not None  # a dict Val with known elements knows its keys
             return ast.Dict([templates.const(k) for k in v.keys], parts)
+        if v.cls is not None and v.kind == Kind.RECORD and plain_class(v.cls):  # (an object: NOTE [objects])
+            attributes = ast.Dict([templates.const(k) for k in v.keys or ()], parts)
+            return self.expr("av__.object_with(c, a)", c=self.bind(v.cls, v.cls.__name__), a=attributes)
         if v.cls is not None and v.kind == Kind.RECORD:
             kws = [ast.keyword(k, p) for k, p in zip(v.keys or (), parts)]
             return ast.Call(self.bind(v.cls, v.cls.__name__), [], kws)
         if v.cls is not None and v.kind == Kind.TUPLE:
             return ast.Call(self.bind(v.cls, v.cls.__name__), parts, [])
         return (ast.Tuple if v.kind == Kind.TUPLE else ast.List)(parts, ast.Load())
+
+
+def _repeatable(v: Val) -> bool:
+    """Can a per-call value of Val `v` be repeated over the batch (a number, an array, a tuple or list
+    of those)?"""
+    if v.kind in (Kind.ARRAY, Kind.SCALAR):
+        return True
+    if v.kind in (Kind.TUPLE, Kind.LIST):
+        items = [*(v.elts or ()), *([v.item] if v.item is not None else [])]
+        return bool(items) and all(_repeatable(e) for e in items)
+    return False
 
 
 def _needs(v: Val, target: Val) -> bool:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import ast
 import operator
 
+from ..analysis import lists
 from ..errors import NotBatchable
 from ..kit import templates
 from ..rules.values import (
@@ -22,12 +23,15 @@ from ..rules.values import (
     container,
     field_of,
     join_all,
+    leaf_batchedness,
     list_item,
     static_value,
     truth,
+    unfixed,
 )
 from .callsites import LocalFunction
 from .folding import CMPOPS, calls_something, fold, fold_compare
+from .objects import made_object
 from .regions import RegionsMixin
 
 BINOPS = {
@@ -90,6 +94,10 @@ class ExpressionsMixin(RegionsMixin):
         self.ctx.deps.append((where, self.ctx.src, name, obj))
 
     def visit_Attribute(self, node):
+        if node.attr == "writeable" and isinstance(node.value, ast.Attribute) and node.value.attr == "flags":
+            writeable = self._writeable(node.value)
+            if writeable is not None:
+                return writeable
         base = self.expr(node.value)
         self.ctx.node = node
         if (
@@ -107,10 +115,23 @@ class ExpressionsMixin(RegionsMixin):
         if field is not None:  # `p.w` of a record known field by field (NOTE [pytrees])
             return Operand(ast.Attribute(base.node, node.attr, ast.Load()), field)
         v = base.val
+        if made_object(v):  # (NOTE [objects])
+            got = self.object_attribute(node, base)
+            if got is not None:
+                return got
         if not v.batched and v.kind == Kind.OTHER and v.obj is not None:
             # an unmapped argument's attribute (`cfg.w`): the specialization is keyed on the object
             return self.static_attribute(ast.Attribute(base.node, node.attr, ast.Load()), v.obj, node.attr)
         return self.attribute_rule(node, base)
+
+    def _writeable(self, flags: ast.Attribute) -> Operand | None:
+        """`x.flags.writeable` of a batched array: each example's array is a view of the batch's, and a
+        view is writeable where its base is (other flags, the layout's, differ between the two)."""
+        base = self.expr(flags.value)
+        if not (base.batched and base.val.kind == Kind.ARRAY):
+            return None
+        node = ast.Attribute(ast.Attribute(base.node, "flags", ast.Load()), "writeable", ast.Load())
+        return Operand(node, Val(False, 0, Kind.SCALAR, "b"))
 
     def static_attribute(self, new: ast.expr, obj, attr: str) -> Operand:
         """Attribute `attr` of an object known when rewriting (`cfg.w`, `mod.W`, `getattr(mod, name)`):
@@ -146,10 +167,16 @@ class ExpressionsMixin(RegionsMixin):
             times = n.val.const if n.val.is_const and isinstance(n.val.const, int) else None
             v = seq.val
             if v.elts is not None and times is not None and v.cls is None:
-                v = _sequence_of(v.kind, v.elts * max(times, 0))
-            elif v.elts is not None:
-                v = Val(v.batched, None, v.kind, item=list_item(v))
-            return Operand(ast.BinOp(left.node, node.op, right.node), v)
+                return Operand(
+                    ast.BinOp(left.node, node.op, right.node), _sequence_of(v.kind, v.elts * max(times, 0))
+                )
+            if v.elts is not None and v.batched:  # (NOTE [list items]: its items no longer known one by one)
+                if v.kind != Kind.LIST:
+                    raise self.ctx.fail("a tuple of per-example items repeated a number of times not known")
+                seq = self.ctx.promote(seq, Val(True, None, Kind.LIST, item=Val(True, None)))
+            v = Val(v.batched, None, v.kind, item=list_item(seq.val)) if v.elts is not None else v
+            operands = (seq.node, n.node) if a.kind in _SEQUENCES else (n.node, seq.node)
+            return Operand(ast.BinOp(operands[0], node.op, operands[1]), v)
         if a.kind != b.kind or a.cls is not None or b.cls is not None:
             return None
         if a.elts is not None and b.elts is not None:
@@ -373,26 +400,28 @@ class ExpressionsMixin(RegionsMixin):
         value = self.expr(node.value)
         index = self.expr(node.slice)
         self.ctx.node = node
-        container = value.val.kind in (Kind.TUPLE, Kind.LIST, Kind.DICT)
-        if container and value.val.elts is not None and index.is_static and not index.batched:
-            elt = self._static_element(value.val, index.static)
+        v = self.items_read(value)
+        container = v.kind in (Kind.TUPLE, Kind.LIST, Kind.DICT)
+        if container and v.elts is not None and index.is_static and not index.batched:
+            elt = self._static_element(v, index.static)
             if elt is not None:
-                return Operand(ast.Subscript(value.node, index.node, ast.Load()), elt)
+                return Operand(ast.Subscript(value.node, index.node, ast.Load()), elt, _static_of(elt))
         item: Val | None  # the Val of an element, when one Val covers them
-        if value.val.kind == Kind.LIST and not index.batched and value.val.elts is None:
-            item = value.val.item or UNKNOWN
+        if v.kind == Kind.LIST and not index.batched and v.elts is None:
+            item = v.item or UNKNOWN
             if isinstance(node.slice, ast.Slice):
-                return Operand(ast.Subscript(value.node, index.node, ast.Load()), value.val)
+                return Operand(ast.Subscript(value.node, index.node, ast.Load()), v)
             return Operand(ast.Subscript(value.node, index.node, ast.Load()), item)
-        if value.val.kind in (Kind.TUPLE, Kind.LIST, Kind.DICT) and not index.batched:
-            v = value.val
+        if container and not index.batched:
             item = list_item(v) if v.kind != Kind.DICT else join_all(list(v.elts or ())) if v.elts else None
             mixed = item is not None and item.batched and any(e != item for e in (v.elts or ()))
-            if mixed and not isinstance(node.slice, ast.Slice):
+            if mixed:
                 raise self.ctx.fail(
                     "indexing a container whose elements differ in batchedness "
                     "with an index known only at run time"
                 )
+            if isinstance(node.slice, ast.Slice) and v.elts is not None:  # (which items: not known here)
+                v = Val(v.batched, None, v.kind, item=item) if v.kind != Kind.DICT else UNKNOWN
             return Operand(
                 ast.Subscript(value.node, index.node, ast.Load()),
                 item
@@ -415,6 +444,21 @@ class ExpressionsMixin(RegionsMixin):
         if isinstance(key, slice):
             return container(v.kind, v.elts[key])
         return None
+
+    def items_read(self, op: Operand) -> Val:
+        """The Val of the list or dict `op` as a read of its items sees it: its items one by one where one
+        name of this function alone holds it; else (NOTE [list items]: another holder may have changed
+        them) per-call items as one joined item, per-example ones without their values."""
+        v = op.val
+        if v.kind not in (Kind.LIST, Kind.DICT) or v.elts is None:
+            return v
+        if not isinstance(op.node, ast.Name):
+            return v  # (a value read where it is made: nothing ran between)
+        if self.fdef is not None and not lists.held_elsewhere(self.fdef, op.node.id, caller=False):
+            return v
+        if not v.batched:
+            return Val(False, None, v.kind, item=list_item(v) if v.kind == Kind.LIST else None)
+        return v.with_(elts=tuple(unfixed(e) for e in v.elts))
 
     # ---- comprehensions ----------------------------------------------------------------------------
     def visit_ListComp(self, node):
@@ -459,7 +503,7 @@ class ExpressionsMixin(RegionsMixin):
         if (
             n is None
             or not 0 < n <= _UNROLLED
-            or (len({(e.batched, e.kind, e.ndim) for e in elts}) == 1 and not g.ifs)
+            or (len({(leaf_batchedness(e), e.kind, e.ndim) for e in elts}) == 1 and not g.ifs)
         ):
             self.ctx.rollback(mark, pending=True)
             self.env = env
@@ -499,13 +543,17 @@ class ExpressionsMixin(RegionsMixin):
                     raise self.ctx.fail("an async comprehension")
                 iter_node, elem = self.iteration(it, g.iter)
                 target = self.bind_target(g.target, Operand(ast.Name("_", ast.Load()), elem), store_only=True)
+                before = len(self.ctx.pending)
                 ifs = self.exprs(g.ifs)
+                _no_statements(self.ctx, before)
                 if any(i.batched for i in ifs):
                     raise self.ctx.fail(
                         "a comprehension filter on a batched test (the length would vary by example)"
                     )
                 gens.append(ast.comprehension(target, iter_node, [i.node for i in ifs], 0))
+            before = len(self.ctx.pending)
             elt = self.expr(node.elt)
+            _no_statements(self.ctx, before)
         finally:
             self.env, self.renames = saved, saved_renames
             if region is not None:
@@ -544,7 +592,7 @@ class ExpressionsMixin(RegionsMixin):
         if v.batched and v.kind in (Kind.LIST, Kind.TUPLE):
             item = list_item(v)
             if (item is None or any(e != item for e in (v.elts or ()))) and v.elts is not None:
-                if not all(e.batched for e in v.elts):
+                if len({leaf_batchedness(e) for e in v.elts}) > 1 or not all(e.batched for e in v.elts):
                     # (the loop's variable would be batched on some iterations only: code written for a
                     # batched one would treat an unbatched item's first axis as the batch)
 
@@ -613,6 +661,18 @@ _UNROLLED = 8  # the longest tuple a comprehension over it is written out for
 
 
 _SEQUENCES = frozenset({Kind.LIST, Kind.TUPLE})
+
+
+def _no_statements(ctx, before: int) -> None:
+    """A comprehension's items are expressions: one that needs a statement of its own (a temporary the
+    rewrite binds, `aligned = av__.align(...)`) would run once, before the comprehension, not per item."""
+    if len(ctx.pending) != before:
+        raise ctx.fail("a comprehension whose items need statements of their own")
+
+
+def _static_of(v: Val):
+    """The Python value of an item whose Val is a constant (NOTE [constants]), else NO_STATIC."""
+    return v.const if v.is_const else NO_STATIC
 
 
 def _sequence_of(kind: Kind, elts) -> Val:

@@ -24,6 +24,7 @@ import builtins
 import enum
 import functools
 import itertools
+import math
 import operator
 import types
 import typing
@@ -91,10 +92,10 @@ def fold_call(fn, node: ast.expr, args: list[Operand], kwargs: dict[str, Operand
         return None
     found = [_choices(a) for a in [*args, *kwargs.values()]]
     choices = [c for c in found if c is not None]
-    if len(choices) != len(found):
+    if len(choices) != len(found) or math.prod(len(c) for c in choices) > _MOST:
         return None
     values = []
-    for picked in itertools.islice(itertools.product(*choices), _MOST):
+    for picked in itertools.product(*choices):
         try:
             values.append(fn(*picked[: len(args)], **dict(zip(kwargs, picked[len(args) :]))))
         except Exception:
@@ -123,6 +124,8 @@ def _choices(a: Operand) -> tuple | None:
     if a.is_static or a.val.is_const:
         value = _value(a)
         return (value,) if _foldable_arg(value) else None
+    if a.val.choices is not None and not a.val.batched:
+        return a.val.choices
     return dtypes_of(a.val)
 
 
@@ -133,7 +136,9 @@ def _agreed(node: ast.expr, values: list) -> Operand | None:
         return Operand(node, constant(first) if is_constant(first) else val_of(first), first)
     if is_constant(first) and all(type(v) is type(first) and v == first for v in values):
         return Operand(node, constant(first), first)
-    return None
+    if not all(_foldable_arg(v) for v in values):
+        return None
+    return Operand(node, Val(False, None, Kind.OTHER, choices=tuple(values)))  # (one of them, each call)
 
 
 def _value(a: Operand):

@@ -17,7 +17,7 @@ import numpy as np
 from ..errors import AstvmapError, NotBatchable
 from ..frontend import breaks
 from ..kit import templates
-from ..rules.values import Kind, Operand, Val, join, join_all, truth
+from ..rules.values import Kind, Operand, Val, join, join_all, leaf_batchedness, truth
 from .callsites import InnerVmap, LocalFunction
 from .context import _needs
 from .folding import evaluated
@@ -52,8 +52,12 @@ class LoopsMixin(RegionsMixin):
         iterations only: each iteration written out (`a = args[0]`, the body, `a = args[1]`, ...), so the
         loop's variable has each item's facts. None for any other loop (or one that jumps or has an
         `else`)."""
+        if node.orelse or _jumps(node.body, (ast.Break,)):
+            return None
         items = self._mixed_items(node.iter)
-        if items is None or node.orelse or _jumps(node.body, (ast.Break,)):
+        if items is None and isinstance(node.iter, ast.Call) and _pairing(node.iter):
+            items = self._mixed_call_items(node.iter)
+        if items is None:
             return None
         code: list[ast.stmt] = []
         body = node.body
@@ -84,10 +88,39 @@ class LoopsMixin(RegionsMixin):
         v = self.env.get(it.id)
         if v is None or v.kind not in (Kind.TUPLE, Kind.LIST) or v.elts is None or len(v.elts) > _UNROLLED:
             return None
-        if len({e.batched for e in v.elts}) != 2:
+        if len({leaf_batchedness(e) for e in v.elts}) < 2:
             return None
         return [
             ast.Subscript(ast.Name(it.id, ast.Load()), ast.Constant(i), ast.Load())
+            for i in range(len(v.elts))
+        ]
+
+    def _mixed_call_items(self, it: ast.Call) -> list[ast.expr] | None:
+        """`for i, a in enumerate(args):` over a call whose items are known one by one and batched on
+        some iterations only: its items taken once (`items = list(enumerate(args))`), then read by
+        index; None for any other call (rewritten again where it stands)."""
+        mark, env = self.ctx.mark(), dict(self.env)
+        try:
+            op: Operand | None = self.expr(it)
+        except NotBatchable:
+            op = None
+        v = None if op is None else op.val
+        if (
+            op is None
+            or v is None
+            or v.kind not in (Kind.TUPLE, Kind.LIST)
+            or v.elts is None
+            or len(v.elts) > _UNROLLED
+            or len({leaf_batchedness(e) for e in v.elts}) < 2
+        ):
+            self.ctx.rollback(mark, pending=True)
+            self.env = env
+            return None
+        source = self.ctx.temp(ast.Call(ast.Name("list", ast.Load()), [op.node], []), "items")
+        assert isinstance(source, ast.Name)  # (ctx.temp names it)
+        self.env[source.id] = v.with_(kind=Kind.LIST)
+        return [
+            ast.Subscript(ast.Name(source.id, ast.Load()), ast.Constant(i), ast.Load())
             for i in range(len(v.elts))
         ]
 
@@ -588,6 +621,17 @@ def _appended_element(node: ast.For) -> tuple[str, ast.expr] | None:
     if any(isinstance(n, ast.Name) and n.id == out_name for n in ast.walk(elt)):
         return None
     return out_name, elt
+
+
+def _pairing(it: ast.expr) -> bool:
+    """`enumerate(...)` or `zip(...)` of names and displays (whose items may be known one by one)."""
+    return (
+        isinstance(it, ast.Call)
+        and isinstance(it.func, ast.Name)
+        and it.func.id in ("enumerate", "zip")
+        and not it.keywords
+        and all(isinstance(a, (ast.Name, ast.Tuple, ast.List, ast.Subscript, ast.Constant)) for a in it.args)
+    )
 
 
 def _let(name: str, value: ast.expr) -> ast.Assign:

@@ -22,7 +22,7 @@ import types
 from dataclasses import replace
 
 from .. import binding
-from ..analysis import activity
+from ..analysis import activity, lists
 from ..errors import AstvmapError, NotBatchable
 from ..kit import templates
 from ..rules.values import NO_STATIC, UNKNOWN, Kind, Operand, Val, is_constant, val_of
@@ -212,6 +212,12 @@ class NestingMixin(Walker):
         src, lifted_names = self.lift(obj)
         lifted = [self.expr(ast.Name(n, ast.Load())) for n in lifted_names]
         vals = self._bind_params(src, lifted + args, kwargs, node)
+        out = self._local_call(node, callee, src, lifted_names, lifted, vals, args, kwargs, batched)
+        # (the free names it reads are lifted ones it is given: it may change their items)
+        self.forget_given([*lifted, *args, *kwargs.values()], lambda: lists.may_change_containers(src.fdef))
+        return out
+
+    def _local_call(self, node, callee, src, lifted_names, lifted, vals, args, kwargs, batched) -> Operand:
         # called as written only when it reads its free names where they are: a name a batched branch
         # holds under another name (`b_then`) is passed to the lifted function instead
         verbatim = all(self.code_name(n) == n for n in lifted_names)

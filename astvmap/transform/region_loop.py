@@ -57,6 +57,7 @@ from ..rules.values import UNKNOWN, Kind, Val
 from .calls import batched_tree, may_change_arguments
 from .callsites import LocalFunction
 from .compound import RESTORING_MANAGERS
+from .objects import made_object
 from .regions import RegionsMixin
 
 _OBJECTS = (Kind.LIST, Kind.DICT, Kind.OTHER)  # what the region may change without syntax saying so
@@ -76,6 +77,10 @@ class RegionLoopMixin(RegionsMixin):
         code = self.as_written(node)
         if code is not None:
             return code
+        if self.ctx.settings.fallback == "error" and _ends_raising(following):
+            # (a path that always raises: its loop costs nothing where the code succeeds)
+            self.consumed = len(following)
+            return self.region_loop(following, why, raising=True)
         group = self._grown(following, top)
         if top and any(map(_returns, group)):
             return self._to_the_end(following, why)
@@ -220,14 +225,18 @@ class RegionLoopMixin(RegionsMixin):
                 return True
         return any(self.env.get(n, Val()).kind in _OBJECTS for n in _methods_called(node))
 
-    def region_loop(self, nodes: list[ast.stmt], why: NotBatchable) -> list[ast.stmt]:
-        """`nodes` run as a per-example loop (NOTE [region loops]); `why` is raised where they cannot."""
+    def region_loop(self, nodes: list[ast.stmt], why: NotBatchable, raising: bool = False) -> list[ast.stmt]:
+        """`nodes` run as a per-example loop (NOTE [region loops]); `why` is raised where they cannot.
+        `raising`: they end in a `raise`, so the loop runs only where the code fails: it is allowed with
+        fallback="error" and not reported."""
         if self.region is not None or any(map(_jumps_out, nodes)) or self.ctx.settings.nested:
             raise why  # (code batched again by an enclosing vmap: the enclosing call loops instead)
         if isinstance(nodes[0], ast.Return):
             return self._returned_by_region(nodes[0], why)
         live = self.live_after(nodes[-1]) | self.facts.captured
-        return self._lifted(nodes, why, self.facts.activity(nodes), self._live_outs(nodes), live)
+        return self._lifted(
+            nodes, why, self.facts.activity(nodes), self._live_outs(nodes), live, raising=raising
+        )
 
     def region_to_the_end(self, rest: list[ast.stmt], why: NotBatchable) -> list[ast.stmt]:
         """The statements `rest`, from one with no batched form that returns from inside (a handler's
@@ -248,7 +257,7 @@ class RegionLoopMixin(RegionsMixin):
         return self.region_to_the_end([node], why)
 
     def _lifted(
-        self, nodes, why, act, outs: list[str], live: frozenset[str], returned=None
+        self, nodes, why, act, outs: list[str], live: frozenset[str], returned=None, raising=False
     ) -> list[ast.stmt]:
         """`nodes` lifted into a function of the names flowing in, returning `outs` (or, `returned`
         given, the function's own result, bound to that name)."""
@@ -290,7 +299,7 @@ class RegionLoopMixin(RegionsMixin):
                     "stacked, it would be a copy)",
                     why.node,
                 )
-        return code + self._emit(nodes, why, ins, modes, outs, returned)
+        return code + self._emit(nodes, why, ins, modes, outs, returned, raising)
 
     def _check_closure(self, name: str, v: Val, why: NotBatchable) -> None:
         """A local function reads and changes its free names when called: the generated code's, the
@@ -346,7 +355,7 @@ class RegionLoopMixin(RegionsMixin):
                 return True
         return False
 
-    def _emit(self, nodes, why, ins, modes, outs, returned) -> list[ast.stmt]:
+    def _emit(self, nodes, why, ins, modes, outs, returned, raising=False) -> list[ast.stmt]:
         ctx = self.ctx
         body = templates.clone(nodes)
         if returned is None:
@@ -358,7 +367,7 @@ class RegionLoopMixin(RegionsMixin):
             ]
             body.append(ast.Return(ast.Tuple(results, ast.Load())))
         lifted = ast.FunctionDef(
-            name=self._announce(nodes, why),
+            name=self._announce(nodes, why, raising),
             args=ast.arguments(
                 posonlyargs=[], args=[ast.arg(n) for n in ins], kwonlyargs=[], kw_defaults=[], defaults=[]
             ),
@@ -389,10 +398,13 @@ class RegionLoopMixin(RegionsMixin):
         targets = ast.Tuple([ast.Name(self.store_name(n), ast.Store()) for n in outs], ast.Store())
         return [lifted, ast.Assign([targets], call)]
 
-    def _announce(self, nodes: list[ast.stmt], why: NotBatchable) -> str:
-        """The region's warning (or, with fallback="error", its error), recorded; its function's name."""
+    def _announce(self, nodes: list[ast.stmt], why: NotBatchable, raising: bool = False) -> str:
+        """The region's warning (or, with fallback="error", its error), recorded; its function's name
+        (a `raising` one's is neither)."""
         ctx = self.ctx
         first, last = nodes[0].lineno, getattr(nodes[-1], "end_lineno", None) or nodes[-1].lineno
+        if raising:
+            return ctx.namer.fresh(f"raising_{first}")
         lines = f"line {first}" if first == last else f"lines {first}-{last}"
         msg = f"{lines} run{'s' if first == last else ''} as a per-example loop: {why.msg}"
         where = (nodes[0].lineno, nodes[0].col_offset)
@@ -412,7 +424,7 @@ def _flags(v: Val):
     if v.kind == Kind.DICT and not all(isinstance(k, (str, int, bool)) for k in v.keys or ()):
         return batched_tree(v)  # (refused: the keys the loops read are strings or integers)
     flags = tuple(_flags(e) for e in v.elts)
-    return tuple(zip(v.keys or (), flags)) if v.kind == Kind.DICT else flags
+    return tuple(zip(v.keys or (), flags)) if v.kind == Kind.DICT or made_object(v) else flags
 
 
 def _holds_record(v: Val) -> bool:
@@ -489,6 +501,13 @@ def _jumps_out(node: ast.stmt) -> bool:
         return any(walk(c, inner and not _is_loop_else(n, c)) for c in ast.iter_child_nodes(n))
 
     return walk(node, False)
+
+
+def _ends_raising(stmts: list[ast.stmt]) -> bool:
+    """Do `stmts` (the rest of a block) always end in a `raise`, leaving no other way?"""
+    return (
+        isinstance(stmts[-1], ast.Raise) and not any(map(_jumps_out, stmts)) and not any(map(_returns, stmts))
+    )
 
 
 def _returns(node: ast.stmt) -> bool:

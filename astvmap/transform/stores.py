@@ -306,6 +306,8 @@ class StoresMixin(RegionsMixin):
                 raise self.ctx.fail(f"a loop target `{ast.unparse(target)}` that needs its values aligned")
             return new
         if isinstance(target, ast.Attribute):
+            if isinstance(target.value, ast.Name) and target.value.id == self.ctx.src.made_object:
+                return self.object_store(target, value)  # (`self.x = v` in `__init__`: NOTE [objects])
             if value.batched:
                 raise self.ctx.fail("storing a batched value in an attribute")
             base = self.expr(target.value)

@@ -290,12 +290,24 @@ class Vectorizer(
         return [node]
 
     def visit_Delete(self, node):
+        targets: list[ast.expr] = []
         for t in node.targets:
             if isinstance(t, ast.Name):
                 self.env.pop(t.id, None)
-            elif self.expr(t.value if isinstance(t, ast.Subscript) else t).batched:
+                targets.append(t)
+                continue
+            if not isinstance(t, (ast.Subscript, ast.Attribute)):
+                raise self.ctx.fail(f"`del {ast.unparse(t)}`")
+            base = self.expr(t.value)
+            if base.batched:
                 raise self.ctx.fail("`del` of a part of a batched value")
-        return [node]
+            self.refuse_outside_store(t)  # (the loop deletes once per example)
+            self.forget_items(t.value)  # (its items are no longer where they were)
+            if isinstance(t, ast.Attribute):
+                targets.append(ast.Attribute(base.node, t.attr, ast.Del()))
+            else:
+                targets.append(ast.Subscript(base.node, self.expr(t.slice).node, ast.Del()))
+        return [ast.copy_location(ast.Delete(targets), node)]
 
     # ---- control flow on unbatched tests ----------------------------------------------------------------
     def visit_If(self, node):

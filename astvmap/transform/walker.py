@@ -9,6 +9,7 @@ empty and every method resolves to its one implementation in a mixin or in the `
 from __future__ import annotations
 
 import ast
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -159,7 +160,11 @@ class Walker:
 
         def known_length(self, op: Operand) -> int | None: ...
 
+        def items_read(self, op: Operand) -> Val: ...
+
         def forget_items(self, node: ast.expr) -> None: ...
+
+        def forget_given(self, given: list[Operand], changes_containers: Callable[[], bool]) -> None: ...
 
         def forget_holders(self, name: str) -> None: ...
 
@@ -174,7 +179,24 @@ class Walker:
             node: ast.AST,
         ) -> Operand: ...
 
+        # ObjectsMixin (objects.py)
+        def construct(
+            self, cls: type, args: list[Operand], kwargs: dict[str, Operand], node: ast.AST
+        ) -> Operand | None: ...
+
+        def object_store(self, target: ast.Attribute, value: Operand) -> ast.expr: ...
+
+        def object_method(
+            self, node: ast.AST, base: Operand, attr: str, args: list[Operand], kwargs: dict[str, Operand]
+        ) -> Operand | None: ...
+
+        def object_attribute(self, node: ast.Attribute, base: Operand) -> Operand | None: ...
+
         # NestingMixin (nesting.py)
+        def _bind_params(
+            self, src: FunctionSource, args: list[Operand], kwargs: dict[str, Operand], node: ast.AST
+        ) -> dict[str, Val]: ...
+
         def lift(self, local: LocalFunction) -> tuple[FunctionSource, list[str]]: ...
 
         def nested_call(

@@ -34,6 +34,8 @@ class WritesMixin(RegionsMixin):
         ctx = self.ctx
         base = self.expr(target.value)
         index = self.expr(target.slice)
+        if base.val.kind in (Kind.LIST, Kind.DICT) and (base.batched or value.batched):
+            return self._item_store(target, base, index, value)
         if not base.batched and (value.batched or index.batched):
             if base.val.kind != Kind.ARRAY:
                 raise ctx.fail(f"writing batched values into a {base.val.kind.value}")
@@ -47,13 +49,13 @@ class WritesMixin(RegionsMixin):
                 index = Operand(ctx.temp(index.node, "index"), index.val, index.static)
             ctx.pending += self.expand(name, target)
             base = Operand(ast.Name(self.code_name(name), ast.Load()), self.env[name])
-        if base.val.kind in (Kind.LIST, Kind.DICT) and (base.batched or value.batched):
-            return self._item_store(target, base, index, value)
         if index.batched:
             return self._per_lane_setitem(target, base, index, value)
         if not base.batched and not value.batched:
             self.refuse_outside_store(target)
-            self.forget_items(target.value)  # (its items are no longer what they were made with)
+            followed = self._followed_store(target, base, index, value)
+            if followed is None:
+                self.forget_items(target.value)  # (its items are no longer what they were made with)
             return ast.Subscript(base.node, index.node, ast.Store()), value.node
         from ..rules.indexing import batched_index, selection_ndim
 
@@ -65,6 +67,19 @@ class WritesMixin(RegionsMixin):
             if value.val.ndim < sel:
                 v = templates.batch_slice_prefix(value.node, sel - value.val.ndim)
         return ast.Subscript(base.node, batched_index(ctx, index), ast.Store()), v
+
+    def _followed_store(self, target, base: Operand, index: Operand, value: Operand) -> Val | None:
+        """`d["a"] = w` into a list or dict of known items that one name of this function alone holds,
+        at a key known here: its items, followed (NOTE [list items]); else None."""
+        name = target.value.id if isinstance(target.value, ast.Name) else None
+        if base.val.kind not in (Kind.LIST, Kind.DICT) or name is None or name not in self.env:
+            return None
+        if self.fdef is None or lists.held_elsewhere(self.fdef, name) or not index.val.is_const:
+            return None
+        new = _with_item(base.val, index.val.const, value.val)
+        if new is not None:
+            self.env[name] = new
+        return new
 
     def _item_store(self, target, base: Operand, index: Operand, value: Operand):
         """`lst[i] = v`, `d[k] = v` where the container or `v` is batched (NOTE [list items]): the item is
@@ -79,11 +94,15 @@ class WritesMixin(RegionsMixin):
         key = index.val.const if index.val.is_const else None
         new = _with_item(v, key, value.val)
         if new is None:
-            item = list_item(v) if v.kind == Kind.LIST else None
-            if item is None or not item.batched:
-                raise ctx.fail(f"storing a batched value into a {v.kind.value} of unbatched items")
-            value = ctx.promote(value, item)
-            new = Val(True, None, v.kind, item=join(item, value.val) if v.kind == Kind.LIST else None)
+            if v.kind != Kind.LIST:
+                raise ctx.fail("storing into a dict at a key not known when rewriting")
+            # (NOTE [list items]) which item changes is not known: every item as batched as any
+            value = Operand(ctx.temp(value.node, "value"), value.val)
+            index = Operand(ctx.temp(index.node, "index"), index.val)
+            base = ctx.promote_list(base)
+            value = ctx.promote(value, Val(True, None))
+            item = list_item(base.val)
+            new = Val(True, None, Kind.LIST, item=value.val if item is None else join(item, value.val))
         self.env[name] = new
         return ast.Subscript(base.node, index.node, ast.Store()), value.node
 

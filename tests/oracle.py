@@ -588,3 +588,18 @@ def check_all_placements(
     for oa in extra_out_axes:
         if oa != out_axes:
             run(0, 3, oa)
+
+
+def assert_generated_program(f, in_axes, args, note: str) -> None:
+    """A generated program against the loop: equal, or a fallback that is (`allow_fallback`); and no
+    error of ours reported along the way. `note` (the seed, the sizes, the source) is added to any
+    failure."""
+    with warnings.catch_warnings(record=True) as rec:
+        warnings.simplefilter("always")
+        try:
+            assert_vmap_equivalent(f, in_axes, 0, *args, allow_fallback=True)
+        except Exception as e:
+            e.add_note(note)
+            raise
+    reported = [w for w in rec if "please report" in str(w.message)]
+    assert not reported, f"an error of ours: {reported[0].message}\n{note}"

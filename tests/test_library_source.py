@@ -2,6 +2,7 @@
 source where that batches whole (NOTE [library source], transform/nesting.py); elsewhere the one call
 runs as the loop, warned at the user's line."""
 
+import importlib.util
 import os
 import warnings
 
@@ -97,3 +98,20 @@ def number_or_array(x):
 def test_isinstance_of_a_per_example_scalar_differs_by_value_and_loops():
     # a rank-0 example may be a NumPy scalar or a 0-d array: the loop decides
     assert_vmap_equivalent(number_or_array, 0, 0, RNG.normal(size=5), allow_fallback=True)
+
+
+def test_the_source_check_reads_an_installed_modules_cached_bytecode():
+    """An installed module's `.pyc`, compiled from the file as it is, stands for compiling its text (the
+    source check's cost); a text that is not the file's never uses it."""
+    import numpy.lib._function_base_impl as fb
+
+    from astvmap.frontend import source
+
+    if not os.path.exists(importlib.util.cache_from_source(fb.__file__)):
+        pytest.skip("numpy installed without its bytecode")
+    with open(fb.__file__) as fh:
+        text = fh.read()
+    cached = source._cached_code(fb.__file__, text, 0)
+    assert cached is not None
+    assert cached.co_code == compile(text, fb.__file__, "exec", dont_inherit=True).co_code
+    assert source._cached_code(fb.__file__, text + "\n# edited\n", 0) is None

@@ -14,6 +14,8 @@ from __future__ import annotations
 import ast
 import functools
 
+from .activity import MUTATING_METHODS
+
 # calls that read a list's items and keep nothing of it
 # (an iterator over a list cannot change it)
 _READERS = frozenset(
@@ -41,24 +43,15 @@ def escapes(fdef: ast.FunctionDef, name: str) -> bool:
             f = n.value.func
             if isinstance(f, ast.Attribute) and f.attr == "append" and isinstance(f.value, ast.Name):
                 quiet.add(id(f.value))
-        elif (isinstance(n, ast.Subscript) and isinstance(n.ctx, ast.Load)) or isinstance(n, ast.Starred):
-            quiet.add(id(n.value))
-        elif isinstance(n, (ast.For, ast.comprehension)):
-            quiet.add(id(n.iter))
-        elif isinstance(n, ast.Return) and n.value is not None:
-            quiet.add(id(n.value))
-        elif isinstance(n, (ast.If, ast.While, ast.IfExp)):
-            quiet.add(id(n.test))
-        elif isinstance(n, ast.UnaryOp) and isinstance(n.op, ast.Not):
-            quiet.add(id(n.operand))
-        elif isinstance(n, ast.Compare):
-            quiet.update(id(e) for e in [n.left, *n.comparators])
+        elif isinstance(n, ast.Subscript) and not isinstance(n.ctx, ast.Load):
+            continue  # (an item stored: changed, though not its length; read as a change)
+        elif isinstance(n, ast.UnaryOp) and not isinstance(n.op, ast.Not):
+            continue
         elif isinstance(n, ast.Call) and isinstance(n.func, ast.Name) and n.func.id in ("len", "tuple"):
             quiet.update(id(a) for a in n.args)
-    nested = {id(m) for s in nested_scopes(fdef) for m in ast.walk(s)}
-    for s in nested_scopes(fdef):  # (a comprehension's first iterable is read where it stands)
-        if isinstance(s, (ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)):
-            nested -= {id(m) for m in ast.walk(s.generators[0].iter)}
+        else:
+            quiet |= _read_whole(n)
+    nested = _nested_code(fdef)
     for n in ast.walk(fdef):
         if isinstance(n, ast.Name) and n.id == name:
             if id(n) in nested or (isinstance(n.ctx, ast.Load) and id(n) not in quiet):
@@ -113,25 +106,43 @@ def held_elsewhere(fdef: ast.FunctionDef, name: str, caller: bool = True) -> boo
                 isinstance(f, ast.Attribute) and isinstance(f.value, ast.Name) and f.value.id in _NUMPY
             ):
                 quiet.update(id(a) for a in n.args)
-        elif isinstance(n, (ast.Subscript, ast.Starred)):
-            quiet.add(id(n.value))
-        elif isinstance(n, (ast.For, ast.comprehension)):
-            quiet.add(id(n.iter))
-        elif isinstance(n, ast.Return) and n.value is not None:
-            quiet.add(id(n.value))
-        elif isinstance(n, (ast.If, ast.While, ast.IfExp)):
-            quiet.add(id(n.test))
-        elif isinstance(n, ast.UnaryOp):
-            quiet.add(id(n.operand))
         elif isinstance(n, ast.BinOp):
             quiet.update((id(n.left), id(n.right)))
-        elif isinstance(n, ast.Compare):
-            quiet.update(id(e) for e in [n.left, *n.comparators])
-    nested = {id(m) for s in nested_scopes(fdef) if not _comprehension(s) for m in ast.walk(s)}
+        else:
+            quiet |= _read_whole(n)
+    nested = _nested_code(fdef)
     return any(
         isinstance(n, ast.Name) and n.id == name and (id(n) in nested or id(n) not in quiet)
         for n in ast.walk(fdef)
     )
+
+
+def _read_whole(n: ast.AST) -> set[int]:
+    """The expressions node `n` reads and keeps nothing of: what it takes an item or a slice of, spreads
+    with `*`, iterates, returns, tests the truth of, negates or compares."""
+    if isinstance(n, (ast.Subscript, ast.Starred)):
+        return {id(n.value)}
+    if isinstance(n, (ast.For, ast.comprehension)):
+        return {id(n.iter)}
+    if isinstance(n, ast.Return) and n.value is not None:
+        return {id(n.value)}
+    if isinstance(n, (ast.If, ast.While, ast.IfExp)):
+        return {id(n.test)}
+    if isinstance(n, ast.UnaryOp):
+        return {id(n.operand)}
+    if isinstance(n, ast.Compare):
+        return {id(e) for e in [n.left, *n.comparators]}
+    return set()
+
+
+def _nested_code(fdef: ast.FunctionDef) -> set[int]:
+    """The nodes of the functions, lambdas and comprehensions `fdef` defines (run apart from its own
+    code: a comprehension's first iterable is read where it stands)."""
+    nested = {id(m) for s in nested_scopes(fdef) for m in ast.walk(s)}
+    for s in nested_scopes(fdef):
+        if isinstance(s, (ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)):
+            nested -= {id(m) for m in ast.walk(s.generators[0].iter)}
+    return nested
 
 
 def _fresh(value: ast.expr) -> bool:
@@ -151,25 +162,22 @@ def _fresh(value: ast.expr) -> bool:
     )
 
 
-def _comprehension(s: ast.AST) -> bool:
-    return isinstance(s, (ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp))
-
-
-_CHANGERS = frozenset(
-    {
-        "append",
-        "extend",
-        "insert",
-        "pop",
-        "remove",
-        "clear",
-        "sort",
-        "reverse",
-        "update",
-        "setdefault",
-        "popitem",
-    }
-)
+def changed_in(node: ast.AST) -> set[str]:
+    """The names whose list or dict code inside `node` may change: the bases of its method calls that
+    change one (`lst.pop()`), of its item stores and deletions."""
+    out = set()
+    for n in ast.walk(node):
+        if isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute) and n.func.attr in MUTATING_METHODS:
+            base = n.func.value
+        elif isinstance(n, ast.Subscript) and isinstance(n.ctx, (ast.Store, ast.Del)):
+            base = n.value
+        else:
+            continue
+        while isinstance(base, (ast.Subscript, ast.Attribute)):
+            base = base.value
+        if isinstance(base, ast.Name):
+            out.add(base.id)
+    return out
 
 
 @functools.lru_cache(maxsize=256)
@@ -186,7 +194,7 @@ def may_change_containers(fdef: ast.FunctionDef) -> bool:
         if not isinstance(n, ast.Call):
             continue
         f = n.func
-        if isinstance(f, ast.Attribute) and f.attr in _CHANGERS:
+        if isinstance(f, ast.Attribute) and f.attr in MUTATING_METHODS:
             return True
         reader = (isinstance(f, ast.Name) and f.id in _READERS) or (
             isinstance(f, ast.Attribute) and isinstance(f.value, ast.Name) and f.value.id in _NUMPY

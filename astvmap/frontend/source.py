@@ -16,9 +16,13 @@ same bytecode, names and constants. pytest rewrites the asserts of test modules 
 from __future__ import annotations
 
 import ast
+import copy
 import functools
+import importlib.util
 import inspect
 import linecache
+import marshal
+import os
 import sys
 import types
 import weakref
@@ -149,15 +153,47 @@ _COMPARED_FLAGS = (
 
 @functools.lru_cache(maxsize=64)
 def _compiled(filename: str, text: str, optimize: int) -> dict[tuple[str, int], list[types.CodeType]]:
-    """Every code object compiled from `text`, by (name, first line)."""
-    try:
-        top = compile(text, filename, "exec", dont_inherit=True, optimize=optimize)
-    except (SyntaxError, ValueError):
-        return {}
+    """Every code object compiled from `text`, by (name, first line): the module's cached bytecode where
+    it was compiled from exactly `text` (an installed package's: loading it costs a fraction of
+    compiling), else `text` compiled now."""
+    top = _cached_code(filename, text, optimize)
+    if top is None:
+        try:
+            top = compile(text, filename, "exec", dont_inherit=True, optimize=optimize)
+        except (SyntaxError, ValueError):
+            return {}
     found: dict[tuple[str, int], list[types.CodeType]] = {}
     for code in _nested(top):
         found.setdefault((code.co_name, code.co_firstlineno), []).append(code)
     return found
+
+
+def _cached_code(filename: str, text: str, optimize: int) -> types.CodeType | None:
+    """The module code CPython cached for `filename` (its `.pyc`, PEP 552), where its header says it was
+    compiled from the file as it is now and the file's text is `text`; else None."""
+    try:
+        pyc = importlib.util.cache_from_source(filename, optimization="" if optimize == 0 else optimize)
+        with open(pyc, "rb") as fh:
+            data = fh.read()
+        with open(filename, "rb") as fh:
+            source = fh.read()
+        stat = os.stat(filename)
+    except (OSError, ValueError, NotImplementedError):
+        return None
+    if len(data) < 16 or data[:4] != importlib.util.MAGIC_NUMBER:
+        return None
+    if int.from_bytes(data[4:8], "little") & 1:  # (hash-based)
+        fresh = data[8:16] == importlib.util.source_hash(source)
+    else:
+        stamp, size = int.from_bytes(data[8:12], "little"), int.from_bytes(data[12:16], "little")
+        fresh = stamp == int(stat.st_mtime) & 0xFFFFFFFF and size == len(source) & 0xFFFFFFFF
+    if not fresh or importlib.util.decode_source(source) != text:
+        return None
+    try:
+        code = marshal.loads(data[16:])
+    except (EOFError, ValueError, TypeError):
+        return None
+    return code if isinstance(code, types.CodeType) else None
 
 
 def _nested(code: types.CodeType) -> Iterator[types.CodeType]:
@@ -237,6 +273,7 @@ def function_source(fn) -> FunctionSource:
             )
         found = _find(tree, code)
         if found[0] is not None:
+            found = (_mangled(found[0], code.co_qualname), found[1])
             _FOUND[code] = found  # a lambda made per call is found once, not per call
     node, name = found
     if node is None:
@@ -284,6 +321,39 @@ def _find(tree: ast.Module, code: types.CodeType):
             if start == first or n.lineno == first:
                 return n, n.name
     return None, None
+
+
+def _mangled(node, qualname: str):
+    """`node` with its private names (`self.__a`) spelled as Python compiled them inside their class
+    (`self._C__a`), for code defined in a class body; `node` itself where there are none."""
+    cls = _enclosing_class(qualname)
+    prefix = "_" + cls.lstrip("_") if cls is not None and cls.lstrip("_") else None
+    if prefix is None or not any(_private(getattr(n, f, None)) for n in ast.walk(node) for f in _NAMED):
+        return node
+    node = copy.deepcopy(node)
+    for n in ast.walk(node):
+        for slot in _NAMED:
+            name = getattr(n, slot, None)
+            if _private(name):
+                setattr(n, slot, prefix + str(name))
+    return node
+
+
+_NAMED = ("id", "attr", "arg")  # the fields of the nodes that spell a name (Name, Attribute, arg, keyword)
+
+
+def _enclosing_class(qualname: str) -> str | None:
+    """The innermost class around the code named `qualname` (`C.m.<locals>.g` -> `C`), or None."""
+    parts = qualname.split(".")[:-1]
+    for i in range(len(parts) - 1, -1, -1):
+        if parts[i] != "<locals>" and (i + 1 == len(parts) or parts[i + 1] != "<locals>"):
+            return parts[i]
+    return None
+
+
+def _private(name) -> bool:
+    """Is `name` one Python mangles inside a class (`__a`, not `__a__`)?"""
+    return isinstance(name, str) and name.startswith("__") and not name.endswith("__")
 
 
 def _inside(node: ast.expr, pos: tuple[int, int]) -> bool:

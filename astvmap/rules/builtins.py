@@ -15,7 +15,19 @@ from ..kit import templates
 from ..pynum import MATH_UFUNCS
 from .common import align, emit, infers, out, static
 from .registry import register
-from .values import NO_STATIC, UNKNOWN, Kind, Operand, Val, array, constant, container, is_constant, list_item
+from .values import (
+    NO_STATIC,
+    UNKNOWN,
+    Kind,
+    Operand,
+    Val,
+    array,
+    constant,
+    container,
+    held,
+    is_constant,
+    list_item,
+)
 
 
 def _scalars(*ops) -> bool:
@@ -267,7 +279,7 @@ def _known_items(v: Val) -> tuple | None:
 def _pairs_of(columns: list[list[Val]]) -> Val:
     """A list of tuples, the k-th of the k-th item of each column (as `zip` makes them)."""
     n = min(len(c) for c in columns)
-    made = container(Kind.LIST, [container(Kind.TUPLE, [c[k] for c in columns]) for k in range(n)])
+    made = container(Kind.LIST, [container(Kind.TUPLE, [held(c[k]) for c in columns]) for k in range(n)])
     return made.with_(item=list_item(made))
 
 
@@ -321,7 +333,7 @@ def sequence_facts(call, iterable=None, **_) -> Val:
         and iterable.val.kind in (Kind.TUPLE, Kind.LIST)
         and iterable.val.elts is not None
     ):
-        made = container(kind, iterable.val.elts)
+        made = container(kind, [held(e) for e in iterable.val.elts])
         return made if kind == Kind.TUPLE else made.with_(item=list_item(made))
     facts = items_facts(call, iterable)
     return facts if kind == Kind.LIST else Val(facts.batched, None, Kind.TUPLE, item=facts.item)

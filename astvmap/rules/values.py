@@ -76,9 +76,12 @@ class Val:
     # known by its kind is one of its kind's classes), where a pure function of them may agree
     choices: tuple | None = field(default=None, compare=False)
     const_key: Any = field(default=None, init=False)
+    choices_key: Any = field(default=None, init=False)  # (the choices, told apart as constants are)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "const_key", const_key(self.const) if self.const is not _NO_STATIC else None)
+        if self.choices is not None:
+            object.__setattr__(self, "choices_key", const_key(self.choices))
 
     def with_(self, **kw) -> Val:
         """The Val with some facts changed: no longer a constant, unless `const=` says so."""
@@ -111,6 +114,17 @@ def array(batched: bool, ndim: int | None, dtype: str | None = None) -> Val:
 # batched and unbatched items". A list's or dict's items keep their values (NOTE [constants]) only while
 # the one function that holds it reads them (ExpressionsMixin.items_read); elsewhere they are never
 # constants.
+
+
+def held(v: Val) -> Val:
+    """A list or dict Val as another container that holds it sees it (NOTE [list items]): a change made
+    through the list's own name is not followed there, so per-call items are one joined item and
+    per-example ones (whose changes are refused once it is held) keep their facts but not their values."""
+    if v.kind not in (Kind.LIST, Kind.DICT) or v.elts is None:
+        return v
+    if not v.batched:
+        return Val(False, None, v.kind, item=list_item(v) if v.kind == Kind.LIST else None)
+    return replace(v, elts=tuple(unfixed(e) for e in v.elts))
 
 
 def container(kind: Kind, elts, keys=None, cls: type | None = None) -> Val:

@@ -46,7 +46,7 @@ from .callsites import CallSite, InnerVmap, LocalPartial, _call, _hint, _rebuild
 from .expressions import LocalFunction
 from .folding import facts_of_call, fold_attribute, fold_call, pure
 from .nesting import NestingMixin
-from .objects import ObjectsMixin, made_object, plain_class
+from .objects import ObjectsMixin, made_object, plain_class, refuse_protocol
 
 # Code never rewritten: the standard library, installed packages, and astvmap's runtime helpers (they have
 # rules or run as a loop; rewriting them would batch our own bookkeeping).
@@ -116,6 +116,8 @@ class CallsMixin(NestingMixin, ObjectsMixin):
     # ---- dispatch ------------------------------------------------------------------------------------
     def apply(self, fn, args, kwargs, node, syntax=None, method=None, fn_node=None) -> Operand:
         ctx = self.ctx
+        if fn is not isinstance:  # (NOTE [objects]: its answer is the object's class's)
+            refuse_protocol(ctx, [a.val for a in [*args, *kwargs.values()]], f"`{_hint(fn)}`")
         rebuild = _rebuilder(syntax if syntax is not None else node, fn_node, method)
         site = CallSite(fn, node, args, kwargs, rebuild, method)
         rule = lookup(fn)
@@ -359,6 +361,7 @@ class CallsMixin(NestingMixin, ObjectsMixin):
                 raise self.ctx.fail("`*args` of unknown length beside batched values")
             return Operand(_call(callee.node, args, kwargs), UNKNOWN)
         v = callee.val
+        refuse_protocol(self.ctx, [v], "a call")
         if v.kind == Kind.CALLABLE and isinstance(v.obj, (LocalFunction, InnerVmap)):
             return self.local_call(node, callee, v.obj, args, kwargs)
         if v.kind == Kind.CALLABLE and isinstance(v.obj, LocalPartial):

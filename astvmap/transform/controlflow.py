@@ -20,6 +20,7 @@ from typing import cast
 from ..kit import templates
 from ..rules import registry
 from ..rules.values import Kind, Operand, Val, join, merged_py, parallel, python_number, val_of
+from .objects import refuse_protocol
 from .regions import Region, RegionsMixin
 from .walker import tag_line, user_line
 
@@ -141,6 +142,7 @@ class ControlFlowMixin(RegionsMixin):
 
     def truthy(self, test: Operand, node) -> ast.expr:
         """The per-example truth value of a batched test, as a bool (B,) array."""
+        refuse_protocol(self.ctx, [test.val], "the truth")
         if test.val.ndim not in (0, None):
             raise self.ctx.error(
                 "a batched test must be one value per example: the loop raises ValueError (the "

@@ -22,6 +22,7 @@ from ..rules.values import (
     constant,
     container,
     field_of,
+    held,
     join_all,
     leaf_batchedness,
     list_item,
@@ -31,7 +32,7 @@ from ..rules.values import (
 )
 from .callsites import LocalFunction
 from .folding import CMPOPS, calls_something, fold, fold_compare
-from .objects import made_object
+from .objects import made_object, refuse_protocol
 from .regions import RegionsMixin
 
 BINOPS = {
@@ -307,13 +308,13 @@ class ExpressionsMixin(RegionsMixin):
         elts = self._elts(node.elts)
         return Operand(
             ast.Tuple([e.node for e in elts], ast.Load()),
-            container(Kind.TUPLE, [e.val for e in elts]),
+            container(Kind.TUPLE, [held(e.val) for e in elts]),
             _static_seq(elts, tuple),
         )
 
     def visit_List(self, node):
         elts = self._elts(node.elts)
-        v = container(Kind.LIST, [e.val for e in elts])
+        v = container(Kind.LIST, [held(e.val) for e in elts])
         return Operand(
             ast.List([e.node for e in elts], ast.Load()), v.with_(item=list_item(v)), _static_seq(elts, list)
         )
@@ -341,7 +342,7 @@ class ExpressionsMixin(RegionsMixin):
             if any(v.batched for v in values):
                 raise self.ctx.fail("a dict with computed keys holding batched values")
             return Operand(new, Val(False, None, Kind.DICT))
-        return Operand(new, container(Kind.DICT, [v.val for v in values], keys))
+        return Operand(new, container(Kind.DICT, [held(v.val) for v in values], keys))
 
     def visit_Set(self, node):
         elts = self.exprs(node.elts)
@@ -560,6 +561,8 @@ class ExpressionsMixin(RegionsMixin):
                 for name in set(region.stores) - region_stores:
                     del region.stores[name]
                     region.starts.pop(name, None)
+        for name in lists.changed_in(node) & set(self.env):  # (NOTE [list items]: changed per item)
+            self.forget_items(ast.Name(name, ast.Load()))
         out = Val(elt.val.batched, None, Kind.LIST, item=elt.val)
         if len(gens) == 1 and not gens[0].ifs and cls is not ast.GeneratorExp and first_length is not None:
             out = container(Kind.LIST, [elt.val] * first_length).with_(item=elt.val)  # (one per item)
@@ -575,6 +578,7 @@ class ExpressionsMixin(RegionsMixin):
     def iteration(self, it: Operand, node) -> tuple[ast.expr, Val]:
         """(iterable expression, element Val) for `for ... in it`."""
         v = it.val
+        refuse_protocol(self.ctx, [v], "iterating")
         if v.batched and (v.kind == Kind.OTHER or v.selection is not None):
             # (a masked selection, a loop's result of a kind not known: iterating it would iterate the lanes)
             raise self.ctx.fail("iterating over a per-example value of a kind not known when rewriting")

@@ -32,7 +32,7 @@ import warnings
 
 import numpy as np
 
-from ..rules.values import Kind, Operand, Val, constant, dtypes_of, is_constant, val_of
+from ..rules.values import Kind, Operand, Val, const_key, constant, dtypes_of, is_constant, val_of
 
 # Builtins that only compute on their arguments (no I/O, no changes, no calls of what they are given
 # beyond `__eq__`/`__hash__`-like protocol methods of known objects).
@@ -134,7 +134,7 @@ def _agreed(node: ast.expr, values: list) -> Operand | None:
     first = values[0]
     if all(v is first for v in values):
         return Operand(node, constant(first) if is_constant(first) else val_of(first), first)
-    if is_constant(first) and all(type(v) is type(first) and v == first for v in values):
+    if is_constant(first) and all(const_key(v) == const_key(first) for v in values):
         return Operand(node, constant(first), first)
     if not all(_foldable_arg(v) for v in values):
         return None

@@ -21,16 +21,23 @@ import dataclasses
 import inspect
 import types
 
+from ..errors import NoPieceLoop
 from ..frontend.source import FunctionSource, function_source
 from ..kit.classes import plain_class, vars_of
-from ..rules.values import Kind, Operand, Val, container
+from ..rules.values import Kind, Operand, Val, container, held
 from .callsites import _call
 from .walker import Walker
 
 
 def made_by_init(src: FunctionSource, cls: type) -> FunctionSource | None:
     """`__init__` as a function that returns the object it sets up (each `return` of its own, and its end,
-    return `self`), named for its class; None where it binds `self` anew or has no `self`."""
+    return `self`), named for its class; None where it binds `self` anew, has no `self`, calls `super()`
+    (its class cell is the class body's) or changes an attribute in place (`self.v += 1` writes into
+    what `v` held)."""
+    if src.code is not None and "__class__" in src.code.co_freevars:
+        return None
+    if any(isinstance(n, ast.AugAssign) and isinstance(n.target, ast.Attribute) for n in ast.walk(src.fdef)):
+        return None
     fdef = copy.deepcopy(src.fdef)
     fdef.name = f"{cls.__name__}_init"
     params = [*fdef.args.posonlyargs, *fdef.args.args]
@@ -64,6 +71,7 @@ def with_attribute(v: Val, name: str, value: Val) -> Val:
     """The RECORD Val of an object after `obj.name = value`."""
     keys = list(v.keys or ())
     elts = list(v.elts or ())
+    value = held(value)  # (NOTE [list items]: the object holds it too)
     if name in keys:
         elts[keys.index(name)] = value
     else:
@@ -77,6 +85,16 @@ def made_object(v: Val) -> bool:
     return v.kind == Kind.RECORD and v.cls is not None and plain_class(v.cls)
 
 
+def refuse_protocol(ctx, vals, what: str) -> None:
+    """An operator, a builtin, iteration, truth or a call that Python would answer with the class's own
+    special methods (`__add__`, `__iter__`, `__bool__`, `__call__`): given an object made in the code,
+    they would run on its whole-batch attributes, so the statement runs per example."""
+    if any(made_object(v) for v in vals):
+        raise ctx.fail(
+            f"{what} of an object made in the function (its class's own methods would run on the whole batch)"
+        )
+
+
 class ObjectsMixin(Walker):
     """Needs from the walker: ctx, env, code_name(), _bind_params(), call_object(), static_attribute()."""
 
@@ -84,9 +102,11 @@ class ObjectsMixin(Walker):
         """`cls(*args, **kwargs)` with batched arguments: the object, made as Python makes it, with its
         `__init__` rewritten (None where that cannot be: the call is then one like any other)."""
         ctx = self.ctx
-        made = made_by_init(function_source(vars_of(cls, "__init__")), cls)
-        if made is None:
-            return None
+        init = vars_of(cls, "__init__")
+        made = made_by_init(function_source(init), cls)
+        if made is None:  # (each example's object would flow on: only the whole loop makes them)
+            raise NoPieceLoop(f"an object of `{cls.__name__}` whose `__init__` cannot be followed", node)
+        ctx.deps.append(("attr", cls, "__init__", init))  # (a class may be given another `__init__`)
         new = Operand(
             ctx.expr("av__.new_object(c)", c=ctx.bind(cls, cls.__name__)), container(Kind.RECORD, [], [], cls)
         )
@@ -117,6 +137,8 @@ class ObjectsMixin(Walker):
         fn = found.__func__ if isinstance(found, (staticmethod, classmethod)) else found
         if not isinstance(fn, types.FunctionType):
             return None
+        if "__class__" in fn.__code__.co_freevars:  # (`super()` reads the class body's cell)
+            raise self.ctx.fail(f"the method `{attr}` of an object made in the function calls super()")
         self.ctx.deps.append(("attr", cls, attr, getattr(cls, attr)))
         fn_node = self.ctx.bind(fn, f"{cls.__name__}_{attr}")
         first = [] if isinstance(found, staticmethod) else [base]
@@ -131,10 +153,17 @@ class ObjectsMixin(Walker):
         assert cls is not None  # (made_object checked)
         found = inspect.getattr_static(cls, node.attr, None)
         if isinstance(found, property) and isinstance(found.fget, types.FunctionType):
+            if "__class__" in found.fget.__code__.co_freevars:
+                raise self.ctx.fail(
+                    f"the property `{node.attr}` of an object made in the function calls super()"
+                )
             self.ctx.deps.append(("attr", cls, node.attr, found))
             return self.call_object(found.fget, self.ctx.bind(found.fget, node.attr), [base], {}, node)
-        if found is None or isinstance(found, (types.FunctionType, staticmethod, classmethod, property)):
-            return None  # (a method read without a call: not known as a value here)
+        if isinstance(found, (types.FunctionType, staticmethod, classmethod)):
+            # (a bound method held: each example's would flow on; only the whole loop makes them)
+            raise NoPieceLoop(f"the method `{node.attr}` of an object made in the function, not called", node)
+        if found is None or isinstance(found, property):
+            return None
         if hasattr(found, "__get__"):
             return None  # (another descriptor)
         return self.static_attribute(ast.Attribute(base.node, node.attr, ast.Load()), cls, node.attr)

@@ -68,10 +68,10 @@ def _own_nodes(fdef: ast.FunctionDef):
 
 
 def with_attribute(v: Val, name: str, value: Val) -> Val:
-    """The RECORD Val of an object after `obj.name = value`."""
+    """The RECORD Val of an object after `obj.name = value` (a list or dict another name holds too, seen
+    as the object sees it: `values.held`)."""
     keys = list(v.keys or ())
     elts = list(v.elts or ())
-    value = held(value)  # (NOTE [list items]: the object holds it too)
     if name in keys:
         elts[keys.index(name)] = value
     else:
@@ -125,7 +125,8 @@ class ObjectsMixin(Walker):
         v = self.env.get(me)
         if v is None or v.kind != Kind.RECORD:
             raise self.ctx.fail("an attribute set on an object whose attributes are not known")
-        self.env[me] = with_attribute(v, target.attr, value.val)
+        stored = held(value.val) if not isinstance(value.node, (ast.List, ast.Dict, ast.Tuple)) else value.val
+        self.env[me] = with_attribute(v, target.attr, stored)
         return ast.Attribute(ast.Name(self.code_name(me), ast.Load()), target.attr, ast.Store())
 
     def object_method(self, node, base: Operand, attr: str, args, kwargs) -> Operand | None:

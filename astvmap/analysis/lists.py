@@ -155,6 +155,9 @@ def _fresh(value: ast.expr) -> bool:
         return True  # (a slice of a list is a new list)
     if isinstance(value, ast.Call) and isinstance(value.func, ast.Attribute) and value.func.attr == "copy":
         return True
+    f = value.func if isinstance(value, ast.Call) else None
+    if isinstance(f, ast.Attribute) and isinstance(f.value, ast.Name) and f.value.id in _NUMPY:
+        return True  # (`np.split(x, 2)`: NumPy returns a list of its own)
     return (
         isinstance(value, ast.Call)
         and isinstance(value.func, ast.Name)

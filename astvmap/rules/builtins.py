@@ -26,6 +26,7 @@ from .values import (
     container,
     held,
     is_constant,
+    leaf_batchedness,
     list_item,
 )
 
@@ -311,6 +312,11 @@ def zip_facts(call, iterables=(), **_) -> Val:
 def batch_zip(ctx, *iterables, strict=None) -> Operand:
     if strict is not None:
         raise ctx.fail("zip() with strict=")
+    columns = [_known_items(it.val) for it in iterables]
+    if not all(c is not None for c in columns) and any(
+        c is not None and len({leaf_batchedness(e) for e in c}) > 1 for c in columns
+    ):  # (NOTE [list items]: its pairs would join items batched on some lanes with others)
+        raise ctx.fail("zip() of a list of batched and unbatched items with an iterable of unknown length")
     nodes = [
         ctx.expr("np.moveaxis(x, 1, 0)", x=it.node) if it.batched and it.val.kind == Kind.ARRAY else it.node
         for it in iterables

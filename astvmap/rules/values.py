@@ -352,8 +352,9 @@ def unbatched(v: Val) -> Val:
 
 def leaf_batchedness(v: Val):
     """Which leaves of `v` are batched, as a hashable shape: a bool, or a tuple of those for a tuple,
-    list or dict of known items (NOTE [list items]: items whose shapes differ cannot share one Val)."""
-    if v.kind in (Kind.TUPLE, Kind.LIST, Kind.DICT) and v.elts is not None:
+    list, dict or record of known items (NOTE [list items]: items whose shapes differ cannot share one
+    Val)."""
+    if v.kind in (Kind.TUPLE, Kind.LIST, Kind.DICT, Kind.RECORD) and v.elts is not None:
         return tuple(leaf_batchedness(e) for e in v.elts)
     return v.batched
 

@@ -424,6 +424,8 @@ class CallsMixin(NestingMixin, ObjectsMixin):
             got = self.getattr_call(node, fn_node, args)
             if got is not None:
                 return got
+        if obj is dict and len(args) == 1 and not kwargs:
+            return Operand(_call(fn_node, args, kwargs), self._dict_of_pairs(args[0]))
         if obj is typing.cast and len(args) == 2 and not kwargs:  # (its second argument, as it is)
             return Operand(_call(fn_node, args, kwargs), args[1].val, args[1].static)
         if getattr(obj, "__astvmap_vmap__", False):
@@ -507,7 +509,7 @@ class CallsMixin(NestingMixin, ObjectsMixin):
     def forget_holders(self, name: str) -> None:
         """`name`'s list or dict changed in place: where another name may hold it too (NOTE [list items]),
         the items of every other local container with per-call items are no longer known."""
-        if self.fdef is None or not lists.held_elsewhere(self.fdef, name):
+        if not self.held_elsewhere(name):
             return
         for other, v in list(self.env.items()):
             if other != name and v.elts is not None and v.kind in (Kind.LIST, Kind.DICT) and not v.batched:
@@ -547,6 +549,24 @@ class CallsMixin(NestingMixin, ObjectsMixin):
             if name is None or fdef is None or self.env.get(name) is not v or lists.escapes(fdef, name):
                 return None
         return len(v.elts)
+
+    def _dict_of_pairs(self, pairs: Operand) -> Val:
+        """`dict(pairs)` of (key, value) pairs known one by one, keys known: a dict of those items, the
+        last of a key winning, as Python builds it. Of any other batched argument: refused (which item
+        goes where is not known here)."""
+        v = self.items_read(pairs)
+        if v.kind == Kind.DICT:
+            return v  # (a new dict of the same items)
+        known = v.elts if v.kind in (Kind.LIST, Kind.TUPLE) and v.cls is None else None
+        if known is not None and all(
+            p.kind == Kind.TUPLE and p.elts is not None and len(p.elts) == 2 and p.elts[0].is_const
+            for p in known
+        ):
+            items = {p.elts[0].const: p.elts[1] for p in known}
+            return container(Kind.DICT, list(items.values()), list(items))
+        if pairs.batched:
+            raise self.ctx.fail("dict() of batched items whose keys are not known when rewriting")
+        return Val(False, None, Kind.DICT)
 
     def getattr_call(self, node, fn_node, args) -> Operand | None:
         """`getattr(x, name[, default])` with `name` known: of a batched `x`, its attribute (below); of
@@ -589,11 +609,10 @@ class CallsMixin(NestingMixin, ObjectsMixin):
             if not (isinstance(node.func.value, ast.Name) and node.func.value.id in self.env):
                 # the loop would change it once per example; one batched call cannot
                 raise self.ctx.fail(f"`.{attr}()` of a list from outside the function")
-            if (
-                (v.batched or any(a.batched for a in args))
-                and self.fdef is not None
-                and lists.held_elsewhere(self.fdef, node.func.value.id)
-            ):
+            if _shared_default(self.ctx.src, node.func.value.id):
+                # (the loop changes it once per example, and every later call sees it)
+                raise self.ctx.fail(f"`.{attr}()` of a parameter's default list or dict, shared by all calls")
+            if (v.batched or any(a.batched for a in args)) and self.held_elsewhere(node.func.value.id):
                 # (NOTE [list items]: the facts of the other names that hold it would not change)
                 raise self.ctx.fail(f"`.{attr}()` of a list another name may hold")
             if attr in ("append", "extend"):
@@ -614,6 +633,11 @@ class CallsMixin(NestingMixin, ObjectsMixin):
                 return self.apply(fn, [base] + args, kwargs, node, method=attr)
         if attr in _MUTATORS | {"update", "setdefault", "popitem", "__setitem__", "__delitem__"}:
             self.forget_items(node.func.value)
+        if v.kind == Kind.DICT and any(a.batched for a in [*args, *kwargs.values()]):
+            got = self._dict_get(node, base, attr, args, kwargs)
+            if got is not None:
+                return got
+            raise self.ctx.fail(f"the method `.{attr}()` of a dict with batched values")
         if (v.kind == Kind.DICT and not v.batched) or (not base.batched and not any(a.batched for a in args)):
             return Operand(
                 _call(ast.Attribute(base.node, attr, ast.Load()), args, kwargs),
@@ -639,6 +663,18 @@ class CallsMixin(NestingMixin, ObjectsMixin):
         self.env[node.func.value.id] = Val(True, None, Kind.LIST, item=item.with_(batched=True))
         call = ctx.expr("av__.sort_items(s, r)", s=base.node, r=flag)
         return Operand(call, Val(False, None, Kind.NONE))
+
+    def _dict_get(self, node, base: Operand, attr, args, kwargs) -> Operand | None:
+        """`d.get(k, default)` with a batched default, `k` known and the dict's keys known: the item or
+        the default, as the key is there or not; None for anything else (it runs per example)."""
+        v = self.items_read(base)
+        if attr != "get" or kwargs or len(args) != 2 or not args[0].val.is_const or v.keys is None:
+            return None
+        key = args[0].val.const
+        call = _call(ast.Attribute(base.node, attr, ast.Load()), args, kwargs)
+        if key in v.keys and v.elts is not None:
+            return Operand(call, v.elts[v.keys.index(key)])
+        return Operand(call, args[1].val, args[1].static)
 
     @staticmethod
     def _container_method_val(v: Val, attr, args):
@@ -758,6 +794,15 @@ def _listed(a: Operand) -> ast.expr:
 def _item_operand(container: ast.expr, key, v: Val) -> Operand:
     """`container[key]`, an item whose Val is `v` (its value, where that is a constant)."""
     return Operand(templates.index(container, [key]), v, v.const if v.is_const else NO_STATIC)
+
+
+def _shared_default(src, name: str) -> bool:
+    """Is `name` a parameter whose default is a list, dict or set (one object for every call)?"""
+    args = src.fdef.args
+    positional = [a.arg for a in (*args.posonlyargs, *args.args)]
+    defaults = dict(zip(positional[len(positional) - len(src.defaults or ()) :], src.defaults or ()))
+    defaults.update(src.kwdefaults or {})
+    return isinstance(defaults.get(name), (list, dict, set))
 
 
 def _may_change_containers(fn) -> bool:

@@ -14,6 +14,7 @@ import ast
 
 import numpy as np
 
+from ..analysis import lists
 from ..errors import AstvmapError, NotBatchable
 from ..frontend import breaks
 from ..kit import templates
@@ -53,6 +54,9 @@ class LoopsMixin(RegionsMixin):
         loop's variable has each item's facts. None for any other loop (or one that jumps or has an
         `else`)."""
         if node.orelse or _jumps(node.body, (ast.Break,)):
+            return None
+        iterated = {n.id for n in ast.walk(node.iter) if isinstance(n, ast.Name)}
+        if iterated & lists.changed_in(node):  # (a list grown while iterated: its length is not known)
             return None
         items = self._mixed_items(node.iter)
         if items is None and isinstance(node.iter, ast.Call) and _pairing(node.iter):
@@ -336,6 +340,10 @@ class LoopsMixin(RegionsMixin):
             self.env = env
             return None
         item = result.val
+        if item.kind not in (Kind.ARRAY, Kind.SCALAR):  # (rows of tuples: `np.array` stacks their items)
+            ctx.rollback(mark, pending=True)
+            self.env = env
+            return None
         value = ctx.expr("av__.rows(v, B)", v=result.node, B=ctx.batch_size())
         # Only `np.array(out)` reads it, and these rows are a fresh array: that copy can be skipped.
         self.env[out_name] = Val(

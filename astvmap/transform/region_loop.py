@@ -47,7 +47,6 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from ..analysis import lists
 from ..analysis.activity import local_names
 from ..analysis.effects import fresh_container
 from ..errors import NoPieceLoop, NotBatchable
@@ -327,9 +326,7 @@ class RegionLoopMixin(RegionsMixin):
             if not v.batched:
                 code += self.expand(name, why.node or node)
             return "view"
-        if self.facts.aliases.shared(name) or (
-            self.fdef is not None and lists.held_elsewhere(self.fdef, name)
-        ):
+        if self.facts.aliases.shared(name) or (self.held_elsewhere(name)):
             # (each example's object is changed, then stacked back as a new one: NOTE [list items])
             raise NoPieceLoop(f"{why.msg} (and it changes `{name}`, which other names may hold)", why.node)
         return "" if v.batched else "copy"

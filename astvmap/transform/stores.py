@@ -443,12 +443,29 @@ class StoresMixin(RegionsMixin):
         cur = self.expr(load)
         value = self.expr(node.value)
         ctx.node = node
+        if cur.val.kind in (Kind.LIST, Kind.DICT) or value.val.kind in (Kind.LIST, Kind.DICT):
+            return self._augment_container(node, cur, value)
         res = self.apply(
             BINOPS[type(node.op)], [cur, value], {}, node, syntax=ast.BinOp(cur.node, node.op, value.node)
         )
         if isinstance(target, ast.Name):
             return self._augment_name(node, cur, res)
         return self._store_one(target, res, node)
+
+    def _augment_container(self, node: ast.AugAssign, cur: Operand, value: Operand) -> list[ast.stmt]:
+        """`lst += items` (`lst *= n`, `d |= other`) changes the list in place (NOTE [list items]): where one
+        name of this function alone holds it, that is `lst = lst + items`, followed; else it runs per
+        example (another holder's facts would not change)."""
+        target = node.target
+        if not isinstance(target, ast.Name) or self.fdef is None or self.held_elsewhere(target.id):
+            raise self.ctx.fail(f"`{ast.unparse(node)}` changes a list or dict another name may hold")
+        same = value.val.kind == cur.val.kind or (
+            isinstance(node.op, ast.Mult) and value.val.kind == Kind.SCALAR
+        )
+        if not same:  # (`lst += arr` extends by rows, where `lst + arr` adds elementwise)
+            raise self.ctx.fail(f"`{ast.unparse(node)}` of a list or dict and a value of another kind")
+        res = self.expr(ast.copy_location(ast.BinOp(_as_load(target), node.op, node.value), node))
+        return self.store([target], res, node)
 
     def _augment_name(self, node: ast.AugAssign, cur: Operand, res: Operand) -> list[ast.stmt]:
         """`t += v`: per example an array changes in place (every name of its buffer sees it, and it

@@ -14,6 +14,7 @@ import ast
 import importlib
 
 from .. import analysis
+from ..analysis import lists
 from ..analysis.activity import local_names
 from ..errors import NotBatchable
 from ..frontend.normalize import ends_with_return
@@ -34,6 +35,7 @@ from .while_loop import WhileMixin
 from .writes import WritesMixin
 
 _TERMINAL = (ast.Return, ast.Raise, ast.Break, ast.Continue)
+_NOT_CONTAINERS = (Kind.ARRAY, Kind.SCALAR, Kind.NONE, Kind.CALLABLE, Kind.MODULE)
 
 
 class Vectorizer(
@@ -74,12 +76,22 @@ class Vectorizer(
         self.chosen_per_example: set[int] = set()  # ids of the `a if c else b` whose `c` is batched
 
     # ---- the function ----------------------------------------------------------------------------
+    def held_elsewhere(self, name: str) -> bool:
+        """May another name, object or the caller hold the list or dict `name` holds (NOTE [list items])?
+        A parameter the caller gave no container (None: `acc=None`, then `acc = []`) holds only what
+        this function made."""
+        if self.fdef is None:
+            return False
+        return lists.held_elsewhere(self.fdef, name, caller=name in self.container_params)
+
     def run(self, fdef: ast.FunctionDef, params: dict[str, Val]):
         ctx = self.ctx
         self.fdef = fdef
         self.facts = analysis.analyze(fdef)
         self.fdef_params = {a.arg for a in ast.walk(fdef.args) if isinstance(a, ast.arg)}
         self.unmapped_params = {n for n, v in params.items() if not v.batched and v.kind == Kind.ARRAY}
+        # (parameters given a list or dict, or what may be one: the caller's object)
+        self.container_params = {n for n, v in params.items() if v.kind not in _NOT_CONTAINERS}
         self.local_names = local_names(fdef)
         snapshot = ctx.mark()
         for _ in range(len(self.local_names) + 2):

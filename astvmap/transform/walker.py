@@ -179,6 +179,9 @@ class Walker:
             node: ast.AST,
         ) -> Operand: ...
 
+        # Vectorizer (vectorize.py)
+        def held_elsewhere(self, name: str) -> bool: ...
+
         # ObjectsMixin (objects.py)
         def construct(
             self, cls: type, args: list[Operand], kwargs: dict[str, Operand], node: ast.AST

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import ast
 
-from ..analysis import lists
 from ..analysis.activity import augmented_names
 from ..kit import templates
 from ..rules.values import Kind, Operand, Val, container, join, list_item
@@ -74,7 +73,7 @@ class WritesMixin(RegionsMixin):
         name = target.value.id if isinstance(target.value, ast.Name) else None
         if base.val.kind not in (Kind.LIST, Kind.DICT) or name is None or name not in self.env:
             return None
-        if self.fdef is None or lists.held_elsewhere(self.fdef, name) or not index.val.is_const:
+        if self.fdef is None or self.held_elsewhere(name) or not index.val.is_const:
             return None
         new = _with_item(base.val, index.val.const, value.val)
         if new is not None:
@@ -89,7 +88,7 @@ class WritesMixin(RegionsMixin):
         name = target.value.id if isinstance(target.value, ast.Name) else None
         if index.batched:
             raise ctx.fail(f"an item of a {v.kind.value} chosen by each example")
-        if name is None or name not in self.env or self.fdef is None or lists.held_elsewhere(self.fdef, name):
+        if name is None or name not in self.env or self.fdef is None or self.held_elsewhere(name):
             raise ctx.fail(f"storing a batched value into a {v.kind.value} another name may hold")
         key = index.val.const if index.val.is_const else None
         new = _with_item(v, key, value.val)

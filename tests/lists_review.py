@@ -152,3 +152,75 @@ def f_ternary_ranks(
 ):  # ValueError "the loop's results could not be stacked" although they can (also base)
     v = w if s > 0 else 1.0
     return v * x
+
+
+# ---- ordinary code that builds lists across helpers (the third review's regressions) ----------------
+def _feats(x):
+    return [x.mean(), x.std()]
+
+
+def r_helper_list_append(x):
+    f = _feats(x)
+    f.append(x.max())
+    return np.array(f)
+
+
+def _build(x, w):
+    out = []
+    for i in range(2):
+        out.append(x * w[i])
+    return out
+
+
+def r_helper_list_then_append(x, w):
+    lst = _build(x, w)
+    lst.append(x)
+    return np.stack(lst)
+
+
+def _fill(out, x):
+    for i in range(3):
+        out.append(x[i] * 2)
+    return out
+
+
+def r_helper_fills_given_list(x):
+    return np.array(_fill([], x))
+
+
+def _push(lst, v):
+    lst.append(v)
+
+
+def r_helper_appends_to_given(x):
+    out = [x[0]]
+    _push(out, x[1])
+    return np.array(out)
+
+
+def r_np_split_append(x):
+    parts = np.split(x, 2)
+    parts.append(np.zeros(4))
+    return np.stack(parts)
+
+
+def _collect(v, acc=None):
+    if acc is None:
+        acc = []
+    acc.append(v)
+    return acc
+
+
+def r_accumulator_none_default(x, w):
+    a = _collect(w)
+    a = _collect(x, a)
+    return a[0] + a[1]
+
+
+# A statement-level fallback became a whole-function one:
+# base: "`list(reversed(lst))` runs as a per-example loop"; HEAD: "the whole function runs as a per-example
+# loop: a list of per-example items given to a function that may change it"
+def r_reversed_mixed_list(x, w):
+    lst = [w, x]
+    r = list(reversed(lst))
+    return r[0] * 2 + r[1]

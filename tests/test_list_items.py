@@ -299,3 +299,24 @@ def test_a_default_list_a_helper_appends_to_grows_once_per_example():
     acc.clear()
     astvmap.vmap(lists_review.mutable_default, IN_AXES)(*_args(12, 5, c=0.7))
     assert len(acc) == 2 * 5
+
+
+ACROSS_HELPERS = ["r_helper_list_append", "r_helper_list_then_append", "r_np_split_append"]
+GIVEN_TO_HELPERS = [
+    "r_helper_fills_given_list",
+    "r_helper_appends_to_given",
+    "r_accumulator_none_default",
+    "r_reversed_mixed_list",
+]
+
+
+@pytest.mark.parametrize("name", ACROSS_HELPERS + GIVEN_TO_HELPERS)
+def test_lists_built_across_helpers(name):
+    """A list a helper made and returned is the caller's alone: appending to it batches. A list given to
+    a helper that appends to it runs per example (the helper's change is not followed back yet)."""
+    f = getattr(lists_review, name)
+    r = np.random.default_rng(3)
+    x, w = r.normal(size=(5, 8)), r.normal(size=8)
+    in_axes = (0, None) if "w" in f.__code__.co_varnames[: f.__code__.co_argcount] else (0,)
+    args = (x, w)[: len(in_axes)]
+    assert_vmap_equivalent(f, in_axes, 0, *args, allow_fallback=name in GIVEN_TO_HELPERS)

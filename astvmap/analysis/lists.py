@@ -76,7 +76,9 @@ def nested_scopes(fdef: ast.FunctionDef) -> list[ast.AST]:
 
 
 @functools.lru_cache(maxsize=512)  # (asked at every change of a list)
-def held_elsewhere(fdef: ast.FunctionDef, name: str, caller: bool = True) -> bool:
+def held_elsewhere(
+    fdef: ast.FunctionDef, name: str, caller: bool = True, fresh_calls: frozenset[int] = frozenset()
+) -> bool:
     """May another name, another object or the caller hold the list `name` holds? No where every binding
     of `name` makes a new list or dict (a display, a comprehension, `list(...)`, `dict(...)`, `a + b`) and every
     read of it keeps nothing of it: a method call on it, an item or slice of it, iterating it, `*name`,
@@ -90,7 +92,8 @@ def held_elsewhere(fdef: ast.FunctionDef, name: str, caller: bool = True) -> boo
     quiet: set[int] = set()
     for n in ast.walk(fdef):
         if isinstance(n, ast.Assign):
-            if any(isinstance(t, ast.Name) and t.id == name for t in n.targets) and not _fresh(n.value):
+            mine = any(isinstance(t, ast.Name) and t.id == name for t in n.targets)
+            if mine and not (_fresh(n.value) or id(n.value) in fresh_calls):
                 return True
             if len(n.targets) > 1 and any(isinstance(t, ast.Name) and t.id == name for t in n.targets):
                 return True  # (`a = b = []`)
@@ -143,6 +146,29 @@ def _nested_code(fdef: ast.FunctionDef) -> set[int]:
         if isinstance(s, (ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)):
             nested -= {id(m) for m in ast.walk(s.generators[0].iter)}
     return nested
+
+
+@functools.lru_cache(maxsize=256)
+def returns_fresh(fdef: ast.FunctionDef) -> bool:
+    """Does every `return` of `fdef` give a list or dict it made and holds alone (a display, a
+    comprehension, or a local name bound only to such and kept by nothing else)?"""
+    returns = [n for n in ast.walk(fdef) if isinstance(n, ast.Return) and n not in _nested_returns(fdef)]
+    if not returns:
+        return False
+    for r in returns:
+        v = r.value
+        if v is None:
+            return False
+        if isinstance(v, ast.Name):
+            if held_elsewhere(fdef, v.id):
+                return False
+        elif not _fresh(v):
+            return False
+    return True
+
+
+def _nested_returns(fdef: ast.FunctionDef) -> list[ast.AST]:
+    return [m for s in nested_scopes(fdef) for m in ast.walk(s) if isinstance(m, ast.Return)]
 
 
 def _fresh(value: ast.expr) -> bool:

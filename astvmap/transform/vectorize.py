@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import ast
 import importlib
+import types
 
 from .. import analysis
 from ..analysis import lists
 from ..analysis.activity import local_names
 from ..errors import NotBatchable
 from ..frontend.normalize import ends_with_return
+from ..frontend.source import NoSource, function_source
 from ..kit import templates
 from ..rules.values import UNKNOWN, Kind, Operand, Val, join_all, truth, val_of
 from .calls import CallsMixin
@@ -38,6 +40,13 @@ _TERMINAL = (ast.Return, ast.Raise, ast.Break, ast.Continue)
 _NOT_CONTAINERS = (Kind.ARRAY, Kind.SCALAR, Kind.NONE, Kind.CALLABLE, Kind.MODULE)
 
 
+def _returns_fresh(fn: types.FunctionType) -> bool:
+    try:
+        return lists.returns_fresh(function_source(fn).fdef)
+    except NoSource:
+        return False
+
+
 class Vectorizer(
     LoopsMixin,
     WhileMixin,
@@ -53,6 +62,7 @@ class Vectorizer(
     def __init__(self, ctx: Context):
         # the walker's shared state, declared in walker.py
         self.ctx = ctx
+        self.fresh_calls: frozenset[int] | None = None  # (`_fresh_calls`, once per function)
         self.env = {}
         self.renames = {}  # user name -> name in generated code (branches, masks)
         self.region = None  # the region being rewritten (regions.py)
@@ -82,7 +92,22 @@ class Vectorizer(
         this function made."""
         if self.fdef is None:
             return False
-        return lists.held_elsewhere(self.fdef, name, caller=name in self.container_params)
+        return lists.held_elsewhere(self.fdef, name, name in self.container_params, self._fresh_calls())
+
+    def _fresh_calls(self) -> frozenset[int]:
+        """The calls of this function's code of Python functions that return a list they made
+        (`lists.returns_fresh`: `feats = _features(x)` holds a new list); the callees are dependencies of
+        the rewrite, as every function it calls is."""
+        if self.fresh_calls is None:
+            assert self.fdef is not None  # (held_elsewhere checks)
+            found = set()
+            for n in ast.walk(self.fdef):
+                if isinstance(n, ast.Call) and isinstance(n.func, ast.Name):
+                    ok, fn, _ = self.ctx.src.resolve(n.func.id)
+                    if ok and isinstance(fn, types.FunctionType) and _returns_fresh(fn):
+                        found.add(id(n))
+            self.fresh_calls = frozenset(found)
+        return self.fresh_calls
 
     def run(self, fdef: ast.FunctionDef, params: dict[str, Val]):
         ctx = self.ctx
@@ -92,6 +117,7 @@ class Vectorizer(
         self.unmapped_params = {n for n, v in params.items() if not v.batched and v.kind == Kind.ARRAY}
         # (parameters given a list or dict, or what may be one: the caller's object)
         self.container_params = {n for n, v in params.items() if v.kind not in _NOT_CONTAINERS}
+        self.fresh_calls = None
         self.local_names = local_names(fdef)
         snapshot = ctx.mark()
         for _ in range(len(self.local_names) + 2):

@@ -31,6 +31,34 @@ def grow(items, v):
     items.append(v)
 
 
+def grow_twice(items, a, b):
+    """Changes the caller's list through another helper."""
+    grow(items, a)
+    grow(items, b)
+
+
+def grown(items, v):
+    """Changes the caller's list and returns it."""
+    items.append(v)
+    return items
+
+
+KEPT = []
+
+
+def keep(items):
+    """Keeps the caller's list (a module's list holds it from now on)."""
+    KEPT.append(items)
+    return len(items)
+
+
+def made(v):
+    """A new list of its own."""
+    out = [v]
+    out.append(v * 2)
+    return out
+
+
 def total(*items):
     t = 0
     for v in items:
@@ -88,7 +116,17 @@ def _change(r: random.Random, vo: bool, depth: int = 0) -> list[str]:
     if roll < 0.86:
         return ["alias = lst", f"alias[0] = {_item(r, vo)}"]
     if roll < 0.88:
-        return [f"grow(lst, {_item(r, vo)})"]
+        return r.choice(
+            [
+                [f"grow(lst, {_item(r, vo)})"],
+                [f"grow_twice(lst, {_item(r, vo)}, {_item(r, vo)})"],
+                [f"lst = grown(lst, {_item(r, vo)})"],
+                ["keep(lst)", f"grow(lst, {_item(r, vo)})"],
+                [f"lst = lst + made({_item(r, vo)})"],
+                ["if c > 0:", f"    grow(lst, {_item(r, vo)})"],
+                ["for i in range(2):", f"    grow(lst, {_item(r, vo)} * (i + 1))"],
+            ]
+        )
     if roll < 0.94 and depth == 0:
         inner = _change(r, vo, depth + 1)
         return [f"if {r.choice(_UNBATCHED_TESTS)}:"] + ["    " + s for s in inner]

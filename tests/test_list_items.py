@@ -301,19 +301,21 @@ def test_a_default_list_a_helper_appends_to_grows_once_per_example():
     assert len(acc) == 2 * 5
 
 
-ACROSS_HELPERS = ["r_helper_list_append", "r_helper_list_then_append", "r_np_split_append"]
-GIVEN_TO_HELPERS = [
+ACROSS_HELPERS = [
+    "r_helper_list_append",
+    "r_helper_list_then_append",
+    "r_np_split_append",
     "r_helper_fills_given_list",
     "r_helper_appends_to_given",
-    "r_accumulator_none_default",
-    "r_reversed_mixed_list",
 ]
+GIVEN_TO_HELPERS = ["r_accumulator_none_default", "r_reversed_mixed_list"]
 
 
 @pytest.mark.parametrize("name", ACROSS_HELPERS + GIVEN_TO_HELPERS)
 def test_lists_built_across_helpers(name):
-    """A list a helper made and returned is the caller's alone: appending to it batches. A list given to
-    a helper that appends to it runs per example (the helper's change is not followed back yet)."""
+    """A list a helper made and returned is the caller's alone, and a helper's appends to a list it is
+    given (and keeps nothing of) are followed back: both batch. A helper that returns the list it was
+    given, and `reversed` of a mixed list, run per example."""
     f = getattr(lists_review, name)
     r = np.random.default_rng(3)
     x, w = r.normal(size=(5, 8)), r.normal(size=8)

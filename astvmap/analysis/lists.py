@@ -77,7 +77,11 @@ def nested_scopes(fdef: ast.FunctionDef) -> list[ast.AST]:
 
 @functools.lru_cache(maxsize=512)  # (asked at every change of a list)
 def held_elsewhere(
-    fdef: ast.FunctionDef, name: str, caller: bool = True, fresh_calls: frozenset[int] = frozenset()
+    fdef: ast.FunctionDef,
+    name: str,
+    caller: bool = True,
+    fresh_calls: frozenset[int] = frozenset(),
+    unkept: frozenset[int] = frozenset(),
 ) -> bool:
     """May another name, another object or the caller hold the list `name` holds? No where every binding
     of `name` makes a new list or dict (a display, a comprehension, `list(...)`, `dict(...)`, `a + b`) and every
@@ -105,6 +109,7 @@ def held_elsewhere(
             if isinstance(f, ast.Attribute):
                 quiet.add(id(f.value))
             quiet.update(id(k.value) for k in n.keywords if k.arg is None)  # (`**d`: the callee's own dict)
+            quiet.update(id(a) for a in [*n.args, *(k.value for k in n.keywords)] if id(a) in unkept)
             if (isinstance(f, ast.Name) and f.id in _READERS) or (
                 isinstance(f, ast.Attribute) and isinstance(f.value, ast.Name) and f.value.id in _NUMPY
             ):
@@ -165,6 +170,14 @@ def returns_fresh(fdef: ast.FunctionDef) -> bool:
         elif not _fresh(v):
             return False
     return True
+
+
+@functools.lru_cache(maxsize=256)
+def kept_parameters(fdef: ast.FunctionDef) -> frozenset[str]:
+    """The parameters of `fdef` whose object it may keep (bind to another name, put in a container,
+    return, give on): what it changes in the others, it changes while it runs."""
+    params = [a.arg for a in ast.walk(fdef.args) if isinstance(a, ast.arg)]
+    return frozenset(p for p in params if held_elsewhere(fdef, p, caller=False))
 
 
 def _nested_returns(fdef: ast.FunctionDef) -> list[ast.AST]:

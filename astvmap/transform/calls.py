@@ -526,6 +526,8 @@ class CallsMixin(NestingMixin, ObjectsMixin):
         for a in given:
             if a.val.kind not in (Kind.LIST, Kind.DICT, Kind.RECORD) or not isinstance(a.node, ast.Name):
                 continue
+            if id(a.node) in self.followed:  # (its items, as the callee left them: follow_given)
+                continue
             if a.val.batched and a.val.elts is not None and a.val.kind != Kind.RECORD:
                 # (NOTE [list items]: items of their own batchedness cannot be forgotten, only followed)
                 if changes_containers():
@@ -609,10 +611,15 @@ class CallsMixin(NestingMixin, ObjectsMixin):
             if not (isinstance(node.func.value, ast.Name) and node.func.value.id in self.env):
                 # the loop would change it once per example; one batched call cannot
                 raise self.ctx.fail(f"`.{attr}()` of a list from outside the function")
-            if _shared_default(self.ctx.src, node.func.value.id):
+            if shared_default(self.ctx.src, node.func.value.id):
                 # (the loop changes it once per example, and every later call sees it)
                 raise self.ctx.fail(f"`.{attr}()` of a parameter's default list or dict, shared by all calls")
-            if (v.batched or any(a.batched for a in args)) and self.held_elsewhere(node.func.value.id):
+            name = node.func.value.id
+            if (
+                (v.batched or any(a.batched for a in args))
+                and self.held_elsewhere(name)
+                and not self.follows_given(name)
+            ):
                 # (NOTE [list items]: the facts of the other names that hold it would not change)
                 raise self.ctx.fail(f"`.{attr}()` of a list another name may hold")
             if attr in ("append", "extend"):
@@ -796,7 +803,7 @@ def _item_operand(container: ast.expr, key, v: Val) -> Operand:
     return Operand(templates.index(container, [key]), v, v.const if v.is_const else NO_STATIC)
 
 
-def _shared_default(src, name: str) -> bool:
+def shared_default(src, name: str) -> bool:
     """Is `name` a parameter whose default is a list, dict or set (one object for every call)?"""
     args = src.fdef.args
     positional = [a.arg for a in (*args.posonlyargs, *args.args)]

@@ -152,6 +152,10 @@ class Context:
         # the calls of functions without source that library code this rewrite calls runs per example
         # (NOTE [library source]): "`call` (file, line n)"
         self.loops_inside: list[str] = []
+        # the lists and dicts the caller gave that this rewrite changed, by parameter, with what they hold
+        # at the end (NOTE [list items]: the caller follows them); only a called function's (`nested`)
+        self.changed_params: dict[str, Val] = {}
+        self.nested = len(stack) > 1  # called from another rewrite (its arguments are that code's objects)
         self.batched_work = 0  # rules and calls run on batched values so far (compound.visit_Try)
         self.value_errors = 0  # of those, the ones that may raise by the values (not only by shapes)
         self.deferred_errors: dict = {}  # (line, col) -> AstvmapError, raised unless withdrawn

@@ -138,6 +138,7 @@ class NestingMixin(Walker):
             return self.fallback(site, "a recursive call", fn_node)
         vals = self._bind_params(src, args, kwargs, node, pre_args, pre_kwargs)
         spec = ctx.specializer.core(src, vals, ctx)
+        self.follow_given(getattr(spec, "changed_params", {}), src, args, kwargs, len(pre_args))
         ctx.loops_inside += spec.loops_inside
         ctx.batched_work += 1
         ctx.value_errors += getattr(spec, "raises_by_value", True)
@@ -161,6 +162,30 @@ class NestingMixin(Walker):
         else:
             call = _call(callee, args, kwargs)
         return Operand(call, spec.out_val)
+
+    def follow_given(self, changed: dict[str, Val], src, args, kwargs, lead: int) -> None:
+        """The lists and dicts the callee changed (NOTE [list items], `Context.changed_params`): each
+        argument name of this code takes what the callee left in its list (its own caller is told in
+        turn, where it was given that list); a list displayed in the call is no one else's. Any other
+        argument (an attribute's list, a default) cannot be followed: the call runs per example."""
+        params = [a.arg for a in (*src.fdef.args.posonlyargs, *src.fdef.args.args)][lead:]
+        given = {**dict(zip(params, args)), **kwargs}
+        for param, val in changed.items():
+            a = given.get(param)
+            if a is not None and isinstance(a.node, (ast.List, ast.Dict, ast.ListComp, ast.DictComp)):
+                continue
+            name = a.node.id if a is not None and isinstance(a.node, ast.Name) else None
+            if (
+                name is None
+                or name not in self.env
+                or (self.held_elsewhere(name) and not self.follows_given(name))
+            ):
+                raise self.ctx.fail(
+                    f"a list or dict the call changes, given as `{param}`, that is not followed here"
+                )
+            assert a is not None  # (a name was found)
+            self.env[name] = val
+            self.followed.add(id(a.node))
 
     def _try_infer_user(self, base, pre_args, pre_kwargs, args, kwargs) -> Val:
         """The Val an unbatched call to a user function returns (its rank helps later rules): the

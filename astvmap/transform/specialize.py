@@ -49,6 +49,7 @@ class Specialization:
         callees: list[object] = field(init=False)  # the generated functions it calls
         reads: list[tuple] = field(init=False)  # what its rewrite read, as Context.deps holds it
         loops_inside: list[str] = field(init=False)  # library code's calls run per example (Context)
+        changed_params: dict[str, Val] = field(init=False)  # lists given to it it changed (Context)
         raises_by_value: bool = field(init=False)  # may raise for some examples only (compound.visit_Try)
         acts_outside: bool = field(init=False)  # running it may change what the caller sees (effects.py)
         batched_return: ast.AST | None = field(init=False)  # a return of a batched value
@@ -177,6 +178,7 @@ def core(
     if parent is not None:
         parent.deps.extend(ctx.deps)
     spec.loops_inside = ctx.loops_inside
+    spec.changed_params = ctx.changed_params
     spec.raises_by_value = bool(ctx.value_errors) or bool(ctx.fallback_sites) or bool(ctx.loops_inside)
     for (line, _), msg in sorted(ctx.fallback_sites.items()):
         if settings.library:  # (reported at the user's line: NOTE [library source])
@@ -341,7 +343,8 @@ def _rebound(spec, src):
         spec.keepalive,
         spec.recorded,
     )
-    for made_later in ("stages", "reads", "callees", "acts_outside", "loops_inside", "raises_by_value"):
+    made = ("stages", "reads", "callees", "acts_outside", "loops_inside", "raises_by_value", "changed_params")
+    for made_later in made:
         if hasattr(spec, made_later):
             setattr(new, made_later, getattr(spec, made_later))
     return new

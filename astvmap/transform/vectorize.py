@@ -22,7 +22,7 @@ from ..frontend.normalize import ends_with_return
 from ..frontend.source import NoSource, function_source
 from ..kit import templates
 from ..rules.values import UNKNOWN, Kind, Operand, Val, join_all, truth, val_of
-from .calls import CallsMixin
+from .calls import CallsMixin, shared_default
 from .compound import CompoundMixin
 from .context import Context, _needs
 from .controlflow import RET, ControlFlowMixin
@@ -40,11 +40,24 @@ _TERMINAL = (ast.Return, ast.Raise, ast.Break, ast.Continue)
 _NOT_CONTAINERS = (Kind.ARRAY, Kind.SCALAR, Kind.NONE, Kind.CALLABLE, Kind.MODULE)
 
 
-def _returns_fresh(fn: types.FunctionType) -> bool:
+def _unkept_arguments(call: ast.Call, fdef: ast.FunctionDef) -> set[int]:
+    """The ids of `call`'s argument expressions bound to parameters of `fdef` it keeps nothing of."""
+    if any(isinstance(a, ast.Starred) for a in call.args) or any(k.arg is None for k in call.keywords):
+        return set()
+    kept = lists.kept_parameters(fdef)
+    positional = [a.arg for a in (*fdef.args.posonlyargs, *fdef.args.args)]
+    out = {id(a) for p, a in zip(positional, call.args) if p not in kept}
+    return out | {id(k.value) for k in call.keywords if k.arg is not None and k.arg not in kept}
+
+
+def _source_of(fn) -> ast.FunctionDef | None:
+    """The definition of a plain Python function, or None."""
+    if not isinstance(fn, types.FunctionType):
+        return None
     try:
-        return lists.returns_fresh(function_source(fn).fdef)
+        return function_source(fn).fdef
     except NoSource:
-        return False
+        return None
 
 
 class Vectorizer(
@@ -62,7 +75,8 @@ class Vectorizer(
     def __init__(self, ctx: Context):
         # the walker's shared state, declared in walker.py
         self.ctx = ctx
-        self.fresh_calls: frozenset[int] | None = None  # (`_fresh_calls`, once per function)
+        self.calls_known: tuple[frozenset[int], frozenset[int]] | None = None  # (once per function)
+        self.followed: set[int] = set()  # argument nodes whose lists a callee changed, followed
         self.env = {}
         self.renames = {}  # user name -> name in generated code (branches, masks)
         self.region = None  # the region being rewritten (regions.py)
@@ -92,22 +106,43 @@ class Vectorizer(
         this function made."""
         if self.fdef is None:
             return False
-        return lists.held_elsewhere(self.fdef, name, name in self.container_params, self._fresh_calls())
+        fresh, keeping_none = self._calls_known()
+        return lists.held_elsewhere(self.fdef, name, name in self.container_params, fresh, keeping_none)
 
-    def _fresh_calls(self) -> frozenset[int]:
+    def follows_given(self, name: str) -> bool:
+        """Is `name` a parameter whose list or dict the caller gave and alone holds besides this function,
+        so that a change made here is handed back to the caller's rewrite (`Context.changed_params`)
+        rather than run per example? Only in a called function: the top-level function's arguments are
+        the user's objects, which the loop changes once per example."""
+        if not self.ctx.nested or self.fdef is None or name not in self.container_params:
+            return False
+        if shared_default(self.ctx.src, name):
+            return False
+        if lists.held_elsewhere(self.fdef, name, False, *self._calls_known()):
+            return False
+        self.given_changed.add(name)
+        return True
+
+    def _calls_known(self) -> tuple[frozenset[int], frozenset[int]]:
         """The calls of this function's code of Python functions that return a list they made
-        (`lists.returns_fresh`: `feats = _features(x)` holds a new list); the callees are dependencies of
-        the rewrite, as every function it calls is."""
-        if self.fresh_calls is None:
+        (`lists.returns_fresh`: `feats = _features(x)` holds a new list), and the arguments given to
+        parameters their function keeps nothing of (`lists.kept_parameters`: `_push(out, v)` leaves
+        `out` this function's alone); the callees are dependencies of the rewrite, as every function it
+        calls is."""
+        if self.calls_known is None:
             assert self.fdef is not None  # (held_elsewhere checks)
-            found = set()
+            fresh, unkept = set(), set()
             for n in ast.walk(self.fdef):
                 if isinstance(n, ast.Call) and isinstance(n.func, ast.Name):
                     ok, fn, _ = self.ctx.src.resolve(n.func.id)
-                    if ok and isinstance(fn, types.FunctionType) and _returns_fresh(fn):
-                        found.add(id(n))
-            self.fresh_calls = frozenset(found)
-        return self.fresh_calls
+                    fdef = _source_of(fn) if ok else None
+                    if fdef is None:
+                        continue
+                    if lists.returns_fresh(fdef):
+                        fresh.add(id(n))
+                    unkept |= _unkept_arguments(n, fdef)
+            self.calls_known = (frozenset(fresh), frozenset(unkept))
+        return self.calls_known
 
     def run(self, fdef: ast.FunctionDef, params: dict[str, Val]):
         ctx = self.ctx
@@ -117,11 +152,13 @@ class Vectorizer(
         self.unmapped_params = {n for n, v in params.items() if not v.batched and v.kind == Kind.ARRAY}
         # (parameters given a list or dict, or what may be one: the caller's object)
         self.container_params = {n for n, v in params.items() if v.kind not in _NOT_CONTAINERS}
-        self.fresh_calls = None
+        self.calls_known = None
+        self.given_changed: set[str] = set()
         self.local_names = local_names(fdef)
         snapshot = ctx.mark()
         for _ in range(len(self.local_names) + 2):
             self.env, self.returns, self.return_sites, self.renames = dict(params), [], [], {}
+            self.exit_envs: list[dict[str, Val]] = []
             try:
                 body = self.block(fdef.body)
             except ExpandAtBirth as e:  # rewrite with those names batched from their first binding
@@ -132,11 +169,13 @@ class Vectorizer(
                 continue
             if not ends_with_return(body, withs=True):
                 self.returns.append(Val(False, None, Kind.NONE))
+                self.exit_envs.append(self.env)
             out = join_all(self.returns)
             if self.ret_target is not None or not any(_needs(v, out) for v in self.returns):
                 break
             self.ret_target = out  # some return is unbatched where another is batched
             ctx.rollback(snapshot)
+        ctx.changed_params = self._given_at_the_end()
         used = ctx.batch_name is not None and any(
             isinstance(n, ast.Name) and n.id == ctx.batch_name for st in body for n in ast.walk(st)
         )
@@ -150,6 +189,19 @@ class Vectorizer(
             returns=None,
         )
         return ast.fix_missing_locations(new), out
+
+    def _given_at_the_end(self) -> dict[str, Val]:
+        """What each list or dict the caller gave and this function changed holds where it returns: one
+        Val on every exit, else the change is not one the caller can follow."""
+        out = {}
+        for name in sorted(self.given_changed):
+            at_exits = {env.get(name, UNKNOWN) for env in self.exit_envs}
+            if len(at_exits) != 1:
+                raise NotBatchable(
+                    f"the list given as `{name}` holds other items on different paths", self.fdef
+                )
+            out[name] = at_exits.pop()
+        return out
 
     def _signature(self, args: ast.arguments) -> ast.arguments:
         # Default values are re-bound from the user's function object; the text keeps literals only.
@@ -274,6 +326,7 @@ class Vectorizer(
             return [ast.Assign([ast.Name(self.store_name(RET), ast.Store())], value.node)]
         if self.ret_target is not None:
             value = self.ctx.promote(value, self.ret_target)
+        self.exit_envs.append(dict(self.env))
         self.returns.append(value.val)
         self.return_sites.append((node, value.val))
         return [ast.Return(value.node)]

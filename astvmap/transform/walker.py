@@ -57,6 +57,7 @@ class Walker:
     return_sites: list[tuple[ast.AST, Val]]  # (node, Val) of each return
     ret_target: Val | None  # the Val every return is promoted to (when some are batched)
     unmapped_params: set[str]
+    followed: set[int]  # argument nodes whose lists a callee changed, followed (nesting.follow_given)
     born_batched: frozenset[str]  # names batched where they are bound (stores.py, ExpandAtBirth)
     local_names: set[str]  # the names the function binds (parameters included)
     held_reads: set[str]  # names the held right side of the tuple store being rewritten reads
@@ -181,6 +182,17 @@ class Walker:
 
         # Vectorizer (vectorize.py)
         def held_elsewhere(self, name: str) -> bool: ...
+
+        def follows_given(self, name: str) -> bool: ...
+
+        def follow_given(
+            self,
+            changed: dict[str, Val],
+            src: FunctionSource,
+            args: list[Operand],
+            kwargs: dict[str, Operand],
+            lead: int,
+        ) -> None: ...
 
         # ObjectsMixin (objects.py)
         def construct(

@@ -43,6 +43,26 @@ def grown(items, v):
     return items
 
 
+def grow_if(items, v, c):
+    """Changes the caller's list on one path only."""
+    if c > 0:
+        items.append(v)
+
+
+def grow_loop(items, v):
+    """Changes the caller's list in a loop."""
+    for i in range(2):
+        items.append(v * (i + 1))
+
+
+def grow_either(items, a, b, c):
+    """Changes the caller's list on both paths, differently."""
+    if c > 0:
+        items.append(a)
+    else:
+        items.extend([a, b])
+
+
 KEPT = []
 
 
@@ -120,6 +140,9 @@ def _change(r: random.Random, vo: bool, depth: int = 0) -> list[str]:
             [
                 [f"grow(lst, {_item(r, vo)})"],
                 [f"grow_twice(lst, {_item(r, vo)}, {_item(r, vo)})"],
+                [f"grow_if(lst, {_item(r, vo)}, c)"],
+                [f"grow_loop(lst, {_item(r, vo)})"],
+                [f"grow_either(lst, {_item(r, vo)}, {_item(r, vo)}, c)"],
                 [f"lst = grown(lst, {_item(r, vo)})"],
                 ["keep(lst)", f"grow(lst, {_item(r, vo)})"],
                 [f"lst = lst + made({_item(r, vo)})"],

@@ -224,3 +224,54 @@ def r_reversed_mixed_list(x, w):
     lst = [w, x]
     r = list(reversed(lst))
     return r[0] * 2 + r[1]
+
+
+# ---- lists a helper changes for its caller, on paths, in loops, rebound (follow_given) ------------------
+def push_loop(items, v):
+    for i in range(2):
+        items.append(v * (i + 1))
+
+
+def push_branch(items, v, c):
+    if c > 0:
+        items.append(v)
+    else:
+        items.append(v * 2)
+
+
+def push_maybe(items, v, c):
+    if c > 0:
+        items.append(v)
+
+
+def rebind(items, v):
+    items = items + [v]
+    items.append(v)
+    return len(items)
+
+
+def f_given_1(x, w, s, c):
+    lst = [w]
+    push_loop(lst, x)
+    return np.stack(lst[1:]) + lst[0]
+
+
+def f_given_2(x, w, s, c):
+    lst = [w, w * 2]
+    push_branch(lst, x, c)
+    return lst[-1] + lst[0]
+
+
+def f_given_3(x, w, s, c):
+    lst = [w]
+    push_maybe(lst, x, c)
+    t = 0
+    for v in lst:
+        t = t + v
+    return t
+
+
+def f_given_4(x, w, s, c):
+    lst = [w]
+    n = rebind(lst, x)
+    return x * n + len(lst)

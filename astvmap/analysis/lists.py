@@ -184,6 +184,15 @@ def _nested_returns(fdef: ast.FunctionDef) -> list[ast.AST]:
     return [m for s in nested_scopes(fdef) for m in ast.walk(s) if isinstance(m, ast.Return)]
 
 
+@functools.lru_cache(maxsize=256)
+def rebinds(fdef: ast.FunctionDef, name: str) -> bool:
+    """Does `fdef` bind `name` anew anywhere (a parameter then names another object)?"""
+    return any(
+        isinstance(n, ast.Name) and n.id == name and isinstance(n.ctx, (ast.Store, ast.Del))
+        for n in ast.walk(fdef)
+    )
+
+
 def _fresh(value: ast.expr) -> bool:
     """Does `value` make a new list or dict?"""
     if isinstance(value, (ast.List, ast.ListComp, ast.Dict, ast.DictComp, ast.BinOp)):

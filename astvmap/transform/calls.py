@@ -713,7 +713,7 @@ class CallsMixin(NestingMixin, ObjectsMixin):
                 elif item.batched and lst.elts != () and not lst.batched:
                     # (NOTE [list items]) the items it has, repeated over the batch before it changes
                     item = Operand(ctx.temp(item.node, "item"), item.val)
-                    lst = ctx.promote_list(base).val
+                    lst = ctx.promote_list(base, in_place=name in self.given_changed).val
                 j = item.val if lst.item is None else join(lst.item, item.val)
                 for e in lst.elts or ():
                     j = join(j, e)

@@ -304,15 +304,15 @@ class Context:
         kind = Kind.ARRAY if v.kind in (Kind.SCALAR, Kind.ARRAY) else v.kind
         return Operand(node, Val(True, v.ndim, kind, v.dtype, py=python_number(v)))
 
-    def promote_list(self, op: Operand) -> Operand:
+    def promote_list(self, op: Operand, in_place: bool = False) -> Operand:
         """The list `op` names with its per-call items repeated over the batch, rebound before the
         statement being rewritten (`lst = [lst[0], av__.batch_broadcast(lst[1], B)]`): the list is about
         to hold per-example items it will not know one by one (NOTE [list items]; its name is the only
-        holder)."""
+        holder). `in_place`: the caller's list, which it follows back, is filled anew (`lst[:] = ...`)."""
         assert isinstance(op.node, ast.Name)  # (the caller checks)
         promoted = self.promote(op, Val(True, None, Kind.LIST, item=Val(True, None)))
         if promoted is not op:
-            self.pending.append(ast.Assign([ast.Name(op.node.id, ast.Store())], promoted.node))
+            self.pending.append(ast.Assign([rebound(op.node.id, in_place)], promoted.node))
         return Operand(ast.Name(op.node.id, ast.Load()), promoted.val)
 
     def _promote_items(self, op: Operand) -> Operand:
@@ -359,6 +359,14 @@ class Context:
         if v.cls is not None and v.kind == Kind.TUPLE:
             return ast.Call(self.bind(v.cls, v.cls.__name__), parts, [])
         return (ast.Tuple if v.kind == Kind.TUPLE else ast.List)(parts, ast.Load())
+
+
+def rebound(name: str, in_place: bool) -> ast.expr:
+    """The target that gives `name` a promoted value: the name itself, or, `in_place`, its list's items
+    (`name[:]`: the object a caller holds too, and follows back, stays the one it holds)."""
+    if in_place:
+        return ast.Subscript(ast.Name(name, ast.Load()), ast.Slice(), ast.Store())
+    return ast.Name(name, ast.Store())
 
 
 def _repeatable(v: Val) -> bool:

@@ -20,7 +20,7 @@ from ..frontend import breaks
 from ..kit import templates
 from ..rules.values import Kind, Operand, Val, join, join_all, leaf_batchedness, truth
 from .callsites import InnerVmap, LocalFunction
-from .context import _needs
+from .context import _needs, rebound
 from .folding import evaluated
 from .regions import RegionsMixin
 from .walker import tag_line
@@ -313,7 +313,7 @@ class LoopsMixin(RegionsMixin):
             have = self.env.get(n)
             if have is not None and _needs(have, want):
                 op = self.ctx.promote(Operand(ast.Name(self.code_name(n), ast.Load()), have), want)
-                code.append(ast.Assign([ast.Name(self.code_name(n), ast.Store())], op.node))
+                code.append(ast.Assign([rebound(self.code_name(n), n in self.given_changed)], op.node))
                 self.env[n] = join(want, op.val)
         return code
 
@@ -589,7 +589,7 @@ class LoopsMixin(RegionsMixin):
             for n, j in changed.items():
                 op = ctx.promote(Operand(ast.Name(self.code_name(n), ast.Load()), env0[n]), j)
                 if not (isinstance(op.node, ast.Name) and op.node.id == self.code_name(n)):
-                    promote[n] = ast.Assign([ast.Name(self.code_name(n), ast.Store())], op.node)
+                    promote[n] = ast.Assign([rebound(self.code_name(n), n in self.given_changed)], op.node)
                 env0[n] = join_all([j, op.val])
         else:
             raise ctx.fail("the loop's variables did not settle")
@@ -599,7 +599,7 @@ class LoopsMixin(RegionsMixin):
         for n in env0:
             if n in env_end and _needs(env_end[n], env0[n]):
                 op = ctx.promote(Operand(ast.Name(self.code_name(n), ast.Load()), env_end[n]), env0[n])
-                end.append(ast.Assign([ast.Name(self.code_name(n), ast.Store())], op.node))
+                end.append(ast.Assign([rebound(self.code_name(n), n in self.given_changed)], op.node))
         self.heads.pop(loop, None)
         self.env = {**env1, **{n: join(env0[n], env1[n]) if n in env1 else env0[n] for n in env0}}
         return result, list(promote.values()), end

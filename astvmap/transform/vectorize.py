@@ -24,7 +24,7 @@ from ..kit import templates
 from ..rules.values import UNKNOWN, Kind, Operand, Val, join_all, truth, val_of
 from .calls import CallsMixin, shared_default
 from .compound import CompoundMixin
-from .context import Context, _needs
+from .context import Context, _needs, rebound
 from .controlflow import RET, ControlFlowMixin
 from .expressions import ExpressionsMixin, LocalFunction
 from .folding import evaluated
@@ -118,8 +118,10 @@ class Vectorizer(
             return False
         if shared_default(self.ctx.src, name):
             return False
-        if lists.held_elsewhere(self.fdef, name, False, *self._calls_known()):
-            return False
+        if lists.held_elsewhere(self.fdef, name, False, *self._calls_known()) or lists.rebinds(
+            self.fdef, name
+        ):
+            return False  # (another holder here, or the name given another list: not the caller's then)
         self.given_changed.add(name)
         return True
 
@@ -449,10 +451,12 @@ class Vectorizer(
             j = join_all(vals)
             merged[name] = j
             for env, code in live:
-                if name in env and _needs(env[name], j) and name not in dead:
+                if name in env and _needs(env[name], j) and (name not in dead or name in self.given_changed):
                     self._promotion_keeps_aliases(name, env[name])
                     op = self.ctx.promote(Operand(ast.Name(self.code_name(name), ast.Load()), env[name]), j)
-                    code.append(ast.Assign([ast.Name(self.code_name(name), ast.Store())], op.node))
+                    code.append(
+                        ast.Assign([rebound(self.code_name(name), name in self.given_changed)], op.node)
+                    )
                     merged[name] = join_all([j, op.val])
         return merged
 

@@ -58,6 +58,7 @@ class Walker:
     ret_target: Val | None  # the Val every return is promoted to (when some are batched)
     unmapped_params: set[str]
     followed: set[int]  # argument nodes whose lists a callee changed, followed (nesting.follow_given)
+    given_changed: set[str]  # parameters whose caller's list this rewrite changes (follows_given)
     born_batched: frozenset[str]  # names batched where they are bound (stores.py, ExpandAtBirth)
     local_names: set[str]  # the names the function binds (parameters included)
     held_reads: set[str]  # names the held right side of the tuple store being rewritten reads

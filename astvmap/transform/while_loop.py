@@ -12,6 +12,7 @@ import ast
 
 from ..analysis.activity import augmented_names
 from ..rules.values import Kind, Operand, lane_join
+from .context import rebound
 from .controlflow import _ordered
 from .loops import JumpUnderMask
 from .regions import Region, RegionsMixin
@@ -116,7 +117,7 @@ class WhileMixin(RegionsMixin):
             if not v.batched:
                 code = ast.Name(self.code_name(n), ast.Load())
                 promoted = self.ctx.promote(Operand(code, v), v.with_(batched=True))
-                pre.append(ast.Assign([ast.Name(self.code_name(n), ast.Store())], promoted.node))
+                pre.append(ast.Assign([rebound(self.code_name(n), n in self.given_changed)], promoted.node))
                 self.env[n] = promoted.val
         return pre
 

@@ -98,7 +98,7 @@ class WritesMixin(RegionsMixin):
             # (NOTE [list items]) which item changes is not known: every item as batched as any
             value = Operand(ctx.temp(value.node, "value"), value.val)
             index = Operand(ctx.temp(index.node, "index"), index.val)
-            base = ctx.promote_list(base)
+            base = ctx.promote_list(base, in_place=name in self.given_changed)
             value = ctx.promote(value, Val(True, None))
             item = list_item(base.val)
             new = Val(True, None, Kind.LIST, item=value.val if item is None else join(item, value.val))

@@ -4,6 +4,7 @@ carries the batch axis. Each case is compared with the loop (tests/oracle.py).""
 
 import os
 
+import follow_review
 import fuzzgen
 import listgen
 import lists_review
@@ -322,3 +323,18 @@ def test_lists_built_across_helpers(name):
     in_axes = (0, None) if "w" in f.__code__.co_varnames[: f.__code__.co_argcount] else (0,)
     args = (x, w)[: len(in_axes)]
     assert_vmap_equivalent(f, in_axes, 0, *args, allow_fallback=name in GIVEN_TO_HELPERS)
+
+
+# ---- found by a fourth review: lists followed across calls (tests/follow_review.py) ---------------------
+FOLLOW = [getattr(follow_review, n) for n in dir(follow_review) if n.startswith("f_")]
+
+
+@pytest.mark.parametrize("f", FOLLOW, ids=lambda f: f.__name__)
+def test_follow_review_cases(f):
+    assert_vmap_equivalent(f, IN_AXES, 0, *_args(13, 5, c=0.7), allow_fallback=True)
+
+
+def test_a_list_a_helper_returns_from_a_global_grows_once_per_example():
+    follow_review._BUF.clear()
+    astvmap.vmap(follow_review.global_returned, IN_AXES)(*_args(14, 5, c=0.7))
+    assert len(follow_review._BUF) == 5

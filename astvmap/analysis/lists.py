@@ -93,6 +93,8 @@ def held_elsewhere(
     params = {a.arg for a in ast.walk(fdef.args) if isinstance(a, ast.arg)}
     if caller and name in params - starred:
         return True  # (the caller's list; `*args` and `**kwargs` are the call's own tuple and dict)
+    if name not in params and not rebinds(fdef, name):
+        return True  # (a global's or a closure's: not this function's)
     quiet: set[int] = set()
     for n in ast.walk(fdef):
         if isinstance(n, ast.Assign):

@@ -610,7 +610,8 @@ class CallsMixin(NestingMixin, ObjectsMixin):
         if v.kind == Kind.LIST and attr in _MUTATORS:
             if not (isinstance(node.func.value, ast.Name) and node.func.value.id in self.env):
                 # the loop would change it once per example; one batched call cannot
-                raise self.ctx.fail(f"`.{attr}()` of a list from outside the function")
+                # (each example's loop would change that one list: only the whole loop is right)
+                raise NoPieceLoop(f"`.{attr}()` of a list from outside the function", node)
             if shared_default(self.ctx.src, node.func.value.id):
                 # (the loop changes it once per example, and every later call sees it)
                 raise self.ctx.fail(f"`.{attr}()` of a parameter's default list or dict, shared by all calls")

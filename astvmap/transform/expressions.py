@@ -453,8 +453,8 @@ class ExpressionsMixin(RegionsMixin):
         v = op.val
         if v.kind not in (Kind.LIST, Kind.DICT) or v.elts is None:
             return v
-        if not isinstance(op.node, ast.Name):
-            return v  # (a value read where it is made: nothing ran between)
+        if not isinstance(op.node, ast.Name) or op.node.id not in self.local_names:
+            return v  # (a value read where it is made, or a global's: what it was when rewriting)
         if self.fdef is not None and not lists.held_elsewhere(self.fdef, op.node.id, caller=False):
             return v
         if not v.batched:

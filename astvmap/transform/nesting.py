@@ -23,7 +23,7 @@ from dataclasses import replace
 
 from .. import binding
 from ..analysis import activity, lists
-from ..errors import AstvmapError, NotBatchable
+from ..errors import AstvmapError, NoPieceLoop, NotBatchable
 from ..kit import templates
 from ..rules.values import NO_STATIC, UNKNOWN, Kind, Operand, Val, is_constant, val_of
 from .callsites import CallSite, InnerVmap, LocalPartial, _call, _rebuilder, _shown
@@ -168,8 +168,11 @@ class NestingMixin(Walker):
         argument name of this code takes what the callee left in its list (its own caller is told in
         turn, where it was given that list); a list displayed in the call is no one else's. Any other
         argument (an attribute's list, a default) cannot be followed: the call runs per example."""
+        if not changed:
+            return
         params = [a.arg for a in (*src.fdef.args.posonlyargs, *src.fdef.args.args)][lead:]
         given = {**dict(zip(params, args)), **kwargs}
+        names = [a.node.id for a in [*args, *kwargs.values()] if isinstance(a.node, ast.Name)]
         for param, val in changed.items():
             a = given.get(param)
             if a is not None and isinstance(a.node, (ast.List, ast.Dict, ast.ListComp, ast.DictComp)):
@@ -178,14 +181,17 @@ class NestingMixin(Walker):
             if (
                 name is None
                 or name not in self.env
+                or self.masked  # (under a batched condition: every lane's list would change)
+                or names.count(name) > 1  # (one list given twice: the callee took them for two)
                 or (self.held_elsewhere(name) and not self.follows_given(name))
             ):
-                raise self.ctx.fail(
-                    f"a list or dict the call changes, given as `{param}`, that is not followed here"
+                # (each example's loop would change that one list: only the whole loop is right)
+                raise NoPieceLoop(
+                    f"a list or dict the call changes, given as `{param}`, is not followed here"
                 )
             assert a is not None  # (a name was found)
             self.env[name] = val
-            self.followed.add(id(a.node))
+            self.followed[id(a.node)] = a.node
 
     def _try_infer_user(self, base, pre_args, pre_kwargs, args, kwargs) -> Val:
         """The Val an unbatched call to a user function returns (its rank helps later rules): the

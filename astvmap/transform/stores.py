@@ -29,7 +29,7 @@ import types
 from ..analysis.activity import out_arguments, root_name, written_argument
 from ..analysis.aliases import ARRAY_MUTATING_METHODS, sources
 from ..analysis.buffers import holds_buffer, keeps_an_axis
-from ..errors import NotBatchable
+from ..errors import NoPieceLoop, NotBatchable
 from ..rules.values import UNKNOWN, Kind, Operand, Val
 from .expressions import BINOPS
 from .regions import RegionsMixin
@@ -458,7 +458,8 @@ class StoresMixin(RegionsMixin):
         example (another holder's facts would not change)."""
         target = node.target
         if not isinstance(target, ast.Name) or self.fdef is None or self.held_elsewhere(target.id):
-            raise self.ctx.fail(f"`{ast.unparse(node)}` changes a list or dict another name may hold")
+            # (each example's loop would change that one list: only the whole loop is right)
+            raise NoPieceLoop(f"`{ast.unparse(node)}` changes a list or dict another name may hold", node)
         same = value.val.kind == cur.val.kind or (
             isinstance(node.op, ast.Mult) and value.val.kind == Kind.SCALAR
         )

@@ -76,7 +76,7 @@ class Vectorizer(
         # the walker's shared state, declared in walker.py
         self.ctx = ctx
         self.calls_known: tuple[frozenset[int], frozenset[int]] | None = None  # (once per function)
-        self.followed: set[int] = set()  # argument nodes whose lists a callee changed, followed
+        self.followed: dict[int, ast.AST] = {}  # argument nodes whose lists a callee changed (kept alive)
         self.env = {}
         self.renames = {}  # user name -> name in generated code (branches, masks)
         self.region = None  # the region being rewritten (regions.py)
@@ -135,7 +135,11 @@ class Vectorizer(
             assert self.fdef is not None  # (held_elsewhere checks)
             fresh, unkept = set(), set()
             for n in ast.walk(self.fdef):
-                if isinstance(n, ast.Call) and isinstance(n.func, ast.Name):
+                if (
+                    isinstance(n, ast.Call)
+                    and isinstance(n.func, ast.Name)
+                    and n.func.id not in self.local_names
+                ):
                     ok, fn, _ = self.ctx.src.resolve(n.func.id)
                     fdef = _source_of(fn) if ok else None
                     if fdef is None:

@@ -57,7 +57,7 @@ class Walker:
     return_sites: list[tuple[ast.AST, Val]]  # (node, Val) of each return
     ret_target: Val | None  # the Val every return is promoted to (when some are batched)
     unmapped_params: set[str]
-    followed: set[int]  # argument nodes whose lists a callee changed, followed (nesting.follow_given)
+    followed: dict[int, ast.AST]  # argument nodes whose lists a callee changed (nesting.follow_given)
     given_changed: set[str]  # parameters whose caller's list this rewrite changes (follows_given)
     born_batched: frozenset[str]  # names batched where they are bound (stores.py, ExpandAtBirth)
     local_names: set[str]  # the names the function binds (parameters included)

@@ -127,6 +127,15 @@ def held(v: Val) -> Val:
     return replace(v, elts=tuple(unfixed(e) for e in v.elts))
 
 
+def placed(item: Operand) -> Val:
+    """The Val of `item` placed in a container or an object (NOTE [list items]): a list or dict another
+    name, object or call holds too is seen as another holder sees it (`held`); one made where it stands
+    (`[[a, b], [c, d]]`) is the container's own."""
+    if isinstance(item.node, (ast.Name, ast.Attribute, ast.Subscript, ast.Call)):
+        return held(item.val)
+    return item.val
+
+
 def container(kind: Kind, elts, keys=None, cls: type | None = None) -> Val:
     elts = tuple(elts)
     if kind == Kind.RECORD:  # (a record's fields may be replaced: never constants)

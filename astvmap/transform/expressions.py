@@ -22,10 +22,10 @@ from ..rules.values import (
     constant,
     container,
     field_of,
-    held,
     join_all,
     leaf_batchedness,
     list_item,
+    placed,
     static_value,
     truth,
     unfixed,
@@ -308,13 +308,13 @@ class ExpressionsMixin(RegionsMixin):
         elts = self._elts(node.elts)
         return Operand(
             ast.Tuple([e.node for e in elts], ast.Load()),
-            container(Kind.TUPLE, [_placed(e) for e in elts]),
+            container(Kind.TUPLE, [placed(e) for e in elts]),
             _static_seq(elts, tuple),
         )
 
     def visit_List(self, node):
         elts = self._elts(node.elts)
-        v = container(Kind.LIST, [_placed(e) for e in elts])
+        v = container(Kind.LIST, [placed(e) for e in elts])
         return Operand(
             ast.List([e.node for e in elts], ast.Load()), v.with_(item=list_item(v)), _static_seq(elts, list)
         )
@@ -342,7 +342,7 @@ class ExpressionsMixin(RegionsMixin):
             if any(v.batched for v in values):
                 raise self.ctx.fail("a dict with computed keys holding batched values")
             return Operand(new, Val(False, None, Kind.DICT))
-        return Operand(new, container(Kind.DICT, [_placed(v) for v in values], keys))
+        return Operand(new, container(Kind.DICT, [placed(v) for v in values], keys))
 
     def visit_Set(self, node):
         elts = self.exprs(node.elts)
@@ -665,14 +665,6 @@ _UNROLLED = 8  # the longest tuple a comprehension over it is written out for
 
 
 _SEQUENCES = frozenset({Kind.LIST, Kind.TUPLE})
-
-
-def _placed(item: Operand) -> Val:
-    """The Val of `item` placed in a new container: a list or dict another name or object holds too is
-    seen as another holder sees it (`held`); one made where it stands (`[[a, b], [c, d]]`) is its own."""
-    if isinstance(item.node, (ast.Name, ast.Attribute, ast.Subscript, ast.Call)):
-        return held(item.val)
-    return item.val
 
 
 def _no_statements(ctx, before: int) -> None:

@@ -24,7 +24,7 @@ import types
 from ..errors import NoPieceLoop
 from ..frontend.source import FunctionSource, function_source
 from ..kit.classes import plain_class, vars_of
-from ..rules.values import Kind, Operand, Val, container, held
+from ..rules.values import Kind, Operand, Val, container, placed
 from .callsites import _call
 from .walker import Walker
 
@@ -68,8 +68,7 @@ def _own_nodes(fdef: ast.FunctionDef):
 
 
 def with_attribute(v: Val, name: str, value: Val) -> Val:
-    """The RECORD Val of an object after `obj.name = value` (a list or dict another name holds too, seen
-    as the object sees it: `values.held`)."""
+    """The RECORD Val of an object after `obj.name = value`."""
     keys = list(v.keys or ())
     elts = list(v.elts or ())
     if name in keys:
@@ -125,8 +124,7 @@ class ObjectsMixin(Walker):
         v = self.env.get(me)
         if v is None or v.kind != Kind.RECORD:
             raise self.ctx.fail("an attribute set on an object whose attributes are not known")
-        stored = held(value.val) if not isinstance(value.node, (ast.List, ast.Dict, ast.Tuple)) else value.val
-        self.env[me] = with_attribute(v, target.attr, stored)
+        self.env[me] = with_attribute(v, target.attr, placed(value))
         return ast.Attribute(ast.Name(self.code_name(me), ast.Load()), target.attr, ast.Store())
 
     def object_method(self, node, base: Operand, attr: str, args, kwargs) -> Operand | None:

@@ -61,6 +61,7 @@ __all__ = [
     "Weak",
     "active_lanes",
     "align",
+    "arrays_are",
     "augment",
     "batch_broadcast",
     "bound",
@@ -102,6 +103,12 @@ __all__ = [
     "to_round",
     "weak",
 ]
+
+
+def arrays_are(classinfo) -> bool:
+    """`isinstance(x, classinfo)` for every example `x` of a batched array of rank >= 1 (each is an
+    ndarray: the batch's row), with classes known only when the code runs."""
+    return issubclass(np.ndarray, classinfo)
 
 
 def new_object(cls):

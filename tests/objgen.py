@@ -6,7 +6,7 @@ its methods, properties and class attributes are read from the class. ``generate
 with one or two such classes (attributes set from parameters, from expressions of them, from class
 constants and defaults, on paths constants decide; with or without `__slots__`; a property, a static
 method, methods that call each other, and, sometimes, a method that changes an attribute, which must run
-per example) and a function ``f(x, w, s)`` (a batched vector, an unbatched vector, a batched number) that
+per example; `__getitem__` and `type(self)`, which Python asks of the class) and a function ``f(x, w, s)`` (a batched vector, an unbatched vector, a batched number) that
 makes objects from random mixes of those, calls their methods, passes them to a helper, keeps them in a
 list, makes one in a loop, and returns a value read from them.
 """
@@ -56,11 +56,24 @@ def _class(r: random.Random, name: str, slots: bool) -> tuple[str, list[str], in
         "    def bump(self):",
         f"        self.{attrs[0]} = self.{attrs[0]} + 1",
         f"        return self.{attrs[0]}",
+        "    def __getitem__(self, i):",  # (`o[i]`: Python calls the class's own)
+        f"        return self.{attrs[-1]} * 0 + self.d * i if isinstance(i, int) else type(self)({params_of(attrs, required)})",
+        "    def again(self):",
+        f"        return type(self)({params_of(attrs, required)})",
     ]
     return "\n".join(lines) + "\n", attrs, required
 
 
+def params_of(attrs: list[str], required: int) -> str:
+    """The arguments that make another object of the class from this one's attributes."""
+    return ", ".join(f"self.{a}" for a in attrs[:required])
+
+
 _USES = [
+    "t = t + o[2]",
+    "t = t + o[1:][0]",
+    "t = t + o.again().total()",
+    "t = t + (1.0 if type(o) is type(o.again()) else 2.0)",
     "t = t + o.total()",
     "t = t + o.scaled(2.0)",
     "t = t + o.first",

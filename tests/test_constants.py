@@ -171,3 +171,14 @@ def test_flags_writeable_of_a_batched_array_is_each_examples():
     assert_vmap_equivalent(_by_writeable, (0, None), 0, x, w)
     w.flags.writeable = False
     assert_vmap_equivalent(_by_writeable, (0, None), 0, x, w)
+
+
+def test_a_range_and_a_slice_are_constants_a_callee_decides_by():
+    def pick(x, i):
+        return x[i].sum() if isinstance(i, slice) else x[i]
+
+    def f(x):
+        axes = tuple(range(x.ndim))  # (0, 1): the axes NumPy reduces over
+        return x.sum(axis=axes) + pick(x[0], slice(1, None)) + pick(x[1], 0)
+
+    assert_vmap_equivalent(f, 0, 0, RNG.normal(size=(3, 2, 4)), fallback="error")

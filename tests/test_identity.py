@@ -252,3 +252,32 @@ def test_an_attribute_read_is_a_dependency_like_a_global():
         assert len(g._specs) == specs
     finally:
         CFG.w = np.ones(3)
+
+
+TABLE = {"scale": 2.0, "shift": np.zeros(3)}
+
+
+def _scaled(x):
+    return x * TABLE["scale"]
+
+
+def _shifted(x):
+    return x + TABLE["shift"]
+
+
+def scaled_and_shifted(x):
+    return _scaled(x) + _shifted(x) + _scaled(x)
+
+
+def test_a_value_many_callees_read_is_checked_once_per_call():
+    # each call checks what its rewrite read; a dict three callees read is one check, not three
+    g = vmap(scaled_and_shifted)
+    X = np.arange(6.0).reshape(2, 3)
+    np.testing.assert_array_equal(g(X), loop_vmap(scaled_and_shifted, 0, 0, (X,)))
+    (spec,) = g._specs.values()
+    assert [d[2] for d in spec.deps].count("TABLE") == 1, spec.deps
+    TABLE["shift"] = np.ones(3)  # (still checked: the value is read again)
+    try:
+        np.testing.assert_array_equal(g(X), loop_vmap(scaled_and_shifted, 0, 0, (X,)))
+    finally:
+        TABLE["shift"] = np.zeros(3)

@@ -14,6 +14,8 @@ from oracle import assert_vmap_equivalent
 import astvmap
 
 BATCHED = {
+    "special_logsumexp",
+    "special_logsumexp_axis",
     "special_softmax",
     "special_softmax_axis",
     "special_log_softmax",

@@ -130,3 +130,24 @@ def test_a_replaced_init_is_read_anew():
         np.testing.assert_allclose(vf(*args), args[0] * 7.0)
     finally:
         objects_review.Init2.__init__ = saved
+
+
+class Window:
+    def __init__(self, a, scale=2.0):
+        self.a = a
+        self.scale = scale
+
+    def __getitem__(self, i):
+        return self.a * i if isinstance(i, int) else type(self)(self.a[..., i] * self.scale)
+
+
+def windowed(x):
+    w = Window(x)
+    return w[3] + w[1:].a.sum() + (1.0 if type(w) is Window else 2.0)
+
+
+def test_a_subscript_is_the_class_getitem_and_type_is_the_class():
+    # Python answers `w[i]` with `type(w).__getitem__(w, i)` (a slice object for `w[1:]`) and `type(w)`
+    # without asking the object anything: both batch (NOTE [objects])
+    x = np.random.default_rng(2).normal(size=(5, 4))
+    assert_vmap_equivalent(windowed, 0, 0, x, fallback="error")

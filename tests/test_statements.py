@@ -2,6 +2,7 @@
 their meaning around batched code, static facts decide branches, and a statement with no batched form
 runs as a loop over that statement only (NOTE [region loops]), each against the loop at B in {0, 1, 7}."""
 
+import ast
 import contextlib
 import os
 import types
@@ -697,3 +698,26 @@ def python_number_of_an_item(x, w):
 def test_an_items_python_number_is_one_per_example(dtype):
     x = (RNG.normal(size=(5, 3)) * 4).astype(dtype)
     assert_vmap_equivalent(python_number_of_an_item, (0, None), 0, x, None, allow_fallback=True)
+
+
+def _unset_setting(x):
+    s = os.environ.get("ASTVMAP_A_SETTING_NO_TEST_SETS")  # (None: a value the rewrite cannot know)
+    return x * s if s is not None else x + 1
+
+
+def _unset_setting_and(x):
+    s = os.environ.get("ASTVMAP_A_SETTING_NO_TEST_SETS")
+    return s is not None and x * s
+
+
+@pytest.mark.parametrize("f", [_unset_setting, _unset_setting_and])
+def test_a_part_python_skips_binds_its_temporaries_inside_it(f):
+    # Python never evaluates the branch it does not take, nor the right side of a decided `and`: the
+    # temporaries that branch's code needs are bound inside it, not in a statement before the whole one
+    x = np.arange(6.0).reshape(3, 2)
+    assert_vmap_equivalent(f, 0, 0, x)
+    vf = astvmap.vmap(f)
+    vf(x)
+    body = ast.parse(vf.source).body[0].body
+    hoisted = [s for s in body if isinstance(s, ast.Assign) and "align" in ast.unparse(s)]
+    assert not hoisted, vf.source  # (`x * s` aligns its operands inside the branch)

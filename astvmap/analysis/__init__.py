@@ -31,19 +31,27 @@ from .activity import Activity
 from .aliases import Aliases
 
 
-def analyze(fdef: ast.FunctionDef) -> Facts:
-    return Facts(fdef)
+def analyze(
+    fdef: ast.FunctionDef,
+    modules: frozenset[str] = frozenset(),
+    bufferless: frozenset[str] = frozenset(),
+    fresh: frozenset[int] = frozenset(),
+) -> Facts:
+    """The function's facts; the alias analysis may be told which names hold modules, which hold no
+    buffer, and which calls return new arrays (aliases.analyze: transform/feedback.py learns them)."""
+    return Facts(fdef, (modules, bufferless, fresh))
 
 
 class Facts:
     """Facts about the statements of one function, by statement (identity)."""
 
-    def __init__(self, fdef: ast.FunctionDef):
+    def __init__(self, fdef: ast.FunctionDef, inputs: tuple = (frozenset(), frozenset(), frozenset())):
         self.fdef = fdef
+        self.inputs = inputs  # (what the alias analysis was told: analyze)
         self._subs: dict[int, tuple[ast.stmt, list[ast.stmt]]] = {}
         self._assumed: dict[int, tuple[ast.AST, frozenset[str]]] = {}
         self._solve()
-        self.aliases: Aliases = _aliases.analyze(fdef)
+        self.aliases: Aliases = _aliases.analyze(fdef, *inputs)
         # names a nested function or lambda reads: when it is called, not where it is defined
         self.captured: frozenset[str] = frozenset(
             name

@@ -188,14 +188,31 @@ class Aliases:
         return len(self.members(name)) > 1
 
 
-def analyze(fdef: ast.FunctionDef) -> Aliases:
+def analyze(
+    fdef: ast.FunctionDef,
+    modules: frozenset[str] = frozenset(),
+    bufferless: frozenset[str] = frozenset(),
+    fresh: frozenset[int] = frozenset(),
+) -> Aliases:
+    """The classes of `fdef`'s names. What the caller may know besides the syntax (NOTE [fresh values],
+    transform/feedback.py): `modules`, names that hold modules, whose functions are called as global
+    functions are (`xpx.atleast_nd(a)` may return `a`, never the module itself); `bufferless`, local
+    names that never hold a buffer (joined with no other); `fresh`, the ids of call nodes that return a
+    new array."""
     al = Aliases()
     for p in ast.walk(fdef.args):
         if isinstance(p, ast.arg):
             al.find(p.arg)
             al.bindings.setdefault(p.arg, []).append((PARAMETER, None))
-    _Visitor(al).visit_body(fdef.body)
+    _Visitor(al, _Known(modules, bufferless, fresh)).visit_body(fdef.body)
     return al
+
+
+@dataclass(frozen=True)
+class _Known:
+    modules: frozenset[str] = frozenset()
+    bufferless: frozenset[str] = frozenset()
+    fresh: frozenset[int] = frozenset()
 
 
 def sources(e: ast.expr) -> set[str]:
@@ -204,12 +221,13 @@ def sources(e: ast.expr) -> set[str]:
 
 
 class _Sources:
-    def __init__(self) -> None:
+    def __init__(self, known: _Known | None = None) -> None:
         self.layout = False
+        self.known = known or _Known()
 
     def of(self, e: ast.expr) -> set[str]:
         if isinstance(e, ast.Name):
-            return {e.id}
+            return set() if e.id in self.known.bufferless else {e.id}
         if isinstance(e, ast.Subscript):
             if isinstance(e.slice, (ast.List, ast.Compare)):  # `w[[0, 2]]`, `w[w > 0]`: a copy
                 return set()
@@ -238,6 +256,8 @@ class _Sources:
         for kw in e.keywords:  # a ufunc's result is its `out=`
             if kw.arg == "out":
                 out |= self.of(kw.value)
+        if id(e) in self.known.fresh:
+            return out  # (a new array, as the rewrite found: NOTE [fresh values])
         if isinstance(f, ast.Attribute) and isinstance(f.value, ast.Name) and f.value.id in _NUMPY:
             if f.attr in NP_LAYOUT_FUNCS:
                 self.layout = True
@@ -246,6 +266,12 @@ class _Sources:
             if f.attr in NP_FRESH_FUNCS or isinstance(getattr(np, f.attr, None), np.ufunc):
                 return out  # a new array (or its `out=`)
             return out | self._args(e)  # NumPy's other functions may return a view of an argument
+        if (
+            isinstance(f, ast.Attribute)
+            and isinstance(f.value, ast.Name)
+            and f.value.id in self.known.modules
+        ):
+            return out | self._args(e)  # (a module's function: as a global function)
         if isinstance(f, ast.Attribute):
             if f.attr in LAYOUT_METHODS:
                 self.layout = True
@@ -273,8 +299,9 @@ class _Sources:
 class _Visitor:
     """Walks the statements of one scope, uniting the classes each binding may join."""
 
-    def __init__(self, al: Aliases):
+    def __init__(self, al: Aliases, known: _Known):
         self.al = al
+        self.known = known
         self.current: ast.AST | None = None  # the statement being visited
 
     def visit_body(self, stmts: list[ast.stmt]) -> None:
@@ -323,7 +350,7 @@ class _Visitor:
                 for t in target.elts:
                     self.bind(t.value if isinstance(t, ast.Starred) else t, value, element=True)
             return
-        src = _Sources()
+        src = _Sources(self.known)
         names = src.of(value)
         if isinstance(target, ast.Name):
             al.find(target.id)
@@ -334,8 +361,9 @@ class _Visitor:
             al.bindings.setdefault(target.id, []).append((UNKNOWN if element else value, self.current))
             if src.layout:
                 al.layout.add(target.id)
-            for n in names:
-                al.union(target.id, n)
+            if target.id not in self.known.bufferless:
+                for n in names:
+                    al.union(target.id, n)
             return
         base = root_name(target)
         if base:  # `y[i] = v`, `o.a = v`: y changes (an array copies v's values into its own buffer)

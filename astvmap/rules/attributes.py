@@ -5,12 +5,14 @@
 from __future__ import annotations
 
 import ast
+import itertools
+import math
 
 import numpy as np
 
 from .common import emit, infers
 from .registry import register
-from .values import Kind, Operand, Val, array, constant, dtype_object
+from .values import DTYPES_OF_KIND, Kind, Operand, Val, array, constant, dtype_object, dtypes_of
 
 _INT = Val(False, 0, Kind.SCALAR, "i")
 
@@ -154,9 +156,47 @@ def _same_type_per_example(ctx, ops, what) -> None:
             raise ctx.fail(f"{what} of a batched value whose type may differ from one example's")
 
 
-def result_type_facts(call, *_, **__) -> Val:
-    """A dtype object, the same for every example."""
-    return dtype_object(None)
+def result_type_facts(call, *arrays_and_dtypes, **__) -> Val:
+    """A dtype object, the same for every example, of the kind NumPy 2's promotion (NEP 50) gives every
+    combination of dtypes the operands' kinds allow, where all agree: an array promotes as its dtype
+    does, a Python number weakly (`float32` and `1.0` give `float32`)."""
+    found = [_promoted_as(o) for o in arrays_and_dtypes]
+    choices = [c for c in found if c is not None]
+    if not choices or len(choices) != len(found) or math.prod(map(len, choices)) > _MOST:
+        return dtype_object(None)
+    kinds = set()
+    for picked in itertools.product(*choices):
+        try:
+            kinds.add(np.result_type(*picked).kind)
+        except (TypeError, ValueError):  # (NumPy refuses some combination: the call may raise)
+            return dtype_object(None)
+    return dtype_object(kinds.pop() if len(kinds) == 1 else None)
+
+
+_MOST = 256  # the most combinations of dtypes a promotion tries
+
+
+def _promoted_as(o: Operand) -> tuple | None:
+    """What stands for operand `o` in `np.result_type`: its value, each native dtype of its kind, or a
+    Python number of its kind; None where that is not known."""
+    v = o.val
+    if o.is_static and not v.batched:
+        return (o.static,)
+    if v.is_const:
+        return (v.const,)
+    kind = v.dtype if v.kind in (Kind.ARRAY, Kind.SCALAR) and not (v.or_none or v.selection) else None
+    if dtypes_of(v) is not None:
+        kind = v.dtype
+    elif v.kind == Kind.SCALAR or v.py:
+        return (_PYTHON_NUMBER[kind],) if kind in _PYTHON_NUMBER and not v.py_some else None
+    elif v.py_some:
+        return None
+    if kind not in DTYPES_OF_KIND:
+        return None
+    return tuple(dict.fromkeys(d.newbyteorder("=") for d in DTYPES_OF_KIND[kind]))
+
+
+_PYTHON_NUMBER = {"b": True, "i": 1, "f": 0.5, "c": 0.5j}
 
 
 @register(np.result_type)
@@ -164,7 +204,8 @@ def result_type_facts(call, *_, **__) -> Val:
 def batch_result_type(ctx, *arrays_and_dtypes) -> Operand:
     # NumPy 2 promotes by dtypes, never by values: the batch's dtype is every example's
     _same_type_per_example(ctx, arrays_and_dtypes, "np.result_type()")
-    return Operand(ctx.call.rebuild([a.node for a in arrays_and_dtypes], {}), Val(False, None, Kind.OTHER))
+    node = ctx.call.rebuild([a.node for a in arrays_and_dtypes], {})
+    return Operand(node, result_type_facts(ctx.call, *arrays_and_dtypes))
 
 
 @register(np.can_cast)

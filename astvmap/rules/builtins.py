@@ -400,6 +400,10 @@ def batch_isinstance(ctx, obj, class_or_tuple, /) -> Operand:
     # a batched array's examples are arrays (of a rank >= 1) or numbers: whether each is an instance
     # of classes unrelated to those, or of a superclass of every one, is the same for every example
     v, classes = obj.val, static(class_or_tuple)
+    if classes is NO_STATIC and not class_or_tuple.batched and _plain_rows(v):
+        # classes known only when the code runs (`pd.DataFrame` of a module found in sys.modules)
+        node = ctx.expr("av__.arrays_are(c)", c=class_or_tuple.node)
+        return Operand(node, Val(False, 0, Kind.SCALAR, "b"))
     if not isinstance(classes, tuple):
         classes = (classes,)
     if (
@@ -419,6 +423,14 @@ def batch_isinstance(ctx, obj, class_or_tuple, /) -> Operand:
     else:
         raise ctx.fail("isinstance() of a batched value (its type differs from one example's)")
     return Operand(ast.Constant(answer), constant(answer), answer)
+
+
+def _plain_rows(v: Val) -> bool:
+    """Is every example of `v` an ndarray (a row of a batched array of rank >= 1, of a known kind)?"""
+    plain = v.or_none is None and v.selection is None and not v.py and not v.py_some
+    return (
+        plain and v.batched and v.kind == Kind.ARRAY and bool(v.ndim) and v.dtype in ("b", "i", "u", "f", "c")
+    )
 
 
 _KIND_TYPES = {

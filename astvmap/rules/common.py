@@ -25,12 +25,13 @@ from __future__ import annotations
 
 import ast
 import operator
+from typing import Any
 
 import numpy as np
 
 from ..kit import templates
 from .registry import lookup
-from .values import NO_STATIC, Kind, Operand, Val
+from .values import NO_STATIC, Kind, Operand, Val, dtypes_of
 
 _DUMMY = {
     "b": np.bool_(True),
@@ -143,15 +144,29 @@ def static(op, default=NO_STATIC):
     return op.static
 
 
-def dtype_kind(dtype) -> str | None:
-    """The kind of a static `dtype=` argument (None when not given, not known, or not a dtype)."""
-    value = static(dtype)
-    if value is NO_STATIC or value is None:
-        return None
+def dtype_kind(dtype, otherwise: str | None = None) -> str | None:
+    """The kind of the arrays a `dtype=` argument asks for: `otherwise` where it is not given (absent or
+    None); None where it is given but not known. A dtype known by its kind (`x.dtype`) gives its kind."""
+    value: Any = NO_STATIC if dtype is None else static(dtype)
+    if dtype is None or value is None:
+        return otherwise
+    if value is NO_STATIC:
+        kinds = {d.kind for d in dtypes_of(dtype.val) or ()}
+        return kinds.pop() if len(kinds) == 1 else None
     try:
         return np.dtype(value).kind
     except (TypeError, ValueError):
         return None
+
+
+def with_given_dtype(facts: Val, dtype) -> Val:
+    """NumPy's rule for every function with a `dtype=` parameter, whatever else its rule says: the array
+    it returns is of the dtype given (`np.sum(x, dtype=float)` of integers is a float; `np.var` of complex
+    values with a complex dtype is complex). Its kind, or not known where the argument is not."""
+    if dtype is None or static(dtype) is None or facts.kind != Kind.ARRAY:
+        return facts
+    kind = dtype_kind(dtype)
+    return facts if facts.dtype == kind and kind is not None else facts.with_(dtype=kind)
 
 
 def shift_axis(ctx, axis, ndim: int | None = None) -> ast.expr:

@@ -36,10 +36,10 @@ def _as_given(ctx) -> ast.expr:
 
 def zeros_facts(call, shape, dtype=None, **_) -> Val:
     """A new array of the shape's length, float unless a dtype says otherwise."""
-    return array(False, _shape_ndim(shape), dtype_kind(dtype) or "f")
+    return array(False, _shape_ndim(shape), dtype_kind(dtype, "f"))
 
 
-@register(np.zeros, np.ones, np.empty)
+@register(np.zeros, np.ones, np.empty, traits="fresh")
 @infers(zeros_facts)
 def batch_zeros(ctx, shape, dtype=None, order=None, *, device=None, like=None) -> Operand:
     if shape.batched:
@@ -49,10 +49,10 @@ def batch_zeros(ctx, shape, dtype=None, order=None, *, device=None, like=None) -
 
 def full_facts(call, shape, fill_value, dtype=None, **_) -> Val:
     """A new array of the shape's length, of the fill value's kind unless a dtype says otherwise."""
-    return array(False, _shape_ndim(shape), dtype_kind(dtype) or fill_value.val.dtype)
+    return array(False, _shape_ndim(shape), dtype_kind(dtype, fill_value.val.dtype))
 
 
-@register(np.full)
+@register(np.full, traits="fresh")
 @infers(full_facts)
 def batch_full(ctx, shape, fill_value, dtype=None, order=None, *, device=None, like=None) -> Operand:
     # full(shape, v) with a batched fill value -> full((B, *shape), v aligned)
@@ -83,7 +83,7 @@ def like_facts(call, a=None, dtype=None, shape=None, prototype=None, **_) -> Val
     a = prototype if a is None else a
     if shape is not None:
         return UNKNOWN  # refused by the rule
-    return array(False, a.val.ndim, dtype_kind(dtype) or a.val.dtype)
+    return array(False, a.val.ndim, dtype_kind(dtype, a.val.dtype))
 
 
 def _like(ctx, a, dtype, shape) -> Operand:
@@ -93,19 +93,19 @@ def _like(ctx, a, dtype, shape) -> Operand:
     return emit(_as_given(ctx), like_facts(ctx.call, a, dtype), batched=a.batched)
 
 
-@register(np.zeros_like, np.ones_like, traits="quiet")
+@register(np.zeros_like, np.ones_like, traits="quiet fresh")
 @infers(like_facts)
 def batch_like(ctx, a, dtype=None, order=None, subok=None, shape=None, *, device=None) -> Operand:
     return _like(ctx, a, dtype, shape)
 
 
-@register(np.empty_like, traits="quiet")
+@register(np.empty_like, traits="quiet fresh")
 @infers(like_facts)
 def batch_empty_like(ctx, prototype, /, dtype=None, order=None, subok=None, shape=None, *, device=None):
     return _like(ctx, prototype, dtype, shape)
 
 
-@register(np.full_like)
+@register(np.full_like, traits="fresh")
 @infers(like_facts)
 def batch_full_like(
     ctx, a, fill_value, dtype=None, order=None, subok=None, shape=None, *, device=None
@@ -132,7 +132,7 @@ def arange_facts(call, dtype=None, **_) -> Val:
     return array(False, 1, dtype_kind(dtype))
 
 
-@register(np.arange)
+@register(np.arange, traits="fresh")
 @infers(arange_facts)
 def batch_arange(ctx, start_or_stop, /, stop=None, step=None, *, dtype=None, device=None, like=None):
     # reached only with a batched operand: a size per example
@@ -141,16 +141,16 @@ def batch_arange(ctx, start_or_stop, /, stop=None, step=None, *, dtype=None, dev
 
 def eye_facts(call, dtype=None, **_) -> Val:
     """A matrix, float unless a dtype says otherwise."""
-    return array(False, 2, dtype_kind(dtype) or "f")
+    return array(False, 2, dtype_kind(dtype, "f"))
 
 
-@register(np.eye)
+@register(np.eye, traits="fresh")
 @infers(eye_facts)
 def batch_eye(ctx, N, M=None, k=None, dtype=None, order=None, *, device=None, like=None) -> Operand:
     raise _different_sizes(ctx)
 
 
-@register(np.identity)
+@register(np.identity, traits="fresh")
 @infers(eye_facts)
 def batch_identity(ctx, n, dtype=None, *, like=None) -> Operand:
     raise _different_sizes(ctx)
@@ -163,7 +163,7 @@ def linspace_facts(call, start, stop, dtype=None, retstep=None, **_) -> Val:
         return UNKNOWN
     ranks = [rank(start), rank(stop)]
     ndim = None if ranks[0] is None or ranks[1] is None else 1 + max(ranks[0], ranks[1])
-    return array(False, ndim, dtype_kind(dtype) or "f")
+    return array(False, ndim, dtype_kind(dtype, "f"))
 
 
 def _spaced(ctx, start, stop, num, dtype) -> Operand:
@@ -178,7 +178,7 @@ def _spaced(ctx, start, stop, num, dtype) -> Operand:
     return emit(node, linspace_facts(ctx.call, start, stop, dtype))
 
 
-@register(np.linspace)
+@register(np.linspace, traits="fresh")
 @infers(linspace_facts)
 def batch_linspace(
     ctx, start, stop, num=None, endpoint=None, retstep=None, dtype=None, axis=None, *, device=None
@@ -186,7 +186,7 @@ def batch_linspace(
     return _spaced(ctx, start, stop, num, dtype)
 
 
-@register(np.logspace)
+@register(np.logspace, traits="fresh")
 @infers(linspace_facts)
 def batch_logspace(ctx, start, stop, num=None, endpoint=None, base=None, dtype=None, axis=None) -> Operand:
     return _spaced(ctx, start, stop, num, dtype)
@@ -207,15 +207,15 @@ def _array_facts(op, dtype, ndmin, ndmax) -> Val:
     if ndmin is not None or ndmax is not None:
         return array(False, None, kind)
     if v.kind == Kind.ARRAY:
-        return array(False, v.ndim, kind or v.dtype)
+        return array(False, v.ndim, dtype_kind(dtype, v.dtype))
     if v.kind not in (Kind.LIST, Kind.TUPLE):
         return array(False, None, kind)
     if op.batched and _display(op):
         return array(False, _display_rank(op), kind)
     item = list_item(v)
     if item is None or item.ndim is None or item.kind not in (Kind.ARRAY, Kind.SCALAR):
-        return array(False, None, kind or (item.dtype if op.batched and item is not None else None))
-    return array(False, item.ndim + 1, kind or (item.dtype if op.batched else None))
+        return array(False, None, dtype_kind(dtype, item.dtype if op.batched and item is not None else None))
+    return array(False, item.ndim + 1, dtype_kind(dtype, item.dtype if op.batched else None))
 
 
 def _display(op: Operand) -> bool:

@@ -368,7 +368,7 @@ def diagonal_facts(call, a, dtype=None, out=None, **_) -> Val:
     if static(out) is not None:
         return UNKNOWN  # refused by the rule
     if call.fn in (np.trace, np.ndarray.trace):
-        kind = dtype_kind(dtype) or ({"b": "i"}.get(a.val.dtype, a.val.dtype))
+        kind = dtype_kind(dtype, {"b": "i"}.get(a.val.dtype, a.val.dtype))
         return array(False, None if nd is None else nd - 2, kind)
     return array(False, None if nd is None else nd - 1, a.val.dtype)
 

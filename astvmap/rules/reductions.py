@@ -8,7 +8,19 @@ from __future__ import annotations
 
 import numpy as np
 
-from .common import NO_STATIC, axes_tuple, emit, infers, options, out, refuse_out, respell, shift_axis, static
+from .common import (
+    NO_STATIC,
+    axes_tuple,
+    dtype_kind,
+    emit,
+    infers,
+    options,
+    out,
+    refuse_out,
+    respell,
+    shift_axis,
+    static,
+)
 from .registry import register
 from .values import UNKNOWN, Kind, Operand, Val, array, container
 
@@ -154,7 +166,21 @@ def batch_spread(
     mean=None,
     correction=None,
 ) -> Operand:
+    _std_of_exact_kind(ctx, a, axis, dtype, keepdims)
     return _reduce(ctx, a, axis, keepdims)
+
+
+_ROOTS = {np.std, np.nanstd, np.ndarray.std}
+
+
+def _std_of_exact_kind(ctx, a, axis, dtype, keepdims) -> None:
+    """NumPy's std takes its root in place on an array result (`np.sqrt(v, out=v)`: an integer dtype=
+    raises) and converts a scalar's (`dtype.type(np.sqrt(v))`): per example a scalar, batched an array,
+    so a dtype that is not inexact (or not known) runs per example."""
+    if ctx.call.fn in _ROOTS and dtype_kind(dtype, "f") not in ("f", "c"):
+        if (reduce_facts(ctx.call, a, axis, keepdims=keepdims).ndim or 0) > 0:
+            return  # (per example an array too: it raises as the batch's does)
+        raise ctx.fail("std() of a scalar with a dtype= that is not a float's (NumPy converts it)")
 
 
 @register(np.any, np.all, traits="reduction quiet selections")
@@ -265,6 +291,7 @@ def batch_spread_method(
     where=None,
     mean=None,
 ) -> Operand:
+    _std_of_exact_kind(ctx, a, axis, dtype, keepdims)
     return _reduce(ctx, a, axis, keepdims)
 
 

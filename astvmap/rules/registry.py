@@ -28,6 +28,7 @@ TRAITS = {
     "lanes": "a helper of generated per-example control flow (the Numba strategy, when batched again)",
     "selections": "reads a masked selection per lane (NOTE [masked selections]): the dispatcher gives it one",
     "quiet": "never raises or warns by the values it is given (the batched `if` runs it on every lane)",
+    "fresh": "returns a new array, never an argument or a view of one (the alias analysis: transform/calls.py)",
 }
 
 

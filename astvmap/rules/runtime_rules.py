@@ -33,6 +33,18 @@ def batch_batch_broadcast(ctx, v, B) -> Operand:
     return emit(node, broadcast_facts(ctx.call, v))
 
 
+def arrays_are_facts(call, classinfo, **_) -> Val:
+    """True or False, the same for every example."""
+    return Val(False, 0, Kind.SCALAR, "b")
+
+
+@register(runtime.arrays_are)
+@infers(arrays_are_facts)
+def batch_arrays_are(ctx, classinfo) -> Operand:
+    # reached only with classes that differ between examples: each example's own question
+    raise ctx.fail("isinstance() with classes that differ between examples")
+
+
 def new_object_facts(call, cls, **_) -> Val:
     """An object of the class, before its `__init__` runs (NOTE [objects]): no attributes yet."""
     return container(Kind.RECORD, [], [], cls.static) if isinstance(cls.static, type) else UNKNOWN

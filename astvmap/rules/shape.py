@@ -273,7 +273,7 @@ def concatenate_facts(call, arrays, axis=None, dtype=None, **_) -> Val:
     return array(False, None if items is None else items[0].ndim, kind)
 
 
-@register(np.concatenate)
+@register(np.concatenate, traits="fresh")
 @infers(concatenate_facts)
 def batch_concatenate(ctx, arrays, /, axis=None, out=None, *, dtype=None, casting=None) -> Operand:
     # items (B, *s_i) joined along per-example axis k -> k+1; axis=None flattens each example
@@ -305,10 +305,10 @@ def stack_facts(call, arrays, dtype=None, **_) -> Val:
     items = _item_vals(arrays)
     nd = None if items is None or items[0].ndim is None else items[0].ndim + 1
     appended = arrays.val.elts is None and items is not None
-    return array(False, nd, dtype_kind(dtype) or (items[0].dtype if appended and items else None))
+    return array(False, nd, dtype_kind(dtype, items[0].dtype if appended and items else None))
 
 
-@register(np.stack)
+@register(np.stack, traits="fresh")
 @infers(stack_facts)
 def batch_stack(ctx, arrays, axis=None, out=None, *, dtype=None, casting=None) -> Operand:
     # items (B, *s) stacked at per-example axis k -> k+1 (negative k unchanged)
@@ -334,7 +334,7 @@ def hvstack_facts(call, tup, dtype=None, **_) -> Val:
     return array(False, max(least, *ranks), dtype_kind(dtype))
 
 
-@register(np.hstack, np.vstack)
+@register(np.hstack, np.vstack, traits="fresh")
 @infers(hvstack_facts)
 def batch_hvstack(ctx, tup, *, dtype=None, casting=None) -> Operand:
     # hstack: 1-D examples join on axis 0, others on axis 1; vstack: rows (atleast_2d) on axis 0
@@ -533,7 +533,7 @@ def batch_astype(ctx, a, /, dtype, order=None, casting=None, subok=None, copy=No
     return emit(node, astype_facts(ctx.call, a, dtype))
 
 
-@register(np.copy, traits="quiet")
+@register(np.copy, traits="quiet fresh")
 @infers(same_facts)
 def batch_copy(ctx, a, order=None, subok=None) -> Operand:
     require_unbatched(ctx, order=order, subok=subok)
@@ -541,7 +541,7 @@ def batch_copy(ctx, a, order=None, subok=None) -> Operand:
     return emit(node, same_facts(ctx.call, a))
 
 
-@register(np.ndarray.copy, traits="quiet")
+@register(np.ndarray.copy, traits="quiet fresh")
 @infers(same_facts)
 def batch_copy_method(ctx, a, /, order=None) -> Operand:
     return batch_copy(ctx, a, order)

@@ -163,6 +163,8 @@ def const_key(obj):
     """What tells constants apart: their type and value (a float's or complex's by `repr`: -0.0 is not 0.0)."""
     if type(obj) is tuple:
         return tuple(const_key(o) for o in obj)
+    if type(obj) is slice:  # (hashable only from Python 3.12)
+        return (slice, const_key((obj.start, obj.stop, obj.step)))
     if isinstance(obj, (float, complex)):
         return (type(obj), repr(obj))
     return (type(obj), obj)
@@ -178,9 +180,11 @@ def unfixed(v: Val) -> Val:
 
 def is_constant(obj) -> bool:
     """Can a rewrite fold `obj` (NOTE [constants])? Numbers, strings, None, classes, enum members, and
-    tuples of them: values that cannot change, compared by value or by identity."""
+    tuples and slices of them: values that cannot change, compared by value or by identity."""
     if type(obj) is tuple:
         return all(is_constant(o) for o in obj)
+    if type(obj) is slice:
+        return is_constant((obj.start, obj.stop, obj.step))
     return type(obj) in _CONSTANT_TYPES or isinstance(obj, (type, enum.Enum))
 
 
@@ -249,6 +253,8 @@ def val_of(obj) -> Val:
         return Val(False, None, Kind.UNBOUND)
     if obj is None:
         return Val(False, None, Kind.NONE, const=None)
+    if isinstance(obj, range):  # (as `range(n)` written out: rules/builtins.range_facts)
+        return Val(False, None, Kind.LIST, item=Val(False, 0, Kind.SCALAR, "i"))
     if isinstance(obj, tuple):
         cls = type(obj) if isinstance(getattr(type(obj), "_fields", None), tuple) else None
         return container(Kind.TUPLE, [val_of(o) for o in obj], cls=cls)
@@ -381,6 +387,10 @@ class Operand:
     node: ast.expr
     val: Val
     static: Any = _NO_STATIC  # the Python value, when the expression is a literal or static object
+    # per example a new array the expression itself made, held by nothing else yet (a NumPy function's
+    # or an operator's result; a call of a function that returns only such): the alias analysis's
+    # feedback (NOTE [fresh values], transform/vectorize.py). Never a name's: names are not fresh.
+    fresh: bool = False
 
     @property
     def batched(self) -> bool:

@@ -9,6 +9,7 @@ the pattern of batched arguments (cached); anything else runs as a per-example l
 from __future__ import annotations
 
 import ast
+import builtins
 import functools
 import inspect
 import operator
@@ -27,6 +28,7 @@ from ..errors import NoPieceLoop, NotBatchable
 from ..frontend.source import NoSource, callable_object, function_source
 from ..kit import templates
 from ..rules.builtins import examples_attribute, examples_have
+from ..rules.common import with_given_dtype
 from ..rules.registry import lookup
 from ..rules.values import (
     NO_STATIC,
@@ -112,6 +114,33 @@ def is_library_code(fn) -> bool:
     return code.co_filename.startswith(_LIBRARY_DIRS) or code.co_filename.startswith("<frozen")
 
 
+def _makes_new(rule, site: CallSite, val: Val) -> bool:
+    """Does the call return, per example, a new array (NOTE [fresh values]): a ufunc's, an operator's
+    (not an in-place one), a reduction's, a contraction's, or a function declared "fresh", with no
+    `out=` given? (`max(a, b)` returns one of its arguments; `np.real(z)` a view of it.)"""
+    if val.kind != Kind.ARRAY or "out" in site.kwargs:
+        return False
+    fn, traits = site.fn, rule.traits
+    if isinstance(fn, np.ufunc):
+        return len(site.args) <= fn.nin  # (a positional `out`)
+    if "fresh" in traits or "contraction" in traits:
+        return True
+    if "elementwise" in traits and getattr(fn, "__module__", None) in ("operator", "_operator"):
+        return True
+    return "reduction" in traits and fn not in (builtins.max, builtins.min)
+
+
+def _known_answer(obj, fn_node, args, kwargs) -> Operand | None:
+    """Calls whose value the rewrite knows without a rule: `type(obj)` of an object made in the code is
+    its class (NOTE [objects]: Python asks nothing of the object), `typing.cast(t, v)` is `v` as it is."""
+    if obj is type and len(args) == 1 and not kwargs and made_object(args[0].val):
+        cls = args[0].val.cls
+        return Operand(_call(fn_node, args, kwargs), Val(False, None, Kind.CALLABLE, obj=cls), cls)
+    if obj is typing.cast and len(args) == 2 and not kwargs:
+        return Operand(_call(fn_node, args, kwargs), args[1].val, args[1].static)
+    return None
+
+
 class CallsMixin(NestingMixin, ObjectsMixin):
     # ---- dispatch ------------------------------------------------------------------------------------
     def apply(self, fn, args, kwargs, node, syntax=None, method=None, fn_node=None) -> Operand:
@@ -133,7 +162,8 @@ class CallsMixin(NestingMixin, ObjectsMixin):
         if not batched and not rule.random:
             out = rebuild([a.node for a in args], {k: a.node for k, a in kwargs.items()})
             self._record(rule, site)
-            return Operand(out, self._infer(rule, site))
+            val = self._infer(rule, site)
+            return Operand(out, val, fresh=_makes_new(rule, site, val))
         assert rule.signature is not None  # register() always sets it
         try:
             rule.signature.bind(ctx, *args, **kwargs)
@@ -158,6 +188,8 @@ class CallsMixin(NestingMixin, ObjectsMixin):
         finally:
             ctx.call = saved
         self._record(rule, site)
+        val = self._given_dtype(rule, site, result.val)
+        result = Operand(result.node, val, result.static, fresh=_makes_new(rule, site, val))
         if result.batched:  # (a value per example: it may raise for some examples only)
             ctx.batched_work += 1
             ctx.value_errors += not _raises_by_shape(rule, site)
@@ -183,11 +215,19 @@ class CallsMixin(NestingMixin, ObjectsMixin):
             except TypeError:
                 return UNKNOWN
             _, *named = bound.arguments.items()
-            facts = rule.infer(site, **dict(named))
+            facts = with_given_dtype(rule.infer(site, **dict(named)), bound.arguments.get("dtype"))
         unknown = facts.kind == Kind.ARRAY and (facts.ndim is None or facts.dtype is None)
         if (unknown or facts == UNKNOWN) and rule.pure and not rule.random:
             return facts_of_call(site.fn, site.args, site.kwargs) or facts
         return facts
+
+    def _given_dtype(self, rule, site, val: Val) -> Val:
+        """The Val a rule gave, of the dtype a `dtype=` argument asks for (rules/common.with_given_dtype)."""
+        assert rule.signature is not None  # register() always sets it
+        if "dtype" not in rule.signature.parameters:
+            return val
+        bound = rule.signature.bind(self.ctx, *site.args, **site.kwargs)
+        return with_given_dtype(val, bound.arguments.get("dtype"))
 
     def _as_array(self, op: Operand) -> Operand:
         """A batched list of per-example items (`list(x)`, a comprehension, appends) as NumPy reads it
@@ -426,8 +466,9 @@ class CallsMixin(NestingMixin, ObjectsMixin):
                 return got
         if obj is dict and len(args) == 1 and not kwargs:
             return Operand(_call(fn_node, args, kwargs), self._dict_of_pairs(args[0]))
-        if obj is typing.cast and len(args) == 2 and not kwargs:  # (its second argument, as it is)
-            return Operand(_call(fn_node, args, kwargs), args[1].val, args[1].static)
+        known = _known_answer(obj, fn_node, args, kwargs)
+        if known is not None:
+            return known
         if getattr(obj, "__astvmap_vmap__", False):
             return self.vmap_expr(node, fn_node, args, kwargs)
         if obj is functools.partial and args and args[0].is_static:
@@ -453,7 +494,8 @@ class CallsMixin(NestingMixin, ObjectsMixin):
                 return built
         impl = library_implementation(obj)
         if impl is not None and not batched:  # its facts, from its rewrite (NOTE [library source])
-            return Operand(_call(fn_node, args, kwargs), self.infer_library(impl, args, kwargs))
+            val, fresh = self.infer_library(impl, args, kwargs)
+            return Operand(_call(fn_node, args, kwargs), val, fresh=fresh)
         if impl is not None and not _reads_selection(args, kwargs):
             done = self.library_call(impl, fn_node, args, kwargs, node)
             if done is not None:

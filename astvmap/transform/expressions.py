@@ -259,7 +259,7 @@ class ExpressionsMixin(RegionsMixin):
                 return left  # (`b` is never evaluated)
             right = self.expr(node.values[1])
             return Operand(ast.BoolOp(node.op, [left.node, right.node]), right.val, right.static)
-        right = self.expr(node.values[1])
+        right = self.lazy(lambda: self.expr(node.values[1]))
         self.ctx.node = node
         if not left.batched and not right.batched:
             return Operand(ast.BoolOp(node.op, [left.node, right.node]), join_all([left.val, right.val]))
@@ -294,14 +294,35 @@ class ExpressionsMixin(RegionsMixin):
             return self.batched_ifexp(node, test)
         known = truth(test.val)
         if known is not None:  # one path (NOTE [constants]); the other may not even rewrite
-            taken = self.expr(node.body if known else node.orelse)  # (as a decided `if` keeps its path)
-            if calls_something(test.node):  # (the test still runs)
+            if calls_something(test.node):  # (the test still runs, before the path)
+                taken = self.lazy(lambda: self.expr(node.body if known else node.orelse))
                 return Operand(ast.IfExp(test.node, taken.node, taken.node), taken.val, taken.static)
-            return taken
-        body, orelse = self.expr(node.body), self.expr(node.orelse)
+            return self.expr(node.body if known else node.orelse)  # (as a decided `if` keeps its path)
+        body, orelse = self.lazy(lambda: self.expr(node.body)), self.lazy(lambda: self.expr(node.orelse))
         val = join_all([body.val, orelse.val])
-        body, orelse = self.ctx.promote(body, val), self.ctx.promote(orelse, val)
+        body = self.lazy(lambda: self.ctx.promote(body, val))
+        orelse = self.lazy(lambda: self.ctx.promote(orelse, val))
         return Operand(ast.IfExp(test.node, body.node, orelse.node), val)
+
+    def lazy(self, rewrite) -> Operand:
+        """The operand `rewrite()` gives, for a part of an expression Python may not evaluate (a branch of
+        `a if t else b`, the right side of `and`/`or`): the temporaries its code needs are bound inside
+        it, as it runs (`(t := ..., t * 2)[-1]`), never in a statement before the whole one."""
+        mark = len(self.ctx.pending)
+        op = rewrite()
+        added = self.ctx.pending[mark:]
+        if not added:
+            return op
+        steps: list[ast.expr] = []
+        for s in added:
+            if not (isinstance(s, ast.Assign) and len(s.targets) == 1 and isinstance(s.targets[0], ast.Name)):
+                raise self.ctx.fail(
+                    "a part of an expression Python may skip that needs statements of its own"
+                )
+            steps.append(ast.NamedExpr(ast.Name(s.targets[0].id, ast.Store()), s.value))
+        del self.ctx.pending[mark:]
+        node = ast.Subscript(ast.Tuple([*steps, op.node], ast.Load()), ast.Constant(-1), ast.Load())
+        return Operand(node, op.val, op.static, fresh=op.fresh)
 
     # ---- displays ------------------------------------------------------------------------------
     def visit_Tuple(self, node):
@@ -401,6 +422,10 @@ class ExpressionsMixin(RegionsMixin):
         value = self.expr(node.value)
         index = self.expr(node.slice)
         self.ctx.node = node
+        if made_object(value.val) and not (index.batched and isinstance(index.node, ast.Slice)):
+            got = self.object_item(node, value, index)  # (NOTE [objects])
+            if got is not None:
+                return got
         v = self.items_read(value)
         container = v.kind in (Kind.TUPLE, Kind.LIST, Kind.DICT)
         if container and v.elts is not None and index.is_static and not index.batched:

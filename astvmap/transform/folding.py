@@ -52,6 +52,7 @@ _PURE_BUILTINS = frozenset(
         "len",
         "max",
         "min",
+        "range",
         "repr",
         "round",
         "str",
@@ -147,7 +148,8 @@ def _value(a: Operand):
 
 def _foldable_arg(obj) -> bool:
     # what a pure function may be given now: values that cannot change (not an array, not a list)
-    return is_constant(obj) or isinstance(obj, (type, np.dtype, tuple, types.ModuleType)) or callable(obj)
+    immutable = (type, np.dtype, tuple, range, types.ModuleType)
+    return is_constant(obj) or isinstance(obj, immutable) or callable(obj)
 
 
 def fold(node: ast.expr, fn, operands: list[Operand]) -> Operand | None:

@@ -18,7 +18,7 @@ from ..analysis import lists
 from ..errors import AstvmapError, NotBatchable
 from ..frontend import breaks
 from ..kit import templates
-from ..rules.values import Kind, Operand, Val, join, join_all, leaf_batchedness, truth
+from ..rules.values import UNKNOWN, Kind, Operand, Val, join, join_all, leaf_batchedness, truth
 from .callsites import InnerVmap, LocalFunction
 from .context import _needs, rebound
 from .folding import evaluated
@@ -49,18 +49,20 @@ class LoopsMixin(RegionsMixin):
         return self.with_jumps_lowered(node, self._visit_for)
 
     def _unrolled(self, node: ast.For) -> list[ast.stmt] | None:
-        """`for a in args:` over a tuple or list of known length whose items are batched on some
-        iterations only: each iteration written out (`a = args[0]`, the body, `a = args[1]`, ...), so the
-        loop's variable has each item's facts. None for any other loop (or one that jumps or has an
+        """`for a in args:` over a tuple or list of known length whose items differ in their facts (batched
+        on some iterations only, of other ranks or kinds), or whose body grows a list: each iteration
+        written out (`a = args[0]`, the body, `a = args[1]`, ...), so the loop's variable has each item's
+        facts and the list is known item by item. None for any other loop (or one that jumps or has an
         `else`)."""
         if node.orelse or _jumps(node.body, (ast.Break,)):
             return None
         iterated = {n.id for n in ast.walk(node.iter) if isinstance(n, ast.Name)}
         if iterated & lists.changed_in(node):  # (a list grown while iterated: its length is not known)
             return None
-        items = self._mixed_items(node.iter)
+        grows = self._grows_a_list(node)
+        items = self._mixed_items(node.iter, grows)
         if items is None and isinstance(node.iter, ast.Call) and _pairing(node.iter):
-            items = self._mixed_call_items(node.iter)
+            items = self._mixed_call_items(node.iter, grows)
         if items is None:
             return None
         code: list[ast.stmt] = []
@@ -82,7 +84,17 @@ class LoopsMixin(RegionsMixin):
         self.facts.substitute(node, code)
         return self.block(code)
 
-    def _mixed_items(self, it: ast.expr) -> list[ast.expr] | None:
+    def _grows_a_list(self, node: ast.For) -> bool:
+        """Does the loop's body append to a list of this function (`out.append(a)`)?"""
+        for n in ast.walk(ast.Module(node.body, [])):
+            f = n.func if isinstance(n, ast.Call) else None
+            if not (isinstance(f, ast.Attribute) and f.attr in ("append", "extend", "insert")):
+                continue
+            if isinstance(f.value, ast.Name) and self.env.get(f.value.id, UNKNOWN).kind == Kind.LIST:
+                return True
+        return False
+
+    def _mixed_items(self, it: ast.expr, grows: bool = False) -> list[ast.expr] | None:
         if isinstance(it, (ast.Tuple, ast.List)) and not any(isinstance(e, ast.Starred) for e in it.elts):
             if len(it.elts) <= _UNROLLED and len({self.reads_batch(e) for e in it.elts}) == 2:
                 return list(it.elts)
@@ -92,14 +104,14 @@ class LoopsMixin(RegionsMixin):
         v = self.env.get(it.id)
         if v is None or v.kind not in (Kind.TUPLE, Kind.LIST) or v.elts is None or len(v.elts) > _UNROLLED:
             return None
-        if len({leaf_batchedness(e) for e in v.elts}) < 2:
+        if not (grows or _differ(v.elts)):
             return None
         return [
             ast.Subscript(ast.Name(it.id, ast.Load()), ast.Constant(i), ast.Load())
             for i in range(len(v.elts))
         ]
 
-    def _mixed_call_items(self, it: ast.Call) -> list[ast.expr] | None:
+    def _mixed_call_items(self, it: ast.Call, grows: bool = False) -> list[ast.expr] | None:
         """`for i, a in enumerate(args):` over a call whose items are known one by one and batched on
         some iterations only: its items taken once (`items = list(enumerate(args))`), then read by
         index; None for any other call (rewritten again where it stands)."""
@@ -115,7 +127,7 @@ class LoopsMixin(RegionsMixin):
             or v.kind not in (Kind.TUPLE, Kind.LIST)
             or v.elts is None
             or len(v.elts) > _UNROLLED
-            or len({leaf_batchedness(e) for e in v.elts}) < 2
+            or not (grows or _differ(v.elts))
         ):
             self.ctx.rollback(mark, pending=True)
             self.env = env
@@ -661,6 +673,11 @@ def _join_envs(envs: list[dict[str, Val]]) -> dict[str, Val]:
 
 
 _UNROLLED = 8  # the longest tuple whose iterations are written out
+
+
+def _differ(items) -> bool:
+    """Do the items' facts differ (batched on some only, of other ranks, kinds or dtypes)?"""
+    return len({leaf_batchedness(e) for e in items}) > 1 or len(set(items)) > 1
 
 
 def _without_continue(body: list[ast.stmt]) -> list[ast.stmt] | None:

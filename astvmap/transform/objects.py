@@ -7,7 +7,8 @@ like any function, as one that returns its `self` (`made_by_init`). Its `self.na
 followed one by one: the object is a RECORD Val of its class, keyed by attribute in the order `__init__`
 sets them. Its attributes are read by name, its class's other attributes (constants, methods,
 properties) from the class (a dependency, as a global is), and `obj.method(y)` is the class's function
-called with the object first. Only `__init__`'s own statements set attributes: a method that sets one,
+called with the object first; so is `obj[i]`, Python's `type(obj).__getitem__(obj, i)` (a subscript asks
+nothing else of the object), and `type(obj)` is its class. Only `__init__`'s own statements set attributes: a method that sets one,
 or an `__init__` that gives `self` to something else, runs per example, where each example gets its own
 copy of the object (`runtime_loops`). A class that decides its attributes itself (`__setattr__`,
 `__getattr__`, a metaclass) or is a record (NOTE [pytrees]) is a call like any other.
@@ -144,6 +145,18 @@ class ObjectsMixin(Walker):
         if isinstance(found, classmethod):
             first = [Operand(self.ctx.bind(cls, cls.__name__), Val(False, None, Kind.OTHER, obj=cls), cls)]
         return self.call_object(fn, fn_node, [*first, *args], kwargs, node)
+
+    def object_item(self, node: ast.Subscript, base: Operand, index: Operand) -> Operand | None:
+        """`obj[i]` of an object made in the code: its class's `__getitem__`, called as Python calls it
+        (looked up on the class, never the instance); None where the class has no such function."""
+        if isinstance(index.node, ast.Slice):  # (`obj[a:b]` gives `__getitem__` the slice object)
+            parts = [
+                p if p is not None else ast.Constant(None)
+                for p in (index.node.lower, index.node.upper, index.node.step)
+            ]
+            made = _call(self.ctx.bind(slice, "slice"), [Operand(p, index.val) for p in parts], {})
+            index = Operand(made, index.val, index.static)
+        return self.object_method(node, base, "__getitem__", [index], {})
 
     def object_attribute(self, node: ast.Attribute, base: Operand) -> Operand | None:
         """`obj.name` of an object made in the code that is no attribute `__init__` set: a property's

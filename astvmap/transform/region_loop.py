@@ -348,7 +348,8 @@ class RegionLoopMixin(RegionsMixin):
         for member in self.facts.aliases.members(name):
             if member not in self.local_names:
                 return True
-            if member in self.fdef_params and not self.env.get(member, Val()).batched:
+            given = member in self.fdef_params and member not in self.immutable_params
+            if given and not self.env.get(member, Val()).batched:
                 return True
         return False
 

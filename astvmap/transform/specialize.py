@@ -50,6 +50,7 @@ class Specialization:
         reads: list[tuple] = field(init=False)  # what its rewrite read, as Context.deps holds it
         loops_inside: list[str] = field(init=False)  # library code's calls run per example (Context)
         changed_params: dict[str, Val] = field(init=False)  # lists given to it it changed (Context)
+        returns_fresh: bool = field(init=False)  # every return gives a new array (Context)
         raises_by_value: bool = field(init=False)  # may raise for some examples only (compound.visit_Try)
         acts_outside: bool = field(init=False)  # running it may change what the caller sees (effects.py)
         batched_return: ast.AST | None = field(init=False)  # a return of a batched value
@@ -76,9 +77,18 @@ _MISSING = object()
 _NOTED = "_astvmap_noted"  # marks an exception annotate_error has added its note to
 
 
+# Types whose values a rewrite knows by identity alone (checked first: a module's dict of them, such as
+# `sys.modules`, is read by every array-API helper, and validated on every call)
+_BY_IDENTITY = frozenset(
+    {types.ModuleType, types.FunctionType, types.BuiltinFunctionType, type, types.MethodWrapperType}
+)
+
+
 def signature(obj):
     """What a rewrite may bake in about a value it read: ranks and kinds of arrays, values of small
     constants, identity of everything else."""
+    if type(obj) in _BY_IDENTITY:
+        return ("id", id(obj))
     if isinstance(obj, (np.ndarray, np.generic)):
         return ("a", obj.ndim, obj.dtype.kind)
     if isinstance(obj, (float, complex)):
@@ -179,6 +189,7 @@ def core(
         parent.deps.extend(ctx.deps)
     spec.loops_inside = ctx.loops_inside
     spec.changed_params = ctx.changed_params
+    spec.returns_fresh = ctx.returns_fresh
     spec.raises_by_value = bool(ctx.value_errors) or bool(ctx.fallback_sites) or bool(ctx.loops_inside)
     for (line, _), msg in sorted(ctx.fallback_sites.items()):
         if settings.library:  # (reported at the user's line: NOTE [library source])
@@ -343,7 +354,8 @@ def _rebound(spec, src):
         spec.keepalive,
         spec.recorded,
     )
-    made = ("stages", "reads", "callees", "acts_outside", "loops_inside", "raises_by_value", "changed_params")
+    made: tuple[str, ...] = ("stages", "reads", "callees", "acts_outside", "loops_inside", "raises_by_value")
+    made += ("changed_params", "returns_fresh")
     for made_later in made:
         if hasattr(spec, made_later):
             setattr(new, made_later, getattr(spec, made_later))
@@ -351,8 +363,15 @@ def _rebound(spec, src):
 
 
 def _deps(ctx: Context, top: FunctionSource) -> list:
+    """What the rewrite read, each once (a value read by many callees is checked once per call)."""
     out = []
+    seen = set()
     for where, src, name, obj in ctx.deps:
+        scope = src if where == "attr" else src.globals if where == "global" else src.cells.get(name)
+        key = (where, id(scope), name, id(obj))
+        if key in seen:
+            continue
+        seen.add(key)
         if where == "attr":  # src is the object whose attribute was read
             out.append(("attr", src, name, signature(obj), obj))
             continue

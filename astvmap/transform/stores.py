@@ -278,6 +278,7 @@ class StoresMixin(RegionsMixin):
         or comprehension's target, or the names of an assignment)."""
         if isinstance(target, ast.Name):
             self.env[target.id] = value.val
+            self.binding_seen(target, value.val)
             self.unmapped_params.discard(target.id)
             return ast.Name(self.store_name(target.id), ast.Store())
         if isinstance(target, (ast.Tuple, ast.List)):

@@ -14,7 +14,6 @@ import ast
 import importlib
 import types
 
-from .. import analysis
 from ..analysis import lists
 from ..analysis.activity import local_names
 from ..errors import NotBatchable
@@ -27,6 +26,7 @@ from .compound import CompoundMixin
 from .context import Context, _needs, rebound
 from .controlflow import RET, ControlFlowMixin
 from .expressions import ExpressionsMixin, LocalFunction
+from .feedback import Feedback
 from .folding import evaluated
 from .loops import JumpUnderMask, LoopsMixin
 from .partition import PartitionMixin
@@ -153,27 +153,37 @@ class Vectorizer(
     def run(self, fdef: ast.FunctionDef, params: dict[str, Val]):
         ctx = self.ctx
         self.fdef = fdef
-        self.facts = analysis.analyze(fdef)
+        self.local_names = local_names(fdef)
         self.fdef_params = {a.arg for a in ast.walk(fdef.args) if isinstance(a, ast.arg)}
+        # (parameters given None or a Python number: nothing of theirs can be changed)
+        self.immutable_params = {n for n, v in params.items() if v.kind in (Kind.NONE, Kind.SCALAR)}
+        self.feedback = Feedback(fdef)
+        self.facts = self.feedback.facts(self.ctx.src, self.immutable_params)
         self.unmapped_params = {n for n, v in params.items() if not v.batched and v.kind == Kind.ARRAY}
         # (parameters given a list or dict, or what may be one: the caller's object)
         self.container_params = {n for n, v in params.items() if v.kind not in _NOT_CONTAINERS}
         self.calls_known = None
         self.given_changed: set[str] = set()
-        self.local_names = local_names(fdef)
         snapshot = ctx.mark()
-        for _ in range(len(self.local_names) + 2):
+        refreshes = 2  # (the most times a pass's feedback rewrites the function again: feedback.py)
+        for _ in range(len(self.local_names) + 2 + refreshes):
             self.env, self.returns, self.return_sites, self.renames = dict(params), [], [], {}
+            self.fresh_returns: list[bool] = []
             self.exit_envs: list[dict[str, Val]] = []
             try:
                 body = self.block(fdef.body)
             except ExpandAtBirth as e:  # rewrite with those names batched from their first binding
+                ctx.rollback(snapshot)
+                facts = self.feedback.facts(self.ctx.src, self.immutable_params)
+                if refreshes and facts.inputs != self.facts.inputs:  # (learned: fewer may share buffers)
+                    self.facts, refreshes = facts, refreshes - 1
+                    continue
                 if e.names <= self.born_batched:
                     raise
                 self.born_batched |= e.names
-                ctx.rollback(snapshot)
                 continue
             if not ends_with_return(body, withs=True):
+                self.fresh_returns.append(False)
                 self.returns.append(Val(False, None, Kind.NONE))
                 self.exit_envs.append(self.env)
             out = join_all(self.returns)
@@ -182,6 +192,7 @@ class Vectorizer(
             self.ret_target = out  # some return is unbatched where another is batched
             ctx.rollback(snapshot)
         ctx.changed_params = self._given_at_the_end()
+        ctx.returns_fresh = bool(self.fresh_returns) and all(self.fresh_returns)
         used = ctx.batch_name is not None and any(
             isinstance(n, ast.Name) and n.id == ctx.batch_name for st in body for n in ast.walk(st)
         )
@@ -195,6 +206,15 @@ class Vectorizer(
             returns=None,
         )
         return ast.fix_missing_locations(new), out
+
+    def binding_seen(self, target: ast.Name, val: Val) -> None:
+        """A pass bound `target` (a name node of the function) to a value of Val `val` (NOTE [fresh values])."""
+        self.feedback.bound(target, val)
+
+    def visit_Call(self, node):
+        out = super().visit_Call(node)
+        self.feedback.called(node, out)
+        return out
 
     def _given_at_the_end(self) -> dict[str, Val]:
         """What each list or dict the caller gave and this function changed holds where it returns: one
@@ -326,6 +346,7 @@ class Vectorizer(
             if node.value is not None
             else Operand(ast.Constant(None), Val(False, None, Kind.NONE))
         )
+        self.fresh_returns.append(value.fresh and self.region is None and self.ret_target is None)
         if self.region is not None:
             # in a batched region the returned value is selected per lane like any other name
             self.env[RET] = value.val

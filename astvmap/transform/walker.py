@@ -52,6 +52,7 @@ class Walker:
     chosen_per_example: set[int]  # ids of the `a if c else b` whose `c` is batched (stores.held_view)
     fdef: ast.FunctionDef | None
     fdef_params: set[str]  # the parameters of the function being rewritten
+    immutable_params: set[str]  # those given None or a Python number (nothing of theirs can change)
     in_loop: int  # > 0 while a loop body is rewritten (fixed_point)
     returns: list[Val]  # the Vals of the returns met so far
     return_sites: list[tuple[ast.AST, Val]]  # (node, Val) of each return
@@ -85,6 +86,8 @@ class Walker:
 
         # StoresMixin (stores.py)
         def bind_target(self, target: ast.expr, value: Operand, store_only: bool = False) -> ast.expr: ...
+
+        def binding_seen(self, target: ast.Name, val: Val) -> None: ...
 
         def expand(self, name: str, why: ast.AST) -> list[ast.stmt]: ...
 
@@ -207,6 +210,8 @@ class Walker:
         ) -> Operand | None: ...
 
         def object_attribute(self, node: ast.Attribute, base: Operand) -> Operand | None: ...
+
+        def object_item(self, node: ast.Subscript, base: Operand, index: Operand) -> Operand | None: ...
 
         # NestingMixin (nesting.py)
         def _bind_params(

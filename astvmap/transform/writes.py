@@ -60,7 +60,7 @@ class WritesMixin(RegionsMixin):
 
         sel = selection_ndim(base.val.ndim, index)
         v = value.node
-        if value.batched and value.val.ndim != sel:
+        if value.batched and (value.val.ndim != sel or sel is None):
             if value.val.ndim is None or sel is None:
                 raise ctx.fail("a write whose per-example ranks are not known when the code is rewritten")
             if value.val.ndim < sel:

@@ -1,0 +1,122 @@
+"""What a pass of the rewrite learns that the alias analysis may use (NOTE [fresh values]).
+
+NOTE [fresh values]
+The alias analysis (analysis/aliases.py) reads the syntax alone, so it must assume that any call may
+return its arguments, and that any name may hold any buffer. A pass of the rewrite knows more, from the
+facts of the values themselves:
+
+- a call whose result is, per example, a new array (`Operand.fresh`: a ufunc's, an operator's, a
+  reduction's, a NumPy function declared "fresh", or a call of a function every return of which gives
+  one) shares no buffer with its arguments;
+- a local name every binding of which gives a value that holds no buffer (None, a number, a string, a
+  dtype, a module, a tuple of those) shares no buffer with anything;
+- a local name every binding of which gives a module is called as a module is (`xp.full(shape)` may
+  return its arguments, never `xp` itself).
+
+These are facts of every binding and every call the pass saw: a name one of whose bindings the pass did
+not reach, or which is bound some other way (an import, `del`, `except ... as`, a nested definition),
+learns nothing. The walker rewrites the function again with the analysis that knows them where a pass
+would otherwise batch names from their birth (vectorize.run): fewer names then share a buffer.
+"""
+
+from __future__ import annotations
+
+import ast
+import types
+
+from .. import analysis
+from ..frontend.source import FunctionSource
+from ..rules.values import Kind, Operand, Val, dtypes_of
+
+_OTHER, _BUFFERLESS, _MODULE = 0, 1, 2
+
+
+def holds_no_buffer(v: Val) -> bool:
+    """Is every value of Val `v` one that holds no array buffer (and no container that might)?"""
+    if v.batched:
+        return False
+    if v.kind in (Kind.NONE, Kind.SCALAR, Kind.MODULE) or v.is_const or dtypes_of(v) is not None:
+        return True
+    return v.kind == Kind.TUPLE and v.elts is not None and all(holds_no_buffer(e) for e in v.elts)
+
+
+class Feedback:
+    """The bindings and calls of one function's passes, and the analysis they allow."""
+
+    def __init__(self, fdef: ast.FunctionDef):
+        self.fdef = fdef
+        self.targets = _binding_targets(fdef)
+        self.kinds: dict[int, int] = {}  # id(name node) -> the least of what its bindings gave
+        self.fresh: dict[int, bool] = {}  # id(call node) -> every result it gave was a new array
+
+    def bound(self, target: ast.Name, val: Val) -> None:
+        kind = (
+            _MODULE
+            if val.kind == Kind.MODULE and not val.batched
+            else _BUFFERLESS
+            if holds_no_buffer(val)
+            else _OTHER
+        )
+        self.kinds[id(target)] = min(kind, self.kinds.get(id(target), kind))
+
+    def called(self, node: ast.Call, out: Operand | None) -> None:
+        fresh = out is not None and out.fresh
+        self.fresh[id(node)] = fresh and self.fresh.get(id(node), True)
+
+    def facts(self, src: FunctionSource, immutable_params=frozenset()) -> analysis.Facts:
+        """The function's facts, with what the passes so far have learned."""
+        local = set(self.targets)
+        free = {n.id for n in ast.walk(self.fdef) if isinstance(n, ast.Name)} - local
+        modules = {n for n in free if isinstance(src.resolve(n)[1], types.ModuleType)}
+        bufferless = set()
+        params = {a.arg for a in ast.walk(self.fdef.args) if isinstance(a, ast.arg)}
+        for name, nodes in self.targets.items():
+            if nodes is None or (name in params and name not in immutable_params):
+                continue
+            kinds = [self.kinds.get(id(n), _OTHER) for n in nodes]
+            if kinds and min(kinds) == _MODULE and name not in params:
+                modules.add(name)
+            if (kinds or name in params) and min(kinds, default=_BUFFERLESS) >= _BUFFERLESS:
+                bufferless.add(name)
+        fresh = frozenset(k for k, v in self.fresh.items() if v)
+        return analysis.analyze(self.fdef, frozenset(modules), frozenset(bufferless), fresh)
+
+
+def _binding_targets(fdef: ast.FunctionDef) -> dict[str, list[ast.Name] | None]:
+    """Each name the function's own scope binds: the name nodes that bind it, or None where it is bound
+    some other way too (the parameters are there, with the nodes that bind them anew)."""
+    out: dict[str, list[ast.Name] | None] = {a.arg: [] for a in ast.walk(fdef.args) if isinstance(a, ast.arg)}
+
+    def other(name: str) -> None:
+        out[name] = None
+
+    todo: list[ast.AST] = list(fdef.body)
+    while todo:
+        n = todo.pop()
+        if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            other(n.name)
+            continue
+        if isinstance(n, (ast.Lambda, ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)):
+            continue  # (a scope of its own)
+        if isinstance(n, ast.Name) and not isinstance(n.ctx, ast.Load):
+            found = out.setdefault(n.id, [])
+            if isinstance(n.ctx, ast.Del) or found is None:
+                other(n.id)
+            else:
+                found.append(n)
+        elif isinstance(n, (ast.Import, ast.ImportFrom)):
+            for alias in n.names:
+                other((alias.asname or alias.name).split(".")[0])
+        elif isinstance(n, (ast.Global, ast.Nonlocal)):
+            for name in n.names:
+                other(name)
+        elif (isinstance(n, ast.ExceptHandler) and n.name) or (
+            isinstance(n, (ast.MatchAs, ast.MatchStar)) and n.name
+        ):
+            other(n.name)
+        elif isinstance(n, ast.MatchMapping) and n.rest:
+            other(n.rest)
+        elif isinstance(n, ast.NamedExpr):
+            other(n.target.id)
+        todo.extend(ast.iter_child_nodes(n))
+    return out

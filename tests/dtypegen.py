@@ -77,6 +77,8 @@ _DTYPE_ARGS = [
     "np.result_type(x.dtype, np.float32)",
     "np.result_type(x.sum(), True)",
     "np.result_type(float(w[0]), x)",
+    "np.result_type(w, 1.0)",
+    "np.result_type(*[w, w.dtype])",
 ]
 _ASKS = [
     "r.dtype.kind == 'f'",

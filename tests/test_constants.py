@@ -182,3 +182,17 @@ def test_a_range_and_a_slice_are_constants_a_callee_decides_by():
         return x.sum(axis=axes) + pick(x[0], slice(1, None)) + pick(x[1], 0)
 
     assert_vmap_equivalent(f, 0, 0, RNG.normal(size=(3, 2, 4)), fallback="error")
+
+
+def test_a_set_of_shapes_knows_its_items():
+    # `{a.shape for a in args}` holds one shape at least, each of the examples' rank: broadcasting them
+    # (`np.broadcast_shapes(*shapes)`, a length known only when it runs) gives a shape of that rank
+    def f(a, b):
+        args = [a, b]
+        shapes = {arg.shape for arg in args}
+        shape = np.broadcast_shapes(*shapes) if len(shapes) != 1 else args[0].shape
+        out = np.broadcast_to(a, shape)
+        return out * 2 if out.ndim == 1 else out.tolist()
+
+    x = RNG.normal(size=(3, 4))
+    assert_vmap_equivalent(f, 0, 0, x, x + 1, fallback="error")

@@ -16,6 +16,7 @@ import astvmap
 BATCHED = {
     "special_logsumexp",
     "special_logsumexp_axis",
+    "special_logsumexp_weighted",
     "special_softmax",
     "special_softmax_axis",
     "special_log_softmax",

@@ -753,6 +753,7 @@ _BY_KEYWORD: dict = {
 # NumPy functions with rules that no call with a batched operand batches, or that take no keyword operands
 _NOT_BY_KEYWORD = {
     np.result_type: "its arrays and dtypes are positional only",
+    np.broadcast_shapes: "its shapes are positional only",
     np.zeros: "creation from a shape: batched, a size per example",
     np.ones: "creation from a shape",
     np.empty: "creation from a shape",

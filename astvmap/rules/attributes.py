@@ -156,7 +156,7 @@ def _same_type_per_example(ctx, ops, what) -> None:
             raise ctx.fail(f"{what} of a batched value whose type may differ from one example's")
 
 
-def result_type_facts(call, *arrays_and_dtypes, **__) -> Val:
+def result_type_facts(call, arrays_and_dtypes=(), **_) -> Val:
     """A dtype object, the same for every example, of the kind NumPy 2's promotion (NEP 50) gives every
     combination of dtypes the operands' kinds allow, where all agree: an array promotes as its dtype
     does, a Python number weakly (`float32` and `1.0` give `float32`)."""
@@ -205,7 +205,7 @@ def batch_result_type(ctx, *arrays_and_dtypes) -> Operand:
     # NumPy 2 promotes by dtypes, never by values: the batch's dtype is every example's
     _same_type_per_example(ctx, arrays_and_dtypes, "np.result_type()")
     node = ctx.call.rebuild([a.node for a in arrays_and_dtypes], {})
-    return Operand(node, result_type_facts(ctx.call, *arrays_and_dtypes))
+    return Operand(node, result_type_facts(ctx.call, arrays_and_dtypes))
 
 
 @register(np.can_cast)

@@ -26,7 +26,7 @@ from .common import (
     static,
 )
 from .registry import register
-from .values import UNKNOWN, Kind, Operand, Val, array
+from .values import UNKNOWN, Kind, Operand, Val, array, container
 
 
 def same_facts(call, a, **_) -> Val:
@@ -410,6 +410,37 @@ def batch_broadcast_to(ctx, array, shape, subok=None) -> Operand:
         full = ast.Tuple([ctx.batch_size()] + [templates.const(v) for v in value], ast.Load())
         return emit(ctx.expr("np.broadcast_to(x, s)", x=node, s=full), facts)
     return emit(ctx.expr("np.broadcast_to(x, (B, *s))", x=node, B=ctx.batch_size(), s=shape.node), facts)
+
+
+def broadcast_shapes_facts(call, args=(), **_) -> Val:
+    """A tuple as long as the longest shape: each shape an int or a tuple of known length, or a starred
+    collection of them (a set or list known to hold one at least: `np.broadcast_shapes(*shapes)`)."""
+    lengths = []
+    for a in args:
+        v = a.val
+        if isinstance(a.node, ast.Starred):
+            items = v.elts if v.elts is not None else (v.item,) if v.item is not None else None
+            if items is None or (v.kind not in (Kind.TUPLE, Kind.LIST) and v.elts is None and v.item is None):
+                return UNKNOWN
+        else:
+            items = (v,)
+        for item in items:
+            if item.kind == Kind.TUPLE and item.elts is not None:
+                lengths.append(len(item.elts))
+            elif item.kind in (Kind.SCALAR, Kind.ARRAY) and item.ndim == 0 and item.dtype in ("i", "u"):
+                lengths.append(1)
+            else:
+                return UNKNOWN
+    if not lengths:
+        return UNKNOWN
+    return container(Kind.TUPLE, [Val(False, 0, Kind.SCALAR, "i")] * max(lengths))
+
+
+@register(np.broadcast_shapes)
+@infers(broadcast_shapes_facts)
+def batch_broadcast_shapes(ctx, *args) -> Operand:
+    # shapes are the same for every example: reached only with a shape that differs between them
+    raise ctx.fail("broadcast_shapes of shapes that differ between examples")
 
 
 def atleast_facts(call, arys, **_) -> Val:

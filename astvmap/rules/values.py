@@ -47,7 +47,9 @@ class Val:
     dtype: str | None = None  # NumPy dtype kind: 'b' 'i' 'u' 'f' 'c'; None when unknown
     elts: tuple | None = None  # TUPLE/LIST/DICT elements, when known
     keys: tuple | None = None  # DICT keys
-    item: Val | None = None  # LIST built by appends: the (joined) element
+    item: Val | None = (
+        None  # LIST built by appends: the (joined) element; a set's, where it holds one at least
+    )
     obj: Any = field(default=None, compare=False)  # the object, known when rewriting (modules, callables)
     # batched, and per example a Python number (made by float(), int(), round(), math, or Python
     # arithmetic on such numbers and literals): its `/`, `//`, `%` by zero raise (pynum.py)

@@ -221,6 +221,20 @@ class CallsMixin(NestingMixin, ObjectsMixin):
             return facts_of_call(site.fn, site.args, site.kwargs) or facts
         return facts
 
+    def _starred_facts(self, node: ast.Call, callee: Operand, args, kwargs) -> Val:
+        """The Val of a call given `*items` of a length known only when it runs (the starred operand's
+        `item` is each one's): its rule's facts where it has a rule, which read such an operand."""
+        rule = lookup(callee.static) if callee.is_static else None
+        if rule is None or rule.infer is None or rule.signature is None:
+            return UNKNOWN
+        try:
+            bound = rule.signature.bind(self.ctx, *args, **kwargs)
+        except TypeError:
+            return UNKNOWN
+        _, *named = bound.arguments.items()
+        site = CallSite(callee.static, node, args, kwargs, _rebuilder(node, callee.node, None))
+        return rule.infer(site, **dict(named))
+
     def _given_dtype(self, rule, site, val: Val) -> Val:
         """The Val a rule gave, of the dtype a `dtype=` argument asks for (rules/common.with_given_dtype)."""
         assert rule.signature is not None  # register() always sets it
@@ -399,7 +413,7 @@ class CallsMixin(NestingMixin, ObjectsMixin):
             # `f(*shapes)` of a set or a list of a length known only when it runs: as written
             if any(a.batched for a in args) or any(a.batched for a in kwargs.values()):
                 raise self.ctx.fail("`*args` of unknown length beside batched values")
-            return Operand(_call(callee.node, args, kwargs), UNKNOWN)
+            return Operand(_call(callee.node, args, kwargs), self._starred_facts(node, callee, args, kwargs))
         v = callee.val
         refuse_protocol(self.ctx, [v], "a call")
         if v.kind == Kind.CALLABLE and isinstance(v.obj, (LocalFunction, InnerVmap)):

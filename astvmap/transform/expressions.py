@@ -500,8 +500,10 @@ class ExpressionsMixin(RegionsMixin):
             whole = self._comprehension(node, ast.SetComp)
             if whole.batched:
                 raise self.ctx.fail("a set of batched values")
-            items = whole.val.elts if whole.val.elts is not None and len(whole.val.elts) <= 1 else None
-            return Operand(whole.node, Val(False, None, Kind.OTHER, elts=items))
+            made = whole.val.elts  # (one per item iterated, where that is known)
+            if made is not None and len(made) > 1:
+                return Operand(whole.node, Val(False, None, Kind.OTHER, item=unfixed(join_all(list(made)))))
+            return Operand(whole.node, Val(False, None, Kind.OTHER, elts=made))
         if any(e.batched for e in unrolled):
             raise self.ctx.fail("a set of batched values")
         if not unrolled:
@@ -712,10 +714,12 @@ def _sequence_of(kind: Kind, elts) -> Val:
 
 def _set_of(items) -> Val:
     """The Val of a set display: of at most one item its length is known (`len({x.shape}) == 1`);
-    of more, equal items may make one."""
-    if len(items) <= 1 and not any(isinstance(e.node, ast.Starred) for e in items):
+    of more, equal items may make one, but it holds one at least: its `item` is theirs, joined."""
+    if any(isinstance(e.node, ast.Starred) for e in items):
+        return Val(False, None, Kind.OTHER)
+    if len(items) <= 1:
         return Val(False, None, Kind.OTHER, elts=tuple(e.val for e in items))
-    return Val(False, None, Kind.OTHER)
+    return Val(False, None, Kind.OTHER, item=unfixed(join_all([e.val for e in items])))
 
 
 def _formatted(node: ast.JoinedStr, vals: list[Val]) -> str | None:

@@ -196,3 +196,15 @@ def test_a_set_of_shapes_knows_its_items():
 
     x = RNG.normal(size=(3, 4))
     assert_vmap_equivalent(f, 0, 0, x, x + 1, fallback="error")
+
+
+def test_dict_of_keywords_knows_its_keys():
+    def options(**kwargs):
+        return kwargs["scale"] * kwargs["shift"]
+
+    def f(x):
+        kw = dict(scale=x, shift=2.0)  # noqa: C408 (the call is what is tested)
+        more = dict(kw, shift=3.0)
+        return options(**kw) + options(**more)
+
+    assert_vmap_equivalent(f, 0, 0, RNG.normal(size=(3, 2)), fallback="error")

@@ -42,6 +42,7 @@ from ..rules.values import (
     field_of,
     join,
     list_item,
+    placed,
     val_of,
 )
 from .callsites import CallSite, InnerVmap, LocalPartial, _call, _hint, _rebuilder, _shown
@@ -478,8 +479,8 @@ class CallsMixin(NestingMixin, ObjectsMixin):
             got = self.getattr_call(node, fn_node, args)
             if got is not None:
                 return got
-        if obj is dict and len(args) == 1 and not kwargs:
-            return Operand(_call(fn_node, args, kwargs), self._dict_of_pairs(args[0]))
+        if obj is dict and len(args) <= 1:
+            return Operand(_call(fn_node, args, kwargs), self._dict_of(args, kwargs))
         known = _known_answer(obj, fn_node, args, kwargs)
         if known is not None:
             return known
@@ -607,6 +608,19 @@ class CallsMixin(NestingMixin, ObjectsMixin):
             if name is None or fdef is None or self.env.get(name) is not v or lists.escapes(fdef, name):
                 return None
         return len(v.elts)
+
+    def _dict_of(self, args: list[Operand], kwargs: dict[str, Operand]) -> Val:
+        """`dict(pairs, k=v, ...)`: the pairs' items, then the keywords', the last of a key winning."""
+        made = self._dict_of_pairs(args[0]) if args else container(Kind.DICT, [], [])
+        if not kwargs:
+            return made
+        if made.keys is None or made.elts is None:
+            if made.batched or any(a.batched for a in kwargs.values()):
+                raise self.ctx.fail("dict() of batched items whose keys are not known when rewriting")
+            return Val(False, None, Kind.DICT)
+        items = dict(zip(made.keys, made.elts))
+        items.update({k: placed(a) for k, a in kwargs.items()})
+        return container(Kind.DICT, list(items.values()), list(items))
 
     def _dict_of_pairs(self, pairs: Operand) -> Val:
         """`dict(pairs)` of (key, value) pairs known one by one, keys known: a dict of those items, the

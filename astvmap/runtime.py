@@ -8,15 +8,17 @@ first.
 
 from __future__ import annotations
 
+import abc
 import math
 import operator
+import types
 import warnings
 
 import numpy as np
 from numpy.lib.array_utils import normalize_axis_index
 
 from . import pytrees
-from .errors import RaggedBatch
+from .errors import AstvmapError, RaggedBatch
 from .pynum import (
     math_fn,
     py_divmod,
@@ -105,10 +107,27 @@ __all__ = [
 ]
 
 
-def arrays_are(classinfo) -> bool:
-    """`isinstance(x, classinfo)` for every example `x` of a batched array of rank >= 1 (each is an
-    ndarray: the batch's row), with classes known only when the code runs."""
-    return issubclass(np.ndarray, classinfo)
+def arrays_are(x, classinfo) -> bool:
+    """`isinstance(row, classinfo)` for every example `row` of batched array `x` (rank >= 1: each is an
+    ndarray), with classes known only when the code runs: its class's answer where every class answers
+    by the class alone (a plain class, an ABC), else each example's, which must agree."""
+    if _by_class(classinfo):
+        return issubclass(np.ndarray, classinfo)
+    rows = list(x) if len(x) else [np.empty(x.shape[1:], x.dtype)]
+    answers = {isinstance(row, classinfo) for row in rows}
+    if len(answers) > 1:
+        raise AstvmapError("isinstance() answers differ between the examples of a batched array")
+    return answers.pop()
+
+
+def _by_class(classinfo) -> bool:
+    """Does `isinstance(obj, classinfo)` depend on `type(obj)` alone (classes of `type` or `ABCMeta`, in
+    tuples and unions)?"""
+    if isinstance(classinfo, tuple):
+        return all(_by_class(c) for c in classinfo)
+    if isinstance(classinfo, types.UnionType):
+        return all(_by_class(c) for c in classinfo.__args__)
+    return type(classinfo) in (type, abc.ABCMeta)
 
 
 def new_object(cls):

@@ -58,7 +58,6 @@ UNSUPPORTED = {
     "np.block": LOOP,
     "np.bmat": DEPRECATED + ": np.matrix is no longer recommended",
     "np.broadcast_arrays": LOOP,
-    "np.broadcast_shapes": NOT_MATH,
     "np.busday_count": NOT_MATH + ": datetime",
     "np.busday_offset": NOT_MATH + ": datetime",
     "np.choose": LOOP,

@@ -281,3 +281,22 @@ def test_a_value_many_callees_read_is_checked_once_per_call():
         np.testing.assert_array_equal(g(X), loop_vmap(scaled_and_shifted, 0, 0, (X,)))
     finally:
         TABLE["shift"] = np.zeros(3)
+
+
+class _Shapes:
+    @staticmethod
+    def scaled(x):  # (a method: indented, decorated)
+        return x * 2
+
+
+def test_a_definition_is_parsed_alone_with_its_positions_in_the_file():
+    # a function's own lines are parsed (not its whole module), at the lines and columns the file has
+    from astvmap.frontend.source import function_source
+
+    src = function_source(_Shapes.scaled)
+    node = src.fdef.body[0]
+    assert node.lineno == _Shapes.scaled.__code__.co_firstlineno + 2
+    assert node.col_offset == 8
+    assert src.fdef.col_offset == 4
+    X = np.arange(6.0).reshape(2, 3)
+    np.testing.assert_array_equal(vmap(_Shapes.scaled)(X), X * 2)

@@ -33,13 +33,14 @@ from .aliases import Aliases
 
 def analyze(
     fdef: ast.FunctionDef,
-    modules: frozenset[str] = frozenset(),
     bufferless: frozenset[str] = frozenset(),
     fresh: frozenset[int] = frozenset(),
+    own: frozenset[int] = frozenset(),
 ) -> Facts:
-    """The function's facts; the alias analysis may be told which names hold modules, which hold no
-    buffer, and which calls return new arrays (aliases.analyze: transform/feedback.py learns them)."""
-    return Facts(fdef, (modules, bufferless, fresh))
+    """The function's facts; the alias analysis may be told which names hold no buffer, which calls
+    return new arrays and which return only what they were given (aliases.analyze: transform/feedback.py
+    learns them)."""
+    return Facts(fdef, (bufferless, fresh, own))
 
 
 class Facts:

@@ -190,29 +190,28 @@ class Aliases:
 
 def analyze(
     fdef: ast.FunctionDef,
-    modules: frozenset[str] = frozenset(),
     bufferless: frozenset[str] = frozenset(),
     fresh: frozenset[int] = frozenset(),
+    own: frozenset[int] = frozenset(),
 ) -> Aliases:
     """The classes of `fdef`'s names. What the caller may know besides the syntax (NOTE [fresh values],
-    transform/feedback.py): `modules`, names that hold modules, whose functions are called as global
-    functions are (`xpx.atleast_nd(a)` may return `a`, never the module itself); `bufferless`, local
-    names that never hold a buffer (joined with no other); `fresh`, the ids of call nodes that return a
-    new array."""
+    transform/feedback.py): `bufferless`, local names that never hold a buffer nor parts that may
+    (joined with no other); `fresh`, the ids of call nodes that return a new array; `own`, of calls of
+    functions (a module's, an object's method) that return only what they made or were given."""
     al = Aliases()
     for p in ast.walk(fdef.args):
         if isinstance(p, ast.arg):
             al.find(p.arg)
             al.bindings.setdefault(p.arg, []).append((PARAMETER, None))
-    _Visitor(al, _Known(modules, bufferless, fresh)).visit_body(fdef.body)
+    _Visitor(al, _Known(bufferless, fresh, own)).visit_body(fdef.body)
     return al
 
 
 @dataclass(frozen=True)
 class _Known:
-    modules: frozenset[str] = frozenset()
     bufferless: frozenset[str] = frozenset()
     fresh: frozenset[int] = frozenset()
+    own: frozenset[int] = frozenset()
 
 
 def sources(e: ast.expr) -> set[str]:
@@ -258,6 +257,8 @@ class _Sources:
                 out |= self.of(kw.value)
         if id(e) in self.known.fresh:
             return out  # (a new array, as the rewrite found: NOTE [fresh values])
+        if id(e) in self.known.own:
+            return out | self._args(e)  # (what it was given, never its receiver's or a global's)
         if isinstance(f, ast.Attribute) and isinstance(f.value, ast.Name) and f.value.id in _NUMPY:
             if f.attr in NP_LAYOUT_FUNCS:
                 self.layout = True
@@ -266,12 +267,6 @@ class _Sources:
             if f.attr in NP_FRESH_FUNCS or isinstance(getattr(np, f.attr, None), np.ufunc):
                 return out  # a new array (or its `out=`)
             return out | self._args(e)  # NumPy's other functions may return a view of an argument
-        if (
-            isinstance(f, ast.Attribute)
-            and isinstance(f.value, ast.Name)
-            and f.value.id in self.known.modules
-        ):
-            return out | self._args(e)  # (a module's function: as a global function)
         if isinstance(f, ast.Attribute):
             if f.attr in LAYOUT_METHODS:
                 self.layout = True

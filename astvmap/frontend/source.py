@@ -24,6 +24,7 @@ import linecache
 import marshal
 import os
 import sys
+import tokenize
 import types
 import weakref
 from collections.abc import Iterator
@@ -90,6 +91,27 @@ def _file_tree(filename: str, text: str) -> ast.Module | None:
         return _module_tree(filename, text)
     except SyntaxError:
         return None
+
+
+def _definition_tree(filename: str, text: str, code: types.CodeType) -> ast.Module | None:
+    """The tree holding the `def` of `code` (which starts at its first line, decorators included):
+    that definition parsed alone, with the positions it has in the file (a library module is parsed
+    whole only for its lambdas); None where it does not parse alone."""
+    if code.co_name == "<lambda>":
+        return None
+    lines = text.splitlines(keepends=True)
+    first = code.co_firstlineno
+    try:
+        block = inspect.getblock(lines[first - 1 :])
+    except (SyntaxError, IndentationError, tokenize.TokenError, IndexError):
+        return None
+    indented = bool(block) and block[0][:1] in (" ", "\t")
+    try:  # (an indented definition parses inside an `if`, keeping its columns)
+        tree = ast.parse(("if 1:\n" if indented else "") + "".join(block), filename)
+    except (SyntaxError, ValueError):
+        return None
+    ast.increment_lineno(tree, first - 1 - indented)
+    return tree
 
 
 class NoSource(AstvmapError):
@@ -257,7 +279,9 @@ def function_source(fn) -> FunctionSource:
     found = _FOUND.get(code)
     if found is None:
         text = _file_text(code.co_filename)
-        tree = _file_tree(code.co_filename, text) if text is not None else None
+        tree = None if text is None else _definition_tree(code.co_filename, text, code)
+        if text is not None and (tree is None or _find(tree, code)[0] is None):
+            tree = _file_tree(code.co_filename, text)
         if text is None or tree is None:
             raise _no_source(fn, f"no source text for {code.co_filename!r}")
         if not _twin_in(text, code):

@@ -402,7 +402,7 @@ def batch_isinstance(ctx, obj, class_or_tuple, /) -> Operand:
     v, classes = obj.val, static(class_or_tuple)
     if classes is NO_STATIC and not class_or_tuple.batched and _plain_rows(v):
         # classes known only when the code runs (`pd.DataFrame` of a module found in sys.modules)
-        node = ctx.expr("av__.arrays_are(c)", c=class_or_tuple.node)
+        node = ctx.expr("av__.arrays_are(x, c)", x=obj.node, c=class_or_tuple.node)
         return Operand(node, Val(False, 0, Kind.SCALAR, "b"))
     if not isinstance(classes, tuple):
         classes = (classes,)

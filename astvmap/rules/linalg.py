@@ -125,7 +125,7 @@ def dot_facts(call, a, b, out=None, **_) -> Val:
     return array(False, ra + rb - 2, result_kind(np.dot, [a, b]))
 
 
-@register(np.dot, traits="contraction")
+@register(np.dot, traits="contraction fresh")
 @infers(dot_facts)
 def batch_dot(ctx, a, b, out=None) -> Operand:
     # dot(a, b): sum over a's last axis and b's second-to-last (its only one for a vector)
@@ -145,7 +145,7 @@ def batch_dot(ctx, a, b, out=None) -> Operand:
     return contract(ctx, ["".join(la), "".join(lb)], "".join(o), [a, b], facts.dtype)
 
 
-@register(np.ndarray.dot, traits="contraction")
+@register(np.ndarray.dot, traits="contraction fresh")
 @infers(dot_facts)
 def batch_dot_method(ctx, a, b, /, out=None) -> Operand:
     return batch_dot(ctx, a, b, out)
@@ -186,13 +186,13 @@ def _matmul(ctx, a, b) -> Operand:
     return contract(ctx, [stack + "ij", "j"], stack + "i", [a, b], facts.dtype)
 
 
-@register(operator.matmul, traits="contraction")
+@register(operator.matmul, traits="contraction fresh")
 @infers(matmul_facts)
 def batch_matmul_operator(ctx, a, b, /) -> Operand:
     return _matmul(ctx, a, b)
 
 
-@register(np.matmul, traits="contraction")
+@register(np.matmul, traits="contraction fresh")
 @infers(matmul_facts)
 def batch_matmul(
     ctx,
@@ -222,7 +222,7 @@ def vdot_facts(call, a, b, **_) -> Val:
     return array(False, 0, result_kind(np.vdot, [a, b]))
 
 
-@register(np.vdot, traits="contraction")
+@register(np.vdot, traits="contraction fresh")
 @infers(vdot_facts)
 def batch_vdot(ctx, a, b, /) -> Operand:
     # vdot flattens both and conjugates the first: (B, *s), (*t) -> (B,)
@@ -250,7 +250,7 @@ def inner_facts(call, a, b, **_) -> Val:
     return array(False, ra + rb - 2, result_kind(np.inner, [a, b]))
 
 
-@register(np.inner, traits="contraction")
+@register(np.inner, traits="contraction fresh")
 @infers(inner_facts)
 def batch_inner(ctx, a, b, /) -> Operand:
     # inner: sum over the last axes of both
@@ -271,7 +271,7 @@ def outer_facts(call, a, b, out=None, **_) -> Val:
     return array(False, 2, result_kind(np.outer, [a, b]))
 
 
-@register(np.outer, traits="contraction")
+@register(np.outer, traits="contraction fresh")
 @infers(outer_facts)
 def batch_outer(ctx, a, b, out=None) -> Operand:
     # outer flattens both: (B, *s), (*t) -> (B, prod(s), prod(t))
@@ -306,7 +306,7 @@ def tensordot_facts(call, a, b, axes=None, **_) -> Val:
     return array(False, ndim, result_kind(np.dot, [a, b]))
 
 
-@register(np.tensordot, traits="contraction")
+@register(np.tensordot, traits="contraction fresh")
 @infers(tensordot_facts)
 def batch_tensordot(ctx, a, b, axes=None) -> Operand:
     # tensordot(a, b, axes): an einsum over the named axes
@@ -460,20 +460,20 @@ def _linalg(ctx, a, compute_uv=None, mode=None) -> Operand:
     return emit(node, facts)
 
 
-@register(np.linalg.inv, np.linalg.det, np.linalg.eigvals, traits="contraction")
+@register(np.linalg.inv, np.linalg.det, np.linalg.eigvals, traits="contraction fresh")
 @register(np.linalg.slogdet, np.linalg.eig, traits="contraction")
 @infers(linalg_facts)
 def batch_linalg(ctx, a) -> Operand:
     return _linalg(ctx, a)
 
 
-@register(np.linalg.cholesky, traits="contraction")
+@register(np.linalg.cholesky, traits="contraction fresh")
 @infers(linalg_facts)
 def batch_cholesky(ctx, a, /, *, upper=None) -> Operand:
     return _linalg(ctx, a)
 
 
-@register(np.linalg.eigvalsh, np.linalg.eigh, traits="contraction")
+@register(np.linalg.eigvalsh, np.linalg.eigh, traits="contraction fresh")
 @infers(linalg_facts)
 def batch_eigh(ctx, a, UPLO=None) -> Operand:
     return _linalg(ctx, a)
@@ -486,7 +486,7 @@ def matrix_rank_facts(call, A, tol=None, rtol=None, **_) -> Val:
     return linalg_facts(call, A=A)
 
 
-@register(np.linalg.matrix_rank, traits="contraction")
+@register(np.linalg.matrix_rank, traits="contraction fresh")
 @infers(matrix_rank_facts)
 def batch_matrix_rank(ctx, A, tol=None, hermitian=None, *, rtol=None) -> Operand:
     reason = _tolerance_refusal(A, (tol, rtol))
@@ -536,7 +536,7 @@ def solve_facts(call, a, b, **_) -> Val:
     return array(False, b.val.ndim)
 
 
-@register(np.linalg.solve, traits="contraction")
+@register(np.linalg.solve, traits="contraction fresh")
 @infers(solve_facts)
 def batch_solve(ctx, a, b) -> Operand:
     # NumPy 2 treats a stacked b as matrices: a batched vector b is solved as b[..., None] (silently
@@ -567,7 +567,7 @@ def norm_facts(call, x, ord=None, axis=None, keepdims=None, **_) -> Val:
     return array(False, nd if keep else nd - (len(n_ax) if isinstance(n_ax, tuple) else 1), "f")
 
 
-@register(np.linalg.norm, traits="contraction")
+@register(np.linalg.norm, traits="contraction fresh")
 @infers(norm_facts)
 def batch_norm(ctx, x, ord=None, axis=None, keepdims=None) -> Operand:
     # norm without axis: a vector norm for 1-D examples, a matrix norm for 2-D ones (never over the batch)
@@ -624,7 +624,7 @@ def pinv_facts(call, a, rcond=None, rtol=None, **_) -> Val:
     return array(False, a.val.ndim, {"f": "f", "c": "c"}.get(a.val.dtype or ""))
 
 
-@register(np.linalg.pinv, traits="contraction")
+@register(np.linalg.pinv, traits="contraction fresh")
 @infers(pinv_facts)
 def batch_pinv(ctx, a, rcond=None, hermitian=None, *, rtol=None) -> Operand:
     # (B, *s, m, n) -> (B, *s, n, m): the same call. A tolerance that differs between examples, (B, *t)

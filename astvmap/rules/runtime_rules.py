@@ -33,16 +33,16 @@ def batch_batch_broadcast(ctx, v, B) -> Operand:
     return emit(node, broadcast_facts(ctx.call, v))
 
 
-def arrays_are_facts(call, classinfo, **_) -> Val:
+def arrays_are_facts(call, x, classinfo, **_) -> Val:
     """True or False, the same for every example."""
     return Val(False, 0, Kind.SCALAR, "b")
 
 
 @register(runtime.arrays_are)
 @infers(arrays_are_facts)
-def batch_arrays_are(ctx, classinfo) -> Operand:
-    # reached only with classes that differ between examples: each example's own question
-    raise ctx.fail("isinstance() with classes that differ between examples")
+def batch_arrays_are(ctx, x, classinfo) -> Operand:
+    # batched again: the rows of each example's batch, or classes that differ between examples
+    raise ctx.fail("isinstance() of a batch of batches, or with classes that differ between examples")
 
 
 def new_object_facts(call, cls, **_) -> Val:

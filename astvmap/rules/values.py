@@ -393,6 +393,9 @@ class Operand:
     # or an operator's result; a call of a function that returns only such): the alias analysis's
     # feedback (NOTE [fresh values], transform/vectorize.py). Never a name's: names are not fresh.
     fresh: bool = False
+    # a call of a function each return of which gives what it made or was given, never a global's or a
+    # closure's object: its result holds the call's arguments' buffers at most (NOTE [fresh values])
+    own: bool = False
 
     @property
     def batched(self) -> bool:

@@ -117,14 +117,15 @@ def is_library_code(fn) -> bool:
 
 def _makes_new(rule, site: CallSite, val: Val) -> bool:
     """Does the call return, per example, a new array (NOTE [fresh values]): a ufunc's, an operator's
-    (not an in-place one), a reduction's, a contraction's, or a function declared "fresh", with no
-    `out=` given? (`max(a, b)` returns one of its arguments; `np.real(z)` a view of it.)"""
+    (not an in-place one), a reduction's, or a function declared "fresh", with no `out=` given?
+    (`max(a, b)` returns one of its arguments, `np.real(z)` and `np.einsum("ii->i", a)` views of them,
+    `np.linalg.matrix_power(a, 1)` `a` itself.)"""
     if val.kind != Kind.ARRAY or "out" in site.kwargs:
         return False
     fn, traits = site.fn, rule.traits
     if isinstance(fn, np.ufunc):
         return len(site.args) <= fn.nin  # (a positional `out`)
-    if "fresh" in traits or "contraction" in traits:
+    if "fresh" in traits:
         return True
     if "elementwise" in traits and getattr(fn, "__module__", None) in ("operator", "_operator"):
         return True
@@ -509,8 +510,8 @@ class CallsMixin(NestingMixin, ObjectsMixin):
                 return built
         impl = library_implementation(obj)
         if impl is not None and not batched:  # its facts, from its rewrite (NOTE [library source])
-            val, fresh = self.infer_library(impl, args, kwargs)
-            return Operand(_call(fn_node, args, kwargs), val, fresh=fresh)
+            val, fresh, own = self.infer_library(impl, args, kwargs)
+            return Operand(_call(fn_node, args, kwargs), val, fresh=fresh, own=own)
         if impl is not None and not _reads_selection(args, kwargs):
             done = self.library_call(impl, fn_node, args, kwargs, node)
             if done is not None:

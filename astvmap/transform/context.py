@@ -156,6 +156,7 @@ class Context:
         # at the end (NOTE [list items]: the caller follows them); only a called function's (`nested`)
         self.changed_params: dict[str, Val] = {}
         self.returns_fresh = False  # every return gives a new array (NOTE [fresh values])
+        self.returns_own = False  # every return gives what the function made or was given
         self.nested = len(stack) > 1  # called from another rewrite (its arguments are that code's objects)
         self.batched_work = 0  # rules and calls run on batched values so far (compound.visit_Try)
         self.value_errors = 0  # of those, the ones that may raise by the values (not only by shapes)

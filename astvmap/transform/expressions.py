@@ -304,6 +304,16 @@ class ExpressionsMixin(RegionsMixin):
         orelse = self.lazy(lambda: self.ctx.promote(orelse, val))
         return Operand(ast.IfExp(test.node, body.node, orelse.node), val)
 
+    in_iterables = 0  # (rewriting a comprehension's iterable: `lazy` may bind no temporaries there)
+
+    def iterable(self, node: ast.expr) -> Operand:
+        """A comprehension's iterable, rewritten."""
+        self.in_iterables += 1
+        try:
+            return self.expr(node)
+        finally:
+            self.in_iterables -= 1
+
     def lazy(self, rewrite) -> Operand:
         """The operand `rewrite()` gives, for a part of an expression Python may not evaluate (a branch of
         `a if t else b`, the right side of `and`/`or`): the temporaries its code needs are bound inside
@@ -313,6 +323,8 @@ class ExpressionsMixin(RegionsMixin):
         added = self.ctx.pending[mark:]
         if not added:
             return op
+        if self.in_iterables:  # (Python refuses an assignment expression in a comprehension's iterable)
+            raise self.ctx.fail("a part of a comprehension's iterable Python may skip that needs temporaries")
         steps: list[ast.expr] = []
         for s in added:
             if not (isinstance(s, ast.Assign) and len(s.targets) == 1 and isinstance(s.targets[0], ast.Name)):
@@ -525,7 +537,7 @@ class ExpressionsMixin(RegionsMixin):
         if _rebinds(node, g.target.id):
             return None
         mark, env = self.ctx.mark(), dict(self.env)
-        it = self.expr(g.iter)
+        it = self.iterable(g.iter)
         n = self.known_length(it)
         elts = it.val.elts or ()
         if (
@@ -563,7 +575,7 @@ class ExpressionsMixin(RegionsMixin):
         gens, first_length = [], None
         try:
             for g in node.generators:
-                it = self.expr(g.iter)
+                it = self.iterable(g.iter)
                 if g is node.generators[0]:
                     first_length = self.known_length(it)
                 self.ctx.node = g

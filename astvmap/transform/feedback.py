@@ -8,34 +8,42 @@ facts of the values themselves:
 - a call whose result is, per example, a new array (`Operand.fresh`: a ufunc's, an operator's, a
   reduction's, a NumPy function declared "fresh", or a call of a function every return of which gives
   one) shares no buffer with its arguments;
-- a local name every binding of which gives a value that holds no buffer (None, a number, a string, a
-  dtype, a module, a tuple of those) shares no buffer with anything;
-- a local name every binding of which gives a module is called as a module is (`xp.full(shape)` may
-  return its arguments, never `xp` itself).
+- a local name every binding of which gives a value that holds no buffer, nor has parts that do (None, a
+  number, a string, a dtype, a tuple of those: not a module or a class, whose attributes may be
+  arrays) shares no buffer with anything;
+- a call of a module's function each return of which gives what it made or was given
+  (`Specialization.returns_own`, never a global's or a closure's object) holds its arguments' buffers at
+  most, never the module's (`xpx.atleast_nd(a)` may return `a`).
 
 These are facts of every binding and every call the pass saw: a name one of whose bindings the pass did
-not reach, or which is bound some other way (an import, `del`, `except ... as`, a nested definition),
-learns nothing. The walker rewrites the function again with the analysis that knows them where a pass
+not reach, or which is bound some other way (an import, `del`, `except ... as`, a nested definition, an
+assignment expression anywhere, `nonlocal` in a nested function), learns nothing. The walker rewrites the function again with the analysis that knows them where a pass
 would otherwise batch names from their birth (vectorize.run): fewer names then share a buffer.
 """
 
 from __future__ import annotations
 
 import ast
-import types
 
 from .. import analysis
-from ..frontend.source import FunctionSource
 from ..rules.values import Kind, Operand, Val, dtypes_of
 
-_OTHER, _BUFFERLESS, _MODULE = 0, 1, 2
+_OTHER, _BUFFERLESS = 0, 1
+
+
+_NO_PARTS = (type(None), bool, int, float, complex, str, bytes)
 
 
 def holds_no_buffer(v: Val) -> bool:
-    """Is every value of Val `v` one that holds no array buffer (and no container that might)?"""
+    """Is every value of Val `v` one that holds no array buffer, nor has parts that may (its attributes
+    or items)?"""
     if v.batched:
         return False
-    if v.kind in (Kind.NONE, Kind.SCALAR, Kind.MODULE) or v.is_const or dtypes_of(v) is not None:
+    if v.is_const:
+        return isinstance(v.const, _NO_PARTS) or (
+            type(v.const) is tuple and all(isinstance(c, _NO_PARTS) for c in v.const)
+        )
+    if v.kind in (Kind.NONE, Kind.SCALAR) or dtypes_of(v) is not None:
         return True
     return v.kind == Kind.TUPLE and v.elts is not None and all(holds_no_buffer(e) for e in v.elts)
 
@@ -48,38 +56,32 @@ class Feedback:
         self.targets = _binding_targets(fdef)
         self.kinds: dict[int, int] = {}  # id(name node) -> the least of what its bindings gave
         self.fresh: dict[int, bool] = {}  # id(call node) -> every result it gave was a new array
+        self.own: dict[int, bool] = {}  # id(call node) -> every callee it reached gave what it was given
 
     def bound(self, target: ast.Name, val: Val) -> None:
-        kind = (
-            _MODULE
-            if val.kind == Kind.MODULE and not val.batched
-            else _BUFFERLESS
-            if holds_no_buffer(val)
-            else _OTHER
-        )
+        kind = _BUFFERLESS if holds_no_buffer(val) else _OTHER
         self.kinds[id(target)] = min(kind, self.kinds.get(id(target), kind))
 
-    def called(self, node: ast.Call, out: Operand | None) -> None:
+    def called(self, node: ast.Call, out: Operand | None, of_module: bool) -> None:
+        """A pass rewrote call `node` (of a module's function: `of_module`) to `out`."""
         fresh = out is not None and out.fresh
         self.fresh[id(node)] = fresh and self.fresh.get(id(node), True)
+        own = out is not None and of_module and (out.own or out.fresh)  # (a method's self is given)
+        self.own[id(node)] = own and self.own.get(id(node), True)
 
-    def facts(self, src: FunctionSource, immutable_params=frozenset()) -> analysis.Facts:
+    def facts(self, immutable_params=frozenset()) -> analysis.Facts:
         """The function's facts, with what the passes so far have learned."""
-        local = set(self.targets)
-        free = {n.id for n in ast.walk(self.fdef) if isinstance(n, ast.Name)} - local
-        modules = {n for n in free if isinstance(src.resolve(n)[1], types.ModuleType)}
         bufferless = set()
         params = {a.arg for a in ast.walk(self.fdef.args) if isinstance(a, ast.arg)}
         for name, nodes in self.targets.items():
             if nodes is None or (name in params and name not in immutable_params):
                 continue
             kinds = [self.kinds.get(id(n), _OTHER) for n in nodes]
-            if kinds and min(kinds) == _MODULE and name not in params:
-                modules.add(name)
             if (kinds or name in params) and min(kinds, default=_BUFFERLESS) >= _BUFFERLESS:
                 bufferless.add(name)
         fresh = frozenset(k for k, v in self.fresh.items() if v)
-        return analysis.analyze(self.fdef, frozenset(modules), frozenset(bufferless), fresh)
+        own = frozenset(k for k, v in self.own.items() if v)
+        return analysis.analyze(self.fdef, frozenset(bufferless), fresh, own)
 
 
 def _binding_targets(fdef: ast.FunctionDef) -> dict[str, list[ast.Name] | None]:
@@ -90,6 +92,13 @@ def _binding_targets(fdef: ast.FunctionDef) -> dict[str, list[ast.Name] | None]:
     def other(name: str) -> None:
         out[name] = None
 
+    for n in ast.walk(fdef):  # (an assignment expression in a comprehension binds the function's name;
+        # a nested function's `nonlocal` rebinds it)
+        if isinstance(n, ast.NamedExpr):
+            other(n.target.id)
+        elif isinstance(n, ast.Nonlocal):
+            for name in n.names:
+                other(name)
     todo: list[ast.AST] = list(fdef.body)
     while todo:
         n = todo.pop()

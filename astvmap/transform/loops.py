@@ -60,7 +60,7 @@ class LoopsMixin(RegionsMixin):
         if iterated & lists.changed_in(node):  # (a list grown while iterated: its length is not known)
             return None
         grows = self._grows_a_list(node)
-        items = self._mixed_items(node.iter, grows)
+        items = self._mixed_items(node.iter, grows, _bound_in(node))
         if items is None and isinstance(node.iter, ast.Call) and _pairing(node.iter):
             items = self._mixed_call_items(node.iter, grows)
         if items is None:
@@ -94,20 +94,46 @@ class LoopsMixin(RegionsMixin):
                 return True
         return False
 
-    def _mixed_items(self, it: ast.expr, grows: bool = False) -> list[ast.expr] | None:
+    def _mixed_items(self, it: ast.expr, grows: bool, bound: set[str]) -> list[ast.expr] | None:
         if isinstance(it, (ast.Tuple, ast.List)) and not any(isinstance(e, ast.Starred) for e in it.elts):
-            if len(it.elts) <= _UNROLLED and len({self.reads_batch(e) for e in it.elts}) == 2:
-                return list(it.elts)
+            if len(it.elts) > _UNROLLED or len({self.reads_batch(e) for e in it.elts}) != 2:
+                return None
+        elif isinstance(it, ast.Name):
+            v = self.env.get(it.id)
+            if (
+                v is None
+                or v.kind not in (Kind.TUPLE, Kind.LIST)
+                or v.elts is None
+                or len(v.elts) > _UNROLLED
+            ):
+                return None
+            if not (grows or _differ(v.elts)):
+                return None
+        else:
             return None
-        if not isinstance(it, ast.Name):
+        return self._items_once(it, bound)
+
+    def _items_once(self, it: ast.expr, bound: set[str]) -> list[ast.expr] | None:
+        """The items of iterable `it` as Python's `for` takes them: `it` evaluated once, before the first
+        iteration, then read item by item (`args[0]`, or `(x, y)`'s `x`); where the loop binds a name `it`
+        reads (`args = ...`, `for args in args:`), from a name holding it (`items = args`)."""
+        reads = {n.id for n in ast.walk(it) if isinstance(n, ast.Name)}
+        if not reads & bound:
+            if isinstance(it, ast.Name):
+                return [
+                    ast.Subscript(ast.Name(it.id, ast.Load()), ast.Constant(i), ast.Load())
+                    for i in range(len(self.env[it.id].elts or ()))
+                ]
+            return list(it.elts) if isinstance(it, (ast.Tuple, ast.List)) else None
+        op = self.expr(it)
+        v = op.val
+        if v.elts is None or v.kind not in (Kind.TUPLE, Kind.LIST):
             return None
-        v = self.env.get(it.id)
-        if v is None or v.kind not in (Kind.TUPLE, Kind.LIST) or v.elts is None or len(v.elts) > _UNROLLED:
-            return None
-        if not (grows or _differ(v.elts)):
-            return None
+        source = self.ctx.temp(op.node, "items")
+        assert isinstance(source, ast.Name)  # (ctx.temp names it)
+        self.env[source.id] = v
         return [
-            ast.Subscript(ast.Name(it.id, ast.Load()), ast.Constant(i), ast.Load())
+            ast.Subscript(ast.Name(source.id, ast.Load()), ast.Constant(i), ast.Load())
             for i in range(len(v.elts))
         ]
 
@@ -673,6 +699,14 @@ def _join_envs(envs: list[dict[str, Val]]) -> dict[str, Val]:
 
 
 _UNROLLED = 8  # the longest tuple whose iterations are written out
+
+
+def _bound_in(node: ast.For) -> set[str]:
+    """The names a loop binds: its target's and its body's (never a nested scope's own)."""
+    names = {n.id for n in ast.walk(node.target) if isinstance(n, ast.Name)}
+    for s in node.body:
+        names |= {n.id for n in ast.walk(s) if isinstance(n, ast.Name) and not isinstance(n.ctx, ast.Load)}
+    return names
 
 
 def _differ(items) -> bool:

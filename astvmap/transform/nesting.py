@@ -57,7 +57,7 @@ class NestingMixin(Walker):
     """Needs from the walker: ctx, env, expr(), fallback(), call_object()."""
 
     # ---- user functions -----------------------------------------------------------------------------
-    def infer_library(self, impl, args, kwargs) -> tuple[Val, bool]:
+    def infer_library(self, impl, args, kwargs) -> tuple[Val, bool, bool]:
         """The Val an unbatched call of a library function returns: its rewrite's for these arguments'
         facts (cached like any rewrite), so `is_torch_array(None)` is the constant False and the rank
         of `np.linspace(...)` is known (NOTE [library source]); UNKNOWN where it does not rewrite."""
@@ -65,16 +65,16 @@ class NestingMixin(Walker):
 
         key = _key(impl, args, kwargs)
         if key is not None and key in _UNINFERRED:
-            return UNKNOWN, False
+            return UNKNOWN, False, False
         saved, self.ctx.settings = self.ctx.settings, self.ctx.settings.strict()
         try:
             base, pre_args, pre_kwargs = unwrap(impl)
-            out, fresh = self._try_infer_user(base, pre_args, pre_kwargs, args, kwargs)
+            out, fresh, own = self._try_infer_user(base, pre_args, pre_kwargs, args, kwargs)
         finally:
             self.ctx.settings = saved
         if out is UNKNOWN and key is not None:
             _UNINFERRED.add(key)
-        return out, fresh
+        return out, fresh, own
 
     def library_call(self, impl, fn_node, args, kwargs, node) -> Operand | None:
         """A batched call of a library's Python function, rewritten like the user's own where it batches
@@ -112,8 +112,8 @@ class NestingMixin(Walker):
         base, pre_args, pre_kwargs = unwrap(obj)
         if not batched:
             self.check_unbatched_call(obj, args, kwargs)
-            out_val, fresh = self._try_infer_user(base, pre_args, pre_kwargs, args, kwargs)
-            return Operand(_call(fn_node, args, kwargs), out_val, fresh=fresh)
+            out_val, fresh, own = self._try_infer_user(base, pre_args, pre_kwargs, args, kwargs)
+            return Operand(_call(fn_node, args, kwargs), out_val, fresh=fresh, own=own)
         if getattr(base, "__astvmap__", None) is not None:
             pre = (
                 [
@@ -161,7 +161,8 @@ class NestingMixin(Walker):
             )
         else:
             call = _call(callee, args, kwargs)
-        return Operand(call, spec.out_val, fresh=getattr(spec, "returns_fresh", False))
+        fresh, own = getattr(spec, "returns_fresh", False), getattr(spec, "returns_own", False)
+        return Operand(call, spec.out_val, fresh=fresh, own=own)
 
     def follow_given(self, changed: dict[str, Val], src, args, kwargs, lead: int) -> None:
         """The lists and dicts the callee changed (NOTE [list items], `Context.changed_params`): each
@@ -193,7 +194,7 @@ class NestingMixin(Walker):
             self.env[name] = val
             self.followed[id(a.node)] = a.node
 
-    def _try_infer_user(self, base, pre_args, pre_kwargs, args, kwargs) -> tuple[Val, bool]:
+    def _try_infer_user(self, base, pre_args, pre_kwargs, args, kwargs) -> tuple[Val, bool, bool]:
         """The Val an unbatched call to a user function returns (its rank helps later rules), and whether
         it is a new array (NOTE [fresh values]): the callee's own rewrite for unbatched arguments, which
         is cached; UNKNOWN when that fails."""
@@ -202,12 +203,12 @@ class NestingMixin(Walker):
         try:
             src = function_source(base)
             if src.code is not None and src.code in self.ctx.stack:
-                return UNKNOWN, False
+                return UNKNOWN, False, False
             vals = self._bind_params(src, args, kwargs, self.ctx.node, pre_args, pre_kwargs)
             spec = self.ctx.specializer.core(src, vals, self.ctx)
-            return spec.out_val, getattr(spec, "returns_fresh", False)
+            return spec.out_val, getattr(spec, "returns_fresh", False), getattr(spec, "returns_own", False)
         except Exception:
-            return UNKNOWN, False
+            return UNKNOWN, False, False
 
     def _bind_params(self, src, args, kwargs, node, pre_args=(), pre_kwargs=None) -> dict[str, Val]:
         """{parameter of the callee `src`: Val} for a call of operands `args`, `kwargs` after the values a

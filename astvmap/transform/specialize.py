@@ -51,6 +51,7 @@ class Specialization:
         loops_inside: list[str] = field(init=False)  # library code's calls run per example (Context)
         changed_params: dict[str, Val] = field(init=False)  # lists given to it it changed (Context)
         returns_fresh: bool = field(init=False)  # every return gives a new array (Context)
+        returns_own: bool = field(init=False)  # every return gives what it made or was given (Context)
         raises_by_value: bool = field(init=False)  # may raise for some examples only (compound.visit_Try)
         acts_outside: bool = field(init=False)  # running it may change what the caller sees (effects.py)
         batched_return: ast.AST | None = field(init=False)  # a return of a batched value
@@ -190,6 +191,7 @@ def core(
     spec.loops_inside = ctx.loops_inside
     spec.changed_params = ctx.changed_params
     spec.returns_fresh = ctx.returns_fresh
+    spec.returns_own = ctx.returns_own
     spec.raises_by_value = bool(ctx.value_errors) or bool(ctx.fallback_sites) or bool(ctx.loops_inside)
     for (line, _), msg in sorted(ctx.fallback_sites.items()):
         if settings.library:  # (reported at the user's line: NOTE [library source])
@@ -355,7 +357,7 @@ def _rebound(spec, src):
         spec.recorded,
     )
     made: tuple[str, ...] = ("stages", "reads", "callees", "acts_outside", "loops_inside", "raises_by_value")
-    made += ("changed_params", "returns_fresh")
+    made += ("changed_params", "returns_fresh", "returns_own")
     for made_later in made:
         if hasattr(spec, made_later):
             setattr(new, made_later, getattr(spec, made_later))

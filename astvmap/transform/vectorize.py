@@ -16,7 +16,8 @@ import types
 
 from ..analysis import lists
 from ..analysis.activity import local_names
-from ..errors import NotBatchable
+from ..analysis.aliases import sources
+from ..errors import NoPieceLoop, NotBatchable
 from ..frontend.normalize import ends_with_return
 from ..frontend.source import NoSource, function_source
 from ..kit import templates
@@ -158,41 +159,16 @@ class Vectorizer(
         # (parameters given None or a Python number: nothing of theirs can be changed)
         self.immutable_params = {n for n, v in params.items() if v.kind in (Kind.NONE, Kind.SCALAR)}
         self.feedback = Feedback(fdef)
-        self.facts = self.feedback.facts(self.ctx.src, self.immutable_params)
+        self.facts = self.feedback.facts(self.immutable_params)
         self.unmapped_params = {n for n, v in params.items() if not v.batched and v.kind == Kind.ARRAY}
         # (parameters given a list or dict, or what may be one: the caller's object)
         self.container_params = {n for n, v in params.items() if v.kind not in _NOT_CONTAINERS}
         self.calls_known = None
         self.given_changed: set[str] = set()
-        snapshot = ctx.mark()
-        refreshes = 2  # (the most times a pass's feedback rewrites the function again: feedback.py)
-        for _ in range(len(self.local_names) + 2 + refreshes):
-            self.env, self.returns, self.return_sites, self.renames = dict(params), [], [], {}
-            self.fresh_returns: list[bool] = []
-            self.exit_envs: list[dict[str, Val]] = []
-            try:
-                body = self.block(fdef.body)
-            except ExpandAtBirth as e:  # rewrite with those names batched from their first binding
-                ctx.rollback(snapshot)
-                facts = self.feedback.facts(self.ctx.src, self.immutable_params)
-                if refreshes and facts.inputs != self.facts.inputs:  # (learned: fewer may share buffers)
-                    self.facts, refreshes = facts, refreshes - 1
-                    continue
-                if e.names <= self.born_batched:
-                    raise
-                self.born_batched |= e.names
-                continue
-            if not ends_with_return(body, withs=True):
-                self.fresh_returns.append(False)
-                self.returns.append(Val(False, None, Kind.NONE))
-                self.exit_envs.append(self.env)
-            out = join_all(self.returns)
-            if self.ret_target is not None or not any(_needs(v, out) for v in self.returns):
-                break
-            self.ret_target = out  # some return is unbatched where another is batched
-            ctx.rollback(snapshot)
+        body = self._passes(fdef, params)
         ctx.changed_params = self._given_at_the_end()
         ctx.returns_fresh = bool(self.fresh_returns) and all(self.fresh_returns)
+        ctx.returns_own = all(self.own_returns)
         used = ctx.batch_name is not None and any(
             isinstance(n, ast.Name) and n.id == ctx.batch_name for st in body for n in ast.walk(st)
         )
@@ -205,7 +181,72 @@ class Vectorizer(
             decorator_list=[],
             returns=None,
         )
-        return ast.fix_missing_locations(new), out
+        return ast.fix_missing_locations(new), join_all(self.returns)
+
+    def _passes(self, fdef: ast.FunctionDef, params: dict[str, Val]) -> list[ast.stmt]:
+        """The body rewritten again until a pass settles: with names batched from their birth
+        (`ExpandAtBirth`), with what earlier passes learned (NOTE [fresh values]), with the join of the
+        returns as every return's target."""
+        ctx, snapshot = self.ctx, self.ctx.mark()
+        self.refreshes = 2  # (the most times a pass's feedback rewrites the function again: feedback.py)
+        for _ in range(len(self.local_names) + 4 + 2 * self.refreshes):
+            self.env, self.returns, self.return_sites, self.renames = dict(params), [], [], {}
+            self.fresh_returns: list[bool] = []
+            self.own_returns: list[bool] = []  # (each return gives what the function made or was given)
+            self.exit_envs: list[dict[str, Val]] = []
+            try:
+                body = self.block(fdef.body)
+            except NoPieceLoop:  # (what this pass learned may let the next one batch)
+                ctx.rollback(snapshot)
+                if not self._learn():
+                    raise
+                continue
+            except ExpandAtBirth as e:  # rewrite with those names batched from their first binding
+                ctx.rollback(snapshot)
+                if self._learn():  # (fewer names may share buffers)
+                    continue
+                if e.names <= self.born_batched:
+                    raise
+                self.born_batched |= e.names
+                continue
+            if not self._facts_hold():  # (this pass bound a name as the analysis did not assume)
+                ctx.rollback(snapshot)
+                continue
+            if not ends_with_return(body, withs=True):
+                self.fresh_returns.append(False)
+                self.returns.append(Val(False, None, Kind.NONE))
+                self.exit_envs.append(self.env)
+            out = join_all(self.returns)
+            if self.ret_target is not None or not any(_needs(v, out) for v in self.returns):
+                return body
+            self.ret_target = out  # some return is unbatched where another is batched
+            ctx.rollback(snapshot)
+        raise NotBatchable("the rewrite of this function does not settle", fdef)
+
+    def _learn(self) -> bool:
+        """Take up what the passes so far learned (NOTE [fresh values]), where it tells the analysis more
+        and the budget of passes allows."""
+        facts = self.feedback.facts(self.immutable_params)
+        if not self.refreshes or facts.inputs == self.facts.inputs:
+            return False
+        self.facts, self.refreshes = facts, self.refreshes - 1
+        return True
+
+    def _own(self, value: ast.expr) -> bool:
+        """Is what `return value` gives, per the alias analysis, made in the function or given to it
+        (never a global's or a closure's object)?"""
+        members = set().union(*(self.facts.aliases.members(n) for n in sources(value)))
+        return members <= self.local_names
+
+    def _facts_hold(self) -> bool:
+        """Does what the analysis was told of bindings and calls still hold after this pass (a pass
+        with names batched from birth may bind a name to an array where an earlier one bound None)?
+        Where not, the analysis that holds is the one the next pass reads (NOTE [fresh values])."""
+        now = self.feedback.facts(self.immutable_params)
+        if all(used <= seen for used, seen in zip(self.facts.inputs, now.inputs)):
+            return True
+        self.facts = now
+        return False
 
     def binding_seen(self, target: ast.Name, val: Val) -> None:
         """A pass bound `target` (a name node of the function) to a value of Val `val` (NOTE [fresh values])."""
@@ -213,8 +254,19 @@ class Vectorizer(
 
     def visit_Call(self, node):
         out = super().visit_Call(node)
-        self.feedback.called(node, out)
+        self.feedback.called(node, out, self._module_function(node))
         return out
+
+    def _module_function(self, node: ast.Call) -> bool:
+        """Is the call's function a module's (`xpx.atleast_nd(a)`: the module is no argument of it)?"""
+        f = node.func
+        if not (isinstance(f, ast.Attribute) and isinstance(f.value, ast.Name)):
+            return False
+        name = f.value.id
+        v = self.env.get(name) if name in self.local_names else None
+        if v is not None:
+            return v.kind == Kind.MODULE and not v.batched
+        return name not in self.local_names and isinstance(self.ctx.src.resolve(name)[1], types.ModuleType)
 
     def _given_at_the_end(self) -> dict[str, Val]:
         """What each list or dict the caller gave and this function changed holds where it returns: one
@@ -347,6 +399,7 @@ class Vectorizer(
             else Operand(ast.Constant(None), Val(False, None, Kind.NONE))
         )
         self.fresh_returns.append(value.fresh and self.region is None and self.ret_target is None)
+        self.own_returns.append(node.value is None or self._own(node.value))
         if self.region is not None:
             # in a batched region the returned value is selected per lane like any other name
             self.env[RET] = value.val

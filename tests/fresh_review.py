@@ -1,0 +1,98 @@
+"""Reproducers a review of the fresh-values feedback found (NOTE [fresh values], transform/feedback.py),
+each compared with the loop by tests/test_fresh_values.py: f_<label>(x, m), x (B,) batched, m (2, 2)
+unmapped. Several first write a batched value through a second name (`w = z; w[0] = x`), so that the
+function is analysed again with what the first pass learned."""
+
+import fresh_review_state
+import numpy as np
+from fresh_review_state import Holder
+
+
+# 1. matrix_power(a, 1) is `a` itself: a contraction is not a new array by its trait
+def f_matrix_power_local(x, m):
+    a = np.zeros((2, 2))
+    b = np.linalg.matrix_power(a, 1)
+    b[0, 0] = x
+    return a
+
+
+def f_matrix_power_unmapped(x, m):
+    y = np.linalg.matrix_power(m, 1)
+    z = np.zeros(2)
+    w = z
+    w[0] = x
+    y[0, 0] = y[0, 0] + 1  # (the loop adds B to the caller's m)
+    return z + y[0, 0]
+
+
+# 2. a name bound to a module or a class holds their arrays: it is not one that holds no buffer
+def f_module_alias(x, m):
+    mod = fresh_review_state
+    z = np.zeros(2)
+    w = z
+    w[0] = x
+    y = mod.ARR
+    y[0] = y[0] + 1
+    return z + y[0]
+
+
+def f_class_alias(x, m):
+    cls = Holder
+    z = np.zeros(2)
+    w = z
+    w[0] = x
+    y = cls.ARR
+    y[0] = y[0] + 1
+    return z + y[0]
+
+
+def f_tuple_of_modules(x, m):
+    ms = (fresh_review_state, np)
+    z = np.zeros(2)
+    w = z
+    w[0] = x
+    y = ms[0].ARR
+    y[0] = y[0] + 1
+    return z + y[0]
+
+
+# 3. a module's function may return the module's array
+def f_module_function(x, m):
+    y = fresh_review_state.get_arr()
+    y[0] = y[0] + 1
+    return x + y[0]
+
+
+# 4. an assignment expression in a comprehension binds the function's name
+def f_walrus_in_comprehension(x, m):
+    y = None
+    z = np.zeros(2)
+    w = z
+    w[0] = x
+    [(y := m) for _ in range(1)]
+    y[0] += 1
+    return z + y[0, 0]
+
+
+# 5. a branch's temporaries in a comprehension's iterable (no assignment expression there)
+def f_branch_in_iterable(x, m):
+    v = m[0] + x
+    return np.array([r.sum() for r in (np.vander(v) if m.shape[0] > 1 else v[:, None])])
+
+
+# 6. an unrolled loop takes its items once, whatever the body binds
+def f_loop_rebinds_its_iterable(x, m):
+    args = [x, m[0], 1.0]
+    out = []
+    for a in args:
+        out.append(np.sum(a))
+        args = [m, m, m]
+    return out[0] + out[1] + out[2]
+
+
+def f_loop_target_is_its_iterable(x, m):
+    args = (x, m[0])
+    acc = []
+    for args in args:  # noqa: B020 (what is tested)
+        acc.append(args * 2)
+    return acc[0] + acc[1]

@@ -96,3 +96,14 @@ def f_loop_target_is_its_iterable(x, m):
     for args in args:  # noqa: B020 (what is tested)
         acc.append(args * 2)
     return acc[0] + acc[1]
+
+
+# 7. (older) `out` given by position: `np.sum(a, 0, None, o)` writes into `o` and returns it
+def f_out_by_position(x, m):
+    o = np.zeros(3)
+    r = np.sum(np.ones((2, 3)) * x, 0, None, o)
+    z = np.zeros(2)
+    w = z
+    w[0] = x
+    r[0] = 7.0
+    return o + z[0]

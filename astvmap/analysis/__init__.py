@@ -61,6 +61,15 @@ class Facts:
             for name in _activity.of_nodes([node]).reads
         )
 
+    def told(self, inputs: tuple) -> Facts:
+        """These facts with the alias analysis told `inputs` (analyze): the flow facts are the syntax's
+        and stay; only the aliases are found again."""
+        if inputs == self.inputs:
+            return self
+        new = copy.copy(self)
+        new.inputs, new.aliases = inputs, _aliases.analyze(self.fdef, *inputs)
+        return new
+
     # ---- queries ------------------------------------------------------------------------------------
     def live_after(self, stmt: ast.AST) -> frozenset[str]:
         """Names that some path from the end of `stmt` reads before rebinding."""

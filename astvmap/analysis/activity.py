@@ -19,6 +19,8 @@ rules know it).
 from __future__ import annotations
 
 import ast
+import functools
+import inspect
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
@@ -147,18 +149,36 @@ def written_argument(call: ast.Call) -> ast.expr | None:
 
 
 def out_arguments(call: ast.Call) -> list[ast.expr]:
-    """The arguments a call writes its results into: `out=` (a tuple too), and the positional outputs of
-    a NumPy ufunc (`np.multiply(x, 2.0, x)`)."""
+    """The arguments a call writes its results into: `out=` (a tuple too), the positional outputs of a
+    NumPy ufunc (`np.multiply(x, 2.0, x)`), and a NumPy function's `out` given by position
+    (`np.sum(a, 0, None, o)`)."""
     found: list[ast.expr] = []
     for kw in call.keywords:
         if kw.arg == "out":
             found += kw.value.elts if isinstance(kw.value, ast.Tuple) else [kw.value]
     f = call.func
     if isinstance(f, ast.Attribute) and isinstance(f.value, ast.Name) and f.value.id in ("np", "numpy"):
-        ufunc = getattr(np, f.attr, None)
-        if isinstance(ufunc, np.ufunc):
-            found += [a for a in call.args[ufunc.nin :] if not isinstance(a, ast.Starred)]
+        fn = getattr(np, f.attr, None)
+        first = fn.nin if isinstance(fn, np.ufunc) else _out_position(f.attr)
+        if first is not None and not any(isinstance(a, ast.Starred) for a in call.args[:first]):
+            outs = call.args[first:] if isinstance(fn, np.ufunc) else call.args[first : first + 1]
+            found += [a for a in outs if not isinstance(a, ast.Starred)]
     return [e for e in found if not isinstance(e, ast.Constant)]  # `out=None`
+
+
+@functools.cache
+def _out_position(name: str) -> int | None:
+    """The position of NumPy function `np.<name>`'s `out` parameter, where it may be given by position."""
+    try:
+        params = list(inspect.signature(getattr(np, name)).parameters.values())
+    except (AttributeError, TypeError, ValueError):
+        return None
+    for i, p in enumerate(params):
+        if p.name == "out":
+            return i if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) else None
+        if p.kind in (p.VAR_POSITIONAL, p.KEYWORD_ONLY, p.VAR_KEYWORD):
+            return None
+    return None
 
 
 class _Visitor(ast.NodeVisitor):

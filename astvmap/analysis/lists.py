@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import ast
 import functools
+from dataclasses import dataclass
 
 from .activity import MUTATING_METHODS
 
@@ -95,14 +96,28 @@ def held_elsewhere(
         return True  # (the caller's list; `*args` and `**kwargs` are the call's own tuple and dict)
     if name not in params and not rebinds(fdef, name):
         return True  # (a global's or a closure's: not this function's)
+    index = _holders(fdef, fresh_calls, unkept)
+    return name in index.bound_otherwise or name in index.kept
+
+
+@dataclass(frozen=True)
+class _Holders:
+    bound_otherwise: frozenset[str]  # names bound to what is not a new list or dict, or with another name
+    kept: frozenset[str]  # names read where the read may keep the object (or in a nested scope)
+
+
+@functools.lru_cache(maxsize=128)
+def _holders(fdef: ast.FunctionDef, fresh_calls: frozenset[int], unkept: frozenset[int]) -> _Holders:
+    """`held_elsewhere`'s answers for every name of `fdef` at once (one walk of it, not one per name)."""
     quiet: set[int] = set()
+    bound_otherwise: set[str] = set()
     for n in ast.walk(fdef):
         if isinstance(n, ast.Assign):
-            mine = any(isinstance(t, ast.Name) and t.id == name for t in n.targets)
-            if mine and not (_fresh(n.value) or id(n.value) in fresh_calls):
-                return True
-            if len(n.targets) > 1 and any(isinstance(t, ast.Name) and t.id == name for t in n.targets):
-                return True  # (`a = b = []`)
+            names = [t.id for t in n.targets if isinstance(t, ast.Name)]
+            if not (_fresh(n.value) or id(n.value) in fresh_calls):
+                bound_otherwise.update(names)
+            if len(n.targets) > 1:
+                bound_otherwise.update(names)  # (`a = b = []`)
             quiet.update(id(t) for t in n.targets if isinstance(t, ast.Name))
         elif isinstance(n, ast.AugAssign):
             quiet.add(id(n.target))
@@ -121,10 +136,10 @@ def held_elsewhere(
         else:
             quiet |= _read_whole(n)
     nested = _nested_code(fdef)
-    return any(
-        isinstance(n, ast.Name) and n.id == name and (id(n) in nested or id(n) not in quiet)
-        for n in ast.walk(fdef)
-    )
+    kept = {
+        n.id for n in ast.walk(fdef) if isinstance(n, ast.Name) and (id(n) in nested or id(n) not in quiet)
+    }
+    return _Holders(frozenset(bound_otherwise), frozenset(kept))
 
 
 def _read_whole(n: ast.AST) -> set[int]:

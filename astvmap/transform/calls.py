@@ -125,6 +125,13 @@ def _makes_new(rule, site: CallSite, val: Val) -> bool:
     fn, traits = site.fn, rule.traits
     if isinstance(fn, np.ufunc):
         return len(site.args) <= fn.nin  # (a positional `out`)
+    if "out" in rule.signature.parameters:  # (`np.sum(a, 0, None, o)` returns `o`)
+        try:
+            given = rule.signature.bind(None, *site.args, **site.kwargs).arguments.get("out")
+        except TypeError:
+            return False
+        if given is not None and given.val.kind != Kind.NONE:
+            return False
     if "fresh" in traits:
         return True
     if "elementwise" in traits and getattr(fn, "__module__", None) in ("operator", "_operator"):

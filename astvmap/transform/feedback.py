@@ -69,8 +69,8 @@ class Feedback:
         own = out is not None and of_module and (out.own or out.fresh)  # (a method's self is given)
         self.own[id(node)] = own and self.own.get(id(node), True)
 
-    def facts(self, immutable_params=frozenset()) -> analysis.Facts:
-        """The function's facts, with what the passes so far have learned."""
+    def facts(self, immutable_params=frozenset(), base: analysis.Facts | None = None) -> analysis.Facts:
+        """The function's facts, with what the passes so far have learned (`base`'s flow facts kept)."""
         bufferless = set()
         params = {a.arg for a in ast.walk(self.fdef.args) if isinstance(a, ast.arg)}
         for name, nodes in self.targets.items():
@@ -81,7 +81,8 @@ class Feedback:
                 bufferless.add(name)
         fresh = frozenset(k for k, v in self.fresh.items() if v)
         own = frozenset(k for k, v in self.own.items() if v)
-        return analysis.analyze(self.fdef, frozenset(bufferless), fresh, own)
+        inputs = (frozenset(bufferless), fresh, own)
+        return base.told(inputs) if base is not None else analysis.analyze(self.fdef, *inputs)
 
 
 def _binding_targets(fdef: ast.FunctionDef) -> dict[str, list[ast.Name] | None]:

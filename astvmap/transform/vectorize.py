@@ -226,7 +226,7 @@ class Vectorizer(
     def _learn(self) -> bool:
         """Take up what the passes so far learned (NOTE [fresh values]), where it tells the analysis more
         and the budget of passes allows."""
-        facts = self.feedback.facts(self.immutable_params)
+        facts = self.feedback.facts(self.immutable_params, self.facts)
         if not self.refreshes or facts.inputs == self.facts.inputs:
             return False
         self.facts, self.refreshes = facts, self.refreshes - 1
@@ -242,7 +242,7 @@ class Vectorizer(
         """Does what the analysis was told of bindings and calls still hold after this pass (a pass
         with names batched from birth may bind a name to an array where an earlier one bound None)?
         Where not, the analysis that holds is the one the next pass reads (NOTE [fresh values])."""
-        now = self.feedback.facts(self.immutable_params)
+        now = self.feedback.facts(self.immutable_params, self.facts)
         if all(used <= seen for used, seen in zip(self.facts.inputs, now.inputs)):
             return True
         self.facts = now

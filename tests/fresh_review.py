@@ -107,3 +107,86 @@ def f_out_by_position(x, m):
     w[0] = x
     r[0] = 7.0
     return o + z[0]
+
+
+# found by a second review
+# 8. a module's function is "own" only where each return gives what it made or its caller gave
+def f_own_via_helper(x, m):
+    y = fresh_review_state.get_via_helper()
+    y[0] = y[0] + 1  # (the loop adds B to the module's array)
+    return x + y[0]
+
+
+def f_own_via_globals(x, m):
+    y = fresh_review_state.get_via_globals()
+    y[0] = y[0] + 1
+    return x + y[0]
+
+
+def f_own_via_closure(x, m):
+    y = fresh_review_state.get_via_closure()
+    y[0] = y[0] + 1
+    return x + y[0]
+
+
+def f_own_default(x, m):
+    y = fresh_review_state.get_default()
+    y[0] = y[0] + 1
+    return x + y[0]
+
+
+def f_own_bound(x, m):
+    y = fresh_review_state.get_bound()
+    y[0] = y[0] + 1
+    return x + y[0]
+
+
+def f_own_partial(x, m):
+    y = fresh_review_state.get_partial()
+    y[0] = y[0] + 1
+    return x + y[0]
+
+
+# 9. `*shapes` of a list built by appends may be empty
+def f_broadcast_shapes_of_none(x, m):
+    xs = []
+    for _ in range(int(m[0, 0])):
+        xs.append((2,))
+    s = np.broadcast_shapes(*xs)
+    return x * 2 if len(s) == 1 else x
+
+
+# 10. an unrolled loop's items are read when the loop starts
+def _bump_into(z):
+    z += 10
+
+
+def f_items_read_at_start(x, m):
+    z = np.ones(2)
+    acc = []
+    for a in (x, z.sum()):
+        _bump_into(z)
+        acc.append(a * 1.0)
+    return acc[0] + acc[1]
+
+
+# 11. NumPy results that may be an argument itself
+def f_diff_of_order_zero(x, m):
+    a = np.zeros(2)
+    d = np.diff(a, n=0)
+    d[0] = x
+    return a
+
+
+def f_einsum_view(x, m):
+    a = np.zeros((2, 2))
+    d = np.einsum("ii->i", a)
+    d[0] = x
+    return a
+
+
+def f_sum_of_nothing(x, m):
+    a = np.zeros(2)
+    s = sum([], a)
+    s[0] = x
+    return a

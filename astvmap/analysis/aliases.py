@@ -120,7 +120,7 @@ NP_FRESH_FUNCS = frozenset(
     array copy zeros ones empty full zeros_like ones_like empty_like full_like arange linspace logspace
     geomspace eye identity tri triu tril vander fromfunction fromiter indices
     concatenate concat stack vstack hstack dstack column_stack block append insert delete tile repeat pad
-    kron outer inner dot vdot matmul vecdot tensordot einsum cross convolve correlate
+    kron outer inner dot vdot matmul vecdot tensordot cross convolve correlate
     where select piecewise clip sort argsort lexsort partition argpartition unique searchsorted nonzero
     argwhere flatnonzero take compress choose roll diff ediff1d gradient interp polyval cov corrcoef
     histogram histogram2d histogramdd bincount digitize isclose allclose array_equal array_equiv
@@ -252,9 +252,8 @@ class _Sources:
     def call(self, e: ast.Call) -> set[str]:
         f = e.func
         out = set()
-        for kw in e.keywords:  # a ufunc's result is its `out=`
-            if kw.arg == "out":
-                out |= self.of(kw.value)
+        for o in out_arguments(e):  # a ufunc's result is its `out=` (or its positional outputs)
+            out |= self.of(o)
         if id(e) in self.known.fresh:
             return out  # (a new array, as the rewrite found: NOTE [fresh values])
         if id(e) in self.known.own:
@@ -264,7 +263,8 @@ class _Sources:
                 self.layout = True
             if f.attr in NP_VIEW_FUNCS | NP_LAYOUT_FUNCS and e.args:
                 return out | self.of(e.args[0])
-            if f.attr in NP_FRESH_FUNCS or isinstance(getattr(np, f.attr, None), np.ufunc):
+            fresh = f.attr in NP_FRESH_FUNCS and not _given_as_is(f.attr, e)
+            if fresh or isinstance(getattr(np, f.attr, None), np.ufunc):
                 return out  # a new array (or its `out=`)
             return out | self._args(e)  # NumPy's other functions may return a view of an argument
         if isinstance(f, ast.Attribute):
@@ -277,8 +277,8 @@ class _Sources:
                 return out
             # unknown methods (`d.get("w")`, a library's): may return the receiver or its parts
             return out | self.of(f.value) | self._args(e)
-        if isinstance(f, ast.Name) and f.id in FRESH_BUILTINS:
-            return out
+        if isinstance(f, ast.Name) and f.id in FRESH_BUILTINS and not (f.id == "sum" and len(e.args) > 1):
+            return out  # (`sum(items, start)` of no items is `start`)
         return out | self._args(e)  # the user's functions may return their arguments
 
     def _args(self, e: ast.Call) -> set[str]:
@@ -391,6 +391,20 @@ class _Visitor:
         base = root_name(e)
         if base:
             self.al.changed.add(base)
+
+
+# NumPy functions that return their argument itself for some options: `np.array(a, copy=False)`,
+# `np.diff(a, n=0)`, `np.polyder(p, 0)` (parameter name, position)
+_AS_IS = {"array": ("copy", 2), "diff": ("n", 1), "polyder": ("m", 1)}
+
+
+def _given_as_is(name: str, call: ast.Call) -> bool:
+    """May NumPy function `np.<name>` return an argument itself, given the options of `call`?"""
+    option = _AS_IS.get(name)
+    if option is None:
+        return False
+    keyword, position = option
+    return len(call.args) > position or any(k.arg in (keyword, None) for k in call.keywords)
 
 
 def _pairs(target: ast.Tuple | ast.List, value: ast.expr) -> list[tuple[ast.expr, ast.expr]] | None:

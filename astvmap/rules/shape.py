@@ -419,8 +419,10 @@ def broadcast_shapes_facts(call, args=(), **_) -> Val:
     for a in args:
         v = a.val
         if isinstance(a.node, ast.Starred):
-            items = v.elts if v.elts is not None else (v.item,) if v.item is not None else None
-            if items is None or (v.kind not in (Kind.TUPLE, Kind.LIST) and v.elts is None and v.item is None):
+            # (items known one by one, or a set's `item`, which it holds one of at least; a list built
+            # by appends may be empty)
+            items = v.elts if v.elts is not None else (v.item,) if v.kind == Kind.OTHER and v.item else None
+            if items is None:
                 return UNKNOWN
         else:
             items = (v,)

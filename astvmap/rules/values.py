@@ -393,8 +393,9 @@ class Operand:
     # or an operator's result; a call of a function that returns only such): the alias analysis's
     # feedback (NOTE [fresh values], transform/vectorize.py). Never a name's: names are not fresh.
     fresh: bool = False
-    # a call of a function each return of which gives what it made or was given, never a global's or a
-    # closure's object: its result holds the call's arguments' buffers at most (NOTE [fresh values])
+    # a call whose result is new or given to it (its arguments, a method's object, their parts), never a
+    # global's, a closure's or a default's object: a NumPy function's (any rule's), or a function's each
+    # return of which is such (NOTE [fresh values])
     own: bool = False
 
     @property

@@ -118,8 +118,8 @@ def is_library_code(fn) -> bool:
 def _makes_new(rule, site: CallSite, val: Val) -> bool:
     """Does the call return, per example, a new array (NOTE [fresh values]): a ufunc's, an operator's
     (not an in-place one), a reduction's, or a function declared "fresh", with no `out=` given?
-    (`max(a, b)` returns one of its arguments, `np.real(z)` and `np.einsum("ii->i", a)` views of them,
-    `np.linalg.matrix_power(a, 1)` `a` itself.)"""
+    (`max(a, b)` returns one of its arguments, `sum([], m)` its start, `np.real(z)` and
+    `np.einsum("ii->i", a)` views of them, `np.linalg.matrix_power(a, 1)` `a` itself.)"""
     if val.kind != Kind.ARRAY or "out" in site.kwargs:
         return False
     fn, traits = site.fn, rule.traits
@@ -136,7 +136,7 @@ def _makes_new(rule, site: CallSite, val: Val) -> bool:
         return True
     if "elementwise" in traits and getattr(fn, "__module__", None) in ("operator", "_operator"):
         return True
-    return "reduction" in traits and fn not in (builtins.max, builtins.min)
+    return "reduction" in traits and fn not in (builtins.max, builtins.min, builtins.sum)
 
 
 def _known_answer(obj, fn_node, args, kwargs) -> Operand | None:
@@ -172,7 +172,7 @@ class CallsMixin(NestingMixin, ObjectsMixin):
             out = rebuild([a.node for a in args], {k: a.node for k, a in kwargs.items()})
             self._record(rule, site)
             val = self._infer(rule, site)
-            return Operand(out, val, fresh=_makes_new(rule, site, val))
+            return Operand(out, val, fresh=_makes_new(rule, site, val), own=True)
         assert rule.signature is not None  # register() always sets it
         try:
             rule.signature.bind(ctx, *args, **kwargs)
@@ -198,7 +198,7 @@ class CallsMixin(NestingMixin, ObjectsMixin):
             ctx.call = saved
         self._record(rule, site)
         val = self._given_dtype(rule, site, result.val)
-        result = Operand(result.node, val, result.static, fresh=_makes_new(rule, site, val))
+        result = Operand(result.node, val, result.static, fresh=_makes_new(rule, site, val), own=True)
         if result.batched:  # (a value per example: it may raise for some examples only)
             ctx.batched_work += 1
             ctx.value_errors += not _raises_by_shape(rule, site)

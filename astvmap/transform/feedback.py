@@ -54,9 +54,16 @@ class Feedback:
     def __init__(self, fdef: ast.FunctionDef):
         self.fdef = fdef
         self.targets = _binding_targets(fdef)
+        # id(name node) -> the value a plain `name = value` binds (for `returns_own`)
+        self.values = {
+            id(s.targets[0]): s.value
+            for s in ast.walk(fdef)
+            if isinstance(s, ast.Assign) and len(s.targets) == 1 and isinstance(s.targets[0], ast.Name)
+        }
         self.kinds: dict[int, int] = {}  # id(name node) -> the least of what its bindings gave
         self.fresh: dict[int, bool] = {}  # id(call node) -> every result it gave was a new array
-        self.own: dict[int, bool] = {}  # id(call node) -> every callee it reached gave what it was given
+        self.own: dict[int, bool] = {}  # id(call node) -> every result it gave was new or given to it
+        self.of_module: set[int] = set()  # ids of calls of a module's function (its module not given)
 
     def bound(self, target: ast.Name, val: Val) -> None:
         kind = _BUFFERLESS if holds_no_buffer(val) else _OTHER
@@ -66,8 +73,10 @@ class Feedback:
         """A pass rewrote call `node` (of a module's function: `of_module`) to `out`."""
         fresh = out is not None and out.fresh
         self.fresh[id(node)] = fresh and self.fresh.get(id(node), True)
-        own = out is not None and of_module and (out.own or out.fresh)  # (a method's self is given)
+        own = out is not None and (out.own or out.fresh)
         self.own[id(node)] = own and self.own.get(id(node), True)
+        if of_module:
+            self.of_module.add(id(node))
 
     def facts(self, immutable_params=frozenset(), base: analysis.Facts | None = None) -> analysis.Facts:
         """The function's facts, with what the passes so far have learned (`base`'s flow facts kept)."""
@@ -80,7 +89,9 @@ class Feedback:
             if (kinds or name in params) and min(kinds, default=_BUFFERLESS) >= _BUFFERLESS:
                 bufferless.add(name)
         fresh = frozenset(k for k, v in self.fresh.items() if v)
-        own = frozenset(k for k, v in self.own.items() if v)
+        own = frozenset(
+            k for k, v in self.own.items() if v and k in self.of_module
+        )  # (a method's self is given)
         inputs = (frozenset(bufferless), fresh, own)
         return base.told(inputs) if base is not None else analysis.analyze(self.fdef, *inputs)
 

@@ -118,7 +118,10 @@ class LoopsMixin(RegionsMixin):
         iteration, then read item by item (`args[0]`, or `(x, y)`'s `x`); where the loop binds a name `it`
         reads (`args = ...`, `for args in args:`), from a name holding it (`items = args`)."""
         reads = {n.id for n in ast.walk(it) if isinstance(n, ast.Name)}
-        if not reads & bound:
+        plain = isinstance(it, ast.Name) or all(
+            isinstance(e, (ast.Name, ast.Constant)) for e in getattr(it, "elts", [None])
+        )  # (an item's expression is read when the `for` starts: `(x, z.sum())`, `(x, o.v)`)
+        if plain and not reads & bound:
             if isinstance(it, ast.Name):
                 return [
                     ast.Subscript(ast.Name(it.id, ast.Load()), ast.Constant(i), ast.Load())

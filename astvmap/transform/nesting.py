@@ -162,6 +162,7 @@ class NestingMixin(Walker):
         else:
             call = _call(callee, args, kwargs)
         fresh, own = getattr(spec, "returns_fresh", False), getattr(spec, "returns_own", False)
+        own = own and not pre_args and not pre_kwargs  # (a partial's or a bound method's are given here)
         return Operand(call, spec.out_val, fresh=fresh, own=own)
 
     def follow_given(self, changed: dict[str, Val], src, args, kwargs, lead: int) -> None:
@@ -206,7 +207,8 @@ class NestingMixin(Walker):
                 return UNKNOWN, False, False
             vals = self._bind_params(src, args, kwargs, self.ctx.node, pre_args, pre_kwargs)
             spec = self.ctx.specializer.core(src, vals, self.ctx)
-            return spec.out_val, getattr(spec, "returns_fresh", False), getattr(spec, "returns_own", False)
+            own = getattr(spec, "returns_own", False) and not pre_args and not pre_kwargs
+            return spec.out_val, getattr(spec, "returns_fresh", False), own
         except Exception:
             return UNKNOWN, False, False
 

@@ -16,7 +16,6 @@ import types
 
 from ..analysis import lists
 from ..analysis.activity import local_names
-from ..analysis.aliases import sources
 from ..errors import NoPieceLoop, NotBatchable
 from ..frontend.normalize import ends_with_return
 from ..frontend.source import NoSource, function_source
@@ -39,6 +38,14 @@ from .writes import WritesMixin
 
 _TERMINAL = (ast.Return, ast.Raise, ast.Break, ast.Continue)
 _NOT_CONTAINERS = (Kind.ARRAY, Kind.SCALAR, Kind.NONE, Kind.CALLABLE, Kind.MODULE)
+
+
+def _with_defaults(fdef: ast.FunctionDef) -> set[str]:
+    """The parameters of `fdef` that have a default value."""
+    a = fdef.args
+    positional = [*a.posonlyargs, *a.args]
+    named = positional[len(positional) - len(a.defaults) :] if a.defaults else []
+    return {p.arg for p in named} | {p.arg for p, d in zip(a.kwonlyargs, a.kw_defaults) if d is not None}
 
 
 def _unkept_arguments(call: ast.Call, fdef: ast.FunctionDef) -> set[int]:
@@ -233,10 +240,45 @@ class Vectorizer(
         return True
 
     def _own(self, value: ast.expr) -> bool:
-        """Is what `return value` gives, per the alias analysis, made in the function or given to it
-        (never a global's or a closure's object)?"""
-        members = set().union(*(self.facts.aliases.members(n) for n in sources(value)))
-        return members <= self.local_names
+        """Is what `return value` gives, per example, made in the function or given by its caller (never
+        a global's, a closure's or a default's object)? Constants and what operators and displays make
+        of such, their items and attributes, a parameter the caller must give, a local every binding of
+        which the pass reached gives such, and calls the pass found to return new arrays (or, a module's
+        function, what it was given of such)."""
+        return self._given_or_made(value, set())
+
+    def _given_or_made(self, e: ast.expr, seen: set[str]) -> bool:
+        if isinstance(e, ast.Constant):
+            return True
+        if isinstance(e, ast.Name):
+            return self._name_given_or_made(e.id, seen)
+        if isinstance(e, (ast.Attribute, ast.Subscript, ast.Starred)):
+            return self._given_or_made(e.value, seen)
+        if isinstance(e, ast.Call):
+            fb = self.feedback
+            if fb.fresh.get(id(e)):
+                return True
+            args = [*e.args, *(k.value for k in e.keywords)]
+            if isinstance(e.func, ast.Attribute) and id(e) not in fb.of_module:
+                args.append(e.func.value)  # (a method's object is given to it)
+            return bool(fb.own.get(id(e))) and all(self._given_or_made(a, seen) for a in args)
+        if isinstance(e, (ast.Tuple, ast.List, ast.BinOp, ast.UnaryOp, ast.Compare, ast.BoolOp, ast.IfExp)):
+            parts = [c for c in ast.iter_child_nodes(e) if isinstance(c, ast.expr)]
+            return all(self._given_or_made(c, seen) for c in parts)
+        return False
+
+    def _name_given_or_made(self, name: str, seen: set[str]) -> bool:
+        if name in seen:
+            return True  # (its other bindings decide)
+        seen.add(name)
+        nodes = self.feedback.targets.get(name)
+        if name not in self.local_names or nodes is None:
+            return False  # (a global's, a closure's, or bound out of sight)
+        if name in self.fdef_params and self.fdef is not None and name in _with_defaults(self.fdef):
+            return False  # (a default is the function's own object, shared by every call)
+        reached = [n for n in nodes if id(n) in self.feedback.kinds]
+        values = [self.feedback.values.get(id(n)) for n in reached]
+        return all(v is not None and self._given_or_made(v, seen) for v in values)
 
     def _facts_hold(self) -> bool:
         """Does what the analysis was told of bindings and calls still hold after this pass (a pass

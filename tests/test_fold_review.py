@@ -671,9 +671,6 @@ def test_setitem_dunder_region_loop():
     check(setitem_dunder_region, X, allow_fallback=True)
 
 
-@pytest.mark.xfail(
-    strict=True, reason="positional out= of np.clip/np.dot under a batched if is not counted a write"
-)
 @pytest.mark.parametrize("f", [clip_positional_out, dot_positional_out])
 def test_positional_out_under_batched_if(f):
     """np.clip(buf, lo, hi, buf) and np.dot(a, b, buf) under a batched if write buf per example."""

@@ -150,6 +150,20 @@ def _known_answer(obj, fn_node, args, kwargs) -> Operand | None:
     return None
 
 
+def _declared_facts(ctx, rule, site) -> Val | None:
+    """The rule's own facts of the call (NOTE [abstract evaluation]) with the dtype a `dtype=` asks for:
+    UNKNOWN where it declares none; None where the arguments do not fit its signature (NumPy refuses
+    them too)."""
+    if rule.infer is None or rule.signature is None:
+        return UNKNOWN
+    try:
+        bound = rule.signature.bind(ctx, *site.args, **site.kwargs)
+    except TypeError:
+        return None
+    _, *named = bound.arguments.items()
+    return with_given_dtype(rule.infer(site, **dict(named)), bound.arguments.get("dtype"))
+
+
 class CallsMixin(NestingMixin, ObjectsMixin):
     # ---- dispatch ------------------------------------------------------------------------------------
     def apply(self, fn, args, kwargs, node, syntax=None, method=None, fn_node=None) -> Operand:
@@ -217,14 +231,9 @@ class CallsMixin(NestingMixin, ObjectsMixin):
         """The Val of an unbatched call: the rule's abstract evaluation (NOTE [abstract evaluation],
         rules/common.py) of the arguments bound to its signature; UNKNOWN where the rule declares none or
         the arguments do not fit (NumPy refuses them too)."""
-        facts = UNKNOWN
-        if rule.infer is not None:
-            try:
-                bound = rule.signature.bind(self.ctx, *site.args, **site.kwargs)
-            except TypeError:
-                return UNKNOWN
-            _, *named = bound.arguments.items()
-            facts = with_given_dtype(rule.infer(site, **dict(named)), bound.arguments.get("dtype"))
+        facts = _declared_facts(self.ctx, rule, site)
+        if facts is None:
+            return UNKNOWN
         unknown = facts.kind == Kind.ARRAY and (facts.ndim is None or facts.dtype is None)
         if (unknown or facts == UNKNOWN) and rule.pure and not rule.random:
             return facts_of_call(site.fn, site.args, site.kwargs) or facts
@@ -234,15 +243,10 @@ class CallsMixin(NestingMixin, ObjectsMixin):
         """The Val of a call given `*items` of a length known only when it runs (the starred operand's
         `item` is each one's): its rule's facts where it has a rule, which read such an operand."""
         rule = lookup(callee.static) if callee.is_static else None
-        if rule is None or rule.infer is None or rule.signature is None:
+        if rule is None:
             return UNKNOWN
-        try:
-            bound = rule.signature.bind(self.ctx, *args, **kwargs)
-        except TypeError:
-            return UNKNOWN
-        _, *named = bound.arguments.items()
         site = CallSite(callee.static, node, args, kwargs, _rebuilder(node, callee.node, None))
-        return rule.infer(site, **dict(named))
+        return _declared_facts(self.ctx, rule, site) or UNKNOWN
 
     def _given_dtype(self, rule, site, val: Val) -> Val:
         """The Val a rule gave, of the dtype a `dtype=` argument asks for (rules/common.with_given_dtype)."""

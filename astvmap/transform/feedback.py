@@ -17,8 +17,9 @@ facts of the values themselves:
 
 These are facts of every binding and every call the pass saw: a name one of whose bindings the pass did
 not reach, or which is bound some other way (an import, `del`, `except ... as`, a nested definition, an
-assignment expression anywhere, `nonlocal` in a nested function), learns nothing. The walker rewrites the function again with the analysis that knows them where a pass
-would otherwise batch names from their birth (vectorize.run): fewer names then share a buffer.
+assignment expression anywhere, `nonlocal` in a nested function), learns nothing. Where a pass would
+batch names from their birth or run the whole function as the loop, the walker rewrites the function
+again with the analysis told what was learned (Vectorizer._passes): fewer names then share a buffer.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from __future__ import annotations
 import ast
 
 from .. import analysis
+from ..analysis.activity import local_names
 from ..rules.values import Kind, Operand, Val, dtypes_of
 
 _OTHER, _BUFFERLESS = 0, 1
@@ -60,6 +62,8 @@ class Feedback:
             for s in ast.walk(fdef)
             if isinstance(s, ast.Assign) and len(s.targets) == 1 and isinstance(s.targets[0], ast.Name)
         }
+        self.local = local_names(fdef)
+        self.defaulted = _with_defaults(fdef)
         self.kinds: dict[int, int] = {}  # id(name node) -> the least of what its bindings gave
         self.fresh: dict[int, bool] = {}  # id(call node) -> every result it gave was a new array
         self.own: dict[int, bool] = {}  # id(call node) -> every result it gave was new or given to it
@@ -77,6 +81,45 @@ class Feedback:
         self.own[id(node)] = own and self.own.get(id(node), True)
         if of_module:
             self.of_module.add(id(node))
+
+    def gives_own(self, value: ast.expr) -> bool:
+        """Does `return value` give, per example, what the function made or its caller gave (never a
+        global's, a closure's or a default's object)? A constant, what operators and displays make of
+        such, an item or attribute of such, a parameter the caller must give, a local every binding of
+        which the passes reached gives such, or a call they found fresh, or own on such arguments (a
+        method's object among them): `Specialization.returns_own`."""
+        return self._given_or_made(value, set())
+
+    def _given_or_made(self, e: ast.expr, seen: set[str]) -> bool:
+        if isinstance(e, ast.Constant):
+            return True
+        if isinstance(e, ast.Name):
+            return self._name_given_or_made(e.id, seen)
+        if isinstance(e, (ast.Attribute, ast.Subscript, ast.Starred)):
+            return self._given_or_made(e.value, seen)
+        if isinstance(e, ast.Call):
+            if self.fresh.get(id(e)):
+                return True
+            args = [*e.args, *(k.value for k in e.keywords)]
+            if isinstance(e.func, ast.Attribute) and id(e) not in self.of_module:
+                args.append(e.func.value)  # (a method's object is given to it)
+            return bool(self.own.get(id(e))) and all(self._given_or_made(a, seen) for a in args)
+        if isinstance(e, (ast.Tuple, ast.List, ast.BinOp, ast.UnaryOp, ast.Compare, ast.BoolOp, ast.IfExp)):
+            return all(
+                self._given_or_made(c, seen) for c in ast.iter_child_nodes(e) if isinstance(c, ast.expr)
+            )
+        return False
+
+    def _name_given_or_made(self, name: str, seen: set[str]) -> bool:
+        if name in seen:
+            return True  # (its other bindings decide)
+        seen.add(name)
+        nodes = self.targets.get(name)
+        if name not in self.local or nodes is None or name in self.defaulted:
+            return False  # (a global's, a closure's, bound out of sight, or a default: shared by calls)
+        reached = [n for n in nodes if id(n) in self.kinds]
+        values = [self.values.get(id(n)) for n in reached]
+        return all(v is not None and self._given_or_made(v, seen) for v in values)
 
     def facts(self, immutable_params=frozenset(), base: analysis.Facts | None = None) -> analysis.Facts:
         """The function's facts, with what the passes so far have learned (`base`'s flow facts kept)."""
@@ -128,7 +171,7 @@ def _binding_targets(fdef: ast.FunctionDef) -> dict[str, list[ast.Name] | None]:
         elif isinstance(n, (ast.Import, ast.ImportFrom)):
             for alias in n.names:
                 other((alias.asname or alias.name).split(".")[0])
-        elif isinstance(n, (ast.Global, ast.Nonlocal)):
+        elif isinstance(n, ast.Global):  # (a `nonlocal` anywhere is the walk's above)
             for name in n.names:
                 other(name)
         elif (isinstance(n, ast.ExceptHandler) and n.name) or (
@@ -137,7 +180,13 @@ def _binding_targets(fdef: ast.FunctionDef) -> dict[str, list[ast.Name] | None]:
             other(n.name)
         elif isinstance(n, ast.MatchMapping) and n.rest:
             other(n.rest)
-        elif isinstance(n, ast.NamedExpr):
-            other(n.target.id)
         todo.extend(ast.iter_child_nodes(n))
     return out
+
+
+def _with_defaults(fdef: ast.FunctionDef) -> set[str]:
+    """The parameters of `fdef` that have a default value."""
+    a = fdef.args
+    positional = [*a.posonlyargs, *a.args]
+    named = positional[len(positional) - len(a.defaults) :] if a.defaults else []
+    return {p.arg for p in named} | {p.arg for p, d in zip(a.kwonlyargs, a.kw_defaults) if d is not None}

@@ -40,14 +40,6 @@ _TERMINAL = (ast.Return, ast.Raise, ast.Break, ast.Continue)
 _NOT_CONTAINERS = (Kind.ARRAY, Kind.SCALAR, Kind.NONE, Kind.CALLABLE, Kind.MODULE)
 
 
-def _with_defaults(fdef: ast.FunctionDef) -> set[str]:
-    """The parameters of `fdef` that have a default value."""
-    a = fdef.args
-    positional = [*a.posonlyargs, *a.args]
-    named = positional[len(positional) - len(a.defaults) :] if a.defaults else []
-    return {p.arg for p in named} | {p.arg for p, d in zip(a.kwonlyargs, a.kw_defaults) if d is not None}
-
-
 def _unkept_arguments(call: ast.Call, fdef: ast.FunctionDef) -> set[int]:
     """The ids of `call`'s argument expressions bound to parameters of `fdef` it keeps nothing of."""
     if any(isinstance(a, ast.Starred) for a in call.args) or any(k.arg is None for k in call.keywords):
@@ -239,47 +231,6 @@ class Vectorizer(
         self.facts, self.refreshes = facts, self.refreshes - 1
         return True
 
-    def _own(self, value: ast.expr) -> bool:
-        """Is what `return value` gives, per example, made in the function or given by its caller (never
-        a global's, a closure's or a default's object)? Constants and what operators and displays make
-        of such, their items and attributes, a parameter the caller must give, a local every binding of
-        which the pass reached gives such, and calls the pass found to return new arrays (or, a module's
-        function, what it was given of such)."""
-        return self._given_or_made(value, set())
-
-    def _given_or_made(self, e: ast.expr, seen: set[str]) -> bool:
-        if isinstance(e, ast.Constant):
-            return True
-        if isinstance(e, ast.Name):
-            return self._name_given_or_made(e.id, seen)
-        if isinstance(e, (ast.Attribute, ast.Subscript, ast.Starred)):
-            return self._given_or_made(e.value, seen)
-        if isinstance(e, ast.Call):
-            fb = self.feedback
-            if fb.fresh.get(id(e)):
-                return True
-            args = [*e.args, *(k.value for k in e.keywords)]
-            if isinstance(e.func, ast.Attribute) and id(e) not in fb.of_module:
-                args.append(e.func.value)  # (a method's object is given to it)
-            return bool(fb.own.get(id(e))) and all(self._given_or_made(a, seen) for a in args)
-        if isinstance(e, (ast.Tuple, ast.List, ast.BinOp, ast.UnaryOp, ast.Compare, ast.BoolOp, ast.IfExp)):
-            parts = [c for c in ast.iter_child_nodes(e) if isinstance(c, ast.expr)]
-            return all(self._given_or_made(c, seen) for c in parts)
-        return False
-
-    def _name_given_or_made(self, name: str, seen: set[str]) -> bool:
-        if name in seen:
-            return True  # (its other bindings decide)
-        seen.add(name)
-        nodes = self.feedback.targets.get(name)
-        if name not in self.local_names or nodes is None:
-            return False  # (a global's, a closure's, or bound out of sight)
-        if name in self.fdef_params and self.fdef is not None and name in _with_defaults(self.fdef):
-            return False  # (a default is the function's own object, shared by every call)
-        reached = [n for n in nodes if id(n) in self.feedback.kinds]
-        values = [self.feedback.values.get(id(n)) for n in reached]
-        return all(v is not None and self._given_or_made(v, seen) for v in values)
-
     def _facts_hold(self) -> bool:
         """Does what the analysis was told of bindings and calls still hold after this pass (a pass
         with names batched from birth may bind a name to an array where an earlier one bound None)?
@@ -441,7 +392,7 @@ class Vectorizer(
             else Operand(ast.Constant(None), Val(False, None, Kind.NONE))
         )
         self.fresh_returns.append(value.fresh and self.region is None and self.ret_target is None)
-        self.own_returns.append(node.value is None or self._own(node.value))
+        self.own_returns.append(node.value is None or self.feedback.gives_own(node.value))
         if self.region is not None:
             # in a batched region the returned value is selected per lane like any other name
             self.env[RET] = value.val

@@ -663,11 +663,9 @@ def test_source_less_writer_on_comprehension_variable():
     check(source_less_writer_on_comprehension_variable, X, allow_fallback=True)
 
 
-@pytest.mark.xfail(
-    strict=True, reason="buf.__setitem__(0, x[0]) runs as a region loop that shares buf: warned, wrong"
-)
 def test_setitem_dunder_region_loop():
-    """buf.__setitem__(0, per-example value) gives each example its own buffer."""
+    """buf.__setitem__(0, per-example value) gives each example its own buffer (the method is a change of
+    buf, as `buf[0] = v` is: activity.MUTATING_METHODS)."""
     check(setitem_dunder_region, X, allow_fallback=True)
 
 

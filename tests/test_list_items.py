@@ -338,3 +338,49 @@ def test_a_list_a_helper_returns_from_a_global_grows_once_per_example():
     follow_review._BUF.clear()
     astvmap.vmap(follow_review.global_returned, IN_AXES)(*_args(14, 5, c=0.7))
     assert len(follow_review._BUF) == 5
+
+
+def _replaced_by_its_own_method(x):
+    lst = [None]
+    lst.__setitem__(0, 2.0)
+    return x * 3 if lst[0] is None else x * lst[0]
+
+
+def _inserted_before(x):
+    lst = [None]
+    lst.insert(0, 2.0)
+    return x * 3 if lst[0] is None else x * lst[0]
+
+
+def _replaced_in_a_comprehension(x):
+    lst = [None]
+    [lst.__setitem__(0, 2.0) for _ in range(1)]
+    return x * 3 if lst[0] is None else x * lst[0]
+
+
+def _appended_in_a_comprehension(x):
+    lst = [x]
+    [lst.append(x * 2) for _ in range(3)]
+    return lst[3] + lst[0]
+
+
+def _popped_in_a_comprehension(x):
+    d = {"a": x}
+    ys = [d.pop("a", x * 3) for _ in range(2)]
+    return ys[1] + len(d)
+
+
+@pytest.mark.parametrize(
+    "f",
+    [
+        _replaced_by_its_own_method,
+        _inserted_before,
+        _replaced_in_a_comprehension,
+        _appended_in_a_comprehension,
+        _popped_in_a_comprehension,
+    ],
+)
+def test_a_method_that_puts_items_in_forgets_what_they_were(f):
+    # (a method that adds or replaces items leaves the list's item unknown: `None` may be a number now)
+    x = np.random.default_rng(4).normal(size=(4, 3))
+    assert_vmap_equivalent(f, 0, 0, x, allow_fallback=True)

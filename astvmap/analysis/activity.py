@@ -48,7 +48,12 @@ MUTATING_METHODS = frozenset(
         "itemset",
         "setfield",
         "partition",
+        "intersection_update",
+        "difference_update",
+        "symmetric_difference_update",
     }
+    # (the methods behind `x[k] = v`, `del x[k]` and the augmented assignments, called by name)
+    | {"__setitem__", "__delitem__", "__iadd__", "__isub__", "__imul__", "__ior__", "__iand__", "__ixor__"}
 )
 
 # NumPy functions that write into their first argument.

@@ -7,6 +7,7 @@ only by its own statements. Two questions, read from the function's code once (c
   (so its length is not the one the rewrite followed)?
 - `held_elsewhere(fdef, name)`: may another name, another object or the caller hold the list `name`
   holds (so a change made through `name` is seen through a name whose facts the rewrite did not change)?
+  `held_before(fdef, name, end)` asks it of one read: only what may have kept the list before counts.
 """
 
 from __future__ import annotations
@@ -24,20 +25,48 @@ _READERS = frozenset(
     | {"zip", "enumerate", "iter", "reversed", "map", "filter", "isinstance", "type", "id", "repr", "str"}
 )
 _NUMPY = frozenset({"np", "numpy"})
+Span = tuple[tuple[int, int], tuple[int, int]]  # (line, column) where code starts and ends
+Site = tuple[tuple[int, int], int]  # (line, column) of a node, and the node's id
 
 
-@functools.lru_cache(maxsize=512)  # (asked at every `len()` and comprehension over a list)
 def escapes(fdef: ast.FunctionDef, name: str) -> bool:
     """May the list `name` holds change other than by this function's own `name.append(v)` statements
     (so that its length is not the one the rewrite followed)? Only these uses keep it: `name.append(v)`
     as a statement of the function itself (not of a nested function, lambda or comprehension),
     `name[i]` read, `len(name)`, `tuple(name)`, `*name`, iterating it, returning it, its truth, a
     comparison, and binding the name anew; a parameter never bound anew may be held by the caller too."""
+    sites = _escape_sites(fdef, name)
+    return sites is None or bool(sites)
+
+
+def escapes_before(
+    fdef: ast.FunctionDef, name: str, end: tuple[int, int], not_run: frozenset[int] = frozenset()
+) -> bool:
+    """`escapes(fdef, name)` for a read in the statement ending at `end` (as `held_before` asks it)."""
+    sites = _escape_sites(fdef, name)
+    return sites is None or _any_before(sites, end, _loop_spans(fdef), not_run)
+
+
+def _any_before(
+    sites: tuple[Site, ...], end: tuple[int, int], loops: tuple[Span, ...], not_run: frozenset[int]
+) -> bool:
+    """Does any of `sites` run before `end` (earlier in the code, or in a loop around both), other than
+    the nodes `not_run`?"""
+    return any(
+        (site <= end or any(lo <= site <= hi and lo <= end <= hi for lo, hi in loops)) and node not in not_run
+        for site, node in sites
+    )
+
+
+@functools.lru_cache(maxsize=512)  # (asked at every `len()` and comprehension over a list)
+def _escape_sites(fdef: ast.FunctionDef, name: str) -> tuple[Site, ...] | None:
+    """Where `escapes` finds the list `name` holds may change (line, column); None where the caller
+    may change it (a parameter never bound anew)."""
     rebound = any(
         isinstance(n, ast.Name) and n.id == name and isinstance(n.ctx, ast.Store) for n in ast.walk(fdef)
     )
     if not rebound and any(a.arg == name for a in ast.walk(fdef.args) if isinstance(a, ast.arg)):
-        return True  # (the caller's list, which another argument may name too)
+        return None  # (the caller's list, which another argument may name too)
     quiet: set[int] = set()
     for n in ast.walk(fdef):
         if isinstance(n, ast.Expr) and isinstance(n.value, ast.Call):
@@ -53,13 +82,17 @@ def escapes(fdef: ast.FunctionDef, name: str) -> bool:
         else:
             quiet |= _read_whole(n)
     nested = _nested_code(fdef)
-    for n in ast.walk(fdef):
-        if isinstance(n, ast.Name) and n.id == name:
-            if id(n) in nested or (isinstance(n.ctx, ast.Load) and id(n) not in quiet):
-                return True
-            if isinstance(n.ctx, ast.Del):
-                return True
-    return False
+    return tuple(
+        ((getattr(n, "lineno", 0), getattr(n, "col_offset", 0)), id(n))
+        for n in ast.walk(fdef)
+        if isinstance(n, ast.Name)
+        and n.id == name
+        and (
+            id(n) in nested
+            or (isinstance(n.ctx, ast.Load) and id(n) not in quiet)
+            or isinstance(n.ctx, ast.Del)
+        )
+    )
 
 
 def nested_scopes(fdef: ast.FunctionDef) -> list[ast.AST]:
@@ -100,10 +133,39 @@ def held_elsewhere(
     return name in index.bound_otherwise or name in index.kept
 
 
+def held_before(
+    fdef: ast.FunctionDef, name: str, end: tuple[int, int], not_run: frozenset[int] = frozenset()
+) -> bool:
+    """`held_elsewhere(fdef, name, caller=False)` for a read of the items in the statement ending at
+    `end`: only a read that may keep the object and comes before that point (in the code's order, or
+    anywhere in a loop around both) counts; another holder can change nothing before it has it. The
+    nodes `not_run` (of the branches a rewrite decided are not taken) keep nothing."""
+    if not held_elsewhere(fdef, name, caller=False):
+        return False
+    params = {a.arg for a in ast.walk(fdef.args) if isinstance(a, ast.arg)}
+    if name not in params and not rebinds(fdef, name):
+        return True  # (a global's or a closure's)
+    index = _holders(fdef, frozenset(), frozenset())
+    if name in index.bound_otherwise:
+        return True
+    return _any_before(index.kept_at.get(name, ()), end, _loop_spans(fdef), not_run)
+
+
+@functools.lru_cache(maxsize=128)
+def _loop_spans(fdef: ast.FunctionDef) -> tuple[Span, ...]:
+    """Where each loop of `fdef` (its own or a nested scope's) starts and ends."""
+    return tuple(
+        ((n.lineno, n.col_offset), (n.end_lineno or n.lineno, n.end_col_offset or 0))
+        for n in ast.walk(fdef)
+        if isinstance(n, (ast.For, ast.AsyncFor, ast.While))
+    )
+
+
 @dataclass(frozen=True)
 class _Holders:
     bound_otherwise: frozenset[str]  # names bound to what is not a new list or dict, or with another name
     kept: frozenset[str]  # names read where the read may keep the object (or in a nested scope)
+    kept_at: dict[str, tuple[Site, ...]]  # where each read that may keep the object is
 
 
 @functools.lru_cache(maxsize=128)
@@ -135,11 +197,17 @@ def _holders(fdef: ast.FunctionDef, fresh_calls: frozenset[int], unkept: frozens
             quiet.update((id(n.left), id(n.right)))
         else:
             quiet |= _read_whole(n)
-    nested = _nested_code(fdef)
+    nested, later = _nested_code(fdef), _nested_code(fdef, inline=False)
     kept = {
         n.id for n in ast.walk(fdef) if isinstance(n, ast.Name) and (id(n) in nested or id(n) not in quiet)
     }
-    return _Holders(frozenset(bound_otherwise), frozenset(kept))
+    kept_at: dict[str, list[Site]] = {}
+    for n in ast.walk(fdef):  # (a comprehension runs where it stands: its quiet reads keep nothing)
+        if isinstance(n, ast.Name) and (id(n) in later or id(n) not in quiet):
+            kept_at.setdefault(n.id, []).append(
+                ((getattr(n, "lineno", 0), getattr(n, "col_offset", 0)), id(n))
+            )
+    return _Holders(frozenset(bound_otherwise), frozenset(kept), {k: tuple(v) for k, v in kept_at.items()})
 
 
 def _read_whole(n: ast.AST) -> set[int]:
@@ -160,10 +228,14 @@ def _read_whole(n: ast.AST) -> set[int]:
     return set()
 
 
-def _nested_code(fdef: ast.FunctionDef) -> set[int]:
+def _nested_code(fdef: ast.FunctionDef, inline: bool = True) -> set[int]:
     """The nodes of the functions, lambdas and comprehensions `fdef` defines (run apart from its own
-    code: a comprehension's first iterable is read where it stands)."""
-    nested = {id(m) for s in nested_scopes(fdef) for m in ast.walk(s)}
+    code: a comprehension's first iterable is read where it stands); not `inline`: only the code that
+    may run later than where it stands (functions, lambdas, generator expressions)."""
+    scopes = nested_scopes(fdef)
+    if not inline:
+        scopes = [s for s in scopes if not isinstance(s, (ast.ListComp, ast.SetComp, ast.DictComp))]
+    nested = {id(m) for s in scopes for m in ast.walk(s)}
     for s in nested_scopes(fdef):
         if isinstance(s, (ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)):
             nested -= {id(m) for m in ast.walk(s.generators[0].iter)}

@@ -284,7 +284,7 @@ def _pairs_of(columns: list[list[Val]]) -> Val:
     return made.with_(item=list_item(made))
 
 
-@register(enumerate)
+@register(enumerate, traits="shaped")
 @infers(enumerate_facts)
 def batch_enumerate(ctx, iterable, start=None) -> Operand:
     v = iterable.val
@@ -307,7 +307,7 @@ def zip_facts(call, iterables=(), **_) -> Val:
     return Val(item.batched, None, Kind.LIST, item=item)
 
 
-@register(zip)
+@register(zip, traits="shaped")
 @infers(zip_facts)
 def batch_zip(ctx, *iterables, strict=None) -> Operand:
     if strict is not None:
@@ -341,11 +341,14 @@ def sequence_facts(call, iterable=None, **_) -> Val:
     ):
         made = container(kind, [held(e) for e in iterable.val.elts])
         return made if kind == Kind.TUPLE else made.with_(item=list_item(made))
+    if iterable is not None and iterable.val.kind == Kind.DICT and iterable.val.keys is not None:
+        made = container(kind, [constant(k) for k in iterable.val.keys])  # (a dict's items are its keys)
+        return made if kind == Kind.TUPLE else made.with_(item=list_item(made))
     facts = items_facts(call, iterable)
     return facts if kind == Kind.LIST else Val(facts.batched, None, Kind.TUPLE, item=facts.item)
 
 
-@register(tuple)
+@register(tuple, traits="shaped")
 @infers(sequence_facts)
 def batch_tuple(ctx, iterable=None, /) -> Operand:
     # tuple(x) of a tuple or list of known items: the same items (each batched as it is)
@@ -355,7 +358,7 @@ def batch_tuple(ctx, iterable=None, /) -> Operand:
     return Operand(ctx.call.rebuild([iterable.node], {}), facts)
 
 
-@register(list)
+@register(list, traits="shaped")
 @infers(sequence_facts)
 def batch_list(ctx, iterable=None, /) -> Operand:
     # list(x) of a batched array: the list of its per-example rows, each a batched value (a batched

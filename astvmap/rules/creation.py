@@ -256,7 +256,7 @@ def _array(ctx, obj, dtype) -> Operand:
     return emit(node, facts)
 
 
-@register(np.array)
+@register(np.array, traits="shaped")
 @infers(array_facts)
 def batch_array(
     ctx, object, dtype=None, *, copy=None, order=None, subok=None, ndmin=None, ndmax=None, like=None
@@ -264,13 +264,13 @@ def batch_array(
     return _array(ctx, object, dtype)
 
 
-@register(np.asarray, np.asanyarray)
+@register(np.asarray, np.asanyarray, traits="shaped")
 @infers(array_facts)
 def batch_asarray(ctx, a, dtype=None, order=None, *, device=None, copy=None, like=None) -> Operand:
     return _array(ctx, a, dtype)
 
 
-@register(np.ascontiguousarray)
+@register(np.ascontiguousarray, traits="shaped")
 @infers(array_facts)
 def batch_ascontiguousarray(ctx, a, dtype=None, *, like=None) -> Operand:
     return _array(ctx, a, dtype)

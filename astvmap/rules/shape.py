@@ -41,13 +41,13 @@ def _static_axes(value) -> int | None:
     return len(value) if isinstance(value, tuple) else 1
 
 
-@register(np.transpose)
+@register(np.transpose, traits="shaped")
 @infers(same_facts)
 def batch_transpose(ctx, a, axes=None) -> Operand:
     return _transpose(ctx, a, () if axes is None else (axes,))
 
 
-@register(np.ndarray.transpose)
+@register(np.ndarray.transpose, traits="shaped")
 @infers(same_facts)
 def batch_transpose_method(ctx, a, /, *axes) -> Operand:
     return _transpose(ctx, a, axes)
@@ -71,7 +71,7 @@ def _transpose(ctx, x, axes) -> Operand:
     return emit(ctx.expr("np.transpose(x, p)", x=x.node, p=perm), facts)
 
 
-@register(np.swapaxes)
+@register(np.swapaxes, traits="shaped")
 @infers(same_facts)
 def batch_swapaxes(ctx, a, axis1, axis2) -> Operand:
     nd = a.val.ndim
@@ -79,13 +79,13 @@ def batch_swapaxes(ctx, a, axis1, axis2) -> Operand:
     return emit(node, same_facts(ctx.call, a))
 
 
-@register(np.ndarray.swapaxes)
+@register(np.ndarray.swapaxes, traits="shaped")
 @infers(same_facts)
 def batch_swapaxes_method(ctx, a, axis1, axis2, /) -> Operand:
     return batch_swapaxes(ctx, a, axis1, axis2)
 
 
-@register(np.moveaxis)
+@register(np.moveaxis, traits="shaped")
 @infers(same_facts)
 def batch_moveaxis(ctx, a, source, destination) -> Operand:
     nd = a.val.ndim
@@ -99,7 +99,7 @@ def expand_dims_facts(call, a, axis, **_) -> Val:
     return array(False, None if nd is None or n_new is None else nd + n_new, a.val.dtype)
 
 
-@register(np.expand_dims)
+@register(np.expand_dims, traits="shaped")
 @infers(expand_dims_facts)
 def batch_expand_dims(ctx, a, axis) -> Operand:
     facts = expand_dims_facts(ctx.call, a, axis)  # (its axes are the result's)
@@ -116,7 +116,7 @@ def squeeze_facts(call, a, axis=None, **_) -> Val:
     return array(False, None if nd is None or n is None else nd - n, a.val.dtype)
 
 
-@register(np.squeeze)
+@register(np.squeeze, traits="shaped")
 @infers(squeeze_facts)
 def batch_squeeze(ctx, a, axis=None) -> Operand:
     # axis=None must never squeeze the batch axis (B may be 1)
@@ -126,7 +126,7 @@ def batch_squeeze(ctx, a, axis=None) -> Operand:
     return emit(ctx.call.rebuild([a.node], {"axis": shift_axis(ctx, axis, a.val.ndim)}), facts)
 
 
-@register(np.ndarray.squeeze)
+@register(np.ndarray.squeeze, traits="shaped")
 @infers(squeeze_facts)
 def batch_squeeze_method(ctx, a, /, axis=None) -> Operand:
     return batch_squeeze(ctx, a, axis)
@@ -152,13 +152,13 @@ def _shape_value(shape: tuple):
     return (value,) if isinstance(value, int) else value
 
 
-@register(np.reshape)
+@register(np.reshape, traits="shaped")
 @infers(reshape_facts)
 def batch_reshape(ctx, a, /, shape, order=None, *, copy=None) -> Operand:
     return _reshape(ctx, a, (shape,), order, copy)
 
 
-@register(np.ndarray.reshape)
+@register(np.ndarray.reshape, traits="shaped")
 @infers(reshape_facts)
 def batch_reshape_method(ctx, a, /, *shape, order=None, copy=None) -> Operand:
     return _reshape(ctx, a, shape, order, copy)
@@ -189,7 +189,7 @@ def ravel_facts(call, a, **_) -> Val:
     return array(False, 1, a.val.dtype)
 
 
-@register(np.ravel)
+@register(np.ravel, traits="shaped")
 @infers(ravel_facts)
 def batch_ravel(ctx, a, order=None) -> Operand:
     # (B, *s) -> (B, prod(s))
@@ -205,7 +205,7 @@ def batch_ravel(ctx, a, order=None) -> Operand:
     return emit(node, ravel_facts(ctx.call, a))
 
 
-@register(np.ndarray.ravel, np.ndarray.flatten)
+@register(np.ndarray.ravel, np.ndarray.flatten, traits="shaped")
 @infers(ravel_facts)
 def batch_ravel_method(ctx, a, /, order=None) -> Operand:
     return batch_ravel(ctx, a, order)
@@ -273,7 +273,7 @@ def concatenate_facts(call, arrays, axis=None, dtype=None, **_) -> Val:
     return array(False, None if items is None else items[0].ndim, kind)
 
 
-@register(np.concatenate, traits="fresh")
+@register(np.concatenate, traits="fresh shaped")
 @infers(concatenate_facts)
 def batch_concatenate(ctx, arrays, /, axis=None, out=None, *, dtype=None, casting=None) -> Operand:
     # items (B, *s_i) joined along per-example axis k -> k+1; axis=None flattens each example
@@ -308,7 +308,7 @@ def stack_facts(call, arrays, dtype=None, **_) -> Val:
     return array(False, nd, dtype_kind(dtype, items[0].dtype if appended and items else None))
 
 
-@register(np.stack, traits="fresh")
+@register(np.stack, traits="fresh shaped")
 @infers(stack_facts)
 def batch_stack(ctx, arrays, axis=None, out=None, *, dtype=None, casting=None) -> Operand:
     # items (B, *s) stacked at per-example axis k -> k+1 (negative k unchanged)
@@ -334,7 +334,7 @@ def hvstack_facts(call, tup, dtype=None, **_) -> Val:
     return array(False, max(least, *ranks), dtype_kind(dtype))
 
 
-@register(np.hstack, np.vstack, traits="fresh")
+@register(np.hstack, np.vstack, traits="fresh shaped")
 @infers(hvstack_facts)
 def batch_hvstack(ctx, tup, *, dtype=None, casting=None) -> Operand:
     # hstack: 1-D examples join on axis 0, others on axis 1; vstack: rows (atleast_2d) on axis 0
@@ -375,7 +375,7 @@ def _as_row(ctx, it: Operand) -> Operand:
     return Operand(node, Val(it.batched, 2))
 
 
-@register(np.column_stack, np.dstack)
+@register(np.column_stack, np.dstack, traits="shaped")
 @infers(hvstack_facts)
 def batch_column_stack(ctx, tup) -> Operand:
     raise ctx.fail(f"{ctx.call.fn.__name__} of batched values")
@@ -394,7 +394,7 @@ def broadcast_to_facts(call, array, shape, **_) -> Val:
     return Val(False, n, Kind.ARRAY, array.val.dtype)
 
 
-@register(np.broadcast_to)
+@register(np.broadcast_to, traits="shaped")
 @infers(broadcast_to_facts)
 def batch_broadcast_to(ctx, array, shape, subok=None) -> Operand:
     # (B, *s) -> (B, *shape) after aligning s to len(shape); subok= is moot: batched values are ndarrays
@@ -421,7 +421,7 @@ def broadcast_shapes_facts(call, args=(), **_) -> Val:
         if isinstance(a.node, ast.Starred):
             # (items known one by one, or a set's `item`, which it holds one of at least; a list built
             # by appends may be empty)
-            items = v.elts if v.elts is not None else (v.item,) if v.kind == Kind.OTHER and v.item else None
+            items = v.elts if v.elts is not None else (v.item,) if v.kind == Kind.SET and v.item else None
             if items is None:
                 return UNKNOWN
         else:
@@ -453,7 +453,7 @@ def atleast_facts(call, arys, **_) -> Val:
     return array(False, max(arys[0].val.ndim, least), arys[0].val.dtype)
 
 
-@register(np.atleast_1d, np.atleast_2d)
+@register(np.atleast_1d, np.atleast_2d, traits="shaped")
 @infers(atleast_facts)
 def batch_atleast(ctx, *arys) -> Operand:
     if len(arys) != 1:
@@ -475,7 +475,7 @@ def flip_facts(call, m, **_) -> Val:
     return array(False, m.val.ndim, m.val.dtype)
 
 
-@register(np.flip)
+@register(np.flip, traits="shaped")
 @infers(flip_facts)
 def batch_flip(ctx, m, axis=None) -> Operand:
     # axis=None flips every per-example axis (not the batch)
@@ -512,7 +512,7 @@ def tile_facts(call, A, reps, **_) -> Val:
     return array(False, max(nd, 1 if isinstance(value, int) else len(value)), A.val.dtype)
 
 
-@register(np.tile)
+@register(np.tile, traits="shaped")
 @infers(tile_facts)
 def batch_tile(ctx, A, reps) -> Operand:
     # tile prepends reps for every axis: (B, *s) needs a 1 for the batch axis, after aligning ranks
@@ -556,7 +556,7 @@ def astype_facts(call, a, dtype, **_) -> Val:
     return array(False, a.val.ndim, dtype_kind(dtype))
 
 
-@register(np.ndarray.astype, traits="quiet")
+@register(np.ndarray.astype, traits="quiet shaped")
 @infers(astype_facts)
 def batch_astype(ctx, a, /, dtype, order=None, casting=None, subok=None, copy=None) -> Operand:
     if dtype.batched:
@@ -566,7 +566,7 @@ def batch_astype(ctx, a, /, dtype, order=None, casting=None, subok=None, copy=No
     return emit(node, astype_facts(ctx.call, a, dtype))
 
 
-@register(np.copy, traits="quiet fresh")
+@register(np.copy, traits="quiet fresh shaped")
 @infers(same_facts)
 def batch_copy(ctx, a, order=None, subok=None) -> Operand:
     require_unbatched(ctx, order=order, subok=subok)
@@ -574,7 +574,7 @@ def batch_copy(ctx, a, order=None, subok=None) -> Operand:
     return emit(node, same_facts(ctx.call, a))
 
 
-@register(np.ndarray.copy, traits="quiet fresh")
+@register(np.ndarray.copy, traits="quiet fresh shaped")
 @infers(same_facts)
 def batch_copy_method(ctx, a, /, order=None) -> Operand:
     return batch_copy(ctx, a, order)

@@ -29,6 +29,7 @@ class Kind(enum.Enum):
     CALLABLE = "callable"
     MODULE = "module"
     OTHER = "other"
+    SET = "set"  # a set or frozenset: `elts` its members where known (no order), `item` one it holds
     UNBOUND = "unbound"  # no value yet on some path (a name first assigned in a loop that may break)
 
 
@@ -224,6 +225,8 @@ def truth(v: Val) -> bool | None:
     None's, a tuple's of known length, a module's or a function's; None where only running tells."""
     if v.kind == Kind.TUPLE and v.elts is not None and v.cls is None:  # (whatever its items are)
         return bool(v.elts)
+    if v.kind == Kind.SET and v.elts is not None:  # (NOTE [sets]: its members, where known, are all)
+        return bool(v.elts)
     if v.choices is not None and not v.batched and len({bool(c) for c in v.choices}) == 1:
         return bool(v.choices[0])
     if v.batched:
@@ -235,6 +238,28 @@ def truth(v: Val) -> bool | None:
     if v.kind in (Kind.MODULE, Kind.CALLABLE) and isinstance(v.obj, (types.ModuleType, types.FunctionType)):
         return True
     return None
+
+
+def set_of(items: list[Val]) -> Val:
+    """NOTE [sets]: the Val of a set of items with these Vals. Of constants, its members as Python's
+    equality makes them (`{1, True}` is one); of one item, that one; of more, one of them at least
+    (equal items make one: its `item` is theirs, joined)."""
+    if all(v.is_const for v in items):
+        try:
+            members = dict.fromkeys(v.const for v in items)
+        except TypeError:  # (a constant that cannot be hashed: the set raises when it runs)
+            return Val(False, None, Kind.SET)
+        return Val(False, None, Kind.SET, elts=tuple(constant(m) for m in members))
+    if len(items) <= 1:
+        return Val(False, None, Kind.SET, elts=tuple(items))
+    return Val(False, None, Kind.SET, item=unfixed(join_all(items)))
+
+
+def members(v: Val) -> frozenset | None:
+    """The members of a set Val known to be constants, as a frozenset; None where any is not known."""
+    if v.kind != Kind.SET or v.elts is None or not all(e.is_const for e in v.elts):
+        return None
+    return frozenset(e.const for e in v.elts)
 
 
 def constant(obj) -> Val:
@@ -397,6 +422,9 @@ class Operand:
     # global's, a closure's or a default's object: a NumPy function's (any rule's), or a function's each
     # return of which is such (NOTE [fresh values])
     own: bool = False
+    # evaluating it always raises, whatever the values: a call whose arguments do not fit the callee's
+    # parameters (Python's TypeError); a statement of it alone ends its path (vectorize.merge)
+    raises: bool = False
 
     @property
     def batched(self) -> bool:

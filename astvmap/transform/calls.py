@@ -22,7 +22,7 @@ import typing
 import numpy as np
 
 from ..analysis import lists
-from ..analysis.activity import NP_WRITING_FUNCS
+from ..analysis.activity import MUTATING_METHODS, NP_WRITING_FUNCS
 from ..analysis.aliases import sources
 from ..errors import NoPieceLoop, NotBatchable
 from ..frontend.source import NoSource, callable_object, function_source
@@ -43,11 +43,12 @@ from ..rules.values import (
     join,
     list_item,
     placed,
+    set_of,
     val_of,
 )
 from .callsites import CallSite, InnerVmap, LocalPartial, _call, _hint, _rebuilder, _shown
 from .expressions import LocalFunction
-from .folding import facts_of_call, fold_attribute, fold_call, pure
+from .folding import facts_of_call, fold_attribute, fold_call, fold_introspection, pure, snapshot
 from .nesting import NestingMixin
 from .objects import ObjectsMixin, made_object, plain_class, refuse_protocol
 
@@ -478,6 +479,11 @@ class CallsMixin(NestingMixin, ObjectsMixin):
         folded = fold_call(obj, _call(fn_node, args, kwargs), args, kwargs)
         if folded is not None:
             return folded
+        introspected = fold_introspection(obj, args, kwargs)
+        if introspected is not None:  # (each attribute it read: a dependency, as a static attribute's)
+            value, reads = introspected
+            self.ctx.deps.extend(("attr", f, attr, seen) for f, attr, seen in reads)
+            return Operand(_call(fn_node, args, kwargs), snapshot(value), value, fresh=True)
         out = self._call_object(obj, fn_node, args, kwargs, node)
         self.forget_changed_arguments(obj, args, kwargs)
         return out
@@ -491,8 +497,9 @@ class CallsMixin(NestingMixin, ObjectsMixin):
             got = self.getattr_call(node, fn_node, args)
             if got is not None:
                 return got
-        if obj is dict and len(args) <= 1:
-            return Operand(_call(fn_node, args, kwargs), self._dict_of(args, kwargs))
+        if (obj is dict and len(args) <= 1) or (obj in (set, frozenset) and len(args) <= 1 and not kwargs):
+            container_val = self._dict_of(args, kwargs) if obj is dict else self._set_of_items(args)
+            return Operand(_call(fn_node, args, kwargs), container_val)
         known = _known_answer(obj, fn_node, args, kwargs)
         if known is not None:
             return known
@@ -563,16 +570,21 @@ class CallsMixin(NestingMixin, ObjectsMixin):
         except Exception:  # (no source: what it does is not known)
             return True
 
-    def forget_items(self, node: ast.expr) -> None:
+    def forget_items(self, node: ast.expr, removes_only: bool = False) -> None:
         """The object `node` names (a local list, dict or record) may have had items replaced in place: its
-        Val keeps its kind, not its items (a `None` item may be a number now, NOTE [constants])."""
+        Val keeps its kind, not its items (a `None` item may be a number now, NOTE [constants]); a list
+        whose change `removes_only` (`pop`, `sort`, `del`) keeps what its items are, joined."""
         while isinstance(node, (ast.Subscript, ast.Attribute)):
             node = node.value
         if not isinstance(node, ast.Name) or node.id not in self.env:
             return
         v = self.env[node.id]
-        if v.elts is not None and v.kind in (Kind.LIST, Kind.DICT, Kind.RECORD) and not v.batched:
-            self.env[node.id] = Val(False, None, v.kind, item=list_item(v) if v.kind == Kind.LIST else None)
+        if v.kind == Kind.LIST and not v.batched and (v.elts is not None or not removes_only):
+            self.env[node.id] = Val(False, None, v.kind, item=list_item(v) if removes_only else None)
+        if v.elts is not None and v.kind in (Kind.DICT, Kind.RECORD) and not v.batched:
+            self.env[node.id] = Val(False, None, v.kind)
+        if v.kind == Kind.SET:  # (NOTE [sets]: a member may have gone)
+            self.env[node.id] = Val(False, None, Kind.SET)
         self.forget_holders(node.id)
 
     def forget_holders(self, name: str) -> None:
@@ -593,7 +605,9 @@ class CallsMixin(NestingMixin, ObjectsMixin):
         """After a call that may change the local containers it is `given` (`changes_containers()`: may
         it change a list or dict?), what is known of their items."""
         for a in given:
-            if a.val.kind not in (Kind.LIST, Kind.DICT, Kind.RECORD) or not isinstance(a.node, ast.Name):
+            if a.val.kind not in (Kind.LIST, Kind.DICT, Kind.SET, Kind.RECORD) or not isinstance(
+                a.node, ast.Name
+            ):
                 continue
             if id(a.node) in self.followed:  # (its items, as the callee left them: follow_given)
                 continue
@@ -610,16 +624,25 @@ class CallsMixin(NestingMixin, ObjectsMixin):
         """The length of a tuple of known items, or of a list of known items that a name of this
         function alone holds (its appends are followed; any other change forgets its items)."""
         v = op.val
-        if v.kind == Kind.OTHER and v.elts is not None and not v.batched:  # (a set of at most one item)
+        if v.kind == Kind.SET and v.elts is not None:  # (NOTE [sets]: members known, all of them)
             return len(v.elts)
         if v.elts is None or v.kind not in (Kind.TUPLE, Kind.LIST):
             return None
-        if v.kind == Kind.LIST:
+        made_here = op.fresh or _made_here(op.node) or self._builtin_sequence(op.node)
+        if v.kind == Kind.LIST and not made_here:  # (else: read where it was made)
             name = op.node.id if isinstance(op.node, ast.Name) else None
             fdef = self.fdef
-            if name is None or fdef is None or self.env.get(name) is not v or lists.escapes(fdef, name):
+            if name is None or fdef is None or self.env.get(name) is not v or self.escapes_here(name):
                 return None
         return len(v.elts)
+
+    def _builtin_sequence(self, node: ast.expr) -> bool:
+        """Is `node` a call of Python's own `zip`, `enumerate`, `list`, `tuple`, `sorted` or `reversed`: a
+        new sequence of the items its arguments hold where it stands?"""
+        if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Name)) or node.func.id in self.env:
+            return False
+        made = getattr(builtins, node.func.id, None)
+        return made in _NEW_SEQUENCES and self.ctx.src.resolve(node.func.id)[1] is made
 
     def _dict_of(self, args: list[Operand], kwargs: dict[str, Operand]) -> Val:
         """`dict(pairs, k=v, ...)`: the pairs' items, then the keywords', the last of a key winning."""
@@ -633,6 +656,20 @@ class CallsMixin(NestingMixin, ObjectsMixin):
         items = dict(zip(made.keys, made.elts))
         items.update({k: placed(a) for k, a in kwargs.items()})
         return container(Kind.DICT, list(items.values()), list(items))
+
+    def _set_of_items(self, args: list[Operand]) -> Val:
+        """`set(items)`, `frozenset(items)` (NOTE [sets]): of a dict of known keys, those; of a tuple or
+        list of known items, those (or one of them at least); of anything else, some set."""
+        if not args:
+            return set_of([])
+        v = self.items_read(args[0])
+        if args[0].batched and not (v.kind == Kind.DICT and v.keys is not None):
+            raise self.ctx.fail("a set of batched values")
+        if v.kind == Kind.DICT and v.keys is not None:
+            return set_of([constant(k) for k in v.keys])
+        if v.kind in (Kind.TUPLE, Kind.LIST, Kind.SET) and v.elts is not None:
+            return set_of(list(v.elts))
+        return Val(False, None, Kind.SET)
 
     def _dict_of_pairs(self, pairs: Operand) -> Val:
         """`dict(pairs)` of (key, value) pairs known one by one, keys known: a dict of those items, the
@@ -710,19 +747,23 @@ class CallsMixin(NestingMixin, ObjectsMixin):
             if attr == "sort" and v.batched:
                 return self.sort_list(node, base, args, kwargs)
         if (
-            v.kind in (Kind.DICT, Kind.OTHER)
-            and attr in _MUTATORS | {"update", "setdefault", "add", "discard"}
+            v.kind in (Kind.DICT, Kind.OTHER, Kind.SET)
+            and attr in _MUTATORS | _SET_MUTATORS | {"update", "setdefault"}
             and not (isinstance(node.func.value, ast.Name) and node.func.value.id in self.env)
         ):
             raise self.ctx.fail(f"`.{attr}()` of an object from outside the function")
+        if v.kind == Kind.DICT and attr in ("update", "pop"):
+            changed = self.dict_change(node, base, attr, args, kwargs)
+            if changed is not None:
+                return changed
         if not v.batched and v.obj is not None and lookup(getattr(type(v.obj), attr, None)) is not None:
             return self.apply(getattr(type(v.obj), attr), [base] + args, kwargs, node, method=attr)
         if v.kind in (Kind.ARRAY, Kind.SCALAR) or (v.batched and v.kind == Kind.OTHER):
             fn = getattr(np.ndarray, attr, None)
             if fn is not None:
                 return self.apply(fn, [base] + args, kwargs, node, method=attr)
-        if attr in _MUTATORS | {"update", "setdefault", "popitem", "__setitem__", "__delitem__"}:
-            self.forget_items(node.func.value)
+        if attr in MUTATING_METHODS:
+            self.forget_items(node.func.value, removes_only=attr in _REMOVING)
         if v.kind == Kind.DICT and any(a.batched for a in [*args, *kwargs.values()]):
             got = self._dict_get(node, base, attr, args, kwargs)
             if got is not None:
@@ -753,6 +794,35 @@ class CallsMixin(NestingMixin, ObjectsMixin):
         self.env[node.func.value.id] = Val(True, None, Kind.LIST, item=item.with_(batched=True))
         call = ctx.expr("av__.sort_items(s, r)", s=base.node, r=flag)
         return Operand(call, Val(False, None, Kind.NONE))
+
+    def dict_change(self, node, base: Operand, attr, args, kwargs) -> Operand | None:
+        """`d.update(other, k=v)` and `d.pop(k[, default])` of a dict of known keys this function alone
+        holds so far (NOTE [list items]): its items followed key by key, as Python changes them; None
+        where a key is not known or another holder would not see the change."""
+        name = node.func.value.id
+        v = self.items_read(base)
+        if v.keys is None or v.elts is None or (self.caller_holds(name) and not self.follows_given(name)):
+            return None
+        if self.fdef is None or self.held_before(name):
+            return None
+        items = dict(zip(v.keys, v.elts))
+        out: Val = Val(False, None, Kind.NONE, const=None)
+        if attr == "update":
+            if len(args) > 1:
+                return None
+            given = self._dict_of(args, kwargs)
+            if given.keys is None or given.elts is None:
+                return None
+            items.update(zip(given.keys, given.elts))
+        else:
+            if kwargs or len(args) not in (1, 2) or not args[0].val.is_const:
+                return None
+            key = args[0].val.const
+            if key not in items and len(args) == 1:
+                return None  # (KeyError, when it runs)
+            out = items.pop(key) if key in items else args[1].val
+        self.env[name] = container(Kind.DICT, items.values(), items.keys())
+        return Operand(_call(ast.Attribute(base.node, attr, ast.Load()), args, kwargs), out)
 
     def _dict_get(self, node, base: Operand, attr, args, kwargs) -> Operand | None:
         """`d.get(k, default)` with a batched default, `k` known and the dict's keys known: the item or
@@ -814,11 +884,13 @@ class CallsMixin(NestingMixin, ObjectsMixin):
 
 
 def _raises_by_shape(rule, site: CallSite) -> bool:
-    """Does this call raise, whatever the values, only by its operands' shapes and dtypes: an elementwise
-    ufunc, a reduction, a product (values raise only FloatingPointError, and only under
+    """Does this call raise, whatever the values, only by its operands' shapes and dtypes: a rule that
+    says so (trait "shaped": a change of shape, a conversion), an elementwise ufunc, a reduction, a product (values raise only FloatingPointError, and only under
     `np.errstate(all="raise")`), or indexing by an index the same for every example? Not powers
     (integers to negative integer powers raise ValueError), nor `np.linalg` (LinAlgError)."""
     fn = site.fn
+    if "shaped" in rule.traits:
+        return True
     if fn in (operator.pow, np.power, operator.ipow):
         return False
     if any(a.val.py or a.val.py_some for a in site.args):
@@ -840,7 +912,7 @@ def _mutable(v: Val) -> bool:
     those)?"""
     if v.kind == Kind.TUPLE:
         return v.elts is None or any(_mutable(e) for e in v.elts)
-    return v.kind in (Kind.ARRAY, Kind.LIST, Kind.DICT, Kind.OTHER) and not v.is_const
+    return v.kind in (Kind.ARRAY, Kind.LIST, Kind.DICT, Kind.SET, Kind.OTHER) and not v.is_const
 
 
 def may_change_arguments(fn, kwargs, n_args: int = 0) -> bool:
@@ -907,6 +979,17 @@ def _may_change_containers(fn) -> bool:
         return True
 
 
+_NEW_SEQUENCES = (zip, enumerate, list, tuple, sorted, reversed)
+
+
+def _made_here(node: ast.expr) -> bool:
+    """Is `node` a list made where it stands (a display, `a + b`, a slice), whose items nothing else has
+    had a chance to change?"""
+    if isinstance(node, ast.Subscript):
+        return isinstance(node.slice, ast.Slice)
+    return isinstance(node, (ast.List, ast.ListComp, ast.BinOp))
+
+
 def _no_source(fn) -> bool:
     """Is `fn` a callable with no Python source to rewrite (a C function, a BLAS routine, an object not
     known when rewriting)? Library code keeps the per-call loop for those (NOTE [library source])."""
@@ -916,6 +999,10 @@ def _no_source(fn) -> bool:
 
 
 _MUTATORS = {"append", "extend", "insert", "pop", "remove", "clear", "sort", "reverse"}
+_REMOVING = {"pop", "remove", "clear", "sort", "reverse", "discard", "popitem", "__delitem__"}
+_SET_MUTATORS = {"add", "discard", "update", "intersection_update", "difference_update"} | {
+    "symmetric_difference_update"
+}
 
 
 def _takes_arrays(rule, fn) -> bool:

@@ -175,13 +175,14 @@ class CompoundMixin(RegionsMixin):
 
     def _runs_per_example(self, code: list[ast.stmt]) -> bool:
         """Does generated `code` run something per example (a loop over the examples, a function of the
-        user's rewritten: either may raise for some examples only)?"""
+        user's rewritten that may raise for some examples only)?"""
         av, free = self.ctx.av_name, self.ctx.free
         for n in (n for s in code for n in ast.walk(s)):
             if isinstance(n, ast.Attribute) and _is_loop_helper(n, av):
                 return True
             called = n.func.id if isinstance(n, ast.Call) and isinstance(n.func, ast.Name) else None
-            if called is not None and hasattr(free.get(called), ASTVMAP_SOURCE):
+            fn = free.get(called) if called is not None else None
+            if hasattr(fn, ASTVMAP_SOURCE) and getattr(fn, "__astvmap_raises_by_value__", True):
                 return True
         return False
 

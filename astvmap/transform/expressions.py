@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ast
 import operator
+import typing
 
 from ..analysis import lists
 from ..errors import NotBatchable
@@ -25,13 +26,15 @@ from ..rules.values import (
     join_all,
     leaf_batchedness,
     list_item,
+    members,
     placed,
+    set_of,
     static_value,
     truth,
     unfixed,
 )
 from .callsites import LocalFunction
-from .folding import CMPOPS, calls_something, fold, fold_compare
+from .folding import CMPOPS, calls_something, fold, fold_compare, snapshot
 from .objects import made_object, refuse_protocol
 from .regions import RegionsMixin
 
@@ -78,6 +81,8 @@ class ExpressionsMixin(RegionsMixin):
     def visit_Name(self, node):
         if node.id in self.env:
             v = self.env[node.id]
+            if v.kind == Kind.SET and v.elts is not None and self.fdef and self.escapes_here(node.id):
+                v = Val(False, None, Kind.SET)  # (NOTE [sets]: changed where the rewrite does not look)
             if v.is_const:
                 static = v.const
             elif v.kind in (Kind.CALLABLE, Kind.MODULE) and not isinstance(v.obj, LocalFunction):
@@ -101,6 +106,15 @@ class ExpressionsMixin(RegionsMixin):
                 return writeable
         base = self.expr(node.value)
         self.ctx.node = node
+        if base.fresh and base.is_static and base.val.kind in (Kind.OTHER, Kind.TUPLE):
+            # an attribute of what a fold made now (`inspect.signature(f).parameters`): made with it
+            new = ast.Attribute(base.node, node.attr, ast.Load())
+            try:
+                value = getattr(base.static, node.attr)
+            except Exception:
+                value = NO_STATIC
+            if value is not NO_STATIC:
+                return Operand(new, snapshot(value), value, fresh=True)
         if (
             base.is_static
             and not base.val.batched
@@ -151,6 +165,10 @@ class ExpressionsMixin(RegionsMixin):
         folded = fold(ast.BinOp(left.node, node.op, right.node), BINOPS[type(node.op)], [left, right])
         if folded is not None:
             return folded
+        a, b = members(left.val), members(right.val)
+        if a is not None and b is not None and type(node.op) in _SET_OPS:  # (NOTE [sets])
+            made = _SET_OPS[type(node.op)](a, b)
+            return Operand(ast.BinOp(left.node, node.op, right.node), set_of([constant(m) for m in made]))
         if _SEQUENCES & {left.val.kind, right.val.kind} and isinstance(node.op, (ast.Add, ast.Mult)):
             joined = self.sequence_op(node, left, right)
             if joined is not None:
@@ -203,8 +221,9 @@ class ExpressionsMixin(RegionsMixin):
         ):
             value = -operand.static if isinstance(node.op, ast.USub) else operand.static
             return Operand(ast.UnaryOp(node.op, operand.node), constant(value), value)
-        if isinstance(node.op, ast.Not) and truth(operand.val) is not None:
-            value = not truth(operand.val)
+        known = self.truth_of(operand)
+        if isinstance(node.op, ast.Not) and known is not None:
+            value = not known
             return Operand(ast.UnaryOp(node.op, operand.node), constant(value), value)
         folded = fold(ast.UnaryOp(node.op, operand.node), UNARYOPS[type(node.op)], [operand])
         if folded is not None:
@@ -223,6 +242,9 @@ class ExpressionsMixin(RegionsMixin):
             folded = fold_compare(new, node.ops, ops)
             if folded is not None:
                 return folded
+            answer = self.known_comparison(node.ops, ops)
+            if answer is not None:
+                return Operand(new, constant(answer), answer)
             fn = CMPOPS.get(type(node.ops[0]))
             if len(rights) == 1 and fn is not None:
                 return Operand(new, self.apply(fn, ops, {}, node, syntax=new).val)
@@ -244,6 +266,34 @@ class ExpressionsMixin(RegionsMixin):
             out = Operand(ast.BinOp(out.node, ast.BitAnd(), p.node), Val(True, 0, Kind.ARRAY, "b"))
         return out
 
+    def truth_of(self, op: Operand) -> bool | None:
+        """`bool()` of `op` where the rewrite knows it (values.truth), a list's or dict's too where its
+        length or keys are known as they are read here."""
+        v = op.val
+        if v.kind == Kind.LIST:
+            n = self.known_length(op)
+            return None if n is None else n > 0
+        if v.kind == Kind.DICT:
+            keys = self.items_read(op).keys
+            return None if keys is None else bool(keys)
+        return truth(v)
+
+    def known_comparison(self, ops: list[ast.cmpop], operands: list[Operand]) -> bool | None:
+        """`key in d`, `key in s`, `key in lst` of a constant among known keys, members or constant items,
+        and `s == t` of sets of known members: Python's answer, computed now; None where not known."""
+        if len(ops) != 1:
+            return None
+        op, (a, b) = ops[0], operands
+        if isinstance(op, (ast.Eq, ast.NotEq)):
+            sa, sb = members(a.val), members(b.val)
+            if sa is None or sb is None:
+                return None
+            return (sa == sb) == isinstance(op, ast.Eq)
+        if not isinstance(op, (ast.In, ast.NotIn)) or not a.val.is_const:
+            return None
+        found = _member(a.val.const, self.items_read(b) if b.val.kind in (Kind.LIST, Kind.DICT) else b.val)
+        return None if found is None else found == isinstance(op, ast.In)
+
     def visit_BoolOp(self, node):
         # `a and b` is `b if a else a`, `a or b` is `a if a else b` (a evaluated once): Python's
         # short-circuit, and its choice of operand as the result, carry over to batched tests.
@@ -253,7 +303,7 @@ class ExpressionsMixin(RegionsMixin):
             node = ast.copy_location(ast.BoolOp(node.op, [inner, node.values[-1]]), node)
         mark = len(self.ctx.pending)
         left = self.expr(node.values[0])
-        known = truth(left.val)
+        known = self.truth_of(left)
         if known is not None:  # Python's short-circuit, decided now (NOTE [constants])
             if known == isinstance(node.op, ast.Or):
                 return left  # (`b` is never evaluated)
@@ -292,7 +342,7 @@ class ExpressionsMixin(RegionsMixin):
         if test.batched:
             self.chosen_per_example.add(id(node))
             return self.batched_ifexp(node, test)
-        known = truth(test.val)
+        known = self.truth_of(test)
         if known is not None:  # one path (NOTE [constants]); the other may not even rewrite
             if calls_something(test.node):  # (the test still runs, before the path)
                 taken = self.lazy(lambda: self.expr(node.body if known else node.orelse))
@@ -492,11 +542,43 @@ class ExpressionsMixin(RegionsMixin):
             return v
         if not isinstance(op.node, ast.Name) or op.node.id not in self.local_names:
             return v  # (a value read where it is made, or a global's: what it was when rewriting)
-        if self.fdef is not None and not lists.held_elsewhere(self.fdef, op.node.id, caller=False):
+        if self.fdef is not None and not self.held_before(op.node.id):
             return v
         if not v.batched:
             return Val(False, None, v.kind, item=list_item(v) if v.kind == Kind.LIST else None)
         return v.with_(elts=tuple(unfixed(e) for e in v.elts))
+
+    def held_before(self, name: str) -> bool:
+        """May another holder have the list `name` holds before the end of the statement being rewritten
+        and of the node being read (lists.held_before), or anywhere, where either is not known?"""
+        assert self.fdef is not None
+        end = self._read_point()
+        if end is None:
+            return lists.held_elsewhere(self.fdef, name, caller=False)
+        return lists.held_before(self.fdef, name, end, frozenset(self.not_run))
+
+    def escapes_here(self, name: str) -> bool:
+        """May the list `name` holds have changed other than as the rewrite followed, before the end of
+        the statement being rewritten (lists.escapes_before)?"""
+        assert self.fdef is not None
+        end = self._read_point()
+        if end is None:
+            return lists.escapes(self.fdef, name)
+        return lists.escapes_before(self.fdef, name, end, frozenset(self.not_run))
+
+    def _read_point(self) -> tuple[int, int] | None:
+        """Where the statement being rewritten (a compound one's header: its test, its iterable), and
+        the node being read, end (the later of the two; None where either is not known)."""
+        at = self.at[-1] if self.at else None
+        header = {ast.If: "test", ast.While: "test", ast.For: "iter"}.get(type(at))
+        ends = [
+            (n.end_lineno, n.end_col_offset)
+            for n in (getattr(at, header) if header else at, self.ctx.node)
+            if isinstance(n, (ast.stmt, ast.expr))
+            and n.end_lineno is not None
+            and n.end_col_offset is not None
+        ]
+        return max(ends) if len(ends) == 2 else None
 
     # ---- comprehensions ----------------------------------------------------------------------------
     def visit_ListComp(self, node):
@@ -513,9 +595,9 @@ class ExpressionsMixin(RegionsMixin):
             if whole.batched:
                 raise self.ctx.fail("a set of batched values")
             made = whole.val.elts  # (one per item iterated, where that is known)
-            if made is not None and len(made) > 1:
-                return Operand(whole.node, Val(False, None, Kind.OTHER, item=unfixed(join_all(list(made)))))
-            return Operand(whole.node, Val(False, None, Kind.OTHER, elts=made))
+            if made is None:
+                return Operand(whole.node, Val(False, None, Kind.SET))
+            return Operand(whole.node, set_of(list(made)))
         if any(e.batched for e in unrolled):
             raise self.ctx.fail("a set of batched values")
         if not unrolled:
@@ -527,10 +609,11 @@ class ExpressionsMixin(RegionsMixin):
 
     def _unrolled_comprehension(self, node) -> list[Operand] | None:
         """`[f(a) for a in args if a is not None]` over a tuple or list of known length whose items differ
-        in what is known of them (a batched array and None, as a library's `*args` holds) or that filters
-        them (the result's length is then known): written out item by item, `[f(args[0])]`, each with
-        its item's facts, where every filter is known when rewriting; None for any other comprehension
-        (it is rewritten whole, its items' facts joined)."""
+        in what is known of them (a batched array and None, as a library's `*args` holds), are constants
+        (`[kwds.pop(p) for p in ("a", "b")]`) or that filters them (the result's length is then known):
+        written out item by item, `[f(args[0])]`, each with
+        its item's facts, where every filter is known when rewriting (over nothing: `[]`, its item never
+        computed); None for any other comprehension (it is rewritten whole, its items' facts joined)."""
         g = node.generators[0]
         if len(node.generators) != 1 or g.is_async or not isinstance(g.target, ast.Name):
             return None
@@ -538,12 +621,16 @@ class ExpressionsMixin(RegionsMixin):
             return None
         mark, env = self.ctx.mark(), dict(self.env)
         it = self.iterable(g.iter)
-        n = self.known_length(it)
+        n = self.known_length(it) if it.val.kind in (Kind.TUPLE, Kind.LIST) else None  # (a set: no order)
         elts = it.val.elts or ()
         if (
             n is None
-            or not 0 < n <= _UNROLLED
-            or (len({(leaf_batchedness(e), e.kind, e.ndim) for e in elts}) == 1 and not g.ifs)
+            or not 0 <= n <= _UNROLLED
+            or (
+                len({(leaf_batchedness(e), e.kind, e.ndim) for e in elts}) == 1
+                and not g.ifs
+                and not all(e.is_const for e in elts)  # (constants: each item's value may decide)
+            )
         ):
             self.ctx.rollback(mark, pending=True)
             self.env = env
@@ -556,7 +643,7 @@ class ExpressionsMixin(RegionsMixin):
         for i in range(n):
             item = ast.Subscript(templates.clone(source), ast.Constant(i), ast.Load())
             filters = [self.expr(_substitute(t, g.target.id, item)) for t in g.ifs]
-            tests = [truth(f.val) for f in filters]
+            tests = [self.truth_of(f) for f in filters]
             if None in tests or any(calls_something(f.node) for f in filters):
                 self.ctx.rollback(mark, pending=True)
                 self.env = env
@@ -724,14 +811,38 @@ def _sequence_of(kind: Kind, elts) -> Val:
     return made.with_(item=list_item(made)) if kind == Kind.LIST else made
 
 
+_SET_OPS = {
+    ast.BitAnd: operator.and_,
+    ast.BitOr: operator.or_,
+    ast.Sub: operator.sub,
+    ast.BitXor: operator.xor,
+}
+
+
+def _member(key, v: Val) -> bool | None:
+    """Is constant `key` in a value of Val `v`, as Python's `in` answers: among a dict's known keys, a
+    set's known members or a tuple's or list's items, all constants? None where that is not known."""
+    within: typing.Container | None
+    if v.kind == Kind.DICT and v.keys is not None:
+        within = dict.fromkeys(v.keys)
+    elif v.kind == Kind.SET:
+        within = members(v)
+    elif v.kind in (Kind.TUPLE, Kind.LIST) and v.elts is not None and all(e.is_const for e in v.elts):
+        within = tuple(e.const for e in v.elts)
+    else:
+        return None
+    try:
+        return None if within is None else key in within
+    except TypeError:  # (an unhashable key: Python raises when it runs)
+        return None
+
+
 def _set_of(items) -> Val:
-    """The Val of a set display: of at most one item its length is known (`len({x.shape}) == 1`);
-    of more, equal items may make one, but it holds one at least: its `item` is theirs, joined."""
+    """The Val of a set display (NOTE [sets]): of constants, its members; of at most one item, its
+    length (`len({x.shape}) == 1`); of more, one of them at least."""
     if any(isinstance(e.node, ast.Starred) for e in items):
-        return Val(False, None, Kind.OTHER)
-    if len(items) <= 1:
-        return Val(False, None, Kind.OTHER, elts=tuple(e.val for e in items))
-    return Val(False, None, Kind.OTHER, item=unfixed(join_all([e.val for e in items])))
+        return Val(False, None, Kind.SET)
+    return set_of([e.val for e in items])
 
 
 def _formatted(node: ast.JoinedStr, vals: list[Val]) -> str | None:

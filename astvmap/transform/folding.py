@@ -9,7 +9,7 @@ never come from the top-level call's arguments: a new value there would be a new
 Python computes what constants decide: operators on constants, `is` between objects known when
 rewriting, `not` and `bool` of values whose truth the rewrite knows (a tuple of known length, None),
 and calls of functions that only compute on their arguments (`isinstance`, `len`, `operator`, `math`,
-NumPy's dtype functions, and any `functools.cache`/`lru_cache` function: caching is its author's word
+NumPy's dtype functions, `np.any`/`np.all`, and any `functools.cache`/`lru_cache` function: caching is its author's word
 that a call depends on its arguments alone) when every argument is known. An `if` or a conditional
 expression whose test is known takes one path, and the other is never rewritten; `a and b` with `a`
 known never rewrites `b` when Python would not evaluate it. That is how a library's input validation
@@ -23,16 +23,29 @@ import ast
 import builtins
 import enum
 import functools
+import inspect
 import itertools
 import math
 import operator
 import types
 import typing
 import warnings
+from dataclasses import replace
 
 import numpy as np
 
-from ..rules.values import Kind, Operand, Val, const_key, constant, dtypes_of, is_constant, val_of
+from ..rules.values import (
+    Kind,
+    Operand,
+    Val,
+    const_key,
+    constant,
+    container,
+    dtypes_of,
+    is_constant,
+    list_item,
+    val_of,
+)
 
 # Builtins that only compute on their arguments (no I/O, no changes, no calls of what they are given
 # beyond `__eq__`/`__hash__`-like protocol methods of known objects).
@@ -62,7 +75,7 @@ _PURE_BUILTINS = frozenset(
 )
 _PURE_OTHERS = frozenset(
     (np.dtype, np.result_type, np.promote_types, np.issubdtype, np.isdtype, np.can_cast, np.iinfo, np.finfo)
-    + (typing.cast, np.iterable, np.isscalar, np.ndim)
+    + (typing.cast, np.iterable, np.isscalar, np.ndim, np.any, np.all)
 )
 _PURE_MODULES = ("operator", "math", "_operator")
 # `operator`'s functions that change their first argument (`operator.setitem`, `operator.iadd`)
@@ -104,6 +117,52 @@ def fold_call(fn, node: ast.expr, args: list[Operand], kwargs: dict[str, Operand
     return _agreed(node, values)
 
 
+# What `inspect.signature(f)` and `inspect.getfullargspec(f)` of a Python function read of it: the
+# answer is computed now and holds while each of these is the object it was (`ABSENT`: still not there)
+_SIGNATURE_READS = (
+    "__code__",
+    "__defaults__",
+    "__kwdefaults__",
+    "__annotations__",
+    "__wrapped__",
+    "__signature__",
+)
+ABSENT = object()  # an attribute a rewrite found missing (specialize._valid: it must still be)
+
+
+def fold_introspection(fn, args: list[Operand], kwargs: dict[str, Operand]) -> tuple[object, list] | None:
+    """`inspect.signature(f)` or `inspect.getfullargspec(f)` of a function `f` known when rewriting:
+    its answer now (both are immutable objects), with the attribute reads it depends on as
+    `[(f, attr, value)]`; None for anything else (a class, a partial, a builtin: `inspect` reads more
+    of those)."""
+    if fn not in (inspect.signature, inspect.getfullargspec) or len(args) != 1 or kwargs:
+        return None
+    f = args[0].static if args[0].is_static else None
+    if not isinstance(f, types.FunctionType):
+        return None
+    try:
+        value = fn(f)
+    except Exception:
+        return None  # (it raises when it runs, as the loop's does)
+    return value, [(f, attr, getattr(f, attr, ABSENT)) for attr in _SIGNATURE_READS]
+
+
+def snapshot(obj) -> Val:
+    """The Val of a value a fold made now (an introspection's answer): its constants known, and its
+    lists' and dicts' items one by one, as a display's are (nothing else holds them yet)."""
+    if is_constant(obj):
+        return constant(obj)
+    if type(obj) is list:
+        v = container(Kind.LIST, [snapshot(o) for o in obj])
+        return v.with_(item=list_item(v))
+    if type(obj) is tuple or isinstance(getattr(type(obj), "_fields", None), tuple):
+        cls = None if type(obj) is tuple else type(obj)
+        return container(Kind.TUPLE, [snapshot(o) for o in obj], cls=cls)
+    if isinstance(obj, (dict, types.MappingProxyType)) and all(is_constant(k) for k in obj):
+        return container(Kind.DICT, [snapshot(o) for o in obj.values()], obj.keys())
+    return val_of(obj)
+
+
 def fold_attribute(node: ast.expr, base: Operand, attr: str) -> Operand | None:
     """An attribute of a dtype known by its kind (`x.dtype.kind`, `x.dtype.names`) where every dtype of
     that kind agrees on it."""
@@ -133,6 +192,8 @@ def _choices(a: Operand) -> tuple | None:
 def _agreed(node: ast.expr, values: list) -> Operand | None:
     """The constant every value equals (or the one object they all are), else None."""
     first = values[0]
+    if isinstance(first, np.bool_) and all(v is first for v in values):  # (`np.any(False)`: NumPy's own)
+        return Operand(node, replace(val_of(first), const=first), first)
     if all(v is first for v in values):
         return Operand(node, constant(first) if is_constant(first) else val_of(first), first)
     if is_constant(first) and all(const_key(v) == const_key(first) for v in values):

@@ -18,7 +18,7 @@ from ..analysis import lists
 from ..errors import AstvmapError, NotBatchable
 from ..frontend import breaks
 from ..kit import templates
-from ..rules.values import UNKNOWN, Kind, Operand, Val, join, join_all, leaf_batchedness, truth
+from ..rules.values import UNKNOWN, Kind, Operand, Val, join, join_all, leaf_batchedness
 from .callsites import InnerVmap, LocalFunction
 from .context import _needs, rebound
 from .folding import evaluated
@@ -50,7 +50,8 @@ class LoopsMixin(RegionsMixin):
 
     def _unrolled(self, node: ast.For) -> list[ast.stmt] | None:
         """`for a in args:` over a tuple or list of known length whose items differ in their facts (batched
-        on some iterations only, of other ranks or kinds), or whose body grows a list: each iteration
+        on some iterations only, of other ranks or kinds), that holds one item, or whose body grows a
+        list: each iteration
         written out (`a = args[0]`, the body, `a = args[1]`, ...), so the loop's variable has each item's
         facts and the list is known item by item. None for any other loop (or one that jumps or has an
         `else`)."""
@@ -107,7 +108,7 @@ class LoopsMixin(RegionsMixin):
                 or len(v.elts) > _UNROLLED
             ):
                 return None
-            if not (grows or _differ(v.elts)):
+            if not (grows or _differ(v.elts) or len(v.elts) == 1):  # (one item: its own facts, exactly)
                 return None
         else:
             return None
@@ -172,7 +173,7 @@ class LoopsMixin(RegionsMixin):
     def visit_While(self, node):
         mark, env = self.ctx.mark(), dict(self.env)
         test = self.expr(node.test)
-        if truth(test.val) is False:  # never entered (NOTE [constants]): its test, then its `else`
+        if self.truth_of(test) is False:  # never entered (NOTE [constants]): its test, then its `else`
             return evaluated(test.node) + self.block(node.orelse)
         self.ctx.rollback(mark, pending=True)
         self.env = env

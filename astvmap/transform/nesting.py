@@ -53,6 +53,25 @@ def _key(impl, args, kwargs) -> tuple | None:
     return key
 
 
+def _rewritten_call(obj, callee, fn_node, args, kwargs, pre_args: bool, pre_kwargs: bool) -> ast.expr:
+    """The call of `obj`'s rewrite `callee`: a partial's bound values stay in the partial
+    (`f_vmap(*p.args, x, **p.keywords)`), a bound method's object and a callable object are `self`."""
+    if not (pre_args or pre_kwargs):
+        return _call(callee, args, kwargs)
+    from ..frontend.source import callable_object
+
+    p = fn_node
+    star: list[ast.expr] = [ast.Starred(ast.Attribute(p, "args", ast.Load()), ast.Load())] if pre_args else []
+    kws = [ast.keyword(None, ast.Attribute(p, "keywords", ast.Load()))] if pre_kwargs else []
+    if isinstance(obj, types.MethodType):
+        star = [ast.Attribute(p, "__self__", ast.Load())]
+    elif callable_object(obj):  # `model(x)`: the instance is `self`
+        star = [p]
+    return ast.Call(
+        callee, star + [a.node for a in args], kws + [ast.keyword(k, a.node) for k, a in kwargs.items()]
+    )
+
+
 class NestingMixin(Walker):
     """Needs from the walker: ctx, env, expr(), fallback(), call_object()."""
 
@@ -107,7 +126,7 @@ class NestingMixin(Walker):
 
     def user_call(self, obj, fn_node, args, kwargs, node, batched, strict=False) -> Operand:
         ctx = self.ctx
-        from ..frontend.source import callable_object, function_source, unwrap
+        from ..frontend.source import function_source, unwrap
 
         base, pre_args, pre_kwargs = unwrap(obj)
         if not batched:
@@ -137,30 +156,19 @@ class NestingMixin(Walker):
             site = CallSite(obj, node, args, kwargs, _rebuilder(node, fn_node, None))
             return self.fallback(site, "a recursive call", fn_node)
         vals = self._bind_params(src, args, kwargs, node, pre_args, pre_kwargs)
+        if vals is None:  # (Python raises TypeError when it calls it, before its body runs: as written)
+            return Operand(_call(fn_node, args, kwargs), UNKNOWN, raises=True)
         spec = ctx.specializer.core(src, vals, ctx)
         self.follow_given(getattr(spec, "changed_params", {}), src, args, kwargs, len(pre_args))
+        if not spec.per_example_loop:  # (its rewrite changed only what it handed back: the rest is as it was)
+            self.followed.update(
+                (id(a.node), a.node) for a in [*args, *kwargs.values()] if isinstance(a.node, ast.Name)
+            )
         ctx.loops_inside += spec.loops_inside
         ctx.batched_work += 1
         ctx.value_errors += getattr(spec, "raises_by_value", True)
         callee = ctx.bind(spec.fn, f"{src.name}_vmap")
-        if pre_args or pre_kwargs:
-            # The partial's bound values stay in the partial: `f_vmap(*p.args, x, **p.keywords)`.
-            p = fn_node
-            star: list[ast.expr] = (
-                [ast.Starred(ast.Attribute(p, "args", ast.Load()), ast.Load())] if pre_args else []
-            )
-            kws = [ast.keyword(None, ast.Attribute(p, "keywords", ast.Load()))] if pre_kwargs else []
-            if isinstance(obj, types.MethodType):
-                star = [ast.Attribute(p, "__self__", ast.Load())]
-            elif callable_object(obj):  # `model(x)`: the instance is `self`
-                star = [p]
-            call = ast.Call(
-                callee,
-                star + [a.node for a in args],
-                kws + [ast.keyword(k, a.node) for k, a in kwargs.items()],
-            )
-        else:
-            call = _call(callee, args, kwargs)
+        call = _rewritten_call(obj, callee, fn_node, args, kwargs, bool(pre_args), bool(pre_kwargs))
         fresh, own = getattr(spec, "returns_fresh", False), getattr(spec, "returns_own", False)
         own = own and not pre_args and not pre_kwargs  # (a partial's or a bound method's are given here)
         return Operand(call, spec.out_val, fresh=fresh, own=own)
@@ -206,20 +214,32 @@ class NestingMixin(Walker):
             if src.code is not None and src.code in self.ctx.stack:
                 return UNKNOWN, False, False
             vals = self._bind_params(src, args, kwargs, self.ctx.node, pre_args, pre_kwargs)
+            if vals is None:
+                return UNKNOWN, False, False
             spec = self.ctx.specializer.core(src, vals, self.ctx)
             own = getattr(spec, "returns_own", False) and not pre_args and not pre_kwargs
             return spec.out_val, getattr(spec, "returns_fresh", False), own
         except Exception:
             return UNKNOWN, False, False
 
-    def _bind_params(self, src, args, kwargs, node, pre_args=(), pre_kwargs=None) -> dict[str, Val]:
+    def _bind_params(self, src, args, kwargs, node, pre_args=(), pre_kwargs=None) -> dict[str, Val] | None:
         """{parameter of the callee `src`: Val} for a call of operands `args`, `kwargs` after the values a
-        partial or a bound method passes first (binding.bind_vals); a call that does not fit is an error
-        at its line (Python would raise a TypeError there)."""
+        partial or a bound method passes first (binding.bind_vals); None for a call that does not fit
+        (Python raises TypeError when the call runs, whatever the values, as the loop's would)."""
         arg_vals = [_constant(a) for a in args]
         kwarg_vals = {k: _constant(a) for k, a in kwargs.items()}
         try:
             return binding.bind_vals(src, arg_vals, kwarg_vals, lead=pre_args, lead_kwargs=pre_kwargs or {})
+        except TypeError:
+            return None
+
+    def bound_params(self, src, args, kwargs, node) -> dict[str, Val]:
+        """`_bind_params` where the call is the rewrite's own to make (a local function's, a class's
+        `__init__`): one that does not fit is an error at its line."""
+        try:
+            return binding.bind_vals(
+                src, [_constant(a) for a in args], {k: _constant(a) for k, a in kwargs.items()}
+            )
         except TypeError as e:
             raise self.ctx.error(f"calling `{src.name}`: {e}", node) from None
 
@@ -247,7 +267,7 @@ class NestingMixin(Walker):
             return self.nested_call(node, obj, args, kwargs)
         src, lifted_names = self.lift(obj)
         lifted = [self.expr(ast.Name(n, ast.Load())) for n in lifted_names]
-        vals = self._bind_params(src, lifted + args, kwargs, node)
+        vals = self.bound_params(src, lifted + args, kwargs, node)
         out = self._local_call(node, callee, src, lifted_names, lifted, vals, args, kwargs, batched)
         # (the free names it reads are lifted ones it is given: it may change their items)
         self.forget_given([*lifted, *args, *kwargs.values()], lambda: lists.may_change_containers(src.fdef))
@@ -354,7 +374,7 @@ class NestingMixin(Walker):
         if isinstance(inner.fun, LocalFunction):
             inner = replace(inner, fun=self.lift(inner.fun)[0])
         full = ctx.specializer.full_source(inner, [a.val for a in lifted + args], ctx, node)
-        vals = self._bind_params(full, lifted + args, {}, node)
+        vals = self.bound_params(full, lifted + args, {}, node)
         spec = ctx.specializer.core(full, vals, ctx)
         fn = ctx.bind(spec.fn, full.name)
         return Operand(_call(fn, lifted + args, {}), spec.out_val)

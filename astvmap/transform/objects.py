@@ -96,7 +96,7 @@ def refuse_protocol(ctx, vals, what: str) -> None:
 
 
 class ObjectsMixin(Walker):
-    """Needs from the walker: ctx, env, code_name(), _bind_params(), call_object(), static_attribute()."""
+    """Needs from the walker: ctx, env, code_name(), bound_params(), call_object(), static_attribute()."""
 
     def construct(self, cls: type, args: list[Operand], kwargs: dict[str, Operand], node) -> Operand | None:
         """`cls(*args, **kwargs)` with batched arguments: the object, made as Python makes it, with its
@@ -110,7 +110,7 @@ class ObjectsMixin(Walker):
         new = Operand(
             ctx.expr("av__.new_object(c)", c=ctx.bind(cls, cls.__name__)), container(Kind.RECORD, [], [], cls)
         )
-        vals = self._bind_params(made, [new, *args], kwargs, node)
+        vals = self.bound_params(made, [new, *args], kwargs, node)
         spec = ctx.specializer.core(made, vals, ctx)
         ctx.loops_inside += spec.loops_inside
         ctx.batched_work += 1

@@ -59,7 +59,7 @@ from .compound import RESTORING_MANAGERS
 from .objects import made_object
 from .regions import RegionsMixin
 
-_OBJECTS = (Kind.LIST, Kind.DICT, Kind.OTHER)  # what the region may change without syntax saying so
+_OBJECTS = (Kind.LIST, Kind.DICT, Kind.SET, Kind.OTHER)  # what the region may change without syntax saying so
 
 
 class RegionLoopMixin(RegionsMixin):

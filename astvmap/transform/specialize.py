@@ -29,6 +29,7 @@ from ..rules.values import Kind, Val
 from .calls import is_library_code, is_library_file, package_path
 from .compound import RESTORING_MANAGERS
 from .context import RECORDED, Context, ParentContext, Recorded, Settings
+from .folding import ABSENT
 from .vectorize import Vectorizer
 
 
@@ -75,6 +76,9 @@ _IMMUTABLE = (
 _CACHE: dict = {}
 FILES: dict = {}  # generated filename -> (line map to user lines, user Origin), for error notes
 _MISSING = object()
+RAISES_BY_VALUE = (
+    "__astvmap_raises_by_value__"  # on a generated function: may it raise for some examples only?
+)
 _NOTED = "_astvmap_noted"  # marks an exception annotate_error has added its note to
 
 
@@ -156,6 +160,10 @@ def _valid(spec: Specialization, src: FunctionSource) -> bool:
                 obj = _MISSING
         if obj is seen and isinstance(obj, _IMMUTABLE):
             continue  # the very object the rewrite read, and it cannot have changed
+        if seen is ABSENT:
+            if obj is _MISSING:
+                continue  # (an attribute that was not there, and still is not)
+            return False
         if obj is _MISSING or signature(obj) != sig:
             return False
     return True
@@ -193,6 +201,7 @@ def core(
     spec.returns_fresh = ctx.returns_fresh
     spec.returns_own = ctx.returns_own
     spec.raises_by_value = bool(ctx.value_errors) or bool(ctx.fallback_sites) or bool(ctx.loops_inside)
+    setattr(spec.fn, RAISES_BY_VALUE, spec.raises_by_value)  # (read by compound.visit_Try)
     for (line, _), msg in sorted(ctx.fallback_sites.items()):
         if settings.library:  # (reported at the user's line: NOTE [library source])
             what, _, why = msg.partition(" runs as a per-example loop: ")

@@ -20,7 +20,7 @@ from ..errors import NoPieceLoop, NotBatchable
 from ..frontend.normalize import ends_with_return
 from ..frontend.source import NoSource, function_source
 from ..kit import templates
-from ..rules.values import UNKNOWN, Kind, Operand, Val, join_all, truth, val_of
+from ..rules.values import UNKNOWN, Kind, Operand, Val, join_all, val_of
 from .calls import CallsMixin, shared_default
 from .compound import CompoundMixin
 from .context import Context, _needs, rebound
@@ -37,6 +37,14 @@ from .while_loop import WhileMixin
 from .writes import WritesMixin
 
 _TERMINAL = (ast.Return, ast.Raise, ast.Break, ast.Continue)
+RAISES = "_astvmap_raises"  # on a generated statement that always raises (visit_Expr)
+
+
+def _ends_path(code: list[ast.stmt]) -> bool:
+    """Does generated `code` end its path: a return, a raise, a jump, a statement that always raises?"""
+    return bool(code) and (isinstance(code[-1], _TERMINAL) or getattr(code[-1], RAISES, False))
+
+
 _NOT_CONTAINERS = (Kind.ARRAY, Kind.SCALAR, Kind.NONE, Kind.CALLABLE, Kind.MODULE)
 
 
@@ -83,6 +91,7 @@ class Vectorizer(
         self.masked = 0
         self.loops = []
         self.at = []  # the statements being rewritten, innermost last
+        self.not_run: set[int] = set()  # the nodes of the branches decided not taken
         self.exits = {}  # id(loop) -> the envs its `break`s leave (loops.py)
         self.heads = {}  # id(loop) -> the Vals its next iteration expects (loops.py)
         self.continues = {}  # id(loop) -> the envs its `continue`s leave (loops.py)
@@ -108,6 +117,13 @@ class Vectorizer(
             return False
         fresh, keeping_none = self._calls_known()
         return lists.held_elsewhere(self.fdef, name, name in self.container_params, fresh, keeping_none)
+
+    def caller_holds(self, name: str) -> bool:
+        """Is `name` a parameter given a list or dict the caller holds too (not `*args` or `**kwargs`,
+        the call's own)?"""
+        a = self.fdef.args if self.fdef is not None else None
+        own = {p.arg for p in (a.vararg, a.kwarg) if p is not None} if a is not None else set()
+        return name in self.container_params and name not in own
 
     def follows_given(self, name: str) -> bool:
         """Is `name` a parameter whose list or dict the caller gave and alone holds besides this function,
@@ -328,7 +344,7 @@ class Vectorizer(
                     names = [n.id for n in ast.walk(target) if isinstance(n, ast.Name) and n.id in self.env]
                     setattr(new[0], VALS, {n: self.env[n] for n in names})
                 out += self.ctx.pending + new
-                if isinstance(s, _TERMINAL) or (new and isinstance(new[-1], _TERMINAL)):
+                if isinstance(s, _TERMINAL) or _ends_path(new):
                     break  # (an `if` of a constant test whose path returns: what follows is dead)
         finally:
             self.ctx.pending = saved
@@ -362,7 +378,10 @@ class Vectorizer(
         if isinstance(node.value, ast.Constant):
             return []  # a docstring or a bare constant: nothing to run
         value = self.expr(node.value)
-        return [ast.Expr(value.node)]
+        stmt = ast.Expr(value.node)
+        if value.raises:  # (what follows it on its path never runs)
+            setattr(stmt, RAISES, True)
+        return [stmt]
 
     def visit_Pass(self, node):
         return [ast.Pass()]
@@ -466,7 +485,7 @@ class Vectorizer(
             if base.batched:
                 raise self.ctx.fail("`del` of a part of a batched value")
             self.refuse_outside_store(t)  # (the loop deletes once per example)
-            self.forget_items(t.value)  # (its items are no longer where they were)
+            self.forget_items(t.value, removes_only=True)  # (its items are no longer where they were)
             if isinstance(t, ast.Attribute):
                 targets.append(ast.Attribute(base.node, t.attr, ast.Del()))
             else:
@@ -479,9 +498,11 @@ class Vectorizer(
         if test.batched:
             return self.batched_if(node, test)
         if isinstance(test.node, ast.Constant):  # known when rewriting (`isinstance` of an array): one path
+            self.never_runs(node.orelse if test.node.value else node.body)
             return self.block(node.body if test.node.value else node.orelse)
-        known = truth(test.val)
+        known = self.truth_of(test)
         if known is not None:  # known when rewriting (NOTE [constants]): one path, the test still run
+            self.never_runs(node.orelse if known else node.body)
             return evaluated(test.node) + self.block(node.body if known else node.orelse)
         env0 = self.env
         self.env = dict(env0)
@@ -492,6 +513,14 @@ class Vectorizer(
         env_o = self.env
         self.env = self.merge([(env_b, body), (env_o, orelse)], self.dead_after(node))
         return [ast.If(test.node, body or [ast.Pass()], orelse)]
+
+    def never_runs(self, block: list[ast.stmt]) -> None:
+        """The branch `block` of a decided `if` never runs in this rewrite: what it would do to a list
+        (keep it elsewhere) cannot happen (expressions.held_before; by node, not by position: the
+        frontend may have copied code into both branches). Outside loops only (a loop's body may be
+        rewritten again with other facts)."""
+        if not self.in_loop:
+            self.not_run |= {id(n) for s in block for n in ast.walk(s)}
 
     def dead_after(self, node) -> frozenset[str]:
         """The user's names no code reads after `node` before rebinding them (nested functions read
@@ -512,7 +541,7 @@ class Vectorizer(
         """Join the envs of paths that flow on (not ending in return/raise/break/continue), promoting
         a name in the paths where it is unbatched but batched in another (not a `dead` one: it may be
         unbound on a path, and nothing reads it)."""
-        live = [(env, code) for env, code in paths if not (code and isinstance(code[-1], _TERMINAL))]
+        live = [(env, code) for env, code in paths if not _ends_path(code)]
         if not live:
             return paths[0][0]
         names = set().union(*(env.keys() for env, _ in live))

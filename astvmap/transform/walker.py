@@ -44,6 +44,7 @@ class Walker:
     loops: list[ast.AST]  # the enclosing loops
     facts: Facts  # liveness, activity, reaching definitions of the function (analysis/)
     at: list[ast.stmt]  # the statements being rewritten, innermost last
+    not_run: set[int]  # the nodes of the branches decided not taken
     exits: dict[int, list[dict[str, Val]]]  # id(loop) -> the envs its `break`s leave
     exit_targets: dict[int, dict[str, Val]]  # id(loop) -> the Vals its `break`s must leave
     heads: dict[int, dict[str, Val]]  # id(loop) -> the Vals its next iteration expects
@@ -165,6 +166,8 @@ class Walker:
 
         def known_length(self, op: Operand) -> int | None: ...
 
+        def truth_of(self, op: Operand) -> bool | None: ...
+
         def items_read(self, op: Operand) -> Val: ...
 
         def forget_items(self, node: ast.expr) -> None: ...
@@ -184,8 +187,14 @@ class Walker:
             node: ast.AST,
         ) -> Operand: ...
 
+        def held_before(self, name: str) -> bool: ...
+
+        def escapes_here(self, name: str) -> bool: ...
+
         # Vectorizer (vectorize.py)
         def held_elsewhere(self, name: str) -> bool: ...
+
+        def caller_holds(self, name: str) -> bool: ...
 
         def follows_given(self, name: str) -> bool: ...
 
@@ -214,7 +223,7 @@ class Walker:
         def object_item(self, node: ast.Subscript, base: Operand, index: Operand) -> Operand | None: ...
 
         # NestingMixin (nesting.py)
-        def _bind_params(
+        def bound_params(
             self, src: FunctionSource, args: list[Operand], kwargs: dict[str, Operand], node: ast.AST
         ) -> dict[str, Val]: ...
 

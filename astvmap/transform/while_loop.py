@@ -19,7 +19,7 @@ from .regions import Region, RegionsMixin
 from .walker import tag_line
 
 # batched values the active-lane gather does not follow (a list or tuple of batched parts, an unknown value)
-_UNGATHERABLE = (Kind.OTHER, Kind.TUPLE, Kind.LIST, Kind.DICT)
+_UNGATHERABLE = (Kind.OTHER, Kind.SET, Kind.TUPLE, Kind.LIST, Kind.DICT)
 
 
 class WhileMixin(RegionsMixin):

@@ -73,6 +73,7 @@ __all__ = [
     "flatten",
     "getitem",
     "highest",
+    "item_missing",
     "lanes_like_active",
     "loop",
     "loop_nested",
@@ -118,6 +119,17 @@ def arrays_are(x, classinfo) -> bool:
     if len(answers) > 1:
         raise AstvmapError("isinstance() answers differ between the examples of a batched array")
     return answers.pop()
+
+
+def item_missing(container, key):
+    """`container[key]` where the rewrite found no such item (a `sys.modules` without "pandas"): Python's
+    KeyError or IndexError, as then; a clear error where the item has come since (the code after it was
+    rewritten for the path that raises)."""
+    try:
+        container[key]
+    except (KeyError, IndexError):
+        raise
+    raise AstvmapError(f"the item {key!r} was missing when the code was rewritten, and is there now")
 
 
 def _by_class(classinfo) -> bool:

@@ -287,7 +287,7 @@ def val_of(obj) -> Val:
         return container(Kind.TUPLE, [val_of(o) for o in obj], cls=cls)
     if isinstance(obj, list):  # (an object from outside: its items may be replaced between calls)
         return container(Kind.LIST, [unfixed(val_of(o)) for o in obj])
-    if isinstance(obj, dict):
+    if isinstance(obj, dict) and not hasattr(type(obj), "__missing__"):  # (a defaultdict makes items)
         return container(Kind.DICT, [unfixed(val_of(v)) for v in obj.values()], obj.keys())
     if isinstance(obj, types.ModuleType):
         return Val(False, None, Kind.MODULE, obj=obj)

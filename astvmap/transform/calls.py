@@ -41,9 +41,11 @@ from ..rules.values import (
     container,
     field_of,
     join,
+    join_all,
     list_item,
     placed,
     set_of,
+    unfixed,
     val_of,
 )
 from .callsites import CallSite, InnerVmap, LocalPartial, _call, _hint, _rebuilder, _shown
@@ -570,17 +572,21 @@ class CallsMixin(NestingMixin, ObjectsMixin):
         except Exception:  # (no source: what it does is not known)
             return True
 
-    def forget_items(self, node: ast.expr, removes_only: bool = False) -> None:
+    def forget_items(self, node: ast.expr, removes_only: bool = False, added: Val | None = None) -> None:
         """The object `node` names (a local list, dict or record) may have had items replaced in place: its
-        Val keeps its kind, not its items (a `None` item may be a number now, NOTE [constants]); a list
-        whose change `removes_only` (`pop`, `sort`, `del`) keeps what its items are, joined."""
+        Val keeps its kind, not its items (a `None` item may be a number now, NOTE [constants]). A list's
+        item is what it held joined with what came in: `added` where that is known (`lst.insert(0, v)`),
+        anything unbatched where not (a helper's change); nothing new where the change `removes_only`
+        (`pop`, `sort`, `del`)."""
         while isinstance(node, (ast.Subscript, ast.Attribute)):
             node = node.value
         if not isinstance(node, ast.Name) or node.id not in self.env:
             return
         v = self.env[node.id]
         if v.kind == Kind.LIST and not v.batched and (v.elts is not None or not removes_only):
-            self.env[node.id] = Val(False, None, v.kind, item=list_item(v) if removes_only else None)
+            came = [] if removes_only else [added if added is not None else UNKNOWN]
+            items = [i for i in (list_item(v), *came) if i is not None]
+            self.env[node.id] = Val(False, None, v.kind, item=unfixed(join_all(items)) if items else None)
         if v.elts is not None and v.kind in (Kind.DICT, Kind.RECORD) and not v.batched:
             self.env[node.id] = Val(False, None, v.kind)
         if v.kind == Kind.SET:  # (NOTE [sets]: a member may have gone)
@@ -763,7 +769,8 @@ class CallsMixin(NestingMixin, ObjectsMixin):
             if fn is not None:
                 return self.apply(fn, [base] + args, kwargs, node, method=attr)
         if attr in MUTATING_METHODS:
-            self.forget_items(node.func.value, removes_only=attr in _REMOVING)
+            added = args[-1].val if attr in ("insert", "__setitem__") and args else None
+            self.forget_items(node.func.value, removes_only=attr in _REMOVING, added=added)
         if v.kind == Kind.DICT and any(a.batched for a in [*args, *kwargs.values()]):
             got = self._dict_get(node, base, attr, args, kwargs)
             if got is not None:

@@ -32,6 +32,7 @@ from ..errors import AstvmapError
 from ..frontend.normalize import walk_no_defs
 from ..frontend.source import ASTVMAP_SOURCE
 from ..rules.values import UNKNOWN, Val
+from .folding import ends_path, path_ends
 from .regions import RegionsMixin
 
 # Context managers whose only effect is a setting restored at exit, whatever their body computes.
@@ -126,13 +127,14 @@ class CompoundMixin(RegionsMixin):
             handlers.append(ast.ExceptHandler(kind, h.name, code))
             paths.append((self.env, code))
         self.env = env_b
-        orelse = self.block(node.orelse)
-        paths.insert(0, (self.env, orelse))
+        orelse = self.block(node.orelse) if not path_ends(body) else []  # (after a body that ends: never)
+        paths.insert(0, (self.env, body if path_ends(body) else orelse))
         self.env = self.merge(paths, self.dead_after(node))
         final = self.block(node.finalbody)
         for h in handlers:
             h.body = h.body or [ast.Pass()]  # (filled once the paths are joined: promotions go there)
-        return [ast.Try(body or [ast.Pass()], handlers, orelse, final)]
+        made = ast.Try(body or [ast.Pass()], handlers, orelse, final)
+        return [ends_path(made) if all(path_ends(code) for _, code in paths) else made]
 
     def _decides_per_example(self, body: list[ast.stmt], before: dict[str, Val]) -> bool:
         """Does `body` branch on a per-example value (an `if`, `while`, conditional expression, `and`/`or`,

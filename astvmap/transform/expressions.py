@@ -494,6 +494,12 @@ class ExpressionsMixin(RegionsMixin):
             elt = self._static_element(v, index.static)
             if elt is not None:
                 return Operand(ast.Subscript(value.node, index.node, ast.Load()), elt, _static_of(elt))
+            if _no_item(v, index.static) and (
+                not value.is_static or type(value.static) in (dict, list, tuple)
+            ):
+                # Python raises KeyError or IndexError here, whatever the values (`sys.modules["pandas"]`)
+                missing = self.ctx.expr("av__.item_missing(c, k)", c=value.node, k=index.node)
+                return Operand(missing, UNKNOWN, raises=True)
         item: Val | None  # the Val of an element, when one Val covers them
         if v.kind == Kind.LIST and not index.batched and v.elts is None:
             item = v.item or UNKNOWN
@@ -835,6 +841,19 @@ def _member(key, v: Val) -> bool | None:
         return None if within is None else key in within
     except TypeError:  # (an unhashable key: Python raises when it runs)
         return None
+
+
+def _no_item(v: Val, key) -> bool:
+    """Does a dict of known keys, or a tuple or list of known length, of Val `v` hold no item `key`?"""
+    assert v.elts is not None  # (the caller checks)
+    if v.kind == Kind.DICT and v.keys is not None:
+        try:
+            return key not in dict.fromkeys(v.keys)
+        except TypeError:  # (a key that cannot be hashed: TypeError when it runs, not KeyError)
+            return False
+    if v.kind in (Kind.TUPLE, Kind.LIST) and isinstance(key, int):
+        return not -len(v.elts) <= key < len(v.elts)
+    return False
 
 
 def _set_of(items) -> Val:

@@ -335,3 +335,20 @@ def evaluated(test: ast.expr) -> list[ast.stmt]:
 
 def calls_something(node: ast.expr) -> bool:
     return any(isinstance(n, ast.Call) for n in ast.walk(node))
+
+
+TERMINAL = (ast.Return, ast.Raise, ast.Break, ast.Continue)
+_ENDS = "_astvmap_ends_path"  # on a generated statement after which its path never goes on
+
+
+def ends_path(stmt: ast.stmt) -> ast.stmt:
+    """Mark generated `stmt` as one after which its path never goes on, whatever the values: it always
+    raises (a call whose arguments do not fit, an item a known dict does not hold), or every path
+    through it ends (a `try` whose body raises and whose handlers return)."""
+    setattr(stmt, _ENDS, True)
+    return stmt
+
+
+def path_ends(code: list[ast.stmt]) -> bool:
+    """Does generated `code` end its path: a return, a raise, a jump, a statement marked `ends_path`?"""
+    return bool(code) and (isinstance(code[-1], TERMINAL) or getattr(code[-1], _ENDS, False))

@@ -97,7 +97,8 @@ class LoopsMixin(RegionsMixin):
 
     def _mixed_items(self, it: ast.expr, grows: bool, bound: set[str]) -> list[ast.expr] | None:
         if isinstance(it, (ast.Tuple, ast.List)) and not any(isinstance(e, ast.Starred) for e in it.elts):
-            if len(it.elts) > _UNROLLED or len({self.reads_batch(e) for e in it.elts}) != 2:
+            mixed = len({self.reads_batch(e) for e in it.elts}) == 2
+            if len(it.elts) > _UNROLLED or not (mixed or grows or len(it.elts) == 1):
                 return None
         elif isinstance(it, ast.Name):
             v = self.env.get(it.id)

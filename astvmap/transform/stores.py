@@ -32,6 +32,7 @@ from ..analysis.buffers import holds_buffer, keeps_an_axis
 from ..errors import NoPieceLoop, NotBatchable
 from ..rules.values import UNKNOWN, Kind, Operand, Val
 from .expressions import BINOPS
+from .folding import ends_path
 from .regions import RegionsMixin
 
 
@@ -51,6 +52,8 @@ class StoresMixin(RegionsMixin):
     def visit_Assign(self, node):
         value = self.expr(node.value)
         self.ctx.node = node
+        if value.raises:  # (the right side raises before any target is bound: the path ends here)
+            return [ends_path(ast.Assign(node.targets, value.node))]
         return self.store(node.targets, value, node)
 
     def visit_AnnAssign(self, node):

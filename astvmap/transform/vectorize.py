@@ -27,7 +27,7 @@ from .context import Context, _needs, rebound
 from .controlflow import RET, ControlFlowMixin
 from .expressions import ExpressionsMixin, LocalFunction
 from .feedback import Feedback
-from .folding import evaluated
+from .folding import TERMINAL, ends_path, evaluated, path_ends
 from .loops import JumpUnderMask, LoopsMixin
 from .partition import PartitionMixin
 from .region_loop import RegionLoopMixin
@@ -35,15 +35,6 @@ from .stores import ExpandAtBirth, StoresMixin
 from .walker import USER_LINE, VALS, tag_line
 from .while_loop import WhileMixin
 from .writes import WritesMixin
-
-_TERMINAL = (ast.Return, ast.Raise, ast.Break, ast.Continue)
-RAISES = "_astvmap_raises"  # on a generated statement that always raises (visit_Expr)
-
-
-def _ends_path(code: list[ast.stmt]) -> bool:
-    """Does generated `code` end its path: a return, a raise, a jump, a statement that always raises?"""
-    return bool(code) and (isinstance(code[-1], _TERMINAL) or getattr(code[-1], RAISES, False))
-
 
 _NOT_CONTAINERS = (Kind.ARRAY, Kind.SCALAR, Kind.NONE, Kind.CALLABLE, Kind.MODULE)
 
@@ -227,7 +218,7 @@ class Vectorizer(
             if not self._facts_hold():  # (this pass bound a name as the analysis did not assume)
                 ctx.rollback(snapshot)
                 continue
-            if not ends_with_return(body, withs=True):
+            if not (ends_with_return(body, withs=True) or path_ends(body)):  # (it falls off its end)
                 self.fresh_returns.append(False)
                 self.returns.append(Val(False, None, Kind.NONE))
                 self.exit_envs.append(self.env)
@@ -344,7 +335,7 @@ class Vectorizer(
                     names = [n.id for n in ast.walk(target) if isinstance(n, ast.Name) and n.id in self.env]
                     setattr(new[0], VALS, {n: self.env[n] for n in names})
                 out += self.ctx.pending + new
-                if isinstance(s, _TERMINAL) or _ends_path(new):
+                if isinstance(s, TERMINAL) or path_ends(new):
                     break  # (an `if` of a constant test whose path returns: what follows is dead)
         finally:
             self.ctx.pending = saved
@@ -379,9 +370,7 @@ class Vectorizer(
             return []  # a docstring or a bare constant: nothing to run
         value = self.expr(node.value)
         stmt = ast.Expr(value.node)
-        if value.raises:  # (what follows it on its path never runs)
-            setattr(stmt, RAISES, True)
-        return [stmt]
+        return [ends_path(stmt) if value.raises else stmt]  # (what follows it on its path never runs)
 
     def visit_Pass(self, node):
         return [ast.Pass()]
@@ -512,7 +501,8 @@ class Vectorizer(
         orelse = self.block(node.orelse)
         env_o = self.env
         self.env = self.merge([(env_b, body), (env_o, orelse)], self.dead_after(node))
-        return [ast.If(test.node, body or [ast.Pass()], orelse)]
+        made = ast.If(test.node, body or [ast.Pass()], orelse)
+        return [ends_path(made) if path_ends(body) and path_ends(orelse) else made]
 
     def never_runs(self, block: list[ast.stmt]) -> None:
         """The branch `block` of a decided `if` never runs in this rewrite: what it would do to a list
@@ -541,7 +531,7 @@ class Vectorizer(
         """Join the envs of paths that flow on (not ending in return/raise/break/continue), promoting
         a name in the paths where it is unbatched but batched in another (not a `dead` one: it may be
         unbound on a path, and nothing reads it)."""
-        live = [(env, code) for env, code in paths if not _ends_path(code)]
+        live = [(env, code) for env, code in paths if not path_ends(code)]
         if not live:
             return paths[0][0]
         names = set().union(*(env.keys() for env, _ in live))

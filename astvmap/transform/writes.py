@@ -54,7 +54,9 @@ class WritesMixin(RegionsMixin):
             self.refuse_outside_store(target)
             followed = self._followed_store(target, base, index, value)
             if followed is None:
-                self.forget_items(target.value)  # (its items are no longer what they were made with)
+                self.forget_items(
+                    target.value, added=value.val
+                )  # (its items: no longer what they were made with)
             return ast.Subscript(base.node, index.node, ast.Store()), value.node
         from ..rules.indexing import batched_index, selection_ndim
 

@@ -364,9 +364,10 @@ def all_of(items, B):
 
 
 def getitem_any(x, index, lead=1):
-    """`v[index]` per example for a per-example loop's result: a tuple of stacked arrays (index the
-    tuple) or one stacked array (index every example past its `lead` batch axes)."""
-    if isinstance(x, (tuple, list)):
+    """`v[index]` per example for a per-example loop's result: a tuple, list or dict of stacked leaves
+    (index the container: runtime_loops stacks them leaf by leaf) or one stacked array (index every
+    example past its `lead` batch axes)."""
+    if isinstance(x, (tuple, list, dict)):
         return x[index]
     return x[(slice(None),) * lead + (index if isinstance(index, tuple) else (index,))]
 

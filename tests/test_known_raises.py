@@ -7,6 +7,7 @@ what follows it on its path never runs: a `try` whose body raises takes its hand
 function whose every path returns has no implicit `return None`.
 """
 
+import json
 import sys
 
 import numpy as np
@@ -105,3 +106,15 @@ def test_an_item_missing_when_rewritten_but_there_when_run_is_an_error_not_a_wro
     with pytest.raises(astvmap.AstvmapError, match="missing when the code was rewritten"):
         astvmap.vmap(_reads_what_a_helper_registers)(x)
     REGISTRY.clear()
+
+
+def _copied_per_example(x):
+    d = json.loads(json.dumps({"a": float(x[0])}))  # (per example: a dict, made where no rule reaches)
+    e = d.copy()
+    return x * e["a"]
+
+
+def test_a_method_of_a_value_of_unknown_kind_is_each_examples_own():
+    # (the per-example loop of `d.copy()` calls each example's own `copy`, not `np.ndarray.copy`)
+    x = np.random.default_rng(2).normal(size=(4, 3))
+    assert_vmap_equivalent(_copied_per_example, 0, 0, x, allow_fallback=True)

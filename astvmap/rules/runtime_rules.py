@@ -45,6 +45,15 @@ def batch_arrays_are(ctx, x, classinfo) -> Operand:
     raise ctx.fail("isinstance() of a batch of batches, or with classes that differ between examples")
 
 
+@register(runtime.item_missing)
+def batch_item_missing(ctx, container, key) -> Operand:
+    # batched again: a container holding batched values, its keys (or length) the same for every
+    # example; the key one value for all: it raises as it did, for all examples at once
+    if key.batched:
+        raise ctx.fail("an item missing by a key that differs between examples")
+    return Operand(ctx.call.rebuild([container.node, key.node], {}), UNKNOWN)
+
+
 def new_object_facts(call, cls, **_) -> Val:
     """An object of the class, before its `__init__` runs (NOTE [objects]): no attributes yet."""
     return container(Kind.RECORD, [], [], cls.static) if isinstance(cls.static, type) else UNKNOWN

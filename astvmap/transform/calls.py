@@ -351,6 +351,8 @@ class CallsMixin(NestingMixin, ObjectsMixin):
             fn_expr = ctx.bind(operator.attrgetter(node.attr), f"get_{node.attr}")
         elif fn_node is not None and site.method is None:
             fn_expr = fn_node
+        elif site.method is not None:  # `x.m(...)`: per example, the method the example has
+            fn_expr = ctx.bind(_method_caller(site.method), f"call_{site.method}")
         else:
             fn_expr = ctx.bind(site.fn, _hint(site.fn))
         args = ast.Tuple([_as_value(_listed(a)) for a in site.args], ast.Load())
@@ -764,6 +766,10 @@ class CallsMixin(NestingMixin, ObjectsMixin):
                 return changed
         if not v.batched and v.obj is not None and lookup(getattr(type(v.obj), attr, None)) is not None:
             return self.apply(getattr(type(v.obj), attr), [base] + args, kwargs, node, method=attr)
+        if v.batched and v.kind == Kind.OTHER and attr in _CONTAINERS_TOO:
+            # a per-example loop's result may be a container of stacked leaves, whose `copy` is its own
+            site = CallSite(None, node, [base] + args, kwargs, _rebuilder(node, None, attr), attr)
+            return self.fallback(site, "a method of a per-example value of a kind not known here")
         if v.kind in (Kind.ARRAY, Kind.SCALAR) or (v.batched and v.kind == Kind.OTHER):
             fn = getattr(np.ndarray, attr, None)
             if fn is not None:
@@ -989,6 +995,17 @@ def _may_change_containers(fn) -> bool:
 _NEW_SEQUENCES = (zip, enumerate, list, tuple, sorted, reversed)
 
 
+def _method_caller(name: str):
+    """`obj.name(*args, **kwargs)` as a function of `obj` (a per-example loop of a method: each example's
+    own, not `np.ndarray.name`, which an example of a kind not known here may not be)."""
+
+    def call(obj, *args, **kwargs):
+        return getattr(obj, name)(*args, **kwargs)
+
+    call.__name__ = call.__qualname__ = f"call_{name}"
+    return call
+
+
 def _made_here(node: ast.expr) -> bool:
     """Is `node` a list made where it stands (a display, `a + b`, a slice), whose items nothing else has
     had a chance to change?"""
@@ -1006,6 +1023,10 @@ def _no_source(fn) -> bool:
 
 
 _MUTATORS = {"append", "extend", "insert", "pop", "remove", "clear", "sort", "reverse"}
+# methods an array and a list or dict both have (a per-example value of unknown kind may be either)
+_CONTAINERS_TOO = frozenset(
+    a for a in dir(np.ndarray) if not a.startswith("_") and (hasattr(list, a) or hasattr(dict, a))
+)
 _REMOVING = {"pop", "remove", "clear", "sort", "reverse", "discard", "popitem", "__delitem__"}
 _SET_MUTATORS = {"add", "discard", "update", "intersection_update", "difference_update"} | {
     "symmetric_difference_update"

@@ -735,25 +735,9 @@ class CallsMixin(NestingMixin, ObjectsMixin):
             if done is not None:
                 return done
         if v.kind == Kind.LIST and attr in _MUTATORS:
-            if not (isinstance(node.func.value, ast.Name) and node.func.value.id in self.env):
-                # the loop would change it once per example; one batched call cannot
-                # (each example's loop would change that one list: only the whole loop is right)
-                raise NoPieceLoop(f"`.{attr}()` of a list from outside the function", node)
-            if shared_default(self.ctx.src, node.func.value.id):
-                # (the loop changes it once per example, and every later call sees it)
-                raise self.ctx.fail(f"`.{attr}()` of a parameter's default list or dict, shared by all calls")
-            name = node.func.value.id
-            if (
-                (v.batched or any(a.batched for a in args))
-                and self.held_elsewhere(name)
-                and not self.follows_given(name)
-            ):
-                # (NOTE [list items]: the facts of the other names that hold it would not change)
-                raise self.ctx.fail(f"`.{attr}()` of a list another name may hold")
-            if attr in ("append", "extend"):
-                return self.list_mutation(node, base, attr, args)
-            if attr == "sort" and v.batched:
-                return self.sort_list(node, base, args, kwargs)
+            changed = self.list_method(node, base, attr, args, kwargs)
+            if changed is not None:
+                return changed
         if (
             v.kind in (Kind.DICT, Kind.OTHER, Kind.SET)
             and attr in _MUTATORS | _SET_MUTATORS | {"update", "setdefault"}
@@ -788,6 +772,32 @@ class CallsMixin(NestingMixin, ObjectsMixin):
                 self._container_method_val(v, attr, args),
             )
         raise self.ctx.fail(f"the method `.{attr}()` of a batched {v.kind.value}")
+
+    def list_method(self, node, base: Operand, attr, args, kwargs) -> Operand | None:
+        """A method that changes a list (NOTE [list items]): refused where the loop's change is not one
+        batched change (a list from outside, a shared default, one another name holds), followed where it
+        grows or sorts the list; None for the rest (they forget its items)."""
+        v = base.val
+        if not (isinstance(node.func.value, ast.Name) and node.func.value.id in self.env):
+            # the loop would change it once per example; one batched call cannot
+            # (each example's loop would change that one list: only the whole loop is right)
+            raise NoPieceLoop(f"`.{attr}()` of a list from outside the function", node)
+        if shared_default(self.ctx.src, node.func.value.id):
+            # (the loop changes it once per example, and every later call sees it)
+            raise self.ctx.fail(f"`.{attr}()` of a parameter's default list or dict, shared by all calls")
+        name = node.func.value.id
+        if (
+            (v.batched or any(a.batched for a in args))
+            and self.held_elsewhere(name)
+            and not self.follows_given(name)
+        ):
+            # (NOTE [list items]: the facts of the other names that hold it would not change)
+            raise self.ctx.fail(f"`.{attr}()` of a list another name may hold")
+        if attr in ("append", "extend"):
+            return self.list_mutation(node, base, attr, args)
+        if attr == "sort" and v.batched:
+            return self.sort_list(node, base, args, kwargs)
+        return None
 
     def sort_list(self, node, base: Operand, args, kwargs) -> Operand:
         """`s.sort()` of a list of per-example numbers of one kind: every lane's items sorted as Python

@@ -208,3 +208,52 @@ def test_dict_of_keywords_knows_its_keys():
         return options(**kw) + options(**more)
 
     assert_vmap_equivalent(f, 0, 0, RNG.normal(size=(3, 2)), fallback="error")
+
+
+class _Holder:
+    pass
+
+
+HOLDER = _Holder()
+NAMES = {"numpy", "cupy"}
+
+
+def _by_presence(x):
+    if hasattr(HOLDER, "scale"):
+        return x * getattr(HOLDER, "scale")
+    return x * getattr(HOLDER, "missing", 2.0)
+
+
+def _by_membership(x):
+    return x * 3 if "jax" in NAMES else x * 2
+
+
+def test_presence_of_an_attribute_and_members_of_a_global_set_are_dependencies():
+    # (hasattr and getattr's default decide now, and the rewrite follows the attribute coming and going;
+    # a global set's members decide, and the rewrite follows a member added between calls)
+    x = RNG.normal(size=(4, 3))
+    vf, vg = astvmap.vmap(_by_presence), astvmap.vmap(_by_membership)
+    for scale in (None, 5.0, None):
+        if scale is None:
+            HOLDER.__dict__.pop("scale", None)
+        else:
+            HOLDER.scale = scale
+        np.testing.assert_array_equal(vf(x), np.stack([_by_presence(e) for e in x]))
+    for member in (None, "jax"):
+        if member is not None:
+            NAMES.add(member)
+        np.testing.assert_array_equal(vg(x), np.stack([_by_membership(e) for e in x]))
+    NAMES.discard("jax")
+    assert_vmap_equivalent(_by_presence, 0, 0, x)  # (batched: no per-example loop)
+
+
+def _named_on_the_way(x, names=("a", "bb")):
+    widths = []
+    for n in names:
+        if (k := len(n)) > 1:
+            widths.append(k)
+    return x * widths[0]
+
+
+def test_an_assignment_expression_of_a_value_per_call_binds_where_it_stands():
+    assert_vmap_equivalent(_named_on_the_way, 0, 0, RNG.normal(size=(4, 3)))

@@ -289,6 +289,12 @@ def val_of(obj) -> Val:
         return container(Kind.LIST, [unfixed(val_of(o)) for o in obj])
     if isinstance(obj, dict) and not hasattr(type(obj), "__missing__"):  # (a defaultdict makes items)
         return container(Kind.DICT, [unfixed(val_of(v)) for v in obj.values()], obj.keys())
+    if type(obj) in (set, frozenset):  # (NOTE [sets]: its members where each is a constant)
+        return (
+            set_of([constant(o) for o in obj])
+            if all(is_constant(o) for o in obj)
+            else Val(False, None, Kind.SET)
+        )
     if isinstance(obj, types.ModuleType):
         return Val(False, None, Kind.MODULE, obj=obj)
     if callable(obj):

@@ -50,7 +50,7 @@ from ..rules.values import (
 )
 from .callsites import CallSite, InnerVmap, LocalPartial, _call, _hint, _rebuilder, _shown
 from .expressions import LocalFunction
-from .folding import facts_of_call, fold_attribute, fold_call, fold_introspection, pure, snapshot
+from .folding import ABSENT, facts_of_call, fold_attribute, fold_call, fold_introspection, pure, snapshot
 from .nesting import NestingMixin
 from .objects import ObjectsMixin, made_object, plain_class, refuse_protocol
 
@@ -493,18 +493,9 @@ class CallsMixin(NestingMixin, ObjectsMixin):
         return out
 
     def _call_object(self, obj, fn_node, args, kwargs, node) -> Operand:
-        if obj is len and len(args) == 1 and not kwargs:
-            n = self.known_length(args[0])
-            if n is not None:  # (NOTE [constants])
-                return Operand(_call(fn_node, args, kwargs), constant(n), n)
-        if obj is getattr and not kwargs and len(args) in (2, 3):
-            got = self.getattr_call(node, fn_node, args)
-            if got is not None:
-                return got
-        if (obj is dict and len(args) <= 1) or (obj in (set, frozenset) and len(args) <= 1 and not kwargs):
-            container_val = self._dict_of(args, kwargs) if obj is dict else self._set_of_items(args)
-            return Operand(_call(fn_node, args, kwargs), container_val)
-        known = _known_answer(obj, fn_node, args, kwargs)
+        known = self._builtin_answer(obj, fn_node, args, kwargs, node) or _known_answer(
+            obj, fn_node, args, kwargs
+        )
         if known is not None:
             return known
         if getattr(obj, "__astvmap_vmap__", False):
@@ -552,6 +543,23 @@ class CallsMixin(NestingMixin, ObjectsMixin):
             return Operand(_call(fn_node, args, kwargs), UNKNOWN)
         site = CallSite(obj, node, args, kwargs, _rebuilder(node, fn_node, None))
         return self.fallback(site, f"no batching rule for `{_hint(obj)}`", fn_node)
+
+    def _builtin_answer(self, obj, fn_node, args, kwargs, node) -> Operand | None:
+        """Python's builtins whose answer the rewrite knows from what it follows: `len` of a known length,
+        `getattr`/`hasattr` of an object known when rewriting, `dict(...)`, `set(...)` of known items."""
+        if obj is len and len(args) == 1 and not kwargs:
+            n = self.known_length(args[0])
+            return (
+                None if n is None else Operand(_call(fn_node, args, kwargs), constant(n), n)
+            )  # (NOTE [constants])
+        if obj in (getattr, hasattr) and not kwargs and len(args) in (2, 3):
+            return (
+                self.getattr_call(node, fn_node, args) if obj is getattr else self.hasattr_call(fn_node, args)
+            )
+        if (obj is dict and len(args) <= 1) or (obj in (set, frozenset) and len(args) <= 1 and not kwargs):
+            made = self._dict_of(args, kwargs) if obj is dict else self._set_of_items(args)
+            return Operand(_call(fn_node, args, kwargs), made)
+        return None
 
     def check_unbatched_call(self, fn, args, kwargs) -> None:
         """A call with no batched argument runs once for the batch. Under a batched condition, one that
@@ -705,7 +713,23 @@ class CallsMixin(NestingMixin, ObjectsMixin):
             return self.array_getattr(node, *args)
         if args[0].is_static and isinstance(name, str) and (len(args) == 2 or hasattr(args[0].static, name)):
             return self.static_attribute(_call(fn_node, args, {}), args[0].static, name)
+        if args[0].is_static and isinstance(name, str) and not args[0].batched:  # (missing: the default)
+            self.ctx.deps.append(("attr", args[0].static, name, ABSENT))
+            return Operand(_call(fn_node, args, {}), args[2].val, args[2].static)
         return None
+
+    def hasattr_call(self, fn_node, args) -> Operand | None:
+        """`hasattr(obj, name)` of an object known when rewriting and a known name: the answer now, a
+        dependency on the attribute (its value, or its absence; a thread-local's, in the calling thread)."""
+        name = args[1].val.const if len(args) == 2 and args[1].val.is_const else None
+        if not (args[0].is_static and not args[0].batched and isinstance(name, str)):
+            return None
+        try:
+            found = getattr(args[0].static, name, ABSENT)
+        except Exception:  # (a property that raises: hasattr raises too, or not, when it runs)
+            return None
+        self.ctx.deps.append(("attr", args[0].static, name, found))
+        return Operand(_call(fn_node, args, {}), constant(found is not ABSENT), found is not ABSENT)
 
     def array_getattr(self, node, obj: Operand, name: Operand, default: Operand | None = None) -> Operand:
         """`getattr(x, "dtype", d)` of an array `x` is `x.dtype` where every example has the attribute,

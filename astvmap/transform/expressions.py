@@ -34,6 +34,7 @@ from ..rules.values import (
     unfixed,
 )
 from .callsites import LocalFunction
+from .feedback import holds_no_buffer
 from .folding import CMPOPS, calls_something, fold, fold_compare, snapshot
 from .objects import made_object, refuse_protocol
 from .regions import RegionsMixin
@@ -355,6 +356,7 @@ class ExpressionsMixin(RegionsMixin):
         return Operand(ast.IfExp(test.node, body.node, orelse.node), val)
 
     in_iterables = 0  # (rewriting a comprehension's iterable: `lazy` may bind no temporaries there)
+    in_comprehension = 0  # (rewriting a comprehension: an assignment expression there is refused)
 
     def iterable(self, node: ast.expr) -> Operand:
         """A comprehension's iterable, rewritten."""
@@ -620,6 +622,8 @@ class ExpressionsMixin(RegionsMixin):
         written out item by item, `[f(args[0])]`, each with
         its item's facts, where every filter is known when rewriting (over nothing: `[]`, its item never
         computed); None for any other comprehension (it is rewritten whole, its items' facts joined)."""
+        if any(isinstance(n, ast.NamedExpr) for n in ast.walk(node)):
+            return None  # (an assignment expression binds the enclosing scope's name: rewritten whole)
         g = node.generators[0]
         if len(node.generators) != 1 or g.is_async or not isinstance(g.target, ast.Name):
             return None
@@ -662,6 +666,13 @@ class ExpressionsMixin(RegionsMixin):
 
     def _comprehension(self, node, cls):
         # a comprehension's targets are its own scope: whatever names they get, they leave no trace
+        self.in_comprehension += 1
+        try:
+            return self._comprehension_as_written(node, cls)
+        finally:
+            self.in_comprehension -= 1
+
+    def _comprehension_as_written(self, node, cls):
         saved, saved_renames = dict(self.env), dict(self.renames)
         region = self.region
         region_stores = set(region.stores) if region is not None else set()
@@ -704,7 +715,19 @@ class ExpressionsMixin(RegionsMixin):
         return Operand(node, Val(False, None, Kind.CALLABLE, obj=LocalFunction(node, "lambda")))
 
     def visit_NamedExpr(self, node):
-        raise self.ctx.fail("an assignment expression (`:=`)")
+        """`(name := value)` of a value per call that holds no array (a string, a number, a module):
+        bound where it stands, as Python binds it. A per-example value, one that may hold a buffer (the
+        alias analysis would have to follow it), or one inside a comprehension or a region (whose names
+        are its own) is refused."""
+        value = self.expr(node.value)
+        name = node.target.id
+        holds_nothing = holds_no_buffer(value.val) or value.val.kind in (Kind.MODULE, Kind.CALLABLE)
+        if value.batched or not holds_nothing or self.region is not None or self.in_comprehension:
+            raise self.ctx.fail("an assignment expression (`:=`) of a value that may hold an array")
+        if self.code_name(name) != name:
+            raise self.ctx.fail("an assignment expression (`:=`) of a name renamed here")
+        self.env[name] = value.val
+        return Operand(ast.NamedExpr(ast.Name(name, ast.Store()), value.node), value.val, value.static)
 
     # ---- iteration -----------------------------------------------------------------------------------
     def iteration(self, it: Operand, node) -> tuple[ast.expr, Val]:

@@ -195,12 +195,23 @@ def _agreed(node: ast.expr, values: list) -> Operand | None:
     if isinstance(first, np.bool_) and all(v is first for v in values):  # (`np.any(False)`: NumPy's own)
         return Operand(node, replace(val_of(first), const=first), first)
     if all(v is first for v in values):
-        return Operand(node, constant(first) if is_constant(first) else val_of(first), first)
+        return Operand(node, _value_val(first), first)
     if is_constant(first) and all(const_key(v) == const_key(first) for v in values):
         return Operand(node, constant(first), first)
     if not all(_foldable_arg(v) for v in values):
         return None
     return Operand(node, Val(False, None, Kind.OTHER, choices=tuple(values)))  # (one of them, each call)
+
+
+def _value_val(obj) -> Val:
+    """The Val of a fold's answer: a constant's, or a tuple's of what it holds, each of its constants
+    known (`_cls_to_namespace(type(x))`'s `(xp, info)`: a tuple cannot change); anything else's as
+    `val_of` sees it (a cached list may be changed by its next reader)."""
+    if is_constant(obj):
+        return constant(obj)
+    if type(obj) is tuple:
+        return container(Kind.TUPLE, [_value_val(o) for o in obj])
+    return val_of(obj)
 
 
 def _value(a: Operand):

@@ -25,7 +25,7 @@ from ..frontend import passes
 from ..frontend.source import ASTVMAP_SOURCE, FunctionSource
 from ..kit.origins import Origin
 from ..rules.registry import lookup
-from ..rules.values import Kind, Val
+from ..rules.values import Kind, Val, const_key
 from .calls import is_library_code, is_library_file, package_path
 from .compound import RESTORING_MANAGERS
 from .context import RECORDED, Context, ParentContext, Recorded, Settings
@@ -102,6 +102,11 @@ def signature(obj):
         return ("v", type(obj), obj)
     if isinstance(obj, (tuple, list)):
         return ("t", type(obj), tuple(signature(o) for o in obj))
+    if type(obj) in (set, frozenset):
+        try:  # (by its members, as a tuple's by its items)
+            return ("s", type(obj), frozenset(const_key(o) for o in obj))
+        except TypeError:
+            return ("id", id(obj))
     if isinstance(obj, dict):
         try:
             return ("d", tuple(obj), tuple(signature(v) for v in obj.values()))

@@ -54,6 +54,7 @@ MUTATING_METHODS = frozenset(
     }
     # (the methods behind `x[k] = v`, `del x[k]` and the augmented assignments, called by name)
     | {"__setitem__", "__delitem__", "__iadd__", "__isub__", "__imul__", "__ior__", "__iand__", "__ixor__"}
+    | {"__init__"}  # (`d.__init__(b=2)` fills it again)
 )
 
 # NumPy functions that write into their first argument.

@@ -140,6 +140,8 @@ def held_before(
     `end`: only a read that may keep the object and comes before that point (in the code's order, or
     anywhere in a loop around both) counts; another holder can change nothing before it has it. The
     nodes `not_run` (of the branches a rewrite decided are not taken) keep nothing."""
+    if parameters_changed(fdef) - {name} and name in _plain_parameters(fdef):
+        return True  # (the caller may have given it as another parameter, which the function changes)
     if not held_elsewhere(fdef, name, caller=False):
         return False
     params = {a.arg for a in ast.walk(fdef.args) if isinstance(a, ast.arg)}
@@ -149,6 +151,22 @@ def held_before(
     if name in index.bound_otherwise:
         return True
     return _any_before(index.kept_at.get(name, ()), end, _loop_spans(fdef), not_run)
+
+
+def _plain_parameters(fdef: ast.FunctionDef) -> set[str]:
+    a = fdef.args
+    starred = {p.arg for p in (a.vararg, a.kwarg) if p is not None}
+    return {p.arg for p in ast.walk(a) if isinstance(p, ast.arg)} - starred
+
+
+@functools.lru_cache(maxsize=256)
+def parameters_changed(fdef: ast.FunctionDef) -> frozenset[str]:
+    """The parameters (not `*args`, `**kwargs`: the call's own) whose object `fdef` may change: by its own
+    code, or by giving it to a call or a nested function. A caller may give one object to two of them:
+    what one changes, the other holds too."""
+    return frozenset(
+        _plain_parameters(fdef) & (changed_in(fdef) | _holders(fdef, frozenset(), frozenset()).kept)
+    )
 
 
 @functools.lru_cache(maxsize=128)

@@ -29,8 +29,8 @@ TRAITS = {
     "selections": "reads a masked selection per lane (NOTE [masked selections]): the dispatcher gives it one",
     "quiet": "never raises or warns by the values it is given (the batched `if` runs it on every lane)",
     "fresh": "returns a new array, never an argument or a view of one (the alias analysis: transform/calls.py)",
-    "shaped": "raises only by its operands' shapes and dtypes, never by their values, FloatingPointError aside "
-    "(a `try` around it: transform/compound.py)",
+    "shaped": "of numbers, raises only by its operands' shapes and dtypes, never by their values, "
+    "FloatingPointError aside (a `try` around it: transform/compound.py)",
 }
 
 

@@ -130,6 +130,24 @@ def held(v: Val) -> Val:
     return replace(v, elts=tuple(unfixed(e) for e in v.elts))
 
 
+def loosened(v: Val, itself: bool = True) -> Val:
+    """`v` after a change made through another holder of it (`itself`) or of a container inside it: the
+    lists, dicts and sets changed known by their kind only, a list's item joined with anything per call
+    (another holder may have put anything in); the containers inside those, too."""
+    if v.batched:
+        return v  # (NOTE [list items]: items of their own batchedness are refused a change, never forgotten)
+    if v.kind == Kind.LIST and itself:
+        item = list_item(v)
+        came = [loosened(item)] if item is not None else []
+        return Val(False, None, Kind.LIST, item=unfixed(join_all([*came, UNKNOWN])))
+    if v.kind in (Kind.DICT, Kind.SET) and itself:
+        return Val(False, None, v.kind)
+    if v.kind in (Kind.TUPLE, Kind.RECORD, Kind.LIST, Kind.DICT):  # (its parts)
+        elts = None if v.elts is None else tuple(loosened(e) for e in v.elts)
+        return replace(v, elts=elts, item=None if v.item is None else loosened(v.item), const=_NO_STATIC)
+    return v
+
+
 def placed(item: Operand) -> Val:
     """The Val of `item` placed in a container or an object (NOTE [list items]): a list or dict another
     name, object or call holds too is seen as another holder sees it (`held`); one made where it stands

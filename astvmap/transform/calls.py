@@ -43,6 +43,7 @@ from ..rules.values import (
     join,
     join_all,
     list_item,
+    loosened,
     placed,
     set_of,
     unfixed,
@@ -601,6 +602,8 @@ class CallsMixin(NestingMixin, ObjectsMixin):
             self.env[node.id] = Val(False, None, v.kind)
         if v.kind == Kind.SET:  # (NOTE [sets]: a member may have gone)
             self.env[node.id] = Val(False, None, Kind.SET)
+        if v.kind == Kind.TUPLE and v.elts is not None and not v.batched:  # (`t[0][0] = v`: a list inside)
+            self.env[node.id] = loosened(v)
         self.forget_holders(node.id)
 
     def forget_holders(self, name: str) -> None:
@@ -609,8 +612,8 @@ class CallsMixin(NestingMixin, ObjectsMixin):
         if not self.held_elsewhere(name):
             return
         for other, v in list(self.env.items()):
-            if other != name and v.elts is not None and v.kind in (Kind.LIST, Kind.DICT) and not v.batched:
-                self.env[other] = Val(False, None, v.kind, item=list_item(v) if v.kind == Kind.LIST else None)
+            if other != name and not v.batched and v.kind in _HOLDERS:  # (it, or a container inside it)
+                self.env[other] = loosened(v)
 
     def forget_changed_arguments(self, fn, args, kwargs) -> None:
         """After a call that may change what it is given, the local containers given to it."""
@@ -932,12 +935,15 @@ class CallsMixin(NestingMixin, ObjectsMixin):
 
 def _raises_by_shape(rule, site: CallSite) -> bool:
     """Does this call raise, whatever the values, only by its operands' shapes and dtypes: a rule that
-    says so (trait "shaped": a change of shape, a conversion), an elementwise ufunc, a reduction, a product (values raise only FloatingPointError, and only under
+    says so (trait "shaped": a change of shape, a conversion) of operands of numbers, an elementwise ufunc,
+    a reduction, a product (values raise only FloatingPointError, and only under
     `np.errstate(all="raise")`), or indexing by an index the same for every example? Not powers
     (integers to negative integer powers raise ValueError), nor `np.linalg` (LinAlgError)."""
     fn = site.fn
-    if "shaped" in rule.traits:
-        return True
+    if "shaped" in rule.traits:  # (of numbers: a conversion of strings or objects raises by their values)
+        return all(
+            a.val.dtype in tuple("biufc") for a in [*site.args, *site.kwargs.values()] if a.val.numeric
+        )
     if fn in (operator.pow, np.power, operator.ipow):
         return False
     if any(a.val.py or a.val.py_some for a in site.args):
@@ -1027,6 +1033,7 @@ def _may_change_containers(fn) -> bool:
 
 
 _NEW_SEQUENCES = (zip, enumerate, list, tuple, sorted, reversed)
+_HOLDERS = (Kind.LIST, Kind.DICT, Kind.SET, Kind.TUPLE, Kind.RECORD)  # what may hold a changed container
 
 
 def _method_caller(name: str):

@@ -88,6 +88,9 @@ class CompoundMixin(RegionsMixin):
         return record is None or (isinstance(record, ast.Constant) and not record.value)
 
     def visit_Try(self, node: ast.Try) -> list[ast.stmt]:
+        if self.region is not None and any(isinstance(n, ast.Return) for n in walk_no_defs(node)):
+            # (a region's `return` is a store its lanes' path goes on past: the `try` would not end it)
+            raise self.ctx.fail("a `return` inside a `try` under a batched condition")
         env0, work, valued = dict(self.env), self.ctx.batched_work, self.ctx.value_errors
         static = all(self._static_handler(h) for h in node.handlers) and not _raises(node.body)
         per_example = "a `try` whose handler may catch an exception raised for some examples only"

@@ -26,6 +26,7 @@ from ..rules.values import (
     join_all,
     leaf_batchedness,
     list_item,
+    loosened,
     members,
     placed,
     set_of,
@@ -267,6 +268,19 @@ class ExpressionsMixin(RegionsMixin):
             out = Operand(ast.BinOp(out.node, ast.BitAnd(), p.node), Val(True, 0, Kind.ARRAY, "b"))
         return out
 
+    def test(self, node: ast.expr) -> Operand:
+        """The operand of a test (`if`, `while`, `assert`, a filter): batched only where each example's
+        truth may differ. A list's, a dict's, a set's or a tuple's is its length, one for all examples
+        whatever its items are."""
+        op = self.expr(node)
+        if not op.batched or self.truth_of_each(op):
+            return op
+        return Operand(op.node, Val(False, 0, Kind.SCALAR, "b"), op.static)
+
+    def truth_of_each(self, op: Operand) -> bool:
+        """May examples differ in the truth of `op`?"""
+        return op.batched and op.val.kind not in (Kind.LIST, Kind.DICT, Kind.SET, Kind.TUPLE)
+
     def truth_of(self, op: Operand) -> bool | None:
         """`bool()` of `op` where the rewrite knows it (values.truth), a list's or dict's too where its
         length or keys are known as they are read here."""
@@ -314,8 +328,8 @@ class ExpressionsMixin(RegionsMixin):
         self.ctx.node = node
         if not left.batched and not right.batched:
             return Operand(ast.BoolOp(node.op, [left.node, right.node]), join_all([left.val, right.val]))
-        fast = self.bool_fast_path(node, [left, right])
-        if fast is not None:
+        fast = self.bool_fast_path(node, [left, right]) if self.truth_of_each(left) else None
+        if fast is not None:  # (a list's truth is one for all examples: the `if` below, per call)
             return fast
         del self.ctx.pending[mark:]
         left = self.expr(node.values[0])
@@ -338,7 +352,7 @@ class ExpressionsMixin(RegionsMixin):
         return self.visit_IfExp(ifexp)
 
     def visit_IfExp(self, node):
-        test = self.expr(node.test)
+        test = self.test(node.test)
         self.ctx.node = node
         if test.batched:
             self.chosen_per_example.add(id(node))
@@ -688,7 +702,7 @@ class ExpressionsMixin(RegionsMixin):
                 iter_node, elem = self.iteration(it, g.iter)
                 target = self.bind_target(g.target, Operand(ast.Name("_", ast.Load()), elem), store_only=True)
                 before = len(self.ctx.pending)
-                ifs = self.exprs(g.ifs)
+                ifs = [self.test(i) for i in g.ifs]
                 _no_statements(self.ctx, before)
                 if any(i.batched for i in ifs):
                     raise self.ctx.fail(
@@ -704,8 +718,13 @@ class ExpressionsMixin(RegionsMixin):
                 for name in set(region.stores) - region_stores:
                     del region.stores[name]
                     region.starts.pop(name, None)
-        for name in lists.changed_in(node) & set(self.env):  # (NOTE [list items]: changed per item)
+        changed = lists.changed_in(node)
+        for name in changed & set(self.env):  # (NOTE [list items]: changed per item)
             self.forget_items(ast.Name(name, ast.Load()))
+        if changed:  # (`[d.pop(k) for d in dicts]`: the containers inside what it reads)
+            read = {n.id for n in ast.walk(node) if isinstance(n, ast.Name)} & set(self.env)
+            for name in read:
+                self.env[name] = loosened(self.env[name], itself=False)
         out = Val(elt.val.batched, None, Kind.LIST, item=elt.val)
         if len(gens) == 1 and not gens[0].ifs and cls is not ast.GeneratorExp and first_length is not None:
             out = container(Kind.LIST, [elt.val] * first_length).with_(item=elt.val)  # (one per item)

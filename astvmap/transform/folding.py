@@ -42,6 +42,7 @@ from ..rules.values import (
     constant,
     container,
     dtypes_of,
+    held,
     is_constant,
     list_item,
     val_of,
@@ -138,18 +139,25 @@ def fold_introspection(fn, args: list[Operand], kwargs: dict[str, Operand]) -> t
     if fn not in (inspect.signature, inspect.getfullargspec) or len(args) != 1 or kwargs:
         return None
     f = args[0].static if args[0].is_static else None
-    if not isinstance(f, types.FunctionType):
-        return None
+    chain: list[
+        types.FunctionType
+    ] = []  # (`inspect` follows `__wrapped__`: each function it reaches is read)
+    while isinstance(f, types.FunctionType) and len(chain) < 16:
+        chain.append(f)
+        f = getattr(f, "__wrapped__", None)
+    if not chain or f is not None:
+        return None  # (a class, a partial, a builtin on the way: `inspect` reads more of those)
     try:
-        value = fn(f)
+        value = fn(chain[0])
     except Exception:
         return None  # (it raises when it runs, as the loop's does)
-    return value, [(f, attr, getattr(f, attr, ABSENT)) for attr in _SIGNATURE_READS]
+    return value, [(g, attr, getattr(g, attr, ABSENT)) for g in chain for attr in _SIGNATURE_READS]
 
 
 def snapshot(obj) -> Val:
     """The Val of a value a fold made now (an introspection's answer): its constants known, and its
-    lists' and dicts' items one by one, as a display's are (nothing else holds them yet)."""
+    lists' and dicts' items one by one, as a display's are (nothing else holds them yet); a list or dict
+    inside a tuple is seen as a holder sees it (`held`: changed through `spec.args`, not followed)."""
     if is_constant(obj):
         return constant(obj)
     if type(obj) is list:
@@ -157,7 +165,7 @@ def snapshot(obj) -> Val:
         return v.with_(item=list_item(v))
     if type(obj) is tuple or isinstance(getattr(type(obj), "_fields", None), tuple):
         cls = None if type(obj) is tuple else type(obj)
-        return container(Kind.TUPLE, [snapshot(o) for o in obj], cls=cls)
+        return container(Kind.TUPLE, [held(snapshot(o)) for o in obj], cls=cls)
     if isinstance(obj, (dict, types.MappingProxyType)) and all(is_constant(k) for k in obj):
         return container(Kind.DICT, [snapshot(o) for o in obj.values()], obj.keys())
     return val_of(obj)

@@ -61,7 +61,7 @@ class LoopsMixin(RegionsMixin):
         if iterated & lists.changed_in(node):  # (a list grown while iterated: its length is not known)
             return None
         grows = self._grows_a_list(node)
-        items = self._mixed_items(node.iter, grows, _bound_in(node))
+        items = self._mixed_items(node.iter, grows, _bound_in(node), _read_in(node.body))
         if items is None and isinstance(node.iter, ast.Call) and _pairing(node.iter):
             items = self._mixed_call_items(node.iter, grows)
         if items is None:
@@ -95,7 +95,9 @@ class LoopsMixin(RegionsMixin):
                 return True
         return False
 
-    def _mixed_items(self, it: ast.expr, grows: bool, bound: set[str]) -> list[ast.expr] | None:
+    def _mixed_items(
+        self, it: ast.expr, grows: bool, bound: set[str], read: set[str]
+    ) -> list[ast.expr] | None:
         if isinstance(it, (ast.Tuple, ast.List)) and not any(isinstance(e, ast.Starred) for e in it.elts):
             mixed = len({self.reads_batch(e) for e in it.elts}) == 2
             if len(it.elts) > _UNROLLED or not (mixed or grows or len(it.elts) == 1):
@@ -109,6 +111,8 @@ class LoopsMixin(RegionsMixin):
                 or len(v.elts) > _UNROLLED
             ):
                 return None
+            if v.kind == Kind.LIST and (it.id in read or self.escapes_here(it.id)):
+                return None  # (a list the body's code may grow: Python's `for` takes its new items too)
             if not (grows or _differ(v.elts) or len(v.elts) == 1):  # (one item: its own facts, exactly)
                 return None
         else:
@@ -173,7 +177,7 @@ class LoopsMixin(RegionsMixin):
 
     def visit_While(self, node):
         mark, env = self.ctx.mark(), dict(self.env)
-        test = self.expr(node.test)
+        test = self.test(node.test)
         if self.truth_of(test) is False:  # never entered (NOTE [constants]): its test, then its `else`
             return evaluated(test.node) + self.block(node.orelse)
         self.ctx.rollback(mark, pending=True)
@@ -565,7 +569,7 @@ class LoopsMixin(RegionsMixin):
         def body_fn():
             self.exits[id(node)] = []
             ctx.pending = []
-            test = self.expr(node.test)
+            test = self.test(node.test)
             test_pending = ctx.pending
             body = self.block(node.body)
             return (test, test_pending), body
@@ -712,6 +716,13 @@ def _bound_in(node: ast.For) -> set[str]:
     for s in node.body:
         names |= {n.id for n in ast.walk(s) if isinstance(n, ast.Name) and not isinstance(n.ctx, ast.Load)}
     return names
+
+
+def _read_in(body: list[ast.stmt]) -> set[str]:
+    """The names code in `body` reads (a helper given one may change the list it holds)."""
+    return {
+        n.id for s in body for n in ast.walk(s) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)
+    }
 
 
 def _differ(items) -> bool:

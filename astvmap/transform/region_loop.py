@@ -52,8 +52,8 @@ from ..analysis.effects import fresh_container
 from ..errors import NoPieceLoop, NotBatchable
 from ..frontend.normalize import walk_no_defs
 from ..kit import templates
-from ..rules.values import UNKNOWN, Kind, Val
-from .calls import batched_tree, may_change_arguments
+from ..rules.values import UNKNOWN, Kind, Val, loosened
+from .calls import batched_tree, may_change_arguments, shared_default
 from .callsites import LocalFunction
 from .compound import RESTORING_MANAGERS
 from .objects import made_object
@@ -120,7 +120,8 @@ class RegionLoopMixin(RegionsMixin):
         if self.reads_batch(node):
             return None
         act = self.facts.activity([node])
-        if any(n not in self.env or self.from_outside(n) for n in self.changed_objects([node])):
+        changed = self.changed_objects([node])
+        if any(n not in self.env or self.from_outside(n) for n in changed):
             return None  # (a name the walker holds no value for: a global's or a cell's object)
         if any(n in self.renames for n in [*act.reads, *act.binds]) or self._draws_or_io(node):
             return None
@@ -128,6 +129,9 @@ class RegionLoopMixin(RegionsMixin):
             return None  # (a context manager of the user's may count, log or change state per entry)
         for n in act.binds:
             self.env[n] = UNKNOWN
+        for n in changed:  # (what it changes, and what holds it, the rewrite no longer knows item by item)
+            self.env[n] = loosened(self.env[n])
+            self.forget_holders(n)
         return [node]
 
     def _returned_as_written(self, node: ast.Return) -> list[ast.stmt]:
@@ -341,6 +345,10 @@ class RegionLoopMixin(RegionsMixin):
             raise self.ctx.fail(
                 f"`{ast.unparse(target)} = ...` changes an object from outside the call (the loop "
                 "changes it once per example)"
+            )
+        if shared_default(self.ctx.src, root.id):  # (each example's call sees the ones before it change it)
+            raise NoPieceLoop(
+                f"`{ast.unparse(target)} = ...` changes a parameter's default, shared by all calls"
             )
 
     def from_outside(self, name: str) -> bool:

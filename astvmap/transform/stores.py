@@ -447,7 +447,8 @@ class StoresMixin(RegionsMixin):
         cur = self.expr(load)
         value = self.expr(node.value)
         ctx.node = node
-        if cur.val.kind in (Kind.LIST, Kind.DICT) or value.val.kind in (Kind.LIST, Kind.DICT):
+        containers = (Kind.LIST, Kind.DICT, Kind.SET)
+        if cur.val.kind in containers or value.val.kind in containers:
             return self._augment_container(node, cur, value)
         res = self.apply(
             BINOPS[type(node.op)], [cur, value], {}, node, syntax=ast.BinOp(cur.node, node.op, value.node)
@@ -457,9 +458,9 @@ class StoresMixin(RegionsMixin):
         return self._store_one(target, res, node)
 
     def _augment_container(self, node: ast.AugAssign, cur: Operand, value: Operand) -> list[ast.stmt]:
-        """`lst += items` (`lst *= n`, `d |= other`) changes the list in place (NOTE [list items]): where one
-        name of this function alone holds it, that is `lst = lst + items`, followed; else it runs per
-        example (another holder's facts would not change)."""
+        """`lst += items` (`lst *= n`, `d |= other`, `s -= t`) changes the list, dict or set in place (NOTE
+        [list items]): where one name of this function alone holds it, that is `lst = lst + items`,
+        followed; else it runs per example (another holder's facts would not change)."""
         target = node.target
         if not isinstance(target, ast.Name) or self.fdef is None or self.held_elsewhere(target.id):
             # (each example's loop would change that one list: only the whole loop is right)

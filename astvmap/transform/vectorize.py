@@ -413,7 +413,7 @@ class Vectorizer(
         return [ast.Return(value.node)]
 
     def visit_Assert(self, node):
-        test = self.expr(node.test)
+        test = self.test(node.test)
         msg = self.expr(node.msg) if node.msg is not None else None
         if msg is not None and msg.batched:
             raise self.ctx.fail("an assert message built from batched values")
@@ -425,11 +425,14 @@ class Vectorizer(
                 "of an array is ambiguous); use np.all(...) or np.any(...)",
                 node.test,
             )
+        self.ctx.value_errors += 1  # (it raises for some examples only: compound.visit_Try)
         return [ast.Assert(self.ctx.expr("np.all(t)", t=test.node), msg.node if msg is not None else None)]
 
     def visit_Raise(self, node):
         if node.exc is not None and self.expr(node.exc).batched:
             raise self.ctx.fail("raising an exception built from batched values")
+        if self.masked or self.region is not None:  # (under a batched condition: for some examples only)
+            self.ctx.value_errors += 1
         return [node]
 
     def visit_Import(self, node):
@@ -473,6 +476,8 @@ class Vectorizer(
             base = self.expr(t.value)
             if base.batched:
                 raise self.ctx.fail("`del` of a part of a batched value")
+            if self.masked or self.region is not None:  # (the lanes that skip it must keep the item)
+                raise self.ctx.fail("`del` of a part of a value under a batched condition")
             self.refuse_outside_store(t)  # (the loop deletes once per example)
             self.forget_items(t.value, removes_only=True)  # (its items are no longer where they were)
             if isinstance(t, ast.Attribute):
@@ -483,7 +488,7 @@ class Vectorizer(
 
     # ---- control flow on unbatched tests ----------------------------------------------------------------
     def visit_If(self, node):
-        test = self.expr(node.test)
+        test = self.test(node.test)
         if test.batched:
             return self.batched_if(node, test)
         if isinstance(test.node, ast.Constant):  # known when rewriting (`isinstance` of an array): one path

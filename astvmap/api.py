@@ -610,6 +610,7 @@ class _RootContext:
         self.stack: tuple[Any, ...] = ()
         self.deps: list[Any] = []
         self.filename: str | None = None
+        self.touched: set[tuple[int, str]] = set()
 
 
 class _LoopSpec:

@@ -257,3 +257,40 @@ def _named_on_the_way(x, names=("a", "bb")):
 
 def test_an_assignment_expression_of_a_value_per_call_binds_where_it_stands():
     assert_vmap_equivalent(_named_on_the_way, 0, 0, RNG.normal(size=(4, 3)))
+
+
+SETTING = 1.0
+
+
+def _raise_setting():
+    global SETTING
+    SETTING = 2.0
+
+
+def _reads_setting(x):
+    return x * 3 if SETTING > 1.5 else x * 2
+
+
+def _after_a_helper_sets_it(x):
+    _raise_setting()
+    if SETTING > 1.5:
+        return x * 3
+    return x * 2
+
+
+def _a_callee_reads_it_after(x):
+    _raise_setting()
+    return _reads_setting(x)
+
+
+@pytest.mark.parametrize("f", [_after_a_helper_sets_it, _a_callee_reads_it_after])
+def test_a_global_a_helper_assigns_is_read_as_it_is_then(f):
+    # (the rewrite begins before the helper runs: SETTING was 1.0 then; Python reads 2.0 after it)
+    global SETTING
+    x = RNG.normal(size=(4, 3))
+    SETTING = 1.0
+    got = astvmap.vmap(f)(x)
+    SETTING = 1.0
+    want = np.stack([f(e) for e in x])
+    SETTING = 1.0
+    np.testing.assert_array_equal(got, want)

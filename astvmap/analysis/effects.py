@@ -12,6 +12,7 @@ may write its arguments, draw, or do I/O), or a call of one of the user's functi
 from __future__ import annotations
 
 import ast
+import functools
 from collections.abc import Callable
 
 from .aliases import PARAMETER, analyze
@@ -80,3 +81,21 @@ def _of_own_container(call: ast.Call, al) -> bool:
         return False
     binds = al.bindings.get(f.value.id)
     return bool(binds) and all(fresh_container(value) is not None for value, _ in binds)
+
+
+@functools.lru_cache(maxsize=512)
+def assigned_globals(fdef: ast.FunctionDef) -> frozenset[str]:
+    """The module globals `fdef` (or a function it defines) may bind: the names a `global` statement
+    declares where that scope also stores or deletes them."""
+    out: set[str] = set()
+    for scope in [
+        fdef,
+        *(n for n in ast.walk(fdef) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))),
+    ]:
+        declared = {name for n in ast.walk(scope) if isinstance(n, ast.Global) for name in n.names}
+        if declared:
+            stored = {
+                n.id for n in ast.walk(scope) if isinstance(n, ast.Name) and not isinstance(n.ctx, ast.Load)
+            }
+            out |= declared & stored
+    return frozenset(out)

@@ -132,6 +132,8 @@ class ParentContext(Protocol):
     def deps(self) -> list: ...
     @property
     def filename(self) -> str | None: ...
+    @property
+    def touched(self) -> set[tuple[int, str]]: ...
 
 
 class Context:
@@ -146,6 +148,11 @@ class Context:
         self.free: dict[str, object] = {}  # generated code's free names -> objects
         self._free_ids: dict[int, str] = {}
         self.deps: list = []  # (where, scope, name, signature): see specialize.validate
+        # module globals (id of the module's dict, name) that code run before this point of the call may
+        # have bound anew (a helper's `global X; X = ...`): read as they are then, never as constants
+        self.touched: set[tuple[int, str]] = set()
+        # the ones this rewrite's own code and the functions it calls may bind (Specialization.assigns)
+        self.assigns: set[tuple[int, str]] = set()
         self.pending: list[ast.stmt] = []  # statements emitted before the current one
         self.node: ast.AST | None = None  # the user node being rewritten
         self.fallback_sites: dict = {}  # (line, col) -> message

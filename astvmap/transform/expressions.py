@@ -33,6 +33,7 @@ from ..rules.values import (
     static_value,
     truth,
     unfixed,
+    val_of,
 )
 from .callsites import LocalFunction
 from .feedback import holds_no_buffer
@@ -95,6 +96,9 @@ class ExpressionsMixin(RegionsMixin):
         found, obj, where = self.ctx.src.resolve(node.id)
         if not found:
             return Operand(ast.Name(node.id, ast.Load()), UNKNOWN)
+        if where == "global" and (id(self.ctx.src.globals), node.id) in self.ctx.touched:
+            # (code that ran before may have bound it anew: as it is when read, by kind only)
+            return Operand(ast.Name(node.id, ast.Load()), unfixed(val_of(obj)))
         self.record_dep(where, node.id, obj)  # (its value, where it is a constant: NOTE [constants])
         return Operand(ast.Name(node.id, ast.Load()), constant(obj), obj)
 

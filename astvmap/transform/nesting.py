@@ -23,6 +23,7 @@ from dataclasses import replace
 
 from .. import binding
 from ..analysis import activity, lists
+from ..analysis.effects import assigned_globals
 from ..errors import AstvmapError, NoPieceLoop, NotBatchable
 from ..kit import templates
 from ..rules.values import NO_STATIC, UNKNOWN, Kind, Operand, Val, is_constant, val_of
@@ -158,7 +159,9 @@ class NestingMixin(Walker):
         vals = self._bind_params(src, args, kwargs, node, pre_args, pre_kwargs)
         if vals is None:  # (Python raises TypeError when it calls it, before its body runs: as written)
             return Operand(_call(fn_node, args, kwargs), UNKNOWN, raises=True)
+        self.bound_globals(frozenset((id(src.globals), n) for n in assigned_globals(src.fdef)))
         spec = ctx.specializer.core(src, vals, ctx)
+        self.bound_globals(getattr(spec, "assigns", frozenset()))
         self.follow_given(getattr(spec, "changed_params", {}), src, args, kwargs, len(pre_args))
         if not spec.per_example_loop:  # (its rewrite changed only what it handed back: the rest is as it was)
             self.followed.update(
@@ -213,14 +216,22 @@ class NestingMixin(Walker):
             src = function_source(base)
             if src.code is not None and src.code in self.ctx.stack:
                 return UNKNOWN, False, False
+            self.bound_globals(frozenset((id(src.globals), n) for n in assigned_globals(src.fdef)))
             vals = self._bind_params(src, args, kwargs, self.ctx.node, pre_args, pre_kwargs)
             if vals is None:
                 return UNKNOWN, False, False
             spec = self.ctx.specializer.core(src, vals, self.ctx)
+            self.bound_globals(getattr(spec, "assigns", frozenset()))
             own = getattr(spec, "returns_own", False) and not pre_args and not pre_kwargs
             return spec.out_val, getattr(spec, "returns_fresh", False), own
         except Exception:
             return UNKNOWN, False, False
+
+    def bound_globals(self, assigns: frozenset[tuple[int, str]]) -> None:
+        """A call ran code that may bind these module globals anew: what follows reads them as they are
+        then (NOTE [constants]), and this function's callers learn it too (`Context.assigns`)."""
+        self.ctx.touched |= assigns
+        self.ctx.assigns |= assigns
 
     def _bind_params(self, src, args, kwargs, node, pre_args=(), pre_kwargs=None) -> dict[str, Val] | None:
         """{parameter of the callee `src`: Val} for a call of operands `args`, `kwargs` after the values a

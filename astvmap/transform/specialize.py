@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..analysis.effects import may_act_outside
+from ..analysis.effects import assigned_globals, may_act_outside
 from ..codegen.emit import emit
 from ..codegen.loader import load, rebind
 from ..errors import PerformanceWarning
@@ -53,6 +53,7 @@ class Specialization:
         changed_params: dict[str, Val] = field(init=False)  # lists given to it it changed (Context)
         returns_fresh: bool = field(init=False)  # every return gives a new array (Context)
         returns_own: bool = field(init=False)  # every return gives what it made or was given (Context)
+        assigns: frozenset[tuple[int, str]] = field(init=False)  # globals it may bind (Context.assigns)
         raises_by_value: bool = field(init=False)  # may raise for some examples only (compound.visit_Try)
         acts_outside: bool = field(init=False)  # running it may change what the caller sees (effects.py)
         batched_return: ast.AST | None = field(init=False)  # a return of a batched value
@@ -188,7 +189,9 @@ def core(
     settings = settings or (parent.settings if parent is not None else Settings())
     use_cache = use_cache and src.code is not None  # lifted and generated sources are made afresh
     vals = _in_order(src, vals)
+    touched = frozenset(getattr(parent, "touched", ()))  # (globals its caller's code may have bound anew)
     key, objs = cache_key(src, vals, settings)
+    key = (*key, touched) if touched else key
     cached = _cached(key, src) if use_cache else None
     if cached is not None:
         if parent is not None:  # what the callee's rewrite read, the caller's depends on too
@@ -197,6 +200,8 @@ def core(
     stack = (parent.stack if parent is not None else ()) + ((src.code,) if src.code is not None else ())
     ctx = Context(src, settings, stack)
     ctx.specializer = _SPECIALIZER
+    ctx.touched = set(touched)
+    ctx.assigns = {(id(src.globals), name) for name in assigned_globals(src.fdef)}
     fdef, out_val, stages = _rewrite(src, vals, ctx)
     spec = _specialization(src, ctx, fdef, out_val, stages, _header(src, vals, axes), objs)
     if parent is not None:
@@ -205,6 +210,7 @@ def core(
     spec.changed_params = ctx.changed_params
     spec.returns_fresh = ctx.returns_fresh
     spec.returns_own = ctx.returns_own
+    spec.assigns = frozenset(ctx.assigns)
     spec.raises_by_value = bool(ctx.value_errors) or bool(ctx.fallback_sites) or bool(ctx.loops_inside)
     setattr(spec.fn, RAISES_BY_VALUE, spec.raises_by_value)  # (read by compound.visit_Try)
     for (line, _), msg in sorted(ctx.fallback_sites.items()):
@@ -371,7 +377,7 @@ def _rebound(spec, src):
         spec.recorded,
     )
     made: tuple[str, ...] = ("stages", "reads", "callees", "acts_outside", "loops_inside", "raises_by_value")
-    made += ("changed_params", "returns_fresh", "returns_own")
+    made += ("changed_params", "returns_fresh", "returns_own", "assigns")
     for made_later in made:
         if hasattr(spec, made_later):
             setattr(new, made_later, getattr(spec, made_later))

@@ -95,7 +95,8 @@ def _escape_sites(fdef: ast.FunctionDef, name: str) -> tuple[Site, ...] | None:
     )
 
 
-def nested_scopes(fdef: ast.FunctionDef) -> list[ast.AST]:
+@functools.lru_cache(maxsize=256)  # (asked for every name a rewrite follows)
+def nested_scopes(fdef: ast.FunctionDef) -> tuple[ast.AST, ...]:
     """The nested functions, lambdas and comprehensions of `fdef` (their code runs apart from its own)."""
     kinds = (
         ast.FunctionDef,
@@ -106,7 +107,7 @@ def nested_scopes(fdef: ast.FunctionDef) -> list[ast.AST]:
         ast.DictComp,
         ast.GeneratorExp,
     )
-    return [n for n in ast.walk(fdef) if n is not fdef and isinstance(n, kinds)]
+    return tuple(n for n in ast.walk(fdef) if n is not fdef and isinstance(n, kinds))
 
 
 @functools.lru_cache(maxsize=512)  # (asked at every change of a list)
@@ -140,8 +141,6 @@ def held_before(
     `end`: only a read that may keep the object and comes before that point (in the code's order, or
     anywhere in a loop around both) counts; another holder can change nothing before it has it. The
     nodes `not_run` (of the branches a rewrite decided are not taken) keep nothing."""
-    if parameters_changed(fdef) - {name} and name in _plain_parameters(fdef):
-        return True  # (the caller may have given it as another parameter, which the function changes)
     if not held_elsewhere(fdef, name, caller=False):
         return False
     params = {a.arg for a in ast.walk(fdef.args) if isinstance(a, ast.arg)}
@@ -246,18 +245,19 @@ def _read_whole(n: ast.AST) -> set[int]:
     return set()
 
 
-def _nested_code(fdef: ast.FunctionDef, inline: bool = True) -> set[int]:
+@functools.lru_cache(maxsize=256)
+def _nested_code(fdef: ast.FunctionDef, inline: bool = True) -> frozenset[int]:
     """The nodes of the functions, lambdas and comprehensions `fdef` defines (run apart from its own
     code: a comprehension's first iterable is read where it stands); not `inline`: only the code that
     may run later than where it stands (functions, lambdas, generator expressions)."""
     scopes = nested_scopes(fdef)
     if not inline:
-        scopes = [s for s in scopes if not isinstance(s, (ast.ListComp, ast.SetComp, ast.DictComp))]
+        scopes = tuple(s for s in scopes if not isinstance(s, (ast.ListComp, ast.SetComp, ast.DictComp)))
     nested = {id(m) for s in scopes for m in ast.walk(s)}
     for s in nested_scopes(fdef):
         if isinstance(s, (ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)):
             nested -= {id(m) for m in ast.walk(s.generators[0].iter)}
-    return nested
+    return frozenset(nested)
 
 
 @functools.lru_cache(maxsize=256)

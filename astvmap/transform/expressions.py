@@ -578,6 +578,10 @@ class ExpressionsMixin(RegionsMixin):
         """May another holder have the list `name` holds before the end of the statement being rewritten
         and of the node being read (lists.held_before), or anywhere, where either is not known?"""
         assert self.fdef is not None
+        if self.caller_holds(name) and any(
+            p in self.container_params for p in lists.parameters_changed(self.fdef) - {name}
+        ):
+            return True  # (the caller may have given it as another parameter, which the function changes)
         end = self._read_point()
         if end is None:
             return lists.held_elsewhere(self.fdef, name, caller=False)

@@ -45,6 +45,7 @@ class Walker:
     facts: Facts  # liveness, activity, reaching definitions of the function (analysis/)
     at: list[ast.stmt]  # the statements being rewritten, innermost last
     not_run: set[int]  # the nodes of the branches decided not taken
+    container_params: set[str]  # the parameters given a list, dict, set or object (vectorize.py)
     exits: dict[int, list[dict[str, Val]]]  # id(loop) -> the envs its `break`s leave
     exit_targets: dict[int, dict[str, Val]]  # id(loop) -> the Vals its `break`s must leave
     heads: dict[int, dict[str, Val]]  # id(loop) -> the Vals its next iteration expects

@@ -55,6 +55,11 @@ class NoPieceLoop(NotBatchable):
     encloses it decides (the loop of the whole function, or another form of a loop)."""
 
 
+class ChangesGlobals(NoPieceLoop):
+    """Internal: a call of code that binds or changes module globals, run once where the loop runs it
+    once per example: no caller of it can batch, however it is called."""
+
+
 def error_at(msg: str, node: ast.AST | None, filename: str | None) -> AstvmapError:
     """An `AstvmapError` pointing at `node` (whose positions are already the user's file positions)."""
     lineno: int | None = getattr(node, "lineno", None)

@@ -15,6 +15,7 @@ import ast
 import functools
 from collections.abc import Callable
 
+from .activity import MUTATING_METHODS
 from .aliases import PARAMETER, analyze
 
 
@@ -85,17 +86,70 @@ def _of_own_container(call: ast.Call, al) -> bool:
 
 @functools.lru_cache(maxsize=512)
 def assigned_globals(fdef: ast.FunctionDef) -> frozenset[str]:
-    """The module globals `fdef` (or a function it defines) may bind: the names a `global` statement
-    declares where that scope also stores or deletes them."""
-    out: set[str] = set()
-    for scope in [
-        fdef,
-        *(n for n in ast.walk(fdef) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))),
-    ]:
-        declared = {name for n in ast.walk(scope) if isinstance(n, ast.Global) for name in n.names}
-        if declared:
-            stored = {
-                n.id for n in ast.walk(scope) if isinstance(n, ast.Name) and not isinstance(n.ctx, ast.Load)
-            }
-            out |= declared & stored
-    return frozenset(out)
+    """The module globals and closure cells `fdef` (or a function it defines) may bind or change in place:
+    the names a `global` or `nonlocal` statement declares where that scope also stores or deletes them,
+    and the free names whose object it changes (`NAMES.add(v)`, `REGISTRY[k] = v`, `del CACHE[k]`)."""
+    return frozenset(name for name, _ in _global_changes(fdef))
+
+
+@functools.lru_cache(maxsize=512)
+def unrepeatable_globals(fdef: ast.FunctionDef) -> frozenset[str]:
+    """Those of `assigned_globals` some change of which leaves another state when run again with the
+    same arguments (`COUNT += 1`, `LOG.append(v)`, `del CACHE[k]`); a plain store of a value that does not
+    read what it changes (`memo[key] = value`, `X = 2.0`) and `add`, `update`, `setdefault`, `discard`
+    leave what they left: run once for the batch, they leave what the loop's calls in a row leave."""
+    return frozenset(name for name, repeatable in _global_changes(fdef) if not repeatable)
+
+
+_REPEATABLE_METHODS = frozenset({"add", "update", "setdefault", "discard", "clear", "sort", "__setitem__"})
+
+
+@functools.lru_cache(maxsize=512)
+def _global_changes(fdef: ast.FunctionDef) -> tuple[tuple[str, bool], ...]:
+    out: list[tuple[str, bool]] = []
+    scopes = [fdef, *(n for n in ast.walk(fdef) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef)))]
+    for scope in scopes:
+        declared = {
+            name for n in ast.walk(scope) if isinstance(n, (ast.Global, ast.Nonlocal)) for name in n.names
+        }
+        stored = {
+            n.id for n in ast.walk(scope) if isinstance(n, ast.Name) and not isinstance(n.ctx, ast.Load)
+        }
+        own = (stored - declared) | {a.arg for a in ast.walk(scope.args) if isinstance(a, ast.arg)}
+        out += [(name, ok) for name, ok in _changes(scope) if name in declared or name not in own]
+    return tuple(out)
+
+
+def _changes(scope: ast.AST) -> list[tuple[str, bool]]:
+    """(name, repeatable) for each change code in `scope` makes to what a bare name holds or is: a store
+    or deletion of the name, of an item or attribute of it, a changing method's call, `setattr`."""
+    out = []
+    for n in ast.walk(scope):
+        if isinstance(n, ast.Assign):
+            reads = {m.id for m in ast.walk(n.value) if isinstance(m, ast.Name)}
+            out += [(name, name not in reads) for t in n.targets for name in _stored_bases(t)]
+        elif isinstance(n, (ast.AugAssign, ast.Delete)):
+            targets = n.targets if isinstance(n, ast.Delete) else [n.target]
+            out += [(name, False) for t in targets for name in _stored_bases(t)]
+        elif (
+            isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute) and n.func.attr in MUTATING_METHODS
+        ):
+            if isinstance(n.func.value, ast.Name):
+                out.append((n.func.value.id, n.func.attr in _REPEATABLE_METHODS))
+        elif isinstance(n, ast.Call) and isinstance(n.func, ast.Name) and n.func.id in ("setattr", "delattr"):
+            first = n.args[0] if n.args else None
+            out += [(first.id, n.func.id == "setattr")] if isinstance(first, ast.Name) else []
+    return out
+
+
+def _stored_bases(target: ast.expr) -> list[str]:
+    """The bare names a store to `target` binds or changes (`x`, `x[k]`, `x.a`, and those in tuples)."""
+    if isinstance(target, (ast.Tuple, ast.List)):
+        return [name for e in target.elts for name in _stored_bases(e)]
+    if isinstance(target, ast.Starred):
+        return _stored_bases(target.value)
+    if isinstance(target, ast.Name):
+        return [target.id]
+    if isinstance(target, (ast.Subscript, ast.Attribute)) and isinstance(target.value, ast.Name):
+        return [target.value.id]
+    return []

@@ -7,6 +7,7 @@ rank and dtype kind of every argument; generated code never tests it at run time
 from __future__ import annotations
 
 import ast
+import collections
 import enum
 import functools
 import types
@@ -305,7 +306,7 @@ def val_of(obj) -> Val:
         return container(Kind.TUPLE, [val_of(o) for o in obj], cls=cls)
     if isinstance(obj, list):  # (an object from outside: its items may be replaced between calls)
         return container(Kind.LIST, [unfixed(val_of(o)) for o in obj])
-    if isinstance(obj, dict) and not hasattr(type(obj), "__missing__"):  # (a defaultdict makes items)
+    if type(obj) in (dict, collections.OrderedDict):  # (a subclass may answer `in`, truth, items its way)
         return container(Kind.DICT, [unfixed(val_of(v)) for v in obj.values()], obj.keys())
     if type(obj) in (set, frozenset):  # (NOTE [sets]: its members where each is a constant)
         return (

@@ -787,6 +787,8 @@ class CallsMixin(NestingMixin, ObjectsMixin):
                 return self.apply(fn, [base] + args, kwargs, node, method=attr)
         if attr in MUTATING_METHODS:
             added = args[-1].val if attr in ("insert", "__setitem__") and args else None
+            if attr == "__setitem__" and args and not isinstance(args[0].static, int):  # (a slice: its items)
+                added = list_item(args[-1].val) or UNKNOWN
             self.forget_items(node.func.value, removes_only=attr in _REMOVING, added=added)
         if v.kind == Kind.DICT and any(a.batched for a in [*args, *kwargs.values()]):
             got = self._dict_get(node, base, attr, args, kwargs)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ast
 import operator
+import types
 import typing
 
 from ..analysis import lists
@@ -33,7 +34,6 @@ from ..rules.values import (
     static_value,
     truth,
     unfixed,
-    val_of,
 )
 from .callsites import LocalFunction
 from .feedback import holds_no_buffer
@@ -97,8 +97,8 @@ class ExpressionsMixin(RegionsMixin):
         if not found:
             return Operand(ast.Name(node.id, ast.Load()), UNKNOWN)
         if where == "global" and (id(self.ctx.src.globals), node.id) in self.ctx.touched:
-            # (code that ran before may have bound it anew: as it is when read, by kind only)
-            return Operand(ast.Name(node.id, ast.Load()), unfixed(val_of(obj)))
+            # (code that ran before may have bound it anew, or changed it: as it is when read)
+            return Operand(ast.Name(node.id, ast.Load()), UNKNOWN)
         self.record_dep(where, node.id, obj)  # (its value, where it is a constant: NOTE [constants])
         return Operand(ast.Name(node.id, ast.Load()), constant(obj), obj)
 
@@ -161,6 +161,8 @@ class ExpressionsMixin(RegionsMixin):
             value = getattr(obj, attr)
         except AttributeError:
             return Operand(new, UNKNOWN)
+        if isinstance(obj, types.ModuleType) and (id(obj.__dict__), attr) in self.ctx.touched:
+            return Operand(new, UNKNOWN)  # (`helper.X` after code that binds it anew: as it is when read)
         self.ctx.deps.append(("attr", obj, attr, value))
         return Operand(new, constant(value), value)
 
@@ -375,6 +377,7 @@ class ExpressionsMixin(RegionsMixin):
 
     in_iterables = 0  # (rewriting a comprehension's iterable: `lazy` may bind no temporaries there)
     in_comprehension = 0  # (rewriting a comprehension: an assignment expression there is refused)
+    in_lazy = 0  # (rewriting a part Python may skip: an assignment expression there is refused)
 
     def iterable(self, node: ast.expr) -> Operand:
         """A comprehension's iterable, rewritten."""
@@ -389,7 +392,11 @@ class ExpressionsMixin(RegionsMixin):
         `a if t else b`, the right side of `and`/`or`): the temporaries its code needs are bound inside
         it, as it runs (`(t := ..., t * 2)[-1]`), never in a statement before the whole one."""
         mark = len(self.ctx.pending)
-        op = rewrite()
+        self.in_lazy += 1
+        try:
+            op = rewrite()
+        finally:
+            self.in_lazy -= 1
         added = self.ctx.pending[mark:]
         if not added:
             return op
@@ -743,14 +750,17 @@ class ExpressionsMixin(RegionsMixin):
 
     def visit_NamedExpr(self, node):
         """`(name := value)` of a value per call that holds no array (a string, a number, a module):
-        bound where it stands, as Python binds it. A per-example value, one that may hold a buffer (the
-        alias analysis would have to follow it), or one inside a comprehension or a region (whose names
-        are its own) is refused."""
+        bound where it stands, as Python binds it (a decided test that holds one still runs:
+        `folding.evaluated`). A per-example value, one that may hold a buffer (the alias analysis would
+        have to follow it), one in a part Python may skip, or one inside a comprehension or a region
+        (whose names are its own) is refused."""
         value = self.expr(node.value)
         name = node.target.id
         holds_nothing = holds_no_buffer(value.val) or value.val.kind in (Kind.MODULE, Kind.CALLABLE)
         if value.batched or not holds_nothing or self.region is not None or self.in_comprehension:
             raise self.ctx.fail("an assignment expression (`:=`) of a value that may hold an array")
+        if self.in_lazy or self.masked:  # (it binds only where Python evaluates it: not known here)
+            raise self.ctx.fail("an assignment expression (`:=`) in a part Python may skip")
         if self.code_name(name) != name:
             raise self.ctx.fail("an assignment expression (`:=`) of a name renamed here")
         self.env[name] = value.val

@@ -347,13 +347,15 @@ def _small_constant(x) -> bool:
 
 
 def evaluated(test: ast.expr) -> list[ast.stmt]:
-    """A decided test that calls something, as a statement of its own: Python evaluates it (it may raise
-    or act), whatever the path; nothing for a test that only reads."""
+    """A decided test that calls something or binds a name (`(k := 2.0) > 1`), as a statement of its
+    own: Python evaluates it (it may raise, act or bind), whatever the path; nothing for a test that only
+    reads."""
     return [ast.Expr(test)] if calls_something(test) else []
 
 
 def calls_something(node: ast.expr) -> bool:
-    return any(isinstance(n, ast.Call) for n in ast.walk(node))
+    """Does evaluating `node` call something or bind a name?"""
+    return any(isinstance(n, (ast.Call, ast.NamedExpr)) for n in ast.walk(node))
 
 
 TERMINAL = (ast.Return, ast.Raise, ast.Break, ast.Continue)

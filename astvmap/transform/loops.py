@@ -43,6 +43,7 @@ class LoopsMixin(RegionsMixin):
     """Needs from the walker: env, ctx, block(), expr(), bind_target(), iteration(), nested_call(), lift()."""
 
     def visit_For(self, node):
+        self.touch_calls_in(node.body)  # (a later iteration reads what an earlier one's calls changed)
         unrolled = self._unrolled(node)
         if unrolled is not None:
             return unrolled
@@ -176,6 +177,7 @@ class LoopsMixin(RegionsMixin):
         ]
 
     def visit_While(self, node):
+        self.touch_calls_in([*node.body, ast.Expr(node.test)])
         mark, env = self.ctx.mark(), dict(self.env)
         test = self.test(node.test)
         if self.truth_of(test) is False:  # never entered (NOTE [constants]): its test, then its `else`

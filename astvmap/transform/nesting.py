@@ -23,8 +23,8 @@ from dataclasses import replace
 
 from .. import binding
 from ..analysis import activity, lists
-from ..analysis.effects import assigned_globals
-from ..errors import AstvmapError, NoPieceLoop, NotBatchable
+from ..analysis.effects import assigned_globals, unrepeatable_globals
+from ..errors import AstvmapError, ChangesGlobals, NoPieceLoop, NotBatchable
 from ..kit import templates
 from ..rules.values import NO_STATIC, UNKNOWN, Kind, Operand, Val, is_constant, val_of
 from .callsites import CallSite, InnerVmap, LocalPartial, _call, _rebuilder, _shown
@@ -71,6 +71,20 @@ def _rewritten_call(obj, callee, fn_node, args, kwargs, pre_args: bool, pre_kwar
     return ast.Call(
         callee, star + [a.node for a in args], kws + [ast.keyword(k, a.node) for k, a in kwargs.items()]
     )
+
+
+def state_changes(src, names: frozenset[str]) -> set[str]:
+    """Those of `names` (changed by `src`'s code: effects.assigned_globals) that name data outliving the
+    call: a global's or a closure cell's object, not a module, a function or a class (`np.add(...)` calls
+    a function of a module, not a set's `add`)."""
+    out = set()
+    for name in names:
+        found, obj, _ = src.resolve(name)
+        if not found or not isinstance(
+            obj, (types.ModuleType, types.FunctionType, types.BuiltinFunctionType, type)
+        ):
+            out.add(name)
+    return out
 
 
 class NestingMixin(Walker):
@@ -159,7 +173,7 @@ class NestingMixin(Walker):
         vals = self._bind_params(src, args, kwargs, node, pre_args, pre_kwargs)
         if vals is None:  # (Python raises TypeError when it calls it, before its body runs: as written)
             return Operand(_call(fn_node, args, kwargs), UNKNOWN, raises=True)
-        self.bound_globals(frozenset((id(src.globals), n) for n in assigned_globals(src.fdef)))
+        self.refuse_global_changes(src)
         spec = ctx.specializer.core(src, vals, ctx)
         self.bound_globals(getattr(spec, "assigns", frozenset()))
         self.follow_given(getattr(spec, "changed_params", {}), src, args, kwargs, len(pre_args))
@@ -207,6 +221,17 @@ class NestingMixin(Walker):
             self.followed[id(a.node)] = a.node
 
     def _try_infer_user(self, base, pre_args, pre_kwargs, args, kwargs) -> tuple[Val, bool, bool]:
+        from ..frontend.source import function_source
+
+        try:
+            src = function_source(base)
+        except Exception:
+            src = None  # (no source: what it changes is not known, as for any call of a C function)
+        if src is not None:
+            self.refuse_global_changes(src)  # (it runs once here, once per example in the loop)
+        return self._infer_user(base, pre_args, pre_kwargs, args, kwargs)
+
+    def _infer_user(self, base, pre_args, pre_kwargs, args, kwargs) -> tuple[Val, bool, bool]:
         """The Val an unbatched call to a user function returns (its rank helps later rules), and whether
         it is a new array (NOTE [fresh values]): the callee's own rewrite for unbatched arguments, which
         is cached; UNKNOWN when that fails."""
@@ -216,7 +241,6 @@ class NestingMixin(Walker):
             src = function_source(base)
             if src.code is not None and src.code in self.ctx.stack:
                 return UNKNOWN, False, False
-            self.bound_globals(frozenset((id(src.globals), n) for n in assigned_globals(src.fdef)))
             vals = self._bind_params(src, args, kwargs, self.ctx.node, pre_args, pre_kwargs)
             if vals is None:
                 return UNKNOWN, False, False
@@ -224,8 +248,42 @@ class NestingMixin(Walker):
             self.bound_globals(getattr(spec, "assigns", frozenset()))
             own = getattr(spec, "returns_own", False) and not pre_args and not pre_kwargs
             return spec.out_val, getattr(spec, "returns_fresh", False), own
+        except ChangesGlobals:
+            raise  # (what it calls changes module globals: it may not run once for the batch either)
         except Exception:
             return UNKNOWN, False, False
+
+    def refuse_global_changes(self, src) -> None:
+        """A call of a function whose change of a module global or a closure cell leaves another state when
+        run again (`COUNT += 1`, `LOG.append(v)`) runs once per example in the loop, and each example's
+        code after it sees the ones before it: only the whole function as the loop is right. A repeatable
+        change (`memo[key] = value`) leaves what the loop's calls leave: what follows reads it as it is."""
+        changed = state_changes(src, unrepeatable_globals(src.fdef))
+        if changed:
+            raise ChangesGlobals(
+                f"`{src.name}` changes `{min(changed)}`, which outlives the call", self.ctx.node
+            )
+        self.bound_globals(
+            frozenset((id(src.globals), n) for n in state_changes(src, assigned_globals(src.fdef)))
+        )
+
+    def touch_calls_in(self, body: list[ast.stmt]) -> None:
+        """Before a loop: the globals the functions its body calls by name may change are read as they are
+        when read, from the first iteration on (a later iteration runs after an earlier one's calls)."""
+        from ..frontend.source import function_source
+
+        for n in (m for s in body for m in ast.walk(s)):
+            if not (isinstance(n, ast.Call) and isinstance(n.func, ast.Name)) or n.func.id in self.env:
+                continue
+            found, obj, _ = self.ctx.src.resolve(n.func.id)
+            if found and isinstance(obj, types.FunctionType):
+                try:
+                    src = function_source(obj)
+                except Exception:
+                    continue
+                self.bound_globals(
+                    frozenset((id(src.globals), g) for g in state_changes(src, assigned_globals(src.fdef)))
+                )
 
     def bound_globals(self, assigns: frozenset[tuple[int, str]]) -> None:
         """A call ran code that may bind these module globals anew: what follows reads them as they are

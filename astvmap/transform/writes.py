@@ -10,7 +10,7 @@ import ast
 
 from ..analysis.activity import augmented_names
 from ..kit import templates
-from ..rules.values import Kind, Operand, Val, container, join, list_item
+from ..rules.values import UNKNOWN, Kind, Operand, Val, container, join, list_item
 from .regions import RegionsMixin
 
 
@@ -53,10 +53,9 @@ class WritesMixin(RegionsMixin):
         if not base.batched and not value.batched:
             self.refuse_outside_store(target)
             followed = self._followed_store(target, base, index, value)
-            if followed is None:
-                self.forget_items(
-                    target.value, added=value.val
-                )  # (its items: no longer what they were made with)
+            if followed is None:  # (its items: no longer what they were made with; a slice's, its items)
+                added = list_item(value.val) or UNKNOWN if isinstance(target.slice, ast.Slice) else value.val
+                self.forget_items(target.value, added=added)
             return ast.Subscript(base.node, index.node, ast.Store()), value.node
         from ..rules.indexing import batched_index, selection_ndim
 

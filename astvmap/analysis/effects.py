@@ -32,6 +32,8 @@ def may_act_outside(
     for node in ast.walk(fdef):
         if isinstance(node, (ast.Global, ast.Nonlocal)):
             return True
+        if isinstance(node, ast.Delete) and not all(isinstance(t, ast.Name) for t in node.targets):
+            return True  # (`del lst[0]`, `del obj.a`: an item or attribute of what it may be given)
         if isinstance(node, ast.Call) and not pure(node) and not _of_own_container(node, al):
             return True
 
@@ -108,16 +110,23 @@ _REPEATABLE_METHODS = frozenset({"add", "update", "setdefault", "discard", "clea
 def _global_changes(fdef: ast.FunctionDef) -> tuple[tuple[str, bool], ...]:
     out: list[tuple[str, bool]] = []
     scopes = [fdef, *(n for n in ast.walk(fdef) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef)))]
+    outer = _own_names(fdef)  # (what a function it defines changes of these is this call's own)
     for scope in scopes:
-        declared = {
-            name for n in ast.walk(scope) if isinstance(n, (ast.Global, ast.Nonlocal)) for name in n.names
-        }
-        stored = {
-            n.id for n in ast.walk(scope) if isinstance(n, ast.Name) and not isinstance(n.ctx, ast.Load)
-        }
-        own = (stored - declared) | {a.arg for a in ast.walk(scope.args) if isinstance(a, ast.arg)}
+        kinds = (ast.Global, ast.Nonlocal) if scope is fdef else (ast.Global,)
+        declared = {name for n in ast.walk(scope) if isinstance(n, kinds) for name in n.names}
+        own = _own_names(scope) | (outer if scope is not fdef else set())
         out += [(name, ok) for name, ok in _changes(scope) if name in declared or name not in own]
     return tuple(out)
+
+
+def _own_names(scope) -> set[str]:
+    """The names `scope` binds as its own locals (its parameters, names it stores, not declared
+    `global` or `nonlocal`)."""
+    declared = {
+        name for n in ast.walk(scope) if isinstance(n, (ast.Global, ast.Nonlocal)) for name in n.names
+    }
+    stored = {n.id for n in ast.walk(scope) if isinstance(n, ast.Name) and not isinstance(n.ctx, ast.Load)}
+    return (stored - declared) | {a.arg for a in ast.walk(scope.args) if isinstance(a, ast.arg)}
 
 
 def _changes(scope: ast.AST) -> list[tuple[str, bool]]:

@@ -47,7 +47,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from ..analysis.activity import local_names
+from ..analysis.activity import MUTATING_METHODS, local_names
 from ..analysis.effects import fresh_container
 from ..errors import NoPieceLoop, NotBatchable
 from ..frontend.normalize import walk_no_defs
@@ -234,6 +234,9 @@ class RegionLoopMixin(RegionsMixin):
         fallback="error" and not reported."""
         if self.region is not None or any(map(_jumps_out, nodes)) or self.ctx.settings.nested:
             raise why  # (code batched again by an enclosing vmap: the enclosing call loops instead)
+        if any(isinstance(n, ast.NamedExpr) for s in nodes for n in ast.walk(s)):
+            # (`if (b := a): b.append(v)`: what `b` holds each example's copy would not be)
+            raise NoPieceLoop(f"{why.msg} (and an assignment expression binds a name there)", why.node)
         if isinstance(nodes[0], ast.Return):
             return self._returned_by_region(nodes[0], why)
         live = self.live_after(nodes[-1]) | self.facts.captured
@@ -542,6 +545,8 @@ def _object_uses(nodes: Sequence[ast.AST]) -> list[tuple[str, str]]:
     uses = []
     for node in nodes:
         for n in ast.walk(node):
+            if isinstance(n, ast.Attribute) and n.attr in MUTATING_METHODS and isinstance(n.value, ast.Name):
+                uses.append((n.value.id, "method"))  # (`map(lst.append, items)`: called where it goes)
             if isinstance(n, ast.Call):
                 if isinstance(n.func, ast.Attribute) and isinstance(n.func.value, ast.Name):
                     uses.append((n.func.value.id, "method"))

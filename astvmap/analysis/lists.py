@@ -33,8 +33,9 @@ def escapes(fdef: ast.FunctionDef, name: str) -> bool:
     """May the list `name` holds change other than by this function's own `name.append(v)` statements
     (so that its length is not the one the rewrite followed)? Only these uses keep it: `name.append(v)`
     as a statement of the function itself (not of a nested function, lambda or comprehension),
-    `name[i]` read, `len(name)`, `tuple(name)`, `*name`, iterating it, returning it, its truth, a
-    comparison, and binding the name anew; a parameter never bound anew may be held by the caller too."""
+    `name[i]` read, `len(name)`, `tuple(name)`, `*name`, an operand of `+` or `*` (a new list), iterating
+    it, returning it, its truth, a comparison, and binding the name anew; a parameter never bound anew may
+    be held by the caller too."""
     sites = _escape_sites(fdef, name)
     return sites is None or bool(sites)
 
@@ -79,6 +80,8 @@ def _escape_sites(fdef: ast.FunctionDef, name: str) -> tuple[Site, ...] | None:
             continue
         elif isinstance(n, ast.Call) and isinstance(n.func, ast.Name) and n.func.id in ("len", "tuple"):
             quiet.update(id(a) for a in n.args)
+        elif isinstance(n, ast.BinOp):
+            quiet.update((id(n.left), id(n.right)))  # (`lst + [v]`: a new list; `lst` is as it was)
         else:
             quiet |= _read_whole(n)
     nested = _nested_code(fdef)

@@ -294,3 +294,16 @@ def test_a_global_a_helper_assigns_is_read_as_it_is_then(f):
     want = np.stack([f(e) for e in x])
     SETTING = 1.0
     np.testing.assert_array_equal(got, want)
+
+
+def _adds_with_numpy(a):
+    return np.add(a, 1.0)  # (a module's function, not a set's `add`: nothing outlives the call)
+
+
+def _after_a_helper_calls_np_add(x):
+    y = _adds_with_numpy(x)
+    return np.sum(y) if np.ndim(y) else y
+
+
+def test_a_modules_function_named_like_a_change_changes_no_state():
+    assert_vmap_equivalent(_after_a_helper_calls_np_add, 0, 0, RNG.normal(size=(4, 3)))

@@ -87,6 +87,12 @@ def state_changes(src, names: frozenset[str]) -> set[str]:
     return out
 
 
+def state_changed(src) -> frozenset[tuple[int, str]]:
+    """What `src`'s code may bind or change of the state outliving the call, as `Context.touched` holds
+    it: (id of the module's dict, name)."""
+    return frozenset((id(src.globals), n) for n in state_changes(src, assigned_globals(src.fdef)))
+
+
 class NestingMixin(Walker):
     """Needs from the walker: ctx, env, expr(), fallback(), call_object()."""
 
@@ -263,9 +269,7 @@ class NestingMixin(Walker):
             raise ChangesGlobals(
                 f"`{src.name}` changes `{min(changed)}`, which outlives the call", self.ctx.node
             )
-        self.bound_globals(
-            frozenset((id(src.globals), n) for n in state_changes(src, assigned_globals(src.fdef)))
-        )
+        self.bound_globals(state_changed(src))
 
     def touch_calls_in(self, body: list[ast.stmt]) -> None:
         """Before a loop: the globals the functions its body calls by name may change are read as they are
@@ -281,9 +285,7 @@ class NestingMixin(Walker):
                     src = function_source(obj)
                 except Exception:
                     continue
-                self.bound_globals(
-                    frozenset((id(src.globals), g) for g in state_changes(src, assigned_globals(src.fdef)))
-                )
+                self.bound_globals(state_changed(src))
 
     def bound_globals(self, assigns: frozenset[tuple[int, str]]) -> None:
         """A call ran code that may bind these module globals anew: what follows reads them as they are

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..analysis.effects import assigned_globals, may_act_outside
+from ..analysis.effects import may_act_outside
 from ..codegen.emit import emit
 from ..codegen.loader import load, rebind
 from ..errors import PerformanceWarning
@@ -30,6 +30,7 @@ from .calls import is_library_code, is_library_file, package_path
 from .compound import RESTORING_MANAGERS
 from .context import RECORDED, Context, ParentContext, Recorded, Settings
 from .folding import ABSENT
+from .nesting import state_changed
 from .vectorize import Vectorizer
 
 
@@ -201,7 +202,7 @@ def core(
     ctx = Context(src, settings, stack)
     ctx.specializer = _SPECIALIZER
     ctx.touched = set(touched)
-    ctx.assigns = {(id(src.globals), name) for name in assigned_globals(src.fdef)}
+    ctx.assigns = set(state_changed(src))  # (not a module whose `np.add` reads like a set's)
     fdef, out_val, stages = _rewrite(src, vals, ctx)
     spec = _specialization(src, ctx, fdef, out_val, stages, _header(src, vals, axes), objs)
     if parent is not None:

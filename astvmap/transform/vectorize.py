@@ -16,7 +16,7 @@ import types
 
 from ..analysis import lists
 from ..analysis.activity import local_names
-from ..analysis.effects import assigned_globals, unrepeatable_globals
+from ..analysis.effects import unrepeatable_globals
 from ..errors import ChangesGlobals, NoPieceLoop, NotBatchable
 from ..frontend.normalize import ends_with_return
 from ..frontend.source import NoSource, function_source
@@ -30,7 +30,7 @@ from .expressions import ExpressionsMixin, LocalFunction
 from .feedback import Feedback
 from .folding import TERMINAL, ends_path, evaluated, path_ends
 from .loops import JumpUnderMask, LoopsMixin
-from .nesting import state_changes
+from .nesting import state_changed, state_changes
 from .partition import PartitionMixin
 from .region_loop import RegionLoopMixin
 from .stores import ExpandAtBirth, StoresMixin
@@ -165,7 +165,7 @@ class Vectorizer(
         if changed:  # (each example's run changes them, and sees the runs before it: the loop's own)
             raise ChangesGlobals(f"`{fdef.name}` changes `{min(changed)}`, which outlives the call", fdef)
         # (what its own code changes, repeatably, it reads as it is when read: `setattr(HOLDER, ...)`)
-        ctx.touched |= {(id(ctx.src.globals), n) for n in state_changes(ctx.src, assigned_globals(fdef))}
+        ctx.touched |= state_changed(ctx.src)
         self.fdef = fdef
         self.local_names = local_names(fdef)
         self.fdef_params = {a.arg for a in ast.walk(fdef.args) if isinstance(a, ast.arg)}
